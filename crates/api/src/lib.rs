@@ -1,0 +1,65 @@
+//! The 2008-08-01 REST API for Conferences and Participants.
+//!
+//! [`router`] is a function of its state, so tests drive it with
+//! `tower::ServiceExt::oneshot` and no socket. Reads come from the
+//! [`store::Store`]; mute and kick go through [`CallControl`] to whoever owns
+//! the room (the server's conference hub), and the response is read back
+//! from the store after the change was applied.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use model::{AccountSid, CallSid, ConferenceSid};
+
+/// A boxed future, so [`CallControl`] can be a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why the owner of a room could not apply a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// No such participant in that conference of that account (right now).
+    #[error("no such participant")]
+    NotFound,
+    /// The room's owner is gone (shutting down) or failed to persist.
+    #[error("the conference service is unavailable")]
+    Unavailable,
+}
+
+/// Commands the API sends to the owner of a live room. Each future resolves
+/// after the change has been applied to the room and written to the store.
+pub trait CallControl: Send + Sync + 'static {
+    fn set_muted<'a>(
+        &'a self,
+        account: &'a AccountSid,
+        conference: &'a ConferenceSid,
+        call: &'a CallSid,
+        muted: bool,
+    ) -> BoxFuture<'a, Result<(), ControlError>>;
+
+    fn kick<'a>(
+        &'a self,
+        account: &'a AccountSid,
+        conference: &'a ConferenceSid,
+        call: &'a CallSid,
+    ) -> BoxFuture<'a, Result<(), ControlError>>;
+}
+
+/// What the router needs: the store and the room owner.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: store::Store,
+    pub control: Arc<dyn CallControl>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+/// The whole HTTP surface: `/healthz` and `/2008-08-01/...`.
+pub fn router(state: AppState) -> axum::Router {
+    let _ = state;
+    unimplemented!()
+}
