@@ -1,0 +1,236 @@
+//! One conference room: its participants and its status.
+//!
+//! A `Room` knows the life rules but not the directory of names; it writes
+//! what happens into the event queue it is handed. Its clock only moves
+//! forward: every input's `now` is raised to the last time it saw.
+
+use std::collections::VecDeque;
+
+use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
+
+use crate::{Event, LeaveReason};
+
+/// The `<Conference>` attributes that shape one participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParticipantOptions {
+    /// Joins muted: can only listen.
+    pub muted: bool,
+    /// Beeps when joining and leaving (played by the media layer).
+    pub beep: bool,
+    /// Starts the conference on entering, if it has not started.
+    pub start_conference_on_enter: bool,
+    /// Ends the conference for everyone on leaving.
+    pub end_conference_on_exit: bool,
+    /// The room's capacity, honoured when this participant creates the room.
+    pub max_participants: Option<u32>,
+}
+
+impl Default for ParticipantOptions {
+    /// The 2008 defaults: not muted, beep, start on enter, don't end on exit.
+    fn default() -> Self {
+        Self {
+            muted: false,
+            beep: true,
+            start_conference_on_enter: true,
+            end_conference_on_exit: false,
+            max_participants: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Participant {
+    pub(crate) call: CallSid,
+    pub(crate) options: ParticipantOptions,
+    pub(crate) muted: bool,
+    pub(crate) joined_at: Timestamp,
+}
+
+#[derive(Debug)]
+pub(crate) struct Room {
+    pub(crate) sid: ConferenceSid,
+    pub(crate) account: AccountSid,
+    pub(crate) name: String,
+    pub(crate) status: ConferenceStatus,
+    pub(crate) capacity: usize,
+    /// In join order.
+    pub(crate) participants: Vec<Participant>,
+    /// The latest time this room has seen; events never carry an earlier one.
+    clock: Timestamp,
+}
+
+impl Room {
+    /// A new, empty, init room. Emits `ConferenceCreated`.
+    pub(crate) fn create(
+        sid: ConferenceSid,
+        account: AccountSid,
+        name: String,
+        capacity: usize,
+        now: Timestamp,
+        events: &mut VecDeque<Event>,
+    ) -> Self {
+        events.push_back(Event::ConferenceCreated {
+            sid: sid.clone(),
+            account: account.clone(),
+            friendly_name: name.clone(),
+            at: now,
+        });
+        Self {
+            sid,
+            account,
+            name,
+            status: ConferenceStatus::Init,
+            capacity: capacity.max(1),
+            participants: Vec::new(),
+            clock: now,
+        }
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.participants.len() >= self.capacity
+    }
+
+    pub(crate) fn position(&self, call: &CallSid) -> Option<usize> {
+        self.participants.iter().position(|p| &p.call == call)
+    }
+
+    fn tick(&mut self, now: Timestamp) -> Timestamp {
+        self.clock = self.clock.max(now);
+        self.clock
+    }
+
+    /// Adds a caller (the caller checked capacity) and starts the room if
+    /// the start rule now holds.
+    pub(crate) fn join(
+        &mut self,
+        call: CallSid,
+        options: ParticipantOptions,
+        now: Timestamp,
+        events: &mut VecDeque<Event>,
+    ) {
+        let at = self.tick(now);
+        events.push_back(Event::ParticipantJoined {
+            conference: self.sid.clone(),
+            account: self.account.clone(),
+            call: call.clone(),
+            muted: options.muted,
+            start_conference_on_enter: options.start_conference_on_enter,
+            end_conference_on_exit: options.end_conference_on_exit,
+            at,
+        });
+        self.participants.push(Participant {
+            call,
+            options,
+            muted: options.muted,
+            joined_at: at,
+        });
+
+        let someone_starts = self
+            .participants
+            .iter()
+            .any(|p| p.options.start_conference_on_enter);
+        if self.status == ConferenceStatus::Init && self.participants.len() >= 2 && someone_starts {
+            self.set_status(ConferenceStatus::InProgress, at, events);
+        }
+    }
+
+    /// Sets a participant's mute flag; emits an event only if it changed.
+    pub(crate) fn set_muted(
+        &mut self,
+        index: usize,
+        muted: bool,
+        now: Timestamp,
+        events: &mut VecDeque<Event>,
+    ) {
+        let at = self.tick(now);
+        let Some(p) = self.participants.get_mut(index) else {
+            return;
+        };
+        if p.muted == muted {
+            return;
+        }
+        p.muted = muted;
+        events.push_back(Event::ParticipantMuted {
+            conference: self.sid.clone(),
+            call: p.call.clone(),
+            muted,
+            at,
+        });
+    }
+
+    /// Removes the participant at `index`. Returns the calls that were
+    /// dropped along with it because the room ended (empty if it did not).
+    /// After this, if the room is completed, it has no participants.
+    pub(crate) fn leave(
+        &mut self,
+        index: usize,
+        reason: LeaveReason,
+        now: Timestamp,
+        events: &mut VecDeque<Event>,
+    ) -> Vec<CallSid> {
+        let at = self.tick(now);
+        if index >= self.participants.len() {
+            return Vec::new();
+        }
+        let leaver = self.participants.remove(index);
+        self.emit_left(leaver.call, reason, at, events);
+
+        if leaver.options.end_conference_on_exit {
+            self.end(LeaveReason::ConferenceEnded, at, events)
+        } else if self.participants.is_empty() {
+            self.set_status(ConferenceStatus::Completed, at, events);
+            Vec::new()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Drops everyone still here with `reason` and completes the room.
+    pub(crate) fn end(
+        &mut self,
+        reason: LeaveReason,
+        now: Timestamp,
+        events: &mut VecDeque<Event>,
+    ) -> Vec<CallSid> {
+        let at = self.tick(now);
+        let dropped: Vec<CallSid> = self.participants.drain(..).map(|p| p.call).collect();
+        for call in &dropped {
+            self.emit_left(call.clone(), reason, at, events);
+        }
+        self.set_status(ConferenceStatus::Completed, at, events);
+        dropped
+    }
+
+    fn emit_left(
+        &self,
+        call: CallSid,
+        reason: LeaveReason,
+        at: Timestamp,
+        events: &mut VecDeque<Event>,
+    ) {
+        events.push_back(Event::ParticipantLeft {
+            conference: self.sid.clone(),
+            call,
+            reason,
+            at,
+        });
+    }
+
+    /// Moves the status forward; never backwards, never to the same value.
+    fn set_status(
+        &mut self,
+        status: ConferenceStatus,
+        at: Timestamp,
+        events: &mut VecDeque<Event>,
+    ) {
+        if status <= self.status {
+            return;
+        }
+        self.status = status;
+        events.push_back(Event::StatusChanged {
+            sid: self.sid.clone(),
+            status,
+            at,
+        });
+    }
+}

@@ -1,0 +1,466 @@
+//! Scenario tests of the room rules with fake time: each step is an input
+//! and the exact events it must produce.
+
+use conference::{
+    Conferences, ControlError, Event, JoinError, JoinRequest, Joined, LeaveReason,
+    ParticipantOptions,
+};
+use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
+
+struct World {
+    rooms: Conferences,
+    next_id: u8,
+    now: i64,
+}
+
+fn account(n: u8) -> AccountSid {
+    AccountSid::from_random([n; 16])
+}
+
+fn call(n: u8) -> CallSid {
+    CallSid::from_random([n; 16])
+}
+
+fn moderator() -> ParticipantOptions {
+    ParticipantOptions {
+        end_conference_on_exit: true,
+        ..ParticipantOptions::default()
+    }
+}
+
+fn waiter() -> ParticipantOptions {
+    ParticipantOptions {
+        start_conference_on_enter: false,
+        ..ParticipantOptions::default()
+    }
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            rooms: Conferences::new(40),
+            next_id: 0,
+            now: 1_000,
+        }
+    }
+
+    fn t(&self) -> Timestamp {
+        Timestamp::from_secs(self.now)
+    }
+
+    fn join_as(
+        &mut self,
+        acct: u8,
+        name: &str,
+        caller: u8,
+        options: ParticipantOptions,
+    ) -> Result<Joined, JoinError> {
+        self.now += 1;
+        self.next_id += 1;
+        let fresh = ConferenceSid::from_random([self.next_id; 16]);
+        let request = JoinRequest {
+            account: account(acct),
+            name: name.into(),
+            call: call(caller),
+            options,
+        };
+        let result = self.rooms.join(request, fresh, self.t());
+        self.rooms.check_invariants().expect("invariants");
+        result
+    }
+
+    fn join(&mut self, name: &str, caller: u8) -> Joined {
+        self.join_as(1, name, caller, ParticipantOptions::default())
+            .expect("join")
+    }
+
+    fn leave(&mut self, caller: u8) -> Vec<CallSid> {
+        self.now += 1;
+        let dropped = self
+            .rooms
+            .leave(&call(caller), LeaveReason::Hangup, self.t())
+            .expect("leave");
+        self.rooms.check_invariants().expect("invariants");
+        dropped
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.rooms.poll_event()).collect()
+    }
+
+    fn statuses(&mut self) -> Vec<ConferenceStatus> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::StatusChanged { status, .. } => Some(status),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn first_join_creates_an_init_room() {
+    let mut w = World::new();
+    let joined = w.join("  standup\n ", 1);
+    assert_eq!(joined.status, ConferenceStatus::Init);
+    assert!(joined.created);
+    let at = Timestamp::from_secs(1_001);
+    assert_eq!(
+        w.events(),
+        vec![
+            Event::ConferenceCreated {
+                sid: joined.conference.clone(),
+                account: account(1),
+                friendly_name: "standup".into(),
+                at,
+            },
+            Event::ParticipantJoined {
+                conference: joined.conference.clone(),
+                account: account(1),
+                call: call(1),
+                muted: false,
+                start_conference_on_enter: true,
+                end_conference_on_exit: false,
+                at,
+            },
+        ]
+    );
+    assert_eq!(
+        w.rooms.live_room(&account(1), "standup"),
+        Some((joined.conference, ConferenceStatus::Init))
+    );
+}
+
+#[test]
+fn second_participant_starts_the_room() {
+    let mut w = World::new();
+    let first = w.join("r", 1);
+    w.events();
+    let second = w.join("r", 2);
+    assert_eq!(second.conference, first.conference);
+    assert!(!second.created);
+    assert_eq!(second.status, ConferenceStatus::InProgress);
+    assert_eq!(w.statuses(), vec![ConferenceStatus::InProgress]);
+}
+
+#[test]
+fn waiters_wait_for_a_starter() {
+    let mut w = World::new();
+    w.join_as(1, "r", 1, waiter()).expect("join");
+    let j = w.join_as(1, "r", 2, waiter()).expect("join");
+    assert_eq!(j.status, ConferenceStatus::Init);
+    assert_eq!(w.statuses(), vec![]);
+    let j = w.join_as(1, "r", 3, moderator()).expect("join");
+    assert_eq!(j.status, ConferenceStatus::InProgress);
+    assert_eq!(w.statuses(), vec![ConferenceStatus::InProgress]);
+}
+
+#[test]
+fn a_starter_alone_starts_when_anyone_joins() {
+    let mut w = World::new();
+    w.join_as(1, "r", 1, ParticipantOptions::default())
+        .expect("join");
+    let j = w.join_as(1, "r", 2, waiter()).expect("join");
+    assert_eq!(j.status, ConferenceStatus::InProgress);
+}
+
+#[test]
+fn stays_in_progress_down_to_one_then_last_out_completes() {
+    let mut w = World::new();
+    let j = w.join("r", 1);
+    w.join("r", 2);
+    w.events();
+    assert!(w.leave(1).is_empty());
+    assert_eq!(w.statuses(), vec![]);
+    assert_eq!(
+        w.rooms.live_room(&account(1), "r"),
+        Some((j.conference.clone(), ConferenceStatus::InProgress))
+    );
+    w.leave(2);
+    let events = w.events();
+    assert_eq!(
+        events.last(),
+        Some(&Event::StatusChanged {
+            sid: j.conference,
+            status: ConferenceStatus::Completed,
+            at: w.t()
+        })
+    );
+    assert_eq!(w.rooms.live_room(&account(1), "r"), None);
+    assert_eq!(w.rooms.live_rooms(), 0);
+}
+
+#[test]
+fn an_init_room_that_empties_completes() {
+    let mut w = World::new();
+    w.join("r", 1);
+    w.events();
+    w.leave(1);
+    assert_eq!(w.statuses(), vec![ConferenceStatus::Completed]);
+}
+
+#[test]
+fn reusing_a_name_after_completion_makes_a_new_conference() {
+    let mut w = World::new();
+    let old = w.join("r", 1);
+    w.leave(1);
+    let new = w.join("r", 1);
+    assert!(new.created);
+    assert_ne!(new.conference, old.conference);
+    assert_eq!(new.status, ConferenceStatus::Init);
+}
+
+#[test]
+fn end_conference_on_exit_drops_everyone() {
+    let mut w = World::new();
+    let j = w.join_as(1, "r", 1, moderator()).expect("join");
+    w.join("r", 2);
+    w.join("r", 3);
+    w.events();
+    let dropped = w.leave(1);
+    assert_eq!(dropped, vec![call(2), call(3)]);
+    let at = w.t();
+    let sid = j.conference;
+    assert_eq!(
+        w.events(),
+        vec![
+            Event::ParticipantLeft {
+                conference: sid.clone(),
+                call: call(1),
+                reason: LeaveReason::Hangup,
+                at
+            },
+            Event::ParticipantLeft {
+                conference: sid.clone(),
+                call: call(2),
+                reason: LeaveReason::ConferenceEnded,
+                at
+            },
+            Event::ParticipantLeft {
+                conference: sid.clone(),
+                call: call(3),
+                reason: LeaveReason::ConferenceEnded,
+                at
+            },
+            Event::StatusChanged {
+                sid,
+                status: ConferenceStatus::Completed,
+                at
+            },
+        ]
+    );
+    assert!(w.rooms.participant(&call(2)).is_none());
+}
+
+#[test]
+fn kicking_the_moderator_ends_the_room_too() {
+    let mut w = World::new();
+    let j = w.join_as(1, "r", 1, moderator()).expect("join");
+    w.join("r", 2);
+    w.events();
+    let dropped = w
+        .rooms
+        .kick(&account(1), &j.conference, &call(1), w.t())
+        .expect("kick");
+    assert_eq!(dropped, vec![call(2)]);
+    let reasons: Vec<LeaveReason> = w
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ParticipantLeft { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![LeaveReason::Kicked, LeaveReason::ConferenceEnded]
+    );
+}
+
+#[test]
+fn capacity_turns_the_next_caller_away_without_a_trace() {
+    let mut w = World::new();
+    for caller in 1..=40 {
+        w.join("big", caller);
+    }
+    w.events();
+    assert_eq!(
+        w.join_as(1, "big", 41, ParticipantOptions::default()),
+        Err(JoinError::Full)
+    );
+    assert_eq!(w.events(), vec![]);
+    assert!(w.rooms.participant(&call(41)).is_none());
+
+    let small = ParticipantOptions {
+        max_participants: Some(2),
+        ..ParticipantOptions::default()
+    };
+    w.join_as(1, "small", 50, small).expect("join");
+    // A later joiner's maxParticipants does not change the room.
+    let big = ParticipantOptions {
+        max_participants: Some(10),
+        ..ParticipantOptions::default()
+    };
+    w.join_as(1, "small", 51, big).expect("join");
+    assert_eq!(w.join_as(1, "small", 52, big), Err(JoinError::Full));
+}
+
+#[test]
+fn mute_emits_only_changes_and_checks_ownership() {
+    let mut w = World::new();
+    let j = w.join("r", 1);
+    w.events();
+    let sid = j.conference.clone();
+    w.rooms
+        .set_muted(&account(1), &sid, &call(1), true, w.t())
+        .expect("mute");
+    w.rooms
+        .set_muted(&account(1), &sid, &call(1), true, w.t())
+        .expect("mute again");
+    assert_eq!(
+        w.events(),
+        vec![Event::ParticipantMuted {
+            conference: sid.clone(),
+            call: call(1),
+            muted: true,
+            at: w.t()
+        }]
+    );
+    assert!(w.rooms.participant(&call(1)).expect("present").muted);
+
+    let other = ConferenceSid::from_random([0xEE; 16]);
+    assert_eq!(
+        w.rooms.set_muted(&account(2), &sid, &call(1), false, w.t()),
+        Err(ControlError::NotFound)
+    );
+    assert_eq!(
+        w.rooms
+            .set_muted(&account(1), &other, &call(1), false, w.t()),
+        Err(ControlError::NotFound)
+    );
+    assert_eq!(
+        w.rooms.set_muted(&account(1), &sid, &call(9), false, w.t()),
+        Err(ControlError::NotFound)
+    );
+    assert_eq!(
+        w.rooms.kick(&account(2), &sid, &call(1), w.t()),
+        Err(ControlError::NotFound)
+    );
+    assert_eq!(w.events(), vec![]);
+    assert!(w.rooms.participant(&call(1)).is_some());
+}
+
+#[test]
+fn joining_muted_is_remembered() {
+    let mut w = World::new();
+    w.join_as(
+        1,
+        "r",
+        1,
+        ParticipantOptions {
+            muted: true,
+            ..ParticipantOptions::default()
+        },
+    )
+    .expect("join");
+    assert!(w.rooms.participant(&call(1)).expect("present").muted);
+}
+
+#[test]
+fn two_first_joiners_at_once_share_one_room() {
+    let mut w = World::new();
+    // Both callers drew a fresh sid for a room that did not exist yet.
+    let a = w.join("race", 1);
+    let b = w.join("race", 2);
+    assert_eq!(a.conference, b.conference);
+    let created = w
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::ConferenceCreated { .. }))
+        .count();
+    assert_eq!(created, 1);
+}
+
+#[test]
+fn names_are_per_account() {
+    let mut w = World::new();
+    let a = w
+        .join_as(1, "r", 1, ParticipantOptions::default())
+        .expect("join");
+    let b = w
+        .join_as(2, "r", 2, ParticipantOptions::default())
+        .expect("join");
+    assert_ne!(a.conference, b.conference);
+    assert_eq!(b.status, ConferenceStatus::Init);
+}
+
+#[test]
+fn bad_joins_change_nothing() {
+    let mut w = World::new();
+    assert_eq!(
+        w.join_as(1, "  \t\n", 1, ParticipantOptions::default()),
+        Err(JoinError::EmptyName)
+    );
+    w.join("r", 1);
+    w.events();
+    assert_eq!(
+        w.join_as(1, "other", 1, ParticipantOptions::default()),
+        Err(JoinError::AlreadyJoined)
+    );
+    assert_eq!(
+        w.rooms.leave(&call(7), LeaveReason::Hangup, w.t()),
+        Err(ControlError::NotFound)
+    );
+    assert_eq!(w.events(), vec![]);
+}
+
+#[test]
+fn event_times_never_go_backwards() {
+    let mut w = World::new();
+    w.join("r", 1);
+    w.now -= 500; // the wall clock jumps back
+    w.join("r", 2);
+    w.now -= 500;
+    w.leave(2);
+    let times: Vec<Timestamp> = w.events().iter().map(Event::at).collect();
+    assert!(times.windows(2).all(|p| p[0] <= p[1]), "{times:?}");
+}
+
+#[test]
+fn end_all_completes_every_room() {
+    let mut w = World::new();
+    w.join("a", 1);
+    w.join("a", 2);
+    w.join("b", 3);
+    w.events();
+    w.rooms.end_all(w.t());
+    w.rooms.check_invariants().expect("invariants");
+    assert_eq!(w.rooms.live_rooms(), 0);
+    let events = w.events();
+    let left = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::ParticipantLeft {
+                    reason: LeaveReason::Shutdown,
+                    ..
+                }
+            )
+        })
+        .count();
+    let completed = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::StatusChanged {
+                    status: ConferenceStatus::Completed,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!((left, completed), (3, 2));
+}
