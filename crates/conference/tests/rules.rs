@@ -1,5 +1,6 @@
 //! Scenario tests of the room rules with fake time: each step is an input
 //! and the exact events it must produce.
+#![allow(clippy::expect_used)]
 
 use conference::{
     Conferences, ControlError, Event, JoinError, JoinRequest, Joined, LeaveReason,
