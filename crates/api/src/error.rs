@@ -1,0 +1,200 @@
+//! Every way a request fails, and the one place each becomes a
+//! `RestException` on the wire (twilio-2008.md §5, decisions.md).
+//!
+//! The body is always `<TwilioResponse><RestException>` with `Status`,
+//! `Message`, `Code` and `MoreInfo` in that order. Internal failures are
+//! logged here at error level with their detail; the client only ever sees
+//! a generic message.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::xml;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A parameter value that does not parse (400, code 20001). The message
+    /// names the parameter.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// `num` above 1000 (400, code 20007).
+    #[error("{0}")]
+    PageSizeTooLarge(String),
+    /// No, bad or foreign credentials (401, code 20003). One variant for
+    /// every cause, so the answer never tells which.
+    #[error("authentication failed")]
+    Unauthorized,
+    /// Unknown path, conference, or participant (404, code 20404).
+    #[error("not found")]
+    NotFound,
+    /// The resource does not support the method (405, code 20004).
+    #[error("method not allowed (allow: {allow})")]
+    MethodNotAllowed { allow: &'static str },
+    /// A request body over 64 KiB, `handlers::MAX_BODY` (413; Twilio has no
+    /// error code for it, so the exception has none).
+    #[error("request body too large")]
+    BodyTooLarge,
+    /// The request body could not be read (400, code 20001).
+    #[error("request body could not be read")]
+    BodyUnreadable,
+    /// The room owner is gone or could not persist (503, code 20503).
+    #[error("conference service unavailable")]
+    Unavailable,
+    /// The store failed (500, code 20500).
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    /// An XML body could not be written (500, code 20500).
+    #[error("rendering: {0}")]
+    Render(#[from] std::io::Error),
+}
+
+/// What a `RestException` says, before it is XML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception<'a> {
+    pub status: StatusCode,
+    pub message: &'a str,
+    pub code: Option<u32>,
+}
+
+/// The documentation URL of an error code, as 2008 wrote it (plain http).
+pub fn more_info(code: u32) -> String {
+    format!("http://www.twilio.com/docs/errors/{code}")
+}
+
+impl ApiError {
+    /// The status, client-facing message and error code of this error.
+    pub fn exception(&self) -> Exception<'_> {
+        let (status, message, code) = match self {
+            Self::InvalidParameter(m) => (StatusCode::BAD_REQUEST, m.as_str(), Some(20001)),
+            Self::PageSizeTooLarge(m) => (StatusCode::BAD_REQUEST, m.as_str(), Some(20007)),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Authenticate", Some(20003)),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "The requested resource was not found",
+                Some(20404),
+            ),
+            Self::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+                Some(20004),
+            ),
+            Self::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body too large",
+                None,
+            ),
+            Self::BodyUnreadable => (
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read",
+                Some(20001),
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The conference service is temporarily unavailable",
+                Some(20503),
+            ),
+            Self::Store(_) | Self::Render(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+                Some(20500),
+            ),
+        };
+        Exception {
+            status,
+            message,
+            code,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Store(e) => tracing::error!(error = %e, "store failure while serving a request"),
+            Self::Render(e) => tracing::error!(error = %e, "could not render a response"),
+            other => tracing::debug!(error = %other, "request refused"),
+        }
+        let exception = self.exception();
+        let body = xml::rest_exception(&exception).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not render a RestException");
+            Vec::new()
+        });
+        let mut response = (exception.status, xml::content_type(), body).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="confab""#),
+                );
+            }
+            Self::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_codes() {
+        let cases: Vec<(ApiError, u16, Option<u32>)> = vec![
+            (ApiError::InvalidParameter("x".into()), 400, Some(20001)),
+            (ApiError::PageSizeTooLarge("x".into()), 400, Some(20007)),
+            (ApiError::Unauthorized, 401, Some(20003)),
+            (ApiError::NotFound, 404, Some(20404)),
+            (
+                ApiError::MethodNotAllowed { allow: "GET" },
+                405,
+                Some(20004),
+            ),
+            (ApiError::BodyTooLarge, 413, None),
+            (ApiError::BodyUnreadable, 400, Some(20001)),
+            (ApiError::Unavailable, 503, Some(20503)),
+            (
+                ApiError::Render(std::io::Error::other("secret detail")),
+                500,
+                Some(20500),
+            ),
+            (
+                ApiError::Store(store::StoreError::Corrupt("secret detail".into())),
+                500,
+                Some(20500),
+            ),
+        ];
+        for (error, status, code) in cases {
+            let e = error.exception();
+            assert_eq!((e.status.as_u16(), e.code), (status, code), "{error:?}");
+            assert!(!e.message.contains("secret"), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn headers_of_401_and_405() {
+        let r = ApiError::Unauthorized.into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.headers()[header::WWW_AUTHENTICATE],
+            r#"Basic realm="confab""#
+        );
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/xml; charset=utf-8"
+        );
+        let r = ApiError::MethodNotAllowed {
+            allow: "GET, POST, DELETE",
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[header::ALLOW], "GET, POST, DELETE");
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+        let r = ApiError::NotFound.into_response();
+        assert!(r.headers().get(header::ALLOW).is_none());
+    }
+}

@@ -1,0 +1,164 @@
+//! The fallback handler every API request goes through, and what each
+//! [`Action`] does against the store and the room owner.
+//!
+//! The order of checks is fixed: route (404) → auth (401) → body (413) →
+//! method (405) → parameters (400) → lookups (404, 503, 500). A body is only
+//! read for POST, PUT and DELETE, whatever its Content-Type (2009 clients do
+//! not always send one), and only after the credentials checked out.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use model::{AccountSid, PageWindow};
+
+use crate::action::Action;
+use crate::error::ApiError;
+use crate::paging::PageUris;
+use crate::route::{Resource, Route};
+use crate::{AppState, ControlError, auth, xml};
+
+/// The largest request body read: far above any form the 2008 API takes.
+/// Larger ones are answered 413.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Serves every path but `/healthz`.
+pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    let head = request.method() == Method::HEAD;
+    let response = handle(&state, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    if head {
+        without_body(response)
+    } else {
+        response
+    }
+}
+
+async fn handle(state: &AppState, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let route = Route::parse(parts.uri.path()).ok_or(ApiError::NotFound)?;
+    let authorization = parts.headers.get(header::AUTHORIZATION);
+    let account = auth::authenticate(state, authorization, route.account_segment()).await?;
+    let body = match parts.method {
+        Method::POST | Method::PUT | Method::DELETE => read_body(body).await?,
+        _ => Bytes::new(),
+    };
+    let query = parts.uri.query().unwrap_or_default().as_bytes();
+    let action = Action::parse(route.resource.clone(), &parts.method, query, &body)?;
+    execute(state, &account, &route.resource, action).await
+}
+
+/// Runs an action for `account`; `resource` gives list page URIs their path.
+async fn execute(
+    state: &AppState,
+    account: &AccountSid,
+    resource: &Resource,
+    action: Action,
+) -> Result<Response, ApiError> {
+    let store = &state.store;
+    match action {
+        Action::ListConferences {
+            filter,
+            page,
+            query,
+        } => {
+            // A page past the end (even one whose offset overflows) comes
+            // back empty with the true total.
+            let (items, total) = store.conferences(account, &filter, page).await?;
+            let window = PageWindow::new(page, total, len(&items));
+            let uris = PageUris::new(&resource.canonical_path(account.as_str()), &query, &window);
+            ok(xml::conference_list(&items, &window, &uris)?)
+        }
+        Action::GetConference(sid) => {
+            let conference = store
+                .conference(account, &sid)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            ok(xml::conference(&conference)?)
+        }
+        Action::ListParticipants {
+            conference,
+            filter,
+            page,
+            query,
+        } => {
+            // An unknown conference is a 404, not an empty list.
+            store
+                .conference(account, &conference)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            let (items, total) = store
+                .participants(account, &conference, &filter, page)
+                .await?;
+            let window = PageWindow::new(page, total, len(&items));
+            let uris = PageUris::new(&resource.canonical_path(account.as_str()), &query, &window);
+            ok(xml::participant_list(&items, &window, &uris)?)
+        }
+        Action::GetParticipant { conference, call } => {
+            let p = store.participant(account, &conference, &call).await?;
+            ok(xml::participant(&p.ok_or(ApiError::NotFound)?)?)
+        }
+        Action::SetMuted {
+            conference,
+            call,
+            muted,
+        } => {
+            if let Some(muted) = muted {
+                state
+                    .control
+                    .set_muted(account, &conference, &call, muted)
+                    .await?;
+            }
+            // Read back what was stored; the participant may have left since.
+            let p = store.participant(account, &conference, &call).await?;
+            ok(xml::participant(&p.ok_or(ApiError::NotFound)?)?)
+        }
+        Action::Kick { conference, call } => {
+            state.control.kick(account, &conference, &call).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        match e {
+            ControlError::NotFound => Self::NotFound,
+            ControlError::Unavailable => Self::Unavailable,
+        }
+    }
+}
+
+/// A 200 with an XML body.
+fn ok(body: Vec<u8>) -> Result<Response, ApiError> {
+    Ok((StatusCode::OK, xml::content_type(), body).into_response())
+}
+
+fn len<T>(items: &[T]) -> u64 {
+    u64::try_from(items.len()).unwrap_or(u64::MAX)
+}
+
+/// Reads at most [`MAX_BODY`] bytes of a request body.
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::BodyTooLarge),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read a request body");
+            Err(ApiError::BodyUnreadable)
+        }
+    }
+}
+
+/// The answer to a HEAD: the GET's status and headers, its length, no body.
+fn without_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = axum::body::HttpBody::size_hint(&body).exact() {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, Body::empty())
+}

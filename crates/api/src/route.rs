@@ -1,0 +1,244 @@
+//! The one place a request path becomes a typed [`Route`].
+//!
+//! 2009 clients send slightly different paths for the same resource, so the
+//! path is normalised before matching (decisions.md, "Path tolerance"):
+//! repeated `/` collapse (php20 sends `//2008-08-01/...`), a trailing `/` is
+//! ignored, a `.xml` suffix on the last segment is stripped, and the singular
+//! `Conference` (the seed's own POST/DELETE examples) means `Conferences`.
+//! An empty trailing `?` never reaches here: it is an empty query.
+//!
+//! Segments are case-sensitive. The conference and call sids are parsed
+//! here, so a sid of the wrong kind or shape is an unknown path (404). The
+//! account segment is kept as written: whether it names the authenticated
+//! account is [`crate::auth`]'s question, and its answer is 401 either way.
+
+use model::{CallSid, ConferenceSid};
+
+/// The API version prefix, the first segment of every resource path.
+pub const API_VERSION: &str = "2008-08-01";
+
+/// A resource path of the 2008-08-01 API, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The `{AccountSid}` segment exactly as the client wrote it.
+    account: String,
+    pub resource: Resource,
+}
+
+/// Which resource under the account a [`Route`] names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// `/Conferences`
+    ConferenceList,
+    /// `/Conferences/{CF}`
+    Conference(ConferenceSid),
+    /// `/Conferences/{CF}/Participants`
+    ParticipantList(ConferenceSid),
+    /// `/Conferences/{CF}/Participants/{CA}`
+    Participant(ConferenceSid, CallSid),
+}
+
+impl Route {
+    /// Parses a request path (without its query). `None` means 404.
+    pub fn parse(path: &str) -> Option<Self> {
+        let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let last = segments.last_mut()?;
+        *last = strip_format_suffix(last)?;
+
+        match segments.as_slice() {
+            [API_VERSION, "Accounts", account, conferences, rest @ ..]
+                if matches!(*conferences, "Conferences" | "Conference") =>
+            {
+                let resource = match rest {
+                    [] => Resource::ConferenceList,
+                    [cf] => Resource::Conference(ConferenceSid::parse(cf).ok()?),
+                    [cf, "Participants"] => {
+                        Resource::ParticipantList(ConferenceSid::parse(cf).ok()?)
+                    }
+                    [cf, "Participants", ca] => Resource::Participant(
+                        ConferenceSid::parse(cf).ok()?,
+                        CallSid::parse(ca).ok()?,
+                    ),
+                    _ => return None,
+                };
+                Some(Self {
+                    account: (*account).to_owned(),
+                    resource,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The account segment as written in the path (not yet checked).
+    pub fn account_segment(&self) -> &str {
+        &self.account
+    }
+}
+
+impl Resource {
+    /// The canonical path of this resource under `account`: plural
+    /// `Conferences`, no suffix, single slashes. List page URIs start here.
+    pub fn canonical_path(&self, account: &str) -> String {
+        let base = format!("/{API_VERSION}/Accounts/{account}/Conferences");
+        match self {
+            Self::ConferenceList => base,
+            Self::Conference(cf) => format!("{base}/{cf}"),
+            Self::ParticipantList(cf) => format!("{base}/{cf}/Participants"),
+            Self::Participant(cf, ca) => format!("{base}/{cf}/Participants/{ca}"),
+        }
+    }
+}
+
+/// Strips `.xml` from the last segment. The other 2008 representations
+/// (`.json`, `.csv`, `.html`, twilio-2008.md §6) are not implemented yet, so
+/// a path asking for one is answered 404 rather than with XML the client
+/// did not ask for. `None` means 404.
+fn strip_format_suffix(segment: &str) -> Option<&str> {
+    const UNSUPPORTED: [&str; 3] = [".json", ".csv", ".html"];
+    if UNSUPPORTED.iter().any(|suffix| segment.ends_with(suffix)) {
+        return None;
+    }
+    let stripped = segment.strip_suffix(".xml").unwrap_or(segment);
+    (!stripped.is_empty()).then_some(stripped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AC: &str = "AC5ea872f6da5a21de157d80997a64bd33";
+    const CF: &str = "CF9f2ead1ae43cdabeab102fa30d938378";
+    const CA: &str = "CA9ae8e040497c0598481c2031a154919e";
+
+    fn cf() -> ConferenceSid {
+        ConferenceSid::parse(CF).unwrap()
+    }
+
+    fn ca() -> CallSid {
+        CallSid::parse(CA).unwrap()
+    }
+
+    fn resource(path: &str) -> Option<Resource> {
+        Route::parse(path).map(|r| r.resource)
+    }
+
+    #[test]
+    fn the_four_resources() {
+        let base = format!("/2008-08-01/Accounts/{AC}/Conferences");
+        assert_eq!(resource(&base), Some(Resource::ConferenceList));
+        assert_eq!(
+            resource(&format!("{base}/{CF}")),
+            Some(Resource::Conference(cf()))
+        );
+        assert_eq!(
+            resource(&format!("{base}/{CF}/Participants")),
+            Some(Resource::ParticipantList(cf()))
+        );
+        assert_eq!(
+            resource(&format!("{base}/{CF}/Participants/{CA}")),
+            Some(Resource::Participant(cf(), ca()))
+        );
+        assert_eq!(Route::parse(&base).unwrap().account_segment(), AC);
+    }
+
+    #[test]
+    fn tolerates_what_2009_clients_send() {
+        let want = Some(Resource::Participant(cf(), ca()));
+        for path in [
+            // php20: endpoint + "/" + "/2008-08-01/...".
+            format!("//2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA}"),
+            format!("/2008-08-01//Accounts///{AC}/Conferences/{CF}//Participants/{CA}"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA}/"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA}.xml"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA}.xml/"),
+            // The seed's own POST/DELETE examples use the singular.
+            format!("/2008-08-01/Accounts/{AC}/Conference/{CF}/Participants/{CA}"),
+            format!("//2008-08-01/Accounts/{AC}/Conference/{CF}/Participants/{CA}.xml"),
+        ] {
+            assert_eq!(resource(&path), want, "{path}");
+        }
+        for path in [
+            format!("/2008-08-01/Accounts/{AC}/Conferences.xml"),
+            format!("/2008-08-01/Accounts/{AC}/Conference"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/"),
+        ] {
+            assert_eq!(resource(&path), Some(Resource::ConferenceList), "{path}");
+        }
+        assert_eq!(
+            resource(&format!(
+                "/2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants.xml"
+            )),
+            Some(Resource::ParticipantList(cf()))
+        );
+    }
+
+    #[test]
+    fn unknown_paths_are_none() {
+        for path in [
+            String::new(),
+            "/".to_owned(),
+            "/2008-08-01".to_owned(),
+            format!("/2008-08-01/Accounts/{AC}"),
+            format!("/2008-08-01/Accounts/{AC}/Calls"),
+            format!("/2010-04-01/Accounts/{AC}/Conferences"),
+            // Case-sensitive segments.
+            format!("/2008-08-01/accounts/{AC}/Conferences"),
+            format!("/2008-08-01/Accounts/{AC}/conferences"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}/participants"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA}/x"),
+            // Representations that do not exist yet.
+            format!("/2008-08-01/Accounts/{AC}/Conferences.json"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}.csv"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}.html"),
+            // `.xml` only on the last segment, and not as the whole segment.
+            format!("/2008-08-01/Accounts/{AC}/Conferences.xml/{CF}"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/.xml"),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}.xml.xml"),
+        ] {
+            assert_eq!(Route::parse(&path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn sids_of_the_wrong_kind_or_shape_are_unknown_paths() {
+        let base = format!("/2008-08-01/Accounts/{AC}/Conferences");
+        for path in [
+            format!("{base}/{CA}"),
+            format!("{base}/{AC}"),
+            format!("{base}/CF123"),
+            format!("{base}/cf9f2ead1ae43cdabeab102fa30d938378"),
+            format!("{base}/CF9f2ead1ae43cdabeab102fa30d93837g"),
+            format!("{base}/{CF}/Participants/{CF}"),
+            format!("{base}/{CF}/Participants/CA9ae8e0404"),
+            format!("{base}/{CA}/Participants/{CA}"),
+            format!("{base}/%43F9f2ead1ae43cdabeab102fa30d938378"),
+        ] {
+            assert_eq!(Route::parse(&path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_account_segment_is_kept_as_written() {
+        for account in [
+            "ACnot-a-sid",
+            "CF9f2ead1ae43cdabeab102fa30d938378",
+            "ac5ea872f6",
+        ] {
+            let route = Route::parse(&format!("/2008-08-01/Accounts/{account}/Conferences"));
+            assert_eq!(route.map(|r| r.account), Some(account.to_owned()));
+        }
+    }
+
+    #[test]
+    fn canonical_paths() {
+        assert_eq!(
+            Resource::ParticipantList(cf()).canonical_path(AC),
+            format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants")
+        );
+        assert_eq!(
+            Resource::ConferenceList.canonical_path(AC),
+            format!("/2008-08-01/Accounts/{AC}/Conferences")
+        );
+    }
+}

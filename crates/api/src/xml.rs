@@ -1,0 +1,185 @@
+//! The XML representations of the 2008-08-01 API (the seed's examples,
+//! decisions.md "HTTP surface" and "Lists").
+//!
+//! Bodies are `<?xml version="1.0" encoding="UTF-8"?>` immediately followed
+//! by `<TwilioResponse>…</TwilioResponse>`, with no whitespace anywhere
+//! between elements, so no text node is ever padded (OpenVBX uses `Sid` text
+//! as an id as it comes). Element order is the seed's; an empty value is an
+//! empty element (`<FriendlyName/>`). quick-xml escapes `& < > " '` in text
+//! and attributes; characters XML 1.0 cannot carry at all (most C0
+//! controls, U+FFFE, U+FFFF) become U+FFFD, so a hostile room name cannot
+//! make a body unparseable.
+
+use std::borrow::Cow;
+use std::io;
+
+use axum::http::{HeaderName, HeaderValue, header};
+use model::{ConferenceRecord, PageWindow, ParticipantRecord};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use crate::error::{Exception, more_info};
+use crate::paging::PageUris;
+
+type XmlWriter = Writer<Vec<u8>>;
+
+/// The Content-Type of every XML body.
+pub fn content_type() -> [(HeaderName, HeaderValue); 1] {
+    [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    )]
+}
+
+/// `<TwilioResponse><Conference>…</Conference></TwilioResponse>`
+pub fn conference(c: &ConferenceRecord) -> io::Result<Vec<u8>> {
+    document(|w| write_conference(w, c))
+}
+
+/// `<TwilioResponse><Participant>…</Participant></TwilioResponse>`
+pub fn participant(p: &ParticipantRecord) -> io::Result<Vec<u8>> {
+    document(|w| write_participant(w, p))
+}
+
+/// `<TwilioResponse><Conferences page=…>` one page of `<Conference>`s.
+pub fn conference_list(
+    items: &[ConferenceRecord],
+    window: &PageWindow,
+    uris: &PageUris,
+) -> io::Result<Vec<u8>> {
+    document(|w| {
+        w.write_event(Event::Start(list_start("Conferences", window, uris)))?;
+        for c in items {
+            write_conference(w, c)?;
+        }
+        w.write_event(Event::End(BytesEnd::new("Conferences")))
+    })
+}
+
+/// `<TwilioResponse><Participants page=…>` one page of `<Participant>`s.
+pub fn participant_list(
+    items: &[ParticipantRecord],
+    window: &PageWindow,
+    uris: &PageUris,
+) -> io::Result<Vec<u8>> {
+    document(|w| {
+        w.write_event(Event::Start(list_start("Participants", window, uris)))?;
+        for p in items {
+            write_participant(w, p)?;
+        }
+        w.write_event(Event::End(BytesEnd::new("Participants")))
+    })
+}
+
+/// `<TwilioResponse><RestException>` with Status, Message, Code, MoreInfo
+/// (the last two only when there is a code).
+pub fn rest_exception(e: &Exception<'_>) -> io::Result<Vec<u8>> {
+    document(|w| {
+        w.write_event(Event::Start(BytesStart::new("RestException")))?;
+        text_element(w, "Status", e.status.as_str())?;
+        text_element(w, "Message", e.message)?;
+        if let Some(code) = e.code {
+            text_element(w, "Code", &code.to_string())?;
+            text_element(w, "MoreInfo", &more_info(code))?;
+        }
+        w.write_event(Event::End(BytesEnd::new("RestException")))
+    })
+}
+
+fn document(body: impl FnOnce(&mut XmlWriter) -> io::Result<()>) -> io::Result<Vec<u8>> {
+    let mut w = Writer::new(Vec::with_capacity(512));
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.write_event(Event::Start(BytesStart::new("TwilioResponse")))?;
+    body(&mut w)?;
+    w.write_event(Event::End(BytesEnd::new("TwilioResponse")))?;
+    Ok(w.into_inner())
+}
+
+fn write_conference(w: &mut XmlWriter, c: &ConferenceRecord) -> io::Result<()> {
+    w.write_event(Event::Start(BytesStart::new("Conference")))?;
+    text_element(w, "Sid", c.sid.as_str())?;
+    text_element(w, "AccountSid", c.account_sid.as_str())?;
+    text_element(w, "FriendlyName", &c.friendly_name)?;
+    text_element(w, "Status", &c.status.code().to_string())?;
+    text_element(w, "DateCreated", &c.date_created.rfc2822())?;
+    text_element(w, "DateUpdated", &c.date_updated.rfc2822())?;
+    w.write_event(Event::End(BytesEnd::new("Conference")))
+}
+
+fn write_participant(w: &mut XmlWriter, p: &ParticipantRecord) -> io::Result<()> {
+    w.write_event(Event::Start(BytesStart::new("Participant")))?;
+    text_element(w, "ConferenceSid", p.conference_sid.as_str())?;
+    text_element(w, "AccountSid", p.account_sid.as_str())?;
+    text_element(w, "CallSid", p.call_sid.as_str())?;
+    // The seed's table: Muted is true/false, the two flags 1/0.
+    text_element(w, "Muted", if p.muted { "true" } else { "false" })?;
+    text_element(
+        w,
+        "StartConferenceOnEnter",
+        one_zero(p.start_conference_on_enter),
+    )?;
+    text_element(w, "EndConferenceOnExit", one_zero(p.end_conference_on_exit))?;
+    text_element(w, "DateCreated", &p.date_created.rfc2822())?;
+    text_element(w, "DateUpdated", &p.date_updated.rfc2822())?;
+    w.write_event(Event::End(BytesEnd::new("Participant")))
+}
+
+/// The list element with its attributes, in the documented order.
+fn list_start<'a>(name: &'a str, window: &PageWindow, uris: &'a PageUris) -> BytesStart<'a> {
+    let numbers = [
+        ("page", window.page),
+        ("numpages", window.numpages),
+        ("pagesize", window.pagesize),
+        ("total", window.total),
+        ("start", window.start),
+        ("end", window.end),
+    ];
+    let mut start = BytesStart::new(name);
+    for (key, value) in numbers {
+        start.push_attribute((key, value.to_string().as_str()));
+    }
+    for (key, value) in [
+        ("uri", &uris.uri),
+        ("firstpageuri", &uris.first),
+        ("previouspageuri", &uris.previous),
+        ("nextpageuri", &uris.next),
+        ("lastpageuri", &uris.last),
+    ] {
+        start.push_attribute((key, xml_safe(value).as_ref()));
+    }
+    start
+}
+
+/// `<name>value</name>`, or `<name/>` when the value is empty.
+fn text_element(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
+    if value.is_empty() {
+        return w.write_event(Event::Empty(BytesStart::new(name)));
+    }
+    w.write_event(Event::Start(BytesStart::new(name)))?;
+    w.write_event(Event::Text(BytesText::new(&xml_safe(value))))?;
+    w.write_event(Event::End(BytesEnd::new(name)))
+}
+
+fn one_zero(b: bool) -> &'static str {
+    if b { "1" } else { "0" }
+}
+
+/// `s` with every character XML 1.0 cannot represent replaced by U+FFFD.
+fn xml_safe(s: &str) -> Cow<'_, str> {
+    fn allowed(c: char) -> bool {
+        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+            || c >= '\u{10000}'
+    }
+    if s.chars().all(allowed) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
