@@ -63,7 +63,7 @@ impl PageWindow {
     }
 
     pub fn next_page(&self) -> Option<u64> {
-        (self.page + 1 < self.numpages).then_some(self.page + 1)
+        self.page.checked_add(1).filter(|next| *next < self.numpages)
     }
 }
 
@@ -94,6 +94,8 @@ mod tests {
         let w = PageWindow::new(req(7, 10), 25, 0);
         assert_eq!((w.numpages, w.total, w.start, w.end), (3, 25, 70, 70));
         assert_eq!((w.previous_page(), w.next_page()), (Some(2), None));
+        let w = PageWindow::new(req(u64::MAX, 50), 25, 0);
+        assert_eq!((w.previous_page(), w.next_page()), (Some(0), None));
     }
 
     #[test]

@@ -1,0 +1,151 @@
+//! The command line, as clap types. Doc comments are the `--help` text.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A self-hosted conference-calling server that speaks Twilio's 2008-08-01
+/// Conferences and Participants API.
+#[derive(Debug, Parser)]
+#[command(name = "confab", version, about)]
+pub struct Cli {
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "CONFAB_DATABASE_URL",
+        default_value = "sqlite://confab.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: the REST API now, SIP and RTP in a later release.
+    Serve(ServeArgs),
+    /// Manage accounts (each has an AccountSid and an AuthToken).
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Manage the numbers callers dial and the voice URLs they reach.
+    #[command(subcommand)]
+    Numbers(NumbersCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address the HTTP API listens on (port 0 picks a free port).
+    #[arg(long, env = "CONFAB_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+
+    /// Address SIP listens on (UDP and TCP). Accepted now, used once calls arrive.
+    #[arg(long, env = "CONFAB_SIP_ADDR", default_value = "127.0.0.1:5060")]
+    pub sip_addr: SocketAddr,
+
+    /// UDP port range for RTP media legs, as LO-HI. Accepted now, used once calls arrive.
+    #[arg(long, env = "CONFAB_RTP_PORTS", default_value = "10000-20000")]
+    pub rtp_ports: PortRange,
+
+    /// Participants a conference room holds unless its creator sets maxParticipants.
+    #[arg(long, env = "CONFAB_ROOM_CAPACITY", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
+    pub room_capacity: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Create an account and print its `AccountSid=` and `AuthToken=` lines.
+    Create {
+        /// A name for people; not used for anything else.
+        #[arg(long, default_value = "confab")]
+        friendly_name: String,
+    },
+    /// List every account: `AccountSid=… AuthToken=… FriendlyName=…`, oldest first.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NumbersCommand {
+    /// Route calls to NUMBER (the SIP Request-URI user part) to a voice URL;
+    /// prints `PhoneNumberSid=PN…`.
+    Add {
+        /// The account the number and its calls belong to.
+        #[arg(long)]
+        account: String,
+        /// What callers dial: `sip:NUMBER@host` reaches it.
+        #[arg(long)]
+        number: String,
+        /// The voice URL that returns TwiML for each call.
+        #[arg(long)]
+        url: String,
+        /// How the voice URL is requested.
+        #[arg(long, default_value = "POST")]
+        method: String,
+    },
+    /// List numbers: `PhoneNumberSid=… AccountSid=… Number=… Method=… Url=…`.
+    List {
+        /// Only this account's numbers.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Remove a number, named by its PhoneNumberSid or by the number itself.
+    Remove {
+        /// `PN…` or the number.
+        number: String,
+    },
+}
+
+/// An inclusive UDP port range, `LO-HI`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (low, high) = s
+            .split_once('-')
+            .ok_or("expected LO-HI, e.g. 10000-20000")?;
+        let parse = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{p:?} is not a port number"))
+        };
+        let (low, high) = (parse(low)?, parse(high)?);
+        if low == 0 || low > high {
+            return Err("expected 1 <= LO <= HI <= 65535".into());
+        }
+        Ok(Self { low, high })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(
+            "10000-20000".parse(),
+            Ok(PortRange {
+                low: 10000,
+                high: 20000
+            })
+        );
+        assert_eq!("5-5".parse(), Ok(PortRange { low: 5, high: 5 }));
+        for bad in ["", "10000", "2-1", "0-10", "1-70000", "a-b"] {
+            assert!(bad.parse::<PortRange>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

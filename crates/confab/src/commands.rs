@@ -1,0 +1,193 @@
+//! What each command does. Every command connects to the database (creating
+//! it and running migrations if needed), so any of them works on a fresh
+//! machine and while `serve` runs on the same SQLite file.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use model::{AccountSid, HttpMethod, PhoneNumber, PhoneNumberSid};
+use server::{Clock, Config, Server, SystemClock};
+use store::{Store, StoreError};
+
+use crate::cli::{AccountsCommand, Cli, Command, NumbersCommand, ServeArgs};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let store = Store::connect(&cli.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&cli.database_url)))?;
+    match cli.command {
+        Command::Serve(args) => serve(store, args).await,
+        Command::Accounts(command) => accounts(store, command).await,
+        Command::Numbers(command) => numbers(store, command).await,
+    }
+}
+
+async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if let Some(account) = server::accounts::ensure_default(&store, clock.now()).await? {
+        println!("AccountSid={}", account.sid);
+        println!("AuthToken={}", account.auth_token.expose());
+    }
+    let listener = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.http_addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        sip_addr = %args.sip_addr,
+        rtp_ports = %format!("{}-{}", args.rtp_ports.low, args.rtp_ports.high),
+        "SIP and RTP are not served yet"
+    );
+    let config = Config {
+        room_capacity: usize::try_from(args.room_capacity).unwrap_or(40),
+    };
+    let server = Server::start(store, config, clock).await?;
+    println!("confab listening on http://{addr}");
+    tracing::info!(%addr, "serving the 2008-08-01 API");
+    server.serve(listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn accounts(store: Store, command: AccountsCommand) -> anyhow::Result<()> {
+    match command {
+        AccountsCommand::Create { friendly_name } => {
+            let account =
+                server::accounts::create(&store, &friendly_name, SystemClock.now()).await?;
+            println!("AccountSid={}", account.sid);
+            println!("AuthToken={}", account.auth_token.expose());
+        }
+        AccountsCommand::List => {
+            for a in store.accounts().await? {
+                println!(
+                    "AccountSid={} AuthToken={} FriendlyName={}",
+                    a.sid,
+                    a.auth_token.expose(),
+                    a.friendly_name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn numbers(store: Store, command: NumbersCommand) -> anyhow::Result<()> {
+    match command {
+        NumbersCommand::Add {
+            account,
+            number,
+            url,
+            method,
+        } => {
+            let account =
+                AccountSid::parse(&account).with_context(|| format!("--account {account:?}"))?;
+            check_number(&number)?;
+            check_url(&url)?;
+            let Some(voice_method) = HttpMethod::parse(&method) else {
+                bail!("--method must be GET or POST, not {method:?}");
+            };
+            let now = SystemClock.now();
+            let record = PhoneNumber {
+                sid: server::ids::phone_number_sid(),
+                account_sid: account.clone(),
+                phone_number: number.clone(),
+                voice_url: url,
+                voice_method,
+                date_created: now,
+                date_updated: now,
+            };
+            match store.insert_phone_number(&record).await {
+                Ok(()) => println!("PhoneNumberSid={}", record.sid),
+                Err(StoreError::Conflict(_)) => bail!("the number {number:?} is already routed"),
+                Err(StoreError::NotFound(_)) => bail!("there is no account {account}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        NumbersCommand::List { account } => {
+            let account = account
+                .map(|a| AccountSid::parse(&a).with_context(|| format!("--account {a:?}")))
+                .transpose()?;
+            for n in store.phone_numbers(account.as_ref()).await? {
+                println!(
+                    "PhoneNumberSid={} AccountSid={} Number={} Method={} Url={}",
+                    n.sid,
+                    n.account_sid,
+                    n.phone_number,
+                    n.voice_method.as_str(),
+                    n.voice_url
+                );
+            }
+        }
+        NumbersCommand::Remove { number } => {
+            let sid = match PhoneNumberSid::parse(&number) {
+                Ok(sid) => Some(sid),
+                Err(_) => store.phone_number_by_number(&number).await?.map(|n| n.sid),
+            };
+            let removed = match &sid {
+                Some(sid) => store.remove_phone_number(sid).await?,
+                None => false,
+            };
+            match sid {
+                Some(sid) if removed => println!("Removed PhoneNumberSid={sid}"),
+                _ => bail!("no number {number:?}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A number is the user part of a SIP URI: no spaces or URI delimiters.
+fn check_number(number: &str) -> anyhow::Result<()> {
+    let bad = |c: char| c.is_whitespace() || c.is_control() || "@:;?/<>\"".contains(c);
+    if number.is_empty() || number.len() > 64 || number.chars().any(bad) {
+        bail!("--number {number:?} must be 1 to 64 characters with no spaces or any of @:;?/<>\"");
+    }
+    Ok(())
+}
+
+fn check_url(url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).with_context(|| format!("--url {url:?} is not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        bail!("--url must be http:// or https://, not {url:?}");
+    }
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+fn redact(database_url: &str) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => database_url.to_owned(),
+    }
+}
