@@ -1,0 +1,250 @@
+//! The room writes: what a conference's owner records as its state changes,
+//! and the start-up recovery of rooms a previous run left open.
+//!
+//! A batch of [`Change`]s is one transaction, applied in order: a room
+//! reports "A left, the conference completed" together, and readers must
+//! never see half of it. Each change also moves its conference's
+//! `date_updated` to `at`, but only forward (`CASE WHEN date_updated < at`,
+//! which both backends understand, unlike `MAX`/`GREATEST`): clocks step
+//! back and events arrive late, and the API's newest-first order must not
+//! jump around when they do.
+//!
+//! On SQLite the transaction starts with `BEGIN IMMEDIATE`, taking the
+//! write lock up front (waiting for it under the busy timeout). A deferred
+//! transaction that reads and then wants to write fails at once with
+//! "database is locked" if another process wrote in between, because
+//! waiting could not help it. Today every batch writes first, so this is a
+//! guard for the next statement someone adds, not a fix of a seen failure.
+
+use model::{
+    CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus, ParticipantRecord, Timestamp,
+};
+use sqlx::AnyConnection;
+
+use crate::error::write_error;
+use crate::rows::bool_to_db;
+use crate::{Backend, Store, StoreError};
+
+/// One state change of a room, as the conference core reports it.
+///
+/// Every change needs its conference to exist (else `NotFound`), and moves
+/// the conference's `date_updated` to `at` unless it is already later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A new conference instance (its status is in the record, normally
+    /// init). `Conflict` if the account already has a conference that is not
+    /// completed under the same name, or the sid is taken; `NotFound` if the
+    /// account does not exist.
+    ConferenceCreated(ConferenceRecord),
+    /// The conference moved to `status` at `at`. Completing a conference
+    /// also removes any participant rows it still has.
+    ConferenceStatus {
+        sid: ConferenceSid,
+        status: ConferenceStatus,
+        at: Timestamp,
+    },
+    /// A caller joined (the record's `date_created` is the join time).
+    /// `Conflict` if the call is already a participant somewhere; `NotFound`
+    /// if the conference does not exist under the record's account.
+    ParticipantJoined(ParticipantRecord),
+    /// A caller left, for any reason. Leaving twice, or after the completed
+    /// conference already removed the row, is not an error: a room may report
+    /// "completed" before the leaves that caused it.
+    ParticipantLeft {
+        conference_sid: ConferenceSid,
+        call_sid: CallSid,
+        at: Timestamp,
+    },
+    /// A caller was muted or unmuted (also moves the participant's
+    /// `date_updated` forward). `NotFound` if no such participant.
+    ParticipantMuted {
+        conference_sid: ConferenceSid,
+        call_sid: CallSid,
+        muted: bool,
+        at: Timestamp,
+    },
+}
+
+/// `date_updated` becomes `$1` unless it is already later. `$1` is the time.
+const FORWARD_DATE_UPDATED: &str =
+    "date_updated = CASE WHEN date_updated < $1 THEN $1 ELSE date_updated END";
+
+impl Store {
+    /// Applies a batch of room changes in one transaction, in order. If any
+    /// change fails, none of the batch is applied.
+    pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for change in changes {
+            if let Err(err) = apply_one(&mut tx, change).await {
+                // Dropping would roll back too, but only once the connection
+                // is next used; rolling back now releases SQLite's lock now.
+                tx.rollback().await?;
+                return Err(err);
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Start-up recovery: every conference left init or in-progress by a
+    /// previous run is completed at `at` and its participants removed.
+    /// Returns how many conferences it completed.
+    pub async fn complete_live_conferences(&self, at: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM participants WHERE conference_sid IN \
+             (SELECT sid FROM conferences WHERE status <> 2)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let sql =
+            format!("UPDATE conferences SET status = 2, {FORWARD_DATE_UPDATED} WHERE status <> 2");
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(at.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    /// A transaction that will write (see the module doc for SQLite's
+    /// `BEGIN IMMEDIATE`).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+}
+
+async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), StoreError> {
+    match change {
+        Change::ConferenceCreated(c) => {
+            sqlx::query(
+                "INSERT INTO conferences \
+                 (sid, account_sid, friendly_name, status, date_created, date_updated) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(c.sid.as_str())
+            .bind(c.account_sid.as_str())
+            .bind(c.friendly_name.as_str())
+            .bind(c.status.code())
+            .bind(c.date_created.as_micros())
+            .bind(c.date_updated.as_micros())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                write_error(
+                    e,
+                    "a live conference with this name (or this sid) exists",
+                    "account",
+                )
+            })?;
+        }
+        Change::ConferenceStatus { sid, status, at } => {
+            let sql = format!(
+                "UPDATE conferences SET status = $2, {FORWARD_DATE_UPDATED} WHERE sid = $3"
+            );
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(at.as_micros())
+                .bind(status.code())
+                .bind(sid.as_str())
+                .execute(&mut *conn)
+                .await
+                // Re-opening a completed room whose name is live again.
+                .map_err(|e| {
+                    write_error(e, "a live conference with this name exists", "conference")
+                })?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("conference".into()));
+            }
+            if *status == ConferenceStatus::Completed {
+                // Participants are live rows: a completed room has none.
+                sqlx::query("DELETE FROM participants WHERE conference_sid = $1")
+                    .bind(sid.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Change::ParticipantJoined(p) => {
+            sqlx::query(
+                "INSERT INTO participants \
+                 (call_sid, conference_sid, account_sid, muted, start_conference_on_enter, \
+                  end_conference_on_exit, date_created, date_updated) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(p.call_sid.as_str())
+            .bind(p.conference_sid.as_str())
+            .bind(p.account_sid.as_str())
+            .bind(bool_to_db(p.muted))
+            .bind(bool_to_db(p.start_conference_on_enter))
+            .bind(bool_to_db(p.end_conference_on_exit))
+            .bind(p.date_created.as_micros())
+            .bind(p.date_updated.as_micros())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                write_error(
+                    e,
+                    "the call is already a participant",
+                    "conference of this account",
+                )
+            })?;
+            touch_conference(conn, &p.conference_sid, p.date_created).await?;
+        }
+        Change::ParticipantLeft {
+            conference_sid,
+            call_sid,
+            at,
+        } => {
+            sqlx::query("DELETE FROM participants WHERE conference_sid = $1 AND call_sid = $2")
+                .bind(conference_sid.as_str())
+                .bind(call_sid.as_str())
+                .execute(&mut *conn)
+                .await?;
+            touch_conference(conn, conference_sid, *at).await?;
+        }
+        Change::ParticipantMuted {
+            conference_sid,
+            call_sid,
+            muted,
+            at,
+        } => {
+            let sql = format!(
+                "UPDATE participants SET muted = $2, {FORWARD_DATE_UPDATED} \
+                 WHERE conference_sid = $3 AND call_sid = $4"
+            );
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(at.as_micros())
+                .bind(bool_to_db(*muted))
+                .bind(conference_sid.as_str())
+                .bind(call_sid.as_str())
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("participant".into()));
+            }
+            touch_conference(conn, conference_sid, *at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves a conference's `date_updated` forward to `at`; `NotFound` if there
+/// is no such conference.
+async fn touch_conference(
+    conn: &mut AnyConnection,
+    sid: &ConferenceSid,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let sql = format!("UPDATE conferences SET {FORWARD_DATE_UPDATED} WHERE sid = $2");
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(at.as_micros())
+        .bind(sid.as_str())
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("conference".into()));
+    }
+    Ok(())
+}

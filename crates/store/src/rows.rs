@@ -1,0 +1,139 @@
+//! Stored rows back into model types.
+//!
+//! The database is outside the program: a row someone edited by hand, or
+//! wrote with another version, must not panic the server. Every value is
+//! read with a check, and a value that is not what its column promises
+//! becomes [`StoreError::Corrupt`] naming the table and column (never the
+//! value, which may be personal data). The column lists here and the
+//! decoders below them belong together: change one, change the other.
+
+use model::{
+    Account, AccountSid, AuthToken, CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus,
+    HttpMethod, ParticipantRecord, PhoneNumber, PhoneNumberSid, SidError, Timestamp,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::StoreError;
+
+pub(crate) const ACCOUNT_COLUMNS: &str =
+    "sid, friendly_name, auth_token, date_created, date_updated";
+
+pub(crate) const PHONE_NUMBER_COLUMNS: &str =
+    "sid, account_sid, phone_number, voice_url, voice_method, date_created, date_updated";
+
+pub(crate) const CONFERENCE_COLUMNS: &str =
+    "sid, account_sid, friendly_name, status, date_created, date_updated";
+
+pub(crate) const PARTICIPANT_COLUMNS: &str = "call_sid, conference_sid, account_sid, muted, \
+     start_conference_on_enter, end_conference_on_exit, date_created, date_updated";
+
+pub(crate) fn account(row: &AnyRow) -> Result<Account, StoreError> {
+    const T: &str = "accounts";
+    Ok(Account {
+        sid: sid(row, T, "sid", AccountSid::parse)?,
+        friendly_name: text(row, T, "friendly_name")?,
+        auth_token: AuthToken::from_stored(text(row, T, "auth_token")?),
+        date_created: timestamp(row, T, "date_created")?,
+        date_updated: timestamp(row, T, "date_updated")?,
+    })
+}
+
+pub(crate) fn phone_number(row: &AnyRow) -> Result<PhoneNumber, StoreError> {
+    const T: &str = "phone_numbers";
+    let method = text(row, T, "voice_method")?;
+    Ok(PhoneNumber {
+        sid: sid(row, T, "sid", PhoneNumberSid::parse)?,
+        account_sid: sid(row, T, "account_sid", AccountSid::parse)?,
+        phone_number: text(row, T, "phone_number")?,
+        voice_url: text(row, T, "voice_url")?,
+        voice_method: HttpMethod::parse(&method)
+            .ok_or_else(|| corrupt(T, "voice_method", "not GET or POST"))?,
+        date_created: timestamp(row, T, "date_created")?,
+        date_updated: timestamp(row, T, "date_updated")?,
+    })
+}
+
+pub(crate) fn conference(row: &AnyRow) -> Result<ConferenceRecord, StoreError> {
+    const T: &str = "conferences";
+    Ok(ConferenceRecord {
+        sid: sid(row, T, "sid", ConferenceSid::parse)?,
+        account_sid: sid(row, T, "account_sid", AccountSid::parse)?,
+        friendly_name: text(row, T, "friendly_name")?,
+        status: ConferenceStatus::from_code(int(row, T, "status")?)
+            .ok_or_else(|| corrupt(T, "status", "not 0, 1 or 2"))?,
+        date_created: timestamp(row, T, "date_created")?,
+        date_updated: timestamp(row, T, "date_updated")?,
+    })
+}
+
+pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError> {
+    const T: &str = "participants";
+    Ok(ParticipantRecord {
+        call_sid: sid(row, T, "call_sid", CallSid::parse)?,
+        conference_sid: sid(row, T, "conference_sid", ConferenceSid::parse)?,
+        account_sid: sid(row, T, "account_sid", AccountSid::parse)?,
+        muted: boolean(row, T, "muted")?,
+        start_conference_on_enter: boolean(row, T, "start_conference_on_enter")?,
+        end_conference_on_exit: boolean(row, T, "end_conference_on_exit")?,
+        date_created: timestamp(row, T, "date_created")?,
+        date_updated: timestamp(row, T, "date_updated")?,
+    })
+}
+
+/// A `COUNT(*) AS n` (BIGINT on both backends) as the `u64` the API pages with.
+pub(crate) fn count(row: &AnyRow) -> Result<u64, StoreError> {
+    let n = int(row, "count", "n")?;
+    u64::try_from(n).map_err(|_| corrupt("count", "n", "negative"))
+}
+
+/// Booleans are stored as BIGINT 0/1 (one type on both backends).
+pub(crate) fn bool_to_db(b: bool) -> i64 {
+    i64::from(b)
+}
+
+fn int(row: &AnyRow, table: &str, column: &str) -> Result<i64, StoreError> {
+    get(row, table, column)
+}
+
+fn text(row: &AnyRow, table: &str, column: &str) -> Result<String, StoreError> {
+    get(row, table, column)
+}
+
+fn timestamp(row: &AnyRow, table: &str, column: &str) -> Result<Timestamp, StoreError> {
+    int(row, table, column).map(Timestamp::from_micros)
+}
+
+fn boolean(row: &AnyRow, table: &str, column: &str) -> Result<bool, StoreError> {
+    match int(row, table, column)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(corrupt(table, column, "not 0 or 1")),
+    }
+}
+
+fn sid<S>(
+    row: &AnyRow,
+    table: &str,
+    column: &str,
+    parse: fn(&str) -> Result<S, SidError>,
+) -> Result<S, StoreError> {
+    let s = text(row, table, column)?;
+    parse(&s).map_err(|e| corrupt(table, column, &e.to_string()))
+}
+
+/// Reads a column by name; a value of the wrong type (SQLite stores what it
+/// is given) or a NULL is `Corrupt`.
+fn get<T>(row: &AnyRow, table: &str, column: &str) -> Result<T, StoreError>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get::<T, _>(column).map_err(|e| match e {
+        sqlx::Error::ColumnDecode { source, .. } => corrupt(table, column, &source.to_string()),
+        other => StoreError::Database(other),
+    })
+}
+
+fn corrupt(table: &str, column: &str, why: &str) -> StoreError {
+    StoreError::Corrupt(format!("{table}.{column}: {why}"))
+}
