@@ -11,8 +11,16 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_confab");
 
 fn confab(db: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).env("CONFAB_DATABASE_URL", db).output().unwrap();
-    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    let out = Command::new(BIN)
+        .args(args)
+        .env("CONFAB_DATABASE_URL", db)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 fn value<'a>(stdout: &'a str, key: &str) -> &'a str {
@@ -33,7 +41,15 @@ struct Serve {
 impl Serve {
     fn start(db: &str) -> Self {
         let mut child = Command::new(BIN)
-            .args(["serve", "--http-addr", "127.0.0.1:0", "--sip-addr", "127.0.0.1:0", "--rtp-ports", "30000-30100"])
+            .args([
+                "serve",
+                "--http-addr",
+                "127.0.0.1:0",
+                "--sip-addr",
+                "127.0.0.1:0",
+                "--rtp-ports",
+                "30000-30100",
+            ])
             .env("CONFAB_DATABASE_URL", db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -42,19 +58,32 @@ impl Serve {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut preamble = Vec::new();
         let addr = loop {
-            let line = lines.next().expect("serve exited before listening").unwrap();
+            let line = lines
+                .next()
+                .expect("serve exited before listening")
+                .unwrap();
             if let Some(addr) = line.strip_prefix("confab listening on http://") {
                 break addr.to_owned();
             }
             preamble.push(line);
         };
-        Self { child, addr, preamble }
+        Self {
+            child,
+            addr,
+            preamble,
+        }
     }
 
     /// SIGTERM, then wait for a clean exit.
     fn stop(mut self) -> bool {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -74,20 +103,41 @@ impl Drop for Serve {
 }
 
 /// One HTTP/1.1 request over a fresh connection; returns (status, body).
-fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>, body: &str) -> (u16, String) {
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    body: &str,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if let Some((user, pass)) = auth {
-        request += &format!("Authorization: Basic {}\r\n", base64(&format!("{user}:{pass}")));
+        request += &format!(
+            "Authorization: Basic {}\r\n",
+            base64(&format!("{user}:{pass}"))
+        );
     }
     request += "\r\n";
     request += body;
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -95,7 +145,11 @@ fn base64(s: &str) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in s.as_bytes().chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -124,25 +178,61 @@ fn cli_and_api_against_the_real_binary() {
     assert!(sid.starts_with("AC") && sid.len() == 34, "{sid}");
     assert_eq!(token.len(), 32);
 
-    let (ok, out, err) = confab(&db, &["numbers", "add", "--account", &sid, "--number", "1000", "--url", "http://127.0.0.1:9/voice"]);
+    let (ok, out, err) = confab(
+        &db,
+        &[
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            "1000",
+            "--url",
+            "http://127.0.0.1:9/voice",
+        ],
+    );
     assert!(ok, "{err}");
     let pn = value(&out, "PhoneNumberSid").to_owned();
     assert!(pn.starts_with("PN") && pn.len() == 34, "{pn}");
 
     // A database that has an account: serve prints no credentials.
     let serve = Serve::start(&db);
-    assert!(serve.preamble.iter().all(|l| !l.starts_with("AuthToken=")), "{:?}", serve.preamble);
+    assert!(
+        serve.preamble.iter().all(|l| !l.starts_with("AuthToken=")),
+        "{:?}",
+        serve.preamble
+    );
     let addr = serve.addr.clone();
 
     // The CLI works while serve holds the same SQLite file.
-    let (ok, out, err) = confab(&db, &["numbers", "add", "--account", &sid, "--number", "2000", "--url", "https://example.com/x", "--method", "GET"]);
+    let (ok, out, err) = confab(
+        &db,
+        &[
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            "2000",
+            "--url",
+            "https://example.com/x",
+            "--method",
+            "GET",
+        ],
+    );
     assert!(ok, "{err}");
     let pn2 = value(&out, "PhoneNumberSid").to_owned();
     let (ok, out, _) = confab(&db, &["numbers", "list"]);
     assert!(ok);
-    assert!(out.contains(&pn) && out.contains(&pn2) && out.contains("Method=GET"), "{out}");
+    assert!(
+        out.contains(&pn) && out.contains(&pn2) && out.contains("Method=GET"),
+        "{out}"
+    );
     let (ok, out, _) = confab(&db, &["accounts", "list"]);
-    assert!(ok && out.contains(&sid) && out.contains("FriendlyName=Team A"), "{out}");
+    assert!(
+        ok && out.contains(&sid) && out.contains("FriendlyName=Team A"),
+        "{out}"
+    );
     let (ok, _, _) = confab(&db, &["numbers", "remove", "2000"]);
     assert!(ok);
     let (ok, out, _) = confab(&db, &["numbers", "list"]);
@@ -157,16 +247,34 @@ fn cli_and_api_against_the_real_binary() {
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("<Code>20003</Code>"), "{body}");
     // The raw `DateCreated>=` key form, as 2009 clients put it on the wire.
-    let (status, body) = http(&addr, "GET", &format!("{list}?Status=1&DateCreated>=2009-07-06"), Some((&sid, &token)), "");
+    let (status, body) = http(
+        &addr,
+        "GET",
+        &format!("{list}?Status=1&DateCreated>=2009-07-06"),
+        Some((&sid, &token)),
+        "",
+    );
     assert_eq!(status, 200, "{body}");
-    let (status, body) = http(&addr, "GET", &format!("{list}?DateCreated<=july"), Some((&sid, &token)), "");
+    let (status, body) = http(
+        &addr,
+        "GET",
+        &format!("{list}?DateCreated<=july"),
+        Some((&sid, &token)),
+        "",
+    );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("DateCreated"), "{body}");
     let (status, _) = http(&addr, "GET", &format!("/{list}?"), Some((&sid, &token)), "");
     assert_eq!(status, 200);
     let (status, _) = http(&addr, "DELETE", &list, Some((&sid, &token)), "");
     assert_eq!(status, 405);
-    let (status, _) = http(&addr, "GET", &format!("{list}/CF00000000000000000000000000000000"), Some((&sid, &token)), "");
+    let (status, _) = http(
+        &addr,
+        "GET",
+        &format!("{list}/CF00000000000000000000000000000000"),
+        Some((&sid, &token)),
+        "",
+    );
     assert_eq!(status, 404);
     let (status, body) = http(&addr, "GET", "/healthz", None, "");
     assert_eq!((status, body.trim()), (200, "ok"));
@@ -182,12 +290,22 @@ fn first_serve_creates_and_prints_a_default_account_once() {
     let printed = serve.preamble.join("\n");
     let sid = value(&printed, "AccountSid").to_owned();
     let token = value(&printed, "AuthToken").to_owned();
-    let (status, body) = http(&serve.addr, "GET", &format!("/2008-08-01/Accounts/{sid}/Conferences"), Some((&sid, &token)), "");
+    let (status, body) = http(
+        &serve.addr,
+        "GET",
+        &format!("/2008-08-01/Accounts/{sid}/Conferences"),
+        Some((&sid, &token)),
+        "",
+    );
     assert_eq!(status, 200, "{body}");
     assert!(serve.stop());
 
     let again = Serve::start(&db);
-    assert!(again.preamble.iter().all(|l| !l.contains("AuthToken")), "{:?}", again.preamble);
+    assert!(
+        again.preamble.iter().all(|l| !l.contains("AuthToken")),
+        "{:?}",
+        again.preamble
+    );
     let (ok, out, _) = confab(&db, &["accounts", "list"]);
     assert!(ok);
     assert_eq!(out.lines().count(), 1, "{out}");
@@ -203,12 +321,68 @@ fn bad_cli_input_is_a_clear_error() {
     assert!(ok);
     let sid = value(&out, "AccountSid").to_owned();
     for args in [
-        vec!["numbers", "add", "--account", "ACnope", "--number", "1", "--url", "http://x/"],
-        vec!["numbers", "add", "--account", "AC00000000000000000000000000000000", "--number", "1", "--url", "http://x/"],
-        vec!["numbers", "add", "--account", &sid, "--number", "1", "--url", "not a url"],
-        vec!["numbers", "add", "--account", &sid, "--number", "1", "--url", "ftp://x/"],
-        vec!["numbers", "add", "--account", &sid, "--number", "a b", "--url", "http://x/"],
-        vec!["numbers", "add", "--account", &sid, "--number", "1", "--url", "http://x/", "--method", "PUT"],
+        vec![
+            "numbers",
+            "add",
+            "--account",
+            "ACnope",
+            "--number",
+            "1",
+            "--url",
+            "http://x/",
+        ],
+        vec![
+            "numbers",
+            "add",
+            "--account",
+            "AC00000000000000000000000000000000",
+            "--number",
+            "1",
+            "--url",
+            "http://x/",
+        ],
+        vec![
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            "1",
+            "--url",
+            "not a url",
+        ],
+        vec![
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            "1",
+            "--url",
+            "ftp://x/",
+        ],
+        vec![
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            "a b",
+            "--url",
+            "http://x/",
+        ],
+        vec![
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            "1",
+            "--url",
+            "http://x/",
+            "--method",
+            "PUT",
+        ],
         vec!["numbers", "remove", "nothing"],
         vec!["serve", "--rtp-ports", "20000-10000"],
     ] {
@@ -216,8 +390,32 @@ fn bad_cli_input_is_a_clear_error() {
         assert!(!ok, "{args:?} succeeded");
         assert!(err.contains("error"), "{args:?}: {err}");
     }
-    let (ok, _, _) = confab(&db, &["numbers", "add", "--account", &sid, "--number", "1", "--url", "http://x/"]);
+    let (ok, _, _) = confab(
+        &db,
+        &[
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            "1",
+            "--url",
+            "http://x/",
+        ],
+    );
     assert!(ok);
-    let (ok, _, err) = confab(&db, &["numbers", "add", "--account", &sid, "--number", "1", "--url", "http://x/"]);
+    let (ok, _, err) = confab(
+        &db,
+        &[
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            "1",
+            "--url",
+            "http://x/",
+        ],
+    );
     assert!(!ok && err.contains("already"), "{err}");
 }

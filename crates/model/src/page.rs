@@ -17,13 +17,18 @@ impl PageRequest {
 
     /// Rows to skip, if that fits in an SQL `OFFSET` (an `i64`).
     pub fn offset(&self) -> Option<i64> {
-        self.page.checked_mul(self.size).and_then(|o| i64::try_from(o).ok())
+        self.page
+            .checked_mul(self.size)
+            .and_then(|o| i64::try_from(o).ok())
     }
 }
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self { page: 0, size: Self::DEFAULT_SIZE }
+        Self {
+            page: 0,
+            size: Self::DEFAULT_SIZE,
+        }
     }
 }
 
@@ -63,7 +68,9 @@ impl PageWindow {
     }
 
     pub fn next_page(&self) -> Option<u64> {
-        self.page.checked_add(1).filter(|next| *next < self.numpages)
+        self.page
+            .checked_add(1)
+            .filter(|next| *next < self.numpages)
     }
 }
 
@@ -79,7 +86,10 @@ mod tests {
     #[test]
     fn matches_the_seed_examples() {
         let w = PageWindow::new(req(0, 50), 1, 1);
-        assert_eq!((w.page, w.numpages, w.pagesize, w.total, w.start, w.end), (0, 1, 50, 1, 0, 0));
+        assert_eq!(
+            (w.page, w.numpages, w.pagesize, w.total, w.start, w.end),
+            (0, 1, 50, 1, 0, 0)
+        );
         let w = PageWindow::new(req(0, 50), 2, 2);
         assert_eq!((w.numpages, w.start, w.end), (1, 0, 1));
         let w = PageWindow::new(req(0, 50), 38, 38);
@@ -90,7 +100,10 @@ mod tests {
     fn empty_list_and_past_the_end() {
         let w = PageWindow::new(req(0, 50), 0, 0);
         assert_eq!((w.numpages, w.total, w.start, w.end), (0, 0, 0, 0));
-        assert_eq!((w.previous_page(), w.next_page(), w.last_page()), (None, None, 0));
+        assert_eq!(
+            (w.previous_page(), w.next_page(), w.last_page()),
+            (None, None, 0)
+        );
         let w = PageWindow::new(req(7, 10), 25, 0);
         assert_eq!((w.numpages, w.total, w.start, w.end), (3, 25, 70, 70));
         assert_eq!((w.previous_page(), w.next_page()), (Some(2), None));

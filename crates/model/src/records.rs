@@ -171,7 +171,10 @@ impl ConferenceFilter {
     /// Whether `c` passes the filter: the reference the SQL must agree with.
     pub fn matches(&self, c: &ConferenceRecord) -> bool {
         self.status.is_none_or(|s| s == c.status)
-            && self.friendly_name.as_ref().is_none_or(|n| *n == c.friendly_name)
+            && self
+                .friendly_name
+                .as_ref()
+                .is_none_or(|n| *n == c.friendly_name)
             && self.date_created.contains(c.date_created)
             && self.date_updated.contains(c.date_updated)
     }
@@ -195,8 +198,14 @@ mod tests {
 
     #[test]
     fn status_filter_accepts_codes_and_names_only() {
-        assert_eq!(ConferenceStatus::parse_filter("1"), Some(ConferenceStatus::InProgress));
-        assert_eq!(ConferenceStatus::parse_filter("completed"), Some(ConferenceStatus::Completed));
+        assert_eq!(
+            ConferenceStatus::parse_filter("1"),
+            Some(ConferenceStatus::InProgress)
+        );
+        assert_eq!(
+            ConferenceStatus::parse_filter("completed"),
+            Some(ConferenceStatus::Completed)
+        );
         for bad in ["3", "-1", "01", "Init", " 1", ""] {
             assert_eq!(ConferenceStatus::parse_filter(bad), None, "{bad}");
         }
@@ -212,8 +221,14 @@ mod tests {
     #[test]
     fn date_ranges_narrow_to_the_intersection() {
         let mut r = DateRange::default();
-        r.narrow(Some(Timestamp::from_secs(10)), Some(Timestamp::from_secs(20)));
-        r.narrow(Some(Timestamp::from_secs(5)), Some(Timestamp::from_secs(15)));
+        r.narrow(
+            Some(Timestamp::from_secs(10)),
+            Some(Timestamp::from_secs(20)),
+        );
+        r.narrow(
+            Some(Timestamp::from_secs(5)),
+            Some(Timestamp::from_secs(15)),
+        );
         assert_eq!(r.from, Some(Timestamp::from_secs(10)));
         assert_eq!(r.until, Some(Timestamp::from_secs(15)));
         assert!(r.contains(Timestamp::from_secs(10)));

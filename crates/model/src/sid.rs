@@ -119,9 +119,15 @@ mod tests {
     #[test]
     fn parses_good_sids_and_keeps_case() {
         let s = "CFd0a50bbe038c437e87f6c82db8f37f21";
-        assert_eq!(ConferenceSid::parse(s).map(|c| c.to_string()), Ok(s.to_owned()));
+        assert_eq!(
+            ConferenceSid::parse(s).map(|c| c.to_string()),
+            Ok(s.to_owned())
+        );
         let upper = "AC012345678901234567890123456789AF";
-        assert_eq!(AccountSid::parse(upper).map(|c| c.to_string()), Ok(upper.to_owned()));
+        assert_eq!(
+            AccountSid::parse(upper).map(|c| c.to_string()),
+            Ok(upper.to_owned())
+        );
     }
 
     #[test]

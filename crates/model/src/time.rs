@@ -75,7 +75,11 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_chrono().format("%a, %d %b %Y %H:%M:%S +0000"))
+        write!(
+            f,
+            "{}",
+            self.to_chrono().format("%a, %d %b %Y %H:%M:%S +0000")
+        )
     }
 }
 
@@ -110,7 +114,15 @@ mod tests {
 
     #[test]
     fn day_bounds_reject_anything_else() {
-        for bad in ["july", "2009-7-6", "2009-13-01", "2009-02-30", "", "2009-07-06x", "２００９-07-06"] {
+        for bad in [
+            "july",
+            "2009-7-6",
+            "2009-13-01",
+            "2009-02-30",
+            "",
+            "2009-07-06x",
+            "２００９-07-06",
+        ] {
             assert_eq!(Timestamp::day_bounds(bad), Err(DateError), "{bad}");
         }
     }

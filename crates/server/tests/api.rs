@@ -14,7 +14,10 @@ fn default() -> ParticipantOptions {
 }
 
 fn waiter() -> ParticipantOptions {
-    ParticipantOptions { start_conference_on_enter: false, ..ParticipantOptions::default() }
+    ParticipantOptions {
+        start_conference_on_enter: false,
+        ..ParticipantOptions::default()
+    }
 }
 
 /// Three rooms on three days: "done" (completed, created Jul 5), "live"
@@ -29,7 +32,11 @@ async fn three_rooms(h: &Harness) -> [String; 3] {
     h.join("live", default()).await;
     h.clock.set(Timestamp::from_secs(JULY_6_NOON + DAY));
     let (_, waiting) = h.join("waiting", waiter()).await;
-    [done.conference.to_string(), live.conference.to_string(), waiting.conference.to_string()]
+    [
+        done.conference.to_string(),
+        live.conference.to_string(),
+        waiting.conference.to_string(),
+    ]
 }
 
 #[tokio::test]
@@ -39,7 +46,12 @@ async fn conference_instance_reads_back_what_the_room_did() {
     let r = h.get(&format!("{}/Conferences/{live}", h.base())).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-type"], "application/xml; charset=utf-8");
-    assert!(r.body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+        "{}",
+        r.body
+    );
     assert_eq!(r.column("Sid"), [live.clone()]);
     assert_eq!(r.column("AccountSid"), [h.account.sid.to_string()]);
     assert_eq!(r.column("FriendlyName"), ["live"]);
@@ -59,7 +71,14 @@ async fn list_is_newest_update_first_with_seed_attributes() {
     let r = h.get(&format!("{}/Conferences", h.base())).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.column("Sid"), [waiting, live.clone(), done]);
-    for (attr, value) in [("page", "0"), ("numpages", "1"), ("pagesize", "50"), ("total", "3"), ("start", "0"), ("end", "2")] {
+    for (attr, value) in [
+        ("page", "0"),
+        ("numpages", "1"),
+        ("pagesize", "50"),
+        ("total", "3"),
+        ("start", "0"),
+        ("end", "2"),
+    ] {
         assert_eq!(r.attr(attr), value, "{attr}");
     }
     // A mute moves DateUpdated, and with it the sort.
@@ -86,11 +105,17 @@ async fn every_filter_alone_and_combined() {
         ("DateCreated=2009-07-06", vec![&live]),
         ("DateCreated%3C=2009-07-06", vec![&live, &done]),
         ("DateCreated%3E=2009-07-06", vec![&waiting, &live]),
-        ("DateCreated%3E=2009-07-06&DateCreated%3C=2009-07-06", vec![&live]),
+        (
+            "DateCreated%3E=2009-07-06&DateCreated%3C=2009-07-06",
+            vec![&live],
+        ),
         ("DateUpdated=2009-07-05", vec![&done]),
         ("DateUpdated%3C=2009-07-05", vec![&done]),
         ("DateUpdated%3E%3D=2009-07-07", vec![&waiting]),
-        ("DateUpdated%3E=2009-07-06&DateUpdated%3C=2009-07-06", vec![&live]),
+        (
+            "DateUpdated%3E=2009-07-06&DateUpdated%3C=2009-07-06",
+            vec![&live],
+        ),
         ("Status=1&FriendlyName=live", vec![&live]),
         ("Status=2&DateCreated=2009-07-05", vec![&done]),
         ("Status=1&DateCreated%3E=2009-07-06", vec![&live]),
@@ -120,10 +145,16 @@ async fn paging_arithmetic_and_edges() {
 
     let r = h.get(&list("num=3")).await;
     assert_eq!(r.column("Sid"), sids[0..3]);
-    assert_eq!((r.attr("numpages"), r.attr("start"), r.attr("end")), ("3".into(), "0".into(), "2".into()));
+    assert_eq!(
+        (r.attr("numpages"), r.attr("start"), r.attr("end")),
+        ("3".into(), "0".into(), "2".into())
+    );
     let r = h.get(&list("num=3&page=2")).await;
     assert_eq!(r.column("Sid"), sids[6..7]);
-    assert_eq!((r.attr("page"), r.attr("start"), r.attr("end")), ("2".into(), "6".into(), "6".into()));
+    assert_eq!(
+        (r.attr("page"), r.attr("start"), r.attr("end")),
+        ("2".into(), "6".into(), "6".into())
+    );
     assert_eq!(r.attr("nextpageuri"), "");
     // The deprecated spellings work too.
     let r = h.get(&list("Num=3&Page=1")).await;
@@ -134,12 +165,21 @@ async fn paging_arithmetic_and_edges() {
     let r = h.get(&list("num=3&page=9")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.column("Sid").is_empty());
-    assert_eq!((r.attr("total"), r.attr("numpages")), ("7".into(), "3".into()));
+    assert_eq!(
+        (r.attr("total"), r.attr("numpages")),
+        ("7".into(), "3".into())
+    );
     // num=1000 is fine, num=1001 is not.
     let r = h.get(&list("num=1000")).await;
-    assert_eq!((r.status, r.attr("pagesize"), r.column("Sid").len()), (StatusCode::OK, "1000".into(), 7));
+    assert_eq!(
+        (r.status, r.attr("pagesize"), r.column("Sid").len()),
+        (StatusCode::OK, "1000".into(), 7)
+    );
     let r = h.get(&list("num=1001")).await;
-    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "20007".into()));
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "20007".into())
+    );
     // Walking nextpageuri visits every conference once, in order.
     let mut uri = list("num=2");
     let mut seen = Vec::new();
@@ -160,7 +200,13 @@ async fn empty_list() {
     let h = Harness::new().await;
     let r = h.get(&format!("{}/Conferences", h.base())).await;
     assert_eq!(r.status, StatusCode::OK);
-    for (attr, value) in [("page", "0"), ("numpages", "0"), ("total", "0"), ("start", "0"), ("end", "0")] {
+    for (attr, value) in [
+        ("page", "0"),
+        ("numpages", "0"),
+        ("total", "0"),
+        ("start", "0"),
+        ("end", "0"),
+    ] {
         assert_eq!(r.attr(attr), value, "{attr}");
     }
 }
@@ -188,7 +234,12 @@ async fn bad_parameters_are_400_naming_the_parameter() {
         assert!(r.message().contains(param), "{query}: {}", r.message());
     }
     // A huge but valid page number is just past the end.
-    let r = h.get(&format!("{}/Conferences?page=18446744073709551615", h.base())).await;
+    let r = h
+        .get(&format!(
+            "{}/Conferences?page=18446744073709551615",
+            h.base()
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.attr("total"), "3");
 }
@@ -196,9 +247,26 @@ async fn bad_parameters_are_400_naming_the_parameter() {
 #[tokio::test]
 async fn participants_list_instance_mute_and_kick() {
     let h = Harness::new().await;
-    let (first, joined) = h.join("r", ParticipantOptions { end_conference_on_exit: false, ..default() }).await;
+    let (first, joined) = h
+        .join(
+            "r",
+            ParticipantOptions {
+                end_conference_on_exit: false,
+                ..default()
+            },
+        )
+        .await;
     h.clock.advance_secs(5);
-    let (second, _) = h.join("r", ParticipantOptions { muted: true, start_conference_on_enter: false, ..default() }).await;
+    let (second, _) = h
+        .join(
+            "r",
+            ParticipantOptions {
+                muted: true,
+                start_conference_on_enter: false,
+                ..default()
+            },
+        )
+        .await;
     let cf = joined.conference.to_string();
     let list = format!("{}/Conferences/{cf}/Participants", h.base());
 
@@ -209,17 +277,38 @@ async fn participants_list_instance_mute_and_kick() {
     assert_eq!(r.column("StartConferenceOnEnter"), ["1", "0"]);
     assert_eq!(r.column("EndConferenceOnExit"), ["0", "0"]);
     assert_eq!((r.attr("total"), r.attr("end")), ("2".into(), "1".into()));
-    assert_eq!(h.get(&format!("{list}?Muted=true")).await.column("CallSid"), [second.to_string()]);
-    assert_eq!(h.get(&format!("{list}?Muted=false")).await.column("CallSid"), [first.to_string()]);
+    assert_eq!(
+        h.get(&format!("{list}?Muted=true")).await.column("CallSid"),
+        [second.to_string()]
+    );
+    assert_eq!(
+        h.get(&format!("{list}?Muted=false"))
+            .await
+            .column("CallSid"),
+        [first.to_string()]
+    );
 
     // Mute: every spelling of true mutes; anything else unmutes.
     let one = format!("{list}/{first}");
-    for (value, muted) in [("true", "true"), ("false", "false"), ("1", "true"), ("0", "false"), ("True", "true"), ("yes", "false"), ("TRUE", "true"), ("", "false")] {
+    for (value, muted) in [
+        ("true", "true"),
+        ("false", "false"),
+        ("1", "true"),
+        ("0", "false"),
+        ("True", "true"),
+        ("yes", "false"),
+        ("TRUE", "true"),
+        ("", "false"),
+    ] {
         h.clock.advance_secs(1);
         let r = h.post(&one, &format!("Muted={value}")).await;
         assert_eq!(r.status, StatusCode::OK, "{value}: {}", r.body);
         assert_eq!(r.column("Muted"), [muted], "Muted={value}");
-        assert_eq!(h.get(&one).await.column("Muted"), [muted], "GET after Muted={value}");
+        assert_eq!(
+            h.get(&one).await.column("Muted"),
+            [muted],
+            "GET after Muted={value}"
+        );
     }
     // The mute moved the participant's and the conference's DateUpdated.
     h.clock.advance_secs(100);
@@ -235,7 +324,10 @@ async fn participants_list_instance_mute_and_kick() {
     assert!(r.body.is_empty());
     assert_eq!(h.get(&one).await.status, StatusCode::NOT_FOUND);
     assert_eq!(h.get(&list).await.column("CallSid"), [second.to_string()]);
-    assert_eq!(h.send(Method::DELETE, &one, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.send(Method::DELETE, &one, None).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -243,11 +335,22 @@ async fn kicking_the_last_participant_completes_the_room() {
     let h = Harness::new().await;
     let (call, joined) = h.join("r", default()).await;
     let cf = joined.conference;
-    let r = h.send(Method::DELETE, &format!("{}/Conferences/{cf}/Participants/{call}", h.base()), None).await;
+    let r = h
+        .send(
+            Method::DELETE,
+            &format!("{}/Conferences/{cf}/Participants/{call}", h.base()),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = h.get(&format!("{}/Conferences/{cf}", h.base())).await;
     assert_eq!(r.column("Status"), ["2"]);
-    assert!(h.get(&format!("{}/Conferences/{cf}/Participants", h.base())).await.column("CallSid").is_empty());
+    assert!(
+        h.get(&format!("{}/Conferences/{cf}/Participants", h.base()))
+            .await
+            .column("CallSid")
+            .is_empty()
+    );
     // The name is free again: a new conference.
     let (_, again) = h.join("r", default()).await;
     assert_ne!(again.conference, cf);
@@ -262,7 +365,10 @@ async fn method_override_and_singular_alias() {
     let cf = joined.conference;
     let singular = format!("{}/Conference/{cf}/Participants/{call}", h.base());
     let r = h.post(&singular, "Muted=true").await;
-    assert_eq!((r.status, r.column("Muted")), (StatusCode::OK, vec!["true".to_owned()]));
+    assert_eq!(
+        (r.status, r.column("Muted")),
+        (StatusCode::OK, vec!["true".to_owned()])
+    );
     let r = h.post(&format!("{singular}?_method=DELETE"), "").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(h.get(&singular).await.status, StatusCode::NOT_FOUND);
@@ -293,10 +399,26 @@ async fn every_unsupported_method_is_405_with_allow() {
     let cf = joined.conference;
     let b = h.base();
     let cases = [
-        (format!("{b}/Conferences"), vec![Method::POST, Method::PUT, Method::DELETE], "GET"),
-        (format!("{b}/Conferences/{cf}"), vec![Method::POST, Method::PUT, Method::DELETE], "GET"),
-        (format!("{b}/Conferences/{cf}/Participants"), vec![Method::POST, Method::PUT, Method::DELETE], "GET"),
-        (format!("{b}/Conferences/{cf}/Participants/{call}"), vec![Method::PUT], "GET, POST, DELETE"),
+        (
+            format!("{b}/Conferences"),
+            vec![Method::POST, Method::PUT, Method::DELETE],
+            "GET",
+        ),
+        (
+            format!("{b}/Conferences/{cf}"),
+            vec![Method::POST, Method::PUT, Method::DELETE],
+            "GET",
+        ),
+        (
+            format!("{b}/Conferences/{cf}/Participants"),
+            vec![Method::POST, Method::PUT, Method::DELETE],
+            "GET",
+        ),
+        (
+            format!("{b}/Conferences/{cf}/Participants/{call}"),
+            vec![Method::PUT],
+            "GET, POST, DELETE",
+        ),
     ];
     for (uri, methods, allow) in cases {
         for method in methods {
@@ -307,10 +429,20 @@ async fn every_unsupported_method_is_405_with_allow() {
         }
     }
     // `_method=PUT` on a POST is a PUT.
-    let r = h.post(&format!("{b}/Conferences/{cf}/Participants/{call}?_method=PUT"), "Muted=true").await;
+    let r = h
+        .post(
+            &format!("{b}/Conferences/{cf}/Participants/{call}?_method=PUT"),
+            "Muted=true",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     // Nothing changed.
-    assert_eq!(h.get(&format!("{b}/Conferences/{cf}/Participants/{call}")).await.column("Muted"), ["false"]);
+    assert_eq!(
+        h.get(&format!("{b}/Conferences/{cf}/Participants/{call}"))
+            .await
+            .column("Muted"),
+        ["false"]
+    );
 }
 
 #[tokio::test]
@@ -323,17 +455,29 @@ async fn unauthorized_is_401_with_a_challenge() {
     let (sid, token) = h.credentials();
     let cases = [
         (mine.clone(), None),
-        (mine.clone(), Some(basic(&sid, "0123456789abcdef0123456789abcdef"))),
+        (
+            mine.clone(),
+            Some(basic(&sid, "0123456789abcdef0123456789abcdef")),
+        ),
         (mine.clone(), Some(basic(&sid, ""))),
-        (mine.clone(), Some(basic("ACffffffffffffffffffffffffffffffff", &token))),
+        (
+            mine.clone(),
+            Some(basic("ACffffffffffffffffffffffffffffffff", &token)),
+        ),
         (mine.clone(), Some("Basic !!!notbase64".to_owned())),
         (mine.clone(), Some("Bearer abc".to_owned())),
         (mine.clone(), Some("Basic".to_owned())),
         (mine.clone(), Some(format!("Basic {}", "QUM=".repeat(3000)))),
         // Valid credentials for another account's URL.
         (theirs.clone(), Some(basic(&sid, &token))),
-        (format!("/2008-08-01/Accounts/{}/Conferences/{cf}", h.other.sid), Some(basic(&sid, &token))),
-        (format!("/2008-08-01/Accounts/ZZ123/Conferences"), Some(basic(&sid, &token))),
+        (
+            format!("/2008-08-01/Accounts/{}/Conferences/{cf}", h.other.sid),
+            Some(basic(&sid, &token)),
+        ),
+        (
+            format!("/2008-08-01/Accounts/ZZ123/Conferences"),
+            Some(basic(&sid, &token)),
+        ),
     ];
     for (uri, auth) in cases {
         let r = h.request(Method::GET, &uri, None, auth.clone()).await;
@@ -344,12 +488,19 @@ async fn unauthorized_is_401_with_a_challenge() {
     // The other account's own credentials can't touch our participant either.
     let other = basic(h.other.sid.as_str(), h.other.auth_token.expose());
     let ours = format!("{}/Conferences/{cf}/Participants/{call}", h.base());
-    let r = h.request(Method::DELETE, &ours, None, Some(other.clone())).await;
+    let r = h
+        .request(Method::DELETE, &ours, None, Some(other.clone()))
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = h.request(Method::POST, &ours, Some("Muted=true"), Some(other)).await;
+    let r = h
+        .request(Method::POST, &ours, Some("Muted=true"), Some(other))
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = h.get(&ours).await;
-    assert_eq!((r.status, r.column("Muted")), (StatusCode::OK, vec!["false".to_owned()]));
+    assert_eq!(
+        (r.status, r.column("Muted")),
+        (StatusCode::OK, vec!["false".to_owned()])
+    );
 }
 
 #[tokio::test]
@@ -379,9 +530,20 @@ async fn not_found_is_404() {
     }
     // Mute/kick of a participant in another conference: 404, nothing changes.
     let wrong = format!("{b}/Conferences/{}/Participants/{call}", theirs.conference);
-    assert_eq!(h.post(&wrong, "Muted=true").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(h.send(Method::DELETE, &wrong, None).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(h.get(&format!("{b}/Conferences/{cf}/Participants/{call}")).await.column("Muted"), ["false"]);
+    assert_eq!(
+        h.post(&wrong, "Muted=true").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.send(Method::DELETE, &wrong, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.get(&format!("{b}/Conferences/{cf}/Participants/{call}"))
+            .await
+            .column("Muted"),
+        ["false"]
+    );
 }
 
 #[tokio::test]
@@ -396,9 +558,15 @@ async fn hostile_input_gets_a_rest_exception_and_changes_nothing() {
     let r = h.get(&format!("{b}/Conferences/{cf}")).await;
     assert_eq!(r.column("FriendlyName"), [evil]);
     let encoded: String = url_encode(evil);
-    let r = h.get(&format!("{b}/Conferences?FriendlyName={encoded}")).await;
+    let r = h
+        .get(&format!("{b}/Conferences?FriendlyName={encoded}"))
+        .await;
     assert_eq!(r.column("Sid"), [cf.clone()]);
-    let r = h.get(&format!("{b}/Conferences?FriendlyName=%27%3B+DROP+TABLE+conferences%3B+--")).await;
+    let r = h
+        .get(&format!(
+            "{b}/Conferences?FriendlyName=%27%3B+DROP+TABLE+conferences%3B+--"
+        ))
+        .await;
     assert_eq!((r.status, r.attr("total")), (StatusCode::OK, "0".into()));
 
     // A 10 kB query string with unknown parameters is just ignored.
@@ -407,17 +575,42 @@ async fn hostile_input_gets_a_rest_exception_and_changes_nothing() {
     assert_eq!((r.status, r.attr("total")), (StatusCode::OK, "1".into()));
     // Invalid UTF-8 in a parameter is a 400, not a 500.
     let r = h.get(&format!("{b}/Conferences?FriendlyName=%FF%FE")).await;
-    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "20001".into()));
-    let r = h.post(&format!("{b}/Conferences/{cf}/Participants/{call}"), "Muted=%FF").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "20001".into())
+    );
+    let r = h
+        .post(
+            &format!("{b}/Conferences/{cf}/Participants/{call}"),
+            "Muted=%FF",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // A form body with garbage bytes.
-    let r = h.post(&format!("{b}/Conferences/{cf}/Participants/{call}"), "&&==&Muted&%%%").await;
-    assert!(r.status.is_client_error() || r.status == StatusCode::OK, "{}", r.status);
+    let r = h
+        .post(
+            &format!("{b}/Conferences/{cf}/Participants/{call}"),
+            "&&==&Muted&%%%",
+        )
+        .await;
+    assert!(
+        r.status.is_client_error() || r.status == StatusCode::OK,
+        "{}",
+        r.status
+    );
 
     // Nothing changed.
     let r = h.get(&format!("{b}/Conferences")).await;
-    assert_eq!((r.attr("total"), r.column("Status")), ("1".into(), vec!["0".to_owned()]));
-    assert_eq!(h.get(&format!("{b}/Conferences/{cf}/Participants")).await.column("Muted"), ["false"]);
+    assert_eq!(
+        (r.attr("total"), r.column("Status")),
+        ("1".into(), vec!["0".to_owned()])
+    );
+    assert_eq!(
+        h.get(&format!("{b}/Conferences/{cf}/Participants"))
+            .await
+            .column("Muted"),
+        ["false"]
+    );
 }
 
 #[tokio::test]
@@ -433,15 +626,24 @@ async fn restart_completes_rooms_left_live() {
     let [done, live, waiting] = three_rooms(&h).await;
     // A new server on the same database, as after a crash: the old hub's
     // rooms are gone with it.
-    let restarted = server::Server::start(h.store.clone(), server::Config::default(), std::sync::Arc::new(h.clock.clone()))
-        .await
-        .unwrap();
+    let restarted = server::Server::start(
+        h.store.clone(),
+        server::Config::default(),
+        std::sync::Arc::new(h.clock.clone()),
+    )
+    .await
+    .unwrap();
     let router = restarted.router();
     let h2 = common::Harness { router, ..h };
     for sid in [done, live, waiting] {
         let r = h2.get(&format!("{}/Conferences/{sid}", h2.base())).await;
         assert_eq!(r.column("Status"), ["2"], "{sid}");
-        assert!(h2.get(&format!("{}/Conferences/{sid}/Participants", h2.base())).await.column("CallSid").is_empty());
+        assert!(
+            h2.get(&format!("{}/Conferences/{sid}/Participants", h2.base()))
+                .await
+                .column("CallSid")
+                .is_empty()
+        );
     }
 }
 

@@ -32,7 +32,8 @@ pub struct Response {
 
 impl Response {
     pub fn doc(&self) -> roxmltree::Document<'_> {
-        roxmltree::Document::parse(&self.body).unwrap_or_else(|e| panic!("not XML ({e}): {}", self.body))
+        roxmltree::Document::parse(&self.body)
+            .unwrap_or_else(|e| panic!("not XML ({e}): {}", self.body))
     }
 
     /// The RestException's Code, or panics.
@@ -48,7 +49,9 @@ impl Response {
         let doc = self.doc();
         let node = doc
             .descendants()
-            .find(|n| n.has_tag_name(field) && n.parent().is_some_and(|p| p.has_tag_name("RestException")))
+            .find(|n| {
+                n.has_tag_name(field) && n.parent().is_some_and(|p| p.has_tag_name("RestException"))
+            })
             .unwrap_or_else(|| panic!("no RestException/{field} in {}", self.body));
         node.text().unwrap_or_default().to_owned()
     }
@@ -56,8 +59,13 @@ impl Response {
     /// The list element's attribute.
     pub fn attr(&self, name: &str) -> String {
         let doc = self.doc();
-        let list = doc.root_element().first_element_child().expect("list element");
-        list.attribute(name).unwrap_or_else(|| panic!("no {name} in {}", self.body)).to_owned()
+        let list = doc
+            .root_element()
+            .first_element_child()
+            .expect("list element");
+        list.attribute(name)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
+            .to_owned()
     }
 
     /// Text of every `<item>/<field>` in document order.
@@ -80,11 +88,25 @@ impl Harness {
         let url = format!("sqlite://{}", dir.path().join("confab.db").display());
         let store = store::Store::connect(&url).await.unwrap();
         let clock = ManualClock::new(Timestamp::from_secs(JULY_6_NOON));
-        let account = server::accounts::create(&store, "mine", Timestamp::from_secs(JULY_6_NOON)).await.unwrap();
-        let other = server::accounts::create(&store, "theirs", Timestamp::from_secs(JULY_6_NOON)).await.unwrap();
-        let server = Server::start(store.clone(), Config::default(), Arc::new(clock.clone())).await.unwrap();
+        let account = server::accounts::create(&store, "mine", Timestamp::from_secs(JULY_6_NOON))
+            .await
+            .unwrap();
+        let other = server::accounts::create(&store, "theirs", Timestamp::from_secs(JULY_6_NOON))
+            .await
+            .unwrap();
+        let server = Server::start(store.clone(), Config::default(), Arc::new(clock.clone()))
+            .await
+            .unwrap();
         let router = server.router();
-        Self { dir, store, clock, server, router, account, other }
+        Self {
+            dir,
+            store,
+            clock,
+            server,
+            router,
+            account,
+            other,
+        }
     }
 
     pub fn base(&self) -> String {
@@ -96,37 +118,64 @@ impl Harness {
         self.join_as(&self.account, name, options).await
     }
 
-    pub async fn join_as(&self, account: &Account, name: &str, options: ParticipantOptions) -> (CallSid, Joined) {
+    pub async fn join_as(
+        &self,
+        account: &Account,
+        name: &str,
+        options: ParticipantOptions,
+    ) -> (CallSid, Joined) {
         let call = server::ids::call_sid();
-        let request = JoinRequest { account: account.sid.clone(), name: name.into(), call: call.clone(), options };
+        let request = JoinRequest {
+            account: account.sid.clone(),
+            name: name.into(),
+            call: call.clone(),
+            options,
+        };
         let joined = self.server.hub().join(request).await.expect("join");
         (call, joined)
     }
 
     pub async fn hang_up(&self, call: &CallSid) {
-        assert!(self.server.hub().leave(call.clone(), LeaveReason::Hangup).await);
+        assert!(
+            self.server
+                .hub()
+                .leave(call.clone(), LeaveReason::Hangup)
+                .await
+        );
     }
 
     pub fn credentials(&self) -> (String, String) {
-        (self.account.sid.to_string(), self.account.auth_token.expose().to_owned())
+        (
+            self.account.sid.to_string(),
+            self.account.auth_token.expose().to_owned(),
+        )
     }
 
     pub async fn get(&self, uri: &str) -> Response {
         let (user, pass) = self.credentials();
-        self.request(Method::GET, uri, None, Some(basic(&user, &pass))).await
+        self.request(Method::GET, uri, None, Some(basic(&user, &pass)))
+            .await
     }
 
     pub async fn post(&self, uri: &str, body: &str) -> Response {
         let (user, pass) = self.credentials();
-        self.request(Method::POST, uri, Some(body), Some(basic(&user, &pass))).await
+        self.request(Method::POST, uri, Some(body), Some(basic(&user, &pass)))
+            .await
     }
 
     pub async fn send(&self, method: Method, uri: &str, body: Option<&str>) -> Response {
         let (user, pass) = self.credentials();
-        self.request(method, uri, body, Some(basic(&user, &pass))).await
+        self.request(method, uri, body, Some(basic(&user, &pass)))
+            .await
     }
 
-    pub async fn request(&self, method: Method, uri: &str, body: Option<&str>, authorization: Option<String>) -> Response {
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<&str>,
+        authorization: Option<String>,
+    ) -> Response {
         let mut builder = Request::builder().method(method).uri(uri);
         if let Some(a) = authorization {
             builder = builder.header("authorization", a);
@@ -140,10 +189,17 @@ impl Harness {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Response { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+        Response {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
     }
 }
 
 pub fn basic(user: &str, pass: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
 }
