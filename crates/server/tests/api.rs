@@ -52,7 +52,7 @@ async fn conference_instance_reads_back_what_the_room_did() {
         "{}",
         r.body
     );
-    assert_eq!(r.column("Sid"), [live.clone()]);
+    assert_eq!(r.column("Sid"), std::slice::from_ref(&live));
     assert_eq!(r.column("AccountSid"), [h.account.sid.to_string()]);
     assert_eq!(r.column("FriendlyName"), ["live"]);
     assert_eq!(r.column("Status"), ["1"]);
@@ -475,7 +475,7 @@ async fn unauthorized_is_401_with_a_challenge() {
             Some(basic(&sid, &token)),
         ),
         (
-            format!("/2008-08-01/Accounts/ZZ123/Conferences"),
+            "/2008-08-01/Accounts/ZZ123/Conferences".to_owned(),
             Some(basic(&sid, &token)),
         ),
     ];
@@ -561,7 +561,7 @@ async fn hostile_input_gets_a_rest_exception_and_changes_nothing() {
     let r = h
         .get(&format!("{b}/Conferences?FriendlyName={encoded}"))
         .await;
-    assert_eq!(r.column("Sid"), [cf.clone()]);
+    assert_eq!(r.column("Sid"), std::slice::from_ref(&cf));
     let r = h
         .get(&format!(
             "{b}/Conferences?FriendlyName=%27%3B+DROP+TABLE+conferences%3B+--"
