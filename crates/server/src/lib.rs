@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod clock;
 pub mod hub;
 pub mod ids;
+pub mod lenient;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -84,13 +85,16 @@ impl Server {
 
     /// Serves HTTP on `listener` until `shutdown` resolves, then ends every
     /// room (their participants leave, the store is updated) and returns.
+    ///
+    /// Request-targets with the raw `<`/`>` of the 2008 docs' date filters
+    /// are percent-encoded before hyper parses them (see [`lenient`]).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = self.router();
-        let served = axum::serve(listener, app)
+        let served = axum::serve(lenient::LenientListener::new(listener), app)
             .with_graceful_shutdown(shutdown)
             .await;
         self.stop().await;
