@@ -320,72 +320,34 @@ fn bad_cli_input_is_a_clear_error() {
     let (ok, out, _) = confab(&db, &["accounts", "create"]);
     assert!(ok);
     let sid = value(&out, "AccountSid").to_owned();
-    for args in [
-        vec![
+    let add = |account: &str, number: &str, url: &str, method: &str| -> Vec<String> {
+        let args = [
             "numbers",
             "add",
             "--account",
-            "ACnope",
+            account,
             "--number",
-            "1",
+            number,
             "--url",
-            "http://x/",
-        ],
-        vec![
-            "numbers",
-            "add",
-            "--account",
-            "AC00000000000000000000000000000000",
-            "--number",
-            "1",
-            "--url",
-            "http://x/",
-        ],
-        vec![
-            "numbers",
-            "add",
-            "--account",
-            &sid,
-            "--number",
-            "1",
-            "--url",
-            "not a url",
-        ],
-        vec![
-            "numbers",
-            "add",
-            "--account",
-            &sid,
-            "--number",
-            "1",
-            "--url",
-            "ftp://x/",
-        ],
-        vec![
-            "numbers",
-            "add",
-            "--account",
-            &sid,
-            "--number",
-            "a b",
-            "--url",
-            "http://x/",
-        ],
-        vec![
-            "numbers",
-            "add",
-            "--account",
-            &sid,
-            "--number",
-            "1",
-            "--url",
-            "http://x/",
+            url,
             "--method",
-            "PUT",
-        ],
-        vec!["numbers", "remove", "nothing"],
-        vec!["serve", "--rtp-ports", "20000-10000"],
-    ] {
+            method,
+        ];
+        args.iter().map(|s| (*s).to_owned()).collect()
+    };
+    let unknown = "AC00000000000000000000000000000000";
+    let cases: Vec<Vec<String>> = vec![
+        add("ACnope", "1", "http://x/", "POST"),
+        add(unknown, "1", "http://x/", "POST"),
+        add(&sid, "1", "not a url", "POST"),
+        add(&sid, "1", "ftp://x/", "POST"),
+        add(&sid, "a b", "http://x/", "POST"),
+        add(&sid, "1", "http://x/", "PUT"),
+        vec!["numbers".into(), "remove".into(), "nothing".into()],
+        vec!["serve".into(), "--rtp-ports".into(), "20000-10000".into()],
+    ];
+    for args in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (ok, _, err) = confab(&db, &args);
         assert!(!ok, "{args:?} succeeded");
         assert!(err.contains("error"), "{args:?}: {err}");
