@@ -1,0 +1,229 @@
+//! G.711 μ-law (PCMU, payload type 0) and A-law (PCMA, payload type 8).
+//!
+//! Decoding is a 256-entry table built at compile time; encoding is the
+//! classic segment search of the ITU reference (Sun's `g711.c`), which
+//! truncates within a segment, so `encode(decode(code)) == code` for every
+//! code (μ-law's two zeros, 0x7F and 0xFF, both decode to 0, which encodes
+//! to 0xFF). Encoders of other vendors round differently: compare decoded
+//! PCM with a tolerance, never encoded bytes.
+
+/// The two G.711 companding laws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// μ-law, static payload type 0 ("PCMU/8000").
+    Pcmu,
+    /// A-law, static payload type 8 ("PCMA/8000").
+    Pcma,
+}
+
+impl Codec {
+    /// The static RTP payload type (RFC 3551).
+    #[must_use]
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+        }
+    }
+
+    /// The codec a static payload type stands for, if it is one of ours.
+    #[must_use]
+    pub fn from_payload_type(pt: u8) -> Option<Self> {
+        match pt {
+            0 => Some(Codec::Pcmu),
+            8 => Some(Codec::Pcma),
+            _ => None,
+        }
+    }
+
+    /// Decodes one byte.
+    #[must_use]
+    pub fn decode(self, code: u8) -> i16 {
+        match self {
+            Codec::Pcmu => ULAW_TO_LINEAR[usize::from(code)],
+            Codec::Pcma => ALAW_TO_LINEAR[usize::from(code)],
+        }
+    }
+
+    /// Encodes one sample.
+    #[must_use]
+    pub fn encode(self, sample: i16) -> u8 {
+        match self {
+            Codec::Pcmu => ulaw_encode(sample),
+            Codec::Pcma => alaw_encode(sample),
+        }
+    }
+
+    /// Decodes `codes` into the front of `out`; returns how many samples were written
+    /// (`min(codes.len(), out.len())`).
+    pub fn decode_into(self, codes: &[u8], out: &mut [i16]) -> usize {
+        let table = match self {
+            Codec::Pcmu => &ULAW_TO_LINEAR,
+            Codec::Pcma => &ALAW_TO_LINEAR,
+        };
+        let n = codes.len().min(out.len());
+        for (o, &c) in out.iter_mut().zip(codes) {
+            *o = table[usize::from(c)];
+        }
+        n
+    }
+
+    /// Appends the encoding of `samples` to `out`.
+    pub fn encode_into(self, samples: &[i16], out: &mut Vec<u8>) {
+        out.extend(samples.iter().map(|&s| self.encode(s)));
+    }
+}
+
+const ULAW_BIAS: i32 = 0x84;
+const ULAW_CLIP: i32 = 32635;
+
+/// μ-law decode table: index is the received byte.
+pub static ULAW_TO_LINEAR: [i16; 256] = build_ulaw_table();
+/// A-law decode table: index is the received byte.
+pub static ALAW_TO_LINEAR: [i16; 256] = build_alaw_table();
+
+const fn ulaw_decode(code: u8) -> i16 {
+    let u = !code;
+    let mut t = (((u & 0x0f) as i32) << 3) + ULAW_BIAS;
+    t <<= (u & 0x70) >> 4;
+    (if u & 0x80 != 0 {
+        ULAW_BIAS - t
+    } else {
+        t - ULAW_BIAS
+    }) as i16
+}
+
+const fn alaw_decode(code: u8) -> i16 {
+    let a = code ^ 0x55;
+    let mut t = ((a & 0x0f) as i32) << 4;
+    let seg = ((a & 0x70) >> 4) as i32;
+    match seg {
+        0 => t += 8,
+        1 => t += 0x108,
+        _ => {
+            t += 0x108;
+            t <<= seg - 1;
+        }
+    }
+    (if a & 0x80 != 0 { t } else { -t }) as i16
+}
+
+const fn build_ulaw_table() -> [i16; 256] {
+    let mut table = [0i16; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = ulaw_decode(i as u8);
+        i += 1;
+    }
+    table
+}
+
+const fn build_alaw_table() -> [i16; 256] {
+    let mut table = [0i16; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = alaw_decode(i as u8);
+        i += 1;
+    }
+    table
+}
+
+fn ulaw_encode(sample: i16) -> u8 {
+    let mut pcm = i32::from(sample);
+    let sign: u8 = if pcm < 0 { 0x80 } else { 0 };
+    if pcm < 0 {
+        pcm = -pcm;
+    }
+    pcm = pcm.min(ULAW_CLIP) + ULAW_BIAS;
+    // pcm is in 0x84..=0x7FFF, so its top set bit is bit 7..=14.
+    let exponent = (31 - pcm.leading_zeros()).saturating_sub(7).min(7);
+    let mantissa = (pcm >> (exponent + 3)) & 0x0f;
+    !(sign | (exponent as u8) << 4 | mantissa as u8)
+}
+
+fn alaw_encode(sample: i16) -> u8 {
+    let mut pcm = i32::from(sample) >> 3; // 13-bit
+    let mask: u8 = if pcm >= 0 {
+        0xd5
+    } else {
+        pcm = -pcm - 1;
+        0x55
+    };
+    // Segment ends: 0x1F, 0x3F, 0x7F, ... 0xFFF; pcm <= 0xFFF always.
+    let seg = (32 - pcm.leading_zeros()).saturating_sub(5).min(7);
+    let mantissa = if seg < 2 {
+        (pcm >> 1) & 0x0f
+    } else {
+        (pcm >> seg) & 0x0f
+    };
+    ((seg as u8) << 4 | mantissa as u8) ^ mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn decode_tables_match_known_values() {
+        assert_eq!(Codec::Pcmu.decode(0xff), 0);
+        assert_eq!(Codec::Pcmu.decode(0x7f), 0);
+        assert_eq!(Codec::Pcmu.decode(0x00), -32124);
+        assert_eq!(Codec::Pcmu.decode(0x80), 32124);
+        assert_eq!(Codec::Pcmu.decode(0xfe), 8);
+        assert_eq!(Codec::Pcmu.decode(0x7e), -8);
+        assert_eq!(Codec::Pcma.decode(0xd5), 8);
+        assert_eq!(Codec::Pcma.decode(0x55), -8);
+        assert_eq!(Codec::Pcma.decode(0xaa), 32256);
+        assert_eq!(Codec::Pcma.decode(0x2a), -32256);
+    }
+
+    #[test]
+    fn encode_of_decode_is_identity_on_every_code() {
+        for code in 0..=255u8 {
+            let back = Codec::Pcma.encode(Codec::Pcma.decode(code));
+            assert_eq!(back, code, "A-law {code:#04x}");
+            // μ-law has a negative zero, 0x7F, which comes back as 0xFF.
+            let expected = if code == 0x7f { 0xff } else { code };
+            let back = Codec::Pcmu.encode(Codec::Pcmu.decode(code));
+            assert_eq!(back, expected, "μ-law {code:#04x}");
+        }
+    }
+
+    #[test]
+    fn tables_are_monotonic_in_magnitude() {
+        // Within each sign half, larger magnitude codes decode to larger magnitudes.
+        let mut samples: Vec<i16> = (0..=255u8).map(|c| Codec::Pcma.decode(c)).collect();
+        samples.sort_unstable();
+        samples.dedup();
+        assert_eq!(samples.len(), 256);
+        let mut samples: Vec<i16> = (0..=255u8).map(|c| Codec::Pcmu.decode(c)).collect();
+        samples.sort_unstable();
+        samples.dedup();
+        assert_eq!(samples.len(), 255); // two zeros
+    }
+
+    #[test]
+    fn payload_types() {
+        for codec in [Codec::Pcmu, Codec::Pcma] {
+            assert_eq!(Codec::from_payload_type(codec.payload_type()), Some(codec));
+        }
+        assert_eq!(Codec::from_payload_type(101), None);
+    }
+
+    proptest! {
+        #[test]
+        fn encode_decode_encode_is_stable(sample: i16) {
+            for codec in [Codec::Pcmu, Codec::Pcma] {
+                let code = codec.encode(sample);
+                let decoded = codec.decode(code);
+                prop_assert_eq!(codec.encode(decoded), code);
+                // Quantisation error is bounded by the segment step (at most 1/16
+                // of the magnitude, plus the clip above 32635 for μ-law).
+                let err = (i32::from(decoded) - i32::from(sample)).abs();
+                let bound = (i32::from(sample).abs() / 16).max(16) + 1024 * i32::from(sample.unsigned_abs() > 32000);
+                prop_assert!(err <= bound, "{codec:?} {sample} -> {decoded}");
+            }
+        }
+    }
+}

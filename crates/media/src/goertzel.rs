@@ -1,0 +1,105 @@
+//! A Goertzel tone detector: how much of a signal's energy sits at one frequency.
+//!
+//! The mixer tests, the room scenarios and the end-to-end tests all ask the
+//! same question ("does this leg hear 700 Hz, and not its own 400 Hz?"), so
+//! the detector lives here, public, rather than in each test.
+
+/// Power at one frequency, computed by the Goertzel recurrence.
+#[derive(Debug, Clone, Copy)]
+pub struct Goertzel {
+    coeff: f64,
+    cos: f64,
+    sin: f64,
+}
+
+impl Goertzel {
+    /// A detector for `freq_hz` in a signal sampled at `rate_hz`.
+    #[must_use]
+    pub fn new(freq_hz: f64, rate_hz: f64) -> Self {
+        let w = std::f64::consts::TAU * freq_hz / rate_hz;
+        Self {
+            coeff: 2.0 * w.cos(),
+            cos: w.cos(),
+            sin: w.sin(),
+        }
+    }
+
+    /// |X(f)|², the squared magnitude of the signal's DTFT at the frequency.
+    #[must_use]
+    pub fn magnitude_squared(&self, samples: &[i16]) -> f64 {
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in samples {
+            let s0 = f64::from(x) + self.coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        let re = s1 - s2 * self.cos;
+        let im = s2 * self.sin;
+        re * re + im * im
+    }
+
+    /// The fraction of the signal's energy at this frequency: about 1.0 for a
+    /// pure tone spanning a whole number of periods, about 0.0 when the tone
+    /// is absent, 1/n for each of n equal tones. Silence gives 0.0.
+    #[must_use]
+    pub fn fraction(&self, samples: &[i16]) -> f64 {
+        let energy: f64 = samples.iter().map(|&x| f64::from(x).powi(2)).sum();
+        if energy == 0.0 || samples.is_empty() {
+            return 0.0;
+        }
+        2.0 * self.magnitude_squared(samples) / (samples.len() as f64 * energy)
+    }
+}
+
+/// Shorthand: the fraction of energy at `freq_hz` in 8 kHz `samples`.
+#[must_use]
+pub fn tone_fraction(samples: &[i16], freq_hz: f64) -> f64 {
+    Goertzel::new(freq_hz, f64::from(crate::SAMPLE_RATE)).fraction(samples)
+}
+
+/// Root-mean-square level of `samples`, in sample units (0.0 for an empty slice).
+#[must_use]
+pub fn rms(samples: &[i16]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let energy: f64 = samples.iter().map(|&x| f64::from(x).powi(2)).sum();
+    (energy / samples.len() as f64).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(freq: f64, amplitude: f64, n: usize) -> Vec<i16> {
+        (0..n)
+            .map(|i| (amplitude * (std::f64::consts::TAU * freq * i as f64 / 8000.0).sin()) as i16)
+            .collect()
+    }
+
+    #[test]
+    fn finds_a_pure_tone_and_nothing_else() {
+        let x = tone(700.0, 10_000.0, 8000);
+        assert!(tone_fraction(&x, 700.0) > 0.99);
+        assert!(tone_fraction(&x, 400.0) < 0.001);
+        assert!(tone_fraction(&x, 1100.0) < 0.001);
+    }
+
+    #[test]
+    fn splits_energy_between_tones() {
+        let a = tone(400.0, 8000.0, 8000);
+        let b = tone(1100.0, 8000.0, 8000);
+        let mix: Vec<i16> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        let f = tone_fraction(&mix, 400.0);
+        assert!((0.45..0.55).contains(&f), "{f}");
+        assert!(tone_fraction(&mix, 700.0) < 0.001);
+    }
+
+    #[test]
+    fn silence_is_zero() {
+        assert_eq!(tone_fraction(&[0; 160], 400.0), 0.0);
+        assert_eq!(tone_fraction(&[], 400.0), 0.0);
+        assert_eq!(rms(&[]), 0.0);
+        assert!((rms(&[3, -3, 3, -3]) - 3.0).abs() < 1e-9);
+    }
+}
