@@ -1,0 +1,710 @@
+//! Scenario tests: a `CallScript` stepped with canned documents, the way the
+//! shell drives it, with no HTTP, audio or clock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use conference::{JoinError, LeaveReason, ParticipantOptions};
+use model::{AccountSid, CallSid, HttpMethod};
+use twiml::{
+    Action, AppError, CallInfo, CallScript, FetchError, FetchedBody, HangupReason, HttpUrl,
+    MAX_FETCHES_IN_A_ROW, ParseError, Voice, WaitAudio, Warning, WebhookRequest,
+};
+use url::Url;
+
+const VOICE_URL: &str = "http://app.example.com/conf/voice.php";
+
+fn call() -> CallInfo {
+    CallInfo {
+        call_sid: CallSid::parse("CA42ed11f93dc08b952027ffbc406d0868").unwrap(),
+        account_sid: AccountSid::parse("AC309475e5fede1b49e100272a8640f438").unwrap(),
+        caller: "4158675309".into(),
+        called: "4155551212".into(),
+    }
+}
+
+/// A script whose first action (the voice URL fetch) has been taken.
+fn started(method: HttpMethod) -> (CallScript, WebhookRequest) {
+    let mut script = CallScript::new(call(), HttpUrl::parse(VOICE_URL).unwrap(), method);
+    let request = expect_fetch(&mut script);
+    assert_eq!(script.poll_action(), None, "nothing else before the answer");
+    (script, request)
+}
+
+fn expect_fetch(script: &mut CallScript) -> WebhookRequest {
+    match script.poll_action() {
+        Some(Action::Fetch(request)) => request,
+        other => panic!("expected a fetch, got {other:?}"),
+    }
+}
+
+/// Answers the pending fetch with `xml`, served from `url`.
+fn answer(script: &mut CallScript, url: &str, xml: &str) {
+    script.fetched(Ok(FetchedBody {
+        url: Url::parse(url).unwrap(),
+        content_type: Some("text/xml".into()),
+        body: xml.as_bytes().to_vec(),
+    }));
+}
+
+fn drain(script: &mut CallScript) -> Vec<Action> {
+    std::iter::from_fn(|| script.poll_action()).collect()
+}
+
+fn say(text: &str) -> Action {
+    Action::Say {
+        text: text.into(),
+        voice: Voice::Man,
+        language: "en".into(),
+    }
+}
+
+fn play(url: &str) -> Action {
+    Action::Play {
+        url: HttpUrl::parse(url).unwrap(),
+    }
+}
+
+fn hangup_normal() -> Action {
+    Action::Hangup {
+        reason: HangupReason::Normal,
+    }
+}
+
+fn app_error(script: &mut CallScript) -> AppError {
+    let actions = drain(script);
+    match &actions[..] {
+        [
+            Action::PlayErrorTone,
+            Action::Hangup {
+                reason: HangupReason::ApplicationError(error),
+            },
+        ] => error.clone(),
+        other => panic!("expected the error tone and a hang-up, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_voice_url_is_requested_with_the_numbers_method_and_the_2008_parameters() {
+    let (_, request) = started(HttpMethod::Post);
+    assert_eq!(request.url.as_str(), VOICE_URL);
+    assert_eq!(request.method, HttpMethod::Post);
+    let names: Vec<&str> = request.params.iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        names,
+        [
+            "CallSid",
+            "AccountSid",
+            "Caller",
+            "Called",
+            "CallStatus",
+            "CallGuid"
+        ]
+    );
+    assert_eq!(request.params.get("CallStatus"), Some("in-progress"));
+    assert_eq!(
+        request.params.get("CallGuid"),
+        Some("CA42ed11f93dc08b952027ffbc406d0868")
+    );
+    assert_eq!(request.request_url().as_str(), VOICE_URL);
+    assert!(request.form_body().unwrap().contains("Caller=4158675309"));
+
+    let (_, request) = started(HttpMethod::Get);
+    assert_eq!(request.method, HttpMethod::Get);
+    assert_eq!(request.form_body(), None);
+    let url = request.request_url();
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{VOICE_URL}?CallSid=CA42"))
+    );
+    assert!(url.query().unwrap().contains("&CallStatus=in-progress&"));
+}
+
+#[test]
+fn every_verb_in_turn() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response>\
+           <Say voice=\"woman\" language=\"de\">Hallo</Say>\
+           <Play>hello.mp3</Play>\
+           <Pause length=\"3\"/>\
+           <Dial><Conference>room</Conference></Dial>\
+           <Say>after</Say>\
+           <Hangup/>\
+           <Say>never</Say>\
+         </Response>",
+    );
+    assert_eq!(
+        drain(&mut script),
+        [Action::Say {
+            text: "Hallo".into(),
+            voice: Voice::Woman,
+            language: "de".into()
+        }]
+    );
+    script.finished();
+    assert_eq!(
+        drain(&mut script),
+        [play("http://app.example.com/conf/hello.mp3")]
+    );
+    script.finished();
+    assert_eq!(
+        drain(&mut script),
+        [Action::Pause {
+            duration: Duration::from_secs(3)
+        }]
+    );
+    script.finished();
+    assert!(matches!(
+        &drain(&mut script)[..],
+        [Action::JoinConference { name, .. }] if name == "room"
+    ));
+    script.left_conference(LeaveReason::ConferenceEnded);
+    assert_eq!(drain(&mut script), [say("after")]);
+    script.finished();
+    assert_eq!(drain(&mut script), [hangup_normal()]);
+    assert!(script.is_ended());
+}
+
+#[test]
+fn the_script_waits_for_each_report() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Say>one</Say><Say>two</Say></Response>",
+    );
+    assert_eq!(drain(&mut script), [say("one")]);
+    assert_eq!(drain(&mut script), [], "nothing until the Say is finished");
+    // Reports that do not fit the state are ignored.
+    script.left_conference(LeaveReason::Kicked);
+    script.join_failed(&JoinError::Full);
+    answer(&mut script, VOICE_URL, "<Response><Hangup/></Response>");
+    assert_eq!(drain(&mut script), []);
+    script.finished();
+    assert_eq!(drain(&mut script), [say("two")]);
+}
+
+#[test]
+fn say_and_play_loop_the_given_number_of_times() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Say loop=\"3\">hi</Say><Play loop=\"2\">/a.wav</Play></Response>",
+    );
+    let mut heard = Vec::new();
+    loop {
+        let actions = drain(&mut script);
+        let done = actions.contains(&hangup_normal());
+        heard.extend(actions);
+        if done {
+            break;
+        }
+        script.finished();
+    }
+    let a = play("http://app.example.com/a.wav");
+    assert_eq!(
+        heard,
+        [
+            say("hi"),
+            say("hi"),
+            say("hi"),
+            a.clone(),
+            a,
+            hangup_normal()
+        ]
+    );
+}
+
+#[test]
+fn loop_zero_repeats_until_the_call_ends() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Play loop=\"0\">music.mp3</Play><Say>never</Say></Response>",
+    );
+    let music = play("http://app.example.com/conf/music.mp3");
+    for _ in 0..1000 {
+        assert_eq!(drain(&mut script), std::slice::from_ref(&music));
+        script.finished();
+    }
+    let completed = script.call_ended().unwrap();
+    assert_eq!(completed.params.get("CallStatus"), Some("completed"));
+    assert_eq!(drain(&mut script), []);
+    script.finished();
+    assert_eq!(drain(&mut script), []);
+}
+
+#[test]
+fn a_play_that_fails_skips_its_remaining_loops() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Play loop=\"0\">gone.mp3</Play><Say>next</Say></Response>",
+    );
+    assert_eq!(
+        drain(&mut script),
+        [play("http://app.example.com/conf/gone.mp3")]
+    );
+    script.media_failed();
+    assert_eq!(drain(&mut script), [say("next")]);
+}
+
+#[test]
+fn redirect_resolves_relative_urls_against_the_documents_final_url() {
+    let (mut script, _) = started(HttpMethod::Post);
+    // The shell followed an HTTP redirect: the body came from /v2/menu.xml.
+    answer(
+        &mut script,
+        "http://app.example.com/v2/menu.xml",
+        "<Response><Redirect method=\"GET\">next.xml?step=2</Redirect><Say>unreachable</Say></Response>",
+    );
+    let request = expect_fetch(&mut script);
+    assert_eq!(
+        request.url.as_str(),
+        "http://app.example.com/v2/next.xml?step=2"
+    );
+    assert_eq!(request.method, HttpMethod::Get);
+    assert_eq!(request.params.get("CallStatus"), Some("in-progress"));
+    assert!(
+        request
+            .request_url()
+            .as_str()
+            .starts_with("http://app.example.com/v2/next.xml?step=2&CallSid=")
+    );
+    answer(
+        &mut script,
+        "http://app.example.com/v2/next.xml?step=2",
+        "<Response><Redirect>/root</Redirect></Response>",
+    );
+    let request = expect_fetch(&mut script);
+    assert_eq!(request.url.as_str(), "http://app.example.com/root");
+    assert_eq!(request.method, HttpMethod::Post);
+    answer(&mut script, "http://app.example.com/root", "<Response/>");
+    assert_eq!(drain(&mut script), [hangup_normal()]);
+}
+
+#[test]
+fn a_redirect_to_itself_is_bounded() {
+    let (mut script, _) = started(HttpMethod::Post);
+    let mut fetches = 1;
+    loop {
+        answer(
+            &mut script,
+            VOICE_URL,
+            "<Response><Redirect>voice.php</Redirect></Response>",
+        );
+        match script.poll_action() {
+            Some(Action::Fetch(request)) => {
+                assert_eq!(request.url.as_str(), VOICE_URL);
+                fetches += 1;
+                assert!(fetches <= 100, "unbounded");
+            }
+            Some(Action::PlayErrorTone) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(fetches, MAX_FETCHES_IN_A_ROW);
+    assert_eq!(
+        script.poll_action(),
+        Some(Action::Hangup {
+            reason: HangupReason::ApplicationError(AppError::FetchLoop)
+        })
+    );
+    assert!(script.is_ended());
+}
+
+#[test]
+fn a_redirect_loop_that_plays_something_is_not_cut_short() {
+    // The hold-music twimlet's shape: Play, then Redirect to itself.
+    let (mut script, _) = started(HttpMethod::Post);
+    for _ in 0..(3 * MAX_FETCHES_IN_A_ROW) {
+        answer(
+            &mut script,
+            VOICE_URL,
+            "<Response><Play>song.mp3</Play><Redirect>voice.php</Redirect></Response>",
+        );
+        assert_eq!(
+            drain(&mut script),
+            [play("http://app.example.com/conf/song.mp3")]
+        );
+        script.finished();
+        expect_fetch(&mut script);
+    }
+}
+
+#[test]
+fn a_failing_play_does_not_reset_the_redirect_bound() {
+    let (mut script, _) = started(HttpMethod::Post);
+    let doc = "<Response><Play>broken.mp3</Play><Redirect>voice.php</Redirect></Response>";
+    for _ in 1..MAX_FETCHES_IN_A_ROW {
+        answer(&mut script, VOICE_URL, doc);
+        drain(&mut script);
+        script.media_failed();
+        expect_fetch(&mut script);
+    }
+    answer(&mut script, VOICE_URL, doc);
+    drain(&mut script);
+    script.media_failed();
+    assert_eq!(app_error(&mut script), AppError::FetchLoop);
+}
+
+#[test]
+fn dial_conference_joins_with_the_documents_options() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial hangupOnStar=\"true\" timeLimit=\"600\">\
+           <Conference muted=\"True\" beep=\"false\" startConferenceOnEnter=\"false\" \
+             endConferenceOnExit=\"true\" waitUrl=\"wait.xml\" waitMethod=\"GET\" \
+             maxParticipants=\"10\">  Sales Standup  </Conference>\
+         </Dial></Response>",
+    );
+    assert_eq!(
+        drain(&mut script),
+        [Action::JoinConference {
+            name: "Sales Standup".into(),
+            options: ParticipantOptions {
+                muted: true,
+                beep: false,
+                start_conference_on_enter: false,
+                end_conference_on_exit: true,
+                max_participants: Some(10),
+            },
+            wait: WaitAudio::Url {
+                url: HttpUrl::parse("http://app.example.com/conf/wait.xml").unwrap(),
+                method: HttpMethod::Get,
+            },
+            hangup_on_star: true,
+            time_limit: Duration::from_secs(600),
+        }]
+    );
+}
+
+#[test]
+fn dial_defaults() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial><Conference>r</Conference></Dial></Response>",
+    );
+    assert_eq!(
+        drain(&mut script),
+        [Action::JoinConference {
+            name: "r".into(),
+            options: ParticipantOptions::default(),
+            wait: WaitAudio::BuiltIn,
+            hangup_on_star: false,
+            time_limit: Duration::from_secs(14_400),
+        }]
+    );
+}
+
+#[test]
+fn leaving_with_an_action_requests_it_with_dial_status_answered() {
+    for reason in [
+        LeaveReason::Kicked,
+        LeaveReason::HangupOnStar,
+        LeaveReason::TimeLimit,
+        LeaveReason::ConferenceEnded,
+    ] {
+        let (mut script, _) = started(HttpMethod::Post);
+        answer(
+            &mut script,
+            VOICE_URL,
+            "<Response><Dial action=\"after.php?x=1\" method=\"GET\"><Conference>r</Conference></Dial>\
+             <Say>skipped: the action's document replaces this one</Say></Response>",
+        );
+        drain(&mut script);
+        script.left_conference(reason);
+        let request = expect_fetch(&mut script);
+        assert_eq!(
+            request.url.as_str(),
+            "http://app.example.com/conf/after.php?x=1"
+        );
+        assert_eq!(request.method, HttpMethod::Get, "{reason:?}");
+        assert_eq!(
+            request.params.get("DialStatus"),
+            Some("answered"),
+            "{reason:?}"
+        );
+        assert_eq!(request.params.get("CallStatus"), Some("in-progress"));
+        assert_eq!(
+            request.params.get("CallSid"),
+            request.params.get("CallGuid")
+        );
+        assert!(
+            request
+                .request_url()
+                .query()
+                .unwrap()
+                .starts_with("x=1&CallSid=")
+        );
+        answer(
+            &mut script,
+            "http://app.example.com/conf/after.php?x=1",
+            "<Response><Say>bye</Say></Response>",
+        );
+        assert_eq!(drain(&mut script), [say("bye")], "{reason:?}");
+    }
+}
+
+#[test]
+fn the_action_method_defaults_to_post() {
+    let (mut script, _) = started(HttpMethod::Get);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial action=\"/after\"><Conference>r</Conference></Dial></Response>",
+    );
+    drain(&mut script);
+    script.left_conference(LeaveReason::TimeLimit);
+    let request = expect_fetch(&mut script);
+    assert_eq!(request.method, HttpMethod::Post);
+    assert!(
+        request
+            .form_body()
+            .unwrap()
+            .ends_with("&DialStatus=answered")
+    );
+}
+
+#[test]
+fn leaving_without_an_action_runs_the_next_verb_or_hangs_up() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial><Conference>r</Conference></Dial><Say>goodbye</Say></Response>",
+    );
+    drain(&mut script);
+    script.left_conference(LeaveReason::HangupOnStar);
+    assert_eq!(drain(&mut script), [say("goodbye")]);
+
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial><Conference>r</Conference></Dial></Response>",
+    );
+    drain(&mut script);
+    script.left_conference(LeaveReason::Kicked);
+    assert_eq!(drain(&mut script), [hangup_normal()]);
+}
+
+#[test]
+fn a_full_room_ends_the_dial_with_dial_status_failed() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial action=\"full.php\"><Conference>r</Conference></Dial></Response>",
+    );
+    drain(&mut script);
+    script.join_failed(&JoinError::Full);
+    let request = expect_fetch(&mut script);
+    assert_eq!(request.url.as_str(), "http://app.example.com/conf/full.php");
+    assert_eq!(request.params.get("DialStatus"), Some("failed"));
+
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial><Conference>r</Conference></Dial><Say>sorry, full</Say></Response>",
+    );
+    drain(&mut script);
+    script.join_failed(&JoinError::Full);
+    assert_eq!(drain(&mut script), [say("sorry, full")]);
+}
+
+#[test]
+fn a_caller_who_hangs_up_in_the_room_gets_no_action_request() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial action=\"after\"><Conference>r</Conference></Dial><Say>x</Say></Response>",
+    );
+    drain(&mut script);
+    script.left_conference(LeaveReason::Hangup);
+    assert_eq!(drain(&mut script), []);
+    assert!(script.is_ended());
+    let completed = script.call_ended().unwrap();
+    assert_eq!(completed.url.as_str(), VOICE_URL);
+    assert_eq!(completed.params.get("CallStatus"), Some("completed"));
+}
+
+#[test]
+fn a_shutdown_hangs_up() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial action=\"after\"><Conference>r</Conference></Dial></Response>",
+    );
+    drain(&mut script);
+    script.left_conference(LeaveReason::Shutdown);
+    assert_eq!(
+        drain(&mut script),
+        [Action::Hangup {
+            reason: HangupReason::Shutdown
+        }]
+    );
+}
+
+#[test]
+fn a_failing_voice_url_plays_the_error_tone_and_records_why() {
+    for error in [
+        FetchError::Timeout,
+        FetchError::Status(500),
+        FetchError::Status(404),
+        FetchError::Transport("connection refused".into()),
+    ] {
+        let (mut script, _) = started(HttpMethod::Post);
+        script.fetched(Err(error.clone()));
+        let got = app_error(&mut script);
+        assert_eq!(
+            got,
+            AppError::Fetch {
+                url: VOICE_URL.into(),
+                error
+            }
+        );
+        assert!(got.to_string().contains(VOICE_URL), "{got}");
+        assert!(script.is_ended());
+        // The application still hears that the call ended.
+        assert!(script.call_ended().is_some());
+    }
+}
+
+#[test]
+fn a_body_that_is_not_twiml_is_an_application_error() {
+    for body in [
+        "<html><body>Internal Server Error</body></html>",
+        "OK",
+        "",
+        "<Response><Say>unclosed</Response>",
+    ] {
+        let (mut script, _) = started(HttpMethod::Post);
+        answer(&mut script, VOICE_URL, body);
+        assert!(
+            matches!(app_error(&mut script), AppError::Parse { .. }),
+            "{body:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_verb_is_an_application_error() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Say>before</Say><Gather numDigits=\"1\"/></Response>",
+    );
+    assert_eq!(
+        app_error(&mut script),
+        AppError::Parse {
+            url: VOICE_URL.into(),
+            error: ParseError::UnknownVerb("Gather".into())
+        }
+    );
+}
+
+#[test]
+fn a_failing_action_url_also_ends_the_call() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Dial action=\"after\"><Conference>r</Conference></Dial></Response>",
+    );
+    drain(&mut script);
+    script.left_conference(LeaveReason::Kicked);
+    expect_fetch(&mut script);
+    script.fetched(Err(FetchError::Status(503)));
+    assert_eq!(
+        app_error(&mut script),
+        AppError::Fetch {
+            url: "http://app.example.com/conf/after".into(),
+            error: FetchError::Status(503)
+        }
+    );
+}
+
+#[test]
+fn warnings_are_passed_on_and_the_document_runs() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Say/><Pause length=\"soon\"/></Response>",
+    );
+    let actions = drain(&mut script);
+    assert!(matches!(
+        &actions[..],
+        [
+            Action::Warn(Warning::EmptySay),
+            Action::Warn(Warning::InvalidValue { attribute: "length", .. }),
+            Action::Pause { duration },
+        ] if *duration == Duration::from_secs(1)
+    ));
+}
+
+#[test]
+fn an_empty_response_hangs_up() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(&mut script, VOICE_URL, "<Response/>");
+    assert_eq!(drain(&mut script), [hangup_normal()]);
+}
+
+#[test]
+fn the_end_of_call_request_goes_once_to_the_initial_url_with_its_method() {
+    let (mut script, _) = started(HttpMethod::Get);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Redirect>elsewhere.php</Redirect></Response>",
+    );
+    expect_fetch(&mut script);
+    let completed = script.call_ended().unwrap();
+    assert_eq!(
+        completed.url.as_str(),
+        VOICE_URL,
+        "the initial URL, not the redirect"
+    );
+    assert_eq!(completed.method, HttpMethod::Get);
+    assert_eq!(completed.params.get("CallStatus"), Some("completed"));
+    assert!(
+        completed
+            .request_url()
+            .query()
+            .unwrap()
+            .contains("CallStatus=completed")
+    );
+    assert_eq!(script.call_ended(), None);
+    // A late fetch result changes nothing.
+    answer(&mut script, VOICE_URL, "<Response><Say>x</Say></Response>");
+    assert_eq!(drain(&mut script), []);
+}
+
+#[test]
+fn loop_counts_are_exact_for_large_values() {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(
+        &mut script,
+        VOICE_URL,
+        "<Response><Say loop=\"4294967295\">x</Say></Response>",
+    );
+    for _ in 0..10 {
+        assert_eq!(drain(&mut script), [say("x")]);
+        script.finished();
+    }
+}
