@@ -1,14 +1,97 @@
-//! stub while building
+//! The media core of confab: RTP in, mixed RTP out, for every leg of a room.
+//!
+//! Sans-IO like the other cores: no sockets, no tokio, no clock reads and
+//! no randomness. The shell passes datagrams and `now` in, and sends the
+//! datagrams handed back; SSRCs and initial sequence numbers and timestamps
+//! are drawn by the shell and passed in [`LegConfig`].
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`rtp`] | RTP header parse/write, RTCP recognition, `SeqNo`/`RtpTimestamp`/`Ssrc` |
+//! | [`g711`] | μ-law and A-law |
+//! | [`dtmf`] | RFC 4733 telephone events, one report per key press |
+//! | [`jitter`] | adaptive playout buffer with loss concealment |
+//! | [`mixer`] | mix-minus with saturation |
+//! | [`source`], [`tone`], [`hold_music`] | what legs hear besides each other |
+//! | [`decode`] | WAV/MP3 bytes (from `<Play>`) to 8 kHz mono |
+//! | [`goertzel`] | tone detection for tests (and for anyone measuring audio) |
+//! | [`room`] | [`MediaRoom`], which ties them together per conference |
+//!
+//! A shell's conference task drives a room like this (one socket per leg):
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use std::time::Instant;
+//! use media::{Codec, LegConfig, LegId, MediaEvent, MediaRoom, RtpTimestamp, SeqNo, Ssrc};
+//!
+//! let mut room = MediaRoom::new();
+//! room.add_leg(LegId(1), LegConfig {
+//!     codec: Codec::Pcmu,
+//!     telephone_event_pt: Some(101),
+//!     ssrc: Ssrc(0x1234_5678),         // random, from the shell
+//!     initial_seq: SeqNo(4711),        // random, from the shell
+//!     initial_ts: RtpTimestamp(99),    // random, from the shell
+//!     remote: None,                    // or the SDP's c=/m= address
+//!     jitter: Default::default(),
+//! })?;
+//!
+//! let now = Instant::now(); // the shell's clock, never read inside the crate
+//! // Every 20 ms (tokio::time::interval), the shell:
+//! // 1. drains each leg's socket without blocking
+//! # let datagrams: Vec<(LegId, SocketAddr, Vec<u8>)> = Vec::new();
+//! for (leg, from, bytes) in &datagrams {
+//!     let _ = room.handle_datagram(*leg, *from, bytes, now);
+//! }
+//! // 2. mixes (time the call for the "mix tick duration" metric)
+//! room.tick(now);
+//! // 3. sends what the tick produced, from each leg's own socket
+//! while let Some(t) = room.poll_transmit() {
+//!     // sockets[t.leg].try_send_to(t.payload, t.to)
+//!     # let _ = t;
+//! }
+//! // 4. acts on events
+//! while let Some(event) = room.poll_event() {
+//!     match event {
+//!         MediaEvent::Dtmf { leg, digit } => { /* '*' and hangupOnStar: hang up leg */ }
+//!         MediaEvent::WaitSourceEnded { leg } => { /* run the next waitUrl verb */ }
+//!         MediaEvent::Latched { .. } => {}
+//!     }
+//! #   let _ = event;
+//! }
+//! // 5. exports room.stats() to metrics now and then
+//! # Ok::<(), media::RoomError>(())
+//! ```
+//!
+//! Room rules (who is muted, when the room starts, beep on/off) are the
+//! `conference` crate's; the shell turns its events into calls on
+//! [`MediaRoom`] (`set_muted`, `set_waiting`, `play_beep`, ...).
+
+pub mod decode;
 pub mod dtmf;
 pub mod g711;
 pub mod goertzel;
 pub mod hold_music;
 pub mod jitter;
+mod latch;
 pub mod mixer;
 mod plc;
+mod resample;
+pub mod room;
 pub mod rtp;
 pub mod source;
 pub mod tone;
+
+pub use dtmf::Digit;
+pub use g711::Codec;
+pub use goertzel::{Goertzel, tone_fraction};
+pub use jitter::JitterConfig;
+pub use room::{
+    LegConfig, LegId, LegStats, MediaEvent, MediaRoom, Received, RoomError, RoomStats, TICK,
+    Transmit,
+};
+pub use rtp::{RtpTimestamp, SeqNo, Ssrc};
+pub use source::{AudioSource, PcmSource, Repeat, Silence};
+pub use tone::Beep;
 
 /// Samples per second of every signal in this crate (G.711's rate).
 pub const SAMPLE_RATE: u32 = 8000;

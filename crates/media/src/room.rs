@@ -1,0 +1,592 @@
+//! [`MediaRoom`]: one conference's media — its legs, their RTP in and out,
+//! and the 20 ms mix — as a sans-IO object the shell drives.
+//!
+//! The shell owns the sockets (one per leg, from the `--rtp-ports` pool) and
+//! the clock. It hands every datagram to [`MediaRoom::handle_datagram`],
+//! calls [`MediaRoom::tick`] every 20 ms, sends what
+//! [`MediaRoom::poll_transmit`] returns from the leg's socket, and acts on
+//! [`MediaRoom::poll_event`] (DTMF for `hangupOnStar`, a wait source that
+//! ended so the next `waitUrl` verb can run). Room rules (who may join, who
+//! is muted, when the room starts) live in the `conference` crate; this type
+//! only does what it is told.
+//!
+//! Per tick, each leg's jitter buffer yields one frame; the frames of legs
+//! that are not muted, not held and not silent are summed once, and each leg
+//! that is not held receives the sum minus its own frame, encoded with its
+//! codec, with its own RTP sequence, timestamp and SSRC. While the room is
+//! *waiting* (not started), nobody's audio is mixed: each leg hears its own
+//! wait source (built-in hold music unless the shell sets another) instead.
+//! Beeps are heard by every leg that is not held.
+//!
+//! After the first few ticks (buffers grown to size), handling a datagram
+//! and ticking allocate nothing, except the event queue growing when DTMF
+//! arrives faster than it is polled and a beep tone's segment list when
+//! [`MediaRoom::play_beep`] is called.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::dtmf::{Digit, DtmfDetector, TelephoneEvent};
+use crate::g711::Codec;
+use crate::hold_music::HoldMusic;
+use crate::jitter::{
+    FrameKind, JitterBuffer, JitterConfig, JitterStats, MAX_PACKET_SAMPLES, PacketInfo, Push,
+};
+use crate::latch::{Latch, Verdict};
+use crate::mixer::Mixer;
+use crate::rtp::{
+    DatagramKind, RtpError, RtpHeader, RtpPacket, RtpTimestamp, SeqNo, Ssrc, classify,
+};
+use crate::source::{AudioSource, Silence};
+use crate::tone::{Beep, Tone};
+use crate::{FRAME_SAMPLES, Frame};
+
+/// The tick period.
+pub const TICK: Duration = Duration::from_millis(20);
+/// Payload type of RFC 3389 comfort noise, accepted and treated as silence.
+const COMFORT_NOISE_PT: u8 = 13;
+/// At most this many beeps wait to be played; more are dropped.
+const MAX_QUEUED_BEEPS: usize = 4;
+
+/// A leg of the room, numbered by the shell (unique within the room).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LegId(pub u64);
+
+/// What the shell negotiated for a leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegConfig {
+    /// The codec we send with (both PCMU and PCMA are accepted on receive).
+    pub codec: Codec,
+    /// The negotiated `telephone-event/8000` payload type, if any.
+    pub telephone_event_pt: Option<u8>,
+    /// Our SSRC towards this leg (drawn by the shell).
+    pub ssrc: Ssrc,
+    /// Our first sequence number (drawn by the shell).
+    pub initial_seq: SeqNo,
+    /// Our first timestamp (drawn by the shell).
+    pub initial_ts: RtpTimestamp,
+    /// The address from the leg's SDP, if any: sent to until latching, and
+    /// latched at once when packets come from it.
+    pub remote: Option<SocketAddr>,
+    /// Jitter buffer tuning.
+    pub jitter: JitterConfig,
+}
+
+/// Something the shell should know about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A key press (reported once per press).
+    Dtmf {
+        /// Who pressed it.
+        leg: LegId,
+        /// The key.
+        digit: Digit,
+    },
+    /// The leg's media source address is now known and fixed.
+    Latched {
+        /// The leg.
+        leg: LegId,
+        /// Where its media comes from and where we now send.
+        remote: SocketAddr,
+    },
+    /// The leg's wait source ran out (the shell may set the next one:
+    /// the next `waitUrl` verb, or the same file again).
+    WaitSourceEnded {
+        /// The leg.
+        leg: LegId,
+    },
+}
+
+/// What [`MediaRoom::handle_datagram`] did with a datagram (for logs and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Audio, with the jitter buffer's verdict.
+    Audio(Push),
+    /// A telephone-event packet (a digit is reported through [`MediaRoom::poll_event`]).
+    Dtmf,
+    /// Comfort noise: treated as silence.
+    ComfortNoise,
+    /// RTCP on the RTP port: counted and ignored.
+    Rtcp,
+    /// Valid RTP from the leg's source before it was confirmed: not used.
+    Learning,
+    /// From an address other than the latched one: dropped and counted.
+    ForeignSource,
+    /// Not an RTP packet, or a broken one.
+    Malformed(Option<RtpError>),
+    /// A payload we cannot use (wrong size, bad telephone event).
+    BadPayload,
+    /// A payload type that was not negotiated.
+    UnknownPayloadType(u8),
+    /// No such leg in this room.
+    UnknownLeg,
+}
+
+/// A datagram to send from `leg`'s socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit<'a> {
+    /// The leg whose socket sends it.
+    pub leg: LegId,
+    /// Destination.
+    pub to: SocketAddr,
+    /// The whole RTP packet.
+    pub payload: &'a [u8],
+}
+
+/// Counters for one leg, or summed over a room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LegStats {
+    /// RTP packets accepted from the leg's latched source.
+    pub packets_in: u64,
+    /// RTP packets sent to the leg.
+    pub packets_out: u64,
+    /// Packets the sender sent that never arrived (sequence gaps).
+    pub lost: u64,
+    /// Packets that arrived after their time was played.
+    pub late: u64,
+    /// Duplicate packets.
+    pub duplicate: u64,
+    /// Packets from an address other than the latched one (RTP bleed stopped).
+    pub foreign_dropped: u64,
+    /// Datagrams that were not valid RTP.
+    pub malformed: u64,
+    /// RTCP packets (ignored).
+    pub rtcp_in: u64,
+    /// Packets with a payload type we did not negotiate.
+    pub unknown_payload_type: u64,
+    /// Payloads we could not decode (bad size, bad telephone event).
+    pub decode_errors: u64,
+    /// DTMF key presses reported.
+    pub dtmf_digits: u64,
+    /// Samples of concealment played instead of received audio.
+    pub concealed_samples: u64,
+    /// Jitter buffer resynchronisations (sender restarts, SSRC changes).
+    pub resyncs: u64,
+}
+
+impl LegStats {
+    fn add(&mut self, o: &LegStats) {
+        self.packets_in += o.packets_in;
+        self.packets_out += o.packets_out;
+        self.lost += o.lost;
+        self.late += o.late;
+        self.duplicate += o.duplicate;
+        self.foreign_dropped += o.foreign_dropped;
+        self.malformed += o.malformed;
+        self.rtcp_in += o.rtcp_in;
+        self.unknown_payload_type += o.unknown_payload_type;
+        self.decode_errors += o.decode_errors;
+        self.dtmf_digits += o.dtmf_digits;
+        self.concealed_samples += o.concealed_samples;
+        self.resyncs += o.resyncs;
+    }
+}
+
+/// Room-wide counters: every leg present or past, plus tick count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoomStats {
+    /// Sums over all legs that were ever in the room (monotonic).
+    pub legs: LegStats,
+    /// Ticks run.
+    pub ticks: u64,
+}
+
+/// Misuse of the room's control API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RoomError {
+    /// `add_leg` with an id already present.
+    #[error("leg {0:?} is already in the room")]
+    DuplicateLeg(LegId),
+    /// No leg with this id.
+    #[error("no leg {0:?} in the room")]
+    UnknownLeg(LegId),
+}
+
+#[derive(Debug)]
+struct Leg {
+    id: LegId,
+    config: LegConfig,
+    latch: Latch,
+    jitter: JitterBuffer,
+    dtmf: DtmfDetector,
+    muted: bool,
+    held: bool,
+    wait: Box<dyn AudioSource + Send>,
+    wait_ended: bool,
+    /// This tick's received frame and whether it is in the mix.
+    input: Frame,
+    contributes: bool,
+    seq: SeqNo,
+    ts: RtpTimestamp,
+    marker_next: bool,
+    packet: Vec<u8>,
+    pending_to: Option<SocketAddr>,
+    stats: LegStats,
+}
+
+impl Leg {
+    fn stats(&self) -> LegStats {
+        let JitterStats {
+            lost,
+            late,
+            duplicate,
+            concealed_samples,
+            resyncs,
+            ..
+        } = self.jitter.stats();
+        LegStats {
+            lost,
+            late,
+            duplicate,
+            concealed_samples,
+            resyncs,
+            ..self.stats
+        }
+    }
+}
+
+impl Default for MediaRoom {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One conference's media. See the module docs.
+#[derive(Debug)]
+pub struct MediaRoom {
+    legs: Vec<Leg>,
+    mixer: Mixer,
+    waiting: bool,
+    beeps: VecDeque<Tone>,
+    events: VecDeque<MediaEvent>,
+    tx_cursor: usize,
+    decoded: Vec<i16>,
+    last_tick: Option<Instant>,
+    departed: LegStats,
+    ticks: u64,
+}
+
+impl MediaRoom {
+    /// An empty, started room (call [`MediaRoom::set_waiting`] for one that is not).
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            legs: Vec::new(),
+            mixer: Mixer::new(),
+            waiting: false,
+            beeps: VecDeque::new(),
+            events: VecDeque::new(),
+            tx_cursor: 0,
+            decoded: vec![0; MAX_PACKET_SAMPLES],
+            last_tick: None,
+            departed: LegStats::default(),
+            ticks: 0,
+        }
+    }
+
+    /// Adds a leg. It hears the built-in hold music while the room waits,
+    /// until [`MediaRoom::set_wait_source`] says otherwise.
+    pub fn add_leg(&mut self, id: LegId, config: LegConfig) -> Result<(), RoomError> {
+        if self.legs.iter().any(|l| l.id == id) {
+            return Err(RoomError::DuplicateLeg(id));
+        }
+        self.legs.push(Leg {
+            id,
+            config,
+            latch: Latch::new(config.remote),
+            jitter: JitterBuffer::new(config.jitter),
+            dtmf: DtmfDetector::new(),
+            muted: false,
+            held: false,
+            wait: Box::new(HoldMusic::new()),
+            wait_ended: false,
+            input: [0; FRAME_SAMPLES],
+            contributes: false,
+            seq: config.initial_seq,
+            ts: config.initial_ts,
+            marker_next: true,
+            packet: Vec::with_capacity(12 + FRAME_SAMPLES),
+            pending_to: None,
+            stats: LegStats::default(),
+        });
+        Ok(())
+    }
+
+    /// Removes a leg; its counters stay in the room's totals.
+    pub fn remove_leg(&mut self, id: LegId) -> Result<LegStats, RoomError> {
+        let i = self.index(id)?;
+        let leg = self.legs.remove(i);
+        let stats = leg.stats();
+        self.departed.add(&stats);
+        self.tx_cursor = self.legs.len(); // pending transmits of this tick are void
+        Ok(stats)
+    }
+
+    /// Mutes or unmutes a leg from the next tick: muted legs still hear.
+    pub fn set_muted(&mut self, id: LegId, muted: bool) -> Result<(), RoomError> {
+        self.leg_mut(id)?.muted = muted;
+        Ok(())
+    }
+
+    /// Holds a leg: it neither contributes nor receives anything.
+    pub fn set_hold(&mut self, id: LegId, held: bool) -> Result<(), RoomError> {
+        self.leg_mut(id)?.held = held;
+        Ok(())
+    }
+
+    /// Whether the room is waiting to start (legs hear wait audio, not each other).
+    pub fn set_waiting(&mut self, waiting: bool) {
+        self.waiting = waiting;
+    }
+
+    /// Sets what a leg hears while the room waits; `None` is silence (`waitUrl=""`).
+    pub fn set_wait_source(
+        &mut self,
+        id: LegId,
+        source: Option<Box<dyn AudioSource + Send>>,
+    ) -> Result<(), RoomError> {
+        let leg = self.leg_mut(id)?;
+        leg.wait = source.unwrap_or_else(|| Box::new(Silence::forever()));
+        leg.wait_ended = false;
+        Ok(())
+    }
+
+    /// Re-learns a leg's source address (after a re-INVITE moved its media).
+    pub fn relatch(&mut self, id: LegId, signalled: Option<SocketAddr>) -> Result<(), RoomError> {
+        let leg = self.leg_mut(id)?;
+        leg.latch = Latch::new(signalled);
+        Ok(())
+    }
+
+    /// Queues a beep that every leg not on hold hears.
+    pub fn play_beep(&mut self, beep: Beep) {
+        if self.beeps.len() < MAX_QUEUED_BEEPS {
+            self.beeps.push_back(beep.tone());
+        }
+    }
+
+    /// Handles one datagram received on `leg`'s socket from `from` at `now`.
+    pub fn handle_datagram(
+        &mut self,
+        leg: LegId,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Received {
+        let Some(i) = self.legs.iter().position(|l| l.id == leg) else {
+            return Received::UnknownLeg;
+        };
+        let leg = &mut self.legs[i];
+        match classify(bytes) {
+            DatagramKind::Rtcp => {
+                leg.stats.rtcp_in += 1;
+                return Received::Rtcp;
+            }
+            DatagramKind::Other => {
+                leg.stats.malformed += 1;
+                return Received::Malformed(None);
+            }
+            DatagramKind::Rtp => {}
+        }
+        let packet = match RtpPacket::parse(bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                leg.stats.malformed += 1;
+                return Received::Malformed(Some(e));
+            }
+        };
+        let pt = packet.payload_type;
+        let is_dtmf = leg.config.telephone_event_pt == Some(pt);
+        let codec = Codec::from_payload_type(pt);
+        if !is_dtmf && codec.is_none() && pt != COMFORT_NOISE_PT {
+            leg.stats.unknown_payload_type += 1;
+            return Received::UnknownPayloadType(pt);
+        }
+        match leg.latch.on_packet(from, packet.ssrc, packet.seq) {
+            Verdict::Accept => {}
+            Verdict::Latched(remote) => {
+                self.events.push_back(MediaEvent::Latched {
+                    leg: leg.id,
+                    remote,
+                });
+            }
+            Verdict::Learning => return Received::Learning,
+            Verdict::Foreign => {
+                leg.stats.foreign_dropped += 1;
+                return Received::ForeignSource;
+            }
+        }
+        leg.stats.packets_in += 1;
+
+        if is_dtmf {
+            let Ok(event) = TelephoneEvent::parse(packet.payload) else {
+                leg.stats.decode_errors += 1;
+                return Received::BadPayload;
+            };
+            if let Some(digit) = leg.dtmf.on_packet(packet.timestamp, event) {
+                leg.stats.dtmf_digits += 1;
+                self.events
+                    .push_back(MediaEvent::Dtmf { leg: leg.id, digit });
+            }
+            return Received::Dtmf;
+        }
+        let Some(codec) = codec else {
+            return Received::ComfortNoise;
+        };
+        let n = packet.payload.len();
+        if n == 0 || n > self.decoded.len() {
+            leg.stats.decode_errors += 1;
+            return Received::BadPayload;
+        }
+        codec.decode_into(packet.payload, &mut self.decoded[..n]);
+        let info = PacketInfo {
+            ssrc: packet.ssrc,
+            seq: packet.seq,
+            timestamp: packet.timestamp,
+        };
+        Received::Audio(leg.jitter.push(info, &self.decoded[..n], now))
+    }
+
+    /// Runs one 20 ms mix. Call every [`TICK`]; then drain [`MediaRoom::poll_transmit`].
+    pub fn tick(&mut self, now: Instant) {
+        self.last_tick = Some(now);
+        self.ticks += 1;
+        self.tx_cursor = 0;
+
+        // Everyone's input, summed once.
+        self.mixer.clear();
+        for leg in &mut self.legs {
+            let kind = leg.jitter.pop_frame(&mut leg.input);
+            leg.contributes =
+                !self.waiting && !leg.muted && !leg.held && kind != FrameKind::Silence;
+            if leg.contributes {
+                self.mixer.add(&leg.input);
+            }
+        }
+        let mut beep = [0; FRAME_SAMPLES];
+        let beeping = self.next_beep_frame(&mut beep);
+        if beeping && !self.waiting {
+            self.mixer.add(&beep);
+        }
+
+        // Everyone's output: the mix minus themselves, or their wait audio.
+        for leg in &mut self.legs {
+            let ts = leg.ts;
+            leg.ts = leg.ts.wrapping_add(FRAME_SAMPLES as u32);
+            leg.pending_to = None;
+            if leg.held {
+                leg.marker_next = true;
+                continue;
+            }
+            let mut frame = [0; FRAME_SAMPLES];
+            if self.waiting {
+                if !leg.wait.next_frame(&mut frame) && !leg.wait_ended {
+                    leg.wait_ended = true;
+                    self.events
+                        .push_back(MediaEvent::WaitSourceEnded { leg: leg.id });
+                }
+                if beeping {
+                    Mixer::overlay(&mut frame, &beep);
+                }
+            } else {
+                self.mixer
+                    .output_minus(leg.contributes.then_some(&leg.input), &mut frame);
+            }
+            let Some(to) = leg.latch.remote() else {
+                leg.marker_next = true;
+                continue;
+            };
+            RtpHeader {
+                marker: leg.marker_next,
+                payload_type: leg.config.codec.payload_type(),
+                seq: leg.seq,
+                timestamp: ts,
+                ssrc: leg.config.ssrc,
+            }
+            .write(&mut leg.packet);
+            leg.config.codec.encode_into(&frame, &mut leg.packet);
+            leg.seq = leg.seq.next();
+            leg.marker_next = false;
+            leg.pending_to = Some(to);
+            leg.stats.packets_out += 1;
+        }
+    }
+
+    /// The next datagram produced by the last tick, if any. Send each before
+    /// polling the next (the payload borrows the room).
+    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        while self.tx_cursor < self.legs.len() {
+            let i = self.tx_cursor;
+            self.tx_cursor += 1;
+            if let Some(to) = self.legs[i].pending_to.take() {
+                let leg = &self.legs[i];
+                return Some(Transmit {
+                    leg: leg.id,
+                    to,
+                    payload: &leg.packet,
+                });
+            }
+        }
+        None
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.events.pop_front()
+    }
+
+    /// When the next tick is due (`None` before the first tick: tick now).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.last_tick.map(|t| t + TICK)
+    }
+
+    /// Room-wide counters, including legs that have left.
+    #[must_use]
+    pub fn stats(&self) -> RoomStats {
+        let mut legs = self.departed;
+        for leg in &self.legs {
+            legs.add(&leg.stats());
+        }
+        RoomStats {
+            legs,
+            ticks: self.ticks,
+        }
+    }
+
+    /// One leg's counters.
+    #[must_use]
+    pub fn leg_stats(&self, id: LegId) -> Option<LegStats> {
+        self.legs.iter().find(|l| l.id == id).map(Leg::stats)
+    }
+
+    /// Ids of the legs in the room, in the order they joined.
+    pub fn legs(&self) -> impl Iterator<Item = LegId> + '_ {
+        self.legs.iter().map(|l| l.id)
+    }
+
+    fn next_beep_frame(&mut self, out: &mut Frame) -> bool {
+        while let Some(tone) = self.beeps.front_mut() {
+            if tone.next_frame(out) {
+                return true;
+            }
+            self.beeps.pop_front();
+        }
+        false
+    }
+
+    fn index(&self, id: LegId) -> Result<usize, RoomError> {
+        self.legs
+            .iter()
+            .position(|l| l.id == id)
+            .ok_or(RoomError::UnknownLeg(id))
+    }
+
+    fn leg_mut(&mut self, id: LegId) -> Result<&mut Leg, RoomError> {
+        let i = self.index(id)?;
+        Ok(&mut self.legs[i])
+    }
+}
