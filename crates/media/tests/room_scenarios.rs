@@ -1,0 +1,680 @@
+//! Scenario tests: phones sending real RTP datagrams through a `MediaRoom`,
+//! stepped with fake time (20 ms a tick, never sleeping), with a Goertzel
+//! detector listening to what each phone receives.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use media::dtmf::TelephoneEvent;
+use media::rtp::{RtpHeader, RtpPacket};
+use media::tone::JOIN_BEEP_HZ;
+use media::{
+    Beep, Codec, FRAME_SAMPLES, JitterConfig, LegConfig, LegId, MediaEvent, MediaRoom, PcmSource,
+    Received, Repeat, RtpTimestamp, SeqNo, Ssrc, tone_fraction,
+};
+use proptest::prelude::*;
+
+const TICK: Duration = Duration::from_millis(20);
+
+fn addr(last: u8, port: u16) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, last], port))
+}
+
+/// A simulated phone: sends a tone as RTP every `ptime`, records what it hears.
+struct Phone {
+    leg: LegId,
+    addr: SocketAddr,
+    codec: Codec,
+    ptime: usize,
+    freq: f64,
+    amplitude: f64,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    sent: u64,
+    sending: bool,
+    /// What arrived in each tick (None: nothing was sent to this phone).
+    heard: Vec<Option<Vec<i16>>>,
+    headers: Vec<(bool, u16, u32, u32, u8)>,
+}
+
+impl Phone {
+    fn new(leg: u64, codec: Codec, ptime_ms: usize, freq: f64) -> Self {
+        Self {
+            leg: LegId(leg),
+            addr: addr(leg as u8, 40_000 + leg as u16),
+            codec,
+            ptime: ptime_ms * 8,
+            freq,
+            amplitude: 6000.0,
+            ssrc: 0xABC0 + leg as u32,
+            seq: 65_000u16.wrapping_add(leg as u16 * 100), // wraps during the tests
+            ts: u32::MAX - 5000 * leg as u32,              // so does this
+            sent: 0,
+            sending: true,
+            heard: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    fn config(&self) -> LegConfig {
+        LegConfig {
+            codec: self.codec,
+            telephone_event_pt: Some(101),
+            ssrc: Ssrc(0x5EED_0000 + self.leg.0 as u32),
+            initial_seq: SeqNo(1000 * self.leg.0 as u16),
+            initial_ts: RtpTimestamp(77 * self.leg.0 as u32),
+            remote: None,
+            jitter: JitterConfig::default(),
+        }
+    }
+
+    fn sample(&self, n: u64) -> i16 {
+        (self.amplitude * (std::f64::consts::TAU * self.freq * n as f64 / 8000.0).sin()) as i16
+    }
+
+    /// Packets whose send time (by the phone's clock) has come by `ms`.
+    fn due(&mut self, ms: u64) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while self.sending && self.sent / 8 <= ms {
+            let samples: Vec<i16> = (self.sent..self.sent + self.ptime as u64)
+                .map(|n| self.sample(n))
+                .collect();
+            out.push(self.packet(&samples));
+            self.sent += self.ptime as u64;
+        }
+        out
+    }
+
+    fn packet(&mut self, samples: &[i16]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        RtpHeader {
+            marker: self.sent == 0,
+            payload_type: self.codec.payload_type(),
+            seq: SeqNo(self.seq),
+            timestamp: RtpTimestamp(self.ts),
+            ssrc: Ssrc(self.ssrc),
+        }
+        .write(&mut bytes);
+        self.codec.encode_into(samples, &mut bytes);
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(samples.len() as u32);
+        bytes
+    }
+
+    /// The last `ticks` ticks of what this phone heard, concatenated (silence for gaps).
+    fn recent(&self, ticks: usize) -> Vec<i16> {
+        self.heard[self.heard.len() - ticks..]
+            .iter()
+            .flat_map(|f| f.clone().unwrap_or_else(|| vec![0; FRAME_SAMPLES]))
+            .collect()
+    }
+
+    fn tick_heard(&self, tick: usize) -> &[i16] {
+        self.heard[tick].as_deref().expect("something was sent")
+    }
+}
+
+struct Scenario {
+    room: MediaRoom,
+    phones: Vec<Phone>,
+    t0: Instant,
+    tick: u64,
+}
+
+impl Scenario {
+    fn new(phones: Vec<Phone>) -> Self {
+        let mut room = MediaRoom::new();
+        for p in &phones {
+            room.add_leg(p.leg, p.config()).unwrap();
+        }
+        Self {
+            room,
+            phones,
+            t0: Instant::now(),
+            tick: 0,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.t0 + TICK * self.tick as u32
+    }
+
+    /// One 20 ms step: deliver what is due, tick, collect what was sent.
+    fn step(&mut self) {
+        let now = self.now();
+        let ms = self.tick * 20;
+        for p in &mut self.phones {
+            for bytes in p.due(ms) {
+                let r = self.room.handle_datagram(p.leg, p.addr, &bytes, now);
+                assert!(
+                    matches!(r, Received::Audio(_) | Received::Learning),
+                    "{r:?}"
+                );
+            }
+        }
+        self.room.tick(now);
+        for p in &mut self.phones {
+            p.heard.push(None);
+        }
+        while let Some(t) = self.room.poll_transmit() {
+            let p = self.phones.iter_mut().find(|p| p.leg == t.leg).unwrap();
+            assert_eq!(t.to, p.addr, "sent to the latched address only");
+            let packet = RtpPacket::parse(t.payload).unwrap();
+            assert_eq!(packet.payload_type, p.codec.payload_type());
+            p.headers.push((
+                packet.marker,
+                packet.seq.0,
+                packet.timestamp.0,
+                packet.ssrc.0,
+                packet.payload_type,
+            ));
+            let pcm: Vec<i16> = packet.payload.iter().map(|&b| p.codec.decode(b)).collect();
+            assert_eq!(pcm.len(), FRAME_SAMPLES);
+            *p.heard.last_mut().unwrap() = Some(pcm);
+        }
+        self.tick += 1;
+    }
+
+    fn run(&mut self, ticks: usize) {
+        for _ in 0..ticks {
+            self.step();
+        }
+    }
+
+    fn events(&mut self) -> Vec<MediaEvent> {
+        std::iter::from_fn(|| self.room.poll_event()).collect()
+    }
+}
+
+const TONES: [f64; 3] = [400.0, 700.0, 1100.0];
+
+fn three_callers() -> Scenario {
+    Scenario::new(vec![
+        Phone::new(1, Codec::Pcmu, 20, TONES[0]),
+        Phone::new(2, Codec::Pcmu, 20, TONES[1]),
+        // SIPp's PCMA pcap sends 30 ms packets.
+        Phone::new(3, Codec::Pcma, 30, TONES[2]),
+    ])
+}
+
+fn assert_hears(heard: &[i16], present: &[f64], absent: &[f64], what: &str) {
+    for &f in present {
+        let x = tone_fraction(heard, f);
+        assert!(x > 0.25, "{what}: {f} Hz should be heard, fraction {x}");
+    }
+    for &f in absent {
+        let x = tone_fraction(heard, f);
+        assert!(x < 0.01, "{what}: {f} Hz should not be heard, fraction {x}");
+    }
+}
+
+#[test]
+fn each_caller_hears_the_other_two_and_never_itself() {
+    let mut s = three_callers();
+    s.run(50);
+    for (i, p) in s.phones.iter().enumerate() {
+        let others: Vec<f64> = (0..3).filter(|&j| j != i).map(|j| TONES[j]).collect();
+        assert_hears(&p.recent(25), &others, &[TONES[i]], &format!("phone {i}"));
+    }
+    let events = s.events();
+    for p in &s.phones {
+        assert!(events.contains(&MediaEvent::Latched {
+            leg: p.leg,
+            remote: p.addr
+        }));
+    }
+}
+
+#[test]
+fn outgoing_rtp_headers_count_properly() {
+    let mut s = three_callers();
+    s.run(40);
+    for p in &s.phones {
+        let config = p.config();
+        let h = &p.headers;
+        assert!(h.len() >= 35, "{}", h.len());
+        assert!(h[0].0, "marker on the first packet");
+        assert!(h[1..].iter().all(|x| !x.0), "and only there");
+        for w in h.windows(2) {
+            assert_eq!(w[1].1, w[0].1.wrapping_add(1));
+            assert_eq!(w[1].2, w[0].2.wrapping_add(160));
+        }
+        assert!(h.iter().all(|x| x.3 == config.ssrc.0));
+        // The timestamp counts from the configured start, a tick at a time,
+        // including the ticks before the phone's address was known.
+        let first_tick = p.heard.iter().position(Option::is_some).unwrap() as u32;
+        assert_eq!(h[0].1, config.initial_seq.0);
+        assert_eq!(h[0].2, config.initial_ts.0 + 160 * first_tick);
+    }
+    let stats = s.room.stats();
+    assert_eq!(stats.ticks, 40);
+    assert!(stats.legs.packets_in > 90);
+    assert_eq!(stats.legs.foreign_dropped, 0);
+    assert_eq!(stats.legs.lost, 0);
+}
+
+#[test]
+fn muting_removes_a_tone_from_the_next_tick_and_unmuting_restores_it() {
+    let mut s = three_callers();
+    s.run(40);
+    let muted = s.phones[0].leg;
+    s.room.set_muted(muted, true).unwrap();
+    let from = s.heard_len();
+    s.run(20);
+    for i in [1, 2] {
+        for tick in from..from + 20 {
+            let frame = s.phones[i].tick_heard(tick);
+            let x = tone_fraction(frame, TONES[0]);
+            assert!(x < 0.01, "phone {i} tick {tick}: muted tone at {x}");
+        }
+    }
+    // The muted phone still hears both others.
+    assert_hears(
+        &s.phones[0].recent(20),
+        &TONES[1..],
+        &[TONES[0]],
+        "muted phone",
+    );
+
+    s.room.set_muted(muted, false).unwrap();
+    let from = s.heard_len();
+    s.run(10);
+    for i in [1, 2] {
+        for tick in from..from + 10 {
+            let x = tone_fraction(s.phones[i].tick_heard(tick), TONES[0]);
+            assert!(x > 0.25, "phone {i} tick {tick}: unmuted tone at {x}");
+        }
+    }
+}
+
+impl Scenario {
+    fn heard_len(&self) -> usize {
+        self.phones[0].heard.len()
+    }
+}
+
+#[test]
+fn a_held_leg_is_not_heard_and_receives_nothing() {
+    let mut s = three_callers();
+    s.run(30);
+    let held = s.phones[2].leg;
+    s.room.set_hold(held, true).unwrap();
+    let from = s.heard_len();
+    let sent_before = s.phones[2].headers.len();
+    s.run(25);
+    assert_eq!(
+        s.phones[2].headers.len(),
+        sent_before,
+        "nothing sent to a held leg"
+    );
+    assert!(s.phones[2].heard[from..].iter().all(Option::is_none));
+    for i in [0, 1] {
+        assert_hears(
+            &s.phones[i].recent(25),
+            &[TONES[1 - i]],
+            &[TONES[i], TONES[2]],
+            &format!("phone {i} with 2 held"),
+        );
+    }
+    s.room.set_hold(held, false).unwrap();
+    s.run(25);
+    let h = &s.phones[2].headers;
+    let resumed = &h[sent_before..];
+    assert!(resumed[0].0, "marker again after hold");
+    assert_eq!(
+        resumed[0].1,
+        h[sent_before - 1].1.wrapping_add(1),
+        "seq continues"
+    );
+    assert_eq!(
+        resumed[0].2,
+        h[sent_before - 1].2.wrapping_add(160 * 26),
+        "timestamp kept counting"
+    );
+    assert_hears(
+        &s.phones[2].recent(20),
+        &TONES[..2],
+        &[TONES[2]],
+        "unheld phone",
+    );
+    assert_hears(
+        &s.phones[0].recent(20),
+        &[TONES[1], TONES[2]],
+        &[TONES[0]],
+        "phone 0",
+    );
+}
+
+#[test]
+fn a_waiting_room_plays_hold_music_and_nobody_hears_anybody() {
+    let mut s = three_callers();
+    s.room.set_waiting(true);
+    s.run(60);
+    let music = media::hold_music::samples();
+    for (i, p) in s.phones.iter().enumerate() {
+        let heard = p.recent(50);
+        assert_hears(&heard, &[], &TONES, &format!("waiting phone {i}"));
+        assert!(
+            media::goertzel::rms(&heard) > 500.0,
+            "hold music is audible"
+        );
+        // Exactly the music, through the leg's codec: the wait source runs
+        // one frame per tick from the leg's first tick.
+        let from = (p.heard.len() - 50) * FRAME_SAMPLES;
+        for (k, &x) in heard.iter().enumerate() {
+            assert_eq!(
+                x,
+                p.codec.decode(p.codec.encode(music[from + k])),
+                "phone {i} sample {k}"
+            );
+        }
+    }
+    s.room.set_waiting(false);
+    s.run(30);
+    for (i, p) in s.phones.iter().enumerate() {
+        let others: Vec<f64> = (0..3).filter(|&j| j != i).map(|j| TONES[j]).collect();
+        assert_hears(
+            &p.recent(25),
+            &others,
+            &[TONES[i]],
+            &format!("started phone {i}"),
+        );
+    }
+}
+
+#[test]
+fn wait_sources_can_be_silence_or_a_file_that_ends() {
+    let mut s = three_callers();
+    s.room.set_waiting(true);
+    s.room.set_wait_source(s.phones[0].leg, None).unwrap();
+    let clip: Arc<[i16]> = vec![5000i16; 800].into(); // 100 ms
+    s.room
+        .set_wait_source(
+            s.phones[1].leg,
+            Some(Box::new(PcmSource::new(clip, Repeat::Times(2)))),
+        )
+        .unwrap();
+    s.run(40);
+    assert!(s.phones[0].recent(35).iter().all(|&x| x == 0));
+    let ended: Vec<_> = s
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, MediaEvent::WaitSourceEnded { .. }))
+        .collect();
+    assert_eq!(
+        ended,
+        vec![MediaEvent::WaitSourceEnded {
+            leg: s.phones[1].leg
+        }]
+    );
+    assert!(s.phones[1].recent(20).iter().all(|&x| x == 0));
+}
+
+#[test]
+fn two_full_scale_legs_saturate_a_listener_instead_of_wrapping() {
+    let mut loud_a = Phone::new(1, Codec::Pcmu, 20, 400.0);
+    let mut loud_b = Phone::new(2, Codec::Pcmu, 20, 400.0);
+    loud_a.amplitude = 32_000.0;
+    loud_b.amplitude = 32_000.0;
+    let mut listener = Phone::new(3, Codec::Pcmu, 20, 1500.0);
+    listener.amplitude = 0.0;
+    let mut s = Scenario::new(vec![loud_a, loud_b, listener]);
+    s.run(40);
+    let heard = s.phones[2].recent(20);
+    // The phones' waves are in phase, so the sum is the wave doubled and clipped:
+    // the peaks sit at the largest μ-law value, and no sample has the wrong sign.
+    let peak = heard.iter().map(|x| x.unsigned_abs()).max().unwrap();
+    assert_eq!(peak, 32_124);
+    let clipped = heard.iter().filter(|x| x.unsigned_abs() == 32_124).count();
+    assert!(clipped > heard.len() / 3, "{clipped}");
+    // Find the alignment with a reference wave and check every sign agrees.
+    let reference: Vec<i16> = (0..heard.len() as u64 + 40)
+        .map(|n| s.phones[0].sample(n))
+        .collect();
+    let lag = (0..20)
+        .max_by_key(|&lag| {
+            heard
+                .iter()
+                .zip(&reference[lag..])
+                .map(|(&a, &b)| i64::from(a) * i64::from(b))
+                .sum::<i64>()
+        })
+        .unwrap();
+    for (k, (&a, &b)) in heard.iter().zip(&reference[lag..]).enumerate() {
+        if b.unsigned_abs() > 3000 {
+            assert_eq!(a.signum(), b.signum(), "sample {k} wrapped: {a} vs {b}");
+        }
+    }
+    // Each loud leg hears just the other, a clean sine (clipping would add harmonics).
+    let x = tone_fraction(&s.phones[0].recent(20), 400.0);
+    assert!(x > 0.99, "{x}");
+    assert!(tone_fraction(&heard, 400.0) < 0.98);
+}
+
+#[test]
+fn rtp_from_a_second_address_is_dropped_counted_and_never_mixed() {
+    let mut s = three_callers();
+    s.run(20);
+    let victim = s.phones[0].leg;
+    let mut intruder = Phone::new(9, Codec::Pcmu, 20, 1700.0);
+    intruder.addr = addr(66, 6666);
+    let mut dropped = 0;
+    for _ in 0..40 {
+        let now = s.now();
+        for bytes in intruder.due(s.tick * 20) {
+            let r = s.room.handle_datagram(victim, intruder.addr, &bytes, now);
+            assert_eq!(r, Received::ForeignSource);
+            dropped += 1;
+        }
+        s.step();
+    }
+    assert_eq!(s.room.leg_stats(victim).unwrap().foreign_dropped, dropped);
+    assert_eq!(s.room.stats().legs.foreign_dropped, dropped);
+    for (i, p) in s.phones.iter().enumerate() {
+        let x = tone_fraction(&p.recent(40), 1700.0);
+        assert!(x < 0.001, "phone {i} hears the intruder: {x}");
+    }
+    // The victim's own audio still flows.
+    assert_hears(&s.phones[1].recent(20), &[TONES[0]], &[1700.0], "phone 1");
+}
+
+#[test]
+fn nothing_is_sent_before_the_address_is_known() {
+    let mut room = MediaRoom::new();
+    let p = Phone::new(1, Codec::Pcmu, 20, 400.0);
+    room.add_leg(p.leg, p.config()).unwrap();
+    let t0 = Instant::now();
+    for i in 0..5 {
+        room.tick(t0 + TICK * i);
+        assert!(room.poll_transmit().is_none());
+    }
+    // With the SDP's address we send right away, before any packet arrives.
+    let mut config = p.config();
+    config.remote = Some(p.addr);
+    room.add_leg(LegId(2), config).unwrap();
+    room.tick(t0 + TICK * 5);
+    let t = room.poll_transmit().unwrap();
+    assert_eq!((t.leg, t.to), (LegId(2), p.addr));
+    assert!(room.poll_transmit().is_none());
+    assert_eq!(room.poll_timeout(), Some(t0 + TICK * 6));
+}
+
+#[test]
+fn a_star_pressed_like_a_phone_is_reported_once() {
+    let mut s = three_callers();
+    s.run(10);
+    let _ = s.events();
+    let now = s.now();
+    let p = &mut s.phones[1];
+    let (leg, from) = (p.leg, p.addr);
+    let ts = RtpTimestamp(p.ts);
+    let mut packets = Vec::new();
+    for i in 1..=6u16 {
+        packets.push((
+            i == 1,
+            TelephoneEvent {
+                event: 10,
+                end: false,
+                volume: 10,
+                duration: i * 160,
+            },
+        ));
+    }
+    for _ in 0..3 {
+        packets.push((
+            false,
+            TelephoneEvent {
+                event: 10,
+                end: true,
+                volume: 10,
+                duration: 1120,
+            },
+        ));
+    }
+    for (marker, ev) in packets {
+        let mut bytes = Vec::new();
+        RtpHeader {
+            marker,
+            payload_type: 101,
+            seq: SeqNo(p.seq),
+            timestamp: ts,
+            ssrc: Ssrc(p.ssrc),
+        }
+        .write(&mut bytes);
+        bytes.extend_from_slice(&ev.to_bytes());
+        p.seq = p.seq.wrapping_add(1);
+        assert_eq!(
+            s.room.handle_datagram(leg, from, &bytes, now),
+            Received::Dtmf
+        );
+    }
+    s.run(5);
+    let digits: Vec<_> = s
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            MediaEvent::Dtmf { leg, digit } => Some((leg, digit.as_char())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, vec![(leg, '*')]);
+    assert_eq!(s.room.leg_stats(leg).unwrap().dtmf_digits, 1);
+}
+
+#[test]
+fn beeps_are_heard_by_everyone_not_held() {
+    let mut s = three_callers();
+    s.run(30);
+    s.room.set_hold(s.phones[2].leg, true).unwrap();
+    s.room.play_beep(Beep::Join);
+    s.run(10);
+    for i in [0, 1] {
+        let x = tone_fraction(&s.phones[i].recent(10), JOIN_BEEP_HZ);
+        assert!(x > 0.2, "phone {i}: beep at {x}");
+    }
+    assert!(s.phones[2].heard[30..].iter().all(Option::is_none));
+    // Waiting legs hear the beep over their wait audio too.
+    s.room.set_waiting(true);
+    s.room.set_wait_source(s.phones[0].leg, None).unwrap();
+    s.room.play_beep(Beep::Leave);
+    s.run(20);
+    // The join beep's last 3 frames, then the 13 of the leave beep.
+    let leave: Vec<i16> = s.phones[0].heard[43..56]
+        .iter()
+        .flat_map(|f| f.clone().unwrap())
+        .collect();
+    let x = tone_fraction(&leave, media::tone::LEAVE_BEEP_HZ);
+    assert!(x > 0.9, "{x}");
+}
+
+#[test]
+fn a_sender_that_stops_does_not_stall_the_room() {
+    let mut s = three_callers();
+    s.run(30);
+    s.phones[0].sending = false;
+    s.run(30);
+    // Phone 0 went quiet; the others still hear each other and all get frames.
+    assert_hears(
+        &s.phones[1].recent(20),
+        &[TONES[2]],
+        &[TONES[0], TONES[1]],
+        "phone 1",
+    );
+    assert_hears(&s.phones[0].recent(20), &TONES[1..], &[TONES[0]], "phone 0");
+    assert!(
+        s.phones
+            .iter()
+            .all(|p| p.heard[30..].iter().all(Option::is_some))
+    );
+}
+
+#[test]
+fn legs_come_and_go() {
+    let mut s = three_callers();
+    s.run(20);
+    let gone = s.phones.remove(1);
+    let stats = s.room.remove_leg(gone.leg).unwrap();
+    assert!(stats.packets_in > 10);
+    assert!(s.room.remove_leg(gone.leg).is_err());
+    assert!(
+        s.room
+            .add_leg(s.phones[0].leg, s.phones[0].config())
+            .is_err()
+    );
+    assert_eq!(
+        s.room
+            .handle_datagram(gone.leg, gone.addr, &[0x80; 20], s.now()),
+        Received::UnknownLeg
+    );
+    s.run(20);
+    assert_hears(
+        &s.phones[0].recent(15),
+        &[TONES[2]],
+        &[TONES[0], TONES[1]],
+        "phone 0",
+    );
+    // Totals keep the departed leg's counts.
+    assert!(s.room.stats().legs.packets_in >= stats.packets_in + 20);
+    assert_eq!(s.room.legs().collect::<Vec<_>>(), vec![LegId(1), LegId(3)]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn garbage_datagrams_never_panic(
+        datagrams in proptest::collection::vec(
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..300),
+                // Mostly-valid RTP headers with random rest, to get past the first checks.
+                (any::<u8>(), any::<[u8; 11]>(), proptest::collection::vec(any::<u8>(), 0..200))
+                    .prop_map(|(b1, head, rest)| {
+                        let mut v = vec![0x80 | (b1 & 0x3f)];
+                        v.extend_from_slice(&head);
+                        v.extend(rest);
+                        v
+                    }),
+            ],
+            1..40,
+        ),
+        from_port in 1u16..4,
+    ) {
+        let mut s = three_callers();
+        s.run(5);
+        let now = s.now();
+        let leg = s.phones[0].leg;
+        for (i, bytes) in datagrams.iter().enumerate() {
+            let _ = s.room.handle_datagram(leg, addr(1, from_port), bytes, now);
+            if i % 5 == 0 {
+                s.room.tick(now);
+                while s.room.poll_transmit().is_some() {}
+                while s.room.poll_event().is_some() {}
+            }
+        }
+        s.run(5);
+    }
+}
