@@ -333,6 +333,17 @@ impl JitterBuffer {
         Push::Accepted
     }
 
+    /// Notes a packet of the same stream that carries no audio (a telephone
+    /// event, comfort noise): it used a sequence number, so it is not a loss.
+    pub fn note_non_audio(&mut self, info: PacketInfo) {
+        if let Some(stream) = self.stream.as_mut()
+            && stream.ssrc == info.ssrc
+            && stream.extend_ts(info.timestamp).abs_diff(stream.ext_ts) < CAPACITY as u64 * 16
+        {
+            stream.count_seq(info.seq);
+        }
+    }
+
     /// Produces the next 20 ms for the mixer. Never waits: missing audio is concealed.
     pub fn pop_frame(&mut self, out: &mut Frame) -> FrameKind {
         if self.stream.is_none() {

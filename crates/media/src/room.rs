@@ -420,8 +420,14 @@ impl MediaRoom {
             }
         }
         leg.stats.packets_in += 1;
+        let info = PacketInfo {
+            ssrc: packet.ssrc,
+            seq: packet.seq,
+            timestamp: packet.timestamp,
+        };
 
         if is_dtmf {
+            leg.jitter.note_non_audio(info);
             let Ok(event) = TelephoneEvent::parse(packet.payload) else {
                 leg.stats.decode_errors += 1;
                 return Received::BadPayload;
@@ -434,6 +440,7 @@ impl MediaRoom {
             return Received::Dtmf;
         }
         let Some(codec) = codec else {
+            leg.jitter.note_non_audio(info);
             return Received::ComfortNoise;
         };
         let n = packet.payload.len();
@@ -442,11 +449,6 @@ impl MediaRoom {
             return Received::BadPayload;
         }
         codec.decode_into(packet.payload, &mut self.decoded[..n]);
-        let info = PacketInfo {
-            ssrc: packet.ssrc,
-            seq: packet.seq,
-            timestamp: packet.timestamp,
-        };
         Received::Audio(leg.jitter.push(info, &self.decoded[..n], now))
     }
 
