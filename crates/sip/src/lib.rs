@@ -12,3 +12,5 @@ pub use message::{
 };
 pub use parse::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN, StreamFrame, frame_stream};
 pub use uri::{Host, SipUri, Uri};
+
+pub mod sdp;
