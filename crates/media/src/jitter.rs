@@ -10,21 +10,28 @@
 //!
 //! ## Delay
 //!
-//! *Headroom* is how much audio is buffered beyond the frame being played
-//! (newest timestamp received minus play position, minus one frame). The
-//! buffer keeps the **smallest headroom seen over each second** near a target
-//! of `2 × J`, clamped to `[min_delay, max_delay]`, where `J` is the RFC 3550
-//! §A.8 interarrival jitter estimate. The smallest headroom is what decides
-//! whether the next late packet underruns; `J` adds a margin for jitter
-//! bursts not seen in the last second. It grows fast and shrinks slowly:
+//! Each packet's *margin* is how early it arrived: the distance from its
+//! first sample to the next sample to be played (0 = just in time, negative
+//! = late). The buffer keeps the **smallest margin seen over each second**
+//! near a target of `2 × J`, clamped to `[min_delay, max_delay]`, where `J`
+//! is the RFC 3550 §A.8 interarrival jitter estimate. The smallest margin
+//! says how close the worst packet of the last second came to being late
+//! (lost packets never count, so loss does not inflate the delay); `J` adds
+//! headroom for bursts not seen in that second. It grows fast and shrinks
+//! slowly:
 //!
-//! - an underrun while the sender is active schedules growth at once;
-//!   growth is applied by holding the play position while concealing (free),
-//!   or by a cross-faded splice that replays 5–10 ms of audio;
-//! - too much headroom for a whole second schedules shrinking, applied by
-//!   cross-faded splices that skip 5–10 ms. Splice lengths are picked by
-//!   autocorrelation (a WSOLA-style search), so a periodic signal is spliced
-//!   a whole number of periods apart and comes out unchanged.
+//! - a late packet schedules growth at once (by how late it was, up to
+//!   `max_delay`); growth is applied by holding the play position while
+//!   there is nothing to play (free), or by a cross-faded splice that
+//!   replays 5–10 ms of audio;
+//! - a whole second with more margin than needed schedules shrinking,
+//!   applied by cross-faded splices that skip 5–10 ms at a time. Splice
+//!   lengths are picked by autocorrelation (a WSOLA-style search), so a
+//!   periodic signal is spliced a whole number of periods apart and comes
+//!   out unchanged.
+//!
+//! Sender clock drift is absorbed the same way: the margin creeps, and
+//! splices take it back.
 //!
 //! ## Loss and restarts
 //!
@@ -61,11 +68,11 @@ const MAX_SPLICE: usize = 80;
 /// Tuning of a [`JitterBuffer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JitterConfig {
-    /// The smallest headroom target.
+    /// The smallest margin target (how early the latest packet of a second may arrive).
     pub min_delay: Duration,
-    /// The largest headroom target; more than this is always shrunk.
+    /// The largest margin target, and the most growth one late packet can cause.
     pub max_delay: Duration,
-    /// The headroom a new stream starts with, before any jitter is measured.
+    /// The margin a new stream starts with, before any jitter is measured.
     pub initial_delay: Duration,
 }
 
@@ -141,7 +148,7 @@ pub struct JitterStats {
     pub compressed_samples: u64,
     /// Current interarrival jitter estimate, in samples.
     pub jitter_samples: u32,
-    /// Current headroom target, in samples.
+    /// Current margin target, in samples.
     pub target_samples: u32,
 }
 
@@ -261,7 +268,8 @@ impl JitterBuffer {
         stats
     }
 
-    /// Audio buffered beyond the next frame, in samples (negative: an underrun is coming).
+    /// Audio buffered beyond the next frame, in samples (newest received
+    /// timestamp minus play position; negative: an underrun is coming).
     #[must_use]
     pub fn headroom(&self) -> i64 {
         self.end - self.play - FRAME_SAMPLES as i64

@@ -1,0 +1,90 @@
+//! How long a room's 20 ms tick takes: `cargo run -p media --release --example tick_cost [legs]`.
+//!
+//! Every leg sends a 20 ms PCMU tone packet per tick (encoded up front); the
+//! time covers handling those datagrams, the tick, and draining the transmits.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use media::rtp::RtpHeader;
+use media::{Codec, JitterConfig, LegConfig, LegId, MediaRoom, RtpTimestamp, SeqNo, Ssrc};
+
+fn main() {
+    let legs: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let ticks = 3000u32;
+    let mut room = MediaRoom::new();
+    let addrs: Vec<SocketAddr> = (0..legs)
+        .map(|i| SocketAddr::from(([127, 0, 0, 1], 20_000 + i as u16)))
+        .collect();
+    for i in 0..legs {
+        let config = LegConfig {
+            codec: Codec::Pcmu,
+            telephone_event_pt: Some(101),
+            ssrc: Ssrc(i as u32),
+            initial_seq: SeqNo(0),
+            initial_ts: RtpTimestamp(0),
+            remote: Some(addrs[i as usize]),
+            jitter: JitterConfig::default(),
+        };
+        room.add_leg(LegId(i), config).unwrap();
+    }
+    // 50 frames of a tone per leg, encoded up front so only the room is timed.
+    let frames: Vec<Vec<Vec<u8>>> = (0..legs)
+        .map(|i| {
+            let f = 300.0 + 20.0 * i as f64; // whole cycles per second: 50 frames loop
+            (0..50u32)
+                .map(|k| {
+                    let mut out = Vec::new();
+                    let pcm: Vec<i16> = (0..160)
+                        .map(|n| {
+                            let t = f64::from(k * 160 + n) / 8000.0;
+                            (3000.0 * (std::f64::consts::TAU * f * t).sin()) as i16
+                        })
+                        .collect();
+                    Codec::Pcmu.encode_into(&pcm, &mut out);
+                    out
+                })
+                .collect()
+        })
+        .collect();
+    let t0 = Instant::now();
+    let mut packet = Vec::new();
+    let mut worst = Duration::ZERO;
+    let mut total = Duration::ZERO;
+    let mut sent = 0u64;
+    for tick in 0..ticks {
+        let now = t0 + Duration::from_millis(20) * tick;
+        let start = Instant::now();
+        for i in 0..legs {
+            RtpHeader {
+                marker: false,
+                payload_type: 0,
+                seq: SeqNo(tick as u16),
+                timestamp: RtpTimestamp(tick * 160),
+                ssrc: Ssrc(1000 + i as u32),
+            }
+            .write(&mut packet);
+            packet.extend_from_slice(&frames[i as usize][(tick % 50) as usize]);
+            let _ = room.handle_datagram(LegId(i), addrs[i as usize], &packet, now);
+        }
+        room.tick(now);
+        while room.poll_transmit().is_some() {
+            sent += 1;
+        }
+        let took = start.elapsed();
+        if tick > 100 {
+            worst = worst.max(took);
+            total += took;
+        }
+    }
+    let mean = total / (ticks - 101);
+    println!(
+        "{legs} legs: mean {:?} per tick (datagrams in, mix, encode, transmits out), worst {:?}, {sent} packets out",
+        mean, worst
+    );
+}
