@@ -445,6 +445,7 @@ impl MediaRoom {
         };
         let n = packet.payload.len();
         if n == 0 || n > self.decoded.len() {
+            leg.jitter.note_non_audio(info);
             leg.stats.decode_errors += 1;
             return Received::BadPayload;
         }
@@ -519,6 +520,7 @@ impl MediaRoom {
 
     /// The next datagram produced by the last tick, if any. Send each before
     /// polling the next (the payload borrows the room).
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
         while self.tx_cursor < self.legs.len() {
             let i = self.tx_cursor;
@@ -536,6 +538,7 @@ impl MediaRoom {
     }
 
     /// The next event, if any.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
     }
@@ -590,5 +593,153 @@ impl MediaRoom {
     fn leg_mut(&mut self, id: LegId) -> Result<&mut Leg, RoomError> {
         let i = self.index(id)?;
         Ok(&mut self.legs[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn config() -> LegConfig {
+        LegConfig {
+            codec: Codec::Pcma,
+            telephone_event_pt: Some(101),
+            ssrc: Ssrc(1),
+            initial_seq: SeqNo(0),
+            initial_ts: RtpTimestamp(0),
+            remote: None,
+            jitter: JitterConfig::default(),
+        }
+    }
+
+    fn rtp(pt: u8, seq: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        RtpHeader {
+            marker: false,
+            payload_type: pt,
+            seq: SeqNo(seq),
+            timestamp: RtpTimestamp(u32::from(seq) * 160),
+            ssrc: Ssrc(42),
+        }
+        .write(&mut out);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn non_audio_datagrams_are_sorted_and_counted() {
+        let mut room = MediaRoom::new();
+        let leg = LegId(7);
+        room.add_leg(leg, config()).unwrap();
+        let from = SocketAddr::from(([192, 0, 2, 9], 5004));
+        let now = Instant::now();
+        let rr = [0x80, 201, 0, 1, 0, 0, 0, 42];
+        assert_eq!(room.handle_datagram(leg, from, &rr, now), Received::Rtcp);
+        assert_eq!(
+            room.handle_datagram(leg, from, b"hello", now),
+            Received::Malformed(None)
+        );
+        assert!(matches!(
+            room.handle_datagram(leg, from, &[0x8f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], now),
+            Received::Malformed(Some(RtpError::TooShort { .. }))
+        ));
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(18, 1, &[0; 10]), now),
+            Received::UnknownPayloadType(18)
+        );
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(8, 1, &[0xd5; 160]), now),
+            Received::Learning
+        );
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(8, 2, &[0xd5; 160]), now),
+            Received::Audio(Push::Accepted)
+        );
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(13, 3, &[40]), now),
+            Received::ComfortNoise
+        );
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(101, 4, &[1, 2]), now),
+            Received::BadPayload
+        );
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(8, 5, &[]), now),
+            Received::BadPayload
+        );
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(0, 6, &[0xff; 160]), now),
+            Received::Audio(Push::Accepted),
+            "PCMU is accepted on a PCMA leg"
+        );
+        let stats = room.leg_stats(leg).unwrap();
+        assert_eq!(
+            (
+                stats.rtcp_in,
+                stats.malformed,
+                stats.unknown_payload_type,
+                stats.decode_errors
+            ),
+            (1, 2, 1, 2)
+        );
+        assert_eq!(stats.packets_in, 5);
+        assert_eq!(
+            stats.lost, 0,
+            "comfort noise and events use sequence numbers too"
+        );
+        assert_eq!(
+            room.poll_event(),
+            Some(MediaEvent::Latched { leg, remote: from })
+        );
+        assert_eq!(room.poll_event(), None);
+    }
+
+    #[test]
+    fn control_calls_on_unknown_legs_fail() {
+        let mut room = MediaRoom::new();
+        let ghost = LegId(1);
+        assert_eq!(
+            room.set_muted(ghost, true),
+            Err(RoomError::UnknownLeg(ghost))
+        );
+        assert_eq!(
+            room.set_hold(ghost, true),
+            Err(RoomError::UnknownLeg(ghost))
+        );
+        assert_eq!(room.relatch(ghost, None), Err(RoomError::UnknownLeg(ghost)));
+        assert!(room.set_wait_source(ghost, None).is_err());
+        assert_eq!(room.remove_leg(ghost), Err(RoomError::UnknownLeg(ghost)));
+        room.add_leg(ghost, config()).unwrap();
+        assert_eq!(
+            room.add_leg(ghost, config()),
+            Err(RoomError::DuplicateLeg(ghost))
+        );
+        assert_eq!(room.poll_timeout(), None);
+    }
+
+    #[test]
+    fn relatching_follows_a_moved_phone() {
+        let mut room = MediaRoom::new();
+        let leg = LegId(3);
+        room.add_leg(leg, config()).unwrap();
+        let old = SocketAddr::from(([192, 0, 2, 1], 4000));
+        let new = SocketAddr::from(([192, 0, 2, 2], 4000));
+        let now = Instant::now();
+        for seq in 1..=3 {
+            let _ = room.handle_datagram(leg, old, &rtp(8, seq, &[0xd5; 160]), now);
+        }
+        assert_eq!(
+            room.handle_datagram(leg, new, &rtp(8, 4, &[0xd5; 160]), now),
+            Received::ForeignSource
+        );
+        room.relatch(leg, Some(new)).unwrap();
+        assert_eq!(
+            room.handle_datagram(leg, new, &rtp(8, 5, &[0xd5; 160]), now),
+            Received::Audio(Push::Accepted)
+        );
+        room.tick(now);
+        let t = room.poll_transmit().unwrap();
+        assert_eq!(t.to, new);
     }
 }
