@@ -39,7 +39,9 @@ impl AudioSource for HoldMusic {
     }
 }
 
-/// The rendered loop, shared.
+/// The rendered loop, shared. The first call renders it (tens of
+/// milliseconds in a release build): a shell should call this once at
+/// start-up so that no room's tick pays for it.
 #[must_use]
 pub fn samples() -> Arc<[i16]> {
     static LOOP: OnceLock<Arc<[i16]>> = OnceLock::new();
