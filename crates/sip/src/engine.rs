@@ -913,11 +913,11 @@ impl Engine {
                 else {
                     return;
                 };
-                let at = now + tx.interval;
                 tx.interval = match tx.state {
                     ClientState::Proceeding => timers.t2,
                     _ => timers.backoff(tx.interval),
                 };
+                let at = now + tx.interval;
                 let (transport, peer, bytes) = (tx.transport, tx.peer, tx.request.clone());
                 self.timers.set(Owner::Client(id), Kind::Retransmit, at);
                 self.send(transport, peer, bytes);
