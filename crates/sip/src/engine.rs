@@ -552,7 +552,7 @@ impl Engine {
             return Err(Rejection::BadExtension(request.headers.require.clone()));
         }
         match (&request.method, call) {
-            (Method::Invite, None) => self.new_call(transport, source, request, now),
+            (Method::Invite, None) => self.new_call(transport, source, request),
             (Method::Invite, Some(call)) => self.reinvite(call, transport, source, request, now),
             (Method::Bye, Some(call)) => self.remote_bye(call, transport, source, request, now),
             (Method::Options, _) => {
@@ -569,7 +569,6 @@ impl Engine {
         transport: Transport,
         source: SocketAddr,
         request: &Request,
-        now: Instant,
     ) -> Result<(), Rejection> {
         let (offer, stream, audio) = read_offer(request)?;
         let call = CallId(self.fresh_id());
@@ -579,7 +578,6 @@ impl Engine {
             server.call = Some(call);
         }
         self.send(transport, source, trying);
-        let _ = now;
         let h = &request.headers;
         let key = DialogKey {
             call_id: h.call_id.clone(),
@@ -674,10 +672,10 @@ impl Engine {
         if let Some(contact) = request.headers.contact.first() {
             c.dialog.remote_target = contact.uri.clone();
         }
-        let local = c
-            .media
-            .local
-            .unwrap_or_else(|| SocketAddr::new(self.config.public_addr, 0));
+        // Answered or confirmed, so our RTP address is known.
+        let Some(local) = c.media.local else {
+            return Err(Rejection::Pending);
+        };
         let mut changes = Vec::new();
         if let Some((offer, stream, audio)) = offer {
             let before = std::mem::replace(&mut c.media.audio, audio.clone());

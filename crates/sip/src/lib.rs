@@ -1,4 +1,109 @@
-//! SIP for confab (work in progress).
+//! SIP signalling for confab: a sans-IO user agent server (UAS).
+//!
+//! Phones and trunks dial in over SIP, UDP or TCP; [`Engine`] answers
+//! them. Like `quinn-proto` and `str0m`, it owns no socket, reads no clock
+//! and draws no random numbers: the shell (the server's SIP task) feeds it
+//! bytes and `now`, passes an RNG for tags and branches, and drains what
+//! to send, call events and the next deadline. The rest of confab sees
+//! typed calls ([`IncomingCall`], [`Event`], [`sdp::NegotiatedAudio`]) and
+//! never SIP text.
+//!
+//! # The contract
+//!
+//! Inputs, each taking `now`:
+//! - [`Engine::handle_message`] for every UDP datagram, and for every
+//!   message [`frame_stream`] cuts out of a TCP connection's bytes (tell
+//!   the engine which connection with [`Transport::Tcp`]);
+//! - [`Engine::handle_timeout`] once [`Engine::poll_timeout`]'s instant
+//!   has passed;
+//! - the shell's decisions about a call: [`Engine::answer`] (with the RTP
+//!   port it bound), [`Engine::reject`], [`Engine::ringing`],
+//!   [`Engine::hangup`].
+//!
+//! After any input, drain [`Engine::poll_transmit`] (send each to its
+//! address on its transport), [`Engine::poll_event`], and sleep until
+//! [`Engine::poll_timeout`] or the next datagram.
+//!
+//! What the engine does on its own: 100 Trying for every new INVITE;
+//! retransmissions of its responses and requests (RFC 3261 timers, kept
+//! as a table); OPTIONS (200 with Allow/Accept); CANCEL (200, and 487 to
+//! the INVITE if it had no final response); BYE (200); re-INVITEs (an
+//! answer on the same RTP port, [`Event::HoldChanged`] when a `sendonly`
+//! or `inactive` offer puts the leg on hold or takes it off); a BYE when
+//! no ACK comes within 64*T1; and every error response, chosen in one
+//! function (`engine::rejection_response`): 400 for bad syntax (505 for
+//! another SIP version), 481 for unknown dialogs and transactions, 488 for
+//! offers without PCMU/PCMA audio, 501 for unknown methods, 405 for known
+//! ones we do not do, 416, 415, 406, 420. Hostile input never panics: a
+//! request with too little to answer (no Via or CSeq) and any broken
+//! response are dropped and counted in [`Stats`].
+//!
+//! Replies go back to the source address and port of the request on the
+//! same transport (RFC 3581 symmetric response routing; `received` and
+//! `rport` are filled in). Our BYE goes to where the caller's INVITE came
+//! from. Contact and SDP carry [`Config::public_addr`], never a wildcard.
+//!
+//! Choices worth knowing (RFC 4475 allows each): `Max-Forwards: 0` is
+//! processed normally, as an endpoint should (RFC 4475 §3.3.11), not
+//! refused with 483; extra SP in the request line and LWS inside `<...>`
+//! are refused with 400; a branch without the RFC 3261 cookie falls back
+//! to RFC 2543 transaction matching. Not done yet: INVITEs without SDP
+//! (delayed offer) get 488, and a body-less re-INVITE is answered with the
+//! current session without reading the ACK's answer; a closed TCP
+//! connection does not end its calls.
+//!
+//! # A driver loop
+//!
+//! A whole call, with the clock and the socket left out (see
+//! `examples/udp_uas.rs` for the same loop on a real UDP socket):
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use sip::{Config, Engine, Event, Transport};
+//!
+//! let mut counter = 0_u64;
+//! let rng = move || { counter += 1; counter }; // the shell passes getrandom
+//! let mut engine = Engine::new(Config::new("203.0.113.10".parse()?, 5060), rng)?;
+//! let caller = "192.0.2.7:5070".parse()?;
+//! let sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+//!            m=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+//! let invite = format!(
+//!     "INVITE sip:room1@203.0.113.10 SIP/2.0\r\n\
+//!      Via: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bK776asdhds\r\n\
+//!      From: <sip:+15551234@192.0.2.7>;tag=1928301774\r\n\
+//!      To: <sip:room1@203.0.113.10>\r\nCall-ID: a84b4c76e66710\r\nCSeq: 314159 INVITE\r\n\
+//!      Contact: <sip:caller@192.0.2.7:5070>\r\nContent-Type: application/sdp\r\n\
+//!      Content-Length: {}\r\n\r\n{sdp}",
+//!     sdp.len()
+//! );
+//!
+//! let start = Instant::now();
+//! let mut now = start;
+//! engine.handle_message(Transport::Udp, caller, invite.as_bytes(), now);
+//! let mut sent = Vec::new();
+//! loop {
+//!     while let Some(event) = engine.poll_event() {
+//!         if let Event::IncomingCall(call) = event {
+//!             // Route on call.request_uri_user ("room1"), record call.from_user,
+//!             // bind an RTP port for call.audio, then:
+//!             engine.answer(call.call, 40_000, now)?;
+//!         }
+//!     }
+//!     while let Some(transmit) = engine.poll_transmit() {
+//!         sent.push(transmit); // socket.send_to(&transmit.bytes, transmit.to)
+//!     }
+//!     // Sleep until a datagram arrives or the deadline passes.
+//!     let Some(deadline) = engine.poll_timeout().filter(|_| sent.len() < 3) else { break };
+//!     now = now.max(deadline);
+//!     engine.handle_timeout(now);
+//! }
+//! // 100 Trying, 200 OK, and the 200 again after T1 (no ACK yet).
+//! assert!(sent[0].bytes.starts_with(b"SIP/2.0 100 "));
+//! assert!(sent[1].bytes.starts_with(b"SIP/2.0 200 "));
+//! assert_eq!(sent[2].bytes, sent[1].bytes);
+//! assert_eq!(now - start, Duration::from_millis(500));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod dialog;
 mod engine;
