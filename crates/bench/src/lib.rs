@@ -1,0 +1,19 @@
+//! Helpers of `scripts/bench-api`, the API benchmark. Not part of confab.
+//!
+//! Two binaries:
+//! - `bench-hello`: a bare axum handler on the same runtime as confab, the
+//!   ceiling any confab endpoint is compared against in the same run;
+//! - `bench-seed`: fills a database with accounts, conferences and
+//!   participants shaped like a year of real use, straight through the
+//!   store (the API has no way to create history).
+//!
+//! This file holds what both share: the runtime, built exactly as
+//! `confab`'s `main` builds it so the comparison is fair.
+
+/// A multi-thread tokio runtime with the defaults `confab` uses (one worker
+/// per core, every driver enabled).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
