@@ -211,6 +211,7 @@ enum Rejection {
     MethodNotAllowed,
     CSeqMismatch,
     UnsupportedScheme,
+    Merged,
     BadExtension(Vec<String>),
     NoDialog,
     UnsupportedMediaType,
@@ -235,6 +236,7 @@ fn rejection_response(rejection: &Rejection) -> (StatusCode, Vec<RawHeader>) {
         R::NotImplemented => (StatusCode::NOT_IMPLEMENTED, allow()),
         R::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, allow()),
         R::UnsupportedScheme => (StatusCode::UNSUPPORTED_URI_SCHEME, vec![]),
+        R::Merged => (StatusCode::LOOP_DETECTED, vec![]),
         R::BadExtension(tags) => (
             StatusCode::BAD_EXTENSION,
             vec![raw("Unsupported", &tags.join(", "))],
@@ -546,6 +548,7 @@ impl Engine {
         }
         let call = match DialogKey::of_request(request) {
             Some(key) => Some(*self.dialogs.get(&key).ok_or(Rejection::NoDialog)?),
+            None if self.is_merged(request) => return Err(Rejection::Merged),
             None => None,
         };
         if !request.headers.require.is_empty() {
@@ -562,6 +565,19 @@ impl Engine {
             }
             _ => Err(Rejection::NoDialog),
         }
+    }
+
+    /// Another copy of an INVITE we already have (same Call-ID, From tag
+    /// and CSeq, another branch): it forked upstream (§8.2.2.2).
+    fn is_merged(&self, request: &Request) -> bool {
+        let h = &request.headers;
+        request.method == Method::Invite
+            && self.calls.values().any(|c| {
+                let key = &c.dialog.key;
+                key.call_id == h.call_id
+                    && key.remote_tag.as_deref() == h.from.tag()
+                    && c.dialog.remote_seq == h.cseq.seq
+            })
     }
 
     fn new_call(

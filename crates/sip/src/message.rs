@@ -286,6 +286,7 @@ impl StatusCode {
     pub const BAD_EXTENSION: Self = Self(420);
     pub const TEMPORARILY_UNAVAILABLE: Self = Self(480);
     pub const CALL_DOES_NOT_EXIST: Self = Self(481);
+    pub const LOOP_DETECTED: Self = Self(482);
     pub const BUSY_HERE: Self = Self(486);
     pub const REQUEST_TERMINATED: Self = Self(487);
     pub const NOT_ACCEPTABLE_HERE: Self = Self(488);
@@ -338,6 +339,7 @@ impl StatusCode {
             420 => "Bad Extension",
             480 => "Temporarily Unavailable",
             481 => "Call/Transaction Does Not Exist",
+            482 => "Loop Detected",
             483 => "Too Many Hops",
             486 => "Busy Here",
             487 => "Request Terminated",

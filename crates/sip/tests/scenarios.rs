@@ -231,6 +231,20 @@ fn retransmitted_invite_gets_the_last_response_again() {
 }
 
 #[test]
+fn a_forked_copy_of_the_invite_gets_482() {
+    let mut h = Harness::new();
+    let mut c = caller();
+    let sdp = offer(6000, "0", None);
+    offered(&mut h, &mut c, &sdp);
+    let copy = c
+        .invite_again(&sdp)
+        .replace(&c.invite_branch, "z9hG4bK-other-path");
+    h.udp(c.addr, copy);
+    assert_eq!(h.one_response().status, StatusCode::LOOP_DETECTED);
+    assert!(h.events().is_empty());
+}
+
+#[test]
 fn cancel_before_answer_gets_200_and_487_and_the_ack_is_absorbed() {
     let mut h = Harness::new();
     let mut c = caller();
