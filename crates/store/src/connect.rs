@@ -51,12 +51,14 @@ impl Store {
                 Ok(Self {
                     backend: Backend::Postgres,
                     pool,
+                    completed: Default::default(),
                 })
             }
             Target::Sqlite { url, in_memory } => {
                 let store = Self {
                     backend: Backend::Sqlite,
                     pool: sqlite_pool(&url, in_memory).await?,
+                    completed: Default::default(),
                 };
                 if !in_memory {
                     store.enable_wal().await?;

@@ -30,6 +30,8 @@ mod reads;
 mod rooms;
 mod rows;
 
+use std::sync::Arc;
+
 use sqlx::AnyPool;
 
 pub use error::StoreError;
@@ -47,6 +49,8 @@ pub enum Backend {
 pub struct Store {
     backend: Backend,
     pool: AnyPool,
+    /// Completed conferences already read: they never change again.
+    completed: Arc<reads::CompletedCache>,
 }
 
 impl Store {

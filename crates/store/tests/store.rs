@@ -1072,6 +1072,31 @@ async fn reads_are_scoped_by_account(db: &TestDb) {
         (vec![], 0)
     );
 
+    // Completed conferences are remembered after the first read; the
+    // remembered copy is scoped by account like the table.
+    s.apply(&[
+        Change::ParticipantLeft {
+            conference_sid: cb.sid.clone(),
+            call_sid: pb.call_sid.clone(),
+            at: t(3),
+        },
+        Change::ConferenceStatus {
+            sid: cb.sid.clone(),
+            status: ConferenceStatus::Completed,
+            at: t(3),
+        },
+    ])
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        let done = s.conference(&b, &cb.sid).await.unwrap().unwrap();
+        assert_eq!(
+            (done.status, done.date_updated),
+            (ConferenceStatus::Completed, t(3))
+        );
+        assert_eq!(s.conference(&a, &cb.sid).await.unwrap(), None);
+    }
+
     // A participant cannot be recorded under another account than its room's.
     let sneaky = ParticipantRecord {
         account_sid: b.clone(),
