@@ -378,6 +378,10 @@ enum Start {
 /// request even if the rest is broken (so that it can be answered with 400
 /// or 505); anything else that is not a status line is garbage.
 fn parse_start(line: &[u8]) -> Result<Start, ParseError> {
+    // A CR is only ever part of a line end.
+    if line.contains(&b'\r') {
+        return Err(ParseError::BadStartLine);
+    }
     if line.starts_with(b"SIP/") {
         return Ok(Start::Response(parse_status_line(
             &String::from_utf8_lossy(line),
@@ -966,6 +970,8 @@ mod tests {
         assert_eq!(fail(""), Some(ParseError::Empty));
         assert_eq!(fail("\r\n\r\n"), Some(ParseError::Empty));
         assert_eq!(fail("\u{1}\u{2}garbage"), Some(ParseError::BadStartLine));
+        let cr = "SIP/2.0 200 OK\r\u{1}\nVia: SIP/2.0/UDP h\r\n\r\n";
+        assert_eq!(fail(cr), Some(ParseError::BadStartLine));
     }
 
     #[test]

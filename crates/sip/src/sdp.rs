@@ -11,6 +11,11 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+/// The most `m=` sections an offer may have (the answer repeats each).
+pub const MAX_STREAMS: usize = 16;
+/// The most formats one `m=` line may list.
+pub const MAX_FORMATS: usize = 64;
+
 /// Why an offer cannot be answered. The engine answers 488 to all of them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -201,6 +206,9 @@ impl SessionDescription {
             let Some((kind, value)) = line.split_once('=') else {
                 continue;
             };
+            if kind == "m" && sdp.media.len() == MAX_STREAMS {
+                return Err(SdpError::Malformed("too many m= lines"));
+            }
             match (kind, sdp.media.last_mut()) {
                 ("m", _) => sdp.media.push(parse_media_line(value)?),
                 ("c", None) => sdp.connection = Some(parse_connection(value)?),
@@ -262,13 +270,17 @@ fn parse_media_line(value: &str) -> Result<Media, SdpError> {
     };
     // `<port>/<number of ports>`: the first port is the one used.
     let port = port.split('/').next().unwrap_or(port);
+    let formats: Vec<String> = fields.map(str::to_owned).collect();
+    if formats.len() > MAX_FORMATS {
+        return Err(SdpError::Malformed("too many formats"));
+    }
     Ok(Media {
         kind: kind.to_owned(),
         port: port
             .parse()
             .map_err(|_| SdpError::Malformed("bad m= port"))?,
         proto: proto.to_owned(),
-        formats: fields.map(str::to_owned).collect(),
+        formats,
         connection: None,
         rtpmap: Vec::new(),
         fmtp: Vec::new(),
@@ -482,6 +494,16 @@ mod tests {
         let name = SIPP.replace("c=IN IP4 127.0.0.1", "c=IN IP4 host.example.com");
         assert_eq!(negotiate(&parse(&name)), Err(SdpError::NoConnectionAddress));
         assert!(SessionDescription::parse(b"hello").is_err());
+        let many = format!(
+            "v=0\r\n{}",
+            "m=video 0 RTP/AVP 31\r\n".repeat(MAX_STREAMS + 1)
+        );
+        assert!(SessionDescription::parse(many.as_bytes()).is_err());
+        let wide = format!(
+            "v=0\r\nm=audio 1 RTP/AVP{}\r\n",
+            " 96".repeat(MAX_FORMATS + 1)
+        );
+        assert!(SessionDescription::parse(wide.as_bytes()).is_err());
         assert!(SessionDescription::parse(b"v=0\r\nm=audio x RTP/AVP 0\r\n").is_err());
     }
 
