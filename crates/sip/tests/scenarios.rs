@@ -731,3 +731,27 @@ fn a_wildcard_public_address_is_refused() {
     assert!(Engine::new(Config::new("0.0.0.0".parse().unwrap(), 5060), || 1).is_err());
     assert!(Engine::new(Config::new("::".parse().unwrap(), 5060), || 1).is_err());
 }
+
+#[test]
+fn over_the_transaction_cap_new_requests_get_503() {
+    let mut config = Config::new(PUBLIC.parse().unwrap(), 5060);
+    config.max_transactions = 1;
+    let mut counter = 0;
+    let mut h = Harness::new();
+    h.engine = Engine::new(config, move || {
+        counter += 1;
+        counter
+    })
+    .unwrap();
+    let mut c = caller();
+    h.udp(c.addr, c.request("OPTIONS", ""));
+    assert_eq!(h.one_response().status, StatusCode::OK);
+    h.udp(c.addr, c.request("OPTIONS", ""));
+    let busy = h.one_response();
+    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(busy.headers.get("Retry-After"), Some("5"));
+    // Once the first transaction is forgotten (Timer J), there is room again.
+    h.advance(secs(33.0));
+    h.udp(c.addr, c.request("OPTIONS", ""));
+    assert_eq!(h.one_response().status, StatusCode::OK);
+}
