@@ -112,23 +112,27 @@ impl Target {
 }
 
 async fn sqlite_pool(url: &str, in_memory: bool) -> Result<sqlx::AnyPool, StoreError> {
-    let options = AnyPoolOptions::new().after_connect(|conn, _meta| {
-        Box::pin(async move {
-            // Both are per connection. sqlx's SQLite driver already defaults
-            // to a 5 s timeout and foreign keys on; saying so here keeps the
-            // store correct whatever that default becomes.
-            let timeout_ms = SQLITE_BUSY_TIMEOUT.as_millis();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "PRAGMA busy_timeout = {timeout_ms}"
-            )))
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query("PRAGMA foreign_keys = ON")
+    // A file on this machine has no connection that silently dies; pinging
+    // it before every query only adds a round trip to sqlx's worker thread.
+    let options = AnyPoolOptions::new()
+        .test_before_acquire(false)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // Both are per connection. sqlx's SQLite driver already defaults
+                // to a 5 s timeout and foreign keys on; saying so here keeps the
+                // store correct whatever that default becomes.
+                let timeout_ms = SQLITE_BUSY_TIMEOUT.as_millis();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "PRAGMA busy_timeout = {timeout_ms}"
+                )))
                 .execute(&mut *conn)
                 .await?;
-            Ok(())
-        })
-    });
+                sqlx::query("PRAGMA foreign_keys = ON")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        });
     let options = if in_memory {
         // Each connection to `:memory:` would be its own empty database, and
         // it vanishes with its last connection: keep exactly one, forever.

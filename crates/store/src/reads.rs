@@ -79,8 +79,17 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         let w = conference_where(account, filter);
+        let total = if filter.friendly_name.is_none()
+            && filter.date_created == DateRange::default()
+            && filter.date_updated == DateRange::default()
+        {
+            Some(self.counted_conferences(account, filter.status).await?)
+        } else {
+            None
+        };
         self.list(
             &w,
+            total,
             "conferences",
             CONFERENCE_COLUMNS,
             CONFERENCE_ORDER,
@@ -88,6 +97,37 @@ impl Store {
             rows::conference,
         )
         .await
+    }
+
+    /// The account's conferences (in `status`, if given) from the counts
+    /// the writes keep (`migrations/0004_conference_counts.sql`).
+    async fn counted_conferences(
+        &self,
+        account: &AccountSid,
+        status: Option<ConferenceStatus>,
+    ) -> Result<u64, StoreError> {
+        let row = match status {
+            None => {
+                sqlx::query(
+                    "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM conference_counts \
+                     WHERE account_sid = $1",
+                )
+                .bind(account.as_str())
+                .fetch_one(&self.pool)
+                .await?
+            }
+            Some(status) => {
+                sqlx::query(
+                    "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM conference_counts \
+                     WHERE account_sid = $1 AND status = $2",
+                )
+                .bind(account.as_str())
+                .bind(status.code())
+                .fetch_one(&self.pool)
+                .await?
+            }
+        };
+        rows::count(&row)
     }
 
     /// The participant `call` of `conference`, if both belong to `account`.
@@ -126,6 +166,7 @@ impl Store {
         let w = participant_where(account, conference, filter);
         self.list(
             &w,
+            None,
             "participants",
             PARTICIPANT_COLUMNS,
             PARTICIPANT_ORDER,
@@ -137,9 +178,11 @@ impl Store {
 
     /// The page and the total of one list. A page whose offset does not fit
     /// SQL's `OFFSET` is past any real end: it is empty, with the true total.
+    /// `total`, when the caller knows it, saves the `COUNT(*)`.
     async fn list<T>(
         &self,
         w: &Where,
+        total: Option<u64>,
         table: &str,
         columns: &str,
         order: &str,
@@ -149,12 +192,14 @@ impl Store {
         // Not one transaction: on PostgreSQL's default isolation the two
         // statements would see different snapshots anyway. A write between
         // them can make the total differ from the page by that write.
-        let count_sql = w.count_sql(table);
-        let total = rows::count(
-            &w.bind_all(sqlx::query(AssertSqlSafe(count_sql)))
-                .fetch_one(&self.pool)
-                .await?,
-        )?;
+        let total = match total {
+            Some(total) => total,
+            None => rows::count(
+                &w.bind_all(sqlx::query(AssertSqlSafe(w.count_sql(table))))
+                    .fetch_one(&self.pool)
+                    .await?,
+            )?,
+        };
         let Some(offset) = page.offset() else {
             return Ok((Vec::new(), total));
         };

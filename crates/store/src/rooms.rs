@@ -103,6 +103,19 @@ impl Store {
             .bind(at.as_micros())
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            // Start-up only: recounting everything is simpler than per row.
+            sqlx::query("DELETE FROM conference_counts")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO conference_counts (account_sid, status, n) \
+                 SELECT account_sid, status, COUNT(*) FROM conferences \
+                 GROUP BY account_sid, status",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected())
     }
@@ -140,8 +153,16 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                     "account",
                 )
             })?;
+            count_conference(conn, &c.account_sid, c.status, 1).await?;
         }
         Change::ConferenceStatus { sid, status, at } => {
+            // The old status, for the per-status counts.
+            let before = sqlx::query("SELECT account_sid, status FROM conferences WHERE sid = $1")
+                .bind(sid.as_str())
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| StoreError::NotFound("conference".into()))?;
+            let (account, old) = crate::rows::account_and_status(&before)?;
             let sql = format!(
                 "UPDATE conferences SET status = $2, {FORWARD_DATE_UPDATED} WHERE sid = $3"
             );
@@ -157,6 +178,10 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                 })?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound("conference".into()));
+            }
+            if old != *status {
+                count_conference(conn, &account, old, -1).await?;
+                count_conference(conn, &account, *status, 1).await?;
             }
             if *status == ConferenceStatus::Completed {
                 // Participants are live rows: a completed room has none.
@@ -246,5 +271,29 @@ async fn touch_conference(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("conference".into()));
     }
+    Ok(())
+}
+
+/// Adds `delta` to the number of `account`'s conferences in `status`.
+/// A decrement is a plain UPDATE: the row exists (its conference was
+/// counted in), and an upsert would check `n >= 0` on the proposed row.
+async fn count_conference(
+    conn: &mut AnyConnection,
+    account: &model::AccountSid,
+    status: ConferenceStatus,
+    delta: i64,
+) -> Result<(), StoreError> {
+    let sql = if delta < 0 {
+        "UPDATE conference_counts SET n = n + $3 WHERE account_sid = $1 AND status = $2"
+    } else {
+        "INSERT INTO conference_counts (account_sid, status, n) VALUES ($1, $2, $3) \
+         ON CONFLICT (account_sid, status) DO UPDATE SET n = conference_counts.n + $3"
+    };
+    sqlx::query(sql)
+        .bind(account.as_str())
+        .bind(status.code())
+        .bind(delta)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

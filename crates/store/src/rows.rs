@@ -81,6 +81,18 @@ pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError>
     })
 }
 
+/// The `account_sid, status` of a conference row.
+pub(crate) fn account_and_status(
+    row: &AnyRow,
+) -> Result<(AccountSid, ConferenceStatus), StoreError> {
+    const T: &str = "conferences";
+    Ok((
+        sid(row, T, "account_sid", AccountSid::parse)?,
+        ConferenceStatus::from_code(int(row, T, "status")?)
+            .ok_or_else(|| corrupt(T, "status", "not 0, 1 or 2"))?,
+    ))
+}
+
 /// A `COUNT(*) AS n` (BIGINT on both backends) as the `u64` the API pages with.
 pub(crate) fn count(row: &AnyRow) -> Result<u64, StoreError> {
     let n = int(row, "count", "n")?;

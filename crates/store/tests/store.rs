@@ -1544,6 +1544,20 @@ async fn complete_live_conferences_at_startup(db: &TestDb) {
         .unwrap();
     assert_eq!(s.complete_live_conferences(t(102)).await.unwrap(), 1);
     assert_eq!(s.complete_live_conferences(t(103)).await.unwrap(), 0);
+
+    // The list totals (kept as per-status counts) agree with the rows.
+    let total = |account: AccountSid, status: Option<ConferenceStatus>| async move {
+        let filter = ConferenceFilter {
+            status,
+            ..ConferenceFilter::default()
+        };
+        s.conferences(&account, &filter, all()).await.unwrap().1
+    };
+    assert_eq!(total(a.clone(), None).await, 4);
+    assert_eq!(total(a.clone(), Some(ConferenceStatus::Completed)).await, 4);
+    assert_eq!(total(a.clone(), Some(ConferenceStatus::Init)).await, 0);
+    assert_eq!(total(b.clone(), Some(ConferenceStatus::Completed)).await, 1);
+    assert_eq!(total(b, Some(ConferenceStatus::InProgress)).await, 0);
 }
 
 async fn corrupt_rows_are_errors_not_panics(db: &TestDb) {
