@@ -38,6 +38,36 @@ use sqlx::{Any, AssertSqlSafe};
 use crate::rows::{self, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS, bool_to_db};
 use crate::{Store, StoreError};
 
+/// What a list reads: its table, columns, order, and row decoder.
+struct Listing<T> {
+    table: &'static str,
+    columns: &'static str,
+    order: &'static str,
+    decode: fn(&AnyRow) -> Result<T, StoreError>,
+}
+
+// Manual impls: the derives would demand `T: Copy`.
+impl<T> Clone for Listing<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Listing<T> {}
+
+const CONFERENCES: Listing<ConferenceRecord> = Listing {
+    table: "conferences",
+    columns: CONFERENCE_COLUMNS,
+    order: CONFERENCE_ORDER,
+    decode: rows::conference,
+};
+
+const PARTICIPANTS: Listing<ParticipantRecord> = Listing {
+    table: "participants",
+    columns: PARTICIPANT_COLUMNS,
+    order: PARTICIPANT_ORDER,
+    decode: rows::participant,
+};
+
 /// Conferences: newest `date_updated` first, ties by sid (decisions.md).
 const CONFERENCE_ORDER: &str = "ORDER BY date_updated DESC, sid ASC";
 /// Participants: join order; the call sid settles joins in the same microsecond.
@@ -87,16 +117,7 @@ impl Store {
         } else {
             None
         };
-        self.list(
-            &w,
-            total,
-            "conferences",
-            CONFERENCE_COLUMNS,
-            CONFERENCE_ORDER,
-            page,
-            rows::conference,
-        )
-        .await
+        self.list(&w, total, &CONFERENCES, page).await
     }
 
     /// The account's conferences (in `status`, if given) from the counts
@@ -164,16 +185,7 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<ParticipantRecord>, u64), StoreError> {
         let w = participant_where(account, conference, filter);
-        self.list(
-            &w,
-            None,
-            "participants",
-            PARTICIPANT_COLUMNS,
-            PARTICIPANT_ORDER,
-            page,
-            rows::participant,
-        )
-        .await
+        self.list(&w, None, &PARTICIPANTS, page).await
     }
 
     /// The page and the total of one list. A page whose offset does not fit
@@ -183,12 +195,15 @@ impl Store {
         &self,
         w: &Where,
         total: Option<u64>,
-        table: &str,
-        columns: &str,
-        order: &str,
+        listing: &Listing<T>,
         page: PageRequest,
-        decode: fn(&AnyRow) -> Result<T, StoreError>,
     ) -> Result<(Vec<T>, u64), StoreError> {
+        let Listing {
+            table,
+            columns,
+            order,
+            decode,
+        } = *listing;
         // Not one transaction: on PostgreSQL's default isolation the two
         // statements would see different snapshots anyway. A write between
         // them can make the total differ from the page by that write.
