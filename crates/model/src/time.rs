@@ -74,11 +74,26 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
+    /// `Thu, 03 Sep 2009 23:37:53 +0000`. Written from chrono's calendar
+    /// fields rather than through `format("%a, …")`, which re-parses its
+    /// pattern on every call: every list row renders two of these.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use chrono::{Datelike, Timelike};
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let t = self.to_chrono();
+        let day = DAYS[t.weekday().num_days_from_monday() as usize % 7];
+        let month = MONTHS[t.month0() as usize % 12];
         write!(
             f,
-            "{}",
-            self.to_chrono().format("%a, %d %b %Y %H:%M:%S +0000")
+            "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} +0000",
+            t.day(),
+            t.year(),
+            t.hour(),
+            t.minute(),
+            t.second()
         )
     }
 }
@@ -103,6 +118,18 @@ mod tests {
         assert_eq!(t.rfc2822(), "Fri, 04 Sep 2009 06:37:53 +0000");
         let padded = Timestamp::from_secs(1_251_939_600); // 2009-09-03T01:00:00Z
         assert_eq!(padded.rfc2822(), "Thu, 03 Sep 2009 01:00:00 +0000");
+    }
+
+    #[test]
+    fn matches_chronos_own_rfc2822_formatting() {
+        for secs in (-2_000_000_000i64..4_000_000_000).step_by(7_654_321) {
+            let t = Timestamp::from_secs(secs);
+            let expected = t
+                .to_chrono()
+                .format("%a, %d %b %Y %H:%M:%S +0000")
+                .to_string();
+            assert_eq!(t.rfc2822(), expected, "{secs}");
+        }
     }
 
     #[test]
