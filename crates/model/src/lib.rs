@@ -6,11 +6,13 @@
 //! store keeps, the list filters, and the paging arithmetic of the 2008 API.
 //! Randomness is an argument (`from_random`), never drawn here.
 
+mod call;
 mod page;
 mod records;
 mod sid;
 mod time;
 
+pub use call::{CallRecord, CallStatus};
 pub use page::{PageRequest, PageWindow};
 pub use records::{
     Account, AuthToken, ConferenceFilter, ConferenceRecord, ConferenceStatus, DateRange,

@@ -17,6 +17,7 @@
 //! The code is split by what it owns:
 //! - `connect`: URLs, the pool, SQLite's WAL and locking settings, migrations;
 //! - `accounts`: accounts and phone numbers;
+//! - `calls`: call records (written by the SIP side, recovered at start-up);
 //! - `rooms`: the room writes ([`Store::apply`], start-up recovery);
 //! - `reads`: the API's scoped reads and filtered, paged lists;
 //! - `rows`: turning stored rows back into model types (bad values are
@@ -24,6 +25,7 @@
 //! - `error`: [`StoreError`] and how database errors map onto it.
 
 mod accounts;
+mod calls;
 mod connect;
 mod error;
 mod reads;

@@ -8,8 +8,9 @@
 //! decoders below them belong together: change one, change the other.
 
 use model::{
-    Account, AccountSid, AuthToken, CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus,
-    HttpMethod, ParticipantRecord, PhoneNumber, PhoneNumberSid, SidError, Timestamp,
+    Account, AccountSid, AuthToken, CallRecord, CallSid, CallStatus, ConferenceRecord,
+    ConferenceSid, ConferenceStatus, HttpMethod, ParticipantRecord, PhoneNumber, PhoneNumberSid,
+    SidError, Timestamp,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -27,6 +28,33 @@ pub(crate) const CONFERENCE_COLUMNS: &str =
 
 pub(crate) const PARTICIPANT_COLUMNS: &str = "call_sid, conference_sid, account_sid, muted, \
      start_conference_on_enter, end_conference_on_exit, date_created, date_updated";
+
+pub(crate) const CALL_COLUMNS: &str = "sid, account_sid, phone_number_sid, caller, called, status, \
+     start_time, end_time, duration, failure, date_created, date_updated";
+
+pub(crate) fn call(row: &AnyRow) -> Result<CallRecord, StoreError> {
+    const T: &str = "calls";
+    let phone_number_sid = get::<Option<String>>(row, T, "phone_number_sid")?
+        .map(|s| {
+            PhoneNumberSid::parse(&s).map_err(|e| corrupt(T, "phone_number_sid", &e.to_string()))
+        })
+        .transpose()?;
+    Ok(CallRecord {
+        sid: sid(row, T, "sid", CallSid::parse)?,
+        account_sid: sid(row, T, "account_sid", AccountSid::parse)?,
+        phone_number_sid,
+        caller: text(row, T, "caller")?,
+        called: text(row, T, "called")?,
+        status: CallStatus::from_code(int(row, T, "status")?)
+            .ok_or_else(|| corrupt(T, "status", "not 0 to 5"))?,
+        start_time: get::<Option<i64>>(row, T, "start_time")?.map(Timestamp::from_micros),
+        end_time: get::<Option<i64>>(row, T, "end_time")?.map(Timestamp::from_micros),
+        duration: get(row, T, "duration")?,
+        failure: get(row, T, "failure")?,
+        date_created: timestamp(row, T, "date_created")?,
+        date_updated: timestamp(row, T, "date_updated")?,
+    })
+}
 
 pub(crate) fn account(row: &AnyRow) -> Result<Account, StoreError> {
     const T: &str = "accounts";

@@ -12,9 +12,9 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use model::{
-    Account, AccountSid, AuthToken, CallSid, ConferenceFilter, ConferenceRecord, ConferenceSid,
-    ConferenceStatus, DateRange, HttpMethod, PageRequest, ParticipantFilter, ParticipantRecord,
-    PhoneNumber, PhoneNumberSid, Timestamp,
+    Account, AccountSid, AuthToken, CallRecord, CallSid, CallStatus, ConferenceFilter,
+    ConferenceRecord, ConferenceSid, ConferenceStatus, DateRange, HttpMethod, PageRequest,
+    ParticipantFilter, ParticipantRecord, PhoneNumber, PhoneNumberSid, Timestamp,
 };
 use sqlx::{AssertSqlSafe, Connection, Executor};
 use store::{Backend, Change, Store, StoreError};
@@ -65,6 +65,7 @@ on_both_backends!(
     participants_in_join_order_with_muted_filter,
     complete_live_conferences_at_startup,
     corrupt_rows_are_errors_not_panics,
+    calls_are_recorded_finished_and_recovered,
 );
 
 struct TestDb {
@@ -1611,4 +1612,79 @@ fn test_database_urls() {
         with_database("postgresql://u:p@h/db?sslmode=disable", "x"),
         "postgresql://u:p@h/x?sslmode=disable"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Calls
+
+fn call_record(
+    n: u64,
+    account: &AccountSid,
+    number: Option<PhoneNumberSid>,
+    at: Timestamp,
+) -> CallRecord {
+    CallRecord {
+        sid: call_sid(n),
+        account_sid: account.clone(),
+        phone_number_sid: number,
+        caller: format!("alice{n}"),
+        called: "standup".to_owned(),
+        status: CallStatus::InProgress,
+        start_time: Some(at),
+        end_time: None,
+        duration: None,
+        failure: None,
+        date_created: at,
+        date_updated: at,
+    }
+}
+
+async fn calls_are_recorded_finished_and_recovered(db: &TestDb) {
+    let s = &db.store;
+    let a = with_account(s, 1).await;
+    let first = call_record(1, &a, Some(number_sid(7)), t(10));
+    let second = call_record(2, &a, None, t(20));
+    s.insert_call(&first).await.unwrap();
+    s.insert_call(&second).await.unwrap();
+    assert!(matches!(
+        s.insert_call(&first).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.call(&first.sid).await.unwrap(), Some(first.clone()));
+    assert_eq!(s.call(&call_sid(3)).await.unwrap(), None);
+
+    let failure = "fetching http://app/voice failed: HTTP status 500";
+    assert!(
+        s.finish_call(
+            &first.sid,
+            CallStatus::FailedApplicationError,
+            t(75),
+            Some(failure)
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !s.finish_call(&call_sid(3), CallStatus::Complete, t(75), None)
+            .await
+            .unwrap()
+    );
+    let got = s.call(&first.sid).await.unwrap().unwrap();
+    assert_eq!(got.status, CallStatus::FailedApplicationError);
+    assert_eq!(got.end_time, Some(t(75)));
+    assert_eq!(got.duration, Some(65));
+    assert_eq!(got.failure.as_deref(), Some(failure));
+    assert_eq!(got.date_updated, t(75));
+
+    // Recovery completes only what is still in progress.
+    assert_eq!(s.complete_live_calls(t(100)).await.unwrap(), 1);
+    assert_eq!(s.complete_live_calls(t(101)).await.unwrap(), 0);
+    let got = s.call(&second.sid).await.unwrap().unwrap();
+    assert_eq!(got.status, CallStatus::Complete);
+    assert_eq!(
+        (got.end_time, got.duration, got.failure),
+        (Some(t(100)), Some(80), None)
+    );
+    let untouched = s.call(&first.sid).await.unwrap().unwrap();
+    assert_eq!(untouched.status, CallStatus::FailedApplicationError);
 }
