@@ -97,8 +97,9 @@ pub enum HangupReason {
 #[derive(Debug)]
 pub struct CallScript {
     call: CallInfo,
-    voice_url: HttpUrl,
-    voice_method: HttpMethod,
+    /// The voice URL and method, asked again when the call ends; `None` for
+    /// a script that came with its document ([`CallScript::from_verbs`]).
+    voice: Option<(HttpUrl, HttpMethod)>,
     actions: VecDeque<Action>,
     /// The rest of the current document.
     verbs: VecDeque<Verb>,
@@ -134,8 +135,7 @@ impl CallScript {
     pub fn new(call: CallInfo, voice_url: HttpUrl, voice_method: HttpMethod) -> Self {
         let mut script = Self {
             call,
-            voice_url: voice_url.clone(),
-            voice_method,
+            voice: Some((voice_url.clone(), voice_method)),
             actions: VecDeque::new(),
             verbs: VecDeque::new(),
             state: State::Ready,
@@ -148,6 +148,23 @@ impl CallScript {
             method: voice_method,
             params,
         });
+        script
+    }
+
+    /// A script for a call that has no voice URL (confab's open rooms run
+    /// a built-in `<Dial><Conference>`): it runs `verbs` at once, and makes
+    /// no request unless they do (no end-of-call request either).
+    pub fn from_verbs(call: CallInfo, verbs: Vec<Verb>) -> Self {
+        let mut script = Self {
+            call,
+            voice: None,
+            actions: VecDeque::new(),
+            verbs: verbs.into(),
+            state: State::Ready,
+            budget: FetchBudget::default(),
+            completed_sent: false,
+        };
+        script.run();
         script
     }
 
@@ -262,9 +279,10 @@ impl CallScript {
             return None;
         }
         self.completed_sent = true;
+        let (url, method) = self.voice.clone()?;
         Some(WebhookRequest {
-            url: self.voice_url.clone(),
-            method: self.voice_method,
+            url,
+            method,
             params: self.call.params(CallStatus::Completed),
         })
     }

@@ -708,3 +708,23 @@ fn loop_counts_are_exact_for_large_values() {
         script.finished();
     }
 }
+
+#[test]
+fn a_script_from_verbs_joins_at_once_and_sends_no_end_of_call_request() {
+    let doc = twiml::Document::parse(
+        b"<Response><Dial><Conference>standup</Conference></Dial></Response>",
+        &Url::parse("http://confab.invalid/").unwrap(),
+    )
+    .unwrap();
+    let mut script = CallScript::from_verbs(call(), doc.verbs);
+    match script.poll_action() {
+        Some(Action::JoinConference { name, wait, .. }) => {
+            assert_eq!(name, "standup");
+            assert_eq!(wait, WaitAudio::BuiltIn);
+        }
+        other => panic!("expected a join, got {other:?}"),
+    }
+    script.left_conference(LeaveReason::Kicked);
+    assert_eq!(drain(&mut script), [hangup_normal()]);
+    assert_eq!(script.call_ended(), None);
+}
