@@ -1,6 +1,6 @@
 //! The command line, as clap types. Doc comments are the `--help` text.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
@@ -25,7 +25,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server: the REST API now, SIP and RTP in a later release.
+    /// Run the server: SIP (UDP and TCP) with RTP media, and the REST API.
     Serve(ServeArgs),
     /// Manage accounts (each has an AccountSid and an AuthToken).
     #[command(subcommand)]
@@ -41,13 +41,32 @@ pub struct ServeArgs {
     #[arg(long, env = "CONFAB_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
 
-    /// Address SIP listens on (UDP and TCP). Accepted now, used once calls arrive.
+    /// Address SIP listens on, UDP and TCP (port 0 picks a free port).
     #[arg(long, env = "CONFAB_SIP_ADDR", default_value = "127.0.0.1:5060")]
     pub sip_addr: SocketAddr,
 
-    /// UDP port range for RTP media legs, as LO-HI. Accepted now, used once calls arrive.
+    /// The address written into SDP and Contact: where callers reach this
+    /// server. Default: the SIP address, or 127.0.0.1 when that is a wildcard.
+    #[arg(long, env = "CONFAB_PUBLIC_ADDR")]
+    pub public_addr: Option<IpAddr>,
+
+    /// UDP port range for RTP media legs, as LO-HI (one even port a call).
     #[arg(long, env = "CONFAB_RTP_PORTS", default_value = "10000-20000")]
     pub rtp_ports: PortRange,
+
+    /// Calls to a number nobody added join the default account's room named
+    /// after it (sip:standup@host → room "standup"); `--open-rooms=false`
+    /// answers them 404.
+    #[arg(
+        long,
+        env = "CONFAB_OPEN_ROOMS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub open_rooms: bool,
 
     /// Participants a conference room holds unless its creator sets maxParticipants.
     #[arg(long, env = "CONFAB_ROOM_CAPACITY", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
@@ -141,6 +160,23 @@ mod tests {
         for bad in ["", "10000", "2-1", "0-10", "1-70000", "a-b"] {
             assert!(bad.parse::<PortRange>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn open_rooms_is_on_unless_turned_off() {
+        let serve = |args: &[&str]| match Cli::try_parse_from(
+            ["confab", "serve"].iter().chain(args.iter()),
+        ) {
+            Ok(Cli {
+                command: Command::Serve(args),
+                ..
+            }) => args.open_rooms,
+            other => panic!("{other:?}"),
+        };
+        assert!(serve(&[]));
+        assert!(serve(&["--open-rooms"]));
+        assert!(serve(&["--open-rooms=true"]));
+        assert!(!serve(&["--open-rooms=false"]));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use model::{AccountSid, HttpMethod, PhoneNumber, PhoneNumberSid};
-use server::{Clock, Config, Server, SystemClock};
+use server::{CallConfig, Clock, Config, Server, SipConfig, SystemClock};
 use store::{Store, StoreError};
 
 use crate::cli::{AccountsCommand, Cli, Command, NumbersCommand, ServeArgs};
@@ -32,15 +32,24 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
     let addr = listener.local_addr()?;
-    tracing::info!(
-        sip_addr = %args.sip_addr,
-        rtp_ports = %format!("{}-{}", args.rtp_ports.low, args.rtp_ports.high),
-        "SIP and RTP are not served yet"
-    );
     let config = Config {
         room_capacity: usize::try_from(args.room_capacity).unwrap_or(40),
     };
-    let server = Server::start(store, config, clock).await?;
+    let mut server = Server::start(store, config, clock).await?;
+    let calls = CallConfig {
+        sip: SipConfig {
+            bind: args.sip_addr,
+            public_addr: args.public_addr,
+        },
+        rtp_ports: (args.rtp_ports.low, args.rtp_ports.high),
+        open_rooms: args.open_rooms,
+        ..CallConfig::new(args.sip_addr, (args.rtp_ports.low, args.rtp_ports.high))
+    };
+    let sip = server
+        .listen_sip(calls)
+        .await
+        .with_context(|| format!("cannot listen for SIP on {}", args.sip_addr))?;
+    println!("SIP listening on udp:{} tcp:{}", sip.udp, sip.tcp);
     println!("confab listening on http://{addr}");
     tracing::info!(%addr, "serving the 2008-08-01 API");
     server.serve(listener, shutdown_signal()).await?;

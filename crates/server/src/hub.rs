@@ -8,9 +8,19 @@
 //!
 //! One task serialises all rule changes: that is what makes "one live room
 //! per name" hold when two callers dial a new room at the same moment. The
-//! rules are cheap (no audio here); mixing will live in per-room tasks that
-//! the hub drives.
+//! rules are cheap (no audio here); mixing lives in per-room tasks
+//! ([`crate::room`]) that the hub drives after persisting each change: a
+//! created conference gets a room task, a joining call's leg (handed over
+//! with its join) is added to it, a start ends the wait audio, a mute is
+//! applied to the mix *before* the API is answered, a leaving call's leg is
+//! taken out and given back to its call task with the reason, and a
+//! completed conference's task is stopped.
+//!
+//! The hub waits for room tasks (a mute's tick, a removed leg's socket);
+//! room tasks never wait for the hub, so neither can wait for itself.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use conference::{Conferences, Event, JoinError, JoinRequest, Joined, LeaveReason};
@@ -22,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::room::{self, CallNotice, LegHandover, RoomHandle};
 use crate::{Clock, ids};
 
 /// How many commands may wait for the hub before senders wait too.
@@ -39,11 +50,42 @@ pub enum JoinFailure {
 
 type Reply<T> = oneshot::Sender<T>;
 
+/// A call that joined with its media: where its room is.
+#[derive(Debug)]
+pub struct CallJoined {
+    pub joined: Joined,
+    /// The room's media task (for the call's wait audio).
+    pub room: Option<RoomHandle>,
+}
+
+/// A join with media that did not happen: why, and the leg back.
+#[derive(Debug)]
+pub struct CallJoinFailed {
+    pub failure: JoinFailure,
+    pub leg: Option<LegHandover>,
+}
+
+/// A change to a call's leg that SIP reported (a re-INVITE).
+#[derive(Debug, Clone, Copy)]
+pub enum LegUpdate {
+    Hold(bool),
+    Remote(Option<SocketAddr>),
+}
+
 #[derive(Debug)]
 enum Command {
     Join {
         request: JoinRequest,
         reply: Reply<Result<Joined, JoinFailure>>,
+    },
+    JoinCall {
+        request: JoinRequest,
+        leg: LegHandover,
+        reply: Reply<Result<CallJoined, CallJoinFailed>>,
+    },
+    UpdateLeg {
+        call: CallSid,
+        update: LegUpdate,
     },
     Leave {
         call: CallSid,
@@ -71,6 +113,18 @@ pub struct HubHandle {
     tx: mpsc::Sender<Command>,
 }
 
+/// A handle that does not keep the hub's queue open (room tasks hold one).
+#[derive(Debug, Clone)]
+pub struct WeakHub {
+    tx: mpsc::WeakSender<Command>,
+}
+
+impl WeakHub {
+    pub fn upgrade(&self) -> Option<HubHandle> {
+        self.tx.upgrade().map(|tx| HubHandle { tx })
+    }
+}
+
 /// Starts the hub. It runs until `stop` is cancelled (or every handle is
 /// dropped), then ends every room and persists that before returning.
 pub fn spawn(
@@ -84,6 +138,10 @@ pub fn spawn(
         rooms: Conferences::new(capacity),
         store,
         clock,
+        weak: WeakHub { tx: tx.downgrade() },
+        media: HashMap::new(),
+        links: HashMap::new(),
+        arriving: None,
     };
     let task = tokio::spawn(hub.run(rx, stop));
     (HubHandle { tx }, task)
@@ -95,6 +153,42 @@ impl HubHandle {
         self.ask(|reply| Command::Join { request, reply })
             .await
             .unwrap_or(Err(JoinFailure::Unavailable))
+    }
+
+    /// Puts a call and its media leg into the room of that name. On
+    /// success the leg is the room's until the call leaves (its notify
+    /// channel then gets [`CallNotice::Left`] with the leg back); on
+    /// failure the leg comes back with the error, when it can.
+    pub async fn join_call(
+        &self,
+        request: JoinRequest,
+        leg: LegHandover,
+    ) -> Result<CallJoined, CallJoinFailed> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::JoinCall {
+            request,
+            leg,
+            reply,
+        };
+        if let Err(mpsc::error::SendError(command)) = self.tx.send(command).await {
+            let leg = match command {
+                Command::JoinCall { leg, .. } => Some(leg),
+                _ => None,
+            };
+            return Err(CallJoinFailed {
+                failure: JoinFailure::Unavailable,
+                leg,
+            });
+        }
+        answer.await.unwrap_or(Err(CallJoinFailed {
+            failure: JoinFailure::Unavailable,
+            leg: None,
+        }))
+    }
+
+    /// Tells the room of `call` that its leg went on or off hold, or moved.
+    pub async fn update_leg(&self, call: CallSid, update: LegUpdate) {
+        let _ = self.tx.send(Command::UpdateLeg { call, update }).await;
     }
 
     /// Takes a caller out of its room; `false` if it was in none.
@@ -159,6 +253,19 @@ struct Hub {
     rooms: Conferences,
     store: Store,
     clock: Arc<dyn Clock>,
+    weak: WeakHub,
+    /// The media task of every live conference.
+    media: HashMap<ConferenceSid, RoomHandle>,
+    /// What the hub remembers of each call in a room.
+    links: HashMap<CallSid, Link>,
+    /// The leg of the join being applied, until its `ParticipantJoined`.
+    arriving: Option<(CallSid, LegHandover)>,
+}
+
+/// A call in a room, as the hub needs it when the call leaves.
+struct Link {
+    beep: bool,
+    notify: Option<mpsc::Sender<CallNotice>>,
 }
 
 impl Hub {
@@ -177,6 +284,8 @@ impl Hub {
         if let Err(e) = self.persist().await {
             tracing::error!(error = %e, "could not record the rooms ended at shutdown");
         }
+        // Whatever is left (nothing, normally) stops with its handles.
+        self.media.clear();
     }
 
     async fn handle(&mut self, command: Command) {
@@ -192,6 +301,58 @@ impl Hub {
                     .await
                     .unwrap_or(Err(JoinFailure::Unavailable));
                 let _ = reply.send(result);
+            }
+            Command::JoinCall {
+                request,
+                leg,
+                reply,
+            } => {
+                let call = request.call.clone();
+                let beep = request.options.beep;
+                let notify = leg.notify.clone();
+                let result = match self.rooms.join(request, ids::conference_sid(), now) {
+                    Err(e) => Err(CallJoinFailed {
+                        failure: e.into(),
+                        leg: Some(leg),
+                    }),
+                    Ok(joined) => {
+                        self.links.insert(
+                            call.clone(),
+                            Link {
+                                beep,
+                                notify: Some(notify),
+                            },
+                        );
+                        self.arriving = Some((call, leg));
+                        match self.persist().await {
+                            Ok(()) => Ok(CallJoined {
+                                room: self.media.get(&joined.conference).cloned(),
+                                joined,
+                            }),
+                            Err(e) => {
+                                tracing::error!(error = %e, "could not persist a join");
+                                Err(CallJoinFailed {
+                                    failure: JoinFailure::Unavailable,
+                                    leg: None,
+                                })
+                            }
+                        }
+                    }
+                };
+                self.arriving = None;
+                let _ = reply.send(result);
+            }
+            Command::UpdateLeg { call, update } => {
+                let Some(view) = self.rooms.participant(&call) else {
+                    return;
+                };
+                let Some(room) = self.media.get(&view.conference) else {
+                    return;
+                };
+                match update {
+                    LegUpdate::Hold(held) => room.set_hold(call, held).await,
+                    LegUpdate::Remote(remote) => room.relatch(call, remote).await,
+                }
             }
             Command::Leave {
                 call,
@@ -250,14 +411,95 @@ impl Hub {
         }
     }
 
+    /// Writes what the rules did, then makes the media follow. The media
+    /// follows even if the store refused: the rules have changed either way,
+    /// and what callers hear must agree with the rules.
     async fn persist(&mut self) -> Result<(), store::StoreError> {
-        let changes: Vec<Change> = std::iter::from_fn(|| self.rooms.poll_event())
-            .map(to_change)
-            .collect();
-        if changes.is_empty() {
+        let events: Vec<Event> = std::iter::from_fn(|| self.rooms.poll_event()).collect();
+        if events.is_empty() {
             return Ok(());
         }
-        self.store.apply(&changes).await
+        let changes: Vec<Change> = events.iter().cloned().map(to_change).collect();
+        let stored = self.store.apply(&changes).await;
+        for event in events {
+            self.drive(event).await;
+        }
+        stored
+    }
+
+    /// One rules event, applied to the media.
+    async fn drive(&mut self, event: Event) {
+        match event {
+            Event::ConferenceCreated { sid, .. } => {
+                let handle = room::spawn(&sid, self.weak.clone());
+                self.media.insert(sid, handle);
+            }
+            Event::ParticipantJoined {
+                conference,
+                call,
+                muted,
+                ..
+            } => {
+                let Some(room) = self.media.get(&conference) else {
+                    return;
+                };
+                let beep = self.links.get(&call).is_some_and(|l| l.beep);
+                if let Some((_, leg)) = self.arriving.take_if(|(c, _)| *c == call) {
+                    room.add_leg(call, leg, muted).await;
+                }
+                if beep {
+                    room.beep(media::Beep::Join).await;
+                }
+            }
+            Event::StatusChanged {
+                sid,
+                status: ConferenceStatus::InProgress,
+                ..
+            } => {
+                // The joiner's beep (if any) is already queued: it marks the start.
+                if let Some(room) = self.media.get(&sid) {
+                    room.set_waiting(false).await;
+                }
+            }
+            Event::StatusChanged {
+                sid,
+                status: ConferenceStatus::Completed,
+                ..
+            } => {
+                // Dropping the last handle stops the room's task.
+                self.media.remove(&sid);
+            }
+            Event::StatusChanged { .. } => {}
+            Event::ParticipantMuted {
+                conference,
+                call,
+                muted,
+                ..
+            } => {
+                if let Some(room) = self.media.get(&conference) {
+                    room.set_muted(call, muted).await;
+                }
+            }
+            Event::ParticipantLeft {
+                conference,
+                call,
+                reason,
+                ..
+            } => {
+                let room = self.media.get(&conference);
+                let leg = match room {
+                    Some(room) => room.remove_leg(call.clone()).await,
+                    None => None,
+                };
+                let link = self.links.remove(&call);
+                if let (Some(room), Some(true)) = (room, link.as_ref().map(|l| l.beep)) {
+                    room.beep(media::Beep::Leave).await;
+                }
+                if let Some(notify) = link.and_then(|l| l.notify) {
+                    let _ = notify.try_send(CallNotice::Left { reason, leg });
+                }
+            }
+        }
     }
 }
 

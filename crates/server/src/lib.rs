@@ -1,29 +1,55 @@
 //! The tokio shell around confab's cores.
 //!
 //! [`Server::start`] opens nothing itself: it takes a connected
-//! [`store::Store`], completes the rooms a previous run left live, and spawns
-//! the conference [`hub`], the one task that owns the room rules. The binary
-//! then hands [`Server::serve`] a bound listener (tests bind `127.0.0.1:0`).
+//! [`store::Store`], completes the rooms and calls a previous run left live,
+//! and spawns the conference [`hub`], the one task that owns the room rules.
+//! [`Server::listen_sip`] binds SIP (UDP and TCP) and starts taking calls;
+//! the binary then hands [`Server::serve`] a bound HTTP listener (tests bind
+//! `127.0.0.1:0` throughout).
 //!
-//! Side effects the cores ask for (persist a room change, later: send SIP,
-//! fetch TwiML) are executed here; time comes from a [`Clock`], randomness
-//! from [`ids`].
+//! The tasks, as in `design.md`'s runtime topology:
+//! - the SIP task (`sip_task`) owns the SIP sockets and the `sip` engine;
+//! - one task per call (`call`) routes it, runs its TwiML (webhooks with
+//!   `fetch`, `<Say>`/`<Play>` made by `audio` and played by a `player`)
+//!   and records it;
+//! - the [`hub`] owns the room rules and persists every change;
+//! - one task per live conference (`room`) owns its legs' RTP sockets (from
+//!   the `rtp_ports` pool) and mixes every 20 ms.
+//!
+//! They talk over bounded channels. Side effects the cores ask for are
+//! executed here; time comes from a [`Clock`], randomness from [`ids`].
+//! Shutdown: calls hang up (BYE) and leave their rooms, the hub completes
+//! what is left and writes it down, then SIP sends its last messages.
 
 pub mod accounts;
+mod audio;
+mod call;
 pub mod clock;
+mod fetch;
 pub mod hub;
 pub mod ids;
 pub mod lenient;
+mod player;
+mod room;
+mod rtp_ports;
+mod sip_task;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use hub::{HubHandle, JoinFailure};
+pub use sip_task::{SipAddrs, SipConfig};
+
+/// How long shutdown waits for calls to hang up and leave their rooms.
+const CALLS_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of the server shell (the binary builds these from its flags).
 #[derive(Debug, Clone)]
@@ -38,13 +64,52 @@ impl Default for Config {
     }
 }
 
+/// Settings of the telephony side (the binary builds these from its flags).
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    pub sip: SipConfig,
+    /// The inclusive UDP port range of RTP legs (even ports are used).
+    pub rtp_ports: (u16, u16),
+    /// Calls to numbers nobody added join the default account's room named
+    /// after the number; off: 404.
+    pub open_rooms: bool,
+    /// How long a webhook or `<Play>` request may take.
+    pub webhook_timeout: Duration,
+}
+
+impl CallConfig {
+    /// SIP on `bind`, RTP on `rtp_ports`, open rooms, 10 s webhooks.
+    pub fn new(bind: SocketAddr, rtp_ports: (u16, u16)) -> Self {
+        Self {
+            sip: SipConfig {
+                bind,
+                public_addr: None,
+            },
+            rtp_ports,
+            open_rooms: true,
+            webhook_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// A running confab: the store, the conference hub, and what stops them.
 #[derive(Debug)]
 pub struct Server {
     store: store::Store,
+    clock: Arc<dyn Clock>,
     hub: HubHandle,
     hub_task: JoinHandle<()>,
     stop_hub: CancellationToken,
+    calls: Option<Calls>,
+}
+
+/// The telephony side, once [`Server::listen_sip`] started it.
+#[derive(Debug)]
+struct Calls {
+    sip_task: JoinHandle<()>,
+    stop_sip: CancellationToken,
+    stop_calls: CancellationToken,
+    tracker: TaskTracker,
 }
 
 impl Server {
@@ -61,15 +126,62 @@ impl Server {
                 "completed conferences left live by a previous run"
             );
         }
+        let calls = store.complete_live_calls(clock.now()).await?;
+        if calls > 0 {
+            tracing::info!(calls, "completed calls left in progress by a previous run");
+        }
         let stop_hub = CancellationToken::new();
-        let (hub, hub_task) =
-            hub::spawn(store.clone(), clock, config.room_capacity, stop_hub.clone());
+        let (hub, hub_task) = hub::spawn(
+            store.clone(),
+            clock.clone(),
+            config.room_capacity,
+            stop_hub.clone(),
+        );
         Ok(Self {
             store,
+            clock,
             hub,
             hub_task,
             stop_hub,
+            calls: None,
         })
+    }
+
+    /// Binds SIP on UDP and TCP and starts taking calls. Returns where it
+    /// listens (port 0 picks one free port for both).
+    pub async fn listen_sip(&mut self, config: CallConfig) -> std::io::Result<SipAddrs> {
+        let (udp, tcp) = sip_task::bind(config.sip.bind).await?;
+        let http = fetch::client(config.webhook_timeout).map_err(std::io::Error::other)?;
+        // Render the hold music now, so that no room's tick pays for it.
+        let _ = media::hold_music::samples();
+        let stop_calls = CancellationToken::new();
+        let stop_sip = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let (low, high) = config.rtp_ports;
+        let ports = rtp_ports::RtpPorts::new(config.sip.bind.ip(), low, high);
+        tracing::debug!(ports = ports.capacity(), "RTP port pool");
+        let services = Arc::new(call::CallServices {
+            store: self.store.clone(),
+            hub: self.hub.clone(),
+            clock: self.clock.clone(),
+            ports,
+            http,
+            open_rooms: config.open_rooms,
+            stop: stop_calls.clone(),
+            tracker: tracker.clone(),
+        });
+        let on_call: sip_task::OnCall = Arc::new(move |incoming, events, sip| {
+            call::spawn(services.clone(), incoming, events, sip);
+        });
+        let (addrs, sip_task) = sip_task::spawn(udp, tcp, &config.sip, on_call, stop_sip.clone())?;
+        tracing::info!(udp = %addrs.udp, tcp = %addrs.tcp, "SIP listening");
+        self.calls = Some(Calls {
+            sip_task,
+            stop_sip,
+            stop_calls,
+            tracker,
+        });
+        Ok(addrs)
     }
 
     /// The conference hub, for whoever puts callers into rooms.
@@ -101,11 +213,28 @@ impl Server {
         served
     }
 
-    /// Ends every room and waits for the hub to write that down.
+    /// Hangs up every call (BYE), ends every room, waits for the hub to
+    /// write that down, and lets SIP send its last messages.
     pub async fn stop(self) {
+        if let Some(calls) = &self.calls {
+            calls.stop_calls.cancel();
+            calls.tracker.close();
+            if tokio::time::timeout(CALLS_STOP_TIMEOUT, calls.tracker.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("some calls did not end in time");
+            }
+        }
         self.stop_hub.cancel();
         if let Err(e) = self.hub_task.await {
             tracing::error!(error = %e, "the conference hub task failed");
+        }
+        if let Some(calls) = self.calls {
+            calls.stop_sip.cancel();
+            if let Err(e) = calls.sip_task.await {
+                tracing::error!(error = %e, "the SIP task failed");
+            }
         }
     }
 }

@@ -1,0 +1,133 @@
+//! A call's own media while it is not in a conference: `<Say>`, `<Play>`,
+//! `<Pause>` and the error tone, played to the caller through the same
+//! machinery the rooms use (a [`MediaRoom`] with the call's one leg, kept
+//! waiting, whose wait source is the clip; the clip is over when the room
+//! reports [`MediaEvent::WaitSourceEnded`]).
+//!
+//! The player ticks only while something plays. Its socket and the
+//! address its media latched to move into a room at `<Dial>` and come back
+//! when the call leaves, so the caller keeps hearing the script.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use media::{
+    AudioSource, LegConfig, LegId, MediaEvent, MediaRoom, RtpTimestamp, SeqNo, Silence, Ssrc,
+};
+use sip::sdp::NegotiatedAudio;
+use tokio::net::UdpSocket;
+
+const LEG: LegId = LegId(1);
+
+/// One call's private media.
+#[derive(Debug)]
+pub struct Player {
+    socket: UdpSocket,
+    room: MediaRoom,
+    remote: Option<SocketAddr>,
+    buf: Vec<u8>,
+}
+
+impl Player {
+    /// A player on `socket`, sending to `remote` (the latched address, or
+    /// the SDP's) with what was negotiated.
+    pub fn new(
+        socket: UdpSocket,
+        audio: &NegotiatedAudio,
+        remote: Option<SocketAddr>,
+        held: bool,
+    ) -> Self {
+        let mut room = MediaRoom::new();
+        room.set_waiting(true);
+        let config = leg_config(audio, remote);
+        // A fresh room has no legs, so these cannot fail.
+        let _ = room.add_leg(LEG, config);
+        let _ = room.set_wait_source(LEG, Some(Box::new(Silence::forever())));
+        let _ = room.set_hold(LEG, held);
+        Self {
+            socket,
+            room,
+            remote: config.remote,
+            buf: vec![0; 2048],
+        }
+    }
+
+    /// Starts playing `source` from the next tick.
+    pub fn play(&mut self, source: Box<dyn AudioSource + Send>) {
+        let _ = self.room.set_wait_source(LEG, Some(source));
+    }
+
+    /// One 20 ms step; `true` when the clip has played to its end.
+    pub fn tick(&mut self, now: Instant) -> bool {
+        loop {
+            match self.socket.try_recv_from(&mut self.buf) {
+                Ok((n, from)) => {
+                    let datagram = self.buf.get(..n).unwrap_or_default();
+                    let _ = self.room.handle_datagram(LEG, from, datagram, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => break,
+            }
+        }
+        self.room.tick(now);
+        while let Some(t) = self.room.poll_transmit() {
+            let _ = self.socket.try_send_to(t.payload, t.to);
+        }
+        let mut ended = false;
+        while let Some(event) = self.room.poll_event() {
+            match event {
+                MediaEvent::Latched { remote, .. } => self.remote = Some(remote),
+                MediaEvent::WaitSourceEnded { .. } => ended = true,
+                MediaEvent::Dtmf { .. } => {}
+            }
+        }
+        if ended {
+            let _ = self
+                .room
+                .set_wait_source(LEG, Some(Box::new(Silence::forever())));
+        }
+        ended
+    }
+
+    /// On hold, nothing is sent (and a clip waits for the call to resume).
+    pub fn set_hold(&mut self, held: bool) {
+        let _ = self.room.set_hold(LEG, held);
+    }
+
+    /// A re-INVITE moved the caller's media.
+    pub fn relatch(&mut self, remote: Option<SocketAddr>) {
+        self.remote = remote;
+        let _ = self.room.relatch(LEG, remote);
+    }
+
+    /// The socket and where the caller's media comes from, for a room.
+    pub fn into_parts(self) -> (UdpSocket, Option<SocketAddr>) {
+        (self.socket, self.remote)
+    }
+}
+
+/// A leg's configuration: the negotiated codec and telephone-event, fresh
+/// random SSRC, sequence and timestamp (each handover starts a new RTP
+/// source, which receivers resynchronise on), and where to send.
+pub fn leg_config(audio: &NegotiatedAudio, remote: Option<SocketAddr>) -> LegConfig {
+    let r = crate::ids::random_bytes();
+    let word = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
+    LegConfig {
+        codec: match audio.codec {
+            sip::sdp::Codec::Pcmu => media::Codec::Pcmu,
+            sip::sdp::Codec::Pcma => media::Codec::Pcma,
+        },
+        telephone_event_pt: audio.telephone_event,
+        ssrc: Ssrc(word(0)),
+        initial_seq: SeqNo(u16::from_le_bytes([r[4], r[5]])),
+        initial_ts: RtpTimestamp(word(8)),
+        remote: remote.or_else(|| sdp_remote(audio)),
+        jitter: Default::default(),
+    }
+}
+
+/// The SDP's media address, unless it is the RFC 2543 hold address.
+fn sdp_remote(audio: &NegotiatedAudio) -> Option<SocketAddr> {
+    (!audio.remote.ip().is_unspecified() && audio.remote.port() != 0).then_some(audio.remote)
+}

@@ -1,0 +1,356 @@
+//! One task per live conference: it owns the room's [`media::MediaRoom`] and
+//! its legs' RTP sockets, and mixes every 20 ms.
+//!
+//! The hub spawns it when the room rules create a conference and stops it
+//! when they complete it; in between the hub sends it what the rules decided
+//! (add or remove a leg, mute, start, beep). Each tick drains every leg's
+//! socket without blocking (`try_recv_from`, no wake-up per packet), mixes,
+//! and sends each leg's packet from the leg's own socket. A missed tick is
+//! skipped rather than bunched up, as the jitter buffers expect.
+//!
+//! The task never waits for the hub: a `*` from a leg with `hangupOnStar`
+//! is handed to a small task of its own, so a hub waiting for this room's
+//! answer can never wait for itself.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use conference::LeaveReason;
+use media::{AudioSource, Beep, LegConfig, LegId, MediaEvent, MediaRoom, TICK};
+use model::{CallSid, ConferenceSid};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::MissedTickBehavior;
+use tracing::Instrument;
+
+use crate::hub::WeakHub;
+
+/// Commands waiting for the room before the hub waits too.
+const QUEUE: usize = 256;
+/// Datagrams read from one leg's socket per tick at most: a flood on one
+/// port cannot starve the others' tick.
+const MAX_READS_PER_TICK: usize = 64;
+
+/// A call's media leg on its way into a room: its socket and what was
+/// negotiated for it.
+#[derive(Debug)]
+pub struct LegHandover {
+    pub socket: UdpSocket,
+    pub config: LegConfig,
+    /// What it hears while the room waits; `None` is silence (`waitUrl=""`).
+    pub wait: Option<Box<dyn AudioSource + Send>>,
+    pub hangup_on_star: bool,
+    /// On hold (re-INVITE `sendonly`/`inactive`) when it joins.
+    pub held: bool,
+    /// Where the room reports to the call (wait audio ended, room started).
+    pub notify: mpsc::Sender<CallNotice>,
+}
+
+/// A leg the room gave back: the socket, and where its media came from.
+#[derive(Debug)]
+pub struct ReturnedLeg {
+    pub socket: UdpSocket,
+    pub remote: Option<SocketAddr>,
+}
+
+/// What a call task hears about its time in a room.
+#[derive(Debug)]
+pub enum CallNotice {
+    /// The call is out of the room (the hub says why), with its leg back.
+    Left {
+        reason: LeaveReason,
+        leg: Option<ReturnedLeg>,
+    },
+    /// The wait source set for the leg played to its end.
+    WaitEnded,
+    /// The room started: wait audio is over.
+    Started,
+}
+
+#[derive(Debug)]
+enum Command {
+    AddLeg {
+        call: CallSid,
+        leg: LegHandover,
+        muted: bool,
+    },
+    RemoveLeg {
+        call: CallSid,
+        reply: oneshot::Sender<Option<ReturnedLeg>>,
+    },
+    SetMuted {
+        call: CallSid,
+        muted: bool,
+        applied: oneshot::Sender<()>,
+    },
+    SetHold {
+        call: CallSid,
+        held: bool,
+    },
+    Relatch {
+        call: CallSid,
+        remote: Option<SocketAddr>,
+    },
+    SetWaiting(bool),
+    SetWaitSource {
+        call: CallSid,
+        source: Option<Box<dyn AudioSource + Send>>,
+    },
+    Beep(Beep),
+}
+
+/// The hub's (and a call's) way to the room task. Dropping every handle
+/// stops the task, dropping the sockets it still holds.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+/// Starts the media task of conference `sid`.
+pub fn spawn(sid: &ConferenceSid, hub: WeakHub) -> RoomHandle {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let task = RoomTask {
+        room: MediaRoom::new(),
+        legs: HashMap::new(),
+        calls: HashMap::new(),
+        next_leg: 0,
+        hub,
+        acks: Vec::new(),
+        buf: vec![0; 2048],
+    };
+    let span = tracing::info_span!("room", conference_sid = %sid);
+    tokio::spawn(task.run(rx).instrument(span));
+    RoomHandle { tx }
+}
+
+impl RoomHandle {
+    pub async fn add_leg(&self, call: CallSid, leg: LegHandover, muted: bool) {
+        let _ = self.tx.send(Command::AddLeg { call, leg, muted }).await;
+    }
+
+    /// Takes a leg out; `None` if the room has no leg for the call.
+    pub async fn remove_leg(&self, call: CallSid) -> Option<ReturnedLeg> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::RemoveLeg { call, reply })
+            .await
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// Mutes or unmutes; returns once a tick has mixed with the new state.
+    pub async fn set_muted(&self, call: CallSid, muted: bool) {
+        let (applied, done) = oneshot::channel();
+        let command = Command::SetMuted {
+            call,
+            muted,
+            applied,
+        };
+        if self.tx.send(command).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    pub async fn set_hold(&self, call: CallSid, held: bool) {
+        let _ = self.tx.send(Command::SetHold { call, held }).await;
+    }
+
+    pub async fn relatch(&self, call: CallSid, remote: Option<SocketAddr>) {
+        let _ = self.tx.send(Command::Relatch { call, remote }).await;
+    }
+
+    pub async fn set_waiting(&self, waiting: bool) {
+        let _ = self.tx.send(Command::SetWaiting(waiting)).await;
+    }
+
+    /// What the call's leg hears next while the room waits (`None`: silence).
+    pub async fn set_wait_source(
+        &self,
+        call: CallSid,
+        source: Option<Box<dyn AudioSource + Send>>,
+    ) {
+        let _ = self.tx.send(Command::SetWaitSource { call, source }).await;
+    }
+
+    pub async fn beep(&self, beep: Beep) {
+        let _ = self.tx.send(Command::Beep(beep)).await;
+    }
+}
+
+struct Leg {
+    call: CallSid,
+    socket: UdpSocket,
+    remote: Option<SocketAddr>,
+    hangup_on_star: bool,
+    notify: mpsc::Sender<CallNotice>,
+}
+
+struct RoomTask {
+    room: MediaRoom,
+    legs: HashMap<LegId, Leg>,
+    calls: HashMap<CallSid, LegId>,
+    next_leg: u64,
+    hub: WeakHub,
+    /// Mutes applied since the last tick, answered after the next one.
+    acks: Vec<oneshot::Sender<()>>,
+    buf: Vec<u8>,
+}
+
+impl RoomTask {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        // A room starts init: wait audio, nobody hears anybody.
+        self.room.set_waiting(true);
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                biased;
+                command = rx.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                _ = ticks.tick() => self.tick(),
+            }
+        }
+        tracing::debug!(stats = ?self.room.stats(), "room media stopped");
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::AddLeg { call, leg, muted } => {
+                self.next_leg += 1;
+                let id = LegId(self.next_leg);
+                if self.room.add_leg(id, leg.config).is_err() {
+                    return; // fresh ids never collide
+                }
+                let _ = self.room.set_muted(id, muted);
+                let _ = self.room.set_hold(id, leg.held);
+                let _ = self.room.set_wait_source(id, leg.wait);
+                if let Some(old) = self.calls.insert(call.clone(), id) {
+                    self.drop_leg(old);
+                }
+                self.legs.insert(
+                    id,
+                    Leg {
+                        call,
+                        socket: leg.socket,
+                        remote: leg.config.remote,
+                        hangup_on_star: leg.hangup_on_star,
+                        notify: leg.notify,
+                    },
+                );
+            }
+            Command::RemoveLeg { call, reply } => {
+                let returned = self.calls.remove(&call).and_then(|id| self.drop_leg(id));
+                let _ = reply.send(returned);
+            }
+            Command::SetMuted {
+                call,
+                muted,
+                applied,
+            } => {
+                if let Some(&id) = self.calls.get(&call) {
+                    let _ = self.room.set_muted(id, muted);
+                }
+                self.acks.push(applied);
+            }
+            Command::SetHold { call, held } => {
+                if let Some(&id) = self.calls.get(&call) {
+                    let _ = self.room.set_hold(id, held);
+                }
+            }
+            Command::Relatch { call, remote } => {
+                if let Some(&id) = self.calls.get(&call) {
+                    let _ = self.room.relatch(id, remote);
+                }
+            }
+            Command::SetWaiting(waiting) => {
+                self.room.set_waiting(waiting);
+                if !waiting {
+                    for leg in self.legs.values() {
+                        let _ = leg.notify.try_send(CallNotice::Started);
+                    }
+                }
+            }
+            Command::SetWaitSource { call, source } => {
+                if let Some(&id) = self.calls.get(&call) {
+                    let _ = self.room.set_wait_source(id, source);
+                }
+            }
+            Command::Beep(beep) => self.room.play_beep(beep),
+        }
+    }
+
+    fn drop_leg(&mut self, id: LegId) -> Option<ReturnedLeg> {
+        let _ = self.room.remove_leg(id);
+        self.legs.remove(&id).map(|leg| ReturnedLeg {
+            socket: leg.socket,
+            remote: leg.remote,
+        })
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        for (&id, leg) in &self.legs {
+            for _ in 0..MAX_READS_PER_TICK {
+                match leg.socket.try_recv_from(&mut self.buf) {
+                    Ok((n, from)) => {
+                        let datagram = self.buf.get(..n).unwrap_or_default();
+                        let _ = self.room.handle_datagram(id, from, datagram, now);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // ICMP errors from an earlier send surface here; not fatal.
+                    Err(e) => {
+                        tracing::trace!(error = %e, "RTP receive error");
+                        break;
+                    }
+                }
+            }
+        }
+        self.room.tick(now);
+        while let Some(t) = self.room.poll_transmit() {
+            if let Some(leg) = self.legs.get(&t.leg) {
+                // A full send buffer drops this packet; the next tick sends the next.
+                let _ = leg.socket.try_send_to(t.payload, t.to);
+            }
+        }
+        while let Some(event) = self.room.poll_event() {
+            self.event(event);
+        }
+        for ack in self.acks.drain(..) {
+            let _ = ack.send(());
+        }
+    }
+
+    fn event(&mut self, event: MediaEvent) {
+        match event {
+            MediaEvent::Latched { leg, remote } => {
+                if let Some(leg) = self.legs.get_mut(&leg) {
+                    leg.remote = Some(remote);
+                }
+            }
+            MediaEvent::WaitSourceEnded { leg } => {
+                if let Some(leg) = self.legs.get(&leg) {
+                    let _ = leg.notify.try_send(CallNotice::WaitEnded);
+                }
+            }
+            MediaEvent::Dtmf { leg, digit } => {
+                let Some(leg) = self.legs.get(&leg) else {
+                    return;
+                };
+                tracing::debug!(call_sid = %leg.call, ?digit, "DTMF");
+                if digit.as_char() == '*'
+                    && leg.hangup_on_star
+                    && let Some(hub) = self.hub.upgrade()
+                {
+                    let call = leg.call.clone();
+                    tokio::spawn(async move {
+                        hub.leave(call, LeaveReason::HangupOnStar).await;
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! The SIP task: the one owner of the SIP sockets and the [`sip::Engine`].
+//!
+//! It binds `--sip-addr` on UDP and on TCP (the same port), then loops:
+//! a datagram, a framed message from a TCP connection (one reader task per
+//! connection cuts the stream with [`sip::frame_stream`] and sends whole
+//! messages over a channel; a writer task per connection sends), a command
+//! from a call task (answer, reject, hang up), or the engine's next
+//! deadline. After each input it sends what the engine produced and routes
+//! its events: a new call spawns a call task with a channel of its own;
+//! every later event of that call goes down that channel.
+//!
+//! The task never waits for a call task (events are `try_send`, and a
+//! call's channel is large enough for a call's events), so a slow call can
+//! not stall signalling for the others.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sip::{CallId, ConnId, EndedBy, Engine, Event, IncomingCall, StreamFrame, Transport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Commands from call tasks waiting before they wait too.
+const COMMANDS: usize = 1024;
+/// Events a call task may leave unread before the next is dropped.
+const CALL_EVENTS: usize = 64;
+/// Messages from TCP readers waiting for the engine.
+const TCP_INPUT: usize = 1024;
+/// Messages waiting for one TCP connection's writer.
+const TCP_OUTPUT: usize = 256;
+/// How long the task keeps going after the stop signal, so the BYEs of the
+/// calls that just ended are sent and answered.
+const DRAIN: Duration = Duration::from_secs(1);
+
+/// Where SIP listens, and what it tells callers.
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    /// UDP and TCP; port 0 picks a free one (the same for both).
+    pub bind: SocketAddr,
+    /// The address written into SDP and Contact. Default: the bind address,
+    /// or 127.0.0.1 when that is a wildcard.
+    pub public_addr: Option<IpAddr>,
+}
+
+/// The addresses SIP is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipAddrs {
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+}
+
+impl SipConfig {
+    /// The public address the engine writes: never a wildcard.
+    pub fn effective_public_addr(&self) -> IpAddr {
+        match self.public_addr {
+            Some(ip) if !ip.is_unspecified() => ip,
+            _ if self.bind.ip().is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            _ => self.bind.ip(),
+        }
+    }
+}
+
+/// What SIP tells a call task.
+#[derive(Debug, Clone)]
+pub enum CallEvent {
+    /// The caller acknowledged our answer.
+    Acked,
+    /// A re-INVITE put the leg on hold or took it off.
+    Hold(bool),
+    /// A re-INVITE moved the media.
+    Media(sip::sdp::NegotiatedAudio),
+    /// The call is over (the caller gave up before the answer: `Remote`).
+    Ended(EndedBy),
+}
+
+#[derive(Debug)]
+enum Command {
+    Answer {
+        call: CallId,
+        rtp_port: u16,
+        reply: oneshot::Sender<Result<(), sip::CallError>>,
+    },
+    Reject {
+        call: CallId,
+        status: sip::StatusCode,
+    },
+    Hangup {
+        call: CallId,
+    },
+}
+
+/// A call task's way to the SIP task.
+#[derive(Debug, Clone)]
+pub struct SipHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl SipHandle {
+    /// Answers with our SDP (RTP on `rtp_port`); an error if the call is
+    /// gone (the caller cancelled) or past answering.
+    pub async fn answer(&self, call: CallId, rtp_port: u16) -> Result<(), sip::CallError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Answer {
+            call,
+            rtp_port,
+            reply,
+        };
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| sip::CallError::UnknownCall)?;
+        answer.await.unwrap_or(Err(sip::CallError::UnknownCall))
+    }
+
+    pub async fn reject(&self, call: CallId, status: sip::StatusCode) {
+        let _ = self.tx.send(Command::Reject { call, status }).await;
+    }
+
+    /// BYE (or 480 if never answered).
+    pub async fn hangup(&self, call: CallId) {
+        let _ = self.tx.send(Command::Hangup { call }).await;
+    }
+}
+
+/// Who runs a new call: the server's call-task spawner.
+pub type OnCall =
+    Arc<dyn Fn(Box<IncomingCall>, mpsc::Receiver<CallEvent>, SipHandle) + Send + Sync>;
+
+/// Binds UDP and TCP on the same address (port 0: one free port for both).
+pub async fn bind(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let udp = UdpSocket::bind(addr).await?;
+        let port = udp.local_addr()?.port();
+        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            // Port 0 gave a UDP port whose TCP twin is taken: try another.
+            Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrInUse)))
+}
+
+/// Starts the SIP task on bound sockets.
+pub fn spawn(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    config: &SipConfig,
+    on_call: OnCall,
+    stop: CancellationToken,
+) -> io::Result<(SipAddrs, tokio::task::JoinHandle<()>)> {
+    let addrs = SipAddrs {
+        udp: udp.local_addr()?,
+        tcp: tcp.local_addr()?,
+    };
+    let engine_config = sip::Config::new(config.effective_public_addr(), addrs.udp.port());
+    let rng = || u64::from_le_bytes(crate::ids::random_bytes()[..8].try_into().unwrap_or([0; 8]));
+    let engine = Engine::new(engine_config, rng).map_err(io::Error::other)?;
+    let (tx, commands) = mpsc::channel(COMMANDS);
+    let (tcp_tx, tcp_in) = mpsc::channel(TCP_INPUT);
+    let task = SipTask {
+        engine,
+        udp,
+        tcp,
+        commands,
+        handle: SipHandle { tx },
+        tcp_tx,
+        tcp_in,
+        conns: HashMap::new(),
+        next_conn: 0,
+        calls: HashMap::new(),
+        on_call,
+        draining: false,
+    };
+    Ok((addrs, tokio::spawn(task.run(stop))))
+}
+
+enum TcpInput {
+    Message {
+        conn: ConnId,
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Closed(ConnId),
+}
+
+struct SipTask {
+    engine: Engine,
+    udp: UdpSocket,
+    tcp: TcpListener,
+    commands: mpsc::Receiver<Command>,
+    handle: SipHandle,
+    tcp_tx: mpsc::Sender<TcpInput>,
+    tcp_in: mpsc::Receiver<TcpInput>,
+    conns: HashMap<ConnId, mpsc::Sender<Vec<u8>>>,
+    next_conn: u64,
+    calls: HashMap<CallId, mpsc::Sender<CallEvent>>,
+    on_call: OnCall,
+    /// Stopping: new calls are refused while the last BYEs go out.
+    draining: bool,
+}
+
+impl SipTask {
+    async fn run(mut self, stop: CancellationToken) {
+        let mut buf = vec![0u8; 65_535];
+        let mut drain_until = None;
+        loop {
+            let deadline = self.engine.poll_timeout();
+            let wake = tokio::time::Instant::from_std(
+                deadline.map_or(Instant::now() + Duration::from_secs(3600), |d| d),
+            );
+            let drained = tokio::time::Instant::from_std(
+                drain_until.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)),
+            );
+            tokio::select! {
+                () = stop.cancelled(), if drain_until.is_none() => {
+                    self.draining = true;
+                    drain_until = Some(Instant::now() + DRAIN);
+                }
+                () = tokio::time::sleep_until(drained), if drain_until.is_some() => break,
+                received = self.udp.recv_from(&mut buf) => match received {
+                    Ok((n, from)) => {
+                        let datagram = buf.get(..n).unwrap_or_default();
+                        self.engine.handle_message(Transport::Udp, from, datagram, Instant::now());
+                    }
+                    // Linux reports an ICMP "port unreachable" for an earlier send here.
+                    Err(e) => tracing::debug!(error = %e, "SIP UDP receive error"),
+                },
+                accepted = self.tcp.accept(), if !self.draining => match accepted {
+                    Ok((stream, from)) => self.connection(stream, from),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SIP TCP accept failed");
+                        // Out of descriptors: don't spin.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(input) = self.tcp_in.recv() => match input {
+                    TcpInput::Message { conn, from, bytes } => {
+                        self.engine.handle_message(Transport::Tcp(conn), from, &bytes, Instant::now());
+                    }
+                    TcpInput::Closed(conn) => {
+                        self.conns.remove(&conn);
+                    }
+                },
+                Some(command) = self.commands.recv() => self.command(command),
+                () = tokio::time::sleep_until(wake), if deadline.is_some() => {}
+            }
+            self.engine.handle_timeout(Instant::now());
+            self.flush().await;
+        }
+        tracing::debug!(stats = ?self.engine.stats(), "SIP stopped");
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::Answer {
+                call,
+                rtp_port,
+                reply,
+            } => {
+                let _ = reply.send(self.engine.answer(call, rtp_port, now));
+            }
+            Command::Reject { call, status } => {
+                let _ = self.engine.reject(call, status, now);
+            }
+            Command::Hangup { call } => {
+                let _ = self.engine.hangup(call, now);
+            }
+        }
+    }
+
+    /// Sends what the engine produced and routes its events.
+    async fn flush(&mut self) {
+        while let Some(event) = self.engine.poll_event() {
+            self.route(event);
+        }
+        while let Some(t) = self.engine.poll_transmit() {
+            match t.transport {
+                Transport::Udp => {
+                    if let Err(e) = self.udp.send_to(&t.bytes, t.to).await {
+                        tracing::debug!(error = %e, "SIP UDP send failed");
+                    }
+                }
+                Transport::Tcp(conn) => match self.conns.get(&conn) {
+                    Some(writer) => {
+                        let _ = writer.try_send(t.bytes);
+                    }
+                    None => tracing::debug!("SIP message for a closed TCP connection dropped"),
+                },
+            }
+        }
+    }
+
+    fn route(&mut self, event: Event) {
+        let (call, event, last) = match event {
+            Event::IncomingCall(incoming) => {
+                if self.draining {
+                    let _ = self.engine.reject(
+                        incoming.call,
+                        sip::StatusCode::SERVICE_UNAVAILABLE,
+                        Instant::now(),
+                    );
+                    return;
+                }
+                let (tx, rx) = mpsc::channel(CALL_EVENTS);
+                self.calls.insert(incoming.call, tx);
+                (self.on_call)(incoming, rx, self.handle.clone());
+                return;
+            }
+            Event::AckReceived { call } => (call, CallEvent::Acked, false),
+            Event::HoldChanged { call, on_hold } => (call, CallEvent::Hold(on_hold), false),
+            Event::MediaChanged { call, audio } => (call, CallEvent::Media(audio), false),
+            Event::CallCancelled { call } => (call, CallEvent::Ended(EndedBy::Remote), true),
+            Event::CallEnded { call, by } => (call, CallEvent::Ended(by), true),
+        };
+        let channel = if last {
+            self.calls.remove(&call)
+        } else {
+            self.calls.get(&call).cloned()
+        };
+        if let Some(channel) = channel
+            && channel.try_send(event).is_err()
+        {
+            tracing::debug!(%call, "a call task is not reading its events");
+        }
+    }
+
+    /// A new TCP connection: a reader task feeding framed messages in, and
+    /// a writer task sending what the engine answers on it.
+    fn connection(&mut self, stream: TcpStream, from: SocketAddr) {
+        self.next_conn += 1;
+        let conn = ConnId(self.next_conn);
+        let (mut read, mut write) = stream.into_split();
+        let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(TCP_OUTPUT);
+        self.conns.insert(conn, out_tx.clone());
+        tokio::spawn(async move {
+            while let Some(bytes) = out_rx.recv().await {
+                if write.write_all(&bytes).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let input = self.tcp_tx.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::with_capacity(4096);
+            let mut chunk = vec![0u8; 16 * 1024];
+            'read: loop {
+                let n = match read.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                loop {
+                    match sip::frame_stream(&buf) {
+                        Ok(StreamFrame::Message { start, end }) => {
+                            let bytes = buf.get(start..end).unwrap_or_default().to_vec();
+                            buf.drain(..end);
+                            let message = TcpInput::Message { conn, from, bytes };
+                            if input.send(message).await.is_err() {
+                                break 'read;
+                            }
+                        }
+                        Ok(StreamFrame::KeepAlive { len, pong }) => {
+                            buf.drain(..len.min(buf.len()));
+                            if pong {
+                                let _ = out_tx.try_send(b"\r\n".to_vec());
+                            }
+                        }
+                        Ok(StreamFrame::Incomplete) => break,
+                        // The stream cannot be re-synchronised: close it.
+                        Err(e) => {
+                            tracing::debug!(error = %e, "unframeable SIP over TCP; closing");
+                            break 'read;
+                        }
+                    }
+                }
+            }
+            let _ = input.send(TcpInput::Closed(conn)).await;
+        });
+    }
+}
