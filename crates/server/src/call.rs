@@ -304,6 +304,7 @@ impl CallTask {
                 self.play_clip(clip).await?;
             }
             Action::Play { url } => {
+                tracing::debug!(%url, "<Play>");
                 let key = ClipKey::Play(url.clone());
                 let client = self.svc.http.clone();
                 let clip = self.clip(key, load_audio(client, url)).await?;

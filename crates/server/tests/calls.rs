@@ -35,6 +35,11 @@ struct Rig {
 
 impl Rig {
     async fn new(rtp_ports: (u16, u16), open_rooms: bool) -> Self {
+        // RUST_LOG=server=debug shows what the server did.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("confab.db").display());
         let store = store::Store::connect(&url).await.unwrap();
@@ -158,6 +163,8 @@ struct Phone {
     requests: mpsc::UnboundedReceiver<String>,
     responses: mpsc::UnboundedReceiver<String>,
     heard: Arc<Mutex<Vec<i16>>>,
+    /// A key to press (RFC 4733 event code), sent by the RTP loop.
+    key: Arc<Mutex<Option<u8>>>,
     rtp_task: tokio::task::JoinHandle<()>,
 }
 
@@ -290,7 +297,8 @@ impl Phone {
             .unwrap();
         let media_to: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let heard = Arc::new(Mutex::new(Vec::new()));
-        let rtp_task = tokio::spawn(rtp_loop(rtp, media_to, heard.clone(), tone_hz));
+        let key = Arc::new(Mutex::new(None));
+        let rtp_task = tokio::spawn(rtp_loop(rtp, media_to, heard.clone(), key.clone(), tone_hz));
         Ok(Phone {
             sip,
             server: SipAddrPair { server },
@@ -301,6 +309,7 @@ impl Phone {
             requests,
             responses,
             heard,
+            key,
             rtp_task,
         })
     }
@@ -343,6 +352,11 @@ impl Phone {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Presses a key (RFC 4733 event code: 10 is `*`).
+    fn press(&self, event: u8) {
+        *self.key.lock().unwrap() = Some(event);
     }
 
     async fn expect_bye(&mut self) {
@@ -401,14 +415,41 @@ impl Drop for Phone {
 
 /// Every 20 ms: one PCMU packet of the phone's tone out; everything that
 /// came in, decoded, onto the recording.
-async fn rtp_loop(socket: Arc<UdpSocket>, to: SocketAddr, heard: Arc<Mutex<Vec<i16>>>, hz: f64) {
+async fn rtp_loop(
+    socket: Arc<UdpSocket>,
+    to: SocketAddr,
+    heard: Arc<Mutex<Vec<i16>>>,
+    key: Arc<Mutex<Option<u8>>>,
+    hz: f64,
+) {
     let ssrc = random() as u32;
     let (mut seq, mut ts) = (random() as u16, random() as u32);
     let mut phase = 0.0f64;
     let mut ticks = tokio::time::interval(Duration::from_millis(20));
     let mut buf = vec![0u8; 2048];
+    // A key press in progress: (event, its start timestamp, packets sent).
+    let mut pressing: Option<(u8, u32, u16)> = None;
     loop {
         ticks.tick().await;
+        if pressing.is_none() {
+            pressing = key.lock().unwrap().take().map(|event| (event, ts, 0));
+        }
+        if let Some((event, start, sent)) = pressing {
+            // RFC 4733: one timestamp, a growing duration, the last three with E.
+            let end = sent >= 3;
+            let duration = (sent.min(3) + 1) * 160;
+            let mut packet = vec![0x80, if sent == 0 { 0x80 | 101 } else { 101 }];
+            packet.extend_from_slice(&seq.to_be_bytes());
+            packet.extend_from_slice(&start.to_be_bytes());
+            packet.extend_from_slice(&ssrc.to_be_bytes());
+            packet.extend_from_slice(&[event, if end { 0x80 | 10 } else { 10 }]);
+            packet.extend_from_slice(&duration.to_be_bytes());
+            let _ = socket.send_to(&packet, to).await;
+            seq = seq.wrapping_add(1);
+            ts = ts.wrapping_add(160);
+            pressing = (sent < 5).then_some((event, start, sent + 1));
+            continue;
+        }
         let mut packet = vec![0x80, 0];
         packet.extend_from_slice(&seq.to_be_bytes());
         packet.extend_from_slice(&ts.to_be_bytes());
@@ -524,29 +565,64 @@ struct Hit {
     params: Vec<(String, String)>,
 }
 
-/// A voice URL app on 127.0.0.1: answers every POST with `status` and `body`.
+/// One second of a sine at `hz` as a WAV file (8 kHz mono, 16-bit).
+fn wav(hz: f64) -> Vec<u8> {
+    let samples: Vec<i16> = (0..8000)
+        .map(|i| ((std::f64::consts::TAU * hz * f64::from(i) / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let data = u32::try_from(samples.len() * 2).unwrap();
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    out.extend_from_slice(&16000u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+/// A voice URL app on 127.0.0.1: answers every POST to `/voice` with
+/// `status` and `body`, and serves `/tone/{hz}` as a one-second WAV.
 async fn voice_app(
     status: StatusCode,
     body: &'static str,
 ) -> (String, mpsc::UnboundedReceiver<Hit>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let app = axum::Router::new().route(
-        "/voice",
-        axum::routing::post(
-            move |headers: HeaderMap, axum::extract::Form(params): axum::extract::Form<Vec<(String, String)>>| {
-                let tx = tx.clone();
-                async move {
-                    let signature = headers
-                        .get("x-twilio-signature")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = tx.send(Hit { signature, params });
-                    (status, [("content-type", "text/xml")], body)
-                }
-            },
-        ),
-    );
+    let tone = |axum::extract::Path(hz): axum::extract::Path<u32>| async move {
+        ([("content-type", "audio/wav")], wav(f64::from(hz)))
+    };
+    let app =
+        axum::Router::new()
+            .route("/tone/{hz}", axum::routing::get(tone).post(tone))
+            .route(
+                "/voice",
+                axum::routing::post(
+                    move |headers: HeaderMap,
+                          axum::extract::Form(params): axum::extract::Form<
+                        Vec<(String, String)>,
+                    >| {
+                        let tx = tx.clone();
+                        async move {
+                            let signature = headers
+                                .get("x-twilio-signature")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned();
+                            let _ = tx.send(Hit { signature, params });
+                            (status, [("content-type", "text/xml")], body)
+                        }
+                    },
+                ),
+            );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/voice", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -702,4 +778,82 @@ impl Rig {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn say_and_play_reach_the_caller_then_the_script_hangs_up() {
+    let rig = Rig::new((41400, 41499), false).await;
+    let (url, mut hits) = voice_app(
+        StatusCode::OK,
+        "<Response><Say>Welcome to confab</Say><Play>tone/1000</Play><Hangup/></Response>",
+    )
+    .await;
+    add_number(&rig, "5550001", &url).await;
+    let mut phone = Phone::dial(rig.sip, "5550001", "dave", 400.0)
+        .await
+        .unwrap();
+    let call = param(&next_hit(&mut hits).await, "CallSid").to_owned();
+    phone.expect_bye().await;
+    let heard = phone.heard_since(0);
+    // Speech first (espeak-ng), then one second of the 1 kHz file.
+    let split = heard.len().saturating_sub(8000 + 8 * 200);
+    let (speech, tail) = heard.split_at(split);
+    assert!(rms(speech) > 300.0, "no speech heard: rms {}", rms(speech));
+    assert!(tone_fraction(speech, 1000.0) < 0.2);
+    assert!(
+        tone_fraction(tail, 1000.0) > 0.5,
+        "the <Play> file was not heard"
+    );
+    let row = rig
+        .call_row(&call, |r| r.status != CallStatus::InProgress)
+        .await;
+    assert_eq!((row.status, row.failure), (CallStatus::Complete, None));
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_url_plays_until_the_room_starts_and_star_leaves_the_room() {
+    let rig = Rig::new((41500, 41599), true).await;
+    let (url, _hits) = voice_app(
+        StatusCode::OK,
+        "<Response><Dial hangupOnStar=\"true\"><Conference waitUrl=\"tone/1000\" \
+         waitMethod=\"GET\" beep=\"false\">moderated</Conference></Dial></Response>",
+    )
+    .await;
+    add_number(&rig, "5550002", &url).await;
+    let mut erin = Phone::dial(rig.sip, "5550002", "erin", 400.0)
+        .await
+        .unwrap();
+    // Alone: the waitUrl's audio, looped (fetched again each time it ends).
+    erin.until_heard("the waitUrl's 1 kHz", |s| tone_fraction(s, 1000.0) > 0.6)
+        .await;
+    let mark = erin.heard_len();
+    let deadline = Instant::now() + DEADLINE;
+    while erin.heard_len() < mark + 8 * 1500 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let later = erin.heard_since(mark + 8 * 1200);
+    assert!(
+        tone_fraction(&later, 1000.0) > 0.6,
+        "the wait audio did not loop"
+    );
+
+    // A second caller starts the room: the wait audio stops, they talk.
+    let frank = Phone::dial(rig.sip, "5550002", "frank", 700.0)
+        .await
+        .unwrap();
+    erin.until_heard("erin hears frank", hears(700.0, 1000.0))
+        .await;
+    frank
+        .until_heard("frank hears erin", hears(400.0, 700.0))
+        .await;
+
+    // Erin presses *: she leaves the room; nothing follows her <Dial>: BYE.
+    erin.press(10);
+    erin.expect_bye().await;
+    let (cf, calls) = rig.room_with("moderated", 1).await;
+    assert_eq!(calls.len(), 1, "{cf}");
+    frank.hang_up().await;
+    rig.server.stop().await;
 }
