@@ -166,6 +166,9 @@ struct Phone {
     /// A key to press (RFC 4733 event code), sent by the RTP loop.
     key: Arc<Mutex<Option<u8>>>,
     rtp_task: tokio::task::JoinHandle<()>,
+    rtp_port: u16,
+    /// Our last CSeq in the dialog.
+    cseq: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -311,6 +314,8 @@ impl Phone {
             heard,
             key,
             rtp_task,
+            rtp_port,
+            cseq: 1,
         })
     }
 
@@ -354,6 +359,64 @@ impl Phone {
         }
     }
 
+    /// Sends a re-INVITE whose offer has `direction` (`sendonly` puts the
+    /// call on hold, `sendrecv` takes it off), waits for its 200 and ACKs.
+    async fn reinvite(&mut self, direction: &str) {
+        self.cseq += 1;
+        let local = self.sip.local_addr().unwrap();
+        let sdp = format!(
+            "v=0\r\no=- 1 {} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na={direction}\r\n",
+            self.cseq, self.rtp_port
+        );
+        let dialog = format!(
+            "From: <sip:phone@127.0.0.1>;tag={}\r\nTo: <sip:{}@{}>;tag={}\r\nCall-ID: {}\r\n",
+            self.from_tag, self.user, self.server.server, self.to_tag, self.call_id
+        );
+        let invite = format!(
+            "INVITE sip:{}@{} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK{:x};rport\r\n\
+             Max-Forwards: 70\r\n{dialog}CSeq: {} INVITE\r\n\
+             Contact: <sip:phone@{local}>\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{sdp}",
+            self.user,
+            self.server.server,
+            random(),
+            self.cseq,
+            sdp.len()
+        );
+        self.sip
+            .send_to(invite.as_bytes(), self.server.server)
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let r = tokio::time::timeout_at(deadline, self.responses.recv())
+                .await
+                .expect("no answer to the re-INVITE")
+                .unwrap();
+            let this = header(&r, "CSeq") == Some(&format!("{} INVITE", self.cseq));
+            if this && status(&r).is_some_and(|s| s >= 200) {
+                assert_eq!(status(&r), Some(200), "{r}");
+                break;
+            }
+        }
+        let ack = format!(
+            "ACK sip:{}@{} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK{:x};rport\r\n\
+             Max-Forwards: 70\r\n{dialog}CSeq: {} ACK\r\nContent-Length: 0\r\n\r\n",
+            self.user,
+            self.server.server,
+            random(),
+            self.cseq
+        );
+        self.sip
+            .send_to(ack.as_bytes(), self.server.server)
+            .await
+            .unwrap();
+    }
+
     /// Presses a key (RFC 4733 event code: 10 is `*`).
     fn press(&self, event: u8) {
         *self.key.lock().unwrap() = Some(event);
@@ -377,7 +440,7 @@ impl Phone {
              From: <sip:phone@127.0.0.1>;tag={}\r\n\
              To: <sip:{}@{}>;tag={}\r\n\
              Call-ID: {}\r\n\
-             CSeq: 2 BYE\r\n\
+             CSeq: {} BYE\r\n\
              Content-Length: 0\r\n\r\n",
             self.user,
             self.server.server,
@@ -386,7 +449,8 @@ impl Phone {
             self.user,
             self.server.server,
             self.to_tag,
-            self.call_id
+            self.call_id,
+            self.cseq + 1
         );
         self.sip
             .send_to(bye.as_bytes(), self.server.server)
@@ -855,5 +919,62 @@ async fn a_wait_url_plays_until_the_room_starts_and_star_leaves_the_room() {
     let (cf, calls) = rig.room_with("moderated", 1).await;
     assert_eq!(calls.len(), 1, "{cf}");
     frank.hang_up().await;
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_hold_is_neither_heard_nor_sent_audio_until_resumed() {
+    let rig = Rig::new((41600, 41699), true).await;
+    let mut alice = Phone::dial(rig.sip, "holdroom", "alice", 400.0)
+        .await
+        .unwrap();
+    let bob = Phone::dial(rig.sip, "holdroom", "bob", 700.0)
+        .await
+        .unwrap();
+    alice
+        .until_heard("alice hears bob", hears(700.0, 400.0))
+        .await;
+    bob.until_heard("bob hears alice", hears(400.0, 700.0))
+        .await;
+
+    alice.reinvite("sendonly").await;
+    bob.until_heard("bob no longer hears alice", |s| rms(s) < 50.0)
+        .await;
+    let mark = alice.heard_len();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let sent = alice.heard_len() - mark;
+    assert!(
+        sent <= 8 * 60,
+        "a held call was sent {} ms of audio",
+        sent / 8
+    );
+
+    alice.reinvite("sendrecv").await;
+    bob.until_heard("bob hears alice again", hears(400.0, 700.0))
+        .await;
+    alice
+        .until_heard("alice hears bob again", hears(700.0, 400.0))
+        .await;
+    alice.hang_up().await;
+    bob.hang_up().await;
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dial_time_limit_takes_the_caller_out() {
+    let rig = Rig::new((41700, 41799), false).await;
+    let (url, _hits) = voice_app(
+        StatusCode::OK,
+        "<Response><Dial timeLimit=\"1\"><Conference>short</Conference></Dial></Response>",
+    )
+    .await;
+    add_number(&rig, "5550003", &url).await;
+    let started = Instant::now();
+    let mut phone = Phone::dial(rig.sip, "5550003", "gina", 400.0)
+        .await
+        .unwrap();
+    phone.expect_bye().await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900), "out after {took:?}");
     rig.server.stop().await;
 }
