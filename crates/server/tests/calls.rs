@@ -35,6 +35,10 @@ struct Rig {
 
 impl Rig {
     async fn new(rtp_ports: (u16, u16), open_rooms: bool) -> Self {
+        Self::with_capacity(rtp_ports, open_rooms, 40).await
+    }
+
+    async fn with_capacity(rtp_ports: (u16, u16), open_rooms: bool, room_capacity: usize) -> Self {
         // RUST_LOG=server=debug shows what the server did.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -46,7 +50,8 @@ impl Rig {
         let account = server::accounts::create(&store, "default", SystemClock.now())
             .await
             .unwrap();
-        let mut server = Server::start(store.clone(), Config::default(), Arc::new(SystemClock))
+        let config = Config { room_capacity };
+        let mut server = Server::start(store.clone(), config, Arc::new(SystemClock))
             .await
             .unwrap();
         let mut calls = CallConfig::new("127.0.0.1:0".parse().unwrap(), rtp_ports);
@@ -976,5 +981,49 @@ async fn the_dial_time_limit_takes_the_caller_out() {
     phone.expect_bye().await;
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(900), "out after {took:?}");
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_kick_or_a_full_room_the_script_goes_on_with_the_callers_audio() {
+    let rig = Rig::with_capacity((41800, 41899), false, 2).await;
+    let (url, _hits) = voice_app(
+        StatusCode::OK,
+        "<Response><Dial><Conference beep=\"false\">pair</Conference></Dial>\
+         <Play>tone/1000</Play></Response>",
+    )
+    .await;
+    add_number(&rig, "5550004", &url).await;
+    let mut hana = Phone::dial(rig.sip, "5550004", "hana", 400.0)
+        .await
+        .unwrap();
+    let ivan = Phone::dial(rig.sip, "5550004", "ivan", 700.0)
+        .await
+        .unwrap();
+    let (cf, calls) = rig.room_with("pair", 2).await;
+    hana.until_heard("hana hears ivan", hears(700.0, 400.0))
+        .await;
+
+    // The room is full: a third caller's <Dial> fails and the <Play> runs.
+    let mut jo = Phone::dial(rig.sip, "5550004", "jo", 550.0).await.unwrap();
+    jo.expect_bye().await;
+    let heard = jo.heard_since(0);
+    assert!(
+        tone_fraction(&heard, 1000.0) > 0.5,
+        "the full room's caller did not get the <Play>"
+    );
+
+    // Kicked, hana's <Dial> ends: she hears the <Play> on her own leg, then BYE.
+    let participant = format!("{}/Conferences/{cf}/Participants/{}", rig.base(), calls[0]);
+    let (status, _) = rig.api(Method::DELETE, &participant, "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let mark = hana.heard_len();
+    hana.expect_bye().await;
+    let after = hana.heard_since(mark);
+    assert!(
+        tone_fraction(&after, 1000.0) > 0.5,
+        "the kicked caller did not get the <Play>"
+    );
+    ivan.hang_up().await;
     rig.server.stop().await;
 }
