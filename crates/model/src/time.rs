@@ -40,6 +40,16 @@ impl Timestamp {
         Ord::max(self, other)
     }
 
+    /// The UTC day this falls on, as days since 1970-01-01 (negative before).
+    pub const fn utc_day(self) -> i64 {
+        self.0.div_euclid(MICROS_PER_DAY)
+    }
+
+    /// Whether this is exactly a UTC midnight.
+    pub const fn is_utc_midnight(self) -> bool {
+        self.0.rem_euclid(MICROS_PER_DAY) == 0
+    }
+
     /// Midnight UTC at the start of `YYYY-MM-DD`, and the next midnight.
     /// Strict: exactly four, two and two digits.
     pub fn day_bounds(date: &str) -> Result<(Self, Self), DateError> {
@@ -137,6 +147,19 @@ mod tests {
         let (a, b) = Timestamp::day_bounds("2009-07-06").expect("valid date");
         assert_eq!(a, Timestamp::from_secs(1_246_838_400));
         assert_eq!(b.as_micros() - a.as_micros(), MICROS_PER_DAY);
+    }
+
+    #[test]
+    fn utc_days() {
+        assert_eq!(Timestamp::from_micros(0).utc_day(), 0);
+        assert_eq!(Timestamp::from_micros(MICROS_PER_DAY - 1).utc_day(), 0);
+        assert_eq!(Timestamp::from_micros(-1).utc_day(), -1);
+        assert_eq!(Timestamp::from_micros(-MICROS_PER_DAY).utc_day(), -1);
+        let (a, _) = Timestamp::day_bounds("2009-07-06").expect("valid date");
+        assert!(
+            a.is_utc_midnight() && !Timestamp::from_micros(a.as_micros() + 1).is_utc_midnight()
+        );
+        assert_eq!(a.utc_day(), 14_431);
     }
 
     #[test]

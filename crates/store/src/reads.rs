@@ -9,7 +9,8 @@
 //! (`ORDER BY … LIMIT … OFFSET …`) and a `COUNT(*)` for the total. The
 //! `WHERE` is built from the filters present and binds only those; its
 //! structure is fixed text from this file, never caller input. The indexes
-//! that serve these shapes are in `migrations/`.
+//! that serve these shapes are in `migrations/`. Most lists do not count
+//! rows at all: see `counted_conferences`.
 //!
 //! The two queries want different plans. The count wants the narrowest
 //! index range (for a `DateCreated` filter, the `date_created` indexes);
@@ -29,7 +30,7 @@ use std::sync::Mutex;
 
 use model::{
     AccountSid, CallSid, ConferenceFilter, ConferenceRecord, ConferenceSid, ConferenceStatus,
-    DateRange, PageRequest, ParticipantFilter, ParticipantRecord,
+    DateRange, PageRequest, ParticipantFilter, ParticipantRecord, Timestamp,
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -109,46 +110,54 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         let w = conference_where(account, filter);
-        let total = if filter.friendly_name.is_none()
-            && filter.date_created == DateRange::default()
-            && filter.date_updated == DateRange::default()
-        {
-            Some(self.counted_conferences(account, filter.status).await?)
-        } else {
-            None
-        };
+        let total = self.counted_conferences(account, filter).await?;
         self.list(&w, total, &CONFERENCES, page).await
     }
 
-    /// The account's conferences (in `status`, if given) from the counts
-    /// the writes keep (`migrations/0004_conference_counts.sql`).
+    /// How many of the account's conferences match `filter`, from the
+    /// per-day counts the writes keep (`migrations/0005_…`), when the filter
+    /// is one they can answer: no name, no DateUpdated, and DateCreated
+    /// bounds on UTC midnights (the API's are). `None` means: count rows.
     async fn counted_conferences(
         &self,
         account: &AccountSid,
-        status: Option<ConferenceStatus>,
-    ) -> Result<u64, StoreError> {
-        let row = match status {
-            None => {
-                sqlx::query(
-                    "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM conference_counts \
-                     WHERE account_sid = $1",
-                )
-                .bind(account.as_str())
-                .fetch_one(&self.pool)
-                .await?
-            }
-            Some(status) => {
-                sqlx::query(
-                    "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM conference_counts \
-                     WHERE account_sid = $1 AND status = $2",
-                )
-                .bind(account.as_str())
-                .bind(status.code())
-                .fetch_one(&self.pool)
-                .await?
-            }
-        };
-        rows::count(&row)
+        filter: &ConferenceFilter,
+    ) -> Result<Option<u64>, StoreError> {
+        let created = filter.date_created;
+        let whole_days = created.from.is_none_or(Timestamp::is_utc_midnight)
+            && created.until.is_none_or(Timestamp::is_utc_midnight);
+        if filter.friendly_name.is_some()
+            || filter.date_updated != DateRange::default()
+            || !whole_days
+        {
+            return Ok(None);
+        }
+        let mut sql = String::from(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM conference_day_counts \
+             WHERE account_sid = $1",
+        );
+        let mut days = Vec::new();
+        if filter.status.is_some() {
+            sql.push_str(" AND status = $2");
+        }
+        let mut next = if filter.status.is_some() { 3 } else { 2 };
+        if let Some(from) = created.from {
+            sql.push_str(&format!(" AND day >= ${next}"));
+            days.push(from.utc_day());
+            next += 1;
+        }
+        if let Some(until) = created.until {
+            sql.push_str(&format!(" AND day < ${next}"));
+            days.push(until.utc_day());
+        }
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(account.as_str());
+        if let Some(status) = filter.status {
+            query = query.bind(status.code());
+        }
+        for day in days {
+            query = query.bind(day);
+        }
+        rows::count(&query.fetch_one(&self.pool).await?).map(Some)
     }
 
     /// The participant `call` of `conference`, if both belong to `account`.

@@ -105,13 +105,17 @@ impl Store {
             .await?;
         if done.rows_affected() > 0 {
             // Start-up only: recounting everything is simpler than per row.
-            sqlx::query("DELETE FROM conference_counts")
+            sqlx::query("DELETE FROM conference_day_counts")
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO conference_counts (account_sid, status, n) \
-                 SELECT account_sid, status, COUNT(*) FROM conferences \
-                 GROUP BY account_sid, status",
+                "INSERT INTO conference_day_counts (account_sid, status, day, n) \
+                 SELECT account_sid, status, day, COUNT(*) FROM ( \
+                   SELECT account_sid, status, \
+                          CASE WHEN date_created >= 0 THEN date_created / 86400000000 \
+                               ELSE -((-date_created - 1) / 86400000000) - 1 END AS day \
+                   FROM conferences) AS by_day \
+                 GROUP BY account_sid, status, day",
             )
             .execute(&mut *tx)
             .await?;
@@ -153,16 +157,18 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                     "account",
                 )
             })?;
-            count_conference(conn, &c.account_sid, c.status, 1).await?;
+            count_conference(conn, &c.account_sid, c.status, c.date_created, 1).await?;
         }
         Change::ConferenceStatus { sid, status, at } => {
             // The old status, for the per-status counts.
-            let before = sqlx::query("SELECT account_sid, status FROM conferences WHERE sid = $1")
-                .bind(sid.as_str())
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| StoreError::NotFound("conference".into()))?;
-            let (account, old) = crate::rows::account_and_status(&before)?;
+            let before = sqlx::query(
+                "SELECT account_sid, status, date_created FROM conferences WHERE sid = $1",
+            )
+            .bind(sid.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("conference".into()))?;
+            let (account, old, created) = crate::rows::account_status_created(&before)?;
             let sql = format!(
                 "UPDATE conferences SET status = $2, {FORWARD_DATE_UPDATED} WHERE sid = $3"
             );
@@ -180,8 +186,8 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                 return Err(StoreError::NotFound("conference".into()));
             }
             if old != *status {
-                count_conference(conn, &account, old, -1).await?;
-                count_conference(conn, &account, *status, 1).await?;
+                count_conference(conn, &account, old, created, -1).await?;
+                count_conference(conn, &account, *status, created, 1).await?;
             }
             if *status == ConferenceStatus::Completed {
                 // Participants are live rows: a completed room has none.
@@ -274,24 +280,28 @@ async fn touch_conference(
     Ok(())
 }
 
-/// Adds `delta` to the number of `account`'s conferences in `status`.
-/// A decrement is a plain UPDATE: the row exists (its conference was
-/// counted in), and an upsert would check `n >= 0` on the proposed row.
+/// Adds `delta` to the number of `account`'s conferences in `status`
+/// created on the UTC day of `created`. A decrement is a plain UPDATE: the
+/// row exists (its conference was counted in), and an upsert would check
+/// `n >= 0` on the proposed row.
 async fn count_conference(
     conn: &mut AnyConnection,
     account: &model::AccountSid,
     status: ConferenceStatus,
+    created: Timestamp,
     delta: i64,
 ) -> Result<(), StoreError> {
     let sql = if delta < 0 {
-        "UPDATE conference_counts SET n = n + $3 WHERE account_sid = $1 AND status = $2"
+        "UPDATE conference_day_counts SET n = n + $4 \
+         WHERE account_sid = $1 AND status = $2 AND day = $3"
     } else {
-        "INSERT INTO conference_counts (account_sid, status, n) VALUES ($1, $2, $3) \
-         ON CONFLICT (account_sid, status) DO UPDATE SET n = conference_counts.n + $3"
+        "INSERT INTO conference_day_counts (account_sid, status, day, n) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (account_sid, status, day) DO UPDATE SET n = conference_day_counts.n + $4"
     };
     sqlx::query(sql)
         .bind(account.as_str())
         .bind(status.code())
+        .bind(created.utc_day())
         .bind(delta)
         .execute(&mut *conn)
         .await?;

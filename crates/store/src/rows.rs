@@ -109,15 +109,16 @@ pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError>
     })
 }
 
-/// The `account_sid, status` of a conference row.
-pub(crate) fn account_and_status(
+/// The `account_sid, status, date_created` of a conference row.
+pub(crate) fn account_status_created(
     row: &AnyRow,
-) -> Result<(AccountSid, ConferenceStatus), StoreError> {
+) -> Result<(AccountSid, ConferenceStatus, Timestamp), StoreError> {
     const T: &str = "conferences";
     Ok((
         sid(row, T, "account_sid", AccountSid::parse)?,
         ConferenceStatus::from_code(int(row, T, "status")?)
             .ok_or_else(|| corrupt(T, "status", "not 0, 1 or 2"))?,
+        timestamp(row, T, "date_created")?,
     ))
 }
 

@@ -61,6 +61,7 @@ on_both_backends!(
     one_live_conference_per_name,
     reads_are_scoped_by_account,
     conference_lists_agree_with_the_reference,
+    totals_from_day_counts_agree_with_the_rows,
     paging_past_the_end,
     participants_in_join_order_with_muted_filter,
     complete_live_conferences_at_startup,
@@ -1107,6 +1108,101 @@ async fn reads_are_scoped_by_account(db: &TestDb) {
         s.apply(&[Change::ParticipantJoined(sneaky)]).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// List totals without a name or DateUpdated filter come from per-day
+/// counts, not rows; after creations and status changes on several days
+/// (one of them before 1970), every Status × whole-day DateCreated filter
+/// must total what the rows say.
+async fn totals_from_day_counts_agree_with_the_rows(db: &TestDb) {
+    let s = &db.store;
+    let a = with_account(s, 1).await;
+    let day = 86_400;
+    // Ten conferences a day over five days around t(0), each its own name,
+    // plus one on 1969-12-31 (a negative timestamp).
+    let mut rooms: Vec<ConferenceRecord> = (0..50u64)
+        .map(|n| {
+            let at = t(i64::try_from(n).unwrap() * day / 10 - 2 * day);
+            conference(100 + n, &a, &format!("d{n}"), at)
+        })
+        .collect();
+    rooms.push(conference(99, &a, "old", Timestamp::from_secs(-3600)));
+    let created: Vec<_> = rooms
+        .iter()
+        .cloned()
+        .map(Change::ConferenceCreated)
+        .collect();
+    s.apply(&created).await.unwrap();
+    // Move some forward: every third starts, every fourth completes.
+    let mut changes = Vec::new();
+    for (i, c) in rooms.iter_mut().enumerate() {
+        for (every, status) in [
+            (3, ConferenceStatus::InProgress),
+            (4, ConferenceStatus::Completed),
+        ] {
+            if i % every == 0 && c.status < status {
+                c.status = status;
+                changes.push(Change::ConferenceStatus {
+                    sid: c.sid.clone(),
+                    status,
+                    at: t(10 * day),
+                });
+            }
+        }
+    }
+    s.apply(&changes).await.unwrap();
+
+    let midnights: Vec<Timestamp> = [
+        "1969-12-31",
+        "1970-01-01",
+        "2023-11-12",
+        "2023-11-13",
+        "2023-11-14",
+        "2023-11-15",
+        "2023-11-16",
+        "2023-11-17",
+    ]
+    .iter()
+    .map(|d| Timestamp::day_bounds(d).unwrap().0)
+    .collect();
+    let mut ranges = vec![DateRange::default()];
+    for &m in &midnights {
+        ranges.push(DateRange {
+            from: Some(m),
+            until: None,
+        });
+        ranges.push(DateRange {
+            from: None,
+            until: Some(m),
+        });
+        for &n in &midnights {
+            if m < n {
+                ranges.push(DateRange {
+                    from: Some(m),
+                    until: Some(n),
+                });
+            }
+        }
+    }
+    let statuses = [
+        None,
+        Some(ConferenceStatus::Init),
+        Some(ConferenceStatus::InProgress),
+        Some(ConferenceStatus::Completed),
+    ];
+    for status in statuses {
+        for range in &ranges {
+            let filter = ConferenceFilter {
+                status,
+                date_created: *range,
+                ..ConferenceFilter::default()
+            };
+            let expected = rooms.iter().filter(|c| filter.matches(c)).count() as u64;
+            let (items, total) = s.conferences(&a, &filter, all()).await.unwrap();
+            assert_eq!(total, expected, "{filter:?}");
+            assert_eq!(items.len() as u64, expected, "{filter:?}");
+        }
+    }
 }
 
 /// A few hundred generated conferences in two accounts; every filter alone
