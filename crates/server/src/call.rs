@@ -102,7 +102,7 @@ async fn run(
     let route = match route(&svc, incoming.request_uri_user.as_deref()).await {
         Ok(Some(route)) => route,
         Ok(None) => {
-            tracing::info!("no number routes this call and open rooms are off: 404");
+            tracing::info!("no number routes this call (open rooms are off, or no account): 404");
             sip.reject(call, StatusCode::NOT_FOUND).await;
             return;
         }
@@ -112,11 +112,11 @@ async fn run(
             return;
         }
     };
-    let socket = match svc
+    let bound = svc
         .ports
         .bind()
-        .and_then(|s| Ok((s.local_addr()?.port(), s)))
-    {
+        .and_then(|socket| Ok((socket.local_addr()?.port(), socket)));
+    let (rtp_port, socket) = match bound {
         Ok(bound) => bound,
         Err(e) => {
             tracing::warn!(error = %e, "no RTP port for a call: 503");
@@ -124,7 +124,6 @@ async fn run(
             return;
         }
     };
-    let (rtp_port, socket) = socket;
     if let Err(e) = sip.answer(call, rtp_port).await {
         tracing::debug!(error = %e, "the call ended before it was answered");
         return;
@@ -160,7 +159,8 @@ async fn run(
         ScriptSource::Webhook(url, method) => CallScript::new(info.clone(), url, method),
         ScriptSource::Verbs(verbs) => CallScript::from_verbs(info.clone(), verbs),
     };
-    let player = Player::new(socket, &incoming.audio, None, incoming.audio.on_hold());
+    let held = incoming.audio.on_hold();
+    let player = Player::new(socket, &incoming.audio, None, held);
     let mut task = CallTask {
         svc,
         sid,
@@ -172,11 +172,10 @@ async fn run(
         script,
         audio: incoming.audio,
         player: Some(player),
-        held: false,
+        held,
         failure: None,
         clip: None,
     };
-    task.held = task.audio.on_hold();
     let end = task.drive().await;
     task.finish(end).await;
 }
