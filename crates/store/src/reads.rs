@@ -132,31 +132,23 @@ impl Store {
         {
             return Ok(None);
         }
-        let mut sql = String::from(
-            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM conference_day_counts \
-             WHERE account_sid = $1",
-        );
-        let mut days = Vec::new();
-        if filter.status.is_some() {
-            sql.push_str(" AND status = $2");
+        // The same WHERE builder as the lists, over the day counts.
+        let mut w = Where::default();
+        w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
+        if let Some(status) = filter.status {
+            w.push("status", "=", Value::Int(status.code()));
         }
-        let mut next = if filter.status.is_some() { 3 } else { 2 };
         if let Some(from) = created.from {
-            sql.push_str(&format!(" AND day >= ${next}"));
-            days.push(from.utc_day());
-            next += 1;
+            w.push("day", ">=", Value::Int(from.utc_day()));
         }
         if let Some(until) = created.until {
-            sql.push_str(&format!(" AND day < ${next}"));
-            days.push(until.utc_day());
+            w.push("day", "<", Value::Int(until.utc_day()));
         }
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(account.as_str());
-        if let Some(status) = filter.status {
-            query = query.bind(status.code());
-        }
-        for day in days {
-            query = query.bind(day);
-        }
+        let sql = format!(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM conference_day_counts {}",
+            w.clause(false)
+        );
+        let query = w.bind_all(sqlx::query(AssertSqlSafe(sql)));
         rows::count(&query.fetch_one(&self.pool).await?).map(Some)
     }
 
