@@ -41,7 +41,7 @@ use conference::{JoinError, LeaveReason, ParticipantOptions};
 use model::HttpMethod;
 
 use crate::fetch::FetchBudget;
-use crate::verbs::{Repeat, Voice, WaitAudio};
+use crate::verbs::{Playing, Repeat, Voice, WaitAudio};
 use crate::webhook::{CallInfo, CallStatus, DialStatus, WebhookRequest};
 use crate::{AppError, Document, FetchError, FetchedBody, HttpUrl, Verb, Warning};
 
@@ -116,11 +116,8 @@ enum State {
     Fetching {
         url: HttpUrl,
     },
-    /// A Say or Play is playing; `then` is what is left after it.
-    Playing {
-        action: Action,
-        then: Option<Repeat>,
-    },
+    /// A Say or Play is playing, with the repetitions still to come.
+    Playing(Playing<Action>),
     Pausing,
     InConference {
         action: Option<HttpUrl>,
@@ -210,15 +207,12 @@ impl CallScript {
     /// The last Say, Play or Pause played to its end.
     pub fn finished(&mut self) {
         match std::mem::replace(&mut self.state, State::Ready) {
-            State::Playing { action, then } => {
+            State::Playing(playing) => {
                 self.budget.reset();
-                match then {
-                    Some(left) => {
-                        self.actions.push_back(action.clone());
-                        self.state = State::Playing {
-                            action,
-                            then: left.after_one(),
-                        };
+                match playing.next() {
+                    Some((action, rest)) => {
+                        self.actions.push_back(action);
+                        self.state = State::Playing(rest);
                     }
                     None => self.run(),
                 }
@@ -235,7 +229,7 @@ impl CallScript {
     /// failed): its remaining repetitions are skipped and the script goes on.
     pub fn media_failed(&mut self) {
         match std::mem::replace(&mut self.state, State::Ready) {
-            State::Playing { .. } | State::Pausing => self.run(),
+            State::Playing(_) | State::Pausing => self.run(),
             other => self.state = other,
         }
     }
@@ -338,11 +332,9 @@ impl CallScript {
     }
 
     fn play(&mut self, action: Action, repeat: Repeat) {
-        self.actions.push_back(action.clone());
-        self.state = State::Playing {
-            action,
-            then: repeat.after_one(),
-        };
+        let (first, playing) = Playing::start(action, repeat);
+        self.actions.push_back(first);
+        self.state = State::Playing(playing);
     }
 
     /// A `<Dial>` is over: its `action`, or the next verb.

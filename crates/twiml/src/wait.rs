@@ -29,7 +29,7 @@ use std::time::Duration;
 use model::HttpMethod;
 
 use crate::fetch::FetchBudget;
-use crate::verbs::{Repeat, Voice, WaitAudio};
+use crate::verbs::{Playing, Repeat, Voice, WaitAudio};
 use crate::webhook::{CallInfo, CallStatus, WebhookRequest};
 use crate::{AppError, Document, FetchError, FetchedBody, HttpUrl, Verb, Warning};
 
@@ -87,11 +87,8 @@ enum State {
     Fetching {
         url: HttpUrl,
     },
-    /// A TwiML Say or Play; `then` is what is left after it.
-    Playing {
-        action: WaitAction,
-        then: Option<Repeat>,
-    },
+    /// A TwiML Say or Play, with the repetitions still to come.
+    Playing(Playing<WaitAction>),
     Pausing,
     PlayingResponse,
     HoldMusic,
@@ -169,15 +166,12 @@ impl WaitScript {
     /// The last thing played (or the pause) ended.
     pub fn finished(&mut self) {
         match std::mem::replace(&mut self.state, State::Ready) {
-            State::Playing { action, then } => {
+            State::Playing(playing) => {
                 self.budget.reset();
-                match then {
-                    Some(left) => {
-                        self.actions.push_back(action.clone());
-                        self.state = State::Playing {
-                            action,
-                            then: left.after_one(),
-                        };
+                match playing.next() {
+                    Some((action, rest)) => {
+                        self.actions.push_back(action);
+                        self.state = State::Playing(rest);
                     }
                     None => self.run(),
                 }
@@ -201,7 +195,7 @@ impl WaitScript {
     /// the wait goes silent rather than spin.
     pub fn media_failed(&mut self) {
         match std::mem::replace(&mut self.state, State::Ready) {
-            State::Playing { .. } | State::Pausing => self.run(),
+            State::Playing(_) | State::Pausing => self.run(),
             State::PlayingResponse => self.fetch_source(),
             State::HoldMusic => self.state = State::Silent,
             other => self.state = other,
@@ -240,11 +234,9 @@ impl WaitScript {
     }
 
     fn play(&mut self, action: WaitAction, repeat: Repeat) {
-        self.actions.push_back(action.clone());
-        self.state = State::Playing {
-            action,
-            then: repeat.after_one(),
-        };
+        let (first, playing) = Playing::start(action, repeat);
+        self.actions.push_back(first);
+        self.state = State::Playing(playing);
     }
 
     fn not_allowed(&mut self, verb: &'static str) {

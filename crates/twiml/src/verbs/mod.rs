@@ -48,6 +48,28 @@ impl Repeat {
     }
 }
 
+/// A Say or Play in progress and how many more times it plays: the loop
+/// bookkeeping both scripts share.
+#[derive(Debug)]
+pub(crate) struct Playing<A> {
+    action: A,
+    left: Option<Repeat>,
+}
+
+impl<A: Clone> Playing<A> {
+    /// The first play to hand the shell, and what to keep meanwhile.
+    pub(crate) fn start(action: A, repeat: Repeat) -> (A, Self) {
+        let left = repeat.after_one();
+        (action.clone(), Self { action, left })
+    }
+
+    /// After a play ended: the next one, or `None` when the loop is done.
+    pub(crate) fn next(self) -> Option<(A, Self)> {
+        let left = self.left?;
+        Some(Self::start(self.action, left))
+    }
+}
+
 impl Default for Repeat {
     fn default() -> Self {
         Self::ONCE
@@ -70,5 +92,16 @@ mod tests {
         assert_eq!(Repeat::from_count(0), Repeat::Forever);
         assert_eq!(Repeat::Forever.after_one(), Some(Repeat::Forever));
         assert_eq!(Repeat::default().after_one(), None);
+    }
+
+    #[test]
+    fn playing_hands_out_each_repetition_then_stops() {
+        let (first, mut playing) = Playing::start('a', Repeat::from_count(3));
+        let mut plays = vec![first];
+        while let Some((next, rest)) = playing.next() {
+            plays.push(next);
+            playing = rest;
+        }
+        assert_eq!(plays, ['a', 'a', 'a']);
     }
 }
