@@ -22,8 +22,11 @@
 //! `date_created` conditions are written `+date_created`: the same test, but
 //! a unary plus SQLite (and PostgreSQL) will not seek an index with.
 //!
-//! A completed conference never changes again, so [`Store::conference`]
-//! keeps the ones it has read in a bounded in-memory map.
+//! A completed conference never changes again, so the store keeps the ones
+//! it has read in a bounded in-memory map. A conference list's page query
+//! reads only sids, straight from the index it walks (no table lookups);
+//! the records come from that map, and the few it lacks (live conferences,
+//! ones not read yet) from one more query by sid.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -55,11 +58,14 @@ impl<T> Clone for Listing<T> {
 }
 impl<T> Copy for Listing<T> {}
 
-const CONFERENCES: Listing<ConferenceRecord> = Listing {
+/// A conference list's page query reads sids only, from the index it walks
+/// (see the module doc); the records come from the completed cache or one
+/// more query.
+const CONFERENCE_SIDS: Listing<ConferenceSid> = Listing {
     table: "conferences",
-    columns: CONFERENCE_COLUMNS,
+    columns: "sid",
     order: CONFERENCE_ORDER,
-    decode: rows::conference,
+    decode: rows::conference_sid,
 };
 
 const PARTICIPANTS: Listing<ParticipantRecord> = Listing {
@@ -111,7 +117,49 @@ impl Store {
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         let w = conference_where(account, filter);
         let total = self.counted_conferences(account, filter).await?;
-        self.list(&w, total, &CONFERENCES, page).await
+        let (sids, total) = self.list(&w, total, &CONFERENCE_SIDS, page).await?;
+        Ok((self.conferences_by_sid(account, &sids).await?, total))
+    }
+
+    /// The account's conferences `sids`, in that order: completed ones from
+    /// the cache, the others in one query. A sid that is not found (never,
+    /// unless rows are deleted by hand) is left out.
+    async fn conferences_by_sid(
+        &self,
+        account: &AccountSid,
+        sids: &[ConferenceSid],
+    ) -> Result<Vec<ConferenceRecord>, StoreError> {
+        let mut records = self.completed.get_many(sids);
+        let missing: Vec<&ConferenceSid> = sids
+            .iter()
+            .zip(&records)
+            .filter_map(|(sid, r)| r.is_none().then_some(sid))
+            .collect();
+        if !missing.is_empty() {
+            let placeholders: Vec<String> =
+                (2..missing.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {CONFERENCE_COLUMNS} FROM conferences \
+                 WHERE account_sid = $1 AND sid IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(account.as_str());
+            for sid in &missing {
+                query = query.bind(sid.as_str());
+            }
+            let mut found = HashMap::with_capacity(missing.len());
+            for row in query.fetch_all(&self.pool).await? {
+                let c = rows::conference(&row)?;
+                self.completed.remember(&c);
+                found.insert(c.sid.clone(), c);
+            }
+            for (slot, sid) in records.iter_mut().zip(sids) {
+                if slot.is_none() {
+                    *slot = found.remove(sid);
+                }
+            }
+        }
+        Ok(records.into_iter().flatten().collect())
     }
 
     /// How many of the account's conferences match `filter`, from the
@@ -378,6 +426,14 @@ impl CompletedCache {
 
     fn get(&self, sid: &ConferenceSid) -> Option<ConferenceRecord> {
         self.map.lock().ok()?.get(sid).cloned()
+    }
+
+    /// [`CompletedCache::get`] of each sid, under one lock.
+    fn get_many(&self, sids: &[ConferenceSid]) -> Vec<Option<ConferenceRecord>> {
+        match self.map.lock() {
+            Ok(map) => sids.iter().map(|sid| map.get(sid).cloned()).collect(),
+            Err(_) => vec![None; sids.len()],
+        }
     }
 
     fn remember(&self, c: &ConferenceRecord) {

@@ -95,6 +95,11 @@ pub(crate) fn conference(row: &AnyRow) -> Result<ConferenceRecord, StoreError> {
     })
 }
 
+/// Just the sid of a conference row (the lists' first query).
+pub(crate) fn conference_sid(row: &AnyRow) -> Result<ConferenceSid, StoreError> {
+    sid(row, "conferences", "sid", ConferenceSid::parse)
+}
+
 pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError> {
     const T: &str = "participants";
     Ok(ParticipantRecord {
