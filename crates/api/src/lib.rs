@@ -23,6 +23,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use model::{AccountSid, CallSid, ConferenceSid};
 
@@ -70,7 +73,23 @@ pub trait CallControl: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), ControlError>>;
 }
 
-/// What the router needs: the store and the room owner.
+/// A metrics exposition, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposition {
+    /// The `Content-Type` of `body` (the format and its version).
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// Whoever counts what the server does renders it for `GET /metrics`; the
+/// API does not know the metrics, only that they can be rendered.
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Renders every metric as of now.
+    fn render(&self) -> Result<Exposition, std::fmt::Error>;
+}
+
+/// What the router needs: the store and the room owner, and the metrics if
+/// any.
 ///
 /// Build it with [`AppState::new`]: it also carries a cache of the accounts
 /// that authenticated, so the hot path of a request is one query.
@@ -78,6 +97,8 @@ pub trait CallControl: Send + Sync + 'static {
 pub struct AppState {
     pub store: store::Store,
     pub control: Arc<dyn CallControl>,
+    /// `GET /metrics` answers 404 without.
+    pub metrics: Option<Arc<dyn MetricsSource>>,
     accounts: Arc<auth::AccountCache>,
 }
 
@@ -86,8 +107,16 @@ impl AppState {
         Self {
             store,
             control,
+            metrics: None,
             accounts: Arc::default(),
         }
+    }
+
+    /// Serves `metrics` on `GET /metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -99,18 +128,38 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The whole HTTP surface: `/healthz` and `/2008-08-01/...`.
+/// The whole HTTP surface: `/healthz`, `/metrics` and `/2008-08-01/...`.
 ///
-/// Everything but `/healthz` goes to one fallback handler that normalises
-/// the path itself (`//`, `.xml`, `/Conference/`), which axum's matcher
-/// would not.
+/// Everything but `/healthz` and `/metrics` goes to one fallback handler
+/// that normalises the path itself (`//`, `.xml`, `/Conference/`), which
+/// axum's matcher would not. `/healthz` and `/metrics` need no credentials,
+/// like a load balancer's or a Prometheus server's probes: they tell
+/// nothing about any account.
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .fallback(handlers::dispatch)
         .with_state(state)
 }
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let Some(source) = &state.metrics else {
+        return (StatusCode::NOT_FOUND, "no metrics\n").into_response();
+    };
+    match source.render() {
+        Ok(exposition) => (
+            [(header::CONTENT_TYPE, exposition.content_type)],
+            exposition.body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not render the metrics");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }

@@ -258,6 +258,36 @@ async fn healthz_needs_no_credentials() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
 }
 
+struct FixedMetrics;
+
+impl api::MetricsSource for FixedMetrics {
+    fn render(&self) -> Result<api::Exposition, std::fmt::Error> {
+        Ok(api::Exposition {
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: "confab_calls_active 0\n".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn metrics_need_no_credentials_and_are_404_when_nobody_counts() {
+    let mut f = fixture().await;
+    let get = || Request::get("/metrics").body(Body::empty()).unwrap();
+    let (status, _, _) = f.send(get()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    f.state = f.state.clone().with_metrics(Arc::new(FixedMetrics));
+    let (status, response, body) = f.send(get()).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "confab_calls_active 0\n")
+    );
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+}
+
 #[tokio::test]
 async fn unknown_paths_are_404_before_auth() {
     let f = fixture().await;
