@@ -36,6 +36,7 @@ use twiml::{
 
 use crate::audio::{self, AudioError};
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure, LegUpdate};
+use crate::metrics::Metrics;
 use crate::player::{Player, leg_config};
 use crate::room::{CallNotice, LegHandover, RoomHandle};
 use crate::rtp_ports::RtpPorts;
@@ -55,6 +56,7 @@ pub struct CallServices {
     pub http: reqwest::Client,
     /// Unknown numbers join the default account's room of that name.
     pub open_rooms: bool,
+    pub metrics: Arc<Metrics>,
     /// Server shutdown: every call hangs up.
     pub stop: CancellationToken,
     pub tracker: TaskTracker,
@@ -93,6 +95,7 @@ async fn run(
     sip: SipHandle,
 ) {
     let call = incoming.call;
+    svc.metrics.call_received();
     tracing::debug!(
         from = ?incoming.from_user,
         to = ?incoming.request_uri_user,
@@ -108,6 +111,7 @@ async fn run(
         }
         Err(e) => {
             tracing::error!(error = %e, "could not route a call");
+            svc.metrics.call_failed();
             sip.reject(call, StatusCode::SERVICE_UNAVAILABLE).await;
             return;
         }
@@ -120,6 +124,7 @@ async fn run(
         Ok(bound) => bound,
         Err(e) => {
             tracing::warn!(error = %e, "no RTP port for a call: 503");
+            svc.metrics.call_failed();
             sip.reject(call, StatusCode::SERVICE_UNAVAILABLE).await;
             return;
         }
@@ -128,6 +133,7 @@ async fn run(
         tracing::debug!(error = %e, "the call ended before it was answered");
         return;
     }
+    let _active = svc.metrics.call_answered();
     let now = svc.clock.now();
     let caller = incoming.from_user.clone().unwrap_or_default();
     let called = incoming.request_uri_user.clone().unwrap_or_default();
@@ -347,7 +353,8 @@ impl CallTask {
     ) -> Result<Result<FetchedBody, FetchError>, End> {
         let client = self.svc.http.clone();
         let token = self.token.clone();
-        self.wait_for(async move { fetch::webhook(&client, &request, &token).await })
+        let metrics = self.svc.metrics.clone();
+        self.wait_for(async move { fetch::webhook(&client, &request, &token, &metrics).await })
             .await
     }
 
@@ -514,7 +521,7 @@ impl CallTask {
         let mut limit_asked = false;
         loop {
             if let Some(w) = &mut wait {
-                w.pump(&self.svc.http, &self.token).await;
+                w.pump(&self.svc.http, &self.token, &self.svc.metrics).await;
             }
             let step = async {
                 match wait.as_mut().and_then(|w| w.pending.as_mut()) {
@@ -584,7 +591,10 @@ impl CallTask {
             self.sip.hangup(self.call).await;
         }
         let (status, failure) = match self.failure.take() {
-            Some(failure) => (CallStatus::FailedApplicationError, Some(failure)),
+            Some(failure) => {
+                self.svc.metrics.call_failed();
+                (CallStatus::FailedApplicationError, Some(failure))
+            }
             None => (CallStatus::Complete, None),
         };
         let now = self.svc.clock.now();
@@ -601,12 +611,13 @@ impl CallTask {
         if let Some(request) = self.script.call_ended() {
             let client = self.svc.http.clone();
             let token = self.token.clone();
+            let metrics = self.svc.metrics.clone();
             let span = tracing::Span::current();
             self.svc.tracker.spawn(
                 async move {
                     let sent = tokio::time::timeout(
                         COMPLETED_TIMEOUT,
-                        fetch::webhook(&client, &request, &token),
+                        fetch::webhook(&client, &request, &token, &metrics),
                     )
                     .await;
                     match sent {
@@ -647,7 +658,7 @@ impl Wait {
     }
 
     /// Starts the script's next action, if nothing is under way.
-    async fn pump(&mut self, client: &reqwest::Client, token: &AuthToken) {
+    async fn pump(&mut self, client: &reqwest::Client, token: &AuthToken, metrics: &Arc<Metrics>) {
         while self.pending.is_none() {
             let Some(action) = self.script.poll_action() else {
                 return;
@@ -657,8 +668,11 @@ impl Wait {
                 match action {
                     WaitAction::Fetch(request) => {
                         let token = token.clone();
+                        let metrics = metrics.clone();
                         Box::pin(async move {
-                            WaitStep::Fetched(fetch::webhook(&client, &request, &token).await)
+                            WaitStep::Fetched(
+                                fetch::webhook(&client, &request, &token, &metrics).await,
+                            )
                         })
                     }
                     WaitAction::PlayAudio { body, content_type } => Box::pin(async move {

@@ -6,13 +6,16 @@
 //! [`twiml::MAX_DOCUMENT_BYTES`] + 1 bytes (the parser refuses anything
 //! longer, so one byte more is enough to know), an audio file to
 //! [`MAX_AUDIO_BYTES`]. Errors become [`twiml::FetchError`]s, the words the
-//! interpreter records on the call.
+//! interpreter records on the call. Every webhook is timed, and counted
+//! when it fails, in the server's metrics.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use model::{AuthToken, HttpMethod};
 use twiml::webhook::{FORM_CONTENT_TYPE, SIGNATURE_HEADER};
 use twiml::{FetchError, FetchedBody, HttpUrl, WebhookRequest};
+
+use crate::metrics::Metrics;
 
 /// Redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
@@ -32,6 +35,18 @@ pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
 /// Requests a TwiML document (the voice URL, a `<Redirect>`, a `<Dial
 /// action>`, a `waitUrl`), signed with the account's AuthToken.
 pub async fn webhook(
+    client: &reqwest::Client,
+    request: &WebhookRequest,
+    token: &AuthToken,
+    metrics: &Metrics,
+) -> Result<FetchedBody, FetchError> {
+    let began = Instant::now();
+    let result = signed(client, request, token).await;
+    metrics.webhook_done(began.elapsed(), result.is_ok());
+    result
+}
+
+async fn signed(
     client: &reqwest::Client,
     request: &WebhookRequest,
     token: &AuthToken,

@@ -14,7 +14,8 @@
 //! with its join) is added to it, a start ends the wait audio, a mute is
 //! applied to the mix *before* the API is answered, a leaving call's leg is
 //! taken out and given back to its call task with the reason, and a
-//! completed conference's task is stopped.
+//! completed conference's task is stopped. The same events, in the same
+//! order, keep the room and participant gauges of `/metrics`.
 //!
 //! The hub waits for room tasks (a mute's tick, a removed leg's socket);
 //! room tasks never wait for the hub, so neither can wait for itself.
@@ -32,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::{Metrics, RoomGauges};
 use crate::room::{self, CallNotice, LegHandover, RoomHandle};
 use crate::{Clock, ids};
 
@@ -132,6 +134,7 @@ pub fn spawn(
     clock: Arc<dyn Clock>,
     capacity: usize,
     stop: CancellationToken,
+    metrics: Arc<Metrics>,
 ) -> (HubHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let hub = Hub {
@@ -142,6 +145,8 @@ pub fn spawn(
         media: HashMap::new(),
         links: HashMap::new(),
         arriving: None,
+        metrics,
+        gauges: RoomGauges::default(),
     };
     let task = tokio::spawn(hub.run(rx, stop));
     (HubHandle { tx }, task)
@@ -260,6 +265,8 @@ struct Hub {
     links: HashMap<CallSid, Link>,
     /// The leg of the join being applied, until its `ParticipantJoined`.
     arriving: Option<(CallSid, LegHandover)>,
+    metrics: Arc<Metrics>,
+    gauges: RoomGauges,
 }
 
 /// A call in a room, as the hub needs it when the call leaves.
@@ -422,6 +429,7 @@ impl Hub {
         let changes: Vec<Change> = events.iter().cloned().map(to_change).collect();
         let stored = self.store.apply(&changes).await;
         for event in events {
+            self.gauges.observe(&self.metrics, &event);
             self.drive(event).await;
         }
         stored
@@ -431,7 +439,7 @@ impl Hub {
     async fn drive(&mut self, event: Event) {
         match event {
             Event::ConferenceCreated { sid, .. } => {
-                let handle = room::spawn(&sid, self.weak.clone());
+                let handle = room::spawn(&sid, self.weak.clone(), self.metrics.clone());
                 self.media.insert(sid, handle);
             }
             Event::ParticipantJoined {

@@ -18,6 +18,8 @@
 //!
 //! They talk over bounded channels. Side effects the cores ask for are
 //! executed here; time comes from a [`Clock`], randomness from [`ids`].
+//! Each counts what it does in the server's `metrics`, which the router
+//! serves on `GET /metrics`.
 //! Shutdown: calls hang up (BYE) and leave their rooms, the hub completes
 //! what is left and writes it down, then SIP sends its last messages.
 
@@ -29,6 +31,7 @@ mod fetch;
 pub mod hub;
 pub mod ids;
 pub mod lenient;
+mod metrics;
 mod player;
 mod room;
 mod rtp_ports;
@@ -101,6 +104,7 @@ pub struct Server {
     hub_task: JoinHandle<()>,
     stop_hub: CancellationToken,
     calls: Option<Calls>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// The telephony side, once [`Server::listen_sip`] started it.
@@ -131,11 +135,13 @@ impl Server {
             tracing::info!(calls, "completed calls left in progress by a previous run");
         }
         let stop_hub = CancellationToken::new();
+        let metrics = Arc::new(metrics::Metrics::new());
         let (hub, hub_task) = hub::spawn(
             store.clone(),
             clock.clone(),
             config.room_capacity,
             stop_hub.clone(),
+            metrics.clone(),
         );
         Ok(Self {
             store,
@@ -144,6 +150,7 @@ impl Server {
             hub_task,
             stop_hub,
             calls: None,
+            metrics,
         })
     }
 
@@ -167,6 +174,7 @@ impl Server {
             ports,
             http,
             open_rooms: config.open_rooms,
+            metrics: self.metrics.clone(),
             stop: stop_calls.clone(),
             tracker: tracker.clone(),
         });
@@ -189,9 +197,11 @@ impl Server {
         &self.hub
     }
 
-    /// The HTTP API bound to this server's store and hub.
+    /// The HTTP API bound to this server's store and hub, and its metrics
+    /// on `GET /metrics`.
     pub fn router(&self) -> axum::Router {
-        let state = api::AppState::new(self.store.clone(), Arc::new(self.hub.clone()));
+        let state = api::AppState::new(self.store.clone(), Arc::new(self.hub.clone()))
+            .with_metrics(self.metrics.clone());
         api::router(state)
     }
 

@@ -6,7 +6,9 @@
 //! (add or remove a leg, mute, start, beep). Each tick drains every leg's
 //! socket without blocking (`try_recv_from`, no wake-up per packet), mixes,
 //! and sends each leg's packet from the leg's own socket. A missed tick is
-//! skipped rather than bunched up, as the jitter buffers expect.
+//! skipped rather than bunched up, as the jitter buffers expect. Each tick
+//! is timed, and what the room's media counted since the last one is added
+//! to the server's metrics.
 //!
 //! The task never waits for the hub: a `*` from a leg with `hangupOnStar`
 //! is handed to a small task of its own, so a hub waiting for this room's
@@ -15,6 +17,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use conference::LeaveReason;
@@ -26,6 +29,7 @@ use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
 use crate::hub::WeakHub;
+use crate::metrics::{Metrics, RtpFlushed};
 
 /// Commands waiting for the room before the hub waits too.
 const QUEUE: usize = 256;
@@ -109,7 +113,7 @@ pub struct RoomHandle {
 }
 
 /// Starts the media task of conference `sid`.
-pub fn spawn(sid: &ConferenceSid, hub: WeakHub) -> RoomHandle {
+pub fn spawn(sid: &ConferenceSid, hub: WeakHub, metrics: Arc<Metrics>) -> RoomHandle {
     let (tx, rx) = mpsc::channel(QUEUE);
     let task = RoomTask {
         room: MediaRoom::new(),
@@ -119,6 +123,8 @@ pub fn spawn(sid: &ConferenceSid, hub: WeakHub) -> RoomHandle {
         hub,
         acks: Vec::new(),
         buf: vec![0; 2048],
+        metrics,
+        flushed: RtpFlushed::default(),
     };
     let span = tracing::info_span!("room", conference_sid = %sid);
     tokio::spawn(task.run(rx).instrument(span));
@@ -196,6 +202,9 @@ struct RoomTask {
     /// Mutes applied since the last tick, answered after the next one.
     acks: Vec<oneshot::Sender<()>>,
     buf: Vec<u8>,
+    metrics: Arc<Metrics>,
+    /// What this room's media counters already added to the metrics.
+    flushed: RtpFlushed,
 }
 
 impl RoomTask {
@@ -211,7 +220,13 @@ impl RoomTask {
                     Some(command) => self.command(command),
                     None => break,
                 },
-                _ = ticks.tick() => self.tick(),
+                due = ticks.tick() => {
+                    let late_by = tokio::time::Instant::now().saturating_duration_since(due);
+                    let began = Instant::now();
+                    self.tick(began);
+                    self.metrics.tick_done(began.elapsed(), late_by);
+                    self.metrics.flush_rtp(&self.room.stats().legs, &mut self.flushed);
+                }
             }
         }
         tracing::debug!(stats = ?self.room.stats(), "room media stopped");
@@ -291,8 +306,7 @@ impl RoomTask {
         })
     }
 
-    fn tick(&mut self) {
-        let now = Instant::now();
+    fn tick(&mut self, now: Instant) {
         for (&id, leg) in &self.legs {
             for _ in 0..MAX_READS_PER_TICK {
                 match leg.socket.try_recv_from(&mut self.buf) {

@@ -1,0 +1,551 @@
+//! What `GET /metrics` reports: calls, rooms, participants, RTP packets, the
+//! mixer's tick and the webhooks, as typed `prometheus-client` families in one
+//! [`Registry`] per [`crate::Server`] (no process-global recorder: tests run
+//! several servers in one process).
+//!
+//! Who counts what:
+//! - call tasks ([`crate::call`]) count calls received, answered (the
+//!   [`ActiveCall`] guard) and failed; [`crate::fetch`] times every webhook;
+//! - the hub feeds every rules event, in order, to [`RoomGauges`], which
+//!   keeps the room and participant gauges;
+//! - each room task keeps its [`media::RoomStats`] (counted by `media`
+//!   itself: the latch's foreign drops, the jitter buffer's late, duplicate
+//!   and lost packets) and adds what is new to the shared counters once per
+//!   tick through [`RtpFlushed`], so a packet costs no shared atomic; it also
+//!   times its tick.
+//!
+//! A mix tick counts as late ([`LATE_TICK`]) when it began more than half a
+//! tick after it was due: the room could not keep its 20 ms cadence (a
+//! starved runtime, or a tick before it that overran, whose own duration
+//! is in the histogram). Smaller delays are absorbed by the phones' jitter
+//! buffers; past half a frame, packets leave visibly bunched, and a stall
+//! of a whole tick skips one (the room's interval skips missed ticks).
+//!
+//! Labels carry no account sid, phone number or SIP URI: the endpoint is
+//! unauthenticated, like `/healthz`, and reports aggregates only.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use conference::Event;
+use media::{LegStats, TICK};
+use model::{ConferenceSid, ConferenceStatus};
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// A tick that begins later than this after it was due is counted late.
+pub const LATE_TICK: Duration = Duration::from_millis(10);
+
+/// Upper bounds of the tick histogram, in seconds: a tick mixing a few legs
+/// takes tens of microseconds; 20 ms is the whole budget, 40 ms two of them.
+const TICK_BUCKETS: [f64; 11] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.015, 0.02, 0.04,
+];
+/// Upper bounds of the webhook histogram, in seconds (the default timeout is 10 s).
+const WEBHOOK_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+type StatusLabel = [(&'static str, &'static str); 1];
+const INIT: StatusLabel = [("status", "init")];
+const IN_PROGRESS: StatusLabel = [("status", "in-progress")];
+
+/// Every metric of one server, and the registry that renders them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    calls_active: Gauge,
+    calls: Counter,
+    calls_failed: Counter,
+    rooms_init: Gauge,
+    rooms_in_progress: Gauge,
+    rooms_completed: Counter,
+    participants: Gauge,
+    rtp_received: Counter,
+    rtp_sent: Counter,
+    rtp_lost: Counter,
+    rtp_late: Counter,
+    rtp_foreign: Counter,
+    mix_tick: Histogram,
+    mix_ticks_late: Counter,
+    webhook: Histogram,
+    webhook_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Every metric at zero, registered under the `confab_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("confab");
+        let calls_active = Gauge::default();
+        registry.register(
+            "calls_active",
+            "Calls answered and not yet ended",
+            calls_active.clone(),
+        );
+        let calls = Counter::default();
+        registry.register(
+            "calls",
+            "Calls received (INVITEs that reached a call task), answered or not",
+            calls.clone(),
+        );
+        let calls_failed = Counter::default();
+        registry.register(
+            "calls_failed",
+            "Calls refused with a server error (503: routing failed, no RTP port) \
+             or ended by an application error (voice URL or TwiML failed)",
+            calls_failed.clone(),
+        );
+        let rooms = Family::<StatusLabel, Gauge>::default();
+        registry.register(
+            "rooms",
+            "Live conferences by status (init: waiting to start; in-progress)",
+            rooms.clone(),
+        );
+        let rooms_init = rooms.get_or_create_owned(&INIT);
+        let rooms_in_progress = rooms.get_or_create_owned(&IN_PROGRESS);
+        let rooms_completed = Counter::default();
+        registry.register(
+            "rooms_completed",
+            "Conferences completed",
+            rooms_completed.clone(),
+        );
+        let participants = Gauge::default();
+        registry.register(
+            "participants",
+            "Participants in live conferences",
+            participants.clone(),
+        );
+        let rtp_received = Counter::default();
+        registry.register(
+            "rtp_packets_received",
+            "RTP packets accepted from conference legs' latched sources",
+            rtp_received.clone(),
+        );
+        let rtp_sent = Counter::default();
+        registry.register(
+            "rtp_packets_sent",
+            "RTP packets the mixer sent to conference legs",
+            rtp_sent.clone(),
+        );
+        let rtp_lost = Counter::default();
+        registry.register(
+            "rtp_packets_lost",
+            "RTP packets conference legs sent that never arrived (sequence gaps)",
+            rtp_lost.clone(),
+        );
+        let rtp_late = Counter::default();
+        registry.register(
+            "rtp_packets_late",
+            "RTP packets the jitter buffers dropped: arrived after their audio \
+             was played, or duplicates",
+            rtp_late.clone(),
+        );
+        let rtp_foreign = Counter::default();
+        registry.register(
+            "rtp_packets_foreign",
+            "RTP packets dropped because they came from an address other than \
+             the one the leg latched on",
+            rtp_foreign.clone(),
+        );
+        let mix_tick = Histogram::new(TICK_BUCKETS);
+        registry.register_with_unit(
+            "mix_tick",
+            "Time one room's 20 ms tick took: read its legs' sockets, mix, send",
+            Unit::Seconds,
+            mix_tick.clone(),
+        );
+        let mix_ticks_late = Counter::default();
+        registry.register(
+            "mix_ticks_late",
+            "Room ticks that began more than 10 ms (half a tick) after they were due",
+            mix_ticks_late.clone(),
+        );
+        let webhook = Histogram::new(WEBHOOK_BUCKETS);
+        registry.register_with_unit(
+            "webhook",
+            "Time webhook requests took (voice URL, action, waitUrl, end of call), \
+             failed ones included",
+            Unit::Seconds,
+            webhook.clone(),
+        );
+        let webhook_failures = Counter::default();
+        registry.register(
+            "webhook_failures",
+            "Webhook requests that failed: transport error, timeout, non-2xx status",
+            webhook_failures.clone(),
+        );
+        Self {
+            registry,
+            calls_active,
+            calls,
+            calls_failed,
+            rooms_init,
+            rooms_in_progress,
+            rooms_completed,
+            participants,
+            rtp_received,
+            rtp_sent,
+            rtp_lost,
+            rtp_late,
+            rtp_foreign,
+            mix_tick,
+            mix_ticks_late,
+            webhook,
+            webhook_failures,
+        }
+    }
+
+    /// A call task started for an INVITE.
+    pub(crate) fn call_received(&self) {
+        self.calls.inc();
+    }
+
+    /// The call was answered; it counts as active until the guard is dropped.
+    #[must_use]
+    pub(crate) fn call_answered(&self) -> ActiveCall {
+        self.calls_active.inc();
+        ActiveCall(self.calls_active.clone())
+    }
+
+    /// The call was refused with a server error, or the application failed it.
+    pub(crate) fn call_failed(&self) {
+        self.calls_failed.inc();
+    }
+
+    /// One webhook request took `took`, and succeeded or not.
+    pub(crate) fn webhook_done(&self, took: Duration, ok: bool) {
+        self.webhook.observe(took.as_secs_f64());
+        if !ok {
+            self.webhook_failures.inc();
+        }
+    }
+
+    /// One room tick took `took` and began `late_by` after it was due.
+    pub(crate) fn tick_done(&self, took: Duration, late_by: Duration) {
+        self.mix_tick.observe(took.as_secs_f64());
+        if late_by > LATE_TICK {
+            self.mix_ticks_late.inc();
+        }
+    }
+
+    /// Adds to the RTP counters what one room's `stats` (sums over every
+    /// leg it ever had) counted since `flushed`.
+    pub(crate) fn flush_rtp(&self, stats: &LegStats, flushed: &mut RtpFlushed) {
+        add_new(&self.rtp_received, stats.packets_in, &mut flushed.received);
+        add_new(&self.rtp_sent, stats.packets_out, &mut flushed.sent);
+        add_new(&self.rtp_lost, stats.lost, &mut flushed.lost);
+        add_new(
+            &self.rtp_late,
+            stats.late.saturating_add(stats.duplicate),
+            &mut flushed.late,
+        );
+        add_new(
+            &self.rtp_foreign,
+            stats.foreign_dropped,
+            &mut flushed.foreign,
+        );
+    }
+}
+
+impl api::MetricsSource for Metrics {
+    fn render(&self) -> Result<api::Exposition, std::fmt::Error> {
+        let mut body = String::with_capacity(4096);
+        prometheus_text::encode(&mut body, &self.registry)?;
+        Ok(api::Exposition {
+            content_type: prometheus_text::CONTENT_TYPE,
+            body,
+        })
+    }
+}
+
+/// An answered call; dropping it (however the call task ends) makes the
+/// call inactive.
+#[derive(Debug)]
+pub(crate) struct ActiveCall(Gauge);
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// What one room has already added to the shared RTP counters.
+#[derive(Debug, Default)]
+pub(crate) struct RtpFlushed {
+    received: u64,
+    sent: u64,
+    lost: u64,
+    late: u64,
+    foreign: u64,
+}
+
+/// Adds `now - flushed` if `now` is ahead. Counts that can go back (the
+/// jitter buffer's loss count drops when a reordered packet turns up) are
+/// only added past their highest value, so a counter never counts twice.
+fn add_new(counter: &Counter, now: u64, flushed: &mut u64) {
+    if now > *flushed {
+        counter.inc_by(now - *flushed);
+        *flushed = now;
+    }
+}
+
+/// The room and participant gauges, kept by the hub from the rules' events
+/// in the order they happened.
+#[derive(Debug, Default)]
+pub(crate) struct RoomGauges {
+    /// Live conferences that are in progress (the rest are init).
+    started: HashSet<ConferenceSid>,
+}
+
+impl RoomGauges {
+    pub(crate) fn observe(&mut self, metrics: &Metrics, event: &Event) {
+        match event {
+            Event::ConferenceCreated { .. } => {
+                metrics.rooms_init.inc();
+            }
+            Event::StatusChanged {
+                sid,
+                status: ConferenceStatus::InProgress,
+                ..
+            } => {
+                if self.started.insert(sid.clone()) {
+                    metrics.rooms_init.dec();
+                    metrics.rooms_in_progress.inc();
+                }
+            }
+            Event::StatusChanged {
+                sid,
+                status: ConferenceStatus::Completed,
+                ..
+            } => {
+                if self.started.remove(sid) {
+                    metrics.rooms_in_progress.dec();
+                } else {
+                    metrics.rooms_init.dec();
+                }
+                metrics.rooms_completed.inc();
+            }
+            Event::StatusChanged {
+                status: ConferenceStatus::Init,
+                ..
+            }
+            | Event::ParticipantMuted { .. } => {}
+            Event::ParticipantJoined { .. } => {
+                metrics.participants.inc();
+            }
+            Event::ParticipantLeft { .. } => {
+                metrics.participants.dec();
+            }
+        }
+    }
+}
+
+// LATE_TICK is half a tick.
+const _: () = assert!(LATE_TICK.as_millis() * 2 == TICK.as_millis());
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use api::MetricsSource;
+    use conference::LeaveReason;
+    use model::{AccountSid, CallSid, Timestamp};
+
+    use super::*;
+
+    fn render(metrics: &Metrics) -> String {
+        let exposition = metrics.render().unwrap();
+        assert_eq!(
+            exposition.content_type,
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        exposition.body
+    }
+
+    /// The value of the sample written exactly `series` (name and labels).
+    fn value(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .parse()
+            .unwrap()
+    }
+
+    fn sid(n: u8) -> ConferenceSid {
+        ConferenceSid::parse(&format!("CF{n:032x}")).unwrap()
+    }
+
+    #[test]
+    fn everything_starts_at_zero_and_is_named_by_the_conventions() {
+        let text = render(&Metrics::new());
+        for series in [
+            "confab_calls_active",
+            "confab_calls_total",
+            "confab_calls_failed_total",
+            r#"confab_rooms{status="init"}"#,
+            r#"confab_rooms{status="in-progress"}"#,
+            "confab_rooms_completed_total",
+            "confab_participants",
+            "confab_rtp_packets_received_total",
+            "confab_rtp_packets_sent_total",
+            "confab_rtp_packets_lost_total",
+            "confab_rtp_packets_late_total",
+            "confab_rtp_packets_foreign_total",
+            "confab_mix_tick_seconds_count",
+            "confab_mix_ticks_late_total",
+            "confab_webhook_seconds_count",
+            "confab_webhook_failures_total",
+        ] {
+            assert_eq!(value(&text, series), 0.0, "{series}");
+        }
+        assert!(text.contains("# HELP confab_calls_total Calls received"));
+        assert!(text.contains("# TYPE confab_mix_tick_seconds histogram"));
+        assert!(text.contains(r#"confab_mix_tick_seconds_bucket{le="0.02"} 0"#));
+    }
+
+    #[test]
+    fn calls_ticks_and_webhooks_move_their_counters() {
+        let metrics = Metrics::new();
+        metrics.call_received();
+        metrics.call_received();
+        let first = metrics.call_answered();
+        let second = metrics.call_answered();
+        drop(first);
+        metrics.call_failed();
+        metrics.tick_done(Duration::from_micros(80), Duration::ZERO);
+        metrics.tick_done(Duration::from_millis(25), Duration::from_millis(11));
+        metrics.webhook_done(Duration::from_millis(30), true);
+        metrics.webhook_done(Duration::from_secs(3), false);
+        let text = render(&metrics);
+        assert_eq!(value(&text, "confab_calls_total"), 2.0);
+        assert_eq!(value(&text, "confab_calls_active"), 1.0);
+        assert_eq!(value(&text, "confab_calls_failed_total"), 1.0);
+        assert_eq!(value(&text, "confab_mix_tick_seconds_count"), 2.0);
+        assert_eq!(
+            value(&text, r#"confab_mix_tick_seconds_bucket{le="0.0001"}"#),
+            1.0
+        );
+        assert_eq!(
+            value(&text, r#"confab_mix_tick_seconds_bucket{le="0.02"}"#),
+            1.0
+        );
+        assert_eq!(value(&text, "confab_mix_ticks_late_total"), 1.0);
+        assert_eq!(value(&text, "confab_webhook_seconds_count"), 2.0);
+        assert_eq!(value(&text, "confab_webhook_failures_total"), 1.0);
+        drop(second);
+        assert_eq!(value(&render(&metrics), "confab_calls_active"), 0.0);
+    }
+
+    #[test]
+    fn rtp_counters_add_each_rooms_news_once_and_never_go_back() {
+        let metrics = Metrics::new();
+        let mut a = RtpFlushed::default();
+        let mut b = RtpFlushed::default();
+        let mut stats = LegStats {
+            packets_in: 10,
+            packets_out: 12,
+            lost: 2,
+            late: 1,
+            duplicate: 1,
+            foreign_dropped: 3,
+            ..LegStats::default()
+        };
+        metrics.flush_rtp(&stats, &mut a);
+        metrics.flush_rtp(&stats, &mut a); // nothing new
+        metrics.flush_rtp(&stats, &mut b); // another room
+        // A reordered packet turned up: the loss count drops, then rises again.
+        stats.lost = 1;
+        stats.packets_in = 11;
+        metrics.flush_rtp(&stats, &mut a);
+        stats.lost = 3;
+        metrics.flush_rtp(&stats, &mut a);
+        let text = render(&metrics);
+        assert_eq!(value(&text, "confab_rtp_packets_received_total"), 21.0);
+        assert_eq!(value(&text, "confab_rtp_packets_sent_total"), 24.0);
+        assert_eq!(value(&text, "confab_rtp_packets_lost_total"), 5.0);
+        assert_eq!(value(&text, "confab_rtp_packets_late_total"), 4.0);
+        assert_eq!(value(&text, "confab_rtp_packets_foreign_total"), 6.0);
+    }
+
+    #[test]
+    fn room_gauges_follow_the_rules_events() {
+        let metrics = Metrics::new();
+        let mut gauges = RoomGauges::default();
+        let at = Timestamp::from_secs(0);
+        let account = AccountSid::parse(&format!("AC{:032x}", 1)).unwrap();
+        let call = CallSid::parse(&format!("CA{:032x}", 1)).unwrap();
+        let events = [
+            Event::ConferenceCreated {
+                sid: sid(1),
+                account: account.clone(),
+                friendly_name: "a".into(),
+                at,
+            },
+            Event::ConferenceCreated {
+                sid: sid(2),
+                account: account.clone(),
+                friendly_name: "b".into(),
+                at,
+            },
+            Event::ParticipantJoined {
+                conference: sid(1),
+                account,
+                call: call.clone(),
+                muted: false,
+                start_conference_on_enter: true,
+                end_conference_on_exit: false,
+                at,
+            },
+            Event::StatusChanged {
+                sid: sid(1),
+                status: ConferenceStatus::InProgress,
+                at,
+            },
+        ];
+        for event in &events {
+            gauges.observe(&metrics, event);
+        }
+        let text = render(&metrics);
+        assert_eq!(value(&text, r#"confab_rooms{status="init"}"#), 1.0);
+        assert_eq!(value(&text, r#"confab_rooms{status="in-progress"}"#), 1.0);
+        assert_eq!(value(&text, "confab_participants"), 1.0);
+
+        let events = [
+            Event::ParticipantLeft {
+                conference: sid(1),
+                call,
+                reason: LeaveReason::Hangup,
+                at,
+            },
+            Event::StatusChanged {
+                sid: sid(1),
+                status: ConferenceStatus::Completed,
+                at,
+            },
+            // A room that never started completes from init.
+            Event::StatusChanged {
+                sid: sid(2),
+                status: ConferenceStatus::Completed,
+                at,
+            },
+        ];
+        for event in &events {
+            gauges.observe(&metrics, event);
+        }
+        let text = render(&metrics);
+        assert_eq!(value(&text, r#"confab_rooms{status="init"}"#), 0.0);
+        assert_eq!(value(&text, r#"confab_rooms{status="in-progress"}"#), 0.0);
+        assert_eq!(value(&text, "confab_rooms_completed_total"), 2.0);
+        assert_eq!(value(&text, "confab_participants"), 0.0);
+    }
+}
