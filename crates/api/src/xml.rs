@@ -170,7 +170,9 @@ fn xml_safe(s: &str) -> Cow<'_, str> {
         matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
             || c >= '\u{10000}'
     }
-    if s.chars().all(allowed) {
+    // Nearly every value is printable ASCII: a byte scan settles it.
+    let printable_ascii = |b: u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7e);
+    if s.bytes().all(printable_ascii) || s.chars().all(allowed) {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(

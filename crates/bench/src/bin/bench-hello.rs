@@ -10,6 +10,10 @@ use axum::http::header;
 use axum::routing::get;
 use clap::Parser;
 
+// The allocator confab's binary uses, so the two differ only in the handler.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A bare axum "hello" handler for comparing confab against.
 #[derive(Debug, Parser)]
 #[command(name = "bench-hello")]
