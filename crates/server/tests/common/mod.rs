@@ -1,7 +1,13 @@
 //! A whole server on a real SQLite file and a fake clock, driven through
 //! `router(state).oneshot`: rooms are filled through the conference hub's own
 //! inputs, never by writing rows behind its back.
+//!
+//! `phone` and `rig` are the call tests' share: a scripted SIP phone, and a
+//! server listening for calls with a stand-in for the customer's web app.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod phone;
+pub mod rig;
 
 use std::sync::Arc;
 
