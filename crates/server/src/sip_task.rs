@@ -7,7 +7,8 @@
 //! from a call task (answer, reject, hang up), or the engine's next
 //! deadline. After each input it sends what the engine produced and routes
 //! its events: a new call spawns a call task with a channel of its own;
-//! every later event of that call goes down that channel.
+//! every later event of that call goes down that channel. A TCP connection
+//! that closes ends the calls whose signalling ran over it.
 //!
 //! The task never waits for a call task (events are `try_send`, and a
 //! call's channel is large enough for a call's events), so a slow call can
@@ -246,6 +247,8 @@ impl SipTask {
                     }
                     TcpInput::Closed(conn) => {
                         self.conns.remove(&conn);
+                        // Its calls end: nothing can reach their callers now.
+                        self.engine.handle_connection_closed(conn, Instant::now());
                     }
                 },
                 Some(command) = self.commands.recv() => self.command(command),

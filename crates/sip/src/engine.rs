@@ -143,6 +143,9 @@ pub enum EndedBy {
     Local,
     /// No ACK came for our 200 OK within 64*T1; the engine sent BYE.
     Timeout,
+    /// The TCP connection the call's signalling ran over closed
+    /// ([`Engine::handle_connection_closed`]); no BYE could go either way.
+    ConnectionClosed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -370,6 +373,64 @@ impl Engine {
                 Owner::Server(id) => self.server_timer(id, kind, now),
                 Owner::Client(id) => self.client_timer(id, kind, now),
                 Owner::Call(id) => self.call_timer(id, kind, now),
+            }
+        }
+    }
+
+    /// The stream connection `conn` is gone (the caller closed it, or it
+    /// broke). Nothing can be sent or answered on it any more, so its calls
+    /// end without a BYE ([`Event::CallEnded`] with
+    /// [`EndedBy::ConnectionClosed`] for each one not already reported
+    /// over) and its transactions are forgotten. Calls on other
+    /// transports are untouched.
+    pub fn handle_connection_closed(&mut self, conn: ConnId, _now: Instant) {
+        let transport = Transport::Tcp(conn);
+        let mut servers: Vec<TxId> = self
+            .server
+            .iter()
+            .filter(|(_, tx)| tx.transport == transport)
+            .map(|(id, _)| *id)
+            .collect();
+        servers.sort_unstable();
+        for id in servers {
+            self.timers.cancel_all(Owner::Server(id));
+            if let Some(tx) = self.server.remove(&id) {
+                self.server_keys.remove(&tx.key);
+            }
+        }
+        let mut clients: Vec<TxId> = self
+            .client
+            .iter()
+            .filter(|(_, tx)| tx.transport == transport)
+            .map(|(id, _)| *id)
+            .collect();
+        clients.sort_unstable();
+        for id in clients {
+            self.timers.cancel_all(Owner::Client(id));
+            if let Some(tx) = self.client.remove(&id) {
+                self.client_branches.remove(&tx.branch);
+                // Our BYE was in flight: the shell already knows it ended.
+                self.remove_call(tx.call);
+            }
+        }
+        let mut calls: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.dialog.transport == transport)
+            .map(|(id, _)| *id)
+            .collect();
+        calls.sort_unstable();
+        for call in calls {
+            let reported = self
+                .calls
+                .get(&call)
+                .is_some_and(|c| c.bye_after_ack || c.state == CallState::Ending);
+            self.remove_call(call);
+            if !reported {
+                self.events.push_back(Event::CallEnded {
+                    call,
+                    by: EndedBy::ConnectionClosed,
+                });
             }
         }
     }

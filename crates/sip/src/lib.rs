@@ -16,6 +16,8 @@
 //!   the engine which connection with [`Transport::Tcp`]);
 //! - [`Engine::handle_timeout`] once [`Engine::poll_timeout`]'s instant
 //!   has passed;
+//! - [`Engine::handle_connection_closed`] when a TCP connection is gone
+//!   (its calls end, as if hung up, with no BYE possible);
 //! - the shell's decisions about a call: [`Engine::answer`] (with the RTP
 //!   port it bound), [`Engine::reject`], [`Engine::ringing`],
 //!   [`Engine::hangup`].
@@ -47,10 +49,12 @@
 //! processed normally, as an endpoint should (RFC 4475 §3.3.11), not
 //! refused with 483; extra SP in the request line and LWS inside `<...>`
 //! are refused with 400; a branch without the RFC 3261 cookie falls back
-//! to RFC 2543 transaction matching. Not done yet: INVITEs without SDP
+//! to RFC 2543 transaction matching. A closed TCP connection ends its calls
+//! at once: the engine does not wait for the caller to connect again, nor
+//! ask the shell to connect to it (RFC 3261 §18 would allow that; a phone
+//! behind NAT could not take it). Not done yet: INVITEs without SDP
 //! (delayed offer) get 488, and a body-less re-INVITE is answered with the
-//! current session without reading the ACK's answer; a closed TCP
-//! connection does not end its calls.
+//! current session without reading the ACK's answer.
 //!
 //! # A driver loop
 //!

@@ -681,6 +681,87 @@ fn tcp_calls_answer_on_the_connection() {
 }
 
 #[test]
+fn a_closed_tcp_connection_ends_its_calls_without_a_bye_and_leaves_the_others() {
+    let mut h = Harness::new();
+    let mut other = caller();
+    let udp_call = established(&mut h, &mut other);
+    let tcp = Transport::Tcp(ConnId(7));
+    let offer_on_tcp = |h: &mut Harness, c: &mut Caller| {
+        h.deliver(tcp, c.addr, c.invite(&offer(6000, "0", None)));
+        assert_eq!(h.sent().len(), 1, "100 Trying");
+        h.incoming_call().call
+    };
+    let answer = |h: &mut Harness, c: &mut Caller, call: CallId| {
+        h.engine.answer(call, RTP_PORT, h.now).unwrap();
+        c.take_to_tag(&response(&h.sent()[0]));
+    };
+    // Over connection 7: a confirmed call, an answered one still waiting
+    // for its ACK, an offered one, and one whose BYE is in flight.
+    let mut c1 = Caller::new("192.0.2.9:5070", "tcp-confirmed");
+    let confirmed = offer_on_tcp(&mut h, &mut c1);
+    answer(&mut h, &mut c1, confirmed);
+    h.deliver(tcp, c1.addr, c1.ack());
+    assert_eq!(h.events(), [Event::AckReceived { call: confirmed }]);
+    let mut c2 = Caller::new("192.0.2.9:5070", "tcp-answered");
+    let answered = offer_on_tcp(&mut h, &mut c2);
+    answer(&mut h, &mut c2, answered);
+    let mut c3 = Caller::new("192.0.2.9:5070", "tcp-offered");
+    let offered = offer_on_tcp(&mut h, &mut c3);
+    let mut c4 = Caller::new("192.0.2.9:5070", "tcp-ending");
+    let ending = offer_on_tcp(&mut h, &mut c4);
+    answer(&mut h, &mut c4, ending);
+    h.deliver(tcp, c4.addr, c4.ack());
+    h.engine.hangup(ending, h.now).unwrap();
+    assert_eq!(request(&h.sent()[0]).method, Method::Bye);
+    assert_eq!(
+        h.events(),
+        [
+            Event::AckReceived { call: ending },
+            Event::CallEnded {
+                call: ending,
+                by: EndedBy::Local
+            }
+        ]
+    );
+
+    h.engine.handle_connection_closed(ConnId(7), h.now);
+    assert!(h.sent().is_empty(), "nowhere to send anything");
+    let ended = |call| Event::CallEnded {
+        call,
+        by: EndedBy::ConnectionClosed,
+    };
+    assert_eq!(
+        h.events(),
+        [ended(confirmed), ended(answered), ended(offered)],
+        "the call whose BYE was sent had been reported already"
+    );
+    assert_eq!(
+        h.engine.answer(offered, RTP_PORT, h.now),
+        Err(CallError::UnknownCall)
+    );
+    assert_eq!(
+        h.engine.hangup(confirmed, h.now),
+        Err(CallError::UnknownCall)
+    );
+    // Nothing is retransmitted to the closed connection, or ever given up on.
+    assert!(h.advance(secs(40.0)).is_empty());
+    assert!(h.events().is_empty());
+
+    // The UDP call did not notice.
+    h.udp(other.addr, other.bye());
+    assert_eq!(h.one_response().status, StatusCode::OK);
+    assert_eq!(
+        h.events(),
+        [Event::CallEnded {
+            call: udp_call,
+            by: EndedBy::Remote
+        }]
+    );
+    h.drain_timers();
+    assert!(h.engine.is_idle());
+}
+
+#[test]
 fn responses_go_to_the_source_with_received_and_rport() {
     let mut h = Harness::new();
     let nat = "198.51.100.1:40123".parse().unwrap();
