@@ -49,6 +49,19 @@ enum Command {
         #[arg(long, default_value = "5", value_parser = seconds)]
         seconds: Duration,
     },
+    /// The upper bound of the histogram bucket holding quantile `--q` of
+    /// what `--name` observed between two scrapes of `/metrics` (files);
+    /// prints it in milliseconds, or `inf`.
+    Quantile {
+        #[arg(long)]
+        before: std::path::PathBuf,
+        #[arg(long)]
+        after: std::path::PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        q: f64,
+    },
     /// A voice URL answering every call with `<Dial><Conference>bench-K`,
     /// K cycling over `--rooms`; prints `listening on http://ADDR`.
     VoiceApp {
@@ -110,6 +123,23 @@ fn main() -> anyhow::Result<()> {
             inflight,
             seconds,
         } => echo_flood(target, inflight, seconds),
+        Command::Quantile {
+            before,
+            after,
+            name,
+            q,
+        } => {
+            let read = |p: &std::path::Path| -> anyhow::Result<Metrics> {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                Ok(Metrics::parse(&text))
+            };
+            match read(&after)?.histogram_quantile(&read(&before)?, &name, q) {
+                Some(le) => println!("{:.3}", le * 1000.0),
+                None => println!("inf"),
+            }
+            Ok(())
+        }
         Command::VoiceApp { addr, rooms } => bench::runtime()?.block_on(voice_app(addr, rooms)),
     }
 }
