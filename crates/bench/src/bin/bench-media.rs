@@ -101,6 +101,10 @@ struct LoadArgs {
     /// The measured window.
     #[arg(long, default_value = "10", value_parser = seconds)]
     measure: Duration,
+    /// The server's RSS before any call (KiB), the base of RSS per
+    /// participant; default: its RSS when this run starts.
+    #[arg(long)]
+    baseline_rss_kib: Option<u64>,
     /// Kernel clock ticks a second (`getconf CLK_TCK`), to read `/proc/PID/stat`.
     #[arg(long, default_value_t = 100)]
     clk_tck: u64,
@@ -161,7 +165,10 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     }
     let http = reqwest::Client::new();
     let metrics_url = format!("http://{}/metrics", args.http);
-    let idle = sample(&http, &metrics_url, args.pid).await?;
+    let baseline_rss_kib = match args.baseline_rss_kib {
+        Some(kib) => kib,
+        None => rss_kib(args.pid)?,
+    };
 
     let setup_started = Instant::now();
     let calls = place_calls(&args).await?;
@@ -206,10 +213,10 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     println!("cpu_core_share={cpu_share:.4}");
     println!("cpu_per_participant_pct={:.4}", 100.0 * cpu_share / n);
     println!("rss_mib={:.1}", after.rss_kib as f64 / 1024.0);
-    println!("rss_idle_mib={:.1}", idle.rss_kib as f64 / 1024.0);
+    println!("rss_baseline_mib={:.1}", baseline_rss_kib as f64 / 1024.0);
     println!(
         "rss_per_participant_kib={:.1}",
-        after.rss_kib.saturating_sub(idle.rss_kib) as f64 / n
+        after.rss_kib.saturating_sub(baseline_rss_kib) as f64 / n
     );
     println!("mix_ticks={ticks:.0}");
     println!("late_ticks={late:.0}");
