@@ -412,7 +412,7 @@ async fn voice_urls_by_get_and_by_post_put_the_parameters_where_twilio_does_and_
         ("5550200", "/get-voice", Method::GET),
         ("5550201", "/post-voice", Method::POST),
     ] {
-        let mut phone = Phone::dial(rig.sip, number, "4158675309", 400.0)
+        let mut phone = Phone::dial(rig.sip, number, "+14158675309", 400.0)
             .await
             .unwrap();
         phone.expect_bye().await;
@@ -420,7 +420,7 @@ async fn voice_urls_by_get_and_by_post_put_the_parameters_where_twilio_does_and_
             let hit = request_with_status(&hits, path, status).await;
             assert_eq!(hit.method, method, "{hit:?}");
             assert_eq!(param(&hit, "AccountSid"), account.sid.as_str());
-            assert_eq!(param(&hit, "Caller"), "4158675309");
+            assert_eq!(param(&hit, "Caller"), "+14158675309");
             assert_eq!(param(&hit, "Called"), number);
             assert!(param(&hit, "CallSid").starts_with("CA"), "{hit:?}");
             assert_eq!(param(&hit, "CallGuid"), param(&hit, "CallSid"));
