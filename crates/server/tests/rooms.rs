@@ -847,21 +847,27 @@ async fn beep_true_beeps_for_the_others_on_each_join_and_leave_and_beep_false_do
 async fn a_pcma_only_caller_and_a_caller_over_tcp_talk_with_a_pcmu_caller() {
     let rig = Rig::new((44000, 44099), true).await;
     let pcmu = Phone::dial(rig.sip, "codecs", "pcmu", 400.0).await.unwrap();
+    rig.room_of(&rig.account, "codecs", "0", 1).await;
     // The phone records only packets of the codec it offered.
     let pcma = Phone::dial_on(Line::PCMA, rig.sip, "codecs", "pcma", 700.0)
         .await
         .unwrap();
-    let tcp = Phone::dial_on(Line::TCP, rig.sip, "codecs", "tcp", 1100.0)
+    rig.room_with("codecs", 2).await;
+    let mut tcp = Phone::dial_on(Line::TCP, rig.sip, "codecs", "tcp", 1100.0)
         .await
         .unwrap();
-    rig.room_with("codecs", 3).await;
+    let (cf, calls) = rig.room_with("codecs", 3).await;
     pcmu.until_heard("PCMU hears PCMA and TCP", hears_both(700.0, 1100.0, 400.0))
         .await;
     pcma.until_heard("PCMA hears PCMU and TCP", hears_both(400.0, 1100.0, 700.0))
         .await;
     tcp.until_heard("TCP hears PCMU and PCMA", hears_both(400.0, 700.0, 1100.0))
         .await;
-    tcp.hang_up().await;
+    // Kicked, the TCP caller gets its BYE on its connection.
+    let participant = format!("{}/Conferences/{cf}/Participants/{}", rig.base(), calls[2]);
+    let (status, _) = rig.api(Method::DELETE, &participant, "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    tcp.expect_bye().await;
     rig.room_with("codecs", 2).await;
     pcma.hang_up().await;
     pcmu.hang_up().await;
@@ -871,7 +877,8 @@ async fn a_pcma_only_caller_and_a_caller_over_tcp_talk_with_a_pcmu_caller() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_whose_tcp_connection_drops_is_hung_up_and_leaves_the_room() {
     let rig = Rig::new((44100, 44199), true).await;
-    let stays = Phone::dial(rig.sip, "dropped", "stays", 400.0)
+    // Both over TCP, each on a connection of its own.
+    let stays = Phone::dial_on(Line::TCP, rig.sip, "dropped", "stays", 400.0)
         .await
         .unwrap();
     rig.room_of(&rig.account, "dropped", "0", 1).await;
@@ -880,7 +887,7 @@ async fn a_caller_whose_tcp_connection_drops_is_hung_up_and_leaves_the_room() {
         .unwrap();
     let (_, calls) = rig.room_with("dropped", 2).await;
     stays
-        .until_heard("the UDP caller hears the TCP caller", hears(700.0, 400.0))
+        .until_heard("one TCP caller hears the other", hears(700.0, 400.0))
         .await;
 
     drops.crash();
