@@ -366,6 +366,31 @@ impl Engine {
         }
     }
 
+    /// Bytes of a stream connection that [`crate::frame_stream`] could not
+    /// frame (`error`): a negative, repeated or missing Content-Length, or
+    /// a message over the size limit. The stream cannot be re-synchronised,
+    /// so the shell closes the connection; first, if the bytes begin a
+    /// request with a Via and a CSeq, this answers it statelessly with the
+    /// error response a datagram would get (400; RFC 4475 §3.1.2.3 and
+    /// §3.3.9 ask for an error, then the close).
+    pub fn handle_unframeable(
+        &mut self,
+        transport: Transport,
+        from: SocketAddr,
+        bytes: &[u8],
+        error: ParseError,
+    ) {
+        match parse::unframeable_reply(bytes) {
+            Some(reply) if reply.method != Method::Ack => {
+                self.stats.bad_requests += 1;
+                let (status, extra) = rejection_response(&Rejection::Parse(error));
+                let bytes = self.stateless_reply(&reply, from, status, extra);
+                self.send(transport, from, bytes);
+            }
+            _ => self.stats.dropped += 1,
+        }
+    }
+
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((owner, kind)) = self.timers.pop_expired(now) {

@@ -14,6 +14,8 @@
 //! - [`Engine::handle_message`] for every UDP datagram, and for every
 //!   message [`frame_stream`] cuts out of a TCP connection's bytes (tell
 //!   the engine which connection with [`Transport::Tcp`]);
+//! - [`Engine::handle_unframeable`] when [`frame_stream`] fails on a
+//!   connection's bytes (it answers 400 if it can), before closing it;
 //! - [`Engine::handle_timeout`] once [`Engine::poll_timeout`]'s instant
 //!   has passed;
 //! - [`Engine::handle_connection_closed`] when a TCP connection is gone

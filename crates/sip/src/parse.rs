@@ -186,6 +186,24 @@ fn frame_body(rest: &[u8], length: Option<usize>) -> Result<Vec<u8>, ParseError>
     }
 }
 
+/// What an error response needs from a request that could not be framed
+/// on a stream ([`frame_stream`] failed): read from its header section (or,
+/// without an end of headers, from the first [`MAX_MESSAGE_LEN`] bytes).
+/// `None` for a response, or a request without a Via and a CSeq.
+pub(crate) fn unframeable_reply(bytes: &[u8]) -> Option<ReplyContext> {
+    let begin = bytes.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let rest = bytes.get(begin..)?;
+    let rest = rest.get(..MAX_MESSAGE_LEN).unwrap_or(rest);
+    let head = header_end(rest)
+        .and_then(|end| rest.get(..end))
+        .unwrap_or(rest);
+    let raw = split(head).ok()?;
+    match parse_start(raw.start).ok()? {
+        Start::Request { method, .. } => ReplyContext::from_raw(method, &raw.headers),
+        Start::Response(_) => None,
+    }
+}
+
 impl ReplyContext {
     /// Finds what an error response needs in raw headers: at least one Via
     /// and a CSeq, copied as written (a client matches the response by the

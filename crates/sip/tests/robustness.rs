@@ -18,12 +18,18 @@ fn valid_invite() -> String {
     Caller::new("192.0.2.7:5070", "fuzz-seed").invite(&offer(6000, "0 8 101", None))
 }
 
-/// Feeds `bytes` over UDP and TCP, checks what came out, then runs a
+/// Feeds `bytes` over UDP and TCP (as a message, and as bytes that cannot
+/// be framed if they cannot), checks what came out, then runs a
 /// normal call on the same engine.
 fn survive(bytes: &[u8]) {
     let mut h = Harness::new();
     h.udp(attacker(), bytes);
     h.deliver(Transport::Tcp(ConnId(1)), attacker(), bytes);
+    // What the shell does with bytes a stream cannot frame.
+    if let Err(error) = frame_stream(bytes) {
+        h.engine
+            .handle_unframeable(Transport::Tcp(ConnId(2)), attacker(), bytes, error);
+    }
     for sent in h.sent() {
         assert_eq!(sent.to, attacker(), "replies go to the source");
         assert!(sent.bytes.starts_with(b"SIP/2.0 "), "only responses");

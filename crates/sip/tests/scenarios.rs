@@ -681,6 +681,58 @@ fn tcp_calls_answer_on_the_connection() {
 }
 
 #[test]
+fn unframeable_tcp_bytes_are_answered_400_when_they_start_a_request() {
+    let torture = |name: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/torture");
+        std::fs::read(dir.join(name)).unwrap()
+    };
+    let mut huge = b"INVITE sip:room1@203.0.113.10 SIP/2.0\r\n\
+        Via: SIP/2.0/TCP 192.0.2.7:5070;branch=z9hG4bKhuge\r\n\
+        From: <sip:a@192.0.2.7>;tag=1\r\nTo: <sip:room1@203.0.113.10>\r\n\
+        Call-ID: huge\r\nCSeq: 1 INVITE\r\nContent-Length: 1000000\r\n\r\n"
+        .to_vec();
+    huge.extend_from_slice(b"v=0\r\n");
+    let tcp = Transport::Tcp(ConnId(3));
+    let from = "192.0.2.7:5070".parse().unwrap();
+    // Negative and repeated Content-Length (RFC 4475 §3.1.2.3, §3.3.9), none
+    // at all (mandatory on a stream), and a body over the size limit.
+    for (name, bytes, cseq) in [
+        ("ncl.dat", torture("ncl.dat"), "CSeq: 0 INVITE"),
+        ("mcl01.dat", torture("mcl01.dat"), "CSeq: 15932 OPTIONS"),
+        ("inv2543.dat", torture("inv2543.dat"), "CSeq: 56 INVITE"),
+        ("1 MB body", huge, "CSeq: 1 INVITE"),
+    ] {
+        let mut h = Harness::new();
+        let error = sip::frame_stream(&bytes).expect_err(name);
+        h.engine.handle_unframeable(tcp, from, &bytes, error);
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1, "{name}: {}", describe(&sent));
+        assert_eq!((sent[0].transport, sent[0].to), (tcp, from), "{name}");
+        let text = String::from_utf8_lossy(&sent[0].bytes);
+        assert!(text.starts_with("SIP/2.0 400 "), "{name}: {text}");
+        assert!(
+            text.contains(cseq) && text.contains("\r\nVia: "),
+            "{name}: {text}"
+        );
+        assert!(h.events().is_empty(), "{name}: no call");
+        assert_eq!(h.engine.stats().bad_requests, 1, "{name}");
+        h.drain_timers();
+        assert!(h.engine.is_idle(), "{name}: stateless");
+    }
+    // Leftover bytes that are no request, and a response: nothing to answer.
+    for bytes in [
+        &b"C\r\n\r\n"[..],
+        b"SIP/2.0 200 OK\r\nContent-Length: -1\r\n\r\n",
+    ] {
+        let mut h = Harness::new();
+        let error = sip::frame_stream(bytes).unwrap_err();
+        h.engine.handle_unframeable(tcp, from, bytes, error);
+        assert!(h.sent().is_empty());
+        assert_eq!(h.engine.stats().dropped, 1);
+    }
+}
+
+#[test]
 fn a_closed_tcp_connection_ends_its_calls_without_a_bye_and_leaves_the_others() {
     let mut h = Harness::new();
     let mut other = caller();
