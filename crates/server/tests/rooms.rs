@@ -43,7 +43,7 @@ fn strongest(samples: &[i16], hz: f64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_callers_each_hear_the_other_two_and_not_themselves() {
-    let rig = Rig::new((42000, 42099), true).await;
+    let rig = Rig::new((42000, 42049), true).await;
     let a = Phone::dial(rig.sip, "trio", "a", 440.0).await.unwrap();
     let b = Phone::dial(rig.sip, "trio", "b", 700.0).await.unwrap();
     let c = Phone::dial(rig.sip, "trio", "c", 1100.0).await.unwrap();
@@ -146,6 +146,70 @@ async fn an_api_mute_silences_a_caller_for_the_others_and_unmute_brings_it_back_
     a.hang_up().await;
     b.hang_up().await;
     c.hang_up().await;
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_joins_muted_only_listens_until_the_api_unmutes_it() {
+    let rig = Rig::new((42050, 42099), false).await;
+    let (base, _hits) = App::new()
+        .twiml(
+            "/listener",
+            "<Response><Dial><Conference muted=\"true\" beep=\"false\">panel</Conference>\
+             </Dial></Response>",
+        )
+        .twiml(
+            "/speaker",
+            "<Response><Dial><Conference beep=\"false\">panel</Conference></Dial></Response>",
+        )
+        .start()
+        .await;
+    let account = rig.account.clone();
+    add_number_for(
+        &rig,
+        &account,
+        "5550050",
+        &format!("{base}/listener"),
+        HttpMethod::Post,
+    )
+    .await;
+    add_number_for(
+        &rig,
+        &account,
+        "5550051",
+        &format!("{base}/speaker"),
+        HttpMethod::Post,
+    )
+    .await;
+    let listener = Phone::dial(rig.sip, "5550050", "listener", 400.0)
+        .await
+        .unwrap();
+    rig.room_of(&account, "panel", "0", 1).await;
+    let speaker = Phone::dial(rig.sip, "5550051", "speaker", 700.0)
+        .await
+        .unwrap();
+    let (cf, calls) = rig.room_with("panel", 2).await;
+    let participant = format!("{}/Conferences/{cf}/Participants/{}", rig.base(), calls[0]);
+    assert_eq!(rig.column(&participant, "Muted").await, ["true"]);
+    listener
+        .until_heard("the muted listener hears the speaker", hears(700.0, 400.0))
+        .await;
+    let heard = speaker.listen_from(speaker.heard_len(), 600).await;
+    assert!(
+        rms(&heard) < 50.0,
+        "the speaker hears the muted listener: {}",
+        describe(&heard)
+    );
+    let (status, body) = rig.api(Method::POST, &participant, "Muted=false").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    speaker
+        .until_heard(
+            "the speaker hears the unmuted listener",
+            hears(400.0, 700.0),
+        )
+        .await;
+    listener.hang_up().await;
+    speaker.hang_up().await;
     rig.server.stop().await;
 }
 
@@ -340,6 +404,7 @@ async fn a_room_name_used_again_after_the_room_completed_is_a_new_conference() {
     let account = rig.account.clone();
     let first = Phone::dial(rig.sip, "again", "first", 400.0).await.unwrap();
     let (old, _) = rig.room_of(&account, "again", "0", 1).await;
+    // It never started; its last caller leaving completes it all the same.
     first.hang_up().await;
     rig.until_status(&old, "2").await;
 
