@@ -5,14 +5,16 @@
 //! account's conference is simply not found, exactly like a missing one, so
 //! nothing here can tell a caller that it exists.
 //!
-//! A list is two queries with one `WHERE`: the page
-//! (`ORDER BY … LIMIT … OFFSET …`) and a `COUNT(*)` for the total. The
+//! A list is one statement: the page (`ORDER BY … LIMIT … OFFSET …`), each
+//! row carrying the total from an uncorrelated subquery, a `COUNT(*)` with
+//! the same `WHERE` (both databases evaluate it once per statement). The
 //! `WHERE` is built from the filters present and binds only those; its
 //! structure is fixed text from this file, never caller input. The indexes
-//! that serve these shapes are in `migrations/`. Most lists do not count
-//! rows at all: see `counted_conferences`.
+//! that serve these shapes are in `migrations/`. Most conference lists do
+//! not count rows at all: their subquery sums per-day counts instead (see
+//! `day_sums_where`).
 //!
-//! The two queries want different plans. The count wants the narrowest
+//! The page and the count want different plans. The count wants the narrowest
 //! index range (for a `DateCreated` filter, the `date_created` indexes);
 //! the page wants to walk an index already in `date_updated` order and stop
 //! after `LIMIT` rows, checking `date_created` from the index entry itself
@@ -116,8 +118,8 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         let w = conference_where(account, filter);
-        let total = self.counted_conferences(account, filter).await?;
-        let (sids, total) = self.list(&w, total, &CONFERENCE_SIDS, page).await?;
+        let count = day_sums_where(account, filter).map_or(Count::Rows, Count::DaySums);
+        let (sids, total) = self.list(&w, &count, &CONFERENCE_SIDS, page).await?;
         Ok((self.conferences_by_sid(account, &sids).await?, total))
     }
 
@@ -162,44 +164,6 @@ impl Store {
         Ok(records.into_iter().flatten().collect())
     }
 
-    /// How many of the account's conferences match `filter`, from the
-    /// per-day counts the writes keep (`migrations/0005_…`), when the filter
-    /// is one they can answer: no name, no DateUpdated, and DateCreated
-    /// bounds on UTC midnights (the API's are). `None` means: count rows.
-    async fn counted_conferences(
-        &self,
-        account: &AccountSid,
-        filter: &ConferenceFilter,
-    ) -> Result<Option<u64>, StoreError> {
-        let created = filter.date_created;
-        let whole_days = created.from.is_none_or(Timestamp::is_utc_midnight)
-            && created.until.is_none_or(Timestamp::is_utc_midnight);
-        if filter.friendly_name.is_some()
-            || filter.date_updated != DateRange::default()
-            || !whole_days
-        {
-            return Ok(None);
-        }
-        // The same WHERE builder as the lists, over the day counts.
-        let mut w = Where::default();
-        w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
-        if let Some(status) = filter.status {
-            w.push("status", "=", Value::Int(status.code()));
-        }
-        if let Some(from) = created.from {
-            w.push("day", ">=", Value::Int(from.utc_day()));
-        }
-        if let Some(until) = created.until {
-            w.push("day", "<", Value::Int(until.utc_day()));
-        }
-        let sql = format!(
-            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM conference_day_counts {}",
-            w.clause(false)
-        );
-        let query = w.bind_all(sqlx::query(AssertSqlSafe(sql)));
-        rows::count(&query.fetch_one(&self.pool).await?).map(Some)
-    }
-
     /// The participant `call` of `conference`, if both belong to `account`.
     pub async fn participant(
         &self,
@@ -234,53 +198,106 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<ParticipantRecord>, u64), StoreError> {
         let w = participant_where(account, conference, filter);
-        self.list(&w, None, &PARTICIPANTS, page).await
+        self.list(&w, &Count::Rows, &PARTICIPANTS, page).await
     }
 
-    /// The page and the total of one list. A page whose offset does not fit
-    /// SQL's `OFFSET` is past any real end: it is empty, with the true total.
-    /// `total`, when the caller knows it, saves the `COUNT(*)`.
+    /// The page and the total of one list, in one statement: every page
+    /// row carries the total, counted by an uncorrelated subquery that both
+    /// databases evaluate once per statement. Only an empty page (past the
+    /// end, or nothing matches) costs a second statement for the total.
     async fn list<T>(
         &self,
         w: &Where,
-        total: Option<u64>,
+        count: &Count,
         listing: &Listing<T>,
         page: PageRequest,
     ) -> Result<(Vec<T>, u64), StoreError> {
-        let Listing {
-            table,
-            columns,
-            order,
-            decode,
-        } = *listing;
-        // Not one transaction: on PostgreSQL's default isolation the two
-        // statements would see different snapshots anyway. A write between
-        // them can make the total differ from the page by that write.
-        let total = match total {
-            Some(total) => total,
-            None => rows::count(
-                &w.bind_all(sqlx::query(AssertSqlSafe(w.count_sql(table))))
-                    .fetch_one(&self.pool)
-                    .await?,
-            )?,
-        };
+        let Listing { table, decode, .. } = *listing;
+        // An offset that does not fit SQL's OFFSET is past any real end.
         let Some(offset) = page.offset() else {
-            return Ok((Vec::new(), total));
+            return Ok((Vec::new(), self.count(w, count, table).await?));
         };
-        if u64::try_from(offset).is_ok_and(|o| o >= total) {
-            // Nothing to fetch; saves the round trip for pages past the end.
-            return Ok((Vec::new(), total));
-        }
         let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
-        let page_sql = w.page_sql(table, columns, order);
-        let found = w
-            .bind_all(sqlx::query(AssertSqlSafe(page_sql)))
-            .bind(limit)
-            .bind(offset)
+        let found = list_query(w, count, listing, limit, offset)
             .fetch_all(&self.pool)
             .await?;
+        let Some(first) = found.first() else {
+            return Ok((Vec::new(), self.count(w, count, table).await?));
+        };
+        let total = rows::total(first)?;
         let items = found.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
         Ok((items, total))
+    }
+
+    /// A list's total on its own.
+    async fn count(&self, w: &Where, count: &Count, table: &str) -> Result<u64, StoreError> {
+        let (sql, count_where) = count.sql(table, w, 0);
+        let query = count_where.bind_all(sqlx::query(AssertSqlSafe(sql)));
+        rows::count(&query.fetch_one(&self.pool).await?)
+    }
+}
+
+/// A list's statement with its values bound: the page of `listing` rows
+/// matching `w`, each carrying the total as `total`. The subquery comes
+/// first in the text, so its placeholders are numbered first (SQLite numbers
+/// `$N` parameters as they appear), then `w`'s, then `LIMIT` and `OFFSET`.
+fn list_query<'q, T>(
+    w: &'q Where,
+    count: &'q Count,
+    listing: &Listing<T>,
+    limit: i64,
+    offset: i64,
+) -> Query<'q, Any, AnyArguments> {
+    let Listing {
+        table,
+        columns,
+        order,
+        ..
+    } = *listing;
+    let (count_sql, count_where) = count.sql(table, w, 0);
+    let n = count_where.len() + w.len();
+    let sql = format!(
+        "SELECT {columns}, ({count_sql}) AS total FROM {table} {} {order} \
+         LIMIT ${} OFFSET ${}",
+        w.clause(true, count_where.len()),
+        n + 1,
+        n + 2
+    );
+    let query = count_where.bind_all(sqlx::query(AssertSqlSafe(sql)));
+    w.bind_all(query).bind(limit).bind(offset)
+}
+
+/// What a list's total is counted from.
+#[derive(Debug)]
+enum Count {
+    /// `COUNT(*)` of the rows the list's own `WHERE` matches.
+    Rows,
+    /// The per-day counts matching this `WHERE` (see [`day_sums_where`]).
+    DaySums(Where),
+}
+
+impl Count {
+    /// The statement that counts `table`'s rows matching `w`, as `n`, with
+    /// its placeholders numbered from `$base + 1`; and the `WHERE` whose
+    /// values it binds.
+    fn sql<'w>(&'w self, table: &str, w: &'w Where, base: usize) -> (String, &'w Where) {
+        match self {
+            Count::Rows => (
+                format!(
+                    "SELECT COUNT(*) AS n FROM {table} {}",
+                    w.clause(false, base)
+                ),
+                w,
+            ),
+            Count::DaySums(days) => (
+                format!(
+                    "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n \
+                     FROM conference_day_counts {}",
+                    days.clause(false, base)
+                ),
+                days,
+            ),
+        }
     }
 }
 
@@ -292,7 +309,9 @@ enum Value {
 }
 
 /// A `WHERE` clause under construction: conditions joined by `AND`, each
-/// with its own `$N` placeholder, and the values to bind in `$N` order.
+/// with one value, bound in order; the Nth condition's placeholder is
+/// `$(base + N)`, `base` being how many placeholders come before it in the
+/// statement.
 #[derive(Debug, Default)]
 pub(crate) struct Where {
     conditions: Vec<Condition>,
@@ -303,7 +322,6 @@ pub(crate) struct Where {
 struct Condition {
     column: &'static str,
     op: &'static str,
-    placeholder: usize,
     /// Checked row by row in the page query, never used to seek an index
     /// there (see the module doc).
     unindexed_in_page: bool,
@@ -316,9 +334,13 @@ impl Where {
         self.conditions.push(Condition {
             column,
             op,
-            placeholder: self.values.len(),
             unindexed_in_page: false,
         });
+    }
+
+    /// How many placeholders (values) it has.
+    fn len(&self) -> usize {
+        self.values.len()
     }
 
     /// `[from, until)` on a microseconds column; open ends add nothing.
@@ -338,33 +360,20 @@ impl Where {
         }
     }
 
-    fn clause(&self, page: bool) -> String {
+    /// `WHERE …` with placeholders from `$(base + 1)`; `page` writes the
+    /// conditions a page query must not seek an index with as `+column`.
+    fn clause(&self, page: bool, base: usize) -> String {
         // Callers always scope by account, so there is at least one condition.
         let conditions: Vec<String> = self
             .conditions
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 let plus = if page && c.unindexed_in_page { "+" } else { "" };
-                format!("{plus}{} {} ${}", c.column, c.op, c.placeholder)
+                format!("{plus}{} {} ${}", c.column, c.op, base + i + 1)
             })
             .collect();
         format!("WHERE {}", conditions.join(" AND "))
-    }
-
-    pub(crate) fn count_sql(&self, table: &str) -> String {
-        format!("SELECT COUNT(*) AS n FROM {table} {}", self.clause(false))
-    }
-
-    /// The page query; `LIMIT` and `OFFSET` are the two placeholders after
-    /// the `WHERE`'s.
-    pub(crate) fn page_sql(&self, table: &str, columns: &str, order: &str) -> String {
-        let n = self.values.len();
-        format!(
-            "SELECT {columns} FROM {table} {} {order} LIMIT ${} OFFSET ${}",
-            self.clause(true),
-            n + 1,
-            n + 2
-        )
     }
 
     fn bind_all<'q>(
@@ -393,6 +402,32 @@ pub(crate) fn conference_where(account: &AccountSid, filter: &ConferenceFilter) 
     w.push_range("date_created", &filter.date_created, true);
     w.push_range("date_updated", &filter.date_updated, false);
     w
+}
+
+/// The `WHERE` over the per-day counts the writes keep
+/// (`migrations/0005_…`) that totals the conferences matching `filter`,
+/// when they can answer it: no name, no DateUpdated, and DateCreated bounds
+/// on UTC midnights (the API's are). `None` means: count rows.
+fn day_sums_where(account: &AccountSid, filter: &ConferenceFilter) -> Option<Where> {
+    let created = filter.date_created;
+    let whole_days = created.from.is_none_or(Timestamp::is_utc_midnight)
+        && created.until.is_none_or(Timestamp::is_utc_midnight);
+    if filter.friendly_name.is_some() || filter.date_updated != DateRange::default() || !whole_days
+    {
+        return None;
+    }
+    let mut w = Where::default();
+    w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
+    if let Some(status) = filter.status {
+        w.push("status", "=", Value::Int(status.code()));
+    }
+    if let Some(from) = created.from {
+        w.push("day", ">=", Value::Int(from.utc_day()));
+    }
+    if let Some(until) = created.until {
+        w.push("day", "<", Value::Int(until.utc_day()));
+    }
+    Some(w)
 }
 
 pub(crate) fn participant_where(
@@ -455,23 +490,40 @@ mod tests {
 
     use super::*;
     use model::{ConferenceStatus, Timestamp};
-    use sqlx::Row;
+    use sqlx::{Execute, Row};
 
-    /// The plan SQLite picks for `sql` with `w`'s values (and LIMIT/OFFSET
-    /// when `paged`), one `detail` line per step.
-    async fn plan(store: &Store, w: &Where, sql: String, paged: bool) -> Vec<String> {
-        let mut q = w.bind_all(sqlx::query(AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {sql}"
-        ))));
-        if paged {
-            q = q.bind(50_i64).bind(0_i64);
+    /// The plans SQLite picks for a list's statement and for its count on
+    /// its own, one `detail` line per step.
+    async fn plans<T>(
+        store: &Store,
+        w: &Where,
+        count: &Count,
+        listing: &Listing<T>,
+    ) -> (Vec<String>, Vec<String>) {
+        let explain = |mut q: Query<'_, Any, AnyArguments>| {
+            let args = q.take_arguments();
+            (format!("EXPLAIN QUERY PLAN {}", q.sql().as_str()), args)
+        };
+        let mut out = Vec::new();
+        let (count_sql, count_where) = count.sql(listing.table, w, 0);
+        let statements = [
+            explain(list_query(w, count, listing, 50, 0)),
+            explain(count_where.bind_all(sqlx::query(AssertSqlSafe(count_sql)))),
+        ];
+        for (sql, args) in statements {
+            let args = args.unwrap().unwrap();
+            let rows = sqlx::query_with(AssertSqlSafe(sql), args)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+            out.push(
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>("detail").unwrap())
+                    .collect(),
+            );
         }
-        q.fetch_all(&store.pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get::<String, _>("detail").unwrap())
-            .collect()
+        let count = out.pop().unwrap();
+        (out.pop().unwrap(), count)
     }
 
     /// Every list shape the API can produce is served by an index on SQLite
@@ -579,9 +631,8 @@ mod tests {
         let mut report = Vec::new();
         for (label, filter, sorted_by_index) in shapes {
             let w = conference_where(&account, &filter);
-            let page_sql = w.page_sql("conferences", CONFERENCE_COLUMNS, CONFERENCE_ORDER);
-            let page = plan(&store, &w, page_sql, true).await;
-            let count = plan(&store, &w, w.count_sql("conferences"), false).await;
+            let total = day_sums_where(&account, &filter).map_or(Count::Rows, Count::DaySums);
+            let (page, count) = plans(&store, &w, &total, &CONFERENCE_SIDS).await;
             check(label, &page, sorted_by_index);
             check(label, &count, true);
             report.push(format!("{label}: page {page:?}, count {count:?}"));
@@ -589,9 +640,7 @@ mod tests {
         let conference = ConferenceSid::from_random([2; 16]);
         for muted in [None, Some(true)] {
             let w = participant_where(&account, &conference, &ParticipantFilter { muted });
-            let page_sql = w.page_sql("participants", PARTICIPANT_COLUMNS, PARTICIPANT_ORDER);
-            let page = plan(&store, &w, page_sql, true).await;
-            let count = plan(&store, &w, w.count_sql("participants"), false).await;
+            let (page, count) = plans(&store, &w, &Count::Rows, &PARTICIPANTS).await;
             check("participants", &page, true);
             check("participants", &count, true);
             report.push(format!(
@@ -604,7 +653,8 @@ mod tests {
 
     fn check(label: &str, plan: &[String], sorted_by_index: bool) {
         assert!(!plan.is_empty(), "{label}: no plan");
-        for step in plan {
+        // A subquery's own steps follow its header line.
+        for step in plan.iter().filter(|s| !s.starts_with("SCALAR SUBQUERY")) {
             let indexed =
                 step.starts_with("SEARCH ") && step.contains(" USING ") && step.contains("INDEX ");
             let sort = step.starts_with("USE TEMP B-TREE FOR ORDER BY");

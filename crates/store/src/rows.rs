@@ -129,8 +129,17 @@ pub(crate) fn account_status_created(
 
 /// A `COUNT(*) AS n` (BIGINT on both backends) as the `u64` the API pages with.
 pub(crate) fn count(row: &AnyRow) -> Result<u64, StoreError> {
-    let n = int(row, "count", "n")?;
-    u64::try_from(n).map_err(|_| corrupt("count", "n", "negative"))
+    non_negative(row, "n")
+}
+
+/// The `total` column a list's page rows carry (see `reads`).
+pub(crate) fn total(row: &AnyRow) -> Result<u64, StoreError> {
+    non_negative(row, "total")
+}
+
+fn non_negative(row: &AnyRow, column: &str) -> Result<u64, StoreError> {
+    let n = int(row, "count", column)?;
+    u64::try_from(n).map_err(|_| corrupt("count", column, "negative"))
 }
 
 /// Booleans are stored as BIGINT 0/1 (one type on both backends).
