@@ -3,11 +3,12 @@
 //! It binds `--sip-addr` on UDP and on TCP (the same port), then loops:
 //! a datagram, a framed message from a TCP connection (one reader task per
 //! connection cuts the stream with [`sip::frame_stream`] and sends whole
-//! messages over a channel; a writer task per connection sends), a command
-//! from a call task (answer, reject, hang up), or the engine's next
-//! deadline. After each input it sends what the engine produced and routes
-//! its events: a new call spawns a call task with a channel of its own;
-//! every later event of that call goes down that channel. A TCP connection
+//! messages over a channel, or bytes that cannot be framed, to be answered
+//! 400 before the connection closes; a writer task per connection sends),
+//! a command from a call task (answer, reject, hang up), or the engine's
+//! next deadline. After each input it sends what the engine produced and
+//! routes its events: a new call spawns a call task with a channel of its
+//! own; every later event of that call goes down that channel. A TCP connection
 //! that closes ends the calls whose signalling ran over it.
 //!
 //! The task never waits for a call task (events are `try_send`, and a
@@ -188,6 +189,13 @@ enum TcpInput {
         from: SocketAddr,
         bytes: Vec<u8>,
     },
+    /// Bytes the stream cannot be framed past; the connection closes next.
+    Unframeable {
+        conn: ConnId,
+        from: SocketAddr,
+        bytes: Vec<u8>,
+        error: sip::ParseError,
+    },
     Closed(ConnId),
 }
 
@@ -244,6 +252,10 @@ impl SipTask {
                 Some(input) = self.tcp_in.recv() => match input {
                     TcpInput::Message { conn, from, bytes } => {
                         self.engine.handle_message(Transport::Tcp(conn), from, &bytes, Instant::now());
+                    }
+                    TcpInput::Unframeable { conn, from, bytes, error } => {
+                        // Answered (400) before the close, if it is a request.
+                        self.engine.handle_unframeable(Transport::Tcp(conn), from, &bytes, error);
                     }
                     TcpInput::Closed(conn) => {
                         self.conns.remove(&conn);
@@ -377,9 +389,18 @@ impl SipTask {
                             }
                         }
                         Ok(StreamFrame::Incomplete) => break,
-                        // The stream cannot be re-synchronised: close it.
-                        Err(e) => {
-                            tracing::debug!(error = %e, "unframeable SIP over TCP; closing");
+                        // The stream cannot be re-synchronised: answer, close it.
+                        Err(error) => {
+                            tracing::debug!(%error, "unframeable SIP over TCP; closing");
+                            let bytes = std::mem::take(&mut buf);
+                            let _ = input
+                                .send(TcpInput::Unframeable {
+                                    conn,
+                                    from,
+                                    bytes,
+                                    error,
+                                })
+                                .await;
                             break 'read;
                         }
                     }
