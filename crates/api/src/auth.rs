@@ -9,12 +9,17 @@
 //! other account exists. Tokens are compared in constant time and never
 //! logged ([`Credentials`]'s `Debug` hides the token).
 //!
+//! A client that keeps presenting bad credentials is answered 429 for a
+//! while (module `throttle`); the owner's right credentials never are.
+//!
 //! Accounts that authenticated are cached in memory ([`AccountCache`]):
 //! accounts are immutable today, so the hot path is one query fewer. Misses
 //! are not cached, so an account created later is found.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::RwLock;
+use std::time::Instant;
 
 use axum::http::HeaderValue;
 use base64::Engine as _;
@@ -24,6 +29,7 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::throttle::{self, Verdict};
 
 /// The standard alphabet; padding optional, since nothing is gained by
 /// refusing a client that drops it.
@@ -34,25 +40,39 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 
 /// Checks the `Authorization` header against the account named in the
 /// path (`url_account`, as written). Returns the authenticated account.
+///
+/// Credentials that do not verify are counted against `client` (the peer
+/// address, when the server knows it): past the limit they are answered
+/// [`ApiError::TooManyRequests`] instead of 401 (module `throttle`). No
+/// header at all, and right credentials on another account's URL, are
+/// never counted; right credentials are never refused.
 pub async fn authenticate(
     state: &AppState,
     header: Option<&HeaderValue>,
     url_account: &str,
+    client: Option<IpAddr>,
 ) -> Result<AccountSid, ApiError> {
-    let credentials = header
-        .and_then(|h| Credentials::parse(h.as_bytes()))
-        .ok_or(ApiError::Unauthorized)?;
-    // Checked before any lookup: the answer for a foreign account is the
-    // same whether it exists or not, and costs no query.
-    if credentials.account.as_str() != url_account {
-        return Err(ApiError::Unauthorized);
+    // No credentials: the challenge, which a browser needs before it sends any.
+    let header = header.ok_or(ApiError::Unauthorized)?;
+    match verify(state, header).await? {
+        // The same answer for a foreign account whether it exists or not.
+        Some(sid) if sid.as_str() == url_account => Ok(sid),
+        Some(_) => Err(ApiError::Unauthorized),
+        None => Err(refuse(state, client)),
     }
+}
+
+/// The account whose credentials `header` carries, if they verify.
+async fn verify(state: &AppState, header: &HeaderValue) -> Result<Option<AccountSid>, ApiError> {
+    let Some(credentials) = Credentials::parse(header.as_bytes()) else {
+        return Ok(None);
+    };
     let account = match state.accounts.get(&credentials.account) {
         Some(account) => account,
-        None => {
-            let found = state.store.account(&credentials.account).await?;
-            found.ok_or(ApiError::Unauthorized)?
-        }
+        None => match state.store.account(&credentials.account).await? {
+            Some(account) => account,
+            None => return Ok(None),
+        },
     };
     let token_matches: bool = account
         .auth_token
@@ -61,11 +81,40 @@ pub async fn authenticate(
         .ct_eq(credentials.token.as_bytes())
         .into();
     if !token_matches {
-        return Err(ApiError::Unauthorized);
+        return Ok(None);
     }
     let sid = account.sid.clone();
     state.accounts.insert(account);
-    Ok(sid)
+    Ok(Some(sid))
+}
+
+/// The answer to credentials that did not verify: 401, or 429 once
+/// `client` has failed too often.
+fn refuse(state: &AppState, client: Option<IpAddr>) -> ApiError {
+    let Some(ip) = client else {
+        return ApiError::Unauthorized;
+    };
+    // A poisoned lock still holds consistent counts: each update is one
+    // assignment of plain numbers.
+    let verdict = state
+        .failures
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .failed(ip, Instant::now());
+    match verdict {
+        Verdict::Unauthorized => ApiError::Unauthorized,
+        Verdict::SlowDown { retry_after, first } => {
+            let retry_after_secs = throttle::retry_after_secs(retry_after);
+            if first {
+                tracing::warn!(
+                    client = %ip,
+                    retry_after_secs,
+                    "too many bad credentials from one client: 429 until its window closes"
+                );
+            }
+            ApiError::TooManyRequests { retry_after_secs }
+        }
+    }
 }
 
 /// The user and password of a Basic `Authorization` header.

@@ -25,6 +25,10 @@ pub enum ApiError {
     /// every cause, so the answer never tells which.
     #[error("authentication failed")]
     Unauthorized,
+    /// Too many bad credentials from this client lately (429, code 20429,
+    /// `Retry-After`); see module `throttle`.
+    #[error("too many failed authentications (retry after {retry_after_secs} s)")]
+    TooManyRequests { retry_after_secs: u64 },
     /// Unknown path, conference, or participant (404, code 20404).
     #[error("not found")]
     NotFound,
@@ -69,6 +73,11 @@ impl ApiError {
             Self::InvalidParameter(m) => (StatusCode::BAD_REQUEST, m.as_str(), Some(20001)),
             Self::PageSizeTooLarge(m) => (StatusCode::BAD_REQUEST, m.as_str(), Some(20007)),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Authenticate", Some(20003)),
+            Self::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed authentications from this address; retry after Retry-After seconds",
+                Some(20429),
+            ),
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 "The requested resource was not found",
@@ -132,6 +141,9 @@ impl IntoResponse for ApiError {
             Self::MethodNotAllowed { allow } => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
+            Self::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
             _ => {}
         }
         response
@@ -149,6 +161,13 @@ mod tests {
             (ApiError::PageSizeTooLarge("x".into()), 400, Some(20007)),
             (ApiError::Unauthorized, 401, Some(20003)),
             (ApiError::NotFound, 404, Some(20404)),
+            (
+                ApiError::TooManyRequests {
+                    retry_after_secs: 7,
+                },
+                429,
+                Some(20429),
+            ),
             (
                 ApiError::MethodNotAllowed { allow: "GET" },
                 405,
@@ -196,5 +215,12 @@ mod tests {
         assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
         let r = ApiError::NotFound.into_response();
         assert!(r.headers().get(header::ALLOW).is_none());
+        let r = ApiError::TooManyRequests {
+            retry_after_secs: 42,
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "42");
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 }

@@ -1,13 +1,16 @@
 //! The fallback handler every API request goes through, and what each
 //! [`Action`] does against the store and the room owner.
 //!
-//! The order of checks is fixed: route (404) → auth (401) → body (413) →
+//! The order of checks is fixed: route (404) → auth (401, or 429 for a
+//! client with too many bad credentials) → body (413) →
 //! method (405) → parameters (400) → lookups (404, 503, 500). A body is only
 //! read for POST, PUT and DELETE, whatever its Content-Type (2009 clients do
 //! not always send one), and only after the credentials checked out.
 
+use std::net::SocketAddr;
+
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
@@ -37,10 +40,15 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
 }
 
 async fn handle(state: &AppState, request: Request) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let route = Route::parse(parts.uri.path()).ok_or(ApiError::NotFound)?;
+    // The peer the server's listener saw (absent under `oneshot`).
+    let client = ConnectInfo::<SocketAddr>::from_request_parts(&mut parts, state)
+        .await
+        .ok()
+        .map(|ConnectInfo(peer)| peer.ip());
     let authorization = parts.headers.get(header::AUTHORIZATION);
-    let account = auth::authenticate(state, authorization, route.account_segment()).await?;
+    let account = auth::authenticate(state, authorization, route.account_segment(), client).await?;
     let body = match parts.method {
         Method::POST | Method::PUT | Method::DELETE => read_body(body).await?,
         _ => Bytes::new(),

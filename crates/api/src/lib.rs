@@ -10,7 +10,9 @@
 //! (module `handlers`):
 //!
 //! 1. `route`: the path becomes a typed `Route` or a 404;
-//! 2. `auth`: HTTP Basic against the account named in the path, or a 401;
+//! 2. `auth`: HTTP Basic against the account named in the path, or a 401
+//!    (a 429 once one client has presented too many bad credentials:
+//!    `throttle`);
 //! 3. `action`: method (405) and parameters (400, via `form`, `filters` and
 //!    `paging`) become one typed `Action`;
 //! 4. the action runs against the store or the room owner (404, 503, 500),
@@ -21,7 +23,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -38,7 +40,10 @@ mod handlers;
 mod method;
 mod paging;
 mod route;
+mod throttle;
 mod xml;
+
+pub use throttle::FailureLimits;
 
 /// A boxed future, so [`CallControl`] can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -92,7 +97,8 @@ pub trait MetricsSource: Send + Sync + 'static {
 /// any.
 ///
 /// Build it with [`AppState::new`]: it also carries a cache of the accounts
-/// that authenticated, so the hot path of a request is one query.
+/// that authenticated, so the hot path of a request is one query, and the
+/// count of bad credentials per client.
 #[derive(Clone)]
 pub struct AppState {
     pub store: store::Store,
@@ -100,6 +106,7 @@ pub struct AppState {
     /// `GET /metrics` answers 404 without.
     pub metrics: Option<Arc<dyn MetricsSource>>,
     accounts: Arc<auth::AccountCache>,
+    failures: Arc<Mutex<throttle::FailureLimiter>>,
 }
 
 impl AppState {
@@ -109,7 +116,18 @@ impl AppState {
             control,
             metrics: None,
             accounts: Arc::default(),
+            failures: Arc::new(Mutex::new(throttle::FailureLimiter::new(
+                FailureLimits::default(),
+            ))),
         }
+    }
+
+    /// Counts bad credentials per client with `limits` instead of the
+    /// defaults (module `throttle`).
+    #[must_use]
+    pub fn with_failure_limits(mut self, limits: FailureLimits) -> Self {
+        self.failures = Arc::new(Mutex::new(throttle::FailureLimiter::new(limits)));
+        self
     }
 
     /// Serves `metrics` on `GET /metrics`.

@@ -42,6 +42,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -209,16 +210,25 @@ impl Server {
     /// room (their participants leave, the store is updated) and returns.
     ///
     /// Request-targets with the raw `<`/`>` of the 2008 docs' date filters
-    /// are percent-encoded before hyper parses them (see [`lenient`]).
+    /// are percent-encoded before hyper parses them (see [`lenient`]). The
+    /// router sees each request's peer address, which the API's limit on
+    /// bad credentials counts by.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = self.router();
-        let served = axum::serve(lenient::LenientListener::new(listener), app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The API counts bad credentials per peer address (`ConnectInfo`).
+        // axum hands a custom listener's address to `ConnectInfo` through
+        // `tap_io`; the tap itself has nothing to do.
+        let listener = lenient::LenientListener::new(listener).tap_io(|_| {});
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         self.stop().await;
         served
     }
