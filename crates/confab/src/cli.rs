@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
 
 /// A self-hosted conference-calling server that speaks Twilio's 2008-08-01
 /// Conferences and Participants API.
@@ -71,6 +72,18 @@ pub struct ServeArgs {
     /// Participants a conference room holds unless its creator sets maxParticipants.
     #[arg(long, env = "CONFAB_ROOM_CAPACITY", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
     pub room_capacity: u32,
+
+    /// Accept calls (INVITEs) only from these networks, e.g. a trunk's or a
+    /// PBX's: CIDR[,CIDR…] (a bare address is one host). Others get 403
+    /// Forbidden. Default: calls from anywhere.
+    #[arg(
+        long,
+        env = "CONFAB_SIP_ALLOW",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = parse_network
+    )]
+    pub sip_allow: Vec<IpNet>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +127,15 @@ pub enum NumbersCommand {
         /// `PN…` or the number.
         number: String,
     },
+}
+
+/// A network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`), or one
+/// address standing for itself (`192.0.2.7`).
+fn parse_network(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is not a network (CIDR such as 10.0.0.0/8) or an address"))
 }
 
 /// An inclusive UDP port range, `LO-HI`.
@@ -177,6 +199,34 @@ mod tests {
         assert!(serve(&["--open-rooms"]));
         assert!(serve(&["--open-rooms=true"]));
         assert!(!serve(&["--open-rooms=false"]));
+    }
+
+    #[test]
+    fn sip_allow_takes_networks_and_addresses() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["confab", "serve"].iter().chain(args.iter())).map(|cli| match cli
+                .command
+            {
+                Command::Serve(args) => args
+                    .sip_allow
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+                other => panic!("{other:?}"),
+            })
+        };
+        assert_eq!(parse(&[]).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse(&["--sip-allow", "10.0.0.0/8,192.0.2.7, 2001:db8::/32"]).unwrap(),
+            ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"]
+        );
+        assert_eq!(
+            parse(&["--sip-allow", "10.0.0.0/8", "--sip-allow=::1"]).unwrap(),
+            ["10.0.0.0/8", "::1/128"]
+        );
+        for bad in ["", "10.0.0.0/33", "example.com", "10.0.0.0/8,", "1.2.3"] {
+            assert!(parse(&["--sip-allow", bad]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

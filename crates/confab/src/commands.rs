@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use model::{AccountSid, HttpMethod, PhoneNumber, PhoneNumberSid};
-use server::{CallConfig, Clock, Config, Server, SipConfig, SystemClock};
+use server::{CallConfig, Clock, Config, Server, SipAllow, SipConfig, SystemClock};
 use store::{Store, StoreError};
 
 use crate::cli::{AccountsCommand, Cli, Command, NumbersCommand, ServeArgs};
@@ -36,10 +36,12 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         room_capacity: usize::try_from(args.room_capacity).unwrap_or(40),
     };
     let mut server = Server::start(store, config, clock).await?;
+    let calls_allowed: Vec<String> = args.sip_allow.iter().map(ToString::to_string).collect();
     let calls = CallConfig {
         sip: SipConfig {
-            bind: args.sip_addr,
             public_addr: args.public_addr,
+            allow: SipAllow::new(args.sip_allow),
+            ..SipConfig::new(args.sip_addr)
         },
         rtp_ports: (args.rtp_ports.low, args.rtp_ports.high),
         open_rooms: args.open_rooms,
@@ -50,6 +52,9 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen for SIP on {}", args.sip_addr))?;
     println!("SIP listening on udp:{} tcp:{}", sip.udp, sip.tcp);
+    if !calls_allowed.is_empty() {
+        tracing::info!(networks = ?calls_allowed, "SIP calls accepted only from --sip-allow");
+    }
     println!("confab listening on http://{addr}");
     tracing::info!(%addr, "serving the 2008-08-01 API");
     server.serve(listener, shutdown_signal()).await?;

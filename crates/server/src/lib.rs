@@ -8,7 +8,8 @@
 //! `127.0.0.1:0` throughout).
 //!
 //! The tasks, as in `design.md`'s runtime topology:
-//! - the SIP task (`sip_task`) owns the SIP sockets and the `sip` engine;
+//! - the SIP task (`sip_task`) owns the SIP sockets and the `sip` engine,
+//!   and applies `sip_guard` (who may call, how fast) in front of it;
 //! - one task per call (`call`) routes it, runs its TwiML (webhooks with
 //!   `fetch`, `<Say>`/`<Play>` made by `audio` and played by a `player`)
 //!   and records it;
@@ -35,6 +36,7 @@ mod metrics;
 mod player;
 mod room;
 mod rtp_ports;
+mod sip_guard;
 mod sip_task;
 
 use std::future::Future;
@@ -50,6 +52,7 @@ use tokio_util::task::TaskTracker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use hub::{HubHandle, JoinFailure};
+pub use sip_guard::{SipAllow, SourceLimits};
 pub use sip_task::{SipAddrs, SipConfig};
 
 /// How long shutdown waits for calls to hang up and leave their rooms.
@@ -85,10 +88,7 @@ impl CallConfig {
     /// SIP on `bind`, RTP on `rtp_ports`, open rooms, 10 s webhooks.
     pub fn new(bind: SocketAddr, rtp_ports: (u16, u16)) -> Self {
         Self {
-            sip: SipConfig {
-                bind,
-                public_addr: None,
-            },
+            sip: SipConfig::new(bind),
             rtp_ports,
             open_rooms: true,
             webhook_timeout: Duration::from_secs(10),
@@ -182,7 +182,14 @@ impl Server {
         let on_call: sip_task::OnCall = Arc::new(move |incoming, events, sip| {
             call::spawn(services.clone(), incoming, events, sip);
         });
-        let (addrs, sip_task) = sip_task::spawn(udp, tcp, &config.sip, on_call, stop_sip.clone())?;
+        let (addrs, sip_task) = sip_task::spawn(
+            udp,
+            tcp,
+            &config.sip,
+            on_call,
+            self.metrics.clone(),
+            stop_sip.clone(),
+        )?;
         tracing::info!(udp = %addrs.udp, tcp = %addrs.tcp, "SIP listening");
         self.calls = Some(Calls {
             sip_task,

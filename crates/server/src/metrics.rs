@@ -8,6 +8,7 @@
 //!   [`ActiveCall`] guard) and failed; [`crate::fetch`] times every webhook;
 //! - the hub feeds every rules event, in order, to [`RoomGauges`], which
 //!   keeps the room and participant gauges;
+//! - the SIP task counts the new requests its guard dropped or refused;
 //! - each room task keeps its [`media::RoomStats`] (counted by `media`
 //!   itself: the latch's foreign drops, the jitter buffer's late, duplicate
 //!   and lost packets) and adds what is new to the shared counters once per
@@ -74,6 +75,8 @@ pub struct Metrics {
     mix_ticks_late: Counter,
     webhook: Histogram,
     webhook_failures: Counter,
+    sip_limited: Counter,
+    sip_forbidden: Counter,
 }
 
 impl Default for Metrics {
@@ -184,6 +187,18 @@ impl Metrics {
             "Webhook requests that failed: transport error, timeout, non-2xx status",
             webhook_failures.clone(),
         );
+        let sip_limited = Counter::default();
+        registry.register(
+            "sip_requests_limited",
+            "New SIP INVITEs and OPTIONS dropped unanswered: their source was over its rate",
+            sip_limited.clone(),
+        );
+        let sip_forbidden = Counter::default();
+        registry.register(
+            "sip_invites_forbidden",
+            "New SIP INVITEs refused 403: their source is outside --sip-allow",
+            sip_forbidden.clone(),
+        );
         Self {
             registry,
             calls_active,
@@ -202,6 +217,8 @@ impl Metrics {
             mix_ticks_late,
             webhook,
             webhook_failures,
+            sip_limited,
+            sip_forbidden,
         }
     }
 
@@ -228,6 +245,16 @@ impl Metrics {
         if !ok {
             self.webhook_failures.inc();
         }
+    }
+
+    /// A new INVITE or OPTIONS was dropped: its source was over its rate.
+    pub(crate) fn sip_request_limited(&self) {
+        self.sip_limited.inc();
+    }
+
+    /// A new INVITE was refused 403: its source is not allowed to call.
+    pub(crate) fn sip_invite_forbidden(&self) {
+        self.sip_forbidden.inc();
     }
 
     /// One room tick took `took` and began `late_by` after it was due.

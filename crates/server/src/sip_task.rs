@@ -11,6 +11,10 @@
 //! own; every later event of that call goes down that channel. A TCP connection
 //! that closes ends the calls whose signalling ran over it.
 //!
+//! Before the engine, `sip_guard` drops a source's new INVITEs and OPTIONS
+//! over its rate; a new call from outside `--sip-allow` is refused 403
+//! before any call task hears of it.
+//!
 //! The task never waits for a call task (events are `try_send`, and a
 //! call's channel is large enough for a call's events), so a slow call can
 //! not stall signalling for the others.
@@ -26,6 +30,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::sip_guard::{self, SipAllow, SourceLimiter, SourceLimits};
 
 /// Commands from call tasks waiting before they wait too.
 const COMMANDS: usize = 1024;
@@ -47,6 +54,10 @@ pub struct SipConfig {
     /// The address written into SDP and Contact. Default: the bind address,
     /// or 127.0.0.1 when that is a wildcard.
     pub public_addr: Option<IpAddr>,
+    /// Who may place calls (`--sip-allow`); others' INVITEs get 403.
+    pub allow: SipAllow,
+    /// How many new INVITEs and OPTIONS one source may send.
+    pub source_limits: SourceLimits,
 }
 
 /// The addresses SIP is bound to.
@@ -57,6 +68,17 @@ pub struct SipAddrs {
 }
 
 impl SipConfig {
+    /// SIP on `bind`, the bind address public, everyone allowed, the
+    /// default per-source limits.
+    pub fn new(bind: SocketAddr) -> Self {
+        Self {
+            bind,
+            public_addr: None,
+            allow: SipAllow::everyone(),
+            source_limits: SourceLimits::default(),
+        }
+    }
+
     /// The public address the engine writes: never a wildcard.
     pub fn effective_public_addr(&self) -> IpAddr {
         match self.public_addr {
@@ -155,6 +177,7 @@ pub fn spawn(
     tcp: TcpListener,
     config: &SipConfig,
     on_call: OnCall,
+    metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) -> io::Result<(SipAddrs, tokio::task::JoinHandle<()>)> {
     let addrs = SipAddrs {
@@ -179,6 +202,9 @@ pub fn spawn(
         calls: HashMap::new(),
         on_call,
         draining: false,
+        allow: config.allow.clone(),
+        limiter: SourceLimiter::new(config.source_limits),
+        metrics,
     };
     Ok((addrs, tokio::spawn(task.run(stop))))
 }
@@ -213,6 +239,11 @@ struct SipTask {
     on_call: OnCall,
     /// Stopping: new calls are refused while the last BYEs go out.
     draining: bool,
+    /// Who may place calls; the rest get 403 (`sip_guard`).
+    allow: SipAllow,
+    /// New INVITEs and OPTIONS per source (`sip_guard`).
+    limiter: SourceLimiter,
+    metrics: Arc<Metrics>,
 }
 
 impl SipTask {
@@ -236,7 +267,10 @@ impl SipTask {
                 received = self.udp.recv_from(&mut buf) => match received {
                     Ok((n, from)) => {
                         let datagram = buf.get(..n).unwrap_or_default();
-                        self.engine.handle_message(Transport::Udp, from, datagram, Instant::now());
+                        let now = Instant::now();
+                        if self.admit(from, datagram, now) {
+                            self.engine.handle_message(Transport::Udp, from, datagram, now);
+                        }
                     }
                     // Linux reports an ICMP "port unreachable" for an earlier send here.
                     Err(e) => tracing::debug!(error = %e, "SIP UDP receive error"),
@@ -251,7 +285,10 @@ impl SipTask {
                 },
                 Some(input) = self.tcp_in.recv() => match input {
                     TcpInput::Message { conn, from, bytes } => {
-                        self.engine.handle_message(Transport::Tcp(conn), from, &bytes, Instant::now());
+                        let now = Instant::now();
+                        if self.admit(from, &bytes, now) {
+                            self.engine.handle_message(Transport::Tcp(conn), from, &bytes, now);
+                        }
                     }
                     TcpInput::Unframeable { conn, from, bytes, error } => {
                         // Answered (400) before the close, if it is a request.
@@ -270,6 +307,17 @@ impl SipTask {
             self.flush().await;
         }
         tracing::debug!(stats = ?self.engine.stats(), "SIP stopped");
+    }
+
+    /// Whether a message from `from` goes to the engine: false for a new
+    /// INVITE or OPTIONS over its source's rate (dropped unanswered).
+    fn admit(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) -> bool {
+        if !sip_guard::is_new_request(bytes) || self.limiter.allow(from.ip(), now) {
+            return true;
+        }
+        tracing::debug!(source = %from.ip(), "new SIP request over its source's rate: dropped");
+        self.metrics.sip_request_limited();
+        false
     }
 
     fn command(&mut self, command: Command) {
@@ -316,6 +364,13 @@ impl SipTask {
     fn route(&mut self, event: Event) {
         let (call, event, last) = match event {
             Event::IncomingCall(incoming) => {
+                if !self.allow.allows(incoming.remote.ip()) {
+                    tracing::debug!(source = %incoming.remote.ip(), "INVITE from outside --sip-allow: 403");
+                    self.metrics.sip_invite_forbidden();
+                    let forbidden = sip::StatusCode::FORBIDDEN;
+                    let _ = self.engine.reject(incoming.call, forbidden, Instant::now());
+                    return;
+                }
                 if self.draining {
                     let _ = self.engine.reject(
                         incoming.call,

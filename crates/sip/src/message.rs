@@ -277,6 +277,7 @@ impl StatusCode {
     pub const RINGING: Self = Self(180);
     pub const OK: Self = Self(200);
     pub const BAD_REQUEST: Self = Self(400);
+    pub const FORBIDDEN: Self = Self(403);
     pub const NOT_FOUND: Self = Self(404);
     pub const METHOD_NOT_ALLOWED: Self = Self(405);
     pub const NOT_ACCEPTABLE: Self = Self(406);
