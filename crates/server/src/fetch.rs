@@ -119,8 +119,17 @@ fn error(e: reqwest::Error) -> FetchError {
     } else if let Some(status) = e.status() {
         FetchError::Status(status.as_u16())
     } else {
-        // reqwest's words name the URL and the cause (connect, redirects...).
+        // reqwest's words name the URL and the cause (connect, redirects...);
+        // the URL is shown without its query, which for a GET webhook holds
+        // the caller's and the called number (the text is logged).
+        let url = e.url().map(twiml::url_for_logs);
+        let e = e.without_url();
         let mut text = e.to_string();
+        if let Some(url) = url {
+            text.push_str(" for url (");
+            text.push_str(&url);
+            text.push(')');
+        }
         let mut source = std::error::Error::source(&e);
         while let Some(cause) = source {
             text.push_str(": ");

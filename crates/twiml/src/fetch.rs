@@ -29,6 +29,24 @@ impl FetchedBody {
     }
 }
 
+/// A URL as errors and logs show it: without its password, query and
+/// fragment, `?…` standing for a query that was cut. A GET webhook's query
+/// carries the caller's and the called number, personal data that logs
+/// show only at debug level, and a URL's password is a secret.
+pub fn url_for_logs(url: &Url) -> String {
+    let mut shown = url.clone();
+    let had_query = shown.query().is_some();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    // Only URLs that cannot have a password refuse; then there is none.
+    let _ = shown.set_password(None);
+    let mut text = String::from(shown);
+    if had_query {
+        text.push_str("?…");
+    }
+    text
+}
+
 /// Why a fetch produced no usable response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
@@ -38,13 +56,16 @@ pub enum FetchError {
     Status(u16),
     #[error("the response was larger than {0} bytes")]
     TooLarge(usize),
-    /// DNS, connection, TLS, a redirect loop: the shell's words.
+    /// DNS, connection, TLS, a redirect loop: the shell's words (any URL
+    /// in them shown by [`url_for_logs`]).
     #[error("{0}")]
     Transport(String),
 }
 
 /// Why a call's script gave up: recorded on the call, and what the caller's
 /// error tone stands for.
+///
+/// Its URLs are shown by [`url_for_logs`]: the error is logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppError {
     #[error("fetching {url} failed: {error}")]
@@ -94,6 +115,18 @@ impl FetchBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_in_logs_lose_query_fragment_and_password() {
+        let shown = |u: &str| url_for_logs(&Url::parse(u).unwrap());
+        assert_eq!(shown("http://h/voice"), "http://h/voice");
+        assert_eq!(
+            shown("http://h/voice?Caller=%2B15551234567&Called=1000"),
+            "http://h/voice?…"
+        );
+        assert_eq!(shown("https://u:secret@h:8443/v#x"), "https://u@h:8443/v");
+        assert_eq!(shown("http://h/?"), "http://h/?…");
+    }
 
     #[test]
     fn audio_content_types() {

@@ -40,7 +40,7 @@ use std::time::Duration;
 use conference::{JoinError, LeaveReason, ParticipantOptions};
 use model::HttpMethod;
 
-use crate::fetch::FetchBudget;
+use crate::fetch::{FetchBudget, url_for_logs};
 use crate::verbs::{Playing, Repeat, Voice, WaitAudio};
 use crate::webhook::{CallInfo, CallStatus, DialStatus, WebhookRequest};
 use crate::{AppError, Document, FetchError, FetchedBody, HttpUrl, Verb, Warning};
@@ -182,7 +182,7 @@ impl CallScript {
         let State::Fetching { url } = &self.state else {
             return;
         };
-        let requested = url.to_string();
+        let requested = url_for_logs(url.as_url());
         match result {
             Err(error) => self.fail(AppError::Fetch {
                 url: requested,
@@ -190,7 +190,7 @@ impl CallScript {
             }),
             Ok(response) => match Document::parse(&response.body, &response.url) {
                 Err(error) => self.fail(AppError::Parse {
-                    url: response.url.to_string(),
+                    url: url_for_logs(&response.url),
                     error,
                 }),
                 Ok(document) => {

@@ -74,7 +74,7 @@ pub mod verbs;
 pub mod wait;
 pub mod webhook;
 
-pub use fetch::{AppError, FetchError, FetchedBody, MAX_FETCHES_IN_A_ROW};
+pub use fetch::{AppError, FetchError, FetchedBody, MAX_FETCHES_IN_A_ROW, url_for_logs};
 pub use http_url::{HttpUrl, UrlError};
 pub use interpreter::{Action, CallScript, HangupReason};
 pub use parse::{Document, MAX_DEPTH, MAX_DOCUMENT_BYTES, ParseError, Verb, Warning};

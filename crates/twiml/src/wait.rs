@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use model::HttpMethod;
 
-use crate::fetch::FetchBudget;
+use crate::fetch::{FetchBudget, url_for_logs};
 use crate::verbs::{Playing, Repeat, Voice, WaitAudio};
 use crate::webhook::{CallInfo, CallStatus, WebhookRequest};
 use crate::{AppError, Document, FetchError, FetchedBody, HttpUrl, Verb, Warning};
@@ -132,7 +132,7 @@ impl WaitScript {
         let response = match result {
             Ok(response) => response,
             Err(error) => {
-                let url = url.to_string();
+                let url = url_for_logs(url.as_url());
                 return self.fall_back(AppError::Fetch { url, error });
             }
         };
@@ -146,7 +146,7 @@ impl WaitScript {
         }
         match Document::parse(&response.body, &response.url) {
             Err(error) => self.fall_back(AppError::Parse {
-                url: response.url.to_string(),
+                url: url_for_logs(&response.url),
                 error,
             }),
             Ok(document) => {
