@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use conference::LeaveReason;
 use media::{AudioSource, Beep, LegConfig, LegId, MediaEvent, MediaRoom, TICK};
@@ -116,6 +116,7 @@ pub struct RoomHandle {
 pub fn spawn(sid: &ConferenceSid, hub: WeakHub, metrics: Arc<Metrics>) -> RoomHandle {
     let (tx, rx) = mpsc::channel(QUEUE);
     let task = RoomTask {
+        phase: tick_phase(sid),
         room: MediaRoom::new(),
         legs: HashMap::new(),
         calls: HashMap::new(),
@@ -193,7 +194,21 @@ struct Leg {
     notify: mpsc::Sender<CallNotice>,
 }
 
+/// Where in the tick period a room's ticks fall, taken from its (random)
+/// sid: rooms created together (a burst of calls) would otherwise tick in
+/// the same millisecond for as long as they live, each one's mixing waiting
+/// behind the others'. Spread over the period, a core's rooms take turns.
+fn tick_phase(sid: &ConferenceSid) -> Duration {
+    let tail = sid.as_str().get(sid.as_str().len().saturating_sub(8)..);
+    let bits = tail
+        .and_then(|t| u32::from_str_radix(t, 16).ok())
+        .unwrap_or(0);
+    TICK.mul_f64(f64::from(bits) / (f64::from(u32::MAX) + 1.0))
+}
+
 struct RoomTask {
+    /// Where in the 20 ms period this room's ticks fall (see [`tick_phase`]).
+    phase: Duration,
     room: MediaRoom,
     legs: HashMap<LegId, Leg>,
     calls: HashMap<CallSid, LegId>,
@@ -211,7 +226,8 @@ impl RoomTask {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         // A room starts init: wait audio, nobody hears anybody.
         self.room.set_waiting(true);
-        let mut ticks = tokio::time::interval(TICK);
+        let first = tokio::time::Instant::now() + self.phase;
+        let mut ticks = tokio::time::interval_at(first, TICK);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             tokio::select! {
@@ -366,5 +382,39 @@ impl RoomTask {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_phases_spread_rooms_over_the_period() {
+        // 1,000 sids from a fixed sequence: each 1 ms slot of the 20 ms
+        // period gets its share (50 expected), none is crowded or empty.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut slots = [0u32; 20];
+        for _ in 0..1000 {
+            let mut bytes = [0u8; 16];
+            for b in &mut bytes {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                *b = (state >> 56) as u8;
+            }
+            let phase = tick_phase(&ConferenceSid::from_random(bytes));
+            assert!(phase < TICK, "{phase:?}");
+            slots[phase.as_millis() as usize] += 1;
+        }
+        assert!(slots.iter().all(|&n| (20..=90).contains(&n)), "{slots:?}");
+    }
+
+    #[test]
+    fn a_rooms_phase_is_its_own_and_stays() {
+        let a = ConferenceSid::from_random([1; 16]);
+        let b = ConferenceSid::from_random([2; 16]);
+        assert_eq!(tick_phase(&a), tick_phase(&a));
+        assert_ne!(tick_phase(&a), tick_phase(&b));
     }
 }
