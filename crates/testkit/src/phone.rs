@@ -55,13 +55,19 @@ impl Phone {
     /// A phone using UDP: binds a SIP socket and an RTP socket on the
     /// loopback address of the server's family, port 0.
     pub async fn bind(server: SocketAddr) -> Result<Self> {
-        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(loopback(server), 0)).await?);
+        Self::bind_on(loopback(server), server).await
+    }
+
+    /// A phone using UDP from `local` (SIP and RTP on port 0), such as
+    /// 127.0.0.2: a caller from another address than the other phones.
+    pub async fn bind_on(local: IpAddr, server: SocketAddr) -> Result<Self> {
+        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(local, 0)).await?);
         let local = socket.local_addr()?;
         let transport = Transport::Udp(socket.clone());
         let shared = Shared::new(transport, local, server, |weak| {
             tokio::spawn(udp_reader(socket, weak)).abort_handle()
         });
-        Self::with_shared(shared, server).await
+        Self::with_shared(shared).await
     }
 
     /// A phone using one TCP connection to the server for all its signalling
@@ -84,11 +90,11 @@ impl Phone {
         let shared = Shared::new(Transport::Tcp(tx), local, server, |weak| {
             tokio::spawn(tcp_reader(read, weak, server, writer.abort_handle())).abort_handle()
         });
-        Self::with_shared(shared, server).await
+        Self::with_shared(shared).await
     }
 
-    async fn with_shared(shared: Arc<Shared>, server: SocketAddr) -> Result<Self> {
-        let rtp = UdpSocket::bind(SocketAddr::new(loopback(server), 0)).await?;
+    async fn with_shared(shared: Arc<Shared>) -> Result<Self> {
+        let rtp = UdpSocket::bind(SocketAddr::new(shared.local.ip(), 0)).await?;
         let rtp_addr = rtp.local_addr()?;
         Ok(Self {
             shared,
@@ -158,7 +164,7 @@ impl Phone {
         let spare = lock(&self.spare_rtp).take();
         let rtp = match spare {
             Some(socket) => socket,
-            None => UdpSocket::bind(SocketAddr::new(loopback(self.shared.server), 0)).await?,
+            None => UdpSocket::bind(SocketAddr::new(self.shared.local.ip(), 0)).await?,
         };
         let local_rtp = rtp.local_addr()?;
         let sdp = offer.render(local_rtp, 1, Direction::SendRecv);
