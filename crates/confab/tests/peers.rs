@@ -11,6 +11,8 @@
 //!
 //! Without `sipp` or `baresip` on PATH the test prints a note and passes,
 //! unless `CONFAB_REQUIRE_PEERS=1` (`scripts/test`), where it fails.
+//! SIPp's `uac_pcap` sends its capture through a raw socket, so it needs
+//! root or CAP_NET_RAW (the failure says so).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -98,11 +100,17 @@ async fn sipp_pcmu_sipp_pcma_and_baresip_share_one_room() {
     baresip.terminate().await;
     for mut sipp in [pcmu, pcma] {
         let status = sipp.wait(PEER_EXIT).await;
+        let logs = sipp.logs();
+        assert!(
+            !logs.contains("Can't create raw"),
+            "{} plays its pcap through a raw socket: run the tests as root, or \
+             `setcap cap_net_raw+ep $(command -v sipp)`\n{logs}",
+            sipp.name
+        );
         assert!(
             status.success(),
-            "{} did not count a successful call ({status})\n{}\n{}",
+            "{} did not count a successful call ({status})\n{logs}\n{}",
             sipp.name,
-            sipp.logs(),
             serve.log_tail()
         );
     }

@@ -68,6 +68,8 @@ impl Serve {
             Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
             None => Stdio::null(),
         };
+        // What calls and rooms did, for the log tail of a failing test.
+        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,server=debug".into());
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -79,6 +81,7 @@ impl Serve {
                 rtp_ports,
             ])
             .env("CONFAB_DATABASE_URL", db)
+            .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
