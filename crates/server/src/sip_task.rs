@@ -9,7 +9,10 @@
 //! next deadline. After each input it sends what the engine produced and
 //! routes its events: a new call spawns a call task with a channel of its
 //! own; every later event of that call goes down that channel. A TCP connection
-//! that closes ends the calls whose signalling ran over it.
+//! that closes ends the calls whose signalling ran over it. Not done yet: a
+//! connection that stops in the middle of a message is kept until its peer
+//! closes it (RFC 4475 §3.1.2.2 would close it after a while), and the
+//! number of connections is not capped.
 //!
 //! Before the engine, `sip_guard` drops a source's new INVITEs and OPTIONS
 //! over its rate; a new call from outside `--sip-allow` is refused 403
