@@ -99,6 +99,8 @@ impl TargetRewriter {
                     };
                 }
                 _ => {
+                    let copied = self.copy_run(input, out);
+                    input = input.get(copied..).unwrap_or_default();
                     if let Some((&b, rest)) = input.split_first() {
                         self.step(b, out);
                         input = rest;
@@ -106,6 +108,38 @@ impl TargetRewriter {
                 }
             }
         }
+    }
+
+    /// Copies the leading bytes of `input` that need nothing but copying
+    /// (the middle of a header line, or of a request-target) to `out` in one
+    /// go, with the bookkeeping [`Self::step`] would do for each; returns
+    /// how many. Every byte that changes the state, and the byte past a
+    /// length limit, is left to `step`.
+    fn copy_run(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
+        let (room, ends_run): (usize, fn(u8) -> bool) = match self.state {
+            State::Header => (MAX_HEADER_LINE.saturating_sub(self.header.len()), |b| {
+                b == b'\n'
+            }),
+            // A space, CR and LF are among the bytes needing encoding.
+            State::Target => (
+                MAX_REQUEST_LINE.saturating_sub(self.request_line),
+                needs_encoding,
+            ),
+            _ => return 0,
+        };
+        let window = input.get(..room).unwrap_or(input);
+        let n = window
+            .iter()
+            .position(|&b| ends_run(b))
+            .unwrap_or(window.len());
+        let run = window.get(..n).unwrap_or_default();
+        out.extend_from_slice(run);
+        if self.state == State::Header {
+            self.header.extend_from_slice(run);
+        } else {
+            self.request_line += n;
+        }
+        n
     }
 
     /// Whether the rest of this connection passes through unchanged, and
@@ -557,6 +591,21 @@ mod tests {
         );
         assert_eq!(rewriter_after(fits.as_bytes()).passing_through(), None);
         assert!(text(&rewrite(fits.as_bytes())).ends_with("GET /b%3Ec HTTP/1.1\r\n\r\n"));
+
+        // One byte over, in bytes that are copied in runs rather than stepped.
+        let over = format!(
+            "GET /{} HTTP/1.1\r\nX: {}\r\n\r\n",
+            "a".repeat(MAX_REQUEST_LINE - "GET / HTTP/1.1\r\n".len() + 1),
+            "y".repeat(MAX_HEADER_LINE - "X: \r".len())
+        );
+        let r = rewriter_after(over.as_bytes());
+        assert_eq!(r.passing_through(), Some(Unfollowable::LongRequestLine));
+        let over = format!(
+            "GET /a HTTP/1.1\r\nX: {}\r\n\r\n",
+            "y".repeat(MAX_HEADER_LINE - "X: \r".len() + 1)
+        );
+        let r = rewriter_after(over.as_bytes());
+        assert_eq!(r.passing_through(), Some(Unfollowable::LongHeaderLine));
     }
 
     /// Pieces that make random input look like requests often enough to
