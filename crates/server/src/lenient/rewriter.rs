@@ -116,22 +116,19 @@ impl TargetRewriter {
     /// how many. Every byte that changes the state, and the byte past a
     /// length limit, is left to `step`.
     fn copy_run(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
-        let (room, ends_run): (usize, fn(u8) -> bool) = match self.state {
-            State::Header => (MAX_HEADER_LINE.saturating_sub(self.header.len()), |b| {
-                b == b'\n'
-            }),
-            // A space, CR and LF are among the bytes needing encoding.
-            State::Target => (
-                MAX_REQUEST_LINE.saturating_sub(self.request_line),
-                needs_encoding,
-            ),
+        let room = match self.state {
+            State::Header => MAX_HEADER_LINE.saturating_sub(self.header.len()),
+            State::Target => MAX_REQUEST_LINE.saturating_sub(self.request_line),
             _ => return 0,
         };
         let window = input.get(..room).unwrap_or(input);
-        let n = window
-            .iter()
-            .position(|&b| ends_run(b))
-            .unwrap_or(window.len());
+        let end = if self.state == State::Header {
+            memchr::memchr(b'\n', window)
+        } else {
+            // A space, CR and LF are among the bytes needing encoding.
+            window.iter().position(|&b| needs_encoding(b))
+        };
+        let n = end.unwrap_or(window.len());
         let run = window.get(..n).unwrap_or_default();
         out.extend_from_slice(run);
         if self.state == State::Header {
@@ -319,11 +316,22 @@ const HEX: [u8; 16] = *b"0123456789ABCDEF";
 /// is not among them: an already-encoded target must reach the router as
 /// it was sent.
 fn needs_encoding(b: u8) -> bool {
-    matches!(
-        b,
-        b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`' | 0x00..=0x20 | 0x7F..=0xFF
-    )
+    NEEDS_ENCODING[usize::from(b)]
 }
+
+/// [`needs_encoding`] as a table: it is asked of every target byte.
+const NEEDS_ENCODING: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(
+            b as u8,
+            b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`' | 0x00..=0x20 | 0x7F..=0xFF
+        );
+        b += 1;
+    }
+    table
+};
 
 /// `name: value` split at the first colon, the value without the
 /// optional whitespace around it.
