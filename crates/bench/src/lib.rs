@@ -1,13 +1,17 @@
-//! Helpers of `scripts/bench-api`, the API benchmark. Not part of confab.
+//! Helpers of `scripts/bench-api` and `scripts/bench-media`, the
+//! benchmarks. Not part of confab.
 //!
-//! Two binaries:
-//! - `bench-hello`: a bare axum handler on the same runtime as confab, the
-//!   ceiling any confab endpoint is compared against in the same run;
+//! Three binaries:
+//! - `bench-hello`: a bare axum handler on the same runtime (and allocator)
+//!   as confab, the ceiling any confab endpoint is compared against in the
+//!   same run;
 //! - `bench-seed`: fills a database with accounts, conferences and
 //!   participants shaped like a year of real use, straight through the
-//!   store (the API has no way to create history).
+//!   store (the API has no way to create history);
+//! - `bench-media`: the media benchmark's load generator (testkit phones in
+//!   rooms), its ceiling (a bare UDP echo and a flood), and a voice URL.
 //!
-//! This file holds what both share: the runtime, built exactly as
+//! This file holds what they share: the runtime, built exactly as
 //! `confab`'s `main` builds it so the comparison is fair.
 
 /// A multi-thread tokio runtime with the defaults `confab` uses (one worker
