@@ -12,74 +12,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{BIN, confab, db_url, http, value};
+use common::{Serve, confab, db_url, http, value};
 use testkit::{Codec, Phone};
 
 const CALLER: &str = "+15551230042";
 const NUMBER: &str = "+15557654321";
 const OUTSIDER: &str = "+15559870077";
-
-/// `serve` at the default log level (no `RUST_LOG`), stderr to `log`;
-/// returns the process, the HTTP address, SIP's UDP address and what it
-/// printed before listening.
-fn serve(db: &str, log: &Path, extra: &[&str]) -> (Child, String, SocketAddr, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--sip-addr",
-            "127.0.0.1:0",
-            "--rtp-ports",
-            "30900-30999",
-        ])
-        .args(extra)
-        .env("CONFAB_DATABASE_URL", db)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let mut printed = Vec::new();
-        let found = loop {
-            match lines.next() {
-                Some(Ok(line)) => match line.strip_prefix("confab listening on http://") {
-                    Some(addr) => break Some(addr.to_owned()),
-                    None => printed.push(line),
-                },
-                _ => break None,
-            }
-        };
-        let _ = tx.send((found, printed));
-        for _ in lines {}
-    });
-    let Ok((Some(addr), printed)) = rx.recv_timeout(Duration::from_secs(20)) else {
-        let _ = child.kill();
-        panic!(
-            "serve did not start: {}",
-            std::fs::read_to_string(log).unwrap()
-        );
-    };
-    let sip = printed
-        .iter()
-        .find_map(|l| l.strip_prefix("SIP listening on udp:"))
-        .and_then(|l| l.split(' ').next())
-        .unwrap()
-        .parse()
-        .unwrap();
-    (child, addr, sip, printed)
-}
 
 /// A voice app: every request gets the same TwiML; request lines are kept.
 fn voice_app(twiml: String) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
@@ -143,8 +86,10 @@ async fn a_full_run_logs_no_token_number_or_sip_uri() {
     );
     let (app, requests) = voice_app(twiml);
 
-    let (mut child, addr, sip, printed) = serve(&db, &log, &["--sip-allow", "127.0.0.1/32"]);
-    let printed = printed.join("\n");
+    let serve =
+        Serve::start_as_deployed(&db, "30900-30999", &log, &["--sip-allow", "127.0.0.1/32"]);
+    let (addr, sip) = (serve.addr.clone(), serve.sip_udp);
+    let printed = serve.preamble.join("\n");
     let sid = value(&printed, "AccountSid").to_owned();
     let token = value(&printed, "AuthToken").to_owned();
     let (ok, _, err) = confab(
@@ -220,24 +165,11 @@ async fn a_full_run_logs_no_token_number_or_sip_uri() {
     let refused = outsider.call(NUMBER, Codec::Pcmu).await.unwrap_err();
     assert_eq!(refused.status(), Some(403), "{refused}");
 
-    // A clean stop.
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert!(status.success());
+    // A clean stop (SIGTERM; the phones' tasks keep answering meanwhile).
+    let stopped = tokio::task::spawn_blocking(move || serve.stop())
+        .await
+        .unwrap();
+    assert!(stopped, "serve did not stop cleanly");
 
     let text = std::fs::read_to_string(&log).unwrap();
     // The log is the real thing: the call, the 429s and the failed fetch are in it.

@@ -64,13 +64,30 @@ impl Serve {
     /// `serve` on free ports, RTP on `rtp_ports` (`LO-HI`), stderr to `log`
     /// if given (shown by [`Serve::log_tail`] when a test fails).
     pub fn start_with(db: &str, rtp_ports: &str, log: Option<&Path>) -> Self {
+        // What calls and rooms did, for the log tail of a failing test.
+        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,server=debug".into());
+        Self::spawn(db, rtp_ports, log, Some(&filter), &[])
+    }
+
+    /// `serve` as an operator runs it: no `RUST_LOG` (the binary's own
+    /// default level), stderr to `log`, and `extra` flags.
+    pub fn start_as_deployed(db: &str, rtp_ports: &str, log: &Path, extra: &[&str]) -> Self {
+        Self::spawn(db, rtp_ports, Some(log), None, extra)
+    }
+
+    fn spawn(
+        db: &str,
+        rtp_ports: &str,
+        log: Option<&Path>,
+        filter: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         let stderr = match log {
             Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
             None => Stdio::null(),
         };
-        // What calls and rooms did, for the log tail of a failing test.
-        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,server=debug".into());
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args([
                 "serve",
                 "--http-addr",
@@ -80,12 +97,15 @@ impl Serve {
                 "--rtp-ports",
                 rtp_ports,
             ])
+            .args(extra)
             .env("CONFAB_DATABASE_URL", db)
-            .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
+            .stderr(stderr);
+        match filter {
+            Some(filter) => command.env("RUST_LOG", filter),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let mut child = command.spawn().unwrap();
         // Read the addresses on a thread, so a server that hangs before
         // printing them fails the test instead of blocking it.
         let stdout = child.stdout.take().unwrap();
