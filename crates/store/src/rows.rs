@@ -95,9 +95,15 @@ pub(crate) fn conference(row: &AnyRow) -> Result<ConferenceRecord, StoreError> {
     })
 }
 
-/// Just the sid of a conference row (the lists' first query).
-pub(crate) fn conference_sid(row: &AnyRow) -> Result<ConferenceSid, StoreError> {
-    sid(row, "conferences", "sid", ConferenceSid::parse)
+/// A conference list's page: its sids joined by commas (`NULL` for none).
+pub(crate) fn conference_sids(row: &AnyRow) -> Result<Vec<ConferenceSid>, StoreError> {
+    let Some(joined) = get::<Option<String>>(row, "conferences", "sids")? else {
+        return Ok(Vec::new());
+    };
+    joined
+        .split(',')
+        .map(|s| ConferenceSid::parse(s).map_err(|e| corrupt("conferences", "sid", &e.to_string())))
+        .collect()
 }
 
 pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError> {
