@@ -77,7 +77,12 @@ async fn execute(
             let (items, total) = store.conferences(account, &filter, page).await?;
             let window = PageWindow::new(page, total, len(&items));
             let uris = PageUris::new(&resource.canonical_path(account.as_str()), &query, &window);
-            ok(xml::conference_list(&items, &window, &uris)?)
+            ok(xml::conference_list(
+                &items,
+                &window,
+                &uris,
+                &state.rendered,
+            )?)
         }
         Action::GetConference(sid) => {
             let conference = store

@@ -107,6 +107,7 @@ pub struct AppState {
     pub metrics: Option<Arc<dyn MetricsSource>>,
     accounts: Arc<auth::AccountCache>,
     failures: Arc<Mutex<throttle::FailureLimiter>>,
+    rendered: Arc<xml::RenderedConferences>,
 }
 
 impl AppState {
@@ -119,6 +120,7 @@ impl AppState {
             failures: Arc::new(Mutex::new(throttle::FailureLimiter::new(
                 FailureLimits::default(),
             ))),
+            rendered: Arc::default(),
         }
     }
 

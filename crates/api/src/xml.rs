@@ -11,10 +11,12 @@
 //! make a body unparseable.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::http::{HeaderName, HeaderValue, header};
-use model::{ConferenceRecord, PageWindow, ParticipantRecord};
+use model::{ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow, ParticipantRecord};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
@@ -41,19 +43,60 @@ pub fn participant(p: &ParticipantRecord) -> io::Result<Vec<u8>> {
     document(|w| write_participant(w, p))
 }
 
-/// `<TwilioResponse><Conferences page=…>` one page of `<Conference>`s.
+/// `<TwilioResponse><Conferences page=…>` one page of `<Conference>`s;
+/// completed ones come from (or go into) `rendered`.
 pub fn conference_list(
     items: &[ConferenceRecord],
     window: &PageWindow,
     uris: &PageUris,
+    rendered: &RenderedConferences,
 ) -> io::Result<Vec<u8>> {
     document(|w| {
         w.write_event(Event::Start(list_start("Conferences", window, uris)))?;
         for c in items {
-            write_conference(w, c)?;
+            rendered.write(w, c)?;
         }
         w.write_event(Event::End(BytesEnd::new("Conferences")))
     })
+}
+
+/// The `<Conference>` elements of completed conferences, each rendered
+/// once: a completed conference never changes again, and every list page
+/// writes up to fifty of them. Bounded: when full it starts over.
+#[derive(Debug, Default)]
+pub struct RenderedConferences {
+    map: Mutex<HashMap<ConferenceSid, Arc<[u8]>>>,
+}
+
+impl RenderedConferences {
+    const CAPACITY: usize = 65_536;
+
+    /// Writes `c` as [`write_conference`] would, from the cache when it can.
+    fn write(&self, w: &mut XmlWriter, c: &ConferenceRecord) -> io::Result<()> {
+        if c.status != ConferenceStatus::Completed {
+            return write_conference(w, c);
+        }
+        let cached = self.lock().get(&c.sid).cloned();
+        if let Some(bytes) = cached {
+            w.get_mut().extend_from_slice(&bytes);
+            return Ok(());
+        }
+        let start = w.get_ref().len();
+        write_conference(w, c)?;
+        let bytes: Arc<[u8]> = w.get_ref().get(start..).unwrap_or_default().into();
+        let mut map = self.lock();
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(c.sid.clone(), bytes);
+        Ok(())
+    }
+
+    /// Every entry is a whole element written before insertion, so a
+    /// poisoned lock still guards consistent data.
+    fn lock(&self) -> MutexGuard<'_, HashMap<ConferenceSid, Arc<[u8]>>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// `<TwilioResponse><Participants page=…>` one page of `<Participant>`s.

@@ -215,11 +215,53 @@ fn conference_is_like_the_seed() {
 fn conference_list_is_like_the_seed() {
     let window = PageWindow::new(PageRequest::default(), 1, 1);
     let uris = list_uris(&format!("/2008-08-01/Accounts/{AC}/Conferences"), &window);
-    let body = utf8(conference_list(&[seed_conference()], &window, &uris));
+    let body = utf8(conference_list(
+        &[seed_conference()],
+        &window,
+        &uris,
+        &RenderedConferences::default(),
+    ));
     let root = assert_golden(&body, SEED_CONFERENCES, None);
     // The paging numbers are the seed's too.
     let (theirs, _) = parse(SEED_CONFERENCES);
     assert_eq!(root.children[0].attrs[..6], theirs.children[0].attrs[..]);
+}
+
+#[test]
+fn rendered_conferences_write_the_same_bytes_and_keep_only_completed_ones() {
+    let window = PageWindow::new(PageRequest::default(), 3, 3);
+    let uris = list_uris(&format!("/2008-08-01/Accounts/{AC}/Conferences"), &window);
+    let completed = seed_conference();
+    let mut live = seed_conference();
+    live.sid = ConferenceSid::parse("CF00000000000000000000000000000001").unwrap();
+    live.status = ConferenceStatus::InProgress;
+    let mut hostile = seed_conference();
+    hostile.sid = ConferenceSid::parse("CF00000000000000000000000000000002").unwrap();
+    hostile.friendly_name = "<a> & \u{1}".to_owned();
+    let items = [completed.clone(), live.clone(), hostile];
+
+    let rendered = RenderedConferences::default();
+    let fresh = utf8(conference_list(
+        &items,
+        &window,
+        &uris,
+        &RenderedConferences::default(),
+    ));
+    let first = utf8(conference_list(&items, &window, &uris, &rendered));
+    let again = utf8(conference_list(&items, &window, &uris, &rendered));
+    assert_eq!(first, fresh);
+    assert_eq!(again, fresh);
+    assert!(fresh.contains("&lt;a&gt; &amp; \u{FFFD}"), "{fresh}");
+    // The completed two are kept; the live one is written anew each time,
+    // so a change to it shows at once.
+    assert_eq!(rendered.lock().len(), 2);
+    assert!(!rendered.lock().contains_key(&live.sid));
+    live.friendly_name = "renamed".to_owned();
+    let changed = utf8(conference_list(&[live], &window, &uris, &rendered));
+    assert!(
+        changed.contains("<FriendlyName>renamed</FriendlyName>"),
+        "{changed}"
+    );
 }
 
 #[test]
@@ -375,7 +417,12 @@ fn conference_list_bytes_with_filters_and_neighbours() {
         b = base
     );
     assert_eq!(
-        utf8(conference_list(&[seed_conference()], &window, &uris)),
+        utf8(conference_list(
+            &[seed_conference()],
+            &window,
+            &uris,
+            &RenderedConferences::default()
+        )),
         want
     );
 }
