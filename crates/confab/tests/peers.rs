@@ -461,64 +461,26 @@ fn tone(freq_hz: u32, n: usize) -> Vec<i16> {
 
 /// A mono 8 kHz 16-bit WAV, as baresip's `aufile` wants it for G.711.
 fn write_wav(path: &Path, samples: &[i16]) {
-    let data = u32::try_from(samples.len() * 2).unwrap();
-    let mut out = Vec::with_capacity(44 + samples.len() * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&8000u32.to_le_bytes());
-    out.extend_from_slice(&16_000u32.to_le_bytes()); // bytes per second
-    out.extend_from_slice(&2u16.to_le_bytes()); // block align
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
+    let mut w = hound::WavWriter::create(path, PCM_8K_MONO).unwrap();
+    for &s in samples {
+        w.write_sample(s).unwrap();
     }
-    std::fs::write(path, out).unwrap();
+    w.finalize().unwrap();
 }
 
 /// The samples of a mono 8 kHz 16-bit PCM WAV; any other format fails.
 fn read_wav(path: &Path) -> Vec<i16> {
-    let bytes = std::fs::read(path).unwrap();
-    assert!(
-        bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE",
-        "{} is not a WAV",
-        path.display()
-    );
-    let mut at = 12;
-    let mut format = None;
-    while at + 8 <= bytes.len() {
-        let id = &bytes[at..at + 4];
-        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-        let body = &bytes[at + 8..(at + 8).saturating_add(len).min(bytes.len())];
-        match id {
-            b"fmt " => {
-                let field = |i: usize| u16::from_le_bytes([body[i], body[i + 1]]);
-                let rate = u32::from_le_bytes(body[4..8].try_into().unwrap());
-                format = Some((field(0), field(2), rate, field(14)));
-            }
-            b"data" => {
-                assert_eq!(
-                    format,
-                    Some((1, 1, 8000, 16)),
-                    "{}: (format, channels, rate, bits)",
-                    path.display()
-                );
-                return body
-                    .chunks_exact(2)
-                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                    .collect();
-            }
-            _ => {}
-        }
-        at += 8 + len + len % 2;
-    }
-    panic!("{}: no data chunk", path.display());
+    let reader = hound::WavReader::open(path).unwrap();
+    assert_eq!(reader.spec(), PCM_8K_MONO, "{}", path.display());
+    reader.into_samples().map(Result::unwrap).collect()
 }
+
+const PCM_8K_MONO: hound::WavSpec = hound::WavSpec {
+    channels: 1,
+    sample_rate: 8000,
+    bits_per_sample: 16,
+    sample_format: hound::SampleFormat::Int,
+};
 
 /// The `uac_pcmu_stream` scenario of crates-and-peers.md §5.1 B, streaming
 /// `tone.ul` (PT 0, looped) until the `-d` pause ends.

@@ -444,25 +444,18 @@ pub async fn next_hit(hits: &mut mpsc::UnboundedReceiver<Hit>) -> Hit {
 
 /// `ms` milliseconds of a sine at `hz` as a WAV file (8 kHz mono, 16-bit).
 pub fn wav(hz: f64, ms: u32) -> Vec<u8> {
-    let samples: Vec<i16> = (0..ms * 8)
-        .map(|i| ((std::f64::consts::TAU * hz * f64::from(i) / 8000.0).sin() * 8000.0) as i16)
-        .collect();
-    let data = u32::try_from(samples.len() * 2).unwrap();
-    let mut out = Vec::new();
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&8000u32.to_le_bytes());
-    out.extend_from_slice(&16000u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for i in 0..ms * 8 {
+        let s = (std::f64::consts::TAU * hz * f64::from(i) / 8000.0).sin() * 8000.0;
+        w.write_sample(s as i16).unwrap();
     }
-    out
+    w.finalize().unwrap();
+    out.into_inner()
 }
