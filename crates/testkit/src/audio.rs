@@ -316,17 +316,8 @@ impl Recording {
 async fn record_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 2048];
     loop {
-        let (len, from) = match socket.recv_from(&mut buf).await {
+        let (len, from) = match crate::recv_datagram(&socket, &mut buf).await {
             Ok(x) => x,
-            // An ICMP error from an earlier send; the socket is still fine.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
-                ) =>
-            {
-                continue;
-            }
             Err(e) => {
                 tracing::debug!(error = %e, "RTP receive failed; recorder stops");
                 return;

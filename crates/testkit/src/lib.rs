@@ -126,3 +126,22 @@ impl Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The next datagram on `socket`, past the ICMP errors an earlier send left
+/// behind (refused or reset: the socket is still fine). Any other error is
+/// the socket's end.
+pub(crate) async fn recv_datagram(
+    socket: &tokio::net::UdpSocket,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    loop {
+        match socket.recv_from(buf).await {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+                ) => {}
+            other => return other,
+        }
+    }
+}

@@ -547,16 +547,8 @@ impl Transport {
 async fn udp_reader(socket: Arc<UdpSocket>, shared: Weak<Shared>) {
     let mut buf = vec![0u8; 65_536];
     loop {
-        let (len, from) = match socket.recv_from(&mut buf).await {
+        let (len, from) = match crate::recv_datagram(&socket, &mut buf).await {
             Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
-                ) =>
-            {
-                continue;
-            }
             Err(e) => {
                 tracing::debug!(error = %e, "SIP receive failed; reader stops");
                 return;
