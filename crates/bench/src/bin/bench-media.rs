@@ -190,18 +190,11 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     let n = calls.len() as f64;
     let cpu_s = (after.cpu_ticks - before.cpu_ticks) as f64 / args.clk_tck as f64;
     let cpu_share = cpu_s / window;
-    let ticks = after
-        .metrics
-        .delta(&before.metrics, "confab_mix_tick_seconds_count");
-    let late = after
-        .metrics
-        .delta(&before.metrics, "confab_mix_ticks_late_total");
-    let rtp_in = after
-        .metrics
-        .delta(&before.metrics, "confab_rtp_packets_received_total");
-    let rtp_out = after
-        .metrics
-        .delta(&before.metrics, "confab_rtp_packets_sent_total");
+    let delta = |name| after.metrics.delta(&before.metrics, name);
+    let ticks = delta("confab_mix_tick_seconds_count");
+    let late = delta("confab_mix_ticks_late_total");
+    let rtp_in = delta("confab_rtp_packets_received_total");
+    let rtp_out = delta("confab_rtp_packets_sent_total");
     let p99 = after
         .metrics
         .histogram_quantile(&before.metrics, "confab_mix_tick_seconds", 0.99);
@@ -272,8 +265,8 @@ async fn place_calls(args: &LoadArgs) -> anyhow::Result<Vec<testkit::Call>> {
                     .call(&room, Codec::Pcmu)
                     .await
                     .with_context(|| format!("call {i} to {room}"))?;
-                // Seats get tones 300..1200 Hz apart by 100 Hz.
-                call.send_tone(300 + 100 * (i % room_size) as u32 % 1000);
+                // Seat k of a room sends 300 + 100 (k mod 10) Hz.
+                call.send_tone(300 + 100 * (i % room_size % 10) as u32);
                 mine.push(call);
             }
         });
