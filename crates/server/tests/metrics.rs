@@ -3,14 +3,16 @@
 //! real HTTP. Every wait polls with a deadline; nothing asserts on timing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::rig::Started;
 use media::rtp::RtpHeader;
 use media::{RtpTimestamp, SeqNo, Ssrc};
 use model::{HttpMethod, PhoneNumber};
-use server::{CallConfig, Clock, Config, Server, SystemClock};
+use server::{CallConfig, Clock, Config, SystemClock};
 use testkit::{Codec, Phone};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::oneshot;
@@ -33,28 +35,21 @@ struct Rig {
 
 impl Rig {
     async fn new(rtp_ports: Option<(u16, u16)>) -> Self {
-        // RUST_LOG=server=debug shows what the server did.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("confab.db").display());
-        let store = store::Store::connect(&url).await.unwrap();
-        let account = server::accounts::create(&store, "default", SystemClock.now())
-            .await
-            .unwrap();
-        let mut server = Server::start(store.clone(), Config::default(), Arc::new(SystemClock))
-            .await
-            .unwrap();
+        let mut started = Started::new(Config::default().room_capacity).await;
         let sip = match rtp_ports {
-            Some(ports) => {
-                let mut calls = CallConfig::new("127.0.0.1:0".parse().unwrap(), ports);
-                calls.webhook_timeout = Duration::from_secs(3);
-                Some(server.listen_sip(calls).await.unwrap().udp)
-            }
+            Some(ports) => Some(
+                started
+                    .listen_sip(CallConfig::new("127.0.0.1:0".parse().unwrap(), ports))
+                    .await,
+            ),
             None => None,
         };
+        let Started {
+            dir,
+            store,
+            account,
+            server,
+        } = started;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = listener.local_addr().unwrap();
         let (shutdown, stop) = oneshot::channel::<()>();

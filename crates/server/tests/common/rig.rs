@@ -28,16 +28,17 @@ pub struct Rig {
     pub sip: SocketAddr,
 }
 
-impl Rig {
-    pub async fn new(rtp_ports: (u16, u16), open_rooms: bool) -> Self {
-        Self::with_capacity(rtp_ports, open_rooms, 40).await
-    }
+/// A started server on a fresh SQLite file with its "default" account,
+/// before anything serves it.
+pub struct Started {
+    pub dir: tempfile::TempDir,
+    pub store: store::Store,
+    pub account: Account,
+    pub server: Server,
+}
 
-    pub async fn with_capacity(
-        rtp_ports: (u16, u16),
-        open_rooms: bool,
-        room_capacity: usize,
-    ) -> Self {
+impl Started {
+    pub async fn new(room_capacity: usize) -> Self {
         // RUST_LOG=server=debug shows what the server did.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -50,14 +51,46 @@ impl Rig {
             .await
             .unwrap();
         let config = Config { room_capacity };
-        let mut server = Server::start(store.clone(), config, Arc::new(SystemClock))
+        let server = Server::start(store.clone(), config, Arc::new(SystemClock))
             .await
             .unwrap();
+        Self {
+            dir,
+            store,
+            account,
+            server,
+        }
+    }
+
+    /// SIP on `calls` (webhooks time out after 3 s); UDP and TCP share the port.
+    pub async fn listen_sip(&mut self, mut calls: CallConfig) -> SocketAddr {
+        calls.webhook_timeout = Duration::from_secs(3);
+        let addrs = self.server.listen_sip(calls).await.unwrap();
+        assert_eq!(addrs.udp.port(), addrs.tcp.port());
+        addrs.udp
+    }
+}
+
+impl Rig {
+    pub async fn new(rtp_ports: (u16, u16), open_rooms: bool) -> Self {
+        Self::with_capacity(rtp_ports, open_rooms, 40).await
+    }
+
+    pub async fn with_capacity(
+        rtp_ports: (u16, u16),
+        open_rooms: bool,
+        room_capacity: usize,
+    ) -> Self {
+        let mut started = Started::new(room_capacity).await;
         let mut calls = CallConfig::new("127.0.0.1:0".parse().unwrap(), rtp_ports);
         calls.open_rooms = open_rooms;
-        calls.webhook_timeout = Duration::from_secs(3);
-        let addrs = server.listen_sip(calls).await.unwrap();
-        assert_eq!(addrs.udp.port(), addrs.tcp.port());
+        let sip = started.listen_sip(calls).await;
+        let Started {
+            dir,
+            store,
+            account,
+            server,
+        } = started;
         let router = server.router();
         Self {
             _dir: dir,
@@ -65,7 +98,7 @@ impl Rig {
             account,
             server,
             router,
-            sip: addrs.udp,
+            sip,
         }
     }
 
