@@ -53,7 +53,7 @@ use tokio_util::task::TaskTracker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use hub::{HubHandle, JoinFailure};
 pub use sip_guard::{SipAllow, SourceLimits};
-pub use sip_task::{SipAddrs, SipConfig};
+pub use sip_task::{SipAddrs, SipConfig, TcpLimits};
 
 /// How long shutdown waits for calls to hang up and leave their rooms.
 const CALLS_STOP_TIMEOUT: Duration = Duration::from_secs(5);

@@ -9,10 +9,11 @@
 //! next deadline. After each input it sends what the engine produced and
 //! routes its events: a new call spawns a call task with a channel of its
 //! own; every later event of that call goes down that channel. A TCP connection
-//! that closes ends the calls whose signalling ran over it. Not done yet: a
-//! connection that stops in the middle of a message is kept until its peer
-//! closes it (RFC 4475 §3.1.2.2 would close it after a while), and the
-//! number of connections is not capped.
+//! that closes ends the calls whose signalling ran over it. [`TcpLimits`]
+//! bound what connections may hold: how many there are (in all and per
+//! source address; one over either is closed at once), and how long one may
+//! sit on nothing or on half a message (then it is closed). A connection
+//! that has sent a whole message may then stay idle: calls run over it.
 //!
 //! Before the engine, `sip_guard` drops a source's new INVITEs and OPTIONS
 //! over its rate; a new call from outside `--sip-allow` is refused 403
@@ -61,6 +62,34 @@ pub struct SipConfig {
     pub allow: SipAllow,
     /// How many new INVITEs and OPTIONS one source may send.
     pub source_limits: SourceLimits,
+    /// How many TCP connections, and how long they may stall.
+    pub tcp_limits: TcpLimits,
+}
+
+/// What SIP over TCP may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Open connections in all.
+    pub connections: usize,
+    /// Open connections from one source address (phones behind one NAT
+    /// share it, so this is far above the one connection a trunk uses).
+    pub per_source: usize,
+    /// How long a connection may go without completing a message while it
+    /// has sent none yet or holds part of one (RFC 4475 §3.1.2.2: a server
+    /// should close a connection stalled in the middle of a message).
+    pub stall: Duration,
+}
+
+impl Default for TcpLimits {
+    /// 4,096 connections, 256 per source, 32 s (64 × T1, a transaction's
+    /// lifetime) to finish a message.
+    fn default() -> Self {
+        Self {
+            connections: 4096,
+            per_source: 256,
+            stall: Duration::from_secs(32),
+        }
+    }
 }
 
 /// The addresses SIP is bound to.
@@ -79,6 +108,7 @@ impl SipConfig {
             public_addr: None,
             allow: SipAllow::everyone(),
             source_limits: SourceLimits::default(),
+            tcp_limits: TcpLimits::default(),
         }
     }
 
@@ -201,6 +231,8 @@ pub fn spawn(
         tcp_tx,
         tcp_in,
         conns: HashMap::new(),
+        conns_from: HashMap::new(),
+        tcp_limits: config.tcp_limits,
         next_conn: 0,
         calls: HashMap::new(),
         on_call,
@@ -228,6 +260,12 @@ enum TcpInput {
     Closed(ConnId),
 }
 
+/// An open TCP connection: its writer, and whom it counts against.
+struct Conn {
+    writer: mpsc::Sender<Vec<u8>>,
+    source: IpAddr,
+}
+
 struct SipTask {
     engine: Engine,
     udp: UdpSocket,
@@ -236,7 +274,10 @@ struct SipTask {
     handle: SipHandle,
     tcp_tx: mpsc::Sender<TcpInput>,
     tcp_in: mpsc::Receiver<TcpInput>,
-    conns: HashMap<ConnId, mpsc::Sender<Vec<u8>>>,
+    conns: HashMap<ConnId, Conn>,
+    /// Open connections per source address (entries are never zero).
+    conns_from: HashMap<IpAddr, usize>,
+    tcp_limits: TcpLimits,
     next_conn: u64,
     calls: HashMap<CallId, mpsc::Sender<CallEvent>>,
     on_call: OnCall,
@@ -298,7 +339,7 @@ impl SipTask {
                         self.engine.handle_unframeable(Transport::Tcp(conn), from, &bytes, error);
                     }
                     TcpInput::Closed(conn) => {
-                        self.conns.remove(&conn);
+                        self.forget(conn);
                         // Its calls end: nothing can reach their callers now.
                         self.engine.handle_connection_closed(conn, Instant::now());
                     }
@@ -355,8 +396,8 @@ impl SipTask {
                     }
                 }
                 Transport::Tcp(conn) => match self.conns.get(&conn) {
-                    Some(writer) => {
-                        let _ = writer.try_send(t.bytes);
+                    Some(open) => {
+                        let _ = open.writer.try_send(t.bytes);
                     }
                     None => tracing::debug!("SIP message for a closed TCP connection dropped"),
                 },
@@ -405,14 +446,38 @@ impl SipTask {
         }
     }
 
+    /// A connection closed: it no longer counts against its source.
+    fn forget(&mut self, conn: ConnId) {
+        let Some(Conn { source, .. }) = self.conns.remove(&conn) else {
+            return;
+        };
+        match self.conns_from.get_mut(&source) {
+            Some(n) if *n > 1 => *n -= 1,
+            _ => {
+                self.conns_from.remove(&source);
+            }
+        }
+    }
+
     /// A new TCP connection: a reader task feeding framed messages in, and
-    /// a writer task sending what the engine answers on it.
+    /// a writer task sending what the engine answers on it. Over a
+    /// [`TcpLimits`] count it is closed at once.
     fn connection(&mut self, stream: TcpStream, from: SocketAddr) {
+        let source = from.ip();
+        let from_source = self.conns_from.get(&source).copied().unwrap_or(0);
+        if self.conns.len() >= self.tcp_limits.connections
+            || from_source >= self.tcp_limits.per_source
+        {
+            tracing::debug!(%source, open = self.conns.len(), from_source, "SIP TCP connection over the limit: closed");
+            return;
+        }
+        self.conns_from.insert(source, from_source + 1);
         self.next_conn += 1;
         let conn = ConnId(self.next_conn);
         let (mut read, mut write) = stream.into_split();
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(TCP_OUTPUT);
-        self.conns.insert(conn, out_tx.clone());
+        let writer = out_tx.clone();
+        self.conns.insert(conn, Conn { writer, source });
         tokio::spawn(async move {
             while let Some(bytes) = out_rx.recv().await {
                 if write.write_all(&bytes).await.is_err() {
@@ -421,11 +486,26 @@ impl SipTask {
             }
         });
         let input = self.tcp_tx.clone();
+        let stall = self.tcp_limits.stall;
         tokio::spawn(async move {
             let mut buf = Vec::with_capacity(4096);
             let mut chunk = vec![0u8; 16 * 1024];
+            // Until a first message, and while part of one is held, the
+            // next whole message is due within `stall`.
+            let mut due = Some(tokio::time::Instant::now() + stall);
             'read: loop {
-                let n = match read.read(&mut chunk).await {
+                let read = read.read(&mut chunk);
+                let read = match due {
+                    Some(due) => match tokio::time::timeout_at(due, read).await {
+                        Ok(read) => read,
+                        Err(_) => {
+                            tracing::debug!(source = %from.ip(), "SIP TCP connection stalled: closed");
+                            break;
+                        }
+                    },
+                    None => read.await,
+                };
+                let n = match read {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
@@ -435,6 +515,7 @@ impl SipTask {
                         Ok(StreamFrame::Message { start, end }) => {
                             let bytes = buf.get(start..end).unwrap_or_default().to_vec();
                             buf.drain(..end);
+                            due = None;
                             let message = TcpInput::Message { conn, from, bytes };
                             if input.send(message).await.is_err() {
                                 break 'read;
@@ -446,7 +527,14 @@ impl SipTask {
                                 let _ = out_tx.try_send(b"\r\n".to_vec());
                             }
                         }
-                        Ok(StreamFrame::Incomplete) => break,
+                        Ok(StreamFrame::Incomplete) => {
+                            // Bare CRLFs (a keepalive's start) are not a message.
+                            let partial = buf.iter().any(|&b| b != b'\r' && b != b'\n');
+                            if partial && due.is_none() {
+                                due = Some(tokio::time::Instant::now() + stall);
+                            }
+                            break;
+                        }
                         // The stream cannot be re-synchronised: answer, close it.
                         Err(error) => {
                             tracing::debug!(%error, "unframeable SIP over TCP; closing");
