@@ -594,9 +594,10 @@ async fn assert_healthy(serve: &mut Serve, room: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_then_a_normal_call() {
     let dir = tempfile::tempdir().unwrap();
+    let (lo, hi) = GARBAGE_RTP_PORTS;
     let mut serve = Serve::start_with(
         &db_url(dir.path()),
-        "30500-30599",
+        &format!("{lo}-{hi}"),
         Some(&dir.path().join("serve.log")),
     );
     let mut rng = Rng(0x5eed_c0ff_ab00_d1e5);
@@ -899,11 +900,15 @@ async fn truncated_messages(serve: &Serve) {
     }
 }
 
+/// The RTP ports of the garbage test's server.
+const GARBAGE_RTP_PORTS: (u16, u16) = (30500, 30599);
+
 /// A live call with junk on its RTP port: from the call's own address
 /// (malformed RTP, RTCP, unknown payload types, a stream that jumps far
-/// ahead) and from a stranger (random bytes and a 3 kHz tone). The room
-/// keeps mixing, nobody hears the stranger, and the leg that sent the jump
-/// is heard again right after.
+/// ahead) and from a stranger (random bytes and a 3 kHz tone to the live
+/// legs' ports, and the tone sprayed over the whole RTP port range). The
+/// room keeps mixing, nobody hears the stranger, the stranger is sent
+/// nothing, and the leg that sent the jump is heard again right after.
 async fn junk_on_a_live_call(serve: &mut Serve, rng: &mut Rng) {
     const ROOM: &str = "junk";
     let udp = Phone::bind(serve.sip_udp).await.unwrap();
@@ -932,16 +937,29 @@ async fn junk_on_a_live_call(serve: &mut Serve, rng: &mut Rng) {
         for target in [raw.server_rtp, a.remote_rtp()] {
             let junk = rng.junk(300);
             stranger.send_to(&junk, target).await.unwrap();
-            stranger
-                .send_to(&stranger_rtp.next_packet(), target)
-                .await
-                .unwrap();
+        }
+        let tone = stranger_rtp.next_packet();
+        let (lo, hi) = GARBAGE_RTP_PORTS;
+        for port in lo..=hi {
+            let target = SocketAddr::from(([127, 0, 0, 1], port));
+            stranger.send_to(&tone, target).await.unwrap();
         }
         assert!(
             !a.hears(3000) && !b.hears(3000),
             "a stranger's RTP is mixed in"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nothing latched onto the stranger: not one packet came back to it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut back = [0u8; 2048];
+    loop {
+        match stranger.try_recv_from(&mut back) {
+            Ok((n, from)) => panic!("the stranger was sent {n} bytes from {from}"),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            // An ICMP error for a port nobody listens on: not a packet.
+            Err(_) => {}
+        }
     }
     expect(hear(&a, &[700, 1000]).await, "during the junk, a", serve);
     expect(hear(&b, &[440, 1000]).await, "during the junk, b", serve);
