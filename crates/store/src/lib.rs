@@ -20,6 +20,7 @@
 //! - `calls`: call records (written by the SIP side, recovered at start-up);
 //! - `rooms`: the room writes ([`Store::apply`], start-up recovery);
 //! - `reads`: the API's scoped reads and filtered, paged lists;
+//! - `integrity`: [`Store::check_integrity`], behind `confab db check`;
 //! - `rows`: turning stored rows back into model types (bad values are
 //!   [`StoreError::Corrupt`], never a panic);
 //! - `error`: [`StoreError`] and how database errors map onto it.
@@ -28,6 +29,7 @@ mod accounts;
 mod calls;
 mod connect;
 mod error;
+mod integrity;
 mod reads;
 mod rooms;
 mod rows;

@@ -67,6 +67,7 @@ on_both_backends!(
     complete_live_conferences_at_startup,
     corrupt_rows_are_errors_not_panics,
     calls_are_recorded_finished_and_recovered,
+    integrity_check_reports_planted_problems,
 );
 
 struct TestDb {
@@ -1695,6 +1696,62 @@ async fn corrupt_rows_are_errors_not_panics(db: &TestDb) {
         let r = s.account(&sid).await;
         assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
     }
+}
+
+async fn integrity_check_reports_planted_problems(db: &TestDb) {
+    let s = &db.store;
+    assert_eq!(
+        s.check_integrity().await.unwrap(),
+        Vec::<String>::new(),
+        "empty"
+    );
+    let a = with_account(s, 1).await;
+    let live = conference(1, &a, "live", t(10));
+    let done = conference(2, &a, "done", t(10));
+    s.apply(&[
+        Change::ConferenceCreated(live.clone()),
+        Change::ParticipantJoined(participant(1, &live, t(11))),
+        Change::ConferenceCreated(done.clone()),
+        Change::ParticipantJoined(participant(2, &done, t(11))),
+        Change::ConferenceStatus {
+            sid: done.sid.clone(),
+            status: ConferenceStatus::Completed,
+            at: t(12),
+        },
+    ])
+    .await
+    .unwrap();
+    s.complete_live_conferences(t(13)).await.unwrap();
+    assert_eq!(
+        s.check_integrity().await.unwrap(),
+        Vec::<String>::new(),
+        "written by the store, recovered at start-up: clean"
+    );
+
+    // A count that disagrees with the rows, and a participant left under a
+    // completed conference, both written behind the store's back.
+    db.raw("UPDATE conference_day_counts SET n = n + 1 WHERE status = 2")
+        .await;
+    db.raw(&format!(
+        "INSERT INTO participants (call_sid, conference_sid, account_sid, muted, \
+         start_conference_on_enter, end_conference_on_exit, date_created, date_updated) \
+         VALUES ('{}', '{}', '{}', 0, 1, 0, 1, 1)",
+        call_sid(3).as_str(),
+        done.sid.as_str(),
+        a.as_str()
+    ))
+    .await;
+    let problems = s.check_integrity().await.unwrap();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("conference_day_counts:")
+            && problems[0].contains("holds 3, the conferences recount to 2"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains(call_sid(3).as_str()) && problems[1].contains("completed conference"),
+        "{problems:#?}"
+    );
 }
 
 #[test]

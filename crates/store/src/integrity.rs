@@ -1,0 +1,148 @@
+//! The integrity check behind `confab db check`: the database engine's own
+//! checks (SQLite only) and confab's invariants (both backends), each
+//! finding reported as one line of text.
+//!
+//! confab's invariants are the ones its writes keep in one transaction and
+//! its reads rely on: the per-day counts equal a recount of the
+//! conferences (the list's `total` comes from them), participant rows are
+//! live rows (none under a completed conference), and every participant's
+//! conference and every conference's account exists. Each check is one
+//! statement, so it sees one snapshot even while `serve` writes.
+//!
+//! Findings name sids and counts, never callers or numbers (personal data).
+
+use sqlx::Row as _;
+
+use crate::{Backend, Store, StoreError};
+
+/// The day of `date_created` (floor of µs / 86,400,000,000), as the
+/// migrations and [`model::Timestamp::utc_day`] compute it.
+const DAY_OF_CREATED: &str = "CASE WHEN date_created >= 0 THEN date_created / 86400000000 \
+     ELSE -((-date_created - 1) / 86400000000) - 1 END";
+
+/// At most this many findings of one check are listed.
+const LIMIT: i64 = 100;
+
+impl Store {
+    /// Checks the database; returns what is wrong, one finding a line, or
+    /// nothing when all is well. An `Err` means the check itself could not
+    /// run (the database is unreachable), not that a check failed.
+    pub async fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        if self.backend == Backend::Sqlite {
+            self.sqlite_checks(&mut problems).await?;
+        }
+        self.count_checks(&mut problems).await?;
+        self.reference_checks(&mut problems).await?;
+        Ok(problems)
+    }
+
+    async fn sqlite_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
+        for row in sqlx::query("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let line: String = row.try_get(0)?;
+            if line != "ok" {
+                problems.push(format!("sqlite integrity_check: {line}"));
+            }
+        }
+        // table, rowid, parent, fkid: a row of `table` whose parent row in
+        // `parent` is missing.
+        for row in sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let table: String = row.try_get(0)?;
+            let rowid: Option<i64> = row.try_get(1)?;
+            let parent: String = row.try_get(2)?;
+            problems.push(format!(
+                "sqlite foreign_key_check: {table} row {} has no parent row in {parent}",
+                rowid.map_or_else(|| "?".to_owned(), |r| r.to_string())
+            ));
+        }
+        Ok(())
+    }
+
+    /// `conference_day_counts` against a recount of `conferences`. Rows of
+    /// n = 0 are normal (a status left on that day) and need no conference.
+    async fn count_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
+        let recount = format!(
+            "SELECT account_sid, status, day, COUNT(*) AS n FROM \
+             (SELECT account_sid, status, {DAY_OF_CREATED} AS day FROM conferences) AS by_day \
+             GROUP BY account_sid, status, day"
+        );
+        let sql = format!(
+            "SELECT r.account_sid, r.status, r.day, r.n, COALESCE(d.n, 0) AS kept \
+             FROM ({recount}) AS r LEFT JOIN conference_day_counts AS d \
+               ON d.account_sid = r.account_sid AND d.status = r.status AND d.day = r.day \
+             WHERE d.n IS NULL OR d.n <> r.n \
+             UNION ALL \
+             SELECT d.account_sid, d.status, d.day, 0, d.n \
+             FROM conference_day_counts AS d LEFT JOIN ({recount}) AS r \
+               ON d.account_sid = r.account_sid AND d.status = r.status AND d.day = r.day \
+             WHERE r.n IS NULL AND d.n <> 0 \
+             LIMIT {LIMIT}"
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let account: String = row.try_get(0)?;
+            let status: i64 = row.try_get(1)?;
+            let day: i64 = row.try_get(2)?;
+            let counted: i64 = row.try_get(3)?;
+            let kept: i64 = row.try_get(4)?;
+            problems.push(format!(
+                "conference_day_counts: account {account} status {status} day {day} holds {kept}, \
+                 the conferences recount to {counted}"
+            ));
+        }
+        Ok(())
+    }
+
+    async fn reference_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
+        let completed = format!(
+            "SELECT p.call_sid, p.conference_sid FROM participants AS p \
+             JOIN conferences AS c ON c.sid = p.conference_sid \
+             WHERE c.status = 2 ORDER BY p.call_sid LIMIT {LIMIT}"
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(completed))
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let (call, conference): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            problems.push(format!(
+                "participants: {call} is still a participant of completed conference {conference}"
+            ));
+        }
+        let orphans = format!(
+            "SELECT p.call_sid, p.conference_sid FROM participants AS p \
+             LEFT JOIN conferences AS c \
+               ON c.sid = p.conference_sid AND c.account_sid = p.account_sid \
+             WHERE c.sid IS NULL ORDER BY p.call_sid LIMIT {LIMIT}"
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(orphans))
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let (call, conference): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            problems.push(format!(
+                "participants: {call} is a participant of {conference}, \
+                 which does not exist under its account"
+            ));
+        }
+        let accountless = format!(
+            "SELECT c.sid FROM conferences AS c LEFT JOIN accounts AS a ON a.sid = c.account_sid \
+             WHERE a.sid IS NULL ORDER BY c.sid LIMIT {LIMIT}"
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(accountless))
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let sid: String = row.try_get(0)?;
+            problems.push(format!("conferences: {sid} belongs to no account"));
+        }
+        Ok(())
+    }
+}
