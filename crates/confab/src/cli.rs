@@ -34,6 +34,9 @@ pub enum Command {
     /// Manage the numbers callers dial and the voice URLs they reach.
     #[command(subcommand)]
     Numbers(NumbersCommand),
+    /// Look after the database itself.
+    #[command(subcommand)]
+    Db(DbCommand),
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +130,15 @@ pub enum NumbersCommand {
         /// `PN…` or the number.
         number: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Check the database: SQLite's own integrity and foreign key checks,
+    /// and confab's invariants (list counts equal the rows, no participant
+    /// of a completed or missing conference). Prints `ok`, or one line per
+    /// problem and exits 1.
+    Check,
 }
 
 /// A network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`), or one

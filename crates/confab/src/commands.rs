@@ -9,7 +9,7 @@ use model::{AccountSid, HttpMethod, PhoneNumber, PhoneNumberSid};
 use server::{CallConfig, Clock, Config, Server, SipAllow, SipConfig, SystemClock};
 use store::{Store, StoreError};
 
-use crate::cli::{AccountsCommand, Cli, Command, NumbersCommand, ServeArgs};
+use crate::cli::{AccountsCommand, Cli, Command, DbCommand, NumbersCommand, ServeArgs};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = Store::connect(&cli.database_url)
@@ -19,6 +19,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(store, args).await,
         Command::Accounts(command) => accounts(store, command).await,
         Command::Numbers(command) => numbers(store, command).await,
+        Command::Db(command) => db(store, command).await,
     }
 }
 
@@ -176,6 +177,22 @@ async fn numbers(store: Store, command: NumbersCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn db(store: Store, command: DbCommand) -> anyhow::Result<()> {
+    match command {
+        DbCommand::Check => {
+            let problems = store.check_integrity().await?;
+            if problems.is_empty() {
+                println!("ok");
+                return Ok(());
+            }
+            for problem in &problems {
+                println!("{problem}");
+            }
+            bail!("the database check found {} problem(s)", problems.len());
+        }
+    }
 }
 
 /// A number is the user part of a SIP URI: no spaces or URI delimiters.
