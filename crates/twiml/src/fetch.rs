@@ -72,10 +72,12 @@ pub enum AppError {
     Fetch { url: String, error: FetchError },
     #[error("the response from {url} is not valid TwiML: {error}")]
     Parse { url: String, error: ParseError },
+    /// `url` is the fetch that was not made, the one that would have
+    /// been one too many: it names the application that loops.
     #[error(
-        "{MAX_FETCHES_IN_A_ROW} documents were fetched in a row without playing anything (a <Redirect> loop?)"
+        "{MAX_FETCHES_IN_A_ROW} documents were fetched in a row without playing anything (a <Redirect> loop?); the next would have been {url}"
     )]
-    FetchLoop,
+    FetchLoop { url: String },
 }
 
 /// How many documents may be fetched in a row with nothing heard in between.
@@ -97,10 +99,12 @@ pub(crate) struct FetchBudget {
 }
 
 impl FetchBudget {
-    /// Counts one fetch, or refuses it.
-    pub(crate) fn spend(&mut self) -> Result<(), AppError> {
+    /// Counts one fetch of `url`, or refuses it.
+    pub(crate) fn spend(&mut self, url: &Url) -> Result<(), AppError> {
         if self.in_a_row >= MAX_FETCHES_IN_A_ROW {
-            return Err(AppError::FetchLoop);
+            return Err(AppError::FetchLoop {
+                url: url_for_logs(url),
+            });
         }
         self.in_a_row += 1;
         Ok(())
@@ -145,12 +149,24 @@ mod tests {
 
     #[test]
     fn the_budget_refuses_the_eleventh_fetch_until_reset() {
+        let url = Url::parse("http://h/loop?Caller=%2B15551234567").unwrap();
         let mut budget = FetchBudget::default();
         for _ in 0..MAX_FETCHES_IN_A_ROW {
-            assert_eq!(budget.spend(), Ok(()));
+            assert_eq!(budget.spend(&url), Ok(()));
         }
-        assert_eq!(budget.spend(), Err(AppError::FetchLoop));
+        let refused = budget.spend(&url).unwrap_err();
+        assert_eq!(
+            refused,
+            AppError::FetchLoop {
+                url: "http://h/loop?…".into()
+            }
+        );
+        assert!(
+            refused
+                .to_string()
+                .ends_with("the next would have been http://h/loop?…")
+        );
         budget.reset();
-        assert_eq!(budget.spend(), Ok(()));
+        assert_eq!(budget.spend(&url), Ok(()));
     }
 }

@@ -364,7 +364,7 @@ impl CallScript {
     /// Asks for a new document, which replaces what is left of this one.
     fn fetch(&mut self, request: WebhookRequest) {
         self.verbs.clear();
-        match self.budget.spend() {
+        match self.budget.spend(request.url.as_url()) {
             Err(error) => self.fail(error),
             Ok(()) => {
                 self.state = State::Fetching {

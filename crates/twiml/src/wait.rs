@@ -254,7 +254,7 @@ impl WaitScript {
 
     fn fetch(&mut self, url: HttpUrl, method: HttpMethod) {
         self.verbs.clear();
-        if let Err(error) = self.budget.spend() {
+        if let Err(error) = self.budget.spend(url.as_url()) {
             return self.fall_back(error);
         }
         self.state = State::Fetching { url: url.clone() };

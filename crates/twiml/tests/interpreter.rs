@@ -313,7 +313,9 @@ fn a_redirect_to_itself_is_bounded() {
     assert_eq!(
         script.poll_action(),
         Some(Action::Hangup {
-            reason: HangupReason::ApplicationError(AppError::FetchLoop)
+            reason: HangupReason::ApplicationError(AppError::FetchLoop {
+                url: VOICE_URL.into()
+            })
         })
     );
     assert!(script.is_ended());
@@ -351,7 +353,12 @@ fn a_failing_play_does_not_reset_the_redirect_bound() {
     answer(&mut script, VOICE_URL, doc);
     drain(&mut script);
     script.media_failed();
-    assert_eq!(app_error(&mut script), AppError::FetchLoop);
+    assert_eq!(
+        app_error(&mut script),
+        AppError::FetchLoop {
+            url: VOICE_URL.into()
+        }
+    );
 }
 
 #[test]

@@ -231,7 +231,7 @@ fn an_empty_wait_document_is_bounded() {
         answer(&mut script, WAIT_URL, "text/xml", b"<Response/>");
         match script.poll_action() {
             Some(WaitAction::Fetch(_)) => fetches += 1,
-            Some(WaitAction::Warn(WaitWarning::FellBack(AppError::FetchLoop))) => break,
+            Some(WaitAction::Warn(WaitWarning::FellBack(AppError::FetchLoop { .. }))) => break,
             other => panic!("{other:?}"),
         }
         assert!(fetches <= 100, "unbounded");
@@ -255,7 +255,12 @@ fn broken_audio_is_bounded_too() {
     answer(&mut script, WAIT_URL, "audio/wav", b"garbage");
     drain(&mut script);
     script.media_failed();
-    assert_eq!(expect_fallback(&mut script), AppError::FetchLoop);
+    assert_eq!(
+        expect_fallback(&mut script),
+        AppError::FetchLoop {
+            url: WAIT_URL.into()
+        }
+    );
 }
 
 #[test]
