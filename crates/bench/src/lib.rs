@@ -1,7 +1,7 @@
 //! Helpers of `scripts/bench-api` and `scripts/bench-media`, the
 //! benchmarks. Not part of confab.
 //!
-//! Three binaries:
+//! The binaries:
 //! - `bench-hello`: a bare axum handler on the same runtime (and allocator)
 //!   as confab, the ceiling any confab endpoint is compared against in the
 //!   same run;
@@ -9,7 +9,10 @@
 //!   participants shaped like a year of real use, straight through the
 //!   store (the API has no way to create history);
 //! - `bench-media`: the media benchmark's load generator (testkit phones in
-//!   rooms), its ceiling (a bare UDP echo and a flood), and a voice URL.
+//!   rooms), its ceiling (a bare UDP echo and a flood), and a voice URL;
+//! - `bench-load`: the API side of `scripts/load` and `scripts/crash-test`
+//!   (a mute/unmute/kick driver, the stuck-room check, the crash test's
+//!   snapshot and its check after the restart).
 //!
 //! This file holds what they share: the runtime, built exactly as
 //! `confab`'s `main` builds it so the comparison is fair.

@@ -9,7 +9,8 @@
 //! - `echo-server` / `echo-flood`: a bare UDP echo and a closed-loop flood
 //!   against it, the ceiling confab's packet rate is compared against.
 //! - `voice-app`: a voice URL for the call set-up run, spreading calls over
-//!   a number of rooms with `<Dial><Conference>`.
+//!   a number of rooms with `<Dial><Conference>`; `/voice/NAME` puts every
+//!   call in room NAME instead (one number a room, for `scripts/load`).
 //!
 //! Nothing here asserts a speed: the script reports what it measured.
 
@@ -63,7 +64,8 @@ enum Command {
         q: f64,
     },
     /// A voice URL answering every call with `<Dial><Conference>bench-K`,
-    /// K cycling over `--rooms`; prints `listening on http://ADDR`.
+    /// K cycling over `--rooms` (`/voice`), or with room NAME
+    /// (`/voice/NAME`); prints `listening on http://ADDR`.
     VoiceApp {
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: SocketAddr,
@@ -456,7 +458,19 @@ async fn voice_app(addr: SocketAddr, rooms: usize) -> anyhow::Result<()> {
             )
         }
     };
-    let app = axum::Router::new().route("/voice", axum::routing::any(answer));
+    let named = |axum::extract::Path(room): axum::extract::Path<String>| async move {
+        // Room names here are the script's own (`room-N`): no markup to escape.
+        (
+            [(header::CONTENT_TYPE, "application/xml")],
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+                 <Response><Dial><Conference>{room}</Conference></Dial></Response>"
+            ),
+        )
+    };
+    let app = axum::Router::new()
+        .route("/voice", axum::routing::any(answer))
+        .route("/voice/{room}", axum::routing::any(named));
     axum::serve(listener, app).await?;
     Ok(())
 }
