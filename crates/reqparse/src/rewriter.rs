@@ -1,4 +1,4 @@
-//! The sans-IO half of [`super`]: a byte-level state machine that follows
+//! The sans-IO half of the server's `lenient` module: a byte-level state machine that follows
 //! the HTTP/1 requests on one connection and percent-encodes the bytes of
 //! each request-target that hyper's URI parser would refuse.
 //!

@@ -15,13 +15,12 @@
 //! connection's reads through it, and [`LenientListener`] is the
 //! [`axum::serve::Listener`] that hands those streams to axum.
 
-mod rewriter;
-
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use reqparse::rewriter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
