@@ -1,0 +1,386 @@
+//! Property test: the room rules of decisions.md ("Conference life"), as a
+//! reference model written from the text alone, against `Conferences` under
+//! random joins, leaves (for every reason), kicks and mutes.
+//!
+//! `rules.rs` walks chosen scenarios step by step, and `invariants.rs`
+//! checks that nothing structural breaks under random steps (one live room
+//! a name, no event after completion, statuses only forward); this checks
+//! that each random step does what the rules say, result and events alike:
+//! - a join lands in the live room of its (account, name), or creates one
+//!   (init); a caller already in a room, or over the room's capacity (its
+//!   creator's `maxParticipants`, else the server's), does not join;
+//! - the room starts (in-progress) as soon as two are present and one of
+//!   them has `startConferenceOnEnter`, and stays in progress when it drops
+//!   to one;
+//! - it completes when a participant with `endConferenceOnExit` leaves for
+//!   any reason (everyone else leaves with it, in join order, reason
+//!   "conference ended") or when the last participant leaves; its name then
+//!   makes a new room;
+//! - mute and unmute change the flag, with an event only when it changes;
+//! - the participants are listed in join order.
+
+use conference::{
+    Conferences, Event, JoinError, JoinRequest, Joined, LeaveReason, ParticipantOptions,
+};
+use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
+use proptest::prelude::*;
+
+const DEFAULT_CAPACITY: usize = 4;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Join {
+        call: u8,
+        account: u8,
+        name: u8,
+        options: ParticipantOptions,
+    },
+    Leave {
+        call: u8,
+        reason: LeaveReason,
+    },
+    Kick {
+        call: u8,
+    },
+    Mute {
+        call: u8,
+        muted: bool,
+    },
+}
+
+fn options() -> impl Strategy<Value = ParticipantOptions> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::bool::weighted(0.6),
+        prop::bool::weighted(0.2),
+        prop::option::of(1u32..6),
+    )
+        .prop_map(|(muted, beep, start, end, max)| ParticipantOptions {
+            muted,
+            beep,
+            start_conference_on_enter: start,
+            end_conference_on_exit: end,
+            max_participants: max,
+        })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let reason = prop_oneof![
+        Just(LeaveReason::Hangup),
+        Just(LeaveReason::HangupOnStar),
+        Just(LeaveReason::TimeLimit),
+    ];
+    prop_oneof![
+        5 => (0u8..10, 0u8..2, 0u8..2, options())
+            .prop_map(|(call, account, name, options)| Op::Join { call, account, name, options }),
+        2 => (0u8..10, reason).prop_map(|(call, reason)| Op::Leave { call, reason }),
+        1 => (0u8..10).prop_map(|call| Op::Kick { call }),
+        2 => (0u8..10, any::<bool>()).prop_map(|(call, muted)| Op::Mute { call, muted }),
+    ]
+}
+
+/// A live room as the rules describe it.
+#[derive(Debug, Clone)]
+struct RoomModel {
+    sid: ConferenceSid,
+    account: AccountSid,
+    name: String,
+    status: ConferenceStatus,
+    capacity: usize,
+    /// (call, options, muted), in join order.
+    people: Vec<(CallSid, ParticipantOptions, bool)>,
+}
+
+/// The live rooms.
+#[derive(Debug, Default)]
+struct Model {
+    rooms: Vec<RoomModel>,
+}
+
+impl Model {
+    fn room_of(&self, call: &CallSid) -> Option<usize> {
+        self.rooms
+            .iter()
+            .position(|r| r.people.iter().any(|(c, _, _)| c == call))
+    }
+
+    /// What a join should return and emit.
+    fn join(
+        &mut self,
+        account: AccountSid,
+        name: String,
+        call: CallSid,
+        options: ParticipantOptions,
+        new_sid: ConferenceSid,
+    ) -> (Result<Joined, JoinError>, Vec<Event>) {
+        let mut events = Vec::new();
+        if self.room_of(&call).is_some() {
+            return (Err(JoinError::AlreadyJoined), events);
+        }
+        let existing = self
+            .rooms
+            .iter()
+            .position(|r| r.account == account && r.name == name);
+        let (index, created) = match existing {
+            Some(i) if self.rooms[i].people.len() >= self.rooms[i].capacity => {
+                return (Err(JoinError::Full), events);
+            }
+            Some(i) => (i, false),
+            None => {
+                events.push(Event::ConferenceCreated {
+                    sid: new_sid.clone(),
+                    account: account.clone(),
+                    friendly_name: name.clone(),
+                    at: ZERO,
+                });
+                self.rooms.push(RoomModel {
+                    sid: new_sid,
+                    account: account.clone(),
+                    name,
+                    status: ConferenceStatus::Init,
+                    capacity: options
+                        .max_participants
+                        .map_or(DEFAULT_CAPACITY, |m| m as usize),
+                    people: Vec::new(),
+                });
+                (self.rooms.len() - 1, true)
+            }
+        };
+        let room = &mut self.rooms[index];
+        room.people.push((call.clone(), options, options.muted));
+        events.push(Event::ParticipantJoined {
+            conference: room.sid.clone(),
+            account,
+            call,
+            muted: options.muted,
+            start_conference_on_enter: options.start_conference_on_enter,
+            end_conference_on_exit: options.end_conference_on_exit,
+            at: ZERO,
+        });
+        let starts = room.people.len() >= 2
+            && room
+                .people
+                .iter()
+                .any(|(_, o, _)| o.start_conference_on_enter);
+        if room.status == ConferenceStatus::Init && starts {
+            room.status = ConferenceStatus::InProgress;
+            events.push(Event::StatusChanged {
+                sid: room.sid.clone(),
+                status: ConferenceStatus::InProgress,
+                at: ZERO,
+            });
+        }
+        let joined = Joined {
+            conference: room.sid.clone(),
+            status: room.status,
+            created,
+        };
+        (Ok(joined), events)
+    }
+
+    /// What a leave (or a kick) should return and emit; `None` when the
+    /// call is in no room.
+    fn leave(&mut self, call: &CallSid, reason: LeaveReason) -> Option<(Vec<CallSid>, Vec<Event>)> {
+        let index = self.room_of(call)?;
+        let room = &mut self.rooms[index];
+        let at = room.people.iter().position(|(c, _, _)| c == call)?;
+        let (_, options, _) = room.people.remove(at);
+        let mut events = vec![Event::ParticipantLeft {
+            conference: room.sid.clone(),
+            call: call.clone(),
+            reason,
+            at: ZERO,
+        }];
+        let mut dropped = Vec::new();
+        if options.end_conference_on_exit {
+            for (other, _, _) in room.people.drain(..) {
+                events.push(Event::ParticipantLeft {
+                    conference: room.sid.clone(),
+                    call: other.clone(),
+                    reason: LeaveReason::ConferenceEnded,
+                    at: ZERO,
+                });
+                dropped.push(other);
+            }
+        }
+        if room.people.is_empty() {
+            events.push(Event::StatusChanged {
+                sid: room.sid.clone(),
+                status: ConferenceStatus::Completed,
+                at: ZERO,
+            });
+            self.rooms.remove(index);
+        }
+        Some((dropped, events))
+    }
+
+    fn mute(&mut self, call: &CallSid, muted: bool) -> Option<Vec<Event>> {
+        let index = self.room_of(call)?;
+        let room = &mut self.rooms[index];
+        let person = room.people.iter_mut().find(|(c, _, _)| c == call)?;
+        if person.2 == muted {
+            return Some(Vec::new());
+        }
+        person.2 = muted;
+        Some(vec![Event::ParticipantMuted {
+            conference: room.sid.clone(),
+            call: call.clone(),
+            muted,
+            at: ZERO,
+        }])
+    }
+}
+
+const ZERO: Timestamp = Timestamp::from_secs(0);
+
+/// The event without its time (the rules' clock is checked in invariants.rs).
+fn timeless(event: Event) -> Event {
+    match event {
+        Event::ConferenceCreated {
+            sid,
+            account,
+            friendly_name,
+            ..
+        } => Event::ConferenceCreated {
+            sid,
+            account,
+            friendly_name,
+            at: ZERO,
+        },
+        Event::StatusChanged { sid, status, .. } => Event::StatusChanged {
+            sid,
+            status,
+            at: ZERO,
+        },
+        Event::ParticipantJoined {
+            conference,
+            account,
+            call,
+            muted,
+            start_conference_on_enter,
+            end_conference_on_exit,
+            ..
+        } => Event::ParticipantJoined {
+            conference,
+            account,
+            call,
+            muted,
+            start_conference_on_enter,
+            end_conference_on_exit,
+            at: ZERO,
+        },
+        Event::ParticipantMuted {
+            conference,
+            call,
+            muted,
+            ..
+        } => Event::ParticipantMuted {
+            conference,
+            call,
+            muted,
+            at: ZERO,
+        },
+        Event::ParticipantLeft {
+            conference,
+            call,
+            reason,
+            ..
+        } => Event::ParticipantLeft {
+            conference,
+            call,
+            reason,
+            at: ZERO,
+        },
+    }
+}
+
+fn drain(rooms: &mut Conferences) -> Vec<Event> {
+    std::iter::from_fn(|| rooms.poll_event())
+        .map(timeless)
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_step_follows_the_room_rules(ops in prop::collection::vec(op(), 1..150)) {
+        let mut rooms = Conferences::new(DEFAULT_CAPACITY);
+        let mut model = Model::default();
+        let account = |n: u8| AccountSid::from_random([n; 16]);
+        let call = |n: u8| CallSid::from_random([n; 16]);
+        let mut fresh = 0u128;
+        for (step, op) in ops.into_iter().enumerate() {
+            let now = Timestamp::from_secs(1_000_000 + step as i64);
+            match op {
+                Op::Join { call: c, account: a, name, options } => {
+                    fresh += 1;
+                    let sid = ConferenceSid::from_random(fresh.to_be_bytes());
+                    let name = format!("room{name}");
+                    let request = JoinRequest {
+                        account: account(a),
+                        // Surrounding whitespace is not part of the name.
+                        name: if fresh.is_multiple_of(3) { format!("  {name}\t") } else { name.clone() },
+                        call: call(c),
+                        options,
+                    };
+                    let got = rooms.join(request, sid.clone(), now);
+                    let (want, events) = model.join(account(a), name, call(c), options, sid);
+                    prop_assert_eq!(got, want);
+                    prop_assert_eq!(drain(&mut rooms), events);
+                }
+                Op::Leave { call: c, reason } => {
+                    let got = rooms.leave(&call(c), reason, now);
+                    match model.leave(&call(c), reason) {
+                        Some((dropped, events)) => {
+                            prop_assert_eq!(got, Ok(dropped));
+                            prop_assert_eq!(drain(&mut rooms), events);
+                        }
+                        None => {
+                            prop_assert!(got.is_err());
+                            prop_assert_eq!(drain(&mut rooms), vec![]);
+                        }
+                    }
+                }
+                Op::Kick { call: c } => {
+                    match rooms.participant(&call(c)) {
+                        Some(p) => {
+                            let got = rooms.kick(&p.account, &p.conference, &call(c), now);
+                            let (dropped, events) = model.leave(&call(c), LeaveReason::Kicked).unwrap();
+                            prop_assert_eq!(got, Ok(dropped));
+                            prop_assert_eq!(drain(&mut rooms), events);
+                        }
+                        None => prop_assert!(model.room_of(&call(c)).is_none()),
+                    }
+                }
+                Op::Mute { call: c, muted } => {
+                    match rooms.participant(&call(c)) {
+                        Some(p) => {
+                            let got = rooms.set_muted(&p.account, &p.conference, &call(c), muted, now);
+                            prop_assert_eq!(got, Ok(()));
+                            let events = model.mute(&call(c), muted).unwrap();
+                            prop_assert_eq!(drain(&mut rooms), events);
+                            prop_assert_eq!(rooms.participant(&call(c)).map(|p| p.muted), Some(muted));
+                        }
+                        None => prop_assert!(model.room_of(&call(c)).is_none()),
+                    }
+                }
+            }
+            // Who is where, in join order, with which flags and status.
+            prop_assert_eq!(rooms.live_rooms(), model.rooms.len());
+            for room in &model.rooms {
+                let calls: Vec<CallSid> = room.people.iter().map(|(c, _, _)| c.clone()).collect();
+                prop_assert_eq!(rooms.participants_of(&room.sid), calls);
+                prop_assert_eq!(
+                    rooms.live_room(&room.account, &room.name),
+                    Some((room.sid.clone(), room.status))
+                );
+                for (c, options, muted) in &room.people {
+                    let p = rooms.participant(c).unwrap();
+                    prop_assert_eq!((&p.conference, p.options, p.muted), (&room.sid, *options, *muted));
+                }
+            }
+        }
+    }
+}
