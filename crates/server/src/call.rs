@@ -534,7 +534,13 @@ impl CallTask {
                     Some(CallNotice::Left { reason, leg }) => {
                         tracing::info!(?reason, "left the conference");
                         if let Some(leg) = leg {
-                            self.player = Some(Player::new(leg.socket, &self.audio, leg.remote, self.held));
+                            // Registered with this runtime again: the room read it on its own.
+                            match tokio::net::UdpSocket::from_std(leg.socket) {
+                                Ok(socket) => {
+                                    self.player = Some(Player::new(socket, &self.audio, leg.remote, self.held));
+                                }
+                                Err(e) => tracing::warn!(error = %e, "RTP socket lost leaving the room"),
+                            }
                         }
                         self.script.left_conference(reason);
                         return Ok(());

@@ -34,7 +34,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{Metrics, RoomGauges};
-use crate::room::{self, CallNotice, LegHandover, RoomHandle};
+use crate::room::{self, CallNotice, LegHandover, MixRuntime, RoomHandle};
 use crate::{Clock, ids};
 
 /// How many commands may wait for the hub before senders wait too.
@@ -138,6 +138,7 @@ pub fn spawn(
 ) -> (HubHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let hub = Hub {
+        mix: MixRuntime::new(),
         rooms: Conferences::new(capacity),
         store,
         clock,
@@ -255,6 +256,8 @@ impl api::CallControl for HubHandle {
 }
 
 struct Hub {
+    /// Where room tasks run; ends (dropping any left) with the hub.
+    mix: MixRuntime,
     rooms: Conferences,
     store: Store,
     clock: Arc<dyn Clock>,
@@ -439,7 +442,7 @@ impl Hub {
     async fn drive(&mut self, event: Event) {
         match event {
             Event::ConferenceCreated { sid, .. } => {
-                let handle = room::spawn(&sid, self.weak.clone(), self.metrics.clone());
+                let handle = room::spawn(&sid, self.weak.clone(), self.metrics.clone(), &self.mix);
                 self.media.insert(sid, handle);
             }
             Event::ParticipantJoined {

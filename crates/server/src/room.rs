@@ -13,10 +13,17 @@
 //! The task never waits for the hub: a `*` from a leg with `hangupOnStar`
 //! is handed to a small task of its own, so a hub waiting for this room's
 //! answer can never wait for itself.
+//!
+//! Rooms run on a [`MixRuntime`] of their own, one thread beside the main
+//! runtime's: a tick that falls due is not queued behind API requests,
+//! webhooks and SIP on the main runtime's workers (under an API flood it
+//! was, and ticks came late). A leg's socket is a plain non-blocking
+//! `std::net::UdpSocket` while it is in a room, so a tick's reads depend on
+//! no reactor either: the tick's own `recv_from` finds what has arrived.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{self, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,10 +59,12 @@ pub struct LegHandover {
     pub notify: mpsc::Sender<CallNotice>,
 }
 
-/// A leg the room gave back: the socket, and where its media came from.
+/// A leg the room gave back: the socket (std's: the call task registers it
+/// with its own runtime again, `UdpSocket::from_std`), and where its media
+/// came from.
 #[derive(Debug)]
 pub struct ReturnedLeg {
-    pub socket: UdpSocket,
+    pub socket: net::UdpSocket,
     pub remote: Option<SocketAddr>,
 }
 
@@ -112,8 +121,56 @@ pub struct RoomHandle {
     tx: mpsc::Sender<Command>,
 }
 
-/// Starts the media task of conference `sid`.
-pub fn spawn(sid: &ConferenceSid, hub: WeakHub, metrics: Arc<Metrics>) -> RoomHandle {
+/// The runtime rooms mix on: one worker thread of its own, with a timer and
+/// no reactor (rooms read their sockets on each tick). Dropping it drops
+/// the room tasks still on it.
+#[derive(Debug)]
+pub struct MixRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+}
+
+impl MixRuntime {
+    /// A thread of its own; if one cannot be started, the current runtime
+    /// (rooms still mix, sharing its workers).
+    pub fn new() -> Self {
+        let built = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("confab-mix")
+            .enable_time()
+            .build();
+        match built {
+            Ok(runtime) => Self {
+                handle: runtime.handle().clone(),
+                runtime: Some(runtime),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread for mixing: rooms share the main runtime");
+                Self {
+                    runtime: None,
+                    handle: tokio::runtime::Handle::current(),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for MixRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime would block, which an async context forbids.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Starts the media task of conference `sid` on `mix`.
+pub fn spawn(
+    sid: &ConferenceSid,
+    hub: WeakHub,
+    metrics: Arc<Metrics>,
+    mix: &MixRuntime,
+) -> RoomHandle {
     let (tx, rx) = mpsc::channel(QUEUE);
     let task = RoomTask {
         phase: tick_phase(sid),
@@ -128,7 +185,7 @@ pub fn spawn(sid: &ConferenceSid, hub: WeakHub, metrics: Arc<Metrics>) -> RoomHa
         flushed: RtpFlushed::default(),
     };
     let span = tracing::info_span!("room", conference_sid = %sid);
-    tokio::spawn(task.run(rx).instrument(span));
+    mix.handle.spawn(task.run(rx).instrument(span));
     RoomHandle { tx }
 }
 
@@ -188,7 +245,7 @@ impl RoomHandle {
 
 struct Leg {
     call: CallSid,
-    socket: UdpSocket,
+    socket: net::UdpSocket,
     remote: Option<SocketAddr>,
     hangup_on_star: bool,
     notify: mpsc::Sender<CallNotice>,
@@ -251,6 +308,14 @@ impl RoomTask {
     fn command(&mut self, command: Command) {
         match command {
             Command::AddLeg { call, leg, muted } => {
+                // Off the main runtime's reactor: this task reads it itself.
+                let socket = match leg.socket.into_std() {
+                    Ok(socket) => socket,
+                    Err(e) => {
+                        tracing::warn!(call_sid = %call, error = %e, "RTP socket lost joining the room");
+                        return;
+                    }
+                };
                 self.next_leg += 1;
                 let id = LegId(self.next_leg);
                 if self.room.add_leg(id, leg.config).is_err() {
@@ -266,7 +331,7 @@ impl RoomTask {
                     id,
                     Leg {
                         call,
-                        socket: leg.socket,
+                        socket,
                         remote: leg.config.remote,
                         hangup_on_star: leg.hangup_on_star,
                         notify: leg.notify,
@@ -325,7 +390,7 @@ impl RoomTask {
     fn tick(&mut self, now: Instant) {
         for (&id, leg) in &self.legs {
             for _ in 0..MAX_READS_PER_TICK {
-                match leg.socket.try_recv_from(&mut self.buf) {
+                match leg.socket.recv_from(&mut self.buf) {
                     Ok((n, from)) => {
                         let datagram = self.buf.get(..n).unwrap_or_default();
                         let _ = self.room.handle_datagram(id, from, datagram, now);
@@ -343,7 +408,7 @@ impl RoomTask {
         while let Some(t) = self.room.poll_transmit() {
             if let Some(leg) = self.legs.get(&t.leg) {
                 // A full send buffer drops this packet; the next tick sends the next.
-                let _ = leg.socket.try_send_to(t.payload, t.to);
+                let _ = leg.socket.send_to(t.payload, t.to);
             }
         }
         while let Some(event) = self.room.poll_event() {
