@@ -9,9 +9,16 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::Request;
 use common::phone::{Phone, hears};
-use common::rig::{App, Rig, param};
-use model::CallStatus;
+use common::rig::{App, Rig, Started, param};
+use http_body_util::BodyExt;
+use model::{CallStatus, HttpMethod, PhoneNumber};
+use server::{CallConfig, Clock, SystemClock};
+use tower::ServiceExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twiml_that_loops_or_is_not_twiml_ends_the_call_and_the_record_says_why() {
@@ -78,4 +85,76 @@ async fn twiml_that_loops_or_is_not_twiml_ends_the_call_and_the_record_says_why(
     a.until_heard("b's tone", hears(700.0, 400.0)).await;
     b.until_heard("a's tone", hears(400.0, 700.0)).await;
     rig.server.stop().await;
+}
+
+/// The end-of-call request has a deadline of its own (10 s) besides the
+/// client's timeout; when that deadline cuts it off, the webhook still
+/// counts, as a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_of_call_request_cut_off_by_its_deadline_counts_as_a_failed_webhook() {
+    let mut started = Started::new(40).await;
+    let mut calls = CallConfig::new("127.0.0.1:0".parse().unwrap(), (43900, 43999));
+    calls.open_rooms = false;
+    // Longer than the end-of-call deadline, so that the deadline is what ends it.
+    calls.webhook_timeout = Duration::from_secs(30);
+    let sip = started.server.listen_sip(calls).await.unwrap().udp;
+    // The voice URL hangs up at once and never answers the end-of-call request.
+    let app = axum::Router::new().route(
+        "/voice",
+        axum::routing::post(|body: String| async move {
+            if body.contains("CallStatus=completed") {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            (
+                [("content-type", "text/xml")],
+                "<Response><Hangup/></Response>",
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/voice", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let now = SystemClock.now();
+    started
+        .store
+        .insert_phone_number(&PhoneNumber {
+            sid: server::ids::phone_number_sid(),
+            account_sid: started.account.sid.clone(),
+            phone_number: "5550801".into(),
+            voice_url: url,
+            voice_method: HttpMethod::Post,
+            date_created: now,
+            date_updated: now,
+        })
+        .await
+        .unwrap();
+    let mut phone = Phone::dial(sip, "5550801", "d", 400.0).await.unwrap();
+    phone.expect_bye().await;
+
+    let router = started.server.router();
+    let value = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let request = Request::get("/metrics").body(Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let (count, failures) = (
+            value(&text, "confab_webhook_seconds_count"),
+            value(&text, "confab_webhook_failures_total"),
+        );
+        if (count, failures) == (2.0, 1.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "webhooks {count}, failures {failures}: the cut-off end-of-call request was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.server.stop().await;
 }
