@@ -24,14 +24,7 @@ fn request(method: &str, content_length: &str) -> String {
 
 #[tokio::test]
 async fn unframeable_bytes_get_400_then_the_connection_closes() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
-    let store = store::Store::connect(&url).await.unwrap();
-    let mut server = Server::start(store, Config::default(), Arc::new(SystemClock))
-        .await
-        .unwrap();
-    let calls = CallConfig::new("127.0.0.1:0".parse().unwrap(), (31900, 31910));
-    let addrs = server.listen_sip(calls).await.unwrap();
+    let (_dir, server, addrs) = server_with(TcpLimits::default(), (31900, 31910)).await;
     for (what, bytes, cseq) in [
         (
             "negative",
