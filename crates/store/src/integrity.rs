@@ -17,7 +17,7 @@ use crate::{Backend, Store, StoreError};
 
 /// The day of `date_created` (floor of µs / 86,400,000,000), as the
 /// migrations and [`model::Timestamp::utc_day`] compute it.
-const DAY_OF_CREATED: &str = "CASE WHEN date_created >= 0 THEN date_created / 86400000000 \
+pub(crate) const DAY_OF_CREATED: &str = "CASE WHEN date_created >= 0 THEN date_created / 86400000000 \
      ELSE -((-date_created - 1) / 86400000000) - 1 END";
 
 /// At most this many findings of one check are listed.

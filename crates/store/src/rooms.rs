@@ -22,6 +22,7 @@ use model::{
 use sqlx::AnyConnection;
 
 use crate::error::write_error;
+use crate::integrity::DAY_OF_CREATED;
 use crate::rows::bool_to_db;
 use crate::{Backend, Store, StoreError};
 
@@ -108,17 +109,16 @@ impl Store {
             sqlx::query("DELETE FROM conference_day_counts")
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
+            let recount = format!(
                 "INSERT INTO conference_day_counts (account_sid, status, day, n) \
                  SELECT account_sid, status, day, COUNT(*) FROM ( \
-                   SELECT account_sid, status, \
-                          CASE WHEN date_created >= 0 THEN date_created / 86400000000 \
-                               ELSE -((-date_created - 1) / 86400000000) - 1 END AS day \
+                   SELECT account_sid, status, {DAY_OF_CREATED} AS day \
                    FROM conferences) AS by_day \
-                 GROUP BY account_sid, status, day",
-            )
-            .execute(&mut *tx)
-            .await?;
+                 GROUP BY account_sid, status, day"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(recount))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected())
