@@ -629,12 +629,7 @@ impl CallTask {
                     match sent {
                         Ok(Ok(_)) => tracing::debug!("end-of-call request sent"),
                         Ok(Err(e)) => tracing::info!(error = %e, "end-of-call request failed"),
-                        Err(_) => {
-                            // Cut off before the client's own timeout: the
-                            // webhook was never counted, so count it here.
-                            metrics.webhook_done(COMPLETED_TIMEOUT, false);
-                            tracing::info!("end-of-call request timed out");
-                        }
+                        Err(_) => tracing::info!("end-of-call request timed out"),
                     }
                 }
                 .instrument(span),

@@ -7,7 +7,7 @@
 //! longer, so one byte more is enough to know), an audio file to
 //! [`MAX_AUDIO_BYTES`]. Errors become [`twiml::FetchError`]s, the words the
 //! interpreter records on the call. Every webhook is timed, and counted
-//! when it fails, in the server's metrics.
+//! when it fails or is cut off before its end, in the server's metrics.
 
 use std::time::{Duration, Instant};
 
@@ -40,10 +40,29 @@ pub async fn webhook(
     token: &AuthToken,
     metrics: &Metrics,
 ) -> Result<FetchedBody, FetchError> {
-    let began = Instant::now();
+    let mut counted = Counted {
+        metrics,
+        began: Instant::now(),
+        ok: false,
+    };
     let result = signed(client, request, token).await;
-    metrics.webhook_done(began.elapsed(), result.is_ok());
+    counted.ok = result.is_ok();
     result
+}
+
+/// One webhook in the metrics, counted when dropped: failed unless it
+/// finished well, so a request cut off before its end (an outer deadline,
+/// a caller who hung up while it ran) is timed and counted too.
+struct Counted<'a> {
+    metrics: &'a Metrics,
+    began: Instant,
+    ok: bool,
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.metrics.webhook_done(self.began.elapsed(), self.ok);
+    }
 }
 
 async fn signed(
