@@ -231,7 +231,6 @@ pub fn spawn(
         tcp_tx,
         tcp_in,
         conns: HashMap::new(),
-        conns_from: HashMap::new(),
         tcp_limits: config.tcp_limits,
         next_conn: 0,
         calls: HashMap::new(),
@@ -275,8 +274,6 @@ struct SipTask {
     tcp_tx: mpsc::Sender<TcpInput>,
     tcp_in: mpsc::Receiver<TcpInput>,
     conns: HashMap<ConnId, Conn>,
-    /// Open connections per source address (entries are never zero).
-    conns_from: HashMap<IpAddr, usize>,
     tcp_limits: TcpLimits,
     next_conn: u64,
     calls: HashMap<CallId, mpsc::Sender<CallEvent>>,
@@ -339,7 +336,7 @@ impl SipTask {
                         self.engine.handle_unframeable(Transport::Tcp(conn), from, &bytes, error);
                     }
                     TcpInput::Closed(conn) => {
-                        self.forget(conn);
+                        self.conns.remove(&conn);
                         // Its calls end: nothing can reach their callers now.
                         self.engine.handle_connection_closed(conn, Instant::now());
                     }
@@ -446,32 +443,20 @@ impl SipTask {
         }
     }
 
-    /// A connection closed: it no longer counts against its source.
-    fn forget(&mut self, conn: ConnId) {
-        let Some(Conn { source, .. }) = self.conns.remove(&conn) else {
-            return;
-        };
-        match self.conns_from.get_mut(&source) {
-            Some(n) if *n > 1 => *n -= 1,
-            _ => {
-                self.conns_from.remove(&source);
-            }
-        }
-    }
-
     /// A new TCP connection: a reader task feeding framed messages in, and
     /// a writer task sending what the engine answers on it. Over a
     /// [`TcpLimits`] count it is closed at once.
     fn connection(&mut self, stream: TcpStream, from: SocketAddr) {
         let source = from.ip();
-        let from_source = self.conns_from.get(&source).copied().unwrap_or(0);
+        // Counted on each accept (at most `connections` entries): cheaper to
+        // keep right than a second map kept in step with this one.
+        let from_source = self.conns.values().filter(|c| c.source == source).count();
         if self.conns.len() >= self.tcp_limits.connections
             || from_source >= self.tcp_limits.per_source
         {
             tracing::debug!(%source, open = self.conns.len(), from_source, "SIP TCP connection over the limit: closed");
             return;
         }
-        self.conns_from.insert(source, from_source + 1);
         self.next_conn += 1;
         let conn = ConnId(self.next_conn);
         let (mut read, mut write) = stream.into_split();
