@@ -24,6 +24,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if let Some(account) = server::accounts::ensure_default(&store, clock.now()).await? {
         println!("AccountSid={}", account.sid);
@@ -61,6 +62,17 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     server.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft limit of open descriptors to the hard one: each call
+/// holds an RTP socket and each SIP-over-TCP caller a connection, and many
+/// systems start processes at a soft limit of 1,024 however high the hard
+/// one is. Only `serve` needs it.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open descriptors limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open descriptors limit"),
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

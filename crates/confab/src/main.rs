@@ -13,7 +13,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     init_logging();
-    raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -42,15 +41,4 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-}
-
-/// Raises the soft limit of open descriptors to the hard one: each call
-/// holds an RTP socket and each SIP-over-TCP caller a connection, and many
-/// systems start processes at a soft limit of 1,024 however high the hard
-/// one is.
-fn raise_open_files_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::debug!(limit, "open descriptors limit"),
-        Err(e) => tracing::warn!(error = %e, "cannot raise the open descriptors limit"),
-    }
 }
