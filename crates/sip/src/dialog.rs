@@ -10,10 +10,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::engine::Transport;
 use crate::message::{NameAddr, Request, SipCallId};
 use crate::sdp::{NegotiatedAudio, Origin, SessionDescription};
-use crate::timer::TxId;
+use crate::types::{Transport, TxId};
 use crate::uri::Uri;
 
 /// Finds a dialog from an in-dialog request: Call-ID, our tag (the

@@ -15,13 +15,15 @@ use std::time::Instant;
 use crate::dialog::{Call, CallState, Dialog, DialogKey, MediaSession, Pending2xx};
 use crate::error::ParseError;
 use crate::message::{
-    BRANCH_COOKIE, CSeq, Headers, MediaType, Message, Method, NameAddr, Param, RawHeader, Request,
+    BRANCH_COOKIE, CSeq, Headers, MediaType, Message, Method, NameAddr, RawHeader, Request,
     Response, SipCallId, StatusCode, Via,
 };
+use crate::param::Param;
 use crate::parse::{self, ParseFailure, ReplyContext};
 use crate::sdp::{self, NegotiatedAudio, Origin, SdpError, SessionDescription};
-use crate::timer::{Kind, Owner, TimerTable, Timers, TxId};
+use crate::timer::{Kind, Owner, TimerTable, Timers};
 use crate::transaction::{ClientState, ClientTx, ServerKey, ServerState, ServerTx};
+use crate::types::{CallId, ConnId, Transmit, Transport, TxId};
 use crate::uri::{Host, SipUri, Uri};
 
 /// The methods confab implements, for Allow headers.
@@ -36,49 +38,6 @@ pub trait Random {
 impl<F: FnMut() -> u64> Random for F {
     fn next_u64(&mut self) -> u64 {
         self()
-    }
-}
-
-/// A stream connection, numbered by the shell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
-
-/// How a message came in, and how its answer goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    Udp,
-    Tcp(ConnId),
-}
-
-impl Transport {
-    /// TCP: no retransmissions, no lingering transactions.
-    pub fn is_reliable(self) -> bool {
-        matches!(self, Self::Tcp(_))
-    }
-
-    fn via_name(self) -> &'static str {
-        match self {
-            Self::Udp => "UDP",
-            Self::Tcp(_) => "TCP",
-        }
-    }
-}
-
-/// Bytes for the shell to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    pub transport: Transport,
-    pub to: SocketAddr,
-    pub bytes: Vec<u8>,
-}
-
-/// Our handle for a call (not the SIP Call-ID).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallId(u64);
-
-impl fmt::Display for CallId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "call-{}", self.0)
     }
 }
 

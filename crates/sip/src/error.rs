@@ -2,7 +2,7 @@
 //! codes in exactly one place (`engine::status_for`); nothing here ever
 //! reaches the wire as text.
 
-use crate::parse::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
+use crate::limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 
 /// A syntax error in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

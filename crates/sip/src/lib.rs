@@ -114,22 +114,27 @@
 mod dialog;
 mod engine;
 mod error;
+mod limits;
 mod message;
+mod param;
 mod parse;
 pub mod sdp;
 mod timer;
 mod transaction;
+mod types;
 mod uri;
 
 pub use engine::{
-    CallError, CallId, Config, ConfigError, ConnId, EndedBy, Engine, Event, IncomingCall, Random,
-    Stats, Transmit, Transport,
+    CallError, Config, ConfigError, EndedBy, Engine, Event, IncomingCall, Random, Stats,
 };
 pub use error::ParseError;
+pub use limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 pub use message::{
-    BRANCH_COOKIE, CSeq, Headers, MediaType, Message, Method, NameAddr, Param, RawHeader, Request,
+    BRANCH_COOKIE, CSeq, Headers, MediaType, Message, Method, NameAddr, RawHeader, Request,
     Response, SipCallId, StatusCode, Via,
 };
-pub use parse::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN, StreamFrame, frame_stream};
+pub use param::Param;
+pub use parse::{StreamFrame, frame_stream};
 pub use timer::Timers;
+pub use types::{CallId, ConnId, Transmit, Transport};
 pub use uri::{Host, SipUri, Uri};

@@ -12,6 +12,7 @@
 
 use std::fmt::{self, Write as _};
 
+use crate::param::Param;
 use crate::uri::{Host, Uri};
 
 /// A request or a response.
@@ -115,14 +116,6 @@ pub struct NameAddr {
     pub params: Vec<Param>,
 }
 
-/// A `name[=value]` parameter. The value is kept as written, quotes
-/// included for a quoted string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Param {
-    pub name: String,
-    pub value: Option<String>,
-}
-
 /// One Via value: `SIP/2.0/UDP host:port;branch=z9hG4bK...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
@@ -145,14 +138,6 @@ pub struct MediaType {
 
 /// The RFC 3261 magic cookie that starts every RFC 3261 branch.
 pub const BRANCH_COOKIE: &str = "z9hG4bK";
-
-impl Message {
-    /// Parses one message (a UDP datagram, or one message framed out of a
-    /// stream by [`crate::frame_stream`]).
-    pub fn parse(bytes: &[u8]) -> Result<Self, crate::ParseError> {
-        crate::parse::parse_message(bytes).map_err(|failure| failure.error)
-    }
-}
 
 impl Request {
     /// The wire form.
@@ -420,44 +405,6 @@ impl fmt::Display for NameAddr {
         write!(f, "<{}>", self.uri)?;
         for param in &self.params {
             write!(f, ";{param}")?;
-        }
-        Ok(())
-    }
-}
-
-impl Param {
-    pub fn new(name: &str, value: Option<&str>) -> Self {
-        Self {
-            name: name.to_owned(),
-            value: value.map(str::to_owned),
-        }
-    }
-
-    /// `Some(value)` if a parameter of this name (case-insensitive) exists.
-    pub fn find<'a>(params: &'a [Param], name: &str) -> Option<Option<&'a str>> {
-        params
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-            .map(|p| p.value.as_deref())
-    }
-
-    /// Replaces the first parameter of this name, or appends one.
-    pub fn set(params: &mut Vec<Param>, name: &str, value: Option<&str>) {
-        match params
-            .iter_mut()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-        {
-            Some(param) => param.value = value.map(str::to_owned),
-            None => params.push(Param::new(name, value)),
-        }
-    }
-}
-
-impl fmt::Display for Param {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)?;
-        if let Some(value) = &self.value {
-            write!(f, "={value}")?;
         }
         Ok(())
     }

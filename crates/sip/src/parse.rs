@@ -24,18 +24,13 @@
 //! and none can panic on any input (a property test feeds it garbage).
 
 use crate::error::ParseError;
+use crate::limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 use crate::message::{
-    CSeq, Headers, MediaType, Message, Method, NameAddr, Param, RawHeader, Request, Response,
-    SipCallId, StatusCode, Via,
+    CSeq, Headers, MediaType, Message, Method, NameAddr, RawHeader, Request, Response, SipCallId,
+    StatusCode, Via,
 };
+use crate::param::Param;
 use crate::uri::{Host, Uri, parse_port};
-
-/// The largest message accepted, in bytes (a UDP datagram's limit).
-pub const MAX_MESSAGE_LEN: usize = 65_535;
-/// The most header lines (folded lines counted one by one).
-pub const MAX_HEADER_LINES: usize = 256;
-/// The longest line, and the longest unfolded header value.
-pub const MAX_LINE_LEN: usize = 8_192;
 
 /// A failed parse, with what is needed to answer it if it was a request.
 #[derive(Debug)]
@@ -133,6 +128,14 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+impl Message {
+    /// Parses one message (a UDP datagram, or one message framed out of a
+    /// stream by [`crate::frame_stream`]).
+    pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
+        parse_message(bytes).map_err(|failure| failure.error)
+    }
 }
 
 pub(crate) fn parse_message(bytes: &[u8]) -> Result<Message, ParseFailure> {

@@ -9,6 +9,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use crate::types::{CallId, TxId};
+
 /// The RFC 3261 timer base values (§17.1.1.1, Table 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timers {
@@ -45,16 +47,12 @@ impl Timers {
     }
 }
 
-/// Our handle for one transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct TxId(pub u64);
-
 /// Who a timer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Owner {
     Server(TxId),
     Client(TxId),
-    Call(crate::engine::CallId),
+    Call(CallId),
 }
 
 /// What a timer does when it fires.

@@ -11,8 +11,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::engine::{CallId, Transport};
 use crate::message::{Method, Request};
+use crate::types::{CallId, Transport};
 
 /// Identifies a server transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::message::Param;
+use crate::param::Param;
 
 /// A URI from a Request-URI, From, To, Contact, Route or Record-Route.
 #[derive(Debug, Clone, PartialEq, Eq)]
