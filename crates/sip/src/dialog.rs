@@ -1,5 +1,7 @@
-//! A call: the dialog an INVITE creates (RFC 3261 §12) and the media
-//! session negotiated in it.
+//! The dialog layer: a call is the dialog an INVITE creates (RFC 3261
+//! §12) and the media session negotiated in it. [`Calls`] finds a call
+//! from an in-dialog request; [`Dialog::request`] builds the requests we
+//! send in a dialog (BYE).
 //!
 //! ```text
 //!   INVITE ─▶ Offered ──answer──▶ Answered ──ACK──▶ Confirmed ──BYE out──▶ Ending
@@ -7,12 +9,13 @@
 //!               ╰──────────── BYE in: gone ────────┴── BYE in: gone
 //! ```
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::message::{NameAddr, Request, SipCallId};
+use crate::message::{CSeq, Headers, Method, NameAddr, RawHeader, Request, SipCallId, Via};
 use crate::sdp::{NegotiatedAudio, Origin, SessionDescription};
-use crate::types::{Transport, TxId};
+use crate::types::{CallId, Transport, TxId};
 use crate::uri::Uri;
 
 /// Finds a dialog from an in-dialog request: Call-ID, our tag (the
@@ -97,6 +100,101 @@ pub(crate) struct Call {
     pub pending_2xx: Option<Pending2xx>,
     /// The shell hung up before the ACK came: send BYE when it does.
     pub bye_after_ack: bool,
+}
+
+impl Dialog {
+    /// The next request we send in this dialog (§12.2.1.1): our next CSeq,
+    /// From with our tag, To with theirs, the remote target as the
+    /// Request-URI and the route set as Route.
+    pub fn request(&mut self, method: Method, via: Via, other: Vec<RawHeader>) -> Request {
+        self.local_seq += 1;
+        let mut from = self.local.clone();
+        from.set_tag(&self.key.local_tag);
+        let mut to = self.remote.clone();
+        if let Some(tag) = &self.key.remote_tag {
+            to.set_tag(tag);
+        }
+        let cseq = CSeq {
+            seq: self.local_seq,
+            method: method.clone(),
+        };
+        let mut headers = Headers::new(vec![via], from, to, self.key.call_id.clone(), cseq);
+        headers.max_forwards = Some(70);
+        headers.route.clone_from(&self.route_set);
+        headers.other = other;
+        Request {
+            method,
+            uri: self.remote_target.clone(),
+            headers,
+            body: Vec::new(),
+        }
+    }
+}
+
+/// The live calls, and the dialogs that find them.
+#[derive(Debug, Default)]
+pub(crate) struct Calls {
+    calls: HashMap<CallId, Call>,
+    dialogs: HashMap<DialogKey, CallId>,
+}
+
+impl Calls {
+    pub fn insert(&mut self, id: CallId, call: Call) {
+        self.dialogs.insert(call.dialog.key.clone(), id);
+        self.calls.insert(id, call);
+    }
+
+    pub fn get(&self, id: &CallId) -> Option<&Call> {
+        self.calls.get(id)
+    }
+
+    pub fn get_mut(&mut self, id: &CallId) -> Option<&mut Call> {
+        self.calls.get_mut(id)
+    }
+
+    pub fn remove(&mut self, id: &CallId) -> Option<Call> {
+        let call = self.calls.remove(id)?;
+        self.dialogs.remove(&call.dialog.key);
+        Some(call)
+    }
+
+    /// The call an in-dialog request names.
+    pub fn find(&self, key: &DialogKey) -> Option<CallId> {
+        self.dialogs.get(key).copied()
+    }
+
+    /// Another copy of an INVITE we already have (same Call-ID, From tag
+    /// and CSeq, another branch): it forked upstream (§8.2.2.2).
+    pub fn is_merged(&self, request: &Request) -> bool {
+        let h = &request.headers;
+        request.method == Method::Invite
+            && self.calls.values().any(|c| {
+                let key = &c.dialog.key;
+                key.call_id == h.call_id
+                    && key.remote_tag.as_deref() == h.from.tag()
+                    && c.dialog.remote_seq == h.cseq.seq
+            })
+    }
+
+    /// The calls whose signalling runs over `transport`, in order.
+    pub fn on_transport(&self, transport: Transport) -> Vec<CallId> {
+        let mut calls: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.dialog.transport == transport)
+            .map(|(id, _)| *id)
+            .collect();
+        calls.sort_unstable();
+        calls
+    }
+
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty() && self.dialogs.is_empty()
+    }
 }
 
 impl MediaSession {

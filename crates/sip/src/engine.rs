@@ -7,22 +7,22 @@
 //! a request can meet becomes a status code in one function,
 //! [`rejection_response`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use crate::dialog::{Call, CallState, Dialog, DialogKey, MediaSession, Pending2xx};
+use crate::dialog::{Call, CallState, Calls, Dialog, DialogKey, MediaSession, Pending2xx};
 use crate::error::ParseError;
 use crate::message::{
-    BRANCH_COOKIE, CSeq, Headers, MediaType, Message, Method, NameAddr, RawHeader, Request,
-    Response, SipCallId, StatusCode, Via,
+    BRANCH_COOKIE, MediaType, Message, Method, NameAddr, RawHeader, Request, Response, SipCallId,
+    StatusCode, Via,
 };
 use crate::param::Param;
 use crate::parse::{self, ParseFailure, ReplyContext};
 use crate::sdp::{self, NegotiatedAudio, Origin, SdpError, SessionDescription};
-use crate::timer::{Kind, Owner, TimerTable, Timers};
-use crate::transaction::{ClientState, ClientTx, ServerKey, ServerState, ServerTx};
+use crate::timer::{Kind, Owner, Timers};
+use crate::transaction::{AckMatch, ServerKey, ServerState, Transactions};
 use crate::types::{CallId, ConnId, Transmit, Transport, TxId};
 use crate::uri::{Host, SipUri, Uri};
 
@@ -246,16 +246,11 @@ fn raw(name: &str, value: &str) -> RawHeader {
 pub struct Engine {
     config: Config,
     rng: Box<dyn Random + Send>,
-    calls: HashMap<CallId, Call>,
-    dialogs: HashMap<DialogKey, CallId>,
-    server: HashMap<TxId, ServerTx>,
-    server_keys: HashMap<ServerKey, TxId>,
-    client: HashMap<TxId, ClientTx>,
-    client_branches: HashMap<String, TxId>,
-    timers: TimerTable,
-    transmits: VecDeque<Transmit>,
+    /// The dialog layer: calls and the dialogs that find them.
+    calls: Calls,
+    /// The transaction layer: transactions, every timer, what to send.
+    tx: Transactions,
     events: VecDeque<Event>,
-    next_id: u64,
     stats: Stats,
 }
 
@@ -264,9 +259,9 @@ impl fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("config", &self.config)
             .field("calls", &self.calls.len())
-            .field("server_transactions", &self.server.len())
-            .field("client_transactions", &self.client.len())
-            .field("timers", &self.timers.len())
+            .field("server_transactions", &self.tx.server_count())
+            .field("client_transactions", &self.tx.client_count())
+            .field("timers", &self.tx.table.len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
@@ -278,18 +273,11 @@ impl Engine {
             return Err(ConfigError::WildcardPublicAddr(config.public_addr));
         }
         Ok(Self {
+            tx: Transactions::new(config.timers),
             config,
             rng: Box::new(rng),
-            calls: HashMap::new(),
-            dialogs: HashMap::new(),
-            server: HashMap::new(),
-            server_keys: HashMap::new(),
-            client: HashMap::new(),
-            client_branches: HashMap::new(),
-            timers: TimerTable::default(),
-            transmits: VecDeque::new(),
+            calls: Calls::default(),
             events: VecDeque::new(),
-            next_id: 1,
             stats: Stats::default(),
         })
     }
@@ -352,11 +340,15 @@ impl Engine {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((owner, kind)) = self.timers.pop_expired(now) {
+        while let Some((owner, kind)) = self.tx.table.pop_expired(now) {
             match owner {
-                Owner::Server(id) => self.server_timer(id, kind, now),
-                Owner::Client(id) => self.client_timer(id, kind, now),
                 Owner::Call(id) => self.call_timer(id, kind, now),
+                // A BYE's transaction is over, and so is its call.
+                _ => {
+                    if let Some(call) = self.tx.on_timer(owner, kind, now) {
+                        self.remove_call(call);
+                    }
+                }
             }
         }
     }
@@ -369,42 +361,11 @@ impl Engine {
     /// transports are untouched.
     pub fn handle_connection_closed(&mut self, conn: ConnId, _now: Instant) {
         let transport = Transport::Tcp(conn);
-        let mut servers: Vec<TxId> = self
-            .server
-            .iter()
-            .filter(|(_, tx)| tx.transport == transport)
-            .map(|(id, _)| *id)
-            .collect();
-        servers.sort_unstable();
-        for id in servers {
-            self.timers.cancel_all(Owner::Server(id));
-            if let Some(tx) = self.server.remove(&id) {
-                self.server_keys.remove(&tx.key);
-            }
+        // Our BYE was in flight: the shell already knows those ended.
+        for call in self.tx.connection_closed(transport) {
+            self.remove_call(call);
         }
-        let mut clients: Vec<TxId> = self
-            .client
-            .iter()
-            .filter(|(_, tx)| tx.transport == transport)
-            .map(|(id, _)| *id)
-            .collect();
-        clients.sort_unstable();
-        for id in clients {
-            self.timers.cancel_all(Owner::Client(id));
-            if let Some(tx) = self.client.remove(&id) {
-                self.client_branches.remove(&tx.branch);
-                // Our BYE was in flight: the shell already knows it ended.
-                self.remove_call(tx.call);
-            }
-        }
-        let mut calls: Vec<CallId> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| c.dialog.transport == transport)
-            .map(|(id, _)| *id)
-            .collect();
-        calls.sort_unstable();
-        for call in calls {
+        for call in self.calls.on_transport(transport) {
             let reported = self
                 .calls
                 .get(&call)
@@ -422,7 +383,7 @@ impl Engine {
     /// The next message to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.tx.poll_transmit()
     }
 
     /// The next event for the shell.
@@ -434,7 +395,7 @@ impl Engine {
     /// When [`Engine::handle_timeout`] next has work.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        self.tx.table.next_deadline()
     }
 
     pub fn stats(&self) -> Stats {
@@ -444,11 +405,7 @@ impl Engine {
     /// Nothing left: no calls, transactions or timers (memory is bounded
     /// by what is live).
     pub fn is_idle(&self) -> bool {
-        self.calls.is_empty()
-            && self.server.is_empty()
-            && self.client.is_empty()
-            && self.timers.len() == 0
-            && self.dialogs.is_empty()
+        self.calls.is_empty() && self.tx.is_empty()
     }
 
     // -- commands ------------------------------------------------------------
@@ -464,12 +421,12 @@ impl Engine {
         let body = c.media.answer(local);
         let tag = c.dialog.key.local_tag.clone();
         let transport = c.dialog.transport;
-        let mut response = self.response(&invite, StatusCode::OK, Some(&tag));
+        let mut response = Response::to(&invite, StatusCode::OK, Some(&tag));
         self.dress_dialog_response(&mut response, &invite, transport);
         response.headers.content_type = Some(MediaType::new("application", "sdp"));
         response.body = body.into_bytes();
         let bytes = response.to_bytes();
-        self.finish_invite(tx, bytes.clone(), true, now);
+        self.tx.finish_invite(tx, bytes.clone(), true, now);
         self.start_2xx(call, invite.headers.cseq.seq, bytes, true, now);
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Answered;
@@ -497,15 +454,9 @@ impl Engine {
             return Err(CallError::InvalidState);
         };
         let (tx, transport) = (*tx, c.dialog.transport);
-        let mut response =
-            self.response(invite, StatusCode::RINGING, Some(&c.dialog.key.local_tag));
+        let mut response = Response::to(invite, StatusCode::RINGING, Some(&c.dialog.key.local_tag));
         self.dress_dialog_response(&mut response, invite, transport);
-        let bytes = response.to_bytes();
-        if let Some(server) = self.server.get_mut(&tx) {
-            server.last_response.clone_from(&bytes);
-            let (transport, peer) = (server.transport, server.peer);
-            self.send(transport, peer, bytes);
-        }
+        self.tx.provisional(tx, response.to_bytes());
         Ok(())
     }
 
@@ -549,17 +500,11 @@ impl Engine {
             self.handle_ack(&request, &key, now);
             return;
         }
-        if let Some(tx) = self
-            .server_keys
-            .get(&key)
-            .and_then(|id| self.server.get(id))
-        {
+        if self.tx.absorb_retransmission(&key) {
             self.stats.retransmissions += 1;
-            let (transport, peer, bytes) = (tx.transport, tx.peer, tx.last_response.clone());
-            self.send(transport, peer, bytes);
             return;
         }
-        let result = if self.server.len() >= self.config.max_transactions {
+        let result = if self.tx.server_count() >= self.config.max_transactions {
             Err(Rejection::Overloaded)
         } else if request.method == Method::Cancel {
             self.handle_cancel(transport, source, &request, &key, now)
@@ -592,8 +537,8 @@ impl Engine {
             return Err(Rejection::UnsupportedScheme);
         }
         let call = match DialogKey::of_request(request) {
-            Some(key) => Some(*self.dialogs.get(&key).ok_or(Rejection::NoDialog)?),
-            None if self.is_merged(request) => return Err(Rejection::Merged),
+            Some(key) => Some(self.calls.find(&key).ok_or(Rejection::NoDialog)?),
+            None if self.calls.is_merged(request) => return Err(Rejection::Merged),
             None => None,
         };
         if !request.headers.require.is_empty() {
@@ -612,19 +557,6 @@ impl Engine {
         }
     }
 
-    /// Another copy of an INVITE we already have (same Call-ID, From tag
-    /// and CSeq, another branch): it forked upstream (§8.2.2.2).
-    fn is_merged(&self, request: &Request) -> bool {
-        let h = &request.headers;
-        request.method == Method::Invite
-            && self.calls.values().any(|c| {
-                let key = &c.dialog.key;
-                key.call_id == h.call_id
-                    && key.remote_tag.as_deref() == h.from.tag()
-                    && c.dialog.remote_seq == h.cseq.seq
-            })
-    }
-
     fn new_call(
         &mut self,
         transport: Transport,
@@ -632,12 +564,12 @@ impl Engine {
         request: &Request,
     ) -> Result<(), Rejection> {
         let (offer, stream, audio) = read_offer(request)?;
-        let call = CallId(self.fresh_id());
-        let trying = self.response(request, StatusCode::TRYING, None).to_bytes();
-        let tx = self.open_server_tx(request, transport, source, ServerState::Proceeding, &trying);
-        if let Some(server) = self.server.get_mut(&tx) {
-            server.call = Some(call);
-        }
+        let call = CallId(self.tx.fresh_id());
+        let trying = Response::to(request, StatusCode::TRYING, None).to_bytes();
+        let tx = self
+            .tx
+            .open_server(request, transport, source, ServerState::Proceeding, &trying);
+        self.tx.set_call(tx, call);
         self.send(transport, source, trying);
         let h = &request.headers;
         let key = DialogKey {
@@ -646,7 +578,7 @@ impl Engine {
             remote_tag: h.from.tag().map(str::to_owned),
         };
         let dialog = Dialog {
-            key: key.clone(),
+            key,
             local: h.to.without_tag(),
             remote: h.from.without_tag(),
             remote_target: h
@@ -670,7 +602,6 @@ impl Engine {
             },
             last_answer: None,
         };
-        self.dialogs.insert(key, call);
         self.calls.insert(
             call,
             Call {
@@ -759,13 +690,15 @@ impl Engine {
         let body = c.media.answer(local);
         let tag = c.dialog.key.local_tag.clone();
         self.events.extend(changes);
-        let mut response = self.response(request, StatusCode::OK, Some(&tag));
+        let mut response = Response::to(request, StatusCode::OK, Some(&tag));
         self.dress_dialog_response(&mut response, request, transport);
         response.headers.content_type = Some(MediaType::new("application", "sdp"));
         response.body = body.into_bytes();
         let bytes = response.to_bytes();
-        let tx = self.open_server_tx(request, transport, source, ServerState::Proceeding, &bytes);
-        self.finish_invite(tx, bytes.clone(), true, now);
+        let tx = self
+            .tx
+            .open_server(request, transport, source, ServerState::Proceeding, &bytes);
+        self.tx.finish_invite(tx, bytes.clone(), true, now);
         self.start_2xx(call, request.headers.cseq.seq, bytes, false, now);
         Ok(())
     }
@@ -813,23 +746,22 @@ impl Engine {
         if request.headers.cseq.method != Method::Cancel {
             return Err(Rejection::CSeqMismatch);
         }
-        let invite = self
-            .server_keys
-            .get(&key.with_method(Method::Invite))
-            .and_then(|id| self.server.get(id))
+        let (state, call) = self
+            .tx
+            .server_state(&key.with_method(Method::Invite))
             .ok_or(Rejection::NoDialog)?;
-        let (state, call) = (invite.state, invite.call);
         // The 200 carries the To tag the INVITE's responses carry (§9.2).
         let tag = call
             .and_then(|c| self.calls.get(&c))
             .map(|c| c.dialog.key.local_tag.clone());
         let tag = tag.unwrap_or_else(|| self.token());
-        let mut response = self.response(request, StatusCode::OK, Some(&tag));
+        let mut response = Response::to(request, StatusCode::OK, Some(&tag));
         response
             .headers
             .other
             .push(raw("Server", &self.config.user_agent));
-        self.send_final(transport, source, request, response, now);
+        self.tx
+            .send_final(transport, source, request, &response, now);
         if let (ServerState::Proceeding, Some(call)) = (state, call) {
             let _ = self.end_offered(call, StatusCode::REQUEST_TERMINATED, now);
             self.events.push_back(Event::CallCancelled { call });
@@ -838,31 +770,13 @@ impl Engine {
     }
 
     fn handle_ack(&mut self, request: &Request, key: &ServerKey, now: Instant) {
-        if let Some(&id) = self.server_keys.get(key) {
-            let reliable = match self.server.get_mut(&id) {
-                Some(tx) if tx.state == ServerState::Completed => {
-                    tx.state = ServerState::Confirmed;
-                    tx.transport.is_reliable()
-                }
-                Some(tx) if tx.state == ServerState::Confirmed => return,
-                _ => return self.ack_for_2xx(request, now),
-            };
-            // Timer I: absorb ACK retransmissions for T4 (0 on TCP).
-            self.timers.cancel(Owner::Server(id), Kind::Retransmit);
-            self.timers.cancel(Owner::Server(id), Kind::GiveUp);
-            let linger = if reliable {
-                now
-            } else {
-                now + self.config.timers.t4
-            };
-            self.timers.set(Owner::Server(id), Kind::Linger, linger);
-            return;
+        if self.tx.ack(key, now) == AckMatch::ForDialog {
+            self.ack_for_2xx(request, now);
         }
-        self.ack_for_2xx(request, now);
     }
 
     fn ack_for_2xx(&mut self, request: &Request, now: Instant) {
-        let call = DialogKey::of_request(request).and_then(|key| self.dialogs.get(&key).copied());
+        let call = DialogKey::of_request(request).and_then(|key| self.calls.find(&key));
         match call {
             Some(call) => self.acknowledge(call, Some(request.headers.cseq.seq), now),
             None => self.stats.stray_acks += 1,
@@ -877,8 +791,8 @@ impl Engine {
         let Some(pending) = c.pending_2xx.take_if(|p| seq.is_none_or(|s| s == p.seq)) else {
             return;
         };
-        self.timers.cancel(Owner::Call(call), Kind::Retransmit);
-        self.timers.cancel(Owner::Call(call), Kind::GiveUp);
+        self.tx.table.cancel(Owner::Call(call), Kind::Retransmit);
+        self.tx.table.cancel(Owner::Call(call), Kind::GiveUp);
         if !pending.initial {
             return;
         }
@@ -893,105 +807,12 @@ impl Engine {
     // -- responses (to our BYE) ----------------------------------------------
 
     fn handle_response(&mut self, response: &Response, now: Instant) {
-        let tx = response
-            .headers
-            .via
-            .first()
-            .and_then(Via::branch)
-            .and_then(|branch| self.client_branches.get(branch))
-            .copied();
-        let Some((id, tx)) = tx.and_then(|id| Some((id, self.client.get_mut(&id)?))) else {
+        if !self.tx.handle_response(response, now) {
             self.stats.stray_responses += 1;
-            return;
-        };
-        if tx.method != response.headers.cseq.method {
-            self.stats.stray_responses += 1;
-            return;
-        }
-        if response.status.is_provisional() {
-            // Timer E keeps going, at T2 (§17.1.2.2).
-            if tx.state == ClientState::Trying {
-                tx.state = ClientState::Proceeding;
-                tx.interval = self.config.timers.t2;
-            }
-            return;
-        }
-        if tx.state == ClientState::Completed {
-            return;
-        }
-        tx.state = ClientState::Completed;
-        let reliable = tx.transport.is_reliable();
-        self.timers.cancel(Owner::Client(id), Kind::Retransmit);
-        self.timers.cancel(Owner::Client(id), Kind::GiveUp);
-        // Timer K: absorb response retransmissions for T4 (0 on TCP).
-        let linger = if reliable {
-            now
-        } else {
-            now + self.config.timers.t4
-        };
-        self.timers.set(Owner::Client(id), Kind::Linger, linger);
-    }
-
-    // -- timers --------------------------------------------------------------
-
-    fn server_timer(&mut self, id: TxId, kind: Kind, now: Instant) {
-        match kind {
-            Kind::Retransmit => {
-                let timers = self.config.timers;
-                let Some(tx) = self
-                    .server
-                    .get_mut(&id)
-                    .filter(|tx| tx.state == ServerState::Completed)
-                else {
-                    return;
-                };
-                tx.interval = timers.backoff(tx.interval);
-                let at = now + tx.interval;
-                let (transport, peer, bytes) = (tx.transport, tx.peer, tx.last_response.clone());
-                self.timers.set(Owner::Server(id), Kind::Retransmit, at);
-                self.send(transport, peer, bytes);
-            }
-            // Timer H (no ACK for a failure), or I, J, L: forget it.
-            Kind::GiveUp | Kind::Linger => {
-                self.timers.cancel_all(Owner::Server(id));
-                if let Some(tx) = self.server.remove(&id) {
-                    self.server_keys.remove(&tx.key);
-                }
-            }
         }
     }
 
-    fn client_timer(&mut self, id: TxId, kind: Kind, now: Instant) {
-        match kind {
-            Kind::Retransmit => {
-                let timers = self.config.timers;
-                let Some(tx) = self
-                    .client
-                    .get_mut(&id)
-                    .filter(|tx| tx.state != ClientState::Completed)
-                else {
-                    return;
-                };
-                tx.interval = match tx.state {
-                    ClientState::Proceeding => timers.t2,
-                    _ => timers.backoff(tx.interval),
-                };
-                let at = now + tx.interval;
-                let (transport, peer, bytes) = (tx.transport, tx.peer, tx.request.clone());
-                self.timers.set(Owner::Client(id), Kind::Retransmit, at);
-                self.send(transport, peer, bytes);
-            }
-            // Timer F (no final response) or K: either way the BYE is done
-            // and so is the call.
-            Kind::GiveUp | Kind::Linger => {
-                self.timers.cancel_all(Owner::Client(id));
-                if let Some(tx) = self.client.remove(&id) {
-                    self.client_branches.remove(&tx.branch);
-                    self.remove_call(tx.call);
-                }
-            }
-        }
-    }
+    // -- the dialog layer's timers -------------------------------------------
 
     fn call_timer(&mut self, call: CallId, kind: Kind, now: Instant) {
         let timers = self.config.timers;
@@ -1007,7 +828,7 @@ impl Engine {
                 let at = now + pending.interval;
                 let bytes = pending.bytes.clone();
                 let (transport, peer) = (c.dialog.transport, c.dialog.peer);
-                self.timers.set(Owner::Call(call), Kind::Retransmit, at);
+                self.tx.table.set(Owner::Call(call), Kind::Retransmit, at);
                 self.send(transport, peer, bytes);
             }
             // No ACK within 64*T1 (§13.3.1.4): the session ends with a BYE.
@@ -1016,7 +837,7 @@ impl Engine {
                     return;
                 }
                 let reported = c.bye_after_ack;
-                self.timers.cancel(Owner::Call(call), Kind::Retransmit);
+                self.tx.table.cancel(Owner::Call(call), Kind::Retransmit);
                 self.send_bye(call, now);
                 if !reported {
                     self.events.push_back(Event::CallEnded {
@@ -1053,21 +874,19 @@ impl Engine {
             .get(&call)
             .map(|c| c.dialog.key.local_tag.clone())
             .unwrap_or_default();
-        let mut response = self.response(&invite, status, Some(&tag));
+        let mut response = Response::to(&invite, status, Some(&tag));
         response
             .headers
             .other
             .push(raw("Server", &self.config.user_agent));
-        self.finish_invite(tx, response.to_bytes(), false, now);
+        self.tx.finish_invite(tx, response.to_bytes(), false, now);
         self.remove_call(call);
         Ok(())
     }
 
     fn remove_call(&mut self, call: CallId) {
-        self.timers.cancel_all(Owner::Call(call));
-        if let Some(c) = self.calls.remove(&call) {
-            self.dialogs.remove(&c.dialog.key);
-        }
+        self.tx.table.cancel_all(Owner::Call(call));
+        self.calls.remove(&call);
     }
 
     fn start_2xx(&mut self, call: CallId, seq: u32, bytes: Vec<u8>, initial: bool, now: Instant) {
@@ -1079,90 +898,13 @@ impl Engine {
                 interval: timers.t1,
                 initial,
             });
-            self.timers
+            self.tx
+                .table
                 .set(Owner::Call(call), Kind::Retransmit, now + timers.t1);
-            self.timers
+            self.tx
+                .table
                 .set(Owner::Call(call), Kind::GiveUp, now + timers.give_up());
         }
-    }
-
-    /// Sends a final response from an INVITE server transaction: a 2xx
-    /// moves it to Accepted (Timer L), a failure to Completed (Timers G,
-    /// H) to wait for the ACK.
-    fn finish_invite(&mut self, tx: TxId, bytes: Vec<u8>, success: bool, now: Instant) {
-        let timers = self.config.timers;
-        let Some(server) = self.server.get_mut(&tx) else {
-            return;
-        };
-        server.last_response.clone_from(&bytes);
-        server.interval = timers.t1;
-        let (transport, peer) = (server.transport, server.peer);
-        if success {
-            server.state = ServerState::Accepted;
-            self.timers
-                .set(Owner::Server(tx), Kind::Linger, now + timers.give_up());
-        } else {
-            server.state = ServerState::Completed;
-            if !transport.is_reliable() {
-                self.timers
-                    .set(Owner::Server(tx), Kind::Retransmit, now + timers.t1);
-            }
-            self.timers
-                .set(Owner::Server(tx), Kind::GiveUp, now + timers.give_up());
-        }
-        self.send(transport, peer, bytes);
-    }
-
-    /// Sends a final response from a new server transaction.
-    fn send_final(
-        &mut self,
-        transport: Transport,
-        source: SocketAddr,
-        request: &Request,
-        response: Response,
-        now: Instant,
-    ) {
-        let bytes = response.to_bytes();
-        if request.method == Method::Invite {
-            let tx = self.open_server_tx(request, transport, source, ServerState::Proceeding, &[]);
-            self.finish_invite(tx, bytes, response.status.is_success(), now);
-            return;
-        }
-        if !transport.is_reliable() {
-            // Timer J: absorb retransmissions for 64*T1 (0 on TCP).
-            let tx =
-                self.open_server_tx(request, transport, source, ServerState::Completed, &bytes);
-            let at = now + self.config.timers.give_up();
-            self.timers.set(Owner::Server(tx), Kind::Linger, at);
-        }
-        self.send(transport, source, bytes);
-    }
-
-    fn open_server_tx(
-        &mut self,
-        request: &Request,
-        transport: Transport,
-        peer: SocketAddr,
-        state: ServerState,
-        last_response: &[u8],
-    ) -> TxId {
-        let id = TxId(self.fresh_id());
-        if let Some(key) = ServerKey::of(request) {
-            self.server_keys.insert(key.clone(), id);
-            self.server.insert(
-                id,
-                ServerTx {
-                    key,
-                    state,
-                    transport,
-                    peer,
-                    last_response: last_response.to_vec(),
-                    interval: self.config.timers.t1,
-                    call: None,
-                },
-            );
-        }
-        id
     }
 
     /// A non-INVITE success response (OPTIONS, BYE), through a transaction.
@@ -1179,13 +921,14 @@ impl Engine {
             Some(tag) => tag.to_owned(),
             None => self.token(),
         };
-        let mut response = self.response(request, status, Some(&tag));
+        let mut response = Response::to(request, status, Some(&tag));
         response.headers.other.extend(extra);
         response
             .headers
             .other
             .push(raw("Server", &self.config.user_agent));
-        self.send_final(transport, source, request, response, now);
+        self.tx
+            .send_final(transport, source, request, &response, now);
     }
 
     /// Refuses a parsed request.
@@ -1201,42 +944,12 @@ impl Engine {
         if *rejection == Rejection::Overloaded {
             // Statelessly: overload is no time to keep state.
             let tag = self.token();
-            let mut response = self.response(request, status, Some(&tag));
+            let mut response = Response::to(request, status, Some(&tag));
             response.headers.other.extend(extra);
             self.send(transport, source, response.to_bytes());
             return;
         }
         self.reply(transport, source, request, status, extra, now);
-    }
-
-    /// A response to `request` copying Via, From, To (with `to_tag` if it
-    /// has none), Call-ID and CSeq (§8.2.6.2).
-    fn response(&self, request: &Request, status: StatusCode, to_tag: Option<&str>) -> Response {
-        let h = &request.headers;
-        let mut to = h.to.clone();
-        if let (None, Some(tag)) = (to.tag(), to_tag) {
-            to.set_tag(tag);
-        }
-        Response {
-            status,
-            reason: status.reason().to_owned(),
-            headers: Headers {
-                via: h.via.clone(),
-                from: h.from.clone(),
-                to,
-                call_id: h.call_id.clone(),
-                cseq: h.cseq.clone(),
-                max_forwards: None,
-                contact: Vec::new(),
-                route: Vec::new(),
-                record_route: Vec::new(),
-                content_type: None,
-                require: Vec::new(),
-                accept: None,
-                other: Vec::new(),
-            },
-            body: Vec::new(),
-        }
     }
 
     /// What a dialog-creating response adds: Contact, Record-Route, Allow.
@@ -1273,78 +986,35 @@ impl Engine {
     /// (Timers E and F), and marks the call as ending.
     fn send_bye(&mut self, call: CallId, now: Instant) {
         let branch = format!("{BRANCH_COOKIE}{}", self.token());
+        let Some(transport) = self.calls.get(&call).map(|c| c.dialog.transport) else {
+            return;
+        };
+        let via = self.via(transport, &branch);
+        let user_agent = vec![raw("User-Agent", &self.config.user_agent)];
+        self.tx.table.cancel_all(Owner::Call(call));
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
         c.state = CallState::Ending;
         c.pending_2xx = None;
-        self.timers.cancel_all(Owner::Call(call));
-        let d = &mut c.dialog;
-        d.local_seq += 1;
-        let mut from = d.local.clone();
-        from.set_tag(&d.key.local_tag);
-        let mut to = d.remote.clone();
-        if let Some(tag) = &d.key.remote_tag {
-            to.set_tag(tag);
-        }
-        let via = Via {
+        let bye = c.dialog.request(Method::Bye, via, user_agent);
+        let peer = c.dialog.peer;
+        self.tx
+            .start_client(branch, &bye, transport, peer, call, now);
+    }
+
+    /// The Via of a request we send: our address, `rport` asked for.
+    fn via(&self, transport: Transport, branch: &str) -> Via {
+        Via {
             protocol: "SIP/2.0".to_owned(),
-            transport: d.transport.via_name().to_owned(),
+            transport: transport.via_name().to_owned(),
             host: Host::Ip(self.config.public_addr),
             port: Some(self.config.sip_port),
             params: vec![
-                Param::new("branch", Some(&branch)),
+                Param::new("branch", Some(branch)),
                 Param::new("rport", None),
             ],
-        };
-        let request = Request {
-            method: Method::Bye,
-            uri: d.remote_target.clone(),
-            headers: Headers {
-                via: vec![via],
-                from,
-                to,
-                call_id: d.key.call_id.clone(),
-                cseq: CSeq {
-                    seq: d.local_seq,
-                    method: Method::Bye,
-                },
-                max_forwards: Some(70),
-                contact: Vec::new(),
-                route: d.route_set.clone(),
-                record_route: Vec::new(),
-                content_type: None,
-                require: Vec::new(),
-                accept: None,
-                other: vec![raw("User-Agent", &self.config.user_agent)],
-            },
-            body: Vec::new(),
-        };
-        let (transport, peer) = (d.transport, d.peer);
-        let bytes = request.to_bytes();
-        let id = TxId(self.fresh_id());
-        let timers = self.config.timers;
-        if !transport.is_reliable() {
-            self.timers
-                .set(Owner::Client(id), Kind::Retransmit, now + timers.t1);
         }
-        self.timers
-            .set(Owner::Client(id), Kind::GiveUp, now + timers.give_up());
-        self.client_branches.insert(branch.clone(), id);
-        self.client.insert(
-            id,
-            ClientTx {
-                branch,
-                method: Method::Bye,
-                state: ClientState::Trying,
-                transport,
-                peer,
-                request: bytes.clone(),
-                interval: timers.t1,
-                call,
-            },
-        );
-        self.send(transport, peer, bytes);
     }
 
     /// An error response to a request that did not parse, written from
@@ -1390,17 +1060,7 @@ impl Engine {
     }
 
     fn send(&mut self, transport: Transport, to: SocketAddr, bytes: Vec<u8>) {
-        self.transmits.push_back(Transmit {
-            transport,
-            to,
-            bytes,
-        });
-    }
-
-    fn fresh_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
+        self.tx.send(transport, to, bytes);
     }
 
     /// A random token for tags and branches.

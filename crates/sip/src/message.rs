@@ -151,6 +151,28 @@ impl Request {
 }
 
 impl Response {
+    /// A response to `request` copying Via, From, To (with `to_tag` if it
+    /// has none), Call-ID and CSeq (§8.2.6.2).
+    pub fn to(request: &Request, status: StatusCode, to_tag: Option<&str>) -> Self {
+        let h = &request.headers;
+        let mut to = h.to.clone();
+        if let (None, Some(tag)) = (to.tag(), to_tag) {
+            to.set_tag(tag);
+        }
+        Self {
+            status,
+            reason: status.reason().to_owned(),
+            headers: Headers::new(
+                h.via.clone(),
+                h.from.clone(),
+                to,
+                h.call_id.clone(),
+                h.cseq.clone(),
+            ),
+            body: Vec::new(),
+        }
+    }
+
     /// The wire form.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = format!(
@@ -166,6 +188,31 @@ impl Response {
 }
 
 impl Headers {
+    /// The headers every message has, and none of the others.
+    pub fn new(
+        via: Vec<Via>,
+        from: NameAddr,
+        to: NameAddr,
+        call_id: SipCallId,
+        cseq: CSeq,
+    ) -> Self {
+        Self {
+            via,
+            from,
+            to,
+            call_id,
+            cseq,
+            max_forwards: None,
+            contact: Vec::new(),
+            route: Vec::new(),
+            record_route: Vec::new(),
+            content_type: None,
+            require: Vec::new(),
+            accept: None,
+            other: Vec::new(),
+        }
+    }
+
     /// The first header not typed here with this name (case-insensitive;
     /// compact forms such as `k` for Supported match too).
     pub fn get(&self, name: &str) -> Option<&str> {

@@ -1,18 +1,25 @@
-//! Transactions (RFC 3261 §17): the state each request/response exchange
-//! keeps so that retransmissions are absorbed and lost messages resent.
+//! The transaction layer (RFC 3261 §17): the state each request/response
+//! exchange keeps so that retransmissions are absorbed and lost messages
+//! resent, the timers that do it, and the queue of what to send.
 //!
-//! The engine drives them; this file holds their state and how requests
-//! are matched to them. Server transactions are matched by branch, sent-by
+//! [`Transactions`] owns the server and client transactions, the one
+//! [`TimerTable`] of the engine (the dialog layer's timers, a 2xx waiting
+//! for its ACK, sit in it beside Timers E to L) and the outgoing queue.
+//! It knows nothing of calls beyond the [`CallId`] a transaction belongs
+//! to: the engine decides what to answer, this layer sends it, resends it
+//! and forgets it when the RFC says so. Server transactions are matched by branch, sent-by
 //! and method (§17.2.3), with ACK matching its INVITE; a request without
 //! an RFC 3261 branch (an RFC 2543 client, or the bare `z9hG4bK` of RFC
 //! 4475 §3.2.1) falls back to Call-ID, CSeq number, From tag and the top
 //! Via. Client transactions (our BYE) are matched by branch and method.
 
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::message::{Method, Request};
-use crate::types::{CallId, Transport};
+use crate::message::{Method, Request, Response, Via};
+use crate::timer::{Kind, Owner, TimerTable, Timers};
+use crate::types::{CallId, Transmit, Transport, TxId};
 
 /// Identifies a server transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -110,4 +117,388 @@ pub(crate) struct ClientTx {
     /// The current Timer E interval.
     pub interval: Duration,
     pub call: CallId,
+}
+
+/// What an ACK matched in the transaction layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckMatch {
+    /// The ACK for a failure response (or a retransmission of it): absorbed.
+    Absorbed,
+    /// Not an ACK for a failure: the ACK of a 2xx, for the dialog layer.
+    ForDialog,
+}
+
+/// The transaction layer: transactions, their timers, and what to send.
+#[derive(Debug)]
+pub(crate) struct Transactions {
+    timers: Timers,
+    server: HashMap<TxId, ServerTx>,
+    server_keys: HashMap<ServerKey, TxId>,
+    client: HashMap<TxId, ClientTx>,
+    client_branches: HashMap<String, TxId>,
+    /// Every timer of the engine (transactions' and calls').
+    pub table: TimerTable,
+    transmits: VecDeque<Transmit>,
+    /// One counter numbers transactions and calls alike.
+    next_id: u64,
+}
+
+impl Transactions {
+    pub fn new(timers: Timers) -> Self {
+        Self {
+            timers,
+            server: HashMap::new(),
+            server_keys: HashMap::new(),
+            client: HashMap::new(),
+            client_branches: HashMap::new(),
+            table: TimerTable::default(),
+            transmits: VecDeque::new(),
+            next_id: 1,
+        }
+    }
+
+    pub fn fresh_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub fn send(&mut self, transport: Transport, to: SocketAddr, bytes: Vec<u8>) {
+        self.transmits.push_back(Transmit {
+            transport,
+            to,
+            bytes,
+        });
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn server_count(&self) -> usize {
+        self.server.len()
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.client.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.server.is_empty() && self.client.is_empty() && self.table.len() == 0
+    }
+
+    // -- server transactions --------------------------------------------------
+
+    /// A retransmitted request: its transaction's last response goes out
+    /// again. False if no transaction has the key.
+    pub fn absorb_retransmission(&mut self, key: &ServerKey) -> bool {
+        let Some(tx) = self.server_keys.get(key).and_then(|id| self.server.get(id)) else {
+            return false;
+        };
+        let (transport, peer, bytes) = (tx.transport, tx.peer, tx.last_response.clone());
+        self.send(transport, peer, bytes);
+        true
+    }
+
+    /// The state and call of the server transaction with this key.
+    pub fn server_state(&self, key: &ServerKey) -> Option<(ServerState, Option<CallId>)> {
+        let tx = self
+            .server_keys
+            .get(key)
+            .and_then(|id| self.server.get(id))?;
+        Some((tx.state, tx.call))
+    }
+
+    /// A new server transaction for `request` (none if it has no Via).
+    pub fn open_server(
+        &mut self,
+        request: &Request,
+        transport: Transport,
+        peer: SocketAddr,
+        state: ServerState,
+        last_response: &[u8],
+    ) -> TxId {
+        let id = TxId(self.fresh_id());
+        if let Some(key) = ServerKey::of(request) {
+            self.server_keys.insert(key.clone(), id);
+            self.server.insert(
+                id,
+                ServerTx {
+                    key,
+                    state,
+                    transport,
+                    peer,
+                    last_response: last_response.to_vec(),
+                    interval: self.timers.t1,
+                    call: None,
+                },
+            );
+        }
+        id
+    }
+
+    /// Marks the server transaction `tx` as the one that created `call`.
+    pub fn set_call(&mut self, tx: TxId, call: CallId) {
+        if let Some(server) = self.server.get_mut(&tx) {
+            server.call = Some(call);
+        }
+    }
+
+    /// Sends a provisional response from the INVITE server transaction
+    /// `tx` (and resends it for a retransmitted INVITE).
+    pub fn provisional(&mut self, tx: TxId, bytes: Vec<u8>) {
+        if let Some(server) = self.server.get_mut(&tx) {
+            server.last_response.clone_from(&bytes);
+            let (transport, peer) = (server.transport, server.peer);
+            self.send(transport, peer, bytes);
+        }
+    }
+
+    /// Sends a final response from an INVITE server transaction: a 2xx
+    /// moves it to Accepted (Timer L), a failure to Completed (Timers G,
+    /// H) to wait for the ACK.
+    pub fn finish_invite(&mut self, tx: TxId, bytes: Vec<u8>, success: bool, now: Instant) {
+        let timers = self.timers;
+        let Some(server) = self.server.get_mut(&tx) else {
+            return;
+        };
+        server.last_response.clone_from(&bytes);
+        server.interval = timers.t1;
+        let (transport, peer) = (server.transport, server.peer);
+        if success {
+            server.state = ServerState::Accepted;
+            self.table
+                .set(Owner::Server(tx), Kind::Linger, now + timers.give_up());
+        } else {
+            server.state = ServerState::Completed;
+            if !transport.is_reliable() {
+                self.table
+                    .set(Owner::Server(tx), Kind::Retransmit, now + timers.t1);
+            }
+            self.table
+                .set(Owner::Server(tx), Kind::GiveUp, now + timers.give_up());
+        }
+        self.send(transport, peer, bytes);
+    }
+
+    /// Sends a final response from a new server transaction.
+    pub fn send_final(
+        &mut self,
+        transport: Transport,
+        source: SocketAddr,
+        request: &Request,
+        response: &Response,
+        now: Instant,
+    ) {
+        let bytes = response.to_bytes();
+        if request.method == Method::Invite {
+            let tx = self.open_server(request, transport, source, ServerState::Proceeding, &[]);
+            self.finish_invite(tx, bytes, response.status.is_success(), now);
+            return;
+        }
+        if !transport.is_reliable() {
+            // Timer J: absorb retransmissions for 64*T1 (0 on TCP).
+            let tx = self.open_server(request, transport, source, ServerState::Completed, &bytes);
+            let at = now + self.timers.give_up();
+            self.table.set(Owner::Server(tx), Kind::Linger, at);
+        }
+        self.send(transport, source, bytes);
+    }
+
+    /// An ACK: absorbed here if it acknowledges a failure response (Timer
+    /// I then absorbs its retransmissions for T4, 0 on TCP).
+    pub fn ack(&mut self, key: &ServerKey, now: Instant) -> AckMatch {
+        let Some(&id) = self.server_keys.get(key) else {
+            return AckMatch::ForDialog;
+        };
+        let reliable = match self.server.get_mut(&id) {
+            Some(tx) if tx.state == ServerState::Completed => {
+                tx.state = ServerState::Confirmed;
+                tx.transport.is_reliable()
+            }
+            Some(tx) if tx.state == ServerState::Confirmed => return AckMatch::Absorbed,
+            _ => return AckMatch::ForDialog,
+        };
+        self.table.cancel(Owner::Server(id), Kind::Retransmit);
+        self.table.cancel(Owner::Server(id), Kind::GiveUp);
+        let linger = if reliable { now } else { now + self.timers.t4 };
+        self.table.set(Owner::Server(id), Kind::Linger, linger);
+        AckMatch::Absorbed
+    }
+
+    // -- client transactions --------------------------------------------------
+
+    /// Sends `request` (a BYE) in a new non-INVITE client transaction
+    /// (Timers E and F) for `call`.
+    pub fn start_client(
+        &mut self,
+        branch: String,
+        request: &Request,
+        transport: Transport,
+        peer: SocketAddr,
+        call: CallId,
+        now: Instant,
+    ) {
+        let bytes = request.to_bytes();
+        let id = TxId(self.fresh_id());
+        let timers = self.timers;
+        if !transport.is_reliable() {
+            self.table
+                .set(Owner::Client(id), Kind::Retransmit, now + timers.t1);
+        }
+        self.table
+            .set(Owner::Client(id), Kind::GiveUp, now + timers.give_up());
+        self.client_branches.insert(branch.clone(), id);
+        self.client.insert(
+            id,
+            ClientTx {
+                branch,
+                method: request.method.clone(),
+                state: ClientState::Trying,
+                transport,
+                peer,
+                request: bytes.clone(),
+                interval: timers.t1,
+                call,
+            },
+        );
+        self.send(transport, peer, bytes);
+    }
+
+    /// A response: false if it matches none of our client transactions.
+    pub fn handle_response(&mut self, response: &Response, now: Instant) -> bool {
+        let tx = response
+            .headers
+            .via
+            .first()
+            .and_then(Via::branch)
+            .and_then(|branch| self.client_branches.get(branch))
+            .copied();
+        let Some((id, tx)) = tx.and_then(|id| Some((id, self.client.get_mut(&id)?))) else {
+            return false;
+        };
+        if tx.method != response.headers.cseq.method {
+            return false;
+        }
+        if response.status.is_provisional() {
+            // Timer E keeps going, at T2 (§17.1.2.2).
+            if tx.state == ClientState::Trying {
+                tx.state = ClientState::Proceeding;
+                tx.interval = self.timers.t2;
+            }
+            return true;
+        }
+        if tx.state == ClientState::Completed {
+            return true;
+        }
+        tx.state = ClientState::Completed;
+        let reliable = tx.transport.is_reliable();
+        self.table.cancel(Owner::Client(id), Kind::Retransmit);
+        self.table.cancel(Owner::Client(id), Kind::GiveUp);
+        // Timer K: absorb response retransmissions for T4 (0 on TCP).
+        let linger = if reliable { now } else { now + self.timers.t4 };
+        self.table.set(Owner::Client(id), Kind::Linger, linger);
+        true
+    }
+
+    // -- timers and connections -----------------------------------------------
+
+    /// A transaction's timer fired. Returns the call whose BYE transaction
+    /// is over (Timer F or K), for the dialog layer to forget.
+    pub fn on_timer(&mut self, owner: Owner, kind: Kind, now: Instant) -> Option<CallId> {
+        match owner {
+            Owner::Server(id) => {
+                self.server_timer(id, kind, now);
+                None
+            }
+            Owner::Client(id) => self.client_timer(id, kind, now),
+            Owner::Call(_) => None,
+        }
+    }
+
+    fn server_timer(&mut self, id: TxId, kind: Kind, now: Instant) {
+        match kind {
+            Kind::Retransmit => {
+                let timers = self.timers;
+                let Some(tx) = self
+                    .server
+                    .get_mut(&id)
+                    .filter(|tx| tx.state == ServerState::Completed)
+                else {
+                    return;
+                };
+                tx.interval = timers.backoff(tx.interval);
+                let at = now + tx.interval;
+                let (transport, peer, bytes) = (tx.transport, tx.peer, tx.last_response.clone());
+                self.table.set(Owner::Server(id), Kind::Retransmit, at);
+                self.send(transport, peer, bytes);
+            }
+            // Timer H (no ACK for a failure), or I, J, L: forget it.
+            Kind::GiveUp | Kind::Linger => self.forget_server(id),
+        }
+    }
+
+    fn client_timer(&mut self, id: TxId, kind: Kind, now: Instant) -> Option<CallId> {
+        match kind {
+            Kind::Retransmit => {
+                let timers = self.timers;
+                let tx = self
+                    .client
+                    .get_mut(&id)
+                    .filter(|tx| tx.state != ClientState::Completed)?;
+                tx.interval = match tx.state {
+                    ClientState::Proceeding => timers.t2,
+                    _ => timers.backoff(tx.interval),
+                };
+                let at = now + tx.interval;
+                let (transport, peer, bytes) = (tx.transport, tx.peer, tx.request.clone());
+                self.table.set(Owner::Client(id), Kind::Retransmit, at);
+                self.send(transport, peer, bytes);
+                None
+            }
+            // Timer F (no final response) or K: either way the BYE is done
+            // and so is the call.
+            Kind::GiveUp | Kind::Linger => self.forget_client(id),
+        }
+    }
+
+    fn forget_server(&mut self, id: TxId) {
+        self.table.cancel_all(Owner::Server(id));
+        if let Some(tx) = self.server.remove(&id) {
+            self.server_keys.remove(&tx.key);
+        }
+    }
+
+    fn forget_client(&mut self, id: TxId) -> Option<CallId> {
+        self.table.cancel_all(Owner::Client(id));
+        let tx = self.client.remove(&id)?;
+        self.client_branches.remove(&tx.branch);
+        Some(tx.call)
+    }
+
+    /// Forgets every transaction on `transport` (a closed connection).
+    /// Returns the calls whose BYE was in flight on it, in order.
+    pub fn connection_closed(&mut self, transport: Transport) -> Vec<CallId> {
+        let mut servers: Vec<TxId> = self
+            .server
+            .iter()
+            .filter(|(_, tx)| tx.transport == transport)
+            .map(|(id, _)| *id)
+            .collect();
+        servers.sort_unstable();
+        for id in servers {
+            self.forget_server(id);
+        }
+        let mut clients: Vec<TxId> = self
+            .client
+            .iter()
+            .filter(|(_, tx)| tx.transport == transport)
+            .map(|(id, _)| *id)
+            .collect();
+        clients.sort_unstable();
+        clients
+            .into_iter()
+            .filter_map(|id| self.forget_client(id))
+            .collect()
+    }
 }
