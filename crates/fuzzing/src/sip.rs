@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use ::sip::sdp::{Origin, SessionDescription, answer, negotiate};
-use ::sip::{Config, Engine, Event, Message, StreamFrame, Transport, frame_stream};
+use ::sip::{Engine, EngineConfig, Message, SipEvent, StreamFrame, Transport, frame_stream};
 
 /// Any bytes as a SIP datagram or stream: parsing and stream framing never
 /// panic, and a message that parses reads back equal after the serializer
@@ -33,7 +33,11 @@ pub fn sip_engine(data: &[u8]) {
         counter += 1;
         counter
     };
-    let mut engine = Engine::new(Config::new("203.0.113.10".parse().unwrap(), 5060), rng).unwrap();
+    let mut engine = Engine::new(
+        EngineConfig::new("203.0.113.10".parse().unwrap(), 5060),
+        rng,
+    )
+    .unwrap();
     let from = "192.0.2.7:5070".parse().unwrap();
     let mut now = Instant::now();
     let mut hangup = Vec::new();
@@ -43,8 +47,8 @@ pub fn sip_engine(data: &[u8]) {
         engine.handle_timeout(now);
         while let Some(event) = engine.poll_event() {
             match event {
-                Event::IncomingCall(call) => engine.answer(call.call, 40000, now).unwrap(),
-                Event::AckReceived { call } => hangup.push(call),
+                SipEvent::IncomingCall(call) => engine.answer(call.call, 40000, now).unwrap(),
+                SipEvent::AckReceived { call } => hangup.push(call),
                 _ => {}
             }
         }

@@ -29,7 +29,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip::{CallId, ConnId, EndedBy, Engine, Event, IncomingCall, StreamFrame, Transport};
+use sip::{CallId, ConnId, EndedBy, Engine, IncomingCall, SipEvent, StreamFrame, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
@@ -217,7 +217,7 @@ pub fn spawn(
         udp: udp.local_addr()?,
         tcp: tcp.local_addr()?,
     };
-    let engine_config = sip::Config::new(config.effective_public_addr(), addrs.udp.port());
+    let engine_config = sip::EngineConfig::new(config.effective_public_addr(), addrs.udp.port());
     let rng = || u64::from_le_bytes(crate::ids::random_bytes()[..8].try_into().unwrap_or([0; 8]));
     let engine = Engine::new(engine_config, rng).map_err(io::Error::other)?;
     let (tx, commands) = mpsc::channel(COMMANDS);
@@ -254,7 +254,7 @@ enum TcpInput {
         conn: ConnId,
         from: SocketAddr,
         bytes: Vec<u8>,
-        error: sip::ParseError,
+        error: sip::SipParseError,
     },
     Closed(ConnId),
 }
@@ -402,9 +402,9 @@ impl SipTask {
         }
     }
 
-    fn route(&mut self, event: Event) {
+    fn route(&mut self, event: SipEvent) {
         let (call, event, last) = match event {
-            Event::IncomingCall(incoming) => {
+            SipEvent::IncomingCall(incoming) => {
                 if !self.allow.allows(incoming.remote.ip()) {
                     tracing::debug!(source = %incoming.remote.ip(), "INVITE from outside --sip-allow: 403");
                     self.metrics.sip_invite_forbidden();
@@ -425,11 +425,11 @@ impl SipTask {
                 (self.on_call)(incoming, rx, self.handle.clone());
                 return;
             }
-            Event::AckReceived { call } => (call, CallEvent::Acked, false),
-            Event::HoldChanged { call, on_hold } => (call, CallEvent::Hold(on_hold), false),
-            Event::MediaChanged { call, audio } => (call, CallEvent::Media(audio), false),
-            Event::CallCancelled { call } => (call, CallEvent::Ended(EndedBy::Remote), true),
-            Event::CallEnded { call, by } => (call, CallEvent::Ended(by), true),
+            SipEvent::AckReceived { call } => (call, CallEvent::Acked, false),
+            SipEvent::HoldChanged { call, on_hold } => (call, CallEvent::Hold(on_hold), false),
+            SipEvent::MediaChanged { call, audio } => (call, CallEvent::Media(audio), false),
+            SipEvent::CallCancelled { call } => (call, CallEvent::Ended(EndedBy::Remote), true),
+            SipEvent::CallEnded { call, by } => (call, CallEvent::Ended(by), true),
         };
         let channel = if last {
             self.calls.remove(&call)

@@ -16,7 +16,7 @@ use std::io::ErrorKind;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sip::{Config, Engine, Event, Transport};
+use sip::{Engine, EngineConfig, SipEvent, Transport};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         state ^= state << 17;
         state
     };
-    let mut engine = Engine::new(Config::new(local.ip(), local.port()), rng)?;
+    let mut engine = Engine::new(EngineConfig::new(local.ip(), local.port()), rng)?;
     let mut buf = vec![0; 65_536];
     let mut ended = 0;
     eprintln!("listening on {local}");
@@ -63,13 +63,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         while let Some(event) = engine.poll_event() {
             println!("{event:?}");
             match event {
-                Event::IncomingCall(call) => engine.answer(call.call, 40_000, Instant::now())?,
-                Event::AckReceived { call } => {
+                SipEvent::IncomingCall(call) => engine.answer(call.call, 40_000, Instant::now())?,
+                SipEvent::AckReceived { call } => {
                     if let Some(secs) = hangup_after {
                         hangups.push((Instant::now() + Duration::from_secs_f64(secs), call));
                     }
                 }
-                Event::CallEnded { .. } | Event::CallCancelled { .. } => ended += 1,
+                SipEvent::CallEnded { .. } | SipEvent::CallCancelled { .. } => ended += 1,
                 _ => {}
             }
         }

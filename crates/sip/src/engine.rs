@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::dialog::{Call, CallState, Calls, Dialog, DialogKey, MediaSession, Pending2xx};
-use crate::error::ParseError;
+use crate::error::SipParseError;
 use crate::message::{
     BRANCH_COOKIE, MediaType, Message, Method, NameAddr, RawHeader, Request, Response, SipCallId,
     StatusCode, Via,
@@ -43,7 +43,7 @@ impl<F: FnMut() -> u64> Random for F {
 
 /// What the engine needs to know about where it runs.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct EngineConfig {
     /// The address written into Contact and SDP: where callers reach us.
     /// Never a wildcard (`--public-addr`, or the bind address).
     pub public_addr: IpAddr,
@@ -56,7 +56,7 @@ pub struct Config {
     pub max_transactions: usize,
 }
 
-impl Config {
+impl EngineConfig {
     pub fn new(public_addr: IpAddr, sip_port: u16) -> Self {
         Self {
             public_addr,
@@ -108,7 +108,7 @@ pub enum EndedBy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum SipEvent {
     IncomingCall(Box<IncomingCall>),
     /// The caller gave up before an answer (CANCEL); 487 was sent.
     CallCancelled {
@@ -168,7 +168,7 @@ pub struct Stats {
 /// Why the engine refuses a request; see [`rejection_response`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Rejection {
-    Parse(ParseError),
+    Parse(SipParseError),
     NotImplemented,
     MethodNotAllowed,
     CSeqMismatch,
@@ -193,7 +193,7 @@ fn rejection_response(rejection: &Rejection) -> (StatusCode, Vec<RawHeader>) {
     let warning =
         |code: u16, text: &str| vec![raw("Warning", &format!("{code} confab \"{text}\""))];
     match rejection {
-        R::Parse(ParseError::UnsupportedVersion) => (StatusCode::VERSION_NOT_SUPPORTED, vec![]),
+        R::Parse(SipParseError::UnsupportedVersion) => (StatusCode::VERSION_NOT_SUPPORTED, vec![]),
         R::Parse(_) | R::CSeqMismatch => (StatusCode::BAD_REQUEST, vec![]),
         R::NotImplemented => (StatusCode::NOT_IMPLEMENTED, allow()),
         R::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, allow()),
@@ -244,13 +244,13 @@ fn raw(name: &str, value: &str) -> RawHeader {
 /// The SIP user agent server. See the crate documentation for the loop
 /// that drives it.
 pub struct Engine {
-    config: Config,
+    config: EngineConfig,
     rng: Box<dyn Random + Send>,
     /// The dialog layer: calls and the dialogs that find them.
     calls: Calls,
     /// The transaction layer: transactions, every timer, what to send.
     tx: Transactions,
-    events: VecDeque<Event>,
+    events: VecDeque<SipEvent>,
     stats: Stats,
 }
 
@@ -268,7 +268,10 @@ impl fmt::Debug for Engine {
 }
 
 impl Engine {
-    pub fn new(config: Config, rng: impl Random + Send + 'static) -> Result<Self, ConfigError> {
+    pub fn new(
+        config: EngineConfig,
+        rng: impl Random + Send + 'static,
+    ) -> Result<Self, ConfigError> {
         if config.public_addr.is_unspecified() {
             return Err(ConfigError::WildcardPublicAddr(config.public_addr));
         }
@@ -297,7 +300,7 @@ impl Engine {
             Ok(Message::Request(request)) => self.handle_request(transport, from, request, now),
             Ok(Message::Response(response)) => self.handle_response(&response, now),
             Err(ParseFailure {
-                error: ParseError::Empty,
+                error: SipParseError::Empty,
                 ..
             }) => self.stats.keepalives += 1,
             Err(ParseFailure {
@@ -325,7 +328,7 @@ impl Engine {
         transport: Transport,
         from: SocketAddr,
         bytes: &[u8],
-        error: ParseError,
+        error: SipParseError,
     ) {
         match parse::unframeable_reply(bytes) {
             Some(reply) if reply.method != Method::Ack => {
@@ -355,7 +358,7 @@ impl Engine {
 
     /// The stream connection `conn` is gone (the caller closed it, or it
     /// broke). Nothing can be sent or answered on it any more, so its calls
-    /// end without a BYE ([`Event::CallEnded`] with
+    /// end without a BYE ([`SipEvent::CallEnded`] with
     /// [`EndedBy::ConnectionClosed`] for each one not already reported
     /// over) and its transactions are forgotten. Calls on other
     /// transports are untouched.
@@ -372,7 +375,7 @@ impl Engine {
                 .is_some_and(|c| c.bye_after_ack || c.state == CallState::Ending);
             self.remove_call(call);
             if !reported {
-                self.events.push_back(Event::CallEnded {
+                self.events.push_back(SipEvent::CallEnded {
                     call,
                     by: EndedBy::ConnectionClosed,
                 });
@@ -388,7 +391,7 @@ impl Engine {
 
     /// The next event for the shell.
     #[must_use]
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<SipEvent> {
         self.events.pop_front()
     }
 
@@ -462,7 +465,7 @@ impl Engine {
 
     /// Ends a call from our side: BYE once established (after the ACK if
     /// it has not come yet), 480 if it was never answered. Reports
-    /// [`Event::CallEnded`] with [`EndedBy::Local`] at once.
+    /// [`SipEvent::CallEnded`] with [`EndedBy::Local`] at once.
     pub fn hangup(&mut self, call: CallId, now: Instant) -> Result<(), CallError> {
         let c = self.calls.get_mut(&call).ok_or(CallError::UnknownCall)?;
         match c.state {
@@ -473,7 +476,7 @@ impl Engine {
             CallState::Confirmed => self.send_bye(call, now),
             CallState::Answered | CallState::Ending => return Err(CallError::InvalidState),
         }
-        self.events.push_back(Event::CallEnded {
+        self.events.push_back(SipEvent::CallEnded {
             call,
             by: EndedBy::Local,
         });
@@ -614,7 +617,7 @@ impl Engine {
             },
         );
         self.events
-            .push_back(Event::IncomingCall(Box::new(IncomingCall {
+            .push_back(SipEvent::IncomingCall(Box::new(IncomingCall {
                 call,
                 request_uri_user: request.uri.user().map(str::to_owned),
                 from_user: h.from.uri.user().map(str::to_owned),
@@ -674,7 +677,7 @@ impl Engine {
             c.media.offer = offer;
             c.media.stream = stream;
             if before.on_hold() != audio.on_hold() {
-                changes.push(Event::HoldChanged {
+                changes.push(SipEvent::HoldChanged {
                     call,
                     on_hold: audio.on_hold(),
                 });
@@ -684,7 +687,7 @@ impl Engine {
                 ..audio.clone()
             };
             if moved != before {
-                changes.push(Event::MediaChanged { call, audio });
+                changes.push(SipEvent::MediaChanged { call, audio });
             }
         }
         let body = c.media.answer(local);
@@ -727,7 +730,7 @@ impl Engine {
             CallState::Ending => return Ok(()),
         }
         if !reported {
-            self.events.push_back(Event::CallEnded {
+            self.events.push_back(SipEvent::CallEnded {
                 call,
                 by: EndedBy::Remote,
             });
@@ -764,7 +767,7 @@ impl Engine {
             .send_final(transport, source, request, &response, now);
         if let (ServerState::Proceeding, Some(call)) = (state, call) {
             let _ = self.end_offered(call, StatusCode::REQUEST_TERMINATED, now);
-            self.events.push_back(Event::CallCancelled { call });
+            self.events.push_back(SipEvent::CallCancelled { call });
         }
         Ok(())
     }
@@ -800,7 +803,7 @@ impl Engine {
             self.send_bye(call, now);
         } else {
             c.state = CallState::Confirmed;
-            self.events.push_back(Event::AckReceived { call });
+            self.events.push_back(SipEvent::AckReceived { call });
         }
     }
 
@@ -840,7 +843,7 @@ impl Engine {
                 self.tx.table.cancel(Owner::Call(call), Kind::Retransmit);
                 self.send_bye(call, now);
                 if !reported {
-                    self.events.push_back(Event::CallEnded {
+                    self.events.push_back(SipEvent::CallEnded {
                         call,
                         by: EndedBy::Timeout,
                     });

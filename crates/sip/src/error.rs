@@ -7,7 +7,7 @@ use crate::limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 /// A syntax error in a SIP message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ParseError {
+pub enum SipParseError {
     #[error("message of {0} bytes is over the {MAX_MESSAGE_LEN}-byte limit")]
     TooLarge(usize),
     #[error("more than {MAX_HEADER_LINES} header lines")]
@@ -45,7 +45,7 @@ pub enum ParseError {
     BodyTruncated,
 }
 
-impl ParseError {
+impl SipParseError {
     pub(crate) fn header(header: &'static str, reason: &'static str) -> Self {
         Self::BadHeader { header, reason }
     }

@@ -5,7 +5,7 @@
 //! and draws no random numbers: the shell (the server's SIP task) feeds it
 //! bytes and `now`, passes an RNG for tags and branches, and drains what
 //! to send, call events and the next deadline. The rest of confab sees
-//! typed calls ([`IncomingCall`], [`Event`], [`sdp::NegotiatedAudio`]) and
+//! typed calls ([`IncomingCall`], [`SipEvent`], [`sdp::NegotiatedAudio`]) and
 //! never SIP text.
 //!
 //! # The contract
@@ -32,7 +32,7 @@
 //! retransmissions of its responses and requests (RFC 3261 timers, kept
 //! as a table); OPTIONS (200 with Allow/Accept); CANCEL (200, and 487 to
 //! the INVITE if it had no final response); BYE (200); re-INVITEs (an
-//! answer on the same RTP port, [`Event::HoldChanged`] when a `sendonly`
+//! answer on the same RTP port, [`SipEvent::HoldChanged`] when a `sendonly`
 //! or `inactive` offer puts the leg on hold or takes it off); a BYE when
 //! no ACK comes within 64*T1; and every error response, chosen in one
 //! function (`engine::rejection_response`): 400 for bad syntax (505 for
@@ -45,7 +45,7 @@
 //! Replies go back to the source address and port of the request on the
 //! same transport (RFC 3581 symmetric response routing; `received` and
 //! `rport` are filled in). Our BYE goes to where the caller's INVITE came
-//! from. Contact and SDP carry [`Config::public_addr`], never a wildcard.
+//! from. Contact and SDP carry [`EngineConfig::public_addr`], never a wildcard.
 //!
 //! Choices worth knowing (RFC 4475 allows each): `Max-Forwards: 0` is
 //! processed normally, as an endpoint should (RFC 4475 §3.3.11), not
@@ -65,11 +65,11 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use sip::{Config, Engine, Event, Transport};
+//! use sip::{EngineConfig, Engine, SipEvent, Transport};
 //!
 //! let mut counter = 0_u64;
 //! let rng = move || { counter += 1; counter }; // the shell passes getrandom
-//! let mut engine = Engine::new(Config::new("203.0.113.10".parse()?, 5060), rng)?;
+//! let mut engine = Engine::new(EngineConfig::new("203.0.113.10".parse()?, 5060), rng)?;
 //! let caller = "192.0.2.7:5070".parse()?;
 //! let sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
 //!            m=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
@@ -89,7 +89,7 @@
 //! let mut sent = Vec::new();
 //! loop {
 //!     while let Some(event) = engine.poll_event() {
-//!         if let Event::IncomingCall(call) = event {
+//!         if let SipEvent::IncomingCall(call) = event {
 //!             // Route on call.request_uri_user ("room1"), record call.from_user,
 //!             // bind an RTP port for call.audio, then:
 //!             engine.answer(call.call, 40_000, now)?;
@@ -125,9 +125,9 @@ mod types;
 mod uri;
 
 pub use engine::{
-    CallError, Config, ConfigError, EndedBy, Engine, Event, IncomingCall, Random, Stats,
+    CallError, ConfigError, EndedBy, Engine, EngineConfig, IncomingCall, Random, SipEvent, Stats,
 };
-pub use error::ParseError;
+pub use error::SipParseError;
 pub use limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 pub use message::{
     BRANCH_COOKIE, CSeq, Headers, MediaType, Message, Method, NameAddr, RawHeader, Request,

@@ -246,7 +246,7 @@ pub(crate) fn full_name(name: &str) -> &str {
         b's' => "Subject",
         b'k' => "Supported",
         b'e' => "Content-Encoding",
-        b'o' => "Event",
+        b'o' => "SipEvent",
         b'r' => "Refer-To",
         b'b' => "Referred-By",
         b'u' => "Allow-Events",

@@ -23,7 +23,7 @@
 //! No function here indexes a slice with a position it did not just find,
 //! and none can panic on any input (a property test feeds it garbage).
 
-use crate::error::ParseError;
+use crate::error::SipParseError;
 use crate::limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 use crate::message::{
     CSeq, Headers, MediaType, Message, Method, NameAddr, RawHeader, Request, Response, SipCallId,
@@ -35,7 +35,7 @@ use crate::uri::{Host, Uri, parse_port};
 /// A failed parse, with what is needed to answer it if it was a request.
 #[derive(Debug)]
 pub(crate) struct ParseFailure {
-    pub error: ParseError,
+    pub error: SipParseError,
     pub reply: Option<Box<ReplyContext>>,
 }
 
@@ -67,7 +67,7 @@ pub enum StreamFrame {
 /// Finds the next message boundary in a stream buffer. On an error the
 /// stream cannot be re-synchronised: close the connection (RFC 3261 §18.3,
 /// RFC 4475 §3.1.2.3).
-pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
+pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, SipParseError> {
     if buf.starts_with(b"\r\n\r\n") {
         return Ok(StreamFrame::KeepAlive { len: 4, pong: true });
     }
@@ -80,7 +80,7 @@ pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
     let rest = buf.get(start..).unwrap_or_default();
     let Some(body_at) = header_end(rest) else {
         return if rest.len() > MAX_MESSAGE_LEN {
-            Err(ParseError::TooLarge(rest.len()))
+            Err(SipParseError::TooLarge(rest.len()))
         } else {
             Ok(StreamFrame::Incomplete)
         };
@@ -99,13 +99,13 @@ pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
             .replace(parse_content_length(&header.value)?)
             .is_some()
         {
-            return Err(ParseError::Duplicate("Content-Length"));
+            return Err(SipParseError::Duplicate("Content-Length"));
         }
     }
-    let length = length.ok_or(ParseError::Missing("Content-Length"))?;
+    let length = length.ok_or(SipParseError::Missing("Content-Length"))?;
     let total = body_at.saturating_add(length);
     if total > MAX_MESSAGE_LEN {
-        return Err(ParseError::TooLarge(total));
+        return Err(SipParseError::TooLarge(total));
     }
     if rest.len() < total {
         return Ok(StreamFrame::Incomplete);
@@ -133,7 +133,7 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
 impl Message {
     /// Parses one message (a UDP datagram, or one message framed out of a
     /// stream by [`crate::frame_stream`]).
-    pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, SipParseError> {
         parse_message(bytes).map_err(|failure| failure.error)
     }
 }
@@ -179,12 +179,12 @@ pub(crate) fn parse_message(bytes: &[u8]) -> Result<Message, ParseFailure> {
 
 /// The body: the declared Content-Length of what follows the headers (the
 /// rest is ignored, RFC 4475 §3.1.1.8), or all of it when none is declared.
-fn frame_body(rest: &[u8], length: Option<usize>) -> Result<Vec<u8>, ParseError> {
+fn frame_body(rest: &[u8], length: Option<usize>) -> Result<Vec<u8>, SipParseError> {
     match length {
         Some(length) => rest
             .get(..length)
             .map(<[u8]>::to_vec)
-            .ok_or(ParseError::BodyTruncated),
+            .ok_or(SipParseError::BodyTruncated),
         None => Ok(rest.to_vec()),
     }
 }
@@ -246,7 +246,7 @@ struct Raw<'a> {
     headers: Vec<RawHeader>,
     body: &'a [u8],
     /// The first malformed thing seen in the header section.
-    defect: Option<ParseError>,
+    defect: Option<SipParseError>,
 }
 
 struct Lines<'a> {
@@ -256,7 +256,7 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     /// The next line without its CRLF (or bare LF).
-    fn next_line(&mut self) -> Option<Result<&'a [u8], ParseError>> {
+    fn next_line(&mut self) -> Option<Result<&'a [u8], SipParseError>> {
         let rest = self.bytes.get(self.pos..).filter(|r| !r.is_empty())?;
         let (line, used) = match rest.iter().position(|&b| b == b'\n') {
             Some(nl) => (rest.get(..nl).unwrap_or_default(), nl + 1),
@@ -265,7 +265,7 @@ impl<'a> Lines<'a> {
         self.pos += used;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         Some(if line.len() > MAX_LINE_LEN {
-            Err(ParseError::LineTooLong)
+            Err(SipParseError::LineTooLong)
         } else {
             Ok(line)
         })
@@ -276,17 +276,17 @@ impl<'a> Lines<'a> {
     }
 }
 
-fn split(bytes: &[u8]) -> Result<Raw<'_>, ParseError> {
+fn split(bytes: &[u8]) -> Result<Raw<'_>, SipParseError> {
     if bytes.len() > MAX_MESSAGE_LEN {
-        return Err(ParseError::TooLarge(bytes.len()));
+        return Err(SipParseError::TooLarge(bytes.len()));
     }
     // CRLFs before the start line are ignored (RFC 3261 §7.5).
     let begin = bytes
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
-        .ok_or(ParseError::Empty)?;
+        .ok_or(SipParseError::Empty)?;
     let mut lines = Lines { bytes, pos: begin };
-    let start = lines.next_line().ok_or(ParseError::Empty)??;
+    let start = lines.next_line().ok_or(SipParseError::Empty)??;
     let mut headers: Vec<RawHeader> = Vec::new();
     let mut defect = None;
     // The header being continued was dropped as malformed.
@@ -294,7 +294,7 @@ fn split(bytes: &[u8]) -> Result<Raw<'_>, ParseError> {
     let mut count = 0;
     let body = loop {
         let Some(line) = lines.next_line() else {
-            defect.get_or_insert(ParseError::UnterminatedHeaders);
+            defect.get_or_insert(SipParseError::UnterminatedHeaders);
             break &[][..];
         };
         let line = line?;
@@ -303,10 +303,10 @@ fn split(bytes: &[u8]) -> Result<Raw<'_>, ParseError> {
         }
         count += 1;
         if count > MAX_HEADER_LINES {
-            return Err(ParseError::TooManyHeaders);
+            return Err(SipParseError::TooManyHeaders);
         }
         if line.contains(&b'\r') {
-            defect.get_or_insert(ParseError::BadHeaderLine);
+            defect.get_or_insert(SipParseError::BadHeaderLine);
             skipping = true;
             continue;
         }
@@ -316,7 +316,7 @@ fn split(bytes: &[u8]) -> Result<Raw<'_>, ParseError> {
                     let more = trim_lws_bytes(line);
                     let (text, utf8) = to_text(more);
                     if !utf8 {
-                        defect.get_or_insert(ParseError::NotUtf8);
+                        defect.get_or_insert(SipParseError::NotUtf8);
                     }
                     if !text.is_empty() {
                         if !last.value.is_empty() {
@@ -325,18 +325,18 @@ fn split(bytes: &[u8]) -> Result<Raw<'_>, ParseError> {
                         last.value.push_str(&text);
                     }
                     if last.value.len() > MAX_LINE_LEN {
-                        return Err(ParseError::LineTooLong);
+                        return Err(SipParseError::LineTooLong);
                     }
                 }
                 _ => {
-                    defect.get_or_insert(ParseError::BadHeaderLine);
+                    defect.get_or_insert(SipParseError::BadHeaderLine);
                 }
             }
             continue;
         }
         skipping = false;
         let Some(colon) = line.iter().position(|&b| b == b':') else {
-            defect.get_or_insert(ParseError::BadHeaderLine);
+            defect.get_or_insert(SipParseError::BadHeaderLine);
             skipping = true;
             continue;
         };
@@ -346,13 +346,13 @@ fn split(bytes: &[u8]) -> Result<Raw<'_>, ParseError> {
             .ok()
             .filter(|n| !n.is_empty() && n.bytes().all(is_token_byte));
         let Some(name) = name else {
-            defect.get_or_insert(ParseError::BadHeaderLine);
+            defect.get_or_insert(SipParseError::BadHeaderLine);
             skipping = true;
             continue;
         };
         let (value, utf8) = to_text(trim_lws_bytes(value.get(1..).unwrap_or_default()));
         if !utf8 {
-            defect.get_or_insert(ParseError::NotUtf8);
+            defect.get_or_insert(SipParseError::NotUtf8);
         }
         headers.push(RawHeader {
             name: name.to_owned(),
@@ -390,28 +390,28 @@ fn trim_lws_bytes(mut bytes: &[u8]) -> &[u8] {
 enum Start {
     Request {
         method: Method,
-        uri: Result<Uri, ParseError>,
+        uri: Result<Uri, SipParseError>,
     },
-    Response(Result<(StatusCode, String), ParseError>),
+    Response(Result<(StatusCode, String), SipParseError>),
 }
 
 /// Classifies the start line. A request line whose method is a token is a
 /// request even if the rest is broken (so that it can be answered with 400
 /// or 505); anything else that is not a status line is garbage.
-fn parse_start(line: &[u8]) -> Result<Start, ParseError> {
+fn parse_start(line: &[u8]) -> Result<Start, SipParseError> {
     // A CR is only ever part of a line end.
     if line.contains(&b'\r') {
-        return Err(ParseError::BadStartLine);
+        return Err(SipParseError::BadStartLine);
     }
     if line.starts_with(b"SIP/") {
         return Ok(Start::Response(parse_status_line(
             &String::from_utf8_lossy(line),
         )));
     }
-    let text = std::str::from_utf8(line).map_err(|_| ParseError::BadStartLine)?;
-    let (method, rest) = text.split_once(' ').ok_or(ParseError::BadStartLine)?;
+    let text = std::str::from_utf8(line).map_err(|_| SipParseError::BadStartLine)?;
+    let (method, rest) = text.split_once(' ').ok_or(SipParseError::BadStartLine)?;
     if !is_token(method) {
-        return Err(ParseError::BadStartLine);
+        return Err(SipParseError::BadStartLine);
     }
     Ok(Start::Request {
         method: Method::from_token(method),
@@ -421,21 +421,21 @@ fn parse_start(line: &[u8]) -> Result<Start, ParseError> {
 
 /// `Request-URI SP SIP-Version`, exactly one SP each (RFC 4475 §3.1.2.9
 /// and §3.1.2.10 allow rejecting extra SP, and forwarding it is wrong).
-fn parse_request_target(rest: &str) -> Result<Uri, ParseError> {
-    let (target, version) = rest.rsplit_once(' ').ok_or(ParseError::BadRequestLine)?;
+fn parse_request_target(rest: &str) -> Result<Uri, SipParseError> {
+    let (target, version) = rest.rsplit_once(' ').ok_or(SipParseError::BadRequestLine)?;
     check_version(version)?;
     if target.is_empty() || target.contains([' ', '\t']) {
-        return Err(ParseError::BadRequestLine);
+        return Err(SipParseError::BadRequestLine);
     }
-    let uri = Uri::parse(target).map_err(ParseError::BadRequestUri)?;
+    let uri = Uri::parse(target).map_err(SipParseError::BadRequestUri)?;
     if uri.as_sip().is_some_and(|sip| sip.headers.is_some()) {
         // Not allowed in a Request-URI (RFC 3261 §19.1.1; RFC 4475 §3.1.2.11).
-        return Err(ParseError::BadRequestUri("headers in the Request-URI"));
+        return Err(SipParseError::BadRequestUri("headers in the Request-URI"));
     }
     Ok(uri)
 }
 
-fn check_version(version: &str) -> Result<(), ParseError> {
+fn check_version(version: &str) -> Result<(), SipParseError> {
     if version.eq_ignore_ascii_case("SIP/2.0") {
         return Ok(());
     }
@@ -446,28 +446,28 @@ fn check_version(version: &str) -> Result<(), ParseError> {
         .and_then(|v| v.split_once('.'));
     match numbers {
         Some((major, minor)) if is_digits(major) && is_digits(minor) => {
-            Err(ParseError::UnsupportedVersion)
+            Err(SipParseError::UnsupportedVersion)
         }
-        _ => Err(ParseError::BadRequestLine),
+        _ => Err(SipParseError::BadRequestLine),
     }
 }
 
 /// `SIP/2.0 SP 3DIGIT SP Reason-Phrase` (the phrase may be empty, and a
 /// missing final SP is tolerated).
-fn parse_status_line(line: &str) -> Result<(StatusCode, String), ParseError> {
-    let (version, rest) = line.split_once(' ').ok_or(ParseError::BadStatusLine)?;
+fn parse_status_line(line: &str) -> Result<(StatusCode, String), SipParseError> {
+    let (version, rest) = line.split_once(' ').ok_or(SipParseError::BadStatusLine)?;
     if !version.eq_ignore_ascii_case("SIP/2.0") {
-        return Err(ParseError::BadStatusLine);
+        return Err(SipParseError::BadStatusLine);
     }
     let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
     if code.len() != 3 || !is_digits(code) {
-        return Err(ParseError::BadStatusLine);
+        return Err(SipParseError::BadStatusLine);
     }
     let status = code
         .parse()
         .ok()
         .and_then(StatusCode::new)
-        .ok_or(ParseError::BadStatusLine)?;
+        .ok_or(SipParseError::BadStatusLine)?;
     Ok((status, reason.to_owned()))
 }
 
@@ -514,14 +514,14 @@ fn known(name: &str) -> Option<Known> {
         .map(|&(_, k)| k)
 }
 
-fn set_once<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), ParseError> {
+fn set_once<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), SipParseError> {
     if slot.replace(value).is_some() {
-        return Err(ParseError::Duplicate(name));
+        return Err(SipParseError::Duplicate(name));
     }
     Ok(())
 }
 
-fn typed_headers(raw: &[RawHeader]) -> Result<(Headers, Option<usize>), ParseError> {
+fn typed_headers(raw: &[RawHeader]) -> Result<(Headers, Option<usize>), SipParseError> {
     let mut via = Vec::new();
     let (mut from, mut to, mut call_id, mut cseq, mut max_forwards) =
         (None, None, None, None, None);
@@ -538,7 +538,7 @@ fn typed_headers(raw: &[RawHeader]) -> Result<(Headers, Option<usize>), ParseErr
         match kind {
             Known::Via => {
                 for part in split_list(value, "Via")? {
-                    via.push(parse_via(part).map_err(|r| ParseError::header("Via", r))?);
+                    via.push(parse_via(part).map_err(|r| SipParseError::header("Via", r))?);
                 }
             }
             Known::From => set_once(&mut from, name_addr(value, "From")?, "From")?,
@@ -558,8 +558,8 @@ fn typed_headers(raw: &[RawHeader]) -> Result<(Headers, Option<usize>), ParseErr
                 "Content-Length",
             )?,
             Known::ContentType => {
-                let parsed =
-                    parse_media_type(value).map_err(|r| ParseError::header("Content-Type", r))?;
+                let parsed = parse_media_type(value)
+                    .map_err(|r| SipParseError::header("Content-Type", r))?;
                 set_once(&mut content_type, parsed, "Content-Type")?;
             }
             Known::Contact if value.trim() == "*" => other.push(h.clone()),
@@ -581,7 +581,7 @@ fn typed_headers(raw: &[RawHeader]) -> Result<(Headers, Option<usize>), ParseErr
             Known::Require => {
                 for tag in split_loose_list(value, "Require")? {
                     if !is_token(tag) {
-                        return Err(ParseError::header("Require", "not a token"));
+                        return Err(SipParseError::header("Require", "not a token"));
                     }
                     require.push(tag.to_owned());
                 }
@@ -590,21 +590,21 @@ fn typed_headers(raw: &[RawHeader]) -> Result<(Headers, Option<usize>), ParseErr
                 let ranges: &mut Vec<MediaType> = accept.get_or_insert_with(Vec::new);
                 for range in split_loose_list(value, "Accept")? {
                     ranges.push(
-                        parse_media_type(range).map_err(|r| ParseError::header("Accept", r))?,
+                        parse_media_type(range).map_err(|r| SipParseError::header("Accept", r))?,
                     );
                 }
             }
         }
     }
     if via.is_empty() {
-        return Err(ParseError::Missing("Via"));
+        return Err(SipParseError::Missing("Via"));
     }
     let headers = Headers {
         via,
-        from: from.ok_or(ParseError::Missing("From"))?,
-        to: to.ok_or(ParseError::Missing("To"))?,
-        call_id: call_id.ok_or(ParseError::Missing("Call-ID"))?,
-        cseq: cseq.ok_or(ParseError::Missing("CSeq"))?,
+        from: from.ok_or(SipParseError::Missing("From"))?,
+        to: to.ok_or(SipParseError::Missing("To"))?,
+        call_id: call_id.ok_or(SipParseError::Missing("Call-ID"))?,
+        cseq: cseq.ok_or(SipParseError::Missing("CSeq"))?,
         max_forwards,
         contact,
         route,
@@ -617,20 +617,20 @@ fn typed_headers(raw: &[RawHeader]) -> Result<(Headers, Option<usize>), ParseErr
     Ok((headers, content_length))
 }
 
-fn name_addr(value: &str, header: &'static str) -> Result<NameAddr, ParseError> {
-    parse_name_addr(value).map_err(|reason| ParseError::header(header, reason))
+fn name_addr(value: &str, header: &'static str) -> Result<NameAddr, SipParseError> {
+    parse_name_addr(value).map_err(|reason| SipParseError::header(header, reason))
 }
 
-fn parse_call_id(value: &str) -> Result<SipCallId, ParseError> {
+fn parse_call_id(value: &str) -> Result<SipCallId, SipParseError> {
     if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(ParseError::header("Call-ID", "empty or has whitespace"));
+        return Err(SipParseError::header("Call-ID", "empty or has whitespace"));
     }
     Ok(SipCallId(value.to_owned()))
 }
 
 /// `1*DIGIT LWS Method`; the number must fit 32 bits (RFC 4475 §3.1.2.4).
-fn parse_cseq(value: &str) -> Result<CSeq, ParseError> {
-    let bad = |reason| ParseError::header("CSeq", reason);
+fn parse_cseq(value: &str) -> Result<CSeq, SipParseError> {
+    let bad = |reason| SipParseError::header("CSeq", reason);
     let value = value.trim_matches(is_lws);
     let digits_end = value
         .find(|c: char| !c.is_ascii_digit())
@@ -653,38 +653,41 @@ fn parse_cseq(value: &str) -> Result<CSeq, ParseError> {
 }
 
 /// Digits; values over 2^32-1 saturate (RFC 4475 §3.1.2.4 tolerates it).
-fn parse_max_forwards(value: &str) -> Result<u32, ParseError> {
+fn parse_max_forwards(value: &str) -> Result<u32, SipParseError> {
     if value.is_empty() || !is_digits(value) {
-        return Err(ParseError::header("Max-Forwards", "not a number"));
+        return Err(SipParseError::header("Max-Forwards", "not a number"));
     }
     Ok(value.parse().unwrap_or(u32::MAX))
 }
 
-fn parse_content_length(value: &str) -> Result<usize, ParseError> {
+fn parse_content_length(value: &str) -> Result<usize, SipParseError> {
     if value.is_empty() || !is_digits(value) {
-        return Err(ParseError::header("Content-Length", "not a number"));
+        return Err(SipParseError::header("Content-Length", "not a number"));
     }
     value
         .parse::<u32>()
         .ok()
         .and_then(|n| usize::try_from(n).ok())
-        .ok_or(ParseError::header("Content-Length", "too large"))
+        .ok_or(SipParseError::header("Content-Length", "too large"))
 }
 
 /// Splits a header value at commas outside quotes and `<...>`. Every
 /// element must be non-empty (RFC 4475 §3.1.2.1).
-fn split_list<'a>(value: &'a str, header: &'static str) -> Result<Vec<&'a str>, ParseError> {
-    let parts = split_commas(value).map_err(|r| ParseError::header(header, r))?;
+fn split_list<'a>(value: &'a str, header: &'static str) -> Result<Vec<&'a str>, SipParseError> {
+    let parts = split_commas(value).map_err(|r| SipParseError::header(header, r))?;
     if parts.iter().any(|p| p.trim_matches(is_lws).is_empty()) {
-        return Err(ParseError::header(header, "empty list element"));
+        return Err(SipParseError::header(header, "empty list element"));
     }
     Ok(parts)
 }
 
 /// Like [`split_list`], but empty elements are skipped (and trimmed).
-fn split_loose_list<'a>(value: &'a str, header: &'static str) -> Result<Vec<&'a str>, ParseError> {
+fn split_loose_list<'a>(
+    value: &'a str,
+    header: &'static str,
+) -> Result<Vec<&'a str>, SipParseError> {
     Ok(split_commas(value)
-        .map_err(|r| ParseError::header(header, r))?
+        .map_err(|r| SipParseError::header(header, r))?
         .into_iter()
         .map(|p| p.trim_matches(is_lws))
         .filter(|p| !p.is_empty())
@@ -978,21 +981,21 @@ mod tests {
     fn rejects_what_it_must() {
         let fail = |text: &str| parse_message(text.as_bytes()).err().map(|f| f.error);
         let base = BASIC.replace("Content-Length: 5", "Content-Length: 400");
-        assert_eq!(fail(&base), Some(ParseError::BodyTruncated));
+        assert_eq!(fail(&base), Some(SipParseError::BodyTruncated));
         let two = BASIC.replace("CSeq: 1 INVITE", "CSeq: 1 INVITE\r\nCSeq: 2 INVITE");
-        assert_eq!(fail(&two), Some(ParseError::Duplicate("CSeq")));
+        assert_eq!(fail(&two), Some(SipParseError::Duplicate("CSeq")));
         let big = BASIC.replace("CSeq: 1 ", "CSeq: 4294967296 ");
         assert!(matches!(
             fail(&big),
-            Some(ParseError::BadHeader { header: "CSeq", .. })
+            Some(SipParseError::BadHeader { header: "CSeq", .. })
         ));
         let v7 = BASIC.replace("5060 SIP/2.0", "5060 SIP/7.0");
-        assert_eq!(fail(&v7), Some(ParseError::UnsupportedVersion));
-        assert_eq!(fail(""), Some(ParseError::Empty));
-        assert_eq!(fail("\r\n\r\n"), Some(ParseError::Empty));
-        assert_eq!(fail("\u{1}\u{2}garbage"), Some(ParseError::BadStartLine));
+        assert_eq!(fail(&v7), Some(SipParseError::UnsupportedVersion));
+        assert_eq!(fail(""), Some(SipParseError::Empty));
+        assert_eq!(fail("\r\n\r\n"), Some(SipParseError::Empty));
+        assert_eq!(fail("\u{1}\u{2}garbage"), Some(SipParseError::BadStartLine));
         let cr = "SIP/2.0 200 OK\r\u{1}\nVia: SIP/2.0/UDP h\r\n\r\n";
-        assert_eq!(fail(cr), Some(ParseError::BadStartLine));
+        assert_eq!(fail(cr), Some(SipParseError::BadStartLine));
     }
 
     #[test]
@@ -1037,7 +1040,7 @@ mod tests {
         let no_length = BASIC.replace("Content-Length: 5\r\n", "");
         assert_eq!(
             frame_stream(no_length.as_bytes()),
-            Err(ParseError::Missing("Content-Length"))
+            Err(SipParseError::Missing("Content-Length"))
         );
         let negative = BASIC.replace("Content-Length: 5", "Content-Length: -5");
         assert!(frame_stream(negative.as_bytes()).is_err());

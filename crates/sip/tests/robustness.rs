@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use common::{Caller, Harness, RTP_PORT, offer};
 use proptest::prelude::*;
-use sip::{ConnId, Event, MAX_MESSAGE_LEN, Message, StreamFrame, Transport, frame_stream};
+use sip::{ConnId, MAX_MESSAGE_LEN, Message, SipEvent, StreamFrame, Transport, frame_stream};
 
 fn attacker() -> SocketAddr {
     "192.0.2.66:5099".parse().unwrap()
@@ -37,7 +37,7 @@ fn survive(bytes: &[u8]) {
     }
     // If it got through as a call, it can be answered.
     for event in h.events() {
-        if let Event::IncomingCall(call) = event {
+        if let SipEvent::IncomingCall(call) = event {
             h.engine.answer(call.call, RTP_PORT, h.now).unwrap();
             assert!(!h.sent().is_empty());
         }
@@ -58,7 +58,7 @@ fn a_1_mb_datagram_is_dropped() {
     assert_eq!(h.engine.stats().dropped, 2);
     assert!(matches!(
         Message::parse(&big),
-        Err(sip::ParseError::TooLarge(_))
+        Err(sip::SipParseError::TooLarge(_))
     ));
     h.normal_call(&mut Caller::new("192.0.2.50:5070", "after-big"));
 }

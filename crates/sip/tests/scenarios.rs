@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{Caller, Harness, PUBLIC, RTP_PORT, describe, offer, ok_to, request, response};
 use sip::sdp::{Codec, Direction};
 use sip::{
-    CallError, CallId, Config, ConnId, EndedBy, Engine, Event, IncomingCall, MediaType, Method,
-    StatusCode, Transport,
+    CallError, CallId, ConnId, EndedBy, Engine, EngineConfig, IncomingCall, MediaType, Method,
+    SipEvent, StatusCode, Transport,
 };
 
 fn secs(s: f64) -> Duration {
@@ -38,7 +38,7 @@ fn established(h: &mut Harness, c: &mut Caller) -> CallId {
     let ok = h.one_response();
     c.take_to_tag(&ok);
     h.udp(c.addr, c.ack());
-    assert_eq!(h.events(), [Event::AckReceived { call }]);
+    assert_eq!(h.events(), [SipEvent::AckReceived { call }]);
     call
 }
 
@@ -113,7 +113,7 @@ fn invite_answered_200_retransmitted_until_ack_then_silence() {
     c.take_to_tag(&ok);
     h.udp(c.addr, c.ack());
     assert!(h.sent().is_empty());
-    assert_eq!(h.events(), [Event::AckReceived { call: call.call }]);
+    assert_eq!(h.events(), [SipEvent::AckReceived { call: call.call }]);
     assert!(
         h.advance(secs(60.0)).is_empty(),
         "retransmission after the ACK"
@@ -127,7 +127,7 @@ fn invite_answered_200_retransmitted_until_ack_then_silence() {
     );
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call: call.call,
             by: EndedBy::Remote
         }]
@@ -161,7 +161,7 @@ fn no_ack_ends_the_call_with_a_bye_at_64_t1() {
     );
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call,
             by: EndedBy::Timeout
         }]
@@ -267,7 +267,7 @@ fn cancel_before_answer_gets_200_and_487_and_the_ack_is_absorbed() {
     let tag = terminated.headers.to.tag().unwrap().to_owned();
     assert_eq!(ringing.headers.to.tag(), Some(tag.as_str()));
     assert_eq!(cancel_ok.headers.to.tag(), Some(tag.as_str()));
-    assert_eq!(h.events(), [Event::CallCancelled { call }]);
+    assert_eq!(h.events(), [SipEvent::CallCancelled { call }]);
 
     // The shell's answer crossed the CANCEL: too late.
     assert_eq!(
@@ -307,12 +307,12 @@ fn cancel_racing_the_200_changes_nothing() {
     assert!(h.events().is_empty());
 
     h.udp(c.addr, c.ack());
-    assert_eq!(h.events(), [Event::AckReceived { call }]);
+    assert_eq!(h.events(), [SipEvent::AckReceived { call }]);
     h.udp(c.addr, c.bye());
     assert_eq!(h.one_response().status, StatusCode::OK);
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call,
             by: EndedBy::Remote
         }]
@@ -331,7 +331,7 @@ fn bye_before_the_ack_ends_the_call_and_stops_the_200() {
     assert_eq!(h.one_response().status, StatusCode::OK);
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call,
             by: EndedBy::Remote
         }]
@@ -354,7 +354,7 @@ fn our_bye_is_retransmitted_until_its_200() {
     h.engine.hangup(call, h.now).unwrap();
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call,
             by: EndedBy::Local
         }]
@@ -403,7 +403,7 @@ fn our_bye_gives_up_at_timer_f() {
     );
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call,
             by: EndedBy::Local
         }]
@@ -422,7 +422,7 @@ fn hangup_before_the_ack_sends_bye_when_it_comes() {
     assert!(h.sent().is_empty(), "no BYE before the ACK (§15)");
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call,
             by: EndedBy::Local
         }]
@@ -442,7 +442,7 @@ fn hangup_of_an_unanswered_call_is_a_480() {
     assert_eq!(h.one_response().status, StatusCode::TEMPORARILY_UNAVAILABLE);
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call,
             by: EndedBy::Local
         }]
@@ -491,7 +491,7 @@ fn reinvite_to_sendonly_holds_and_back_to_sendrecv_resumes() {
     );
     assert_eq!(
         h.events(),
-        [Event::HoldChanged {
+        [SipEvent::HoldChanged {
             call,
             on_hold: true
         }]
@@ -511,7 +511,7 @@ fn reinvite_to_sendonly_holds_and_back_to_sendrecv_resumes() {
     assert!(body(&ok).contains(" 3 IN IP4 "));
     assert_eq!(
         h.events(),
-        [Event::HoldChanged {
+        [SipEvent::HoldChanged {
             call,
             on_hold: false
         }]
@@ -522,7 +522,7 @@ fn reinvite_to_sendonly_holds_and_back_to_sendrecv_resumes() {
     assert!(body(&h.one_response()).contains("a=inactive\r\n"));
     assert_eq!(
         h.events(),
-        [Event::HoldChanged {
+        [SipEvent::HoldChanged {
             call,
             on_hold: true
         }]
@@ -533,7 +533,7 @@ fn reinvite_to_sendonly_holds_and_back_to_sendrecv_resumes() {
     h.udp(c.addr, c.reinvite(&offer(7000, "8", Some("inactive"))));
     assert!(body(&h.one_response()).contains("m=audio 40000 RTP/AVP 8\r\n"));
     match h.events().as_slice() {
-        [Event::MediaChanged { call: id, audio }] => {
+        [SipEvent::MediaChanged { call: id, audio }] => {
             assert_eq!(*id, call);
             assert_eq!(audio.codec, Codec::Pcma);
             assert_eq!(audio.remote.port(), 7000);
@@ -562,7 +562,7 @@ fn reinvite_without_a_common_codec_is_refused_and_the_call_goes_on() {
     assert_eq!(h.one_response().status, StatusCode::OK);
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call,
             by: EndedBy::Remote
         }]
@@ -668,7 +668,7 @@ fn tcp_calls_answer_on_the_connection() {
     );
     c.take_to_tag(&ok);
     h.deliver(tcp, c.addr, c.ack());
-    assert_eq!(h.events(), [Event::AckReceived { call: call.call }]);
+    assert_eq!(h.events(), [SipEvent::AckReceived { call: call.call }]);
     h.engine.hangup(call.call, h.now).unwrap();
     let bye = h.sent();
     assert_eq!(bye[0].transport, tcp);
@@ -753,7 +753,7 @@ fn a_closed_tcp_connection_ends_its_calls_without_a_bye_and_leaves_the_others() 
     let confirmed = offer_on_tcp(&mut h, &mut c1);
     answer(&mut h, &mut c1, confirmed);
     h.deliver(tcp, c1.addr, c1.ack());
-    assert_eq!(h.events(), [Event::AckReceived { call: confirmed }]);
+    assert_eq!(h.events(), [SipEvent::AckReceived { call: confirmed }]);
     let mut c2 = Caller::new("192.0.2.9:5070", "tcp-answered");
     let answered = offer_on_tcp(&mut h, &mut c2);
     answer(&mut h, &mut c2, answered);
@@ -768,8 +768,8 @@ fn a_closed_tcp_connection_ends_its_calls_without_a_bye_and_leaves_the_others() 
     assert_eq!(
         h.events(),
         [
-            Event::AckReceived { call: ending },
-            Event::CallEnded {
+            SipEvent::AckReceived { call: ending },
+            SipEvent::CallEnded {
                 call: ending,
                 by: EndedBy::Local
             }
@@ -778,7 +778,7 @@ fn a_closed_tcp_connection_ends_its_calls_without_a_bye_and_leaves_the_others() 
 
     h.engine.handle_connection_closed(ConnId(7), h.now);
     assert!(h.sent().is_empty(), "nowhere to send anything");
-    let ended = |call| Event::CallEnded {
+    let ended = |call| SipEvent::CallEnded {
         call,
         by: EndedBy::ConnectionClosed,
     };
@@ -804,7 +804,7 @@ fn a_closed_tcp_connection_ends_its_calls_without_a_bye_and_leaves_the_others() 
     assert_eq!(h.one_response().status, StatusCode::OK);
     assert_eq!(
         h.events(),
-        [Event::CallEnded {
+        [SipEvent::CallEnded {
             call: udp_call,
             by: EndedBy::Remote
         }]
@@ -861,13 +861,13 @@ fn stray_responses_are_dropped() {
 
 #[test]
 fn a_wildcard_public_address_is_refused() {
-    assert!(Engine::new(Config::new("0.0.0.0".parse().unwrap(), 5060), || 1).is_err());
-    assert!(Engine::new(Config::new("::".parse().unwrap(), 5060), || 1).is_err());
+    assert!(Engine::new(EngineConfig::new("0.0.0.0".parse().unwrap(), 5060), || 1).is_err());
+    assert!(Engine::new(EngineConfig::new("::".parse().unwrap(), 5060), || 1).is_err());
 }
 
 #[test]
 fn over_the_transaction_cap_new_requests_get_503() {
-    let mut config = Config::new(PUBLIC.parse().unwrap(), 5060);
+    let mut config = EngineConfig::new(PUBLIC.parse().unwrap(), 5060);
     config.max_transactions = 1;
     let mut counter = 0;
     let mut h = Harness::new();

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use common::{Caller, Harness, RTP_PORT, describe, response, status_line};
-use sip::Event;
+use sip::SipEvent;
 
 #[derive(Debug, Clone, Copy)]
 enum Expect {
@@ -336,7 +336,7 @@ fn run(file: &str, expect: Expect) -> String {
         } => {
             assert_eq!(sent.len(), 1, "{file}: sent {}", describe(&sent));
             assert_eq!(response(&sent[0]).status.as_u16(), 100, "{file}");
-            let [Event::IncomingCall(call)] = events.as_slice() else {
+            let [SipEvent::IncomingCall(call)] = events.as_slice() else {
                 panic!("{file}: {events:?}")
             };
             assert_eq!(

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sip::{
-    CallId, Config, Engine, Event, IncomingCall, Message, Request, Response, Transmit, Transport,
+    CallId, Engine, EngineConfig, IncomingCall, Message, Request, Response, SipEvent, Transmit,
+    Transport,
 };
 
 pub const PUBLIC: &str = "203.0.113.10";
@@ -22,7 +23,7 @@ pub struct Harness {
 impl Harness {
     pub fn new() -> Self {
         let mut counter = 0x1000_u64;
-        let config = Config::new(PUBLIC.parse().unwrap(), 5060);
+        let config = EngineConfig::new(PUBLIC.parse().unwrap(), 5060);
         let engine = Engine::new(config, move || {
             counter += 1;
             counter
@@ -55,7 +56,7 @@ impl Harness {
         std::iter::from_fn(|| self.engine.poll_transmit()).collect()
     }
 
-    pub fn events(&mut self) -> Vec<Event> {
+    pub fn events(&mut self) -> Vec<SipEvent> {
         std::iter::from_fn(|| self.engine.poll_event()).collect()
     }
 
@@ -93,7 +94,7 @@ impl Harness {
 
     pub fn incoming_call(&mut self) -> IncomingCall {
         match self.events().as_slice() {
-            [Event::IncomingCall(call)] => (**call).clone(),
+            [SipEvent::IncomingCall(call)] => (**call).clone(),
             other => panic!("expected one IncomingCall, got {other:?}"),
         }
     }
@@ -111,12 +112,12 @@ impl Harness {
         caller.take_to_tag(&ok);
         self.udp(caller.addr, caller.ack());
         assert!(self.sent().is_empty());
-        assert_eq!(self.events(), [Event::AckReceived { call: call.call }]);
+        assert_eq!(self.events(), [SipEvent::AckReceived { call: call.call }]);
         self.udp(caller.addr, caller.bye());
         assert_eq!(self.one_response().status.as_u16(), 200);
         assert_eq!(
             self.events(),
-            [Event::CallEnded {
+            [SipEvent::CallEnded {
                 call: call.call,
                 by: sip::EndedBy::Remote
             }]
@@ -368,13 +369,13 @@ pub fn ok_to(request: &Request) -> String {
     )
 }
 
-pub fn call_of(event: &Event) -> CallId {
+pub fn call_of(event: &SipEvent) -> CallId {
     match event {
-        Event::IncomingCall(c) => c.call,
-        Event::CallCancelled { call }
-        | Event::AckReceived { call }
-        | Event::HoldChanged { call, .. }
-        | Event::MediaChanged { call, .. }
-        | Event::CallEnded { call, .. } => *call,
+        SipEvent::IncomingCall(c) => c.call,
+        SipEvent::CallCancelled { call }
+        | SipEvent::AckReceived { call }
+        | SipEvent::HoldChanged { call, .. }
+        | SipEvent::MediaChanged { call, .. }
+        | SipEvent::CallEnded { call, .. } => *call,
     }
 }
