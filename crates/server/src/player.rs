@@ -114,10 +114,7 @@ pub fn leg_config(audio: &NegotiatedAudio, remote: Option<SocketAddr>) -> LegCon
     let r = crate::ids::random_bytes();
     let word = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
     LegConfig {
-        codec: match audio.codec {
-            sip::sdp::Codec::Pcmu => media::Codec::Pcmu,
-            sip::sdp::Codec::Pcma => media::Codec::Pcma,
-        },
+        codec: audio.codec,
         telephone_event_pt: audio.telephone_event,
         ssrc: Ssrc(word(0)),
         initial_seq: SeqNo(u16::from_le_bytes([r[4], r[5]])),

@@ -7,9 +7,14 @@
 //! preference, PCMU or PCMA, plus telephone-event if offered, into a
 //! [`NegotiatedAudio`]. [`answer`] writes the answer: the chosen stream
 //! with our address and port, every other stream rejected with port 0.
+//!
+//! The codec is [`media::Codec`], the one enum confab has for G.711: the
+//! SDP names it, the media core encodes and decodes it.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
+
+use media::Codec;
 
 /// The most `m=` sections an offer may have (the answer repeats each).
 pub const MAX_STREAMS: usize = 16;
@@ -86,15 +91,6 @@ pub enum Direction {
     Inactive,
 }
 
-/// The codecs confab mixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Codec {
-    /// G.711 μ-law, static payload type 0.
-    Pcmu,
-    /// G.711 A-law, static payload type 8.
-    Pcma,
-}
-
 /// The outcome of offer/answer for the call's audio.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NegotiatedAudio {
@@ -159,30 +155,22 @@ impl Direction {
     }
 }
 
-impl Codec {
-    pub fn encoding_name(self) -> &'static str {
-        match self {
-            Self::Pcmu => "PCMU",
-            Self::Pcma => "PCMA",
-        }
+/// A codec's SDP encoding name (`a=rtpmap:8 PCMA/8000`).
+fn encoding_name(codec: Codec) -> &'static str {
+    match codec {
+        Codec::Pcmu => "PCMU",
+        Codec::Pcma => "PCMA",
     }
+}
 
-    fn from_static(payload_type: u8) -> Option<Self> {
-        match payload_type {
-            0 => Some(Self::Pcmu),
-            8 => Some(Self::Pcma),
-            _ => None,
-        }
+/// The codec an `a=rtpmap` names, if it is one of ours at 8 kHz.
+fn codec_of_rtpmap(map: &RtpMap) -> Option<Codec> {
+    if map.clock_rate != 8000 {
+        return None;
     }
-
-    fn from_rtpmap(map: &RtpMap) -> Option<Self> {
-        if map.clock_rate != 8000 {
-            return None;
-        }
-        [Self::Pcmu, Self::Pcma]
-            .into_iter()
-            .find(|c| map.encoding.eq_ignore_ascii_case(c.encoding_name()))
-    }
+    [Codec::Pcmu, Codec::Pcma]
+        .into_iter()
+        .find(|&c| map.encoding.eq_ignore_ascii_case(encoding_name(c)))
 }
 
 impl SessionDescription {
@@ -326,8 +314,8 @@ pub fn negotiate(offer: &SessionDescription) -> Result<(usize, NegotiatedAudio),
         let mut payload_types = media.formats.iter().filter_map(|f| f.parse::<u8>().ok());
         let Some((payload_type, codec)) = payload_types.find_map(|pt| {
             let codec = match media.rtpmap_for(pt) {
-                Some(map) => Codec::from_rtpmap(map),
-                None => Codec::from_static(pt),
+                Some(map) => codec_of_rtpmap(map),
+                None => Codec::from_payload_type(pt),
             };
             codec.map(|c| (pt, c))
         }) else {
@@ -416,7 +404,7 @@ pub fn answer(
         let _ = write!(
             out,
             "\r\na=rtpmap:{pt} {}/8000\r\n",
-            audio.codec.encoding_name()
+            encoding_name(audio.codec)
         );
         if let Some(te) = audio.telephone_event {
             let _ = write!(

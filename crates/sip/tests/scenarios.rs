@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Caller, Harness, PUBLIC, RTP_PORT, describe, offer, ok_to, request, response};
-use sip::sdp::{Codec, Direction};
+use media::Codec;
+use sip::sdp::Direction;
 use sip::{
     CallError, CallId, ConnId, EndedBy, Engine, EngineConfig, IncomingCall, MediaType, Method,
     SipEvent, StatusCode, Transport,
