@@ -167,23 +167,19 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Whether `bytes` (a datagram, or a message framed out of a TCP stream)
-/// is what the limit counts: an INVITE or OPTIONS without a To tag, or one
-/// too broken to tell (the engine would answer it 400 all the same).
-pub fn is_new_request(bytes: &[u8]) -> bool {
-    // RFC 3261 §7.5: CRLFs before the start line are ignored.
-    let start = bytes
-        .iter()
-        .position(|b| !matches!(b, b'\r' | b'\n'))
-        .unwrap_or(bytes.len());
-    let rest = bytes.get(start..).unwrap_or_default();
-    if !rest.starts_with(b"INVITE ") && !rest.starts_with(b"OPTIONS ") {
-        return false;
-    }
-    match sip::Message::parse(bytes) {
-        Ok(sip::Message::Request(request)) => request.headers.to.tag().is_none(),
-        Ok(sip::Message::Response(_)) => false,
-        Err(_) => true,
+/// Whether a message (a datagram, or one framed out of a TCP stream,
+/// parsed once by [`sip::Inbound::parse`]) is what the limit counts: an
+/// INVITE or OPTIONS without a To tag, or one too broken to tell (the
+/// engine would answer it 400 all the same).
+pub fn is_new_request(inbound: &sip::Inbound) -> bool {
+    let new_method = matches!(
+        inbound.method(),
+        Some(sip::Method::Invite | sip::Method::Options)
+    );
+    match inbound.message() {
+        Some(sip::Message::Request(request)) => new_method && request.headers.to.tag().is_none(),
+        Some(sip::Message::Response(_)) => false,
+        None => new_method,
     }
 }
 
@@ -289,6 +285,10 @@ mod tests {
         assert!(!trunk.allows("::1".parse().unwrap()));
     }
 
+    fn is_new_request(bytes: &[u8]) -> bool {
+        super::is_new_request(&sip::Inbound::parse(bytes))
+    }
+
     #[test]
     fn what_counts_as_a_new_request() {
         let request = |method: &str, to: &str| {
@@ -317,5 +317,12 @@ mod tests {
         assert!(!is_new_request(b""));
         assert!(!is_new_request(b"\r\n\r\n"));
         assert!(is_new_request(b"INVITE garbage"));
+        assert!(is_new_request(b"\r\nOPTIONS garbage"));
+        assert!(!is_new_request(b"REGISTER garbage"));
+        assert!(!is_new_request(b"INVITE\r\ngarbage"));
+        // Over the size limit: not parsed, counted all the same.
+        let mut huge = b"INVITE sip:room@192.0.2.10 SIP/2.0\r\n".to_vec();
+        huge.resize(70_000, b'x');
+        assert!(is_new_request(&huge));
     }
 }

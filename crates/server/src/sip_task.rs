@@ -15,8 +15,9 @@
 //! sit on nothing or on half a message (then it is closed). A connection
 //! that has sent a whole message may then stay idle: calls run over it.
 //!
-//! Before the engine, `sip_guard` drops a source's new INVITEs and OPTIONS
-//! over its rate; a new call from outside `--sip-allow` is refused 403
+//! Each message is parsed once ([`sip::Inbound`]): `sip_guard` looks at it
+//! and drops a source's new INVITEs and OPTIONS over its rate, and the
+//! engine takes the parsed message; a new call from outside `--sip-allow` is refused 403
 //! before any call task hears of it.
 //!
 //! The task never waits for a call task (events are `try_send`, and a
@@ -307,10 +308,10 @@ impl SipTask {
                 () = tokio::time::sleep_until(drained), if drain_until.is_some() => break,
                 received = self.udp.recv_from(&mut buf) => match received {
                     Ok((n, from)) => {
-                        let datagram = buf.get(..n).unwrap_or_default();
+                        let inbound = sip::Inbound::parse(buf.get(..n).unwrap_or_default());
                         let now = Instant::now();
-                        if self.admit(from, datagram, now) {
-                            self.engine.handle_message(Transport::Udp, from, datagram, now);
+                        if self.admit(from, &inbound, now) {
+                            self.engine.handle_inbound(Transport::Udp, from, inbound, now);
                         }
                     }
                     // Linux reports an ICMP "port unreachable" for an earlier send here.
@@ -326,9 +327,10 @@ impl SipTask {
                 },
                 Some(input) = self.tcp_in.recv() => match input {
                     TcpInput::Message { conn, from, bytes } => {
+                        let inbound = sip::Inbound::parse(&bytes);
                         let now = Instant::now();
-                        if self.admit(from, &bytes, now) {
-                            self.engine.handle_message(Transport::Tcp(conn), from, &bytes, now);
+                        if self.admit(from, &inbound, now) {
+                            self.engine.handle_inbound(Transport::Tcp(conn), from, inbound, now);
                         }
                     }
                     TcpInput::Unframeable { conn, from, bytes, error } => {
@@ -352,8 +354,8 @@ impl SipTask {
 
     /// Whether a message from `from` goes to the engine: false for a new
     /// INVITE or OPTIONS over its source's rate (dropped unanswered).
-    fn admit(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) -> bool {
-        if !sip_guard::is_new_request(bytes) || self.limiter.allow(from.ip(), now) {
+    fn admit(&mut self, from: SocketAddr, inbound: &sip::Inbound, now: Instant) -> bool {
+        if !sip_guard::is_new_request(inbound) || self.limiter.allow(from.ip(), now) {
             return true;
         }
         tracing::debug!(source = %from.ip(), "new SIP request over its source's rate: dropped");

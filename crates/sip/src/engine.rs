@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use crate::dialog::{Call, CallState, Calls, Dialog, DialogKey, MediaSession, Pending2xx};
 use crate::error::SipParseError;
+use crate::inbound::Inbound;
 use crate::message::{
     BRANCH_COOKIE, MediaType, Message, Method, NameAddr, RawHeader, Request, Response, SipCallId,
     StatusCode, Via,
@@ -296,7 +297,20 @@ impl Engine {
         bytes: &[u8],
         now: Instant,
     ) {
-        match parse::parse_message(bytes) {
+        self.handle_inbound(transport, from, Inbound::parse(bytes), now);
+    }
+
+    /// A message the shell already parsed ([`Inbound::parse`]) to look at
+    /// before the engine acts: the same as [`Engine::handle_message`] on
+    /// its bytes, without parsing them again.
+    pub fn handle_inbound(
+        &mut self,
+        transport: Transport,
+        from: SocketAddr,
+        inbound: Inbound,
+        now: Instant,
+    ) {
+        match inbound.parsed {
             Ok(Message::Request(request)) => self.handle_request(transport, from, request, now),
             Ok(Message::Response(response)) => self.handle_response(&response, now),
             Err(ParseFailure {

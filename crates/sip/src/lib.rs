@@ -13,7 +13,9 @@
 //! Inputs, each taking `now`:
 //! - [`Engine::handle_message`] for every UDP datagram, and for every
 //!   message [`frame_stream`] cuts out of a TCP connection's bytes (tell
-//!   the engine which connection with [`Transport::Tcp`]);
+//!   the engine which connection with [`Transport::Tcp`]); or, to look at
+//!   a message before the engine acts on it, [`Inbound::parse`] it and
+//!   pass it to [`Engine::handle_inbound`] (it is parsed once);
 //! - [`Engine::handle_unframeable`] when [`frame_stream`] fails on a
 //!   connection's bytes (it answers 400 if it can), before closing it;
 //! - [`Engine::handle_timeout`] once [`Engine::poll_timeout`]'s instant
@@ -114,6 +116,7 @@
 mod dialog;
 mod engine;
 mod error;
+mod inbound;
 mod limits;
 mod message;
 mod param;
@@ -128,6 +131,7 @@ pub use engine::{
     CallError, ConfigError, EndedBy, Engine, EngineConfig, IncomingCall, Random, SipEvent, Stats,
 };
 pub use error::SipParseError;
+pub use inbound::Inbound;
 pub use limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 pub use message::{
     BRANCH_COOKIE, CSeq, Headers, MediaType, Message, Method, NameAddr, RawHeader, Request,

@@ -1,0 +1,78 @@
+//! A message from the network, parsed once at the edge.
+//!
+//! The shell may want to decide about a message before the engine acts on
+//! it (the server's SIP task rate-limits new INVITEs and OPTIONS per
+//! source). [`Inbound::parse`] parses the bytes once; the shell looks at
+//! the result ([`Inbound::message`], [`Inbound::method`]) and hands the same
+//! value to [`crate::Engine::handle_inbound`], which does not parse again.
+
+use crate::message::{Message, Method};
+use crate::parse::{self, ParseFailure, is_token};
+
+/// One datagram, or one message framed out of a stream, parsed.
+#[derive(Debug)]
+pub struct Inbound {
+    pub(crate) parsed: Result<Message, ParseFailure>,
+    /// For bytes that did not parse: the method their request line starts
+    /// with (`INVITE garbage` is an INVITE), if it starts like one.
+    request_line_method: Option<Method>,
+}
+
+impl Inbound {
+    /// Parses `bytes` (see [`Message::parse`]).
+    pub fn parse(bytes: &[u8]) -> Self {
+        let parsed = parse::parse_message(bytes);
+        let request_line_method = match parsed {
+            Ok(_) => None,
+            Err(_) => leading_method(bytes),
+        };
+        Self {
+            parsed,
+            request_line_method,
+        }
+    }
+
+    /// The message, if it parsed.
+    pub fn message(&self) -> Option<&Message> {
+        self.parsed.as_ref().ok()
+    }
+
+    /// The method of a request: the parsed one, or, for bytes that did not
+    /// parse, the token their first line starts with before a space.
+    /// `None` for a response or for bytes that start like no request.
+    pub fn method(&self) -> Option<&Method> {
+        match &self.parsed {
+            Ok(Message::Request(request)) => Some(&request.method),
+            Ok(Message::Response(_)) => None,
+            Err(_) => self.request_line_method.as_ref(),
+        }
+    }
+}
+
+/// The token before the first space of the first line (after the CRLFs
+/// RFC 3261 §7.5 lets precede it), as a method.
+fn leading_method(bytes: &[u8]) -> Option<Method> {
+    let begin = bytes.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let rest = bytes.get(begin..)?;
+    let end = rest.iter().position(|&b| b == b' ' || b == b'\n')?;
+    let token = std::str::from_utf8(rest.get(..end)?).ok()?;
+    (rest.get(end) == Some(&b' ') && is_token(token)).then(|| Method::from_token(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_method_of_what_did_not_parse_is_read_off_its_first_line() {
+        let method = |bytes: &[u8]| Inbound::parse(bytes).method().cloned();
+        assert_eq!(method(b"INVITE garbage"), Some(Method::Invite));
+        assert_eq!(method(b"\r\n\r\nOPTIONS x"), Some(Method::Options));
+        assert_eq!(method(b"FOO x"), Some(Method::Extension("FOO".to_owned())));
+        assert_eq!(method(b"INVITE\r\n x"), None);
+        assert_eq!(method(b" INVITE x"), None);
+        assert_eq!(method(b""), None);
+        assert_eq!(method(b"SIP/2.0 200 OK\r\n\r\n"), None);
+        assert!(Inbound::parse(b"INVITE garbage").message().is_none());
+    }
+}
