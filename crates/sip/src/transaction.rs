@@ -479,26 +479,24 @@ impl Transactions {
     /// Forgets every transaction on `transport` (a closed connection).
     /// Returns the calls whose BYE was in flight on it, in order.
     pub fn connection_closed(&mut self, transport: Transport) -> Vec<CallId> {
-        let mut servers: Vec<TxId> = self
-            .server
-            .iter()
-            .filter(|(_, tx)| tx.transport == transport)
-            .map(|(id, _)| *id)
-            .collect();
-        servers.sort_unstable();
-        for id in servers {
+        for id in sorted_ids(&self.server, |tx| tx.transport == transport) {
             self.forget_server(id);
         }
-        let mut clients: Vec<TxId> = self
-            .client
-            .iter()
-            .filter(|(_, tx)| tx.transport == transport)
-            .map(|(id, _)| *id)
-            .collect();
-        clients.sort_unstable();
-        clients
+        sorted_ids(&self.client, |tx| tx.transport == transport)
             .into_iter()
             .filter_map(|id| self.forget_client(id))
             .collect()
     }
+}
+
+/// The ids of the transactions in `map` that `keep` picks, in order (the
+/// order they were opened in, so that what follows is deterministic).
+fn sorted_ids<T>(map: &HashMap<TxId, T>, keep: impl Fn(&T) -> bool) -> Vec<TxId> {
+    let mut ids: Vec<TxId> = map
+        .iter()
+        .filter(|(_, tx)| keep(tx))
+        .map(|(id, _)| *id)
+        .collect();
+    ids.sort_unstable();
+    ids
 }
