@@ -5,137 +5,38 @@
 //! re-INVITEs, every error) and asks the shell only what only the shell
 //! knows: whether to take a call, and which RTP port it got. Every error
 //! a request can meet becomes a status code in one function,
-//! [`rejection_response`].
+//! [`crate::rejection::rejection_response`].
+//!
+//! [`Engine`] composes two layers and holds the UAS logic between them:
+//! the transaction layer ([`crate::transaction::Transactions`]: matching,
+//! retransmissions, Timers E to L, the timer table and the send queue) and
+//! the dialog layer ([`crate::dialog::Calls`]: dialogs, their CSeq, tags,
+//! remote target and route set, and [`crate::dialog::Dialog::request`] for
+//! the requests we send in one). A call's life, from INVITE to the last
+//! BYE, is the `CallState` machine in `dialog.rs`, driven from here.
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::config::{ConfigError, EngineConfig, Random};
 use crate::dialog::{Call, CallState, Calls, Dialog, DialogKey, MediaSession, Pending2xx};
 use crate::error::SipParseError;
+use crate::event::{EndedBy, IncomingCall, SipEvent};
 use crate::inbound::Inbound;
 use crate::message::{
-    BRANCH_COOKIE, MediaType, Message, Method, NameAddr, RawHeader, Request, Response, SipCallId,
-    StatusCode, Via,
+    BRANCH_COOKIE, MediaType, Message, Method, NameAddr, RawHeader, Request, Response, StatusCode,
+    Via,
 };
 use crate::param::Param;
 use crate::parse::{self, ParseFailure, ReplyContext};
-use crate::sdp::{self, NegotiatedAudio, Origin, SdpError, SessionDescription};
-use crate::timer::{Kind, Owner, Timers};
+use crate::rejection::{ALLOW, Rejection, raw, read_offer, rejection_response};
+use crate::sdp::{NegotiatedAudio, Origin};
+use crate::timer::{Kind, Owner};
 use crate::transaction::{AckMatch, ServerKey, ServerState, Transactions};
 use crate::types::{CallId, ConnId, Transmit, Transport, TxId};
 use crate::uri::{Host, SipUri, Uri};
-
-/// The methods confab implements, for Allow headers.
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS";
-
-/// A source of random numbers for tags, branches and SDP session ids
-/// (the shell's RNG; tests pass a counter).
-pub trait Random {
-    fn next_u64(&mut self) -> u64;
-}
-
-impl<F: FnMut() -> u64> Random for F {
-    fn next_u64(&mut self) -> u64 {
-        self()
-    }
-}
-
-/// What the engine needs to know about where it runs.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// The address written into Contact and SDP: where callers reach us.
-    /// Never a wildcard (`--public-addr`, or the bind address).
-    pub public_addr: IpAddr,
-    /// The SIP port written into Contact and Via.
-    pub sip_port: u16,
-    pub timers: Timers,
-    /// The Server and User-Agent header value.
-    pub user_agent: String,
-    /// Server transactions kept at most; over it, new requests get 503.
-    pub max_transactions: usize,
-}
-
-impl EngineConfig {
-    pub fn new(public_addr: IpAddr, sip_port: u16) -> Self {
-        Self {
-            public_addr,
-            sip_port,
-            timers: Timers::default(),
-            user_agent: "confab".to_owned(),
-            max_transactions: 10_000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("the public address {0} is a wildcard; callers need a real address")]
-    WildcardPublicAddr(IpAddr),
-}
-
-/// A new call, waiting for [`Engine::answer`], [`Engine::reject`] or
-/// [`Engine::ringing`]. The engine has sent 100 Trying.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IncomingCall {
-    pub call: CallId,
-    /// Who was called: the Request-URI's user part (routing uses it).
-    pub request_uri_user: Option<String>,
-    /// The caller: the From URI's user part.
-    pub from_user: Option<String>,
-    pub from_display: Option<String>,
-    pub to_user: Option<String>,
-    pub sip_call_id: SipCallId,
-    /// The audio the offer allows; the answer will say this.
-    pub audio: NegotiatedAudio,
-    /// Where the INVITE came from.
-    pub remote: SocketAddr,
-    pub transport: Transport,
-}
-
-/// Who ended a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EndedBy {
-    /// The caller: BYE, or CANCEL-free BYE on an early dialog.
-    Remote,
-    /// The shell: [`Engine::hangup`].
-    Local,
-    /// No ACK came for our 200 OK within 64*T1; the engine sent BYE.
-    Timeout,
-    /// The TCP connection the call's signalling ran over closed
-    /// ([`Engine::handle_connection_closed`]); no BYE could go either way.
-    ConnectionClosed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SipEvent {
-    IncomingCall(Box<IncomingCall>),
-    /// The caller gave up before an answer (CANCEL); 487 was sent.
-    CallCancelled {
-        call: CallId,
-    },
-    /// The caller acknowledged our 200 OK: media can flow both ways.
-    AckReceived {
-        call: CallId,
-    },
-    /// A re-INVITE put the leg on hold (`sendonly`/`inactive`) or took it
-    /// off: on hold, it is neither heard nor sent audio.
-    HoldChanged {
-        call: CallId,
-        on_hold: bool,
-    },
-    /// A re-INVITE changed codec, payload types or the remote address.
-    MediaChanged {
-        call: CallId,
-        audio: NegotiatedAudio,
-    },
-    /// The call is over; the handle is dead.
-    CallEnded {
-        call: CallId,
-        by: EndedBy,
-    },
-}
 
 /// Why a command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,82 +65,6 @@ pub struct Stats {
     pub stray_acks: u64,
     /// Retransmitted requests answered from a transaction.
     pub retransmissions: u64,
-}
-
-/// Why the engine refuses a request; see [`rejection_response`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Rejection {
-    Parse(SipParseError),
-    NotImplemented,
-    MethodNotAllowed,
-    CSeqMismatch,
-    UnsupportedScheme,
-    Merged,
-    BadExtension(Vec<String>),
-    NoDialog,
-    UnsupportedMediaType,
-    NotAcceptable,
-    NoOffer,
-    Sdp(SdpError),
-    OutOfOrder,
-    Pending,
-    Overloaded,
-}
-
-/// The one place where errors become status codes (and the headers that
-/// explain them).
-fn rejection_response(rejection: &Rejection) -> (StatusCode, Vec<RawHeader>) {
-    use Rejection as R;
-    let allow = || vec![raw("Allow", ALLOW)];
-    let warning =
-        |code: u16, text: &str| vec![raw("Warning", &format!("{code} confab \"{text}\""))];
-    match rejection {
-        R::Parse(SipParseError::UnsupportedVersion) => (StatusCode::VERSION_NOT_SUPPORTED, vec![]),
-        R::Parse(_) | R::CSeqMismatch => (StatusCode::BAD_REQUEST, vec![]),
-        R::NotImplemented => (StatusCode::NOT_IMPLEMENTED, allow()),
-        R::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, allow()),
-        R::UnsupportedScheme => (StatusCode::UNSUPPORTED_URI_SCHEME, vec![]),
-        R::Merged => (StatusCode::LOOP_DETECTED, vec![]),
-        R::BadExtension(tags) => (
-            StatusCode::BAD_EXTENSION,
-            vec![raw("Unsupported", &tags.join(", "))],
-        ),
-        R::NoDialog => (StatusCode::CALL_DOES_NOT_EXIST, vec![]),
-        R::UnsupportedMediaType => (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            vec![raw("Accept", "application/sdp")],
-        ),
-        R::NotAcceptable => (StatusCode::NOT_ACCEPTABLE, vec![]),
-        R::NoOffer => (
-            StatusCode::NOT_ACCEPTABLE_HERE,
-            warning(399, "An SDP offer is required"),
-        ),
-        R::Sdp(SdpError::NoCommonCodec) => (
-            StatusCode::NOT_ACCEPTABLE_HERE,
-            warning(305, "Incompatible media format"),
-        ),
-        R::Sdp(SdpError::NoAudio) => (
-            StatusCode::NOT_ACCEPTABLE_HERE,
-            warning(304, "Media type not available"),
-        ),
-        R::Sdp(_) => (StatusCode::NOT_ACCEPTABLE_HERE, vec![]),
-        R::OutOfOrder => (StatusCode::SERVER_INTERNAL_ERROR, vec![]),
-        R::Pending => (
-            StatusCode::SERVER_INTERNAL_ERROR,
-            vec![raw("Retry-After", "1")],
-        ),
-        R::Overloaded => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            vec![raw("Retry-After", "5")],
-        ),
-    }
-}
-
-fn raw(name: &str, value: &str) -> RawHeader {
-    RawHeader {
-        name: name.to_owned(),
-        value: value.to_owned(),
-    }
 }
 
 /// The SIP user agent server. See the crate documentation for the loop
@@ -1084,29 +909,4 @@ impl Engine {
     fn token(&mut self) -> String {
         format!("{:016x}", self.rng.next_u64())
     }
-}
-
-/// The offer of an INVITE: its SDP, the audio stream and what it allows.
-fn read_offer(
-    request: &Request,
-) -> Result<(SessionDescription, usize, NegotiatedAudio), Rejection> {
-    let h = &request.headers;
-    if request.body.is_empty() {
-        return Err(Rejection::NoOffer);
-    }
-    if h.content_type
-        .as_ref()
-        .is_some_and(|t| !t.is("application", "sdp"))
-    {
-        return Err(Rejection::UnsupportedMediaType);
-    }
-    if h.accept
-        .as_ref()
-        .is_some_and(|ranges| !ranges.iter().any(|r| r.covers("application", "sdp")))
-    {
-        return Err(Rejection::NotAcceptable);
-    }
-    let offer = SessionDescription::parse(&request.body).map_err(Rejection::Sdp)?;
-    let (stream, audio) = sdp::negotiate(&offer).map_err(Rejection::Sdp)?;
-    Ok((offer, stream, audio))
 }

@@ -1,5 +1,5 @@
 //! Why a message could not be parsed. The engine turns these into status
-//! codes in exactly one place (`engine::status_for`); nothing here ever
+//! codes in exactly one place (`rejection::rejection_response`); nothing here ever
 //! reaches the wire as text.
 
 use crate::limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};

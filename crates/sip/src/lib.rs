@@ -37,7 +37,7 @@
 //! answer on the same RTP port, [`SipEvent::HoldChanged`] when a `sendonly`
 //! or `inactive` offer puts the leg on hold or takes it off); a BYE when
 //! no ACK comes within 64*T1; and every error response, chosen in one
-//! function (`engine::rejection_response`): 400 for bad syntax (505 for
+//! function (`rejection::rejection_response`): 400 for bad syntax (505 for
 //! another SIP version), 481 for unknown dialogs and transactions, 488 for
 //! offers without PCMU/PCMA audio, 501 for unknown methods, 405 for known
 //! ones we do not do, 416, 415, 406, 420. Hostile input never panics: a
@@ -113,24 +113,27 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod config;
 mod dialog;
 mod engine;
 mod error;
+mod event;
 mod inbound;
 mod limits;
 mod message;
 mod param;
 mod parse;
+mod rejection;
 pub mod sdp;
 mod timer;
 mod transaction;
 mod types;
 mod uri;
 
-pub use engine::{
-    CallError, ConfigError, EndedBy, Engine, EngineConfig, IncomingCall, Random, SipEvent, Stats,
-};
+pub use config::{ConfigError, EngineConfig, Random};
+pub use engine::{CallError, Engine, Stats};
 pub use error::SipParseError;
+pub use event::{EndedBy, IncomingCall, SipEvent};
 pub use inbound::Inbound;
 pub use limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 pub use message::{

@@ -1,0 +1,51 @@
+//! What the shell gives the engine: where it runs, its timers, and a
+//! source of randomness.
+
+use std::net::IpAddr;
+
+use crate::timer::Timers;
+
+/// A source of random numbers for tags, branches and SDP session ids
+/// (the shell's RNG; tests pass a counter).
+pub trait Random {
+    fn next_u64(&mut self) -> u64;
+}
+
+impl<F: FnMut() -> u64> Random for F {
+    fn next_u64(&mut self) -> u64 {
+        self()
+    }
+}
+
+/// What the engine needs to know about where it runs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The address written into Contact and SDP: where callers reach us.
+    /// Never a wildcard (`--public-addr`, or the bind address).
+    pub public_addr: IpAddr,
+    /// The SIP port written into Contact and Via.
+    pub sip_port: u16,
+    pub timers: Timers,
+    /// The Server and User-Agent header value.
+    pub user_agent: String,
+    /// Server transactions kept at most; over it, new requests get 503.
+    pub max_transactions: usize,
+}
+
+impl EngineConfig {
+    pub fn new(public_addr: IpAddr, sip_port: u16) -> Self {
+        Self {
+            public_addr,
+            sip_port,
+            timers: Timers::default(),
+            user_agent: "confab".to_owned(),
+            max_transactions: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the public address {0} is a wildcard; callers need a real address")]
+    WildcardPublicAddr(IpAddr),
+}

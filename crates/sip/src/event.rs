@@ -1,0 +1,69 @@
+//! What the engine tells the shell about calls.
+
+use std::net::SocketAddr;
+
+use crate::message::SipCallId;
+use crate::sdp::NegotiatedAudio;
+use crate::types::{CallId, Transport};
+
+/// A new call, waiting for [`crate::Engine::answer`], [`crate::Engine::reject`] or
+/// [`crate::Engine::ringing`]. The engine has sent 100 Trying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingCall {
+    pub call: CallId,
+    /// Who was called: the Request-URI's user part (routing uses it).
+    pub request_uri_user: Option<String>,
+    /// The caller: the From URI's user part.
+    pub from_user: Option<String>,
+    pub from_display: Option<String>,
+    pub to_user: Option<String>,
+    pub sip_call_id: SipCallId,
+    /// The audio the offer allows; the answer will say this.
+    pub audio: NegotiatedAudio,
+    /// Where the INVITE came from.
+    pub remote: SocketAddr,
+    pub transport: Transport,
+}
+
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndedBy {
+    /// The caller: BYE, or CANCEL-free BYE on an early dialog.
+    Remote,
+    /// The shell: [`crate::Engine::hangup`].
+    Local,
+    /// No ACK came for our 200 OK within 64*T1; the engine sent BYE.
+    Timeout,
+    /// The TCP connection the call's signalling ran over closed
+    /// ([`crate::Engine::handle_connection_closed`]); no BYE could go either way.
+    ConnectionClosed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SipEvent {
+    IncomingCall(Box<IncomingCall>),
+    /// The caller gave up before an answer (CANCEL); 487 was sent.
+    CallCancelled {
+        call: CallId,
+    },
+    /// The caller acknowledged our 200 OK: media can flow both ways.
+    AckReceived {
+        call: CallId,
+    },
+    /// A re-INVITE put the leg on hold (`sendonly`/`inactive`) or took it
+    /// off: on hold, it is neither heard nor sent audio.
+    HoldChanged {
+        call: CallId,
+        on_hold: bool,
+    },
+    /// A re-INVITE changed codec, payload types or the remote address.
+    MediaChanged {
+        call: CallId,
+        audio: NegotiatedAudio,
+    },
+    /// The call is over; the handle is dead.
+    CallEnded {
+        call: CallId,
+        by: EndedBy,
+    },
+}

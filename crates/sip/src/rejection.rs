@@ -1,0 +1,110 @@
+//! Why the engine refuses a request, and the one function that turns
+//! each reason into a status code and the headers that explain it.
+
+use crate::error::SipParseError;
+use crate::message::{RawHeader, Request, StatusCode};
+use crate::sdp::{self, NegotiatedAudio, SdpError, SessionDescription};
+
+/// The methods confab implements, for Allow headers.
+pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+
+/// Why the engine refuses a request; see [`rejection_response`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    Parse(SipParseError),
+    NotImplemented,
+    MethodNotAllowed,
+    CSeqMismatch,
+    UnsupportedScheme,
+    Merged,
+    BadExtension(Vec<String>),
+    NoDialog,
+    UnsupportedMediaType,
+    NotAcceptable,
+    NoOffer,
+    Sdp(SdpError),
+    OutOfOrder,
+    Pending,
+    Overloaded,
+}
+
+/// The one place where errors become status codes (and the headers that
+/// explain them).
+pub(crate) fn rejection_response(rejection: &Rejection) -> (StatusCode, Vec<RawHeader>) {
+    use Rejection as R;
+    let allow = || vec![raw("Allow", ALLOW)];
+    let warning =
+        |code: u16, text: &str| vec![raw("Warning", &format!("{code} confab \"{text}\""))];
+    match rejection {
+        R::Parse(SipParseError::UnsupportedVersion) => (StatusCode::VERSION_NOT_SUPPORTED, vec![]),
+        R::Parse(_) | R::CSeqMismatch => (StatusCode::BAD_REQUEST, vec![]),
+        R::NotImplemented => (StatusCode::NOT_IMPLEMENTED, allow()),
+        R::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, allow()),
+        R::UnsupportedScheme => (StatusCode::UNSUPPORTED_URI_SCHEME, vec![]),
+        R::Merged => (StatusCode::LOOP_DETECTED, vec![]),
+        R::BadExtension(tags) => (
+            StatusCode::BAD_EXTENSION,
+            vec![raw("Unsupported", &tags.join(", "))],
+        ),
+        R::NoDialog => (StatusCode::CALL_DOES_NOT_EXIST, vec![]),
+        R::UnsupportedMediaType => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            vec![raw("Accept", "application/sdp")],
+        ),
+        R::NotAcceptable => (StatusCode::NOT_ACCEPTABLE, vec![]),
+        R::NoOffer => (
+            StatusCode::NOT_ACCEPTABLE_HERE,
+            warning(399, "An SDP offer is required"),
+        ),
+        R::Sdp(SdpError::NoCommonCodec) => (
+            StatusCode::NOT_ACCEPTABLE_HERE,
+            warning(305, "Incompatible media format"),
+        ),
+        R::Sdp(SdpError::NoAudio) => (
+            StatusCode::NOT_ACCEPTABLE_HERE,
+            warning(304, "Media type not available"),
+        ),
+        R::Sdp(_) => (StatusCode::NOT_ACCEPTABLE_HERE, vec![]),
+        R::OutOfOrder => (StatusCode::SERVER_INTERNAL_ERROR, vec![]),
+        R::Pending => (
+            StatusCode::SERVER_INTERNAL_ERROR,
+            vec![raw("Retry-After", "1")],
+        ),
+        R::Overloaded => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec![raw("Retry-After", "5")],
+        ),
+    }
+}
+
+pub(crate) fn raw(name: &str, value: &str) -> RawHeader {
+    RawHeader {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+/// The offer of an INVITE: its SDP, the audio stream and what it allows.
+pub(crate) fn read_offer(
+    request: &Request,
+) -> Result<(SessionDescription, usize, NegotiatedAudio), Rejection> {
+    let h = &request.headers;
+    if request.body.is_empty() {
+        return Err(Rejection::NoOffer);
+    }
+    if h.content_type
+        .as_ref()
+        .is_some_and(|t| !t.is("application", "sdp"))
+    {
+        return Err(Rejection::UnsupportedMediaType);
+    }
+    if h.accept
+        .as_ref()
+        .is_some_and(|ranges| !ranges.iter().any(|r| r.covers("application", "sdp")))
+    {
+        return Err(Rejection::NotAcceptable);
+    }
+    let offer = SessionDescription::parse(&request.body).map_err(Rejection::Sdp)?;
+    let (stream, audio) = sdp::negotiate(&offer).map_err(Rejection::Sdp)?;
+    Ok((offer, stream, audio))
+}
