@@ -75,7 +75,7 @@ pub struct Engine {
     /// The dialog layer: calls and the dialogs that find them.
     calls: Calls,
     /// The transaction layer: transactions, every timer, what to send.
-    tx: Transactions,
+    transactions: Transactions,
     events: VecDeque<SipEvent>,
     stats: Stats,
 }
@@ -85,9 +85,9 @@ impl fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("config", &self.config)
             .field("calls", &self.calls.len())
-            .field("server_transactions", &self.tx.server_count())
-            .field("client_transactions", &self.tx.client_count())
-            .field("timers", &self.tx.table.len())
+            .field("server_transactions", &self.transactions.server_count())
+            .field("client_transactions", &self.transactions.client_count())
+            .field("timers", &self.transactions.table.len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
@@ -102,7 +102,7 @@ impl Engine {
             return Err(ConfigError::WildcardPublicAddr(config.public_addr));
         }
         Ok(Self {
-            tx: Transactions::new(config.timers),
+            transactions: Transactions::new(config.timers),
             config,
             rng: Box::new(rng),
             calls: Calls::default(),
@@ -182,12 +182,12 @@ impl Engine {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((owner, kind)) = self.tx.table.pop_expired(now) {
+        while let Some((owner, kind)) = self.transactions.table.pop_expired(now) {
             match owner {
                 Owner::Call(id) => self.call_timer(id, kind, now),
                 // A BYE's transaction is over, and so is its call.
                 _ => {
-                    if let Some(call) = self.tx.on_timer(owner, kind, now) {
+                    if let Some(call) = self.transactions.on_timer(owner, kind, now) {
                         self.remove_call(call);
                     }
                 }
@@ -204,7 +204,7 @@ impl Engine {
     pub fn handle_connection_closed(&mut self, conn: ConnId, _now: Instant) {
         let transport = Transport::Tcp(conn);
         // Our BYE was in flight: the shell already knows those ended.
-        for call in self.tx.connection_closed(transport) {
+        for call in self.transactions.connection_closed(transport) {
             self.remove_call(call);
         }
         for call in self.calls.on_transport(transport) {
@@ -225,7 +225,7 @@ impl Engine {
     /// The next message to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.tx.poll_transmit()
+        self.transactions.poll_transmit()
     }
 
     /// The next event for the shell.
@@ -237,7 +237,7 @@ impl Engine {
     /// When [`Engine::handle_timeout`] next has work.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.tx.table.next_deadline()
+        self.transactions.table.next_deadline()
     }
 
     pub fn stats(&self) -> Stats {
@@ -247,7 +247,7 @@ impl Engine {
     /// Nothing left: no calls, transactions or timers (memory is bounded
     /// by what is live).
     pub fn is_idle(&self) -> bool {
-        self.calls.is_empty() && self.tx.is_empty()
+        self.calls.is_empty() && self.transactions.is_empty()
     }
 
     // -- commands ------------------------------------------------------------
@@ -268,7 +268,8 @@ impl Engine {
         response.headers.content_type = Some(MediaType::new("application", "sdp"));
         response.body = body.into_bytes();
         let bytes = response.to_bytes();
-        self.tx.finish_invite(tx, bytes.clone(), true, now);
+        self.transactions
+            .finish_invite(tx, bytes.clone(), true, now);
         self.start_2xx(call, invite.headers.cseq.seq, bytes, true, now);
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Answered;
@@ -298,7 +299,7 @@ impl Engine {
         let (tx, transport) = (*tx, c.dialog.transport);
         let mut response = Response::to(invite, StatusCode::RINGING, Some(&c.dialog.key.local_tag));
         self.dress_dialog_response(&mut response, invite, transport);
-        self.tx.provisional(tx, response.to_bytes());
+        self.transactions.provisional(tx, response.to_bytes());
         Ok(())
     }
 
@@ -342,11 +343,11 @@ impl Engine {
             self.handle_ack(&request, &key, now);
             return;
         }
-        if self.tx.absorb_retransmission(&key) {
+        if self.transactions.absorb_retransmission(&key) {
             self.stats.retransmissions += 1;
             return;
         }
-        let result = if self.tx.server_count() >= self.config.max_transactions {
+        let result = if self.transactions.server_count() >= self.config.max_transactions {
             Err(Rejection::Overloaded)
         } else if request.method == Method::Cancel {
             self.handle_cancel(transport, source, &request, &key, now)
@@ -406,12 +407,16 @@ impl Engine {
         request: &Request,
     ) -> Result<(), Rejection> {
         let (offer, stream, audio) = read_offer(request)?;
-        let call = CallId(self.tx.fresh_id());
+        let call = CallId(self.transactions.fresh_id());
         let trying = Response::to(request, StatusCode::TRYING, None).to_bytes();
-        let tx = self
-            .tx
-            .open_server(request, transport, source, ServerState::Proceeding, &trying);
-        self.tx.set_call(tx, call);
+        let tx = self.transactions.open_server(
+            request,
+            transport,
+            source,
+            ServerState::Proceeding,
+            &trying,
+        );
+        self.transactions.set_call(tx, call);
         self.send(transport, source, trying);
         let h = &request.headers;
         let key = DialogKey {
@@ -537,10 +542,15 @@ impl Engine {
         response.headers.content_type = Some(MediaType::new("application", "sdp"));
         response.body = body.into_bytes();
         let bytes = response.to_bytes();
-        let tx = self
-            .tx
-            .open_server(request, transport, source, ServerState::Proceeding, &bytes);
-        self.tx.finish_invite(tx, bytes.clone(), true, now);
+        let tx = self.transactions.open_server(
+            request,
+            transport,
+            source,
+            ServerState::Proceeding,
+            &bytes,
+        );
+        self.transactions
+            .finish_invite(tx, bytes.clone(), true, now);
         self.start_2xx(call, request.headers.cseq.seq, bytes, false, now);
         Ok(())
     }
@@ -589,7 +599,7 @@ impl Engine {
             return Err(Rejection::CSeqMismatch);
         }
         let (state, call) = self
-            .tx
+            .transactions
             .server_state(&key.with_method(Method::Invite))
             .ok_or(Rejection::NoDialog)?;
         // The 200 carries the To tag the INVITE's responses carry (§9.2).
@@ -602,7 +612,7 @@ impl Engine {
             .headers
             .other
             .push(raw("Server", &self.config.user_agent));
-        self.tx
+        self.transactions
             .send_final(transport, source, request, &response, now);
         if let (ServerState::Proceeding, Some(call)) = (state, call) {
             let _ = self.end_offered(call, StatusCode::REQUEST_TERMINATED, now);
@@ -612,7 +622,7 @@ impl Engine {
     }
 
     fn handle_ack(&mut self, request: &Request, key: &ServerKey, now: Instant) {
-        if self.tx.ack(key, now) == AckMatch::ForDialog {
+        if self.transactions.ack(key, now) == AckMatch::ForDialog {
             self.ack_for_2xx(request, now);
         }
     }
@@ -633,8 +643,12 @@ impl Engine {
         let Some(pending) = c.pending_2xx.take_if(|p| seq.is_none_or(|s| s == p.seq)) else {
             return;
         };
-        self.tx.table.cancel(Owner::Call(call), Kind::Retransmit);
-        self.tx.table.cancel(Owner::Call(call), Kind::GiveUp);
+        self.transactions
+            .table
+            .cancel(Owner::Call(call), Kind::Retransmit);
+        self.transactions
+            .table
+            .cancel(Owner::Call(call), Kind::GiveUp);
         if !pending.initial {
             return;
         }
@@ -649,7 +663,7 @@ impl Engine {
     // -- responses (to our BYE) ----------------------------------------------
 
     fn handle_response(&mut self, response: &Response, now: Instant) {
-        if !self.tx.handle_response(response, now) {
+        if !self.transactions.handle_response(response, now) {
             self.stats.stray_responses += 1;
         }
     }
@@ -670,7 +684,9 @@ impl Engine {
                 let at = now + pending.interval;
                 let bytes = pending.bytes.clone();
                 let (transport, peer) = (c.dialog.transport, c.dialog.peer);
-                self.tx.table.set(Owner::Call(call), Kind::Retransmit, at);
+                self.transactions
+                    .table
+                    .set(Owner::Call(call), Kind::Retransmit, at);
                 self.send(transport, peer, bytes);
             }
             // No ACK within 64*T1 (§13.3.1.4): the session ends with a BYE.
@@ -679,7 +695,9 @@ impl Engine {
                     return;
                 }
                 let reported = c.bye_after_ack;
-                self.tx.table.cancel(Owner::Call(call), Kind::Retransmit);
+                self.transactions
+                    .table
+                    .cancel(Owner::Call(call), Kind::Retransmit);
                 self.send_bye(call, now);
                 if !reported {
                     self.events.push_back(SipEvent::CallEnded {
@@ -721,13 +739,14 @@ impl Engine {
             .headers
             .other
             .push(raw("Server", &self.config.user_agent));
-        self.tx.finish_invite(tx, response.to_bytes(), false, now);
+        self.transactions
+            .finish_invite(tx, response.to_bytes(), false, now);
         self.remove_call(call);
         Ok(())
     }
 
     fn remove_call(&mut self, call: CallId) {
-        self.tx.table.cancel_all(Owner::Call(call));
+        self.transactions.table.cancel_all(Owner::Call(call));
         self.calls.remove(&call);
     }
 
@@ -740,10 +759,10 @@ impl Engine {
                 interval: timers.t1,
                 initial,
             });
-            self.tx
+            self.transactions
                 .table
                 .set(Owner::Call(call), Kind::Retransmit, now + timers.t1);
-            self.tx
+            self.transactions
                 .table
                 .set(Owner::Call(call), Kind::GiveUp, now + timers.give_up());
         }
@@ -769,7 +788,7 @@ impl Engine {
             .headers
             .other
             .push(raw("Server", &self.config.user_agent));
-        self.tx
+        self.transactions
             .send_final(transport, source, request, &response, now);
     }
 
@@ -833,7 +852,7 @@ impl Engine {
         };
         let via = self.via(transport, &branch);
         let user_agent = vec![raw("User-Agent", &self.config.user_agent)];
-        self.tx.table.cancel_all(Owner::Call(call));
+        self.transactions.table.cancel_all(Owner::Call(call));
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -841,7 +860,7 @@ impl Engine {
         c.pending_2xx = None;
         let bye = c.dialog.request(Method::Bye, via, user_agent);
         let peer = c.dialog.peer;
-        self.tx
+        self.transactions
             .start_client(branch, &bye, transport, peer, call, now);
     }
 
@@ -902,7 +921,7 @@ impl Engine {
     }
 
     fn send(&mut self, transport: Transport, to: SocketAddr, bytes: Vec<u8>) {
-        self.tx.send(transport, to, bytes);
+        self.transactions.send(transport, to, bytes);
     }
 
     /// A random token for tags and branches.
