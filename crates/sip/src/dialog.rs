@@ -212,3 +212,56 @@ impl MediaSession {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name_addr(uri: &str) -> NameAddr {
+        NameAddr::new(Uri::parse(uri).expect("a test URI"))
+    }
+
+    #[test]
+    fn requests_in_a_dialog_carry_its_tags_target_routes_and_the_next_cseq() {
+        let mut dialog = Dialog {
+            key: DialogKey {
+                call_id: SipCallId("c1".to_owned()),
+                local_tag: "ours".to_owned(),
+                remote_tag: Some("theirs".to_owned()),
+            },
+            local: name_addr("sip:room@203.0.113.10"),
+            remote: name_addr("sip:+15551234@192.0.2.7"),
+            remote_target: Uri::parse("sip:caller@192.0.2.7:5070").expect("a test URI"),
+            route_set: vec![name_addr("sip:proxy.example;lr")],
+            remote_seq: 314_159,
+            local_seq: 0,
+            transport: Transport::Udp,
+            peer: "192.0.2.7:5070".parse().expect("a test address"),
+        };
+        let via = crate::parse::parse_via("SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bK1")
+            .expect("a test Via");
+        let first = dialog.request(Method::Bye, via.clone(), Vec::new());
+        let second = dialog.request(Method::Bye, via, Vec::new());
+        let text = String::from_utf8(first.to_bytes()).expect("UTF-8");
+        assert!(
+            text.starts_with("BYE sip:caller@192.0.2.7:5070 SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nFrom: <sip:room@203.0.113.10>;tag=ours\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nTo: <sip:+15551234@192.0.2.7>;tag=theirs\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nRoute: <sip:proxy.example;lr>\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nCSeq: 1 BYE\r\n"), "{text}");
+        assert!(text.contains("\r\nMax-Forwards: 70\r\n"), "{text}");
+        assert_eq!(second.headers.cseq.seq, 2);
+        assert_eq!(dialog.remote_seq, 314_159);
+    }
+}
