@@ -144,11 +144,7 @@ pub(crate) fn parse_message(bytes: &[u8]) -> Result<Message, ParseFailure> {
     match parse_start(raw.start).map_err(bare)? {
         Start::Response(status) => {
             let (status, reason) = status.map_err(bare)?;
-            if let Some(defect) = raw.defect {
-                return Err(bare(defect));
-            }
-            let (headers, length) = typed_headers(&raw.headers).map_err(bare)?;
-            let body = frame_body(raw.body, length).map_err(bare)?;
+            let (headers, body) = headers_and_body(&raw).map_err(bare)?;
             Ok(Message::Response(Response {
                 status,
                 reason,
@@ -162,11 +158,7 @@ pub(crate) fn parse_message(bytes: &[u8]) -> Result<Message, ParseFailure> {
                 reply: ReplyContext::from_raw(method.clone(), &raw.headers).map(Box::new),
             };
             let uri = uri.map_err(fail)?;
-            if let Some(defect) = raw.defect.clone() {
-                return Err(fail(defect));
-            }
-            let (headers, length) = typed_headers(&raw.headers).map_err(fail)?;
-            let body = frame_body(raw.body, length).map_err(fail)?;
+            let (headers, body) = headers_and_body(&raw).map_err(fail)?;
             Ok(Message::Request(Request {
                 method,
                 uri,
@@ -175,6 +167,17 @@ pub(crate) fn parse_message(bytes: &[u8]) -> Result<Message, ParseFailure> {
             }))
         }
     }
+}
+
+/// The typed headers and the body of a split message: its first header
+/// defect, a bad typed header or a short body fail it.
+fn headers_and_body(raw: &Raw<'_>) -> Result<(Headers, Vec<u8>), SipParseError> {
+    if let Some(defect) = raw.defect.clone() {
+        return Err(defect);
+    }
+    let (headers, length) = typed_headers(&raw.headers)?;
+    let body = frame_body(raw.body, length)?;
+    Ok((headers, body))
 }
 
 /// The body: the declared Content-Length of what follows the headers (the
