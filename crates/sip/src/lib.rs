@@ -60,6 +60,25 @@
 //! (delayed offer) get 488, and a body-less re-INVITE is answered with the
 //! current session without reading the ACK's answer.
 //!
+//! # Where things are
+//!
+//! From the top down (modules import no module that imports them back;
+//! `module-cycles` checks):
+//!
+//! - `engine`: [`Engine`], the UAS logic (RFC 3261 §8.2 dispatch, INVITE,
+//!   re-INVITE, CANCEL, BYE, ACK) composing the two layers below;
+//! - `dialog`: the dialog layer: a call's state (`CallState`), its dialog
+//!   (tags, CSeq, remote target, route set; `Dialog::request` builds our
+//!   in-dialog requests) and its media session;
+//! - `transaction`: the transaction layer: server and client
+//!   transactions, their retransmissions and Timers E to L, the engine's
+//!   one timer table (`timer`) and its send queue;
+//! - `rejection`: every refusal and the one function that maps it to a
+//!   status code; `event` and `config`: what the shell hears and passes in;
+//! - `inbound`, `parse`, `message`, `uri`, `param`, `sdp`: the wire formats,
+//!   parsed once at the edge into types; `types`, `limits`, `error`: what
+//!   they all share.
+//!
 //! # A driver loop
 //!
 //! A whole call, with the clock and the socket left out (see
