@@ -3,14 +3,21 @@
 use std::time::{Duration, Instant};
 
 use ::sip::sdp::{Origin, SessionDescription, answer, negotiate};
-use ::sip::{Engine, EngineConfig, Message, SipEvent, StreamFrame, Transport, frame_stream};
+use ::sip::{
+    Engine, EngineConfig, Inbound, Message, SipEvent, StreamFrame, Transport, frame_stream,
+};
 
 /// Any bytes as a SIP datagram or stream: parsing and stream framing never
-/// panic, and a message that parses reads back equal after the serializer
-/// writes it.
+/// panic, the shell's parsed view ([`Inbound`]) is the same parse, and a
+/// message that parses reads back equal after the serializer writes it.
 pub fn sip_message(data: &[u8]) {
     if let Ok(StreamFrame::Message { start, end }) = frame_stream(data) {
         assert!(start < end && end <= data.len());
+    }
+    let inbound = Inbound::parse(data);
+    assert_eq!(inbound.message(), Message::parse(data).ok().as_ref());
+    if let Some(Message::Request(request)) = inbound.message() {
+        assert_eq!(inbound.method(), Some(&request.method));
     }
     let Ok(message) = Message::parse(data) else {
         return;
