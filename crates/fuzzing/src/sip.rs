@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use ::sip::sdp::{Origin, SessionDescription, answer, negotiate};
 use ::sip::{
-    Engine, EngineConfig, Inbound, Message, SipEvent, StreamFrame, Transport, frame_stream,
+    Engine, EngineConfig, Framed, Inbound, Message, SipEvent, StreamFrame, Transport, frame_stream,
 };
 
 /// Any bytes as a SIP datagram or stream: parsing and stream framing never
@@ -13,6 +13,17 @@ use ::sip::{
 pub fn sip_message(data: &[u8]) {
     if let Ok(StreamFrame::Message { start, end }) = frame_stream(data) {
         assert!(start < end && end <= data.len());
+        let Ok(Framed::Message {
+            end: framed_end,
+            inbound,
+        }) = Inbound::frame(data)
+        else {
+            panic!("framing and Inbound::frame disagree");
+        };
+        assert_eq!(framed_end, end);
+        let alone = Inbound::parse(data.get(start..end).unwrap_or_default());
+        assert_eq!(inbound.message(), alone.message());
+        assert_eq!(inbound.method(), alone.method());
     }
     let inbound = Inbound::parse(data);
     assert_eq!(inbound.message(), Message::parse(data).ok().as_ref());

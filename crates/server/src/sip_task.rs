@@ -2,9 +2,10 @@
 //!
 //! It binds `--sip-addr` on UDP and on TCP (the same port), then loops:
 //! a datagram, a framed message from a TCP connection (one reader task per
-//! connection cuts the stream with [`sip::frame_stream`] and sends whole
-//! messages over a channel, or bytes that cannot be framed, to be answered
-//! 400 before the connection closes; a writer task per connection sends),
+//! connection cuts the stream with [`sip::Inbound::frame`] and sends whole
+//! messages, parsed, over a channel, or bytes that cannot be framed, to be
+//! answered 400 before the connection closes; a writer task per connection
+//! sends),
 //! a command from a call task (answer, reject, hang up), or the engine's
 //! next deadline. After each input it sends what the engine produced and
 //! routes its events: a new call spawns a call task with a channel of its
@@ -30,7 +31,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip::{CallId, ConnId, EndedBy, Engine, IncomingCall, SipEvent, StreamFrame, Transport};
+use sip::{CallId, ConnId, EndedBy, Engine, Framed, IncomingCall, SipEvent, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
@@ -245,10 +246,11 @@ pub fn spawn(
 }
 
 enum TcpInput {
+    /// A whole message, parsed by the reader as it framed it.
     Message {
         conn: ConnId,
         from: SocketAddr,
-        bytes: Vec<u8>,
+        inbound: Box<sip::Inbound>,
     },
     /// Bytes the stream cannot be framed past; the connection closes next.
     Unframeable {
@@ -326,11 +328,10 @@ impl SipTask {
                     }
                 },
                 Some(input) = self.tcp_in.recv() => match input {
-                    TcpInput::Message { conn, from, bytes } => {
-                        let inbound = sip::Inbound::parse(&bytes);
+                    TcpInput::Message { conn, from, inbound } => {
                         let now = Instant::now();
                         if self.admit(from, &inbound, now) {
-                            self.engine.handle_inbound(Transport::Tcp(conn), from, inbound, now);
+                            self.engine.handle_inbound(Transport::Tcp(conn), from, *inbound, now);
                         }
                     }
                     TcpInput::Unframeable { conn, from, bytes, error } => {
@@ -498,23 +499,26 @@ impl SipTask {
                 };
                 buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
                 loop {
-                    match sip::frame_stream(&buf) {
-                        Ok(StreamFrame::Message { start, end }) => {
-                            let bytes = buf.get(start..end).unwrap_or_default().to_vec();
+                    match sip::Inbound::frame(&buf) {
+                        Ok(Framed::Message { end, inbound }) => {
                             buf.drain(..end);
                             due = None;
-                            let message = TcpInput::Message { conn, from, bytes };
+                            let message = TcpInput::Message {
+                                conn,
+                                from,
+                                inbound,
+                            };
                             if input.send(message).await.is_err() {
                                 break 'read;
                             }
                         }
-                        Ok(StreamFrame::KeepAlive { len, pong }) => {
+                        Ok(Framed::KeepAlive { len, pong }) => {
                             buf.drain(..len.min(buf.len()));
                             if pong {
                                 let _ = out_tx.try_send(b"\r\n".to_vec());
                             }
                         }
-                        Ok(StreamFrame::Incomplete) => {
+                        Ok(Framed::Incomplete) => {
                             // Bare CRLFs (a keepalive's start) are not a message.
                             let partial = buf.iter().any(|&b| b != b'\r' && b != b'\n');
                             if partial && due.is_none() {

@@ -5,9 +5,12 @@
 //! source). [`Inbound::parse`] parses the bytes once; the shell looks at
 //! the result ([`Inbound::message`], [`Inbound::method`]) and hands the same
 //! value to [`crate::Engine::handle_inbound`], which does not parse again.
+//! On a stream, [`Inbound::frame`] cuts the next message out of the
+//! buffer and parses it from the same split of its headers.
 
+use crate::error::SipParseError;
 use crate::message::{Message, Method};
-use crate::parse::{self, ParseFailure, is_token};
+use crate::parse::{self, ParseFailure, StreamFrame, is_token};
 
 /// One datagram, or one message framed out of a stream, parsed.
 #[derive(Debug)]
@@ -18,10 +21,49 @@ pub struct Inbound {
     request_line_method: Option<Method>,
 }
 
+/// The next thing in a stream (TCP) buffer, a whole message parsed.
+#[derive(Debug)]
+pub enum Framed {
+    /// A whole message (`Inbound::parse` of its bytes); consume `end`
+    /// bytes.
+    Message { end: usize, inbound: Box<Inbound> },
+    /// A keep-alive: consume `len` bytes; if `pong`, it was an RFC 5626
+    /// double-CRLF ping, to be answered with a single CRLF.
+    KeepAlive { len: usize, pong: bool },
+    /// Not enough bytes yet.
+    Incomplete,
+}
+
 impl Inbound {
     /// Parses `bytes` (see [`Message::parse`]).
     pub fn parse(bytes: &[u8]) -> Self {
-        let parsed = parse::parse_message(bytes);
+        Self::of(parse::parse_message(bytes), bytes)
+    }
+
+    /// [`crate::frame_stream`] and, for a whole message, its parse: the
+    /// same message [`Inbound::parse`] gives for the framed bytes, without
+    /// splitting the header section a second time. Errors are those of
+    /// [`crate::frame_stream`] (close the connection).
+    pub fn frame(buf: &[u8]) -> Result<Framed, SipParseError> {
+        Ok(match parse::frame_and_parse(buf)? {
+            (StreamFrame::Message { start, end }, Some(parsed)) => {
+                let bytes = buf.get(start..end).unwrap_or_default();
+                Framed::Message {
+                    end,
+                    inbound: Box::new(Self::of(parsed, bytes)),
+                }
+            }
+            // Framing parses every whole message; this is not reached.
+            (StreamFrame::Message { start, end }, None) => Framed::Message {
+                end,
+                inbound: Box::new(Self::parse(buf.get(start..end).unwrap_or_default())),
+            },
+            (StreamFrame::KeepAlive { len, pong }, _) => Framed::KeepAlive { len, pong },
+            (StreamFrame::Incomplete, _) => Framed::Incomplete,
+        })
+    }
+
+    fn of(parsed: Result<Message, ParseFailure>, bytes: &[u8]) -> Self {
         let request_line_method = match parsed {
             Ok(_) => None,
             Err(_) => leading_method(bytes),

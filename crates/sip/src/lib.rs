@@ -153,7 +153,7 @@ pub use config::{ConfigError, EngineConfig, Random};
 pub use engine::{CallError, Engine, Stats};
 pub use error::SipParseError;
 pub use event::{EndedBy, IncomingCall, SipEvent};
-pub use inbound::Inbound;
+pub use inbound::{Framed, Inbound};
 pub use limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 pub use message::{
     BRANCH_COOKIE, CSeq, Headers, MediaType, Message, Method, NameAddr, RawHeader, Request,

@@ -68,11 +68,26 @@ pub enum StreamFrame {
 /// stream cannot be re-synchronised: close the connection (RFC 3261 §18.3,
 /// RFC 4475 §3.1.2.3).
 pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, SipParseError> {
+    frame(buf, false).map(|(frame, _)| frame)
+}
+
+/// [`frame_stream`], and for a whole message its parse, made from the
+/// split of the header section that framing needed (the same result as
+/// [`parse_message`] on the framed bytes, without splitting them again).
+pub(crate) fn frame_and_parse(buf: &[u8]) -> Result<(StreamFrame, Option<Parsed>), SipParseError> {
+    frame(buf, true)
+}
+
+/// A parse's outcome.
+pub(crate) type Parsed = Result<Message, ParseFailure>;
+
+fn frame(buf: &[u8], parse: bool) -> Result<(StreamFrame, Option<Parsed>), SipParseError> {
+    let framed = |frame| Ok((frame, None));
     if buf.starts_with(b"\r\n\r\n") {
-        return Ok(StreamFrame::KeepAlive { len: 4, pong: true });
+        return framed(StreamFrame::KeepAlive { len: 4, pong: true });
     }
     let Some(start) = buf.iter().position(|&b| b != b'\r' && b != b'\n') else {
-        return Ok(match buf.len() {
+        return framed(match buf.len() {
             0..4 => StreamFrame::Incomplete,
             len => StreamFrame::KeepAlive { len, pong: false },
         });
@@ -82,11 +97,11 @@ pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, SipParseError> {
         return if rest.len() > MAX_MESSAGE_LEN {
             Err(SipParseError::TooLarge(rest.len()))
         } else {
-            Ok(StreamFrame::Incomplete)
+            framed(StreamFrame::Incomplete)
         };
     };
-    let raw = split(rest.get(..body_at).unwrap_or_default())?;
-    if let Some(defect) = raw.defect {
+    let mut raw = split(rest.get(..body_at).unwrap_or_default())?;
+    if let Some(defect) = raw.defect.take() {
         return Err(defect);
     }
     let mut length = None;
@@ -108,12 +123,17 @@ pub fn frame_stream(buf: &[u8]) -> Result<StreamFrame, SipParseError> {
         return Err(SipParseError::TooLarge(total));
     }
     if rest.len() < total {
-        return Ok(StreamFrame::Incomplete);
+        return framed(StreamFrame::Incomplete);
     }
-    Ok(StreamFrame::Message {
+    let frame = StreamFrame::Message {
         start,
         end: start + total,
-    })
+    };
+    let parsed = parse.then(|| {
+        raw.body = rest.get(body_at..total).unwrap_or_default();
+        parse_raw(raw)
+    });
+    Ok((frame, parsed))
 }
 
 /// Where the body starts: just after the first empty line.
@@ -138,9 +158,14 @@ impl Message {
     }
 }
 
-pub(crate) fn parse_message(bytes: &[u8]) -> Result<Message, ParseFailure> {
+pub(crate) fn parse_message(bytes: &[u8]) -> Parsed {
+    let raw = split(bytes).map_err(|error| ParseFailure { error, reply: None })?;
+    parse_raw(raw)
+}
+
+/// Step 2 on a split message.
+fn parse_raw(raw: Raw<'_>) -> Parsed {
     let bare = |error| ParseFailure { error, reply: None };
-    let raw = split(bytes).map_err(bare)?;
     match parse_start(raw.start).map_err(bare)? {
         Start::Response(status) => {
             let (status, reason) = status.map_err(bare)?;

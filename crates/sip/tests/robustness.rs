@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 
 use common::{Caller, Harness, RTP_PORT, offer};
 use proptest::prelude::*;
-use sip::{ConnId, MAX_MESSAGE_LEN, Message, SipEvent, StreamFrame, Transport, frame_stream};
+use sip::{
+    ConnId, Framed, Inbound, MAX_MESSAGE_LEN, Message, SipEvent, StreamFrame, Transport,
+    frame_stream,
+};
 
 fn attacker() -> SocketAddr {
     "192.0.2.66:5099".parse().unwrap()
@@ -22,6 +25,7 @@ fn valid_invite() -> String {
 /// be framed if they cannot), checks what came out, then runs a
 /// normal call on the same engine.
 fn survive(bytes: &[u8]) {
+    framed_parse_is_the_parse(bytes);
     let mut h = Harness::new();
     h.udp(attacker(), bytes);
     h.deliver(Transport::Tcp(ConnId(1)), attacker(), bytes);
@@ -45,6 +49,26 @@ fn survive(bytes: &[u8]) {
     h.normal_call(&mut Caller::new("192.0.2.50:5070", "after-fuzz"));
     h.drain_timers();
     assert!(h.engine.is_idle(), "{:?}", h.engine);
+}
+
+/// A stream's message parsed while framing ([`Inbound::frame`]) is the
+/// message [`Inbound::parse`] gives for the framed bytes, and the frame is
+/// [`frame_stream`]'s.
+fn framed_parse_is_the_parse(bytes: &[u8]) {
+    let framed = Inbound::frame(bytes);
+    match (frame_stream(bytes), framed) {
+        (Ok(StreamFrame::Message { start, end }), Ok(Framed::Message { end: e, inbound })) => {
+            assert_eq!(end, e);
+            let alone = Inbound::parse(&bytes[start..end]);
+            assert_eq!(format!("{inbound:?}"), format!("{alone:?}"));
+        }
+        (Ok(StreamFrame::KeepAlive { len, pong }), Ok(Framed::KeepAlive { len: l, pong: p })) => {
+            assert_eq!((len, pong), (l, p));
+        }
+        (Ok(StreamFrame::Incomplete), Ok(Framed::Incomplete)) => {}
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        (frame, framed) => panic!("{frame:?} but {framed:?}"),
+    }
 }
 
 #[test]
@@ -114,6 +138,7 @@ fn stream_framing_finds_every_message_in_any_chunking() {
         for piece in stream.chunks(chunk) {
             buf.extend_from_slice(piece);
             loop {
+                framed_parse_is_the_parse(&buf);
                 match frame_stream(&buf).unwrap() {
                     StreamFrame::Message { start, end } => {
                         found.push(String::from_utf8(buf[start..end].to_vec()).unwrap());
@@ -319,6 +344,7 @@ proptest! {
 
     #[test]
     fn framing_is_consistent(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        framed_parse_is_the_parse(&bytes);
         match frame_stream(&bytes) {
             Ok(StreamFrame::Message { start, end }) => {
                 prop_assert!(start < end && end <= bytes.len());
