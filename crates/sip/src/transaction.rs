@@ -7,8 +7,10 @@
 //! for its ACK, sit in it beside Timers E to L) and the outgoing queue.
 //! It knows nothing of calls beyond the [`CallId`] a transaction belongs
 //! to: the engine decides what to answer, this layer sends it, resends it
-//! and forgets it when the RFC says so. Server transactions are matched by branch, sent-by
-//! and method (§17.2.3), with ACK matching its INVITE; a request without
+//! and forgets it when the RFC says so.
+//!
+//! Server transactions are matched by branch, sent-by and method
+//! (§17.2.3), with ACK matching its INVITE; a request without
 //! an RFC 3261 branch (an RFC 2543 client, or the bare `z9hG4bK` of RFC
 //! 4475 §3.2.1) falls back to Call-ID, CSeq number, From tag and the top
 //! Via. Client transactions (our BYE) are matched by branch and method.
