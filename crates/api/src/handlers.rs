@@ -18,8 +18,8 @@ use model::{AccountSid, PageWindow};
 
 use crate::action::Action;
 use crate::error::ApiError;
-use crate::paging::PageUris;
 use crate::route::{Resource, Route};
+use crate::types::PageUris;
 use crate::{AppState, ControlError, auth, xml};
 
 /// The largest request body read: far above any form the 2008 API takes.

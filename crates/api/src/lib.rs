@@ -43,6 +43,7 @@ mod method;
 mod paging;
 mod route;
 mod throttle;
+mod types;
 mod xml;
 
 pub use throttle::FailureLimits;

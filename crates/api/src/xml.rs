@@ -20,8 +20,7 @@ use model::{ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow, Parti
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use crate::error::{Exception, more_info};
-use crate::paging::PageUris;
+use crate::types::{Exception, PageUris, more_info};
 
 type XmlWriter = Writer<Vec<u8>>;
 
@@ -237,4 +236,4 @@ fn xml_safe(s: &str) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
