@@ -20,7 +20,7 @@ use crate::action::Action;
 use crate::error::ApiError;
 use crate::route::{Resource, Route};
 use crate::types::PageUris;
-use crate::{AppState, ControlError, auth, xml};
+use crate::{AppState, CallControlError, auth, xml};
 
 /// The largest request body read: far above any form the 2008 API takes.
 /// Larger ones are answered 413.
@@ -135,11 +135,11 @@ async fn execute(
     }
 }
 
-impl From<ControlError> for ApiError {
-    fn from(e: ControlError) -> Self {
+impl From<CallControlError> for ApiError {
+    fn from(e: CallControlError) -> Self {
         match e {
-            ControlError::NotFound => Self::NotFound,
-            ControlError::Unavailable => Self::Unavailable,
+            CallControlError::NotFound => Self::NotFound,
+            CallControlError::Unavailable => Self::Unavailable,
         }
     }
 }

@@ -51,9 +51,9 @@ pub use throttle::FailureLimits;
 /// A boxed future, so [`CallControl`] can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Why the owner of a room could not apply a command.
+/// Why the owner of a room could not apply a [`CallControl`] command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ControlError {
+pub enum CallControlError {
     /// No such participant in that conference of that account (right now).
     #[error("no such participant")]
     NotFound,
@@ -71,14 +71,14 @@ pub trait CallControl: Send + Sync + 'static {
         conference: &'a ConferenceSid,
         call: &'a CallSid,
         muted: bool,
-    ) -> BoxFuture<'a, Result<(), ControlError>>;
+    ) -> BoxFuture<'a, Result<(), CallControlError>>;
 
     fn kick<'a>(
         &'a self,
         account: &'a AccountSid,
         conference: &'a ConferenceSid,
         call: &'a CallSid,
-    ) -> BoxFuture<'a, Result<(), ControlError>>;
+    ) -> BoxFuture<'a, Result<(), CallControlError>>;
 }
 
 /// A metrics exposition, ready to send.

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use api::{AppState, BoxFuture, CallControl, ControlError, router};
+use api::{AppState, BoxFuture, CallControl, CallControlError, router};
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
@@ -49,8 +49,8 @@ impl CallControl for NoControl {
         _: &'a ConferenceSid,
         _: &'a CallSid,
         _: bool,
-    ) -> BoxFuture<'a, Result<(), ControlError>> {
-        Box::pin(async { Err(ControlError::Unavailable) })
+    ) -> BoxFuture<'a, Result<(), CallControlError>> {
+        Box::pin(async { Err(CallControlError::Unavailable) })
     }
 
     fn kick<'a>(
@@ -58,8 +58,8 @@ impl CallControl for NoControl {
         _: &'a AccountSid,
         _: &'a ConferenceSid,
         _: &'a CallSid,
-    ) -> BoxFuture<'a, Result<(), ControlError>> {
-        Box::pin(async { Err(ControlError::Unavailable) })
+    ) -> BoxFuture<'a, Result<(), CallControlError>> {
+        Box::pin(async { Err(CallControlError::Unavailable) })
     }
 }
 

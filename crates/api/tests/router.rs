@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use api::{AppState, BoxFuture, CallControl, ControlError, router};
+use api::{AppState, BoxFuture, CallControl, CallControlError, router};
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
@@ -57,19 +57,19 @@ impl FakeControl {
         conference: &ConferenceSid,
         call: &CallSid,
         change: Change,
-    ) -> Result<(), ControlError> {
+    ) -> Result<(), CallControlError> {
         if *self.unavailable.lock().unwrap() {
-            return Err(ControlError::Unavailable);
+            return Err(CallControlError::Unavailable);
         }
         let store = self.store();
         let present = store.participant(account, conference, call).await;
         if !matches!(present, Ok(Some(_))) {
-            return Err(ControlError::NotFound);
+            return Err(CallControlError::NotFound);
         }
         store
             .apply(&[change])
             .await
-            .map_err(|_| ControlError::Unavailable)
+            .map_err(|_| CallControlError::Unavailable)
     }
 }
 
@@ -80,7 +80,7 @@ impl CallControl for FakeControl {
         conference: &'a ConferenceSid,
         call: &'a CallSid,
         muted: bool,
-    ) -> BoxFuture<'a, Result<(), ControlError>> {
+    ) -> BoxFuture<'a, Result<(), CallControlError>> {
         self.calls
             .lock()
             .unwrap()
@@ -99,7 +99,7 @@ impl CallControl for FakeControl {
         account: &'a AccountSid,
         conference: &'a ConferenceSid,
         call: &'a CallSid,
-    ) -> BoxFuture<'a, Result<(), ControlError>> {
+    ) -> BoxFuture<'a, Result<(), CallControlError>> {
         self.calls.lock().unwrap().push(format!("kick {call}"));
         let change = Change::ParticipantLeft {
             conference_sid: conference.clone(),

@@ -3,7 +3,7 @@
 #![allow(clippy::expect_used)]
 
 use conference::{
-    Conferences, ControlError, Event, JoinError, JoinRequest, Joined, LeaveReason,
+    Conferences, Event, JoinError, JoinRequest, Joined, LeaveReason, ParticipantError,
     ParticipantOptions,
 };
 use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
@@ -128,7 +128,7 @@ fn first_join_creates_an_init_room() {
         ]
     );
     assert_eq!(
-        w.rooms.live_room(&account(1), "standup"),
+        w.rooms.live_conference(&account(1), "standup"),
         Some((joined.conference, ConferenceStatus::Init))
     );
 }
@@ -175,7 +175,7 @@ fn stays_in_progress_down_to_one_then_last_out_completes() {
     assert!(w.leave(1).is_empty());
     assert_eq!(w.statuses(), vec![]);
     assert_eq!(
-        w.rooms.live_room(&account(1), "r"),
+        w.rooms.live_conference(&account(1), "r"),
         Some((j.conference.clone(), ConferenceStatus::InProgress))
     );
     w.leave(2);
@@ -188,8 +188,8 @@ fn stays_in_progress_down_to_one_then_last_out_completes() {
             at: w.t()
         })
     );
-    assert_eq!(w.rooms.live_room(&account(1), "r"), None);
-    assert_eq!(w.rooms.live_rooms(), 0);
+    assert_eq!(w.rooms.live_conference(&account(1), "r"), None);
+    assert_eq!(w.rooms.live_count(), 0);
 }
 
 #[test]
@@ -333,20 +333,20 @@ fn mute_emits_only_changes_and_checks_ownership() {
     let other = ConferenceSid::from_random([0xEE; 16]);
     assert_eq!(
         w.rooms.set_muted(&account(2), &sid, &call(1), false, w.t()),
-        Err(ControlError::NotFound)
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(
         w.rooms
             .set_muted(&account(1), &other, &call(1), false, w.t()),
-        Err(ControlError::NotFound)
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(
         w.rooms.set_muted(&account(1), &sid, &call(9), false, w.t()),
-        Err(ControlError::NotFound)
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(
         w.rooms.kick(&account(2), &sid, &call(1), w.t()),
-        Err(ControlError::NotFound)
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(w.events(), vec![]);
     assert!(w.rooms.participant(&call(1)).is_some());
@@ -411,7 +411,7 @@ fn bad_joins_change_nothing() {
     );
     assert_eq!(
         w.rooms.leave(&call(7), LeaveReason::Hangup, w.t()),
-        Err(ControlError::NotFound)
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(w.events(), vec![]);
 }
@@ -437,7 +437,7 @@ fn end_all_completes_every_room() {
     w.events();
     w.rooms.end_all(w.t());
     w.rooms.check_invariants().expect("invariants");
-    assert_eq!(w.rooms.live_rooms(), 0);
+    assert_eq!(w.rooms.live_count(), 0);
     let events = w.events();
     let left = events
         .iter()

@@ -368,12 +368,12 @@ proptest! {
                 }
             }
             // Who is where, in join order, with which flags and status.
-            prop_assert_eq!(rooms.live_rooms(), model.rooms.len());
+            prop_assert_eq!(rooms.live_count(), model.rooms.len());
             for room in &model.rooms {
                 let calls: Vec<CallSid> = room.people.iter().map(|(c, _, _)| c.clone()).collect();
                 prop_assert_eq!(rooms.participants_of(&room.sid), calls);
                 prop_assert_eq!(
-                    rooms.live_room(&room.account, &room.name),
+                    rooms.live_conference(&room.account, &room.name),
                     Some((room.sid.clone(), room.status))
                 );
                 for (c, options, muted) in &room.people {

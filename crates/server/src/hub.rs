@@ -99,13 +99,13 @@ enum Command {
         conference: ConferenceSid,
         call: CallSid,
         muted: bool,
-        reply: Reply<Result<(), api::ControlError>>,
+        reply: Reply<Result<(), api::CallControlError>>,
     },
     Kick {
         account: AccountSid,
         conference: ConferenceSid,
         call: CallSid,
-        reply: Reply<Result<(), api::ControlError>>,
+        reply: Reply<Result<(), api::CallControlError>>,
     },
 }
 
@@ -222,7 +222,7 @@ impl api::CallControl for HubHandle {
         conference: &'a ConferenceSid,
         call: &'a CallSid,
         muted: bool,
-    ) -> api::BoxFuture<'a, Result<(), api::ControlError>> {
+    ) -> api::BoxFuture<'a, Result<(), api::CallControlError>> {
         Box::pin(async move {
             self.ask(|reply| Command::SetMuted {
                 account: account.clone(),
@@ -232,7 +232,7 @@ impl api::CallControl for HubHandle {
                 reply,
             })
             .await
-            .unwrap_or(Err(api::ControlError::Unavailable))
+            .unwrap_or(Err(api::CallControlError::Unavailable))
         })
     }
 
@@ -241,7 +241,7 @@ impl api::CallControl for HubHandle {
         account: &'a AccountSid,
         conference: &'a ConferenceSid,
         call: &'a CallSid,
-    ) -> api::BoxFuture<'a, Result<(), api::ControlError>> {
+    ) -> api::BoxFuture<'a, Result<(), api::CallControlError>> {
         Box::pin(async move {
             self.ask(|reply| Command::Kick {
                 account: account.clone(),
@@ -250,7 +250,7 @@ impl api::CallControl for HubHandle {
                 reply,
             })
             .await
-            .unwrap_or(Err(api::ControlError::Unavailable))
+            .unwrap_or(Err(api::CallControlError::Unavailable))
         })
     }
 }
@@ -382,11 +382,11 @@ impl Hub {
                 let result = self
                     .rooms
                     .set_muted(&account, &conference, &call, muted, now)
-                    .map_err(|_| api::ControlError::NotFound);
+                    .map_err(|_| api::CallControlError::NotFound);
                 let _ = reply.send(
                     self.persisted(result)
                         .await
-                        .unwrap_or(Err(api::ControlError::Unavailable)),
+                        .unwrap_or(Err(api::CallControlError::Unavailable)),
                 );
             }
             Command::Kick {
@@ -399,11 +399,11 @@ impl Hub {
                     .rooms
                     .kick(&account, &conference, &call, now)
                     .map(drop)
-                    .map_err(|_| api::ControlError::NotFound);
+                    .map_err(|_| api::CallControlError::NotFound);
                 let _ = reply.send(
                     self.persisted(result)
                         .await
-                        .unwrap_or(Err(api::ControlError::Unavailable)),
+                        .unwrap_or(Err(api::CallControlError::Unavailable)),
                 );
             }
         }
