@@ -119,7 +119,7 @@ impl AppState {
             store,
             control,
             metrics: None,
-            accounts: Arc::default(),
+            accounts: Arc::new(auth::AccountCache::new(auth::ACCOUNT_CACHE_CAPACITY)),
             failures: Arc::new(Mutex::new(throttle::FailureLimiter::new(
                 FailureLimits::default(),
             ))),

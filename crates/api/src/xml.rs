@@ -11,12 +11,13 @@
 //! make a body unparseable.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue, header};
-use model::{ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow, ParticipantRecord};
+use model::{
+    ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow, ParticipantRecord, ReadCache,
+};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
@@ -63,39 +64,40 @@ pub fn conference_list(
 /// The `<Conference>` elements of completed conferences, each rendered
 /// once: a completed conference never changes again, and every list page
 /// writes up to fifty of them. Bounded: when full it starts over.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RenderedConferences {
-    map: Mutex<HashMap<ConferenceSid, Arc<[u8]>>>,
+    cache: ReadCache<ConferenceSid, Arc<[u8]>>,
+}
+
+impl Default for RenderedConferences {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl RenderedConferences {
     const CAPACITY: usize = 65_536;
+
+    pub fn new() -> Self {
+        Self {
+            cache: ReadCache::new(Self::CAPACITY),
+        }
+    }
 
     /// Writes `c` as [`write_conference`] would, from the cache when it can.
     fn write(&self, w: &mut XmlWriter, c: &ConferenceRecord) -> io::Result<()> {
         if c.status != ConferenceStatus::Completed {
             return write_conference(w, c);
         }
-        let cached = self.lock().get(&c.sid).cloned();
-        if let Some(bytes) = cached {
+        if let Some(bytes) = self.cache.get(&c.sid) {
             w.get_mut().extend_from_slice(&bytes);
             return Ok(());
         }
         let start = w.get_ref().len();
         write_conference(w, c)?;
         let bytes: Arc<[u8]> = w.get_ref().get(start..).unwrap_or_default().into();
-        let mut map = self.lock();
-        if map.len() >= Self::CAPACITY {
-            map.clear();
-        }
-        map.insert(c.sid.clone(), bytes);
+        self.cache.insert(c.sid.clone(), bytes);
         Ok(())
-    }
-
-    /// Every entry is a whole element written before insertion, so a
-    /// poisoned lock still guards consistent data.
-    fn lock(&self) -> MutexGuard<'_, HashMap<ConferenceSid, Arc<[u8]>>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -32,11 +32,10 @@
 //! ones not read yet) from one more query by sid.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use model::{
     AccountSid, CallSid, ConferenceFilter, ConferenceRecord, ConferenceSid, ConferenceStatus,
-    DateRange, PageRequest, ParticipantFilter, ParticipantRecord, Timestamp,
+    DateRange, PageRequest, ParticipantFilter, ParticipantRecord, ReadCache, Timestamp,
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -487,35 +486,35 @@ pub(crate) fn participant_where(
 /// Completed conferences by sid, bounded: when full it starts over, which
 /// costs a few reads again and never returns anything stale (a completed
 /// conference is final).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CompletedCache {
-    map: Mutex<HashMap<ConferenceSid, ConferenceRecord>>,
+    cache: ReadCache<ConferenceSid, ConferenceRecord>,
+}
+
+impl Default for CompletedCache {
+    fn default() -> Self {
+        Self {
+            cache: ReadCache::new(Self::CAPACITY),
+        }
+    }
 }
 
 impl CompletedCache {
     const CAPACITY: usize = 65_536;
 
     fn get(&self, sid: &ConferenceSid) -> Option<ConferenceRecord> {
-        self.map.lock().ok()?.get(sid).cloned()
+        self.cache.get(sid)
     }
 
     /// [`CompletedCache::get`] of each sid, under one lock.
     fn get_many(&self, sids: &[ConferenceSid]) -> Vec<Option<ConferenceRecord>> {
-        match self.map.lock() {
-            Ok(map) => sids.iter().map(|sid| map.get(sid).cloned()).collect(),
-            Err(_) => vec![None; sids.len()],
-        }
+        self.cache.get_many(sids)
     }
 
+    /// Caches `c` if it is completed; other statuses still change.
     fn remember(&self, c: &ConferenceRecord) {
-        if c.status != ConferenceStatus::Completed {
-            return;
-        }
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= Self::CAPACITY {
-                map.clear();
-            }
-            map.insert(c.sid.clone(), c.clone());
+        if c.status == ConferenceStatus::Completed {
+            self.cache.insert(c.sid.clone(), c.clone());
         }
     }
 }

@@ -253,8 +253,8 @@ fn rendered_conferences_write_the_same_bytes_and_keep_only_completed_ones() {
     assert!(fresh.contains("&lt;a&gt; &amp; \u{FFFD}"), "{fresh}");
     // The completed two are kept; the live one is written anew each time,
     // so a change to it shows at once.
-    assert_eq!(rendered.lock().len(), 2);
-    assert!(!rendered.lock().contains_key(&live.sid));
+    assert_eq!(rendered.cache.len(), 2);
+    assert!(rendered.cache.get(&live.sid).is_none());
     live.friendly_name = "renamed".to_owned();
     let changed = utf8(conference_list(&[live], &window, &uris, &rendered));
     assert!(
