@@ -22,8 +22,7 @@ use model::{
 use sqlx::AnyConnection;
 
 use crate::error::write_error;
-use crate::integrity::DAY_OF_CREATED;
-use crate::rows::bool_to_db;
+use crate::rows::{bool_to_db, utc_day_sql};
 use crate::{Backend, Store, StoreError};
 
 /// One state change of a room, as the conference core reports it.
@@ -112,9 +111,10 @@ impl Store {
             let recount = format!(
                 "INSERT INTO conference_day_counts (account_sid, status, day, n) \
                  SELECT account_sid, status, day, COUNT(*) FROM ( \
-                   SELECT account_sid, status, {DAY_OF_CREATED} AS day \
+                   SELECT account_sid, status, {day} AS day \
                    FROM conferences) AS by_day \
-                 GROUP BY account_sid, status, day"
+                 GROUP BY account_sid, status, day",
+                day = utc_day_sql("date_created")
             );
             sqlx::query(sqlx::AssertSqlSafe(recount))
                 .execute(&mut *tx)
