@@ -15,7 +15,25 @@
 //!   snapshot and its check after the restart).
 //!
 //! This file holds what they share: the runtime, built exactly as
-//! `confab`'s `main` builds it so the comparison is fair.
+//! `confab`'s `main` builds it so the comparison is fair, and the flags that
+//! name the confab under test.
+
+use std::net::SocketAddr;
+
+/// The confab process a load generator drives and watches
+/// (`--sip`, `--http`, `--pid`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// confab's SIP address (UDP).
+    #[arg(long)]
+    pub sip: SocketAddr,
+    /// confab's HTTP address (`/metrics`, and the API).
+    #[arg(long)]
+    pub http: SocketAddr,
+    /// The confab process, sampled in `/proc`.
+    #[arg(long)]
+    pub pid: u32,
+}
 
 /// A multi-thread tokio runtime with the defaults `confab` uses (one worker
 /// per core, every driver enabled).

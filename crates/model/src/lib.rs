@@ -17,6 +17,8 @@ mod clients;
 mod page;
 mod records;
 mod sid;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 mod time;
 
 pub use cache::ReadCache;

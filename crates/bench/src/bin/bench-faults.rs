@@ -59,15 +59,8 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// confab's SIP address (UDP).
-    #[arg(long)]
-    sip: SocketAddr,
-    /// confab's HTTP address (`/metrics` and the API).
-    #[arg(long)]
-    http: SocketAddr,
-    /// The confab process, looked at in `/proc`.
-    #[arg(long)]
-    pid: u32,
+    #[command(flatten)]
+    target: bench::Target,
     /// The fault app (for `/hits`).
     #[arg(long)]
     app: SocketAddr,
@@ -208,12 +201,12 @@ struct Outcome {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let metrics_url = format!("http://{}/metrics", args.http);
+    let metrics_url = format!("http://{}/metrics", args.target.http);
     let mut failures: Vec<String> = Vec::new();
 
     // The healthy call: two phones in one room, up the whole time.
-    let alice = Phone::bind(args.sip).await?;
-    let bob = Phone::bind(args.sip).await?;
+    let alice = Phone::bind(args.target.sip).await?;
+    let bob = Phone::bind(args.target.sip).await?;
     let mut a = alice
         .call(&args.healthy, Codec::Pcmu)
         .await
@@ -235,7 +228,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     // The baseline: the healthy call alone, settled.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let base = Resources::of(args.pid, &args.database)?;
+    let base = Resources::of(args.target.pid, &args.database)?;
     let base_active = Metrics::get(&http, &metrics_url)
         .await?
         .value("confab_calls_active");
@@ -248,7 +241,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         base.other.values().sum::<usize>(),
     );
 
-    let fault_phone = Phone::bind(args.sip).await?;
+    let fault_phone = Phone::bind(args.target.sip).await?;
     let fault_phone = Arc::new(fault_phone);
     let mut rtp_ports_used = BTreeSet::new();
     for f in &args.faults {
@@ -333,7 +326,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.settle_within);
     let settle_began = Instant::now();
     let (now, active) = loop {
-        let now = Resources::of(args.pid, &args.database)?;
+        let now = Resources::of(args.target.pid, &args.database)?;
         let active = Metrics::get(&http, &metrics_url)
             .await?
             .value("confab_calls_active");
@@ -451,7 +444,10 @@ async fn live_rooms(
     http: &reqwest::Client,
     args: &RunArgs,
 ) -> anyhow::Result<BTreeMap<String, (String, usize)>> {
-    let base = format!("http://{}/2008-08-01/Accounts/{}", args.http, args.account);
+    let base = format!(
+        "http://{}/2008-08-01/Accounts/{}",
+        args.target.http, args.account
+    );
     let mut rooms = BTreeMap::new();
     for status in ["init", "in-progress"] {
         let list = get(

@@ -76,15 +76,8 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct LoadArgs {
-    /// confab's SIP address (UDP).
-    #[arg(long)]
-    sip: SocketAddr,
-    /// confab's HTTP address, for `/metrics`.
-    #[arg(long)]
-    http: SocketAddr,
-    /// The confab process, sampled in `/proc`.
-    #[arg(long)]
-    pid: u32,
+    #[command(flatten)]
+    target: bench::Target,
     /// Callers to place.
     #[arg(long)]
     callers: usize,
@@ -166,10 +159,10 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         bail!("--callers and --room-size must be positive");
     }
     let http = reqwest::Client::new();
-    let metrics_url = format!("http://{}/metrics", args.http);
+    let metrics_url = format!("http://{}/metrics", args.target.http);
     let baseline_rss_kib = match args.baseline_rss_kib {
         Some(kib) => kib,
-        None => rss_kib(args.pid)?,
+        None => rss_kib(args.target.pid)?,
     };
 
     let setup_started = Instant::now();
@@ -182,10 +175,10 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     );
 
     tokio::time::sleep(args.settle).await;
-    let before = sample(&http, &metrics_url, args.pid).await?;
+    let before = sample(&http, &metrics_url, args.target.pid).await?;
     let received_before: u64 = calls.iter().map(|c| c.rtp_stats().received).sum();
     tokio::time::sleep(args.measure).await;
-    let after = sample(&http, &metrics_url, args.pid).await?;
+    let after = sample(&http, &metrics_url, args.target.pid).await?;
     let received_after: u64 = calls.iter().map(|c| c.rtp_stats().received).sum();
 
     let window = after.at.duration_since(before.at).as_secs_f64();
@@ -248,7 +241,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 /// tone for its seat; any failure aborts the run (a benchmark of a server
 /// that drops calls means nothing).
 async fn place_calls(args: &LoadArgs) -> anyhow::Result<Vec<testkit::Call>> {
-    let phone = Arc::new(Phone::bind(args.sip).await?);
+    let phone = Arc::new(Phone::bind(args.target.sip).await?);
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency.max(1) {
