@@ -51,13 +51,9 @@ pub fn conference_list(
     uris: &PageUris,
     rendered: &RenderedConferences,
 ) -> io::Result<Vec<u8>> {
-    // The head and paging attributes, and about 330 bytes a conference.
-    document_sized(1024 + 384 * items.len(), |w| {
-        w.write_event(Event::Start(list_start("Conferences", window, uris)))?;
-        for c in items {
-            rendered.write(w, c)?;
-        }
-        w.write_event(Event::End(BytesEnd::new("Conferences")))
+    // About 330 bytes a conference.
+    list("Conferences", items, 384, window, uris, |w, c| {
+        rendered.write(w, c)
     })
 }
 
@@ -107,14 +103,8 @@ pub fn participant_list(
     window: &PageWindow,
     uris: &PageUris,
 ) -> io::Result<Vec<u8>> {
-    // The head and paging attributes, and about 420 bytes a participant.
-    document_sized(1024 + 448 * items.len(), |w| {
-        w.write_event(Event::Start(list_start("Participants", window, uris)))?;
-        for p in items {
-            write_participant(w, p)?;
-        }
-        w.write_event(Event::End(BytesEnd::new("Participants")))
-    })
+    // About 420 bytes a participant.
+    list("Participants", items, 448, window, uris, write_participant)
 }
 
 /// `<TwilioResponse><RestException>` with Status, Message, Code, MoreInfo
@@ -129,6 +119,26 @@ pub fn rest_exception(e: &Exception<'_>) -> io::Result<Vec<u8>> {
             text_element(w, "MoreInfo", &more_info(code))?;
         }
         w.write_event(Event::End(BytesEnd::new("RestException")))
+    })
+}
+
+/// `<TwilioResponse><{name} page=…>` with each item written by `write`,
+/// in a buffer sized for the head, the paging attributes and `item_size`
+/// bytes an item.
+fn list<T>(
+    name: &str,
+    items: &[T],
+    item_size: usize,
+    window: &PageWindow,
+    uris: &PageUris,
+    mut write: impl FnMut(&mut XmlWriter, &T) -> io::Result<()>,
+) -> io::Result<Vec<u8>> {
+    document_sized(1024 + item_size * items.len(), |w| {
+        w.write_event(Event::Start(list_start(name, window, uris)))?;
+        for item in items {
+            write(w, item)?;
+        }
+        w.write_event(Event::End(BytesEnd::new(name)))
     })
 }
 

@@ -85,14 +85,14 @@ impl Store {
         let sql = format!(
             "SELECT {CONFERENCE_COLUMNS} FROM conferences WHERE sid = $1 AND account_sid = $2"
         );
-        let found = sqlx::query(AssertSqlSafe(sql))
-            .bind(sid.as_str())
-            .bind(account.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::conference)
-            .transpose()?;
+        let found = self
+            .fetch_decoded(
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(sid.as_str())
+                    .bind(account.as_str()),
+                rows::conference,
+            )
+            .await?;
         if let Some(c) = &found {
             self.completed.remember(c);
         }
@@ -176,15 +176,14 @@ impl Store {
             "SELECT {PARTICIPANT_COLUMNS} FROM participants \
              WHERE call_sid = $1 AND conference_sid = $2 AND account_sid = $3"
         );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(call.as_str())
-            .bind(conference.as_str())
-            .bind(account.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::participant)
-            .transpose()
+        self.fetch_decoded(
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(call.as_str())
+                .bind(conference.as_str())
+                .bind(account.as_str()),
+            rows::participant,
+        )
+        .await
     }
 
     /// One page of a conference's participants in join order, and how many

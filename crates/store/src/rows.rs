@@ -12,10 +12,11 @@ use model::{
     ConferenceSid, ConferenceStatus, HttpMethod, ParticipantRecord, PhoneNumber, PhoneNumberSid,
     SidError, Timestamp,
 };
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row};
 
-use crate::StoreError;
+use crate::{Store, StoreError};
 
 pub(crate) const ACCOUNT_COLUMNS: &str =
     "sid, friendly_name, auth_token, date_created, date_updated";
@@ -31,6 +32,23 @@ pub(crate) const PARTICIPANT_COLUMNS: &str = "call_sid, conference_sid, account_
 
 pub(crate) const CALL_COLUMNS: &str = "sid, account_sid, phone_number_sid, caller, called, status, \
      start_time, end_time, duration, failure, date_created, date_updated";
+
+impl Store {
+    /// The one row `query` finds, if any, decoded with `decode`: every
+    /// lookup by key reads its row this way.
+    pub(crate) async fn fetch_decoded<T>(
+        &self,
+        query: Query<'_, Any, AnyArguments>,
+        decode: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        query
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+}
 
 /// The UTC day of the timestamp column `column`, in SQL:
 /// [`Timestamp::utc_day`], the floor of its microseconds over
