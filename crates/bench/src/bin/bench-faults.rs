@@ -33,6 +33,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use bench::Metrics;
 use clap::{Parser, Subcommand};
 use testkit::{Codec, Phone};
 
@@ -229,9 +230,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // The baseline: the healthy call alone, settled.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let base = Resources::of(args.target.pid, &args.database)?;
-    let base_active = Metrics::get(&http, &metrics_url)
+    let base_active = Metrics::scrape(&http, &metrics_url)
         .await?
-        .value("confab_calls_active");
+        .sample("confab_calls_active")
+        .unwrap_or(0.0);
     println!(
         "baseline fds={} udp_ports={} tcp={} database_fds={} other_fds={} calls_active={base_active}",
         base.fds,
@@ -245,7 +247,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let fault_phone = Arc::new(fault_phone);
     let mut rtp_ports_used = BTreeSet::new();
     for f in &args.faults {
-        let before = Metrics::get(&http, &metrics_url).await?;
+        let before = Metrics::scrape(&http, &metrics_url).await?;
         let hits_before = hits(&http, args.app, f.path.as_deref()).await?;
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..args.calls {
@@ -268,7 +270,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         let after = loop {
-            let now = Metrics::get(&http, &metrics_url).await?;
+            let now = Metrics::scrape(&http, &metrics_url).await?;
             let counted = now.delta(&before, "confab_webhook_seconds_count");
             if counted >= expected_webhooks as f64 || Instant::now() > deadline {
                 break now;
@@ -327,9 +329,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let settle_began = Instant::now();
     let (now, active) = loop {
         let now = Resources::of(args.target.pid, &args.database)?;
-        let active = Metrics::get(&http, &metrics_url)
+        let active = Metrics::scrape(&http, &metrics_url)
             .await?
-            .value("confab_calls_active");
+            .sample("confab_calls_active")
+            .unwrap_or(0.0);
         let back = now.tcp <= base.tcp
             && now.other == base.other
             && now.udp_ports == base.udp_ports
@@ -593,35 +596,5 @@ impl Resources {
             database: database_fds,
             other,
         })
-    }
-}
-
-/// One scrape of `/metrics`: every sample's value by its name and labels.
-struct Metrics(BTreeMap<String, f64>);
-
-impl Metrics {
-    async fn get(http: &reqwest::Client, url: &str) -> anyhow::Result<Self> {
-        let text = http
-            .get(url)
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        Ok(Self(
-            text.lines()
-                .filter(|l| !l.starts_with('#'))
-                .filter_map(|l| l.rsplit_once(' '))
-                .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
-                .collect(),
-        ))
-    }
-
-    fn value(&self, name: &str) -> f64 {
-        self.0.get(name).copied().unwrap_or(0.0)
-    }
-
-    fn delta(&self, before: &Self, name: &str) -> f64 {
-        self.value(name) - before.value(name)
     }
 }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use axum::http::header;
+use bench::Metrics;
 use clap::{Parser, Subcommand};
 use testkit::{Codec, Phone};
 
@@ -274,18 +275,12 @@ async fn place_calls(args: &LoadArgs) -> anyhow::Result<Vec<testkit::Call>> {
 }
 
 async fn sample(http: &reqwest::Client, url: &str, pid: u32) -> anyhow::Result<Sample> {
-    let text = http
-        .get(url)
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
+    let metrics = Metrics::scrape(http, url).await?;
     Ok(Sample {
         at: Instant::now(),
         cpu_ticks: cpu_ticks(pid)?,
         rss_kib: rss_kib(pid)?,
-        metrics: Metrics::parse(&text),
+        metrics,
     })
 }
 
@@ -314,75 +309,6 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .context("no VmRSS in /proc/PID/status")?;
     Ok(line.trim().trim_end_matches("kB").trim().parse()?)
-}
-
-/// The samples of a Prometheus text exposition: `(name, labels, value)`.
-#[derive(Debug, Clone, Default)]
-struct Metrics(Vec<(String, String, f64)>);
-
-impl Metrics {
-    fn parse(text: &str) -> Self {
-        let samples = text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| {
-                let (series, value) = l.rsplit_once(' ')?;
-                let value = value.parse().ok()?;
-                let (name, labels) = match series.split_once('{') {
-                    Some((name, labels)) => (name, labels.trim_end_matches('}')),
-                    None => (series, ""),
-                };
-                Some((name.to_owned(), labels.to_owned(), value))
-            })
-            .collect();
-        Self(samples)
-    }
-
-    /// The sum over every label set of `name`.
-    fn total(&self, name: &str) -> f64 {
-        self.0
-            .iter()
-            .filter(|(n, _, _)| n == name)
-            .map(|(_, _, v)| v)
-            .sum()
-    }
-
-    fn delta(&self, before: &Self, name: &str) -> f64 {
-        self.total(name) - before.total(name)
-    }
-
-    /// The upper bound of the histogram bucket holding quantile `q` of the
-    /// observations made between `before` and `self`; `None` if it is the
-    /// `+Inf` bucket or nothing was observed.
-    fn histogram_quantile(&self, before: &Self, name: &str, q: f64) -> Option<f64> {
-        let bucket = format!("{name}_bucket");
-        let count = |m: &Self, le: &str| {
-            m.0.iter()
-                .find(|(n, l, _)| *n == bucket && l.contains(&format!("le=\"{le}\"")))
-                .map_or(0.0, |(_, _, v)| *v)
-        };
-        let mut bounds: Vec<(f64, String)> = self
-            .0
-            .iter()
-            .filter(|(n, _, _)| *n == bucket)
-            .filter_map(|(_, l, _)| {
-                let le = l.split("le=\"").nth(1)?.split('"').next()?;
-                Some((le.parse().ok()?, le.to_owned()))
-            })
-            .collect();
-        bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let total = bounds
-            .last()
-            .map(|(_, le)| count(self, le) - count(before, le))?;
-        if total <= 0.0 {
-            return None;
-        }
-        bounds
-            .iter()
-            .find(|(_, le)| count(self, le) - count(before, le) >= q * total)
-            .map(|(bound, _)| *bound)
-            .filter(|b| b.is_finite())
-    }
 }
 
 // ---------------------------------------------------------------- echo
