@@ -43,7 +43,7 @@ pub enum ApiError {
     /// The request body could not be read (400, code 20001).
     #[error("request body could not be read")]
     BodyUnreadable,
-    /// The room owner is gone or could not persist (503, code 20503).
+    /// The conference owner is gone or could not persist (503, code 20503).
     #[error("conference service unavailable")]
     Unavailable,
     /// The store failed (500, code 20500).

@@ -1,5 +1,5 @@
 //! The fallback handler every API request goes through, and what each
-//! [`Action`] does against the store and the room owner.
+//! [`Action`] does against the store and the conference owner.
 //!
 //! The order of checks is fixed: route (404) → auth (401, or 429 for a
 //! client with too many bad credentials) → body (413) →

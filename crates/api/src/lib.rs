@@ -3,7 +3,7 @@
 //! [`router`] is a function of its state, so tests drive it with
 //! `tower::ServiceExt::oneshot` and no socket. Reads come from the
 //! [`store::Store`]; mute and kick go through [`CallControl`] to whoever owns
-//! the room (the server's conference hub), and the response is read back
+//! the conference (the server's conference hub), and the response is read back
 //! from the store after the change was applied.
 //!
 //! A request goes through the same steps in the same order every time
@@ -15,7 +15,7 @@
 //!    `throttle`);
 //! 3. `action`: method (405) and parameters (400, via `form`, `filters` and
 //!    `paging`) become one typed `Action`;
-//! 4. the action runs against the store or the room owner (404, 503, 500),
+//! 4. the action runs against the store or the conference owner (404, 503, 500),
 //!    and `xml` renders the answer.
 //!
 //! Every failure is an `ApiError` (module `error`), turned into a `RestException` in
@@ -51,19 +51,20 @@ pub use throttle::FailureLimits;
 /// A boxed future, so [`CallControl`] can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Why the owner of a room could not apply a [`CallControl`] command.
+/// Why the owner of a conference could not apply a [`CallControl`] command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallControlError {
     /// No such participant in that conference of that account (right now).
     #[error("no such participant")]
     NotFound,
-    /// The room's owner is gone (shutting down) or failed to persist.
+    /// The conference's owner is gone (shutting down) or failed to persist.
     #[error("the conference service is unavailable")]
     Unavailable,
 }
 
-/// Commands the API sends to the owner of a live room. Each future resolves
-/// after the change has been applied to the room and written to the store.
+/// Commands the API sends to the owner of a live conference. Each future
+/// resolves after the change has been applied (to the conference and its
+/// media room) and written to the store.
 pub trait CallControl: Send + Sync + 'static {
     fn set_muted<'a>(
         &'a self,
@@ -96,7 +97,7 @@ pub trait MetricsSource: Send + Sync + 'static {
     fn render(&self) -> Result<Exposition, std::fmt::Error>;
 }
 
-/// What the router needs: the store and the room owner, and the metrics if
+/// What the router needs: the store and the conference owner, and the metrics if
 /// any.
 ///
 /// Build it with [`AppState::new`]: it also carries a cache of the accounts

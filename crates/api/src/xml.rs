@@ -7,7 +7,7 @@
 //! as an id as it comes). Element order is the seed's; an empty value is an
 //! empty element (`<FriendlyName/>`). quick-xml escapes `& < > " '` in text
 //! and attributes; characters XML 1.0 cannot carry at all (most C0
-//! controls, U+FFFE, U+FFFF) become U+FFFD, so a hostile room name cannot
+//! controls, U+FFFE, U+FFFF) become U+FFFD, so a hostile conference name cannot
 //! make a body unparseable.
 
 use std::borrow::Cow;
