@@ -20,7 +20,7 @@ use crate::action::Action;
 use crate::error::ApiError;
 use crate::route::{Resource, Route};
 use crate::types::PageUris;
-use crate::{AppState, CallControlError, auth, xml};
+use crate::{AppState, CallCommand, CallControlError, ParticipantKey, auth, xml};
 
 /// The largest request body read: far above any form the 2008 API takes.
 /// Larger ones are answered 413.
@@ -119,9 +119,14 @@ async fn execute(
             muted,
         } => {
             if let Some(muted) = muted {
+                let participant = ParticipantKey {
+                    account: account.clone(),
+                    conference: conference.clone(),
+                    call: call.clone(),
+                };
                 state
                     .control
-                    .set_muted(account, &conference, &call, muted)
+                    .apply(CallCommand::SetMuted { participant, muted })
                     .await?;
             }
             // Read back what was stored; the participant may have left since.
@@ -129,7 +134,15 @@ async fn execute(
             ok(xml::participant(&p.ok_or(ApiError::NotFound)?)?)
         }
         Action::Kick { conference, call } => {
-            state.control.kick(account, &conference, &call).await?;
+            let participant = ParticipantKey {
+                account: account.clone(),
+                conference,
+                call,
+            };
+            state
+                .control
+                .apply(CallCommand::Kick { participant })
+                .await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
     }

@@ -62,24 +62,31 @@ pub enum CallControlError {
     Unavailable,
 }
 
-/// Commands the API sends to the owner of a live conference. Each future
-/// resolves after the change has been applied (to the conference and its
-/// media room) and written to the store.
-pub trait CallControl: Send + Sync + 'static {
-    fn set_muted<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-        muted: bool,
-    ) -> BoxFuture<'a, Result<(), CallControlError>>;
+/// A call in one conference of one account: whom a [`CallCommand`] is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantKey {
+    pub account: AccountSid,
+    pub conference: ConferenceSid,
+    pub call: CallSid,
+}
 
-    fn kick<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-    ) -> BoxFuture<'a, Result<(), CallControlError>>;
+/// What the API asks the owner of a live conference to do, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallCommand {
+    /// Mute or unmute the participant.
+    SetMuted {
+        participant: ParticipantKey,
+        muted: bool,
+    },
+    /// Drop the participant from its conference.
+    Kick { participant: ParticipantKey },
+}
+
+/// The owner of the live conferences, as the API sees it: one method that
+/// applies a [`CallCommand`]. The future resolves after the change has been
+/// applied (to the conference and its media room) and written to the store.
+pub trait CallControl: Send + Sync + 'static {
+    fn apply(&self, command: CallCommand) -> BoxFuture<'_, Result<(), CallControlError>>;
 }
 
 /// A metrics exposition, ready to send.

@@ -216,38 +216,25 @@ impl HubHandle {
 }
 
 impl api::CallControl for HubHandle {
-    fn set_muted<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-        muted: bool,
-    ) -> api::BoxFuture<'a, Result<(), api::CallControlError>> {
+    fn apply(
+        &self,
+        command: api::CallCommand,
+    ) -> api::BoxFuture<'_, Result<(), api::CallControlError>> {
         Box::pin(async move {
-            self.ask(|reply| Command::SetMuted {
-                account: account.clone(),
-                conference: conference.clone(),
-                call: call.clone(),
-                muted,
-                reply,
-            })
-            .await
-            .unwrap_or(Err(api::CallControlError::Unavailable))
-        })
-    }
-
-    fn kick<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-    ) -> api::BoxFuture<'a, Result<(), api::CallControlError>> {
-        Box::pin(async move {
-            self.ask(|reply| Command::Kick {
-                account: account.clone(),
-                conference: conference.clone(),
-                call: call.clone(),
-                reply,
+            self.ask(|reply| match command {
+                api::CallCommand::SetMuted { participant, muted } => Command::SetMuted {
+                    account: participant.account,
+                    conference: participant.conference,
+                    call: participant.call,
+                    muted,
+                    reply,
+                },
+                api::CallCommand::Kick { participant } => Command::Kick {
+                    account: participant.account,
+                    conference: participant.conference,
+                    call: participant.call,
+                    reply,
+                },
             })
             .await
             .unwrap_or(Err(api::CallControlError::Unavailable))
