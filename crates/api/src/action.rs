@@ -222,47 +222,27 @@ mod tests {
             call: ca(),
             muted,
         };
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=true").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=True").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=1").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=yes").unwrap(),
-            set(Some(false))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=").unwrap(),
-            set(Some(false))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=false").unwrap(),
-            set(Some(false))
-        );
-        // The body wins over the query; the query is used when the body has none.
-        assert_eq!(
-            parse(participant(), Method::POST, "Muted=false", "Muted=true").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "Muted=true", "").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "muted=true").unwrap(),
-            set(None)
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "").unwrap(),
-            set(None)
-        );
+        // (query, body, what it sets). The body wins over the query; the
+        // query is used when the body has none.
+        let cases = [
+            ("", "Muted=true", Some(true)),
+            ("", "Muted=True", Some(true)),
+            ("", "Muted=1", Some(true)),
+            ("", "Muted=yes", Some(false)),
+            ("", "Muted=", Some(false)),
+            ("", "Muted=false", Some(false)),
+            ("Muted=false", "Muted=true", Some(true)),
+            ("Muted=true", "", Some(true)),
+            ("", "muted=true", None),
+            ("", "", None),
+        ];
+        for (query, body, muted) in cases {
+            assert_eq!(
+                parse(participant(), Method::POST, query, body).unwrap(),
+                set(muted),
+                "{query:?} {body:?}"
+            );
+        }
     }
 
     #[test]

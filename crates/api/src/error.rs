@@ -251,7 +251,6 @@ mod tests {
         );
     }
 
-    /// The comparison itself must be able to fail.
     #[test]
     fn rest_exception_bytes() {
         let want = concat!(

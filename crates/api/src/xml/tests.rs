@@ -291,6 +291,7 @@ fn participant_list_is_like_the_seed() {
     assert_eq!(root.children[0].attrs[..6], theirs.children[0].attrs[..]);
 }
 
+/// The comparison itself must be able to fail.
 #[test]
 fn the_golden_comparison_catches_differences() {
     let swapped = SEED_CONFERENCE.replace("<Status>2</Status>", "").replace(
