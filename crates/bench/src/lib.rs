@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 /// The confab process a load generator drives and watches
 /// (`--sip`, `--http`, `--pid`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct Target {
+pub struct UnderTest {
     /// confab's SIP address (UDP).
     #[arg(long)]
     pub sip: SocketAddr,
@@ -43,13 +43,15 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The samples of a Prometheus text exposition: `(name, labels, value)`.
+/// One scrape of confab's `/metrics`: the samples of a Prometheus text
+/// exposition, `(name, labels, value)`. (Not `server::Metrics`, the counters
+/// themselves.)
 #[derive(Debug, Clone, Default)]
-pub struct Metrics(Vec<(String, String, f64)>);
+pub struct Scrape(Vec<(String, String, f64)>);
 
-impl Metrics {
+impl Scrape {
     /// A GET of confab's `/metrics` at `url`, parsed.
-    pub async fn scrape(http: &reqwest::Client, url: &str) -> anyhow::Result<Self> {
+    pub async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<Self> {
         let text = http
             .get(url)
             .send()
@@ -139,8 +141,8 @@ mod tests {
     #[test]
     fn samples_totals_and_deltas() {
         let before =
-            Metrics::parse("# HELP x\nconfab_calls_active 2\nconfab_rooms{status=\"init\"} 1\n");
-        let after = Metrics::parse(
+            Scrape::parse("# HELP x\nconfab_calls_active 2\nconfab_rooms{status=\"init\"} 1\n");
+        let after = Scrape::parse(
             "confab_calls_active 3\nconfab_rooms{status=\"init\"} 2\nconfab_rooms{status=\"in-progress\"} 4\n",
         );
         assert_eq!(after.sample("confab_calls_active"), Some(3.0));

@@ -33,7 +33,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use bench::Metrics;
+use bench::Scrape;
 use clap::{Parser, Subcommand};
 use testkit::{Codec, Phone};
 
@@ -61,7 +61,7 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     #[command(flatten)]
-    target: bench::Target,
+    target: bench::UnderTest,
     /// The fault app (for `/hits`).
     #[arg(long)]
     app: SocketAddr,
@@ -230,7 +230,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // The baseline: the healthy call alone, settled.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let base = Resources::of(args.target.pid, &args.database)?;
-    let base_active = Metrics::scrape(&http, &metrics_url)
+    let base_active = Scrape::fetch(&http, &metrics_url)
         .await?
         .sample("confab_calls_active")
         .unwrap_or(0.0);
@@ -247,7 +247,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let fault_phone = Arc::new(fault_phone);
     let mut rtp_ports_used = BTreeSet::new();
     for f in &args.faults {
-        let before = Metrics::scrape(&http, &metrics_url).await?;
+        let before = Scrape::fetch(&http, &metrics_url).await?;
         let hits_before = hits(&http, args.app, f.path.as_deref()).await?;
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..args.calls {
@@ -270,7 +270,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         let after = loop {
-            let now = Metrics::scrape(&http, &metrics_url).await?;
+            let now = Scrape::fetch(&http, &metrics_url).await?;
             let counted = now.delta(&before, "confab_webhook_seconds_count");
             if counted >= expected_webhooks as f64 || Instant::now() > deadline {
                 break now;
@@ -329,7 +329,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let settle_began = Instant::now();
     let (now, active) = loop {
         let now = Resources::of(args.target.pid, &args.database)?;
-        let active = Metrics::scrape(&http, &metrics_url)
+        let active = Scrape::fetch(&http, &metrics_url)
             .await?
             .sample("confab_calls_active")
             .unwrap_or(0.0);

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use bench::Metrics;
+use bench::Scrape;
 use clap::{Parser, Subcommand};
 use model::{CallSid, CallStatus};
 use store::Store;
@@ -250,8 +250,8 @@ impl Client {
         Ok((status, list))
     }
 
-    async fn metrics(&self) -> anyhow::Result<Metrics> {
-        Metrics::scrape(&self.http, &format!("http://{}/metrics", self.api.http)).await
+    async fn metrics(&self) -> anyhow::Result<Scrape> {
+        Scrape::fetch(&self.http, &format!("http://{}/metrics", self.api.http)).await
     }
 }
 

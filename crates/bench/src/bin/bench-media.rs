@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use axum::http::header;
-use bench::Metrics;
+use bench::Scrape;
 use clap::{Parser, Subcommand};
 use testkit::{Codec, Phone};
 
@@ -78,7 +78,7 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct LoadArgs {
     #[command(flatten)]
-    target: bench::Target,
+    target: bench::UnderTest,
     /// Callers to place.
     #[arg(long)]
     callers: usize,
@@ -129,10 +129,10 @@ fn main() -> anyhow::Result<()> {
             name,
             q,
         } => {
-            let read = |p: &std::path::Path| -> anyhow::Result<Metrics> {
+            let read = |p: &std::path::Path| -> anyhow::Result<Scrape> {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading {}", p.display()))?;
-                Ok(Metrics::parse(&text))
+                Ok(Scrape::parse(&text))
             };
             match read(&after)?.histogram_quantile(&read(&before)?, &name, q) {
                 Some(le) => println!("{:.3}", le * 1000.0),
@@ -152,7 +152,7 @@ struct Sample {
     at: Instant,
     cpu_ticks: u64,
     rss_kib: u64,
-    metrics: Metrics,
+    metrics: Scrape,
 }
 
 async fn load(args: LoadArgs) -> anyhow::Result<()> {
@@ -275,7 +275,7 @@ async fn place_calls(args: &LoadArgs) -> anyhow::Result<Vec<testkit::Call>> {
 }
 
 async fn sample(http: &reqwest::Client, url: &str, pid: u32) -> anyhow::Result<Sample> {
-    let metrics = Metrics::scrape(http, url).await?;
+    let metrics = Scrape::fetch(http, url).await?;
     Ok(Sample {
         at: Instant::now(),
         cpu_ticks: cpu_ticks(pid)?,
