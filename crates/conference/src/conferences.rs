@@ -312,6 +312,7 @@ impl Conferences {
 
     /// Checks every structural invariant of the directory and its conferences;
     /// tests call it after each step. `Err` names the first one broken.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn check_invariants(&self) -> Result<(), &'static str> {
         fn ensure(ok: bool, broken: &'static str) -> Result<(), &'static str> {
             if ok { Ok(()) } else { Err(broken) }
