@@ -14,7 +14,7 @@ use model::{CallSid, ConferenceFilter, ConferenceSid, PageRequest, ParticipantFi
 use crate::error::ApiError;
 use crate::filters::{conference_filter, parse_bool, participant_filter};
 use crate::form::{FormError, FormPairs};
-use crate::method::Verb;
+use crate::method::EffectiveMethod;
 use crate::paging::page_request;
 use crate::route::Resource;
 
@@ -67,7 +67,7 @@ impl Action {
     ) -> Result<Self, ApiError> {
         let query = FormPairs::parse(query);
         let body = FormPairs::parse(body);
-        let verb = Verb::resolve(method, query.as_ref().ok(), body.as_ref().ok());
+        let verb = EffectiveMethod::resolve(method, query.as_ref().ok(), body.as_ref().ok());
         if !resource.supports(verb) {
             return Err(ApiError::MethodNotAllowed {
                 allow: resource.allow(),
@@ -88,7 +88,7 @@ impl Action {
                 page: page_request(&query)?,
                 query,
             },
-            (Resource::Participant(conference, call), Verb::Post) => {
+            (Resource::Participant(conference, call), EffectiveMethod::Post) => {
                 let muted = body
                     .get("Muted")
                     .or_else(|| query.get("Muted"))
@@ -99,7 +99,7 @@ impl Action {
                     muted,
                 }
             }
-            (Resource::Participant(conference, call), Verb::Delete) => {
+            (Resource::Participant(conference, call), EffectiveMethod::Delete) => {
                 Self::Kick { conference, call }
             }
             (Resource::Participant(conference, call), _) => {
@@ -222,47 +222,27 @@ mod tests {
             call: ca(),
             muted,
         };
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=true").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=True").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=1").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=yes").unwrap(),
-            set(Some(false))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=").unwrap(),
-            set(Some(false))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "Muted=false").unwrap(),
-            set(Some(false))
-        );
-        // The body wins over the query; the query is used when the body has none.
-        assert_eq!(
-            parse(participant(), Method::POST, "Muted=false", "Muted=true").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "Muted=true", "").unwrap(),
-            set(Some(true))
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "muted=true").unwrap(),
-            set(None)
-        );
-        assert_eq!(
-            parse(participant(), Method::POST, "", "").unwrap(),
-            set(None)
-        );
+        // (query, body, what it sets). The body wins over the query; the
+        // query is used when the body has none.
+        let cases = [
+            ("", "Muted=true", Some(true)),
+            ("", "Muted=True", Some(true)),
+            ("", "Muted=1", Some(true)),
+            ("", "Muted=yes", Some(false)),
+            ("", "Muted=", Some(false)),
+            ("", "Muted=false", Some(false)),
+            ("Muted=false", "Muted=true", Some(true)),
+            ("Muted=true", "", Some(true)),
+            ("", "muted=true", None),
+            ("", "", None),
+        ];
+        for (query, body, muted) in cases {
+            assert_eq!(
+                parse(participant(), Method::POST, query, body).unwrap(),
+                set(muted),
+                "{query:?} {body:?}"
+            );
+        }
     }
 
     #[test]

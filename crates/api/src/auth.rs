@@ -14,15 +14,14 @@
 //!
 //! Accounts that authenticated are cached in memory ([`AccountCache`]):
 //! accounts are immutable today, so the hot path is one query fewer. Misses
-//! are not cached, so an account created later is found.
+//! are not cached, so an account created later is found. The cache has no
+//! bound but the number of accounts, which only an operator creates.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::RwLock;
 use std::time::Instant;
 
 use axum::http::HeaderValue;
-use model::{Account, AccountSid};
+use model::{Account, AccountSid, ReadCache};
 use reqparse::Credentials;
 use subtle::ConstantTimeEq;
 
@@ -59,10 +58,10 @@ async fn verify(state: &AppState, header: &HeaderValue) -> Result<Option<Account
     let Some(credentials) = Credentials::parse(header.as_bytes()) else {
         return Ok(None);
     };
-    let account = match state.accounts.get(&credentials.account) {
-        Some(account) => account,
+    let (account, cached) = match state.accounts.get(&credentials.account) {
+        Some(account) => (account, true),
         None => match state.store.account(&credentials.account).await? {
-            Some(account) => account,
+            Some(account) => (account, false),
             None => return Ok(None),
         },
     };
@@ -76,7 +75,9 @@ async fn verify(state: &AppState, header: &HeaderValue) -> Result<Option<Account
         return Ok(None);
     }
     let sid = account.sid.clone();
-    state.accounts.insert(account);
+    if !cached {
+        state.accounts.insert(sid.clone(), account);
+    }
     Ok(Some(sid))
 }
 
@@ -110,21 +111,8 @@ fn refuse(state: &AppState, client: Option<IpAddr>) -> ApiError {
 }
 
 /// Accounts that authenticated before, by sid.
-#[derive(Debug, Default)]
-pub struct AccountCache {
-    accounts: RwLock<HashMap<AccountSid, Account>>,
-}
+pub type AccountCache = ReadCache<AccountSid, Account>;
 
-impl AccountCache {
-    fn get(&self, sid: &AccountSid) -> Option<Account> {
-        // A poisoned lock still holds a consistent map: inserts replace
-        // whole entries.
-        let map = self.accounts.read().unwrap_or_else(|p| p.into_inner());
-        map.get(sid).cloned()
-    }
-
-    fn insert(&self, account: Account) {
-        let mut map = self.accounts.write().unwrap_or_else(|p| p.into_inner());
-        map.entry(account.sid.clone()).or_insert(account);
-    }
-}
+/// No bound but the number of accounts (see the module docs), as before
+/// the cache was a [`ReadCache`].
+pub const ACCOUNT_CACHE_CAPACITY: usize = usize::MAX;

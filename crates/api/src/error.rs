@@ -9,6 +9,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::types::Exception;
 use crate::xml;
 
 /// Why a request failed.
@@ -42,7 +43,7 @@ pub enum ApiError {
     /// The request body could not be read (400, code 20001).
     #[error("request body could not be read")]
     BodyUnreadable,
-    /// The room owner is gone or could not persist (503, code 20503).
+    /// The conference owner is gone or could not persist (503, code 20503).
     #[error("conference service unavailable")]
     Unavailable,
     /// The store failed (500, code 20500).
@@ -51,19 +52,6 @@ pub enum ApiError {
     /// An XML body could not be written (500, code 20500).
     #[error("rendering: {0}")]
     Render(#[from] std::io::Error),
-}
-
-/// What a `RestException` says, before it is XML.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exception<'a> {
-    pub status: StatusCode,
-    pub message: &'a str,
-    pub code: Option<u32>,
-}
-
-/// The documentation URL of an error code, as 2008 wrote it (plain http).
-pub fn more_info(code: u32) -> String {
-    format!("http://www.twilio.com/docs/errors/{code}")
 }
 
 impl ApiError {
@@ -153,6 +141,8 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::xml::rest_exception;
+    use crate::xml::tests::{DECL, DOC_400, DOC_404, assert_golden, parse, utf8};
 
     #[test]
     fn statuses_and_codes() {
@@ -222,5 +212,67 @@ mod tests {
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
         assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn not_found_is_like_the_2008_doc_plus_code_and_more_info() {
+        let body = utf8(rest_exception(&ApiError::NotFound.exception()));
+        // decisions.md adds Code 20404 and its MoreInfo after the 2008 pair.
+        let root = assert_golden(
+            &body,
+            DOC_404,
+            Some(("RestException", &["Code", "MoreInfo"])),
+        );
+        let e = &root.children[0];
+        assert_eq!(e.children[2].text, "20404");
+        assert_eq!(
+            e.children[3].text,
+            "http://www.twilio.com/docs/errors/20404"
+        );
+    }
+
+    #[test]
+    fn bad_request_is_shaped_like_the_2008_doc() {
+        let doc = parse(DOC_400).0;
+        let error = ApiError::InvalidParameter("Invalid value for parameter Status".into());
+        let body = utf8(rest_exception(&error.exception()));
+        assert!(body.starts_with(&format!("{DECL}<TwilioResponse>")));
+        let (ours, padded) = parse(&body);
+        assert!(!padded);
+        let e = &ours.children[0];
+        assert_eq!(ours.child_names(), doc.child_names());
+        assert_eq!(e.child_names(), doc.children[0].child_names());
+        assert_eq!(e.child_names(), ["Status", "Message", "Code", "MoreInfo"]);
+        assert_eq!(e.children[0].text, "400");
+        assert_eq!(e.children[2].text, "20001");
+        assert_eq!(
+            e.children[3].text,
+            "http://www.twilio.com/docs/errors/20001"
+        );
+    }
+
+    #[test]
+    fn rest_exception_bytes() {
+        let want = concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            "<TwilioResponse><RestException>",
+            "<Status>404</Status>",
+            "<Message>The requested resource was not found</Message>",
+            "<Code>20404</Code>",
+            "<MoreInfo>http://www.twilio.com/docs/errors/20404</MoreInfo>",
+            "</RestException></TwilioResponse>",
+        );
+        assert_eq!(utf8(rest_exception(&ApiError::NotFound.exception())), want);
+        let want_401 = concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            "<TwilioResponse><RestException>",
+            "<Status>401</Status><Message>Authenticate</Message><Code>20003</Code>",
+            "<MoreInfo>http://www.twilio.com/docs/errors/20003</MoreInfo>",
+            "</RestException></TwilioResponse>",
+        );
+        assert_eq!(
+            utf8(rest_exception(&ApiError::Unauthorized.exception())),
+            want_401
+        );
     }
 }

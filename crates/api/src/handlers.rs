@@ -1,5 +1,5 @@
 //! The fallback handler every API request goes through, and what each
-//! [`Action`] does against the store and the room owner.
+//! [`Action`] does against the store and the conference owner.
 //!
 //! The order of checks is fixed: route (404) → auth (401, or 429 for a
 //! client with too many bad credentials) → body (413) →
@@ -18,9 +18,9 @@ use model::{AccountSid, PageWindow};
 
 use crate::action::Action;
 use crate::error::ApiError;
-use crate::paging::PageUris;
 use crate::route::{Resource, Route};
-use crate::{AppState, ControlError, auth, xml};
+use crate::types::PageUris;
+use crate::{AppState, CallCommand, CallControlError, ParticipantKey, auth, xml};
 
 /// The largest request body read: far above any form the 2008 API takes.
 /// Larger ones are answered 413.
@@ -119,9 +119,14 @@ async fn execute(
             muted,
         } => {
             if let Some(muted) = muted {
+                let participant = ParticipantKey {
+                    account: account.clone(),
+                    conference: conference.clone(),
+                    call: call.clone(),
+                };
                 state
                     .control
-                    .set_muted(account, &conference, &call, muted)
+                    .apply(CallCommand::SetMuted { participant, muted })
                     .await?;
             }
             // Read back what was stored; the participant may have left since.
@@ -129,17 +134,25 @@ async fn execute(
             ok(xml::participant(&p.ok_or(ApiError::NotFound)?)?)
         }
         Action::Kick { conference, call } => {
-            state.control.kick(account, &conference, &call).await?;
+            let participant = ParticipantKey {
+                account: account.clone(),
+                conference,
+                call,
+            };
+            state
+                .control
+                .apply(CallCommand::Kick { participant })
+                .await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
     }
 }
 
-impl From<ControlError> for ApiError {
-    fn from(e: ControlError) -> Self {
+impl From<CallControlError> for ApiError {
+    fn from(e: CallControlError) -> Self {
         match e {
-            ControlError::NotFound => Self::NotFound,
-            ControlError::Unavailable => Self::Unavailable,
+            CallControlError::NotFound => Self::NotFound,
+            CallControlError::Unavailable => Self::Unavailable,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! [`router`] is a function of its state, so tests drive it with
 //! `tower::ServiceExt::oneshot` and no socket. Reads come from the
 //! [`store::Store`]; mute and kick go through [`CallControl`] to whoever owns
-//! the room (the server's conference hub), and the response is read back
+//! the conference (the server's conference hub), and the response is read back
 //! from the store after the change was applied.
 //!
 //! A request goes through the same steps in the same order every time
@@ -15,7 +15,7 @@
 //!    `throttle`);
 //! 3. `action`: method (405) and parameters (400, via `form`, `filters` and
 //!    `paging`) become one typed `Action`;
-//! 4. the action runs against the store or the room owner (404, 503, 500),
+//! 4. the action runs against the store or the conference owner (404, 503, 500),
 //!    and `xml` renders the answer.
 //!
 //! Every failure is an `ApiError` (module `error`), turned into a `RestException` in
@@ -43,6 +43,7 @@ mod method;
 mod paging;
 mod route;
 mod throttle;
+mod types;
 mod xml;
 
 pub use throttle::FailureLimits;
@@ -50,34 +51,42 @@ pub use throttle::FailureLimits;
 /// A boxed future, so [`CallControl`] can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Why the owner of a room could not apply a command.
+/// Why the owner of a conference could not apply a [`CallControl`] command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ControlError {
+pub enum CallControlError {
     /// No such participant in that conference of that account (right now).
     #[error("no such participant")]
     NotFound,
-    /// The room's owner is gone (shutting down) or failed to persist.
+    /// The conference's owner is gone (shutting down) or failed to persist.
     #[error("the conference service is unavailable")]
     Unavailable,
 }
 
-/// Commands the API sends to the owner of a live room. Each future resolves
-/// after the change has been applied to the room and written to the store.
-pub trait CallControl: Send + Sync + 'static {
-    fn set_muted<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-        muted: bool,
-    ) -> BoxFuture<'a, Result<(), ControlError>>;
+/// A call in one conference of one account: whom a [`CallCommand`] is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantKey {
+    pub account: AccountSid,
+    pub conference: ConferenceSid,
+    pub call: CallSid,
+}
 
-    fn kick<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-    ) -> BoxFuture<'a, Result<(), ControlError>>;
+/// What the API asks the owner of a live conference to do, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallCommand {
+    /// Mute or unmute the participant.
+    SetMuted {
+        participant: ParticipantKey,
+        muted: bool,
+    },
+    /// Drop the participant from its conference.
+    Kick { participant: ParticipantKey },
+}
+
+/// The owner of the live conferences, as the API sees it: one method that
+/// applies a [`CallCommand`]. The future resolves after the change has been
+/// applied (to the conference and its media room) and written to the store.
+pub trait CallControl: Send + Sync + 'static {
+    fn apply(&self, command: CallCommand) -> BoxFuture<'_, Result<(), CallControlError>>;
 }
 
 /// A metrics exposition, ready to send.
@@ -95,7 +104,7 @@ pub trait MetricsSource: Send + Sync + 'static {
     fn render(&self) -> Result<Exposition, std::fmt::Error>;
 }
 
-/// What the router needs: the store and the room owner, and the metrics if
+/// What the router needs: the store and the conference owner, and the metrics if
 /// any.
 ///
 /// Build it with [`AppState::new`]: it also carries a cache of the accounts
@@ -118,7 +127,7 @@ impl AppState {
             store,
             control,
             metrics: None,
-            accounts: Arc::default(),
+            accounts: Arc::new(auth::AccountCache::new(auth::ACCOUNT_CACHE_CAPACITY)),
             failures: Arc::new(Mutex::new(throttle::FailureLimiter::new(
                 FailureLimits::default(),
             ))),

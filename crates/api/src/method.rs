@@ -3,7 +3,7 @@
 //! HEAD is GET without a body. A POST may say it means PUT or DELETE with
 //! `_method` (twilio-2008.md §1, "Method override"), in its query string or
 //! its form body; the value is case-insensitive and anything else leaves it
-//! a POST. Everything the 2008 API does not name is [`Verb::Other`], which
+//! a POST. Everything the 2008 API does not name is [`EffectiveMethod::Other`], which
 //! no resource supports.
 
 use axum::http::Method;
@@ -13,7 +13,7 @@ use crate::route::Resource;
 
 /// What a request asks to do to a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
+pub enum EffectiveMethod {
     Get,
     Post,
     Put,
@@ -21,7 +21,7 @@ pub enum Verb {
     Other,
 }
 
-impl Verb {
+impl EffectiveMethod {
     /// The effective method. `query` and `body` are the request's decoded
     /// parameters where they parsed (a 400 for those that did not comes
     /// later, after the method check).
@@ -55,12 +55,15 @@ impl Resource {
         }
     }
 
-    pub fn supports(&self, verb: Verb) -> bool {
+    pub fn supports(&self, verb: EffectiveMethod) -> bool {
         match self {
             Self::ConferenceList | Self::Conference(_) | Self::ParticipantList(_) => {
-                verb == Verb::Get
+                verb == EffectiveMethod::Get
             }
-            Self::Participant(..) => matches!(verb, Verb::Get | Verb::Post | Verb::Delete),
+            Self::Participant(..) => matches!(
+                verb,
+                EffectiveMethod::Get | EffectiveMethod::Post | EffectiveMethod::Delete
+            ),
         }
     }
 }
@@ -75,31 +78,57 @@ mod tests {
 
     #[test]
     fn plain_methods() {
-        assert_eq!(Verb::resolve(&Method::GET, None, None), Verb::Get);
-        assert_eq!(Verb::resolve(&Method::HEAD, None, None), Verb::Get);
-        assert_eq!(Verb::resolve(&Method::POST, None, None), Verb::Post);
-        assert_eq!(Verb::resolve(&Method::PUT, None, None), Verb::Put);
-        assert_eq!(Verb::resolve(&Method::DELETE, None, None), Verb::Delete);
-        assert_eq!(Verb::resolve(&Method::PATCH, None, None), Verb::Other);
-        assert_eq!(Verb::resolve(&Method::OPTIONS, None, None), Verb::Other);
+        assert_eq!(
+            EffectiveMethod::resolve(&Method::GET, None, None),
+            EffectiveMethod::Get
+        );
+        assert_eq!(
+            EffectiveMethod::resolve(&Method::HEAD, None, None),
+            EffectiveMethod::Get
+        );
+        assert_eq!(
+            EffectiveMethod::resolve(&Method::POST, None, None),
+            EffectiveMethod::Post
+        );
+        assert_eq!(
+            EffectiveMethod::resolve(&Method::PUT, None, None),
+            EffectiveMethod::Put
+        );
+        assert_eq!(
+            EffectiveMethod::resolve(&Method::DELETE, None, None),
+            EffectiveMethod::Delete
+        );
+        assert_eq!(
+            EffectiveMethod::resolve(&Method::PATCH, None, None),
+            EffectiveMethod::Other
+        );
+        assert_eq!(
+            EffectiveMethod::resolve(&Method::OPTIONS, None, None),
+            EffectiveMethod::Other
+        );
     }
 
     #[test]
     fn method_override_on_post() {
-        let post = |q: &str, b: &str| Verb::resolve(&Method::POST, Some(&form(q)), Some(&form(b)));
-        assert_eq!(post("_method=DELETE", ""), Verb::Delete);
-        assert_eq!(post("_method=delete", ""), Verb::Delete);
-        assert_eq!(post("", "Muted=true&_method=Put"), Verb::Put);
-        assert_eq!(post("_method=PUT", "_method=DELETE"), Verb::Put);
-        assert_eq!(post("_method=GET", ""), Verb::Post);
-        assert_eq!(post("_method=PATCH", "_method=DELETE"), Verb::Post);
-        assert_eq!(post("_Method=DELETE", ""), Verb::Post);
-        assert_eq!(post("", ""), Verb::Post);
+        let post = |q: &str, b: &str| {
+            EffectiveMethod::resolve(&Method::POST, Some(&form(q)), Some(&form(b)))
+        };
+        assert_eq!(post("_method=DELETE", ""), EffectiveMethod::Delete);
+        assert_eq!(post("_method=delete", ""), EffectiveMethod::Delete);
+        assert_eq!(post("", "Muted=true&_method=Put"), EffectiveMethod::Put);
+        assert_eq!(post("_method=PUT", "_method=DELETE"), EffectiveMethod::Put);
+        assert_eq!(post("_method=GET", ""), EffectiveMethod::Post);
+        assert_eq!(
+            post("_method=PATCH", "_method=DELETE"),
+            EffectiveMethod::Post
+        );
+        assert_eq!(post("_Method=DELETE", ""), EffectiveMethod::Post);
+        assert_eq!(post("", ""), EffectiveMethod::Post);
         // Only a POST is overridden.
-        let get = Verb::resolve(&Method::GET, Some(&form("_method=DELETE")), None);
-        assert_eq!(get, Verb::Get);
-        let put = Verb::resolve(&Method::PUT, None, Some(&form("_method=DELETE")));
-        assert_eq!(put, Verb::Put);
+        let get = EffectiveMethod::resolve(&Method::GET, Some(&form("_method=DELETE")), None);
+        assert_eq!(get, EffectiveMethod::Get);
+        let put = EffectiveMethod::resolve(&Method::PUT, None, Some(&form("_method=DELETE")));
+        assert_eq!(put, EffectiveMethod::Put);
     }
 
     #[test]
@@ -113,17 +142,26 @@ mod tests {
         ];
         for r in &read_only {
             assert_eq!(r.allow(), "GET");
-            assert!(r.supports(Verb::Get));
-            for v in [Verb::Post, Verb::Put, Verb::Delete, Verb::Other] {
+            assert!(r.supports(EffectiveMethod::Get));
+            for v in [
+                EffectiveMethod::Post,
+                EffectiveMethod::Put,
+                EffectiveMethod::Delete,
+                EffectiveMethod::Other,
+            ] {
                 assert!(!r.supports(v), "{r:?} {v:?}");
             }
         }
         let p = Resource::Participant(cf, ca);
         assert_eq!(p.allow(), "GET, POST, DELETE");
-        for v in [Verb::Get, Verb::Post, Verb::Delete] {
+        for v in [
+            EffectiveMethod::Get,
+            EffectiveMethod::Post,
+            EffectiveMethod::Delete,
+        ] {
             assert!(p.supports(v));
         }
-        assert!(!p.supports(Verb::Put));
-        assert!(!p.supports(Verb::Other));
+        assert!(!p.supports(EffectiveMethod::Put));
+        assert!(!p.supports(EffectiveMethod::Other));
     }
 }

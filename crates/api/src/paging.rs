@@ -12,6 +12,7 @@ use model::{PageRequest, PageWindow};
 
 use crate::error::ApiError;
 use crate::form::{FormPairs, encode_pair};
+use crate::types::PageUris;
 
 /// Spellings of the page number, in order of precedence.
 const PAGE_KEYS: [&str; 2] = ["page", "Page"];
@@ -56,17 +57,6 @@ pub fn page_request(params: &FormPairs) -> Result<PageRequest, ApiError> {
         }
     };
     Ok(PageRequest { page, size })
-}
-
-/// The relative URIs a list element carries: the current page and the
-/// first, previous, next and last ones (empty where there is no such page).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageUris {
-    pub uri: String,
-    pub first: String,
-    pub previous: String,
-    pub next: String,
-    pub last: String,
 }
 
 impl PageUris {

@@ -13,16 +13,17 @@
 //! | Limit | [`FailureLimits::default`]: 10 failures per client in a 60 s window that opens at its first failure. From the 11th until the window closes, bad credentials get 429, code 20429, `Retry-After` = the whole seconds left (at least 1). Then the count starts over |
 //! | The owner | Never locked out: credentials are always checked, and right ones are served whatever the count. A success does not reset the count either: a tenant at the same address could otherwise reset it between guesses at another account |
 //! | Client | The TCP peer's IP address, IPv6 by its /64 (one host gets a whole /64); `X-Forwarded-For` is not trusted (anyone can write it). Behind a reverse proxy all clients share the proxy's count, which still never refuses right credentials. Without a peer address (the router driven with `oneshot`) nothing is counted |
-//! | Memory | At most [`FailureLimits::max_clients`] (10,000) clients, in two generations: when the newer one is half full the older is dropped whole, so the cost is O(1) per request and a client untouched for a whole generation starts over |
+//! | Memory | At most [`FailureLimits::max_clients`] (10,000) clients, in two generations ([`model::PerClient`], which the SIP side's per-source limit uses too): when the newer one is half full the older is dropped whole, so the cost is O(1) per request and a client untouched for a whole generation starts over |
 //!
 //! What the 429 buys is a clear "back off" to a misconfigured or hostile
 //! client and a bounded log: it cannot hide whether a guess was right,
 //! since right credentials are served (that is what keeps the owner in).
 //! Guessing is defeated by the token itself: 128 bits from a CSPRNG.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use model::PerClient;
 
 /// How many bad credentials a client may present, how often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,15 +60,7 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct FailureLimiter {
     limits: FailureLimits,
-    current: HashMap<Client, Window>,
-    previous: HashMap<Client, Window>,
-}
-
-/// Who is counted: an IPv4 address, or the /64 of an IPv6 one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Client {
-    V4([u8; 4]),
-    V6([u8; 8]),
+    clients: PerClient<Window>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -76,38 +69,24 @@ struct Window {
     failures: u32,
 }
 
-impl Client {
-    fn of(ip: IpAddr) -> Self {
-        let v6 = match ip {
-            IpAddr::V4(v4) => return Self::V4(v4.octets()),
-            IpAddr::V6(v6) => v6,
-        };
-        if let Some(v4) = v6.to_ipv4_mapped() {
-            return Self::V4(v4.octets());
-        }
-        let [a, b, c, d, e, f, g, h, ..] = v6.octets();
-        Self::V6([a, b, c, d, e, f, g, h])
-    }
-}
-
 impl FailureLimiter {
     pub fn new(limits: FailureLimits) -> Self {
         Self {
             limits,
-            current: HashMap::new(),
-            previous: HashMap::new(),
+            clients: PerClient::new(limits.max_clients),
         }
     }
 
     /// `ip` presented credentials that did not verify, at `now`.
     pub fn failed(&mut self, ip: IpAddr, now: Instant) -> Verdict {
         let limits = self.limits;
-        let window = self.window(Client::of(ip), now);
+        let fresh = Window {
+            opened: now,
+            failures: 0,
+        };
+        let window = self.clients.get_or_insert(ip, fresh);
         if now.saturating_duration_since(window.opened) >= limits.window {
-            *window = Window {
-                opened: now,
-                failures: 0,
-            };
+            *window = fresh;
         }
         window.failures = window.failures.saturating_add(1);
         if window.failures <= limits.max_failures {
@@ -123,24 +102,7 @@ impl FailureLimiter {
     /// How many clients are remembered.
     #[cfg(test)]
     fn clients(&self) -> usize {
-        self.current.len() + self.previous.len()
-    }
-
-    /// The client's window, brought into the current generation.
-    fn window(&mut self, client: Client, now: Instant) -> &mut Window {
-        let fresh = Window {
-            opened: now,
-            failures: 0,
-        };
-        if !self.current.contains_key(&client) {
-            let carried = self.previous.remove(&client).unwrap_or(fresh);
-            let generation = (self.limits.max_clients / 2).max(1);
-            if self.current.len() >= generation {
-                self.previous = std::mem::take(&mut self.current);
-            }
-            self.current.insert(client, carried);
-        }
-        self.current.entry(client).or_insert(fresh)
+        self.clients.len()
     }
 }
 

@@ -7,21 +7,21 @@
 //! as an id as it comes). Element order is the seed's; an empty value is an
 //! empty element (`<FriendlyName/>`). quick-xml escapes `& < > " '` in text
 //! and attributes; characters XML 1.0 cannot carry at all (most C0
-//! controls, U+FFFE, U+FFFF) become U+FFFD, so a hostile room name cannot
+//! controls, U+FFFE, U+FFFF) become U+FFFD, so a hostile conference name cannot
 //! make a body unparseable.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue, header};
-use model::{ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow, ParticipantRecord};
+use model::{
+    ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow, ParticipantRecord, ReadCache,
+};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use crate::error::{Exception, more_info};
-use crate::paging::PageUris;
+use crate::types::{Exception, PageUris, more_info};
 
 type XmlWriter = Writer<Vec<u8>>;
 
@@ -51,52 +51,49 @@ pub fn conference_list(
     uris: &PageUris,
     rendered: &RenderedConferences,
 ) -> io::Result<Vec<u8>> {
-    // The head and paging attributes, and about 330 bytes a conference.
-    document_sized(1024 + 384 * items.len(), |w| {
-        w.write_event(Event::Start(list_start("Conferences", window, uris)))?;
-        for c in items {
-            rendered.write(w, c)?;
-        }
-        w.write_event(Event::End(BytesEnd::new("Conferences")))
+    // About 330 bytes a conference.
+    list("Conferences", items, 384, window, uris, |w, c| {
+        rendered.write(w, c)
     })
 }
 
 /// The `<Conference>` elements of completed conferences, each rendered
 /// once: a completed conference never changes again, and every list page
 /// writes up to fifty of them. Bounded: when full it starts over.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RenderedConferences {
-    map: Mutex<HashMap<ConferenceSid, Arc<[u8]>>>,
+    cache: ReadCache<ConferenceSid, Arc<[u8]>>,
+}
+
+impl Default for RenderedConferences {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl RenderedConferences {
     const CAPACITY: usize = 65_536;
+
+    pub fn new() -> Self {
+        Self {
+            cache: ReadCache::new(Self::CAPACITY),
+        }
+    }
 
     /// Writes `c` as [`write_conference`] would, from the cache when it can.
     fn write(&self, w: &mut XmlWriter, c: &ConferenceRecord) -> io::Result<()> {
         if c.status != ConferenceStatus::Completed {
             return write_conference(w, c);
         }
-        let cached = self.lock().get(&c.sid).cloned();
-        if let Some(bytes) = cached {
+        if let Some(bytes) = self.cache.get(&c.sid) {
             w.get_mut().extend_from_slice(&bytes);
             return Ok(());
         }
         let start = w.get_ref().len();
         write_conference(w, c)?;
         let bytes: Arc<[u8]> = w.get_ref().get(start..).unwrap_or_default().into();
-        let mut map = self.lock();
-        if map.len() >= Self::CAPACITY {
-            map.clear();
-        }
-        map.insert(c.sid.clone(), bytes);
+        self.cache.insert(c.sid.clone(), bytes);
         Ok(())
-    }
-
-    /// Every entry is a whole element written before insertion, so a
-    /// poisoned lock still guards consistent data.
-    fn lock(&self) -> MutexGuard<'_, HashMap<ConferenceSid, Arc<[u8]>>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -106,14 +103,8 @@ pub fn participant_list(
     window: &PageWindow,
     uris: &PageUris,
 ) -> io::Result<Vec<u8>> {
-    // The head and paging attributes, and about 420 bytes a participant.
-    document_sized(1024 + 448 * items.len(), |w| {
-        w.write_event(Event::Start(list_start("Participants", window, uris)))?;
-        for p in items {
-            write_participant(w, p)?;
-        }
-        w.write_event(Event::End(BytesEnd::new("Participants")))
-    })
+    // About 420 bytes a participant.
+    list("Participants", items, 448, window, uris, write_participant)
 }
 
 /// `<TwilioResponse><RestException>` with Status, Message, Code, MoreInfo
@@ -128,6 +119,26 @@ pub fn rest_exception(e: &Exception<'_>) -> io::Result<Vec<u8>> {
             text_element(w, "MoreInfo", &more_info(code))?;
         }
         w.write_event(Event::End(BytesEnd::new("RestException")))
+    })
+}
+
+/// `<TwilioResponse><{name} page=…>` with each item written by `write`,
+/// in a buffer sized for the head, the paging attributes and `item_size`
+/// bytes an item.
+fn list<T>(
+    name: &str,
+    items: &[T],
+    item_size: usize,
+    window: &PageWindow,
+    uris: &PageUris,
+    mut write: impl FnMut(&mut XmlWriter, &T) -> io::Result<()>,
+) -> io::Result<Vec<u8>> {
+    document_sized(1024 + item_size * items.len(), |w| {
+        w.write_event(Event::Start(list_start(name, window, uris)))?;
+        for item in items {
+            write(w, item)?;
+        }
+        w.write_event(Event::End(BytesEnd::new(name)))
     })
 }
 
@@ -237,4 +248,4 @@ fn xml_safe(s: &str) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use api::{AppState, BoxFuture, CallControl, ControlError, router};
+use api::{AppState, BoxFuture, CallCommand, CallControl, CallControlError, router};
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
@@ -43,23 +43,8 @@ const PARTICIPANTS: u64 = 37;
 struct NoControl;
 
 impl CallControl for NoControl {
-    fn set_muted<'a>(
-        &'a self,
-        _: &'a AccountSid,
-        _: &'a ConferenceSid,
-        _: &'a CallSid,
-        _: bool,
-    ) -> BoxFuture<'a, Result<(), ControlError>> {
-        Box::pin(async { Err(ControlError::Unavailable) })
-    }
-
-    fn kick<'a>(
-        &'a self,
-        _: &'a AccountSid,
-        _: &'a ConferenceSid,
-        _: &'a CallSid,
-    ) -> BoxFuture<'a, Result<(), ControlError>> {
-        Box::pin(async { Err(ControlError::Unavailable) })
+    fn apply(&self, _: CallCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
+        Box::pin(async { Err(CallControlError::Unavailable) })
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use api::{AppState, BoxFuture, CallControl, ControlError, router};
+use api::{AppState, BoxFuture, CallCommand, CallControl, CallControlError, router};
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
@@ -51,62 +51,60 @@ impl FakeControl {
 
     /// Applies a change like a room would, mapping a missing participant to
     /// `NotFound`.
-    async fn apply(
+    async fn change(
         &self,
         account: &AccountSid,
         conference: &ConferenceSid,
         call: &CallSid,
         change: Change,
-    ) -> Result<(), ControlError> {
+    ) -> Result<(), CallControlError> {
         if *self.unavailable.lock().unwrap() {
-            return Err(ControlError::Unavailable);
+            return Err(CallControlError::Unavailable);
         }
         let store = self.store();
         let present = store.participant(account, conference, call).await;
         if !matches!(present, Ok(Some(_))) {
-            return Err(ControlError::NotFound);
+            return Err(CallControlError::NotFound);
         }
         store
             .apply(&[change])
             .await
-            .map_err(|_| ControlError::Unavailable)
+            .map_err(|_| CallControlError::Unavailable)
     }
 }
 
 impl CallControl for FakeControl {
-    fn set_muted<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-        muted: bool,
-    ) -> BoxFuture<'a, Result<(), ControlError>> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("mute {call} {muted}"));
-        let change = Change::ParticipantMuted {
-            conference_sid: conference.clone(),
-            call_sid: call.clone(),
-            muted,
-            at: at(2_000),
+    fn apply(&self, command: CallCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
+        let (p, change) = match command {
+            CallCommand::SetMuted { participant, muted } => {
+                let call = &participant.call;
+                self.calls
+                    .lock()
+                    .unwrap()
+                    .push(format!("mute {call} {muted}"));
+                let change = Change::ParticipantMuted {
+                    conference_sid: participant.conference.clone(),
+                    call_sid: call.clone(),
+                    muted,
+                    at: at(2_000),
+                };
+                (participant, change)
+            }
+            CallCommand::Kick { participant } => {
+                let call = &participant.call;
+                self.calls.lock().unwrap().push(format!("kick {call}"));
+                let change = Change::ParticipantLeft {
+                    conference_sid: participant.conference.clone(),
+                    call_sid: call.clone(),
+                    at: at(3_000),
+                };
+                (participant, change)
+            }
         };
-        Box::pin(self.apply(account, conference, call, change))
-    }
-
-    fn kick<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-    ) -> BoxFuture<'a, Result<(), ControlError>> {
-        self.calls.lock().unwrap().push(format!("kick {call}"));
-        let change = Change::ParticipantLeft {
-            conference_sid: conference.clone(),
-            call_sid: call.clone(),
-            at: at(3_000),
-        };
-        Box::pin(self.apply(account, conference, call, change))
+        Box::pin(async move {
+            self.change(&p.account, &p.conference, &p.call, change)
+                .await
+        })
     }
 }
 

@@ -1,18 +1,18 @@
-//! The directory of live rooms, and the public face of the room rules.
+//! The directory of live conferences, and the public face of the conference rules.
 //!
 //! Names are scoped to an account: `(account, trimmed name)` maps to at most
-//! one live room. Because one `Conferences` value is the only authority for
+//! one live conference. Because one `Conferences` value is the only authority for
 //! that map, two callers who dial the same new name "at once" are simply two
-//! joins in sequence: the first creates the room, the second finds it.
+//! joins in sequence: the first creates the conference, the second finds it.
 
 use std::collections::{HashMap, VecDeque};
 
 use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
 
-use crate::room::{ParticipantOptions, Room};
+use crate::conference::{Conference, ParticipantOptions};
 use crate::{Event, LeaveReason};
 
-/// A caller asking to join the room `name` of `account`.
+/// A caller asking to join the conference `name` of `account`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinRequest {
     pub account: AccountSid,
@@ -26,9 +26,9 @@ pub struct JoinRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Joined {
     pub conference: ConferenceSid,
-    /// The room's status right after the join.
+    /// The conference's status right after the join.
     pub status: ConferenceStatus,
-    /// Whether this join created the room.
+    /// Whether this join created the conference.
     pub created: bool,
 }
 
@@ -37,19 +37,19 @@ pub struct Joined {
 pub enum JoinError {
     #[error("the conference name is empty")]
     EmptyName,
-    /// The room is at capacity: the caller's `<Dial>` ends with `failed`.
+    /// The conference is at capacity: the caller's `<Dial>` ends with `failed`.
     #[error("the conference is full")]
     Full,
     #[error("the call is already in a conference")]
     AlreadyJoined,
-    /// The fresh sid handed in names a room that exists (a broken random source).
+    /// The fresh sid handed in names a conference that exists (a broken random source).
     #[error("the new conference sid is already in use")]
     SidInUse,
 }
 
-/// Why a command on a participant could not be applied.
+/// Why a leave, kick or mute could not be applied to a participant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ControlError {
+pub enum ParticipantError {
     /// The call is not in that conference of that account right now.
     #[error("no such participant")]
     NotFound,
@@ -66,29 +66,29 @@ pub struct ParticipantView {
     pub joined_at: Timestamp,
 }
 
-/// Every live room of one server.
+/// Every live conference of one server.
 #[derive(Debug)]
 pub struct Conferences {
     default_capacity: usize,
-    rooms: HashMap<ConferenceSid, Room>,
+    conferences: HashMap<ConferenceSid, Conference>,
     live_by_name: HashMap<(AccountSid, String), ConferenceSid>,
-    room_of_call: HashMap<CallSid, ConferenceSid>,
+    conference_of_call: HashMap<CallSid, ConferenceSid>,
     events: VecDeque<Event>,
 }
 
 impl Conferences {
-    /// `default_capacity` applies to rooms whose creator gave no `maxParticipants`.
+    /// `default_capacity` applies to conferences whose creator gave no `maxParticipants`.
     pub fn new(default_capacity: usize) -> Self {
         Self {
             default_capacity,
-            rooms: HashMap::new(),
+            conferences: HashMap::new(),
             live_by_name: HashMap::new(),
-            room_of_call: HashMap::new(),
+            conference_of_call: HashMap::new(),
             events: VecDeque::new(),
         }
     }
 
-    /// Puts a caller into the live room of that name, creating it (with
+    /// Puts a caller into the live conference of that name, creating it (with
     /// `new_sid`) if there is none.
     pub fn join(
         &mut self,
@@ -106,28 +106,28 @@ impl Conferences {
         if name.is_empty() {
             return Err(JoinError::EmptyName);
         }
-        if self.room_of_call.contains_key(&call) {
+        if self.conference_of_call.contains_key(&call) {
             return Err(JoinError::AlreadyJoined);
         }
         let key = (account, name.to_owned());
         let existing = self.live_by_name.get(&key).cloned();
         let (sid, created) = match existing {
             Some(sid) => {
-                let full = self.rooms.get(&sid).is_none_or(Room::is_full);
+                let full = self.conferences.get(&sid).is_none_or(Conference::is_full);
                 if full {
                     return Err(JoinError::Full);
                 }
                 (sid, false)
             }
             None => {
-                if self.rooms.contains_key(&new_sid) {
+                if self.conferences.contains_key(&new_sid) {
                     return Err(JoinError::SidInUse);
                 }
                 let capacity = options
                     .max_participants
                     .and_then(|m| usize::try_from(m).ok())
                     .unwrap_or(self.default_capacity);
-                let room = Room::create(
+                let conf = Conference::create(
                     new_sid.clone(),
                     key.0.clone(),
                     key.1.clone(),
@@ -135,36 +135,36 @@ impl Conferences {
                     now,
                     &mut self.events,
                 );
-                self.rooms.insert(new_sid.clone(), room);
+                self.conferences.insert(new_sid.clone(), conf);
                 self.live_by_name.insert(key, new_sid.clone());
                 (new_sid, true)
             }
         };
-        let Some(room) = self.rooms.get_mut(&sid) else {
+        let Some(conf) = self.conferences.get_mut(&sid) else {
             return Err(JoinError::Full);
         };
-        room.join(call.clone(), options, now, &mut self.events);
-        self.room_of_call.insert(call, sid.clone());
+        conf.join(call.clone(), options, now, &mut self.events);
+        self.conference_of_call.insert(call, sid.clone());
         Ok(Joined {
             conference: sid,
-            status: room.status,
+            status: conf.status,
             created,
         })
     }
 
-    /// A caller leaves its room (hang-up, `*`, time limit...). Returns the
-    /// calls dropped with it because the room ended.
+    /// A caller leaves its conference (hang-up, `*`, time limit...). Returns the
+    /// calls dropped with it because the conference ended.
     pub fn leave(
         &mut self,
         call: &CallSid,
         reason: LeaveReason,
         now: Timestamp,
-    ) -> Result<Vec<CallSid>, ControlError> {
+    ) -> Result<Vec<CallSid>, ParticipantError> {
         let sid = self
-            .room_of_call
+            .conference_of_call
             .get(call)
             .cloned()
-            .ok_or(ControlError::NotFound)?;
+            .ok_or(ParticipantError::NotFound)?;
         self.remove(&sid, call, reason, now)
     }
 
@@ -176,7 +176,7 @@ impl Conferences {
         conference: &ConferenceSid,
         call: &CallSid,
         now: Timestamp,
-    ) -> Result<Vec<CallSid>, ControlError> {
+    ) -> Result<Vec<CallSid>, ParticipantError> {
         self.check(account, conference, call)?;
         self.remove(conference, call, LeaveReason::Kicked, now)
     }
@@ -189,23 +189,23 @@ impl Conferences {
         call: &CallSid,
         muted: bool,
         now: Timestamp,
-    ) -> Result<(), ControlError> {
+    ) -> Result<(), ParticipantError> {
         let index = self.check(account, conference, call)?;
-        let room = self
-            .rooms
+        let conf = self
+            .conferences
             .get_mut(conference)
-            .ok_or(ControlError::NotFound)?;
-        room.set_muted(index, muted, now, &mut self.events);
+            .ok_or(ParticipantError::NotFound)?;
+        conf.set_muted(index, muted, now, &mut self.events);
         Ok(())
     }
 
-    /// Ends every room (server shutdown): everyone leaves with `Shutdown`.
+    /// Ends every conference (server shutdown): everyone leaves with `Shutdown`.
     pub fn end_all(&mut self, now: Timestamp) {
-        let sids: Vec<ConferenceSid> = self.rooms.keys().cloned().collect();
+        let sids: Vec<ConferenceSid> = self.conferences.keys().cloned().collect();
         for sid in sids {
-            if let Some(room) = self.rooms.get_mut(&sid) {
-                for call in room.end(LeaveReason::Shutdown, now, &mut self.events) {
-                    self.room_of_call.remove(&call);
+            if let Some(conf) = self.conferences.get_mut(&sid) {
+                for call in conf.end(LeaveReason::Shutdown, now, &mut self.events) {
+                    self.conference_of_call.remove(&call);
                 }
             }
             self.forget_if_completed(&sid);
@@ -218,14 +218,14 @@ impl Conferences {
         self.events.pop_front()
     }
 
-    /// A participant's current state, if the call is in a room.
+    /// A participant's current state, if the call is in a conference.
     pub fn participant(&self, call: &CallSid) -> Option<ParticipantView> {
-        let sid = self.room_of_call.get(call)?;
-        let room = self.rooms.get(sid)?;
-        let p = &room.participants[room.position(call)?];
+        let sid = self.conference_of_call.get(call)?;
+        let conf = self.conferences.get(sid)?;
+        let p = &conf.participants[conf.position(call)?];
         Some(ParticipantView {
-            conference: room.sid.clone(),
-            account: room.account.clone(),
+            conference: conf.sid.clone(),
+            account: conf.account.clone(),
             call: p.call.clone(),
             muted: p.muted,
             options: p.options,
@@ -233,8 +233,8 @@ impl Conferences {
         })
     }
 
-    /// The live room of that name, if any, and its status.
-    pub fn live_room(
+    /// The live conference of that name, if any, and its status.
+    pub fn live_conference(
         &self,
         account: &AccountSid,
         name: &str,
@@ -242,20 +242,20 @@ impl Conferences {
         let sid = self
             .live_by_name
             .get(&(account.clone(), name.trim().to_owned()))?;
-        self.rooms.get(sid).map(|r| (r.sid.clone(), r.status))
+        self.conferences.get(sid).map(|r| (r.sid.clone(), r.status))
     }
 
-    /// The calls in a live room, in join order.
+    /// The calls in a live conference, in join order.
     pub fn participants_of(&self, conference: &ConferenceSid) -> Vec<CallSid> {
-        self.rooms
+        self.conferences
             .get(conference)
             .map(|r| r.participants.iter().map(|p| p.call.clone()).collect())
             .unwrap_or_default()
     }
 
-    /// How many rooms are live.
-    pub fn live_rooms(&self) -> usize {
-        self.rooms.len()
+    /// How many conferences are live.
+    pub fn live_count(&self) -> usize {
+        self.conferences.len()
     }
 
     /// The index of `call` in `conference`, if that conference is `account`'s.
@@ -264,12 +264,15 @@ impl Conferences {
         account: &AccountSid,
         conference: &ConferenceSid,
         call: &CallSid,
-    ) -> Result<usize, ControlError> {
-        let room = self.rooms.get(conference).ok_or(ControlError::NotFound)?;
-        if &room.account != account {
-            return Err(ControlError::NotFound);
+    ) -> Result<usize, ParticipantError> {
+        let conf = self
+            .conferences
+            .get(conference)
+            .ok_or(ParticipantError::NotFound)?;
+        if &conf.account != account {
+            return Err(ParticipantError::NotFound);
         }
-        room.position(call).ok_or(ControlError::NotFound)
+        conf.position(call).ok_or(ParticipantError::NotFound)
     }
 
     fn remove(
@@ -278,80 +281,81 @@ impl Conferences {
         call: &CallSid,
         reason: LeaveReason,
         now: Timestamp,
-    ) -> Result<Vec<CallSid>, ControlError> {
-        let room = self
-            .rooms
+    ) -> Result<Vec<CallSid>, ParticipantError> {
+        let conf = self
+            .conferences
             .get_mut(conference)
-            .ok_or(ControlError::NotFound)?;
-        let index = room.position(call).ok_or(ControlError::NotFound)?;
-        let dropped = room.leave(index, reason, now, &mut self.events);
-        self.room_of_call.remove(call);
+            .ok_or(ParticipantError::NotFound)?;
+        let index = conf.position(call).ok_or(ParticipantError::NotFound)?;
+        let dropped = conf.leave(index, reason, now, &mut self.events);
+        self.conference_of_call.remove(call);
         for other in &dropped {
-            self.room_of_call.remove(other);
+            self.conference_of_call.remove(other);
         }
         self.forget_if_completed(conference);
         Ok(dropped)
     }
 
     fn forget_if_completed(&mut self, sid: &ConferenceSid) {
-        let Some(room) = self.rooms.get(sid) else {
+        let Some(conf) = self.conferences.get(sid) else {
             return;
         };
-        if room.status != ConferenceStatus::Completed {
+        if conf.status != ConferenceStatus::Completed {
             return;
         }
-        let key = (room.account.clone(), room.name.clone());
+        let key = (conf.account.clone(), conf.name.clone());
         if self.live_by_name.get(&key) == Some(sid) {
             self.live_by_name.remove(&key);
         }
-        self.rooms.remove(sid);
+        self.conferences.remove(sid);
     }
 
-    /// Checks every structural invariant of the directory and its rooms;
+    /// Checks every structural invariant of the directory and its conferences;
     /// tests call it after each step. `Err` names the first one broken.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn check_invariants(&self) -> Result<(), &'static str> {
         fn ensure(ok: bool, broken: &'static str) -> Result<(), &'static str> {
             if ok { Ok(()) } else { Err(broken) }
         }
         for ((account, name), sid) in &self.live_by_name {
-            let room = self
-                .rooms
+            let conf = self
+                .conferences
                 .get(sid)
-                .ok_or("the directory names a room that does not exist")?;
+                .ok_or("the directory names a conference that does not exist")?;
             ensure(
-                (&room.account, &room.name) == (account, name),
-                "the directory points at the wrong room",
+                (&conf.account, &conf.name) == (account, name),
+                "the directory points at the wrong conference",
             )?;
             ensure(
-                room.status != ConferenceStatus::Completed,
-                "a completed room is still live",
+                conf.status != ConferenceStatus::Completed,
+                "a completed conference is still live",
             )?;
         }
         ensure(
-            self.live_by_name.len() == self.rooms.len(),
-            "a room is missing from the directory",
+            self.live_by_name.len() == self.conferences.len(),
+            "a conference is missing from the directory",
         )?;
         let mut calls = 0;
-        for room in self.rooms.values() {
+        for conf in self.conferences.values() {
             ensure(
-                !room.participants.is_empty(),
-                "a live room has nobody in it",
+                !conf.participants.is_empty(),
+                "a live conference has nobody in it",
             )?;
             ensure(
-                room.participants.len() <= room.capacity,
-                "a room is over capacity",
+                conf.participants.len() <= conf.capacity,
+                "a conference is over capacity",
             )?;
-            for p in &room.participants {
+            for p in &conf.participants {
                 ensure(
-                    self.room_of_call.get(&p.call) == Some(&room.sid),
+                    self.conference_of_call.get(&p.call) == Some(&conf.sid),
                     "the call index is stale",
                 )?;
                 calls += 1;
             }
         }
         ensure(
-            calls == self.room_of_call.len(),
-            "the call index has calls in no room",
+            calls == self.conference_of_call.len(),
+            "the call index has calls in no conference",
         )
     }
 }

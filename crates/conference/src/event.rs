@@ -1,4 +1,4 @@
-//! What the room rules report to the shell.
+//! What the conference rules report to the shell.
 
 use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
 
@@ -15,7 +15,7 @@ pub enum LeaveReason {
     HangupOnStar,
     /// The `<Dial timeLimit>` ran out.
     TimeLimit,
-    /// A participant with `endConferenceOnExit` left, which ends the room.
+    /// A participant with `endConferenceOnExit` left, which ends the conference.
     ConferenceEnded,
     /// The server is shutting down.
     Shutdown,

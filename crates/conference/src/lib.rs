@@ -1,24 +1,29 @@
-//! Room rules, as a sans-IO state machine.
+//! Conference rules, as a sans-IO state machine.
 //!
-//! [`Conferences`] owns every live room of a server: which `(account, name)`
+//! This crate knows conferences as the REST API and the store see them
+//! (participants, status, capacity); it knows no audio. The live media room
+//! a conference's callers are mixed in is `media::MediaRoom`, driven by the
+//! server's room task: in confab "room" means that, and only that.
+//!
+//! [`Conferences`] owns every live conference of a server: which `(account, name)`
 //! has a live conference, who is in it, and how its status moves (the life
 //! rules of `spec/decisions.md`):
 //!
-//! - the first `<Dial><Conference>` for a name creates the room, **init** (0);
+//! - the first `<Dial><Conference>` for a name creates the conference, **init** (0);
 //! - it is **in-progress** (1) once at least two participants are present and
 //!   at least one of them has `startConferenceOnEnter`; it stays in-progress
 //!   if it later drops to one;
 //! - it is **completed** (2) when a participant with `endConferenceOnExit`
 //!   leaves for any reason (everyone else is dropped), or when the last
-//!   participant leaves, started or not. A completed room is forgotten; the
+//!   participant leaves, started or not. A completed conference is forgotten; the
 //!   same name then makes a new conference with a new sid;
-//! - a room holds at most its capacity (40 by default, or the creator's
+//! - a conference holds at most its capacity (40 by default, or the creator's
 //!   `maxParticipants`); a caller over the cap does not join.
 //!
 //! It touches no socket, clock, random source or database: the shell passes
 //! `now` and freshly drawn sids in, and drains [`Event`]s out, persisting each
 //! (every event moves its conference's DateUpdated). Timestamps on events
-//! never go backwards per room, even if the wall clock does.
+//! never go backwards per conference, even if the wall clock does.
 //!
 //! A driver (the server's conference hub) looks like this:
 //!
@@ -26,7 +31,7 @@
 //! use conference::{Conferences, JoinRequest, ParticipantOptions, LeaveReason};
 //! use model::{AccountSid, CallSid, ConferenceSid, Timestamp};
 //!
-//! let mut rooms = Conferences::new(40);
+//! let mut conferences = Conferences::new(40);
 //! let account = AccountSid::from_random([1; 16]);
 //! let request = JoinRequest {
 //!     account,
@@ -34,9 +39,9 @@
 //!     call: CallSid::from_random([2; 16]),
 //!     options: ParticipantOptions::default(),
 //! };
-//! // The sid is used only if the join has to create the room.
-//! let joined = rooms.join(request, ConferenceSid::from_random([3; 16]), Timestamp::from_secs(1))?;
-//! while let Some(event) = rooms.poll_event() {
+//! // The sid is used only if the join has to create the conference.
+//! let joined = conferences.join(request, ConferenceSid::from_random([3; 16]), Timestamp::from_secs(1))?;
+//! while let Some(event) = conferences.poll_event() {
 //!     // persist `event`, tell the media layer, ...
 //!     # let _ = event;
 //! }
@@ -44,10 +49,12 @@
 //! # Ok::<(), conference::JoinError>(())
 //! ```
 
+mod conference;
 mod conferences;
 mod event;
-mod room;
 
-pub use conferences::{Conferences, ControlError, JoinError, JoinRequest, Joined, ParticipantView};
+pub use conference::ParticipantOptions;
+pub use conferences::{
+    Conferences, JoinError, JoinRequest, Joined, ParticipantError, ParticipantView,
+};
 pub use event::{Event, LeaveReason};
-pub use room::ParticipantOptions;

@@ -1,5 +1,5 @@
 //! Property test: random sequences of join, leave, mute and kick over
-//! several accounts and room names never break the rules' invariants, as
+//! several accounts and conference names never break the rules' invariants, as
 //! seen both from inside (`check_invariants`) and from the event stream a
 //! store would persist:
 //! - at most one live (not completed) conference per (account, name);
@@ -109,7 +109,7 @@ impl Model {
                     .iter()
                     .filter(|(s, n)| **n == key && self.status[*s] != ConferenceStatus::Completed)
                     .count();
-                prop_assert_eq!(live_with_name, 0, "a second live room with one name");
+                prop_assert_eq!(live_with_name, 0, "a second live conference with one name");
                 self.status.insert(sid.clone(), ConferenceStatus::Init);
                 self.name.insert(sid, key);
             }
@@ -156,7 +156,7 @@ proptest! {
 
     #[test]
     fn rules_hold_under_random_operations(ops in prop::collection::vec(op(), 1..120)) {
-        let mut rooms = Conferences::new(4);
+        let mut confs = Conferences::new(4);
         let mut model = Model::default();
         let mut clock = 1_000_000i64;
         let mut fresh = 0u128;
@@ -169,34 +169,34 @@ proptest! {
                 Op::Join { call: c, account: a, name, options } => {
                     fresh += 1;
                     let request = JoinRequest { account: account(a), name: format!("room{name}"), call: call(c), options };
-                    let _ = rooms.join(request, ConferenceSid::from_random(fresh.to_be_bytes()), now);
+                    let _ = confs.join(request, ConferenceSid::from_random(fresh.to_be_bytes()), now);
                 }
                 Op::Leave { call: c } => {
-                    let _ = rooms.leave(&call(c), LeaveReason::Hangup, now);
+                    let _ = confs.leave(&call(c), LeaveReason::Hangup, now);
                 }
                 Op::Mute { call: c, muted, wrong_account } => {
-                    if let Some(p) = rooms.participant(&call(c)) {
+                    if let Some(p) = confs.participant(&call(c)) {
                         let a = if wrong_account { account(9) } else { p.account };
-                        let result = rooms.set_muted(&a, &p.conference, &call(c), muted, now);
+                        let result = confs.set_muted(&a, &p.conference, &call(c), muted, now);
                         prop_assert_eq!(result.is_ok(), !wrong_account);
                     }
                 }
                 Op::Kick { call: c, wrong_account } => {
-                    if let Some(p) = rooms.participant(&call(c)) {
+                    if let Some(p) = confs.participant(&call(c)) {
                         let a = if wrong_account { account(9) } else { p.account };
-                        let result = rooms.kick(&a, &p.conference, &call(c), now);
+                        let result = confs.kick(&a, &p.conference, &call(c), now);
                         prop_assert_eq!(result.is_ok(), !wrong_account);
                     }
                 }
                 Op::Clock { delta } => clock += delta,
             }
-            prop_assert_eq!(rooms.check_invariants(), Ok(()));
-            while let Some(event) = rooms.poll_event() {
+            prop_assert_eq!(confs.check_invariants(), Ok(()));
+            while let Some(event) = confs.poll_event() {
                 model.apply(event)?;
             }
             // The rules' view and the persisted view agree on who is where.
             for (sid, people) in &model.participants {
-                let mut live: Vec<CallSid> = rooms.participants_of(sid);
+                let mut live: Vec<CallSid> = confs.participants_of(sid);
                 live.sort();
                 let mut stored: Vec<CallSid> = people.iter().cloned().collect();
                 stored.sort();

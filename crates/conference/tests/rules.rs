@@ -1,15 +1,15 @@
-//! Scenario tests of the room rules with fake time: each step is an input
+//! Scenario tests of the conference rules with fake time: each step is an input
 //! and the exact events it must produce.
 #![allow(clippy::expect_used)]
 
 use conference::{
-    Conferences, ControlError, Event, JoinError, JoinRequest, Joined, LeaveReason,
+    Conferences, Event, JoinError, JoinRequest, Joined, LeaveReason, ParticipantError,
     ParticipantOptions,
 };
 use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
 
 struct World {
-    rooms: Conferences,
+    confs: Conferences,
     next_id: u8,
     now: i64,
 }
@@ -39,7 +39,7 @@ fn waiter() -> ParticipantOptions {
 impl World {
     fn new() -> Self {
         Self {
-            rooms: Conferences::new(40),
+            confs: Conferences::new(40),
             next_id: 0,
             now: 1_000,
         }
@@ -65,8 +65,8 @@ impl World {
             call: call(caller),
             options,
         };
-        let result = self.rooms.join(request, fresh, self.t());
-        self.rooms.check_invariants().expect("invariants");
+        let result = self.confs.join(request, fresh, self.t());
+        self.confs.check_invariants().expect("invariants");
         result
     }
 
@@ -78,15 +78,15 @@ impl World {
     fn leave(&mut self, caller: u8) -> Vec<CallSid> {
         self.now += 1;
         let dropped = self
-            .rooms
+            .confs
             .leave(&call(caller), LeaveReason::Hangup, self.t())
             .expect("leave");
-        self.rooms.check_invariants().expect("invariants");
+        self.confs.check_invariants().expect("invariants");
         dropped
     }
 
     fn events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.rooms.poll_event()).collect()
+        std::iter::from_fn(|| self.confs.poll_event()).collect()
     }
 
     fn statuses(&mut self) -> Vec<ConferenceStatus> {
@@ -101,7 +101,7 @@ impl World {
 }
 
 #[test]
-fn first_join_creates_an_init_room() {
+fn first_join_creates_an_init_conference() {
     let mut w = World::new();
     let joined = w.join("  standup\n ", 1);
     assert_eq!(joined.status, ConferenceStatus::Init);
@@ -128,13 +128,13 @@ fn first_join_creates_an_init_room() {
         ]
     );
     assert_eq!(
-        w.rooms.live_room(&account(1), "standup"),
+        w.confs.live_conference(&account(1), "standup"),
         Some((joined.conference, ConferenceStatus::Init))
     );
 }
 
 #[test]
-fn second_participant_starts_the_room() {
+fn second_participant_starts_the_conference() {
     let mut w = World::new();
     let first = w.join("r", 1);
     w.events();
@@ -175,7 +175,7 @@ fn stays_in_progress_down_to_one_then_last_out_completes() {
     assert!(w.leave(1).is_empty());
     assert_eq!(w.statuses(), vec![]);
     assert_eq!(
-        w.rooms.live_room(&account(1), "r"),
+        w.confs.live_conference(&account(1), "r"),
         Some((j.conference.clone(), ConferenceStatus::InProgress))
     );
     w.leave(2);
@@ -188,12 +188,12 @@ fn stays_in_progress_down_to_one_then_last_out_completes() {
             at: w.t()
         })
     );
-    assert_eq!(w.rooms.live_room(&account(1), "r"), None);
-    assert_eq!(w.rooms.live_rooms(), 0);
+    assert_eq!(w.confs.live_conference(&account(1), "r"), None);
+    assert_eq!(w.confs.live_count(), 0);
 }
 
 #[test]
-fn an_init_room_that_empties_completes() {
+fn an_init_conference_that_empties_completes() {
     let mut w = World::new();
     w.join("r", 1);
     w.events();
@@ -251,17 +251,17 @@ fn end_conference_on_exit_drops_everyone() {
             },
         ]
     );
-    assert!(w.rooms.participant(&call(2)).is_none());
+    assert!(w.confs.participant(&call(2)).is_none());
 }
 
 #[test]
-fn kicking_the_moderator_ends_the_room_too() {
+fn kicking_the_moderator_ends_the_conference_too() {
     let mut w = World::new();
     let j = w.join_as(1, "r", 1, moderator()).expect("join");
     w.join("r", 2);
     w.events();
     let dropped = w
-        .rooms
+        .confs
         .kick(&account(1), &j.conference, &call(1), w.t())
         .expect("kick");
     assert_eq!(dropped, vec![call(2)]);
@@ -291,14 +291,14 @@ fn capacity_turns_the_next_caller_away_without_a_trace() {
         Err(JoinError::Full)
     );
     assert_eq!(w.events(), vec![]);
-    assert!(w.rooms.participant(&call(41)).is_none());
+    assert!(w.confs.participant(&call(41)).is_none());
 
     let small = ParticipantOptions {
         max_participants: Some(2),
         ..ParticipantOptions::default()
     };
     w.join_as(1, "small", 50, small).expect("join");
-    // A later joiner's maxParticipants does not change the room.
+    // A later joiner's maxParticipants does not change the conference.
     let big = ParticipantOptions {
         max_participants: Some(10),
         ..ParticipantOptions::default()
@@ -313,10 +313,10 @@ fn mute_emits_only_changes_and_checks_ownership() {
     let j = w.join("r", 1);
     w.events();
     let sid = j.conference.clone();
-    w.rooms
+    w.confs
         .set_muted(&account(1), &sid, &call(1), true, w.t())
         .expect("mute");
-    w.rooms
+    w.confs
         .set_muted(&account(1), &sid, &call(1), true, w.t())
         .expect("mute again");
     assert_eq!(
@@ -328,28 +328,28 @@ fn mute_emits_only_changes_and_checks_ownership() {
             at: w.t()
         }]
     );
-    assert!(w.rooms.participant(&call(1)).expect("present").muted);
+    assert!(w.confs.participant(&call(1)).expect("present").muted);
 
     let other = ConferenceSid::from_random([0xEE; 16]);
     assert_eq!(
-        w.rooms.set_muted(&account(2), &sid, &call(1), false, w.t()),
-        Err(ControlError::NotFound)
+        w.confs.set_muted(&account(2), &sid, &call(1), false, w.t()),
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(
-        w.rooms
+        w.confs
             .set_muted(&account(1), &other, &call(1), false, w.t()),
-        Err(ControlError::NotFound)
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(
-        w.rooms.set_muted(&account(1), &sid, &call(9), false, w.t()),
-        Err(ControlError::NotFound)
+        w.confs.set_muted(&account(1), &sid, &call(9), false, w.t()),
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(
-        w.rooms.kick(&account(2), &sid, &call(1), w.t()),
-        Err(ControlError::NotFound)
+        w.confs.kick(&account(2), &sid, &call(1), w.t()),
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(w.events(), vec![]);
-    assert!(w.rooms.participant(&call(1)).is_some());
+    assert!(w.confs.participant(&call(1)).is_some());
 }
 
 #[test]
@@ -365,13 +365,13 @@ fn joining_muted_is_remembered() {
         },
     )
     .expect("join");
-    assert!(w.rooms.participant(&call(1)).expect("present").muted);
+    assert!(w.confs.participant(&call(1)).expect("present").muted);
 }
 
 #[test]
-fn two_first_joiners_at_once_share_one_room() {
+fn two_first_joiners_at_once_share_one_conference() {
     let mut w = World::new();
-    // Both callers drew a fresh sid for a room that did not exist yet.
+    // Both callers drew a fresh sid for a conference that did not exist yet.
     let a = w.join("race", 1);
     let b = w.join("race", 2);
     assert_eq!(a.conference, b.conference);
@@ -410,8 +410,8 @@ fn bad_joins_change_nothing() {
         Err(JoinError::AlreadyJoined)
     );
     assert_eq!(
-        w.rooms.leave(&call(7), LeaveReason::Hangup, w.t()),
-        Err(ControlError::NotFound)
+        w.confs.leave(&call(7), LeaveReason::Hangup, w.t()),
+        Err(ParticipantError::NotFound)
     );
     assert_eq!(w.events(), vec![]);
 }
@@ -429,15 +429,15 @@ fn event_times_never_go_backwards() {
 }
 
 #[test]
-fn end_all_completes_every_room() {
+fn end_all_completes_every_conference() {
     let mut w = World::new();
     w.join("a", 1);
     w.join("a", 2);
     w.join("b", 3);
     w.events();
-    w.rooms.end_all(w.t());
-    w.rooms.check_invariants().expect("invariants");
-    assert_eq!(w.rooms.live_rooms(), 0);
+    w.confs.end_all(w.t());
+    w.confs.check_invariants().expect("invariants");
+    assert_eq!(w.confs.live_count(), 0);
     let events = w.events();
     let left = events
         .iter()

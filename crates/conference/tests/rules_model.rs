@@ -1,21 +1,21 @@
-//! Property test: the room rules of decisions.md ("Conference life"), as a
+//! Property test: the conference rules of decisions.md ("Conference life"), as a
 //! reference model written from the text alone, against `Conferences` under
 //! random joins, leaves (for every reason), kicks and mutes.
 //!
 //! `rules.rs` walks chosen scenarios step by step, and `invariants.rs`
-//! checks that nothing structural breaks under random steps (one live room
+//! checks that nothing structural breaks under random steps (one live conference
 //! a name, no event after completion, statuses only forward); this checks
 //! that each random step does what the rules say, result and events alike:
-//! - a join lands in the live room of its (account, name), or creates one
-//!   (init); a caller already in a room, or over the room's capacity (its
+//! - a join lands in the live conference of its (account, name), or creates one
+//!   (init); a caller already in a conference, or over the conference's capacity (its
 //!   creator's `maxParticipants`, else the server's), does not join;
-//! - the room starts (in-progress) as soon as two are present and one of
+//! - the conference starts (in-progress) as soon as two are present and one of
 //!   them has `startConferenceOnEnter`, and stays in progress when it drops
 //!   to one;
 //! - it completes when a participant with `endConferenceOnExit` leaves for
 //!   any reason (everyone else leaves with it, in join order, reason
 //!   "conference ended") or when the last participant leaves; its name then
-//!   makes a new room;
+//!   makes a new conference;
 //! - mute and unmute change the flag, with an event only when it changes;
 //! - the participants are listed in join order.
 
@@ -80,9 +80,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// A live room as the rules describe it.
+/// A live conference as the rules describe it.
 #[derive(Debug, Clone)]
-struct RoomModel {
+struct ConferenceModel {
     sid: ConferenceSid,
     account: AccountSid,
     name: String,
@@ -92,15 +92,15 @@ struct RoomModel {
     people: Vec<(CallSid, ParticipantOptions, bool)>,
 }
 
-/// The live rooms.
+/// The live conferences.
 #[derive(Debug, Default)]
 struct Model {
-    rooms: Vec<RoomModel>,
+    confs: Vec<ConferenceModel>,
 }
 
 impl Model {
-    fn room_of(&self, call: &CallSid) -> Option<usize> {
-        self.rooms
+    fn conference_of(&self, call: &CallSid) -> Option<usize> {
+        self.confs
             .iter()
             .position(|r| r.people.iter().any(|(c, _, _)| c == call))
     }
@@ -115,15 +115,15 @@ impl Model {
         new_sid: ConferenceSid,
     ) -> (Result<Joined, JoinError>, Vec<Event>) {
         let mut events = Vec::new();
-        if self.room_of(&call).is_some() {
+        if self.conference_of(&call).is_some() {
             return (Err(JoinError::AlreadyJoined), events);
         }
         let existing = self
-            .rooms
+            .confs
             .iter()
             .position(|r| r.account == account && r.name == name);
         let (index, created) = match existing {
-            Some(i) if self.rooms[i].people.len() >= self.rooms[i].capacity => {
+            Some(i) if self.confs[i].people.len() >= self.confs[i].capacity => {
                 return (Err(JoinError::Full), events);
             }
             Some(i) => (i, false),
@@ -134,7 +134,7 @@ impl Model {
                     friendly_name: name.clone(),
                     at: ZERO,
                 });
-                self.rooms.push(RoomModel {
+                self.confs.push(ConferenceModel {
                     sid: new_sid,
                     account: account.clone(),
                     name,
@@ -144,13 +144,13 @@ impl Model {
                         .map_or(DEFAULT_CAPACITY, |m| m as usize),
                     people: Vec::new(),
                 });
-                (self.rooms.len() - 1, true)
+                (self.confs.len() - 1, true)
             }
         };
-        let room = &mut self.rooms[index];
-        room.people.push((call.clone(), options, options.muted));
+        let conf = &mut self.confs[index];
+        conf.people.push((call.clone(), options, options.muted));
         events.push(Event::ParticipantJoined {
-            conference: room.sid.clone(),
+            conference: conf.sid.clone(),
             account,
             call,
             muted: options.muted,
@@ -158,45 +158,45 @@ impl Model {
             end_conference_on_exit: options.end_conference_on_exit,
             at: ZERO,
         });
-        let starts = room.people.len() >= 2
-            && room
+        let starts = conf.people.len() >= 2
+            && conf
                 .people
                 .iter()
                 .any(|(_, o, _)| o.start_conference_on_enter);
-        if room.status == ConferenceStatus::Init && starts {
-            room.status = ConferenceStatus::InProgress;
+        if conf.status == ConferenceStatus::Init && starts {
+            conf.status = ConferenceStatus::InProgress;
             events.push(Event::StatusChanged {
-                sid: room.sid.clone(),
+                sid: conf.sid.clone(),
                 status: ConferenceStatus::InProgress,
                 at: ZERO,
             });
         }
         let joined = Joined {
-            conference: room.sid.clone(),
-            status: room.status,
+            conference: conf.sid.clone(),
+            status: conf.status,
             created,
         };
         (Ok(joined), events)
     }
 
     /// What a leave (or a kick) should return and emit; `None` when the
-    /// call is in no room.
+    /// call is in no conference.
     fn leave(&mut self, call: &CallSid, reason: LeaveReason) -> Option<(Vec<CallSid>, Vec<Event>)> {
-        let index = self.room_of(call)?;
-        let room = &mut self.rooms[index];
-        let at = room.people.iter().position(|(c, _, _)| c == call)?;
-        let (_, options, _) = room.people.remove(at);
+        let index = self.conference_of(call)?;
+        let conf = &mut self.confs[index];
+        let at = conf.people.iter().position(|(c, _, _)| c == call)?;
+        let (_, options, _) = conf.people.remove(at);
         let mut events = vec![Event::ParticipantLeft {
-            conference: room.sid.clone(),
+            conference: conf.sid.clone(),
             call: call.clone(),
             reason,
             at: ZERO,
         }];
         let mut dropped = Vec::new();
         if options.end_conference_on_exit {
-            for (other, _, _) in room.people.drain(..) {
+            for (other, _, _) in conf.people.drain(..) {
                 events.push(Event::ParticipantLeft {
-                    conference: room.sid.clone(),
+                    conference: conf.sid.clone(),
                     call: other.clone(),
                     reason: LeaveReason::ConferenceEnded,
                     at: ZERO,
@@ -204,27 +204,27 @@ impl Model {
                 dropped.push(other);
             }
         }
-        if room.people.is_empty() {
+        if conf.people.is_empty() {
             events.push(Event::StatusChanged {
-                sid: room.sid.clone(),
+                sid: conf.sid.clone(),
                 status: ConferenceStatus::Completed,
                 at: ZERO,
             });
-            self.rooms.remove(index);
+            self.confs.remove(index);
         }
         Some((dropped, events))
     }
 
     fn mute(&mut self, call: &CallSid, muted: bool) -> Option<Vec<Event>> {
-        let index = self.room_of(call)?;
-        let room = &mut self.rooms[index];
-        let person = room.people.iter_mut().find(|(c, _, _)| c == call)?;
+        let index = self.conference_of(call)?;
+        let conf = &mut self.confs[index];
+        let person = conf.people.iter_mut().find(|(c, _, _)| c == call)?;
         if person.2 == muted {
             return Some(Vec::new());
         }
         person.2 = muted;
         Some(vec![Event::ParticipantMuted {
-            conference: room.sid.clone(),
+            conference: conf.sid.clone(),
             call: call.clone(),
             muted,
             at: ZERO,
@@ -295,8 +295,8 @@ fn timeless(event: Event) -> Event {
     }
 }
 
-fn drain(rooms: &mut Conferences) -> Vec<Event> {
-    std::iter::from_fn(|| rooms.poll_event())
+fn drain(confs: &mut Conferences) -> Vec<Event> {
+    std::iter::from_fn(|| confs.poll_event())
         .map(timeless)
         .collect()
 }
@@ -305,8 +305,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn every_step_follows_the_room_rules(ops in prop::collection::vec(op(), 1..150)) {
-        let mut rooms = Conferences::new(DEFAULT_CAPACITY);
+    fn every_step_follows_the_conference_rules(ops in prop::collection::vec(op(), 1..150)) {
+        let mut confs = Conferences::new(DEFAULT_CAPACITY);
         let mut model = Model::default();
         let account = |n: u8| AccountSid::from_random([n; 16]);
         let call = |n: u8| CallSid::from_random([n; 16]);
@@ -325,60 +325,60 @@ proptest! {
                         call: call(c),
                         options,
                     };
-                    let got = rooms.join(request, sid.clone(), now);
+                    let got = confs.join(request, sid.clone(), now);
                     let (want, events) = model.join(account(a), name, call(c), options, sid);
                     prop_assert_eq!(got, want);
-                    prop_assert_eq!(drain(&mut rooms), events);
+                    prop_assert_eq!(drain(&mut confs), events);
                 }
                 Op::Leave { call: c, reason } => {
-                    let got = rooms.leave(&call(c), reason, now);
+                    let got = confs.leave(&call(c), reason, now);
                     match model.leave(&call(c), reason) {
                         Some((dropped, events)) => {
                             prop_assert_eq!(got, Ok(dropped));
-                            prop_assert_eq!(drain(&mut rooms), events);
+                            prop_assert_eq!(drain(&mut confs), events);
                         }
                         None => {
                             prop_assert!(got.is_err());
-                            prop_assert_eq!(drain(&mut rooms), vec![]);
+                            prop_assert_eq!(drain(&mut confs), vec![]);
                         }
                     }
                 }
                 Op::Kick { call: c } => {
-                    match rooms.participant(&call(c)) {
+                    match confs.participant(&call(c)) {
                         Some(p) => {
-                            let got = rooms.kick(&p.account, &p.conference, &call(c), now);
+                            let got = confs.kick(&p.account, &p.conference, &call(c), now);
                             let (dropped, events) = model.leave(&call(c), LeaveReason::Kicked).unwrap();
                             prop_assert_eq!(got, Ok(dropped));
-                            prop_assert_eq!(drain(&mut rooms), events);
+                            prop_assert_eq!(drain(&mut confs), events);
                         }
-                        None => prop_assert!(model.room_of(&call(c)).is_none()),
+                        None => prop_assert!(model.conference_of(&call(c)).is_none()),
                     }
                 }
                 Op::Mute { call: c, muted } => {
-                    match rooms.participant(&call(c)) {
+                    match confs.participant(&call(c)) {
                         Some(p) => {
-                            let got = rooms.set_muted(&p.account, &p.conference, &call(c), muted, now);
+                            let got = confs.set_muted(&p.account, &p.conference, &call(c), muted, now);
                             prop_assert_eq!(got, Ok(()));
                             let events = model.mute(&call(c), muted).unwrap();
-                            prop_assert_eq!(drain(&mut rooms), events);
-                            prop_assert_eq!(rooms.participant(&call(c)).map(|p| p.muted), Some(muted));
+                            prop_assert_eq!(drain(&mut confs), events);
+                            prop_assert_eq!(confs.participant(&call(c)).map(|p| p.muted), Some(muted));
                         }
-                        None => prop_assert!(model.room_of(&call(c)).is_none()),
+                        None => prop_assert!(model.conference_of(&call(c)).is_none()),
                     }
                 }
             }
             // Who is where, in join order, with which flags and status.
-            prop_assert_eq!(rooms.live_rooms(), model.rooms.len());
-            for room in &model.rooms {
-                let calls: Vec<CallSid> = room.people.iter().map(|(c, _, _)| c.clone()).collect();
-                prop_assert_eq!(rooms.participants_of(&room.sid), calls);
+            prop_assert_eq!(confs.live_count(), model.confs.len());
+            for conf in &model.confs {
+                let calls: Vec<CallSid> = conf.people.iter().map(|(c, _, _)| c.clone()).collect();
+                prop_assert_eq!(confs.participants_of(&conf.sid), calls);
                 prop_assert_eq!(
-                    rooms.live_room(&room.account, &room.name),
-                    Some((room.sid.clone(), room.status))
+                    confs.live_conference(&conf.account, &conf.name),
+                    Some((conf.sid.clone(), conf.status))
                 );
-                for (c, options, muted) in &room.people {
-                    let p = rooms.participant(c).unwrap();
-                    prop_assert_eq!((&p.conference, p.options, p.muted), (&room.sid, *options, *muted));
+                for (c, options, muted) in &conf.people {
+                    let p = confs.participant(c).unwrap();
+                    prop_assert_eq!((&p.conference, p.options, p.muted), (&conf.sid, *options, *muted));
                 }
             }
         }

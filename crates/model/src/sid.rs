@@ -102,7 +102,7 @@ sid_type!(
     "CA"
 );
 sid_type!(
-    /// One conference instance (a room from first join to completion): `CF` + 32 hex.
+    /// One conference instance (from first join to completion): `CF` + 32 hex.
     ConferenceSid,
     "CF"
 );

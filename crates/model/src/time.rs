@@ -18,9 +18,14 @@ pub struct Timestamp(i64);
 #[error("expected a date as YYYY-MM-DD")]
 pub struct DateError;
 
-const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
-
 impl Timestamp {
+    /// The length of a UTC day. confab's one day formula is built on it: the
+    /// day of a timestamp is the floor of its microseconds over this
+    /// ([`Timestamp::utc_day`]), and a day's bounds are consecutive
+    /// multiples of it ([`Timestamp::day_bounds`]). Where SQL has to compute
+    /// the day, the store writes the expression from this constant too.
+    pub const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
+
     pub const fn from_micros(micros: i64) -> Self {
         Self(micros)
     }
@@ -42,12 +47,12 @@ impl Timestamp {
 
     /// The UTC day this falls on, as days since 1970-01-01 (negative before).
     pub const fn utc_day(self) -> i64 {
-        self.0.div_euclid(MICROS_PER_DAY)
+        self.0.div_euclid(Self::MICROS_PER_DAY)
     }
 
     /// Whether this is exactly a UTC midnight.
     pub const fn is_utc_midnight(self) -> bool {
-        self.0.rem_euclid(MICROS_PER_DAY) == 0
+        self.0.rem_euclid(Self::MICROS_PER_DAY) == 0
     }
 
     /// Midnight UTC at the start of `YYYY-MM-DD`, and the next midnight.
@@ -69,7 +74,7 @@ impl Timestamp {
             .ok_or(DateError)?
             .and_utc()
             .timestamp_micros();
-        Ok((Self(start), Self(start + MICROS_PER_DAY)))
+        Ok((Self(start), Self(start + Self::MICROS_PER_DAY)))
     }
 
     /// RFC 2822 in UTC, zero-padded day, English names:
@@ -146,15 +151,21 @@ mod tests {
     fn day_bounds_are_utc_midnights() {
         let (a, b) = Timestamp::day_bounds("2009-07-06").expect("valid date");
         assert_eq!(a, Timestamp::from_secs(1_246_838_400));
-        assert_eq!(b.as_micros() - a.as_micros(), MICROS_PER_DAY);
+        assert_eq!(b.as_micros() - a.as_micros(), Timestamp::MICROS_PER_DAY);
     }
 
     #[test]
     fn utc_days() {
         assert_eq!(Timestamp::from_micros(0).utc_day(), 0);
-        assert_eq!(Timestamp::from_micros(MICROS_PER_DAY - 1).utc_day(), 0);
+        assert_eq!(
+            Timestamp::from_micros(Timestamp::MICROS_PER_DAY - 1).utc_day(),
+            0
+        );
         assert_eq!(Timestamp::from_micros(-1).utc_day(), -1);
-        assert_eq!(Timestamp::from_micros(-MICROS_PER_DAY).utc_day(), -1);
+        assert_eq!(
+            Timestamp::from_micros(-Timestamp::MICROS_PER_DAY).utc_day(),
+            -1
+        );
         let (a, _) = Timestamp::day_bounds("2009-07-06").expect("valid date");
         assert!(
             a.is_utc_midnight() && !Timestamp::from_micros(a.as_micros() + 1).is_utc_midnight()

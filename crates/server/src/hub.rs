@@ -99,13 +99,13 @@ enum Command {
         conference: ConferenceSid,
         call: CallSid,
         muted: bool,
-        reply: Reply<Result<(), api::ControlError>>,
+        reply: Reply<Result<(), api::CallControlError>>,
     },
     Kick {
         account: AccountSid,
         conference: ConferenceSid,
         call: CallSid,
-        reply: Reply<Result<(), api::ControlError>>,
+        reply: Reply<Result<(), api::CallControlError>>,
     },
 }
 
@@ -216,41 +216,28 @@ impl HubHandle {
 }
 
 impl api::CallControl for HubHandle {
-    fn set_muted<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-        muted: bool,
-    ) -> api::BoxFuture<'a, Result<(), api::ControlError>> {
+    fn apply(
+        &self,
+        command: api::CallCommand,
+    ) -> api::BoxFuture<'_, Result<(), api::CallControlError>> {
         Box::pin(async move {
-            self.ask(|reply| Command::SetMuted {
-                account: account.clone(),
-                conference: conference.clone(),
-                call: call.clone(),
-                muted,
-                reply,
+            self.ask(|reply| match command {
+                api::CallCommand::SetMuted { participant, muted } => Command::SetMuted {
+                    account: participant.account,
+                    conference: participant.conference,
+                    call: participant.call,
+                    muted,
+                    reply,
+                },
+                api::CallCommand::Kick { participant } => Command::Kick {
+                    account: participant.account,
+                    conference: participant.conference,
+                    call: participant.call,
+                    reply,
+                },
             })
             .await
-            .unwrap_or(Err(api::ControlError::Unavailable))
-        })
-    }
-
-    fn kick<'a>(
-        &'a self,
-        account: &'a AccountSid,
-        conference: &'a ConferenceSid,
-        call: &'a CallSid,
-    ) -> api::BoxFuture<'a, Result<(), api::ControlError>> {
-        Box::pin(async move {
-            self.ask(|reply| Command::Kick {
-                account: account.clone(),
-                conference: conference.clone(),
-                call: call.clone(),
-                reply,
-            })
-            .await
-            .unwrap_or(Err(api::ControlError::Unavailable))
+            .unwrap_or(Err(api::CallControlError::Unavailable))
         })
     }
 }
@@ -382,11 +369,11 @@ impl Hub {
                 let result = self
                     .rooms
                     .set_muted(&account, &conference, &call, muted, now)
-                    .map_err(|_| api::ControlError::NotFound);
+                    .map_err(|_| api::CallControlError::NotFound);
                 let _ = reply.send(
                     self.persisted(result)
                         .await
-                        .unwrap_or(Err(api::ControlError::Unavailable)),
+                        .unwrap_or(Err(api::CallControlError::Unavailable)),
                 );
             }
             Command::Kick {
@@ -399,11 +386,11 @@ impl Hub {
                     .rooms
                     .kick(&account, &conference, &call, now)
                     .map(drop)
-                    .map_err(|_| api::ControlError::NotFound);
+                    .map_err(|_| api::CallControlError::NotFound);
                 let _ = reply.send(
                     self.persisted(result)
                         .await
-                        .unwrap_or(Err(api::ControlError::Unavailable)),
+                        .unwrap_or(Err(api::CallControlError::Unavailable)),
                 );
             }
         }

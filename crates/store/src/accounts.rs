@@ -34,13 +34,11 @@ impl Store {
 
     pub async fn account(&self, sid: &AccountSid) -> Result<Option<Account>, StoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE sid = $1");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(sid.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::account)
-            .transpose()
+        self.fetch_decoded(
+            sqlx::query(AssertSqlSafe(sql)).bind(sid.as_str()),
+            rows::account,
+        )
+        .await
     }
 
     /// All accounts, oldest first.
@@ -113,13 +111,11 @@ impl Store {
     ) -> Result<Option<PhoneNumber>, StoreError> {
         let sql =
             format!("SELECT {PHONE_NUMBER_COLUMNS} FROM phone_numbers WHERE phone_number = $1");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(number)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::phone_number)
-            .transpose()
+        self.fetch_decoded(
+            sqlx::query(AssertSqlSafe(sql)).bind(number),
+            rows::phone_number,
+        )
+        .await
     }
 
     /// Removes a number; `false` if there was none with that sid.

@@ -74,13 +74,11 @@ impl Store {
 
     pub async fn call(&self, sid: &CallSid) -> Result<Option<CallRecord>, StoreError> {
         let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE sid = $1");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(sid.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::call)
-            .transpose()
+        self.fetch_decoded(
+            sqlx::query(AssertSqlSafe(sql)).bind(sid.as_str()),
+            rows::call,
+        )
+        .await
     }
 
     /// Start-up recovery: every call a previous run left in progress is

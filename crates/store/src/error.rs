@@ -3,7 +3,7 @@
 //!
 //! Both backends report constraint violations through sqlx's
 //! [`DatabaseError::kind`](sqlx::error::DatabaseError::kind), so a taken
-//! phone number or a second live room is a [`StoreError::Conflict`] and a
+//! phone number or a second live conference of one name is a [`StoreError::Conflict`] and a
 //! reference to a missing row a [`StoreError::NotFound`] on SQLite and
 //! PostgreSQL alike; callers never look at SQLSTATEs or SQLite codes.
 

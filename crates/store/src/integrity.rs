@@ -13,12 +13,8 @@
 
 use sqlx::Row as _;
 
+use crate::rows::utc_day_sql;
 use crate::{Backend, Store, StoreError};
-
-/// The day of `date_created` (floor of µs / 86,400,000,000), as the
-/// migrations and [`model::Timestamp::utc_day`] compute it.
-pub(crate) const DAY_OF_CREATED: &str = "CASE WHEN date_created >= 0 THEN date_created / 86400000000 \
-     ELSE -((-date_created - 1) / 86400000000) - 1 END";
 
 /// At most this many findings of one check are listed.
 const LIMIT: i64 = 100;
@@ -69,8 +65,9 @@ impl Store {
     async fn count_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
         let recount = format!(
             "SELECT account_sid, status, day, COUNT(*) AS n FROM \
-             (SELECT account_sid, status, {DAY_OF_CREATED} AS day FROM conferences) AS by_day \
-             GROUP BY account_sid, status, day"
+             (SELECT account_sid, status, {day} AS day FROM conferences) AS by_day \
+             GROUP BY account_sid, status, day",
+            day = utc_day_sql("date_created")
         );
         let sql = format!(
             "SELECT r.account_sid, r.status, r.day, r.n, COALESCE(d.n, 0) AS kept \

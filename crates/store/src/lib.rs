@@ -10,7 +10,7 @@
 //! Filtering, counting and paging happen in SQL with indexes; nothing here
 //! loads a table to filter it in memory.
 //!
-//! Writes that come from a room ([`Change`]) are applied in one transaction
+//! Writes that come from the conference rules ([`Change`]) are applied in one transaction
 //! per batch, and every change to a conference or its participants moves
 //! the conference's `date_updated` forward (never back).
 //!
@@ -18,7 +18,7 @@
 //! - `connect`: URLs, the pool, SQLite's WAL and locking settings, migrations;
 //! - `accounts`: accounts and phone numbers;
 //! - `calls`: call records (written by the SIP side, recovered at start-up);
-//! - `rooms`: the room writes ([`Store::apply`], start-up recovery);
+//! - `changes`: the conference writes ([`Store::apply`], start-up recovery);
 //! - `reads`: the API's scoped reads and filtered, paged lists;
 //! - `integrity`: [`Store::check_integrity`], behind `confab db check`;
 //! - `rows`: turning stored rows back into model types (bad values are
@@ -27,19 +27,19 @@
 
 mod accounts;
 mod calls;
+mod changes;
 mod connect;
 mod error;
 mod integrity;
 mod reads;
-mod rooms;
 mod rows;
 
 use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+pub use changes::Change;
 pub use error::StoreError;
-pub use rooms::Change;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

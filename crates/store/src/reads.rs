@@ -32,11 +32,10 @@
 //! ones not read yet) from one more query by sid.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use model::{
     AccountSid, CallSid, ConferenceFilter, ConferenceRecord, ConferenceSid, ConferenceStatus,
-    DateRange, PageRequest, ParticipantFilter, ParticipantRecord, Timestamp,
+    DateRange, PageRequest, ParticipantFilter, ParticipantRecord, ReadCache, Timestamp,
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -86,14 +85,14 @@ impl Store {
         let sql = format!(
             "SELECT {CONFERENCE_COLUMNS} FROM conferences WHERE sid = $1 AND account_sid = $2"
         );
-        let found = sqlx::query(AssertSqlSafe(sql))
-            .bind(sid.as_str())
-            .bind(account.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::conference)
-            .transpose()?;
+        let found = self
+            .fetch_decoded(
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(sid.as_str())
+                    .bind(account.as_str()),
+                rows::conference,
+            )
+            .await?;
         if let Some(c) = &found {
             self.completed.remember(c);
         }
@@ -177,15 +176,14 @@ impl Store {
             "SELECT {PARTICIPANT_COLUMNS} FROM participants \
              WHERE call_sid = $1 AND conference_sid = $2 AND account_sid = $3"
         );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(call.as_str())
-            .bind(conference.as_str())
-            .bind(account.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::participant)
-            .transpose()
+        self.fetch_decoded(
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(call.as_str())
+                .bind(conference.as_str())
+                .bind(account.as_str()),
+            rows::participant,
+        )
+        .await
     }
 
     /// One page of a conference's participants in join order, and how many
@@ -487,35 +485,35 @@ pub(crate) fn participant_where(
 /// Completed conferences by sid, bounded: when full it starts over, which
 /// costs a few reads again and never returns anything stale (a completed
 /// conference is final).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CompletedCache {
-    map: Mutex<HashMap<ConferenceSid, ConferenceRecord>>,
+    cache: ReadCache<ConferenceSid, ConferenceRecord>,
+}
+
+impl Default for CompletedCache {
+    fn default() -> Self {
+        Self {
+            cache: ReadCache::new(Self::CAPACITY),
+        }
+    }
 }
 
 impl CompletedCache {
     const CAPACITY: usize = 65_536;
 
     fn get(&self, sid: &ConferenceSid) -> Option<ConferenceRecord> {
-        self.map.lock().ok()?.get(sid).cloned()
+        self.cache.get(sid)
     }
 
     /// [`CompletedCache::get`] of each sid, under one lock.
     fn get_many(&self, sids: &[ConferenceSid]) -> Vec<Option<ConferenceRecord>> {
-        match self.map.lock() {
-            Ok(map) => sids.iter().map(|sid| map.get(sid).cloned()).collect(),
-            Err(_) => vec![None; sids.len()],
-        }
+        self.cache.get_many(sids)
     }
 
+    /// Caches `c` if it is completed; other statuses still change.
     fn remember(&self, c: &ConferenceRecord) {
-        if c.status != ConferenceStatus::Completed {
-            return;
-        }
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= Self::CAPACITY {
-                map.clear();
-            }
-            map.insert(c.sid.clone(), c.clone());
+        if c.status == ConferenceStatus::Completed {
+            self.cache.insert(c.sid.clone(), c.clone());
         }
     }
 }

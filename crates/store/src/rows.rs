@@ -12,10 +12,11 @@ use model::{
     ConferenceSid, ConferenceStatus, HttpMethod, ParticipantRecord, PhoneNumber, PhoneNumberSid,
     SidError, Timestamp,
 };
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row};
 
-use crate::StoreError;
+use crate::{Store, StoreError};
 
 pub(crate) const ACCOUNT_COLUMNS: &str =
     "sid, friendly_name, auth_token, date_created, date_updated";
@@ -31,6 +32,38 @@ pub(crate) const PARTICIPANT_COLUMNS: &str = "call_sid, conference_sid, account_
 
 pub(crate) const CALL_COLUMNS: &str = "sid, account_sid, phone_number_sid, caller, called, status, \
      start_time, end_time, duration, failure, date_created, date_updated";
+
+impl Store {
+    /// The one row `query` finds, if any, decoded with `decode`: every
+    /// lookup by key reads its row this way.
+    pub(crate) async fn fetch_decoded<T>(
+        &self,
+        query: Query<'_, Any, AnyArguments>,
+        decode: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        query
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+}
+
+/// The UTC day of the timestamp column `column`, in SQL:
+/// [`Timestamp::utc_day`], the floor of its microseconds over
+/// [`Timestamp::MICROS_PER_DAY`], written from that constant. Both backends'
+/// integer division truncates toward zero, so a negative timestamp (before
+/// 1970) takes the second branch. Migration 0005 wrote the same expression
+/// out by hand (a migration never changes once shipped); a test below pins
+/// the two together and checks the SQL against `utc_day` on real values.
+pub(crate) fn utc_day_sql(column: &str) -> String {
+    let per_day = Timestamp::MICROS_PER_DAY;
+    format!(
+        "CASE WHEN {column} >= 0 THEN {column} / {per_day} \
+         ELSE -((-{column} - 1) / {per_day}) - 1 END"
+    )
+}
 
 pub(crate) fn call(row: &AnyRow) -> Result<CallRecord, StoreError> {
     const T: &str = "calls";
@@ -197,4 +230,56 @@ where
 
 fn corrupt(table: &str, column: &str, why: &str) -> StoreError {
     StoreError::Corrupt(format!("{table}.{column}: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::Store;
+
+    /// The words of `s`, one space apart.
+    fn words(s: &str) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn the_migration_computes_the_same_day() {
+        let migration = include_str!("../migrations/0005_conference_day_counts.sql");
+        assert!(
+            words(migration).contains(&words(&utc_day_sql("date_created"))),
+            "migration 0005 and utc_day_sql no longer agree"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sql_day_is_utc_day() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let day = Timestamp::MICROS_PER_DAY;
+        for micros in [
+            0,
+            1,
+            day - 1,
+            day,
+            day + 1,
+            -1,
+            -day + 1,
+            -day,
+            -day - 1,
+            1_252_046_273_000_000,
+            -3_600_000_000,
+            i64::MAX,
+            i64::MIN + 1,
+        ] {
+            let sql = format!("SELECT {} AS day", utc_day_sql("$1"));
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(micros)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            let got: i64 = row.try_get("day").unwrap();
+            assert_eq!(got, Timestamp::from_micros(micros).utc_day(), "{micros}");
+        }
+    }
 }

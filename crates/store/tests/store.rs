@@ -11,6 +11,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use model::test_util::SplitMix64;
 use model::{
     Account, AccountSid, AuthToken, CallRecord, CallSid, CallStatus, ConferenceFilter,
     ConferenceRecord, ConferenceSid, ConferenceStatus, DateRange, HttpMethod, PageRequest,
@@ -285,23 +286,6 @@ async fn participants_of(store: &Store, c: &ConferenceRecord) -> Vec<Participant
         .unwrap();
     assert_eq!(total, items.len() as u64);
     items
-}
-
-/// A small deterministic generator (SplitMix64), so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1212,7 +1196,8 @@ async fn totals_from_day_counts_agree_with_the_rows(db: &TestDb) {
 async fn conference_lists_agree_with_the_reference(db: &TestDb) {
     let s = &db.store;
     let accounts = [with_account(s, 1).await, with_account(s, 2).await];
-    let mut rng = Rng(0x5eed);
+    // A deterministic generator, so a failure reproduces.
+    let mut rng = SplitMix64(0x5eed);
     let mut live_names: HashSet<(usize, String)> = HashSet::new();
     let mut all_rooms = Vec::new();
     for n in 0..320u64 {

@@ -33,6 +33,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use bench::Scrape;
 use clap::{Parser, Subcommand};
 use testkit::{Codec, Phone};
 
@@ -59,15 +60,8 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// confab's SIP address (UDP).
-    #[arg(long)]
-    sip: SocketAddr,
-    /// confab's HTTP address (`/metrics` and the API).
-    #[arg(long)]
-    http: SocketAddr,
-    /// The confab process, looked at in `/proc`.
-    #[arg(long)]
-    pid: u32,
+    #[command(flatten)]
+    target: bench::UnderTest,
     /// The fault app (for `/hits`).
     #[arg(long)]
     app: SocketAddr,
@@ -208,12 +202,12 @@ struct Outcome {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let metrics_url = format!("http://{}/metrics", args.http);
+    let metrics_url = format!("http://{}/metrics", args.target.http);
     let mut failures: Vec<String> = Vec::new();
 
     // The healthy call: two phones in one room, up the whole time.
-    let alice = Phone::bind(args.sip).await?;
-    let bob = Phone::bind(args.sip).await?;
+    let alice = Phone::bind(args.target.sip).await?;
+    let bob = Phone::bind(args.target.sip).await?;
     let mut a = alice
         .call(&args.healthy, Codec::Pcmu)
         .await
@@ -235,10 +229,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     // The baseline: the healthy call alone, settled.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let base = Resources::of(args.pid, &args.database)?;
-    let base_active = Metrics::get(&http, &metrics_url)
+    let base = Resources::of(args.target.pid, &args.database)?;
+    let base_active = Scrape::fetch(&http, &metrics_url)
         .await?
-        .value("confab_calls_active");
+        .sample("confab_calls_active")
+        .unwrap_or(0.0);
     println!(
         "baseline fds={} udp_ports={} tcp={} database_fds={} other_fds={} calls_active={base_active}",
         base.fds,
@@ -248,11 +243,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         base.other.values().sum::<usize>(),
     );
 
-    let fault_phone = Phone::bind(args.sip).await?;
+    let fault_phone = Phone::bind(args.target.sip).await?;
     let fault_phone = Arc::new(fault_phone);
     let mut rtp_ports_used = BTreeSet::new();
     for f in &args.faults {
-        let before = Metrics::get(&http, &metrics_url).await?;
+        let before = Scrape::fetch(&http, &metrics_url).await?;
         let hits_before = hits(&http, args.app, f.path.as_deref()).await?;
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..args.calls {
@@ -275,7 +270,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         let after = loop {
-            let now = Metrics::get(&http, &metrics_url).await?;
+            let now = Scrape::fetch(&http, &metrics_url).await?;
             let counted = now.delta(&before, "confab_webhook_seconds_count");
             if counted >= expected_webhooks as f64 || Instant::now() > deadline {
                 break now;
@@ -333,10 +328,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.settle_within);
     let settle_began = Instant::now();
     let (now, active) = loop {
-        let now = Resources::of(args.pid, &args.database)?;
-        let active = Metrics::get(&http, &metrics_url)
+        let now = Resources::of(args.target.pid, &args.database)?;
+        let active = Scrape::fetch(&http, &metrics_url)
             .await?
-            .value("confab_calls_active");
+            .sample("confab_calls_active")
+            .unwrap_or(0.0);
         let back = now.tcp <= base.tcp
             && now.other == base.other
             && now.udp_ports == base.udp_ports
@@ -451,7 +447,10 @@ async fn live_rooms(
     http: &reqwest::Client,
     args: &RunArgs,
 ) -> anyhow::Result<BTreeMap<String, (String, usize)>> {
-    let base = format!("http://{}/2008-08-01/Accounts/{}", args.http, args.account);
+    let base = format!(
+        "http://{}/2008-08-01/Accounts/{}",
+        args.target.http, args.account
+    );
     let mut rooms = BTreeMap::new();
     for status in ["init", "in-progress"] {
         let list = get(
@@ -597,35 +596,5 @@ impl Resources {
             database: database_fds,
             other,
         })
-    }
-}
-
-/// One scrape of `/metrics`: every sample's value by its name and labels.
-struct Metrics(BTreeMap<String, f64>);
-
-impl Metrics {
-    async fn get(http: &reqwest::Client, url: &str) -> anyhow::Result<Self> {
-        let text = http
-            .get(url)
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        Ok(Self(
-            text.lines()
-                .filter(|l| !l.starts_with('#'))
-                .filter_map(|l| l.rsplit_once(' '))
-                .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
-                .collect(),
-        ))
-    }
-
-    fn value(&self, name: &str) -> f64 {
-        self.0.get(name).copied().unwrap_or(0.0)
-    }
-
-    fn delta(&self, before: &Self, name: &str) -> f64 {
-        self.value(name) - before.value(name)
     }
 }

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use bench::Scrape;
 use clap::{Parser, Subcommand};
 use model::{CallSid, CallStatus};
 use store::Store;
@@ -249,15 +250,8 @@ impl Client {
         Ok((status, list))
     }
 
-    async fn metrics(&self) -> anyhow::Result<String> {
-        Ok(self
-            .http
-            .get(format!("http://{}/metrics", self.api.http))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?)
+    async fn metrics(&self) -> anyhow::Result<Scrape> {
+        Scrape::fetch(&self.http, &format!("http://{}/metrics", self.api.http)).await
     }
 }
 
@@ -280,13 +274,6 @@ fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
 fn total_of(xml: &str) -> Option<u64> {
     let at = xml.find(" total=\"")? + " total=\"".len();
     xml[at..].split('"').next()?.parse().ok()
-}
-
-/// The value of an unlabelled sample in a Prometheus text exposition.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 // ---------------------------------------------------------------- driver
@@ -457,7 +444,7 @@ async fn settle(client: Client, timeout: Duration) -> anyhow::Result<()> {
         let live = client.total("/Conferences?Status=0&num=1").await?
             + client.total("/Conferences?Status=1&num=1").await?;
         let metrics = client.metrics().await?;
-        let gauge = |name| metric(&metrics, name).unwrap_or(f64::NAN);
+        let gauge = |name| metrics.sample(name).unwrap_or(f64::NAN);
         let participants = gauge("confab_participants");
         let calls = gauge("confab_calls_active");
         let settled = live == 0 && participants == 0.0 && calls == 0.0;
@@ -477,14 +464,7 @@ async fn settle(client: Client, timeout: Duration) -> anyhow::Result<()> {
             println!("stuck_participants_listed={listed}");
             println!("metrics_participants={participants}");
             println!("metrics_calls_active={calls}");
-            println!(
-                "metrics_rooms_live={}",
-                metrics
-                    .lines()
-                    .filter(|l| l.starts_with("confab_rooms{"))
-                    .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-                    .sum::<f64>()
-            );
+            println!("metrics_rooms_live={}", metrics.total("confab_rooms"));
             if !settled {
                 bail!("not settled after {} s", timeout.as_secs());
             }

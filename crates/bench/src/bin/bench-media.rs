@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use axum::http::header;
+use bench::Scrape;
 use clap::{Parser, Subcommand};
 use testkit::{Codec, Phone};
 
@@ -76,15 +77,8 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct LoadArgs {
-    /// confab's SIP address (UDP).
-    #[arg(long)]
-    sip: SocketAddr,
-    /// confab's HTTP address, for `/metrics`.
-    #[arg(long)]
-    http: SocketAddr,
-    /// The confab process, sampled in `/proc`.
-    #[arg(long)]
-    pid: u32,
+    #[command(flatten)]
+    target: bench::UnderTest,
     /// Callers to place.
     #[arg(long)]
     callers: usize,
@@ -135,10 +129,10 @@ fn main() -> anyhow::Result<()> {
             name,
             q,
         } => {
-            let read = |p: &std::path::Path| -> anyhow::Result<Metrics> {
+            let read = |p: &std::path::Path| -> anyhow::Result<Scrape> {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading {}", p.display()))?;
-                Ok(Metrics::parse(&text))
+                Ok(Scrape::parse(&text))
             };
             match read(&after)?.histogram_quantile(&read(&before)?, &name, q) {
                 Some(le) => println!("{:.3}", le * 1000.0),
@@ -158,7 +152,7 @@ struct Sample {
     at: Instant,
     cpu_ticks: u64,
     rss_kib: u64,
-    metrics: Metrics,
+    metrics: Scrape,
 }
 
 async fn load(args: LoadArgs) -> anyhow::Result<()> {
@@ -166,10 +160,10 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         bail!("--callers and --room-size must be positive");
     }
     let http = reqwest::Client::new();
-    let metrics_url = format!("http://{}/metrics", args.http);
+    let metrics_url = format!("http://{}/metrics", args.target.http);
     let baseline_rss_kib = match args.baseline_rss_kib {
         Some(kib) => kib,
-        None => rss_kib(args.pid)?,
+        None => rss_kib(args.target.pid)?,
     };
 
     let setup_started = Instant::now();
@@ -182,10 +176,10 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     );
 
     tokio::time::sleep(args.settle).await;
-    let before = sample(&http, &metrics_url, args.pid).await?;
+    let before = sample(&http, &metrics_url, args.target.pid).await?;
     let received_before: u64 = calls.iter().map(|c| c.rtp_stats().received).sum();
     tokio::time::sleep(args.measure).await;
-    let after = sample(&http, &metrics_url, args.pid).await?;
+    let after = sample(&http, &metrics_url, args.target.pid).await?;
     let received_after: u64 = calls.iter().map(|c| c.rtp_stats().received).sum();
 
     let window = after.at.duration_since(before.at).as_secs_f64();
@@ -248,7 +242,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 /// tone for its seat; any failure aborts the run (a benchmark of a server
 /// that drops calls means nothing).
 async fn place_calls(args: &LoadArgs) -> anyhow::Result<Vec<testkit::Call>> {
-    let phone = Arc::new(Phone::bind(args.sip).await?);
+    let phone = Arc::new(Phone::bind(args.target.sip).await?);
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency.max(1) {
@@ -281,18 +275,12 @@ async fn place_calls(args: &LoadArgs) -> anyhow::Result<Vec<testkit::Call>> {
 }
 
 async fn sample(http: &reqwest::Client, url: &str, pid: u32) -> anyhow::Result<Sample> {
-    let text = http
-        .get(url)
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
+    let metrics = Scrape::fetch(http, url).await?;
     Ok(Sample {
         at: Instant::now(),
         cpu_ticks: cpu_ticks(pid)?,
         rss_kib: rss_kib(pid)?,
-        metrics: Metrics::parse(&text),
+        metrics,
     })
 }
 
@@ -321,75 +309,6 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .context("no VmRSS in /proc/PID/status")?;
     Ok(line.trim().trim_end_matches("kB").trim().parse()?)
-}
-
-/// The samples of a Prometheus text exposition: `(name, labels, value)`.
-#[derive(Debug, Clone, Default)]
-struct Metrics(Vec<(String, String, f64)>);
-
-impl Metrics {
-    fn parse(text: &str) -> Self {
-        let samples = text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| {
-                let (series, value) = l.rsplit_once(' ')?;
-                let value = value.parse().ok()?;
-                let (name, labels) = match series.split_once('{') {
-                    Some((name, labels)) => (name, labels.trim_end_matches('}')),
-                    None => (series, ""),
-                };
-                Some((name.to_owned(), labels.to_owned(), value))
-            })
-            .collect();
-        Self(samples)
-    }
-
-    /// The sum over every label set of `name`.
-    fn total(&self, name: &str) -> f64 {
-        self.0
-            .iter()
-            .filter(|(n, _, _)| n == name)
-            .map(|(_, _, v)| v)
-            .sum()
-    }
-
-    fn delta(&self, before: &Self, name: &str) -> f64 {
-        self.total(name) - before.total(name)
-    }
-
-    /// The upper bound of the histogram bucket holding quantile `q` of the
-    /// observations made between `before` and `self`; `None` if it is the
-    /// `+Inf` bucket or nothing was observed.
-    fn histogram_quantile(&self, before: &Self, name: &str, q: f64) -> Option<f64> {
-        let bucket = format!("{name}_bucket");
-        let count = |m: &Self, le: &str| {
-            m.0.iter()
-                .find(|(n, l, _)| *n == bucket && l.contains(&format!("le=\"{le}\"")))
-                .map_or(0.0, |(_, _, v)| *v)
-        };
-        let mut bounds: Vec<(f64, String)> = self
-            .0
-            .iter()
-            .filter(|(n, _, _)| *n == bucket)
-            .filter_map(|(_, l, _)| {
-                let le = l.split("le=\"").nth(1)?.split('"').next()?;
-                Some((le.parse().ok()?, le.to_owned()))
-            })
-            .collect();
-        bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let total = bounds
-            .last()
-            .map(|(_, le)| count(self, le) - count(before, le))?;
-        if total <= 0.0 {
-            return None;
-        }
-        bounds
-            .iter()
-            .find(|(_, le)| count(self, le) - count(before, le) >= q * total)
-            .map(|(bound, _)| *bound)
-            .filter(|b| b.is_finite())
-    }
 }
 
 // ---------------------------------------------------------------- echo

@@ -26,6 +26,7 @@
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
+use model::test_util::SplitMix64;
 use model::{
     AccountSid, CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus, ParticipantRecord,
     Timestamp,
@@ -183,17 +184,17 @@ impl Room {
             } else {
                 ConferenceStatus::Init
             };
-            let created = now - rng.below(3 * HOUR);
+            let created = now - rng.below_i64(3 * HOUR);
             let updated = match status {
                 ConferenceStatus::Init => created,
-                _ => created + rng.below(now - created + 1),
+                _ => created + rng.below_i64(now - created + 1),
             };
             (format!("live-{i}"), status, created, updated)
         } else {
             let word = NAME_WORDS[rng.index(NAME_WORDS.len())];
             let name = format!("{word}-{}", rng.next() % NAME_NUMBERS);
-            let created = now - rng.below(i64::from(days) * DAY);
-            let updated = (created + 2 * MINUTE + rng.below(2 * HOUR)).min(now);
+            let created = now - rng.below_i64(i64::from(days) * DAY);
+            let updated = (created + 2 * MINUTE + rng.below_i64(2 * HOUR)).min(now);
             (name, ConferenceStatus::Completed, created, updated)
         };
         Self {
@@ -261,33 +262,24 @@ fn participant(
     })
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a few lines for a reproducible
-/// spread of benchmark data, where no crate is needed and nothing is secret.
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
+/// The seeder's draws, on the one shared generator.
+trait Draw {
     /// An index below `len > 0`.
+    fn index(&mut self, len: usize) -> usize;
+    /// Uniform enough in `[0, bound)` for `bound > 0`; 0 otherwise.
+    fn below_i64(&mut self, bound: i64) -> i64;
+}
+
+impl Draw for SplitMix64 {
     fn index(&mut self, len: usize) -> usize {
         let len = u64::try_from(len).unwrap_or(u64::MAX).max(1);
         usize::try_from(self.next() % len).unwrap_or(0)
     }
 
-    /// Uniform enough in `[0, bound)` for `bound > 0` (modulo bias is
-    /// negligible at these sizes); 0 otherwise.
-    fn below(&mut self, bound: i64) -> i64 {
+    fn below_i64(&mut self, bound: i64) -> i64 {
         u64::try_from(bound)
             .ok()
-            .filter(|b| *b > 0)
-            .map_or(0, |b| i64::try_from(self.next() % b).unwrap_or(0))
+            .map_or(0, |b| i64::try_from(self.below(b)).unwrap_or(0))
     }
 }
 

@@ -1,6 +1,6 @@
-//! One conference room: its participants and its status.
+//! One live conference: its participants and its status.
 //!
-//! A `Room` knows the life rules but not the directory of names; it writes
+//! A `Conference` knows the life rules but not the directory of names; it writes
 //! what happens into the event queue it is handed. Its clock only moves
 //! forward: every input's `now` is raised to the last time it saw.
 
@@ -21,7 +21,7 @@ pub struct ParticipantOptions {
     pub start_conference_on_enter: bool,
     /// Ends the conference for everyone on leaving.
     pub end_conference_on_exit: bool,
-    /// The room's capacity, honoured when this participant creates the room.
+    /// The conference's capacity, honoured when this participant creates the conference.
     pub max_participants: Option<u32>,
 }
 
@@ -47,7 +47,7 @@ pub(crate) struct Participant {
 }
 
 #[derive(Debug)]
-pub(crate) struct Room {
+pub(crate) struct Conference {
     pub(crate) sid: ConferenceSid,
     pub(crate) account: AccountSid,
     pub(crate) name: String,
@@ -55,12 +55,12 @@ pub(crate) struct Room {
     pub(crate) capacity: usize,
     /// In join order.
     pub(crate) participants: Vec<Participant>,
-    /// The latest time this room has seen; events never carry an earlier one.
+    /// The latest time this conference has seen; events never carry an earlier one.
     clock: Timestamp,
 }
 
-impl Room {
-    /// A new, empty, init room. Emits `ConferenceCreated`.
+impl Conference {
+    /// A new, empty, init conference. Emits `ConferenceCreated`.
     pub(crate) fn create(
         sid: ConferenceSid,
         account: AccountSid,
@@ -99,7 +99,7 @@ impl Room {
         self.clock
     }
 
-    /// Adds a caller (the caller checked capacity) and starts the room if
+    /// Adds a caller (the caller checked capacity) and starts the conference if
     /// the start rule now holds.
     pub(crate) fn join(
         &mut self,
@@ -159,8 +159,8 @@ impl Room {
     }
 
     /// Removes the participant at `index`. Returns the calls that were
-    /// dropped along with it because the room ended (empty if it did not).
-    /// After this, if the room is completed, it has no participants.
+    /// dropped along with it because the conference ended (empty if it did not).
+    /// After this, if the conference is completed, it has no participants.
     pub(crate) fn leave(
         &mut self,
         index: usize,
@@ -185,7 +185,7 @@ impl Room {
         }
     }
 
-    /// Drops everyone still here with `reason` and completes the room.
+    /// Drops everyone still here with `reason` and completes the conference.
     pub(crate) fn end(
         &mut self,
         reason: LeaveReason,

@@ -1,7 +1,7 @@
-//! The room writes: what a conference's owner records as its state changes,
-//! and the start-up recovery of rooms a previous run left open.
+//! The conference writes: what a conference's owner records as its state
+//! changes, and the start-up recovery of conferences a previous run left open.
 //!
-//! A batch of [`Change`]s is one transaction, applied in order: a room
+//! A batch of [`Change`]s is one transaction, applied in order: a conference
 //! reports "A left, the conference completed" together, and readers must
 //! never see half of it. Each change also moves its conference's
 //! `date_updated` to `at`, but only forward (`CASE WHEN date_updated < at`,
@@ -22,11 +22,10 @@ use model::{
 use sqlx::AnyConnection;
 
 use crate::error::write_error;
-use crate::integrity::DAY_OF_CREATED;
-use crate::rows::bool_to_db;
+use crate::rows::{bool_to_db, utc_day_sql};
 use crate::{Backend, Store, StoreError};
 
-/// One state change of a room, as the conference core reports it.
+/// One state change of a conference, as the conference core reports it.
 ///
 /// Every change needs its conference to exist (else `NotFound`), and moves
 /// the conference's `date_updated` to `at` unless it is already later.
@@ -49,7 +48,7 @@ pub enum Change {
     /// if the conference does not exist under the record's account.
     ParticipantJoined(ParticipantRecord),
     /// A caller left, for any reason. Leaving twice, or after the completed
-    /// conference already removed the row, is not an error: a room may report
+    /// conference already removed the row, is not an error: a conference may report
     /// "completed" before the leaves that caused it.
     ParticipantLeft {
         conference_sid: ConferenceSid,
@@ -71,7 +70,7 @@ const FORWARD_DATE_UPDATED: &str =
     "date_updated = CASE WHEN date_updated < $1 THEN $1 ELSE date_updated END";
 
 impl Store {
-    /// Applies a batch of room changes in one transaction, in order. If any
+    /// Applies a batch of conference changes in one transaction, in order. If any
     /// change fails, none of the batch is applied.
     pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
@@ -112,9 +111,10 @@ impl Store {
             let recount = format!(
                 "INSERT INTO conference_day_counts (account_sid, status, day, n) \
                  SELECT account_sid, status, day, COUNT(*) FROM ( \
-                   SELECT account_sid, status, {DAY_OF_CREATED} AS day \
+                   SELECT account_sid, status, {day} AS day \
                    FROM conferences) AS by_day \
-                 GROUP BY account_sid, status, day"
+                 GROUP BY account_sid, status, day",
+                day = utc_day_sql("date_created")
             );
             sqlx::query(sqlx::AssertSqlSafe(recount))
                 .execute(&mut *tx)
@@ -178,7 +178,7 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                 .bind(sid.as_str())
                 .execute(&mut *conn)
                 .await
-                // Re-opening a completed room whose name is live again.
+                // Re-opening a completed conference whose name is live again.
                 .map_err(|e| {
                     write_error(e, "a live conference with this name exists", "conference")
                 })?;
@@ -190,7 +190,7 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                 count_conference(conn, &account, *status, created, 1).await?;
             }
             if *status == ConferenceStatus::Completed {
-                // Participants are live rows: a completed room has none.
+                // Participants are live rows: a completed conference has none.
                 sqlx::query("DELETE FROM participants WHERE conference_sid = $1")
                     .bind(sid.as_str())
                     .execute(&mut *conn)
