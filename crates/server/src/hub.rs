@@ -21,7 +21,6 @@
 //! room tasks never wait for the hub, so neither can wait for itself.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use conference::{Conferences, Event, JoinError, JoinRequest, Joined, LeaveReason};
@@ -33,8 +32,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RoomGauges};
-use crate::room::{self, CallNotice, LegHandover, MixRuntime, RoomHandle};
+use crate::room::{self, MixRuntime, RoomHandle};
 use crate::{Clock, ids};
 
 /// How many commands may wait for the hub before senders wait too.
@@ -65,13 +65,6 @@ pub struct CallJoined {
 pub struct CallJoinFailed {
     pub failure: JoinFailure,
     pub leg: Option<LegHandover>,
-}
-
-/// A change to a call's leg that SIP reported (a re-INVITE).
-#[derive(Debug, Clone, Copy)]
-pub enum LegUpdate {
-    Hold(bool),
-    Remote(Option<SocketAddr>),
 }
 
 #[derive(Debug)]
@@ -115,18 +108,6 @@ pub struct HubHandle {
     tx: mpsc::Sender<Command>,
 }
 
-/// A handle that does not keep the hub's queue open (room tasks hold one).
-#[derive(Debug, Clone)]
-pub struct WeakHub {
-    tx: mpsc::WeakSender<Command>,
-}
-
-impl WeakHub {
-    pub fn upgrade(&self) -> Option<HubHandle> {
-        self.tx.upgrade().map(|tx| HubHandle { tx })
-    }
-}
-
 /// Starts the hub. It runs until `stop` is cancelled (or every handle is
 /// dropped), then ends every room and persists that before returning.
 pub fn spawn(
@@ -137,19 +118,20 @@ pub fn spawn(
     metrics: Arc<Metrics>,
 ) -> (HubHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE);
+    let (reports, report_rx) = mpsc::unbounded_channel();
     let hub = Hub {
         mix: MixRuntime::new(),
         rooms: Conferences::new(capacity),
         store,
         clock,
-        weak: WeakHub { tx: tx.downgrade() },
+        reports,
         media: HashMap::new(),
         links: HashMap::new(),
         arriving: None,
         metrics,
         gauges: RoomGauges::default(),
     };
-    let task = tokio::spawn(hub.run(rx, stop));
+    let task = tokio::spawn(hub.run(rx, report_rx, stop));
     (HubHandle { tx }, task)
 }
 
@@ -261,7 +243,8 @@ struct Hub {
     rooms: Conferences,
     store: Store,
     clock: Arc<dyn Clock>,
-    weak: WeakHub,
+    /// Handed to each room task: the hub reads the other end in `run`.
+    reports: RoomReports,
     /// The media task of every live conference.
     media: HashMap<ConferenceSid, RoomHandle>,
     /// What the hub remembers of each call in a room.
@@ -279,16 +262,22 @@ struct Link {
 }
 
 impl Hub {
-    async fn run(mut self, mut rx: mpsc::Receiver<Command>, stop: CancellationToken) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command>,
+        mut reports: mpsc::UnboundedReceiver<RoomReport>,
+        stop: CancellationToken,
+    ) {
         loop {
-            let command = tokio::select! {
+            tokio::select! {
                 () = stop.cancelled() => break,
                 command = rx.recv() => match command {
-                    Some(command) => command,
+                    Some(command) => self.handle(command).await,
                     None => break,
                 },
-            };
-            self.handle(command).await;
+                // Never `None`: the hub holds a sender.
+                Some(report) = reports.recv() => self.report(report).await,
+            }
         }
         self.rooms.end_all(self.clock.now());
         if let Err(e) = self.persist().await {
@@ -409,6 +398,32 @@ impl Hub {
         }
     }
 
+    /// What a room reported, applied like the matching command.
+    async fn report(&mut self, report: RoomReport) {
+        match report {
+            RoomReport::HangupOnStar { conference, call } => {
+                // A report that crossed the call's leave (and maybe a join
+                // elsewhere) is stale: only the room that saw the `*` counts.
+                let here = self
+                    .rooms
+                    .participant(&call)
+                    .is_some_and(|view| view.conference == conference);
+                let now = self.clock.now();
+                if !here
+                    || self
+                        .rooms
+                        .leave(&call, LeaveReason::HangupOnStar, now)
+                        .is_err()
+                {
+                    return;
+                }
+                if let Err(e) = self.persist().await {
+                    tracing::error!(error = %e, "could not persist a room change");
+                }
+            }
+        }
+    }
+
     /// Writes what the last command changed, then hands back its result;
     /// `None` if the store refused (the caller answers "unavailable").
     async fn persisted<T>(&mut self, result: T) -> Option<T> {
@@ -442,7 +457,8 @@ impl Hub {
     async fn drive(&mut self, event: Event) {
         match event {
             Event::ConferenceCreated { sid, .. } => {
-                let handle = room::spawn(&sid, self.weak.clone(), self.metrics.clone(), &self.mix);
+                let handle =
+                    room::spawn(&sid, self.reports.clone(), self.metrics.clone(), &self.mix);
                 self.media.insert(sid, handle);
             }
             Event::ParticipantJoined {

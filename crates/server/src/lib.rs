@@ -32,6 +32,7 @@ mod fetch;
 pub mod hub;
 pub mod ids;
 pub mod lenient;
+mod membership;
 mod metrics;
 mod player;
 mod room;
