@@ -1,24 +1,29 @@
-//! The conference hub: the one task that owns the room rules.
+//! The conference hub: the one task that owns the conference rules.
+//!
+//! Words: a *conference* is what the rules ([`conference::Conferences`])
+//! and the store know (its sid, name, status, participants); a *room* is a
+//! live conference's media task ([`crate::room`]), which mixes its legs.
 //!
 //! Every join, leave, mute and kick arrives here as a command over a bounded
-//! channel, is applied to the [`conference::Conferences`] state machine, and
-//! the events it produced are written to the store in one transaction
-//! *before* the command is answered. So when the API's mute returns, the
-//! store already says muted, and the response it reads back tells the truth.
+//! channel, is applied to the conference rules, and the events they produced
+//! are written to the store in one transaction *before* the command is
+//! answered. So when the API's mute returns, the store already says muted,
+//! and the response it reads back tells the truth.
 //!
-//! One task serialises all rule changes: that is what makes "one live room
-//! per name" hold when two callers dial a new room at the same moment. The
-//! rules are cheap (no audio here); mixing lives in per-room tasks
-//! ([`crate::room`]) that the hub drives after persisting each change: a
-//! created conference gets a room task, a joining call's leg (handed over
-//! with its join) is added to it, a start ends the wait audio, a mute is
-//! applied to the mix *before* the API is answered, a leaving call's leg is
-//! taken out and given back to its call task with the reason, and a
-//! completed conference's task is stopped. The same events, in the same
-//! order, keep the room and participant gauges of `/metrics`.
+//! One task serialises all rule changes: that is what makes "one live
+//! conference per name" hold when two callers dial a new one at the same
+//! moment. The rules are cheap (no audio here); the hub drives the rooms
+//! after persisting each change: a created conference gets a room, a
+//! joining call's leg (handed over with its join) is added to it, a start
+//! ends the wait audio, a mute is applied to the mix *before* the API is
+//! answered, a leaving call's leg is taken out and given back to its call
+//! task with the reason, and a completed conference's room is stopped. The
+//! same events, in the same order, keep the room and participant gauges of
+//! `/metrics`.
 //!
-//! The hub waits for room tasks (a mute's tick, a removed leg's socket);
-//! room tasks never wait for the hub, so neither can wait for itself.
+//! The hub waits for rooms (a mute's tick, a removed leg's socket); rooms
+//! never wait for the hub (they report into an unbounded channel the hub
+//! reads beside its commands), so neither can wait for itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -109,7 +114,7 @@ pub struct HubHandle {
 }
 
 /// Starts the hub. It runs until `stop` is cancelled (or every handle is
-/// dropped), then ends every room and persists that before returning.
+/// dropped), then ends every conference and persists that before returning.
 pub fn spawn(
     store: Store,
     clock: Arc<dyn Clock>,
@@ -121,11 +126,11 @@ pub fn spawn(
     let (reports, report_rx) = mpsc::unbounded_channel();
     let hub = Hub {
         mix: MixRuntime::new(),
-        rooms: Conferences::new(capacity),
+        conferences: Conferences::new(capacity),
         store,
         clock,
         reports,
-        media: HashMap::new(),
+        rooms: HashMap::new(),
         links: HashMap::new(),
         arriving: None,
         metrics,
@@ -136,17 +141,19 @@ pub fn spawn(
 }
 
 impl HubHandle {
-    /// Puts a caller into the live room of that name (creating it if needed).
+    /// Puts a caller into the live conference of that name (creating it if
+    /// needed), without media.
     pub async fn join(&self, request: JoinRequest) -> Result<Joined, JoinFailure> {
         self.ask(|reply| Command::Join { request, reply })
             .await
             .unwrap_or(Err(JoinFailure::Unavailable))
     }
 
-    /// Puts a call and its media leg into the room of that name. On
-    /// success the leg is the room's until the call leaves (its notify
-    /// channel then gets [`CallNotice::Left`] with the leg back); on
-    /// failure the leg comes back with the error, when it can.
+    /// Puts a call into the conference of that name and its media leg into
+    /// that conference's room. On success the leg is the room's until the
+    /// call leaves (its notify channel then gets [`CallNotice::Left`] with
+    /// the leg back); on failure the leg comes back with the error, when it
+    /// can.
     pub async fn join_call(
         &self,
         request: JoinRequest,
@@ -174,12 +181,13 @@ impl HubHandle {
         }))
     }
 
-    /// Tells the room of `call` that its leg went on or off hold, or moved.
+    /// Tells the room of `call`'s conference that its leg went on or off
+    /// hold, or moved.
     pub async fn update_leg(&self, call: CallSid, update: LegUpdate) {
         let _ = self.tx.send(Command::UpdateLeg { call, update }).await;
     }
 
-    /// Takes a caller out of its room; `false` if it was in none.
+    /// Takes a caller out of its conference; `false` if it was in none.
     pub async fn leave(&self, call: CallSid, reason: LeaveReason) -> bool {
         self.ask(|reply| Command::Leave {
             call,
@@ -238,16 +246,17 @@ impl api::CallControl for HubHandle {
 }
 
 struct Hub {
-    /// Where room tasks run; ends (dropping any left) with the hub.
+    /// Where rooms run; ends (dropping any left) with the hub.
     mix: MixRuntime,
-    rooms: Conferences,
+    /// The conference rules.
+    conferences: Conferences,
     store: Store,
     clock: Arc<dyn Clock>,
     /// Handed to each room task: the hub reads the other end in `run`.
     reports: RoomReports,
-    /// The media task of every live conference.
-    media: HashMap<ConferenceSid, RoomHandle>,
-    /// What the hub remembers of each call in a room.
+    /// The room (media task) of every live conference.
+    rooms: HashMap<ConferenceSid, RoomHandle>,
+    /// What the hub remembers of each call in a conference.
     links: HashMap<CallSid, Link>,
     /// The leg of the join being applied, until its `ParticipantJoined`.
     arriving: Option<(CallSid, LegHandover)>,
@@ -255,7 +264,7 @@ struct Hub {
     gauges: RoomGauges,
 }
 
-/// A call in a room, as the hub needs it when the call leaves.
+/// A call in a conference, as the hub needs it when the call leaves.
 struct Link {
     beep: bool,
     notify: Option<mpsc::Sender<CallNotice>>,
@@ -279,12 +288,12 @@ impl Hub {
                 Some(report) = reports.recv() => self.report(report).await,
             }
         }
-        self.rooms.end_all(self.clock.now());
+        self.conferences.end_all(self.clock.now());
         if let Err(e) = self.persist().await {
-            tracing::error!(error = %e, "could not record the rooms ended at shutdown");
+            tracing::error!(error = %e, "could not record the conferences ended at shutdown");
         }
         // Whatever is left (nothing, normally) stops with its handles.
-        self.media.clear();
+        self.rooms.clear();
     }
 
     async fn handle(&mut self, command: Command) {
@@ -292,7 +301,7 @@ impl Hub {
         match command {
             Command::Join { request, reply } => {
                 let result = self
-                    .rooms
+                    .conferences
                     .join(request, ids::conference_sid(), now)
                     .map_err(JoinFailure::from);
                 let result = self
@@ -309,7 +318,7 @@ impl Hub {
                 let call = request.call.clone();
                 let beep = request.options.beep;
                 let notify = leg.notify.clone();
-                let result = match self.rooms.join(request, ids::conference_sid(), now) {
+                let result = match self.conferences.join(request, ids::conference_sid(), now) {
                     Err(e) => Err(CallJoinFailed {
                         failure: e.into(),
                         leg: Some(leg),
@@ -325,7 +334,7 @@ impl Hub {
                         self.arriving = Some((call, leg));
                         match self.persist().await {
                             Ok(()) => Ok(CallJoined {
-                                room: self.media.get(&joined.conference).cloned(),
+                                room: self.rooms.get(&joined.conference).cloned(),
                                 joined,
                             }),
                             Err(e) => {
@@ -342,10 +351,10 @@ impl Hub {
                 let _ = reply.send(result);
             }
             Command::UpdateLeg { call, update } => {
-                let Some(view) = self.rooms.participant(&call) else {
+                let Some(view) = self.conferences.participant(&call) else {
                     return;
                 };
-                let Some(room) = self.media.get(&view.conference) else {
+                let Some(room) = self.rooms.get(&view.conference) else {
                     return;
                 };
                 match update {
@@ -358,7 +367,7 @@ impl Hub {
                 reason,
                 reply,
             } => {
-                let left = self.rooms.leave(&call, reason, now).is_ok();
+                let left = self.conferences.leave(&call, reason, now).is_ok();
                 let _ = reply.send(self.persisted(left).await.unwrap_or(left));
             }
             Command::SetMuted {
@@ -369,7 +378,7 @@ impl Hub {
                 reply,
             } => {
                 let result = self
-                    .rooms
+                    .conferences
                     .set_muted(&account, &conference, &call, muted, now)
                     .map_err(|_| api::ControlError::NotFound);
                 let _ = reply.send(
@@ -385,7 +394,7 @@ impl Hub {
                 reply,
             } => {
                 let result = self
-                    .rooms
+                    .conferences
                     .kick(&account, &conference, &call, now)
                     .map(drop)
                     .map_err(|_| api::ControlError::NotFound);
@@ -405,20 +414,20 @@ impl Hub {
                 // A report that crossed the call's leave (and maybe a join
                 // elsewhere) is stale: only the room that saw the `*` counts.
                 let here = self
-                    .rooms
+                    .conferences
                     .participant(&call)
                     .is_some_and(|view| view.conference == conference);
                 let now = self.clock.now();
                 if !here
                     || self
-                        .rooms
+                        .conferences
                         .leave(&call, LeaveReason::HangupOnStar, now)
                         .is_err()
                 {
                     return;
                 }
                 if let Err(e) = self.persist().await {
-                    tracing::error!(error = %e, "could not persist a room change");
+                    tracing::error!(error = %e, "could not persist a conference change");
                 }
             }
         }
@@ -430,7 +439,7 @@ impl Hub {
         match self.persist().await {
             Ok(()) => Some(result),
             Err(e) => {
-                tracing::error!(error = %e, "could not persist a room change");
+                tracing::error!(error = %e, "could not persist a conference change");
                 None
             }
         }
@@ -440,7 +449,7 @@ impl Hub {
     /// follows even if the store refused: the rules have changed either way,
     /// and what callers hear must agree with the rules.
     async fn persist(&mut self) -> Result<(), store::StoreError> {
-        let events: Vec<Event> = std::iter::from_fn(|| self.rooms.poll_event()).collect();
+        let events: Vec<Event> = std::iter::from_fn(|| self.conferences.poll_event()).collect();
         if events.is_empty() {
             return Ok(());
         }
@@ -453,13 +462,13 @@ impl Hub {
         stored
     }
 
-    /// One rules event, applied to the media.
+    /// One rules event, applied to the rooms.
     async fn drive(&mut self, event: Event) {
         match event {
             Event::ConferenceCreated { sid, .. } => {
                 let handle =
                     room::spawn(&sid, self.reports.clone(), self.metrics.clone(), &self.mix);
-                self.media.insert(sid, handle);
+                self.rooms.insert(sid, handle);
             }
             Event::ParticipantJoined {
                 conference,
@@ -467,7 +476,7 @@ impl Hub {
                 muted,
                 ..
             } => {
-                let Some(room) = self.media.get(&conference) else {
+                let Some(room) = self.rooms.get(&conference) else {
                     return;
                 };
                 let beep = self.links.get(&call).is_some_and(|l| l.beep);
@@ -484,7 +493,7 @@ impl Hub {
                 ..
             } => {
                 // The joiner's beep (if any) is already queued: it marks the start.
-                if let Some(room) = self.media.get(&sid) {
+                if let Some(room) = self.rooms.get(&sid) {
                     room.set_waiting(false).await;
                 }
             }
@@ -494,7 +503,7 @@ impl Hub {
                 ..
             } => {
                 // Dropping the last handle stops the room's task.
-                self.media.remove(&sid);
+                self.rooms.remove(&sid);
             }
             Event::StatusChanged { .. } => {}
             Event::ParticipantMuted {
@@ -503,7 +512,7 @@ impl Hub {
                 muted,
                 ..
             } => {
-                if let Some(room) = self.media.get(&conference) {
+                if let Some(room) = self.rooms.get(&conference) {
                     room.set_muted(call, muted).await;
                 }
             }
@@ -513,7 +522,7 @@ impl Hub {
                 reason,
                 ..
             } => {
-                let room = self.media.get(&conference);
+                let room = self.rooms.get(&conference);
                 let leg = match room {
                     Some(room) => room.remove_leg(call.clone()).await,
                     None => None,
@@ -530,7 +539,7 @@ impl Hub {
     }
 }
 
-/// A room event in the store's vocabulary.
+/// A conference event in the store's vocabulary.
 fn to_change(event: Event) -> Change {
     match event {
         Event::ConferenceCreated {

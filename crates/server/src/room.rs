@@ -1,7 +1,8 @@
-//! One task per live conference: it owns the room's [`media::MediaRoom`] and
-//! its legs' RTP sockets, and mixes every 20 ms.
+//! A room: one task per live conference, the only thing "room" names in
+//! this crate. It owns the conference's [`media::MediaRoom`] and its legs'
+//! RTP sockets, and mixes every 20 ms.
 //!
-//! The hub spawns it when the room rules create a conference and stops it
+//! The hub spawns it when the conference rules create a conference and stops it
 //! when they complete it; in between the hub sends it what the rules decided
 //! (add or remove a leg, mute, start, beep). Each tick drains every leg's
 //! socket without blocking (`try_recv_from`, no wake-up per packet), mixes,
