@@ -31,6 +31,7 @@ use std::sync::Arc;
 use conference::{Conferences, Event, JoinError, JoinRequest, Joined, LeaveReason};
 use model::{
     AccountSid, CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus, ParticipantRecord,
+    Timestamp,
 };
 use store::{Change, Store};
 use tokio::sync::{mpsc, oneshot};
@@ -132,7 +133,6 @@ pub fn spawn(
         reports,
         rooms: HashMap::new(),
         links: HashMap::new(),
-        arriving: None,
         metrics,
         gauges: RoomGauges::default(),
     };
@@ -258,8 +258,6 @@ struct Hub {
     rooms: HashMap<ConferenceSid, RoomHandle>,
     /// What the hub remembers of each call in a conference.
     links: HashMap<CallSid, Link>,
-    /// The leg of the join being applied, until its `ParticipantJoined`.
-    arriving: Option<(CallSid, LegHandover)>,
     metrics: Arc<Metrics>,
     gauges: RoomGauges,
 }
@@ -267,7 +265,10 @@ struct Hub {
 /// A call in a conference, as the hub needs it when the call leaves.
 struct Link {
     beep: bool,
-    notify: Option<mpsc::Sender<CallNotice>>,
+    /// The slot of the call's notice channel kept for its
+    /// [`CallNotice::Left`]: taken at the join, so that notice can neither
+    /// be lost to a channel the room's notices filled nor make the hub wait.
+    left: mpsc::OwnedPermit<CallNotice>,
 }
 
 impl Hub {
@@ -315,40 +316,7 @@ impl Hub {
                 leg,
                 reply,
             } => {
-                let call = request.call.clone();
-                let beep = request.options.beep;
-                let notify = leg.notify.clone();
-                let result = match self.conferences.join(request, ids::conference_sid(), now) {
-                    Err(e) => Err(CallJoinFailed {
-                        failure: e.into(),
-                        leg: Some(leg),
-                    }),
-                    Ok(joined) => {
-                        self.links.insert(
-                            call.clone(),
-                            Link {
-                                beep,
-                                notify: Some(notify),
-                            },
-                        );
-                        self.arriving = Some((call, leg));
-                        match self.persist().await {
-                            Ok(()) => Ok(CallJoined {
-                                room: self.rooms.get(&joined.conference).cloned(),
-                                joined,
-                            }),
-                            Err(e) => {
-                                tracing::error!(error = %e, "could not persist a join");
-                                Err(CallJoinFailed {
-                                    failure: JoinFailure::Unavailable,
-                                    leg: None,
-                                })
-                            }
-                        }
-                    }
-                };
-                self.arriving = None;
-                let _ = reply.send(result);
+                let _ = reply.send(self.join_call(request, leg, now).await);
             }
             Command::UpdateLeg { call, update } => {
                 let Some(view) = self.conferences.participant(&call) else {
@@ -407,6 +375,78 @@ impl Hub {
         }
     }
 
+    /// A call's join with its leg, in the order its callers rely on: the
+    /// rules decide; the store is written; the rooms follow the events in
+    /// order, with the joiner's leg going into its room at its own
+    /// `ParticipantJoined`, so before the joiner's beep (that event's) and
+    /// before a start the join caused (a later event); then the answer.
+    async fn join_call(
+        &mut self,
+        request: JoinRequest,
+        leg: LegHandover,
+        now: Timestamp,
+    ) -> Result<CallJoined, CallJoinFailed> {
+        // Before the rules, so a refusal changes nothing. A fresh channel
+        // (what a call gives) always has the slot; a full or closed one
+        // could never carry the `Left`, and the call would be stranded.
+        let left = match leg.notify.clone().try_reserve_owned() {
+            Ok(left) => left,
+            Err(_) => {
+                tracing::warn!(call_sid = %request.call, "a join's notice channel is full or closed");
+                return Err(CallJoinFailed {
+                    failure: JoinFailure::Unavailable,
+                    leg: Some(leg),
+                });
+            }
+        };
+        let call = request.call.clone();
+        let beep = request.options.beep;
+        let joined = match self.conferences.join(request, ids::conference_sid(), now) {
+            Ok(joined) => joined,
+            Err(e) => {
+                return Err(CallJoinFailed {
+                    failure: e.into(),
+                    leg: Some(leg),
+                });
+            }
+        };
+        self.links.insert(call.clone(), Link { beep, left });
+        let events = self.take_events();
+        let stored = self.record(&events).await;
+        let mut leg = Some(leg);
+        for event in events {
+            if let Event::ParticipantJoined {
+                conference,
+                call: joiner,
+                muted,
+                ..
+            } = &event
+                && *joiner == call
+                && let Some(room) = self.rooms.get(conference)
+                && let Some(leg) = leg.take()
+            {
+                room.add_leg(call.clone(), leg, *muted).await;
+            }
+            self.follow(event).await;
+        }
+        // A leg still here had no room to go to (none, normally): it drops.
+        match stored {
+            Ok(()) => Ok(CallJoined {
+                room: self.rooms.get(&joined.conference).cloned(),
+                joined,
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "could not persist a join");
+                // The rules and the room have the call either way; its
+                // `Left` comes when it leaves.
+                Err(CallJoinFailed {
+                    failure: JoinFailure::Unavailable,
+                    leg: None,
+                })
+            }
+        }
+    }
+
     /// What a room reported, applied like the matching command.
     async fn report(&mut self, report: RoomReport) {
         match report {
@@ -449,17 +489,32 @@ impl Hub {
     /// follows even if the store refused: the rules have changed either way,
     /// and what callers hear must agree with the rules.
     async fn persist(&mut self) -> Result<(), store::StoreError> {
-        let events: Vec<Event> = std::iter::from_fn(|| self.conferences.poll_event()).collect();
+        let events = self.take_events();
+        let stored = self.record(&events).await;
+        for event in events {
+            self.follow(event).await;
+        }
+        stored
+    }
+
+    /// What the rules did since the last call.
+    fn take_events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.conferences.poll_event()).collect()
+    }
+
+    /// Writes `events` to the store in one transaction.
+    async fn record(&self, events: &[Event]) -> Result<(), store::StoreError> {
         if events.is_empty() {
             return Ok(());
         }
         let changes: Vec<Change> = events.iter().cloned().map(to_change).collect();
-        let stored = self.store.apply(&changes).await;
-        for event in events {
-            self.gauges.observe(&self.metrics, &event);
-            self.drive(event).await;
-        }
-        stored
+        self.store.apply(&changes).await
+    }
+
+    /// One rules event, counted in the gauges and applied to the rooms.
+    async fn follow(&mut self, event: Event) {
+        self.gauges.observe(&self.metrics, &event);
+        self.drive(event).await;
     }
 
     /// One rules event, applied to the rooms.
@@ -471,19 +526,13 @@ impl Hub {
                 self.rooms.insert(sid, handle);
             }
             Event::ParticipantJoined {
-                conference,
-                call,
-                muted,
-                ..
+                conference, call, ..
             } => {
                 let Some(room) = self.rooms.get(&conference) else {
                     return;
                 };
-                let beep = self.links.get(&call).is_some_and(|l| l.beep);
-                if let Some((_, leg)) = self.arriving.take_if(|(c, _)| *c == call) {
-                    room.add_leg(call, leg, muted).await;
-                }
-                if beep {
+                // A joiner's leg is already in (see `join_call`).
+                if self.links.get(&call).is_some_and(|l| l.beep) {
                     room.beep(media::Beep::Join).await;
                 }
             }
@@ -531,8 +580,9 @@ impl Hub {
                 if let (Some(room), Some(true)) = (room, link.as_ref().map(|l| l.beep)) {
                     room.beep(media::Beep::Leave).await;
                 }
-                if let Some(notify) = link.and_then(|l| l.notify) {
-                    let _ = notify.try_send(CallNotice::Left { reason, leg });
+                if let Some(link) = link {
+                    // Into the reserved slot: never full, never waits.
+                    link.left.send(CallNotice::Left { reason, leg });
                 }
             }
         }
