@@ -647,3 +647,103 @@ fn to_change(event: Event) -> Change {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use conference::ParticipantOptions;
+    use media::{JitterConfig, LegConfig, RtpTimestamp, SeqNo, Ssrc};
+    use model::AccountSid;
+    use tokio::net::UdpSocket;
+
+    use super::*;
+    use crate::SystemClock;
+
+    /// A hub on a fresh SQLite store with one account.
+    async fn hub() -> (HubHandle, AccountSid, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let account = crate::accounts::create(&store, "hub", clock.now())
+            .await
+            .expect("account");
+        let (hub, _task) = spawn(
+            store,
+            clock,
+            40,
+            CancellationToken::new(),
+            Arc::new(Metrics::new()),
+        );
+        (hub, account.sid, dir)
+    }
+
+    async fn leg(notify: mpsc::Sender<CallNotice>) -> LegHandover {
+        LegHandover {
+            socket: UdpSocket::bind("127.0.0.1:0").await.expect("bind"),
+            config: LegConfig {
+                codec: media::Codec::Pcmu,
+                telephone_event_pt: None,
+                ssrc: Ssrc(1),
+                initial_seq: SeqNo(1),
+                initial_ts: RtpTimestamp(1),
+                remote: None,
+                jitter: JitterConfig::default(),
+            },
+            wait: None,
+            hangup_on_star: false,
+            held: false,
+            notify,
+        }
+    }
+
+    fn request(account: &AccountSid, call: &CallSid) -> JoinRequest {
+        JoinRequest {
+            account: account.clone(),
+            name: "room".into(),
+            call: call.clone(),
+            options: ParticipantOptions::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_left_is_delivered_when_the_room_filled_the_notice_channel() {
+        let (hub, account, _dir) = hub().await;
+        let call = ids::call_sid();
+        let (notify, mut notices) = mpsc::channel(2);
+        let joined = hub
+            .join_call(request(&account, &call), leg(notify.clone()).await)
+            .await
+            .expect("joined");
+        assert!(joined.room.is_some());
+        // What the room may send fills every slot but the one kept for `Left`.
+        notify.try_send(CallNotice::WaitEnded).expect("a free slot");
+        assert!(notify.try_send(CallNotice::WaitEnded).is_err());
+
+        assert!(hub.leave(call, LeaveReason::Hangup).await);
+        // The hub sent before answering; a lost `Left` would never come.
+        assert!(matches!(notices.try_recv(), Ok(CallNotice::WaitEnded)));
+        match notices.try_recv().ok() {
+            Some(CallNotice::Left {
+                reason: LeaveReason::Hangup,
+                leg: Some(_),
+            }) => {}
+            other => panic!("expected the Left with the leg back, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_join_whose_notice_channel_is_full_is_refused_with_its_leg() {
+        let (hub, account, _dir) = hub().await;
+        let call = ids::call_sid();
+        let (notify, _notices) = mpsc::channel(1);
+        notify.try_send(CallNotice::Started).expect("a free slot");
+        let failed = hub
+            .join_call(request(&account, &call), leg(notify).await)
+            .await
+            .expect_err("refused");
+        assert_eq!(failed.failure, JoinFailure::Unavailable);
+        assert!(failed.leg.is_some());
+        // Nothing changed: the call is in no conference.
+        assert!(!hub.leave(call, LeaveReason::Hangup).await);
+    }
+}
