@@ -75,6 +75,7 @@ pub struct CallJoinFailed {
 
 #[derive(Debug)]
 enum Command {
+    #[cfg(feature = "test-util")]
     Join {
         request: JoinRequest,
         reply: Reply<Result<Joined, JoinFailure>>,
@@ -142,7 +143,8 @@ pub fn spawn(
 
 impl HubHandle {
     /// Puts a caller into the live conference of that name (creating it if
-    /// needed), without media.
+    /// needed), without media: the rules and the store only, for tests.
+    #[cfg(feature = "test-util")]
     pub async fn join(&self, request: JoinRequest) -> Result<Joined, JoinFailure> {
         self.ask(|reply| Command::Join { request, reply })
             .await
@@ -300,6 +302,7 @@ impl Hub {
     async fn handle(&mut self, command: Command) {
         let now = self.clock.now();
         match command {
+            #[cfg(feature = "test-util")]
             Command::Join { request, reply } => {
                 let result = self
                     .conferences
