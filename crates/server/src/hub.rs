@@ -94,19 +94,21 @@ enum Command {
         reason: LeaveReason,
         reply: Reply<bool>,
     },
-    SetMuted {
+    /// The API's command on one participant.
+    Control {
         account: AccountSid,
         conference: ConferenceSid,
         call: CallSid,
-        muted: bool,
+        control: Control,
         reply: Reply<Result<(), api::ControlError>>,
     },
-    Kick {
-        account: AccountSid,
-        conference: ConferenceSid,
-        call: CallSid,
-        reply: Reply<Result<(), api::ControlError>>,
-    },
+}
+
+/// What the API does to a participant.
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    SetMuted(bool),
+    Kick,
 }
 
 /// A cheap, cloneable way to send commands to the hub.
@@ -215,17 +217,7 @@ impl api::CallControl for HubHandle {
         call: &'a CallSid,
         muted: bool,
     ) -> api::BoxFuture<'a, Result<(), api::ControlError>> {
-        Box::pin(async move {
-            self.ask(|reply| Command::SetMuted {
-                account: account.clone(),
-                conference: conference.clone(),
-                call: call.clone(),
-                muted,
-                reply,
-            })
-            .await
-            .unwrap_or(Err(api::ControlError::Unavailable))
-        })
+        self.control(account, conference, call, Control::SetMuted(muted))
     }
 
     fn kick<'a>(
@@ -234,11 +226,24 @@ impl api::CallControl for HubHandle {
         conference: &'a ConferenceSid,
         call: &'a CallSid,
     ) -> api::BoxFuture<'a, Result<(), api::ControlError>> {
+        self.control(account, conference, call, Control::Kick)
+    }
+}
+
+impl HubHandle {
+    fn control<'a>(
+        &'a self,
+        account: &'a AccountSid,
+        conference: &'a ConferenceSid,
+        call: &'a CallSid,
+        control: Control,
+    ) -> api::BoxFuture<'a, Result<(), api::ControlError>> {
         Box::pin(async move {
-            self.ask(|reply| Command::Kick {
+            self.ask(|reply| Command::Control {
                 account: account.clone(),
                 conference: conference.clone(),
                 call: call.clone(),
+                control,
                 reply,
             })
             .await
@@ -341,34 +346,24 @@ impl Hub {
                 let left = self.conferences.leave(&call, reason, now).is_ok();
                 let _ = reply.send(self.persisted(left).await.unwrap_or(left));
             }
-            Command::SetMuted {
+            Command::Control {
                 account,
                 conference,
                 call,
-                muted,
+                control,
                 reply,
             } => {
-                let result = self
-                    .conferences
-                    .set_muted(&account, &conference, &call, muted, now)
-                    .map_err(|_| api::ControlError::NotFound);
-                let _ = reply.send(
-                    self.persisted(result)
-                        .await
-                        .unwrap_or(Err(api::ControlError::Unavailable)),
-                );
-            }
-            Command::Kick {
-                account,
-                conference,
-                call,
-                reply,
-            } => {
-                let result = self
-                    .conferences
-                    .kick(&account, &conference, &call, now)
-                    .map(drop)
-                    .map_err(|_| api::ControlError::NotFound);
+                let result = match control {
+                    Control::SetMuted(muted) => {
+                        self.conferences
+                            .set_muted(&account, &conference, &call, muted, now)
+                    }
+                    Control::Kick => self
+                        .conferences
+                        .kick(&account, &conference, &call, now)
+                        .map(drop),
+                }
+                .map_err(|_| api::ControlError::NotFound);
                 let _ = reply.send(
                     self.persisted(result)
                         .await
