@@ -656,23 +656,28 @@ mod tests {
     use super::*;
     use crate::SystemClock;
 
-    /// A hub on a fresh SQLite store with one account.
-    async fn hub() -> (HubHandle, AccountSid, tempfile::TempDir) {
+    /// A fresh SQLite store with one account.
+    async fn store() -> (Store, AccountSid, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("confab.db").display());
         let store = Store::connect(&url).await.expect("store");
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let account = crate::accounts::create(&store, "hub", clock.now())
+        let account = crate::accounts::create(&store, "hub", SystemClock.now())
             .await
             .expect("account");
+        (store, account.sid, dir)
+    }
+
+    /// A hub task on a fresh store.
+    async fn hub() -> (HubHandle, AccountSid, tempfile::TempDir) {
+        let (store, account, dir) = store().await;
         let (hub, _task) = spawn(
             store,
-            clock,
+            Arc::new(SystemClock),
             40,
             CancellationToken::new(),
             Arc::new(Metrics::new()),
         );
-        (hub, account.sid, dir)
+        (hub, account, dir)
     }
 
     async fn leg(notify: mpsc::Sender<CallNotice>) -> LegHandover {
@@ -692,6 +697,25 @@ mod tests {
             held: false,
             notify,
         }
+    }
+
+    /// The hub itself on a fresh store, driven by the test without its
+    /// task (the test sends its rooms' reports itself).
+    async fn bare_hub() -> (Hub, AccountSid, tempfile::TempDir) {
+        let (store, account, dir) = store().await;
+        let (reports, _) = mpsc::unbounded_channel();
+        let hub = Hub {
+            mix: MixRuntime::new(),
+            conferences: Conferences::new(40),
+            store,
+            clock: Arc::new(SystemClock),
+            reports,
+            rooms: HashMap::new(),
+            links: HashMap::new(),
+            metrics: Arc::new(Metrics::new()),
+            gauges: RoomGauges::default(),
+        };
+        (hub, account, dir)
     }
 
     fn request(account: &AccountSid, call: &CallSid) -> JoinRequest {
@@ -743,5 +767,40 @@ mod tests {
         assert!(failed.leg.is_some());
         // Nothing changed: the call is in no conference.
         assert!(!hub.leave(call, LeaveReason::Hangup).await);
+    }
+
+    #[tokio::test]
+    async fn a_star_takes_the_call_out_of_the_conference_it_was_pressed_in_only() {
+        let (mut hub, account, _dir) = bare_hub().await;
+        let call = ids::call_sid();
+        let (notify, mut notices) = mpsc::channel(16);
+        let joined = hub
+            .join_call(request(&account, &call), leg(notify).await, hub.clock.now())
+            .await
+            .expect("joined");
+
+        // A report from another room (one the call left) changes nothing.
+        let elsewhere = ids::conference_sid();
+        hub.report(RoomReport::HangupOnStar {
+            conference: elsewhere,
+            call: call.clone(),
+        })
+        .await;
+        assert!(hub.conferences.participant(&call).is_some());
+        assert!(notices.try_recv().is_err());
+
+        hub.report(RoomReport::HangupOnStar {
+            conference: joined.joined.conference,
+            call: call.clone(),
+        })
+        .await;
+        assert!(hub.conferences.participant(&call).is_none());
+        assert!(matches!(
+            notices.try_recv(),
+            Ok(CallNotice::Left {
+                reason: LeaveReason::HangupOnStar,
+                leg: Some(_),
+            })
+        ));
     }
 }
