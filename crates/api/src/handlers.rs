@@ -20,7 +20,7 @@ use crate::action::Action;
 use crate::error::ApiError;
 use crate::route::{Resource, Route};
 use crate::types::PageUris;
-use crate::{AppState, CallCommand, CallControlError, ParticipantKey, auth, xml};
+use crate::{AppState, CallControlError, ParticipantCommand, ParticipantKey, auth, xml};
 
 /// The largest request body read: far above any form the 2008 API takes.
 /// Larger ones are answered 413.
@@ -126,7 +126,7 @@ async fn execute(
                 };
                 state
                     .control
-                    .apply(CallCommand::SetMuted { participant, muted })
+                    .apply(ParticipantCommand::SetMuted { participant, muted })
                     .await?;
             }
             // Read back what was stored; the participant may have left since.
@@ -141,7 +141,7 @@ async fn execute(
             };
             state
                 .control
-                .apply(CallCommand::Kick { participant })
+                .apply(ParticipantCommand::Kick { participant })
                 .await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }

@@ -62,7 +62,7 @@ pub enum CallControlError {
     Unavailable,
 }
 
-/// A call in one conference of one account: whom a [`CallCommand`] is for.
+/// A call in one conference of one account: whom a [`ParticipantCommand`] is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParticipantKey {
     pub account: AccountSid,
@@ -72,7 +72,7 @@ pub struct ParticipantKey {
 
 /// What the API asks the owner of a live conference to do, as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallCommand {
+pub enum ParticipantCommand {
     /// Mute or unmute the participant.
     SetMuted {
         participant: ParticipantKey,
@@ -83,10 +83,10 @@ pub enum CallCommand {
 }
 
 /// The owner of the live conferences, as the API sees it: one method that
-/// applies a [`CallCommand`]. The future resolves after the change has been
+/// applies a [`ParticipantCommand`]. The future resolves after the change has been
 /// applied (to the conference and its media room) and written to the store.
 pub trait CallControl: Send + Sync + 'static {
-    fn apply(&self, command: CallCommand) -> BoxFuture<'_, Result<(), CallControlError>>;
+    fn apply(&self, command: ParticipantCommand) -> BoxFuture<'_, Result<(), CallControlError>>;
 }
 
 /// A metrics exposition, ready to send.

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use api::{AppState, BoxFuture, CallCommand, CallControl, CallControlError, router};
+use api::{AppState, BoxFuture, CallControl, CallControlError, ParticipantCommand, router};
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
@@ -43,7 +43,7 @@ const PARTICIPANTS: u64 = 37;
 struct NoControl;
 
 impl CallControl for NoControl {
-    fn apply(&self, _: CallCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
+    fn apply(&self, _: ParticipantCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
         Box::pin(async { Err(CallControlError::Unavailable) })
     }
 }

@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use api::{AppState, BoxFuture, CallCommand, CallControl, CallControlError, router};
+use api::{AppState, BoxFuture, CallControl, CallControlError, ParticipantCommand, router};
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
@@ -74,9 +74,9 @@ impl FakeControl {
 }
 
 impl CallControl for FakeControl {
-    fn apply(&self, command: CallCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
+    fn apply(&self, command: ParticipantCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
         let (p, change) = match command {
-            CallCommand::SetMuted { participant, muted } => {
+            ParticipantCommand::SetMuted { participant, muted } => {
                 let call = &participant.call;
                 self.calls
                     .lock()
@@ -90,7 +90,7 @@ impl CallControl for FakeControl {
                 };
                 (participant, change)
             }
-            CallCommand::Kick { participant } => {
+            ParticipantCommand::Kick { participant } => {
                 let call = &participant.call;
                 self.calls.lock().unwrap().push(format!("kick {call}"));
                 let change = Change::ParticipantLeft {

@@ -35,10 +35,11 @@ use twiml::{
 };
 
 use crate::audio::{self, AudioError};
-use crate::hub::{CallJoinFailed, HubHandle, JoinFailure, LegUpdate};
+use crate::hub::{CallJoinFailed, HubHandle, JoinFailure};
+use crate::membership::{CallNotice, LegHandover, LegUpdate};
 use crate::metrics::Metrics;
 use crate::player::{Player, leg_config};
-use crate::room::{CallNotice, LegHandover, RoomHandle};
+use crate::room::RoomHandle;
 use crate::rtp_ports::RtpPorts;
 use crate::sip_task::{CallEvent, SipHandle};
 use crate::{Clock, fetch, ids};

@@ -1,40 +1,45 @@
-//! The conference hub: the one task that owns the room rules.
+//! The conference hub: the one task that owns the conference rules.
+//!
+//! Words: a *conference* is what the rules ([`conference::Conferences`])
+//! and the store know (its sid, name, status, participants); a *room* is a
+//! live conference's media task ([`crate::room`]), which mixes its legs.
 //!
 //! Every join, leave, mute and kick arrives here as a command over a bounded
-//! channel, is applied to the [`conference::Conferences`] state machine, and
-//! the events it produced are written to the store in one transaction
-//! *before* the command is answered. So when the API's mute returns, the
-//! store already says muted, and the response it reads back tells the truth.
+//! channel, is applied to the conference rules, and the events they produced
+//! are written to the store in one transaction *before* the command is
+//! answered. So when the API's mute returns, the store already says muted,
+//! and the response it reads back tells the truth.
 //!
-//! One task serialises all rule changes: that is what makes "one live room
-//! per name" hold when two callers dial a new room at the same moment. The
-//! rules are cheap (no audio here); mixing lives in per-room tasks
-//! ([`crate::room`]) that the hub drives after persisting each change: a
-//! created conference gets a room task, a joining call's leg (handed over
-//! with its join) is added to it, a start ends the wait audio, a mute is
-//! applied to the mix *before* the API is answered, a leaving call's leg is
-//! taken out and given back to its call task with the reason, and a
-//! completed conference's task is stopped. The same events, in the same
-//! order, keep the room and participant gauges of `/metrics`.
+//! One task serialises all rule changes: that is what makes "one live
+//! conference per name" hold when two callers dial a new one at the same
+//! moment. The rules are cheap (no audio here); the hub drives the rooms
+//! after persisting each change: a created conference gets a room, a
+//! joining call's leg (handed over with its join) is added to it, a start
+//! ends the wait audio, a mute is applied to the mix *before* the API is
+//! answered, a leaving call's leg is taken out and given back to its call
+//! task with the reason, and a completed conference's room is stopped. The
+//! same events, in the same order, keep the room and participant gauges of
+//! `/metrics`.
 //!
-//! The hub waits for room tasks (a mute's tick, a removed leg's socket);
-//! room tasks never wait for the hub, so neither can wait for itself.
+//! The hub waits for rooms (a mute's tick, a removed leg's socket); rooms
+//! never wait for the hub (they report into an unbounded channel the hub
+//! reads beside its commands), so neither can wait for itself.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use conference::{Conferences, Event, JoinError, JoinRequest, Joined, LeaveReason};
 use model::{
-    AccountSid, CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus, ParticipantRecord,
+    CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus, ParticipantRecord, Timestamp,
 };
 use store::{Change, Store};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RoomGauges};
-use crate::room::{self, CallNotice, LegHandover, MixRuntime, RoomHandle};
+use crate::room::{self, MixRuntime, RoomHandle};
 use crate::{Clock, ids};
 
 /// How many commands may wait for the hub before senders wait too.
@@ -67,15 +72,9 @@ pub struct CallJoinFailed {
     pub leg: Option<LegHandover>,
 }
 
-/// A change to a call's leg that SIP reported (a re-INVITE).
-#[derive(Debug, Clone, Copy)]
-pub enum LegUpdate {
-    Hold(bool),
-    Remote(Option<SocketAddr>),
-}
-
 #[derive(Debug)]
 enum Command {
+    #[cfg(feature = "test-util")]
     Join {
         request: JoinRequest,
         reply: Reply<Result<Joined, JoinFailure>>,
@@ -94,17 +93,9 @@ enum Command {
         reason: LeaveReason,
         reply: Reply<bool>,
     },
-    SetMuted {
-        account: AccountSid,
-        conference: ConferenceSid,
-        call: CallSid,
-        muted: bool,
-        reply: Reply<Result<(), api::CallControlError>>,
-    },
-    Kick {
-        account: AccountSid,
-        conference: ConferenceSid,
-        call: CallSid,
+    /// The API's command on one participant.
+    Control {
+        command: api::ParticipantCommand,
         reply: Reply<Result<(), api::CallControlError>>,
     },
 }
@@ -115,20 +106,8 @@ pub struct HubHandle {
     tx: mpsc::Sender<Command>,
 }
 
-/// A handle that does not keep the hub's queue open (room tasks hold one).
-#[derive(Debug, Clone)]
-pub struct WeakHub {
-    tx: mpsc::WeakSender<Command>,
-}
-
-impl WeakHub {
-    pub fn upgrade(&self) -> Option<HubHandle> {
-        self.tx.upgrade().map(|tx| HubHandle { tx })
-    }
-}
-
 /// Starts the hub. It runs until `stop` is cancelled (or every handle is
-/// dropped), then ends every room and persists that before returning.
+/// dropped), then ends every conference and persists that before returning.
 pub fn spawn(
     store: Store,
     clock: Arc<dyn Clock>,
@@ -137,34 +116,37 @@ pub fn spawn(
     metrics: Arc<Metrics>,
 ) -> (HubHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE);
+    let (reports, report_rx) = mpsc::unbounded_channel();
     let hub = Hub {
         mix: MixRuntime::new(),
-        rooms: Conferences::new(capacity),
+        conferences: Conferences::new(capacity),
         store,
         clock,
-        weak: WeakHub { tx: tx.downgrade() },
-        media: HashMap::new(),
+        reports,
+        rooms: HashMap::new(),
         links: HashMap::new(),
-        arriving: None,
         metrics,
         gauges: RoomGauges::default(),
     };
-    let task = tokio::spawn(hub.run(rx, stop));
+    let task = tokio::spawn(hub.run(rx, report_rx, stop));
     (HubHandle { tx }, task)
 }
 
 impl HubHandle {
-    /// Puts a caller into the live room of that name (creating it if needed).
+    /// Puts a caller into the live conference of that name (creating it if
+    /// needed), without media: the rules and the store only, for tests.
+    #[cfg(feature = "test-util")]
     pub async fn join(&self, request: JoinRequest) -> Result<Joined, JoinFailure> {
         self.ask(|reply| Command::Join { request, reply })
             .await
             .unwrap_or(Err(JoinFailure::Unavailable))
     }
 
-    /// Puts a call and its media leg into the room of that name. On
-    /// success the leg is the room's until the call leaves (its notify
-    /// channel then gets [`CallNotice::Left`] with the leg back); on
-    /// failure the leg comes back with the error, when it can.
+    /// Puts a call into the conference of that name and its media leg into
+    /// that conference's room. On success the leg is the room's until the
+    /// call leaves (its notify channel then gets [`CallNotice::Left`] with
+    /// the leg back); on failure the leg comes back with the error, when it
+    /// can.
     pub async fn join_call(
         &self,
         request: JoinRequest,
@@ -192,12 +174,13 @@ impl HubHandle {
         }))
     }
 
-    /// Tells the room of `call` that its leg went on or off hold, or moved.
+    /// Tells the room of `call`'s conference that its leg went on or off
+    /// hold, or moved.
     pub async fn update_leg(&self, call: CallSid, update: LegUpdate) {
         let _ = self.tx.send(Command::UpdateLeg { call, update }).await;
     }
 
-    /// Takes a caller out of its room; `false` if it was in none.
+    /// Takes a caller out of its conference; `false` if it was in none.
     pub async fn leave(&self, call: CallSid, reason: LeaveReason) -> bool {
         self.ask(|reply| Command::Leave {
             call,
@@ -218,79 +201,75 @@ impl HubHandle {
 impl api::CallControl for HubHandle {
     fn apply(
         &self,
-        command: api::CallCommand,
+        command: api::ParticipantCommand,
     ) -> api::BoxFuture<'_, Result<(), api::CallControlError>> {
         Box::pin(async move {
-            self.ask(|reply| match command {
-                api::CallCommand::SetMuted { participant, muted } => Command::SetMuted {
-                    account: participant.account,
-                    conference: participant.conference,
-                    call: participant.call,
-                    muted,
-                    reply,
-                },
-                api::CallCommand::Kick { participant } => Command::Kick {
-                    account: participant.account,
-                    conference: participant.conference,
-                    call: participant.call,
-                    reply,
-                },
-            })
-            .await
-            .unwrap_or(Err(api::CallControlError::Unavailable))
+            self.ask(|reply| Command::Control { command, reply })
+                .await
+                .unwrap_or(Err(api::CallControlError::Unavailable))
         })
     }
 }
 
 struct Hub {
-    /// Where room tasks run; ends (dropping any left) with the hub.
+    /// Where rooms run; ends (dropping any left) with the hub.
     mix: MixRuntime,
-    rooms: Conferences,
+    /// The conference rules.
+    conferences: Conferences,
     store: Store,
     clock: Arc<dyn Clock>,
-    weak: WeakHub,
-    /// The media task of every live conference.
-    media: HashMap<ConferenceSid, RoomHandle>,
-    /// What the hub remembers of each call in a room.
+    /// Handed to each room task: the hub reads the other end in `run`.
+    reports: RoomReports,
+    /// The room (media task) of every live conference.
+    rooms: HashMap<ConferenceSid, RoomHandle>,
+    /// What the hub remembers of each call in a conference.
     links: HashMap<CallSid, Link>,
-    /// The leg of the join being applied, until its `ParticipantJoined`.
-    arriving: Option<(CallSid, LegHandover)>,
     metrics: Arc<Metrics>,
     gauges: RoomGauges,
 }
 
-/// A call in a room, as the hub needs it when the call leaves.
+/// A call in a conference, as the hub needs it when the call leaves.
 struct Link {
     beep: bool,
-    notify: Option<mpsc::Sender<CallNotice>>,
+    /// The slot of the call's notice channel kept for its
+    /// [`CallNotice::Left`]: taken at the join, so that notice can neither
+    /// be lost to a channel the room's notices filled nor make the hub wait.
+    left: mpsc::OwnedPermit<CallNotice>,
 }
 
 impl Hub {
-    async fn run(mut self, mut rx: mpsc::Receiver<Command>, stop: CancellationToken) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command>,
+        mut reports: mpsc::UnboundedReceiver<RoomReport>,
+        stop: CancellationToken,
+    ) {
         loop {
-            let command = tokio::select! {
+            tokio::select! {
                 () = stop.cancelled() => break,
                 command = rx.recv() => match command {
-                    Some(command) => command,
+                    Some(command) => self.handle(command).await,
                     None => break,
                 },
-            };
-            self.handle(command).await;
+                // Never `None`: the hub holds a sender.
+                Some(report) = reports.recv() => self.report(report).await,
+            }
         }
-        self.rooms.end_all(self.clock.now());
+        self.conferences.end_all(self.clock.now());
         if let Err(e) = self.persist().await {
-            tracing::error!(error = %e, "could not record the rooms ended at shutdown");
+            tracing::error!(error = %e, "could not record the conferences ended at shutdown");
         }
         // Whatever is left (nothing, normally) stops with its handles.
-        self.media.clear();
+        self.rooms.clear();
     }
 
     async fn handle(&mut self, command: Command) {
         let now = self.clock.now();
         match command {
+            #[cfg(feature = "test-util")]
             Command::Join { request, reply } => {
                 let result = self
-                    .rooms
+                    .conferences
                     .join(request, ids::conference_sid(), now)
                     .map_err(JoinFailure::from);
                 let result = self
@@ -304,46 +283,13 @@ impl Hub {
                 leg,
                 reply,
             } => {
-                let call = request.call.clone();
-                let beep = request.options.beep;
-                let notify = leg.notify.clone();
-                let result = match self.rooms.join(request, ids::conference_sid(), now) {
-                    Err(e) => Err(CallJoinFailed {
-                        failure: e.into(),
-                        leg: Some(leg),
-                    }),
-                    Ok(joined) => {
-                        self.links.insert(
-                            call.clone(),
-                            Link {
-                                beep,
-                                notify: Some(notify),
-                            },
-                        );
-                        self.arriving = Some((call, leg));
-                        match self.persist().await {
-                            Ok(()) => Ok(CallJoined {
-                                room: self.media.get(&joined.conference).cloned(),
-                                joined,
-                            }),
-                            Err(e) => {
-                                tracing::error!(error = %e, "could not persist a join");
-                                Err(CallJoinFailed {
-                                    failure: JoinFailure::Unavailable,
-                                    leg: None,
-                                })
-                            }
-                        }
-                    }
-                };
-                self.arriving = None;
-                let _ = reply.send(result);
+                let _ = reply.send(self.join_call(request, leg, now).await);
             }
             Command::UpdateLeg { call, update } => {
-                let Some(view) = self.rooms.participant(&call) else {
+                let Some(view) = self.conferences.participant(&call) else {
                     return;
                 };
-                let Some(room) = self.media.get(&view.conference) else {
+                let Some(room) = self.rooms.get(&view.conference) else {
                     return;
                 };
                 match update {
@@ -356,42 +302,126 @@ impl Hub {
                 reason,
                 reply,
             } => {
-                let left = self.rooms.leave(&call, reason, now).is_ok();
+                let left = self.conferences.leave(&call, reason, now).is_ok();
                 let _ = reply.send(self.persisted(left).await.unwrap_or(left));
             }
-            Command::SetMuted {
-                account,
-                conference,
-                call,
-                muted,
-                reply,
-            } => {
-                let result = self
-                    .rooms
-                    .set_muted(&account, &conference, &call, muted, now)
-                    .map_err(|_| api::CallControlError::NotFound);
+            Command::Control { command, reply } => {
+                let result = match command {
+                    api::ParticipantCommand::SetMuted {
+                        participant: p,
+                        muted,
+                    } => self
+                        .conferences
+                        .set_muted(&p.account, &p.conference, &p.call, muted, now),
+                    api::ParticipantCommand::Kick { participant: p } => self
+                        .conferences
+                        .kick(&p.account, &p.conference, &p.call, now)
+                        .map(drop),
+                }
+                .map_err(|_| api::CallControlError::NotFound);
                 let _ = reply.send(
                     self.persisted(result)
                         .await
                         .unwrap_or(Err(api::CallControlError::Unavailable)),
                 );
             }
-            Command::Kick {
-                account,
+        }
+    }
+
+    /// A call's join with its leg, in the order its callers rely on: the
+    /// rules decide; the store is written; the rooms follow the events in
+    /// order, with the joiner's leg going into its room at its own
+    /// `ParticipantJoined`, so before the joiner's beep (that event's) and
+    /// before a start the join caused (a later event); then the answer.
+    async fn join_call(
+        &mut self,
+        request: JoinRequest,
+        leg: LegHandover,
+        now: Timestamp,
+    ) -> Result<CallJoined, CallJoinFailed> {
+        // Before the rules, so a refusal changes nothing. A fresh channel
+        // (what a call gives) always has the slot; a full or closed one
+        // could never carry the `Left`, and the call would be stranded.
+        let left = match leg.notify.clone().try_reserve_owned() {
+            Ok(left) => left,
+            Err(_) => {
+                tracing::warn!(call_sid = %request.call, "a join's notice channel is full or closed");
+                return Err(CallJoinFailed {
+                    failure: JoinFailure::Unavailable,
+                    leg: Some(leg),
+                });
+            }
+        };
+        let call = request.call.clone();
+        let beep = request.options.beep;
+        let joined = match self.conferences.join(request, ids::conference_sid(), now) {
+            Ok(joined) => joined,
+            Err(e) => {
+                return Err(CallJoinFailed {
+                    failure: e.into(),
+                    leg: Some(leg),
+                });
+            }
+        };
+        self.links.insert(call.clone(), Link { beep, left });
+        let events = self.take_events();
+        let stored = self.record(&events).await;
+        let mut leg = Some(leg);
+        for event in events {
+            if let Event::ParticipantJoined {
                 conference,
-                call,
-                reply,
-            } => {
-                let result = self
-                    .rooms
-                    .kick(&account, &conference, &call, now)
-                    .map(drop)
-                    .map_err(|_| api::CallControlError::NotFound);
-                let _ = reply.send(
-                    self.persisted(result)
-                        .await
-                        .unwrap_or(Err(api::CallControlError::Unavailable)),
-                );
+                call: joiner,
+                muted,
+                ..
+            } = &event
+                && *joiner == call
+                && let Some(room) = self.rooms.get(conference)
+                && let Some(leg) = leg.take()
+            {
+                room.add_leg(call.clone(), leg, *muted).await;
+            }
+            self.follow(event).await;
+        }
+        // A leg still here had no room to go to (none, normally): it drops.
+        match stored {
+            Ok(()) => Ok(CallJoined {
+                room: self.rooms.get(&joined.conference).cloned(),
+                joined,
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "could not persist a join");
+                // The rules and the room have the call either way; its
+                // `Left` comes when it leaves.
+                Err(CallJoinFailed {
+                    failure: JoinFailure::Unavailable,
+                    leg: None,
+                })
+            }
+        }
+    }
+
+    /// What a room reported, applied like the matching command.
+    async fn report(&mut self, report: RoomReport) {
+        match report {
+            RoomReport::HangupOnStar { conference, call } => {
+                // A report that crossed the call's leave (and maybe a join
+                // elsewhere) is stale: only the room that saw the `*` counts.
+                let here = self
+                    .conferences
+                    .participant(&call)
+                    .is_some_and(|view| view.conference == conference);
+                let now = self.clock.now();
+                if !here
+                    || self
+                        .conferences
+                        .leave(&call, LeaveReason::HangupOnStar, now)
+                        .is_err()
+                {
+                    return;
+                }
+                if let Err(e) = self.persist().await {
+                    tracing::error!(error = %e, "could not persist a conference change");
+                }
             }
         }
     }
@@ -402,7 +432,7 @@ impl Hub {
         match self.persist().await {
             Ok(()) => Some(result),
             Err(e) => {
-                tracing::error!(error = %e, "could not persist a room change");
+                tracing::error!(error = %e, "could not persist a conference change");
                 None
             }
         }
@@ -412,40 +442,50 @@ impl Hub {
     /// follows even if the store refused: the rules have changed either way,
     /// and what callers hear must agree with the rules.
     async fn persist(&mut self) -> Result<(), store::StoreError> {
-        let events: Vec<Event> = std::iter::from_fn(|| self.rooms.poll_event()).collect();
-        if events.is_empty() {
-            return Ok(());
-        }
-        let changes: Vec<Change> = events.iter().cloned().map(to_change).collect();
-        let stored = self.store.apply(&changes).await;
+        let events = self.take_events();
+        let stored = self.record(&events).await;
         for event in events {
-            self.gauges.observe(&self.metrics, &event);
-            self.drive(event).await;
+            self.follow(event).await;
         }
         stored
     }
 
-    /// One rules event, applied to the media.
+    /// What the rules did since the last call.
+    fn take_events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.conferences.poll_event()).collect()
+    }
+
+    /// Writes `events` to the store in one transaction.
+    async fn record(&self, events: &[Event]) -> Result<(), store::StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let changes: Vec<Change> = events.iter().cloned().map(to_change).collect();
+        self.store.apply(&changes).await
+    }
+
+    /// One rules event, counted in the gauges and applied to the rooms.
+    async fn follow(&mut self, event: Event) {
+        self.gauges.observe(&self.metrics, &event);
+        self.drive(event).await;
+    }
+
+    /// One rules event, applied to the rooms.
     async fn drive(&mut self, event: Event) {
         match event {
             Event::ConferenceCreated { sid, .. } => {
-                let handle = room::spawn(&sid, self.weak.clone(), self.metrics.clone(), &self.mix);
-                self.media.insert(sid, handle);
+                let handle =
+                    room::spawn(&sid, self.reports.clone(), self.metrics.clone(), &self.mix);
+                self.rooms.insert(sid, handle);
             }
             Event::ParticipantJoined {
-                conference,
-                call,
-                muted,
-                ..
+                conference, call, ..
             } => {
-                let Some(room) = self.media.get(&conference) else {
+                let Some(room) = self.rooms.get(&conference) else {
                     return;
                 };
-                let beep = self.links.get(&call).is_some_and(|l| l.beep);
-                if let Some((_, leg)) = self.arriving.take_if(|(c, _)| *c == call) {
-                    room.add_leg(call, leg, muted).await;
-                }
-                if beep {
+                // A joiner's leg is already in (see `join_call`).
+                if self.links.get(&call).is_some_and(|l| l.beep) {
                     room.beep(media::Beep::Join).await;
                 }
             }
@@ -455,7 +495,7 @@ impl Hub {
                 ..
             } => {
                 // The joiner's beep (if any) is already queued: it marks the start.
-                if let Some(room) = self.media.get(&sid) {
+                if let Some(room) = self.rooms.get(&sid) {
                     room.set_waiting(false).await;
                 }
             }
@@ -465,7 +505,7 @@ impl Hub {
                 ..
             } => {
                 // Dropping the last handle stops the room's task.
-                self.media.remove(&sid);
+                self.rooms.remove(&sid);
             }
             Event::StatusChanged { .. } => {}
             Event::ParticipantMuted {
@@ -474,7 +514,7 @@ impl Hub {
                 muted,
                 ..
             } => {
-                if let Some(room) = self.media.get(&conference) {
+                if let Some(room) = self.rooms.get(&conference) {
                     room.set_muted(call, muted).await;
                 }
             }
@@ -484,7 +524,7 @@ impl Hub {
                 reason,
                 ..
             } => {
-                let room = self.media.get(&conference);
+                let room = self.rooms.get(&conference);
                 let leg = match room {
                     Some(room) => room.remove_leg(call.clone()).await,
                     None => None,
@@ -493,15 +533,16 @@ impl Hub {
                 if let (Some(room), Some(true)) = (room, link.as_ref().map(|l| l.beep)) {
                     room.beep(media::Beep::Leave).await;
                 }
-                if let Some(notify) = link.and_then(|l| l.notify) {
-                    let _ = notify.try_send(CallNotice::Left { reason, leg });
+                if let Some(link) = link {
+                    // Into the reserved slot: never full, never waits.
+                    link.left.send(CallNotice::Left { reason, leg });
                 }
             }
         }
     }
 }
 
-/// A room event in the store's vocabulary.
+/// A conference event in the store's vocabulary.
 fn to_change(event: Event) -> Change {
     match event {
         Event::ConferenceCreated {
@@ -557,5 +598,164 @@ fn to_change(event: Event) -> Change {
             call_sid: call,
             at,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use conference::ParticipantOptions;
+    use media::{JitterConfig, LegConfig, RtpTimestamp, SeqNo, Ssrc};
+    use model::AccountSid;
+    use tokio::net::UdpSocket;
+
+    use super::*;
+    use crate::SystemClock;
+
+    /// A fresh SQLite store with one account.
+    async fn store() -> (Store, AccountSid, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        let account = crate::accounts::create(&store, "hub", SystemClock.now())
+            .await
+            .expect("account");
+        (store, account.sid, dir)
+    }
+
+    /// A hub task on a fresh store.
+    async fn hub() -> (HubHandle, AccountSid, tempfile::TempDir) {
+        let (store, account, dir) = store().await;
+        let (hub, _task) = spawn(
+            store,
+            Arc::new(SystemClock),
+            40,
+            CancellationToken::new(),
+            Arc::new(Metrics::new()),
+        );
+        (hub, account, dir)
+    }
+
+    async fn leg(notify: mpsc::Sender<CallNotice>) -> LegHandover {
+        LegHandover {
+            socket: UdpSocket::bind("127.0.0.1:0").await.expect("bind"),
+            config: LegConfig {
+                codec: media::Codec::Pcmu,
+                telephone_event_pt: None,
+                ssrc: Ssrc(1),
+                initial_seq: SeqNo(1),
+                initial_ts: RtpTimestamp(1),
+                remote: None,
+                jitter: JitterConfig::default(),
+            },
+            wait: None,
+            hangup_on_star: false,
+            held: false,
+            notify,
+        }
+    }
+
+    /// The hub itself on a fresh store, driven by the test without its
+    /// task (the test sends its rooms' reports itself).
+    async fn bare_hub() -> (Hub, AccountSid, tempfile::TempDir) {
+        let (store, account, dir) = store().await;
+        let (reports, _) = mpsc::unbounded_channel();
+        let hub = Hub {
+            mix: MixRuntime::new(),
+            conferences: Conferences::new(40),
+            store,
+            clock: Arc::new(SystemClock),
+            reports,
+            rooms: HashMap::new(),
+            links: HashMap::new(),
+            metrics: Arc::new(Metrics::new()),
+            gauges: RoomGauges::default(),
+        };
+        (hub, account, dir)
+    }
+
+    fn request(account: &AccountSid, call: &CallSid) -> JoinRequest {
+        JoinRequest {
+            account: account.clone(),
+            name: "room".into(),
+            call: call.clone(),
+            options: ParticipantOptions::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_left_is_delivered_when_the_room_filled_the_notice_channel() {
+        let (hub, account, _dir) = hub().await;
+        let call = ids::call_sid();
+        let (notify, mut notices) = mpsc::channel(2);
+        let joined = hub
+            .join_call(request(&account, &call), leg(notify.clone()).await)
+            .await
+            .expect("joined");
+        assert!(joined.room.is_some());
+        // What the room may send fills every slot but the one kept for `Left`.
+        notify.try_send(CallNotice::WaitEnded).expect("a free slot");
+        assert!(notify.try_send(CallNotice::WaitEnded).is_err());
+
+        assert!(hub.leave(call, LeaveReason::Hangup).await);
+        // The hub sent before answering; a lost `Left` would never come.
+        assert!(matches!(notices.try_recv(), Ok(CallNotice::WaitEnded)));
+        match notices.try_recv().ok() {
+            Some(CallNotice::Left {
+                reason: LeaveReason::Hangup,
+                leg: Some(_),
+            }) => {}
+            other => panic!("expected the Left with the leg back, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_join_whose_notice_channel_is_full_is_refused_with_its_leg() {
+        let (hub, account, _dir) = hub().await;
+        let call = ids::call_sid();
+        let (notify, _notices) = mpsc::channel(1);
+        notify.try_send(CallNotice::Started).expect("a free slot");
+        let failed = hub
+            .join_call(request(&account, &call), leg(notify).await)
+            .await
+            .expect_err("refused");
+        assert_eq!(failed.failure, JoinFailure::Unavailable);
+        assert!(failed.leg.is_some());
+        // Nothing changed: the call is in no conference.
+        assert!(!hub.leave(call, LeaveReason::Hangup).await);
+    }
+
+    #[tokio::test]
+    async fn a_star_takes_the_call_out_of_the_conference_it_was_pressed_in_only() {
+        let (mut hub, account, _dir) = bare_hub().await;
+        let call = ids::call_sid();
+        let (notify, mut notices) = mpsc::channel(16);
+        let joined = hub
+            .join_call(request(&account, &call), leg(notify).await, hub.clock.now())
+            .await
+            .expect("joined");
+
+        // A report from another room (one the call left) changes nothing.
+        let elsewhere = ids::conference_sid();
+        hub.report(RoomReport::HangupOnStar {
+            conference: elsewhere,
+            call: call.clone(),
+        })
+        .await;
+        assert!(hub.conferences.participant(&call).is_some());
+        assert!(notices.try_recv().is_err());
+
+        hub.report(RoomReport::HangupOnStar {
+            conference: joined.joined.conference,
+            call: call.clone(),
+        })
+        .await;
+        assert!(hub.conferences.participant(&call).is_none());
+        assert!(matches!(
+            notices.try_recv(),
+            Ok(CallNotice::Left {
+                reason: LeaveReason::HangupOnStar,
+                leg: Some(_),
+            })
+        ));
     }
 }

@@ -1,8 +1,9 @@
 //! The tokio shell around confab's cores.
 //!
 //! [`Server::start`] opens nothing itself: it takes a connected
-//! [`store::Store`], completes the rooms and calls a previous run left live,
-//! and spawns the conference [`hub`], the one task that owns the room rules.
+//! [`store::Store`], completes the conferences and calls a previous run left
+//! live, and spawns the conference [`hub`], the one task that owns the
+//! conference rules.
 //! [`Server::listen_sip`] binds SIP (UDP and TCP) and starts taking calls;
 //! the binary then hands [`Server::serve`] a bound HTTP listener (tests bind
 //! `127.0.0.1:0` throughout).
@@ -13,16 +14,21 @@
 //! - one task per call (`call`) routes it, runs its TwiML (webhooks with
 //!   `fetch`, `<Say>`/`<Play>` made by `audio` and played by a `player`)
 //!   and records it;
-//! - the [`hub`] owns the room rules and persists every change;
-//! - one task per live conference (`room`) owns its legs' RTP sockets (from
-//!   the `rtp_ports` pool) and mixes every 20 ms.
+//! - the [`hub`] owns the conference rules and persists every change;
+//! - one task per live conference, its *room* (`room`), owns its legs' RTP
+//!   sockets (from the `rtp_ports` pool) and mixes every 20 ms; "room"
+//!   means only that here (the rules say "conference");
+//! - what calls, the hub and rooms hand each other (a leg, a notice, a
+//!   room's report) is typed in `membership`, which none of them owns.
 //!
-//! They talk over bounded channels. Side effects the cores ask for are
+//! They talk over bounded channels (but for a room's reports to the hub: a
+//! room never waits, and sends at most one per leg). Side effects the cores ask for are
 //! executed here; time comes from a [`Clock`], randomness from [`ids`].
 //! Each counts what it does in the server's `metrics`, which the router
 //! serves on `GET /metrics`.
-//! Shutdown: calls hang up (BYE) and leave their rooms, the hub completes
-//! what is left and writes it down, then SIP sends its last messages.
+//! Shutdown: calls hang up (BYE) and leave their conferences, the hub
+//! completes what is left and writes it down, then SIP sends its last
+//! messages.
 
 pub mod accounts;
 mod audio;
@@ -32,6 +38,7 @@ mod fetch;
 pub mod hub;
 pub mod ids;
 pub mod lenient;
+mod membership;
 mod metrics;
 mod player;
 mod room;
@@ -55,13 +62,14 @@ pub use hub::{HubHandle, JoinFailure};
 pub use sip_guard::{SipAllow, SourceLimits};
 pub use sip_task::{SipAddrs, SipConfig, TcpLimits};
 
-/// How long shutdown waits for calls to hang up and leave their rooms.
+/// How long shutdown waits for calls to hang up and leave their conferences.
 const CALLS_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of the server shell (the binary builds these from its flags).
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Participants a room holds when its creator gave no `maxParticipants`.
+    /// Participants a conference holds when its creator gave no
+    /// `maxParticipants`.
     pub room_capacity: usize,
 }
 
@@ -77,7 +85,7 @@ pub struct CallConfig {
     pub sip: SipConfig,
     /// The inclusive UDP port range of RTP legs (even ports are used).
     pub rtp_ports: (u16, u16),
-    /// Calls to numbers nobody added join the default account's room named
+    /// Calls to numbers nobody added join the default account's conference named
     /// after the number; off: 404.
     pub open_rooms: bool,
     /// How long a webhook or `<Play>` request may take.
@@ -200,7 +208,7 @@ impl Server {
         Ok(addrs)
     }
 
-    /// The conference hub, for whoever puts callers into rooms.
+    /// The conference hub, for whoever puts callers into conferences.
     pub fn hub(&self) -> &HubHandle {
         &self.hub
     }
@@ -214,7 +222,8 @@ impl Server {
     }
 
     /// Serves HTTP on `listener` until `shutdown` resolves, then ends every
-    /// room (their participants leave, the store is updated) and returns.
+    /// conference (their participants leave, the store is updated) and
+    /// returns.
     ///
     /// Request-targets with the raw `<`/`>` of the 2008 docs' date filters
     /// are percent-encoded before hyper parses them (see [`lenient`]). The
@@ -240,7 +249,7 @@ impl Server {
         served
     }
 
-    /// Hangs up every call (BYE), ends every room, waits for the hub to
+    /// Hangs up every call (BYE), ends every conference, waits for the hub to
     /// write that down, and lets SIP send its last messages.
     pub async fn stop(self) {
         if let Some(calls) = &self.calls {

@@ -511,7 +511,19 @@ mod tests {
         let at = Timestamp::from_secs(0);
         let account = AccountSid::parse(&format!("AC{:032x}", 1)).unwrap();
         let call = CallSid::parse(&format!("CA{:032x}", 1)).unwrap();
-        let events = [
+        // Each batch of events, observed in order, then the exposition.
+        let mut observe = |events: &[Event]| {
+            for event in events {
+                gauges.observe(&metrics, event);
+            }
+            render(&metrics)
+        };
+        let status = |n, status| Event::StatusChanged {
+            sid: sid(n),
+            status,
+            at,
+        };
+        let text = observe(&[
             Event::ConferenceCreated {
                 sid: sid(1),
                 account: account.clone(),
@@ -533,43 +545,23 @@ mod tests {
                 end_conference_on_exit: false,
                 at,
             },
-            Event::StatusChanged {
-                sid: sid(1),
-                status: ConferenceStatus::InProgress,
-                at,
-            },
-        ];
-        for event in &events {
-            gauges.observe(&metrics, event);
-        }
-        let text = render(&metrics);
+            status(1, ConferenceStatus::InProgress),
+        ]);
         assert_eq!(value(&text, r#"confab_rooms{status="init"}"#), 1.0);
         assert_eq!(value(&text, r#"confab_rooms{status="in-progress"}"#), 1.0);
         assert_eq!(value(&text, "confab_participants"), 1.0);
 
-        let events = [
+        let text = observe(&[
             Event::ParticipantLeft {
                 conference: sid(1),
                 call,
                 reason: LeaveReason::Hangup,
                 at,
             },
-            Event::StatusChanged {
-                sid: sid(1),
-                status: ConferenceStatus::Completed,
-                at,
-            },
+            status(1, ConferenceStatus::Completed),
             // A room that never started completes from init.
-            Event::StatusChanged {
-                sid: sid(2),
-                status: ConferenceStatus::Completed,
-                at,
-            },
-        ];
-        for event in &events {
-            gauges.observe(&metrics, event);
-        }
-        let text = render(&metrics);
+            status(2, ConferenceStatus::Completed),
+        ]);
         assert_eq!(value(&text, r#"confab_rooms{status="init"}"#), 0.0);
         assert_eq!(value(&text, r#"confab_rooms{status="in-progress"}"#), 0.0);
         assert_eq!(value(&text, "confab_rooms_completed_total"), 2.0);

@@ -1,7 +1,8 @@
-//! One task per live conference: it owns the room's [`media::MediaRoom`] and
-//! its legs' RTP sockets, and mixes every 20 ms.
+//! A room: one task per live conference, the only thing "room" names in
+//! this crate. It owns the conference's [`media::MediaRoom`] and its legs'
+//! RTP sockets, and mixes every 20 ms.
 //!
-//! The hub spawns it when the room rules create a conference and stops it
+//! The hub spawns it when the conference rules create a conference and stops it
 //! when they complete it; in between the hub sends it what the rules decided
 //! (add or remove a leg, mute, start, beep). Each tick drains every leg's
 //! socket without blocking (`try_recv_from`, no wake-up per packet), mixes,
@@ -10,9 +11,10 @@
 //! is timed, and what the room's media counted since the last one is added
 //! to the server's metrics.
 //!
-//! The task never waits for the hub: a `*` from a leg with `hangupOnStar`
-//! is handed to a small task of its own, so a hub waiting for this room's
-//! answer can never wait for itself.
+//! The task never waits for the hub, and knows nothing of it: a `*` from a
+//! leg with `hangupOnStar` is reported into the hub's unbounded
+//! [`RoomReports`] channel, so a hub waiting for this room's answer can
+//! never wait for itself.
 //!
 //! Rooms run on a [`MixRuntime`] of their own, one thread beside the main
 //! runtime's: a tick that falls due is not queued behind API requests,
@@ -27,15 +29,13 @@ use std::net::{self, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conference::LeaveReason;
-use media::{AudioSource, Beep, LegConfig, LegId, MediaEvent, MediaRoom, TICK};
+use media::{AudioSource, Beep, LegId, MediaEvent, MediaRoom, TICK};
 use model::{CallSid, ConferenceSid};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
-use crate::hub::WeakHub;
+use crate::membership::{CallNotice, LegHandover, ReturnedLeg, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RtpFlushed};
 
 /// Commands waiting for the room before the hub waits too.
@@ -43,44 +43,6 @@ const QUEUE: usize = 256;
 /// Datagrams read from one leg's socket per tick at most: a flood on one
 /// port cannot starve the others' tick.
 const MAX_READS_PER_TICK: usize = 64;
-
-/// A call's media leg on its way into a room: its socket and what was
-/// negotiated for it.
-#[derive(Debug)]
-pub struct LegHandover {
-    pub socket: UdpSocket,
-    pub config: LegConfig,
-    /// What it hears while the room waits; `None` is silence (`waitUrl=""`).
-    pub wait: Option<Box<dyn AudioSource + Send>>,
-    pub hangup_on_star: bool,
-    /// On hold (re-INVITE `sendonly`/`inactive`) when it joins.
-    pub held: bool,
-    /// Where the room reports to the call (wait audio ended, room started).
-    pub notify: mpsc::Sender<CallNotice>,
-}
-
-/// A leg the room gave back: the socket (std's: the call task registers it
-/// with its own runtime again, `UdpSocket::from_std`), and where its media
-/// came from.
-#[derive(Debug)]
-pub struct ReturnedLeg {
-    pub socket: net::UdpSocket,
-    pub remote: Option<SocketAddr>,
-}
-
-/// What a call task hears about its time in a room.
-#[derive(Debug)]
-pub enum CallNotice {
-    /// The call is out of the room (the hub says why), with its leg back.
-    Left {
-        reason: LeaveReason,
-        leg: Option<ReturnedLeg>,
-    },
-    /// The wait source set for the leg played to its end.
-    WaitEnded,
-    /// The room started: wait audio is over.
-    Started,
-}
 
 #[derive(Debug)]
 enum Command {
@@ -164,10 +126,11 @@ impl Drop for MixRuntime {
     }
 }
 
-/// Starts the media task of conference `sid` on `mix`.
+/// Starts the media task of conference `sid` on `mix`; it reports into
+/// `reports`.
 pub fn spawn(
     sid: &ConferenceSid,
-    hub: WeakHub,
+    reports: RoomReports,
     metrics: Arc<Metrics>,
     mix: &MixRuntime,
 ) -> RoomHandle {
@@ -178,7 +141,8 @@ pub fn spawn(
         legs: HashMap::new(),
         calls: HashMap::new(),
         next_leg: 0,
-        hub,
+        conference: sid.clone(),
+        reports,
         acks: Vec::new(),
         buf: vec![0; 2048],
         metrics,
@@ -247,6 +211,7 @@ struct Leg {
     call: CallSid,
     socket: net::UdpSocket,
     remote: Option<SocketAddr>,
+    /// Cleared once its `*` is reported: the hub takes the call out.
     hangup_on_star: bool,
     notify: mpsc::Sender<CallNotice>,
 }
@@ -270,7 +235,8 @@ struct RoomTask {
     legs: HashMap<LegId, Leg>,
     calls: HashMap<CallSid, LegId>,
     next_leg: u64,
-    hub: WeakHub,
+    conference: ConferenceSid,
+    reports: RoomReports,
     /// Mutes applied since the last tick, answered after the next one.
     acks: Vec<oneshot::Sender<()>>,
     buf: Vec<u8>,
@@ -432,17 +398,16 @@ impl RoomTask {
                 }
             }
             MediaEvent::Dtmf { leg, digit } => {
-                let Some(leg) = self.legs.get(&leg) else {
+                let Some(leg) = self.legs.get_mut(&leg) else {
                     return;
                 };
                 tracing::debug!(call_sid = %leg.call, ?digit, "DTMF");
-                if digit.as_char() == '*'
-                    && leg.hangup_on_star
-                    && let Some(hub) = self.hub.upgrade()
-                {
-                    let call = leg.call.clone();
-                    tokio::spawn(async move {
-                        hub.leave(call, LeaveReason::HangupOnStar).await;
+                if digit.as_char() == '*' && leg.hangup_on_star {
+                    leg.hangup_on_star = false;
+                    // Fails only when the hub is gone (shutting down).
+                    let _ = self.reports.send(RoomReport::HangupOnStar {
+                        conference: self.conference.clone(),
+                        call: leg.call.clone(),
                     });
                 }
             }

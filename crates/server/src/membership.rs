@@ -1,0 +1,82 @@
+//! What a call task, the hub and a room pass each other while the call is
+//! in a conference: the leg handed over with a join and given back at the
+//! leave, what the call hears about its membership, and what a room reports
+//! to the hub.
+//!
+//! These live apart from [`crate::hub`] and [`crate::room`] so that each of
+//! those can name them without naming the other: the hub drives rooms, and
+//! a room knows nothing of the hub, only the [`RoomReports`] sender it was
+//! given.
+
+use std::net::{self, SocketAddr};
+
+use conference::LeaveReason;
+use media::{AudioSource, LegConfig};
+use model::{CallSid, ConferenceSid};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// A call's media leg on its way into a room: its socket and what was
+/// negotiated for it.
+#[derive(Debug)]
+pub struct LegHandover {
+    pub socket: UdpSocket,
+    pub config: LegConfig,
+    /// What it hears while the room waits; `None` is silence (`waitUrl=""`).
+    pub wait: Option<Box<dyn AudioSource + Send>>,
+    pub hangup_on_star: bool,
+    /// On hold (re-INVITE `sendonly`/`inactive`) when it joins.
+    pub held: bool,
+    /// Where the call hears about its membership ([`CallNotice`]). The hub
+    /// reserves one slot of it when the join succeeds, for the
+    /// [`CallNotice::Left`] that ends the membership: the room's notices
+    /// can fill the rest, never that one. Give a fresh channel per join.
+    pub notify: mpsc::Sender<CallNotice>,
+}
+
+/// A leg the room gave back: the socket (std's: the call task registers it
+/// with its own runtime again, `UdpSocket::from_std`), and where its media
+/// came from.
+#[derive(Debug)]
+pub struct ReturnedLeg {
+    pub socket: net::UdpSocket,
+    pub remote: Option<SocketAddr>,
+}
+
+/// What a call task hears about its time in a room.
+#[derive(Debug)]
+pub enum CallNotice {
+    /// The call is out of the room (the hub says why), with its leg back.
+    /// Sent exactly once per successful join, into a slot reserved for it.
+    Left {
+        reason: LeaveReason,
+        leg: Option<ReturnedLeg>,
+    },
+    /// The wait source set for the leg played to its end.
+    WaitEnded,
+    /// The room started: wait audio is over.
+    Started,
+}
+
+/// A change to a call's leg that SIP reported (a re-INVITE).
+#[derive(Debug, Clone, Copy)]
+pub enum LegUpdate {
+    Hold(bool),
+    Remote(Option<SocketAddr>),
+}
+
+/// What a room tells the hub. A room never waits for the hub (the hub waits
+/// for rooms), so reports go into an unbounded channel; each leg reports
+/// at most once, which bounds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomReport {
+    /// A leg with `hangupOnStar` pressed `*`: the call leaves its room.
+    HangupOnStar {
+        conference: ConferenceSid,
+        call: CallSid,
+    },
+}
+
+/// Where rooms send their [`RoomReport`]s; the hub reads the other end
+/// beside its commands.
+pub type RoomReports = mpsc::UnboundedSender<RoomReport>;
