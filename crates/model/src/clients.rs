@@ -1,7 +1,6 @@
 //! State kept per network client, with bounded memory. The API's
-//! bad-credentials limit (`api::throttle`) keeps its windows here; the SIP
-//! side's per-source token bucket (`server::sip_guard`) has the same shape
-//! and is meant to keep its buckets here too.
+//! bad-credentials limit (`api::throttle`) keeps its windows here, and the
+//! SIP side's per-source rate limit (`server::sip_guard`) its token buckets.
 //!
 //! A client is an IP address: IPv4 as is, an IPv4-mapped IPv6 address (a
 //! dual-stack socket's view of an IPv4 peer) as the IPv4 address it is, and

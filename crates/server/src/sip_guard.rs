@@ -17,11 +17,11 @@
 //! | Source | The IP address (not the port: a flood from many ports of one host is one source), IPv6 by its /64, IPv4-mapped IPv6 as IPv4 |
 //! | Memory | At most [`SourceLimits::max_sources`] (10,000) buckets, in two generations: when the newer one is half full the older is dropped whole (O(1) per message). A source forgotten starts again with a full bucket. A flood with forged sources from many addresses is beyond what any per-source limit can stop; the cap keeps it from growing the map |
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
 use ipnet::IpNet;
+use model::PerClient;
 
 /// The networks allowed to place calls (`--sip-allow`); empty: everyone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,18 +73,12 @@ impl Default for SourceLimits {
     }
 }
 
-/// A token bucket per source address.
+/// A token bucket per source address, kept in a bounded [`PerClient`] map
+/// (the same per-client memory as the API's bad-credentials limit).
 #[derive(Debug)]
 pub struct SourceLimiter {
     limits: SourceLimits,
-    current: HashMap<Source, Bucket>,
-    previous: HashMap<Source, Bucket>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Source {
-    V4([u8; 4]),
-    V6([u8; 8]),
+    buckets: PerClient<Bucket>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,8 +91,7 @@ impl SourceLimiter {
     pub fn new(limits: SourceLimits) -> Self {
         Self {
             limits,
-            current: HashMap::new(),
-            previous: HashMap::new(),
+            buckets: PerClient::new(limits.max_sources),
         }
     }
 
@@ -108,7 +101,12 @@ impl SourceLimiter {
         let SourceLimits {
             per_second, burst, ..
         } = self.limits;
-        let bucket = self.bucket(Source::of(ip), now);
+        // A source not remembered starts full.
+        let full = Bucket {
+            tokens: burst,
+            at: now,
+        };
+        let bucket = self.buckets.get_or_insert(ip, full);
         // Time that went backwards adds nothing.
         let elapsed = now.saturating_duration_since(bucket.at);
         bucket.tokens = (bucket.tokens + elapsed.as_secs_f64() * per_second).min(burst);
@@ -124,37 +122,7 @@ impl SourceLimiter {
     /// How many sources are remembered.
     #[cfg(test)]
     fn sources(&self) -> usize {
-        self.current.len() + self.previous.len()
-    }
-
-    /// The source's bucket, brought into the current generation; a new
-    /// source starts full.
-    fn bucket(&mut self, source: Source, now: Instant) -> &mut Bucket {
-        let full = Bucket {
-            tokens: self.limits.burst,
-            at: now,
-        };
-        if !self.current.contains_key(&source) {
-            let carried = self.previous.remove(&source).unwrap_or(full);
-            let generation = (self.limits.max_sources / 2).max(1);
-            if self.current.len() >= generation {
-                self.previous = std::mem::take(&mut self.current);
-            }
-            self.current.insert(source, carried);
-        }
-        self.current.entry(source).or_insert(full)
-    }
-}
-
-impl Source {
-    fn of(ip: IpAddr) -> Self {
-        match canonical(ip) {
-            IpAddr::V4(v4) => Self::V4(v4.octets()),
-            IpAddr::V6(v6) => {
-                let [a, b, c, d, e, f, g, h, ..] = v6.octets();
-                Self::V6([a, b, c, d, e, f, g, h])
-            }
-        }
+        self.buckets.len()
     }
 }
 
