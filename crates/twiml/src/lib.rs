@@ -9,7 +9,8 @@
 //! - [`CallScript`] runs one call: it asks the shell to fetch, speak, play,
 //!   pause, join a conference or hang up ([`Action`]), and is told how each
 //!   went.
-//! - [`WaitScript`] runs a conference's wait audio (`waitUrl`) the same way.
+//! - [`WaitScript`] runs a conference's wait audio (`waitUrl`) with the
+//!   same verb runner ([`runner`]), in its wait mode.
 //! - [`webhook`] builds each request's parameters, its URL or form body, and
 //!   its `X-Twilio-Signature`.
 //!
@@ -66,10 +67,12 @@
 //! # Ok::<(), twiml::UrlError>(())
 //! ```
 
+mod element;
 mod fetch;
 mod http_url;
 pub mod interpreter;
 pub mod parse;
+mod runner;
 pub mod verbs;
 pub mod wait;
 pub mod webhook;
@@ -78,6 +81,6 @@ pub use fetch::{AppError, FetchError, FetchedBody, MAX_FETCHES_IN_A_ROW, url_for
 pub use http_url::{HttpUrl, UrlError};
 pub use interpreter::{Action, CallScript, HangupReason};
 pub use parse::{Document, MAX_DEPTH, MAX_DOCUMENT_BYTES, ParseError, Verb, Warning};
-pub use verbs::{Conference, Dial, Pause, Play, Redirect, Repeat, Say, Voice, WaitAudio};
+pub use verbs::{Conference, Dial, Pause, Play, Redirect, Say, Voice, WaitAudio};
 pub use wait::{WaitAction, WaitScript, WaitWarning};
-pub use webhook::{CallInfo, CallStatus, DialStatus, Params, WebhookRequest};
+pub use webhook::{CallInfo, DialStatus, Params, WebhookCallStatus, WebhookRequest};

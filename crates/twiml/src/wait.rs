@@ -23,15 +23,12 @@
 //!   with nothing heard warns ([`WaitWarning::FellBack`]) and switches to the
 //!   built-in hold music for the rest of this wait.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
-use model::HttpMethod;
-
-use crate::fetch::{FetchBudget, url_for_logs};
-use crate::verbs::{Playing, Repeat, Voice, WaitAudio};
-use crate::webhook::{CallInfo, CallStatus, WebhookRequest};
-use crate::{AppError, Document, FetchError, FetchedBody, HttpUrl, Verb, Warning};
+use crate::runner::{Runner, Step};
+use crate::verbs::{Voice, WaitAudio};
+use crate::webhook::{CallInfo, WebhookRequest};
+use crate::{AppError, FetchError, FetchedBody, HttpUrl, Warning};
 
 /// Something the shell should do for a waiting participant.
 #[must_use]
@@ -69,124 +66,62 @@ pub enum WaitWarning {
     Document(Warning),
 }
 
-/// One participant's wait audio. See the [module docs](self).
+/// One participant's wait audio: the [one verb runner](crate::runner) in
+/// wait mode. See the [module docs](self).
 #[derive(Debug)]
 pub struct WaitScript {
-    call: CallInfo,
-    /// `None` once the script plays built-in music or silence.
-    source: Option<(HttpUrl, HttpMethod)>,
-    actions: VecDeque<WaitAction>,
-    verbs: VecDeque<Verb>,
-    state: State,
-    budget: FetchBudget,
-}
-
-#[derive(Debug)]
-enum State {
-    Ready,
-    Fetching {
-        url: HttpUrl,
-    },
-    /// A TwiML Say or Play, with the repetitions still to come.
-    Playing(Playing<WaitAction>),
-    Pausing,
-    PlayingResponse,
-    HoldMusic,
-    Silent,
+    runner: Runner,
 }
 
 impl WaitScript {
     pub fn new(wait: WaitAudio, call: CallInfo) -> Self {
-        let mut script = Self {
-            call,
-            source: None,
-            actions: VecDeque::new(),
-            verbs: VecDeque::new(),
-            state: State::Silent,
-            budget: FetchBudget::default(),
-        };
-        match wait {
-            WaitAudio::Silence => {}
-            WaitAudio::BuiltIn => script.hold_music(),
-            WaitAudio::Url { url, method } => {
-                script.source = Some((url, method));
-                script.state = State::Ready;
-                script.fetch_source();
-            }
+        Self {
+            runner: Runner::wait(call, wait),
         }
-        script
     }
 
     /// The next thing to play or fetch; `None` while something plays, and
     /// always for silence.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<WaitAction> {
-        self.actions.pop_front()
+        loop {
+            let action = match self.runner.poll_step()? {
+                Step::Fetch(request) => WaitAction::Fetch(request),
+                Step::Say {
+                    text,
+                    voice,
+                    language,
+                } => WaitAction::Say {
+                    text,
+                    voice,
+                    language,
+                },
+                Step::Play { url } => WaitAction::Play { url },
+                Step::Pause { duration } => WaitAction::Pause { duration },
+                Step::PlayAudio { body, content_type } => {
+                    WaitAction::PlayAudio { body, content_type }
+                }
+                Step::PlayHoldMusic => WaitAction::PlayHoldMusic,
+                Step::Warn(warning) => WaitAction::Warn(WaitWarning::Document(warning)),
+                Step::NotAllowed(verb) => WaitAction::Warn(WaitWarning::NotAllowed(verb)),
+                Step::FellBack(error) => WaitAction::Warn(WaitWarning::FellBack(error)),
+                // Call-mode steps: a wait's runner makes none.
+                Step::JoinConference { .. } | Step::PlayErrorTone | Step::Hangup { .. } => {
+                    continue;
+                }
+            };
+            return Some(action);
+        }
     }
 
     /// The result of the last [`WaitAction::Fetch`].
     pub fn fetched(&mut self, result: Result<FetchedBody, FetchError>) {
-        let State::Fetching { url } = &self.state else {
-            return;
-        };
-        let response = match result {
-            Ok(response) => response,
-            Err(error) => {
-                let url = url_for_logs(url.as_url());
-                return self.fall_back(AppError::Fetch { url, error });
-            }
-        };
-        if response.is_audio() {
-            self.actions.push_back(WaitAction::PlayAudio {
-                content_type: response.content_type.unwrap_or_default(),
-                body: response.body,
-            });
-            self.state = State::PlayingResponse;
-            return;
-        }
-        match Document::parse(&response.body, &response.url) {
-            Err(error) => self.fall_back(AppError::Parse {
-                url: url_for_logs(&response.url),
-                error,
-            }),
-            Ok(document) => {
-                self.actions.extend(
-                    document
-                        .warnings
-                        .into_iter()
-                        .map(|w| WaitAction::Warn(WaitWarning::Document(w))),
-                );
-                self.verbs = document.verbs.into();
-                self.state = State::Ready;
-                self.run();
-            }
-        }
+        self.runner.fetched(result);
     }
 
     /// The last thing played (or the pause) ended.
     pub fn finished(&mut self) {
-        match std::mem::replace(&mut self.state, State::Ready) {
-            State::Playing(playing) => {
-                self.budget.reset();
-                match playing.next() {
-                    Some((action, rest)) => {
-                        self.actions.push_back(action);
-                        self.state = State::Playing(rest);
-                    }
-                    None => self.run(),
-                }
-            }
-            State::Pausing => {
-                self.budget.reset();
-                self.run();
-            }
-            State::PlayingResponse => {
-                self.budget.reset();
-                self.fetch_source();
-            }
-            State::HoldMusic => self.hold_music(),
-            other => self.state = other,
-        }
+        self.runner.finished();
     }
 
     /// The last thing could not be played. A TwiML verb is skipped; a
@@ -194,87 +129,6 @@ impl WaitScript {
     /// applies, since nothing was heard); if even the built-in music fails,
     /// the wait goes silent rather than spin.
     pub fn media_failed(&mut self) {
-        match std::mem::replace(&mut self.state, State::Ready) {
-            State::Playing(_) | State::Pausing => self.run(),
-            State::PlayingResponse => self.fetch_source(),
-            State::HoldMusic => self.state = State::Silent,
-            other => self.state = other,
-        }
-    }
-
-    fn run(&mut self) {
-        while matches!(self.state, State::Ready) {
-            let Some(verb) = self.verbs.pop_front() else {
-                self.fetch_source();
-                return;
-            };
-            match verb {
-                Verb::Say(say) => self.play(
-                    WaitAction::Say {
-                        text: say.text,
-                        voice: say.voice,
-                        language: say.language,
-                    },
-                    say.repeat,
-                ),
-                Verb::Play(play) => self.play(WaitAction::Play { url: play.url }, play.repeat),
-                Verb::Pause(pause) => {
-                    self.actions.push_back(WaitAction::Pause {
-                        duration: pause.length,
-                    });
-                    self.state = State::Pausing;
-                }
-                Verb::Redirect(redirect) => {
-                    self.fetch(redirect.url, redirect.method);
-                }
-                Verb::Dial(_) => self.not_allowed("Dial"),
-                Verb::Hangup => self.not_allowed("Hangup"),
-            }
-        }
-    }
-
-    fn play(&mut self, action: WaitAction, repeat: Repeat) {
-        let (first, playing) = Playing::start(action, repeat);
-        self.actions.push_back(first);
-        self.state = State::Playing(playing);
-    }
-
-    fn not_allowed(&mut self, verb: &'static str) {
-        self.actions
-            .push_back(WaitAction::Warn(WaitWarning::NotAllowed(verb)));
-    }
-
-    /// The `waitUrl` again, from the top.
-    fn fetch_source(&mut self) {
-        match self.source.clone() {
-            Some((url, method)) => self.fetch(url, method),
-            None => self.hold_music(),
-        }
-    }
-
-    fn fetch(&mut self, url: HttpUrl, method: HttpMethod) {
-        self.verbs.clear();
-        if let Err(error) = self.budget.spend(url.as_url()) {
-            return self.fall_back(error);
-        }
-        self.state = State::Fetching { url: url.clone() };
-        self.actions.push_back(WaitAction::Fetch(WebhookRequest {
-            url,
-            method,
-            params: self.call.params(CallStatus::InProgress),
-        }));
-    }
-
-    fn fall_back(&mut self, error: AppError) {
-        self.source = None;
-        self.verbs.clear();
-        self.actions
-            .push_back(WaitAction::Warn(WaitWarning::FellBack(error)));
-        self.hold_music();
-    }
-
-    fn hold_music(&mut self) {
-        self.actions.push_back(WaitAction::PlayHoldMusic);
-        self.state = State::HoldMusic;
+        self.runner.media_failed();
     }
 }

@@ -53,7 +53,7 @@ impl fmt::Debug for CallInfo {
 impl CallInfo {
     /// The standard parameters of a request about this call, in the order
     /// spec §10.1 lists them.
-    pub fn params(&self, status: CallStatus) -> Params {
+    pub fn params(&self, status: WebhookCallStatus) -> Params {
         let mut params = Params::new();
         params.push("CallSid", self.call_sid.as_str());
         params.push("AccountSid", self.account_sid.as_str());
@@ -65,9 +65,10 @@ impl CallInfo {
     }
 }
 
-/// `CallStatus` as 2008 sent it.
+/// The `CallStatus` parameter of a webhook, as 2008 sent it (not the
+/// call record's status, [`model::CallStatus`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CallStatus {
+pub enum WebhookCallStatus {
     InProgress,
     Completed,
     Busy,
@@ -75,7 +76,7 @@ pub enum CallStatus {
     NoAnswer,
 }
 
-impl CallStatus {
+impl WebhookCallStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InProgress => "in-progress",
@@ -272,7 +273,7 @@ mod tests {
     /// the vector predates).
     #[test]
     fn signature_matches_the_2008_vector() {
-        let mut params = call().params(CallStatus::InProgress);
+        let mut params = call().params(WebhookCallStatus::InProgress);
         params.0.retain(|(k, _)| k != "CallGuid");
         let request = WebhookRequest {
             url: HttpUrl::parse("http://example.com/voice?x=1").unwrap(),
@@ -301,7 +302,7 @@ mod tests {
 
     #[test]
     fn voice_params_are_the_2008_set_with_call_guid() {
-        let params = call().params(CallStatus::InProgress);
+        let params = call().params(WebhookCallStatus::InProgress);
         let names: Vec<&str> = params.iter().map(|(k, _)| k).collect();
         assert_eq!(
             names,
@@ -317,7 +318,9 @@ mod tests {
         assert_eq!(params.get("CallGuid"), params.get("CallSid"));
         assert_eq!(params.get("CallStatus"), Some("in-progress"));
         assert_eq!(
-            call().params(CallStatus::Completed).get("CallStatus"),
+            call()
+                .params(WebhookCallStatus::Completed)
+                .get("CallStatus"),
             Some("completed")
         );
     }

@@ -17,7 +17,7 @@ use conference::ParticipantOptions;
 use model::HttpMethod;
 
 use crate::HttpUrl;
-use crate::parse::{Context, Element, ParseError};
+use crate::element::{Context, Element, ParseError};
 
 /// A parsed `<Conference>`: which room, how to be in it, what to hear while
 /// it has not started.

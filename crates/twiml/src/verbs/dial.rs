@@ -16,7 +16,7 @@ use std::time::Duration;
 use model::HttpMethod;
 
 use crate::HttpUrl;
-use crate::parse::{Context, Element, ParseError, clip};
+use crate::element::{Context, Element, ParseError, clip};
 use crate::verbs::Conference;
 
 /// A parsed `<Dial>` with its room.

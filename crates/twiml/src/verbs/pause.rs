@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::parse::{Context, Element, ParseError, Warning};
+use crate::element::{Context, Element, ParseError, Warning};
 
 /// A parsed `<Pause>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

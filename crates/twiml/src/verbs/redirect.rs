@@ -5,7 +5,7 @@
 use model::HttpMethod;
 
 use crate::HttpUrl;
-use crate::parse::{Context, Element, ParseError};
+use crate::element::{Context, Element, ParseError};
 
 /// A parsed `<Redirect>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
