@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use conference::{JoinError, JoinRequest, LeaveReason};
 use model::{CallStatus, ConferenceStatus};
 use twiml::{
-    Action, CallInfo, CallScript, FetchError, FetchedBody, HangupReason, HttpUrl, Voice,
-    WaitAction, WaitAudio, WaitScript,
+    Action, CallInfo, CallScript, FetchError, FetchedBody, HangupReason, HttpUrl, Voice, WaitAudio,
+    WaitScript,
 };
 
 use crate::timer::{TimerKind, TimerTable};
@@ -252,6 +252,8 @@ impl Call {
                 Action::Pause { duration } => self.play(Clip::Silence(duration), AfterPlay::Verb),
                 Action::PlayErrorTone => self.play(Clip::ErrorTone, AfterPlay::Tone),
                 Action::Warn(warning) => self.push(CallCommand::Log(LogLine::Tolerated(warning))),
+                // A call's script makes none of a wait's actions.
+                Action::PlayAudio { .. } | Action::PlayHoldMusic | Action::WaitWarn(_) => {}
                 Action::JoinConference {
                     name,
                     options,
@@ -479,31 +481,36 @@ impl Call {
             };
             let id = ReqId(self.next_id);
             let command = match action {
-                WaitAction::Fetch(request) => CallCommand::Fetch { id, request },
-                WaitAction::PlayAudio { body, content_type } => CallCommand::MakeClip {
+                Action::Fetch(request) => CallCommand::Fetch { id, request },
+                Action::PlayAudio { body, content_type } => CallCommand::MakeClip {
                     id,
                     source: ClipSource::Audio { body, content_type },
                 },
-                WaitAction::Say { text, voice, .. } => CallCommand::MakeClip {
+                Action::Say { text, voice, .. } => CallCommand::MakeClip {
                     id,
                     source: ClipSource::Say { text, voice },
                 },
-                WaitAction::Play { url } => CallCommand::MakeClip {
+                Action::Play { url } => CallCommand::MakeClip {
                     id,
                     source: ClipSource::Url(url),
                 },
-                WaitAction::Pause { duration } => {
+                Action::Pause { duration } => {
                     self.push(CallCommand::SetWaitSource(Some(Clip::Silence(duration))));
                     continue;
                 }
-                WaitAction::PlayHoldMusic => {
+                Action::PlayHoldMusic => {
                     self.push(CallCommand::SetWaitSource(Some(Clip::HoldMusicOnce)));
                     continue;
                 }
-                WaitAction::Warn(warning) => {
+                Action::WaitWarn(warning) => {
                     self.push(CallCommand::Log(LogLine::Wait(warning)));
                     continue;
                 }
+                // A wait script makes none of a call's actions.
+                Action::JoinConference { .. }
+                | Action::PlayErrorTone
+                | Action::Warn(_)
+                | Action::Hangup { .. } => continue,
             };
             wait.pending = Some(id);
             self.next_id += 1;

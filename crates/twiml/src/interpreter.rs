@@ -1,4 +1,5 @@
-//! [`CallScript`]: one call's TwiML, run as a sans-IO state machine.
+//! [`CallScript`]: one call's TwiML, run as a sans-IO state machine: the
+//! [one verb runner](crate::runner) in call mode.
 //!
 //! The script never fetches, plays, waits or hangs up itself: it hands the
 //! shell an [`Action`] and waits to be told how it went. Between a verb that
@@ -34,53 +35,12 @@
 //!   the next verb. A room that was full requests it with
 //!   `DialStatus=failed` (`spec/decisions.md`, "Conference life").
 
-use std::time::Duration;
-
-use conference::{JoinError, LeaveReason, ParticipantOptions};
+use conference::{JoinError, LeaveReason};
 use model::HttpMethod;
 
-pub use crate::runner::HangupReason;
-use crate::runner::{Runner, Step};
-use crate::verbs::{Voice, WaitAudio};
+use crate::runner::{Action, Runner};
 use crate::webhook::{CallInfo, DialStatus, WebhookRequest};
-use crate::{FetchError, FetchedBody, HttpUrl, Verb, Warning};
-
-/// Something the shell should do for the call.
-#[must_use]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Request a TwiML document (sign it with the account's AuthToken) and
-    /// report the result with [`CallScript::fetched`].
-    Fetch(WebhookRequest),
-    /// Speak `text` (espeak-ng), then [`CallScript::finished`].
-    Say {
-        text: String,
-        voice: Voice,
-        language: String,
-    },
-    /// Fetch and play a WAV or MP3, then [`CallScript::finished`].
-    Play { url: HttpUrl },
-    /// Play silence for `duration`, then [`CallScript::finished`].
-    Pause { duration: Duration },
-    /// Put the caller in the room `name` of the call's account, hearing
-    /// `wait` while it has not started; leave it on `*` if `hangup_on_star`,
-    /// and after `time_limit`. Then [`CallScript::left_conference`] (or
-    /// [`CallScript::join_failed`]).
-    JoinConference {
-        name: String,
-        options: ParticipantOptions,
-        wait: WaitAudio,
-        hangup_on_star: bool,
-        time_limit: Duration,
-    },
-    /// Play the short application-error tone; a [`Action::Hangup`] follows.
-    PlayErrorTone,
-    /// Something in a document was tolerated: worth a log line.
-    Warn(Warning),
-    /// End the call. Nothing follows except the shell's
-    /// [`CallScript::call_ended`].
-    Hangup { reason: HangupReason },
-}
+use crate::{FetchError, FetchedBody, HttpUrl, Verb};
 
 /// The TwiML side of one call: the [one verb runner](crate::runner) in
 /// call mode. See the [module docs](self) for the contract.
@@ -111,44 +71,7 @@ impl CallScript {
     /// the end).
     #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
-        loop {
-            let action = match self.runner.poll_step()? {
-                Step::Fetch(request) => Action::Fetch(request),
-                Step::Say {
-                    text,
-                    voice,
-                    language,
-                } => Action::Say {
-                    text,
-                    voice,
-                    language,
-                },
-                Step::Play { url } => Action::Play { url },
-                Step::Pause { duration } => Action::Pause { duration },
-                Step::JoinConference {
-                    name,
-                    options,
-                    wait,
-                    hangup_on_star,
-                    time_limit,
-                } => Action::JoinConference {
-                    name,
-                    options,
-                    wait,
-                    hangup_on_star,
-                    time_limit,
-                },
-                Step::PlayErrorTone => Action::PlayErrorTone,
-                Step::Warn(warning) => Action::Warn(warning),
-                Step::Hangup { reason } => Action::Hangup { reason },
-                // Wait-mode steps: a call's runner makes none.
-                Step::PlayAudio { .. }
-                | Step::PlayHoldMusic
-                | Step::NotAllowed(_)
-                | Step::FellBack(_) => continue,
-            };
-            return Some(action);
-        }
+        self.runner.poll_action()
     }
 
     /// Whether the script has hung up (or been told the call ended).

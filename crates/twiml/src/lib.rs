@@ -55,6 +55,8 @@
 //!             script.left_conference(conference::LeaveReason::Kicked);
 //!         }
 //!         Action::PlayErrorTone | Action::Warn(_) => {}
+//!         // Only a wait script (the runner's other mode) makes these.
+//!         Action::PlayAudio { .. } | Action::PlayHoldMusic | Action::WaitWarn(_) => {}
 //!         Action::Hangup { reason } => {
 //!             // ... BYE; record `reason` on the call.
 //!             let _ = reason;
@@ -72,15 +74,16 @@ mod fetch;
 mod http_url;
 pub mod interpreter;
 pub mod parse;
-mod runner;
+pub mod runner;
 pub mod verbs;
 pub mod wait;
 pub mod webhook;
 
 pub use fetch::{AppError, FetchError, FetchedBody, MAX_FETCHES_IN_A_ROW, url_for_logs};
 pub use http_url::{HttpUrl, UrlError};
-pub use interpreter::{Action, CallScript, HangupReason};
+pub use interpreter::CallScript;
 pub use parse::{Document, MAX_DEPTH, MAX_DOCUMENT_BYTES, ParseError, Verb, Warning};
+pub use runner::{Action, HangupReason, WaitWarning};
 pub use verbs::{Conference, Dial, Pause, Play, Redirect, Say, Voice, WaitAudio};
-pub use wait::{WaitAction, WaitScript, WaitWarning};
+pub use wait::WaitScript;
 pub use webhook::{CallInfo, DialStatus, Params, WebhookCallStatus, WebhookRequest};

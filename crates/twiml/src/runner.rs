@@ -1,5 +1,5 @@
-//! The one verb runner: a document's verbs, run one at a time as [`Step`]s
-//! the shell carries out, in one of two modes.
+//! The one verb runner: a document's verbs, run one at a time as
+//! [`Action`]s the shell carries out, in one of two modes.
 //!
 //! - [`Mode::Call`] is a call's script ([`CallScript`](crate::CallScript)):
 //!   the end of the document, `<Hangup>` and a failed fetch end the call;
@@ -38,30 +38,33 @@ pub enum HangupReason {
     Shutdown,
 }
 
-/// What the runner asks of the shell, in either mode. The public scripts
-/// turn it into their own action type.
+/// Something the shell should do for a call's script or a wait script.
+/// Each variant says which mode makes it and what to report back.
+#[must_use]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Step {
+pub enum Action {
+    /// Request a TwiML document (a call's: sign it with the account's
+    /// AuthToken), then `fetched`.
     Fetch(WebhookRequest),
+    /// Speak `text` (espeak-ng), then `finished` (or `media_failed`).
     Say {
         text: String,
         voice: Voice,
         language: String,
     },
-    Play {
-        url: HttpUrl,
-    },
-    Pause {
-        duration: Duration,
-    },
-    /// Wait mode: a fetched audio response.
-    PlayAudio {
-        body: Vec<u8>,
-        content_type: String,
-    },
-    /// Wait mode: the built-in hold music, once.
+    /// Fetch and play a WAV or MP3, then `finished` (or `media_failed`).
+    Play { url: HttpUrl },
+    /// Play silence for `duration`, then `finished`.
+    Pause { duration: Duration },
+    /// Wait mode: play a fetched audio response (WAV or MP3), then
+    /// `finished` (or `media_failed`).
+    PlayAudio { body: Vec<u8>, content_type: String },
+    /// Wait mode: play confab's built-in hold music once, then `finished`.
     PlayHoldMusic,
-    /// Call mode.
+    /// Call mode: put the caller in the room `name` of the call's account,
+    /// hearing `wait` while it has not started; leave it on `*` if
+    /// `hangup_on_star`, and after `time_limit`. Then `left_conference` (or
+    /// `join_failed`).
     JoinConference {
         name: String,
         options: ParticipantOptions,
@@ -69,17 +72,28 @@ pub(crate) enum Step {
         hangup_on_star: bool,
         time_limit: Duration,
     },
-    /// Call mode.
+    /// Call mode: play the short application-error tone; a
+    /// [`Action::Hangup`] follows.
     PlayErrorTone,
+    /// Call mode: something in a document was tolerated: worth a log line.
     Warn(Warning),
-    /// Wait mode: a verb wait TwiML may not use, skipped.
-    NotAllowed(&'static str),
-    /// Wait mode: the wait audio failed; hold music from now on.
+    /// Wait mode: wait audio tolerated something or fell back: worth a log
+    /// line.
+    WaitWarn(WaitWarning),
+    /// Call mode: end the call. Nothing follows except the shell's
+    /// `call_ended`.
+    Hangup { reason: HangupReason },
+}
+
+/// What went wrong with wait audio, short of the call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WaitWarning {
+    #[error("wait audio: {0}; playing the built-in hold music instead")]
     FellBack(AppError),
-    /// Call mode.
-    Hangup {
-        reason: HangupReason,
-    },
+    #[error("wait audio: <{0}> is not allowed in waitUrl TwiML and was skipped")]
+    NotAllowed(&'static str),
+    #[error("wait audio: {0}")]
+    Document(Warning),
 }
 
 /// Where the verbs come from and what ends them.
@@ -106,7 +120,7 @@ enum State {
         url: HttpUrl,
     },
     /// A Say or Play is playing, with the repetitions still to come.
-    Playing(Playing<Step>),
+    Playing(Playing<Action>),
     Pausing,
     /// Wait mode: a fetched audio response is playing.
     PlayingResponse,
@@ -128,7 +142,7 @@ enum State {
 pub(crate) struct Runner {
     call: CallInfo,
     mode: Mode,
-    steps: VecDeque<Step>,
+    steps: VecDeque<Action>,
     /// The rest of the current document.
     verbs: VecDeque<Verb>,
     state: State,
@@ -190,7 +204,7 @@ impl Runner {
         }
     }
 
-    pub(crate) fn poll_step(&mut self) -> Option<Step> {
+    pub(crate) fn poll_action(&mut self) -> Option<Action> {
         self.steps.pop_front()
     }
 
@@ -198,7 +212,7 @@ impl Runner {
         matches!(self.state, State::Ended)
     }
 
-    /// The result of the last [`Step::Fetch`].
+    /// The result of the last [`Action::Fetch`].
     pub(crate) fn fetched(&mut self, result: Result<FetchedBody, FetchError>) {
         let State::Fetching { url } = &self.state else {
             return;
@@ -211,7 +225,7 @@ impl Runner {
             }
         };
         if self.is_wait() && response.is_audio() {
-            self.steps.push_back(Step::PlayAudio {
+            self.steps.push_back(Action::PlayAudio {
                 content_type: response.content_type.unwrap_or_default(),
                 body: response.body,
             });
@@ -224,8 +238,14 @@ impl Runner {
                 error,
             }),
             Ok(document) => {
-                self.steps
-                    .extend(document.warnings.into_iter().map(Step::Warn));
+                let wait = self.is_wait();
+                self.steps.extend(document.warnings.into_iter().map(|w| {
+                    if wait {
+                        Action::WaitWarn(WaitWarning::Document(w))
+                    } else {
+                        Action::Warn(w)
+                    }
+                }));
                 self.verbs = document.verbs.into();
                 self.state = State::Ready;
                 self.run();
@@ -355,31 +375,33 @@ impl Runner {
             };
             match verb {
                 Verb::Say(say) => self.play(
-                    Step::Say {
+                    Action::Say {
                         text: say.text,
                         voice: say.voice,
                         language: say.language,
                     },
                     say.repeat,
                 ),
-                Verb::Play(play) => self.play(Step::Play { url: play.url }, play.repeat),
+                Verb::Play(play) => self.play(Action::Play { url: play.url }, play.repeat),
                 Verb::Pause(pause) => {
-                    self.steps.push_back(Step::Pause {
+                    self.steps.push_back(Action::Pause {
                         duration: pause.length,
                     });
                     self.state = State::Pausing;
                 }
                 Verb::Redirect(redirect) => self.fetch(redirect.url, redirect.method, None),
                 Verb::Hangup if self.is_wait() => {
-                    self.steps.push_back(Step::NotAllowed("Hangup"));
+                    self.steps
+                        .push_back(Action::WaitWarn(WaitWarning::NotAllowed("Hangup")));
                 }
                 Verb::Hangup => self.end(HangupReason::Normal),
                 Verb::Dial(_) if self.is_wait() => {
-                    self.steps.push_back(Step::NotAllowed("Dial"));
+                    self.steps
+                        .push_back(Action::WaitWarn(WaitWarning::NotAllowed("Dial")));
                 }
                 Verb::Dial(dial) => {
                     let conference = dial.conference;
-                    self.steps.push_back(Step::JoinConference {
+                    self.steps.push_back(Action::JoinConference {
                         name: conference.name,
                         options: conference.options,
                         wait: conference.wait,
@@ -395,7 +417,7 @@ impl Runner {
         }
     }
 
-    fn play(&mut self, step: Step, repeat: Repeat) {
+    fn play(&mut self, step: Action, repeat: Repeat) {
         let (first, playing) = Playing::start(step, repeat);
         self.steps.push_back(first);
         self.state = State::Playing(playing);
@@ -426,7 +448,7 @@ impl Runner {
             params.push("DialStatus", status.as_str());
         }
         self.state = State::Fetching { url: url.clone() };
-        self.steps.push_back(Step::Fetch(WebhookRequest {
+        self.steps.push_back(Action::Fetch(WebhookRequest {
             url,
             method,
             params,
@@ -440,24 +462,25 @@ impl Runner {
         match &mut self.mode {
             Mode::Wait { source } => {
                 *source = None;
-                self.steps.push_back(Step::FellBack(error));
+                self.steps
+                    .push_back(Action::WaitWarn(WaitWarning::FellBack(error)));
                 self.hold_music();
             }
             Mode::Call { .. } => {
-                self.steps.push_back(Step::PlayErrorTone);
+                self.steps.push_back(Action::PlayErrorTone);
                 self.end(HangupReason::ApplicationError(error));
             }
         }
     }
 
     fn hold_music(&mut self) {
-        self.steps.push_back(Step::PlayHoldMusic);
+        self.steps.push_back(Action::PlayHoldMusic);
         self.state = State::HoldMusic;
     }
 
     fn end(&mut self, reason: HangupReason) {
         self.verbs.clear();
-        self.steps.push_back(Step::Hangup { reason });
+        self.steps.push_back(Action::Hangup { reason });
         self.state = State::Ended;
     }
 }

@@ -7,11 +7,11 @@
 //! wait audio loops until the conference starts.
 //!
 //! - [`WaitAudio::BuiltIn`] plays confab's own hold music
-//!   ([`WaitAction::PlayHoldMusic`]) again each time it finishes.
+//!   ([`Action::PlayHoldMusic`]) again each time it finishes.
 //! - [`WaitAudio::Silence`] (`waitUrl=""`) has no actions at all.
 //! - [`WaitAudio::Url`] fetches the `waitUrl` with the call's standard
 //!   parameters (`CallStatus=in-progress`). An `audio/*` response is played as
-//!   it is ([`WaitAction::PlayAudio`]); anything else must be TwiML, of which
+//!   it is ([`Action::PlayAudio`]); anything else must be TwiML, of which
 //!   `<Play> <Say> <Pause> <Redirect>` run as in a call. `<Dial>` and
 //!   `<Hangup>` are not allowed in wait TwiML: they are skipped with a
 //!   warning, and the rest of the document runs. When the audio or the
@@ -20,51 +20,13 @@
 //! - A failing `waitUrl` must not cost the caller the call: a fetch that fails,
 //!   a response that is neither audio nor TwiML (or has an unknown verb), or
 //!   more than [`MAX_FETCHES_IN_A_ROW`](crate::MAX_FETCHES_IN_A_ROW) fetches
-//!   with nothing heard warns ([`WaitWarning::FellBack`]) and switches to the
+//!   with nothing heard warns ([`crate::WaitWarning::FellBack`]) and switches to the
 //!   built-in hold music for the rest of this wait.
 
-use std::time::Duration;
-
-use crate::runner::{Runner, Step};
-use crate::verbs::{Voice, WaitAudio};
-use crate::webhook::{CallInfo, WebhookRequest};
-use crate::{AppError, FetchError, FetchedBody, HttpUrl, Warning};
-
-/// Something the shell should do for a waiting participant.
-#[must_use]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WaitAction {
-    /// Request the `waitUrl` (or a `<Redirect>`), then [`WaitScript::fetched`].
-    Fetch(WebhookRequest),
-    /// Play a fetched audio response (WAV or MP3), then
-    /// [`WaitScript::finished`] (or [`WaitScript::media_failed`]).
-    PlayAudio { body: Vec<u8>, content_type: String },
-    /// As [`Action::Say`](crate::Action::Say), then `finished`.
-    Say {
-        text: String,
-        voice: Voice,
-        language: String,
-    },
-    /// As [`Action::Play`](crate::Action::Play), then `finished`.
-    Play { url: HttpUrl },
-    /// As [`Action::Pause`](crate::Action::Pause), then `finished`.
-    Pause { duration: Duration },
-    /// Play confab's built-in hold music once, then `finished`.
-    PlayHoldMusic,
-    /// Worth a log line; no report expected.
-    Warn(WaitWarning),
-}
-
-/// What went wrong with wait audio, short of the call.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WaitWarning {
-    #[error("wait audio: {0}; playing the built-in hold music instead")]
-    FellBack(AppError),
-    #[error("wait audio: <{0}> is not allowed in waitUrl TwiML and was skipped")]
-    NotAllowed(&'static str),
-    #[error("wait audio: {0}")]
-    Document(Warning),
-}
+use crate::runner::{Action, Runner};
+use crate::verbs::WaitAudio;
+use crate::webhook::CallInfo;
+use crate::{FetchError, FetchedBody};
 
 /// One participant's wait audio: the [one verb runner](crate::runner) in
 /// wait mode. See the [module docs](self).
@@ -83,38 +45,11 @@ impl WaitScript {
     /// The next thing to play or fetch; `None` while something plays, and
     /// always for silence.
     #[must_use]
-    pub fn poll_action(&mut self) -> Option<WaitAction> {
-        loop {
-            let action = match self.runner.poll_step()? {
-                Step::Fetch(request) => WaitAction::Fetch(request),
-                Step::Say {
-                    text,
-                    voice,
-                    language,
-                } => WaitAction::Say {
-                    text,
-                    voice,
-                    language,
-                },
-                Step::Play { url } => WaitAction::Play { url },
-                Step::Pause { duration } => WaitAction::Pause { duration },
-                Step::PlayAudio { body, content_type } => {
-                    WaitAction::PlayAudio { body, content_type }
-                }
-                Step::PlayHoldMusic => WaitAction::PlayHoldMusic,
-                Step::Warn(warning) => WaitAction::Warn(WaitWarning::Document(warning)),
-                Step::NotAllowed(verb) => WaitAction::Warn(WaitWarning::NotAllowed(verb)),
-                Step::FellBack(error) => WaitAction::Warn(WaitWarning::FellBack(error)),
-                // Call-mode steps: a wait's runner makes none.
-                Step::JoinConference { .. } | Step::PlayErrorTone | Step::Hangup { .. } => {
-                    continue;
-                }
-            };
-            return Some(action);
-        }
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.runner.poll_action()
     }
 
-    /// The result of the last [`WaitAction::Fetch`].
+    /// The result of the last [`Action::Fetch`].
     pub fn fetched(&mut self, result: Result<FetchedBody, FetchError>) {
         self.runner.fetched(result);
     }
