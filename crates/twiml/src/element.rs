@@ -111,6 +111,16 @@ impl Element {
         }
     }
 
+    /// The text of an element that must have some and no children
+    /// (`<Play>`, `<Redirect>`, `<Conference>`), trimmed.
+    pub(crate) fn required_text(&self, name: &'static str) -> Result<&str, ParseError> {
+        self.no_children(name)?;
+        match self.trimmed_text() {
+            "" => Err(ParseError::MissingText(name)),
+            text => Ok(text),
+        }
+    }
+
     /// Errors if the element has non-whitespace text.
     pub(crate) fn no_text(&self, name: &'static str) -> Result<(), ParseError> {
         if self.trimmed_text().is_empty() {

@@ -87,3 +87,18 @@ pub use runner::{Action, HangupReason, WaitWarning};
 pub use verbs::{Conference, Dial, Pause, Play, Redirect, Say, Voice, WaitAudio};
 pub use wait::WaitScript;
 pub use webhook::{CallInfo, DialStatus, Params, WebhookCallStatus, WebhookRequest};
+
+/// Test helper for the verbs' unit tests: parses `xml` wrapped in
+/// `<Response>` against `base`, and picks its first verb with `pick`.
+#[cfg(test)]
+fn parse_one<T>(
+    base: &str,
+    xml: &str,
+    pick: impl FnOnce(Verb) -> Option<T>,
+) -> Result<(T, Vec<Warning>), ParseError> {
+    let base = url::Url::parse(base).expect("a test base URL");
+    let doc = Document::parse(format!("<Response>{xml}</Response>").as_bytes(), &base)?;
+    let verb = doc.verbs.into_iter().next().expect("a verb");
+    let picked = pick(verb).expect("the kind of verb asked for");
+    Ok((picked, doc.warnings))
+}

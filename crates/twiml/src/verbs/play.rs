@@ -18,11 +18,7 @@ pub struct Play {
 impl Play {
     pub(crate) fn parse(el: &Element, cx: &mut Context<'_>) -> Result<Self, ParseError> {
         const NAME: &str = "Play";
-        el.no_children(NAME)?;
-        let text = el.trimmed_text();
-        if text.is_empty() {
-            return Err(ParseError::MissingText(NAME));
-        }
+        let text = el.required_text(NAME)?;
         let url = cx.url(NAME, "URL", text)?;
         let repeat = cx.repeat(el, NAME);
         Ok(Self { url, repeat })
@@ -32,15 +28,13 @@ impl Play {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Document, Verb, Warning};
+    use crate::{Verb, Warning};
 
     fn play(xml: &str) -> Result<(Play, Vec<Warning>), ParseError> {
-        let base = url::Url::parse("http://h.example/app/voice.php").unwrap();
-        let doc = Document::parse(format!("<Response>{xml}</Response>").as_bytes(), &base)?;
-        match doc.verbs.into_iter().next() {
-            Some(Verb::Play(p)) => Ok((p, doc.warnings)),
-            other => panic!("{other:?}"),
-        }
+        crate::parse_one("http://h.example/app/voice.php", xml, |v| match v {
+            Verb::Play(p) => Some(p),
+            _ => None,
+        })
     }
 
     #[test]
