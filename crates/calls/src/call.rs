@@ -42,6 +42,12 @@ pub struct Call {
     cache: Option<(ClipKey, ReqId)>,
     /// The server stopped before the call was answered.
     stopping: bool,
+    /// How long a webhook may take, and the fetch the
+    /// [`TimerKind::Webhook`] timer is running for.
+    webhook_timeout: Duration,
+    fetching: Option<ReqId>,
+    /// The latest `now` seen: timers set by an input count from it.
+    now: Instant,
 }
 
 #[derive(Debug)]
@@ -105,9 +111,14 @@ struct Wait {
 }
 
 impl Call {
-    /// A routed call. Its first command binds an RTP port.
-    pub fn new(info: CallInfo, source: ScriptSource, now: Instant) -> Self {
-        let _ = now;
+    /// A routed call, whose webhooks may each take `webhook_timeout`. Its
+    /// first command binds an RTP port.
+    pub fn new(
+        info: CallInfo,
+        source: ScriptSource,
+        webhook_timeout: Duration,
+        now: Instant,
+    ) -> Self {
         let script = match source {
             ScriptSource::Webhook(url, method) => CallScript::new(info.clone(), url, method),
             ScriptSource::Verbs(verbs) => CallScript::from_verbs(info.clone(), verbs),
@@ -123,6 +134,9 @@ impl Call {
             failure: None,
             cache: None,
             stopping: false,
+            webhook_timeout,
+            fetching: None,
+            now,
         };
         call.push(CallCommand::BindRtp);
         call
@@ -158,6 +172,7 @@ impl Call {
 
     /// Runs the action of every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         while let Some(kind) = self.timers.pop_expired(now) {
             match kind {
                 TimerKind::TimeLimit => {
@@ -167,12 +182,19 @@ impl Call {
                         self.push(CallCommand::Leave(LeaveReason::TimeLimit));
                     }
                 }
+                TimerKind::Webhook => {
+                    if let Some(id) = self.fetching.take() {
+                        self.push(CallCommand::Cancel { id });
+                        self.fetched(id, Err(FetchError::Timeout));
+                    }
+                }
             }
         }
     }
 
     /// Something happened.
     pub fn handle(&mut self, input: CallInput, now: Instant) {
+        self.now = self.now.max(now);
         match input {
             CallInput::RtpBound(port) => self.rtp_bound(port),
             CallInput::Answered(answered) => self.answered(answered),
@@ -241,7 +263,7 @@ impl Call {
             match action {
                 Action::Fetch(request) => {
                     let id = self.id();
-                    self.push(CallCommand::Fetch { id, request });
+                    self.fetch(id, request);
                     self.phase = Phase::Script(Busy::Fetching(id));
                 }
                 Action::Say { text, voice, .. } => self.clip(
@@ -322,6 +344,10 @@ impl Call {
     }
 
     fn fetched(&mut self, id: ReqId, result: Result<FetchedBody, FetchError>) {
+        if self.fetching == Some(id) {
+            self.fetching = None;
+            self.timers.stop(TimerKind::Webhook);
+        }
         match &mut self.phase {
             Phase::Script(Busy::Fetching(pending)) if *pending == id => {
                 if let Err(error) = &result {
@@ -463,8 +489,25 @@ impl Call {
         if let Phase::InRoom { wait } = &mut self.phase
             && let Some(id) = wait.take().and_then(|w| w.pending)
         {
-            self.push(CallCommand::Cancel { id });
+            self.cancel(id);
         }
+    }
+
+    /// Asks for a webhook, with its deadline.
+    fn fetch(&mut self, id: ReqId, request: twiml::WebhookRequest) {
+        self.push(CallCommand::Fetch { id, request });
+        self.fetching = Some(id);
+        self.timers
+            .set(TimerKind::Webhook, self.now + self.webhook_timeout);
+    }
+
+    /// Drops the work under `id`, and its deadline if it is a fetch.
+    fn cancel(&mut self, id: ReqId) {
+        if self.fetching == Some(id) {
+            self.fetching = None;
+            self.timers.stop(TimerKind::Webhook);
+        }
+        self.push(CallCommand::Cancel { id });
     }
 
     /// Starts the wait script's next actions, until one needs the shell.
@@ -481,7 +524,12 @@ impl Call {
             };
             let id = ReqId(self.next_id);
             let command = match action {
-                Action::Fetch(request) => CallCommand::Fetch { id, request },
+                Action::Fetch(request) => {
+                    wait.pending = Some(id);
+                    self.next_id += 1;
+                    self.fetch(id, request);
+                    continue;
+                }
                 Action::PlayAudio { body, content_type } => CallCommand::MakeClip {
                     id,
                     source: ClipSource::Audio { body, content_type },
@@ -560,12 +608,10 @@ impl Call {
     /// finish the record, tell the application.
     fn end(&mut self, end: CallEnd) {
         match std::mem::replace(&mut self.phase, Phase::Finished) {
-            Phase::Script(Busy::Fetching(id) | Busy::Making { id, .. }) => {
-                self.push(CallCommand::Cancel { id });
-            }
+            Phase::Script(Busy::Fetching(id) | Busy::Making { id, .. }) => self.cancel(id),
             Phase::InRoom { wait: Some(wait) } => {
                 if let Some(id) = wait.pending {
-                    self.push(CallCommand::Cancel { id });
+                    self.cancel(id);
                 }
             }
             _ => {}

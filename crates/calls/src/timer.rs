@@ -12,14 +12,19 @@ pub enum TimerKind {
     /// `<Dial timeLimit>`: armed when the call joins a room, stopped when
     /// it leaves; on fire the call asks the hub to take it out.
     TimeLimit,
+    /// A webhook fetch (the script's or the wait audio's): armed with each
+    /// fetch, stopped by its result; on fire the fetch is cancelled and the
+    /// script hears [`FetchError::Timeout`](twiml::FetchError::Timeout).
+    Webhook,
 }
 
 impl TimerKind {
-    const ALL: [Self; 1] = [Self::TimeLimit];
+    const ALL: [Self; 2] = [Self::TimeLimit, Self::Webhook];
 
     fn index(self) -> usize {
         match self {
             Self::TimeLimit => 0,
+            Self::Webhook => 1,
         }
     }
 }

@@ -16,6 +16,7 @@ use twiml::{CallInfo, Document, FetchError, FetchedBody, HttpUrl, WebhookRequest
 use url::Url;
 
 const BASE: &str = "http://app.example.com";
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -66,7 +67,7 @@ impl Harness {
         Self {
             t0,
             now: t0,
-            call: Call::new(info, source, t0),
+            call: Call::new(info, source, WEBHOOK_TIMEOUT, t0),
             responses: HashMap::new(),
             log: Vec::new(),
             inputs: VecDeque::new(),
@@ -814,4 +815,77 @@ fn no_rtp_port_rejects_and_a_lost_answer_records_nothing() {
     h.call.handle(CallInput::Answered(false), h.now);
     assert_eq!(h.call.poll_command(), None);
     assert!(h.call.is_finished());
+}
+
+#[test]
+fn a_slow_webhook_times_out_at_exactly_its_deadline() {
+    let mut h = Harness::new("/voice");
+    h.run_until_idle();
+    assert_eq!(
+        h.call.timer(TimerKind::Webhook),
+        Some(h.t0 + WEBHOOK_TIMEOUT)
+    );
+    h.advance_to_next_deadline();
+    assert_eq!(h.now - h.t0, WEBHOOK_TIMEOUT);
+    assert!(h.sent(&CallCommand::Cancel { id: ReqId(0) }));
+    assert!(h.sent(&CallCommand::Log(LogLine::FetchFailed(FetchError::Timeout))));
+    assert_eq!(h.plays(), [Clip::ErrorTone]);
+    let (status, failure) = h.finish_record().unwrap();
+    assert_eq!(status, CallStatus::FailedApplicationError);
+    assert!(failure.unwrap().contains("no response in time"));
+    h.assert_over(CallEnd::HungUp, CallStatus::FailedApplicationError);
+    // The late answer, with the stale id, is ignored.
+    let before = h.log.len();
+    h.answer_fetch(Ok(FetchedBody {
+        url: Url::parse("http://app.example.com/voice").unwrap(),
+        content_type: None,
+        body: b"<Response><Say>late</Say></Response>".to_vec(),
+    }));
+    assert_eq!(h.log.len(), before);
+}
+
+#[test]
+fn a_webhook_in_time_stops_its_timer() {
+    let mut h = Harness::new("/voice");
+    h.hold_plays = true;
+    h.run_until_idle();
+    h.now += secs(9);
+    h.answer_fetch(Ok(FetchedBody {
+        url: Url::parse("http://app.example.com/voice").unwrap(),
+        content_type: None,
+        body: b"<Response><Pause/><Redirect>/next</Redirect></Response>".to_vec(),
+    }));
+    assert_eq!(h.call.timer(TimerKind::Webhook), None);
+    h.end_play();
+    // The next fetch has a deadline of its own, from its own start.
+    assert_eq!(
+        h.call.timer(TimerKind::Webhook),
+        Some(h.t0 + secs(9) + WEBHOOK_TIMEOUT)
+    );
+}
+
+#[test]
+fn a_slow_wait_url_falls_back_to_hold_music_and_the_time_limit_still_counts() {
+    let mut h = wait_call("");
+    h.responses.remove("/wait");
+    h.run_until_idle();
+    assert_eq!(h.paths_fetched(), ["/voice", "/wait"]);
+    // Two timers: the webhook's first, then the <Dial> default time limit.
+    h.advance_to_next_deadline();
+    assert_eq!(h.now - h.t0, WEBHOOK_TIMEOUT);
+    assert_eq!(wait_sources(&h), [Some(Clip::HoldMusicOnce)]);
+    assert!(h.call.in_room());
+    h.advance_to_next_deadline();
+    assert_eq!(h.now - h.t0, secs(14_400));
+    assert!(h.sent(&CallCommand::Leave(LeaveReason::TimeLimit)));
+}
+
+#[test]
+fn the_room_starting_stops_the_wait_fetchs_timer() {
+    let mut h = wait_call("");
+    h.responses.remove("/wait");
+    h.run_until_idle();
+    assert!(h.call.timer(TimerKind::Webhook).is_some());
+    h.input(CallInput::Room(RoomNotice::Started));
+    assert_eq!(h.call.timer(TimerKind::Webhook), None);
 }

@@ -57,6 +57,9 @@ pub struct CallServices {
     pub clock: Arc<dyn Clock>,
     pub ports: RtpPorts,
     pub http: reqwest::Client,
+    /// How long a TwiML webhook may take (the call's `Webhook` timer; the
+    /// HTTP client has the same timeout).
+    pub webhook_timeout: Duration,
     /// Unknown numbers join the default account's room of that name.
     pub open_rooms: bool,
     pub metrics: Arc<Metrics>,
@@ -120,7 +123,12 @@ async fn run(
         caller: incoming.from_user.clone().unwrap_or_default(),
         called: incoming.request_uri_user.clone().unwrap_or_default(),
     };
-    let core = Call::new(info.clone(), route.script, Instant::now().into_std());
+    let core = Call::new(
+        info.clone(),
+        route.script,
+        svc.webhook_timeout,
+        Instant::now().into_std(),
+    );
     let held = incoming.audio.on_hold();
     let io = CallIo {
         stop: svc.stop.clone(),
