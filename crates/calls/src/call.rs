@@ -190,6 +190,10 @@ impl Call {
                 }
             }
         }
+        debug_assert!(
+            self.timers.next().is_none_or(|(at, _)| at > now),
+            "no deadline at or before now after handling it"
+        );
     }
 
     /// Something happened.

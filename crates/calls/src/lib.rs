@@ -52,7 +52,7 @@ mod timer;
 mod types;
 
 pub use call::Call;
-pub use timer::{TimerKind, TimerTable};
+pub use timer::TimerKind;
 pub use types::{
     CallCommand, CallEnd, CallInput, Clip, ClipSource, LegChange, LogLine, RecordChange, ReqId,
     RoomNotice, ScriptSource, SipEvent,

@@ -31,7 +31,7 @@ impl TimerKind {
 
 /// The deadlines of one call.
 #[derive(Debug, Clone, Default)]
-pub struct TimerTable {
+pub(crate) struct TimerTable {
     slots: [Option<Instant>; TimerKind::ALL.len()],
 }
 

@@ -18,11 +18,11 @@
 //! initial URL again with `CallStatus=completed` (spec §10.1).
 //!
 //! Rules the 2008 documents leave open, as settled here:
-//! - After the last verb the call hangs up ([`HangupReason::Normal`]).
+//! - After the last verb the call hangs up ([`HangupReason::Normal`](crate::HangupReason::Normal)).
 //! - A fetch that fails (transport, timeout, non-2xx) or returns something
 //!   that is not TwiML, at any point (voice URL, `<Redirect>`, `<Dial
 //!   action>`), ends the call: [`Action::PlayErrorTone`], then
-//!   [`Action::Hangup`] with [`HangupReason::ApplicationError`] for the shell
+//!   [`Action::Hangup`] with [`HangupReason::ApplicationError`](crate::HangupReason::ApplicationError) for the shell
 //!   to record on the call. The Content-Type is not consulted: 2009 apps
 //!   served TwiML as `text/html` too, and whatever does not parse is an error.
 //! - `loop="0"` on `<Say>`/`<Play>` repeats until the call ends; a play the
