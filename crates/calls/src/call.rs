@@ -407,6 +407,8 @@ impl Call {
                 }
                 self.pump_wait();
             }
+            Phase::Finished => {}
+            // Made for a verb the call moved on from.
             _ => self.push(CallCommand::ForgetClip { id }),
         }
     }
@@ -432,6 +434,9 @@ impl Call {
         has_room: bool,
         now: Instant,
     ) {
+        if !matches!(self.phase, Phase::Joining { .. }) {
+            return; // not waiting for a join (the call ended meanwhile)
+        }
         let Phase::Joining { time_limit, wait } =
             std::mem::replace(&mut self.phase, Phase::Finished)
         else {

@@ -889,3 +889,22 @@ fn the_room_starting_stops_the_wait_fetchs_timer() {
     h.input(CallInput::Room(RoomNotice::Started));
     assert_eq!(h.call.timer(TimerKind::Webhook), None);
 }
+
+#[test]
+fn a_join_answered_after_the_call_ended_changes_nothing() {
+    let mut h = Harness::new("/voice");
+    h.hub = HubAnswer::Hold;
+    h.respond("/voice", DIAL);
+    h.run_until_idle();
+    h.input(CallInput::Sip(SipEvent::Ended));
+    assert!(h.sent(&CallCommand::Leave(LeaveReason::Hangup)));
+    h.assert_over(CallEnd::Gone, CallStatus::Complete);
+    let before = h.log.len();
+    h.input(CallInput::Joined {
+        conference: ConferenceSid::from_random([3; 16]),
+        status: ConferenceStatus::InProgress,
+        has_room: true,
+    });
+    assert_eq!(h.log.len(), before);
+    assert_eq!(h.call.poll_timeout(), None);
+}
