@@ -7,7 +7,8 @@ use std::time::Duration;
 use conference::{JoinError, JoinRequest, LeaveReason};
 use model::{CallStatus, ConferenceSid, ConferenceStatus, HttpMethod};
 use twiml::{
-    AppError, FetchError, FetchedBody, HttpUrl, Verb, Voice, WaitWarning, Warning, WebhookRequest,
+    AppError, Document, FetchError, FetchedBody, HttpUrl, Verb, Voice, WaitWarning, Warning,
+    WebhookRequest,
 };
 
 /// Names one piece of work the shell does for the call (a fetch, a clip
@@ -23,6 +24,25 @@ pub enum ScriptSource {
     Webhook(HttpUrl, HttpMethod),
     /// Verbs that came with the route (an open room's built-in script).
     Verbs(Vec<Verb>),
+}
+
+/// The built-in TwiML of an open room, `<Dial><Conference>room</Conference></Dial>`,
+/// for [`ScriptSource::Verbs`]: the room's name is the Request-URI user,
+/// escaped, with control characters dropped.
+pub fn open_room(room: &str) -> Option<Vec<Verb>> {
+    let mut name = String::with_capacity(room.len());
+    for c in room.chars() {
+        match c {
+            '&' => name.push_str("&amp;"),
+            '<' => name.push_str("&lt;"),
+            '>' => name.push_str("&gt;"),
+            c if c.is_control() => {}
+            c => name.push(c),
+        }
+    }
+    let xml = format!("<Response><Dial><Conference>{name}</Conference></Dial></Response>");
+    let base = url::Url::parse("http://confab.invalid/").ok()?;
+    Document::parse(xml.as_bytes(), &base).ok().map(|d| d.verbs)
 }
 
 /// Something that happened to the call.

@@ -12,7 +12,7 @@ use calls::{
 };
 use conference::{JoinError, LeaveReason};
 use model::{AccountSid, CallSid, CallStatus, ConferenceSid, ConferenceStatus, HttpMethod};
-use twiml::{CallInfo, Document, FetchError, FetchedBody, HttpUrl, WebhookRequest};
+use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl, WebhookRequest};
 use url::Url;
 
 const BASE: &str = "http://app.example.com";
@@ -782,16 +782,15 @@ fn the_end_of_call_request_is_sent_exactly_once() {
 
 #[test]
 fn the_open_room_script_joins_at_once_and_sends_no_request() {
-    let base = Url::parse("http://confab.invalid/").unwrap();
-    let verbs = Document::parse(
-        b"<Response><Dial><Conference>lobby</Conference></Dial></Response>",
-        &base,
-    )
-    .unwrap()
-    .verbs;
+    let verbs = calls::open_room("lob<by>&\u{7}").unwrap();
     let mut h = Harness::with_source(ScriptSource::Verbs(verbs));
     h.run_until_idle();
     assert!(h.call.in_room());
+    let name = h.log.iter().find_map(|c| match c {
+        CallCommand::Join { request, .. } => Some(request.name.clone()),
+        _ => None,
+    });
+    assert_eq!(name.as_deref(), Some("lob<by>&"));
     assert_eq!(h.paths_fetched(), Vec::<String>::new());
     leave(&mut h, LeaveReason::Kicked);
     assert_eq!(h.hangups(), 1);

@@ -35,7 +35,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
-use twiml::{CallInfo, Document, FetchError, FetchedBody, HttpUrl, Verb};
+use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl};
 
 use crate::audio::{self, AudioError};
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure, LegUpdate};
@@ -184,7 +184,7 @@ async fn route(svc: &CallServices, user: Option<&str>) -> Result<Option<Route>, 
     let Some(account) = svc.store.accounts().await?.into_iter().next() else {
         return Ok(None);
     };
-    let Some(verbs) = open_room(user) else {
+    let Some(verbs) = calls::open_room(user) else {
         return Ok(None);
     };
     Ok(Some(Route {
@@ -192,23 +192,6 @@ async fn route(svc: &CallServices, user: Option<&str>) -> Result<Option<Route>, 
         number: None,
         script: ScriptSource::Verbs(verbs),
     }))
-}
-
-/// The built-in TwiML of an open room: `<Dial><Conference>user</Conference></Dial>`.
-fn open_room(room: &str) -> Option<Vec<Verb>> {
-    let mut name = String::with_capacity(room.len());
-    for c in room.chars() {
-        match c {
-            '&' => name.push_str("&amp;"),
-            '<' => name.push_str("&lt;"),
-            '>' => name.push_str("&gt;"),
-            c if c.is_control() => {}
-            c => name.push(c),
-        }
-    }
-    let xml = format!("<Response><Dial><Conference>{name}</Conference></Dial></Response>");
-    let base = url::Url::parse("http://confab.invalid/").ok()?;
-    Document::parse(xml.as_bytes(), &base).ok().map(|d| d.verbs)
 }
 
 /// The call's I/O: what the core's commands act on.
