@@ -506,8 +506,8 @@ impl Call {
     fn fetch(&mut self, id: ReqId, request: twiml::WebhookRequest) {
         self.push(CallCommand::Fetch { id, request });
         self.fetching = Some(id);
-        self.timers
-            .set(TimerKind::Webhook, self.now + self.webhook_timeout);
+        let deadline = self.now + self.webhook_timeout;
+        self.timers.set(TimerKind::Webhook, deadline);
     }
 
     /// Drops the work under `id`, and its deadline if it is a fetch.
