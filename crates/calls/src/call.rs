@@ -23,7 +23,7 @@ use crate::types::{
     RoomNotice, ScriptSource, SipEvent,
 };
 
-/// One call, sans-IO. See the [module docs](self).
+/// One call, sans-IO. See the [crate docs](crate) for the contract.
 #[derive(Debug)]
 pub struct Call {
     info: CallInfo,

@@ -1,10 +1,10 @@
 //! The one verb runner: a document's verbs, run one at a time as
 //! [`Action`]s the shell carries out, in one of two modes.
 //!
-//! - [`Mode::Call`] is a call's script ([`CallScript`](crate::CallScript)):
+//! - Call mode is a call's script ([`CallScript`](crate::CallScript)):
 //!   the end of the document, `<Hangup>` and a failed fetch end the call;
 //!   `<Dial>` joins a conference.
-//! - [`Mode::Wait`] is a conference's wait audio
+//! - Wait mode is a conference's wait audio
 //!   ([`WaitScript`](crate::WaitScript)): an `audio/*` response is played as
 //!   it is, `<Dial>` and `<Hangup>` are refused with a warning, the end of
 //!   the document fetches the `waitUrl` again, and a failure falls back to

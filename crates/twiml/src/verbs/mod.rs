@@ -2,7 +2,7 @@
 //! value, its attributes with their defaults, and how its element parses.
 //!
 //! Each `parse` takes an element that [`crate::parse`] already read and the
-//! shared context (base URL, warnings, from [`crate::element`]); the rules
+//! shared context (base URL, warnings, from `element.rs`); the rules
 //! for errors versus warnings are in [`crate::parse`]. A `<Say>` or
 //! `<Play>` `loop` is a [`media::Repeat`], the one repeat count.
 
