@@ -15,7 +15,10 @@
 //! timer back as an input ([`drive`], one `select!`).
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use calls::{
@@ -30,7 +33,6 @@ use sip::{IncomingCall, StatusCode};
 use store::StoreError;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -148,8 +150,7 @@ async fn run(
         playing: None,
         room: None,
         notices: None,
-        tasks: JoinSet::new(),
-        running: HashMap::new(),
+        work: Vec::new(),
         clips: HashMap::new(),
         stop_sent: false,
         _active: None,
@@ -220,14 +221,17 @@ struct CallIo {
     /// The room the call is in, and what it tells the call.
     room: Option<RoomHandle>,
     notices: Option<mpsc::Receiver<CallNotice>>,
-    /// Fetches and clips under way.
-    tasks: JoinSet<Done>,
-    running: HashMap<ReqId, AbortHandle>,
+    /// Fetches and clips under way, polled by this task (as the old
+    /// `wait_for` did): cancelling one drops it at once.
+    work: Vec<(ReqId, Work)>,
     /// Clips made, until the core forgets them.
     clips: HashMap<ReqId, Arc<[i16]>>,
     stop_sent: bool,
     _active: Option<ActiveCall>,
 }
+
+/// A fetch or a clip being made.
+type Work = Pin<Box<dyn Future<Output = Done> + Send>>;
 
 /// A finished fetch or clip.
 enum Done {
@@ -239,7 +243,7 @@ enum Done {
 enum Wake {
     Sip(Option<CallEvent>),
     Room(Option<CallNotice>),
-    Task(Option<Result<Done, tokio::task::JoinError>>),
+    Work(Done),
     Tick,
     Stop,
     Timer,
@@ -269,7 +273,7 @@ async fn drive(mut call: Call, mut io: CallIo) {
         let wake = tokio::select! {
             event = recv(&mut io.events) => Wake::Sip(event),
             notice = recv(&mut io.notices) => Wake::Room(notice),
-            done = io.tasks.join_next(), if !io.tasks.is_empty() => Wake::Task(done),
+            done = next_done(&mut io.work), if !io.work.is_empty() => Wake::Work(done),
             () = tick(&mut io.playing) => Wake::Tick,
             () = io.stop.cancelled(), if !io.stop_sent => Wake::Stop,
             () = sleep_until(deadline) => Wake::Timer,
@@ -277,7 +281,7 @@ async fn drive(mut call: Call, mut io: CallIo) {
         let input = match wake {
             Wake::Sip(event) => io.sip_event(event),
             Wake::Room(notice) => io.notice(notice),
-            Wake::Task(done) => io.done(done),
+            Wake::Work(done) => Some(io.done(done)),
             Wake::Tick => io.tick(),
             Wake::Stop => {
                 io.stop_sent = true;
@@ -300,6 +304,22 @@ async fn recv<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// The first of `work` to finish, taken out of it.
+async fn next_done(work: &mut Vec<(ReqId, Work)>) -> Done {
+    std::future::poll_fn(|cx| {
+        for i in 0..work.len() {
+            if let Some((_, future)) = work.get_mut(i)
+                && let Poll::Ready(done) = future.as_mut().poll(cx)
+            {
+                drop(work.swap_remove(i)); // finished: nothing left to poll
+                return Poll::Ready(done);
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// The next 20 ms tick while a clip plays (never otherwise).
@@ -371,9 +391,7 @@ impl CallIo {
                 });
             }
             CallCommand::Cancel { id } => {
-                if let Some(task) = self.running.remove(&id) {
-                    task.abort();
-                }
+                self.work.retain(|(work, _)| *work != id);
             }
             CallCommand::MakeClip { id, source } => {
                 let client = self.svc.http.clone();
@@ -445,9 +463,8 @@ impl CallIo {
         None
     }
 
-    fn spawn(&mut self, id: ReqId, task: impl Future<Output = Done> + Send + 'static) {
-        let handle = self.tasks.spawn(task.instrument(tracing::Span::current()));
-        self.running.insert(id, handle);
+    fn spawn(&mut self, id: ReqId, work: impl Future<Output = Done> + Send + 'static) {
+        self.work.push((id, Box::pin(work)));
     }
 
     /// Audio for the player or the room.
@@ -580,14 +597,10 @@ impl CallIo {
         Some(CallInput::Room(notice))
     }
 
-    fn done(&mut self, done: Option<Result<Done, tokio::task::JoinError>>) -> Option<CallInput> {
-        match done? {
-            Ok(Done::Fetched(id, result)) => {
-                self.running.remove(&id);
-                Some(CallInput::Fetched { id, result })
-            }
-            Ok(Done::Clip(id, made)) => {
-                self.running.remove(&id);
+    fn done(&mut self, done: Done) -> CallInput {
+        match done {
+            Done::Fetched(id, result) => CallInput::Fetched { id, result },
+            Done::Clip(id, made) => {
                 let result = match made {
                     Ok(samples) => {
                         self.clips.insert(id, samples);
@@ -595,9 +608,8 @@ impl CallIo {
                     }
                     Err(e) => Err(e.to_string()),
                 };
-                Some(CallInput::ClipMade { id, result })
+                CallInput::ClipMade { id, result }
             }
-            Err(_) => None, // cancelled
         }
     }
 
