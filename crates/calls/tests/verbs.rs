@@ -11,7 +11,7 @@ use calls::{
     ReqId, RoomNotice, ScriptSource, SipEvent, TimerKind,
 };
 use conference::{JoinError, LeaveReason};
-use model::{AccountSid, CallSid, CallStatus, ConferenceSid, ConferenceStatus, HttpMethod};
+use model::{CallStatus, ConferenceSid, ConferenceStatus, HttpMethod};
 use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl, WebhookRequest};
 use url::Url;
 
@@ -58,12 +58,7 @@ impl Harness {
 
     fn with_source(source: ScriptSource) -> Self {
         let t0 = Instant::now();
-        let info = CallInfo {
-            call_sid: CallSid::from_random([1; 16]),
-            account_sid: AccountSid::from_random([2; 16]),
-            caller: "4158675309".into(),
-            called: "4155551212".into(),
-        };
+        let info = CallInfo::example();
         Self {
             t0,
             now: t0,

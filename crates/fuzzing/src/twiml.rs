@@ -2,7 +2,7 @@
 //! by a waiting participant's script.
 
 use conference::{JoinError, LeaveReason};
-use model::{AccountSid, CallSid, HttpMethod};
+use model::HttpMethod;
 use twiml::{Action, CallInfo, CallScript, Document, FetchedBody, HttpUrl, WaitAudio, WaitScript};
 
 /// Enough steps for any document the fuzzer builds to be run well past
@@ -114,10 +114,5 @@ fn document(url: HttpUrl, content_type: &str, body: &[u8]) -> FetchedBody {
 }
 
 fn call() -> CallInfo {
-    CallInfo {
-        call_sid: CallSid::from_random([1; 16]),
-        account_sid: AccountSid::from_random([2; 16]),
-        caller: "4158675309".into(),
-        called: "4155551212".into(),
-    }
+    CallInfo::example()
 }

@@ -50,6 +50,23 @@ impl fmt::Debug for CallInfo {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
+impl CallInfo {
+    /// The call of spec §10.3's signature example (its sids, a 2008
+    /// caller and called number): a fixture for tests and fuzz targets.
+    #[allow(clippy::expect_used)] // two valid sid literals
+    pub fn example() -> Self {
+        Self {
+            call_sid: CallSid::parse("CA42ed11f93dc08b952027ffbc406d0868")
+                .expect("a valid call sid"),
+            account_sid: AccountSid::parse("AC309475e5fede1b49e100272a8640f438")
+                .expect("a valid account sid"),
+            caller: "4158675309".into(),
+            called: "4155551212".into(),
+        }
+    }
+}
+
 impl CallInfo {
     /// The standard parameters of a request about this call, in the order
     /// spec §10.1 lists them.
@@ -224,12 +241,7 @@ mod tests {
     }
 
     fn call() -> CallInfo {
-        CallInfo {
-            call_sid: CallSid::parse("CA42ed11f93dc08b952027ffbc406d0868").unwrap(),
-            account_sid: AccountSid::parse("AC309475e5fede1b49e100272a8640f438").unwrap(),
-            caller: "4158675309".into(),
-            called: "4155551212".into(),
-        }
+        CallInfo::example()
     }
 
     /// Spec §10.3, the official twilio-python vector.

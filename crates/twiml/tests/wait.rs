@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use model::{AccountSid, CallSid, HttpMethod};
+use model::HttpMethod;
 use twiml::{
     Action, AppError, CallInfo, FetchError, FetchedBody, HttpUrl, MAX_FETCHES_IN_A_ROW, Voice,
     WaitAudio, WaitScript, WaitWarning, WebhookRequest,
@@ -13,12 +13,7 @@ use url::Url;
 const WAIT_URL: &str = "http://music.example.com/hold/index.xml";
 
 fn call() -> CallInfo {
-    CallInfo {
-        call_sid: CallSid::from_random([7; 16]),
-        account_sid: AccountSid::from_random([8; 16]),
-        caller: "4158675309".into(),
-        called: "4155551212".into(),
-    }
+    CallInfo::example()
 }
 
 fn from_url(method: HttpMethod) -> (WaitScript, WebhookRequest) {
