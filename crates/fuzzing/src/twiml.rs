@@ -2,10 +2,8 @@
 //! by a waiting participant's script.
 
 use conference::{JoinError, LeaveReason};
-use model::{AccountSid, CallSid, HttpMethod};
-use twiml::{
-    Action, CallInfo, CallScript, Document, FetchedBody, HttpUrl, WaitAction, WaitAudio, WaitScript,
-};
+use model::HttpMethod;
+use twiml::{Action, CallInfo, CallScript, Document, FetchedBody, HttpUrl, WaitAudio, WaitScript};
 
 /// Enough steps for any document the fuzzer builds to be run well past
 /// its first verbs; a `<Redirect>` after a `<Say>` loops for ever by design.
@@ -52,6 +50,9 @@ fn run_call(data: &[u8], voice_url: HttpUrl) {
                 }
             }
             Action::PlayErrorTone | Action::Warn(_) => {}
+            Action::PlayAudio { .. } | Action::PlayHoldMusic | Action::WaitWarn(_) => {
+                panic!("a call's script made a wait action: {action:?}")
+            }
             Action::Hangup { .. } => {
                 assert!(script.is_ended());
                 assert_eq!(script.poll_action(), None);
@@ -74,7 +75,7 @@ fn run_wait(data: &[u8], url: HttpUrl) {
             break;
         };
         match action {
-            WaitAction::Fetch(request) => {
+            Action::Fetch(request) => {
                 let _ = request.request_url();
                 // Every third answer claims to be audio, as a waitUrl may.
                 let content_type = if step % 3 == 1 {
@@ -84,18 +85,22 @@ fn run_wait(data: &[u8], url: HttpUrl) {
                 };
                 script.fetched(Ok(document(request.url, content_type, data)));
             }
-            WaitAction::Warn(_) => {}
-            WaitAction::PlayAudio { .. }
-            | WaitAction::Say { .. }
-            | WaitAction::Play { .. }
-            | WaitAction::Pause { .. }
-            | WaitAction::PlayHoldMusic => {
+            Action::WaitWarn(_) => {}
+            Action::PlayAudio { .. }
+            | Action::Say { .. }
+            | Action::Play { .. }
+            | Action::Pause { .. }
+            | Action::PlayHoldMusic => {
                 if step % 4 == 3 {
                     script.media_failed();
                 } else {
                     script.finished();
                 }
             }
+            Action::JoinConference { .. }
+            | Action::PlayErrorTone
+            | Action::Warn(_)
+            | Action::Hangup { .. } => panic!("a wait script made a call action: {action:?}"),
         }
     }
 }
@@ -109,10 +114,5 @@ fn document(url: HttpUrl, content_type: &str, body: &[u8]) -> FetchedBody {
 }
 
 fn call() -> CallInfo {
-    CallInfo {
-        call_sid: CallSid::from_random([1; 16]),
-        account_sid: AccountSid::from_random([2; 16]),
-        caller: "4158675309".into(),
-        called: "4155551212".into(),
-    }
+    CallInfo::example()
 }

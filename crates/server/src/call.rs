@@ -1,43 +1,48 @@
-//! One task per call: routing, the call record, the TwiML script, and the
-//! call's audio when it is not in a conference.
+//! One task per call: routing, then the thin driver of the call's sans-IO
+//! core ([`calls::Call`]).
 //!
 //! A call starts when the SIP task reports an INVITE. The task routes it by
 //! the Request-URI user: a number added with `confab numbers add` (the
 //! call belongs to its account and runs its voice URL), else, with open
 //! rooms on, the default account's room of that name (a built-in
-//! `<Dial><Conference>`, no webhook), else 404. It binds an RTP port,
-//! answers, records the call, and runs [`twiml::CallScript`]: every action
-//! is carried out here (HTTP with a timeout, espeak-ng, decoding, playing
-//! through a [`Player`], joining through the hub) and its outcome reported
-//! back, while SIP events (hang-up, hold, moved media) and the server's
-//! stop signal are watched throughout. When the call ends, either side, the
-//! record gets its end and the application its `CallStatus=completed`.
+//! `<Dial><Conference>`, no webhook), else 404. Routing needs the store, so
+//! it stays here. Everything after (answer, record, the TwiML verbs, rooms,
+//! wait audio, the `timeLimit`, hang-up, the end record and the end-of-call
+//! request) is decided by [`calls::Call`]; this file only carries its
+//! commands out ([`CallIo::execute`]: SIP, webhooks, espeak-ng and
+//! decoding, the [`Player`], the hub, the store, metrics) and brings every
+//! result, SIP event, room notice, player tick, the stop signal and the
+//! timer back as an input ([`drive`], one `select!`).
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::task::Poll;
+use std::time::Duration;
 
-use conference::{JoinError, JoinRequest, LeaveReason, ParticipantOptions};
+use calls::{
+    Call, CallCommand, CallInput, Clip, ClipSource, LegChange, LogLine, RecordChange, ReqId,
+    RoomNotice, ScriptSource, SipEvent,
+};
+use conference::JoinError;
 use media::{AudioSource, PcmSource, Repeat, Silence, TICK};
-use model::{Account, AuthToken, CallRecord, CallSid, CallStatus, HttpMethod, PhoneNumber};
+use model::{Account, AuthToken, CallRecord, CallSid, CallStatus, PhoneNumber};
 use sip::sdp::NegotiatedAudio;
 use sip::{IncomingCall, StatusCode};
 use store::StoreError;
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
-use twiml::{
-    Action, CallInfo, CallScript, Document, FetchError, FetchedBody, HangupReason, HttpUrl, Verb,
-    Voice, WaitAction, WaitAudio, WaitScript,
-};
+use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl};
 
 use crate::audio::{self, AudioError};
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure};
 use crate::membership::{CallNotice, LegHandover, LegUpdate};
-use crate::metrics::Metrics;
+use crate::metrics::{ActiveCall, Metrics};
 use crate::player::{Player, leg_config};
 use crate::room::RoomHandle;
 use crate::rtp_ports::RtpPorts;
@@ -55,6 +60,9 @@ pub struct CallServices {
     pub clock: Arc<dyn Clock>,
     pub ports: RtpPorts,
     pub http: reqwest::Client,
+    /// How long a TwiML webhook may take (the call's `Webhook` timer; the
+    /// HTTP client has the same timeout).
+    pub webhook_timeout: Duration,
     /// Unknown numbers join the default account's room of that name.
     pub open_rooms: bool,
     pub metrics: Arc<Metrics>,
@@ -81,11 +89,6 @@ struct Route {
     account: Account,
     number: Option<PhoneNumber>,
     script: ScriptSource,
-}
-
-enum ScriptSource {
-    Webhook(HttpUrl, HttpMethod),
-    Verbs(Vec<Verb>),
 }
 
 async fn run(
@@ -117,74 +120,43 @@ async fn run(
             return;
         }
     };
-    let bound = svc
-        .ports
-        .bind()
-        .and_then(|socket| Ok((socket.local_addr()?.port(), socket)));
-    let (rtp_port, socket) = match bound {
-        Ok(bound) => bound,
-        Err(e) => {
-            tracing::warn!(error = %e, "no RTP port for a call: 503");
-            svc.metrics.call_failed();
-            sip.reject(call, StatusCode::SERVICE_UNAVAILABLE).await;
-            return;
-        }
-    };
-    if let Err(e) = sip.answer(call, rtp_port).await {
-        tracing::debug!(error = %e, "the call ended before it was answered");
-        return;
-    }
-    let _active = svc.metrics.call_answered();
-    let now = svc.clock.now();
-    let caller = incoming.from_user.clone().unwrap_or_default();
-    let called = incoming.request_uri_user.clone().unwrap_or_default();
-    let record = CallRecord {
-        sid: sid.clone(),
-        account_sid: route.account.sid.clone(),
-        phone_number_sid: route.number.as_ref().map(|n| n.sid.clone()),
-        caller: caller.clone(),
-        called: called.clone(),
-        status: CallStatus::InProgress,
-        start_time: Some(now),
-        end_time: None,
-        duration: None,
-        failure: None,
-        date_created: now,
-        date_updated: now,
-    };
-    if let Err(e) = svc.store.insert_call(&record).await {
-        tracing::error!(error = %e, "could not record the call; it goes on unrecorded");
-    }
-    tracing::info!(account_sid = %route.account.sid, rtp_port, "call answered");
     let info = CallInfo {
         call_sid: sid.clone(),
         account_sid: route.account.sid.clone(),
-        caller,
-        called,
+        caller: incoming.from_user.clone().unwrap_or_default(),
+        called: incoming.request_uri_user.clone().unwrap_or_default(),
     };
-    let script = match route.script {
-        ScriptSource::Webhook(url, method) => CallScript::new(info.clone(), url, method),
-        ScriptSource::Verbs(verbs) => CallScript::from_verbs(info.clone(), verbs),
-    };
+    let core = Call::new(
+        info.clone(),
+        route.script,
+        svc.webhook_timeout,
+        Instant::now().into_std(),
+    );
     let held = incoming.audio.on_hold();
-    let player = Player::new(socket, &incoming.audio, None, held);
-    let mut task = CallTask {
+    let io = CallIo {
+        stop: svc.stop.clone(),
         svc,
         sid,
         token: route.account.auth_token,
         info,
+        phone_number_sid: route.number.map(|n| n.sid),
         call,
         sip,
-        events,
-        script,
+        events: Some(events),
         audio: incoming.audio,
-        player: Some(player),
         held,
-        failure: None,
-        clip: None,
+        socket: None,
+        rtp_port: 0,
+        player: None,
+        playing: None,
+        room: None,
+        notices: None,
+        work: Vec::new(),
+        clips: HashMap::new(),
+        stop_sent: false,
+        _active: None,
     };
-    let end = task.drive().await;
-    task.finish(end).await;
+    drive(core, io).await;
 }
 
 /// The route of a call to `user` (the Request-URI user part).
@@ -214,7 +186,7 @@ async fn route(svc: &CallServices, user: Option<&str>) -> Result<Option<Route>, 
     let Some(account) = svc.store.accounts().await?.into_iter().next() else {
         return Ok(None);
     };
-    let Some(verbs) = open_room(user) else {
+    let Some(verbs) = calls::open_room(user) else {
         return Ok(None);
     };
     Ok(Some(Route {
@@ -224,273 +196,332 @@ async fn route(svc: &CallServices, user: Option<&str>) -> Result<Option<Route>, 
     }))
 }
 
-/// The built-in TwiML of an open room: `<Dial><Conference>user</Conference></Dial>`.
-fn open_room(room: &str) -> Option<Vec<Verb>> {
-    let mut name = String::with_capacity(room.len());
-    for c in room.chars() {
-        match c {
-            '&' => name.push_str("&amp;"),
-            '<' => name.push_str("&lt;"),
-            '>' => name.push_str("&gt;"),
-            c if c.is_control() => {}
-            c => name.push(c),
-        }
-    }
-    let xml = format!("<Response><Dial><Conference>{name}</Conference></Dial></Response>");
-    let base = url::Url::parse("http://confab.invalid/").ok()?;
-    Document::parse(xml.as_bytes(), &base).ok().map(|d| d.verbs)
-}
-
-/// How a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    /// The SIP call is over (the caller hung up, or never acknowledged).
-    Gone,
-    /// The script hung up; the BYE is on its way.
-    HungUp,
-    /// The server is stopping.
-    Shutdown,
-}
-
-/// A clip already made, kept for the next repetition of the same verb.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ClipKey {
-    Say(String, Voice),
-    Play(HttpUrl),
-}
-
-type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-struct CallTask {
+/// The call's I/O: what the core's commands act on.
+struct CallIo {
     svc: Arc<CallServices>,
+    stop: CancellationToken,
     sid: CallSid,
     token: AuthToken,
     info: CallInfo,
+    phone_number_sid: Option<model::PhoneNumberSid>,
     call: sip::CallId,
     sip: SipHandle,
-    events: mpsc::Receiver<CallEvent>,
-    script: CallScript,
+    /// `None` once the SIP task closed it (the call is over).
+    events: Option<mpsc::Receiver<CallEvent>>,
+    /// The SDP as last negotiated, and whether the caller holds: what a
+    /// player or a room leg is made from.
     audio: NegotiatedAudio,
+    held: bool,
+    /// The bound RTP socket, until the player takes it.
+    socket: Option<UdpSocket>,
+    rtp_port: u16,
     /// The call's media when it is not lent to a room.
     player: Option<Player>,
-    held: bool,
-    failure: Option<String>,
-    clip: Option<(ClipKey, Arc<[i16]>)>,
+    /// The clip playing, and the 20 ms ticks that drive the player.
+    playing: Option<(ReqId, Interval)>,
+    /// The room the call is in, and what it tells the call.
+    room: Option<RoomHandle>,
+    notices: Option<mpsc::Receiver<CallNotice>>,
+    /// Fetches and clips under way, polled by this task (as the old
+    /// `wait_for` did): cancelling one drops it at once.
+    work: Vec<(ReqId, Work)>,
+    /// Clips made, until the core forgets them.
+    clips: HashMap<ReqId, Arc<[i16]>>,
+    stop_sent: bool,
+    _active: Option<ActiveCall>,
 }
 
-impl CallTask {
-    /// Runs the script until the call ends.
-    async fn drive(&mut self) -> End {
-        loop {
-            let Some(action) = self.script.poll_action() else {
-                // The script is over without a Hangup action (nothing normally).
-                self.sip.hangup(self.call).await;
-                return End::HungUp;
-            };
-            if let Err(end) = self.perform(action).await {
-                return end;
+/// A fetch or a clip being made.
+type Work = Pin<Box<dyn Future<Output = Done> + Send>>;
+
+/// A finished fetch or clip.
+enum Done {
+    Fetched(ReqId, Result<FetchedBody, FetchError>),
+    Clip(ReqId, Result<Arc<[i16]>, AudioError>),
+}
+
+/// What woke the driver.
+enum Wake {
+    Sip(Option<CallEvent>),
+    Room(Option<CallNotice>),
+    Work(Done),
+    Tick,
+    Stop,
+    Timer,
+}
+
+/// The call task after routing: drain the core's commands, then wait for
+/// the next input (one `select!`), until the call is finished.
+async fn drive(mut call: Call, mut io: CallIo) {
+    let mut ready = VecDeque::new();
+    loop {
+        while let Some(command) = call.poll_command() {
+            ready.extend(io.execute(command).await);
+        }
+        if let Some(input) = ready.pop_front() {
+            call.handle(input, Instant::now().into_std());
+            continue;
+        }
+        if call.is_finished() {
+            return;
+        }
+        let deadline = call.poll_timeout().map(|(at, _)| Instant::from_std(at));
+        if deadline.is_some_and(|at| at <= Instant::now()) {
+            // Overdue: handled before polling anything (quinn 76020ba4).
+            call.handle_timeout(Instant::now().into_std());
+            continue;
+        }
+        let wake = tokio::select! {
+            event = recv(&mut io.events) => Wake::Sip(event),
+            notice = recv(&mut io.notices) => Wake::Room(notice),
+            done = next_done(&mut io.work), if !io.work.is_empty() => Wake::Work(done),
+            () = tick(&mut io.playing) => Wake::Tick,
+            () = io.stop.cancelled(), if !io.stop_sent => Wake::Stop,
+            () = sleep_until(deadline) => Wake::Timer,
+        };
+        let input = match wake {
+            Wake::Sip(event) => io.sip_event(event),
+            Wake::Room(notice) => io.notice(notice),
+            Wake::Work(done) => Some(io.done(done)),
+            Wake::Tick => io.tick(),
+            Wake::Stop => {
+                io.stop_sent = true;
+                Some(CallInput::Shutdown)
             }
+            Wake::Timer => {
+                call.handle_timeout(Instant::now().into_std());
+                None
+            }
+        };
+        if let Some(input) = input {
+            call.handle(input, Instant::now().into_std());
         }
     }
+}
 
-    async fn perform(&mut self, action: Action) -> Result<(), End> {
-        match action {
-            Action::Fetch(request) => {
-                let result = self.webhook(request).await?;
-                if let Err(e) = &result {
-                    tracing::info!(error = %e, "TwiML request failed");
+/// The next message of a channel that may be closed (`None`: never).
+async fn recv<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The first of `work` to finish, taken out of it.
+async fn next_done(work: &mut Vec<(ReqId, Work)>) -> Done {
+    std::future::poll_fn(|cx| {
+        for i in 0..work.len() {
+            if let Some((_, future)) = work.get_mut(i)
+                && let Poll::Ready(done) = future.as_mut().poll(cx)
+            {
+                drop(work.swap_remove(i)); // finished: nothing left to poll
+                return Poll::Ready(done);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The next 20 ms tick while a clip plays (never otherwise).
+async fn tick(playing: &mut Option<(ReqId, Interval)>) {
+    match playing {
+        Some((_, ticks)) => {
+            ticks.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl CallIo {
+    /// Carries out one command; a result the core needs at once comes back.
+    async fn execute(&mut self, command: CallCommand) -> Option<CallInput> {
+        match command {
+            CallCommand::BindRtp => {
+                let bound = self
+                    .svc
+                    .ports
+                    .bind()
+                    .and_then(|socket| Ok((socket.local_addr()?.port(), socket)));
+                match bound {
+                    Ok((port, socket)) => {
+                        self.rtp_port = port;
+                        self.socket = Some(socket);
+                        return Some(CallInput::RtpBound(Some(port)));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no RTP port for a call: 503");
+                        return Some(CallInput::RtpBound(None));
+                    }
                 }
-                self.script.fetched(result);
             }
-            Action::Say { text, voice, .. } => {
-                let key = ClipKey::Say(text.clone(), voice);
-                let clip = self
-                    .clip(key, async move { audio::speak(&text, voice).await })
-                    .await?;
-                self.play_clip(clip).await?;
+            CallCommand::RejectUnavailable => {
+                self.svc.metrics.call_failed();
+                self.sip
+                    .reject(self.call, StatusCode::SERVICE_UNAVAILABLE)
+                    .await;
             }
-            Action::Play { url } => {
-                tracing::debug!(%url, "<Play>");
-                let key = ClipKey::Play(url.clone());
+            CallCommand::Answer { rtp_port } => {
+                if let Err(e) = self.sip.answer(self.call, rtp_port).await {
+                    tracing::debug!(error = %e, "the call ended before it was answered");
+                    return Some(CallInput::Answered(false));
+                }
+                self._active = Some(self.svc.metrics.call_answered());
+                if let Some(socket) = self.socket.take() {
+                    self.player = Some(Player::new(socket, &self.audio, None, self.held));
+                }
+                return Some(CallInput::Answered(true));
+            }
+            CallCommand::Hangup => self.sip.hangup(self.call).await,
+            CallCommand::Fetch { id, request } => {
                 let client = self.svc.http.clone();
-                let clip = self.clip(key, load_audio(client, url)).await?;
-                self.play_clip(clip).await?;
+                let token = self.token.clone();
+                let metrics = self.svc.metrics.clone();
+                self.spawn(id, async move {
+                    Done::Fetched(
+                        id,
+                        fetch::webhook(&client, &request, &token, &metrics).await,
+                    )
+                });
             }
-            Action::Pause { duration } => {
-                self.play(Box::new(Silence::frames(frames(duration))))
-                    .await?;
-                self.script.finished();
+            CallCommand::Cancel { id } => {
+                self.work.retain(|(work, _)| *work != id);
             }
-            Action::PlayErrorTone => self.play(Box::new(media::tone::Tone::error())).await?,
-            Action::Warn(warning) => tracing::info!(%warning, "TwiML tolerated"),
-            Action::JoinConference {
-                name,
-                options,
+            CallCommand::MakeClip { id, source } => {
+                let client = self.svc.http.clone();
+                match source {
+                    ClipSource::Say { text, voice } => self.spawn(id, async move {
+                        Done::Clip(id, audio::speak(&text, voice).await)
+                    }),
+                    ClipSource::Url(url) => {
+                        tracing::debug!(%url, "<Play>");
+                        self.spawn(
+                            id,
+                            async move { Done::Clip(id, load_audio(client, url).await) },
+                        );
+                    }
+                    ClipSource::Audio { body, content_type } => self.spawn(id, async move {
+                        Done::Clip(id, audio::decode(body, Some(content_type)).await)
+                    }),
+                }
+            }
+            CallCommand::ForgetClip { id } => {
+                self.clips.remove(&id);
+            }
+            CallCommand::Play { id, clip } => {
+                let source = self.source(&clip);
+                match (self.player.as_mut(), source) {
+                    (Some(player), Some(source)) => {
+                        player.play(source);
+                        let mut ticks = tokio::time::interval(TICK);
+                        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                        self.playing = Some((id, ticks));
+                    }
+                    // Nothing to play on, or nothing to play: over at once.
+                    _ => return Some(CallInput::PlayEnded { id }),
+                }
+            }
+            CallCommand::Join {
+                request,
                 wait,
                 hangup_on_star,
-                time_limit,
-            } => {
-                self.conference(name, options, wait, hangup_on_star, time_limit)
-                    .await?;
+            } => return Some(self.join(request, wait, hangup_on_star).await),
+            CallCommand::Leave(reason) => {
+                self.svc.hub.leave(self.sid.clone(), reason).await;
             }
-            Action::Hangup { reason } => {
-                match reason {
-                    HangupReason::ApplicationError(error) => {
-                        tracing::warn!(%error, "the application failed the call");
-                        self.failure = Some(error.to_string());
-                    }
-                    HangupReason::Normal | HangupReason::Shutdown => {}
-                }
-                self.sip.hangup(self.call).await;
-                return Err(End::HungUp);
+            CallCommand::UpdateLeg(change) => {
+                let update = match change {
+                    LegChange::Hold(held) => LegUpdate::Hold(held),
+                    LegChange::Moved => LegUpdate::Remote(leg_config(&self.audio, None).remote),
+                };
+                self.svc.hub.update_leg(self.sid.clone(), update).await;
             }
-        }
-        Ok(())
-    }
-
-    async fn webhook(
-        &mut self,
-        request: twiml::WebhookRequest,
-    ) -> Result<Result<FetchedBody, FetchError>, End> {
-        let client = self.svc.http.clone();
-        let token = self.token.clone();
-        let metrics = self.svc.metrics.clone();
-        self.wait_for(async move { fetch::webhook(&client, &request, &token, &metrics).await })
-            .await
-    }
-
-    /// A clip from the cache (the same verb repeating), or made by `make`.
-    async fn clip(
-        &mut self,
-        key: ClipKey,
-        make: impl Future<Output = Result<Arc<[i16]>, AudioError>>,
-    ) -> Result<Result<Arc<[i16]>, AudioError>, End> {
-        if let Some((_, samples)) = self.clip.as_ref().filter(|(cached, _)| *cached == key) {
-            return Ok(Ok(samples.clone()));
-        }
-        let made = self.wait_for(make).await?;
-        if let Ok(samples) = &made {
-            self.clip = Some((key, samples.clone()));
-        }
-        Ok(made)
-    }
-
-    async fn play_clip(&mut self, clip: Result<Arc<[i16]>, AudioError>) -> Result<(), End> {
-        match clip {
-            Ok(samples) => {
-                self.play(Box::new(PcmSource::new(samples, Repeat::Times(1))))
-                    .await?;
-                self.script.finished();
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "audio for the caller could not be made; skipped");
-                self.script.media_failed();
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits for `future` while handling SIP events and the stop signal.
-    async fn wait_for<T>(&mut self, future: impl Future<Output = T>) -> Result<T, End> {
-        let mut future = std::pin::pin!(future);
-        loop {
-            tokio::select! {
-                out = &mut future => return Ok(out),
-                event = self.events.recv() => self.sip_event(event)?,
-                () = self.svc.stop.cancelled() => return Err(End::Shutdown),
-            }
-        }
-    }
-
-    /// Plays `source` to the caller to its end.
-    async fn play(&mut self, source: Box<dyn AudioSource + Send>) -> Result<(), End> {
-        let Some(player) = self.player.as_mut() else {
-            return Ok(()); // no media to play on (it was not given back)
-        };
-        player.play(source);
-        let mut ticks = tokio::time::interval(TICK);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {
-                    let done = self.player.as_mut().is_none_or(|p| p.tick(Instant::now()));
-                    if done {
-                        return Ok(());
+            CallCommand::UpdatePlayer(change) => {
+                if let Some(player) = &mut self.player {
+                    match change {
+                        LegChange::Hold(held) => player.set_hold(held),
+                        LegChange::Moved => player.relatch(leg_config(&self.audio, None).remote),
                     }
                 }
-                event = self.events.recv() => self.sip_event(event)?,
-                () = self.svc.stop.cancelled() => return Err(End::Shutdown),
             }
+            CallCommand::SetWaitSource(clip) => {
+                let source = clip.and_then(|clip| self.source(&clip));
+                if let Some(room) = &self.room {
+                    room.set_wait_source(self.sid.clone(), source).await;
+                }
+            }
+            CallCommand::Record(change) => self.record(change).await,
+            CallCommand::Notify(request) => self.notify(request),
+            CallCommand::Log(line) => log(line),
         }
+        None
     }
 
-    /// A SIP event while the call is not in a conference.
-    fn sip_event(&mut self, event: Option<CallEvent>) -> Result<(), End> {
-        match event {
-            None => Err(End::Gone),
-            Some(CallEvent::Ended(by)) => {
-                tracing::debug!(?by, "the SIP call ended");
-                Err(End::Gone)
-            }
-            Some(CallEvent::Acked) => Ok(()),
-            Some(CallEvent::Hold(held)) => {
-                self.held = held;
-                if let Some(player) = &mut self.player {
-                    player.set_hold(held);
-                }
-                Ok(())
-            }
-            Some(CallEvent::Media(audio)) => {
-                let remote = leg_config(&audio, None).remote;
-                self.audio = audio;
-                if let Some(player) = &mut self.player {
-                    player.relatch(remote);
-                }
-                Ok(())
-            }
-        }
+    fn spawn(&mut self, id: ReqId, work: impl Future<Output = Done> + Send + 'static) {
+        self.work.push((id, Box::pin(work)));
     }
 
-    /// `<Dial><Conference>`: hands the leg to the room and stays there until
-    /// the call leaves it (the hub says why) or ends.
-    async fn conference(
+    /// Audio for the player or the room.
+    fn source(&self, clip: &Clip) -> Option<Box<dyn AudioSource + Send>> {
+        Some(match clip {
+            Clip::Made(id) => Box::new(PcmSource::new(
+                self.clips.get(id)?.clone(),
+                Repeat::Times(1),
+            )),
+            Clip::Silence(duration) => Box::new(Silence::frames(frames(*duration))),
+            Clip::ErrorTone => Box::new(media::tone::Tone::error()),
+            Clip::HoldMusicOnce => Box::new(PcmSource::new(
+                media::hold_music::samples(),
+                Repeat::Times(1),
+            )),
+            Clip::HoldMusicForever => Box::new(media::hold_music::HoldMusic::new()),
+        })
+    }
+
+    /// `<Dial><Conference>`: hands the leg to the room.
+    async fn join(
         &mut self,
-        name: String,
-        options: ParticipantOptions,
-        wait: WaitAudio,
+        request: conference::JoinRequest,
+        wait: Option<Clip>,
         hangup_on_star: bool,
-        time_limit: Duration,
-    ) -> Result<(), End> {
+    ) -> CallInput {
+        self.playing = None;
         let Some(player) = self.player.take() else {
-            self.script.join_failed(&JoinError::Full);
-            return Ok(());
+            return CallInput::JoinFailed {
+                error: JoinError::Full,
+                reason: JoinFailure::Unavailable.to_string(),
+                media_back: false,
+            };
         };
         let (socket, remote) = player.into_parts();
-        let (notify, mut notices) = mpsc::channel(16);
-        let (initial_wait, wait_url) = match wait {
-            WaitAudio::BuiltIn => (Some(hold_music()), None),
-            WaitAudio::Silence => (None, None),
-            // Silent until the waitUrl's first audio is ready.
-            WaitAudio::Url { url, method } => (None, Some(WaitAudio::Url { url, method })),
-        };
+        let (notify, notices) = mpsc::channel(16);
         let leg = LegHandover {
             socket,
             config: leg_config(&self.audio, remote),
-            wait: initial_wait,
+            wait: wait.and_then(|clip| self.source(&clip)),
             hangup_on_star,
             held: self.held,
             notify,
         };
-        let request = JoinRequest {
-            account: self.info.account_sid.clone(),
-            name,
-            call: self.sid.clone(),
-            options,
-        };
-        let joined = match self.svc.hub.join_call(request, leg).await {
-            Ok(joined) => joined,
+        match self.svc.hub.join_call(request, leg).await {
+            Ok(joined) => {
+                let has_room = joined.room.is_some();
+                self.room = joined.room;
+                self.notices = Some(notices);
+                CallInput::Joined {
+                    conference: joined.joined.conference,
+                    status: joined.joined.status,
+                    has_room,
+                }
+            }
             Err(CallJoinFailed { failure, leg }) => {
-                tracing::info!(error = %failure, "the call could not join the conference");
                 if let Some(leg) = leg {
                     self.player = Some(Player::new(
                         leg.socket,
@@ -499,247 +530,192 @@ impl CallTask {
                         self.held,
                     ));
                 }
+                let reason = failure.to_string();
                 let error = match failure {
                     JoinFailure::Rules(e) => e,
                     JoinFailure::Unavailable => JoinError::Full,
                 };
-                self.script.join_failed(&error);
-                return Ok(());
-            }
-        };
-        tracing::info!(conference_sid = %joined.joined.conference, "joined the conference");
-        let mut wait = match (wait_url, joined.room) {
-            (Some(audio), Some(room)) if joined.joined.status == model::ConferenceStatus::Init => {
-                Some(Wait::new(
-                    WaitScript::new(audio, self.info.clone()),
-                    room,
-                    self.sid.clone(),
-                ))
-            }
-            _ => None,
-        };
-        let time_up = tokio::time::Instant::now() + time_limit;
-        let mut limit_asked = false;
-        loop {
-            if let Some(w) = &mut wait {
-                w.pump(&self.svc.http, &self.token, &self.svc.metrics).await;
-            }
-            let step = async {
-                match wait.as_mut().and_then(|w| w.pending.as_mut()) {
-                    Some(pending) => pending.await,
-                    None => std::future::pending().await,
+                CallInput::JoinFailed {
+                    error,
+                    reason,
+                    media_back: self.player.is_some(),
                 }
-            };
-            tokio::select! {
-                notice = notices.recv() => match notice {
-                    Some(CallNotice::Left { reason, leg }) => {
-                        tracing::info!(?reason, "left the conference");
-                        if let Some(leg) = leg {
-                            // Registered with this runtime again: the room read it on its own.
-                            match tokio::net::UdpSocket::from_std(leg.socket) {
-                                Ok(socket) => {
-                                    self.player = Some(Player::new(socket, &self.audio, leg.remote, self.held));
-                                }
-                                Err(e) => tracing::warn!(error = %e, "RTP socket lost leaving the room"),
-                            }
+            }
+        }
+    }
+
+    fn sip_event(&mut self, event: Option<CallEvent>) -> Option<CallInput> {
+        let event = match event {
+            None => {
+                self.events = None;
+                SipEvent::Ended
+            }
+            Some(CallEvent::Ended(by)) => {
+                tracing::debug!(?by, "the SIP call ended");
+                SipEvent::Ended
+            }
+            Some(CallEvent::Acked) => SipEvent::Acked,
+            Some(CallEvent::Hold(held)) => {
+                self.held = held;
+                SipEvent::Hold(held)
+            }
+            Some(CallEvent::Media(audio)) => {
+                self.audio = audio;
+                SipEvent::MediaMoved
+            }
+        };
+        Some(CallInput::Sip(event))
+    }
+
+    fn notice(&mut self, notice: Option<CallNotice>) -> Option<CallInput> {
+        let notice = match notice {
+            None => {
+                self.notices = None;
+                self.room = None;
+                RoomNotice::Gone
+            }
+            Some(CallNotice::Left { reason, leg }) => {
+                self.notices = None;
+                self.room = None;
+                if let Some(leg) = leg {
+                    // Registered with this runtime again: the room read it on its own.
+                    match UdpSocket::from_std(leg.socket) {
+                        Ok(socket) => {
+                            self.player =
+                                Some(Player::new(socket, &self.audio, leg.remote, self.held));
                         }
-                        self.script.left_conference(reason);
-                        return Ok(());
-                    }
-                    Some(CallNotice::WaitEnded) => {
-                        if let Some(w) = &mut wait {
-                            w.script.finished();
-                        }
-                    }
-                    Some(CallNotice::Started) => wait = None,
-                    None => return Err(End::Shutdown),
-                },
-                done = step => {
-                    if let Some(w) = &mut wait {
-                        w.pending = None;
-                        w.done(done).await;
+                        Err(e) => tracing::warn!(error = %e, "RTP socket lost leaving the room"),
                     }
                 }
-                event = self.events.recv() => match event {
-                    None | Some(CallEvent::Ended(_)) => {
-                        tracing::debug!("the SIP call ended in the conference");
-                        self.svc.hub.leave(self.sid.clone(), LeaveReason::Hangup).await;
-                        return Err(End::Gone);
-                    }
-                    Some(CallEvent::Acked) => {}
-                    Some(CallEvent::Hold(held)) => {
-                        self.held = held;
-                        self.svc.hub.update_leg(self.sid.clone(), LegUpdate::Hold(held)).await;
-                    }
-                    Some(CallEvent::Media(audio)) => {
-                        let remote = leg_config(&audio, None).remote;
-                        self.audio = audio;
-                        self.svc.hub.update_leg(self.sid.clone(), LegUpdate::Remote(remote)).await;
-                    }
-                },
-                () = tokio::time::sleep_until(time_up), if !limit_asked => {
-                    limit_asked = true;
-                    tracing::info!("the <Dial> time limit is up");
-                    // The hub's notice (TimeLimit, with the leg) follows.
-                    self.svc.hub.leave(self.sid.clone(), LeaveReason::TimeLimit).await;
-                }
-                () = self.svc.stop.cancelled() => {
-                    self.svc.hub.leave(self.sid.clone(), LeaveReason::Shutdown).await;
-                    return Err(End::Shutdown);
+                RoomNotice::Left {
+                    reason,
+                    media_back: self.player.is_some(),
                 }
             }
-        }
-    }
-
-    /// Records the end, hangs up if the call is still up, and tells the
-    /// application (`CallStatus=completed`).
-    async fn finish(mut self, end: End) {
-        if end == End::Shutdown {
-            self.sip.hangup(self.call).await;
-        }
-        let (status, failure) = match self.failure.take() {
-            Some(failure) => {
-                self.svc.metrics.call_failed();
-                (CallStatus::FailedApplicationError, Some(failure))
-            }
-            None => (CallStatus::Complete, None),
+            Some(CallNotice::WaitEnded) => RoomNotice::WaitEnded,
+            Some(CallNotice::Started) => RoomNotice::Started,
         };
-        let now = self.svc.clock.now();
-        match self
-            .svc
-            .store
-            .finish_call(&self.sid, status, now, failure.as_deref())
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!("the call had no record to finish"),
-            Err(e) => tracing::error!(error = %e, "could not record the end of the call"),
-        }
-        if let Some(request) = self.script.call_ended() {
-            let client = self.svc.http.clone();
-            let token = self.token.clone();
-            let metrics = self.svc.metrics.clone();
-            let span = tracing::Span::current();
-            self.svc.tracker.spawn(
-                async move {
-                    let sent = tokio::time::timeout(
-                        COMPLETED_TIMEOUT,
-                        fetch::webhook(&client, &request, &token, &metrics),
-                    )
-                    .await;
-                    match sent {
-                        Ok(Ok(_)) => tracing::debug!("end-of-call request sent"),
-                        Ok(Err(e)) => tracing::info!(error = %e, "end-of-call request failed"),
-                        Err(_) => tracing::info!("end-of-call request timed out"),
-                    }
-                }
-                .instrument(span),
-            );
-        }
-        tracing::info!(?end, ?status, "call ended");
-    }
-}
-
-/// The wait audio of a `waitUrl` while the room is init: a
-/// [`WaitScript`] whose actions run here and whose audio the room plays.
-struct Wait {
-    script: WaitScript,
-    room: RoomHandle,
-    sid: CallSid,
-    pending: Option<Pending<WaitStep>>,
-}
-
-enum WaitStep {
-    Fetched(Result<FetchedBody, FetchError>),
-    Loaded(Result<Box<dyn AudioSource + Send>, AudioError>),
-}
-
-impl Wait {
-    fn new(script: WaitScript, room: RoomHandle, sid: CallSid) -> Self {
-        Self {
-            script,
-            room,
-            sid,
-            pending: None,
-        }
+        Some(CallInput::Room(notice))
     }
 
-    /// Starts the script's next action, if nothing is under way.
-    async fn pump(&mut self, client: &reqwest::Client, token: &AuthToken, metrics: &Arc<Metrics>) {
-        while self.pending.is_none() {
-            let Some(action) = self.script.poll_action() else {
-                return;
-            };
-            let client = client.clone();
-            let pending: Pending<WaitStep> =
-                match action {
-                    WaitAction::Fetch(request) => {
-                        let token = token.clone();
-                        let metrics = metrics.clone();
-                        Box::pin(async move {
-                            WaitStep::Fetched(
-                                fetch::webhook(&client, &request, &token, &metrics).await,
-                            )
-                        })
+    fn done(&mut self, done: Done) -> CallInput {
+        match done {
+            Done::Fetched(id, result) => CallInput::Fetched { id, result },
+            Done::Clip(id, made) => {
+                let result = match made {
+                    Ok(samples) => {
+                        self.clips.insert(id, samples);
+                        Ok(())
                     }
-                    WaitAction::PlayAudio { body, content_type } => Box::pin(async move {
-                        WaitStep::Loaded(audio::decode(body, Some(content_type)).await.map(once))
-                    }),
-                    WaitAction::Say { text, voice, .. } => Box::pin(async move {
-                        WaitStep::Loaded(audio::speak(&text, voice).await.map(once))
-                    }),
-                    WaitAction::Play { url } => Box::pin(async move {
-                        WaitStep::Loaded(load_audio(client, url).await.map(once))
-                    }),
-                    WaitAction::Pause { duration } => {
-                        let silence = Box::new(Silence::frames(frames(duration)));
-                        self.room
-                            .set_wait_source(self.sid.clone(), Some(silence))
-                            .await;
-                        return;
-                    }
-                    WaitAction::PlayHoldMusic => {
-                        let music = Box::new(PcmSource::new(
-                            media::hold_music::samples(),
-                            Repeat::Times(1),
-                        ));
-                        self.room
-                            .set_wait_source(self.sid.clone(), Some(music))
-                            .await;
-                        return;
-                    }
-                    WaitAction::Warn(warning) => {
-                        tracing::info!(%warning, "wait audio");
-                        continue;
-                    }
+                    Err(e) => Err(e.to_string()),
                 };
-            self.pending = Some(pending);
-        }
-    }
-
-    /// A fetch or a clip finished.
-    async fn done(&mut self, step: WaitStep) {
-        match step {
-            WaitStep::Fetched(result) => self.script.fetched(result),
-            WaitStep::Loaded(Ok(source)) => {
-                self.room
-                    .set_wait_source(self.sid.clone(), Some(source))
-                    .await;
-            }
-            WaitStep::Loaded(Err(e)) => {
-                tracing::info!(error = %e, "wait audio could not be played");
-                self.script.media_failed();
+                CallInput::ClipMade { id, result }
             }
         }
     }
+
+    /// One 20 ms step of the playing clip.
+    fn tick(&mut self) -> Option<CallInput> {
+        let done = self
+            .player
+            .as_mut()
+            .is_none_or(|p| p.tick(std::time::Instant::now()));
+        if !done {
+            return None;
+        }
+        let (id, _) = self.playing.take()?;
+        Some(CallInput::PlayEnded { id })
+    }
+
+    async fn record(&mut self, change: RecordChange) {
+        match change {
+            RecordChange::Start => {
+                let now = self.svc.clock.now();
+                let record = CallRecord {
+                    sid: self.sid.clone(),
+                    account_sid: self.info.account_sid.clone(),
+                    phone_number_sid: self.phone_number_sid.clone(),
+                    caller: self.info.caller.clone(),
+                    called: self.info.called.clone(),
+                    status: CallStatus::InProgress,
+                    start_time: Some(now),
+                    end_time: None,
+                    duration: None,
+                    failure: None,
+                    date_created: now,
+                    date_updated: now,
+                };
+                if let Err(e) = self.svc.store.insert_call(&record).await {
+                    tracing::error!(error = %e, "could not record the call; it goes on unrecorded");
+                }
+                tracing::info!(account_sid = %self.info.account_sid, rtp_port = self.rtp_port, "call answered");
+            }
+            RecordChange::Finish { status, failure } => {
+                if failure.is_some() {
+                    self.svc.metrics.call_failed();
+                }
+                let now = self.svc.clock.now();
+                match self
+                    .svc
+                    .store
+                    .finish_call(&self.sid, status, now, failure.as_deref())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("the call had no record to finish"),
+                    Err(e) => tracing::error!(error = %e, "could not record the end of the call"),
+                }
+            }
+        }
+    }
+
+    /// The end-of-call request, in a task of its own (not waited for).
+    fn notify(&self, request: twiml::WebhookRequest) {
+        let client = self.svc.http.clone();
+        let token = self.token.clone();
+        let metrics = self.svc.metrics.clone();
+        let span = tracing::Span::current();
+        self.svc.tracker.spawn(
+            async move {
+                let sent = tokio::time::timeout(
+                    COMPLETED_TIMEOUT,
+                    fetch::webhook(&client, &request, &token, &metrics),
+                )
+                .await;
+                match sent {
+                    Ok(Ok(_)) => tracing::debug!("end-of-call request sent"),
+                    Ok(Err(e)) => tracing::info!(error = %e, "end-of-call request failed"),
+                    Err(_) => tracing::info!("end-of-call request timed out"),
+                }
+            }
+            .instrument(span),
+        );
+    }
 }
 
-fn once(samples: Arc<[i16]>) -> Box<dyn AudioSource + Send> {
-    Box::new(PcmSource::new(samples, Repeat::Times(1)))
-}
-
-fn hold_music() -> Box<dyn AudioSource + Send> {
-    Box::new(media::hold_music::HoldMusic::new())
+/// A line of the core's, at its level.
+fn log(line: LogLine) {
+    match line {
+        LogLine::Tolerated(warning) => tracing::info!(%warning, "TwiML tolerated"),
+        LogLine::FetchFailed(error) => tracing::info!(%error, "TwiML request failed"),
+        LogLine::AudioFailed(error) => {
+            tracing::warn!(%error, "audio for the caller could not be made; skipped");
+        }
+        LogLine::AppFailed(error) => tracing::warn!(%error, "the application failed the call"),
+        LogLine::JoinFailed(error) => {
+            tracing::info!(%error, "the call could not join the conference");
+        }
+        LogLine::Joined(conference_sid) => {
+            tracing::info!(%conference_sid, "joined the conference");
+        }
+        LogLine::Left(reason) => tracing::info!(?reason, "left the conference"),
+        LogLine::TimeLimitUp => tracing::info!("the <Dial> time limit is up"),
+        LogLine::Wait(warning) => tracing::info!(%warning, "wait audio"),
+        LogLine::WaitAudioFailed(error) => {
+            tracing::info!(%error, "wait audio could not be played");
+        }
+        LogLine::Ended { end, status } => tracing::info!(?end, ?status, "call ended"),
+    }
 }
 
 /// Fetches and decodes a `<Play>` file.

@@ -182,6 +182,7 @@ impl Server {
             clock: self.clock.clone(),
             ports,
             http,
+            webhook_timeout: config.webhook_timeout,
             open_rooms: config.open_rooms,
             metrics: self.metrics.clone(),
             stop: stop_calls.clone(),

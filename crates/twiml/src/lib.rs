@@ -9,7 +9,8 @@
 //! - [`CallScript`] runs one call: it asks the shell to fetch, speak, play,
 //!   pause, join a conference or hang up ([`Action`]), and is told how each
 //!   went.
-//! - [`WaitScript`] runs a conference's wait audio (`waitUrl`) the same way.
+//! - [`WaitScript`] runs a conference's wait audio (`waitUrl`) with the
+//!   same verb runner ([`runner`]), in its wait mode.
 //! - [`webhook`] builds each request's parameters, its URL or form body, and
 //!   its `X-Twilio-Signature`.
 //!
@@ -54,6 +55,8 @@
 //!             script.left_conference(conference::LeaveReason::Kicked);
 //!         }
 //!         Action::PlayErrorTone | Action::Warn(_) => {}
+//!         // Only a wait script (the runner's other mode) makes these.
+//!         Action::PlayAudio { .. } | Action::PlayHoldMusic | Action::WaitWarn(_) => {}
 //!         Action::Hangup { reason } => {
 //!             // ... BYE; record `reason` on the call.
 //!             let _ = reason;
@@ -66,18 +69,36 @@
 //! # Ok::<(), twiml::UrlError>(())
 //! ```
 
+mod element;
 mod fetch;
 mod http_url;
 pub mod interpreter;
 pub mod parse;
+pub mod runner;
 pub mod verbs;
 pub mod wait;
 pub mod webhook;
 
 pub use fetch::{AppError, FetchError, FetchedBody, MAX_FETCHES_IN_A_ROW, url_for_logs};
 pub use http_url::{HttpUrl, UrlError};
-pub use interpreter::{Action, CallScript, HangupReason};
+pub use interpreter::CallScript;
 pub use parse::{Document, MAX_DEPTH, MAX_DOCUMENT_BYTES, ParseError, Verb, Warning};
-pub use verbs::{Conference, Dial, Pause, Play, Redirect, Repeat, Say, Voice, WaitAudio};
-pub use wait::{WaitAction, WaitScript, WaitWarning};
-pub use webhook::{CallInfo, CallStatus, DialStatus, Params, WebhookRequest};
+pub use runner::{Action, HangupReason, WaitWarning};
+pub use verbs::{Conference, Dial, Pause, Play, Redirect, Say, Voice, WaitAudio};
+pub use wait::WaitScript;
+pub use webhook::{CallInfo, DialStatus, Params, WebhookCallStatus, WebhookRequest};
+
+/// Test helper for the verbs' unit tests: parses `xml` wrapped in
+/// `<Response>` against `base`, and picks its first verb with `pick`.
+#[cfg(test)]
+fn parse_one<T>(
+    base: &str,
+    xml: &str,
+    pick: impl FnOnce(Verb) -> Option<T>,
+) -> Result<(T, Vec<Warning>), ParseError> {
+    let base = url::Url::parse(base).expect("a test base URL");
+    let doc = Document::parse(format!("<Response>{xml}</Response>").as_bytes(), &base)?;
+    let verb = doc.verbs.into_iter().next().expect("a verb");
+    let picked = pick(verb).expect("the kind of verb asked for");
+    Ok((picked, doc.warnings))
+}

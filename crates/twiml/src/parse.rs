@@ -24,23 +24,18 @@
 //!   attributes are ignored silently, as the 2008 docs require (they use a
 //!   misspelled `startConferenceOnJoin` themselves).
 
-use std::time::Duration;
-
-use model::HttpMethod;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use url::Url;
 
-use crate::http_url::{HttpUrl, UrlError};
-use crate::verbs::{Dial, Pause, Play, Redirect, Repeat, Say};
+use crate::verbs::{Dial, Pause, Play, Redirect, Say};
+
+pub(crate) use crate::element::{Context, Element, clip};
+pub use crate::element::{MAX_DEPTH, ParseError, Warning};
 
 /// The largest document confab reads. A TwiML document is a few hundred
 /// bytes; the shell should stop reading a response a byte past this.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
-
-/// The deepest element nesting accepted. TwiML needs three
-/// (`<Response><Dial><Conference>`).
-pub const MAX_DEPTH: usize = 8;
 
 /// A parsed `<Response>`: the verbs in document order, and what was
 /// tolerated on the way.
@@ -59,67 +54,6 @@ pub enum Verb {
     Redirect(Redirect),
     Hangup,
     Dial(Dial),
-}
-
-/// Why a document was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
-    #[error("the document is {len} bytes, more than the {max} accepted")]
-    TooLarge { len: usize, max: usize },
-    #[error("the document is not UTF-8")]
-    NotUtf8,
-    #[error("malformed XML: {0}")]
-    Xml(String),
-    #[error("<!DOCTYPE> is not allowed")]
-    DocType,
-    #[error("unknown entity &{0};")]
-    UnknownEntity(String),
-    #[error("elements nested more than {MAX_DEPTH} deep")]
-    TooDeep,
-    #[error("the document has no root element")]
-    NoRoot,
-    #[error("content outside the root element")]
-    OutsideRoot,
-    #[error("the root element is <{0}>, not <Response>")]
-    NotResponse(String),
-    #[error("<{0}> is not a supported verb")]
-    UnknownVerb(String),
-    #[error("<{child}> is not allowed inside <{parent}>")]
-    UnexpectedElement { parent: &'static str, child: String },
-    #[error("text is not allowed inside <{0}>")]
-    UnexpectedText(&'static str),
-    #[error("<{0}> needs text")]
-    MissingText(&'static str),
-    #[error("<{element}> {what}: {error}")]
-    BadUrl {
-        element: &'static str,
-        what: &'static str,
-        error: UrlError,
-    },
-    #[error("<Dial> needs a <Conference>")]
-    NothingToDial,
-    #[error("<Dial> takes a single <Conference>")]
-    TooManyNouns,
-    #[error("not supported yet: {0}")]
-    Unsupported(&'static str),
-}
-
-/// Something in a document that was tolerated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Warning {
-    /// The attribute's value did not parse or was out of range; `used` is
-    /// what confab used instead.
-    #[error("<{element} {attribute}=\"{value}\"> is not valid; using {used}")]
-    InvalidValue {
-        element: &'static str,
-        attribute: &'static str,
-        value: String,
-        used: String,
-    },
-    #[error("<Say> has no text and was skipped")]
-    EmptySay,
-    #[error("text inside <{0}> was ignored")]
-    IgnoredText(&'static str),
 }
 
 impl Document {
@@ -161,180 +95,6 @@ impl Document {
         Ok(Self {
             verbs,
             warnings: cx.warnings,
-        })
-    }
-}
-
-/// An element of the document: its name, attributes, child elements and all
-/// its text (text, CDATA and references, concatenated).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Element {
-    pub(crate) name: String,
-    pub(crate) attrs: Vec<(String, String)>,
-    pub(crate) children: Vec<Element>,
-    pub(crate) text: String,
-}
-
-impl Element {
-    /// The value of attribute `name` (names are case-sensitive, like Twilio's).
-    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The element's text with surrounding whitespace trimmed.
-    pub(crate) fn trimmed_text(&self) -> &str {
-        self.text.trim()
-    }
-
-    /// Errors if the element has child elements.
-    pub(crate) fn no_children(&self, name: &'static str) -> Result<(), ParseError> {
-        match self.children.first() {
-            None => Ok(()),
-            Some(child) => Err(ParseError::UnexpectedElement {
-                parent: name,
-                child: clip(&child.name),
-            }),
-        }
-    }
-
-    /// Errors if the element has non-whitespace text.
-    pub(crate) fn no_text(&self, name: &'static str) -> Result<(), ParseError> {
-        if self.trimmed_text().is_empty() {
-            Ok(())
-        } else {
-            Err(ParseError::UnexpectedText(name))
-        }
-    }
-}
-
-/// What verb parsers share: the base URL and the warnings so far.
-#[derive(Debug)]
-pub(crate) struct Context<'a> {
-    pub(crate) base: &'a Url,
-    pub(crate) warnings: Vec<Warning>,
-}
-
-impl Context<'_> {
-    /// Records that `value` of `attribute` was replaced by `used`.
-    pub(crate) fn invalid(
-        &mut self,
-        element: &'static str,
-        attribute: &'static str,
-        value: &str,
-        used: impl ToString,
-    ) {
-        self.warnings.push(Warning::InvalidValue {
-            element,
-            attribute,
-            value: clip(value),
-            used: used.to_string(),
-        });
-    }
-
-    /// A boolean attribute: `true`/`false` in any case (py201 writes `True`),
-    /// or `1`/`0` like the API's booleans; anything else warns and gives the
-    /// default.
-    pub(crate) fn flag(
-        &mut self,
-        el: &Element,
-        element: &'static str,
-        attribute: &'static str,
-        default: bool,
-    ) -> bool {
-        let Some(value) = el.attr(attribute) else {
-            return default;
-        };
-        let v = value.trim();
-        if v.eq_ignore_ascii_case("true") || v == "1" {
-            true
-        } else if v.eq_ignore_ascii_case("false") || v == "0" {
-            false
-        } else {
-            self.invalid(element, attribute, value, default);
-            default
-        }
-    }
-
-    /// An HTTP method attribute: `GET` or `POST` in any case, default POST.
-    pub(crate) fn method(
-        &mut self,
-        el: &Element,
-        element: &'static str,
-        attribute: &'static str,
-    ) -> HttpMethod {
-        let default = HttpMethod::Post;
-        let Some(value) = el.attr(attribute) else {
-            return default;
-        };
-        HttpMethod::parse(value.trim()).unwrap_or_else(|| {
-            self.invalid(element, attribute, value, default.as_str());
-            default
-        })
-    }
-
-    /// A whole number attribute within `range`, or `default` with a warning.
-    pub(crate) fn number(
-        &mut self,
-        el: &Element,
-        element: &'static str,
-        attribute: &'static str,
-        range: std::ops::RangeInclusive<u32>,
-        default: u32,
-    ) -> u32 {
-        let Some(value) = el.attr(attribute) else {
-            return default;
-        };
-        match value.trim().parse::<u32>() {
-            Ok(n) if range.contains(&n) => n,
-            _ => {
-                self.invalid(element, attribute, value, default);
-                default
-            }
-        }
-    }
-
-    /// A duration in whole seconds, at least one, or `default` with a warning.
-    pub(crate) fn seconds(
-        &mut self,
-        el: &Element,
-        element: &'static str,
-        attribute: &'static str,
-        default: u32,
-    ) -> Duration {
-        Duration::from_secs(
-            self.number(el, element, attribute, 1..=u32::MAX, default)
-                .into(),
-        )
-    }
-
-    /// `loop`: a count of plays, where 0 means until the call ends.
-    pub(crate) fn repeat(&mut self, el: &Element, element: &'static str) -> Repeat {
-        let Some(value) = el.attr("loop") else {
-            return Repeat::default();
-        };
-        match value.trim().parse::<u32>() {
-            Ok(n) => Repeat::from_count(n),
-            Err(_) => {
-                self.invalid(element, "loop", value, 1);
-                Repeat::default()
-            }
-        }
-    }
-
-    /// Resolves a URL written in the document.
-    pub(crate) fn url(
-        &self,
-        element: &'static str,
-        what: &'static str,
-        reference: &str,
-    ) -> Result<HttpUrl, ParseError> {
-        HttpUrl::resolve(self.base, reference).map_err(|error| ParseError::BadUrl {
-            element,
-            what,
-            error,
         })
     }
 }
@@ -443,15 +203,6 @@ fn add_text(text: &str, stack: &mut [Element]) -> Result<(), ParseError> {
         }
         None if text.trim().is_empty() => Ok(()),
         None => Err(ParseError::OutsideRoot),
-    }
-}
-
-/// Hostile values end up in messages; keep those short.
-pub(crate) fn clip(s: &str) -> String {
-    const MAX: usize = 64;
-    match s.char_indices().nth(MAX) {
-        None => s.to_owned(),
-        Some((cut, _)) => format!("{}…", &s[..cut]),
     }
 }
 

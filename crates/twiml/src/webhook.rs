@@ -50,10 +50,27 @@ impl fmt::Debug for CallInfo {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
+impl CallInfo {
+    /// The call of spec §10.3's signature example (its sids, a 2008
+    /// caller and called number): a fixture for tests and fuzz targets.
+    #[allow(clippy::expect_used)] // two valid sid literals
+    pub fn example() -> Self {
+        Self {
+            call_sid: CallSid::parse("CA42ed11f93dc08b952027ffbc406d0868")
+                .expect("a valid call sid"),
+            account_sid: AccountSid::parse("AC309475e5fede1b49e100272a8640f438")
+                .expect("a valid account sid"),
+            caller: "4158675309".into(),
+            called: "4155551212".into(),
+        }
+    }
+}
+
 impl CallInfo {
     /// The standard parameters of a request about this call, in the order
     /// spec §10.1 lists them.
-    pub fn params(&self, status: CallStatus) -> Params {
+    pub fn params(&self, status: WebhookCallStatus) -> Params {
         let mut params = Params::new();
         params.push("CallSid", self.call_sid.as_str());
         params.push("AccountSid", self.account_sid.as_str());
@@ -65,9 +82,10 @@ impl CallInfo {
     }
 }
 
-/// `CallStatus` as 2008 sent it.
+/// The `CallStatus` parameter of a webhook, as 2008 sent it (not the
+/// call record's status, [`model::CallStatus`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CallStatus {
+pub enum WebhookCallStatus {
     InProgress,
     Completed,
     Busy,
@@ -75,7 +93,7 @@ pub enum CallStatus {
     NoAnswer,
 }
 
-impl CallStatus {
+impl WebhookCallStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InProgress => "in-progress",
@@ -223,12 +241,7 @@ mod tests {
     }
 
     fn call() -> CallInfo {
-        CallInfo {
-            call_sid: CallSid::parse("CA42ed11f93dc08b952027ffbc406d0868").unwrap(),
-            account_sid: AccountSid::parse("AC309475e5fede1b49e100272a8640f438").unwrap(),
-            caller: "4158675309".into(),
-            called: "4155551212".into(),
-        }
+        CallInfo::example()
     }
 
     /// Spec §10.3, the official twilio-python vector.
@@ -272,7 +285,7 @@ mod tests {
     /// the vector predates).
     #[test]
     fn signature_matches_the_2008_vector() {
-        let mut params = call().params(CallStatus::InProgress);
+        let mut params = call().params(WebhookCallStatus::InProgress);
         params.0.retain(|(k, _)| k != "CallGuid");
         let request = WebhookRequest {
             url: HttpUrl::parse("http://example.com/voice?x=1").unwrap(),
@@ -301,7 +314,7 @@ mod tests {
 
     #[test]
     fn voice_params_are_the_2008_set_with_call_guid() {
-        let params = call().params(CallStatus::InProgress);
+        let params = call().params(WebhookCallStatus::InProgress);
         let names: Vec<&str> = params.iter().map(|(k, _)| k).collect();
         assert_eq!(
             names,
@@ -317,7 +330,9 @@ mod tests {
         assert_eq!(params.get("CallGuid"), params.get("CallSid"));
         assert_eq!(params.get("CallStatus"), Some("in-progress"));
         assert_eq!(
-            call().params(CallStatus::Completed).get("CallStatus"),
+            call()
+                .params(WebhookCallStatus::Completed)
+                .get("CallStatus"),
             Some("completed")
         );
     }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use conference::{JoinError, LeaveReason};
-use model::{AccountSid, CallSid, HttpMethod};
+use model::HttpMethod;
 use proptest::prelude::*;
 use twiml::{
     Action, CallInfo, CallScript, Document, FetchError, FetchedBody, HttpUrl, WaitAudio, WaitScript,
@@ -15,12 +15,7 @@ fn base() -> Url {
 }
 
 fn call() -> CallInfo {
-    CallInfo {
-        call_sid: CallSid::from_random([1; 16]),
-        account_sid: AccountSid::from_random([2; 16]),
-        caller: "4158675309".into(),
-        called: "4155551212".into(),
-    }
+    CallInfo::example()
 }
 
 /// Fragments that make the parser take its less travelled paths.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use conference::{JoinError, LeaveReason, ParticipantOptions};
-use model::{AccountSid, CallSid, HttpMethod};
+use model::HttpMethod;
 use twiml::{
     Action, AppError, CallInfo, CallScript, FetchError, FetchedBody, HangupReason, HttpUrl,
     MAX_FETCHES_IN_A_ROW, ParseError, Voice, WaitAudio, Warning, WebhookRequest,
@@ -15,12 +15,7 @@ use url::Url;
 const VOICE_URL: &str = "http://app.example.com/conf/voice.php";
 
 fn call() -> CallInfo {
-    CallInfo {
-        call_sid: CallSid::parse("CA42ed11f93dc08b952027ffbc406d0868").unwrap(),
-        account_sid: AccountSid::parse("AC309475e5fede1b49e100272a8640f438").unwrap(),
-        caller: "4158675309".into(),
-        called: "4155551212".into(),
-    }
+    CallInfo::example()
 }
 
 /// A script whose first action (the voice URL fetch) has been taken.

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use model::{AccountSid, CallSid, HttpMethod};
+use model::HttpMethod;
 use twiml::{
-    AppError, CallInfo, FetchError, FetchedBody, HttpUrl, MAX_FETCHES_IN_A_ROW, Voice, WaitAction,
+    Action, AppError, CallInfo, FetchError, FetchedBody, HttpUrl, MAX_FETCHES_IN_A_ROW, Voice,
     WaitAudio, WaitScript, WaitWarning, WebhookRequest,
 };
 use url::Url;
@@ -13,12 +13,7 @@ use url::Url;
 const WAIT_URL: &str = "http://music.example.com/hold/index.xml";
 
 fn call() -> CallInfo {
-    CallInfo {
-        call_sid: CallSid::from_random([7; 16]),
-        account_sid: AccountSid::from_random([8; 16]),
-        caller: "4158675309".into(),
-        called: "4155551212".into(),
-    }
+    CallInfo::example()
 }
 
 fn from_url(method: HttpMethod) -> (WaitScript, WebhookRequest) {
@@ -35,7 +30,7 @@ fn from_url(method: HttpMethod) -> (WaitScript, WebhookRequest) {
 
 fn expect_fetch(script: &mut WaitScript) -> WebhookRequest {
     match script.poll_action() {
-        Some(WaitAction::Fetch(request)) => request,
+        Some(Action::Fetch(request)) => request,
         other => panic!("expected a fetch, got {other:?}"),
     }
 }
@@ -48,7 +43,7 @@ fn answer(script: &mut WaitScript, url: &str, content_type: &str, body: &[u8]) {
     }));
 }
 
-fn drain(script: &mut WaitScript) -> Vec<WaitAction> {
+fn drain(script: &mut WaitScript) -> Vec<Action> {
     std::iter::from_fn(|| script.poll_action()).collect()
 }
 
@@ -56,7 +51,7 @@ fn drain(script: &mut WaitScript) -> Vec<WaitAction> {
 fn built_in_music_loops() {
     let mut script = WaitScript::new(WaitAudio::BuiltIn, call());
     for _ in 0..5 {
-        assert_eq!(drain(&mut script), [WaitAction::PlayHoldMusic]);
+        assert_eq!(drain(&mut script), [Action::PlayHoldMusic]);
         script.finished();
     }
 }
@@ -93,14 +88,14 @@ fn twiml_plays_then_the_wait_url_is_fetched_again() {
         answer(&mut script, WAIT_URL, "text/xml", doc);
         assert_eq!(
             drain(&mut script),
-            [WaitAction::Say {
+            [Action::Say {
                 text: "Please hold".into(),
                 voice: Voice::Woman,
                 language: "en".into()
             }]
         );
         script.finished();
-        let song = WaitAction::Play {
+        let song = Action::Play {
             url: HttpUrl::parse("http://music.example.com/hold/song.mp3").unwrap(),
         };
         assert_eq!(drain(&mut script), std::slice::from_ref(&song));
@@ -109,7 +104,7 @@ fn twiml_plays_then_the_wait_url_is_fetched_again() {
         script.finished();
         assert_eq!(
             drain(&mut script),
-            [WaitAction::Pause {
+            [Action::Pause {
                 duration: Duration::from_secs(2)
             }]
         );
@@ -129,7 +124,7 @@ fn the_holdmusic_twimlet_shape_loops_through_its_redirect() {
             "text/xml",
             b"<Response><Play>a.mp3</Play><Redirect>index.xml?next=1</Redirect></Response>",
         );
-        assert!(matches!(&drain(&mut script)[..], [WaitAction::Play { .. }]));
+        assert!(matches!(&drain(&mut script)[..], [Action::Play { .. }]));
         script.finished();
         let request = expect_fetch(&mut script);
         assert_eq!(
@@ -146,7 +141,7 @@ fn direct_audio_is_played_and_fetched_again() {
         answer(&mut script, WAIT_URL, "audio/mpeg", b"ID3 fake mp3");
         assert_eq!(
             drain(&mut script),
-            [WaitAction::PlayAudio {
+            [Action::PlayAudio {
                 body: b"ID3 fake mp3".to_vec(),
                 content_type: "audio/mpeg".into()
             }]
@@ -169,9 +164,9 @@ fn dial_and_hangup_are_skipped_with_a_warning() {
     assert_eq!(
         actions,
         [
-            WaitAction::Warn(WaitWarning::NotAllowed("Hangup")),
-            WaitAction::Warn(WaitWarning::NotAllowed("Dial")),
-            WaitAction::Say {
+            Action::WaitWarn(WaitWarning::NotAllowed("Hangup")),
+            Action::WaitWarn(WaitWarning::NotAllowed("Dial")),
+            Action::Say {
                 text: "still here".into(),
                 voice: Voice::Man,
                 language: "en".into()
@@ -183,8 +178,8 @@ fn dial_and_hangup_are_skipped_with_a_warning() {
 fn expect_fallback(script: &mut WaitScript) -> AppError {
     match &drain(script)[..] {
         [
-            WaitAction::Warn(WaitWarning::FellBack(error)),
-            WaitAction::PlayHoldMusic,
+            Action::WaitWarn(WaitWarning::FellBack(error)),
+            Action::PlayHoldMusic,
         ] => error.clone(),
         other => panic!("expected the fallback to hold music, got {other:?}"),
     }
@@ -203,7 +198,7 @@ fn a_failing_wait_url_falls_back_to_hold_music_for_good() {
     );
     for _ in 0..3 {
         script.finished();
-        assert_eq!(drain(&mut script), [WaitAction::PlayHoldMusic]);
+        assert_eq!(drain(&mut script), [Action::PlayHoldMusic]);
     }
 }
 
@@ -230,14 +225,14 @@ fn an_empty_wait_document_is_bounded() {
     loop {
         answer(&mut script, WAIT_URL, "text/xml", b"<Response/>");
         match script.poll_action() {
-            Some(WaitAction::Fetch(_)) => fetches += 1,
-            Some(WaitAction::Warn(WaitWarning::FellBack(AppError::FetchLoop { .. }))) => break,
+            Some(Action::Fetch(_)) => fetches += 1,
+            Some(Action::WaitWarn(WaitWarning::FellBack(AppError::FetchLoop { .. }))) => break,
             other => panic!("{other:?}"),
         }
         assert!(fetches <= 100, "unbounded");
     }
     assert_eq!(fetches, MAX_FETCHES_IN_A_ROW);
-    assert_eq!(script.poll_action(), Some(WaitAction::PlayHoldMusic));
+    assert_eq!(script.poll_action(), Some(Action::PlayHoldMusic));
 }
 
 #[test]
@@ -247,7 +242,7 @@ fn broken_audio_is_bounded_too() {
         answer(&mut script, WAIT_URL, "audio/wav", b"garbage");
         assert!(matches!(
             &drain(&mut script)[..],
-            [WaitAction::PlayAudio { .. }]
+            [Action::PlayAudio { .. }]
         ));
         script.media_failed();
         expect_fetch(&mut script);

@@ -17,7 +17,7 @@ use conference::ParticipantOptions;
 use model::HttpMethod;
 
 use crate::HttpUrl;
-use crate::parse::{Context, Element, ParseError};
+use crate::element::{Context, Element, ParseError};
 
 /// A parsed `<Conference>`: which room, how to be in it, what to hear while
 /// it has not started.
@@ -45,11 +45,7 @@ pub const MAX_PARTICIPANTS: u32 = 40;
 impl Conference {
     pub(crate) fn parse(el: &Element, cx: &mut Context<'_>) -> Result<Self, ParseError> {
         const NAME: &str = "Conference";
-        el.no_children(NAME)?;
-        let name = el.trimmed_text();
-        if name.is_empty() {
-            return Err(ParseError::MissingText(NAME));
-        }
+        let name = el.required_text(NAME)?;
         let defaults = ParticipantOptions::default();
         let options = ParticipantOptions {
             muted: cx.flag(el, NAME, "muted", defaults.muted),
@@ -105,17 +101,14 @@ fn max_participants(el: &Element, cx: &mut Context<'_>) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Document, Verb, Warning};
+    use crate::{Verb, Warning};
 
     fn conference(attrs: &str, name: &str) -> Result<(Conference, Vec<Warning>), ParseError> {
-        let base = url::Url::parse("http://h.example/conf/join.php").unwrap();
-        let xml =
-            format!("<Response><Dial><Conference {attrs}>{name}</Conference></Dial></Response>");
-        let doc = Document::parse(xml.as_bytes(), &base)?;
-        match doc.verbs.into_iter().next() {
-            Some(Verb::Dial(d)) => Ok((d.conference, doc.warnings)),
-            other => panic!("{other:?}"),
-        }
+        let xml = format!("<Dial><Conference {attrs}>{name}</Conference></Dial>");
+        crate::parse_one("http://h.example/conf/join.php", &xml, |v| match v {
+            Verb::Dial(d) => Some(d.conference),
+            _ => None,
+        })
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 use model::HttpMethod;
 
 use crate::HttpUrl;
-use crate::parse::{Context, Element, ParseError, clip};
+use crate::element::{Context, Element, ParseError, clip};
 use crate::verbs::Conference;
 
 /// A parsed `<Dial>` with its room.
@@ -75,15 +75,13 @@ impl Dial {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Document, Verb, Warning};
+    use crate::{Verb, Warning};
 
     fn dial(xml: &str) -> Result<(Dial, Vec<Warning>), ParseError> {
-        let base = url::Url::parse("http://h.example/conf/join.php").unwrap();
-        let doc = Document::parse(format!("<Response>{xml}</Response>").as_bytes(), &base)?;
-        match doc.verbs.into_iter().next() {
-            Some(Verb::Dial(d)) => Ok((d, doc.warnings)),
-            other => panic!("{other:?}"),
-        }
+        crate::parse_one("http://h.example/conf/join.php", xml, |v| match v {
+            Verb::Dial(d) => Some(d),
+            _ => None,
+        })
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! warning; a child element is an error. The verb itself is
 //! [`Verb::Hangup`](crate::Verb::Hangup), a unit variant.
 
-use crate::parse::{Context, Element, ParseError, Warning};
+use crate::element::{Context, Element, ParseError, Warning};
 
 pub(crate) fn parse(el: &Element, cx: &mut Context<'_>) -> Result<(), ParseError> {
     const NAME: &str = "Hangup";

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::parse::{Context, Element, ParseError, Warning};
+use crate::element::{Context, Element, ParseError, Warning};
 
 /// A parsed `<Pause>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,15 +30,13 @@ impl Pause {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Document, Verb};
+    use crate::Verb;
 
     fn pause(xml: &str) -> Result<(Pause, Vec<Warning>), ParseError> {
-        let base = url::Url::parse("http://h.example/").unwrap();
-        let doc = Document::parse(format!("<Response>{xml}</Response>").as_bytes(), &base)?;
-        match doc.verbs.into_iter().next() {
-            Some(Verb::Pause(p)) => Ok((p, doc.warnings)),
-            other => panic!("{other:?}"),
-        }
+        crate::parse_one("http://h.example/", xml, |v| match v {
+            Verb::Pause(p) => Some(p),
+            _ => None,
+        })
     }
 
     #[test]

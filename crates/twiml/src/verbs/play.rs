@@ -5,8 +5,8 @@
 //! an error (there is nothing sensible to play instead).
 
 use crate::HttpUrl;
-use crate::parse::{Context, Element, ParseError};
-use crate::verbs::Repeat;
+use crate::element::{Context, Element, ParseError};
+use media::Repeat;
 
 /// A parsed `<Play>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,11 +18,7 @@ pub struct Play {
 impl Play {
     pub(crate) fn parse(el: &Element, cx: &mut Context<'_>) -> Result<Self, ParseError> {
         const NAME: &str = "Play";
-        el.no_children(NAME)?;
-        let text = el.trimmed_text();
-        if text.is_empty() {
-            return Err(ParseError::MissingText(NAME));
-        }
+        let text = el.required_text(NAME)?;
         let url = cx.url(NAME, "URL", text)?;
         let repeat = cx.repeat(el, NAME);
         Ok(Self { url, repeat })
@@ -32,23 +28,20 @@ impl Play {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Document, Verb, Warning};
-    use std::num::NonZeroU32;
+    use crate::{Verb, Warning};
 
     fn play(xml: &str) -> Result<(Play, Vec<Warning>), ParseError> {
-        let base = url::Url::parse("http://h.example/app/voice.php").unwrap();
-        let doc = Document::parse(format!("<Response>{xml}</Response>").as_bytes(), &base)?;
-        match doc.verbs.into_iter().next() {
-            Some(Verb::Play(p)) => Ok((p, doc.warnings)),
-            other => panic!("{other:?}"),
-        }
+        crate::parse_one("http://h.example/app/voice.php", xml, |v| match v {
+            Verb::Play(p) => Some(p),
+            _ => None,
+        })
     }
 
     #[test]
     fn absolute_and_relative_urls() {
         let (p, w) = play("<Play>http://cdn.example.com/a.mp3</Play>").unwrap();
         assert_eq!(p.url.as_str(), "http://cdn.example.com/a.mp3");
-        assert_eq!(p.repeat, Repeat::ONCE);
+        assert_eq!(p.repeat, Repeat::Times(1));
         assert_eq!(w, []);
         let (p, _) = play("<Play>\n  audio/hello.wav\n</Play>").unwrap();
         assert_eq!(p.url.as_str(), "http://h.example/app/audio/hello.wav");
@@ -59,11 +52,11 @@ mod tests {
     #[test]
     fn loop_attribute() {
         let (p, _) = play("<Play loop=\"2\">a.wav</Play>").unwrap();
-        assert_eq!(p.repeat, Repeat::Times(NonZeroU32::new(2).unwrap()));
+        assert_eq!(p.repeat, Repeat::Times(2));
         let (p, _) = play("<Play loop=\"0\">a.wav</Play>").unwrap();
         assert_eq!(p.repeat, Repeat::Forever);
         let (p, w) = play("<Play loop=\"1.5\">a.wav</Play>").unwrap();
-        assert_eq!(p.repeat, Repeat::ONCE);
+        assert_eq!(p.repeat, Repeat::Times(1));
         assert!(matches!(
             &w[..],
             [Warning::InvalidValue {

@@ -5,7 +5,7 @@
 use model::HttpMethod;
 
 use crate::HttpUrl;
-use crate::parse::{Context, Element, ParseError};
+use crate::element::{Context, Element, ParseError};
 
 /// A parsed `<Redirect>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,11 +17,7 @@ pub struct Redirect {
 impl Redirect {
     pub(crate) fn parse(el: &Element, cx: &mut Context<'_>) -> Result<Self, ParseError> {
         const NAME: &str = "Redirect";
-        el.no_children(NAME)?;
-        let text = el.trimmed_text();
-        if text.is_empty() {
-            return Err(ParseError::MissingText(NAME));
-        }
+        let text = el.required_text(NAME)?;
         let url = cx.url(NAME, "URL", text)?;
         let method = cx.method(el, NAME, "method");
         Ok(Self { url, method })
@@ -31,15 +27,13 @@ impl Redirect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Document, Verb, Warning};
+    use crate::{Verb, Warning};
 
     fn redirect(xml: &str) -> Result<(Redirect, Vec<Warning>), ParseError> {
-        let base = url::Url::parse("https://h.example/ivr/start?step=1").unwrap();
-        let doc = Document::parse(format!("<Response>{xml}</Response>").as_bytes(), &base)?;
-        match doc.verbs.into_iter().next() {
-            Some(Verb::Redirect(r)) => Ok((r, doc.warnings)),
-            other => panic!("{other:?}"),
-        }
+        crate::parse_one("https://h.example/ivr/start?step=1", xml, |v| match v {
+            Verb::Redirect(r) => Some(r),
+            _ => None,
+        })
     }
 
     #[test]

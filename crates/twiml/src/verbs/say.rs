@@ -6,8 +6,8 @@
 //! spaces: documents indent it across lines. A `<Say>` with no text is
 //! skipped with a warning rather than failing the call.
 
-use crate::parse::{Context, Element, ParseError, Warning};
-use crate::verbs::Repeat;
+use crate::element::{Context, Element, ParseError, Warning};
+use media::Repeat;
 
 /// A parsed `<Say>`; `text` is never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,6 @@ impl Say {
 mod tests {
     use super::*;
     use crate::{Document, Verb};
-    use std::num::NonZeroU32;
 
     fn say(xml: &str) -> (Option<Say>, Vec<Warning>) {
         let base = url::Url::parse("http://h.example/").unwrap();
@@ -101,7 +100,7 @@ mod tests {
                 text: "Hello".into(),
                 voice: Voice::Man,
                 language: "en".into(),
-                repeat: Repeat::ONCE,
+                repeat: Repeat::Times(1),
             })
         );
         assert_eq!(w, []);
@@ -113,7 +112,7 @@ mod tests {
         let s = s.unwrap();
         assert_eq!(s.voice, Voice::Woman);
         assert_eq!(s.language, "fr");
-        assert_eq!(s.repeat, Repeat::Times(NonZeroU32::new(3).unwrap()));
+        assert_eq!(s.repeat, Repeat::Times(3));
         assert_eq!(w, []);
         assert_eq!(
             say("<Say voice=\"alice\">x</Say>").0.unwrap().voice,
@@ -147,7 +146,7 @@ mod tests {
         ] {
             let (s, w) = say(xml);
             let s = s.unwrap();
-            assert_eq!((s.voice, s.repeat), (Voice::Man, Repeat::ONCE), "{xml}");
+            assert_eq!((s.voice, s.repeat), (Voice::Man, Repeat::Times(1)), "{xml}");
             assert!(
                 matches!(&w[..], [Warning::InvalidValue { element: "Say", attribute: a, .. }] if *a == attribute),
                 "{xml}: {w:?}"

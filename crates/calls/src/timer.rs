@@ -1,0 +1,98 @@
+//! [`TimerTable`]: one deadline slot per [`TimerKind`], after quinn's
+//! `TimerTable`. Setting a kind again moves it; [`Call`](crate::Call) stops
+//! an expired kind before running its action (which may set it again), so
+//! an extra `handle_timeout` does nothing.
+
+use std::time::Instant;
+
+/// The timers a call can have running. A call's timers are all set in
+/// `call.rs`; this is the list of what they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    /// `<Dial timeLimit>`: armed when the call joins a room, stopped when
+    /// it leaves; on fire the call asks the hub to take it out.
+    TimeLimit,
+    /// A webhook fetch (the script's or the wait audio's): armed with each
+    /// fetch, stopped by its result; on fire the fetch is cancelled and the
+    /// script hears [`FetchError::Timeout`](twiml::FetchError::Timeout).
+    Webhook,
+}
+
+impl TimerKind {
+    const ALL: [Self; 2] = [Self::TimeLimit, Self::Webhook];
+
+    fn index(self) -> usize {
+        match self {
+            Self::TimeLimit => 0,
+            Self::Webhook => 1,
+        }
+    }
+}
+
+/// The deadlines of one call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TimerTable {
+    slots: [Option<Instant>; TimerKind::ALL.len()],
+}
+
+impl TimerTable {
+    /// Arms `kind` at `at`, replacing its previous deadline.
+    pub fn set(&mut self, kind: TimerKind, at: Instant) {
+        self.slots[kind.index()] = Some(at);
+    }
+
+    pub fn stop(&mut self, kind: TimerKind) {
+        self.slots[kind.index()] = None;
+    }
+
+    pub fn get(&self, kind: TimerKind) -> Option<Instant> {
+        self.slots[kind.index()]
+    }
+
+    /// The earliest deadline and its kind.
+    pub fn next(&self) -> Option<(Instant, TimerKind)> {
+        TimerKind::ALL
+            .into_iter()
+            .filter_map(|kind| self.get(kind).map(|at| (at, kind)))
+            .min_by_key(|(at, _)| *at)
+    }
+
+    /// Stops and returns one kind whose deadline is at or before `now`.
+    pub fn pop_expired(&mut self, now: Instant) -> Option<TimerKind> {
+        let kind = TimerKind::ALL
+            .into_iter()
+            .find(|&kind| self.get(kind).is_some_and(|at| at <= now))?;
+        self.stop(kind);
+        Some(kind)
+    }
+
+    pub fn clear(&mut self) {
+        self.slots = Default::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn setting_moves_and_expiry_stops() {
+        let t0 = Instant::now();
+        let mut table = TimerTable::default();
+        assert_eq!(table.next(), None);
+        table.set(TimerKind::TimeLimit, t0 + Duration::from_secs(5));
+        table.set(TimerKind::TimeLimit, t0 + Duration::from_secs(9));
+        assert_eq!(
+            table.next(),
+            Some((t0 + Duration::from_secs(9), TimerKind::TimeLimit))
+        );
+        assert_eq!(table.pop_expired(t0 + Duration::from_secs(8)), None);
+        assert_eq!(
+            table.pop_expired(t0 + Duration::from_secs(9)),
+            Some(TimerKind::TimeLimit)
+        );
+        assert_eq!(table.next(), None);
+    }
+}
