@@ -20,7 +20,7 @@ use twiml::{
 use crate::timer::{TimerKind, TimerTable};
 use crate::types::{
     CallCommand, CallEnd, CallInput, Clip, ClipSource, LegChange, LogLine, RecordChange, ReqId,
-    RoomNotice, ScriptSource, SipEvent,
+    RoomNotice, ScriptSource, SipNotice,
 };
 
 /// One call, sans-IO. See the [crate docs](crate) for the contract.
@@ -575,12 +575,12 @@ impl Call {
         }
     }
 
-    fn sip(&mut self, event: SipEvent) {
+    fn sip(&mut self, event: SipNotice) {
         let change = match event {
-            SipEvent::Acked => return,
-            SipEvent::Hold(held) => LegChange::Hold(held),
-            SipEvent::MediaMoved => LegChange::Moved,
-            SipEvent::Ended => return self.sip_ended(),
+            SipNotice::Acked => return,
+            SipNotice::Hold(held) => LegChange::Hold(held),
+            SipNotice::MediaMoved => LegChange::Moved,
+            SipNotice::Ended => return self.sip_ended(),
         };
         match self.phase {
             Phase::Finished => {}

@@ -55,5 +55,5 @@ pub use call::Call;
 pub use timer::TimerKind;
 pub use types::{
     CallCommand, CallEnd, CallInput, Clip, ClipSource, LegChange, LogLine, RecordChange, ReqId,
-    RoomNotice, ScriptSource, SipEvent, open_room,
+    RoomNotice, ScriptSource, SipNotice, open_room,
 };

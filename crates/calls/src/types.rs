@@ -55,7 +55,7 @@ pub enum CallInput {
     /// before it could be answered.
     Answered(bool),
     /// The SIP dialog.
-    Sip(SipEvent),
+    Sip(SipNotice),
     /// The hub put the call in a room ([`CallCommand::Join`]): the room's
     /// status right after, and whether it has a media task for wait audio.
     Joined {
@@ -92,7 +92,7 @@ pub enum CallInput {
 
 /// SIP, as far as the call cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SipEvent {
+pub enum SipNotice {
     /// The caller acknowledged the answer.
     Acked,
     /// A re-INVITE put the leg on hold or took it off.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use calls::{
     Call, CallCommand, CallEnd, CallInput, Clip, ClipSource, LegChange, LogLine, RecordChange,
-    ReqId, RoomNotice, ScriptSource, SipEvent, TimerKind,
+    ReqId, RoomNotice, ScriptSource, SipNotice, TimerKind,
 };
 use conference::{JoinError, LeaveReason};
 use model::{CallStatus, ConferenceSid, ConferenceStatus, HttpMethod};
@@ -398,14 +398,14 @@ fn the_caller_hangs_up_mid_fetch_and_a_late_answer_is_ignored() {
     let mut h = Harness::new("/voice");
     h.run_until_idle();
     let (id, _) = h.open_fetches[0].clone();
-    h.input(CallInput::Sip(SipEvent::Ended));
+    h.input(CallInput::Sip(SipNotice::Ended));
     assert!(h.sent(&CallCommand::Cancel { id }));
     assert_eq!(h.hangups(), 0, "no BYE for a call that is gone");
     assert_eq!(h.notifies(), 1);
     h.assert_over(CallEnd::Gone, CallStatus::Complete);
     let before = h.log.len();
     h.answer_fetch(Err(FetchError::Timeout));
-    h.input(CallInput::Sip(SipEvent::Ended));
+    h.input(CallInput::Sip(SipNotice::Ended));
     h.input(CallInput::Shutdown);
     assert_eq!(h.log.len(), before, "nothing after the end");
 }
@@ -420,7 +420,7 @@ fn the_caller_hangs_up_mid_play() {
     );
     h.run_until_idle();
     assert_eq!(h.plays().len(), 1);
-    h.input(CallInput::Sip(SipEvent::Ended));
+    h.input(CallInput::Sip(SipNotice::Ended));
     assert_eq!(h.hangups(), 0);
     h.end_play(); // a stale end: ignored
     assert_eq!(h.plays().len(), 1);
@@ -524,7 +524,7 @@ fn the_time_limit_fires_at_exactly_its_time() {
 #[test]
 fn hanging_up_in_the_room_then_left() {
     let mut h = started(DIAL_ACTION);
-    h.input(CallInput::Sip(SipEvent::Ended));
+    h.input(CallInput::Sip(SipNotice::Ended));
     assert!(h.sent(&CallCommand::Leave(LeaveReason::Hangup)));
     assert_eq!(h.hangups(), 0);
     h.assert_over(CallEnd::Gone, CallStatus::Complete);
@@ -547,7 +547,7 @@ fn left_for_a_hangup_then_the_sip_end() {
     assert_eq!(h.paths_fetched(), ["/voice"]);
     h.assert_over(CallEnd::HungUp, CallStatus::Complete);
     let before = h.log.len();
-    h.input(CallInput::Sip(SipEvent::Ended));
+    h.input(CallInput::Sip(SipNotice::Ended));
     assert_eq!(h.log.len(), before);
 }
 
@@ -644,19 +644,19 @@ fn hold_and_moved_media_go_to_the_player_or_the_room() {
         ),
     );
     h.run_until_idle();
-    h.input(CallInput::Sip(SipEvent::Hold(true)));
-    h.input(CallInput::Sip(SipEvent::MediaMoved));
-    h.input(CallInput::Sip(SipEvent::Acked));
+    h.input(CallInput::Sip(SipNotice::Hold(true)));
+    h.input(CallInput::Sip(SipNotice::MediaMoved));
+    h.input(CallInput::Sip(SipNotice::Acked));
     assert!(h.sent(&CallCommand::UpdatePlayer(LegChange::Hold(true))));
     assert!(h.sent(&CallCommand::UpdatePlayer(LegChange::Moved)));
     h.end_play();
     assert!(h.call.in_room());
-    h.input(CallInput::Sip(SipEvent::Hold(false)));
-    h.input(CallInput::Sip(SipEvent::MediaMoved));
+    h.input(CallInput::Sip(SipNotice::Hold(false)));
+    h.input(CallInput::Sip(SipNotice::MediaMoved));
     assert!(h.sent(&CallCommand::UpdateLeg(LegChange::Hold(false))));
     assert!(h.sent(&CallCommand::UpdateLeg(LegChange::Moved)));
     leave(&mut h, LeaveReason::Kicked);
-    h.input(CallInput::Sip(SipEvent::Hold(true)));
+    h.input(CallInput::Sip(SipNotice::Hold(true)));
     assert_eq!(
         h.count(|c| *c == CallCommand::UpdatePlayer(LegChange::Hold(true))),
         2
@@ -761,8 +761,8 @@ fn silent_wait_audio_has_no_source() {
 #[test]
 fn the_end_of_call_request_is_sent_exactly_once() {
     let mut h = started(DIAL_ACTION);
-    h.input(CallInput::Sip(SipEvent::Ended));
-    h.input(CallInput::Sip(SipEvent::Ended));
+    h.input(CallInput::Sip(SipNotice::Ended));
+    h.input(CallInput::Sip(SipNotice::Ended));
     h.input(CallInput::Shutdown);
     leave(&mut h, LeaveReason::Hangup);
     assert_eq!(h.notifies(), 1);
@@ -890,7 +890,7 @@ fn a_join_answered_after_the_call_ended_changes_nothing() {
     h.hub = HubAnswer::Hold;
     h.respond("/voice", DIAL);
     h.run_until_idle();
-    h.input(CallInput::Sip(SipEvent::Ended));
+    h.input(CallInput::Sip(SipNotice::Ended));
     assert!(h.sent(&CallCommand::Leave(LeaveReason::Hangup)));
     h.assert_over(CallEnd::Gone, CallStatus::Complete);
     let before = h.log.len();

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use calls::{
     Call, CallCommand, CallInput, Clip, ClipSource, LegChange, LogLine, RecordChange, ReqId,
-    RoomNotice, ScriptSource, SipEvent,
+    RoomNotice, ScriptSource, SipNotice,
 };
 use conference::JoinError;
 use media::{AudioSource, PcmSource, Repeat, Silence, TICK};
@@ -548,20 +548,20 @@ impl CallIo {
         let event = match event {
             None => {
                 self.events = None;
-                SipEvent::Ended
+                SipNotice::Ended
             }
             Some(CallEvent::Ended(by)) => {
                 tracing::debug!(?by, "the SIP call ended");
-                SipEvent::Ended
+                SipNotice::Ended
             }
-            Some(CallEvent::Acked) => SipEvent::Acked,
+            Some(CallEvent::Acked) => SipNotice::Acked,
             Some(CallEvent::Hold(held)) => {
                 self.held = held;
-                SipEvent::Hold(held)
+                SipNotice::Hold(held)
             }
             Some(CallEvent::Media(audio)) => {
                 self.audio = audio;
-                SipEvent::MediaMoved
+                SipNotice::MediaMoved
             }
         };
         Some(CallInput::Sip(event))
