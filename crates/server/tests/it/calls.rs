@@ -5,13 +5,11 @@
 //! with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::phone::{DEADLINE, Phone, hears};
+use crate::common::rig::{Rig, add_number, next_hit, param, voice_app};
 use axum::http::{Method, StatusCode};
-use common::phone::{DEADLINE, Phone, hears};
-use common::rig::{Rig, add_number, next_hit, param, voice_app};
 use media::goertzel::rms;
 use media::tone_fraction;
 use model::CallStatus;

@@ -6,13 +6,11 @@
 //! `common`'s; every wait polls with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::phone::{FRAME, Line, Phone, describe, hears};
+use crate::common::rig::{App, Hit, Rig, add_number_for, base_of, column, param};
 use axum::http::{Method, StatusCode};
-use common::phone::{FRAME, Line, Phone, describe, hears};
-use common::rig::{App, Hit, Rig, add_number_for, base_of, column, param};
 use media::goertzel::rms;
 use media::tone::{JOIN_BEEP_HZ, LEAVE_BEEP_HZ};
 use media::tone_fraction;
@@ -439,8 +437,8 @@ async fn a_room_name_used_again_after_the_room_completed_is_a_new_conference() {
 // Webhooks and accounts.
 
 /// Waits for the app's request to `path` carrying `CallStatus=status`.
-async fn request_with_status(hits: &common::rig::Hits, path: &str, status: &str) -> Hit {
-    let deadline = Instant::now() + common::phone::DEADLINE;
+async fn request_with_status(hits: &crate::common::rig::Hits, path: &str, status: &str) -> Hit {
+    let deadline = Instant::now() + crate::common::phone::DEADLINE;
     loop {
         if let Some(hit) = hits
             .all()

@@ -7,14 +7,12 @@
 //! binary by scripts/webhook-faults.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::phone::{Phone, hears};
+use crate::common::rig::{App, Rig, Started, param};
 use axum::body::Body;
 use axum::http::Request;
-use common::phone::{Phone, hears};
-use common::rig::{App, Rig, Started, param};
 use http_body_util::BodyExt;
 use model::{CallStatus, HttpMethod, PhoneNumber};
 use server::{CallConfig, Clock, SystemClock};
@@ -41,7 +39,7 @@ async fn twiml_that_loops_or_is_not_twiml_ends_the_call_and_the_record_says_why(
         ("5550702", "/html"),
         ("5550703", "/big"),
     ] {
-        common::rig::add_number(&rig, number, &format!("{base}{path}")).await;
+        crate::common::rig::add_number(&rig, number, &format!("{base}{path}")).await;
     }
     // A room that is up the whole time.
     let a = Phone::dial(rig.sip, "beside", "a", 400.0).await.unwrap();

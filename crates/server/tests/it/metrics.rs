@@ -3,12 +3,10 @@
 //! real HTTP. Every wait polls with a deadline; nothing asserts on timing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::rig::Started;
+use crate::common::rig::Started;
 use media::rtp::RtpHeader;
 use media::{RtpTimestamp, SeqNo, Ssrc};
 use model::{HttpMethod, PhoneNumber};
