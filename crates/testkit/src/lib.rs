@@ -56,18 +56,21 @@
 
 use std::time::Duration;
 
+mod agent;
 pub mod audio;
 mod call;
 pub mod message;
 mod phone;
 pub mod sdp;
 
+pub use agent::{T1, T2};
 pub use audio::{
-    HEAR_MIN_FRACTION, HEAR_MIN_LEVEL, HEAR_WINDOW, Mark, RtpStats, TONE_AMPLITUDE, tone_present,
+    Fence, HEAR_MIN_FRACTION, HEAR_MIN_LEVEL, HEAR_WINDOW, Mark, RtpStats, TONE_AMPLITUDE,
+    tone_present,
 };
 pub use call::{Call, LISTEN_SLACK, STALE_AFTER};
 pub use media::Codec;
-pub use phone::{DEFAULT_TIMEOUT, Phone, T1, T2};
+pub use phone::{DEFAULT_TIMEOUT, Phone};
 pub use sdp::Direction;
 
 /// Everything that can go wrong while driving a phone.
