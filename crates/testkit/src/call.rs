@@ -18,8 +18,8 @@ use tokio::time::Instant;
 
 use crate::agent::{DialogStart, Kind, Outcome, Shared, new_branch, random_u64};
 use crate::audio::{
-    FRAME, Fence, HEAR_WINDOW, Mark, Media, Mode, RtpStats, StreamStart, lock, tone_measure,
-    tone_present,
+    FRAME, Fence, HEAR_WINDOW, Mark, Media, Mode, Recording, RtpStats, StreamStart, lock,
+    tone_measure, tone_present,
 };
 use crate::message::{Message, header_param, uri_of};
 use crate::sdp::{Answer, Direction, Offer};
@@ -329,55 +329,31 @@ impl Call {
     /// sent after `fence` was called, however late the recorder reads them.
     pub async fn fence(&self) -> Result<Fence> {
         let id = self.media.send_fence().await?;
-        let started = Instant::now();
-        let deadline = started + self.timeout;
-        let mut progress = self.media.progress();
-        loop {
-            if let Some(at) = self.media.recording().fence(id) {
-                return Ok(Fence(at));
-            }
-            if tokio::time::timeout_at(deadline, progress.changed())
-                .await
-                .is_err()
-            {
-                return Err(Error::Timeout {
-                    what: "our own fence datagram on the RTP socket".into(),
-                    after: started.elapsed(),
-                });
-            }
-        }
+        self.wait_recording(self.timeout, |rec| {
+            rec.fence(id)
+                .map(Fence)
+                .ok_or_else(|| "our own fence datagram on the RTP socket".to_owned())
+        })
+        .await
     }
 
     /// Waits until at least `duration` of audio arrived after `fence` and
     /// returns it packet by packet, in arrival order. Errors if that much
     /// has not arrived within `duration +` [`LISTEN_SLACK`].
     pub async fn packets_after(&self, fence: Fence, duration: Duration) -> Result<Vec<Vec<i16>>> {
-        let started = Instant::now();
-        let deadline = started + duration + LISTEN_SLACK;
         let want = samples_in(duration);
-        let mut progress = self.media.progress();
-        loop {
-            let got = {
-                let rec = self.media.recording();
-                let packets = rec.packets_after(fence);
-                let got: usize = packets.iter().map(|p| p.len()).sum();
-                if got >= want {
-                    return Ok(packets.into_iter().map(<[i16]>::to_vec).collect());
-                }
-                got
-            };
-            if tokio::time::timeout_at(deadline, progress.changed())
-                .await
-                .is_err()
-            {
-                return Err(Error::Timeout {
-                    what: format!(
-                        "{duration:?} of audio after a fence (got {got} of {want} samples)"
-                    ),
-                    after: started.elapsed(),
-                });
+        self.wait_recording(duration + LISTEN_SLACK, |rec| {
+            let packets = rec.packets_after(fence);
+            let got: usize = packets.iter().map(|p| p.len()).sum();
+            if got >= want {
+                Ok(packets.into_iter().map(<[i16]>::to_vec).collect())
+            } else {
+                Err(format!(
+                    "{duration:?} of audio after a fence (got {got} of {want} samples)"
+                ))
             }
-        }
+        })
+        .await
     }
 
     /// Every audio packet that arrived at or after `since`, with its
@@ -403,26 +379,41 @@ impl Call {
         duration: Duration,
         timeout: Duration,
     ) -> Result<Vec<i16>> {
+        let want = samples_in(duration);
+        self.wait_recording(timeout, |rec| {
+            match rec.samples.get(mark.0..mark.0 + want) {
+                Some(s) => Ok(s.to_vec()),
+                None => Err(format!(
+                    "{duration:?} of audio (got {} of {want} samples)",
+                    rec.samples.len().saturating_sub(mark.0)
+                )),
+            }
+        })
+        .await
+    }
+
+    /// Waits, waking at each packet (or fence) recorded, until `check`
+    /// finds what it looks for in the recording, or `timeout` passes; the
+    /// error of `check`'s last look says what was waited for and seen.
+    async fn wait_recording<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&Recording) -> std::result::Result<T, String>,
+    ) -> Result<T> {
         let started = Instant::now();
         let deadline = started + timeout;
-        let want = samples_in(duration);
         let mut progress = self.media.progress();
         loop {
-            let got = {
-                let rec = self.media.recording();
-                match rec.samples.get(mark.0..mark.0 + want) {
-                    Some(s) => return Ok(s.to_vec()),
-                    None => rec.samples.len().saturating_sub(mark.0),
-                }
+            let what = match check(&self.media.recording()) {
+                Ok(found) => return Ok(found),
+                Err(what) => what,
             };
             if tokio::time::timeout_at(deadline, progress.changed())
                 .await
                 .is_err()
             {
                 return Err(Error::Timeout {
-                    what: format!(
-                        "{duration:?} of audio after a mark (got {got} of {want} samples)"
-                    ),
+                    what,
                     after: started.elapsed(),
                 });
             }
@@ -460,29 +451,8 @@ impl Call {
     /// wall clock). Errors if that much has not arrived within `duration +`
     /// [`LISTEN_SLACK`].
     pub async fn listen(&self, duration: Duration) -> Result<Vec<i16>> {
-        let started = Instant::now();
-        let deadline = started + duration + LISTEN_SLACK;
-        let want = samples_in(duration);
-        let mark = self.mark();
-        let mut progress = self.media.progress();
-        loop {
-            let got = {
-                let rec = self.media.recording();
-                match rec.samples.get(mark.0..mark.0 + want) {
-                    Some(s) => return Ok(s.to_vec()),
-                    None => rec.samples.len().saturating_sub(mark.0),
-                }
-            };
-            if tokio::time::timeout_at(deadline, progress.changed())
-                .await
-                .is_err()
-            {
-                return Err(Error::Timeout {
-                    what: format!("{duration:?} of audio (got {got} of {want} samples)"),
-                    after: started.elapsed(),
-                });
-            }
-        }
+        self.recorded_after(self.mark(), duration, duration + LISTEN_SLACK)
+            .await
     }
 
     /// Whether the last [`HEAR_WINDOW`] of received audio holds a tone at
