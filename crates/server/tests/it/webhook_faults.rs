@@ -10,12 +10,12 @@
 use std::time::{Duration, Instant};
 
 use crate::common::phone::{Phone, hears};
-use crate::common::rig::{App, Rig, Started, param};
+use crate::common::rig::{App, Rig, Started, insert_number, param};
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
-use model::{CallStatus, HttpMethod, PhoneNumber};
-use server::{CallConfig, Clock, SystemClock};
+use model::{CallStatus, HttpMethod};
+use server::CallConfig;
 use tower::ServiceExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,20 +112,14 @@ async fn an_end_of_call_request_cut_off_by_its_deadline_counts_as_a_failed_webho
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/voice", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let now = SystemClock.now();
-    started
-        .store
-        .insert_phone_number(&PhoneNumber {
-            sid: server::ids::phone_number_sid(),
-            account_sid: started.account.sid.clone(),
-            phone_number: "5550801".into(),
-            voice_url: url,
-            voice_method: HttpMethod::Post,
-            date_created: now,
-            date_updated: now,
-        })
-        .await
-        .unwrap();
+    insert_number(
+        &started.store,
+        &started.account,
+        "5550801",
+        &url,
+        HttpMethod::Post,
+    )
+    .await;
     let mut phone = Phone::dial(sip, "5550801", "d", 400).await.unwrap();
     phone.expect_bye().await;
 
