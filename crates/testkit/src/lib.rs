@@ -60,6 +60,7 @@ mod agent;
 pub mod audio;
 mod call;
 pub mod message;
+pub mod peers;
 mod phone;
 pub mod sdp;
 
