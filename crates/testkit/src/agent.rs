@@ -385,12 +385,8 @@ impl Transport {
 pub(crate) async fn udp_reader(socket: Arc<UdpSocket>, shared: Weak<Shared>) {
     let mut buf = vec![0u8; 65_536];
     loop {
-        let (len, from) = match crate::recv_datagram(&socket, &mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!(error = %e, "SIP receive failed; reader stops");
-                return;
-            }
+        let Some((len, from)) = crate::recv_datagram(&socket, &mut buf, "SIP").await else {
+            return;
         };
         let Some(shared) = shared.upgrade() else {
             return;

@@ -397,12 +397,9 @@ impl Recording {
 async fn record_loop(socket: Arc<UdpSocket>, local: SocketAddr, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 2048];
     loop {
-        let (len, from) = match crate::recv_datagram(&socket, &mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!(error = %e, "RTP receive failed; recorder stops");
-                return;
-            }
+        let Some((len, from)) = crate::recv_datagram(&socket, &mut buf, "RTP recorder").await
+        else {
+            return;
         };
         let datagram = &buf[..len];
         if from == local

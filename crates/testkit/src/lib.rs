@@ -133,19 +133,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The next datagram on `socket`, past the ICMP errors an earlier send left
 /// behind (refused or reset: the socket is still fine). Any other error is
-/// the socket's end.
+/// the socket's end: logged at debug with `reader` (who stops), then `None`.
 pub(crate) async fn recv_datagram(
     socket: &tokio::net::UdpSocket,
     buf: &mut [u8],
-) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    reader: &str,
+) -> Option<(usize, std::net::SocketAddr)> {
     loop {
         match socket.recv_from(buf).await {
+            Ok(received) => return Some(received),
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
                 ) => {}
-            other => return other,
+            Err(e) => {
+                tracing::debug!(error = %e, reader, "receive failed; the reader stops");
+                return None;
+            }
         }
     }
 }
