@@ -15,6 +15,20 @@
 //! `Content-Length` bodies). RTP framing and G.711 come from `media`, whose
 //! codecs are checked against the ITU reference there.
 //!
+//! It is the one test phone of the workspace: the server's integration
+//! tests (through a thin wrapper in `crates/server/tests/it/common`), the
+//! binary's end-to-end tests and testkit's own all call through it. Module
+//! by module: [`Phone`] (`phone`) places calls; [`Call`] (`call`) is one
+//! dialog and its audio (`audio`); both build on `agent`, the transport,
+//! reader task and client transactions they share; [`peers`] helps tests
+//! that run SIPp or baresip beside it.
+//!
+//! To judge what the far end did *after* some event (a mute the API has
+//! answered), [`Call::fence`] puts a marker datagram on the call's own RTP
+//! socket: on loopback every packet sent before it is queued ahead of it,
+//! so [`Call::packets_after`] the fence are exactly those sent later,
+//! however late the test's runtime reads them. No wall-clock grace needed.
+//!
 //! Nothing here waits without a bound. Signalling waits for at most the
 //! phone's timeout ([`Phone::set_timeout`], 10 s by default) and fails with
 //! [`Error::Timeout`]; listening waits for the audio asked for plus a

@@ -126,7 +126,7 @@ impl Phone {
     ///
     /// Retransmits the INVITE (Timer A, UDP only) until a response comes,
     /// waits past 1xx for the final one, ACKs it, and returns the
-    /// established call on 2xx or [`Error::Rejected`] with the status code
+    /// established call on 2xx or [`Error::Rejected`](crate::Error::Rejected) with the status code
     /// otherwise. Waits at most the phone's timeout (then CANCELs).
     pub async fn call(&self, user: &str, codec: Codec) -> Result<Call> {
         self.call_with(user, Offer::audio(codec)).await
