@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::phone::{Phone, hears};
+use crate::common::caller::{Caller, hears};
 use crate::common::rig::{App, Rig, Started, insert_number, param};
 use axum::body::Body;
 use axum::http::Request;
@@ -42,8 +42,8 @@ async fn twiml_that_loops_or_is_not_twiml_ends_the_call_and_the_record_says_why(
         crate::common::rig::add_number(&rig, number, &format!("{base}{path}")).await;
     }
     // A room that is up the whole time.
-    let a = Phone::dial(rig.sip, "beside", "a", 400).await.unwrap();
-    let b = Phone::dial(rig.sip, "beside", "b", 700).await.unwrap();
+    let a = Caller::dial(rig.sip, "beside", "a", 400).await.unwrap();
+    let b = Caller::dial(rig.sip, "beside", "b", 700).await.unwrap();
     rig.room_with("beside", 2).await;
 
     for (number, path, why) in [
@@ -55,7 +55,7 @@ async fn twiml_that_loops_or_is_not_twiml_ends_the_call_and_the_record_says_why(
         ("5550702", "/html", "is not valid TwiML"),
         ("5550703", "/big", "is not valid TwiML: the document is"),
     ] {
-        let mut phone = Phone::dial(rig.sip, number, "c", 550).await.unwrap();
+        let mut phone = Caller::dial(rig.sip, number, "c", 550).await.unwrap();
         phone.expect_bye().await;
         let call = param(&hits.to(path, "").await, "CallSid").to_owned();
         let row = rig
@@ -120,7 +120,7 @@ async fn an_end_of_call_request_cut_off_by_its_deadline_counts_as_a_failed_webho
         HttpMethod::Post,
     )
     .await;
-    let mut phone = Phone::dial(sip, "5550801", "d", 400).await.unwrap();
+    let mut phone = Caller::dial(sip, "5550801", "d", 400).await.unwrap();
     phone.expect_bye().await;
 
     let router = started.server.router();

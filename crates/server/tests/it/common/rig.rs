@@ -16,7 +16,7 @@ use server::{CallConfig, Clock, Config, Server, SystemClock};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
-use super::phone::DEADLINE;
+use super::caller::DEADLINE;
 
 pub struct Rig {
     _dir: tempfile::TempDir,

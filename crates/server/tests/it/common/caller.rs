@@ -1,7 +1,8 @@
-//! The call tests' phone: one [`testkit`] phone placing one call, in the
-//! words these tests use (dial with a tone, until heard, expect a BYE), and
-//! panicking with a message where testkit returns an error. All SIP and RTP
-//! is testkit's; nothing here touches a socket.
+//! [`Caller`]: a test's caller, one [`testkit`] phone placing one call, in
+//! the words the call tests use (dial with a tone, until heard, expect a
+//! BYE), panicking with a message where testkit returns an error. All SIP
+//! and RTP is testkit's (the workspace's one test phone); nothing here
+//! touches a socket.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -39,20 +40,21 @@ impl Line {
     };
 }
 
-pub struct Phone {
+/// One testkit phone and the one call it placed.
+pub struct Caller {
     /// Dropped first: a call still up sends its BYE through the phone.
     call: testkit::Call,
     _phone: testkit::Phone,
 }
 
-impl Phone {
-    /// Dials `user` over UDP offering PCMU; see [`Phone::dial_on`].
+impl Caller {
+    /// Dials `user` over UDP offering PCMU; see [`Caller::dial_on`].
     pub async fn dial(
         server: SocketAddr,
         user: &str,
         caller: &str,
         tone_hz: u32,
-    ) -> Result<Phone, u16> {
+    ) -> Result<Caller, u16> {
         Self::dial_on(Line::UDP, server, user, caller, tone_hz).await
     }
 
@@ -65,7 +67,7 @@ impl Phone {
         user: &str,
         caller: &str,
         tone_hz: u32,
-    ) -> Result<Phone, u16> {
+    ) -> Result<Caller, u16> {
         let mut phone = if line.tcp {
             testkit::Phone::connect_tcp(server).await
         } else {
@@ -88,7 +90,7 @@ impl Phone {
         } else {
             call.send_tone(tone_hz);
         }
-        Ok(Phone {
+        Ok(Caller {
             call,
             _phone: phone,
         })
@@ -212,7 +214,7 @@ impl Phone {
         self.expect_bye_within(DEADLINE).await;
     }
 
-    /// [`Phone::expect_bye`] with a deadline of the test's choosing, for a
+    /// [`Caller::expect_bye`] with a deadline of the test's choosing, for a
     /// BYE that follows other events of known length.
     pub async fn expect_bye_within(&mut self, deadline: Duration) {
         self.call
