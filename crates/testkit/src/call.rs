@@ -289,14 +289,7 @@ impl Call {
     /// all, audio paused meanwhile) and returns once the last one is out.
     /// `0`–`9`, `*`, `#`, `A`–`D`.
     pub async fn send_dtmf(&self, digit: char) -> Result<()> {
-        let event = dtmf_event(digit).ok_or(Error::InvalidDigit(digit))?;
-        if self.answer.telephone_event.is_none() {
-            return Err(Error::NoTelephoneEvent);
-        }
-        if self.ended {
-            return Err(Error::Ended);
-        }
-        let done = self.media.queue_dtmf(event);
+        let done = self.queue_key(digit)?;
         match tokio::time::timeout(DTMF_TIMEOUT, done).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Error::Ended),
@@ -310,6 +303,13 @@ impl Call {
     /// Queues one key press (see [`Call::send_dtmf`]) and returns at once,
     /// while the sender spells it out over the next ticks.
     pub fn press(&self, digit: char) -> Result<()> {
+        drop(self.queue_key(digit)?);
+        Ok(())
+    }
+
+    /// Checks that `digit` can be sent now and queues it; the receiver
+    /// fires once its last packet is out.
+    fn queue_key(&self, digit: char) -> Result<tokio::sync::oneshot::Receiver<()>> {
         let event = dtmf_event(digit).ok_or(Error::InvalidDigit(digit))?;
         if self.answer.telephone_event.is_none() {
             return Err(Error::NoTelephoneEvent);
@@ -317,8 +317,7 @@ impl Call {
         if self.ended {
             return Err(Error::Ended);
         }
-        drop(self.media.queue_dtmf(event));
-        Ok(())
+        Ok(self.media.queue_dtmf(event))
     }
 
     /// A point in the order packets reach our RTP socket: sends a datagram
