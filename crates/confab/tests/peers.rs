@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{Serve, db_url, free_ports, http, peer_available};
+use common::{Serve, db_url, http};
 use media::goertzel::{rms, tone_fraction};
+use testkit::peers::{free_ports, peer_available};
 use testkit::{Codec, Phone};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;

@@ -78,9 +78,9 @@ const ULAW_BIAS: i32 = 0x84;
 const ULAW_CLIP: i32 = 32635;
 
 /// μ-law decode table: index is the received byte.
-pub static ULAW_TO_LINEAR: [i16; 256] = build_ulaw_table();
+pub static ULAW_TO_LINEAR: [i16; 256] = decode_table(Codec::Pcmu);
 /// A-law decode table: index is the received byte.
-pub static ALAW_TO_LINEAR: [i16; 256] = build_alaw_table();
+pub static ALAW_TO_LINEAR: [i16; 256] = decode_table(Codec::Pcma);
 
 const fn ulaw_decode(code: u8) -> i16 {
     let u = !code;
@@ -108,21 +108,15 @@ const fn alaw_decode(code: u8) -> i16 {
     (if a & 0x80 != 0 { t } else { -t }) as i16
 }
 
-const fn build_ulaw_table() -> [i16; 256] {
+/// Every byte of `codec` decoded, for the lookup tables above.
+const fn decode_table(codec: Codec) -> [i16; 256] {
     let mut table = [0i16; 256];
     let mut i = 0;
     while i < 256 {
-        table[i] = ulaw_decode(i as u8);
-        i += 1;
-    }
-    table
-}
-
-const fn build_alaw_table() -> [i16; 256] {
-    let mut table = [0i16; 256];
-    let mut i = 0;
-    while i < 256 {
-        table[i] = alaw_decode(i as u8);
+        table[i] = match codec {
+            Codec::Pcmu => ulaw_decode(i as u8),
+            Codec::Pcma => alaw_decode(i as u8),
+        };
         i += 1;
     }
     table

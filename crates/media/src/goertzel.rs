@@ -2,7 +2,8 @@
 //!
 //! The mixer tests, the room scenarios and the end-to-end tests all ask the
 //! same question ("does this leg hear 700 Hz, and not its own 400 Hz?"), so
-//! the detector lives here, public, rather than in each test.
+//! the detector lives here, once, rather than in each test; it is built only
+//! for tests (`cfg(test)` or the `test-util` feature), never into the server.
 
 /// Power at one frequency, computed by the Goertzel recurrence.
 #[derive(Debug, Clone, Copy)]

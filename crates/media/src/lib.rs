@@ -14,7 +14,7 @@
 //! | [`mixer`] | mix-minus with saturation |
 //! | [`source`], [`tone`], [`hold_music`] | what legs hear besides each other |
 //! | [`decode`] | WAV/MP3 bytes (from `<Play>`) to 8 kHz mono |
-//! | [`goertzel`] | tone detection for tests (and for anyone measuring audio) |
+//! | `goertzel` | tone detection, for tests only (feature `test-util`) |
 //! | [`room`] | [`MediaRoom`], which ties them together per conference |
 //!
 //! A shell's conference task drives a room like this (one socket per leg):
@@ -69,6 +69,7 @@
 pub mod decode;
 pub mod dtmf;
 pub mod g711;
+#[cfg(any(test, feature = "test-util"))]
 pub mod goertzel;
 pub mod hold_music;
 pub mod jitter;
@@ -83,6 +84,7 @@ pub mod tone;
 
 pub use dtmf::Digit;
 pub use g711::Codec;
+#[cfg(any(test, feature = "test-util"))]
 pub use goertzel::{Goertzel, tone_fraction};
 pub use jitter::JitterConfig;
 pub use room::{

@@ -1,7 +1,9 @@
 //! Where the shell gets "now". Cores never read a clock; the shell passes
 //! this clock's reading in, so tests can run the whole server on fake time.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::Arc;
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::SystemTime;
 
@@ -23,9 +25,11 @@ impl Clock for SystemClock {
 }
 
 /// A clock that moves only when told to: tests pin conferences to dates.
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock(Arc<AtomicI64>);
 
+#[cfg(any(test, feature = "test-util"))]
 impl ManualClock {
     pub fn new(start: Timestamp) -> Self {
         Self(Arc::new(AtomicI64::new(start.as_micros())))
@@ -41,6 +45,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_micros(self.0.load(Ordering::SeqCst))

@@ -57,7 +57,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(any(test, feature = "test-util"))]
+pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
 pub use hub::{HubHandle, JoinFailure};
 pub use sip_guard::{SipAllow, SourceLimits};
 pub use sip_task::{SipAddrs, SipConfig, TcpLimits};

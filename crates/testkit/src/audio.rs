@@ -80,13 +80,36 @@ pub struct RtpStats {
     pub received: u64,
     /// Received audio packets that arrived too late to place (more than 1 s behind).
     pub late: u64,
+    /// Received audio packets in another codec than the one negotiated
+    /// (recorded all the same, decoded by their own payload type).
+    pub other_codec: u64,
     /// Where the last RTP packet came from.
     pub last_source: Option<SocketAddr>,
 }
 
-/// A position in a call's recording, from [`crate::Call::mark`].
+/// A position in a call's recording, from [`crate::Call::mark`]: the
+/// number of samples recorded before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Mark(pub(crate) usize);
+pub struct Mark(pub usize);
+
+/// A point in the order RTP packets arrived on a call's socket, from
+/// [`crate::Call::fence`]: every packet after it was queued on the socket
+/// after the fence was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fence(pub(crate) usize);
+
+/// One audio packet as it arrived: when, and where its samples went in
+/// the recording.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    pub at: Instant,
+    pub start: usize,
+    pub len: usize,
+}
+
+/// What a fence datagram starts with: a version-0 first byte, so it can
+/// never be taken for RTP.
+const FENCE_MAGIC: &[u8] = b"\0testkit-fence:";
 
 #[derive(Debug)]
 struct DtmfRequest {
@@ -104,6 +127,8 @@ struct Control {
 #[derive(Debug)]
 pub(crate) struct Media {
     local: SocketAddr,
+    socket: Arc<UdpSocket>,
+    next_fence: std::sync::atomic::AtomicU64,
     shared: Arc<Shared>,
     control: watch::Sender<Control>,
     dtmf: mpsc::UnboundedSender<DtmfRequest>,
@@ -138,7 +163,7 @@ impl Media {
         let local = socket.local_addr()?;
         let socket = Arc::new(socket);
         let shared = Arc::new(Shared {
-            recording: Mutex::new(Recording::new(telephone_event)),
+            recording: Mutex::new(Recording::new(codec, telephone_event)),
             progress: watch::Sender::new(0),
             sent: AtomicU64::new(0),
         });
@@ -156,9 +181,11 @@ impl Media {
             telephone_event,
             start,
         ));
-        let recorder = tokio::spawn(record_loop(socket, shared.clone()));
+        let recorder = tokio::spawn(record_loop(socket.clone(), local, shared.clone()));
         Ok(Self {
             local,
+            socket,
+            next_fence: AtomicU64::new(0),
             shared,
             control,
             dtmf,
@@ -196,6 +223,23 @@ impl Media {
         self.tasks[0].abort();
     }
 
+    /// Stops both tasks: nothing is sent or recorded any more.
+    pub fn stop_all(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+
+    /// Sends a fence datagram from the RTP socket to itself and returns
+    /// its id; the recorder files it in arrival order among the packets.
+    pub async fn send_fence(&self) -> std::io::Result<u64> {
+        let id = self.next_fence.fetch_add(1, Ordering::Relaxed);
+        let mut datagram = FENCE_MAGIC.to_vec();
+        datagram.extend_from_slice(&id.to_be_bytes());
+        self.socket.send_to(&datagram, self.local).await?;
+        Ok(id)
+    }
+
     pub fn recording(&self) -> MutexGuard<'_, Recording> {
         lock(&self.shared.recording)
     }
@@ -210,6 +254,7 @@ impl Media {
             sent: self.shared.sent.load(Ordering::Relaxed),
             received: rec.packets,
             late: rec.late,
+            other_codec: rec.other_codec,
             last_source: rec.last_source,
         }
     }
@@ -238,25 +283,53 @@ pub(crate) struct Recording {
     pub last_arrival: Option<Instant>,
     pub packets: u64,
     pub late: u64,
+    pub other_codec: u64,
     pub last_source: Option<SocketAddr>,
+    codec: Codec,
     telephone_event: Option<u8>,
     pub digits: Vec<char>,
     last_event_start: Option<(Ssrc, RtpTimestamp)>,
+    /// Every placed audio packet, in arrival order.
+    pub arrivals: Vec<Arrival>,
+    /// Fences seen: (id, how many arrivals came before it).
+    pub fences: Vec<(u64, usize)>,
 }
 
 impl Recording {
-    fn new(telephone_event: Option<u8>) -> Self {
+    fn new(codec: Codec, telephone_event: Option<u8>) -> Self {
         Self {
             samples: Vec::new(),
             base: None,
             last_arrival: None,
             packets: 0,
             late: 0,
+            other_codec: 0,
             last_source: None,
+            codec,
             telephone_event,
             digits: Vec::new(),
             last_event_start: None,
+            arrivals: Vec::new(),
+            fences: Vec::new(),
         }
+    }
+
+    /// Where fence `id` fell among the arrivals, once it has come back.
+    pub fn fence(&self, id: u64) -> Option<usize> {
+        self.fences
+            .iter()
+            .find(|(f, _)| *f == id)
+            .map(|(_, at)| *at)
+    }
+
+    /// The samples of each audio packet that arrived after `fence`, in arrival order.
+    pub fn packets_after(&self, fence: Fence) -> Vec<&[i16]> {
+        self.arrivals
+            .get(fence.0..)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| self.samples.get(a.start..a.start + a.len))
+            .collect()
     }
 
     /// Files one RTP packet.
@@ -279,6 +352,9 @@ impl Recording {
         let Some(codec) = Codec::from_payload_type(packet.payload_type) else {
             return; // comfort noise or a codec we did not offer: nothing to place
         };
+        if codec != self.codec {
+            self.other_codec += 1;
+        }
         let end = self.samples.len();
         let pos = match self.base {
             Some((ssrc, ts, idx)) if ssrc == packet.ssrc => {
@@ -305,6 +381,11 @@ impl Recording {
             self.samples.resize(needed, 0);
         }
         codec.decode_into(packet.payload, &mut self.samples[pos..needed]);
+        self.arrivals.push(Arrival {
+            at: now,
+            start: pos,
+            len: packet.payload.len(),
+        });
     }
 
     /// The last `n` samples, or `None` if fewer have arrived.
@@ -313,17 +394,26 @@ impl Recording {
     }
 }
 
-async fn record_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
+async fn record_loop(socket: Arc<UdpSocket>, local: SocketAddr, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 2048];
     loop {
-        let (len, from) = match crate::recv_datagram(&socket, &mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!(error = %e, "RTP receive failed; recorder stops");
-                return;
-            }
+        let Some((len, from)) = crate::recv_datagram(&socket, &mut buf, "RTP recorder").await
+        else {
+            return;
         };
-        let Ok(packet) = RtpPacket::parse(&buf[..len]) else {
+        let datagram = &buf[..len];
+        if from == local
+            && let Some(id) = datagram.strip_prefix(FENCE_MAGIC)
+            && let Ok(id) = <[u8; 8]>::try_from(id)
+        {
+            let mut rec = lock(&shared.recording);
+            let at = rec.arrivals.len();
+            rec.fences.push((u64::from_be_bytes(id), at));
+            drop(rec);
+            shared.progress.send_modify(|n| *n += 1);
+            continue;
+        }
+        let Ok(packet) = RtpPacket::parse(datagram) else {
             continue; // RTCP, STUN or noise
         };
         lock(&shared.recording).push(&packet, from, Instant::now());
@@ -515,7 +605,7 @@ mod tests {
 
     #[test]
     fn recording_fills_gaps_and_places_reordered_packets() {
-        let mut rec = Recording::new(Some(101));
+        let mut rec = Recording::new(Codec::Pcmu, Some(101));
         let a = tone(440.0, 160, 0);
         push(&mut rec, &packet(Codec::Pcmu, 7, 10, 1000, &a));
         // 11 is late; 12 arrives first, one frame of silence is held for 11.
@@ -544,7 +634,7 @@ mod tests {
 
     #[test]
     fn recording_restarts_on_a_new_ssrc_or_a_huge_jump_and_drops_stale_packets() {
-        let mut rec = Recording::new(None);
+        let mut rec = Recording::new(Codec::Pcmu, None);
         let a = tone(440.0, 160, 0);
         push(&mut rec, &packet(Codec::Pcmu, 1, 0, 50_000, &a));
         push(&mut rec, &packet(Codec::Pcmu, 2, 0, 7, &a));
@@ -561,6 +651,6 @@ mod tests {
         push(&mut rec, &packet(Codec::Pcmu, 2, 1, 1_000_007 + 160, &a));
         assert_eq!(rec.late, 1);
         assert_eq!(rec.tail(3).map(<[i16]>::len), Some(3));
-        assert_eq!(Recording::new(None).tail(1), None);
+        assert_eq!(Recording::new(Codec::Pcmu, None).tail(1), None);
     }
 }

@@ -16,11 +16,12 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::agent::{DialogStart, Kind, Outcome, Shared, new_branch, random_u64};
 use crate::audio::{
-    FRAME, HEAR_WINDOW, Mark, Media, Mode, RtpStats, StreamStart, lock, tone_measure, tone_present,
+    FRAME, Fence, HEAR_WINDOW, Mark, Media, Mode, Recording, RtpStats, StreamStart, lock,
+    tone_measure, tone_present,
 };
 use crate::message::{Message, header_param, uri_of};
-use crate::phone::{DialogStart, Kind, Outcome, Shared, new_branch, random_u64};
 use crate::sdp::{Answer, Direction, Offer};
 use crate::{Error, Result};
 
@@ -288,14 +289,7 @@ impl Call {
     /// all, audio paused meanwhile) and returns once the last one is out.
     /// `0`–`9`, `*`, `#`, `A`–`D`.
     pub async fn send_dtmf(&self, digit: char) -> Result<()> {
-        let event = dtmf_event(digit).ok_or(Error::InvalidDigit(digit))?;
-        if self.answer.telephone_event.is_none() {
-            return Err(Error::NoTelephoneEvent);
-        }
-        if self.ended {
-            return Err(Error::Ended);
-        }
-        let done = self.media.queue_dtmf(event);
+        let done = self.queue_key(digit)?;
         match tokio::time::timeout(DTMF_TIMEOUT, done).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Error::Ended),
@@ -304,6 +298,134 @@ impl Call {
                 after: DTMF_TIMEOUT,
             }),
         }
+    }
+
+    /// Queues one key press (see [`Call::send_dtmf`]) and returns at once,
+    /// while the sender spells it out over the next ticks.
+    pub fn press(&self, digit: char) -> Result<()> {
+        drop(self.queue_key(digit)?);
+        Ok(())
+    }
+
+    /// Checks that `digit` can be sent now and queues it; the receiver
+    /// fires once its last packet is out.
+    fn queue_key(&self, digit: char) -> Result<tokio::sync::oneshot::Receiver<()>> {
+        let event = dtmf_event(digit).ok_or(Error::InvalidDigit(digit))?;
+        if self.answer.telephone_event.is_none() {
+            return Err(Error::NoTelephoneEvent);
+        }
+        if self.ended {
+            return Err(Error::Ended);
+        }
+        Ok(self.media.queue_dtmf(event))
+    }
+
+    /// A point in the order packets reach our RTP socket: sends a datagram
+    /// to that socket from itself and waits for the recorder to read it.
+    /// A packet the far end sent before this call was already queued ahead
+    /// of the fence (on loopback a datagram is queued when its send
+    /// returns), so [`Call::packets_after`] the fence holds only packets
+    /// sent after `fence` was called, however late the recorder reads them.
+    pub async fn fence(&self) -> Result<Fence> {
+        let id = self.media.send_fence().await?;
+        self.wait_recording(self.timeout, |rec| {
+            rec.fence(id)
+                .map(Fence)
+                .ok_or_else(|| "our own fence datagram on the RTP socket".to_owned())
+        })
+        .await
+    }
+
+    /// Waits until at least `duration` of audio arrived after `fence` and
+    /// returns it packet by packet, in arrival order. Errors if that much
+    /// has not arrived within `duration +` [`LISTEN_SLACK`].
+    pub async fn packets_after(&self, fence: Fence, duration: Duration) -> Result<Vec<Vec<i16>>> {
+        let want = samples_in(duration);
+        self.wait_recording(duration + LISTEN_SLACK, |rec| {
+            let packets = rec.packets_after(fence);
+            let got: usize = packets.iter().map(|p| p.len()).sum();
+            if got >= want {
+                Ok(packets.into_iter().map(<[i16]>::to_vec).collect())
+            } else {
+                Err(format!(
+                    "{duration:?} of audio after a fence (got {got} of {want} samples)"
+                ))
+            }
+        })
+        .await
+    }
+
+    /// Every audio packet that arrived at or after `since`, with its
+    /// arrival instant (when the recorder read it).
+    #[must_use]
+    pub fn arrived_since(&self, since: Instant) -> Vec<(Instant, Vec<i16>)> {
+        let rec = self.media.recording();
+        let first = rec.arrivals.partition_point(|a| a.at < since);
+        rec.arrivals[first..]
+            .iter()
+            .filter_map(|a| {
+                let samples = rec.samples.get(a.start..a.start + a.len)?;
+                Some((a.at, samples.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Waits until the recording holds `duration` of audio after `mark`
+    /// and returns exactly that. Errors if it has not within `timeout`.
+    pub async fn recorded_after(
+        &self,
+        mark: Mark,
+        duration: Duration,
+        timeout: Duration,
+    ) -> Result<Vec<i16>> {
+        let want = samples_in(duration);
+        self.wait_recording(timeout, |rec| {
+            match rec.samples.get(mark.0..mark.0 + want) {
+                Some(s) => Ok(s.to_vec()),
+                None => Err(format!(
+                    "{duration:?} of audio (got {} of {want} samples)",
+                    rec.samples.len().saturating_sub(mark.0)
+                )),
+            }
+        })
+        .await
+    }
+
+    /// Waits, waking at each packet (or fence) recorded, until `check`
+    /// finds what it looks for in the recording, or `timeout` passes; the
+    /// error of `check`'s last look says what was waited for and seen.
+    async fn wait_recording<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&Recording) -> std::result::Result<T, String>,
+    ) -> Result<T> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut progress = self.media.progress();
+        loop {
+            let what = match check(&self.media.recording()) {
+                Ok(found) => return Ok(found),
+                Err(what) => what,
+            };
+            if tokio::time::timeout_at(deadline, progress.changed())
+                .await
+                .is_err()
+            {
+                return Err(Error::Timeout {
+                    what,
+                    after: started.elapsed(),
+                });
+            }
+        }
+    }
+
+    /// The phone dies mid-call: its SIP reader stops (over TCP the
+    /// connection closes), no BYE is sent, now or on drop, and both RTP
+    /// tasks stop. The phone's other calls die with it.
+    pub fn crash(&mut self) {
+        self.ended = true;
+        self.media.stop_all();
+        self.shared.crash();
     }
 
     /// The current end of the recording; pass it to [`Call::recorded_since`].
@@ -328,29 +450,8 @@ impl Call {
     /// wall clock). Errors if that much has not arrived within `duration +`
     /// [`LISTEN_SLACK`].
     pub async fn listen(&self, duration: Duration) -> Result<Vec<i16>> {
-        let started = Instant::now();
-        let deadline = started + duration + LISTEN_SLACK;
-        let want = samples_in(duration);
-        let mark = self.mark();
-        let mut progress = self.media.progress();
-        loop {
-            let got = {
-                let rec = self.media.recording();
-                match rec.samples.get(mark.0..mark.0 + want) {
-                    Some(s) => return Ok(s.to_vec()),
-                    None => rec.samples.len().saturating_sub(mark.0),
-                }
-            };
-            if tokio::time::timeout_at(deadline, progress.changed())
-                .await
-                .is_err()
-            {
-                return Err(Error::Timeout {
-                    what: format!("{duration:?} of audio (got {got} of {want} samples)"),
-                    after: started.elapsed(),
-                });
-            }
-        }
+        self.recorded_after(self.mark(), duration, duration + LISTEN_SLACK)
+            .await
     }
 
     /// Whether the last [`HEAR_WINDOW`] of received audio holds a tone at

@@ -15,6 +15,20 @@
 //! `Content-Length` bodies). RTP framing and G.711 come from `media`, whose
 //! codecs are checked against the ITU reference there.
 //!
+//! It is the one test phone of the workspace: the server's integration
+//! tests (through a thin wrapper in `crates/server/tests/it/common`), the
+//! binary's end-to-end tests and testkit's own all call through it. Module
+//! by module: [`Phone`] (`phone`) places calls; [`Call`] (`call`) is one
+//! dialog and its audio (`audio`); both build on `agent`, the transport,
+//! reader task and client transactions they share; [`peers`] helps tests
+//! that run SIPp or baresip beside it.
+//!
+//! To judge what the far end did *after* some event (a mute the API has
+//! answered), [`Call::fence`] puts a marker datagram on the call's own RTP
+//! socket: on loopback every packet sent before it is queued ahead of it,
+//! so [`Call::packets_after`] the fence are exactly those sent later,
+//! however late the test's runtime reads them. No wall-clock grace needed.
+//!
 //! Nothing here waits without a bound. Signalling waits for at most the
 //! phone's timeout ([`Phone::set_timeout`], 10 s by default) and fails with
 //! [`Error::Timeout`]; listening waits for the audio asked for plus a
@@ -56,18 +70,22 @@
 
 use std::time::Duration;
 
+mod agent;
 pub mod audio;
 mod call;
 pub mod message;
+pub mod peers;
 mod phone;
 pub mod sdp;
 
+pub use agent::{T1, T2};
 pub use audio::{
-    HEAR_MIN_FRACTION, HEAR_MIN_LEVEL, HEAR_WINDOW, Mark, RtpStats, TONE_AMPLITUDE, tone_present,
+    Fence, HEAR_MIN_FRACTION, HEAR_MIN_LEVEL, HEAR_WINDOW, Mark, RtpStats, TONE_AMPLITUDE,
+    tone_present,
 };
 pub use call::{Call, LISTEN_SLACK, STALE_AFTER};
 pub use media::Codec;
-pub use phone::{DEFAULT_TIMEOUT, Phone, T1, T2};
+pub use phone::{DEFAULT_TIMEOUT, Phone};
 pub use sdp::Direction;
 
 /// Everything that can go wrong while driving a phone.
@@ -129,19 +147,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The next datagram on `socket`, past the ICMP errors an earlier send left
 /// behind (refused or reset: the socket is still fine). Any other error is
-/// the socket's end.
+/// the socket's end: logged at debug with `reader` (who stops), then `None`.
 pub(crate) async fn recv_datagram(
     socket: &tokio::net::UdpSocket,
     buf: &mut [u8],
-) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    reader: &str,
+) -> Option<(usize, std::net::SocketAddr)> {
     loop {
         match socket.recv_from(buf).await {
+            Ok(received) => return Some(received),
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
                 ) => {}
-            other => return other,
+            Err(e) => {
+                tracing::debug!(error = %e, reader, "receive failed; the reader stops");
+                return None;
+            }
         }
     }
 }

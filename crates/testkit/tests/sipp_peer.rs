@@ -9,11 +9,12 @@
 //! and passes, unless `CONFAB_REQUIRE_PEERS=1` (CI), where it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use testkit::peers::{free_ports, peer_available};
 use testkit::{Codec, Direction, Error, Phone};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
@@ -208,19 +209,12 @@ impl Sipp {
     /// Starts SIPp as a UAS with RTP echo, or returns `None` (after saying so)
     /// if it is not installed and peers are not required.
     async fn start(scenario: Scenario, transport: Transport) -> Option<Self> {
-        if !on_path("sipp") {
-            if std::env::var("CONFAB_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!(
-                    "CONFAB_REQUIRE_PEERS=1 but `sipp` is not on PATH: install sip-tester \
-                     (apt-get install sip-tester)"
-                );
-            }
-            eprintln!("skipping: sipp not installed");
+        if !peer_available("sipp", "sip-tester") {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let sip_port = free_port(1, transport);
-        let media_port = free_port(4, Transport::Udp);
+        let sip_port = free_ports(1);
+        let media_port = free_ports(4);
         let mut args: Vec<String> = Vec::new();
         match scenario {
             Scenario::BuiltinUas => args.extend(["-sn".into(), "uas".into()]),
@@ -305,34 +299,6 @@ impl Sipp {
         }
         out
     }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-}
-
-/// A port whose `count` consecutive neighbours (itself included) are free now.
-fn free_port(count: u16, transport: Transport) -> u16 {
-    for _ in 0..100 {
-        let base = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if base > u16::MAX - count {
-            continue;
-        }
-        let free = (base..base + count).all(|p| {
-            let addr = ("127.0.0.1", p);
-            UdpSocket::bind(addr).is_ok()
-                && (transport == Transport::Udp || TcpListener::bind(addr).is_ok())
-        });
-        if free {
-            return base;
-        }
-    }
-    panic!("no free ports");
 }
 
 fn scenario_file(dir: &Path, name: &str, xml: &str) -> [String; 2] {

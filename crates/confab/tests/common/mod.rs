@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -243,46 +243,4 @@ pub fn http(
 pub fn base64(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-/// Whether `program` is installed. Without it the test says so and
-/// skips, unless `CONFAB_REQUIRE_PEERS=1` (CI, `scripts/test`): then it
-/// fails, naming the package to install.
-pub fn peer_available(program: &str, package: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()));
-    if found {
-        return true;
-    }
-    assert!(
-        std::env::var("CONFAB_REQUIRE_PEERS").as_deref() != Ok("1"),
-        "CONFAB_REQUIRE_PEERS=1 but `{program}` is not on PATH: install {package} \
-         (apt-get install {package})"
-    );
-    eprintln!("skipping: {program} not installed (package {package})");
-    false
-}
-
-/// A port whose `count` consecutive neighbours (itself included) are free
-/// on 127.0.0.1 now, for UDP and TCP. Peers bind them a moment later; the
-/// kernel's ephemeral range makes a clash with another test unlikely.
-pub fn free_ports(count: u16) -> u16 {
-    for _ in 0..100 {
-        let base = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if base % 2 == 1 || base > u16::MAX - count {
-            continue;
-        }
-        let free = (base..base + count).all(|p| {
-            let addr = ("127.0.0.1", p);
-            UdpSocket::bind(addr).is_ok() && TcpListener::bind(addr).is_ok()
-        });
-        if free {
-            return base;
-        }
-    }
-    panic!("no {count} free consecutive ports");
 }

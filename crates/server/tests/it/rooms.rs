@@ -6,13 +6,11 @@
 //! `common`'s; every wait polls with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::caller::{Caller, FRAME, Line, describe, hears};
+use crate::common::rig::{App, Hit, Rig, add_number_for, base_of, column, param};
 use axum::http::{Method, StatusCode};
-use common::phone::{FRAME, Line, Phone, describe, hears};
-use common::rig::{App, Hit, Rig, add_number_for, base_of, column, param};
 use media::goertzel::rms;
 use media::tone::{JOIN_BEEP_HZ, LEAVE_BEEP_HZ};
 use media::tone_fraction;
@@ -44,9 +42,9 @@ fn strongest(samples: &[i16], hz: f64) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_callers_each_hear_the_other_two_and_not_themselves() {
     let rig = Rig::new((42000, 42049), true).await;
-    let a = Phone::dial(rig.sip, "trio", "a", 440.0).await.unwrap();
-    let b = Phone::dial(rig.sip, "trio", "b", 700.0).await.unwrap();
-    let c = Phone::dial(rig.sip, "trio", "c", 1100.0).await.unwrap();
+    let a = Caller::dial(rig.sip, "trio", "a", 440).await.unwrap();
+    let b = Caller::dial(rig.sip, "trio", "b", 700).await.unwrap();
+    let c = Caller::dial(rig.sip, "trio", "c", 1100).await.unwrap();
     rig.room_with("trio", 3).await;
     a.until_heard(
         "a hears b and c, not itself",
@@ -79,11 +77,11 @@ async fn three_callers_each_hear_the_other_two_and_not_themselves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_mute_silences_a_caller_for_the_others_and_unmute_brings_it_back_within_100_ms() {
     let rig = Rig::new((42100, 42199), true).await;
-    let a = Phone::dial(rig.sip, "mutes", "a", 400.0).await.unwrap();
+    let a = Caller::dial(rig.sip, "mutes", "a", 400).await.unwrap();
     // a is the first participant.
     rig.room_of(&rig.account, "mutes", "0", 1).await;
-    let b = Phone::dial(rig.sip, "mutes", "b", 700.0).await.unwrap();
-    let c = Phone::dial(rig.sip, "mutes", "c", 1100.0).await.unwrap();
+    let b = Caller::dial(rig.sip, "mutes", "b", 700).await.unwrap();
+    let c = Caller::dial(rig.sip, "mutes", "c", 1100).await.unwrap();
     let (cf, calls) = rig.room_with("mutes", 3).await;
     b.until_heard("b hears a and c", hears_both(400.0, 1100.0, 700.0))
         .await;
@@ -92,18 +90,23 @@ async fn an_api_mute_silences_a_caller_for_the_others_and_unmute_brings_it_back_
     let participant = format!("{}/Conferences/{cf}/Participants/{}", rig.base(), calls[0]);
     let grace = Duration::from_millis(100);
 
+    // The room mutes at a tick before the API answers, and sends that tick's
+    // packets before answering: every packet behind a fence sent once the
+    // API answered is muted (no grace; see `Caller::fence`).
     let (status, body) = rig.api(Method::POST, &participant, "Muted=true").await;
-    let muted_at = Instant::now();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(column(&body, "Muted"), ["true"], "{body}");
-    for (who, phone, other) in [("b", &b, 1100.0), ("c", &c, 700.0)] {
-        let packets = phone.packets_after(muted_at, 400).await;
+    let fences = [b.fence().await, c.fence().await];
+    for ((who, phone, other), fence) in [("b", &b, 1100.0), ("c", &c, 700.0)]
+        .into_iter()
+        .zip(fences)
+    {
+        let packets = phone.packets_after_fence(fence, 400).await;
         let mut stretch = Vec::new();
-        for (at, packet) in packets.iter().filter(|(at, _)| *at >= muted_at + grace) {
+        for (i, packet) in packets.iter().enumerate() {
             assert!(
                 tone_fraction(packet, 400.0) < 0.02,
-                "{who} still hears a {:?} after the mute answered: {}",
-                *at - muted_at,
+                "{who} still hears a in packet {i} after the mute answered: {}",
                 describe(packet)
             );
             stretch.extend_from_slice(packet);
@@ -181,11 +184,11 @@ async fn a_caller_who_joins_muted_only_listens_until_the_api_unmutes_it() {
         HttpMethod::Post,
     )
     .await;
-    let listener = Phone::dial(rig.sip, "5550050", "listener", 400.0)
+    let listener = Caller::dial(rig.sip, "5550050", "listener", 400)
         .await
         .unwrap();
     rig.room_of(&account, "panel", "0", 1).await;
-    let speaker = Phone::dial(rig.sip, "5550051", "speaker", 700.0)
+    let speaker = Caller::dial(rig.sip, "5550051", "speaker", 700)
         .await
         .unwrap();
     let (cf, calls) = rig.room_with("panel", 2).await;
@@ -251,8 +254,8 @@ async fn callers_who_do_not_start_the_room_wait_apart_until_the_moderator_joins(
         )
         .await;
     }
-    let g1 = Phone::dial(rig.sip, "5550100", "g1", 400.0).await.unwrap();
-    let g2 = Phone::dial(rig.sip, "5550101", "g2", 700.0).await.unwrap();
+    let g1 = Caller::dial(rig.sip, "5550100", "g1", 400).await.unwrap();
+    let g2 = Caller::dial(rig.sip, "5550101", "g2", 700).await.unwrap();
     // Two callers, neither starts it: init, in the API too.
     let (waiting, calls) = rig.room_of(&account, "lobby", "0", 2).await;
     g1.until_heard("g1 hears the built-in hold music", |s| rms(s) > 300.0)
@@ -275,7 +278,7 @@ async fn callers_who_do_not_start_the_room_wait_apart_until_the_moderator_joins(
     }
 
     // The moderator joins: the same conference starts, everyone talks.
-    let host = Phone::dial(rig.sip, "5550102", "host", 1100.0)
+    let host = Caller::dial(rig.sip, "5550102", "host", 1100)
         .await
         .unwrap();
     let (started, now) = rig.room_with("lobby", 3).await;
@@ -347,12 +350,12 @@ async fn when_the_chair_with_end_conference_on_exit_leaves_the_room_completes_an
         HttpMethod::Post,
     )
     .await;
-    let mut m1 = Phone::dial(rig.sip, "5550110", "m1", 400.0).await.unwrap();
-    let mut m2 = Phone::dial(rig.sip, "5550110", "m2", 700.0).await.unwrap();
-    let chair = Phone::dial(rig.sip, "5550111", "chair", 1100.0)
+    let mut m1 = Caller::dial(rig.sip, "5550110", "m1", 400).await.unwrap();
+    let mut m2 = Caller::dial(rig.sip, "5550110", "m2", 700).await.unwrap();
+    let chair = Caller::dial(rig.sip, "5550111", "chair", 1100)
         .await
         .unwrap();
-    let mut m3 = Phone::dial(rig.sip, "5550112", "m3", 0.0).await.unwrap();
+    let mut m3 = Caller::dial(rig.sip, "5550112", "m3", 0).await.unwrap();
     let (cf, calls) = rig.room_with("board", 4).await;
     m1.until_heard(
         "m1 hears m2 and the chair",
@@ -402,21 +405,17 @@ async fn when_the_chair_with_end_conference_on_exit_leaves_the_room_completes_an
 async fn a_room_name_used_again_after_the_room_completed_is_a_new_conference() {
     let rig = Rig::new((42400, 42499), true).await;
     let account = rig.account.clone();
-    let first = Phone::dial(rig.sip, "again", "first", 400.0).await.unwrap();
+    let first = Caller::dial(rig.sip, "again", "first", 400).await.unwrap();
     let (old, _) = rig.room_of(&account, "again", "0", 1).await;
     // It never started; its last caller leaving completes it all the same.
     first.hang_up().await;
     rig.until_status(&old, "2").await;
 
-    let second = Phone::dial(rig.sip, "again", "second", 700.0)
-        .await
-        .unwrap();
+    let second = Caller::dial(rig.sip, "again", "second", 700).await.unwrap();
     let (new, _) = rig.room_of(&account, "again", "0", 1).await;
     assert_ne!(new, old);
     // While it lives, the name means that one room.
-    let third = Phone::dial(rig.sip, "again", "third", 1100.0)
-        .await
-        .unwrap();
+    let third = Caller::dial(rig.sip, "again", "third", 1100).await.unwrap();
     let (live, _) = rig.room_with("again", 2).await;
     assert_eq!(live, new);
     // The old one stays completed, empty, and listed under its name.
@@ -439,8 +438,8 @@ async fn a_room_name_used_again_after_the_room_completed_is_a_new_conference() {
 // Webhooks and accounts.
 
 /// Waits for the app's request to `path` carrying `CallStatus=status`.
-async fn request_with_status(hits: &common::rig::Hits, path: &str, status: &str) -> Hit {
-    let deadline = Instant::now() + common::phone::DEADLINE;
+async fn request_with_status(hits: &crate::common::rig::Hits, path: &str, status: &str) -> Hit {
+    let deadline = Instant::now() + crate::common::caller::DEADLINE;
     loop {
         if let Some(hit) = hits
             .all()
@@ -477,7 +476,7 @@ async fn voice_urls_by_get_and_by_post_put_the_parameters_where_twilio_does_and_
         ("5550200", "/get-voice", Method::GET),
         ("5550201", "/post-voice", Method::POST),
     ] {
-        let mut phone = Phone::dial(rig.sip, number, "+14158675309", 400.0)
+        let mut phone = Caller::dial(rig.sip, number, "+14158675309", 400)
             .await
             .unwrap();
         phone.expect_bye().await;
@@ -528,12 +527,12 @@ async fn two_accounts_rooms_of_the_same_name_are_apart_in_audio_and_in_the_api()
     let url = format!("{base}/room");
     add_number_for(&rig, &a, "5550300", &url, HttpMethod::Post).await;
     add_number_for(&rig, &b, "5550301", &url, HttpMethod::Post).await;
-    let a1 = Phone::dial(rig.sip, "5550300", "a1", 400.0).await.unwrap();
-    let a2 = Phone::dial(rig.sip, "5550300", "a2", 700.0).await.unwrap();
-    let b1 = Phone::dial(rig.sip, "5550301", "b1", 1100.0).await.unwrap();
+    let a1 = Caller::dial(rig.sip, "5550300", "a1", 400).await.unwrap();
+    let a2 = Caller::dial(rig.sip, "5550300", "a2", 700).await.unwrap();
+    let b1 = Caller::dial(rig.sip, "5550301", "b1", 1100).await.unwrap();
     // b1 is the first participant of B's room.
     rig.room_of(&b, "shared", "0", 1).await;
-    let b2 = Phone::dial(rig.sip, "5550301", "b2", 1300.0).await.unwrap();
+    let b2 = Caller::dial(rig.sip, "5550301", "b2", 1300).await.unwrap();
     let (cf_a, _) = rig.room_of(&a, "shared", "1", 2).await;
     let (cf_b, calls_b) = rig.room_of(&b, "shared", "1", 2).await;
     assert_ne!(cf_a, cf_b);
@@ -628,7 +627,7 @@ async fn two_accounts_rooms_of_the_same_name_are_apart_in_audio_and_in_the_api()
 // <Dial>: its action after each way out, maxParticipants, beeps.
 
 /// Waits for the call to be hung up; returns what it heard since `mark`.
-async fn heard_until_bye(phone: &mut Phone, mark: usize) -> Vec<i16> {
+async fn heard_until_bye(phone: &mut Caller, mark: usize) -> Vec<i16> {
     phone.expect_bye().await;
     phone.heard_since(mark)
 }
@@ -677,12 +676,10 @@ async fn the_dial_action_gets_dial_status_answered_after_a_kick_a_star_or_the_ti
         )
         .await;
     }
-    let mut kicked = Phone::dial(rig.sip, "5550400", "kicked", 400.0)
+    let mut kicked = Caller::dial(rig.sip, "5550400", "kicked", 400)
         .await
         .unwrap();
-    let mut star = Phone::dial(rig.sip, "5550401", "star", 700.0)
-        .await
-        .unwrap();
+    let mut star = Caller::dial(rig.sip, "5550401", "star", 700).await.unwrap();
     let (cf, _) = rig.room_with("exits", 2).await;
     let calls = [
         param(&hits.to("/kick", "").await, "CallSid").to_owned(),
@@ -721,7 +718,7 @@ async fn the_dial_action_gets_dial_status_answered_after_a_kick_a_star_or_the_ti
 
     // `*` with hangupOnStar: the action (POST) says answered.
     let mark = star.heard_len();
-    star.press(10);
+    star.press('*');
     let heard = heard_until_bye(&mut star, mark).await;
     let action = hits.to("/after", &calls[1]).await;
     assert_eq!(action.method, Method::POST);
@@ -738,7 +735,7 @@ async fn the_dial_action_gets_dial_status_answered_after_a_kick_a_star_or_the_ti
     rig.until_status(&cf, "2").await;
 
     // The time limit: out after a second, the action says answered.
-    let mut limited = Phone::dial(rig.sip, "5550402", "limited", 1100.0)
+    let mut limited = Caller::dial(rig.sip, "5550402", "limited", 1100)
         .await
         .unwrap();
     let call = param(&hits.to("/limited", "").await, "CallSid").to_owned();
@@ -782,11 +779,11 @@ async fn a_caller_over_max_participants_does_not_join_and_the_dial_action_gets_f
         HttpMethod::Post,
     )
     .await;
-    let p1 = Phone::dial(rig.sip, "5550500", "p1", 400.0).await.unwrap();
-    let p2 = Phone::dial(rig.sip, "5550500", "p2", 700.0).await.unwrap();
+    let p1 = Caller::dial(rig.sip, "5550500", "p1", 400).await.unwrap();
+    let p2 = Caller::dial(rig.sip, "5550500", "p2", 700).await.unwrap();
     let (cf, calls) = rig.room_with("small", 2).await;
 
-    let mut p3 = Phone::dial(rig.sip, "5550500", "p3", 1100.0).await.unwrap();
+    let mut p3 = Caller::dial(rig.sip, "5550500", "p3", 1100).await.unwrap();
     let heard = heard_until_bye(&mut p3, 0).await;
     let p3_call = hits
         .all()
@@ -820,19 +817,19 @@ async fn a_caller_over_max_participants_does_not_join_and_the_dial_action_gets_f
 /// silent callers: what the first caller heard at each step.
 async fn joins_and_a_leave(rig: &Rig, number: &str, name: &str) -> [Vec<i16>; 3] {
     let account = rig.account.clone();
-    let first = Phone::dial(rig.sip, number, "first", 0.0).await.unwrap();
+    let first = Caller::dial(rig.sip, number, "first", 0).await.unwrap();
     rig.room_of(&account, name, "0", 1).await;
     // Past its own join.
     first.listen_from(first.heard_len(), 400).await;
 
     let mut heard = Vec::new();
     let mark = first.heard_len();
-    let second = Phone::dial(rig.sip, number, "second", 0.0).await.unwrap();
+    let second = Caller::dial(rig.sip, number, "second", 0).await.unwrap();
     rig.room_with(name, 2).await;
     heard.push(first.listen_from(mark, 600).await);
 
     let mark = first.heard_len();
-    let third = Phone::dial(rig.sip, number, "third", 0.0).await.unwrap();
+    let third = Caller::dial(rig.sip, number, "third", 0).await.unwrap();
     rig.room_with(name, 3).await;
     heard.push(first.listen_from(mark, 600).await);
 
@@ -911,14 +908,14 @@ async fn beep_true_beeps_for_the_others_on_each_join_and_leave_and_beep_false_do
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pcma_only_caller_and_a_caller_over_tcp_talk_with_a_pcmu_caller() {
     let rig = Rig::new((44000, 44099), true).await;
-    let pcmu = Phone::dial(rig.sip, "codecs", "pcmu", 400.0).await.unwrap();
+    let pcmu = Caller::dial(rig.sip, "codecs", "pcmu", 400).await.unwrap();
     rig.room_of(&rig.account, "codecs", "0", 1).await;
     // The phone records only packets of the codec it offered.
-    let pcma = Phone::dial_on(Line::PCMA, rig.sip, "codecs", "pcma", 700.0)
+    let pcma = Caller::dial_on(Line::PCMA, rig.sip, "codecs", "pcma", 700)
         .await
         .unwrap();
     rig.room_with("codecs", 2).await;
-    let mut tcp = Phone::dial_on(Line::TCP, rig.sip, "codecs", "tcp", 1100.0)
+    let mut tcp = Caller::dial_on(Line::TCP, rig.sip, "codecs", "tcp", 1100)
         .await
         .unwrap();
     let (cf, calls) = rig.room_with("codecs", 3).await;
@@ -943,11 +940,11 @@ async fn a_pcma_only_caller_and_a_caller_over_tcp_talk_with_a_pcmu_caller() {
 async fn a_caller_whose_tcp_connection_drops_is_hung_up_and_leaves_the_room() {
     let rig = Rig::new((44100, 44199), true).await;
     // Both over TCP, each on a connection of its own.
-    let stays = Phone::dial_on(Line::TCP, rig.sip, "dropped", "stays", 400.0)
+    let stays = Caller::dial_on(Line::TCP, rig.sip, "dropped", "stays", 400)
         .await
         .unwrap();
     rig.room_of(&rig.account, "dropped", "0", 1).await;
-    let mut drops = Phone::dial_on(Line::TCP, rig.sip, "dropped", "drops", 700.0)
+    let mut drops = Caller::dial_on(Line::TCP, rig.sip, "dropped", "drops", 700)
         .await
         .unwrap();
     let (_, calls) = rig.room_with("dropped", 2).await;

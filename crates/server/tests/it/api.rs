@@ -2,10 +2,8 @@
 //! router, a real SQLite file, and rooms filled by the conference hub.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::{DAY, Harness, JULY_6_NOON, basic};
 use axum::http::{Method, StatusCode};
-use common::{DAY, Harness, JULY_6_NOON, basic};
 use conference::ParticipantOptions;
 use model::{ConferenceStatus, Timestamp};
 
@@ -633,7 +631,7 @@ async fn restart_completes_rooms_left_live() {
     .await
     .unwrap();
     let router = restarted.router();
-    let h2 = common::Harness { router, ..h };
+    let h2 = crate::common::Harness { router, ..h };
     for sid in [done, live, waiting] {
         let r = h2.get(&format!("{}/Conferences/{sid}", h2.base())).await;
         assert_eq!(r.column("Status"), ["2"], "{sid}");

@@ -5,13 +5,11 @@
 //! with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::caller::{Caller, DEADLINE, describe, hears};
+use crate::common::rig::{Rig, add_number, next_hit, param, voice_app};
 use axum::http::{Method, StatusCode};
-use common::phone::{DEADLINE, Phone, hears};
-use common::rig::{Rig, add_number, next_hit, param, voice_app};
 use media::goertzel::rms;
 use media::tone_fraction;
 use model::CallStatus;
@@ -19,9 +17,14 @@ use model::CallStatus;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_callers_hear_each_other_and_the_api_mutes_and_kicks_for_real() {
     let rig = Rig::new((41000, 41099), true).await;
-    let mut alice = Phone::dial(rig.sip, "demo", "alice", 400.0).await.unwrap();
-    // Alone, she waits (hold music); nobody's tone reaches her.
-    let bob = Phone::dial(rig.sip, "demo", "bob", 700.0).await.unwrap();
+    let mut alice = Caller::dial(rig.sip, "demo", "alice", 400).await.unwrap();
+    // Alone, she waits (hold music); nobody's tone reaches her. She is the
+    // first participant (calls[0]) only once she is in the room before bob
+    // dials: a call joins after its INVITE is answered, so bob's could
+    // otherwise join first, and then the mute and the kick below went to
+    // bob (the "bob still hears alice" and "no BYE" flakes).
+    rig.room_of(&rig.account, "demo", "0", 1).await;
+    let bob = Caller::dial(rig.sip, "demo", "bob", 700).await.unwrap();
     let (cf, calls) = rig.room_with("demo", 2).await;
 
     alice
@@ -36,22 +39,21 @@ async fn two_callers_hear_each_other_and_the_api_mutes_and_kicks_for_real() {
     )
     .await;
 
-    // Mute alice: once the API answers, bob hears silence.
+    // Mute alice: once the API answers, bob hears silence. The room applies
+    // a mute at a tick before the API answers, and a tick sends its packets
+    // before it answers; so every packet sent to bob after the answer is
+    // muted, and a fence on bob's socket now is queued behind every packet
+    // mixed before the mute, however late bob's phone reads them.
     let participant = format!("{}/Conferences/{cf}/Participants/{}", rig.base(), calls[0]);
     let (status, body) = rig.api(Method::POST, &participant, "Muted=true").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let mark = bob.heard_len();
-    let deadline = Instant::now() + DEADLINE;
-    while bob.heard_len() < mark + 8 * 300 {
-        assert!(Instant::now() < deadline, "bob stopped hearing anything");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // A packet or two may have been on the wire when the API answered.
-    let after = bob.heard_since(mark + 8 * 60);
+    let fence = bob.fence().await;
+    let after: Vec<i16> = bob.packets_after_fence(fence, 300).await.concat();
     assert!(
         rms(&after) < 50.0,
-        "bob still hears alice: rms {}",
-        rms(&after)
+        "bob still hears alice after the mute answered: rms {}, {}",
+        rms(&after),
+        describe(&after)
     );
     // Alice still hears bob.
     alice
@@ -105,7 +107,7 @@ async fn a_number_runs_its_signed_voice_url_and_hears_completed_at_the_end() {
     )
     .await;
     add_number(&rig, "5551234", &url).await;
-    let phone = Phone::dial(rig.sip, "5551234", "4158675309", 400.0)
+    let phone = Caller::dial(rig.sip, "5551234", "4158675309", 400)
         .await
         .unwrap();
 
@@ -161,7 +163,7 @@ async fn a_failing_voice_url_ends_the_call_and_the_record_says_why() {
     let rig = Rig::new((41200, 41299), false).await;
     let (url, mut hits) = voice_app(StatusCode::INTERNAL_SERVER_ERROR, "oops").await;
     add_number(&rig, "5550500", &url).await;
-    let mut phone = Phone::dial(rig.sip, "5550500", "bob", 400.0).await.unwrap();
+    let mut phone = Caller::dial(rig.sip, "5550500", "bob", 400).await.unwrap();
     let call = param(&next_hit(&mut hits).await, "CallSid").to_owned();
     // The error tone, then the server hangs up.
     phone.expect_bye().await;
@@ -178,7 +180,7 @@ async fn a_failing_voice_url_ends_the_call_and_the_record_says_why() {
     assert!(failure.contains("500"), "{failure}");
     // The server goes on: a call to nobody is refused (open rooms are off).
     assert_eq!(
-        Phone::dial(rig.sip, "nobody", "bob", 400.0).await.err(),
+        Caller::dial(rig.sip, "nobody", "bob", 400).await.err(),
         Some(404)
     );
     rig.server.stop().await;
@@ -187,7 +189,7 @@ async fn a_failing_voice_url_ends_the_call_and_the_record_says_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_hangs_up_every_call() {
     let rig = Rig::new((41300, 41399), true).await;
-    let mut phone = Phone::dial(rig.sip, "standup", "carol", 400.0)
+    let mut phone = Caller::dial(rig.sip, "standup", "carol", 400)
         .await
         .unwrap();
     rig.room_with_status("standup", "0").await;
@@ -204,9 +206,7 @@ async fn say_and_play_reach_the_caller_then_the_script_hangs_up() {
     )
     .await;
     add_number(&rig, "5550001", &url).await;
-    let mut phone = Phone::dial(rig.sip, "5550001", "dave", 400.0)
-        .await
-        .unwrap();
+    let mut phone = Caller::dial(rig.sip, "5550001", "dave", 400).await.unwrap();
     let call = param(&next_hit(&mut hits).await, "CallSid").to_owned();
     phone.expect_bye().await;
     let heard = phone.heard_since(0);
@@ -236,9 +236,7 @@ async fn a_wait_url_plays_until_the_room_starts_and_star_leaves_the_room() {
     )
     .await;
     add_number(&rig, "5550002", &url).await;
-    let mut erin = Phone::dial(rig.sip, "5550002", "erin", 400.0)
-        .await
-        .unwrap();
+    let mut erin = Caller::dial(rig.sip, "5550002", "erin", 400).await.unwrap();
     // Alone: the waitUrl's audio, looped (fetched again each time it ends).
     erin.until_heard("the waitUrl's 1 kHz", |s| tone_fraction(s, 1000.0) > 0.6)
         .await;
@@ -255,7 +253,7 @@ async fn a_wait_url_plays_until_the_room_starts_and_star_leaves_the_room() {
     );
 
     // A second caller starts the room: the wait audio stops, they talk.
-    let frank = Phone::dial(rig.sip, "5550002", "frank", 700.0)
+    let frank = Caller::dial(rig.sip, "5550002", "frank", 700)
         .await
         .unwrap();
     erin.until_heard("erin hears frank", hears(700.0, 1000.0))
@@ -265,7 +263,7 @@ async fn a_wait_url_plays_until_the_room_starts_and_star_leaves_the_room() {
         .await;
 
     // Erin presses *: she leaves the room; nothing follows her <Dial>: BYE.
-    erin.press(10);
+    erin.press('*');
     erin.expect_bye().await;
     let (cf, calls) = rig.room_with("moderated", 1).await;
     assert_eq!(calls.len(), 1, "{cf}");
@@ -276,12 +274,10 @@ async fn a_wait_url_plays_until_the_room_starts_and_star_leaves_the_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_on_hold_is_neither_heard_nor_sent_audio_until_resumed() {
     let rig = Rig::new((41600, 41699), true).await;
-    let mut alice = Phone::dial(rig.sip, "holdroom", "alice", 400.0)
+    let mut alice = Caller::dial(rig.sip, "holdroom", "alice", 400)
         .await
         .unwrap();
-    let bob = Phone::dial(rig.sip, "holdroom", "bob", 700.0)
-        .await
-        .unwrap();
+    let bob = Caller::dial(rig.sip, "holdroom", "bob", 700).await.unwrap();
     alice
         .until_heard("alice hears bob", hears(700.0, 400.0))
         .await;
@@ -321,9 +317,7 @@ async fn the_dial_time_limit_takes_the_caller_out() {
     .await;
     add_number(&rig, "5550003", &url).await;
     let started = Instant::now();
-    let mut phone = Phone::dial(rig.sip, "5550003", "gina", 400.0)
-        .await
-        .unwrap();
+    let mut phone = Caller::dial(rig.sip, "5550003", "gina", 400).await.unwrap();
     phone.expect_bye().await;
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(900), "out after {took:?}");
@@ -340,23 +334,28 @@ async fn after_a_kick_or_a_full_room_the_script_goes_on_with_the_callers_audio()
     )
     .await;
     add_number(&rig, "5550004", &url).await;
-    let mut hana = Phone::dial(rig.sip, "5550004", "hana", 400.0)
-        .await
-        .unwrap();
-    let ivan = Phone::dial(rig.sip, "5550004", "ivan", 700.0)
-        .await
-        .unwrap();
+    let mut hana = Caller::dial(rig.sip, "5550004", "hana", 400).await.unwrap();
+    // Hana is in before ivan dials, so she is calls[0], the one kicked below.
+    rig.room_of(&rig.account, "pair", "0", 1).await;
+    let ivan = Caller::dial(rig.sip, "5550004", "ivan", 700).await.unwrap();
     let (cf, calls) = rig.room_with("pair", 2).await;
     hana.until_heard("hana hears ivan", hears(700.0, 400.0))
         .await;
 
-    // The room is full: a third caller's <Dial> fails and the <Play> runs.
-    let mut jo = Phone::dial(rig.sip, "5550004", "jo", 550.0).await.unwrap();
+    // The room is full: a third caller's <Dial> fails and the <Play> runs
+    // (one second of 1 kHz), then the script ends with a BYE. Each wait is
+    // for the next event, not for the whole script.
+    let mut jo = Caller::dial(rig.sip, "5550004", "jo", 550).await.unwrap();
+    jo.until_heard("the full room's caller gets the <Play>", |s| {
+        tone_fraction(s, 1000.0) > 0.6
+    })
+    .await;
     jo.expect_bye().await;
     let heard = jo.heard_since(0);
     assert!(
         tone_fraction(&heard, 1000.0) > 0.5,
-        "the full room's caller did not get the <Play>"
+        "the full room's caller did not get the <Play>: {}",
+        describe(&heard)
     );
 
     // Kicked, hana's <Dial> ends: she hears the <Play> on her own leg, then BYE.
@@ -364,11 +363,16 @@ async fn after_a_kick_or_a_full_room_the_script_goes_on_with_the_callers_audio()
     let (status, _) = rig.api(Method::DELETE, &participant, "").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let mark = hana.heard_len();
+    hana.until_heard("the kicked caller gets the <Play>", |s| {
+        tone_fraction(s, 1000.0) > 0.6
+    })
+    .await;
     hana.expect_bye().await;
     let after = hana.heard_since(mark);
     assert!(
         tone_fraction(&after, 1000.0) > 0.5,
-        "the kicked caller did not get the <Play>"
+        "the kicked caller did not get the <Play>: {}",
+        describe(&after)
     );
     ivan.hang_up().await;
     rig.server.stop().await;

@@ -3,16 +3,14 @@
 //! real HTTP. Every wait polls with a deadline; nothing asserts on timing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::rig::Started;
+use crate::common::rig::{Started, insert_number};
 use media::rtp::RtpHeader;
 use media::{RtpTimestamp, SeqNo, Ssrc};
-use model::{HttpMethod, PhoneNumber};
-use server::{CallConfig, Clock, Config, SystemClock};
+use model::HttpMethod;
+use server::{CallConfig, Config};
 use testkit::{Codec, Phone};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::oneshot;
@@ -316,19 +314,7 @@ async fn a_failing_voice_url_counts_a_failed_call_and_a_failed_webhook() {
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/voice", closed.local_addr().unwrap());
     drop(closed);
-    let now = SystemClock.now();
-    rig.store
-        .insert_phone_number(&PhoneNumber {
-            sid: server::ids::phone_number_sid(),
-            account_sid: rig.account.sid.clone(),
-            phone_number: "5550600".into(),
-            voice_url: url,
-            voice_method: HttpMethod::Post,
-            date_created: now,
-            date_updated: now,
-        })
-        .await
-        .unwrap();
+    insert_number(&rig.store, &rig.account, "5550600", &url, HttpMethod::Post).await;
 
     let phone = Phone::bind(rig.sip.unwrap()).await.unwrap();
     let mut call = phone.call("5550600", Codec::Pcmu).await.unwrap();

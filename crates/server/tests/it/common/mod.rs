@@ -2,11 +2,12 @@
 //! `router(state).oneshot`: rooms are filled through the conference hub's own
 //! inputs, never by writing rows behind its back.
 //!
-//! `phone` and `rig` are the call tests' share: a scripted SIP phone, and a
-//! server listening for calls with a stand-in for the customer's web app.
+//! `caller` and `rig` are the call tests' share: a caller on testkit's
+//! phone, and a server listening for calls with a stand-in for the
+//! customer's web app.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod phone;
+pub mod caller;
 pub mod rig;
 
 use std::sync::Arc;

@@ -16,7 +16,7 @@ use server::{CallConfig, Clock, Config, Server, SystemClock};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
-use super::phone::DEADLINE;
+use super::caller::DEADLINE;
 
 pub struct Rig {
     _dir: tempfile::TempDir,
@@ -273,8 +273,19 @@ pub async fn add_number_for(
     url: &str,
     method: HttpMethod,
 ) {
+    insert_number(&rig.store, account, number, url, method).await;
+}
+
+/// Adds `number` to `account` in `store`, its voice URL requested with `method`.
+pub async fn insert_number(
+    store: &store::Store,
+    account: &Account,
+    number: &str,
+    url: &str,
+    method: HttpMethod,
+) {
     let now = SystemClock.now();
-    rig.store
+    store
         .insert_phone_number(&PhoneNumber {
             sid: server::ids::phone_number_sid(),
             account_sid: account.sid.clone(),

@@ -7,17 +7,15 @@
 //! binary by scripts/webhook-faults.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::caller::{Caller, hears};
+use crate::common::rig::{App, Rig, Started, insert_number, param};
 use axum::body::Body;
 use axum::http::Request;
-use common::phone::{Phone, hears};
-use common::rig::{App, Rig, Started, param};
 use http_body_util::BodyExt;
-use model::{CallStatus, HttpMethod, PhoneNumber};
-use server::{CallConfig, Clock, SystemClock};
+use model::{CallStatus, HttpMethod};
+use server::CallConfig;
 use tower::ServiceExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,11 +39,11 @@ async fn twiml_that_loops_or_is_not_twiml_ends_the_call_and_the_record_says_why(
         ("5550702", "/html"),
         ("5550703", "/big"),
     ] {
-        common::rig::add_number(&rig, number, &format!("{base}{path}")).await;
+        crate::common::rig::add_number(&rig, number, &format!("{base}{path}")).await;
     }
     // A room that is up the whole time.
-    let a = Phone::dial(rig.sip, "beside", "a", 400.0).await.unwrap();
-    let b = Phone::dial(rig.sip, "beside", "b", 700.0).await.unwrap();
+    let a = Caller::dial(rig.sip, "beside", "a", 400).await.unwrap();
+    let b = Caller::dial(rig.sip, "beside", "b", 700).await.unwrap();
     rig.room_with("beside", 2).await;
 
     for (number, path, why) in [
@@ -57,7 +55,7 @@ async fn twiml_that_loops_or_is_not_twiml_ends_the_call_and_the_record_says_why(
         ("5550702", "/html", "is not valid TwiML"),
         ("5550703", "/big", "is not valid TwiML: the document is"),
     ] {
-        let mut phone = Phone::dial(rig.sip, number, "c", 550.0).await.unwrap();
+        let mut phone = Caller::dial(rig.sip, number, "c", 550).await.unwrap();
         phone.expect_bye().await;
         let call = param(&hits.to(path, "").await, "CallSid").to_owned();
         let row = rig
@@ -114,21 +112,15 @@ async fn an_end_of_call_request_cut_off_by_its_deadline_counts_as_a_failed_webho
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/voice", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let now = SystemClock.now();
-    started
-        .store
-        .insert_phone_number(&PhoneNumber {
-            sid: server::ids::phone_number_sid(),
-            account_sid: started.account.sid.clone(),
-            phone_number: "5550801".into(),
-            voice_url: url,
-            voice_method: HttpMethod::Post,
-            date_created: now,
-            date_updated: now,
-        })
-        .await
-        .unwrap();
-    let mut phone = Phone::dial(sip, "5550801", "d", 400.0).await.unwrap();
+    insert_number(
+        &started.store,
+        &started.account,
+        "5550801",
+        &url,
+        HttpMethod::Post,
+    )
+    .await;
+    let mut phone = Caller::dial(sip, "5550801", "d", 400).await.unwrap();
     phone.expect_bye().await;
 
     let router = started.server.router();

@@ -1,0 +1,24 @@
+//! The server's integration tests, one test binary (cargo links it once
+//! instead of once per file). Each module is one area, driven end to end:
+//! run one with `cargo test -p server --test it calls::`.
+//!
+//! `common` is their shared rig: a server on a real SQLite file, the API
+//! through `router().oneshot`, a stand-in for the customer's web app, and
+//! the testkit phone. Modules that start a SIP server use RTP port ranges
+//! of their own (41xxx calls, 42xxx/44xxx rooms, 43xxx metrics and webhook
+//! faults, 46xxx sip_guard, 319xx sip_tcp), since they all run in one
+//! process at once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod api;
+mod auth_limit;
+mod calls;
+mod isolation;
+mod metrics;
+mod raw_targets;
+mod rooms;
+mod sip_guard;
+mod sip_tcp;
+mod webhook_faults;
