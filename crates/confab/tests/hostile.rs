@@ -982,7 +982,7 @@ async fn junk_on_a_live_call(serve: &mut Serve, rng: &mut Rng) {
 }
 
 /// Waits until `call` hears each of `tones`.
-async fn hear(call: &testkit::Call, tones: &[u32]) -> testkit::Result<()> {
+async fn hear(call: &testkit::PhoneCall, tones: &[u32]) -> testkit::Result<()> {
     for &tone in tones {
         call.wait_to_hear(tone, HEAR).await?;
     }

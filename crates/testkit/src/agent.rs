@@ -8,7 +8,7 @@
 //! 200 (and the call learns it ended), a re-INVITE with our current SDP, a
 //! retransmitted final response to one of our INVITEs with its ACK again. So
 //! a test can be busy listening to audio and the far end still sees a
-//! well-behaved phone. [`crate::Phone`] and [`crate::Call`] both build on
+//! well-behaved phone. [`crate::Phone`] and [`crate::PhoneCall`] both build on
 //! this module and never on each other's insides.
 
 use std::collections::HashMap;
@@ -231,7 +231,7 @@ impl Shared {
         log_message("received", bytes);
         let message = match Message::parse(bytes) {
             Ok(m) => m,
-            Err(message::ParseError::Empty) => return,
+            Err(message::PhoneParseError::Empty) => return,
             Err(e) => {
                 tracing::debug!(error = %e, %from, "unreadable SIP message dropped");
                 return;

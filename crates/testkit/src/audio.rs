@@ -33,7 +33,7 @@ pub const FRAME: Duration = Duration::from_millis(20);
 pub const FRAME_SAMPLES: usize = 160;
 /// Peak amplitude of the tones the phone sends (about −12 dBFS).
 pub const TONE_AMPLITUDE: f64 = 8000.0;
-/// How much recent audio [`crate::Call::hears`] looks at: 200 ms, which holds a
+/// How much recent audio [`crate::PhoneCall::hears`] looks at: 200 ms, which holds a
 /// whole number of periods of every multiple of 5 Hz.
 pub const HEAR_WINDOW: Duration = Duration::from_millis(200);
 /// The smallest share of a window's energy that counts as hearing a tone.
@@ -87,13 +87,13 @@ pub struct RtpStats {
     pub last_source: Option<SocketAddr>,
 }
 
-/// A position in a call's recording, from [`crate::Call::mark`]: the
+/// A position in a call's recording, from [`crate::PhoneCall::mark`]: the
 /// number of samples recorded before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Mark(pub usize);
 
 /// A point in the order RTP packets arrived on a call's socket, from
-/// [`crate::Call::fence`]: every packet after it was queued on the socket
+/// [`crate::PhoneCall::fence`]: every packet after it was queued on the socket
 /// after the fence was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Fence(pub(crate) usize);
@@ -533,7 +533,7 @@ async fn send_loop(
             cooldown = DTMF_GAP;
         }
         if telephone_event.is_none() {
-            // Nothing to send digits with; `Call::send_dtmf` refuses before
+            // Nothing to send digits with; `PhoneCall::send_dtmf` refuses before
             // queueing, so this only drops what raced a renegotiation.
             current = None;
             queue.clear();

@@ -1,4 +1,4 @@
-//! [`Call`]: one established dialog and its audio.
+//! [`PhoneCall`]: one established dialog and its audio.
 //!
 //! The dialog (Call-ID, both tags, our CSeq, the far end's Contact as remote
 //! target, any Record-Route set) is kept here and used for BYE and
@@ -25,13 +25,13 @@ use crate::message::{Message, header_param, uri_of};
 use crate::sdp::{Answer, Direction, Offer};
 use crate::{Error, Result};
 
-/// How much longer than the asked duration [`Call::listen`] waits for audio
+/// How much longer than the asked duration [`PhoneCall::listen`] waits for audio
 /// to arrive (jitter buffers and mixers delay it) before giving up.
 pub const LISTEN_SLACK: Duration = Duration::from_secs(2);
-/// [`Call::hears`] is false when no RTP arrived for this long: a silent
+/// [`PhoneCall::hears`] is false when no RTP arrived for this long: a silent
 /// server is not still playing the last tone it sent.
 pub const STALE_AFTER: Duration = Duration::from_millis(200);
-/// How long [`Call::send_dtmf`] waits for the sender to finish one digit
+/// How long [`PhoneCall::send_dtmf`] waits for the sender to finish one digit
 /// (it takes 160 ms).
 const DTMF_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long to wait for the final response to a CANCEL'd INVITE, to ACK it.
@@ -39,12 +39,12 @@ const CANCEL_WAIT: Duration = Duration::from_secs(2);
 
 /// An established call: SIP dialog plus RTP in both directions.
 ///
-/// Sending starts silent-and-stopped; call [`Call::send_tone`] or
-/// [`Call::send_silence`]. Receiving records from the moment the call is
+/// Sending starts silent-and-stopped; call [`PhoneCall::send_tone`] or
+/// [`PhoneCall::send_silence`]. Receiving records from the moment the call is
 /// answered. Dropping a call that is still up sends one BYE without
 /// waiting for its answer.
 #[derive(Debug)]
-pub struct Call {
+pub struct PhoneCall {
     shared: Arc<Shared>,
     dialog: Dialog,
     media: Media,
@@ -70,7 +70,7 @@ struct Dialog {
     cseq: u32,
 }
 
-impl Call {
+impl PhoneCall {
     /// Runs the INVITE transaction and, on 2xx, starts the media tasks.
     pub(crate) async fn establish(
         shared: Arc<Shared>,
@@ -300,7 +300,7 @@ impl Call {
         }
     }
 
-    /// Queues one key press (see [`Call::send_dtmf`]) and returns at once,
+    /// Queues one key press (see [`PhoneCall::send_dtmf`]) and returns at once,
     /// while the sender spells it out over the next ticks.
     pub fn press(&self, digit: char) -> Result<()> {
         drop(self.queue_key(digit)?);
@@ -324,7 +324,7 @@ impl Call {
     /// to that socket from itself and waits for the recorder to read it.
     /// A packet the far end sent before this call was already queued ahead
     /// of the fence (on loopback a datagram is queued when its send
-    /// returns), so [`Call::packets_after`] the fence holds only packets
+    /// returns), so [`PhoneCall::packets_after`] the fence holds only packets
     /// sent after `fence` was called, however late the recorder reads them.
     pub async fn fence(&self) -> Result<Fence> {
         let id = self.media.send_fence().await?;
@@ -428,7 +428,7 @@ impl Call {
         self.shared.crash();
     }
 
-    /// The current end of the recording; pass it to [`Call::recorded_since`].
+    /// The current end of the recording; pass it to [`PhoneCall::recorded_since`].
     #[must_use]
     pub fn mark(&self) -> Mark {
         Mark(self.media.recording().samples.len())
@@ -457,7 +457,7 @@ impl Call {
     /// Whether the last [`HEAR_WINDOW`] of received audio holds a tone at
     /// `freq_hz` by [`tone_present`]'s thresholds, and RTP is still arriving
     /// (some within [`STALE_AFTER`]). Never waits: poll it with
-    /// [`Call::wait_to_hear`].
+    /// [`PhoneCall::wait_to_hear`].
     #[must_use]
     pub fn hears(&self, freq_hz: u32) -> bool {
         let rec = self.media.recording();
@@ -468,12 +468,12 @@ impl Call {
                 .is_some_and(|w| tone_present(w, freq_hz))
     }
 
-    /// Waits until [`Call::hears`] the tone; the error says what was heard instead.
+    /// Waits until [`PhoneCall::hears`] the tone; the error says what was heard instead.
     pub async fn wait_to_hear(&self, freq_hz: u32, timeout: Duration) -> Result<()> {
         self.poll_hearing(freq_hz, true, timeout).await
     }
 
-    /// Waits until [`Call::hears`] no longer hears the tone.
+    /// Waits until [`PhoneCall::hears`] no longer hears the tone.
     pub async fn wait_not_hearing(&self, freq_hz: u32, timeout: Duration) -> Result<()> {
         self.poll_hearing(freq_hz, false, timeout).await
     }
@@ -646,7 +646,7 @@ impl Call {
     }
 }
 
-impl Drop for Call {
+impl Drop for PhoneCall {
     fn drop(&mut self) {
         if !self.ended && !self.bye_received() {
             // Best effort, so the server does not keep a zombie leg after a failed test.

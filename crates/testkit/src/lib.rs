@@ -2,10 +2,10 @@
 //! RTP, tones in, tones out.
 //!
 //! [`Phone`] places calls over UDP (or one TCP connection) to the server
-//! under test; [`Call`] holds the dialog and two RTP tasks: a sender pacing
+//! under test; [`PhoneCall`] holds the dialog and two RTP tasks: a sender pacing
 //! 20 ms G.711 frames of a tone, silence or RFC 4733 digits, and a recorder
 //! that decodes everything the server sends into one timeline of 8 kHz
-//! samples. [`Call::hears`] runs a Goertzel detector over the last 200 ms of
+//! samples. [`PhoneCall::hears`] runs a Goertzel detector over the last 200 ms of
 //! it, with thresholds documented once in [`audio`].
 //!
 //! The SIP side is deliberately **not** built on confab's `sip` crate: a test
@@ -18,25 +18,25 @@
 //! It is the one test phone of the workspace: the server's integration
 //! tests (through a thin wrapper in `crates/server/tests/it/common`), the
 //! binary's end-to-end tests and testkit's own all call through it. Module
-//! by module: [`Phone`] (`phone`) places calls; [`Call`] (`call`) is one
+//! by module: [`Phone`] (`phone`) places calls; [`PhoneCall`] (`call`) is one
 //! dialog and its audio (`audio`); both build on `agent`, the transport,
 //! reader task and client transactions they share; [`peers`] helps tests
 //! that run SIPp or baresip beside it.
 //!
 //! To judge what the far end did *after* some event (a mute the API has
-//! answered), [`Call::fence`] puts a marker datagram on the call's own RTP
+//! answered), [`PhoneCall::fence`] puts a marker datagram on the call's own RTP
 //! socket: on loopback every packet sent before it is queued ahead of it,
-//! so [`Call::packets_after`] the fence are exactly those sent later,
+//! so [`PhoneCall::packets_after`] the fence are exactly those sent later,
 //! however late the test's runtime reads them. No wall-clock grace needed.
 //!
 //! Nothing here waits without a bound. Signalling waits for at most the
 //! phone's timeout ([`Phone::set_timeout`], 10 s by default) and fails with
 //! [`Error::Timeout`]; listening waits for the audio asked for plus a
-//! slack; [`Call::wait_to_hear`] and [`Call::wait_for_bye`] take a timeout.
+//! slack; [`PhoneCall::wait_to_hear`] and [`PhoneCall::wait_for_bye`] take a timeout.
 //! Tests poll these, and never sleep to let things happen.
 //!
 //! While a test is busy, the phone's reader task still answers the server:
-//! OPTIONS with 200, BYE with 200 (then [`Call::wait_for_bye`] returns),
+//! OPTIONS with 200, BYE with 200 (then [`PhoneCall::wait_for_bye`] returns),
 //! re-INVITEs with the current SDP, and retransmitted final responses with
 //! the ACK again.
 //!
@@ -83,7 +83,7 @@ pub use audio::{
     Fence, HEAR_MIN_FRACTION, HEAR_MIN_LEVEL, HEAR_WINDOW, Mark, RtpStats, TONE_AMPLITUDE,
     tone_present,
 };
-pub use call::{Call, LISTEN_SLACK, STALE_AFTER};
+pub use call::{LISTEN_SLACK, PhoneCall, STALE_AFTER};
 pub use media::Codec;
 pub use phone::{DEFAULT_TIMEOUT, Phone};
 pub use sdp::Direction;

@@ -5,13 +5,13 @@
 //! status), headers (any case, compact forms, folded continuation lines,
 //! comma-joined values), and a body of exactly `Content-Length` bytes.
 //! [`frame`] cuts one message out of a TCP byte stream. Nothing here panics
-//! on hostile input; anything we cannot read is a [`ParseError`].
+//! on hostile input; anything we cannot read is a [`PhoneParseError`].
 
 use std::fmt;
 
 /// Why bytes are not a SIP message we can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParseError {
+pub enum PhoneParseError {
     /// Only whitespace (a CRLF keep-alive).
     Empty,
     /// No blank line ends the headers.
@@ -24,19 +24,19 @@ pub enum ParseError {
     ContentLength(String),
 }
 
-impl fmt::Display for ParseError {
+impl fmt::Display for PhoneParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::Empty => write!(f, "empty message (keep-alive)"),
-            ParseError::Incomplete => write!(f, "no blank line after the headers"),
-            ParseError::StartLine(l) => write!(f, "bad start line {l:?}"),
-            ParseError::Header(h) => write!(f, "bad header line {h:?}"),
-            ParseError::ContentLength(why) => write!(f, "bad Content-Length: {why}"),
+            PhoneParseError::Empty => write!(f, "empty message (keep-alive)"),
+            PhoneParseError::Incomplete => write!(f, "no blank line after the headers"),
+            PhoneParseError::StartLine(l) => write!(f, "bad start line {l:?}"),
+            PhoneParseError::Header(h) => write!(f, "bad header line {h:?}"),
+            PhoneParseError::ContentLength(why) => write!(f, "bad Content-Length: {why}"),
         }
     }
 }
 
-impl std::error::Error for ParseError {}
+impl std::error::Error for PhoneParseError {}
 
 /// The first line of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,14 +73,14 @@ impl Message {
     ///
     /// Leading CRLFs are skipped (RFC 3261 §7.5). A missing `Content-Length`
     /// means the body is the rest of the bytes, as RFC 3261 §18.3 allows on UDP.
-    pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, PhoneParseError> {
         let bytes = skip_leading_newlines(bytes);
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ParseError::Empty);
+            return Err(PhoneParseError::Empty);
         }
-        let (head_len, body_start) = head_end(bytes).ok_or(ParseError::Incomplete)?;
+        let (head_len, body_start) = head_end(bytes).ok_or(PhoneParseError::Incomplete)?;
         let head = std::str::from_utf8(&bytes[..head_len])
-            .map_err(|_| ParseError::Header("headers are not UTF-8".into()))?;
+            .map_err(|_| PhoneParseError::Header("headers are not UTF-8".into()))?;
         let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
         let first = lines.next().unwrap_or_default();
         let start = parse_start_line(first)?;
@@ -90,7 +90,7 @@ impl Message {
             if line.starts_with([' ', '\t']) {
                 // A folded continuation of the previous header (RFC 3261 §7.3.1).
                 let Some((_, value)) = headers.last_mut() else {
-                    return Err(ParseError::Header(line.into()));
+                    return Err(PhoneParseError::Header(line.into()));
                 };
                 value.push(' ');
                 value.push_str(line.trim());
@@ -98,10 +98,10 @@ impl Message {
             }
             let (name, value) = line
                 .split_once(':')
-                .ok_or_else(|| ParseError::Header(line.into()))?;
+                .ok_or_else(|| PhoneParseError::Header(line.into()))?;
             let name = name.trim();
             if name.is_empty() || name.contains(char::is_whitespace) {
-                return Err(ParseError::Header(line.into()));
+                return Err(PhoneParseError::Header(line.into()));
             }
             headers.push((name.to_owned(), value.trim().to_owned()));
         }
@@ -115,11 +115,11 @@ impl Message {
         let body_len = match message.header("Content-Length") {
             None => rest.len(),
             Some(v) => {
-                let n: usize = v
-                    .parse()
-                    .map_err(|_| ParseError::ContentLength(format!("{v:?} is not a number")))?;
+                let n: usize = v.parse().map_err(|_| {
+                    PhoneParseError::ContentLength(format!("{v:?} is not a number"))
+                })?;
                 if n > rest.len() {
-                    return Err(ParseError::ContentLength(format!(
+                    return Err(PhoneParseError::ContentLength(format!(
                         "{n} announced, {} present",
                         rest.len()
                     )));
@@ -204,7 +204,7 @@ impl Message {
 /// The length of the first complete message in a TCP stream buffer, counting
 /// any CRLF keep-alives before it; `Ok(None)` while more bytes are needed.
 /// On TCP `Content-Length` is mandatory (RFC 3261 §18.3); missing means zero.
-pub fn frame(buf: &[u8]) -> Result<Option<usize>, ParseError> {
+pub fn frame(buf: &[u8]) -> Result<Option<usize>, PhoneParseError> {
     let skipped = buf.len() - skip_leading_newlines(buf).len();
     let msg = &buf[skipped..];
     let Some((head_len, body_start)) = head_end(msg) else {
@@ -217,9 +217,9 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>, ParseError> {
             && same_header(name.trim(), "Content-Length")
         {
             let value = value.trim();
-            body_len = value
-                .parse()
-                .map_err(|_| ParseError::ContentLength(format!("{value:?} is not a number")))?;
+            body_len = value.parse().map_err(|_| {
+                PhoneParseError::ContentLength(format!("{value:?} is not a number"))
+            })?;
         }
     }
     let total = skipped + body_start + body_len;
@@ -322,8 +322,8 @@ fn same_header(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b) || full(a).eq_ignore_ascii_case(&full(b))
 }
 
-fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
-    let bad = || ParseError::StartLine(line.into());
+fn parse_start_line(line: &str) -> Result<StartLine, PhoneParseError> {
+    let bad = || PhoneParseError::StartLine(line.into());
     if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
         let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
         let status: u16 = code.parse().map_err(|_| bad())?;
@@ -450,10 +450,10 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_read() {
-        assert_eq!(Message::parse(b"\r\n\r\n"), Err(ParseError::Empty));
+        assert_eq!(Message::parse(b"\r\n\r\n"), Err(PhoneParseError::Empty));
         assert_eq!(
             Message::parse(b"SIP/2.0 200 OK\r\nCSeq: 1 BYE\r\n"),
-            Err(ParseError::Incomplete)
+            Err(PhoneParseError::Incomplete)
         );
         for bad in [
             &b"SIP/2.0 20 OK\r\n\r\n"[..],
@@ -464,25 +464,25 @@ mod tests {
             b"HTTP/1.1 200 OK\r\n\r\n",
         ] {
             assert!(
-                matches!(Message::parse(bad), Err(ParseError::StartLine(_))),
+                matches!(Message::parse(bad), Err(PhoneParseError::StartLine(_))),
                 "{bad:?}"
             );
         }
         assert!(matches!(
             Message::parse(b"SIP/2.0 200 OK\r\nno colon\r\n\r\n"),
-            Err(ParseError::Header(_))
+            Err(PhoneParseError::Header(_))
         ));
         assert!(matches!(
             Message::parse(b"SIP/2.0 200 OK\r\n folded first\r\n\r\n"),
-            Err(ParseError::Header(_))
+            Err(PhoneParseError::Header(_))
         ));
         assert!(matches!(
             Message::parse(b"SIP/2.0 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
-            Err(ParseError::ContentLength(_))
+            Err(PhoneParseError::ContentLength(_))
         ));
         assert!(matches!(
             Message::parse(b"SIP/2.0 200 OK\r\nl: -1\r\n\r\n"),
-            Err(ParseError::ContentLength(_))
+            Err(PhoneParseError::ContentLength(_))
         ));
         // Arbitrary bytes never panic.
         for len in 0..RESPONSE.len() {

@@ -1,7 +1,7 @@
 //! [`Phone`]: a SIP user agent client on a real socket, placing calls to
 //! the one server under test. Its transport, reader task and client
 //! transactions are [`crate::agent`]'s; the calls it places are
-//! [`crate::Call`]s.
+//! [`crate::PhoneCall`]s.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -17,10 +17,10 @@ use crate::agent::{
     DialogSlot, DialogStart, Shared, Transport, random_u64, tcp_reader, udp_reader,
 };
 use crate::audio::lock;
-use crate::call::Call;
+use crate::call::PhoneCall;
 use crate::sdp::{Direction, Offer};
 
-/// How long [`Phone::call`], [`Call::hang_up`] and re-INVITEs wait for a
+/// How long [`Phone::call`], [`PhoneCall::hang_up`] and re-INVITEs wait for a
 /// final response unless [`Phone::set_timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -128,7 +128,7 @@ impl Phone {
     /// waits past 1xx for the final one, ACKs it, and returns the
     /// established call on 2xx or [`Error::Rejected`](crate::Error::Rejected) with the status code
     /// otherwise. Waits at most the phone's timeout (then CANCELs).
-    pub async fn call(&self, user: &str, codec: Codec) -> Result<Call> {
+    pub async fn call(&self, user: &str, codec: Codec) -> Result<PhoneCall> {
         self.call_with(user, Offer::audio(codec)).await
     }
 
@@ -140,7 +140,7 @@ impl Phone {
         user: &str,
         formats: &str,
         attributes: &[&str],
-    ) -> Result<Call> {
+    ) -> Result<PhoneCall> {
         let offer = Offer {
             formats: formats.to_owned(),
             attributes: attributes.iter().map(|&a| a.to_owned()).collect(),
@@ -148,7 +148,7 @@ impl Phone {
         self.call_with(user, offer).await
     }
 
-    async fn call_with(&self, user: &str, offer: Offer) -> Result<Call> {
+    async fn call_with(&self, user: &str, offer: Offer) -> Result<PhoneCall> {
         let spare = lock(&self.spare_rtp).take();
         let rtp = match spare {
             Some(socket) => socket,
@@ -174,7 +174,7 @@ impl Phone {
                 requests: Vec::new(),
             },
         );
-        let result = Call::establish(
+        let result = PhoneCall::establish(
             self.shared.clone(),
             dialog,
             rtp,

@@ -241,7 +241,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 /// Places every call, `--concurrency` at a time, each sending its room's
 /// tone for its seat; any failure aborts the run (a benchmark of a server
 /// that drops calls means nothing).
-async fn place_calls(args: &LoadArgs) -> anyhow::Result<Vec<testkit::Call>> {
+async fn place_calls(args: &LoadArgs) -> anyhow::Result<Vec<testkit::PhoneCall>> {
     let phone = Arc::new(Phone::bind(args.target.sip).await?);
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = tokio::task::JoinSet::new();

@@ -43,7 +43,7 @@ impl Line {
 /// One testkit phone and the one call it placed.
 pub struct Caller {
     /// Dropped first: a call still up sends its BYE through the phone.
-    call: testkit::Call,
+    call: testkit::PhoneCall,
     _phone: testkit::Phone,
 }
 
@@ -97,7 +97,7 @@ impl Caller {
     }
 
     /// The call itself, for what testkit offers beyond these words.
-    pub fn call(&self) -> &testkit::Call {
+    pub fn call(&self) -> &testkit::PhoneCall {
         &self.call
     }
 
@@ -167,7 +167,7 @@ impl Caller {
 
     /// A point in the order packets reach the phone: every packet after it
     /// was sent by the server after this was called (see
-    /// [`testkit::Call::fence`]).
+    /// [`testkit::PhoneCall::fence`]).
     pub async fn fence(&self) -> Fence {
         self.call.fence().await.expect("the phone's own fence")
     }
