@@ -8,12 +8,13 @@
 //! the binary then hands [`Server::serve`] a bound HTTP listener (tests bind
 //! `127.0.0.1:0` throughout).
 //!
-//! The tasks, as in `design.md`'s runtime topology:
+//! The tasks (`docs/architecture.md` draws them and the paths between them):
 //! - the SIP task (`sip_task`) owns the SIP sockets and the `sip` engine,
 //!   and applies `sip_guard` (who may call, how fast) in front of it;
-//! - one task per call (`call`) routes it, runs its TwiML (webhooks with
-//!   `fetch`, `<Say>`/`<Play>` made by `audio` and played by a `player`)
-//!   and records it;
+//! - one task per call (`call`) routes it, then drives its sans-IO
+//!   [`calls::Call`]: it carries out the call's commands (webhooks with
+//!   `fetch`, `<Say>`/`<Play>` made by `audio` and played by a `player`,
+//!   joins through the hub, the call's record) and feeds the results back;
 //! - the [`hub`] owns the conference rules and persists every change;
 //! - one task per live conference, its *room* (`room`), owns its legs' RTP
 //!   sockets (from the `rtp_ports` pool) and mixes every 20 ms; "room"
@@ -22,8 +23,8 @@
 //!   room's report) is typed in `membership`, which none of them owns.
 //!
 //! They talk over bounded channels (but for a room's reports to the hub: a
-//! room never waits, and sends at most one per leg). Side effects the cores ask for are
-//! executed here; time comes from a [`Clock`], randomness from [`ids`].
+//! room never waits, and sends at most one per leg). Side effects the cores
+//! ask for are executed here; time comes from a [`Clock`], randomness from [`ids`].
 //! Each counts what it does in the server's `metrics`, which the router
 //! serves on `GET /metrics`.
 //! Shutdown: calls hang up (BYE) and leave their conferences, the hub
