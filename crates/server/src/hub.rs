@@ -2,7 +2,7 @@
 //!
 //! Words: a *conference* is what the rules ([`conference::Conferences`])
 //! and the store know (its sid, name, status, participants); a *room* is a
-//! live conference's media task ([`crate::room`]), which mixes its legs.
+//! live conference's media task (`room`), which mixes its legs.
 //!
 //! Every join, leave, mute and kick arrives here as a command over a bounded
 //! channel, is applied to the conference rules, and the events they produced
@@ -144,7 +144,7 @@ impl HubHandle {
 
     /// Puts a call into the conference of that name and its media leg into
     /// that conference's room. On success the leg is the room's until the
-    /// call leaves (its notify channel then gets [`CallNotice::Left`] with
+    /// call leaves (its notify channel then gets `CallNotice::Left` with
     /// the leg back); on failure the leg comes back with the error, when it
     /// can.
     pub async fn join_call(
