@@ -246,7 +246,7 @@ pub(crate) fn full_name(name: &str) -> &str {
         b's' => "Subject",
         b'k' => "Supported",
         b'e' => "Content-Encoding",
-        b'o' => "SipEvent",
+        b'o' => "Event",
         b'r' => "Refer-To",
         b'b' => "Referred-By",
         b'u' => "Allow-Events",
@@ -652,5 +652,6 @@ mod tests {
         assert_eq!(full_name("k"), "Supported");
         assert_eq!(full_name("K"), "Supported");
         assert_eq!(full_name("Subject"), "Subject");
+        assert_eq!(full_name("o"), "Event");
     }
 }
