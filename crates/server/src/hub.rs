@@ -364,25 +364,7 @@ impl Hub {
             }
         };
         self.links.insert(call.clone(), Link { beep, left });
-        let events = self.take_events();
-        let stored = self.record(&events).await;
-        let mut leg = Some(leg);
-        for event in events {
-            if let Event::ParticipantJoined {
-                conference,
-                call: joiner,
-                muted,
-                ..
-            } = &event
-                && *joiner == call
-                && let Some(room) = self.rooms.get(conference)
-                && let Some(leg) = leg.take()
-            {
-                room.add_leg(call.clone(), leg, *muted).await;
-            }
-            self.follow(event).await;
-        }
-        // A leg still here had no room to go to (none, normally): it drops.
+        let stored = self.persist_joining(Some((call, leg))).await;
         match stored {
             Ok(()) => Ok(CallJoined {
                 room: self.rooms.get(&joined.conference).cloned(),
@@ -419,9 +401,8 @@ impl Hub {
                 {
                     return;
                 }
-                if let Err(e) = self.persist().await {
-                    tracing::error!(error = %e, "could not persist a conference change");
-                }
+                // Nobody waits for the answer; a refusal is logged there.
+                let _ = self.persisted(()).await;
             }
         }
     }
@@ -442,9 +423,31 @@ impl Hub {
     /// follows even if the store refused: the rules have changed either way,
     /// and what callers hear must agree with the rules.
     async fn persist(&mut self) -> Result<(), store::StoreError> {
+        self.persist_joining(None).await
+    }
+
+    /// [`Hub::persist`], with a joiner's leg: it goes into its room at the
+    /// joiner's own `ParticipantJoined`, so before that event's beep and
+    /// before a start the join caused (a later event). A leg with no room to
+    /// go to (none, normally) is dropped.
+    async fn persist_joining(
+        &mut self,
+        mut joining: Option<(CallSid, LegHandover)>,
+    ) -> Result<(), store::StoreError> {
         let events = self.take_events();
         let stored = self.record(&events).await;
         for event in events {
+            if let Event::ParticipantJoined {
+                conference,
+                call,
+                muted,
+                ..
+            } = &event
+                && let Some((_, leg)) = joining.take_if(|(joiner, _)| joiner == call)
+                && let Some(room) = self.rooms.get(conference)
+            {
+                room.add_leg(call.clone(), leg, *muted).await;
+            }
             self.follow(event).await;
         }
         stored
