@@ -74,9 +74,15 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
 
 impl<K, V> fmt::Debug for ReadCache<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let len = self.map.read().map_or(0, |m| m.len());
         f.debug_struct("ReadCache")
-            .field("len", &len)
+            .field(
+                "len",
+                &self
+                    .map
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .len(),
+            )
             .field("capacity", &self.capacity)
             .finish()
     }
