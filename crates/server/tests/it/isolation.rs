@@ -29,20 +29,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use conference::{JoinRequest, LeaveReason, ParticipantOptions};
+use model::test_util::SplitMix64;
 use model::{Account, CallSid, ConferenceSid};
 use server::{Clock, Config, HubHandle, Server, SystemClock};
 use tokio::sync::oneshot;
 
-/// SplitMix64: small, seedable, and the same on every platform.
-struct Rng(u64);
+/// The workspace's seedable generator, with the draws these tests need.
+struct Rng(SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next()
     }
 
     /// In `lo..=hi`.
@@ -316,7 +313,7 @@ fn verbs(
 }
 
 async fn run(seed: u64) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(SplitMix64(seed));
     let (site, tenants) = site(&mut rng).await;
     let before: Vec<_> = {
         let mut all = Vec::new();

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::caller::{Caller, FRAME, Line, describe, hears};
+use crate::common::caller::{Caller, Line, describe, hears};
 use crate::common::rig::{App, Hit, Rig, add_number_for, base_of, column, param};
 use axum::http::{Method, StatusCode};
 use media::goertzel::rms;
@@ -30,7 +30,7 @@ fn hears_both(a: f64, b: f64, not: f64) -> impl Fn(&[i16]) -> bool {
 fn strongest(samples: &[i16], hz: f64) -> f64 {
     samples
         .windows(1600)
-        .step_by(FRAME)
+        .step_by(media::FRAME_SAMPLES)
         .filter(|w| rms(w) > 300.0)
         .map(|w| tone_fraction(w, hz))
         .fold(0.0, f64::max)

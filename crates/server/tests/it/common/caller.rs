@@ -13,8 +13,6 @@ use testkit::{Fence, Mark};
 
 /// How long any one wait of a test may take.
 pub const DEADLINE: Duration = Duration::from_secs(10);
-/// Samples in one 20 ms packet.
-pub const FRAME: usize = 160;
 
 /// How the phone reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
