@@ -348,10 +348,7 @@ impl Call {
     }
 
     fn fetched(&mut self, id: ReqId, result: Result<FetchedBody, FetchError>) {
-        if self.fetching == Some(id) {
-            self.fetching = None;
-            self.timers.stop(TimerKind::Webhook);
-        }
+        self.fetch_over(id);
         match &mut self.phase {
             Phase::Script(Busy::Fetching(pending)) if *pending == id => {
                 if let Err(error) = &result {
@@ -395,15 +392,15 @@ impl Call {
                 wait: Some(wait), ..
             } if wait.pending == Some(id) => {
                 wait.pending = None;
-                if result.is_err() {
-                    wait.script.media_failed();
-                }
                 match result {
                     Ok(()) => {
                         self.push(CallCommand::SetWaitSource(Some(Clip::Made(id))));
                         self.push(CallCommand::ForgetClip { id });
                     }
-                    Err(error) => self.push(CallCommand::Log(LogLine::WaitAudioFailed(error))),
+                    Err(error) => {
+                        wait.script.media_failed();
+                        self.push(CallCommand::Log(LogLine::WaitAudioFailed(error)));
+                    }
                 }
                 self.pump_wait();
             }
@@ -512,11 +509,17 @@ impl Call {
 
     /// Drops the work under `id`, and its deadline if it is a fetch.
     fn cancel(&mut self, id: ReqId) {
+        self.fetch_over(id);
+        self.push(CallCommand::Cancel { id });
+    }
+
+    /// The work under `id` is over: if it is the fetch being timed, its
+    /// deadline goes.
+    fn fetch_over(&mut self, id: ReqId) {
         if self.fetching == Some(id) {
             self.fetching = None;
             self.timers.stop(TimerKind::Webhook);
         }
-        self.push(CallCommand::Cancel { id });
     }
 
     /// Starts the wait script's next actions, until one needs the shell.

@@ -19,7 +19,7 @@
 //! when [`Call::is_finished`]. The shell's loop:
 //!
 //! ```ignore
-//! let mut call = Call::new(info, source, Instant::now());
+//! let mut call = Call::new(info, source, webhook_timeout, Instant::now());
 //! loop {
 //!     while let Some(command) = call.poll_command() {
 //!         io.execute(command).await; // results come back as inputs
@@ -35,7 +35,7 @@
 //!     let input = tokio::select! {
 //!         event = io.sip.recv() => CallInput::Sip(..),
 //!         notice = io.room.recv() => CallInput::Room(..),
-//!         done = io.tasks.join_next() => done, // Fetched, ClipMade
+//!         done = io.next_done() => done, // Fetched, ClipMade
 //!         () = io.player.tick() => CallInput::PlayEnded { .. },
 //!         () = io.stop.cancelled() => CallInput::Shutdown, // once
 //!         () = sleep_until(deadline) => {
