@@ -134,9 +134,7 @@ async fn run(
     );
     let held = incoming.audio.on_hold();
     let io = CallIo {
-        stop: svc.stop.clone(),
         svc,
-        sid,
         token: route.account.auth_token,
         info,
         phone_number_sid: route.number.map(|n| n.sid),
@@ -199,8 +197,6 @@ async fn route(svc: &CallServices, user: Option<&str>) -> Result<Option<Route>, 
 /// The call's I/O: what the core's commands act on.
 struct CallIo {
     svc: Arc<CallServices>,
-    stop: CancellationToken,
-    sid: CallSid,
     token: AuthToken,
     info: CallInfo,
     phone_number_sid: Option<model::PhoneNumberSid>,
@@ -222,8 +218,9 @@ struct CallIo {
     /// The room the call is in, and what it tells the call.
     room: Option<RoomHandle>,
     notices: Option<mpsc::Receiver<CallNotice>>,
-    /// Fetches and clips under way, polled by this task (as the old
-    /// `wait_for` did): cancelling one drops it at once.
+    /// Fetches and clips under way, polled by this task itself (not
+    /// spawned): cancelling one drops it at once, and a dropped webhook is
+    /// counted as failed (`fetch::webhook`).
     work: Vec<(ReqId, Work)>,
     /// Clips made, until the core forgets them.
     clips: HashMap<ReqId, Arc<[i16]>>,
@@ -276,7 +273,7 @@ async fn drive(mut call: Call, mut io: CallIo) {
             notice = recv(&mut io.notices) => Wake::Room(notice),
             done = next_done(&mut io.work), if !io.work.is_empty() => Wake::Work(done),
             () = tick(&mut io.playing) => Wake::Tick,
-            () = io.stop.cancelled(), if !io.stop_sent => Wake::Stop,
+            () = io.svc.stop.cancelled(), if !io.stop_sent => Wake::Stop,
             () = sleep_until(deadline) => Wake::Timer,
         };
         let input = match wake {
@@ -434,14 +431,17 @@ impl CallIo {
                 hangup_on_star,
             } => return Some(self.join(request, wait, hangup_on_star).await),
             CallCommand::Leave(reason) => {
-                self.svc.hub.leave(self.sid.clone(), reason).await;
+                self.svc.hub.leave(self.info.call_sid.clone(), reason).await;
             }
             CallCommand::UpdateLeg(change) => {
                 let update = match change {
                     LegChange::Hold(held) => LegUpdate::Hold(held),
                     LegChange::Moved => LegUpdate::Remote(leg_config(&self.audio, None).remote),
                 };
-                self.svc.hub.update_leg(self.sid.clone(), update).await;
+                self.svc
+                    .hub
+                    .update_leg(self.info.call_sid.clone(), update)
+                    .await;
             }
             CallCommand::UpdatePlayer(change) => {
                 if let Some(player) = &mut self.player {
@@ -454,7 +454,8 @@ impl CallIo {
             CallCommand::SetWaitSource(clip) => {
                 let source = clip.and_then(|clip| self.source(&clip));
                 if let Some(room) = &self.room {
-                    room.set_wait_source(self.sid.clone(), source).await;
+                    room.set_wait_source(self.info.call_sid.clone(), source)
+                        .await;
                 }
             }
             CallCommand::Record(change) => self.record(change).await,
@@ -632,7 +633,7 @@ impl CallIo {
             RecordChange::Start => {
                 let now = self.svc.clock.now();
                 let record = CallRecord {
-                    sid: self.sid.clone(),
+                    sid: self.info.call_sid.clone(),
                     account_sid: self.info.account_sid.clone(),
                     phone_number_sid: self.phone_number_sid.clone(),
                     caller: self.info.caller.clone(),
@@ -658,7 +659,7 @@ impl CallIo {
                 match self
                     .svc
                     .store
-                    .finish_call(&self.sid, status, now, failure.as_deref())
+                    .finish_call(&self.info.call_sid, status, now, failure.as_deref())
                     .await
                 {
                     Ok(true) => {}
