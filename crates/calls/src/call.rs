@@ -14,7 +14,7 @@ use conference::{JoinError, JoinRequest, LeaveReason};
 use model::{CallStatus, ConferenceStatus};
 use twiml::{
     Action, CallInfo, CallScript, FetchError, FetchedBody, HangupReason, HttpUrl, Voice, WaitAudio,
-    WaitScript,
+    WaitScript, WaitWarning,
 };
 
 use crate::timer::{TimerKind, TimerTable};
@@ -566,11 +566,15 @@ impl Call {
                     self.push(CallCommand::Log(LogLine::Wait(warning)));
                     continue;
                 }
+                Action::Warn(warning) => {
+                    let warning = WaitWarning::Document(warning);
+                    self.push(CallCommand::Log(LogLine::Wait(warning)));
+                    continue;
+                }
                 // A wait script makes none of a call's actions.
-                Action::JoinConference { .. }
-                | Action::PlayErrorTone
-                | Action::Warn(_)
-                | Action::Hangup { .. } => continue,
+                Action::JoinConference { .. } | Action::PlayErrorTone | Action::Hangup { .. } => {
+                    continue;
+                }
             };
             wait.pending = Some(id);
             self.next_id += 1;

@@ -85,7 +85,7 @@ fn run_wait(data: &[u8], url: HttpUrl) {
                 };
                 script.fetched(Ok(document(request.url, content_type, data)));
             }
-            Action::WaitWarn(_) => {}
+            Action::WaitWarn(_) | Action::Warn(_) => {}
             Action::PlayAudio { .. }
             | Action::Say { .. }
             | Action::Play { .. }
@@ -97,10 +97,9 @@ fn run_wait(data: &[u8], url: HttpUrl) {
                     script.finished();
                 }
             }
-            Action::JoinConference { .. }
-            | Action::PlayErrorTone
-            | Action::Warn(_)
-            | Action::Hangup { .. } => panic!("a wait script made a call action: {action:?}"),
+            Action::JoinConference { .. } | Action::PlayErrorTone | Action::Hangup { .. } => {
+                panic!("a wait script made a call action: {action:?}")
+            }
         }
     }
 }

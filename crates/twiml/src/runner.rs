@@ -75,10 +75,9 @@ pub enum Action {
     /// Call mode: play the short application-error tone; a
     /// [`Action::Hangup`] follows.
     PlayErrorTone,
-    /// Call mode: something in a document was tolerated: worth a log line.
+    /// Something in a document was tolerated (either mode): worth a log line.
     Warn(Warning),
-    /// Wait mode: wait audio tolerated something or fell back: worth a log
-    /// line.
+    /// Wait mode: the wait refused a verb or fell back: worth a log line.
     WaitWarn(WaitWarning),
     /// Call mode: end the call. Nothing follows except the shell's
     /// `call_ended`.
@@ -92,6 +91,8 @@ pub enum WaitWarning {
     FellBack(AppError),
     #[error("wait audio: <{0}> is not allowed in waitUrl TwiML and was skipped")]
     NotAllowed(&'static str),
+    /// Something in a wait document was tolerated: a wait script's
+    /// [`Action::Warn`], in the words a shell logs it with.
     #[error("wait audio: {0}")]
     Document(Warning),
 }
@@ -238,14 +239,8 @@ impl Runner {
                 error,
             }),
             Ok(document) => {
-                let wait = self.is_wait();
-                self.steps.extend(document.warnings.into_iter().map(|w| {
-                    if wait {
-                        Action::WaitWarn(WaitWarning::Document(w))
-                    } else {
-                        Action::Warn(w)
-                    }
-                }));
+                self.steps
+                    .extend(document.warnings.into_iter().map(Action::Warn));
                 self.verbs = document.verbs.into();
                 self.state = State::Ready;
                 self.run();

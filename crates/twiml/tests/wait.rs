@@ -6,7 +6,7 @@ use std::time::Duration;
 use model::HttpMethod;
 use twiml::{
     Action, AppError, CallInfo, FetchError, FetchedBody, HttpUrl, MAX_FETCHES_IN_A_ROW, Voice,
-    WaitAudio, WaitScript, WaitWarning, WebhookRequest,
+    WaitAudio, WaitScript, WaitWarning, Warning, WebhookRequest,
 };
 use url::Url;
 
@@ -170,6 +170,29 @@ fn dial_and_hangup_are_skipped_with_a_warning() {
                 text: "still here".into(),
                 voice: Voice::Man,
                 language: "en".into()
+            },
+        ]
+    );
+}
+
+/// A tolerated problem in a wait document is the same `Warn` a call's
+/// script gives; the shell logs it as wait audio's.
+#[test]
+fn a_wait_documents_tolerated_problems_are_warnings() {
+    let (mut script, _) = from_url(HttpMethod::Post);
+    answer(
+        &mut script,
+        WAIT_URL,
+        "text/xml",
+        b"<Response><Say></Say><Pause/></Response>",
+    );
+    let actions = drain(&mut script);
+    assert_eq!(
+        actions,
+        [
+            Action::Warn(Warning::EmptySay),
+            Action::Pause {
+                duration: Duration::from_secs(1)
             },
         ]
     );
