@@ -20,9 +20,16 @@ impl<F: FnMut() -> u64> Random for F {
 /// What the engine needs to know about where it runs.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// The address written into Contact and SDP: where callers reach us.
+    /// The address written into Contact, Via and SDP when the address a
+    /// request arrived on is not known ([`crate::Engine::handle_message`],
+    /// or a wildcard arrival address), and always when `fixed` is set.
     /// Never a wildcard (`--public-addr`, or the bind address).
     pub public_addr: IpAddr,
+    /// Whether `public_addr` is written whatever address a request arrived
+    /// on (`--public-addr`: the host is behind NAT, or callers reach it
+    /// through an address it does not have). Otherwise each call
+    /// advertises the local address its INVITE arrived on.
+    pub fixed: bool,
     /// The SIP port written into Contact and Via.
     pub sip_port: u16,
     pub timers: Timers,
@@ -36,6 +43,7 @@ impl EngineConfig {
     pub fn new(public_addr: IpAddr, sip_port: u16) -> Self {
         Self {
             public_addr,
+            fixed: false,
             sip_port,
             timers: Timers::default(),
             user_agent: "confab".to_owned(),

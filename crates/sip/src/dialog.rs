@@ -10,7 +10,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::message::{CSeq, Headers, Method, NameAddr, RawHeader, Request, SipCallId, Via};
@@ -66,6 +66,10 @@ pub(crate) struct Dialog {
     /// Where the caller's signalling comes from; our requests go there.
     pub transport: Transport,
     pub peer: SocketAddr,
+    /// The address we advertise in this dialog (Contact, Via, SDP `o=` and
+    /// `c=`): the local address the INVITE arrived on, or the configured
+    /// public address.
+    pub local_addr: IpAddr,
 }
 
 /// A 2xx to an INVITE, retransmitted until its ACK (§13.3.1.4).
@@ -237,6 +241,7 @@ mod tests {
             local_seq: 0,
             transport: Transport::Udp,
             peer: "192.0.2.7:5070".parse().expect("a test address"),
+            local_addr: "203.0.113.10".parse().expect("a test address"),
         };
         let via = crate::parse::parse_via("SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bK1")
             .expect("a test Via");

@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::config::{ConfigError, EngineConfig, Random};
@@ -114,7 +114,9 @@ impl Engine {
     // -- the sans-IO surface --------------------------------------------------
 
     /// One datagram (UDP) or one framed message (TCP, see
-    /// [`crate::frame_stream`]) from `from`.
+    /// [`crate::frame_stream`]) from `from`, as if it arrived on
+    /// [`EngineConfig::public_addr`] (tests and fuzzing; the shell passes
+    /// the real arrival address to [`Engine::handle_inbound`]).
     pub fn handle_message(
         &mut self,
         transport: Transport,
@@ -122,21 +124,28 @@ impl Engine {
         bytes: &[u8],
         now: Instant,
     ) {
-        self.handle_inbound(transport, from, Inbound::parse(bytes), now);
+        let local = SocketAddr::new(self.config.public_addr, self.config.sip_port);
+        self.handle_inbound(transport, from, local, Inbound::parse(bytes), now);
     }
 
     /// A message the shell already parsed ([`Inbound::parse`]) to look at
-    /// before the engine acts: the same as [`Engine::handle_message`] on
-    /// its bytes, without parsing them again.
+    /// before the engine acts, from `from`, arrived on our address `local`
+    /// (the datagram's destination, or the TCP connection's local end): a
+    /// call it starts advertises `local`'s address unless
+    /// [`EngineConfig::fixed`] says otherwise (a wildcard `local` counts as
+    /// unknown).
     pub fn handle_inbound(
         &mut self,
         transport: Transport,
         from: SocketAddr,
+        local: SocketAddr,
         inbound: Inbound,
         now: Instant,
     ) {
         match inbound.parsed {
-            Ok(Message::Request(request)) => self.handle_request(transport, from, request, now),
+            Ok(Message::Request(request)) => {
+                self.handle_request(transport, from, local, request, now)
+            }
             Ok(Message::Response(response)) => self.handle_response(&response, now),
             Err(ParseFailure {
                 error: SipParseError::Empty,
@@ -255,16 +264,16 @@ impl Engine {
     /// Answers an offered call: 200 OK with our SDP answer (RTP at the
     /// public address, `rtp_port`), retransmitted until the ACK.
     pub fn answer(&mut self, call: CallId, rtp_port: u16, now: Instant) -> Result<(), CallError> {
-        let local = SocketAddr::new(self.config.public_addr, rtp_port);
         let (invite, tx) = self.take_offered(call)?;
         let Some(c) = self.calls.get_mut(&call) else {
             return Err(CallError::UnknownCall);
         };
-        let body = c.media.answer(local);
+        let ip = c.dialog.local_addr;
+        let body = c.media.answer(SocketAddr::new(ip, rtp_port));
         let tag = c.dialog.key.local_tag.clone();
         let transport = c.dialog.transport;
         let mut response = Response::to(&invite, StatusCode::OK, Some(&tag));
-        self.dress_dialog_response(&mut response, &invite, transport);
+        self.dress_dialog_response(&mut response, &invite, transport, ip);
         response.headers.content_type = Some(MediaType::new("application", "sdp"));
         response.body = body.into_bytes();
         let bytes = response.to_bytes();
@@ -296,9 +305,9 @@ impl Engine {
         let Some((invite, tx)) = c.invite.as_ref().filter(|_| c.state == CallState::Offered) else {
             return Err(CallError::InvalidState);
         };
-        let (tx, transport) = (*tx, c.dialog.transport);
+        let (tx, transport, ip) = (*tx, c.dialog.transport, c.dialog.local_addr);
         let mut response = Response::to(invite, StatusCode::RINGING, Some(&c.dialog.key.local_tag));
-        self.dress_dialog_response(&mut response, invite, transport);
+        self.dress_dialog_response(&mut response, invite, transport, ip);
         self.transactions.provisional(tx, response.to_bytes());
         Ok(())
     }
@@ -329,6 +338,7 @@ impl Engine {
         &mut self,
         transport: Transport,
         source: SocketAddr,
+        local: SocketAddr,
         mut request: Request,
         now: Instant,
     ) {
@@ -352,7 +362,7 @@ impl Engine {
         } else if request.method == Method::Cancel {
             self.handle_cancel(transport, source, &request, &key, now)
         } else {
-            self.dispatch(transport, source, &request, now)
+            self.dispatch(transport, source, local, &request, now)
         };
         if let Err(rejection) = result {
             self.refuse(transport, source, &request, &rejection, now);
@@ -365,6 +375,7 @@ impl Engine {
         &mut self,
         transport: Transport,
         source: SocketAddr,
+        local: SocketAddr,
         request: &Request,
         now: Instant,
     ) -> Result<(), Rejection> {
@@ -388,7 +399,7 @@ impl Engine {
             return Err(Rejection::BadExtension(request.headers.require.clone()));
         }
         match (&request.method, call) {
-            (Method::Invite, None) => self.new_call(transport, source, request),
+            (Method::Invite, None) => self.new_call(transport, source, local, request),
             (Method::Invite, Some(call)) => self.reinvite(call, transport, source, request, now),
             (Method::Bye, Some(call)) => self.remote_bye(call, transport, source, request, now),
             (Method::Options, _) => {
@@ -404,6 +415,7 @@ impl Engine {
         &mut self,
         transport: Transport,
         source: SocketAddr,
+        local: SocketAddr,
         request: &Request,
     ) -> Result<(), Rejection> {
         let (offer, stream, audio) = read_offer(request)?;
@@ -437,6 +449,7 @@ impl Engine {
             local_seq: 0,
             transport,
             peer: source,
+            local_addr: self.advertised(local),
         };
         let media = MediaSession {
             offer,
@@ -536,9 +549,10 @@ impl Engine {
         }
         let body = c.media.answer(local);
         let tag = c.dialog.key.local_tag.clone();
+        let ip = c.dialog.local_addr;
         self.events.extend(changes);
         let mut response = Response::to(request, StatusCode::OK, Some(&tag));
-        self.dress_dialog_response(&mut response, request, transport);
+        self.dress_dialog_response(&mut response, request, transport, ip);
         response.headers.content_type = Some(MediaType::new("application", "sdp"));
         response.body = body.into_bytes();
         let bytes = response.to_bytes();
@@ -813,14 +827,16 @@ impl Engine {
         self.reply(transport, source, request, status, extra, now);
     }
 
-    /// What a dialog-creating response adds: Contact, Record-Route, Allow.
+    /// What a dialog-creating response adds: Contact (at `ip`, the
+    /// dialog's advertised address), Record-Route, Allow.
     fn dress_dialog_response(
         &self,
         response: &mut Response,
         request: &Request,
         transport: Transport,
+        ip: IpAddr,
     ) {
-        response.headers.contact = vec![self.contact(transport)];
+        response.headers.contact = vec![self.contact(transport, ip)];
         response
             .headers
             .record_route
@@ -832,11 +848,22 @@ impl Engine {
             .push(raw("Server", &self.config.user_agent));
     }
 
-    fn contact(&self, transport: Transport) -> NameAddr {
-        let mut uri = SipUri::new(
-            Host::Ip(self.config.public_addr),
-            Some(self.config.sip_port),
-        );
+    /// The address a call that arrived on `local` advertises: the
+    /// configured public address when it is fixed or `local` is a wildcard
+    /// (not known), else `local`'s address (an IPv4-mapped one, from a
+    /// dual-stack socket, as the IPv4 address it is).
+    fn advertised(&self, local: SocketAddr) -> IpAddr {
+        let ip = local.ip().to_canonical();
+        if self.config.fixed || ip.is_unspecified() {
+            self.config.public_addr
+        } else {
+            ip
+        }
+    }
+
+    /// Our Contact at `ip`.
+    fn contact(&self, transport: Transport, ip: IpAddr) -> NameAddr {
+        let mut uri = SipUri::new(Host::Ip(ip), Some(self.config.sip_port));
         if transport.is_reliable() {
             uri.params.push(Param::new("transport", Some("tcp")));
         }
@@ -847,10 +874,14 @@ impl Engine {
     /// (Timers E and F), and marks the call as ending.
     fn send_bye(&mut self, call: CallId, now: Instant) {
         let branch = format!("{BRANCH_COOKIE}{}", self.token());
-        let Some(transport) = self.calls.get(&call).map(|c| c.dialog.transport) else {
+        let Some((transport, ip)) = self
+            .calls
+            .get(&call)
+            .map(|c| (c.dialog.transport, c.dialog.local_addr))
+        else {
             return;
         };
-        let via = self.via(transport, &branch);
+        let via = self.via(transport, &branch, ip);
         let user_agent = vec![raw("User-Agent", &self.config.user_agent)];
         self.transactions.table.cancel_all(Owner::Call(call));
         let Some(c) = self.calls.get_mut(&call) else {
@@ -864,12 +895,13 @@ impl Engine {
             .start_client(branch, &bye, transport, peer, call, now);
     }
 
-    /// The Via of a request we send: our address, `rport` asked for.
-    fn via(&self, transport: Transport, branch: &str) -> Via {
+    /// The Via of a request we send from `ip` (the dialog's advertised
+    /// address), `rport` asked for.
+    fn via(&self, transport: Transport, branch: &str, ip: IpAddr) -> Via {
         Via {
             protocol: "SIP/2.0".to_owned(),
             transport: transport.via_name().to_owned(),
-            host: Host::Ip(self.config.public_addr),
+            host: Host::Ip(ip),
             port: Some(self.config.sip_port),
             params: vec![
                 Param::new("branch", Some(branch)),

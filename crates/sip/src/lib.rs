@@ -47,7 +47,10 @@
 //! Replies go back to the source address and port of the request on the
 //! same transport (RFC 3581 symmetric response routing; `received` and
 //! `rport` are filled in). Our BYE goes to where the caller's INVITE came
-//! from. Contact and SDP carry [`EngineConfig::public_addr`], never a wildcard.
+//! from. Contact, our Via and SDP carry the local address the call's INVITE
+//! arrived on (the shell passes it to [`Engine::handle_inbound`]), or
+//! [`EngineConfig::public_addr`] when it is fixed (`--public-addr`) or the
+//! arrival address is not known; never a wildcard.
 //!
 //! Choices worth knowing (RFC 4475 allows each): `Max-Forwards: 0` is
 //! processed normally, as an endpoint should (RFC 4475 §3.3.11), not
