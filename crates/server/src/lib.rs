@@ -46,9 +46,10 @@ mod room;
 mod rtp_ports;
 mod sip_guard;
 mod sip_task;
+mod sip_udp;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,22 +90,32 @@ pub struct CallConfig {
     /// The inclusive UDP port range of RTP legs (even ports are used).
     pub rtp_ports: (u16, u16),
     /// Calls to numbers nobody added join the default account's conference named
-    /// after the number; off: 404.
+    /// after the number; off: 404. [`CallConfig::new`] turns them on only
+    /// while SIP is bound to loopback ([`open_rooms_by_default`]).
     pub open_rooms: bool,
     /// How long a webhook or `<Play>` request may take.
     pub webhook_timeout: Duration,
 }
 
 impl CallConfig {
-    /// SIP on `bind`, RTP on `rtp_ports`, open rooms, 10 s webhooks.
+    /// SIP on `bind`, RTP on `rtp_ports`, open rooms if `bind` is a
+    /// loopback address, 10 s webhooks.
     pub fn new(bind: SocketAddr, rtp_ports: (u16, u16)) -> Self {
         Self {
             sip: SipConfig::new(bind),
             rtp_ports,
-            open_rooms: true,
+            open_rooms: open_rooms_by_default(bind.ip()),
             webhook_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// Whether open rooms are on unless said otherwise, with SIP bound to
+/// `bind`: only on loopback, where no stranger can dial in. Bound anywhere
+/// else (a wildcard included), any caller could create rooms and listen in
+/// by guessing names, so the operator must ask for them (`--open-rooms`).
+pub fn open_rooms_by_default(bind: IpAddr) -> bool {
+    bind.to_canonical().is_loopback()
 }
 
 /// A running confab: the store, the conference hub, and what stops them.

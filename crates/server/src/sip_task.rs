@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::sip_guard::{self, SipAllow, SourceLimiter, SourceLimits};
+use crate::sip_udp::{Received, SipUdp};
+use model::PerClient;
 
 /// Commands from call tasks waiting before they wait too.
 const COMMANDS: usize = 1024;
@@ -51,14 +53,17 @@ const TCP_OUTPUT: usize = 256;
 /// How long the task keeps going after the stop signal, so the BYEs of the
 /// calls that just ended are sent and answered.
 const DRAIN: Duration = Duration::from_secs(1);
+/// Sources whose arrival address is remembered (bound to a wildcard).
+const REACHED: usize = 10_000;
 
 /// Where SIP listens, and what it tells callers.
 #[derive(Debug, Clone)]
 pub struct SipConfig {
     /// UDP and TCP; port 0 picks a free one (the same for both).
     pub bind: SocketAddr,
-    /// The address written into SDP and Contact. Default: the bind address,
-    /// or 127.0.0.1 when that is a wildcard.
+    /// The address written into Contact, Via and SDP whatever address a
+    /// request arrived on (`--public-addr`). None: the bind address, or,
+    /// bound to a wildcard, the address each request arrived on.
     pub public_addr: Option<IpAddr>,
     /// Who may place calls (`--sip-allow`); others' INVITEs get 403.
     pub allow: SipAllow,
@@ -114,12 +119,32 @@ impl SipConfig {
         }
     }
 
-    /// The public address the engine writes: never a wildcard.
+    /// The public address the engine writes when it is fixed or a
+    /// request's arrival address is not known: never a wildcard (bound to
+    /// one, the loopback address of its family stands in).
     pub fn effective_public_addr(&self) -> IpAddr {
-        match self.public_addr {
-            Some(ip) if !ip.is_unspecified() => ip,
-            _ if self.bind.ip().is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            _ => self.bind.ip(),
+        match (self.fixed_public_addr(), self.bind.ip()) {
+            (Some(ip), _) => ip,
+            (None, IpAddr::V4(ip)) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            (None, IpAddr::V6(ip)) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            (None, ip) => ip,
+        }
+    }
+
+    /// `--public-addr`, unless it is a wildcard (which says nothing).
+    fn fixed_public_addr(&self) -> Option<IpAddr> {
+        self.public_addr.filter(|ip| !ip.is_unspecified())
+    }
+
+    /// What callers are told to reach us at, for the start-up log.
+    pub fn advertising(&self) -> String {
+        match self.fixed_public_addr() {
+            Some(ip) => format!("advertising {ip} (--public-addr)"),
+            None if self.bind.ip().is_unspecified() => {
+                "advertising the address each request arrives on (SIP bound to a wildcard)"
+                    .to_owned()
+            }
+            None => format!("advertising {}", self.bind.ip()),
         }
     }
 }
@@ -215,11 +240,15 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) -> io::Result<(SipAddrs, tokio::task::JoinHandle<()>)> {
+    let udp = SipUdp::new(udp)?;
     let addrs = SipAddrs {
-        udp: udp.local_addr()?,
+        udp: udp.local_addr(),
         tcp: tcp.local_addr()?,
     };
-    let engine_config = sip::EngineConfig::new(config.effective_public_addr(), addrs.udp.port());
+    let engine_config = sip::EngineConfig {
+        fixed: config.fixed_public_addr().is_some(),
+        ..sip::EngineConfig::new(config.effective_public_addr(), addrs.udp.port())
+    };
     let rng = || u64::from_le_bytes(crate::ids::random_bytes()[..8].try_into().unwrap_or([0; 8]));
     let engine = Engine::new(engine_config, rng).map_err(io::Error::other)?;
     let (tx, commands) = mpsc::channel(COMMANDS);
@@ -233,6 +262,7 @@ pub fn spawn(
         tcp_tx,
         tcp_in,
         conns: HashMap::new(),
+        reached: PerClient::new(REACHED),
         tcp_limits: config.tcp_limits,
         next_conn: 0,
         calls: HashMap::new(),
@@ -262,21 +292,26 @@ enum TcpInput {
     Closed(ConnId),
 }
 
-/// An open TCP connection: its writer, and whom it counts against.
+/// An open TCP connection: its writer, whom it counts against, and our
+/// address it reached (the engine advertises it to the calls it brings).
 struct Conn {
     writer: mpsc::Sender<Vec<u8>>,
     source: IpAddr,
+    local: SocketAddr,
 }
 
 struct SipTask {
     engine: Engine,
-    udp: UdpSocket,
+    udp: SipUdp,
     tcp: TcpListener,
     commands: mpsc::Receiver<Command>,
     handle: SipHandle,
     tcp_tx: mpsc::Sender<TcpInput>,
     tcp_in: mpsc::Receiver<TcpInput>,
     conns: HashMap<ConnId, Conn>,
+    /// Bound to a wildcard: the local address each source last reached
+    /// over UDP, so what we send it leaves from there (None: not known).
+    reached: PerClient<Option<IpAddr>>,
     tcp_limits: TcpLimits,
     next_conn: u64,
     calls: HashMap<CallId, mpsc::Sender<CallEvent>>,
@@ -308,12 +343,15 @@ impl SipTask {
                     drain_until = Some(Instant::now() + DRAIN);
                 }
                 () = tokio::time::sleep_until(drained), if drain_until.is_some() => break,
-                received = self.udp.recv_from(&mut buf) => match received {
-                    Ok((n, from)) => {
-                        let inbound = sip::Inbound::parse(buf.get(..n).unwrap_or_default());
+                received = self.udp.recv(&mut buf) => match received {
+                    Ok(Received { len, from, local }) => {
+                        let inbound = sip::Inbound::parse(buf.get(..len).unwrap_or_default());
                         let now = Instant::now();
+                        if self.udp.is_wildcard() {
+                            *self.reached.get_or_insert(from.ip(), None) = Some(local.ip());
+                        }
                         if self.admit(from, &inbound, now) {
-                            self.engine.handle_inbound(Transport::Udp, from, inbound, now);
+                            self.engine.handle_inbound(Transport::Udp, from, local, inbound, now);
                         }
                     }
                     // Linux reports an ICMP "port unreachable" for an earlier send here.
@@ -330,8 +368,10 @@ impl SipTask {
                 Some(input) = self.tcp_in.recv() => match input {
                     TcpInput::Message { conn, from, inbound } => {
                         let now = Instant::now();
-                        if self.admit(from, &inbound, now) {
-                            self.engine.handle_inbound(Transport::Tcp(conn), from, *inbound, now);
+                        if let Some(local) = self.conns.get(&conn).map(|c| c.local)
+                            && self.admit(from, &inbound, now)
+                        {
+                            self.engine.handle_inbound(Transport::Tcp(conn), from, local, *inbound, now);
                         }
                     }
                     TcpInput::Unframeable { conn, from, bytes, error } => {
@@ -391,7 +431,12 @@ impl SipTask {
         while let Some(t) = self.engine.poll_transmit() {
             match t.transport {
                 Transport::Udp => {
-                    if let Err(e) = self.udp.send_to(&t.bytes, t.to).await {
+                    let from = if self.udp.is_wildcard() {
+                        *self.reached.get_or_insert(t.to.ip(), None)
+                    } else {
+                        None
+                    };
+                    if let Err(e) = self.udp.send(&t.bytes, t.to, from).await {
                         tracing::debug!(error = %e, "SIP UDP send failed");
                     }
                 }
@@ -451,6 +496,13 @@ impl SipTask {
     /// [`TcpLimits`] count it is closed at once.
     fn connection(&mut self, stream: TcpStream, from: SocketAddr) {
         let source = from.ip();
+        let local = match stream.local_addr() {
+            Ok(local) => local,
+            Err(e) => {
+                tracing::debug!(error = %e, "SIP TCP connection without a local address: closed");
+                return;
+            }
+        };
         // Counted on each accept (at most `connections` entries): cheaper to
         // keep right than a second map kept in step with this one.
         let from_source = self.conns.values().filter(|c| c.source == source).count();
@@ -465,7 +517,14 @@ impl SipTask {
         let (mut read, mut write) = stream.into_split();
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(TCP_OUTPUT);
         let writer = out_tx.clone();
-        self.conns.insert(conn, Conn { writer, source });
+        self.conns.insert(
+            conn,
+            Conn {
+                writer,
+                source,
+                local,
+            },
+        );
         tokio::spawn(async move {
             while let Some(bytes) = out_rx.recv().await {
                 if write.write_all(&bytes).await.is_err() {
