@@ -49,8 +49,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CONFAB_SIP_ADDR", default_value = "127.0.0.1:5060")]
     pub sip_addr: SocketAddr,
 
-    /// The address written into SDP and Contact: where callers reach this
-    /// server. Default: the SIP address, or 127.0.0.1 when that is a wildcard.
+    /// The address written into Contact, Via, Record-Route and SDP (`o=`,
+    /// `c=`) for every call: where callers reach this server, e.g. behind
+    /// NAT. Default: the SIP address, or, bound to a wildcard (0.0.0.0,
+    /// [::]), the address each request arrived on.
     #[arg(long, env = "CONFAB_PUBLIC_ADDR")]
     pub public_addr: Option<IpAddr>,
 
@@ -59,18 +61,18 @@ pub struct ServeArgs {
     pub rtp_ports: PortRange,
 
     /// Calls to a number nobody added join the default account's room named
-    /// after it (sip:standup@host → room "standup"); `--open-rooms=false`
-    /// answers them 404.
+    /// after it (sip:standup@host → room "standup"); off, they get 404.
+    /// Default: on while SIP is bound to loopback, off anywhere else (a
+    /// wildcard included), where it takes `--open-rooms` to turn them on.
     #[arg(
         long,
         env = "CONFAB_OPEN_ROOMS",
-        default_value_t = true,
         action = clap::ArgAction::Set,
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true"
     )]
-    pub open_rooms: bool,
+    pub open_rooms: Option<bool>,
 
     /// Participants a conference room holds unless its creator sets maxParticipants.
     #[arg(long, env = "CONFAB_ROOM_CAPACITY", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
@@ -87,6 +89,22 @@ pub struct ServeArgs {
         value_parser = parse_network
     )]
     pub sip_allow: Vec<IpNet>,
+
+    /// New INVITEs and OPTIONS one source address may send a second (in
+    /// bursts of twice that); more are dropped unanswered.
+    #[arg(long, env = "CONFAB_SIP_RATE_LIMIT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sip_rate_limit: u32,
+
+    /// Sources never rate-limited, e.g. a carrier's SBC or a PBX that brings
+    /// every call from one address: CIDR[,CIDR…] (a bare address is one host).
+    #[arg(
+        long,
+        env = "CONFAB_SIP_TRUSTED",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = parse_network
+    )]
+    pub sip_trusted: Vec<IpNet>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,21 +214,36 @@ mod tests {
         }
     }
 
-    #[test]
-    fn open_rooms_is_on_unless_turned_off() {
-        let serve = |args: &[&str]| match Cli::try_parse_from(
-            ["confab", "serve"].iter().chain(args.iter()),
-        ) {
+    fn serve(args: &[&str]) -> ServeArgs {
+        match Cli::try_parse_from(["confab", "serve"].iter().chain(args.iter())) {
             Ok(Cli {
                 command: Command::Serve(args),
                 ..
-            }) => args.open_rooms,
+            }) => args,
             other => panic!("{other:?}"),
-        };
-        assert!(serve(&[]));
-        assert!(serve(&["--open-rooms"]));
-        assert!(serve(&["--open-rooms=true"]));
-        assert!(!serve(&["--open-rooms=false"]));
+        }
+    }
+
+    #[test]
+    fn open_rooms_is_unset_unless_given() {
+        let open = |args: &[&str]| serve(args).open_rooms;
+        assert_eq!(open(&[]), None);
+        assert_eq!(open(&["--open-rooms"]), Some(true));
+        assert_eq!(open(&["--open-rooms=true"]), Some(true));
+        assert_eq!(open(&["--open-rooms=false"]), Some(false));
+    }
+
+    #[test]
+    fn the_rate_limit_and_trusted_sources() {
+        assert_eq!(serve(&[]).sip_rate_limit, 50);
+        assert_eq!(serve(&["--sip-rate-limit", "200"]).sip_rate_limit, 200);
+        let trusted = serve(&["--sip-trusted", "192.0.2.0/24,2001:db8::5"]).sip_trusted;
+        let trusted: Vec<String> = trusted.iter().map(ToString::to_string).collect();
+        assert_eq!(trusted, ["192.0.2.0/24", "2001:db8::5/128"]);
+        for bad in [["--sip-rate-limit", "0"], ["--sip-trusted", "example.com"]] {
+            let args = ["confab", "serve", bad[0], bad[1]];
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use model::{AccountSid, HttpMethod, PhoneNumber, PhoneNumberSid};
-use server::{CallConfig, Clock, Config, Server, SipAllow, SipConfig, SystemClock};
+use server::{
+    CallConfig, Clock, Config, Networks, Server, SipAllow, SipConfig, SourceLimits, SystemClock,
+};
 use store::{Store, StoreError};
 
 use crate::cli::{AccountsCommand, Cli, Command, DbCommand, NumbersCommand, ServeArgs};
@@ -39,24 +41,46 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut server = Server::start(store, config, clock).await?;
     let calls_allowed: Vec<String> = args.sip_allow.iter().map(ToString::to_string).collect();
+    let trusted: Vec<String> = args.sip_trusted.iter().map(ToString::to_string).collect();
+    let loopback = server::open_rooms_by_default(args.sip_addr.ip());
+    let open_rooms = args.open_rooms.unwrap_or(loopback);
     let calls = CallConfig {
         sip: SipConfig {
             public_addr: args.public_addr,
             allow: SipAllow::new(args.sip_allow),
+            source_limits: SourceLimits::per_second(args.sip_rate_limit),
+            trusted: Networks::new(args.sip_trusted),
             ..SipConfig::new(args.sip_addr)
         },
         rtp_ports: (args.rtp_ports.low, args.rtp_ports.high),
-        open_rooms: args.open_rooms,
+        open_rooms,
         ..CallConfig::new(args.sip_addr, (args.rtp_ports.low, args.rtp_ports.high))
     };
+    let advertising = calls.sip.advertising();
     let sip = server
         .listen_sip(calls)
         .await
         .with_context(|| format!("cannot listen for SIP on {}", args.sip_addr))?;
     println!("SIP listening on udp:{} tcp:{}", sip.udp, sip.tcp);
+    tracing::info!("SIP {advertising}");
+    match (args.open_rooms, loopback) {
+        (Some(true), _) => tracing::info!("open rooms on (--open-rooms)"),
+        (Some(false), _) => {
+            tracing::info!("open rooms off (--open-rooms=false): unknown numbers get 404")
+        }
+        (None, true) => tracing::info!("open rooms on: SIP is bound to loopback"),
+        (None, false) => tracing::info!(
+            "open rooms off: SIP is not bound to loopback, so unknown numbers get 404; --open-rooms turns them on"
+        ),
+    }
     if !calls_allowed.is_empty() {
         tracing::info!(networks = ?calls_allowed, "SIP calls accepted only from --sip-allow");
     }
+    tracing::info!(
+        per_second = args.sip_rate_limit,
+        trusted = ?trusted,
+        "new SIP requests rate-limited per source (--sip-rate-limit), except --sip-trusted"
+    );
     println!("confab listening on http://{addr}");
     tracing::info!(%addr, "serving the 2008-08-01 API");
     server.serve(listener, shutdown_signal()).await?;

@@ -63,7 +63,7 @@ use tokio_util::task::TaskTracker;
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use hub::{HubHandle, JoinFailure};
-pub use sip_guard::{SipAllow, SourceLimits};
+pub use sip_guard::{Networks, SipAllow, SourceLimits};
 pub use sip_task::{SipAddrs, SipConfig, TcpLimits};
 
 /// How long shutdown waits for calls to hang up and leave their conferences.

@@ -12,7 +12,8 @@
 //! | OPTIONS from outside the list | Answered as for anyone (and rate-limited like anyone): it tells nothing the INVITE's 403 does not, and lets monitoring probe from anywhere |
 //! | In-dialog requests | Never refused or limited: a dialog only exists because an allowed source's INVITE created it |
 //! | What is rate-limited | New INVITEs and OPTIONS: no To tag (a request the engine would treat as out of dialog). ACK, BYE, CANCEL, re-INVITEs, in-dialog OPTIONS and responses never are, so a caller under a flood can still hang up |
-//! | Limit | [`SourceLimits::default`]: a token bucket per source of 50 a second, bursts of 100, so a trunk can bring a hundred callers at the top of the hour and 3,000 a minute after that, far more than the mixer on two cores could take; a scanner sending thousands a second is cut to 50 |
+//! | Trusted sources | `--sip-trusted CIDR,…` (a carrier's SBC, a PBX): never limited. A trunk brings every call from one address, and a burst over the limit would wait on retransmissions for seconds |
+//! | Limit | `--sip-rate-limit N` ([`SourceLimits::per_second`]; default [`SourceLimits::default`]): a token bucket per source of 50 a second, bursts of twice that (100), so a trunk can bring a hundred callers at the top of the hour and 3,000 a minute after that, far more than the mixer on two cores could take; a scanner sending thousands a second is cut to 50 |
 //! | Over the limit | Dropped without an answer, UDP and TCP alike, logged at debug and counted (`confab_sip_requests_limited`). A 503 would cost a datagram per flood packet and, with a forged UDP source, aim them at someone else; a real phone or trunk retransmits a dropped INVITE over UDP (T1 = 500 ms) and gets in once the flood's bucket refills |
 //! | Source | The IP address (not the port: a flood from many ports of one host is one source), IPv6 by its /64, IPv4-mapped IPv6 as IPv4 |
 //! | Memory | At most [`SourceLimits::max_sources`] (10,000) buckets, in two generations: when the newer one is half full the older is dropped whole (O(1) per message). A source forgotten starts again with a full bucket. A flood with forged sources from many addresses is beyond what any per-source limit can stop; the cap keeps it from growing the map |
@@ -23,14 +24,35 @@ use std::time::Instant;
 use ipnet::IpNet;
 use model::PerClient;
 
+/// A list of networks (`--sip-allow`, `--sip-trusted`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Networks(Vec<IpNet>);
+
+impl Networks {
+    pub fn new(networks: Vec<IpNet>) -> Self {
+        Self(networks)
+    }
+
+    /// Whether `ip` (an IPv4-mapped one as IPv4) is in one of the networks;
+    /// never for an empty list.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    pub fn networks(&self) -> &[IpNet] {
+        &self.0
+    }
+}
+
 /// The networks allowed to place calls (`--sip-allow`); empty: everyone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SipAllow(Vec<IpNet>);
+pub struct SipAllow(Networks);
 
 impl SipAllow {
     /// Only `networks` may call; an empty list lets everyone call.
     pub fn new(networks: Vec<IpNet>) -> Self {
-        Self(networks)
+        Self(Networks::new(networks))
     }
 
     /// Everyone may call.
@@ -40,15 +62,11 @@ impl SipAllow {
 
     /// Whether `ip` may place a call.
     pub fn allows(&self, ip: IpAddr) -> bool {
-        if self.0.is_empty() {
-            return true;
-        }
-        let ip = canonical(ip);
-        self.0.iter().any(|net| net.contains(&ip))
+        self.0.networks().is_empty() || self.0.contains(ip)
     }
 
     pub fn networks(&self) -> &[IpNet] {
-        &self.0
+        self.0.networks()
     }
 }
 
@@ -63,21 +81,33 @@ pub struct SourceLimits {
     pub max_sources: usize,
 }
 
-impl Default for SourceLimits {
-    fn default() -> Self {
+impl SourceLimits {
+    /// `rate` new requests a second (`--sip-rate-limit`), bursts of twice
+    /// that, 10,000 sources remembered.
+    pub fn per_second(rate: u32) -> Self {
+        let rate = f64::from(rate);
         Self {
-            per_second: 50.0,
-            burst: 100.0,
+            per_second: rate,
+            burst: 2.0 * rate,
             max_sources: 10_000,
         }
     }
 }
 
+impl Default for SourceLimits {
+    /// 50 a second, bursts of 100.
+    fn default() -> Self {
+        Self::per_second(50)
+    }
+}
+
 /// A token bucket per source address, kept in a bounded [`PerClient`] map
-/// (the same per-client memory as the API's bad-credentials limit).
+/// (the same per-client memory as the API's bad-credentials limit); trusted
+/// sources have none.
 #[derive(Debug)]
 pub struct SourceLimiter {
     limits: SourceLimits,
+    trusted: Networks,
     buckets: PerClient<Bucket>,
 }
 
@@ -88,16 +118,21 @@ struct Bucket {
 }
 
 impl SourceLimiter {
-    pub fn new(limits: SourceLimits) -> Self {
+    /// `limits` for every source outside `trusted`.
+    pub fn new(limits: SourceLimits, trusted: Networks) -> Self {
         Self {
             limits,
+            trusted,
             buckets: PerClient::new(limits.max_sources),
         }
     }
 
     /// Takes a token from `ip`'s bucket at `now`: false when it is empty
-    /// (drop the request).
+    /// (drop the request). Always true for a trusted source.
     pub fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
+        if self.trusted.contains(ip) {
+            return true;
+        }
         let SourceLimits {
             per_second, burst, ..
         } = self.limits;
@@ -167,7 +202,7 @@ mod tests {
 
     #[test]
     fn a_burst_then_the_rate_then_a_full_bucket_after_a_pause() {
-        let mut l = SourceLimiter::new(SourceLimits::default());
+        let mut l = SourceLimiter::new(SourceLimits::default(), Networks::default());
         let t0 = Instant::now();
         let allowed = (0..1000).filter(|_| l.allow(A, t0)).count();
         assert_eq!(allowed, 100);
@@ -193,7 +228,7 @@ mod tests {
 
     #[test]
     fn time_going_backwards_adds_no_tokens() {
-        let mut l = SourceLimiter::new(SourceLimits::default());
+        let mut l = SourceLimiter::new(SourceLimits::default(), Networks::default());
         let t0 = Instant::now() + Duration::from_secs(100);
         while l.allow(A, t0) {}
         assert!(!l.allow(A, t0 - Duration::from_secs(50)));
@@ -203,10 +238,13 @@ mod tests {
 
     #[test]
     fn sources_are_addresses_ipv6_by_64() {
-        let mut l = SourceLimiter::new(SourceLimits {
-            burst: 1.0,
-            ..SourceLimits::default()
-        });
+        let mut l = SourceLimiter::new(
+            SourceLimits {
+                burst: 1.0,
+                ..SourceLimits::default()
+            },
+            Networks::default(),
+        );
         let t0 = Instant::now();
         assert!(l.allow(A, t0));
         assert!(!l.allow(A, t0));
@@ -222,10 +260,13 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_a_busy_source_is_remembered() {
-        let mut l = SourceLimiter::new(SourceLimits {
-            max_sources: 64,
-            ..SourceLimits::default()
-        });
+        let mut l = SourceLimiter::new(
+            SourceLimits {
+                max_sources: 64,
+                ..SourceLimits::default()
+            },
+            Networks::default(),
+        );
         let t0 = Instant::now();
         while l.allow(A, t0) {}
         for i in 0..50_000u32 {
@@ -235,6 +276,33 @@ mod tests {
                 assert!(!l.allow(A, t0), "{i}");
             }
         }
+    }
+
+    #[test]
+    fn a_trusted_source_over_the_limit_is_admitted_and_others_are_not() {
+        let trunk: IpNet = "192.0.2.0/31".parse().unwrap();
+        let mut l = SourceLimiter::new(SourceLimits::per_second(5), Networks::new(vec![trunk]));
+        let t0 = Instant::now();
+        // The trunk (A, and A as a dual-stack socket sees it): every one of a
+        // burst far over the limit.
+        let IpAddr::V4(a) = A else { unreachable!() };
+        let mapped = IpAddr::V6(a.to_ipv6_mapped());
+        assert_eq!((0..1000).filter(|_| l.allow(A, t0)).count(), 1000);
+        assert_eq!((0..1000).filter(|_| l.allow(mapped, t0)).count(), 1000);
+        // An untrusted source: its burst (twice the rate), then refused.
+        let c = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 3));
+        assert_eq!((0..1000).filter(|_| l.allow(c, t0)).count(), 10);
+        assert!(!l.allow(c, t0 + ms(100)));
+        assert!(l.allow(c, t0 + ms(201)));
+        // The trusted keep no bucket.
+        assert_eq!(l.sources(), 1);
+    }
+
+    #[test]
+    fn the_rate_limit_sets_the_rate_and_a_burst_of_twice_it() {
+        assert_eq!(SourceLimits::per_second(50), SourceLimits::default());
+        let limits = SourceLimits::per_second(7);
+        assert_eq!((limits.per_second, limits.burst), (7.0, 14.0));
     }
 
     #[test]

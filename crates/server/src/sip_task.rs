@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
-use crate::sip_guard::{self, SipAllow, SourceLimiter, SourceLimits};
+use crate::sip_guard::{self, Networks, SipAllow, SourceLimiter, SourceLimits};
 use crate::sip_udp::{Received, SipUdp};
 use model::PerClient;
 
@@ -69,6 +69,8 @@ pub struct SipConfig {
     pub allow: SipAllow,
     /// How many new INVITEs and OPTIONS one source may send.
     pub source_limits: SourceLimits,
+    /// Sources never rate-limited (`--sip-trusted`: a trunk, a PBX).
+    pub trusted: Networks,
     /// How many TCP connections, and how long they may stall.
     pub tcp_limits: TcpLimits,
 }
@@ -115,6 +117,7 @@ impl SipConfig {
             public_addr: None,
             allow: SipAllow::everyone(),
             source_limits: SourceLimits::default(),
+            trusted: Networks::default(),
             tcp_limits: TcpLimits::default(),
         }
     }
@@ -269,7 +272,7 @@ pub fn spawn(
         on_call,
         draining: false,
         allow: config.allow.clone(),
-        limiter: SourceLimiter::new(config.source_limits),
+        limiter: SourceLimiter::new(config.source_limits, config.trusted.clone()),
         metrics,
     };
     Ok((addrs, tokio::spawn(task.run(stop))))
