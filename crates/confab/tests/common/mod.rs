@@ -87,16 +87,18 @@ impl Serve {
             None => Stdio::null(),
         };
         let mut command = Command::new(BIN);
+        command.args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--rtp-ports",
+            rtp_ports,
+        ]);
+        // SIP on loopback, unless the test binds it elsewhere.
+        if !extra.iter().any(|a| a.starts_with("--sip-addr")) {
+            command.args(["--sip-addr", "127.0.0.1:0"]);
+        }
         command
-            .args([
-                "serve",
-                "--http-addr",
-                "127.0.0.1:0",
-                "--sip-addr",
-                "127.0.0.1:0",
-                "--rtp-ports",
-                rtp_ports,
-            ])
             .args(extra)
             .env("CONFAB_DATABASE_URL", db)
             .stdout(Stdio::piped())
