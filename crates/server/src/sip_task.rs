@@ -16,6 +16,11 @@
 //! sit on nothing or on half a message (then it is closed). A connection
 //! that has sent a whole message may then stay idle: calls run over it.
 //!
+//! Each message reaches the engine with the local address it arrived on
+//! (a datagram's destination, from [`crate::sip_udp`]; a TCP connection's
+//! local end), which the calls it starts advertise; over UDP, what goes
+//! back to a source leaves from the address that source last reached.
+//!
 //! Each message is parsed once ([`sip::Inbound`]): `sip_guard` looks at it
 //! and drops a source's new INVITEs and OPTIONS over its rate, and the
 //! engine takes the parsed message; a new call from outside `--sip-allow` is refused 403
