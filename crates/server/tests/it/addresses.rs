@@ -4,6 +4,7 @@
 //!   the address the caller reached, and advertises that address in
 //!   Contact and SDP: a phone that dialled 127.0.0.2 hears from 127.0.0.2,
 //!   one that dialled 127.0.0.1 from 127.0.0.1, and the two share a room.
+//! - Over TCP, a call advertises the local end of its connection.
 //! - `public_addr` (`--public-addr`) overrides it.
 //! - Bound to `[::1]`, a call is IPv6 end to end (SDP `c=IN IP6 ::1`,
 //!   Contact `[::1]`, RTP on ::1) and a caller hears another's tone.
@@ -198,4 +199,25 @@ async fn a_call_over_ipv6_loopback_joins_a_room_and_hears_a_tone() {
     }
     a.send_tone(852);
     b.wait_to_hear(852, DEADLINE).await.unwrap();
+}
+
+#[tokio::test]
+async fn over_tcp_a_call_advertises_the_connections_local_address() {
+    let site = site("0.0.0.0:0", (47080, 47099), None).await;
+    let server = SocketAddr::new(ip("127.0.0.2"), site.port);
+    let mut phone = Phone::connect_tcp(server).await.unwrap();
+    phone.set_timeout(DEADLINE);
+    let call = phone.call("tcp-addresses", Codec::Pcmu).await.unwrap();
+    assert_eq!(
+        host(call.remote_target()),
+        "127.0.0.2",
+        "{}",
+        call.remote_target()
+    );
+    assert!(
+        call.remote_target().contains("transport=tcp"),
+        "{}",
+        call.remote_target()
+    );
+    assert_eq!(call.remote_rtp().ip(), ip("127.0.0.2"));
 }
