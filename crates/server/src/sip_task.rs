@@ -318,7 +318,9 @@ struct SipTask {
     tcp_in: mpsc::Receiver<TcpInput>,
     conns: HashMap<ConnId, Conn>,
     /// Bound to a wildcard: the local address each source last reached
-    /// over UDP, so what we send it leaves from there (None: not known).
+    /// over UDP, so what we send it leaves from there (None: not known,
+    /// the kernel picks). Keyed as [`PerClient`] keys (an IPv6 source by
+    /// its /64), bounded like it.
     reached: PerClient<Option<IpAddr>>,
     tcp_limits: TcpLimits,
     next_conn: u64,
