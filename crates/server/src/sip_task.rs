@@ -334,7 +334,7 @@ impl SipTask {
                 },
                 accepted = self.tcp.accept(), if !self.draining => match accepted {
                     Ok((stream, from)) => {
-                        let _ = self.connection(stream, from);
+                        let _ = self.connection(stream, from, true);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "SIP TCP accept failed");
@@ -359,7 +359,7 @@ impl SipTask {
                         self.engine.handle_connection_closed(conn, Instant::now());
                     }
                     TcpInput::Connected { stream, to, bytes } => {
-                        match self.connection(stream, to).and_then(|c| self.conns.get(&c)) {
+                        match self.connection(stream, to, false).and_then(|c| self.conns.get(&c)) {
                             Some(open) => {
                                 let _ = open.writer.try_send(bytes);
                             }
@@ -487,17 +487,24 @@ impl SipTask {
         });
     }
 
-    /// A new TCP connection, accepted or opened by us: a reader task
+    /// A new TCP connection, `accepted` or opened by us: a reader task
     /// feeding framed messages in, and a writer task sending what the
     /// engine sends on it. Over a [`TcpLimits`] count it is closed at once
-    /// (`None`).
-    fn connection(&mut self, stream: TcpStream, from: SocketAddr) -> Option<ConnId> {
+    /// (`None`); the per-source count limits only accepted connections (we
+    /// open one only for a live dialog, and a trunk's dialogs all lead to
+    /// one address).
+    fn connection(
+        &mut self,
+        stream: TcpStream,
+        from: SocketAddr,
+        accepted: bool,
+    ) -> Option<ConnId> {
         let source = from.ip();
         // Counted on each accept (at most `connections` entries): cheaper to
         // keep right than a second map kept in step with this one.
         let from_source = self.conns.values().filter(|c| c.source == source).count();
         if self.conns.len() >= self.tcp_limits.connections
-            || from_source >= self.tcp_limits.per_source
+            || (accepted && from_source >= self.tcp_limits.per_source)
         {
             tracing::debug!(%source, open = self.conns.len(), from_source, "SIP TCP connection over the limit: closed");
             return None;
