@@ -2,7 +2,8 @@
 //! call events and the next deadline out.
 //!
 //! It answers what it can on its own (100 Trying, OPTIONS, CANCEL, BYE,
-//! re-INVITEs, every error) and asks the shell only what only the shell
+//! re-INVITEs, UPDATE, every error), and keeps sessions alive or ends them
+//! by their RFC 4028 timers; it asks the shell only what only the shell
 //! knows: whether to take a call, and which RTP port it got. Every error
 //! a request can meet becomes a status code in one function,
 //! [`crate::rejection::rejection_response`].

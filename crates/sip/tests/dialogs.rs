@@ -157,6 +157,14 @@ fn a_bye_goes_to_the_remote_target_through_the_route_set() {
             to: (Transport::Udp, "192.0.2.7:5070"),
         },
         Case {
+            what: "an IPv6 literal",
+            contact: "<sip:phone@[2001:db8::5]:5080>",
+            record_route: "",
+            uri: "sip:phone@[2001:db8::5]:5080",
+            route: vec![],
+            to: (Transport::Udp, "[2001:db8::5]:5080"),
+        },
+        Case {
             what: "transport=tcp in the next hop: a new TCP connection",
             contact: "<sip:phone@192.0.2.50:5080;transport=tcp>",
             record_route: "",
