@@ -366,3 +366,95 @@ async fn a_dropped_connection_leaves_the_call_up_and_its_bye_goes_over_a_new_one
     assert_eq!(row.status, CallStatus::Complete);
     rig.server.stop().await;
 }
+
+/// A request of the caller in `tcp_invite`'s dialog (To tag `to`).
+fn in_dialog(local: SocketAddr, to: &str, method: &str, cseq: u32, extra: &str) -> String {
+    format!(
+        "{method} sip:dropped@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/TCP {local};branch=z9hG4bKdlg{cseq}\r\n\
+         From: <sip:drops@127.0.0.1>;tag=drops\r\nTo: {to}\r\n\
+         Call-ID: dropped-connection\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n\
+         {extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_timers_update_and_options_over_a_real_connection() {
+    let rig = Rig::with_calls((31942, 31950), 40, |calls| calls.open_rooms = true).await;
+    let rtp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut conn = TcpStream::connect(rig.sip).await.unwrap();
+    let local = conn.local_addr().unwrap();
+    let mut buf = Vec::new();
+    let final_response = async |conn: &mut TcpStream, buf: &mut Vec<u8>| loop {
+        let message = next_message(conn, buf).await;
+        if !message.starts_with("SIP/2.0 1") {
+            return message;
+        }
+    };
+    let invite = tcp_invite(local, local, rtp.local_addr().unwrap());
+    let with = |extra: &str| {
+        invite.replacen(
+            "Max-Forwards: 70\r\n",
+            &format!("Max-Forwards: 70\r\n{extra}"),
+            1,
+        )
+    };
+
+    // Below Min-SE: 422 with our Min-SE.
+    conn.write_all(with("Session-Expires: 60\r\n").as_bytes())
+        .await
+        .unwrap();
+    let refused = final_response(&mut conn, &mut buf).await;
+    assert!(refused.starts_with("SIP/2.0 422 "), "{refused}");
+    assert_eq!(header(&refused, "Min-SE"), "90");
+
+    // `Require: timer` is taken; the 200 names the refresher.
+    let asked = with("Session-Expires: 90;refresher=uac\r\nRequire: timer\r\nSupported: timer\r\n")
+        .replace("branch=z9hG4bKdrop1", "branch=z9hG4bKdrop2")
+        .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE");
+    conn.write_all(asked.as_bytes()).await.unwrap();
+    let ok = final_response(&mut conn, &mut buf).await;
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    assert_eq!(header(&ok, "Session-Expires"), "90;refresher=uac");
+    assert_eq!(header(&ok, "Require"), "timer");
+    assert_eq!(header(&ok, "Supported"), "timer");
+    let to = header(&ok, "To").to_owned();
+    let ack = in_dialog(local, &to, "ACK", 2, "");
+    conn.write_all(ack.as_bytes()).await.unwrap();
+    let (_, calls) = rig.room_of(&rig.account, "dropped", "0", 1).await;
+
+    // The caller refreshes with an UPDATE, and asks OPTIONS in the dialog.
+    conn.write_all(
+        in_dialog(
+            local,
+            &to,
+            "UPDATE",
+            3,
+            "Session-Expires: 90;refresher=uac\r\n",
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let refreshed = final_response(&mut conn, &mut buf).await;
+    assert!(refreshed.starts_with("SIP/2.0 200 "), "{refreshed}");
+    assert!(refreshed.contains("\r\nCSeq: 3 UPDATE\r\n"), "{refreshed}");
+    assert_eq!(header(&refreshed, "Session-Expires"), "90;refresher=uac");
+    conn.write_all(in_dialog(local, &to, "OPTIONS", 4, "").as_bytes())
+        .await
+        .unwrap();
+    let options = final_response(&mut conn, &mut buf).await;
+    assert!(options.starts_with("SIP/2.0 200 "), "{options}");
+    assert!(header(&options, "Allow").contains("UPDATE"), "{options}");
+
+    conn.write_all(in_dialog(local, &to, "BYE", 5, "").as_bytes())
+        .await
+        .unwrap();
+    let bye_ok = final_response(&mut conn, &mut buf).await;
+    assert!(bye_ok.starts_with("SIP/2.0 200 "), "{bye_ok}");
+    let row = rig
+        .call_row(&calls[0], |r| r.status != CallStatus::InProgress)
+        .await;
+    assert_eq!(row.status, CallStatus::Complete);
+    rig.server.stop().await;
+}
