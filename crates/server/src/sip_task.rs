@@ -10,7 +10,12 @@
 //! next deadline. After each input it sends what the engine produced and
 //! routes its events: a new call spawns a call task with a channel of its
 //! own; every later event of that call goes down that channel. A TCP connection
-//! that closes ends the calls whose signalling ran over it. [`TcpLimits`]
+//! that closes does not end the answered calls whose signalling ran over it:
+//! when the engine next sends in such a call ([`Transport::TcpConnect`]), this
+//! task opens a new connection to the next hop (within [`CONNECT_TIMEOUT`]),
+//! registers it like an accepted one so that the answers on it are read, and
+//! writes the request; if it cannot connect, the request's transaction times
+//! out in the engine as if unanswered. [`TcpLimits`]
 //! bound what connections may hold: how many there are (in all and per
 //! source address; one over either is closed at once), and how long one may
 //! sit on nothing or on half a message (then it is closed). A connection
@@ -55,6 +60,8 @@ const CALL_EVENTS: usize = 64;
 const TCP_INPUT: usize = 1024;
 /// Messages waiting for one TCP connection's writer.
 const TCP_OUTPUT: usize = 256;
+/// How long opening a TCP connection for an in-dialog request may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the task keeps going after the stop signal, so the BYEs of the
 /// calls that just ended are sent and answered.
 const DRAIN: Duration = Duration::from_secs(1);
@@ -298,6 +305,12 @@ enum TcpInput {
         error: sip::SipParseError,
     },
     Closed(ConnId),
+    /// A connection we opened to send `bytes` on.
+    Connected {
+        stream: TcpStream,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
 }
 
 /// An open TCP connection: its writer, whom it counts against, and our
@@ -368,7 +381,9 @@ impl SipTask {
                     Err(e) => tracing::debug!(error = %e, "SIP UDP receive error"),
                 },
                 accepted = self.tcp.accept(), if !self.draining => match accepted {
-                    Ok((stream, from)) => self.connection(stream, from),
+                    Ok((stream, from)) => {
+                        let _ = self.connection(stream, from, true);
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "SIP TCP accept failed");
                         // Out of descriptors: don't spin.
@@ -390,8 +405,16 @@ impl SipTask {
                     }
                     TcpInput::Closed(conn) => {
                         self.conns.remove(&conn);
-                        // Its calls end: nothing can reach their callers now.
+                        // Its answered calls stay; their next request opens a new one.
                         self.engine.handle_connection_closed(conn, Instant::now());
+                    }
+                    TcpInput::Connected { stream, to, bytes } => {
+                        match self.connection(stream, to, false).and_then(|c| self.conns.get(&c)) {
+                            Some(open) => {
+                                let _ = open.writer.try_send(bytes);
+                            }
+                            None => tracing::debug!("SIP TCP connection we opened is over the limit: request dropped"),
+                        }
                     }
                 },
                 Some(command) = self.commands.recv() => self.command(command),
@@ -456,6 +479,7 @@ impl SipTask {
                     }
                     None => tracing::debug!("SIP message for a closed TCP connection dropped"),
                 },
+                Transport::TcpConnect => self.connect(t.to, t.bytes),
             }
         }
     }
@@ -501,26 +525,51 @@ impl SipTask {
         }
     }
 
-    /// A new TCP connection: a reader task feeding framed messages in, and
-    /// a writer task sending what the engine answers on it. Over a
-    /// [`TcpLimits`] count it is closed at once.
-    fn connection(&mut self, stream: TcpStream, from: SocketAddr) {
+    /// Opens a TCP connection to `to` in a task of its own (the SIP task
+    /// never waits on a connect), to send `bytes` on once it is open. A
+    /// connection that cannot be opened within [`CONNECT_TIMEOUT`] drops
+    /// the bytes: the engine's transaction for them times out.
+    fn connect(&self, to: SocketAddr, bytes: Vec<u8>) {
+        let input = self.tcp_tx.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await {
+                Ok(Ok(stream)) => {
+                    let _ = input.send(TcpInput::Connected { stream, to, bytes }).await;
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "SIP TCP connect failed"),
+                Err(_) => tracing::debug!("SIP TCP connect timed out"),
+            }
+        });
+    }
+
+    /// A new TCP connection, `accepted` or opened by us: a reader task
+    /// feeding framed messages in, and a writer task sending what the
+    /// engine sends on it. Over a [`TcpLimits`] count it is closed at once
+    /// (`None`); the per-source count limits only accepted connections (we
+    /// open one only for a live dialog, and a trunk's dialogs all lead to
+    /// one address).
+    fn connection(
+        &mut self,
+        stream: TcpStream,
+        from: SocketAddr,
+        accepted: bool,
+    ) -> Option<ConnId> {
         let source = from.ip();
         let local = match stream.local_addr() {
             Ok(local) => local,
             Err(e) => {
                 tracing::debug!(error = %e, "SIP TCP connection without a local address: closed");
-                return;
+                return None;
             }
         };
         // Counted on each accept (at most `connections` entries): cheaper to
         // keep right than a second map kept in step with this one.
         let from_source = self.conns.values().filter(|c| c.source == source).count();
         if self.conns.len() >= self.tcp_limits.connections
-            || from_source >= self.tcp_limits.per_source
+            || (accepted && from_source >= self.tcp_limits.per_source)
         {
             tracing::debug!(%source, open = self.conns.len(), from_source, "SIP TCP connection over the limit: closed");
-            return;
+            return None;
         }
         self.next_conn += 1;
         let conn = ConnId(self.next_conn);
@@ -614,5 +663,6 @@ impl SipTask {
             }
             let _ = input.send(TcpInput::Closed(conn)).await;
         });
+        Some(conn)
     }
 }

@@ -1,7 +1,8 @@
 //! The dialog layer: a call is the dialog an INVITE creates (RFC 3261
 //! §12) and the media session negotiated in it. [`Calls`] finds a call
 //! from an in-dialog request; [`Dialog::request`] builds the requests we
-//! send in a dialog (BYE).
+//! send in a dialog (BYE, a session refresh) and [`Dialog::destination`]
+//! says where they go: the remote target through the route set (§12.2).
 //!
 //! ```text
 //!   INVITE ─▶ Offered ──answer──▶ Answered ──ACK──▶ Confirmed ──BYE out──▶ Ending
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use crate::message::{CSeq, Headers, Method, NameAddr, RawHeader, Request, SipCallId, Via};
 use crate::sdp::{NegotiatedAudio, Origin, SessionDescription};
+use crate::session_timer::SessionTimer;
 use crate::types::{CallId, Transport, TxId};
 use crate::uri::Uri;
 
@@ -63,8 +65,11 @@ pub(crate) struct Dialog {
     pub route_set: Vec<NameAddr>,
     pub remote_seq: u32,
     pub local_seq: u32,
-    /// Where the caller's signalling comes from; our requests go there.
+    /// How the caller's signalling reaches us: UDP, the TCP connection it
+    /// runs over, or [`Transport::TcpConnect`] once that connection has
+    /// closed (our next request opens a new one).
     pub transport: Transport,
+    /// Where the caller's requests come from.
     pub peer: SocketAddr,
     /// The address we advertise in this dialog (Contact, Via, SDP `o=` and
     /// `c=`): the local address the INVITE arrived on, or the configured
@@ -104,14 +109,37 @@ pub(crate) struct Call {
     pub pending_2xx: Option<Pending2xx>,
     /// The shell hung up before the ACK came: send BYE when it does.
     pub bye_after_ack: bool,
+    /// The session timer agreed on (RFC 4028), if any.
+    pub session: Option<SessionTimer>,
+    /// The peer's Allow lists UPDATE: our refreshes are UPDATEs, not
+    /// re-INVITEs.
+    pub peer_allows_update: bool,
+    /// The CSeq number of our last re-INVITE, whose final responses we
+    /// acknowledge.
+    pub reinvite_seq: Option<u32>,
 }
 
 impl Dialog {
     /// The next request we send in this dialog (§12.2.1.1): our next CSeq,
     /// From with our tag, To with theirs, the remote target as the
-    /// Request-URI and the route set as Route.
+    /// Request-URI and the route set as Route. A strict router first in
+    /// the route set (no `;lr`) takes the Request-URI instead, and the
+    /// remote target goes last in Route.
     pub fn request(&mut self, method: Method, via: Via, other: Vec<RawHeader>) -> Request {
         self.local_seq += 1;
+        let seq = self.local_seq;
+        self.request_numbered(method, seq, via, other)
+    }
+
+    /// A request of this dialog numbered `seq` (the ACK of a 2xx takes its
+    /// INVITE's number).
+    pub fn request_numbered(
+        &self,
+        method: Method,
+        seq: u32,
+        via: Via,
+        other: Vec<RawHeader>,
+    ) -> Request {
         let mut from = self.local.clone();
         from.set_tag(&self.key.local_tag);
         let mut to = self.remote.clone();
@@ -119,19 +147,86 @@ impl Dialog {
             to.set_tag(tag);
         }
         let cseq = CSeq {
-            seq: self.local_seq,
+            seq,
             method: method.clone(),
         };
         let mut headers = Headers::new(vec![via], from, to, self.key.call_id.clone(), cseq);
         headers.max_forwards = Some(70);
-        headers.route.clone_from(&self.route_set);
         headers.other = other;
+        let uri = match self.route_set.split_first() {
+            Some((first, rest)) if !is_loose(first) => {
+                headers.route = rest.to_vec();
+                headers
+                    .route
+                    .push(NameAddr::new(self.remote_target.clone()));
+                strip_for_request_uri(&first.uri)
+            }
+            _ => {
+                headers.route.clone_from(&self.route_set);
+                self.remote_target.clone()
+            }
+        };
         Request {
             method,
-            uri: self.remote_target.clone(),
+            uri,
             headers,
             body: Vec::new(),
         }
+    }
+
+    /// Where the next request in this dialog goes, and over what.
+    ///
+    /// Over TCP, while the connection the caller's signalling runs over is
+    /// open, on that connection (RFC 3261 §18.1.1 lets a request reuse an
+    /// open connection to its peer, and a phone behind NAT can be reached
+    /// no other way). Otherwise to the next hop (§8.1.2): the first route
+    /// of the route set, or the remote target when there is none. The
+    /// engine does no DNS: a next hop whose host is an IP literal is used
+    /// as is (its port, or 5060; over TCP if it says `transport=tcp` or
+    /// the dialog ran over TCP, else UDP); a next hop named by a hostname
+    /// falls back to the address the dialog's requests came from.
+    pub fn destination(&self) -> (Transport, SocketAddr) {
+        if let Transport::Tcp(_) = self.transport {
+            return (self.transport, self.peer);
+        }
+        let next_hop = self
+            .route_set
+            .first()
+            .map_or(&self.remote_target, |route| &route.uri);
+        let Some((sip, ip)) = next_hop.as_sip().and_then(|u| Some((u, u.host.ip()?))) else {
+            return (self.transport, self.peer);
+        };
+        let over_tcp = match sip.param("transport").flatten() {
+            Some(t) if t.eq_ignore_ascii_case("tcp") => true,
+            Some(t) if t.eq_ignore_ascii_case("udp") => false,
+            _ => self.transport.is_reliable(),
+        };
+        let transport = if over_tcp {
+            Transport::TcpConnect
+        } else {
+            Transport::Udp
+        };
+        (transport, SocketAddr::new(ip, sip.port.unwrap_or(5060)))
+    }
+}
+
+/// A loose router (RFC 3261 §16.12.1.1: its URI carries `lr`).
+fn is_loose(route: &NameAddr) -> bool {
+    route.uri.as_sip().is_some_and(|u| u.param("lr").is_some())
+}
+
+/// A strict router's URI as a Request-URI: without the `method`
+/// parameter and the headers, which a Request-URI may not carry (§19.1.1).
+fn strip_for_request_uri(uri: &Uri) -> Uri {
+    match uri {
+        Uri::Sip(sip) => {
+            let mut sip = sip.clone();
+            sip.headers = None;
+            sip.params
+                .retain(|p| !p.name.eq_ignore_ascii_case("method"));
+            Uri::Sip(sip)
+        }
+        other => other.clone(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! call events and the next deadline out.
 //!
 //! It answers what it can on its own (100 Trying, OPTIONS, CANCEL, BYE,
-//! re-INVITEs, every error) and asks the shell only what only the shell
+//! re-INVITEs, UPDATE, every error), and keeps sessions alive or ends them
+//! by their RFC 4028 timers; it asks the shell only what only the shell
 //! knows: whether to take a call, and which RTP port it got. Every error
 //! a request can meet becomes a status code in one function,
 //! [`crate::rejection::rejection_response`].
@@ -31,10 +32,13 @@ use crate::message::{
 };
 use crate::param::Param;
 use crate::parse::{self, ParseFailure, ReplyContext};
-use crate::rejection::{ALLOW, Rejection, raw, read_offer, rejection_response};
-use crate::sdp::{NegotiatedAudio, Origin};
+use crate::rejection::{ALLOW, Rejection, SUPPORTED, raw, read_offer, rejection_response};
+use crate::sdp::{NegotiatedAudio, Origin, SessionDescription};
+use crate::session_timer::{self, SessionTimer};
 use crate::timer::{Kind, Owner};
-use crate::transaction::{AckMatch, ServerKey, ServerState, Transactions};
+use crate::transaction::{
+    AckMatch, ClientEnd, ResponseMatch, ServerKey, ServerState, Transactions,
+};
 use crate::types::{CallId, ConnId, Transmit, Transport, TxId};
 use crate::uri::{Host, SipUri, Uri};
 
@@ -146,7 +150,9 @@ impl Engine {
             Ok(Message::Request(request)) => {
                 self.handle_request(transport, from, local, request, now)
             }
-            Ok(Message::Response(response)) => self.handle_response(&response, now),
+            Ok(Message::Response(response)) => {
+                self.handle_response(transport, from, &response, now)
+            }
             Err(ParseFailure {
                 error: SipParseError::Empty,
                 ..
@@ -194,40 +200,43 @@ impl Engine {
         while let Some((owner, kind)) = self.transactions.table.pop_expired(now) {
             match owner {
                 Owner::Call(id) => self.call_timer(id, kind, now),
-                // A BYE's transaction is over, and so is its call.
                 _ => {
-                    if let Some(call) = self.transactions.on_timer(owner, kind, now) {
-                        self.remove_call(call);
+                    if let Some(end) = self.transactions.on_timer(owner, kind, now) {
+                        self.client_ended(&end, now);
                     }
                 }
             }
         }
     }
 
-    /// The stream connection `conn` is gone (the caller closed it, or it
-    /// broke). Nothing can be sent or answered on it any more, so its calls
-    /// end without a BYE ([`SipEvent::CallEnded`] with
-    /// [`EndedBy::ConnectionClosed`] for each one not already reported
-    /// over) and its transactions are forgotten. Calls on other
-    /// transports are untouched.
-    pub fn handle_connection_closed(&mut self, conn: ConnId, _now: Instant) {
+    /// The stream connection `conn` is gone (the caller or a proxy closed
+    /// it, or it broke). Its transactions are forgotten. A call that was
+    /// answered stays up: a proxy may close an idle connection at any time
+    /// (RFC 3261 §18), so the next request we send in its dialog (a BYE, a
+    /// session refresh) goes over a new connection to the next hop
+    /// ([`Transport::TcpConnect`]), and a request whose answer was due on
+    /// `conn` is sent again that way. A call still offered ends
+    /// ([`SipEvent::CallEnded`] with [`EndedBy::ConnectionClosed`]): its
+    /// INVITE's transaction, and so the way to its final response, is gone.
+    /// Calls on other transports are untouched.
+    pub fn handle_connection_closed(&mut self, conn: ConnId, now: Instant) {
         let transport = Transport::Tcp(conn);
-        // Our BYE was in flight: the shell already knows those ended.
-        for call in self.transactions.connection_closed(transport) {
-            self.remove_call(call);
+        for end in self.transactions.connection_closed(transport) {
+            self.client_ended(&end, now);
         }
         for call in self.calls.on_transport(transport) {
-            let reported = self
-                .calls
-                .get(&call)
-                .is_some_and(|c| c.bye_after_ack || c.state == CallState::Ending);
-            self.remove_call(call);
-            if !reported {
-                self.events.push_back(SipEvent::CallEnded {
-                    call,
-                    by: EndedBy::ConnectionClosed,
-                });
+            let Some(c) = self.calls.get_mut(&call) else {
+                continue;
+            };
+            if c.state != CallState::Offered {
+                c.dialog.transport = Transport::TcpConnect;
+                continue;
             }
+            self.remove_call(call);
+            self.events.push_back(SipEvent::CallEnded {
+                call,
+                by: EndedBy::ConnectionClosed,
+            });
         }
     }
 
@@ -268,14 +277,9 @@ impl Engine {
         let Some(c) = self.calls.get_mut(&call) else {
             return Err(CallError::UnknownCall);
         };
-        let ip = c.dialog.local_addr;
-        let body = c.media.answer(SocketAddr::new(ip, rtp_port));
-        let tag = c.dialog.key.local_tag.clone();
+        let body = c.media.answer(SocketAddr::new(c.dialog.local_addr, rtp_port));
         let transport = c.dialog.transport;
-        let mut response = Response::to(&invite, StatusCode::OK, Some(&tag));
-        self.dress_dialog_response(&mut response, &invite, transport, ip);
-        response.headers.content_type = Some(MediaType::new("application", "sdp"));
-        response.body = body.into_bytes();
+        let response = self.dialog_ok(call, &invite, transport, Some(body));
         let bytes = response.to_bytes();
         self.transactions
             .finish_invite(tx, bytes.clone(), true, now);
@@ -283,6 +287,7 @@ impl Engine {
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Answered;
         }
+        self.arm_session(call, now);
         Ok(())
     }
 
@@ -380,7 +385,7 @@ impl Engine {
         now: Instant,
     ) -> Result<(), Rejection> {
         match request.method {
-            Method::Invite | Method::Bye | Method::Options => {}
+            Method::Invite | Method::Bye | Method::Options | Method::Update => {}
             Method::Extension(_) => return Err(Rejection::NotImplemented),
             _ => return Err(Rejection::MethodNotAllowed),
         }
@@ -395,15 +400,27 @@ impl Engine {
             None if self.calls.is_merged(request) => return Err(Rejection::Merged),
             None => None,
         };
-        if !request.headers.require.is_empty() {
-            return Err(Rejection::BadExtension(request.headers.require.clone()));
+        let unsupported: Vec<String> = request
+            .headers
+            .require
+            .iter()
+            .filter(|tag| !SUPPORTED.iter().any(|s| tag.eq_ignore_ascii_case(s)))
+            .cloned()
+            .collect();
+        if !unsupported.is_empty() {
+            return Err(Rejection::BadExtension(unsupported));
         }
         match (&request.method, call) {
             (Method::Invite, None) => self.new_call(transport, source, local, request),
             (Method::Invite, Some(call)) => self.reinvite(call, transport, source, request, now),
             (Method::Bye, Some(call)) => self.remote_bye(call, transport, source, request, now),
+            (Method::Update, Some(call)) => self.update(call, transport, source, request, now),
             (Method::Options, _) => {
-                let extra = vec![raw("Allow", ALLOW), raw("Accept", "application/sdp")];
+                let extra = vec![
+                    raw("Allow", ALLOW),
+                    raw("Accept", "application/sdp"),
+                    raw("Supported", &SUPPORTED.join(", ")),
+                ];
                 self.reply(transport, source, request, StatusCode::OK, extra, now);
                 Ok(())
             }
@@ -419,6 +436,7 @@ impl Engine {
         request: &Request,
     ) -> Result<(), Rejection> {
         let (offer, stream, audio) = read_offer(request)?;
+        let session = session_timer::negotiate(request)?;
         let call = CallId(self.transactions.fresh_id());
         let trying = Response::to(request, StatusCode::TRYING, None).to_bytes();
         let tx = self.transactions.open_server(
@@ -471,6 +489,9 @@ impl Engine {
                 invite: Some((request.clone(), tx)),
                 pending_2xx: None,
                 bye_after_ack: false,
+                session,
+                peer_allows_update: session_timer::lists(h, "Allow", "UPDATE"),
+                reinvite_seq: None,
             },
         );
         self.events
@@ -515,46 +536,11 @@ impl Engine {
         } else {
             Some(read_offer(request)?)
         };
+        let session = session_timer::negotiate(request)?;
         // A new INVITE means the caller got our last 2xx: its ACK was lost.
         self.acknowledge(call, None, now);
-        let Some(c) = self.calls.get_mut(&call) else {
-            return Err(Rejection::NoDialog);
-        };
-        c.dialog.remote_seq = request.headers.cseq.seq;
-        if let Some(contact) = request.headers.contact.first() {
-            c.dialog.remote_target = contact.uri.clone();
-        }
-        // Answered or confirmed, so our RTP address is known.
-        let Some(local) = c.media.local else {
-            return Err(Rejection::Pending);
-        };
-        let mut changes = Vec::new();
-        if let Some((offer, stream, audio)) = offer {
-            let before = std::mem::replace(&mut c.media.audio, audio.clone());
-            c.media.offer = offer;
-            c.media.stream = stream;
-            if before.on_hold() != audio.on_hold() {
-                changes.push(SipEvent::HoldChanged {
-                    call,
-                    on_hold: audio.on_hold(),
-                });
-            }
-            let moved = NegotiatedAudio {
-                direction: before.direction,
-                ..audio.clone()
-            };
-            if moved != before {
-                changes.push(SipEvent::MediaChanged { call, audio });
-            }
-        }
-        let body = c.media.answer(local);
-        let tag = c.dialog.key.local_tag.clone();
-        let ip = c.dialog.local_addr;
-        self.events.extend(changes);
-        let mut response = Response::to(request, StatusCode::OK, Some(&tag));
-        self.dress_dialog_response(&mut response, request, transport, ip);
-        response.headers.content_type = Some(MediaType::new("application", "sdp"));
-        response.body = body.into_bytes();
+        let body = self.target_refresh(call, request, offer, session)?;
+        let response = self.dialog_ok(call, request, transport, Some(body));
         let bytes = response.to_bytes();
         let tx = self.transactions.open_server(
             request,
@@ -566,7 +552,100 @@ impl Engine {
         self.transactions
             .finish_invite(tx, bytes.clone(), true, now);
         self.start_2xx(call, request.headers.cseq.seq, bytes, false, now);
+        self.arm_session(call, now);
         Ok(())
+    }
+
+    /// An UPDATE in a dialog (RFC 3311): without a body, a session refresh
+    /// (200); with an SDP offer, 200 with our answer, handled as a
+    /// re-INVITE's offer is. In an early dialog (not answered yet) an offer
+    /// gets 500 with Retry-After (§5.2: the INVITE's offer is unanswered).
+    fn update(
+        &mut self,
+        call: CallId,
+        transport: Transport,
+        source: SocketAddr,
+        request: &Request,
+        now: Instant,
+    ) -> Result<(), Rejection> {
+        let c = self.calls.get(&call).ok_or(Rejection::NoDialog)?;
+        if c.state == CallState::Ending || c.bye_after_ack {
+            return Err(Rejection::NoDialog);
+        }
+        if request.headers.cseq.seq < c.dialog.remote_seq {
+            return Err(Rejection::OutOfOrder);
+        }
+        let early = c.state == CallState::Offered;
+        let offer = if request.body.is_empty() {
+            None
+        } else if early {
+            return Err(Rejection::Pending);
+        } else {
+            Some(read_offer(request)?)
+        };
+        let session = session_timer::negotiate(request)?;
+        if early {
+            let c = self.calls.get_mut(&call).ok_or(Rejection::NoDialog)?;
+            c.dialog.remote_seq = request.headers.cseq.seq;
+            if let Some(contact) = request.headers.contact.first() {
+                c.dialog.remote_target = contact.uri.clone();
+            }
+            c.session = session;
+            let response = self.dialog_ok(call, request, transport, None);
+            self.transactions
+                .send_final(transport, source, request, &response, now);
+            return Ok(());
+        }
+        let answer = offer.is_some();
+        let body = self.target_refresh(call, request, offer, session)?;
+        let response = self.dialog_ok(call, request, transport, answer.then_some(body));
+        self.transactions
+            .send_final(transport, source, request, &response, now);
+        self.arm_session(call, now);
+        Ok(())
+    }
+
+    /// What a re-INVITE or UPDATE from the peer changes in an answered
+    /// call: the CSeq, the remote target (its Contact), the session timer,
+    /// and, with an offer, the media (reporting a hold or a move). Returns
+    /// our SDP for the session as it now is.
+    fn target_refresh(
+        &mut self,
+        call: CallId,
+        request: &Request,
+        offer: Option<(SessionDescription, usize, NegotiatedAudio)>,
+        session: Option<SessionTimer>,
+    ) -> Result<String, Rejection> {
+        let c = self.calls.get_mut(&call).ok_or(Rejection::NoDialog)?;
+        // Answered or confirmed, so our RTP address is known.
+        let Some(local) = c.media.local else {
+            return Err(Rejection::Pending);
+        };
+        c.dialog.remote_seq = request.headers.cseq.seq;
+        if let Some(contact) = request.headers.contact.first() {
+            c.dialog.remote_target = contact.uri.clone();
+        }
+        c.session = session;
+        if let Some((offer, stream, audio)) = offer {
+            let before = std::mem::replace(&mut c.media.audio, audio.clone());
+            c.media.offer = offer;
+            c.media.stream = stream;
+            if before.on_hold() != audio.on_hold() {
+                self.events.push_back(SipEvent::HoldChanged {
+                    call,
+                    on_hold: audio.on_hold(),
+                });
+            }
+            let moved = NegotiatedAudio {
+                direction: before.direction,
+                ..audio.clone()
+            };
+            if moved != before {
+                self.events
+                    .push_back(SipEvent::MediaChanged { call, audio });
+            }
+        }
+        Ok(c.media.answer(local))
     }
 
     fn remote_bye(
@@ -674,11 +753,106 @@ impl Engine {
         }
     }
 
-    // -- responses (to our BYE) ----------------------------------------------
+    // -- responses (to our BYE and session refreshes) -------------------------
 
-    fn handle_response(&mut self, response: &Response, now: Instant) {
-        if !self.transactions.handle_response(response, now) {
-            self.stats.stray_responses += 1;
+    fn handle_response(
+        &mut self,
+        transport: Transport,
+        from: SocketAddr,
+        response: &Response,
+        now: Instant,
+    ) {
+        let (call, method, status, branch, first) =
+            match self.transactions.handle_response(response, now) {
+                ResponseMatch::Stray => {
+                    self.stats.stray_responses += 1;
+                    return;
+                }
+                ResponseMatch::Absorbed => return,
+                ResponseMatch::Final {
+                    call,
+                    method,
+                    status,
+                    branch,
+                    first,
+                } => (call, method, status, branch, first),
+            };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        // The answer came over the connection our request opened: the
+        // dialog's requests go over it from now on.
+        if c.dialog.transport == Transport::TcpConnect
+            && let Transport::Tcp(_) = transport
+        {
+            c.dialog.transport = transport;
+            c.dialog.peer = from;
+        }
+        if method == Method::Bye {
+            self.remove_call(call);
+            return;
+        }
+        if method == Method::Invite {
+            self.ack_reinvite(call, status, &branch);
+        }
+        if !first || is_ending(&self.calls, call) {
+            return;
+        }
+        match status.as_u16() {
+            200..=299 => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.session = c.session.map(|s| s.after_response(&response.headers));
+                }
+                self.arm_session(call, now);
+            }
+            // RFC 4028 §10: the session is gone at the peer.
+            408 | 481 => self.session_failed(call, now),
+            // Another failure (491 glare, 500 ...): the session goes on, and
+            // the next refresh is due after another half interval.
+            _ => self.arm_session(call, now),
+        }
+    }
+
+    /// The ACK of a final response to our re-INVITE: for a 2xx, a new
+    /// request of the dialog (§13.2.2.4); for a failure, part of the
+    /// transaction, on its branch (§17.1.1.3).
+    fn ack_reinvite(&mut self, call: CallId, status: StatusCode, branch: &str) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let Some(seq) = c.reinvite_seq else {
+            return;
+        };
+        let (transport, to) = c.dialog.destination();
+        let ip = c.dialog.local_addr;
+        let branch = if status.is_success() {
+            format!("{BRANCH_COOKIE}{}", self.token())
+        } else {
+            branch.to_owned()
+        };
+        let via = self.via(transport, &branch, ip);
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let ack = c.dialog.request_numbered(Method::Ack, seq, via, Vec::new());
+        self.send(transport, to, ack.to_bytes());
+    }
+
+    /// A client transaction ended without a final response for us.
+    fn client_ended(&mut self, end: &ClientEnd, now: Instant) {
+        if end.method == Method::Bye {
+            // The BYE is done, answered or not, and so is the call.
+            self.remove_call(end.call);
+        } else if is_ending(&self.calls, end.call) {
+            // A refresh of a call already hanging up: nothing to do.
+        } else if end.timed_out {
+            // No answer to our refresh is a 408 (RFC 4028 §10).
+            self.session_failed(end.call, now);
+        } else {
+            // Its connection closed under it: refresh again, over a new one.
+            self.transactions
+                .table
+                .set(Owner::Call(end.call), Kind::Refresh, now);
         }
     }
 
@@ -701,7 +875,11 @@ impl Engine {
                 self.transactions
                     .table
                     .set(Owner::Call(call), Kind::Retransmit, at);
-                self.send(transport, peer, bytes);
+                // Not over a new connection: the caller retransmits its
+                // INVITE if it lost ours, or the wait ends in a BYE.
+                if transport != Transport::TcpConnect {
+                    self.send(transport, peer, bytes);
+                }
             }
             // No ACK within 64*T1 (§13.3.1.4): the session ends with a BYE.
             Kind::GiveUp => {
@@ -720,7 +898,88 @@ impl Engine {
                     });
                 }
             }
+            Kind::Refresh => self.send_refresh(call, now),
+            // The peer did not refresh in time (RFC 4028 §10).
+            Kind::Expire => self.session_failed(call, now),
             Kind::Linger => {}
+        }
+    }
+
+    // -- session timers (RFC 4028) -------------------------------------------
+
+    /// Arms the call's session timer from a refresh at `now` (our 2xx to
+    /// the peer's, or the 2xx to ours), or disarms it if there is none.
+    fn arm_session(&mut self, call: CallId, now: Instant) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let table = &mut self.transactions.table;
+        table.cancel(Owner::Call(call), Kind::Refresh);
+        table.cancel(Owner::Call(call), Kind::Expire);
+        if let Some(session) = c.session {
+            let deadline = session.deadline(now);
+            table.set(Owner::Call(call), deadline.kind, deadline.at);
+        }
+    }
+
+    /// Our session refresh: an UPDATE without a body if the peer allows
+    /// UPDATE, else a re-INVITE offering the session as it stands (RFC
+    /// 4028 §7.4: the same SDP, the same version).
+    fn send_refresh(&mut self, call: CallId, now: Instant) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let (Some(session), CallState::Answered | CallState::Confirmed) = (c.session, c.state)
+        else {
+            return;
+        };
+        let (transport, to) = c.dialog.destination();
+        let ip = c.dialog.local_addr;
+        let branch = format!("{BRANCH_COOKIE}{}", self.token());
+        let via = self.via(transport, &branch, ip);
+        let contact = self.contact(transport, ip);
+        let mut other = vec![
+            raw("User-Agent", &self.config.user_agent),
+            raw("Allow", ALLOW),
+            raw("Supported", &SUPPORTED.join(", ")),
+        ];
+        other.extend(session.request_headers());
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let sdp = c.media.last_answer.clone();
+        let method = match sdp {
+            Some(_) if !c.peer_allows_update => Method::Invite,
+            _ => Method::Update,
+        };
+        let mut request = c.dialog.request(method.clone(), via, other);
+        request.headers.contact = vec![contact];
+        if method == Method::Invite {
+            c.reinvite_seq = Some(request.headers.cseq.seq);
+            request.headers.content_type = Some(MediaType::new("application", "sdp"));
+            request.body = sdp.unwrap_or_default().into_bytes();
+        }
+        self.transactions
+            .start_client(branch, &request, transport, to, call, now);
+    }
+
+    /// The session is over without a BYE from the peer (it expired, or our
+    /// refresh failed): BYE, and the shell hears
+    /// [`EndedBy::SessionExpired`].
+    fn session_failed(&mut self, call: CallId, now: Instant) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let reported = c.bye_after_ack;
+        if !matches!(c.state, CallState::Answered | CallState::Confirmed) {
+            return;
+        }
+        self.send_bye(call, now);
+        if !reported {
+            self.events.push_back(SipEvent::CallEnded {
+                call,
+                by: EndedBy::SessionExpired,
+            });
         }
     }
 
@@ -845,6 +1104,10 @@ impl Engine {
         response
             .headers
             .other
+            .push(raw("Supported", &SUPPORTED.join(", ")));
+        response
+            .headers
+            .other
             .push(raw("Server", &self.config.user_agent));
     }
 
@@ -861,6 +1124,31 @@ impl Engine {
         }
     }
 
+    /// Our 2xx to the INVITE, re-INVITE or UPDATE `request` of `call`:
+    /// dressed as a dialog's response, with the session timer agreed on
+    /// and `sdp` as its body, if any.
+    fn dialog_ok(
+        &self,
+        call: CallId,
+        request: &Request,
+        transport: Transport,
+        sdp: Option<String>,
+    ) -> Response {
+        let c = self.calls.get(&call);
+        let tag = c.map(|c| c.dialog.key.local_tag.as_str());
+        let mut response = Response::to(request, StatusCode::OK, tag);
+        let ip = c.map_or(self.config.public_addr, |c| c.dialog.local_addr);
+        self.dress_dialog_response(&mut response, request, transport, ip);
+        if let Some(session) = c.and_then(|c| c.session) {
+            response.headers.other.extend(session.response_headers());
+        }
+        if let Some(sdp) = sdp {
+            response.headers.content_type = Some(MediaType::new("application", "sdp"));
+            response.body = sdp.into_bytes();
+        }
+        response
+    }
+
     /// Our Contact at `ip`.
     fn contact(&self, transport: Transport, ip: IpAddr) -> NameAddr {
         let mut uri = SipUri::new(Host::Ip(ip), Some(self.config.sip_port));
@@ -874,10 +1162,10 @@ impl Engine {
     /// (Timers E and F), and marks the call as ending.
     fn send_bye(&mut self, call: CallId, now: Instant) {
         let branch = format!("{BRANCH_COOKIE}{}", self.token());
-        let Some((transport, ip)) = self
+        let Some(((transport, peer), ip)) = self
             .calls
             .get(&call)
-            .map(|c| (c.dialog.transport, c.dialog.local_addr))
+            .map(|c| (c.dialog.destination(), c.dialog.local_addr))
         else {
             return;
         };
@@ -890,7 +1178,6 @@ impl Engine {
         c.state = CallState::Ending;
         c.pending_2xx = None;
         let bye = c.dialog.request(Method::Bye, via, user_agent);
-        let peer = c.dialog.peer;
         self.transactions
             .start_client(branch, &bye, transport, peer, call, now);
     }
@@ -960,4 +1247,11 @@ impl Engine {
     fn token(&mut self) -> String {
         format!("{:016x}", self.rng.next_u64())
     }
+}
+
+/// Whether `call` is gone or its BYE is in flight.
+fn is_ending(calls: &Calls, call: CallId) -> bool {
+    calls
+        .get(&call)
+        .is_none_or(|c| c.state == CallState::Ending)
 }

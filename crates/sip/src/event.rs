@@ -34,9 +34,15 @@ pub enum EndedBy {
     Local,
     /// No ACK came for our 200 OK within 64*T1; the engine sent BYE.
     Timeout,
-    /// The TCP connection the call's signalling ran over closed
-    /// ([`crate::Engine::handle_connection_closed`]); no BYE could go either way.
+    /// The TCP connection the INVITE came over closed before the call was
+    /// answered ([`crate::Engine::handle_connection_closed`]): its final
+    /// response had nowhere to go. (An answered call outlives its
+    /// connection.)
     ConnectionClosed,
+    /// The session expired (RFC 4028): the peer, the refresher, did not
+    /// refresh it in time, or our refresh got 408 or 481 or no answer; the
+    /// engine sent BYE. The shell ends the call as if the caller had hung up.
+    SessionExpired,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -46,8 +46,10 @@
 //!
 //! Replies go back to the source address and port of the request on the
 //! same transport (RFC 3581 symmetric response routing; `received` and
-//! `rport` are filled in). Our BYE goes to where the caller's INVITE came
-//! from. Contact, our Via and SDP carry the local address the call's INVITE
+//! `rport` are filled in). Requests we send in a dialog (BYE, a session
+//! refresh) go to the remote target through the route set (§12.2; see
+//! `Dialog::destination`), over the dialog's TCP connection while it is
+//! open. Contact, our Via and SDP carry the local address the call's INVITE
 //! arrived on (the shell passes it to [`Engine::handle_inbound`]), or
 //! [`EngineConfig::public_addr`] when it is fixed (`--public-addr`) or the
 //! arrival address is not known; never a wildcard.
@@ -56,10 +58,11 @@
 //! processed normally, as an endpoint should (RFC 4475 §3.3.11), not
 //! refused with 483; extra SP in the request line and LWS inside `<...>`
 //! are refused with 400; a branch without the RFC 3261 cookie falls back
-//! to RFC 2543 transaction matching. A closed TCP connection ends its calls
-//! at once: the engine does not wait for the caller to connect again, nor
-//! ask the shell to connect to it (RFC 3261 §18 would allow that; a phone
-//! behind NAT could not take it). Not done yet: INVITEs without SDP
+//! to RFC 2543 transaction matching. A closed TCP connection ends only the
+//! calls not answered yet: an answered call stays up, and our next request
+//! in it asks the shell for a new connection ([`Transport::TcpConnect`]).
+//! RFC 4028 session timers are negotiated in `session_timer` (422 below
+//! 90 s); UPDATE (RFC 3311) is answered in a dialog. Not done yet: INVITEs without SDP
 //! (delayed offer) get 488, and a body-less re-INVITE is answered with the
 //! current session without reading the ACK's answer.
 //!
@@ -69,7 +72,9 @@
 //! `module-cycles` checks):
 //!
 //! - `engine`: [`Engine`], the UAS logic (RFC 3261 §8.2 dispatch, INVITE,
-//!   re-INVITE, CANCEL, BYE, ACK) composing the two layers below;
+//!   re-INVITE, UPDATE, CANCEL, BYE, ACK, session refreshes) composing the
+//!   two layers below;
+//! - `session_timer`: RFC 4028 negotiation and the deadlines it sets;
 //! - `dialog`: the dialog layer: a call's state (`CallState`), its dialog
 //!   (tags, CSeq, remote target, route set; `Dialog::request` builds our
 //!   in-dialog requests) and its media session;
@@ -147,6 +152,7 @@ mod param;
 mod parse;
 mod rejection;
 pub mod sdp;
+mod session_timer;
 mod timer;
 mod transaction;
 mod types;

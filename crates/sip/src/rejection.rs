@@ -6,7 +6,16 @@ use crate::message::{RawHeader, Request, StatusCode};
 use crate::sdp::{self, NegotiatedAudio, SdpError, SessionDescription};
 
 /// The methods confab implements, for Allow headers.
-pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE";
+/// The option tags confab supports, for Supported headers; a Require of
+/// any other gets 420.
+pub(crate) const SUPPORTED: &[&str] = &["timer"];
+
+/// `422 Session Interval Too Small` (RFC 4028 §6).
+const INTERVAL_TOO_SMALL: StatusCode = match StatusCode::new(422) {
+    Some(status) => status,
+    None => StatusCode::BAD_REQUEST,
+};
 
 /// Why the engine refuses a request; see [`rejection_response`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +35,12 @@ pub(crate) enum Rejection {
     OutOfOrder,
     Pending,
     Overloaded,
+    /// A Session-Expires below our Min-SE, `min_se` seconds (RFC 4028 §6).
+    IntervalTooSmall {
+        min_se: u32,
+    },
+    /// A header confab reads that does not parse (its name).
+    BadHeader(&'static str),
 }
 
 /// The one place where errors become status codes (and the headers that
@@ -73,6 +88,13 @@ pub(crate) fn rejection_response(rejection: &Rejection) -> (StatusCode, Vec<RawH
         R::Overloaded => (
             StatusCode::SERVICE_UNAVAILABLE,
             vec![raw("Retry-After", "5")],
+        ),
+        R::IntervalTooSmall { min_se } => {
+            (INTERVAL_TOO_SMALL, vec![raw("Min-SE", &min_se.to_string())])
+        }
+        R::BadHeader(name) => (
+            StatusCode::BAD_REQUEST,
+            warning(399, &format!("Malformed {name} header")),
         ),
     }
 }

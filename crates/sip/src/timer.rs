@@ -64,10 +64,22 @@ pub(crate) enum Kind {
     GiveUp,
     /// Forget a finished transaction (Timers I, J, K, L).
     Linger,
+    /// A call's session is due for our refresh (RFC 4028, half the
+    /// interval).
+    Refresh,
+    /// A call's session is about to expire unrefreshed: hang up (RFC 4028
+    /// §10).
+    Expire,
 }
 
 impl Kind {
-    const ALL: [Self; 3] = [Self::Retransmit, Self::GiveUp, Self::Linger];
+    const ALL: [Self; 5] = [
+        Self::Retransmit,
+        Self::GiveUp,
+        Self::Linger,
+        Self::Refresh,
+        Self::Expire,
+    ];
 }
 
 type Key = (Owner, Kind);

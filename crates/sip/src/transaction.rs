@@ -19,7 +19,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::message::{Method, Request, Response, Via};
+use crate::message::{Method, Request, Response, StatusCode, Via};
 use crate::timer::{Kind, Owner, TimerTable, Timers};
 use crate::types::{CallId, Transmit, Transport, TxId};
 
@@ -107,7 +107,9 @@ pub(crate) enum ClientState {
     Completed,
 }
 
-/// A non-INVITE client transaction (our BYE).
+/// A client transaction: our BYE, or a session refresh (UPDATE, or a
+/// re-INVITE, whose Timer A is not capped at T2 and stops at a
+/// provisional response).
 #[derive(Debug)]
 pub(crate) struct ClientTx {
     pub branch: String,
@@ -128,6 +130,35 @@ pub(crate) enum AckMatch {
     Absorbed,
     /// Not an ACK for a failure: the ACK of a 2xx, for the dialog layer.
     ForDialog,
+}
+
+/// What a response did to our client transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ResponseMatch {
+    /// It matches none of them.
+    Stray,
+    /// A provisional response, or a retransmitted final one to a
+    /// non-INVITE request: nothing for the engine to do.
+    Absorbed,
+    /// A final response for the engine: the first one, or (INVITE) a
+    /// retransmission of it, which is acknowledged again.
+    Final {
+        call: CallId,
+        method: Method,
+        status: StatusCode,
+        branch: String,
+        first: bool,
+    },
+}
+
+/// A client transaction that ended without a final response for the
+/// engine to act on (or whose connection closed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientEnd {
+    pub call: CallId,
+    pub method: Method,
+    /// Timer F (or B) fired: no final response came.
+    pub timed_out: bool,
 }
 
 /// The transaction layer: transactions, their timers, and what to send.
@@ -330,8 +361,8 @@ impl Transactions {
 
     // -- client transactions --------------------------------------------------
 
-    /// Sends `request` (a BYE) in a new non-INVITE client transaction
-    /// (Timers E and F) for `call`.
+    /// Sends `request` in a new client transaction for `call`: Timers E
+    /// and F (A and B for an INVITE).
     pub fn start_client(
         &mut self,
         branch: String,
@@ -367,8 +398,8 @@ impl Transactions {
         self.send(transport, peer, bytes);
     }
 
-    /// A response: false if it matches none of our client transactions.
-    pub fn handle_response(&mut self, response: &Response, now: Instant) -> bool {
+    /// A response, matched to our client transactions.
+    pub fn handle_response(&mut self, response: &Response, now: Instant) -> ResponseMatch {
         let tx = response
             .headers
             .via
@@ -377,37 +408,55 @@ impl Transactions {
             .and_then(|branch| self.client_branches.get(branch))
             .copied();
         let Some((id, tx)) = tx.and_then(|id| Some((id, self.client.get_mut(&id)?))) else {
-            return false;
+            return ResponseMatch::Stray;
         };
         if tx.method != response.headers.cseq.method {
-            return false;
+            return ResponseMatch::Stray;
         }
+        let invite = tx.method == Method::Invite;
         if response.status.is_provisional() {
-            // Timer E keeps going, at T2 (§17.1.2.2).
             if tx.state == ClientState::Trying {
                 tx.state = ClientState::Proceeding;
                 tx.interval = self.timers.t2;
+                // Timer A stops (§17.1.1.2); Timer E keeps going, at T2
+                // (§17.1.2.2).
+                if invite {
+                    self.table.cancel(Owner::Client(id), Kind::Retransmit);
+                }
             }
-            return true;
+            return ResponseMatch::Absorbed;
         }
-        if tx.state == ClientState::Completed {
-            return true;
+        let first = tx.state != ClientState::Completed;
+        let end = ResponseMatch::Final {
+            call: tx.call,
+            method: tx.method.clone(),
+            status: response.status,
+            branch: tx.branch.clone(),
+            first,
+        };
+        if !first {
+            return if invite { end } else { ResponseMatch::Absorbed };
         }
         tx.state = ClientState::Completed;
         let reliable = tx.transport.is_reliable();
         self.table.cancel(Owner::Client(id), Kind::Retransmit);
         self.table.cancel(Owner::Client(id), Kind::GiveUp);
-        // Timer K: absorb response retransmissions for T4 (0 on TCP).
-        let linger = if reliable { now } else { now + self.timers.t4 };
+        // Timer K: absorb response retransmissions for T4; an INVITE's
+        // (Timer D, and the 2xx's retransmissions) for 64*T1; 0 on TCP.
+        let linger = match (reliable, invite) {
+            (true, _) => now,
+            (false, false) => now + self.timers.t4,
+            (false, true) => now + self.timers.give_up(),
+        };
         self.table.set(Owner::Client(id), Kind::Linger, linger);
-        true
+        end
     }
 
     // -- timers and connections -----------------------------------------------
 
-    /// A transaction's timer fired. Returns the call whose BYE transaction
-    /// is over (Timer F or K), for the dialog layer to forget.
-    pub fn on_timer(&mut self, owner: Owner, kind: Kind, now: Instant) -> Option<CallId> {
+    /// A transaction's timer fired. Returns the client transaction that is
+    /// over (Timer F or K), for the dialog layer.
+    pub fn on_timer(&mut self, owner: Owner, kind: Kind, now: Instant) -> Option<ClientEnd> {
         match owner {
             Owner::Server(id) => {
                 self.server_timer(id, kind, now);
@@ -437,10 +486,11 @@ impl Transactions {
             }
             // Timer H (no ACK for a failure), or I, J, L: forget it.
             Kind::GiveUp | Kind::Linger => self.forget_server(id),
+            Kind::Refresh | Kind::Expire => {}
         }
     }
 
-    fn client_timer(&mut self, id: TxId, kind: Kind, now: Instant) -> Option<CallId> {
+    fn client_timer(&mut self, id: TxId, kind: Kind, now: Instant) -> Option<ClientEnd> {
         match kind {
             Kind::Retransmit => {
                 let timers = self.timers;
@@ -449,6 +499,7 @@ impl Transactions {
                     .get_mut(&id)
                     .filter(|tx| tx.state != ClientState::Completed)?;
                 tx.interval = match tx.state {
+                    _ if tx.method == Method::Invite => tx.interval.saturating_mul(2),
                     ClientState::Proceeding => timers.t2,
                     _ => timers.backoff(tx.interval),
                 };
@@ -458,9 +509,10 @@ impl Transactions {
                 self.send(transport, peer, bytes);
                 None
             }
-            // Timer F (no final response) or K: either way the BYE is done
-            // and so is the call.
-            Kind::GiveUp | Kind::Linger => self.forget_client(id),
+            // Timer F (no final response) or K: the transaction is done.
+            Kind::GiveUp => self.forget_client(id, true),
+            Kind::Linger => self.forget_client(id, false),
+            Kind::Refresh | Kind::Expire => None,
         }
     }
 
@@ -471,22 +523,28 @@ impl Transactions {
         }
     }
 
-    fn forget_client(&mut self, id: TxId) -> Option<CallId> {
+    fn forget_client(&mut self, id: TxId, timed_out: bool) -> Option<ClientEnd> {
         self.table.cancel_all(Owner::Client(id));
         let tx = self.client.remove(&id)?;
         self.client_branches.remove(&tx.branch);
-        Some(tx.call)
+        // A transaction that got its final response ended when it came.
+        (timed_out || tx.state != ClientState::Completed).then_some(ClientEnd {
+            call: tx.call,
+            method: tx.method,
+            timed_out,
+        })
     }
 
     /// Forgets every transaction on `transport` (a closed connection).
-    /// Returns the calls whose BYE was in flight on it, in order.
-    pub fn connection_closed(&mut self, transport: Transport) -> Vec<CallId> {
+    /// Returns the client transactions that were waiting on it for a final
+    /// response, in order.
+    pub fn connection_closed(&mut self, transport: Transport) -> Vec<ClientEnd> {
         for id in sorted_ids(&self.server, |tx| tx.transport == transport) {
             self.forget_server(id);
         }
         sorted_ids(&self.client, |tx| tx.transport == transport)
             .into_iter()
-            .filter_map(|id| self.forget_client(id))
+            .filter_map(|id| self.forget_client(id, false))
             .collect()
     }
 }

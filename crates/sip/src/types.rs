@@ -15,19 +15,28 @@ pub struct ConnId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     Udp,
+    /// An open stream connection.
     Tcp(ConnId),
+    /// Outgoing only: a new TCP connection to the [`Transmit`]'s `to`,
+    /// which the shell opens (with a bounded timeout), registers like an
+    /// accepted one (so that the answers on it are read and handed in as
+    /// [`Transport::Tcp`]) and then writes the bytes on. Used for an
+    /// in-dialog request whose dialog's connection has closed. If the
+    /// connection cannot be opened the shell drops the bytes: the
+    /// request's client transaction times out (Timer F).
+    TcpConnect,
 }
 
 impl Transport {
     /// TCP: no retransmissions, no lingering transactions.
     pub fn is_reliable(self) -> bool {
-        matches!(self, Self::Tcp(_))
+        matches!(self, Self::Tcp(_) | Self::TcpConnect)
     }
 
     pub(crate) fn via_name(self) -> &'static str {
         match self {
             Self::Udp => "UDP",
-            Self::Tcp(_) => "TCP",
+            Self::Tcp(_) | Self::TcpConnect => "TCP",
         }
     }
 }

@@ -580,8 +580,9 @@ fn options_gets_200_with_allow_and_accept() {
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(
         ok.headers.get("Allow"),
-        Some("INVITE, ACK, BYE, CANCEL, OPTIONS")
+        Some("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE")
     );
+    assert_eq!(ok.headers.get("Supported"), Some("timer"));
     assert_eq!(
         ok.headers.accept,
         Some(vec![MediaType::new("application", "sdp")])
@@ -603,7 +604,7 @@ fn unknown_methods_get_501_and_known_unsupported_ones_405() {
     assert_eq!(not_implemented.status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(
         not_implemented.headers.get("Allow"),
-        Some("INVITE, ACK, BYE, CANCEL, OPTIONS")
+        Some("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE")
     );
     h.udp(c.addr, c.request("REGISTER", ""));
     let not_allowed = h.one_response();
@@ -734,7 +735,7 @@ fn unframeable_tcp_bytes_are_answered_400_when_they_start_a_request() {
 }
 
 #[test]
-fn a_closed_tcp_connection_ends_its_calls_without_a_bye_and_leaves_the_others() {
+fn a_closed_tcp_connection_ends_only_unanswered_calls_and_the_others_bye_over_a_new_one() {
     let mut h = Harness::new();
     let mut other = caller();
     let udp_call = established(&mut h, &mut other);
@@ -778,25 +779,53 @@ fn a_closed_tcp_connection_ends_its_calls_without_a_bye_and_leaves_the_others() 
     );
 
     h.engine.handle_connection_closed(ConnId(7), h.now);
-    assert!(h.sent().is_empty(), "nowhere to send anything");
-    let ended = |call| SipEvent::CallEnded {
-        call,
-        by: EndedBy::ConnectionClosed,
-    };
+    assert!(h.sent().is_empty(), "nowhere to send anything yet");
     assert_eq!(
         h.events(),
-        [ended(confirmed), ended(answered), ended(offered)],
-        "the call whose BYE was sent had been reported already"
+        [SipEvent::CallEnded {
+            call: offered,
+            by: EndedBy::ConnectionClosed,
+        }],
+        "only the call that could not be answered any more ends"
     );
     assert_eq!(
         h.engine.answer(offered, RTP_PORT, h.now),
         Err(CallError::UnknownCall)
     );
+    // The confirmed call is up: hanging up sends BYE over a new connection
+    // to its Contact.
+    h.engine.hangup(confirmed, h.now).unwrap();
+    let bye = h.sent();
+    assert_eq!(bye.len(), 1, "{}", describe(&bye));
     assert_eq!(
-        h.engine.hangup(confirmed, h.now),
-        Err(CallError::UnknownCall)
+        (bye[0].transport, bye[0].to),
+        (Transport::TcpConnect, c1.addr)
     );
-    // Nothing is retransmitted to the closed connection, or ever given up on.
+    assert_eq!(request(&bye[0]).method, Method::Bye);
+    assert_eq!(
+        h.events(),
+        [SipEvent::CallEnded {
+            call: confirmed,
+            by: EndedBy::Local
+        }]
+    );
+    // Its 200 comes back on the new connection.
+    h.deliver(Transport::Tcp(ConnId(8)), c1.addr, ok_to(&request(&bye[0])));
+    assert!(h.sent().is_empty());
+    // The answered call's 200 is not resent to the closed connection; with
+    // no ACK, its BYE goes over a new connection at 64*T1.
+    let later = h.advance(secs(40.0));
+    assert_eq!(times(&later), [32_000], "{later:?}");
+    assert_eq!(later[0].1.transport, Transport::TcpConnect);
+    assert_eq!(request(&later[0].1).method, Method::Bye);
+    assert_eq!(
+        h.events(),
+        [SipEvent::CallEnded {
+            call: answered,
+            by: EndedBy::Timeout
+        }]
+    );
+    // Nobody answers that BYE: Timer F ends it.
     assert!(h.advance(secs(40.0)).is_empty());
     assert!(h.events().is_empty());
 

@@ -935,30 +935,3 @@ async fn a_pcma_only_caller_and_a_caller_over_tcp_talk_with_a_pcmu_caller() {
     pcmu.hang_up().await;
     rig.server.stop().await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_caller_whose_tcp_connection_drops_is_hung_up_and_leaves_the_room() {
-    let rig = Rig::new((44100, 44199), true).await;
-    // Both over TCP, each on a connection of its own.
-    let stays = Caller::dial_on(Line::TCP, rig.sip, "dropped", "stays", 400)
-        .await
-        .unwrap();
-    rig.room_of(&rig.account, "dropped", "0", 1).await;
-    let mut drops = Caller::dial_on(Line::TCP, rig.sip, "dropped", "drops", 700)
-        .await
-        .unwrap();
-    let (_, calls) = rig.room_with("dropped", 2).await;
-    stays
-        .until_heard("one TCP caller hears the other", hears(700.0, 400.0))
-        .await;
-
-    drops.crash();
-    let (_, left) = rig.room_with("dropped", 1).await;
-    assert_eq!(left, calls[..1]);
-    let row = rig
-        .call_row(&calls[1], |r| r.status != CallStatus::InProgress)
-        .await;
-    assert_eq!(row.status, CallStatus::Complete);
-    stays.hang_up().await;
-    rig.server.stop().await;
-}

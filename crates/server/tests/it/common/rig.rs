@@ -81,9 +81,21 @@ impl Rig {
         open_rooms: bool,
         room_capacity: usize,
     ) -> Self {
+        Self::with_calls(rtp_ports, room_capacity, |calls| {
+            calls.open_rooms = open_rooms
+        })
+        .await
+    }
+
+    /// A rig whose call configuration `configure` adjusts.
+    pub async fn with_calls(
+        rtp_ports: (u16, u16),
+        room_capacity: usize,
+        configure: impl FnOnce(&mut CallConfig),
+    ) -> Self {
         let mut started = Started::new(room_capacity).await;
         let mut calls = CallConfig::new("127.0.0.1:0".parse().unwrap(), rtp_ports);
-        calls.open_rooms = open_rooms;
+        configure(&mut calls);
         let sip = started.listen_sip(calls).await;
         let Started {
             dir,
