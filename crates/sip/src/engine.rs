@@ -32,11 +32,14 @@ use crate::message::{
 use crate::param::Param;
 use crate::parse::{self, ParseFailure, ReplyContext};
 use crate::rejection::{ALLOW, Rejection, raw, read_offer, rejection_response};
-use crate::sdp::{NegotiatedAudio, Origin};
+use crate::sdp::Origin;
 use crate::timer::{Kind, Owner};
 use crate::transaction::{AckMatch, ServerKey, ServerState, Transactions};
 use crate::types::{CallId, ConnId, Transmit, Transport, TxId};
 use crate::uri::{Host, SipUri, Uri};
+
+mod info;
+mod offers;
 
 /// Why a command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -369,7 +372,7 @@ impl Engine {
         now: Instant,
     ) -> Result<(), Rejection> {
         match request.method {
-            Method::Invite | Method::Bye | Method::Options => {}
+            Method::Invite | Method::Bye | Method::Options | Method::Info => {}
             Method::Extension(_) => return Err(Rejection::NotImplemented),
             _ => return Err(Rejection::MethodNotAllowed),
         }
@@ -391,6 +394,7 @@ impl Engine {
             (Method::Invite, None) => self.new_call(transport, source, request),
             (Method::Invite, Some(call)) => self.reinvite(call, transport, source, request, now),
             (Method::Bye, Some(call)) => self.remote_bye(call, transport, source, request, now),
+            (Method::Info, Some(call)) => self.info(call, transport, source, request, now),
             (Method::Options, _) => {
                 let extra = vec![raw("Allow", ALLOW), raw("Accept", "application/sdp")];
                 self.reply(transport, source, request, StatusCode::OK, extra, now);
@@ -406,7 +410,7 @@ impl Engine {
         source: SocketAddr,
         request: &Request,
     ) -> Result<(), Rejection> {
-        let (offer, stream, audio) = read_offer(request)?;
+        let offer = read_offer(request)?;
         let call = CallId(self.transactions.fresh_id());
         let trying = Response::to(request, StatusCode::TRYING, None).to_bytes();
         let tx = self.transactions.open_server(
@@ -438,17 +442,11 @@ impl Engine {
             transport,
             peer: source,
         };
-        let media = MediaSession {
-            offer,
-            stream,
-            audio: audio.clone(),
-            local: None,
-            origin: Origin {
-                session_id: self.rng.next_u64() >> 1,
-                version: 1,
-            },
-            last_answer: None,
+        let origin = Origin {
+            session_id: self.rng.next_u64() >> 1,
+            version: 1,
         };
+        let media = MediaSession::of_offer(offer.clone(), origin);
         self.calls.insert(
             call,
             Call {
@@ -468,7 +466,7 @@ impl Engine {
                 from_display: h.from.display.clone(),
                 to_user: h.to.uri.user().map(str::to_owned),
                 sip_call_id: h.call_id.clone(),
-                audio,
+                audio: offer.map(|(_, _, audio)| audio),
                 remote: source,
                 transport,
             })));
@@ -495,13 +493,9 @@ impl Engine {
         if request.headers.cseq.seq < c.dialog.remote_seq {
             return Err(Rejection::OutOfOrder);
         }
-        // A body-less re-INVITE asks for our offer; we send the session as
-        // it stands and do not read the answer in the ACK.
-        let offer = if request.body.is_empty() {
-            None
-        } else {
-            Some(read_offer(request)?)
-        };
+        // A body-less re-INVITE asks for our offer; the ACK brings the
+        // answer (`offers::take_answer`).
+        let offer = read_offer(request)?;
         // A new INVITE means the caller got our last 2xx: its ACK was lost.
         self.acknowledge(call, None, now);
         let Some(c) = self.calls.get_mut(&call) else {
@@ -516,23 +510,9 @@ impl Engine {
             return Err(Rejection::Pending);
         };
         let mut changes = Vec::new();
-        if let Some((offer, stream, audio)) = offer {
-            let before = std::mem::replace(&mut c.media.audio, audio.clone());
-            c.media.offer = offer;
-            c.media.stream = stream;
-            if before.on_hold() != audio.on_hold() {
-                changes.push(SipEvent::HoldChanged {
-                    call,
-                    on_hold: audio.on_hold(),
-                });
-            }
-            let moved = NegotiatedAudio {
-                direction: before.direction,
-                ..audio.clone()
-            };
-            if moved != before {
-                changes.push(SipEvent::MediaChanged { call, audio });
-            }
+        c.media.awaiting_answer = offer.is_none();
+        if let Some(offer) = offer {
+            changes = c.media.take(call, offer);
         }
         let body = c.media.answer(local);
         let tag = c.dialog.key.local_tag.clone();
@@ -630,7 +610,11 @@ impl Engine {
     fn ack_for_2xx(&mut self, request: &Request, now: Instant) {
         let call = DialogKey::of_request(request).and_then(|key| self.calls.find(&key));
         match call {
-            Some(call) => self.acknowledge(call, Some(request.headers.cseq.seq), now),
+            Some(call) => {
+                if self.take_answer(call, request, now) {
+                    self.acknowledge(call, Some(request.headers.cseq.seq), now);
+                }
+            }
             None => self.stats.stray_acks += 1,
         }
     }

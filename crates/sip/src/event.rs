@@ -18,8 +18,12 @@ pub struct IncomingCall {
     pub from_display: Option<String>,
     pub to_user: Option<String>,
     pub sip_call_id: SipCallId,
-    /// The audio the offer allows; the answer will say this.
-    pub audio: NegotiatedAudio,
+    /// The audio the offer allows; the answer will say this. `None` for a
+    /// delayed offer (an INVITE without SDP): our 200 carries the offer and
+    /// the ACK the answer, which arrives as [`SipEvent::MediaChanged`] just
+    /// before [`SipEvent::AckReceived`] (or the call ends, with
+    /// [`EndedBy::BadAnswer`]).
+    pub audio: Option<NegotiatedAudio>,
     /// Where the INVITE came from.
     pub remote: SocketAddr,
     pub transport: Transport,
@@ -37,6 +41,9 @@ pub enum EndedBy {
     /// The TCP connection the call's signalling ran over closed
     /// ([`crate::Engine::handle_connection_closed`]); no BYE could go either way.
     ConnectionClosed,
+    /// The ACK to our offer (a delayed offer, a body-less re-INVITE)
+    /// carried no answer, or one without PCMU/PCMA; the engine sent BYE.
+    BadAnswer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +63,18 @@ pub enum SipEvent {
         call: CallId,
         on_hold: bool,
     },
-    /// A re-INVITE changed codec, payload types or the remote address.
+    /// A re-INVITE changed codec, payload types or the remote address; or
+    /// the ACK brought the answer to our offer (always reported for a
+    /// delayed offer, before [`SipEvent::AckReceived`]).
     MediaChanged {
         call: CallId,
         audio: NegotiatedAudio,
+    },
+    /// An in-dialog INFO carried a DTMF key (`application/dtmf-relay`
+    /// `Signal=`, or `application/dtmf`); 200 was sent.
+    Dtmf {
+        call: CallId,
+        digit: media::Digit,
     },
     /// The call is over; the handle is dead.
     CallEnded {

@@ -56,9 +56,19 @@
 //! to RFC 2543 transaction matching. A closed TCP connection ends its calls
 //! at once: the engine does not wait for the caller to connect again, nor
 //! ask the shell to connect to it (RFC 3261 §18 would allow that; a phone
-//! behind NAT could not take it). Not done yet: INVITEs without SDP
-//! (delayed offer) get 488, and a body-less re-INVITE is answered with the
-//! current session without reading the ACK's answer.
+//! behind NAT could not take it).
+//!
+//! Offer/answer beyond a plain INVITE offer: an INVITE without SDP (a
+//! delayed offer) is offered to the shell with `audio: None`; our 200
+//! carries our offer (PCMU, PCMA, telephone-event 101) and the ACK's answer
+//! arrives as [`SipEvent::MediaChanged`] before [`SipEvent::AckReceived`];
+//! a body-less re-INVITE gets our offer too, and its ACK's answer decides
+//! hold and address like a re-INVITE offer. An ACK with no usable answer
+//! ends the call with BYE ([`EndedBy::BadAnswer`]). A `multipart/mixed` or
+//! `multipart/alternative` body is read for its `application/sdp` part
+//! (415 if it has none). INFO in a dialog carrying a DTMF key
+//! (`application/dtmf-relay`, `application/dtmf`) is answered 200 and
+//! reported as [`SipEvent::Dtmf`]; an empty INFO gets 200, other bodies 415.
 //!
 //! # Where things are
 //!
@@ -140,6 +150,7 @@ mod event;
 mod inbound;
 mod limits;
 mod message;
+mod multipart;
 mod param;
 mod parse;
 mod rejection;
