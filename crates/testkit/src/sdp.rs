@@ -49,6 +49,9 @@ impl Direction {
 pub(crate) struct Offer {
     pub formats: String,
     pub attributes: Vec<String>,
+    /// A delayed offer: the INVITE has no SDP, the server's 200 carries
+    /// its offer, and this description goes in the ACK as the answer.
+    pub delayed: bool,
 }
 
 impl Offer {
@@ -67,6 +70,7 @@ impl Offer {
                 "a=fmtp:101 0-16".into(),
                 "a=ptime:20".into(),
             ],
+            delayed: false,
         }
     }
 

@@ -21,20 +21,32 @@ pub struct Line {
     pub codec: Codec,
     /// SIP over one TCP connection instead of UDP.
     pub tcp: bool,
+    /// A delayed offer: no SDP in the INVITE, the answer in the ACK.
+    pub delayed: bool,
 }
 
 impl Line {
     pub const UDP: Line = Line {
         codec: Codec::Pcmu,
         tcp: false,
+        delayed: false,
     };
     pub const PCMA: Line = Line {
         codec: Codec::Pcma,
         tcp: false,
+        delayed: false,
     };
     pub const TCP: Line = Line {
         codec: Codec::Pcmu,
         tcp: true,
+        delayed: false,
+    };
+    /// A trunk's delayed offer, answered with PCMA (not the server's first
+    /// choice, PCMU: the answer decides).
+    pub const DELAYED_PCMA: Line = Line {
+        codec: Codec::Pcma,
+        tcp: false,
+        delayed: true,
     };
 }
 
@@ -74,7 +86,12 @@ impl Caller {
         .expect("a test phone");
         phone.set_caller(caller);
         phone.set_timeout(DEADLINE);
-        let call = match phone.call(user, line.codec).await {
+        let placed = if line.delayed {
+            phone.call_delayed(user, line.codec).await
+        } else {
+            phone.call(user, line.codec).await
+        };
+        let call = match placed {
             Ok(call) => call,
             Err(e) => return Err(e.status().unwrap_or_else(|| panic!("dialling {user}: {e}"))),
         };
@@ -205,6 +222,14 @@ impl Caller {
     /// Presses a key (`*`, `1`, ...); the phone sends it over the next ticks.
     pub fn press(&self, key: char) {
         self.call.press(key).expect("a key press");
+    }
+
+    /// Sends a SIP INFO in the call's dialog; its final status.
+    pub async fn info(&mut self, content_type: &str, body: &str) -> u16 {
+        self.call
+            .info(content_type, body)
+            .await
+            .unwrap_or_else(|e| panic!("INFO: {e}"))
     }
 
     /// Waits for the server's BYE (answered 200 as soon as it arrives).
