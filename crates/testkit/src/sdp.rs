@@ -263,6 +263,7 @@ mod tests {
         let custom = Offer {
             formats: "18".into(),
             attributes: vec!["a=rtpmap:18 G729/8000".into(), "a=inactive".into()],
+            delayed: false,
         }
         .render("127.0.0.1:1".parse().unwrap(), 1, Direction::SendRecv);
         assert!(custom.ends_with("a=inactive\r\n"), "{custom}");
