@@ -674,6 +674,7 @@ mod tests {
             socket: UdpSocket::bind("127.0.0.1:0").await.expect("bind"),
             config: LegConfig {
                 codec: media::Codec::Pcmu,
+                payload_type: 0,
                 telephone_event_pt: None,
                 ssrc: Ssrc(1),
                 initial_seq: SeqNo(1),

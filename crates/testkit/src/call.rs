@@ -176,6 +176,7 @@ impl PhoneCall {
             let ours = Answer::parse(sdp.as_bytes())?;
             Ok(Answer {
                 codec: ours.codec,
+                payload_type: ours.payload_type,
                 telephone_event: ours.telephone_event,
                 ..theirs
             })
@@ -198,6 +199,7 @@ impl PhoneCall {
             rtp,
             answer.rtp,
             answer.codec,
+            answer.payload_type,
             answer.telephone_event,
             stream,
         )?;

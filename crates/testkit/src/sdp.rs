@@ -107,6 +107,8 @@ pub struct Answer {
     pub rtp: SocketAddr,
     /// The first G.711 payload type in the audio stream's format list.
     pub codec: Codec,
+    /// Its number: the static 0 or 8, or what an `a=rtpmap` maps to G.711.
+    pub payload_type: u8,
     /// The telephone-event payload type, if the answer kept one.
     pub telephone_event: Option<u8>,
     /// The audio stream's direction (media level, else session level, else sendrecv).
@@ -154,6 +156,7 @@ impl Answer {
                             ip: None,
                             direction: None,
                             telephone_event: None,
+                            g711: Vec::new(),
                         });
                         in_audio = true;
                     } else {
@@ -179,6 +182,9 @@ impl Answer {
                             if let Some(pt) = telephone_event_pt(value) {
                                 a.telephone_event = Some(pt);
                             }
+                            if let Some(map) = g711_rtpmap(value) {
+                                a.g711.push(map);
+                            }
                         }
                         (None, _) if dir.is_some() => session_dir = dir,
                         _ => {}
@@ -191,10 +197,15 @@ impl Answer {
         if audio.port == 0 {
             return Err(AnswerError("the audio stream was refused (port 0)".into()));
         }
-        let codec = audio
+        let (payload_type, codec) = audio
             .formats
             .iter()
-            .find_map(|&pt| Codec::from_payload_type(pt))
+            .find_map(|&pt| {
+                let mapped = audio.g711.iter().find(|(p, _)| *p == pt).map(|(_, c)| *c);
+                mapped
+                    .or_else(|| Codec::from_payload_type(pt))
+                    .map(|c| (pt, c))
+            })
             .ok_or_else(|| AnswerError(format!("no PCMU/PCMA in {:?}", audio.formats)))?;
         let ip = audio
             .ip
@@ -203,6 +214,7 @@ impl Answer {
         Ok(Self {
             rtp: SocketAddr::new(ip, audio.port),
             codec,
+            payload_type,
             telephone_event: audio
                 .telephone_event
                 .filter(|pt| audio.formats.contains(pt)),
@@ -220,6 +232,8 @@ struct AudioStream {
     ip: Option<IpAddr>,
     direction: Option<Direction>,
     telephone_event: Option<u8>,
+    /// `a=rtpmap` lines naming PCMU or PCMA.
+    g711: Vec<(u8, Codec)>,
 }
 
 /// `IN IP4 127.0.0.1` → the address (a multicast TTL suffix is dropped).
@@ -229,6 +243,19 @@ fn parse_connection(value: &str) -> Option<IpAddr> {
         (Some("IN"), Some("IP4" | "IP6"), Some(addr)) => addr.split('/').next()?.parse().ok(),
         _ => None,
     }
+}
+
+/// `rtpmap:98 PCMU/8000` → (98, PCMU).
+fn g711_rtpmap(attr: &str) -> Option<(u8, Codec)> {
+    let (pt, encoding) = attr
+        .strip_prefix("rtpmap:")?
+        .split_once(char::is_whitespace)?;
+    let codec = match encoding.trim() {
+        e if e.eq_ignore_ascii_case("PCMU/8000") => Codec::Pcmu,
+        e if e.eq_ignore_ascii_case("PCMA/8000") => Codec::Pcma,
+        _ => return None,
+    };
+    Some((pt.trim().parse().ok()?, codec))
 }
 
 /// `rtpmap:101 telephone-event/8000` → 101.

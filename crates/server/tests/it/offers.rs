@@ -1,6 +1,7 @@
 //! Offer/answer coverage and SIP INFO DTMF end to end, over real sockets:
 //! a trunk's delayed offer (our offer in the 200, its answer in the ACK)
-//! hears and is heard in a room in the codec its answer chose, and a `*`
+//! hears and is heard in a room in the codec its answer chose, a caller
+//! with G.711 on a dynamic payload type (98) hears and is heard, and a `*`
 //! sent as SIP INFO takes a `hangupOnStar` caller out of its room like an
 //! RFC 4733 `*` does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -32,6 +33,28 @@ async fn a_delayed_offer_caller_hears_and_is_heard_in_the_codec_its_ack_answered
         )
         .await;
     trunk.hang_up().await;
+    plain.hang_up().await;
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_with_pcmu_on_payload_type_98_hears_and_is_heard() {
+    let rig = Rig::new((47100, 47149), true).await;
+    let plain = Caller::dial(rig.sip, "pt98", "plain", 440).await.unwrap();
+    let pt98 = Caller::dial_on(Line::PCMU_98, rig.sip, "pt98", "pt98", 1100)
+        .await
+        .unwrap();
+    rig.room_with("pt98", 2).await;
+    // The phone places only packets on the payload types it negotiated
+    // (98, and the static 0 and 8), and sends on 98 only.
+    pt98.until_heard("the PT 98 caller hears the other", hears(440.0, 1100.0))
+        .await;
+    plain
+        .until_heard("the other hears the PT 98 caller", hears(1100.0, 440.0))
+        .await;
+    let stats = pt98.call().rtp_stats();
+    assert_eq!(stats.other_codec, 0, "{stats:?}");
+    pt98.hang_up().await;
     plain.hang_up().await;
     rig.server.stop().await;
 }

@@ -23,6 +23,9 @@ pub struct Line {
     pub tcp: bool,
     /// A delayed offer: no SDP in the INVITE, the answer in the ACK.
     pub delayed: bool,
+    /// An offer of `m=audio` formats and `a=` lines written by hand (for
+    /// `codec` on a payload type of its own), instead of the usual one.
+    pub formats: Option<(&'static str, &'static [&'static str])>,
 }
 
 impl Line {
@@ -30,16 +33,19 @@ impl Line {
         codec: Codec::Pcmu,
         tcp: false,
         delayed: false,
+        formats: None,
     };
     pub const PCMA: Line = Line {
         codec: Codec::Pcma,
         tcp: false,
         delayed: false,
+        formats: None,
     };
     pub const TCP: Line = Line {
         codec: Codec::Pcmu,
         tcp: true,
         delayed: false,
+        formats: None,
     };
     /// A trunk's delayed offer, answered with PCMA (not the server's first
     /// choice, PCMU: the answer decides).
@@ -47,6 +53,22 @@ impl Line {
         codec: Codec::Pcma,
         tcp: false,
         delayed: true,
+        formats: None,
+    };
+    /// PCMU on payload type 98 and telephone-event on 96 (`a=rtpmap`).
+    pub const PCMU_98: Line = Line {
+        codec: Codec::Pcmu,
+        tcp: false,
+        delayed: false,
+        formats: Some((
+            "98 96",
+            &[
+                "a=rtpmap:98 PCMU/8000",
+                "a=rtpmap:96 telephone-event/8000",
+                "a=fmtp:96 0-16",
+                "a=ptime:20",
+            ],
+        )),
     };
 }
 
@@ -86,10 +108,10 @@ impl Caller {
         .expect("a test phone");
         phone.set_caller(caller);
         phone.set_timeout(DEADLINE);
-        let placed = if line.delayed {
-            phone.call_delayed(user, line.codec).await
-        } else {
-            phone.call(user, line.codec).await
+        let placed = match line.formats {
+            Some((formats, attributes)) => phone.call_offering(user, formats, attributes).await,
+            None if line.delayed => phone.call_delayed(user, line.codec).await,
+            None => phone.call(user, line.codec).await,
         };
         let call = match placed {
             Ok(call) => call,
