@@ -108,6 +108,18 @@ pub(crate) struct Call {
     pub pending_2xx: Option<Pending2xx>,
     /// The shell hung up before the ACK came: send BYE when it does.
     pub bye_after_ack: bool,
+    /// A `Require: 100rel` caller's reliable 180, until its PRACK.
+    pub reliable: Option<Reliable18x>,
+}
+
+/// A reliable provisional response (RFC 3262 §3), retransmitted until its
+/// PRACK; the 200 follows it, on `rtp_port`.
+#[derive(Debug)]
+pub(crate) struct Reliable18x {
+    pub rseq: u32,
+    pub bytes: Vec<u8>,
+    pub interval: Duration,
+    pub rtp_port: u16,
 }
 
 impl Dialog {

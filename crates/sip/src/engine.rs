@@ -31,7 +31,9 @@ use crate::message::{
 };
 use crate::param::Param;
 use crate::parse::{self, ParseFailure, ReplyContext};
-use crate::rejection::{ALLOW, Rejection, raw, read_offer, rejection_response};
+use crate::rejection::{
+    ALLOW, Rejection, SUPPORTED, raw, read_offer, rejection_response, unsupported_extensions,
+};
 use crate::sdp::Origin;
 use crate::timer::{Kind, Owner};
 use crate::transaction::{AckMatch, ServerKey, ServerState, Transactions};
@@ -40,6 +42,7 @@ use crate::uri::{Host, SipUri, Uri};
 
 mod info;
 mod offers;
+mod prack;
 
 /// Why a command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -257,7 +260,18 @@ impl Engine {
 
     /// Answers an offered call: 200 OK with our SDP answer (RTP at the
     /// public address, `rtp_port`), retransmitted until the ACK.
+    ///
+    /// A caller that requires `100rel` gets a reliable 180 first, and the
+    /// 200 once it PRACKs it (`prack.rs`); the shell does nothing more.
     pub fn answer(&mut self, call: CallId, rtp_port: u16, now: Instant) -> Result<(), CallError> {
+        if self.requires_100rel(call)? {
+            return self.ring_reliably(call, rtp_port, now);
+        }
+        self.send_answer(call, rtp_port, now)
+    }
+
+    /// The 200 OK with our SDP, retransmitted until the ACK.
+    fn send_answer(&mut self, call: CallId, rtp_port: u16, now: Instant) -> Result<(), CallError> {
         let local = SocketAddr::new(self.config.public_addr, rtp_port);
         let (invite, tx) = self.take_offered(call)?;
         let Some(c) = self.calls.get_mut(&call) else {
@@ -372,7 +386,7 @@ impl Engine {
         now: Instant,
     ) -> Result<(), Rejection> {
         match request.method {
-            Method::Invite | Method::Bye | Method::Options | Method::Info => {}
+            Method::Invite | Method::Bye | Method::Options | Method::Info | Method::Prack => {}
             Method::Extension(_) => return Err(Rejection::NotImplemented),
             _ => return Err(Rejection::MethodNotAllowed),
         }
@@ -387,16 +401,22 @@ impl Engine {
             None if self.calls.is_merged(request) => return Err(Rejection::Merged),
             None => None,
         };
-        if !request.headers.require.is_empty() {
-            return Err(Rejection::BadExtension(request.headers.require.clone()));
+        let unsupported = unsupported_extensions(&request.headers.require);
+        if !unsupported.is_empty() {
+            return Err(Rejection::BadExtension(unsupported));
         }
         match (&request.method, call) {
             (Method::Invite, None) => self.new_call(transport, source, request),
             (Method::Invite, Some(call)) => self.reinvite(call, transport, source, request, now),
             (Method::Bye, Some(call)) => self.remote_bye(call, transport, source, request, now),
             (Method::Info, Some(call)) => self.info(call, transport, source, request, now),
+            (Method::Prack, Some(call)) => self.prack(call, transport, source, request, now),
             (Method::Options, _) => {
-                let extra = vec![raw("Allow", ALLOW), raw("Accept", "application/sdp")];
+                let extra = vec![
+                    raw("Allow", ALLOW),
+                    raw("Accept", "application/sdp"),
+                    raw("Supported", SUPPORTED),
+                ];
                 self.reply(transport, source, request, StatusCode::OK, extra, now);
                 Ok(())
             }
@@ -456,6 +476,7 @@ impl Engine {
                 invite: Some((request.clone(), tx)),
                 pending_2xx: None,
                 bye_after_ack: false,
+                reliable: None,
             },
         );
         self.events
@@ -660,6 +681,8 @@ impl Engine {
             return;
         };
         match kind {
+            Kind::Retransmit if c.reliable.is_some() => self.retransmit_reliable(call, now),
+            Kind::GiveUp if c.reliable.is_some() => self.reliable_gave_up(call, now),
             Kind::Retransmit => {
                 let Some(pending) = c.pending_2xx.as_mut() else {
                     return;
@@ -810,6 +833,7 @@ impl Engine {
             .record_route
             .clone_from(&request.headers.record_route);
         response.headers.other.push(raw("Allow", ALLOW));
+        response.headers.other.push(raw("Supported", SUPPORTED));
         response
             .headers
             .other

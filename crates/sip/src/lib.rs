@@ -40,7 +40,7 @@
 //! function (`rejection::rejection_response`): 400 for bad syntax (505 for
 //! another SIP version), 481 for unknown dialogs and transactions, 488 for
 //! offers without PCMU/PCMA audio, 501 for unknown methods, 405 for known
-//! ones we do not do, 416, 415, 406, 420. Hostile input never panics: a
+//! ones we do not do, 416, 415, 406, 420 (for any required extension but 100rel). Hostile input never panics: a
 //! request with too little to answer (no Via or CSeq) and any broken
 //! response are dropped and counted in [`Stats`].
 //!
@@ -69,6 +69,14 @@
 //! (415 if it has none). INFO in a dialog carrying a DTMF key
 //! (`application/dtmf-relay`, `application/dtmf`) is answered 200 and
 //! reported as [`SipEvent::Dtmf`]; an empty INFO gets 200, other bodies 415.
+//!
+//! A caller that sends `Require: 100rel` (RFC 3262; `Supported: 100rel` is
+//! advertised) is sent a reliable 180 (`RSeq`, `Require: 100rel`) by the
+//! engine itself when the shell calls [`Engine::answer`]; the 200 follows
+//! the matching PRACK (answered 200; another RAck gets 481), or, with no
+//! PRACK in 64*T1, the INVITE gets 500 and the call ends. The shell never
+//! has to call [`Engine::ringing`] for it. `Supported: 100rel` alone
+//! changes nothing.
 //!
 //! # Where things are
 //!

@@ -9,6 +9,19 @@ use crate::sdp::{self, NegotiatedAudio, SdpError, SessionDescription};
 /// The methods confab implements, for Allow headers.
 pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 
+/// The extensions confab supports, for Supported headers.
+pub(crate) const SUPPORTED: &str = "100rel";
+
+/// The option tags of a Require header that confab does not support
+/// (420 names them in Unsupported).
+pub(crate) fn unsupported_extensions(require: &[String]) -> Vec<String> {
+    require
+        .iter()
+        .filter(|tag| !SUPPORTED.split(", ").any(|s| s.eq_ignore_ascii_case(tag)))
+        .cloned()
+        .collect()
+}
+
 /// Why the engine refuses a request; see [`rejection_response`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Rejection {

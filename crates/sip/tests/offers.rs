@@ -309,3 +309,130 @@ fn info_outside_a_dialog_gets_481() {
     assert_eq!(h.one_response().status, StatusCode::CALL_DOES_NOT_EXIST);
     assert!(h.events().is_empty());
 }
+
+/// An INVITE with `Require: 100rel`, and its 100 Trying.
+fn offered_100rel(h: &mut Harness, c: &mut Caller) -> CallId {
+    let invite = c.invite(&offer(6000, "0 101", None)).replacen(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nRequire: 100rel\r\n",
+        1,
+    );
+    h.udp(c.addr, invite);
+    assert_eq!(h.one_response().status, StatusCode::TRYING);
+    h.incoming_call().call
+}
+
+fn prack(c: &mut Caller, rack: &str, n: u32) -> String {
+    c.cseq += 1;
+    c.message(
+        "PRACK",
+        &format!("{} PRACK", c.cseq),
+        &format!("z9hG4bK-prack-{n}"),
+        c.to_tag.as_deref(),
+        &format!("RAck: {rack}\r\n"),
+        "",
+    )
+}
+
+#[test]
+fn require_100rel_gets_a_reliable_180_retransmitted_until_its_prack_then_the_200() {
+    let mut h = Harness::new();
+    let mut c = caller();
+    let call = offered_100rel(&mut h, &mut c);
+    h.engine.answer(call, RTP_PORT, h.now).unwrap();
+    let ringing = h.one_response();
+    assert_eq!(ringing.status, StatusCode::RINGING);
+    assert_eq!(ringing.headers.require, ["100rel"]);
+    assert_eq!(ringing.headers.get("RSeq"), Some("1"));
+    assert_eq!(ringing.headers.get("Supported"), Some("100rel"));
+    c.take_to_tag(&ringing);
+    // T1, doubling, until the PRACK; no 200 before it.
+    let again = h.advance(Duration::from_millis(3600));
+    let at: Vec<u128> = again.iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        at,
+        [500, 1500, 3500],
+        "{}",
+        describe(&again.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>())
+    );
+    assert!(
+        again
+            .iter()
+            .all(|(_, t)| common::response(t).status == StatusCode::RINGING)
+    );
+
+    // A PRACK for another RSeq, or another INVITE, is refused.
+    let invite_seq = c.invite_cseq;
+    for (n, rack) in [
+        (1, format!("2 {invite_seq} INVITE")),
+        (2, format!("1 {} INVITE", invite_seq + 9)),
+        (3, "garbage".to_owned()),
+    ] {
+        h.udp(c.addr, prack(&mut c, &rack, n));
+        assert_eq!(
+            h.one_response().status,
+            StatusCode::CALL_DOES_NOT_EXIST,
+            "{rack}"
+        );
+    }
+    h.udp(c.addr, prack(&mut c, &format!("1 {invite_seq} INVITE"), 4));
+    let sent = h.sent();
+    let statuses: Vec<_> = sent
+        .iter()
+        .map(|t| {
+            let r = common::response(t);
+            (r.status.as_u16(), r.headers.cseq.method.to_string())
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [(200, "PRACK".to_owned()), (200, "INVITE".to_owned())]
+    );
+    // The 180's retransmissions stopped; the 200's run until the ACK.
+    h.udp(c.addr, c.ack());
+    assert_eq!(h.events(), [SipEvent::AckReceived { call }]);
+    assert!(h.advance(Duration::from_secs(40)).is_empty());
+}
+
+#[test]
+fn a_reliable_180_never_pracked_ends_the_call_with_500() {
+    let mut h = Harness::new();
+    let mut c = caller();
+    let call = offered_100rel(&mut h, &mut c);
+    h.engine.answer(call, RTP_PORT, h.now).unwrap();
+    assert_eq!(h.one_response().status, StatusCode::RINGING);
+    let sent = h.advance(Duration::from_secs(33));
+    let status = |t: &sip::Transmit| common::response(t).status;
+    let first = sent
+        .iter()
+        .position(|(_, t)| status(t) == StatusCode::SERVER_INTERNAL_ERROR)
+        .expect("a 500");
+    assert_eq!(sent[first].0, 32_000, "after 64*T1");
+    assert!(
+        sent[..first]
+            .iter()
+            .all(|(_, t)| status(t) == StatusCode::RINGING)
+    );
+    assert_eq!(
+        h.events(),
+        [SipEvent::CallEnded {
+            call,
+            by: EndedBy::Timeout
+        }]
+    );
+}
+
+#[test]
+fn other_required_extensions_still_get_420() {
+    let mut h = Harness::new();
+    let mut c = caller();
+    let invite = c.invite(&offer(6000, "0", None)).replacen(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nRequire: 100rel, foo\r\n",
+        1,
+    );
+    h.udp(c.addr, invite);
+    let refused = h.one_response();
+    assert_eq!(refused.status.as_u16(), 420);
+    assert_eq!(refused.headers.get("Unsupported"), Some("foo"));
+}
