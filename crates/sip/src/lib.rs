@@ -40,9 +40,10 @@
 //! function (`rejection::rejection_response`): 400 for bad syntax (505 for
 //! another SIP version), 481 for unknown dialogs and transactions, 488 for
 //! offers without PCMU/PCMA audio, 501 for unknown methods, 405 for known
-//! ones we do not do, 416, 415, 406, 420 (for any required extension but 100rel). Hostile input never panics: a
-//! request with too little to answer (no Via or CSeq) and any broken
-//! response are dropped and counted in [`Stats`].
+//! ones we do not do, 416, 415, 406, 420 (for any required extension but
+//! 100rel). Hostile input never panics: a request with too little to
+//! answer (no Via or CSeq) and any broken response are dropped and counted
+//! in [`Stats`].
 //!
 //! Replies go back to the source address and port of the request on the
 //! same transport (RFC 3581 symmetric response routing; `received` and
