@@ -817,7 +817,9 @@ impl TcpReader {
 /// yet: crates/sip/src/lib.rs). Each gets 488 and is ACKed.
 async fn offers_without_usable_audio(serve: &Serve) {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let cases: [(&str, Option<String>, Option<&str>); 4] = [
+    // An INVITE with no SDP at all is a delayed offer, answered with ours
+    // (crates/sip/tests/offers.rs), not refused.
+    let cases: [(&str, Option<String>, Option<&str>); 3] = [
         (
             "video-only",
             Some(sdp_media("video 9000 RTP/AVP 31")),
@@ -833,7 +835,6 @@ async fn offers_without_usable_audio(serve: &Serve) {
             Some("this is not a session description\r\n".to_owned()),
             None,
         ),
-        ("no-sdp", None, Some("399")),
     ];
     for (name, sdp, warning) in cases {
         let request = invite(serve.sip_udp, "no-audio", name, "UDP", sdp.as_deref());

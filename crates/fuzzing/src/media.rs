@@ -155,6 +155,7 @@ fn leg_config(
 ) -> LegConfig {
     LegConfig {
         codec,
+        payload_type: codec.payload_type(),
         telephone_event_pt,
         ssrc: Ssrc(ssrc),
         initial_seq: SeqNo(65_530),

@@ -24,6 +24,7 @@ fn main() {
     for i in 0..legs {
         let config = LegConfig {
             codec: Codec::Pcmu,
+            payload_type: 0,
             telephone_event_pt: Some(101),
             ssrc: Ssrc(i as u32),
             initial_seq: SeqNo(0),

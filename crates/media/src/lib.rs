@@ -27,6 +27,7 @@
 //! let mut room = MediaRoom::new();
 //! room.add_leg(LegId(1), LegConfig {
 //!     codec: Codec::Pcmu,
+//!     payload_type: 0,
 //!     telephone_event_pt: Some(101),
 //!     ssrc: Ssrc(0x1234_5678),         // random, from the shell
 //!     initial_seq: SeqNo(4711),        // random, from the shell

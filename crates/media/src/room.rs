@@ -60,6 +60,10 @@ pub struct LegId(pub u64);
 pub struct LegConfig {
     /// The codec we send with (both PCMU and PCMA are accepted on receive).
     pub codec: Codec,
+    /// `codec`'s negotiated payload type: what we send with, and accepted
+    /// as `codec` on receive beside the static 0 and 8 (an offer may map
+    /// G.711 to any number, `a=rtpmap:98 PCMU/8000`).
+    pub payload_type: u8,
     /// The negotiated `telephone-event/8000` payload type, if any.
     pub telephone_event_pt: Option<u8>,
     /// Our SSRC towards this leg (drawn by the shell).
@@ -400,7 +404,11 @@ impl MediaRoom {
         };
         let pt = packet.payload_type;
         let is_dtmf = leg.config.telephone_event_pt == Some(pt);
-        let codec = Codec::from_payload_type(pt);
+        let codec = if pt == leg.config.payload_type {
+            Some(leg.config.codec)
+        } else {
+            Codec::from_payload_type(pt)
+        };
         if !is_dtmf && codec.is_none() && pt != COMFORT_NOISE_PT {
             leg.stats.unknown_payload_type += 1;
             return Received::UnknownPayloadType(pt);
@@ -504,7 +512,7 @@ impl MediaRoom {
             };
             RtpHeader {
                 marker: leg.marker_next,
-                payload_type: leg.config.codec.payload_type(),
+                payload_type: leg.config.payload_type,
                 seq: leg.seq,
                 timestamp: ts,
                 ssrc: leg.config.ssrc,
@@ -604,6 +612,7 @@ mod tests {
     fn config() -> LegConfig {
         LegConfig {
             codec: Codec::Pcma,
+            payload_type: 8,
             telephone_event_pt: Some(101),
             ssrc: Ssrc(1),
             initial_seq: SeqNo(0),
@@ -741,5 +750,40 @@ mod tests {
         room.tick(now);
         let t = room.poll_transmit().unwrap();
         assert_eq!(t.to, new);
+    }
+
+    #[test]
+    fn a_dynamic_g711_payload_type_is_heard_and_sent_with() {
+        let mut room = MediaRoom::new();
+        let leg = LegId(4);
+        let config = LegConfig {
+            codec: Codec::Pcmu,
+            payload_type: 98,
+            telephone_event_pt: Some(96),
+            ..config()
+        };
+        room.add_leg(leg, config).unwrap();
+        let from = SocketAddr::from(([192, 0, 2, 9], 5004));
+        let now = Instant::now();
+        for seq in 1..=2 {
+            let _ = room.handle_datagram(leg, from, &rtp(98, seq, &[0xff; 160]), now);
+        }
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(98, 3, &[0xff; 160]), now),
+            Received::Audio(Push::Accepted)
+        );
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(99, 4, &[0xff; 160]), now),
+            Received::UnknownPayloadType(99)
+        );
+        // A 4733 event on the negotiated number is a digit (`*`, ended).
+        let star = [10, 0x80, 0, 160];
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(96, 5, &star), now),
+            Received::Dtmf
+        );
+        room.tick(now);
+        let t = room.poll_transmit().unwrap();
+        assert_eq!(RtpPacket::parse(t.payload).unwrap().payload_type, 98);
     }
 }

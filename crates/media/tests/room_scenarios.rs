@@ -63,6 +63,7 @@ impl Phone {
     fn config(&self) -> LegConfig {
         LegConfig {
             codec: self.codec,
+            payload_type: self.codec.payload_type(),
             telephone_event_pt: Some(101),
             ssrc: Ssrc(0x5EED_0000 + self.leg.0 as u32),
             initial_seq: SeqNo(1000 * self.leg.0 as u16),

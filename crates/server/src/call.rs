@@ -27,7 +27,7 @@ use calls::{
 };
 use conference::JoinError;
 use media::{AudioSource, PcmSource, Repeat, Silence, TICK};
-use model::{Account, AuthToken, CallRecord, CallSid, CallStatus, PhoneNumber};
+use model::{Account, AuthToken, CallRecord, CallSid, CallStatus, ConferenceSid, PhoneNumber};
 use sip::sdp::NegotiatedAudio;
 use sip::{IncomingCall, StatusCode};
 use store::StoreError;
@@ -41,7 +41,7 @@ use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl};
 
 use crate::audio::{self, AudioError};
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure};
-use crate::membership::{CallNotice, LegHandover, LegUpdate};
+use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport};
 use crate::metrics::{ActiveCall, Metrics};
 use crate::player::{Player, leg_config};
 use crate::room::RoomHandle;
@@ -132,7 +132,11 @@ async fn run(
         svc.webhook_timeout,
         Instant::now().into_std(),
     );
-    let held = incoming.audio.on_hold();
+    // A delayed offer: the ACK's answer comes before the answer is
+    // reported to the core (`CallIo::await_answer`).
+    let awaiting_answer = incoming.audio.is_none();
+    let audio = incoming.audio.unwrap_or_else(sip::sdp::offered_audio);
+    let held = audio.on_hold();
     let io = CallIo {
         svc,
         token: route.account.auth_token,
@@ -141,13 +145,15 @@ async fn run(
         call,
         sip,
         events: Some(events),
-        audio: incoming.audio,
+        audio,
+        awaiting_answer,
         held,
         socket: None,
         rtp_port: 0,
         player: None,
         playing: None,
         room: None,
+        conference: None,
         notices: None,
         work: Vec::new(),
         clips: HashMap::new(),
@@ -207,6 +213,8 @@ struct CallIo {
     /// The SDP as last negotiated, and whether the caller holds: what a
     /// player or a room leg is made from.
     audio: NegotiatedAudio,
+    /// A delayed offer: `audio` is our offer's until the ACK's answer.
+    awaiting_answer: bool,
     held: bool,
     /// The bound RTP socket, until the player takes it.
     socket: Option<UdpSocket>,
@@ -217,6 +225,8 @@ struct CallIo {
     playing: Option<(ReqId, Interval)>,
     /// The room the call is in, and what it tells the call.
     room: Option<RoomHandle>,
+    /// The conference the call is in, for the digits it reports.
+    conference: Option<ConferenceSid>,
     notices: Option<mpsc::Receiver<CallNotice>>,
     /// Fetches and clips under way, polled by this task itself (not
     /// spawned): cancelling one drops it at once, and a dropped webhook is
@@ -370,6 +380,10 @@ impl CallIo {
                     tracing::debug!(error = %e, "the call ended before it was answered");
                     return Some(CallInput::Answered(false));
                 }
+                if self.awaiting_answer && !self.await_answer().await {
+                    tracing::debug!("the ACK brought no usable answer to our offer");
+                    return Some(CallInput::Answered(false));
+                }
                 self._active = Some(self.svc.metrics.call_answered());
                 if let Some(socket) = self.socket.take() {
                     self.player = Some(Player::new(socket, &self.audio, None, self.held));
@@ -465,6 +479,35 @@ impl CallIo {
         None
     }
 
+    /// A delayed offer's answer: the ACK's SDP comes as `Media` before
+    /// `Acked`, and the call's media is made from it. `false` if the call
+    /// ended instead (no usable answer: the SIP task sent BYE; or no ACK).
+    async fn await_answer(&mut self) -> bool {
+        loop {
+            match recv(&mut self.events).await {
+                Some(CallEvent::Media(audio)) => {
+                    self.held = audio.on_hold();
+                    self.audio = audio;
+                }
+                Some(CallEvent::Hold(held)) => self.held = held,
+                Some(CallEvent::Acked) => {
+                    self.awaiting_answer = false;
+                    return true;
+                }
+                // A key before the ACK has no room to go to.
+                Some(CallEvent::Digit(_)) => {}
+                Some(CallEvent::Ended(by)) => {
+                    tracing::debug!(?by, "the SIP call ended before its answer");
+                    return false;
+                }
+                None => {
+                    self.events = None;
+                    return false;
+                }
+            }
+        }
+    }
+
     fn spawn(&mut self, id: ReqId, work: impl Future<Output = Done> + Send + 'static) {
         self.work.push((id, Box::pin(work)));
     }
@@ -515,6 +558,7 @@ impl CallIo {
             Ok(joined) => {
                 let has_room = joined.room.is_some();
                 self.room = joined.room;
+                self.conference = Some(joined.joined.conference.clone());
                 self.notices = Some(notices);
                 CallInput::Joined {
                     conference: joined.joined.conference,
@@ -564,6 +608,19 @@ impl CallIo {
                 self.audio = audio;
                 SipNotice::MediaMoved
             }
+            Some(CallEvent::Digit(digit)) => {
+                tracing::debug!(?digit, "DTMF (SIP INFO)");
+                // Where a room's own digits go: the hub decides (`*` with
+                // hangupOnStar leaves). Out of a room nothing listens yet.
+                if let Some(conference) = &self.conference {
+                    self.svc.hub.report(RoomReport::Digit {
+                        conference: conference.clone(),
+                        call: self.info.call_sid.clone(),
+                        digit,
+                    });
+                }
+                return None;
+            }
         };
         Some(CallInput::Sip(event))
     }
@@ -573,11 +630,13 @@ impl CallIo {
             None => {
                 self.notices = None;
                 self.room = None;
+                self.conference = None;
                 RoomNotice::Gone
             }
             Some(CallNotice::Left { reason, leg }) => {
                 self.notices = None;
                 self.room = None;
+                self.conference = None;
                 if let Some(leg) = leg {
                     // Registered with this runtime again: the room read it on its own.
                     match UdpSocket::from_std(leg.socket) {

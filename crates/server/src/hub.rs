@@ -104,6 +104,9 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct HubHandle {
     tx: mpsc::Sender<Command>,
+    /// The rooms' report channel, for what a call task reports the same way
+    /// (a SIP INFO digit).
+    reports: RoomReports,
 }
 
 /// Starts the hub. It runs until `stop` is cancelled (or every handle is
@@ -117,6 +120,10 @@ pub fn spawn(
 ) -> (HubHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (reports, report_rx) = mpsc::unbounded_channel();
+    let handle = HubHandle {
+        tx,
+        reports: reports.clone(),
+    };
     let hub = Hub {
         mix: MixRuntime::new(),
         conferences: Conferences::new(capacity),
@@ -129,7 +136,7 @@ pub fn spawn(
         gauges: RoomGauges::default(),
     };
     let task = tokio::spawn(hub.run(rx, report_rx, stop));
-    (HubHandle { tx }, task)
+    (handle, task)
 }
 
 impl HubHandle {
@@ -191,6 +198,13 @@ impl HubHandle {
         .unwrap_or(false)
     }
 
+    /// Reports what a call saw outside its room's media (a SIP INFO
+    /// digit), handled exactly like the room's own reports. Never waits.
+    pub fn report(&self, report: RoomReport) {
+        // Fails only when the hub is gone (shutting down).
+        let _ = self.reports.send(report);
+    }
+
     async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Option<T> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(command(reply)).await.ok()?;
@@ -231,6 +245,8 @@ struct Hub {
 /// A call in a conference, as the hub needs it when the call leaves.
 struct Link {
     beep: bool,
+    /// `<Conference hangupOnStar>`: a `*` from the call takes it out.
+    hangup_on_star: bool,
     /// The slot of the call's notice channel kept for its
     /// [`CallNotice::Left`]: taken at the join, so that notice can neither
     /// be lost to a channel the room's notices filled nor make the hub wait.
@@ -354,6 +370,7 @@ impl Hub {
         };
         let call = request.call.clone();
         let beep = request.options.beep;
+        let hangup_on_star = leg.hangup_on_star;
         let joined = match self.conferences.join(request, ids::conference_sid(), now) {
             Ok(joined) => joined,
             Err(e) => {
@@ -363,7 +380,14 @@ impl Hub {
                 });
             }
         };
-        self.links.insert(call.clone(), Link { beep, left });
+        self.links.insert(
+            call.clone(),
+            Link {
+                beep,
+                hangup_on_star,
+                left,
+            },
+        );
         let stored = self.persist_joining(Some((call, leg))).await;
         match stored {
             Ok(()) => Ok(CallJoined {
@@ -385,15 +409,22 @@ impl Hub {
     /// What a room reported, applied like the matching command.
     async fn report(&mut self, report: RoomReport) {
         match report {
-            RoomReport::HangupOnStar { conference, call } => {
+            RoomReport::Digit {
+                conference,
+                call,
+                digit,
+            } => {
                 // A report that crossed the call's leave (and maybe a join
-                // elsewhere) is stale: only the room that saw the `*` counts.
+                // elsewhere) is stale: only the room the call is in counts.
                 let here = self
                     .conferences
                     .participant(&call)
                     .is_some_and(|view| view.conference == conference);
+                let hangs_up = digit.as_char() == '*'
+                    && self.links.get(&call).is_some_and(|l| l.hangup_on_star);
                 let now = self.clock.now();
                 if !here
+                    || !hangs_up
                     || self
                         .conferences
                         .leave(&call, LeaveReason::HangupOnStar, now)
@@ -643,6 +674,7 @@ mod tests {
             socket: UdpSocket::bind("127.0.0.1:0").await.expect("bind"),
             config: LegConfig {
                 codec: media::Codec::Pcmu,
+                payload_type: 0,
                 telephone_event_pt: None,
                 ssrc: Ssrc(1),
                 initial_seq: SeqNo(1),
@@ -727,31 +759,39 @@ mod tests {
         assert!(!hub.leave(call, LeaveReason::Hangup).await);
     }
 
+    /// A digit report from the call's room.
+    fn digit(conference: &ConferenceSid, call: &CallSid, key: u8) -> RoomReport {
+        RoomReport::Digit {
+            conference: conference.clone(),
+            call: call.clone(),
+            digit: media::Digit::from_event(key).expect("a key"),
+        }
+    }
+
+    /// `*` is RFC 4733 event 10.
+    const STAR: u8 = 10;
+
     #[tokio::test]
     async fn a_star_takes_the_call_out_of_the_conference_it_was_pressed_in_only() {
         let (mut hub, account, _dir) = bare_hub().await;
         let call = ids::call_sid();
         let (notify, mut notices) = mpsc::channel(16);
+        let mut handover = leg(notify).await;
+        handover.hangup_on_star = true;
         let joined = hub
-            .join_call(request(&account, &call), leg(notify).await, hub.clock.now())
+            .join_call(request(&account, &call), handover, hub.clock.now())
             .await
             .expect("joined");
+        let here = joined.joined.conference;
 
-        // A report from another room (one the call left) changes nothing.
-        let elsewhere = ids::conference_sid();
-        hub.report(RoomReport::HangupOnStar {
-            conference: elsewhere,
-            call: call.clone(),
-        })
-        .await;
+        // A report from another room (one the call left) changes nothing,
+        // nor does another key.
+        hub.report(digit(&ids::conference_sid(), &call, STAR)).await;
+        hub.report(digit(&here, &call, 11)).await;
         assert!(hub.conferences.participant(&call).is_some());
         assert!(notices.try_recv().is_err());
 
-        hub.report(RoomReport::HangupOnStar {
-            conference: joined.joined.conference,
-            call: call.clone(),
-        })
-        .await;
+        hub.report(digit(&here, &call, STAR)).await;
         assert!(hub.conferences.participant(&call).is_none());
         assert!(matches!(
             notices.try_recv(),
@@ -760,5 +800,21 @@ mod tests {
                 leg: Some(_),
             })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_star_without_hangup_on_star_changes_nothing() {
+        let (mut hub, account, _dir) = bare_hub().await;
+        let call = ids::call_sid();
+        let (notify, mut notices) = mpsc::channel(16);
+        let joined = hub
+            .join_call(request(&account, &call), leg(notify).await, hub.clock.now())
+            .await
+            .expect("joined");
+
+        hub.report(digit(&joined.joined.conference, &call, STAR))
+            .await;
+        assert!(hub.conferences.participant(&call).is_some());
+        assert!(notices.try_recv().is_err());
     }
 }

@@ -11,7 +11,7 @@
 use std::net::{self, SocketAddr};
 
 use conference::LeaveReason;
-use media::{AudioSource, LegConfig};
+use media::{AudioSource, Digit, LegConfig};
 use model::{CallSid, ConferenceSid};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -65,15 +65,20 @@ pub enum LegUpdate {
     Remote(Option<SocketAddr>),
 }
 
-/// What a room tells the hub. A room never waits for the hub (the hub waits
-/// for rooms), so reports go into an unbounded channel; each leg reports
-/// at most once, which bounds it.
+/// What a room (or a call task) tells the hub. A room never waits for the
+/// hub (the hub waits for rooms), so reports go into an unbounded channel;
+/// digits come at the pace of a finger on a keypad (one report per key
+/// press, whatever carried it), which bounds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomReport {
-    /// A leg with `hangupOnStar` pressed `*`: the call leaves its room.
-    HangupOnStar {
+    /// A call in `conference` pressed `digit`, however it arrived: an RFC
+    /// 4733 telephone event or an in-band tone the room detected, or a SIP
+    /// INFO the call task received. The hub decides what it means (`*` from
+    /// a `hangupOnStar` call: the call leaves).
+    Digit {
         conference: ConferenceSid,
         call: CallSid,
+        digit: Digit,
     },
 }
 

@@ -115,6 +115,7 @@ pub fn leg_config(audio: &NegotiatedAudio, remote: Option<SocketAddr>) -> LegCon
     let word = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
     LegConfig {
         codec: audio.codec,
+        payload_type: audio.payload_type,
         telephone_event_pt: audio.telephone_event,
         ssrc: Ssrc(word(0)),
         initial_seq: SeqNo(u16::from_le_bytes([r[4], r[5]])),

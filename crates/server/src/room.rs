@@ -211,8 +211,6 @@ struct Leg {
     call: CallSid,
     socket: net::UdpSocket,
     remote: Option<SocketAddr>,
-    /// Cleared once its `*` is reported: the hub takes the call out.
-    hangup_on_star: bool,
     notify: mpsc::Sender<CallNotice>,
 }
 
@@ -299,7 +297,6 @@ impl RoomTask {
                         call,
                         socket,
                         remote: leg.config.remote,
-                        hangup_on_star: leg.hangup_on_star,
                         notify: leg.notify,
                     },
                 );
@@ -398,18 +395,17 @@ impl RoomTask {
                 }
             }
             MediaEvent::Dtmf { leg, digit } => {
-                let Some(leg) = self.legs.get_mut(&leg) else {
+                let Some(leg) = self.legs.get(&leg) else {
                     return;
                 };
                 tracing::debug!(call_sid = %leg.call, ?digit, "DTMF");
-                if digit.as_char() == '*' && leg.hangup_on_star {
-                    leg.hangup_on_star = false;
-                    // Fails only when the hub is gone (shutting down).
-                    let _ = self.reports.send(RoomReport::HangupOnStar {
-                        conference: self.conference.clone(),
-                        call: leg.call.clone(),
-                    });
-                }
+                // The hub decides what a digit means. Fails only when the
+                // hub is gone (shutting down).
+                let _ = self.reports.send(RoomReport::Digit {
+                    conference: self.conference.clone(),
+                    call: leg.call.clone(),
+                    digit,
+                });
             }
         }
     }

@@ -175,6 +175,8 @@ pub enum CallEvent {
     Media(sip::sdp::NegotiatedAudio),
     /// The call is over (the caller gave up before the answer: `Remote`).
     Ended(EndedBy),
+    /// The caller sent a DTMF key in a SIP INFO.
+    Digit(media::Digit),
 }
 
 #[derive(Debug)]
@@ -510,6 +512,7 @@ impl SipTask {
             SipEvent::AckReceived { call } => (call, CallEvent::Acked, false),
             SipEvent::HoldChanged { call, on_hold } => (call, CallEvent::Hold(on_hold), false),
             SipEvent::MediaChanged { call, audio } => (call, CallEvent::Media(audio), false),
+            SipEvent::Dtmf { call, digit } => (call, CallEvent::Digit(digit), false),
             SipEvent::CallCancelled { call } => (call, CallEvent::Ended(EndedBy::Remote), true),
             SipEvent::CallEnded { call, by } => (call, CallEvent::Ended(by), true),
         };

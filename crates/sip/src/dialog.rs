@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::event::SipEvent;
 use crate::message::{CSeq, Headers, Method, NameAddr, RawHeader, Request, SipCallId, Via};
+use crate::rejection::ReadSdp;
 use crate::sdp::{NegotiatedAudio, Origin, SessionDescription};
 use crate::session_timer::SessionTimer;
 use crate::types::{CallId, Transport, TxId};
@@ -96,7 +98,13 @@ pub(crate) struct MediaSession {
     /// Our RTP address, once answered.
     pub local: Option<SocketAddr>,
     pub origin: Origin,
+    /// The last SDP we sent (answer or offer), for the origin's version.
     pub last_answer: Option<String>,
+    /// The next 2xx carries our offer and its ACK the answer (a delayed
+    /// offer or a body-less re-INVITE); until that ACK, `offer`, `stream`
+    /// and `audio` are the session before it (for a delayed offer, our own
+    /// offer's audio, [`crate::sdp::offered_audio`]).
+    pub awaiting_answer: bool,
 }
 
 #[derive(Debug)]
@@ -117,6 +125,18 @@ pub(crate) struct Call {
     /// The CSeq number of our last re-INVITE, whose final responses we
     /// acknowledge.
     pub reinvite_seq: Option<u32>,
+    /// A `Require: 100rel` caller's reliable 180, until its PRACK.
+    pub reliable: Option<Reliable18x>,
+}
+
+/// A reliable provisional response (RFC 3262 §3), retransmitted until its
+/// PRACK; the 200 follows it, on `rtp_port`.
+#[derive(Debug)]
+pub(crate) struct Reliable18x {
+    pub rseq: u32,
+    pub bytes: Vec<u8>,
+    pub interval: Duration,
+    pub rtp_port: u16,
 }
 
 impl Dialog {
@@ -297,15 +317,71 @@ impl Calls {
 }
 
 impl MediaSession {
-    /// The SDP answer for the current offer, from `local`; the origin's
-    /// version goes up when the text changes (RFC 3264 §8).
+    /// The session an INVITE opens: its offer, or (a delayed offer) ours
+    /// to come.
+    pub fn of_offer(offer: Option<ReadSdp>, origin: Origin) -> Self {
+        let awaiting_answer = offer.is_none();
+        let (offer, stream, audio) = offer.unwrap_or_else(|| {
+            let none = SessionDescription {
+                connection: None,
+                direction: None,
+                timing: None,
+                media: Vec::new(),
+            };
+            (none, 0, crate::sdp::offered_audio())
+        });
+        Self {
+            offer,
+            stream,
+            audio,
+            local: None,
+            origin,
+            last_answer: None,
+            awaiting_answer,
+        }
+    }
+
+    /// Takes a new offer or answer as the session; what changed for the
+    /// shell: [`SipEvent::HoldChanged`] if the hold state did,
+    /// [`SipEvent::MediaChanged`] if codec, payload types or address did.
+    pub fn take(&mut self, call: CallId, (sdp, stream, audio): ReadSdp) -> Vec<SipEvent> {
+        let before = std::mem::replace(&mut self.audio, audio.clone());
+        self.offer = sdp;
+        self.stream = stream;
+        let mut changes = Vec::new();
+        if before.on_hold() != audio.on_hold() {
+            changes.push(SipEvent::HoldChanged {
+                call,
+                on_hold: audio.on_hold(),
+            });
+        }
+        let moved = NegotiatedAudio {
+            direction: before.direction,
+            ..audio.clone()
+        };
+        if moved != before {
+            changes.push(SipEvent::MediaChanged { call, audio });
+        }
+        changes
+    }
+
+    /// The SDP of our next 2xx, from `local`: the answer to the current
+    /// offer, or our own offer while [`MediaSession::awaiting_answer`]; the
+    /// origin's version goes up when the text changes (RFC 3264 §8).
     pub fn answer(&mut self, local: SocketAddr) -> String {
         self.local = Some(local);
-        let mut text =
-            crate::sdp::answer(&self.offer, self.stream, &self.audio, local, self.origin);
+        let (offer, stream, audio) = (&self.offer, self.stream, &self.audio);
+        let write = |origin| {
+            if self.awaiting_answer {
+                crate::sdp::offer(local, origin)
+            } else {
+                crate::sdp::answer(offer, stream, audio, local, origin)
+            }
+        };
+        let mut text = write(self.origin);
         if self.last_answer.as_ref().is_some_and(|last| *last != text) {
             self.origin.version += 1;
-            text = crate::sdp::answer(&self.offer, self.stream, &self.audio, local, self.origin);
+            text = write(self.origin);
         }
         self.last_answer = Some(text.clone());
         text

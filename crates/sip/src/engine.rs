@@ -32,8 +32,11 @@ use crate::message::{
 };
 use crate::param::Param;
 use crate::parse::{self, ParseFailure, ReplyContext};
-use crate::rejection::{ALLOW, Rejection, SUPPORTED, raw, read_offer, rejection_response};
-use crate::sdp::{NegotiatedAudio, Origin, SessionDescription};
+use crate::rejection::{
+    ALLOW, ReadSdp, Rejection, SUPPORTED, raw, read_offer, rejection_response,
+    unsupported_extensions,
+};
+use crate::sdp::Origin;
 use crate::session_timer::{self, SessionTimer};
 use crate::timer::{Kind, Owner};
 use crate::transaction::{
@@ -41,6 +44,10 @@ use crate::transaction::{
 };
 use crate::types::{CallId, ConnId, Transmit, Transport, TxId};
 use crate::uri::{Host, SipUri, Uri};
+
+mod info;
+mod offers;
+mod prack;
 
 /// Why a command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -272,7 +279,18 @@ impl Engine {
 
     /// Answers an offered call: 200 OK with our SDP answer (RTP at the
     /// public address, `rtp_port`), retransmitted until the ACK.
+    ///
+    /// A caller that requires `100rel` gets a reliable 180 first, and the
+    /// 200 once it PRACKs it (`prack.rs`); the shell does nothing more.
     pub fn answer(&mut self, call: CallId, rtp_port: u16, now: Instant) -> Result<(), CallError> {
+        if self.requires_100rel(call)? {
+            return self.ring_reliably(call, rtp_port, now);
+        }
+        self.send_answer(call, rtp_port, now)
+    }
+
+    /// The 200 OK with our SDP, retransmitted until the ACK.
+    fn send_answer(&mut self, call: CallId, rtp_port: u16, now: Instant) -> Result<(), CallError> {
         let (invite, tx) = self.take_offered(call)?;
         let Some(c) = self.calls.get_mut(&call) else {
             return Err(CallError::UnknownCall);
@@ -385,7 +403,12 @@ impl Engine {
         now: Instant,
     ) -> Result<(), Rejection> {
         match request.method {
-            Method::Invite | Method::Bye | Method::Options | Method::Update => {}
+            Method::Invite
+            | Method::Bye
+            | Method::Options
+            | Method::Update
+            | Method::Info
+            | Method::Prack => {}
             Method::Extension(_) => return Err(Rejection::NotImplemented),
             _ => return Err(Rejection::MethodNotAllowed),
         }
@@ -400,13 +423,7 @@ impl Engine {
             None if self.calls.is_merged(request) => return Err(Rejection::Merged),
             None => None,
         };
-        let unsupported: Vec<String> = request
-            .headers
-            .require
-            .iter()
-            .filter(|tag| !SUPPORTED.iter().any(|s| tag.eq_ignore_ascii_case(s)))
-            .cloned()
-            .collect();
+        let unsupported = unsupported_extensions(&request.headers.require);
         if !unsupported.is_empty() {
             return Err(Rejection::BadExtension(unsupported));
         }
@@ -415,6 +432,8 @@ impl Engine {
             (Method::Invite, Some(call)) => self.reinvite(call, transport, source, request, now),
             (Method::Bye, Some(call)) => self.remote_bye(call, transport, source, request, now),
             (Method::Update, Some(call)) => self.update(call, transport, source, request, now),
+            (Method::Info, Some(call)) => self.info(call, transport, source, request, now),
+            (Method::Prack, Some(call)) => self.prack(call, transport, source, request, now),
             (Method::Options, _) => {
                 let extra = vec![
                     raw("Allow", ALLOW),
@@ -435,7 +454,7 @@ impl Engine {
         local: SocketAddr,
         request: &Request,
     ) -> Result<(), Rejection> {
-        let (offer, stream, audio) = read_offer(request)?;
+        let offer = read_offer(request)?;
         let session = session_timer::negotiate(request)?;
         let call = CallId(self.transactions.fresh_id());
         let trying = Response::to(request, StatusCode::TRYING, None).to_bytes();
@@ -469,17 +488,11 @@ impl Engine {
             peer: source,
             local_addr: self.advertised(local),
         };
-        let media = MediaSession {
-            offer,
-            stream,
-            audio: audio.clone(),
-            local: None,
-            origin: Origin {
-                session_id: self.rng.next_u64() >> 1,
-                version: 1,
-            },
-            last_answer: None,
+        let origin = Origin {
+            session_id: self.rng.next_u64() >> 1,
+            version: 1,
         };
+        let media = MediaSession::of_offer(offer.clone(), origin);
         self.calls.insert(
             call,
             Call {
@@ -492,6 +505,7 @@ impl Engine {
                 session,
                 peer_allows_update: session_timer::lists(h, "Allow", "UPDATE"),
                 reinvite_seq: None,
+                reliable: None,
             },
         );
         self.events
@@ -502,7 +516,7 @@ impl Engine {
                 from_display: h.from.display.clone(),
                 to_user: h.to.uri.user().map(str::to_owned),
                 sip_call_id: h.call_id.clone(),
-                audio,
+                audio: offer.map(|(_, _, audio)| audio),
                 remote: source,
                 transport,
             })));
@@ -529,16 +543,15 @@ impl Engine {
         if request.headers.cseq.seq < c.dialog.remote_seq {
             return Err(Rejection::OutOfOrder);
         }
-        // A body-less re-INVITE asks for our offer; we send the session as
-        // it stands and do not read the answer in the ACK.
-        let offer = if request.body.is_empty() {
-            None
-        } else {
-            Some(read_offer(request)?)
-        };
+        // A body-less re-INVITE asks for our offer; the ACK brings the
+        // answer (`offers::take_answer`).
+        let offer = read_offer(request)?;
         let session = session_timer::negotiate(request)?;
         // A new INVITE means the caller got our last 2xx: its ACK was lost.
         self.acknowledge(call, None, now);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.media.awaiting_answer = offer.is_none();
+        }
         let body = self.target_refresh(call, request, offer, session)?;
         let response = self.dialog_ok(call, request, transport, Some(body));
         let bytes = response.to_bytes();
@@ -581,7 +594,7 @@ impl Engine {
         } else if early {
             return Err(Rejection::Pending);
         } else {
-            Some(read_offer(request)?)
+            read_offer(request)?
         };
         let session = session_timer::negotiate(request)?;
         if early {
@@ -613,7 +626,7 @@ impl Engine {
         &mut self,
         call: CallId,
         request: &Request,
-        offer: Option<(SessionDescription, usize, NegotiatedAudio)>,
+        offer: Option<ReadSdp>,
         session: Option<SessionTimer>,
     ) -> Result<String, Rejection> {
         let c = self.calls.get_mut(&call).ok_or(Rejection::NoDialog)?;
@@ -626,24 +639,9 @@ impl Engine {
             c.dialog.remote_target = contact.uri.clone();
         }
         c.session = session;
-        if let Some((offer, stream, audio)) = offer {
-            let before = std::mem::replace(&mut c.media.audio, audio.clone());
-            c.media.offer = offer;
-            c.media.stream = stream;
-            if before.on_hold() != audio.on_hold() {
-                self.events.push_back(SipEvent::HoldChanged {
-                    call,
-                    on_hold: audio.on_hold(),
-                });
-            }
-            let moved = NegotiatedAudio {
-                direction: before.direction,
-                ..audio.clone()
-            };
-            if moved != before {
-                self.events
-                    .push_back(SipEvent::MediaChanged { call, audio });
-            }
+        if let Some(offer) = offer {
+            let changes = c.media.take(call, offer);
+            self.events.extend(changes);
         }
         Ok(c.media.answer(local))
     }
@@ -723,7 +721,11 @@ impl Engine {
     fn ack_for_2xx(&mut self, request: &Request, now: Instant) {
         let call = DialogKey::of_request(request).and_then(|key| self.calls.find(&key));
         match call {
-            Some(call) => self.acknowledge(call, Some(request.headers.cseq.seq), now),
+            Some(call) => {
+                if self.take_answer(call, request, now) {
+                    self.acknowledge(call, Some(request.headers.cseq.seq), now);
+                }
+            }
             None => self.stats.stray_acks += 1,
         }
     }
@@ -864,6 +866,8 @@ impl Engine {
             return;
         };
         match kind {
+            Kind::Retransmit if c.reliable.is_some() => self.retransmit_reliable(call, now),
+            Kind::GiveUp if c.reliable.is_some() => self.reliable_gave_up(call, now),
             Kind::Retransmit => {
                 let Some(pending) = c.pending_2xx.as_mut() else {
                     return;

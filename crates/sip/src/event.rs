@@ -18,8 +18,12 @@ pub struct IncomingCall {
     pub from_display: Option<String>,
     pub to_user: Option<String>,
     pub sip_call_id: SipCallId,
-    /// The audio the offer allows; the answer will say this.
-    pub audio: NegotiatedAudio,
+    /// The audio the offer allows; the answer will say this. `None` for a
+    /// delayed offer (an INVITE without SDP): our 200 carries the offer and
+    /// the ACK the answer, which arrives as [`SipEvent::MediaChanged`] just
+    /// before [`SipEvent::AckReceived`] (or the call ends, with
+    /// [`EndedBy::BadAnswer`]).
+    pub audio: Option<NegotiatedAudio>,
     /// Where the INVITE came from.
     pub remote: SocketAddr,
     pub transport: Transport,
@@ -43,6 +47,9 @@ pub enum EndedBy {
     /// refresh it in time, or our refresh got 408 or 481 or no answer; the
     /// engine sent BYE. The shell ends the call as if the caller had hung up.
     SessionExpired,
+    /// The ACK to our offer (a delayed offer, a body-less re-INVITE)
+    /// carried no answer, or one without PCMU/PCMA; the engine sent BYE.
+    BadAnswer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,10 +69,18 @@ pub enum SipEvent {
         call: CallId,
         on_hold: bool,
     },
-    /// A re-INVITE changed codec, payload types or the remote address.
+    /// A re-INVITE changed codec, payload types or the remote address; or
+    /// the ACK brought the answer to our offer (always reported for a
+    /// delayed offer, before [`SipEvent::AckReceived`]).
     MediaChanged {
         call: CallId,
         audio: NegotiatedAudio,
+    },
+    /// An in-dialog INFO carried a DTMF key (`application/dtmf-relay`
+    /// `Signal=`, or `application/dtmf`); 200 was sent.
+    Dtmf {
+        call: CallId,
+        digit: media::Digit,
     },
     /// The call is over; the handle is dead.
     CallEnded {

@@ -40,9 +40,10 @@
 //! function (`rejection::rejection_response`): 400 for bad syntax (505 for
 //! another SIP version), 481 for unknown dialogs and transactions, 488 for
 //! offers without PCMU/PCMA audio, 501 for unknown methods, 405 for known
-//! ones we do not do, 416, 415, 406, 420. Hostile input never panics: a
-//! request with too little to answer (no Via or CSeq) and any broken
-//! response are dropped and counted in [`Stats`].
+//! ones we do not do, 416, 415, 406, 420 (for any required extension but
+//! 100rel). Hostile input never panics: a request with too little to
+//! answer (no Via or CSeq) and any broken response are dropped and counted
+//! in [`Stats`].
 //!
 //! Replies go back to the source address and port of the request on the
 //! same transport (RFC 3581 symmetric response routing; `received` and
@@ -62,9 +63,27 @@
 //! calls not answered yet: an answered call stays up, and our next request
 //! in it asks the shell for a new connection ([`Transport::TcpConnect`]).
 //! RFC 4028 session timers are negotiated in `session_timer` (422 below
-//! 90 s); UPDATE (RFC 3311) is answered in a dialog. Not done yet: INVITEs without SDP
-//! (delayed offer) get 488, and a body-less re-INVITE is answered with the
-//! current session without reading the ACK's answer.
+//! 90 s); UPDATE (RFC 3311) is answered in a dialog.
+//!
+//! Offer/answer beyond a plain INVITE offer: an INVITE without SDP (a
+//! delayed offer) is offered to the shell with `audio: None`; our 200
+//! carries our offer (PCMU, PCMA, telephone-event 101) and the ACK's answer
+//! arrives as [`SipEvent::MediaChanged`] before [`SipEvent::AckReceived`];
+//! a body-less re-INVITE gets our offer too, and its ACK's answer decides
+//! hold and address like a re-INVITE offer. An ACK with no usable answer
+//! ends the call with BYE ([`EndedBy::BadAnswer`]). A `multipart/mixed` or
+//! `multipart/alternative` body is read for its `application/sdp` part
+//! (415 if it has none). INFO in a dialog carrying a DTMF key
+//! (`application/dtmf-relay`, `application/dtmf`) is answered 200 and
+//! reported as [`SipEvent::Dtmf`]; an empty INFO gets 200, other bodies 415.
+//!
+//! A caller that sends `Require: 100rel` (RFC 3262; `Supported: 100rel` is
+//! advertised) is sent a reliable 180 (`RSeq`, `Require: 100rel`) by the
+//! engine itself when the shell calls [`Engine::answer`]; the 200 follows
+//! the matching PRACK (answered 200; another RAck gets 481), or, with no
+//! PRACK in 64*T1, the INVITE gets 500 and the call ends. The shell never
+//! has to call [`Engine::ringing`] for it. `Supported: 100rel` alone
+//! changes nothing.
 //!
 //! # Where things are
 //!
@@ -148,6 +167,7 @@ mod event;
 mod inbound;
 mod limits;
 mod message;
+mod multipart;
 mod param;
 mod parse;
 mod rejection;

@@ -3,19 +3,30 @@
 
 use crate::error::SipParseError;
 use crate::message::{RawHeader, Request, StatusCode};
+use crate::multipart;
 use crate::sdp::{self, NegotiatedAudio, SdpError, SessionDescription};
 
 /// The methods confab implements, for Allow headers.
-pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE";
+pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, PRACK";
 /// The option tags confab supports, for Supported headers; a Require of
 /// any other gets 420.
-pub(crate) const SUPPORTED: &[&str] = &["timer"];
+pub(crate) const SUPPORTED: &[&str] = &["100rel", "timer"];
 
 /// `422 Session Interval Too Small` (RFC 4028 §6).
 const INTERVAL_TOO_SMALL: StatusCode = match StatusCode::new(422) {
     Some(status) => status,
     None => StatusCode::BAD_REQUEST,
 };
+
+/// The option tags of a Require header that confab does not support
+/// (420 names them in Unsupported).
+pub(crate) fn unsupported_extensions(require: &[String]) -> Vec<String> {
+    require
+        .iter()
+        .filter(|tag| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)))
+        .cloned()
+        .collect()
+}
 
 /// Why the engine refuses a request; see [`rejection_response`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +40,10 @@ pub(crate) enum Rejection {
     BadExtension(Vec<String>),
     NoDialog,
     UnsupportedMediaType,
+    /// An INFO body that is not a DTMF digit we read.
+    UnsupportedInfo,
+    /// An INFO DTMF body that names no key.
+    BadDigit,
     NotAcceptable,
     NoOffer,
     Sdp(SdpError),
@@ -66,6 +81,11 @@ pub(crate) fn rejection_response(rejection: &Rejection) -> (StatusCode, Vec<RawH
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             vec![raw("Accept", "application/sdp")],
         ),
+        R::UnsupportedInfo => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            vec![raw("Accept", "application/dtmf-relay, application/dtmf")],
+        ),
+        R::BadDigit => (StatusCode::BAD_REQUEST, warning(399, "No DTMF key")),
         R::NotAcceptable => (StatusCode::NOT_ACCEPTABLE, vec![]),
         R::NoOffer => (
             StatusCode::NOT_ACCEPTABLE_HERE,
@@ -106,27 +126,50 @@ pub(crate) fn raw(name: &str, value: &str) -> RawHeader {
     }
 }
 
-/// The offer of an INVITE: its SDP, the audio stream and what it allows.
-pub(crate) fn read_offer(
-    request: &Request,
-) -> Result<(SessionDescription, usize, NegotiatedAudio), Rejection> {
-    let h = &request.headers;
-    if request.body.is_empty() {
-        return Err(Rejection::NoOffer);
-    }
-    if h.content_type
-        .as_ref()
-        .is_some_and(|t| !t.is("application", "sdp"))
-    {
-        return Err(Rejection::UnsupportedMediaType);
-    }
-    if h.accept
+/// What a request's SDP says: the description, the audio stream and what
+/// it allows.
+pub(crate) type ReadSdp = (SessionDescription, usize, NegotiatedAudio);
+
+/// The offer of an INVITE; `None` if it has no body (a delayed offer, or a
+/// re-INVITE asking for ours).
+pub(crate) fn read_offer(request: &Request) -> Result<Option<ReadSdp>, Rejection> {
+    if request
+        .headers
+        .accept
         .as_ref()
         .is_some_and(|ranges| !ranges.iter().any(|r| r.covers("application", "sdp")))
     {
         return Err(Rejection::NotAcceptable);
     }
-    let offer = SessionDescription::parse(&request.body).map_err(Rejection::Sdp)?;
-    let (stream, audio) = sdp::negotiate(&offer).map_err(Rejection::Sdp)?;
-    Ok((offer, stream, audio))
+    let Some(body) = sdp_body(request)? else {
+        return Ok(None);
+    };
+    read_sdp(body).map(Some)
+}
+
+/// The answer an ACK carries to the offer in our 2xx.
+pub(crate) fn read_answer(ack: &Request) -> Result<ReadSdp, Rejection> {
+    read_sdp(sdp_body(ack)?.ok_or(Rejection::NoOffer)?)
+}
+
+fn read_sdp(body: &[u8]) -> Result<ReadSdp, Rejection> {
+    let sdp = SessionDescription::parse(body).map_err(Rejection::Sdp)?;
+    let (stream, audio) = sdp::negotiate(&sdp).map_err(Rejection::Sdp)?;
+    Ok((sdp, stream, audio))
+}
+
+/// A request's SDP: its body, or the `application/sdp` part of a
+/// multipart one (RFC 5621); `None` if it has no body. A multipart body
+/// without SDP, or another type, is unsupported (415).
+fn sdp_body(request: &Request) -> Result<Option<&[u8]>, Rejection> {
+    if request.body.is_empty() {
+        return Ok(None);
+    }
+    match &request.headers.content_type {
+        Some(t) if multipart::is_multipart(t) => multipart::sdp_part(t, &request.body)
+            .map(Some)
+            .ok_or(Rejection::UnsupportedMediaType),
+        Some(t) if !t.is("application", "sdp") => Err(Rejection::UnsupportedMediaType),
+        _ => Ok(Some(&request.body)),
+    }
 }

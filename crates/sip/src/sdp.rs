@@ -377,16 +377,7 @@ pub fn answer(
     local: SocketAddr,
     origin: Origin,
 ) -> String {
-    let ip_kind = if local.is_ipv4() { "IP4" } else { "IP6" };
-    let ip = local.ip();
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "v=0\r\no=confab {} {} IN {ip_kind} {ip}\r\ns=confab\r\nc=IN {ip_kind} {ip}\r\nt={}\r\n",
-        origin.session_id,
-        origin.version,
-        offer.timing.as_deref().unwrap_or("0 0"),
-    );
+    let mut out = session_lines(local, origin, offer.timing.as_deref());
     for (index, media) in offer.media.iter().enumerate() {
         if index != chosen {
             let _ = write!(out, "m={} 0 {}", media.kind, media.proto);
@@ -414,6 +405,57 @@ pub fn answer(
         }
         let _ = write!(out, "a=ptime:20\r\na={}\r\n", audio.direction.as_str());
     }
+    out
+}
+
+/// The payload types of our own offer: the static G.711 ones (PCMU first,
+/// RFC 3551) and telephone-event on the number everyone uses for it.
+const OFFER_PCMU: u8 = 0;
+const OFFER_PCMA: u8 = 8;
+const OFFER_TELEPHONE_EVENT: u8 = 101;
+
+/// Writes our offer, for a 2xx whose ACK brings the answer (a delayed-offer
+/// INVITE or a body-less re-INVITE, RFC 3261 §13.2.1 and §14.2): one audio
+/// stream at `local`, PCMU, PCMA and telephone-event, 20 ms, `sendrecv`.
+pub fn offer(local: SocketAddr, origin: Origin) -> String {
+    let mut out = session_lines(local, origin, None);
+    let _ = write!(
+        out,
+        "m=audio {} RTP/AVP {OFFER_PCMU} {OFFER_PCMA} {OFFER_TELEPHONE_EVENT}\r\n\
+         a=rtpmap:{OFFER_PCMU} PCMU/8000\r\na=rtpmap:{OFFER_PCMA} PCMA/8000\r\n\
+         a=rtpmap:{OFFER_TELEPHONE_EVENT} telephone-event/8000\r\n\
+         a=fmtp:{OFFER_TELEPHONE_EVENT} 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
+        local.port()
+    );
+    out
+}
+
+/// The audio of our offer as if it had been answered in kind: what a call
+/// stands on between a delayed offer and its answer (the shell is told the
+/// real one, from the ACK, before anything is sent).
+pub fn offered_audio() -> NegotiatedAudio {
+    NegotiatedAudio {
+        codec: Codec::Pcmu,
+        payload_type: OFFER_PCMU,
+        telephone_event: Some(OFFER_TELEPHONE_EVENT),
+        remote: SocketAddr::from(([0, 0, 0, 0], 0)),
+        direction: Direction::SendRecv,
+        remote_ptime: None,
+    }
+}
+
+/// `v=`, `o=`, `s=`, `c=` and `t=` (`0 0` unless the offer had another).
+fn session_lines(local: SocketAddr, origin: Origin, timing: Option<&str>) -> String {
+    let ip_kind = if local.is_ipv4() { "IP4" } else { "IP6" };
+    let ip = local.ip();
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "v=0\r\no=confab {} {} IN {ip_kind} {ip}\r\ns=confab\r\nc=IN {ip_kind} {ip}\r\nt={}\r\n",
+        origin.session_id,
+        origin.version,
+        timing.unwrap_or("0 0"),
+    );
     out
 }
 

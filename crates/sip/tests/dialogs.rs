@@ -375,7 +375,7 @@ fn the_200_names_the_interval_and_the_refresher_agreed() {
             require,
             "{extra:?}"
         );
-        assert_eq!(ok.headers.get("Supported"), Some("timer"), "{extra:?}");
+        assert_eq!(ok.headers.get("Supported"), Some("100rel, timer"), "{extra:?}");
         assert!(
             ok.headers.get("Allow").unwrap().contains("UPDATE"),
             "{extra:?}"
@@ -394,7 +394,7 @@ fn an_interval_below_min_se_gets_422_and_a_malformed_one_400() {
         ),
         ("Session-Expires: soon\r\n", 400),
         ("Session-Expires: 1800\r\nMin-SE: -1\r\n", 400),
-        ("Require: timer, 100rel\r\n", 420),
+        ("Require: timer, precondition\r\n", 420),
     ]
     .into_iter()
     .enumerate()
@@ -408,7 +408,7 @@ fn an_interval_below_min_se_gets_422_and_a_malformed_one_400() {
             assert_eq!(refused.headers.get("Min-SE"), Some("90"), "{extra:?}");
         }
         if status == 420 {
-            assert_eq!(refused.headers.get("Unsupported"), Some("100rel"));
+            assert_eq!(refused.headers.get("Unsupported"), Some("precondition"));
         }
         assert!(h.events().is_empty(), "{extra:?}: no call");
         h.udp(c.addr, c.ack_failure(refused.headers.to.tag().unwrap()));
@@ -639,10 +639,10 @@ fn options_in_and_out_of_a_dialog_get_200_with_allow_and_supported() {
         assert_eq!(ok.status, StatusCode::OK, "{what}");
         assert_eq!(
             ok.headers.get("Allow"),
-            Some("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"),
+            Some("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, PRACK"),
             "{what}"
         );
-        assert_eq!(ok.headers.get("Supported"), Some("timer"), "{what}");
+        assert_eq!(ok.headers.get("Supported"), Some("100rel, timer"), "{what}");
     }
     // The dialog's OPTIONS left the call as it was.
     assert!(h.events().is_empty());

@@ -80,8 +80,9 @@ pub struct RtpStats {
     pub received: u64,
     /// Received audio packets that arrived too late to place (more than 1 s behind).
     pub late: u64,
-    /// Received audio packets in another codec than the one negotiated
-    /// (recorded all the same, decoded by their own payload type).
+    /// Received audio packets in another codec, or on another payload
+    /// type, than the one negotiated (recorded all the same, decoded by
+    /// their own payload type).
     pub other_codec: u64,
     /// Where the last RTP packet came from.
     pub last_source: Option<SocketAddr>,
@@ -157,13 +158,16 @@ impl Media {
         socket: UdpSocket,
         remote: SocketAddr,
         codec: Codec,
+        payload_type: u8,
         telephone_event: Option<u8>,
         start: StreamStart,
     ) -> std::io::Result<Self> {
         let local = socket.local_addr()?;
         let socket = Arc::new(socket);
+        let mut recording = Recording::new(codec, telephone_event);
+        recording.payload_type = payload_type;
         let shared = Arc::new(Shared {
-            recording: Mutex::new(Recording::new(codec, telephone_event)),
+            recording: Mutex::new(recording),
             progress: watch::Sender::new(0),
             sent: AtomicU64::new(0),
         });
@@ -177,7 +181,7 @@ impl Media {
             shared.clone(),
             control_rx,
             dtmf_rx,
-            codec,
+            (codec, payload_type),
             telephone_event,
             start,
         ));
@@ -286,6 +290,9 @@ pub(crate) struct Recording {
     pub other_codec: u64,
     pub last_source: Option<SocketAddr>,
     codec: Codec,
+    /// `codec`'s negotiated payload type (its static one unless the SDP
+    /// mapped another, `a=rtpmap:98 PCMU/8000`).
+    payload_type: u8,
     telephone_event: Option<u8>,
     pub digits: Vec<char>,
     last_event_start: Option<(Ssrc, RtpTimestamp)>,
@@ -306,6 +313,7 @@ impl Recording {
             other_codec: 0,
             last_source: None,
             codec,
+            payload_type: codec.payload_type(),
             telephone_event,
             digits: Vec::new(),
             last_event_start: None,
@@ -349,10 +357,15 @@ impl Recording {
             }
             return;
         }
-        let Some(codec) = Codec::from_payload_type(packet.payload_type) else {
+        let codec = if packet.payload_type == self.payload_type {
+            Some(self.codec)
+        } else {
+            Codec::from_payload_type(packet.payload_type)
+        };
+        let Some(codec) = codec else {
             return; // comfort noise or a codec we did not offer: nothing to place
         };
-        if codec != self.codec {
+        if codec != self.codec || packet.payload_type != self.payload_type {
             self.other_codec += 1;
         }
         let end = self.samples.len();
@@ -440,7 +453,7 @@ async fn send_loop(
     shared: Arc<Shared>,
     control: watch::Receiver<Control>,
     mut dtmf_rx: mpsc::UnboundedReceiver<DtmfRequest>,
-    codec: Codec,
+    (codec, payload_type): (Codec, u8),
     telephone_event: Option<u8>,
     start: StreamStart,
 ) {
@@ -481,7 +494,7 @@ async fn send_loop(
 
         let mut header = RtpHeader {
             marker: false,
-            payload_type: codec.payload_type(),
+            payload_type,
             seq,
             timestamp: ts,
             ssrc,

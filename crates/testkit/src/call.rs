@@ -104,7 +104,9 @@ impl PhoneCall {
                 body,
             )
         };
-        let invite = request("INVITE", &start.uri, &branch, &start.to, Some(&sdp));
+        let delayed = offer.delayed;
+        let invite_sdp = (!delayed).then_some(sdp.as_str());
+        let invite = request("INVITE", &start.uri, &branch, &start.to, invite_sdp);
         let outcome = match shared
             .transact(&invite, &branch, Kind::Invite, deadline, "INVITE")
             .await
@@ -161,11 +163,25 @@ impl PhoneCall {
             route_set,
             cseq: 1,
         };
-        let ack = dialog_request(&shared, &dialog, "ACK", &new_branch()?, None);
+        let ack_sdp = delayed.then_some(sdp.as_str());
+        let ack = dialog_request(&shared, &dialog, "ACK", &new_branch()?, ack_sdp);
         remember_ack(&shared, &dialog.call_id, 1, &ack);
         shared.send(&ack).await?;
 
-        let answer = match Answer::parse(&last.body) {
+        let parsed = Answer::parse(&last.body).and_then(|theirs| {
+            if !delayed {
+                return Ok(theirs);
+            }
+            // Their offer says where to send; our answer what we send.
+            let ours = Answer::parse(sdp.as_bytes())?;
+            Ok(Answer {
+                codec: ours.codec,
+                payload_type: ours.payload_type,
+                telephone_event: ours.telephone_event,
+                ..theirs
+            })
+        });
+        let answer = match parsed {
             Ok(answer) => answer,
             Err(e) => {
                 let bye = dialog_request(&shared, &dialog, "BYE", &new_branch()?, None);
@@ -183,6 +199,7 @@ impl PhoneCall {
             rtp,
             answer.rtp,
             answer.codec,
+            answer.payload_type,
             answer.telephone_event,
             stream,
         )?;
@@ -557,6 +574,29 @@ impl PhoneCall {
         self.media.set_remote(answer.rtp);
         self.answer = answer;
         Ok(answer.direction)
+    }
+
+    /// Sends an INFO in the dialog with a body of `content_type` (DTMF:
+    /// `application/dtmf-relay`, `Signal=*`) and returns its final status.
+    pub async fn info(&mut self, content_type: &str, body: &str) -> Result<u16> {
+        self.ensure_up()?;
+        self.dialog.cseq += 1;
+        let branch = new_branch()?;
+        let bare = dialog_request(&self.shared, &self.dialog, "INFO", &branch, None);
+        let text = String::from_utf8_lossy(&bare);
+        let head = text
+            .strip_suffix("Content-Length: 0\r\n\r\n")
+            .unwrap_or(&text);
+        let info = format!(
+            "{head}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let deadline = Instant::now() + self.timeout;
+        let Outcome { last, .. } = self
+            .shared
+            .transact(info.as_bytes(), &branch, Kind::NonInvite, deadline, "INFO")
+            .await?;
+        Ok(status_of(&last).0)
     }
 
     /// Sends BYE (retransmitted per Timer E over UDP) and waits for its final

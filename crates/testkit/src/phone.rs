@@ -144,6 +144,18 @@ impl Phone {
         let offer = Offer {
             formats: formats.to_owned(),
             attributes: attributes.iter().map(|&a| a.to_owned()).collect(),
+            delayed: false,
+        };
+        self.call_with(user, offer).await
+    }
+
+    /// Like [`Phone::call`], as a trunk with a delayed offer: an INVITE
+    /// without SDP, and our answer (`codec` and telephone-event 101) to the
+    /// server's offer in the ACK.
+    pub async fn call_delayed(&self, user: &str, codec: Codec) -> Result<PhoneCall> {
+        let offer = Offer {
+            delayed: true,
+            ..Offer::audio(codec)
         };
         self.call_with(user, offer).await
     }

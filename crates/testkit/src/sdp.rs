@@ -49,6 +49,9 @@ impl Direction {
 pub(crate) struct Offer {
     pub formats: String,
     pub attributes: Vec<String>,
+    /// A delayed offer: the INVITE has no SDP, the server's 200 carries
+    /// its offer, and this description goes in the ACK as the answer.
+    pub delayed: bool,
 }
 
 impl Offer {
@@ -67,6 +70,7 @@ impl Offer {
                 "a=fmtp:101 0-16".into(),
                 "a=ptime:20".into(),
             ],
+            delayed: false,
         }
     }
 
@@ -103,6 +107,8 @@ pub struct Answer {
     pub rtp: SocketAddr,
     /// The first G.711 payload type in the audio stream's format list.
     pub codec: Codec,
+    /// Its number: the static 0 or 8, or what an `a=rtpmap` maps to G.711.
+    pub payload_type: u8,
     /// The telephone-event payload type, if the answer kept one.
     pub telephone_event: Option<u8>,
     /// The audio stream's direction (media level, else session level, else sendrecv).
@@ -150,6 +156,7 @@ impl Answer {
                             ip: None,
                             direction: None,
                             telephone_event: None,
+                            g711: Vec::new(),
                         });
                         in_audio = true;
                     } else {
@@ -175,6 +182,9 @@ impl Answer {
                             if let Some(pt) = telephone_event_pt(value) {
                                 a.telephone_event = Some(pt);
                             }
+                            if let Some(map) = g711_rtpmap(value) {
+                                a.g711.push(map);
+                            }
                         }
                         (None, _) if dir.is_some() => session_dir = dir,
                         _ => {}
@@ -187,10 +197,15 @@ impl Answer {
         if audio.port == 0 {
             return Err(AnswerError("the audio stream was refused (port 0)".into()));
         }
-        let codec = audio
+        let (payload_type, codec) = audio
             .formats
             .iter()
-            .find_map(|&pt| Codec::from_payload_type(pt))
+            .find_map(|&pt| {
+                let mapped = audio.g711.iter().find(|(p, _)| *p == pt).map(|(_, c)| *c);
+                mapped
+                    .or_else(|| Codec::from_payload_type(pt))
+                    .map(|c| (pt, c))
+            })
             .ok_or_else(|| AnswerError(format!("no PCMU/PCMA in {:?}", audio.formats)))?;
         let ip = audio
             .ip
@@ -199,6 +214,7 @@ impl Answer {
         Ok(Self {
             rtp: SocketAddr::new(ip, audio.port),
             codec,
+            payload_type,
             telephone_event: audio
                 .telephone_event
                 .filter(|pt| audio.formats.contains(pt)),
@@ -216,6 +232,8 @@ struct AudioStream {
     ip: Option<IpAddr>,
     direction: Option<Direction>,
     telephone_event: Option<u8>,
+    /// `a=rtpmap` lines naming PCMU or PCMA.
+    g711: Vec<(u8, Codec)>,
 }
 
 /// `IN IP4 127.0.0.1` → the address (a multicast TTL suffix is dropped).
@@ -225,6 +243,19 @@ fn parse_connection(value: &str) -> Option<IpAddr> {
         (Some("IN"), Some("IP4" | "IP6"), Some(addr)) => addr.split('/').next()?.parse().ok(),
         _ => None,
     }
+}
+
+/// `rtpmap:98 PCMU/8000` → (98, PCMU).
+fn g711_rtpmap(attr: &str) -> Option<(u8, Codec)> {
+    let (pt, encoding) = attr
+        .strip_prefix("rtpmap:")?
+        .split_once(char::is_whitespace)?;
+    let codec = match encoding.trim() {
+        e if e.eq_ignore_ascii_case("PCMU/8000") => Codec::Pcmu,
+        e if e.eq_ignore_ascii_case("PCMA/8000") => Codec::Pcma,
+        _ => return None,
+    };
+    Some((pt.trim().parse().ok()?, codec))
 }
 
 /// `rtpmap:101 telephone-event/8000` → 101.
@@ -259,6 +290,7 @@ mod tests {
         let custom = Offer {
             formats: "18".into(),
             attributes: vec!["a=rtpmap:18 G729/8000".into(), "a=inactive".into()],
+            delayed: false,
         }
         .render("127.0.0.1:1".parse().unwrap(), 1, Direction::SendRecv);
         assert!(custom.ends_with("a=inactive\r\n"), "{custom}");

@@ -6,7 +6,7 @@
 //! through `router().oneshot`, a stand-in for the customer's web app, and
 //! the testkit phone. Modules that start a SIP server use RTP port ranges
 //! of their own (41xxx calls, 42xxx/44xxx rooms, 43xxx metrics and webhook
-//! faults, 46xxx sip_guard, 470xx addresses, 319xx sip_tcp), since they all run in one
+//! faults, 46xxx sip_guard, 470xx addresses, 47xxx offers, 319xx sip_tcp), since they all run in one
 //! process at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,6 +18,7 @@ mod auth_limit;
 mod calls;
 mod isolation;
 mod metrics;
+mod offers;
 mod raw_targets;
 mod rooms;
 mod sip_guard;

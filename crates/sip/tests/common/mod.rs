@@ -222,12 +222,26 @@ impl Caller {
         extra: &str,
         body: &str,
     ) -> String {
+        let content_type = (!body.is_empty()).then_some("application/sdp");
+        self.typed_message(method, cseq, branch, to_tag, extra, content_type, body)
+    }
+
+    /// [`Caller::message`] with a body of any type.
+    #[allow(clippy::too_many_arguments)]
+    pub fn typed_message(
+        &self,
+        method: &str,
+        cseq: &str,
+        branch: &str,
+        to_tag: Option<&str>,
+        extra: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> String {
         let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
-        let content_type = if body.is_empty() {
-            ""
-        } else {
-            "Content-Type: application/sdp\r\n"
-        };
+        let content_type = content_type
+            .map(|t| format!("Content-Type: {t}\r\n"))
+            .unwrap_or_default();
         format!(
             "{method} sip:room1@{PUBLIC}:5060 SIP/2.0\r\n\
              Via: SIP/2.0/UDP {addr};branch={branch}\r\n\
@@ -299,6 +313,51 @@ impl Caller {
             self.to_tag.as_deref(),
             "",
             "",
+        )
+    }
+
+    /// ACK for a 2xx carrying an answer (to our offer).
+    pub fn ack_with(&mut self, sdp: &str) -> String {
+        let branch = self.branch();
+        self.message(
+            "ACK",
+            &format!("{} ACK", self.invite_cseq),
+            &branch,
+            self.to_tag.as_deref(),
+            "",
+            sdp,
+        )
+    }
+
+    /// A request in the dialog with a body of `content_type` (INFO).
+    pub fn in_dialog(&mut self, method: &str, content_type: Option<&str>, body: &str) -> String {
+        self.cseq += 1;
+        let branch = self.branch();
+        self.typed_message(
+            method,
+            &format!("{} {method}", self.cseq),
+            &branch,
+            self.to_tag.as_deref(),
+            "",
+            content_type,
+            body,
+        )
+    }
+
+    /// The initial INVITE with a body of `content_type` (multipart).
+    pub fn typed_invite(&mut self, content_type: &str, body: &str) -> String {
+        self.cseq += 1;
+        self.invite_cseq = self.cseq;
+        self.invite_branch = self.branch();
+        self.invite_to_tag = None;
+        self.typed_message(
+            "INVITE",
+            &format!("{} INVITE", self.cseq),
+            &self.invite_branch,
+            None,
+            "",
+            Some(content_type),
+            body,
         )
     }
 
@@ -376,6 +435,7 @@ pub fn call_of(event: &SipEvent) -> CallId {
         | SipEvent::AckReceived { call }
         | SipEvent::HoldChanged { call, .. }
         | SipEvent::MediaChanged { call, .. }
+        | SipEvent::Dtmf { call, .. }
         | SipEvent::CallEnded { call, .. } => *call,
     }
 }

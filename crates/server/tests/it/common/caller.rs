@@ -21,20 +21,54 @@ pub struct Line {
     pub codec: Codec,
     /// SIP over one TCP connection instead of UDP.
     pub tcp: bool,
+    /// A delayed offer: no SDP in the INVITE, the answer in the ACK.
+    pub delayed: bool,
+    /// An offer of `m=audio` formats and `a=` lines written by hand (for
+    /// `codec` on a payload type of its own), instead of the usual one.
+    pub formats: Option<(&'static str, &'static [&'static str])>,
 }
 
 impl Line {
     pub const UDP: Line = Line {
         codec: Codec::Pcmu,
         tcp: false,
+        delayed: false,
+        formats: None,
     };
     pub const PCMA: Line = Line {
         codec: Codec::Pcma,
         tcp: false,
+        delayed: false,
+        formats: None,
     };
     pub const TCP: Line = Line {
         codec: Codec::Pcmu,
         tcp: true,
+        delayed: false,
+        formats: None,
+    };
+    /// A trunk's delayed offer, answered with PCMA (not the server's first
+    /// choice, PCMU: the answer decides).
+    pub const DELAYED_PCMA: Line = Line {
+        codec: Codec::Pcma,
+        tcp: false,
+        delayed: true,
+        formats: None,
+    };
+    /// PCMU on payload type 98 and telephone-event on 96 (`a=rtpmap`).
+    pub const PCMU_98: Line = Line {
+        codec: Codec::Pcmu,
+        tcp: false,
+        delayed: false,
+        formats: Some((
+            "98 96",
+            &[
+                "a=rtpmap:98 PCMU/8000",
+                "a=rtpmap:96 telephone-event/8000",
+                "a=fmtp:96 0-16",
+                "a=ptime:20",
+            ],
+        )),
     };
 }
 
@@ -74,7 +108,12 @@ impl Caller {
         .expect("a test phone");
         phone.set_caller(caller);
         phone.set_timeout(DEADLINE);
-        let call = match phone.call(user, line.codec).await {
+        let placed = match line.formats {
+            Some((formats, attributes)) => phone.call_offering(user, formats, attributes).await,
+            None if line.delayed => phone.call_delayed(user, line.codec).await,
+            None => phone.call(user, line.codec).await,
+        };
+        let call = match placed {
             Ok(call) => call,
             Err(e) => return Err(e.status().unwrap_or_else(|| panic!("dialling {user}: {e}"))),
         };
@@ -205,6 +244,14 @@ impl Caller {
     /// Presses a key (`*`, `1`, ...); the phone sends it over the next ticks.
     pub fn press(&self, key: char) {
         self.call.press(key).expect("a key press");
+    }
+
+    /// Sends a SIP INFO in the call's dialog; its final status.
+    pub async fn info(&mut self, content_type: &str, body: &str) -> u16 {
+        self.call
+            .info(content_type, body)
+            .await
+            .unwrap_or_else(|e| panic!("INFO: {e}"))
     }
 
     /// Waits for the server's BYE (answered 200 as soon as it arrives).
