@@ -681,3 +681,35 @@ proptest! {
         s.run(5);
     }
 }
+
+#[test]
+fn a_phone_that_changes_ssrc_and_back_stays_heard() {
+    // A→B→A from the latched address, each SSRC with its own numbering.
+    let mut s = Scenario::new(vec![
+        Phone::new(1, Codec::Pcmu, 20, TONES[0]),
+        Phone::new(2, Codec::Pcmu, 20, TONES[1]),
+    ]);
+    s.run(25);
+    let a = (s.phones[0].ssrc, s.phones[0].seq, s.phones[0].ts);
+    s.phones[0].ssrc = 0xB0B;
+    s.phones[0].seq = 7;
+    s.phones[0].ts = 123_456;
+    s.run(25);
+    assert_hears(&s.phones[1].recent(20), &[TONES[0]], &[], "on SSRC B");
+    let b_heard = s.phones[1].heard.len();
+    (s.phones[0].ssrc, s.phones[0].seq) = (a.0, a.1);
+    s.phones[0].ts = a.2.wrapping_add(25 * FRAME_SAMPLES as u32);
+    s.run(25);
+    assert_hears(&s.phones[1].recent(20), &[TONES[0]], &[], "back on SSRC A");
+    // Never silent at a switch: every tick after the start carries the tone.
+    for tick in 5..s.phones[1].heard.len() {
+        let frame = s.phones[1].tick_heard(tick);
+        assert!(
+            media::goertzel::rms(frame) > 1000.0,
+            "tick {tick} (switch back at {b_heard}) is silent"
+        );
+    }
+    let stats = s.room.leg_stats(s.phones[0].leg).unwrap();
+    assert_eq!(stats.resyncs, 2);
+    assert_eq!(stats.foreign_dropped, 0);
+}
