@@ -711,6 +711,12 @@ fn log(line: LogLine) {
         }
         LogLine::Left(reason) => tracing::info!(?reason, "left the conference"),
         LogLine::TimeLimitUp => tracing::info!("the <Dial> time limit is up"),
+        LogLine::RtpTimeout(timeout) => {
+            tracing::info!(
+                ?timeout,
+                "no RTP from the caller (--rtp-timeout): hanging up"
+            );
+        }
         LogLine::Wait(warning) => tracing::info!(%warning, "wait audio"),
         LogLine::WaitAudioFailed(error) => {
             tracing::info!(%error, "wait audio could not be played");
