@@ -653,6 +653,7 @@ mod tests {
             wait: None,
             hangup_on_star: false,
             held: false,
+            activity: crate::rtp_activity::RtpActivity::new(std::time::Instant::now()),
             notify,
         }
     }

@@ -16,6 +16,8 @@ use model::{CallSid, ConferenceSid};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use crate::rtp_activity::RtpActivity;
+
 /// A call's media leg on its way into a room: its socket and what was
 /// negotiated for it.
 #[derive(Debug)]
@@ -27,6 +29,8 @@ pub struct LegHandover {
     pub hangup_on_star: bool,
     /// On hold (re-INVITE `sendonly`/`inactive`) when it joins.
     pub held: bool,
+    /// Where the room records the caller's RTP arrivals (`--rtp-timeout`).
+    pub activity: RtpActivity,
     /// Where the call hears about its membership ([`CallNotice`]). The hub
     /// reserves one slot of it when the join succeeds, for the
     /// [`CallNotice::Left`] that ends the membership: the room's notices

@@ -18,6 +18,8 @@ use media::{
 use sip::sdp::NegotiatedAudio;
 use tokio::net::UdpSocket;
 
+use crate::rtp_activity::RtpActivity;
+
 const LEG: LegId = LegId(1);
 
 /// One call's private media.
@@ -27,6 +29,7 @@ pub struct Player {
     room: MediaRoom,
     remote: Option<SocketAddr>,
     buf: Vec<u8>,
+    activity: RtpActivity,
 }
 
 impl Player {
@@ -37,6 +40,7 @@ impl Player {
         audio: &NegotiatedAudio,
         remote: Option<SocketAddr>,
         held: bool,
+        activity: RtpActivity,
     ) -> Self {
         let mut room = MediaRoom::new();
         room.set_waiting(true);
@@ -50,6 +54,7 @@ impl Player {
             room,
             remote: config.remote,
             buf: vec![0; 2048],
+            activity,
         }
     }
 
@@ -60,16 +65,7 @@ impl Player {
 
     /// One 20 ms step; `true` when the clip has played to its end.
     pub fn tick(&mut self, now: Instant) -> bool {
-        loop {
-            match self.socket.try_recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    let datagram = self.buf.get(..n).unwrap_or_default();
-                    let _ = self.room.handle_datagram(LEG, from, datagram, now);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => break,
-            }
-        }
+        self.drain(now);
         self.room.tick(now);
         while let Some(t) = self.room.poll_transmit() {
             let _ = self.socket.try_send_to(t.payload, t.to);
@@ -88,6 +84,23 @@ impl Player {
                 .set_wait_source(LEG, Some(Box::new(Silence::forever())));
         }
         ended
+    }
+
+    /// Reads what the caller sent (without blocking), noting its RTP in
+    /// the call's [`RtpActivity`]. Ticks do it; between clips the call task
+    /// does, so a silent caller is noticed out of a room too.
+    pub fn drain(&mut self, now: Instant) {
+        loop {
+            match self.socket.try_recv_from(&mut self.buf) {
+                Ok((n, from)) => {
+                    let datagram = self.buf.get(..n).unwrap_or_default();
+                    let received = self.room.handle_datagram(LEG, from, datagram, now);
+                    self.activity.note(received, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => break,
+            }
+        }
     }
 
     /// On hold, nothing is sent (and a clip waits for the call to resume).

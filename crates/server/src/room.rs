@@ -37,6 +37,7 @@ use tracing::Instrument;
 
 use crate::membership::{CallNotice, LegHandover, ReturnedLeg, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RtpFlushed};
+use crate::rtp_activity::RtpActivity;
 
 /// Commands waiting for the room before the hub waits too.
 const QUEUE: usize = 256;
@@ -213,6 +214,7 @@ struct Leg {
     remote: Option<SocketAddr>,
     /// Cleared once its `*` is reported: the hub takes the call out.
     hangup_on_star: bool,
+    activity: RtpActivity,
     notify: mpsc::Sender<CallNotice>,
 }
 
@@ -300,6 +302,7 @@ impl RoomTask {
                         socket,
                         remote: leg.config.remote,
                         hangup_on_star: leg.hangup_on_star,
+                        activity: leg.activity,
                         notify: leg.notify,
                     },
                 );
@@ -359,7 +362,8 @@ impl RoomTask {
                 match leg.socket.recv_from(&mut self.buf) {
                     Ok((n, from)) => {
                         let datagram = self.buf.get(..n).unwrap_or_default();
-                        let _ = self.room.handle_datagram(id, from, datagram, now);
+                        let received = self.room.handle_datagram(id, from, datagram, now);
+                        leg.activity.note(received, now);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     // ICMP errors from an earlier send surface here; not fatal.

@@ -121,6 +121,8 @@ struct DtmfRequest {
 struct Control {
     mode: Mode,
     remote: SocketAddr,
+    /// Replaces the stream's SSRC from the next packet (`None`: the start's).
+    ssrc: Option<Ssrc>,
 }
 
 /// The two RTP tasks of one call and the handles to steer them.
@@ -170,6 +172,7 @@ impl Media {
         let (control, control_rx) = watch::channel(Control {
             mode: Mode::Stopped,
             remote,
+            ssrc: None,
         });
         let (dtmf, dtmf_rx) = mpsc::unbounded_channel();
         let sender = tokio::spawn(send_loop(
@@ -199,6 +202,10 @@ impl Media {
 
     pub fn set_mode(&self, mode: Mode) {
         self.control.send_modify(|c| c.mode = mode);
+    }
+
+    pub fn set_ssrc(&self, ssrc: Ssrc) {
+        self.control.send_modify(|c| c.ssrc = Some(ssrc));
     }
 
     pub fn set_remote(&self, remote: SocketAddr) {
@@ -466,9 +473,9 @@ async fn send_loop(
                 continue;
             }
         }
-        let (mode, remote) = {
+        let (mode, remote, ssrc) = {
             let c = control.borrow();
-            (c.mode, c.remote)
+            (c.mode, c.remote, c.ssrc.unwrap_or(ssrc))
         };
         if current.is_none() && cooldown == 0 {
             current = queue.pop_front().map(|request| DtmfRun {

@@ -273,6 +273,12 @@ impl PhoneCall {
         self.media.set_mode(Mode::Tone(freq_hz));
     }
 
+    /// Sends the stream under another SSRC from the next packet on (its
+    /// sequence and timestamp run on), as a phone that switches sources does.
+    pub fn set_ssrc(&self, ssrc: u32) {
+        self.media.set_ssrc(Ssrc(ssrc));
+    }
+
     /// Sends packets of digital silence (keeps the stream alive, says nothing).
     pub fn send_silence(&self) {
         self.media.set_mode(Mode::Silence);

@@ -6,7 +6,7 @@
 //! through `router().oneshot`, a stand-in for the customer's web app, and
 //! the testkit phone. Modules that start a SIP server use RTP port ranges
 //! of their own (41xxx calls, 42xxx/44xxx rooms, 43xxx metrics and webhook
-//! faults, 46xxx sip_guard, 319xx sip_tcp), since they all run in one
+//! faults, 46xxx sip_guard, 47xxx media_field, 319xx sip_tcp), since they all run in one
 //! process at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +16,7 @@ mod api;
 mod auth_limit;
 mod calls;
 mod isolation;
+mod media_field;
 mod metrics;
 mod raw_targets;
 mod rooms;

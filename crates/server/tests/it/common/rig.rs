@@ -81,9 +81,15 @@ impl Rig {
         open_rooms: bool,
         room_capacity: usize,
     ) -> Self {
-        let mut started = Started::new(room_capacity).await;
         let mut calls = CallConfig::new("127.0.0.1:0".parse().unwrap(), rtp_ports);
         calls.open_rooms = open_rooms;
+        Self::with_calls(calls, room_capacity).await
+    }
+
+    /// A rig whose telephony side is `calls` (SIP on 127.0.0.1:0 and the
+    /// test's RTP ports, with whatever else the test sets).
+    pub async fn with_calls(calls: CallConfig, room_capacity: usize) -> Self {
+        let mut started = Started::new(room_capacity).await;
         let sip = started.listen_sip(calls).await;
         let Started {
             dir,

@@ -1,0 +1,95 @@
+//! Media in the field: a phone that changes its SSRC (and back) stays
+//! heard, and a dead peer (RTP stops, no BYE) is hung up after
+//! `--rtp-timeout`, while a caller on hold, or one still sending, is not.
+//! RTP ports 47xxx. Every wait is on an event with a deadline.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use crate::common::caller::{Caller, hears};
+use crate::common::rig::Rig;
+use model::CallStatus;
+use server::CallConfig;
+
+/// A rig with open rooms and `rtp_timeout`.
+async fn rig(rtp_ports: (u16, u16), rtp_timeout: Option<Duration>) -> Rig {
+    let mut calls = CallConfig::new("127.0.0.1:0".parse().unwrap(), rtp_ports);
+    calls.rtp_timeout = rtp_timeout;
+    Rig::with_calls(calls, 40).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_switching_ssrc_a_b_a_stays_heard() {
+    let rig = rig((47000, 47049), None).await;
+    let a = Caller::dial(rig.sip, "ssrc", "a", 440).await.unwrap();
+    const A: u32 = 0x0A0A_0A0A;
+    a.call().set_ssrc(A);
+    let b = Caller::dial(rig.sip, "ssrc", "b", 700).await.unwrap();
+    rig.room_with("ssrc", 2).await;
+    b.until_heard("b hears a on its first SSRC", hears(440.0, 700.0))
+        .await;
+    a.call().set_ssrc(0x0B0B_0B0B);
+    // Heard again only once audio after the switch arrived: 400 ms of it.
+    let mark = b.heard_len();
+    let after_b = b.listen_from(mark, 400).await;
+    assert!(
+        hears(440.0, 700.0)(&after_b[after_b.len() - 1600..]),
+        "a went silent after switching to SSRC B"
+    );
+    a.call().set_ssrc(A);
+    let mark = b.heard_len();
+    let after_a = b.listen_from(mark, 400).await;
+    assert!(
+        hears(440.0, 700.0)(&after_a[after_a.len() - 1600..]),
+        "a went silent after switching back"
+    );
+    a.hang_up().await;
+    b.hang_up().await;
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_peer_is_hung_up_and_leaves_while_held_and_live_callers_stay() {
+    let rig = rig((47100, 47149), Some(Duration::from_secs(2))).await;
+    let mut dead = Caller::dial(rig.sip, "field", "dead", 440).await.unwrap();
+    let live = Caller::dial(rig.sip, "field", "live", 700).await.unwrap();
+    let mut held = Caller::dial(rig.sip, "field", "held", 1000).await.unwrap();
+    let (cf, calls) = rig.room_with("field", 3).await;
+    live.until_heard("live hears dead", |s| media::tone_fraction(s, 440.0) > 0.2)
+        .await;
+    // Held first, and silent from then on: longer than the dead one.
+    held.reinvite("sendonly").await;
+    held.call().stop_sending();
+    dead.call().stop_sending();
+    dead.expect_bye().await;
+    // The participant list loses it, its record ends completed.
+    let base = rig.base();
+    let uri = format!("{base}/Conferences/{cf}/Participants");
+    let deadline = std::time::Instant::now() + crate::common::caller::DEADLINE;
+    loop {
+        let now = rig.column(&uri, "CallSid").await;
+        if !now.contains(&calls[0]) {
+            assert_eq!(now, calls[1..], "the others stay");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still listed: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let row = rig
+        .call_row(&calls[0], |r| r.status != CallStatus::InProgress)
+        .await;
+    assert_eq!(row.status, CallStatus::Complete);
+    // Silent longer than the dead one, but on hold; and one still sending.
+    assert!(!held.call().bye_received(), "a held caller was hung up");
+    assert!(!live.call().bye_received(), "a live caller was hung up");
+    // Resumed and silent: it is watched again, and goes the same way.
+    held.reinvite("sendrecv").await;
+    held.expect_bye().await;
+    rig.room_with("field", 1).await;
+    assert!(!live.call().bye_received());
+    live.hang_up().await;
+    rig.server.stop().await;
+}
