@@ -10,6 +10,10 @@
 //! is muted, when the room starts) live in the `conference` crate; this type
 //! only does what it is told.
 //!
+//! Key presses come as RFC 4733 events on the negotiated telephone-event
+//! payload type, or, when none was negotiated, as tones in the leg's audio
+//! ([`crate::inband`]); both are the same [`MediaEvent::Dtmf`].
+//!
 //! Per tick, each leg's jitter buffer yields one frame; the frames of legs
 //! that are not muted, not held and not silent are summed once, and each leg
 //! that is not held receives the sum minus its own frame, encoded with its
@@ -32,6 +36,7 @@ use thiserror::Error;
 use crate::dtmf::{Digit, DtmfDetector, TelephoneEvent};
 use crate::g711::Codec;
 use crate::hold_music::HoldMusic;
+use crate::inband::InbandDetector;
 use crate::jitter::{
     FrameKind, JitterBuffer, JitterConfig, JitterStats, MAX_PACKET_SAMPLES, PacketInfo, Push,
 };
@@ -60,7 +65,8 @@ pub struct LegId(pub u64);
 pub struct LegConfig {
     /// The codec we send with (both PCMU and PCMA are accepted on receive).
     pub codec: Codec,
-    /// The negotiated `telephone-event/8000` payload type, if any.
+    /// The negotiated `telephone-event/8000` payload type, if any; without
+    /// one, key presses are listened for in the leg's audio (in-band DTMF).
     pub telephone_event_pt: Option<u8>,
     /// Our SSRC towards this leg (drawn by the shell).
     pub ssrc: Ssrc,
@@ -212,6 +218,8 @@ struct Leg {
     latch: Latch,
     jitter: JitterBuffer,
     dtmf: DtmfDetector,
+    /// Keys heard in the audio, when no telephone-event was negotiated.
+    inband: Option<InbandDetector>,
     muted: bool,
     held: bool,
     wait: Box<dyn AudioSource + Send>,
@@ -299,6 +307,10 @@ impl MediaRoom {
             latch: Latch::new(config.remote),
             jitter: JitterBuffer::new(config.jitter),
             dtmf: DtmfDetector::new(),
+            inband: config
+                .telephone_event_pt
+                .is_none()
+                .then(InbandDetector::new),
             muted: false,
             held: false,
             wait: Box::new(HoldMusic::new()),
@@ -463,6 +475,13 @@ impl MediaRoom {
         self.mixer.clear();
         for leg in &mut self.legs {
             let kind = leg.jitter.pop_frame(&mut leg.input);
+            if kind == FrameKind::Audio
+                && let Some(digit) = leg.inband.as_mut().and_then(|d| d.on_frame(&leg.input))
+            {
+                leg.stats.dtmf_digits += 1;
+                self.events
+                    .push_back(MediaEvent::Dtmf { leg: leg.id, digit });
+            }
             leg.contributes =
                 !self.waiting && !leg.muted && !leg.held && kind != FrameKind::Silence;
             if leg.contributes {

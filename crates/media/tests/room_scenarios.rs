@@ -713,3 +713,64 @@ fn a_phone_that_changes_ssrc_and_back_stays_heard() {
     assert_eq!(stats.resyncs, 2);
     assert_eq!(stats.foreign_dropped, 0);
 }
+
+#[test]
+fn in_band_keys_are_reported_like_telephone_events_only_without_them() {
+    // '*' (941 + 1209 Hz) pressed as audio, 200 ms, on a leg without
+    // telephone-event and on one with it (whose keys come as events).
+    let mut room = MediaRoom::new();
+    let plain = Phone::new(1, Codec::Pcmu, 20, 0.0);
+    let evented = Phone::new(2, Codec::Pcmu, 20, 0.0);
+    let mut config = plain.config();
+    config.telephone_event_pt = None;
+    room.add_leg(plain.leg, config).unwrap();
+    room.add_leg(evented.leg, evented.config()).unwrap();
+    let t0 = Instant::now();
+    let key = |n: u64| {
+        let t = n as f64 / 8000.0;
+        let tau = std::f64::consts::TAU;
+        (5000.0 * (tau * 941.0 * t).sin() + 5000.0 * (tau * 1209.0 * t).sin()) as i16
+    };
+    let packet = |p: &Phone, i: u64| {
+        let samples: Vec<i16> = (0..FRAME_SAMPLES as u64)
+            .map(|n| {
+                if (10..20).contains(&i) {
+                    key(i * 160 + n)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        RtpHeader {
+            marker: i == 0,
+            payload_type: 0,
+            seq: SeqNo(i as u16),
+            timestamp: RtpTimestamp(i as u32 * 160),
+            ssrc: Ssrc(p.ssrc),
+        }
+        .write(&mut bytes);
+        Codec::Pcmu.encode_into(&samples, &mut bytes);
+        bytes
+    };
+    let mut events = Vec::new();
+    for i in 0..40u64 {
+        let now = t0 + TICK * i as u32;
+        for p in [&plain, &evented] {
+            let bytes = packet(p, i);
+            let _ = room.handle_datagram(p.leg, p.addr, &bytes, now);
+        }
+        room.tick(now);
+        while room.poll_transmit().is_some() {}
+        events.extend(std::iter::from_fn(|| room.poll_event()));
+    }
+    let keys: Vec<(LegId, char)> = events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Dtmf { leg, digit } => Some((*leg, digit.as_char())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, [(plain.leg, '*')]);
+    assert_eq!(room.leg_stats(plain.leg).unwrap().dtmf_digits, 1);
+}
