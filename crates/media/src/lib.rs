@@ -8,6 +8,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`rtp`] | RTP header parse/write, RTCP recognition, `SeqNo`/`RtpTimestamp`/`Ssrc` |
+//! | [`rtcp`] | RTCP compound packets read (SR, RR, SDES, BYE) and our SR/RR + SDES written |
 //! | [`g711`] | μ-law and A-law |
 //! | [`dtmf`] | RFC 4733 telephone events, one report per key press |
 //! | [`jitter`] | adaptive playout buffer with loss concealment |
@@ -79,6 +80,7 @@ pub mod mixer;
 mod plc;
 mod resample;
 pub mod room;
+pub mod rtcp;
 pub mod rtp;
 pub mod source;
 pub mod tone;
