@@ -104,6 +104,18 @@ pub struct PacketInfo {
     pub timestamp: RtpTimestamp,
 }
 
+/// The stream being played, as an RTCP report block describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reception {
+    /// The sender's SSRC.
+    pub ssrc: Ssrc,
+    /// Extended highest sequence number received (cycles in the high half).
+    pub highest_seq: u32,
+    /// Packets expected (highest minus first, plus one) and received.
+    pub expected: u64,
+    pub received: u64,
+}
+
 /// What [`JitterBuffer::push`] did with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
@@ -275,6 +287,17 @@ impl JitterBuffer {
         stats.jitter_samples = u32::try_from(self.jitter16 / 16).unwrap_or(u32::MAX);
         stats.target_samples = u32::try_from(self.target).unwrap_or(0);
         stats
+    }
+
+    /// The current stream's reception counts, once a packet arrived.
+    #[must_use]
+    pub fn reception(&self) -> Option<Reception> {
+        self.stream.map(|s| Reception {
+            ssrc: s.ssrc,
+            highest_seq: s.seq_max as u32,
+            expected: u64::try_from(s.seq_max - s.seq_base + 1).unwrap_or(0),
+            received: s.received,
+        })
     }
 
     /// Audio buffered beyond the next frame, in samples (newest received

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use media::dtmf::TelephoneEvent;
+use media::rtcp::{ReportBlock, RtcpPacket, RtcpPackets, write_report};
 use media::rtp::{RtpHeader, RtpPacket};
 use media::tone::JOIN_BEEP_HZ;
 use media::{
@@ -145,6 +146,11 @@ impl Scenario {
 
     /// One 20 ms step: deliver what is due, tick, collect what was sent.
     fn step(&mut self) {
+        self.step_with(|_, _| {});
+    }
+
+    /// [`Scenario::step`], showing each transmit (and the tick) to `see`.
+    fn step_with(&mut self, mut see: impl FnMut(&media::room::Transmit<'_>, u64)) {
         let now = self.now();
         let ms = self.tick * 20;
         for p in &mut self.phones {
@@ -161,6 +167,10 @@ impl Scenario {
             p.heard.push(None);
         }
         while let Some(t) = self.room.poll_transmit() {
+            see(&t, self.tick);
+            if t.rtcp {
+                continue; // reports: see the RTCP scenario
+            }
             let p = self.phones.iter_mut().find(|p| p.leg == t.leg).unwrap();
             assert_eq!(t.to, p.addr, "sent to the latched address only");
             let packet = RtpPacket::parse(t.payload).unwrap();
@@ -773,4 +783,102 @@ fn in_band_keys_are_reported_like_telephone_events_only_without_them() {
         .collect();
     assert_eq!(keys, [(plain.leg, '*')]);
     assert_eq!(room.leg_stats(plain.leg).unwrap().dtmf_digits, 1);
+}
+
+#[test]
+fn rtcp_reports_go_out_every_randomised_five_seconds_and_peer_reports_are_kept() {
+    // Leg 1 negotiated rtcp-mux and talks; leg 2 did not, and is held (so
+    // it sends no RTP: its reports are RRs).
+    let mut s = Scenario::new(vec![
+        Phone::new(1, Codec::Pcmu, 20, 400.0),
+        Phone::new(2, Codec::Pcmu, 20, 700.0),
+    ]);
+    let (one, two) = (s.phones[0].leg, s.phones[1].leg);
+    s.room.set_rtcp_mux(one, true).unwrap();
+    s.room.set_hold(two, true).unwrap();
+    let mut reports: Vec<(LegId, u64, std::net::SocketAddr, Vec<u8>)> = Vec::new();
+    for _ in 0..(60 * 50) {
+        s.step_with(|t, tick| {
+            if t.rtcp {
+                reports.push((t.leg, tick, t.to, t.payload.to_vec()));
+            }
+        });
+        if s.tick == 100 {
+            // The peer of leg 1 reports on our stream: 7 lost, jitter 12.
+            let ours = s.phones[0].config().ssrc;
+            let mut rr = Vec::new();
+            let block = ReportBlock {
+                source: ours,
+                fraction_lost: 0,
+                cumulative_lost: 7,
+                highest_seq: 100,
+                jitter: 12,
+                last_sr: 0,
+                delay_since_last_sr: 0,
+            };
+            write_report(&mut rr, Ssrc(s.phones[0].ssrc), None, Some(block), b"phone");
+            let (addr, now) = (s.phones[0].addr, s.now());
+            assert_eq!(s.room.handle_datagram(one, addr, &rr, now), Received::Rtcp);
+            assert_eq!(
+                s.room.handle_datagram(one, addr, &rr[..10], now),
+                Received::Rtcp
+            );
+            let stray = addr_of(9);
+            assert_eq!(
+                s.room.handle_datagram(one, stray, &rr, now),
+                Received::ForeignSource
+            );
+        }
+    }
+    for (leg, to) in [(one, s.phones[0].addr), (two, s.phones[1].addr)] {
+        let mine: Vec<_> = reports.iter().filter(|r| r.0 == leg).collect();
+        // 60 s at 2.5–7.5 s each (the first one interval after the start).
+        assert!((8..=24).contains(&mine.len()), "{leg:?}: {}", mine.len());
+        let gaps: Vec<u64> = mine.windows(2).map(|w| w[1].1 - w[0].1).collect();
+        assert!(
+            gaps.iter().all(|g| (125..=375).contains(g)),
+            "{leg:?}: {gaps:?}"
+        );
+        assert!(gaps.iter().any(|&g| g != gaps[0]), "randomised: {gaps:?}");
+        let expected_to = if leg == one {
+            to
+        } else {
+            std::net::SocketAddr::new(to.ip(), to.port() + 1)
+        };
+        assert!(mine.iter().all(|r| r.2 == expected_to), "{leg:?}");
+        let packets: Vec<_> = RtcpPackets::new(&mine[0].3)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        match (leg == one, packets[0]) {
+            (
+                true,
+                RtcpPacket::SenderReport {
+                    info, mut reports, ..
+                },
+            ) => {
+                assert!(info.packets > 0);
+                let block = reports.next().expect("a block on the phone's stream");
+                assert_eq!(block.source, Ssrc(s.phones[0].ssrc));
+            }
+            (false, RtcpPacket::ReceiverReport { .. }) => {}
+            (_, other) => panic!("{leg:?}: {other:?}"),
+        }
+        assert_eq!(
+            packets[1],
+            RtcpPacket::SourceDescription {
+                cname: Some(b"confab")
+            }
+        );
+    }
+    let stats = s.room.leg_stats(one).unwrap();
+    assert_eq!((stats.peer_lost, stats.peer_jitter), (7, 12));
+    assert_eq!(
+        (stats.rtcp_in, stats.rtcp_reports_in, stats.rtcp_malformed),
+        (2, 1, 1)
+    );
+    assert_eq!(stats.foreign_dropped, 1);
+}
+
+fn addr_of(last: u8) -> SocketAddr {
+    addr(last, 50_000)
 }
