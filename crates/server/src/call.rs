@@ -550,6 +550,7 @@ impl CallIo {
             hangup_on_star,
             held: self.held,
             activity: self.activity.clone(),
+            rtcp_mux: self.audio.rtcp_mux,
             notify,
         };
         match self.svc.hub.join_call(request, leg).await {

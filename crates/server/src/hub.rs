@@ -654,6 +654,7 @@ mod tests {
             hangup_on_star: false,
             held: false,
             activity: crate::rtp_activity::RtpActivity::new(std::time::Instant::now()),
+            rtcp_mux: false,
             notify,
         }
     }

@@ -31,6 +31,8 @@ pub struct LegHandover {
     pub held: bool,
     /// Where the room records the caller's RTP arrivals (`--rtp-timeout`).
     pub activity: RtpActivity,
+    /// rtcp-mux was negotiated: RTCP goes to the RTP address.
+    pub rtcp_mux: bool,
     /// Where the call hears about its membership ([`CallNotice`]). The hub
     /// reserves one slot of it when the join succeeds, for the
     /// [`CallNotice::Left`] that ends the membership: the room's notices

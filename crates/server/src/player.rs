@@ -49,6 +49,7 @@ impl Player {
         let _ = room.add_leg(LEG, config);
         let _ = room.set_wait_source(LEG, Some(Box::new(Silence::forever())));
         let _ = room.set_hold(LEG, held);
+        let _ = room.set_rtcp_mux(LEG, audio.rtcp_mux);
         Self {
             socket,
             room,

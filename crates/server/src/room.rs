@@ -291,6 +291,7 @@ impl RoomTask {
                 }
                 let _ = self.room.set_muted(id, muted);
                 let _ = self.room.set_hold(id, leg.held);
+                let _ = self.room.set_rtcp_mux(id, leg.rtcp_mux);
                 let _ = self.room.set_wait_source(id, leg.wait);
                 if let Some(old) = self.calls.insert(call.clone(), id) {
                     self.drop_leg(old);
@@ -378,6 +379,8 @@ impl RoomTask {
         while let Some(t) = self.room.poll_transmit() {
             if let Some(leg) = self.legs.get(&t.leg) {
                 // A full send buffer drops this packet; the next tick sends the next.
+                // RTCP without rtcp-mux goes out of the RTP socket too (to
+                // the peer's port + 1): no RTCP port of ours is bound.
                 let _ = leg.socket.send_to(t.payload, t.to);
             }
         }
