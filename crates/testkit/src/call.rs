@@ -173,12 +173,7 @@ impl PhoneCall {
                 return Err(Error::Protocol(format!("SDP answer: {e}")));
             }
         };
-        let (r1, r2) = (random_u64()?, random_u64()?);
-        let stream = StreamStart {
-            ssrc: Ssrc(r1 as u32),
-            seq: SeqNo((r1 >> 32) as u16),
-            ts: RtpTimestamp(r2 as u32),
-        };
+        let stream = random_start()?;
         let media = Media::start(
             rtp,
             answer.rtp,
@@ -516,6 +511,26 @@ impl PhoneCall {
     /// with a re-INVITE; returns the direction the answer chose (`recvonly`
     /// or `inactive` for hold, `sendrecv` after). The audio we send does not
     /// change; the far end is expected to stop sending us its.
+    /// Moves the call's media to a new RTP socket (a phone that changed
+    /// network): a new stream (fresh SSRC, silent until told) and a new
+    /// recording start there, and a `sendrecv` re-INVITE offers the
+    /// new port. The old socket is closed.
+    pub async fn reinvite_moved(&mut self) -> Result<Direction> {
+        self.ensure_up()?;
+        let socket = UdpSocket::bind(SocketAddr::new(self.local_rtp().ip(), 0)).await?;
+        let stream = random_start()?;
+        let moved = Media::start(
+            socket,
+            self.media.remote(),
+            self.answer.codec,
+            self.answer.telephone_event,
+            stream,
+        )?;
+        self.media.stop_all();
+        self.media = moved;
+        self.reinvite_hold(false).await
+    }
+
     pub async fn reinvite_hold(&mut self, hold: bool) -> Result<Direction> {
         self.ensure_up()?;
         let direction = if hold {
@@ -783,6 +798,16 @@ fn dtmf_event(digit: char) -> Option<u8> {
         d @ 'A'..='D' => Some(d as u8 - b'A' + 12),
         _ => None,
     }
+}
+
+/// Where a new RTP stream starts: random SSRC, sequence and timestamp.
+fn random_start() -> Result<StreamStart> {
+    let (r1, r2) = (random_u64()?, random_u64()?);
+    Ok(StreamStart {
+        ssrc: Ssrc(r1 as u32),
+        seq: SeqNo((r1 >> 32) as u16),
+        ts: RtpTimestamp(r2 as u32),
+    })
 }
 
 #[cfg(test)]

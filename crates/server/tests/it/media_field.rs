@@ -146,3 +146,36 @@ async fn an_rtcp_mux_caller_in_a_room_is_sent_reports_on_its_rtp_port() {
     other.hang_up().await;
     rig.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reinvite_to_a_new_port_media_follows_the_phone() {
+    let rig = rig((47300, 47349), None).await;
+    let phone = testkit::Phone::bind(rig.sip).await.unwrap();
+    let mut mover = phone.call("moving", media::Codec::Pcmu).await.unwrap();
+    mover.send_tone(440);
+    let other = Caller::dial(rig.sip, "moving", "other", 700).await.unwrap();
+    rig.room_with("moving", 2).await;
+    other
+        .until_heard("the other hears the mover", hears(440.0, 700.0))
+        .await;
+    let old = mover.local_rtp();
+    mover.reinvite_moved().await.unwrap();
+    assert_ne!(mover.local_rtp(), old);
+    mover.send_tone(440);
+    // Sent to the new port: the mover hears the other there.
+    mover
+        .wait_to_hear(700, crate::common::caller::DEADLINE)
+        .await
+        .unwrap();
+    // And its packets from the new port are heard (the old one is closed).
+    let mark = other.heard_len();
+    let after = other.listen_from(mark, 600).await;
+    assert!(
+        hears(440.0, 700.0)(&after[after.len() - 1600..]),
+        "the mover's new port is not heard"
+    );
+    assert!(!mover.bye_received());
+    mover.hang_up().await.unwrap();
+    other.hang_up().await;
+    rig.server.stop().await;
+}
