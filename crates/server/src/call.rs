@@ -149,6 +149,7 @@ async fn run(
         audio: incoming.audio,
         held,
         socket: None,
+        rtcp: None,
         rtp_port: 0,
         player: None,
         playing: None,
@@ -217,6 +218,9 @@ struct CallIo {
     held: bool,
     /// The bound RTP socket, until the player takes it.
     socket: Option<UdpSocket>,
+    /// The RTCP socket on the odd port above it, if that was free (shared
+    /// with the player or the room, which read it on their ticks).
+    rtcp: Option<Arc<std::net::UdpSocket>>,
     rtp_port: u16,
     /// The call's media when it is not lent to a room.
     player: Option<Player>,
@@ -379,12 +383,13 @@ impl CallIo {
                 let bound = self
                     .svc
                     .ports
-                    .bind()
-                    .and_then(|socket| Ok((socket.local_addr()?.port(), socket)));
+                    .bind_pair()
+                    .and_then(|(socket, rtcp)| Ok((socket.local_addr()?.port(), socket, rtcp)));
                 match bound {
-                    Ok((port, socket)) => {
+                    Ok((port, socket, rtcp)) => {
                         self.rtp_port = port;
                         self.socket = Some(socket);
+                        self.rtcp = rtcp;
                         return Some(CallInput::RtpBound(Some(port)));
                     }
                     Err(e) => {
@@ -406,13 +411,7 @@ impl CallIo {
                 }
                 self._active = Some(self.svc.metrics.call_answered());
                 if let Some(socket) = self.socket.take() {
-                    self.player = Some(Player::new(
-                        socket,
-                        &self.audio,
-                        None,
-                        self.held,
-                        self.activity.clone(),
-                    ));
+                    self.player = Some(self.new_player(socket, None));
                 }
                 return Some(CallInput::Answered(true));
             }
@@ -505,6 +504,18 @@ impl CallIo {
         None
     }
 
+    /// The call's own media on `socket`, sending to `remote` (or the SDP's).
+    fn new_player(&self, socket: UdpSocket, remote: Option<std::net::SocketAddr>) -> Player {
+        Player::new(
+            socket,
+            &self.audio,
+            remote,
+            self.held,
+            self.activity.clone(),
+            self.rtcp.clone(),
+        )
+    }
+
     fn spawn(&mut self, id: ReqId, work: impl Future<Output = Done> + Send + 'static) {
         self.work.push((id, Box::pin(work)));
     }
@@ -551,6 +562,7 @@ impl CallIo {
             held: self.held,
             activity: self.activity.clone(),
             rtcp_mux: self.audio.rtcp_mux,
+            rtcp: self.rtcp.clone(),
             notify,
         };
         match self.svc.hub.join_call(request, leg).await {
@@ -566,13 +578,7 @@ impl CallIo {
             }
             Err(CallJoinFailed { failure, leg }) => {
                 if let Some(leg) = leg {
-                    self.player = Some(Player::new(
-                        leg.socket,
-                        &self.audio,
-                        leg.config.remote,
-                        self.held,
-                        self.activity.clone(),
-                    ));
+                    self.player = Some(self.new_player(leg.socket, leg.config.remote));
                 }
                 let reason = failure.to_string();
                 let error = match failure {
@@ -625,13 +631,7 @@ impl CallIo {
                     // Registered with this runtime again: the room read it on its own.
                     match UdpSocket::from_std(leg.socket) {
                         Ok(socket) => {
-                            self.player = Some(Player::new(
-                                socket,
-                                &self.audio,
-                                leg.remote,
-                                self.held,
-                                self.activity.clone(),
-                            ));
+                            self.player = Some(self.new_player(socket, leg.remote));
                         }
                         Err(e) => tracing::warn!(error = %e, "RTP socket lost leaving the room"),
                     }

@@ -655,6 +655,7 @@ mod tests {
             held: false,
             activity: crate::rtp_activity::RtpActivity::new(std::time::Instant::now()),
             rtcp_mux: false,
+            rtcp: None,
             notify,
         }
     }

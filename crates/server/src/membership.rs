@@ -33,6 +33,9 @@ pub struct LegHandover {
     pub activity: RtpActivity,
     /// rtcp-mux was negotiated: RTCP goes to the RTP address.
     pub rtcp_mux: bool,
+    /// The leg's RTCP socket (RTP port + 1), if bound: without rtcp-mux the
+    /// room reads the peer's RTCP there and sends its reports from it.
+    pub rtcp: Option<std::sync::Arc<net::UdpSocket>>,
     /// Where the call hears about its membership ([`CallNotice`]). The hub
     /// reserves one slot of it when the join succeeds, for the
     /// [`CallNotice::Left`] that ends the membership: the room's notices

@@ -10,6 +10,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use media::{
@@ -30,6 +31,9 @@ pub struct Player {
     remote: Option<SocketAddr>,
     buf: Vec<u8>,
     activity: RtpActivity,
+    rtcp_mux: bool,
+    /// The RTCP socket (RTP port + 1), if bound.
+    rtcp: Option<Arc<std::net::UdpSocket>>,
 }
 
 impl Player {
@@ -41,6 +45,7 @@ impl Player {
         remote: Option<SocketAddr>,
         held: bool,
         activity: RtpActivity,
+        rtcp: Option<Arc<std::net::UdpSocket>>,
     ) -> Self {
         let mut room = MediaRoom::new();
         room.set_waiting(true);
@@ -56,6 +61,8 @@ impl Player {
             remote: config.remote,
             buf: vec![0; 2048],
             activity,
+            rtcp_mux: audio.rtcp_mux,
+            rtcp,
         }
     }
 
@@ -69,7 +76,14 @@ impl Player {
         self.drain(now);
         self.room.tick(now);
         while let Some(t) = self.room.poll_transmit() {
-            let _ = self.socket.try_send_to(t.payload, t.to);
+            match &self.rtcp {
+                Some(rtcp) if t.rtcp && !self.rtcp_mux => {
+                    let _ = rtcp.send_to(t.payload, t.to);
+                }
+                _ => {
+                    let _ = self.socket.try_send_to(t.payload, t.to);
+                }
+            }
         }
         let mut ended = false;
         while let Some(event) = self.room.poll_event() {
@@ -101,6 +115,11 @@ impl Player {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => break,
             }
+        }
+        // The peer's RTCP on our odd port (read for the stats only).
+        while let Some(Ok((n, from))) = self.rtcp.as_ref().map(|s| s.recv_from(&mut self.buf)) {
+            let datagram = self.buf.get(..n).unwrap_or_default();
+            let _ = self.room.handle_datagram(LEG, from, datagram, now);
         }
     }
 

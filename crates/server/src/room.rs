@@ -215,6 +215,8 @@ struct Leg {
     /// Cleared once its `*` is reported: the hub takes the call out.
     hangup_on_star: bool,
     activity: RtpActivity,
+    rtcp_mux: bool,
+    rtcp: Option<Arc<net::UdpSocket>>,
     notify: mpsc::Sender<CallNotice>,
 }
 
@@ -304,6 +306,8 @@ impl RoomTask {
                         remote: leg.config.remote,
                         hangup_on_star: leg.hangup_on_star,
                         activity: leg.activity,
+                        rtcp_mux: leg.rtcp_mux,
+                        rtcp: leg.rtcp,
                         notify: leg.notify,
                     },
                 );
@@ -359,18 +363,21 @@ impl RoomTask {
 
     fn tick(&mut self, now: Instant) {
         for (&id, leg) in &self.legs {
-            for _ in 0..MAX_READS_PER_TICK {
-                match leg.socket.recv_from(&mut self.buf) {
-                    Ok((n, from)) => {
-                        let datagram = self.buf.get(..n).unwrap_or_default();
-                        let received = self.room.handle_datagram(id, from, datagram, now);
-                        leg.activity.note(received, now);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    // ICMP errors from an earlier send surface here; not fatal.
-                    Err(e) => {
-                        tracing::trace!(error = %e, "RTP receive error");
-                        break;
+            let sockets = std::iter::once(&leg.socket).chain(leg.rtcp.as_deref());
+            for socket in sockets {
+                for _ in 0..MAX_READS_PER_TICK {
+                    match socket.recv_from(&mut self.buf) {
+                        Ok((n, from)) => {
+                            let datagram = self.buf.get(..n).unwrap_or_default();
+                            let received = self.room.handle_datagram(id, from, datagram, now);
+                            leg.activity.note(received, now);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        // ICMP errors from an earlier send surface here; not fatal.
+                        Err(e) => {
+                            tracing::trace!(error = %e, "RTP receive error");
+                            break;
+                        }
                     }
                 }
             }
@@ -379,9 +386,12 @@ impl RoomTask {
         while let Some(t) = self.room.poll_transmit() {
             if let Some(leg) = self.legs.get(&t.leg) {
                 // A full send buffer drops this packet; the next tick sends the next.
-                // RTCP without rtcp-mux goes out of the RTP socket too (to
-                // the peer's port + 1): no RTCP port of ours is bound.
-                let _ = leg.socket.send_to(t.payload, t.to);
+                // RTCP without rtcp-mux goes from our RTCP port when we have one.
+                let socket = match &leg.rtcp {
+                    Some(rtcp) if t.rtcp && !leg.rtcp_mux => rtcp,
+                    _ => &leg.socket,
+                };
+                let _ = socket.send_to(t.payload, t.to);
             }
         }
         while let Some(event) = self.room.poll_event() {

@@ -179,3 +179,59 @@ async fn after_a_reinvite_to_a_new_port_media_follows_the_phone() {
     other.hang_up().await;
     rig.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_rtcp_mux_reports_go_between_the_odd_ports_both_ways() {
+    use media::rtcp::{RtcpPacket, RtcpPackets, write_report};
+    let rig = rig((47400, 47449), None).await;
+    // A phone whose RTP port + 1 is ours to listen on.
+    let (phone, listener) = loop {
+        let phone = testkit::Phone::bind(rig.sip).await.unwrap();
+        let odd = std::net::SocketAddr::new(phone.rtp_addr().ip(), phone.rtp_addr().port() + 1);
+        if let Ok(listener) = tokio::net::UdpSocket::bind(odd).await {
+            break (phone, listener);
+        }
+    };
+    let call = phone.call("odd", media::Codec::Pcmu).await.unwrap();
+    call.send_tone(440);
+    let other = Caller::dial(rig.sip, "odd", "other", 700).await.unwrap();
+    rig.room_with("odd", 2).await;
+    let mut buf = [0u8; 1500];
+    let (n, from) = tokio::time::timeout(
+        crate::common::caller::DEADLINE,
+        listener.recv_from(&mut buf),
+    )
+    .await
+    .expect("an RTCP report on the odd port")
+    .unwrap();
+    assert_eq!(
+        from.port(),
+        call.remote_rtp().port() + 1,
+        "from our RTCP port"
+    );
+    let packets: Vec<_> = RtcpPackets::new(&buf[..n])
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        matches!(packets[0], RtcpPacket::SenderReport { .. }),
+        "{packets:?}"
+    );
+    assert_eq!(
+        packets[1],
+        RtcpPacket::SourceDescription {
+            cname: Some(b"confab")
+        }
+    );
+    // Our RR to the server's odd port is read and counted.
+    let mut rr = Vec::new();
+    write_report(&mut rr, media::Ssrc(5), None, None, b"phone");
+    listener.send_to(&rr, from).await.unwrap();
+    let deadline = std::time::Instant::now() + crate::common::caller::DEADLINE;
+    while metric(&rig, "confab_rtcp_packets_received_total").await < 1.0 {
+        assert!(std::time::Instant::now() < deadline, "our RR was not read");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(call);
+    other.hang_up().await;
+    rig.server.stop().await;
+}
