@@ -67,6 +67,8 @@ pub(crate) fn tone_measure(samples: &[i16], freq_hz: u32) -> (f64, f64) {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Mode {
     Tone(u32),
+    /// Two tones at once, each at half the level (an in-band DTMF key).
+    Tones(u32, u32),
     Silence,
     Stopped,
 }
@@ -456,6 +458,7 @@ async fn send_loop(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let (ssrc, mut seq, mut ts) = (start.ssrc, start.seq, start.ts);
     let mut phase = 0.0_f64;
+    let mut phase2 = 0.0_f64;
     let mut talking = false;
     let mut queue: VecDeque<DtmfRequest> = VecDeque::new();
     let mut current: Option<DtmfRun> = None;
@@ -521,6 +524,15 @@ async fn send_loop(
                     for s in &mut pcm {
                         *s = (TONE_AMPLITUDE * phase.sin()) as i16;
                         phase = (phase + step) % std::f64::consts::TAU;
+                    }
+                }
+                Mode::Tones(low, high) => {
+                    let step = std::f64::consts::TAU * f64::from(low) / 8000.0;
+                    let step2 = std::f64::consts::TAU * f64::from(high) / 8000.0;
+                    for s in &mut pcm {
+                        *s = (TONE_AMPLITUDE / 2.0 * (phase.sin() + phase2.sin())) as i16;
+                        phase = (phase + step) % std::f64::consts::TAU;
+                        phase2 = (phase2 + step2) % std::f64::consts::TAU;
                     }
                 }
             }

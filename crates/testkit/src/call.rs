@@ -268,6 +268,12 @@ impl PhoneCall {
         self.media.set_mode(Mode::Tone(freq_hz));
     }
 
+    /// Sends two tones at once, from the next 20 ms tick on: `send_tones(941,
+    /// 1209)` is `*` pressed as in-band DTMF, for as long as it lasts.
+    pub fn send_tones(&self, low_hz: u32, high_hz: u32) {
+        self.media.set_mode(Mode::Tones(low_hz, high_hz));
+    }
+
     /// Sends the stream under another SSRC from the next packet on (its
     /// sequence and timestamp run on), as a phone that switches sources does.
     pub fn set_ssrc(&self, ssrc: u32) {

@@ -1,6 +1,8 @@
 //! Media in the field: a phone that changes its SSRC (and back) stays
 //! heard, and a dead peer (RTP stops, no BYE) is hung up after
-//! `--rtp-timeout`, while a caller on hold, or one still sending, is not.
+//! `--rtp-timeout`, while a caller on hold, or one still sending, is not;
+//! after a re-INVITE to a new port media follows; RTCP flows with and
+//! without rtcp-mux; a `*` pressed as tones ends a hangupOnStar membership.
 //! RTP ports 47xxx. Every wait is on an event with a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -232,6 +234,51 @@ async fn without_rtcp_mux_reports_go_between_the_odd_ports_both_ways() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(call);
+    other.hang_up().await;
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_star_pressed_in_band_leaves_a_hangup_on_star_room() {
+    use crate::common::rig::{App, add_number_for};
+    let rig = rig((47500, 47549), None).await;
+    let (base, _hits) = App::new()
+        .twiml(
+            "/star",
+            "<Response><Dial hangupOnStar=\"true\"><Conference beep=\"false\">\
+             inband</Conference></Dial></Response>",
+        )
+        .start()
+        .await;
+    let account = rig.account.clone();
+    add_number_for(
+        &rig,
+        &account,
+        "5550700",
+        &format!("{base}/star"),
+        model::HttpMethod::Post,
+    )
+    .await;
+    // No telephone-event offered: keys can only come as tones.
+    let phone = testkit::Phone::bind(rig.sip).await.unwrap();
+    let mut presser = phone
+        .call_offering("5550700", "0", &["a=rtpmap:0 PCMU/8000"])
+        .await
+        .unwrap();
+    assert_eq!(presser.telephone_event(), None);
+    presser.send_tone(440);
+    let other = Caller::dial(rig.sip, "inband", "other", 700).await.unwrap();
+    rig.room_with("inband", 2).await;
+    other
+        .until_heard("the other hears the presser", hears(440.0, 700.0))
+        .await;
+    presser.send_tones(941, 1209); // '*'
+    // Out of the room; the script has nothing after the <Dial>: BYE.
+    presser
+        .wait_for_bye(crate::common::caller::DEADLINE)
+        .await
+        .unwrap();
+    rig.room_with("inband", 1).await;
     other.hang_up().await;
     rig.server.stop().await;
 }
