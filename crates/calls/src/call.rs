@@ -48,6 +48,12 @@ pub struct Call {
     fetching: Option<ReqId>,
     /// The latest `now` seen: timers set by an input count from it.
     now: Instant,
+    /// How long the caller may send no RTP (`None`: forever), and whether
+    /// it holds (then silence is expected: the timer is stopped).
+    rtp_timeout: Option<Duration>,
+    held: bool,
+    /// The newest RTP arrival reported.
+    rtp_seen: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -137,9 +143,22 @@ impl Call {
             webhook_timeout,
             fetching: None,
             now,
+            rtp_timeout: None,
+            held: false,
+            rtp_seen: None,
         };
         call.push(CallCommand::BindRtp);
         call
+    }
+
+    /// Hangs the call up once the caller sent no RTP for `timeout` while
+    /// not holding (`held`: how the INVITE's SDP began); `None` never does.
+    /// The watch starts when the call is answered.
+    #[must_use]
+    pub fn with_rtp_timeout(mut self, timeout: Option<Duration>, held: bool) -> Self {
+        self.rtp_timeout = timeout.filter(|t| !t.is_zero());
+        self.held = held;
+        self
     }
 
     /// The next thing for the shell to do.
@@ -188,6 +207,7 @@ impl Call {
                         self.fetched(id, Err(FetchError::Timeout));
                     }
                 }
+                TimerKind::RtpInactivity => self.rtp_timed_out(),
             }
         }
         debug_assert!(
@@ -217,8 +237,56 @@ impl Call {
             CallInput::Fetched { id, result } => self.fetched(id, result),
             CallInput::ClipMade { id, result } => self.clip_made(id, result),
             CallInput::PlayEnded { id } => self.play_ended(id),
+            CallInput::RtpSeen(at) => self.rtp_seen(at),
             CallInput::Shutdown => self.shutdown(),
         }
+    }
+
+    /// Arms [`TimerKind::RtpInactivity`] `timeout` after `from`, if the
+    /// call is answered, watched, and not held.
+    fn watch_rtp(&mut self, from: Instant) {
+        let answered = !matches!(
+            self.phase,
+            Phase::Binding | Phase::Answering | Phase::Finished
+        );
+        match self.rtp_timeout {
+            Some(timeout) if answered && !self.held => {
+                self.timers.set(TimerKind::RtpInactivity, from + timeout);
+            }
+            _ => self.timers.stop(TimerKind::RtpInactivity),
+        }
+    }
+
+    fn rtp_seen(&mut self, at: Instant) {
+        if self.rtp_seen.is_some_and(|seen| seen >= at) {
+            return;
+        }
+        self.rtp_seen = Some(at);
+        // Only moves a running watch (answered, not held) forward.
+        if let Some(deadline) = self.timers.get(TimerKind::RtpInactivity)
+            && let Some(timeout) = self.rtp_timeout
+            && at + timeout > deadline
+        {
+            self.timers.set(TimerKind::RtpInactivity, at + timeout);
+        }
+    }
+
+    /// A dead peer: no RTP for the timeout, not held. Hung up like a script's
+    /// `<Hangup>` (out of its room first); the record ends completed.
+    fn rtp_timed_out(&mut self) {
+        let Some(timeout) = self.rtp_timeout else {
+            return;
+        };
+        self.push(CallCommand::Log(LogLine::RtpTimeout(timeout)));
+        match self.phase {
+            Phase::Script(_) => {}
+            Phase::Joining { .. } | Phase::InRoom { .. } => {
+                self.push(CallCommand::Leave(LeaveReason::Hangup));
+            }
+            Phase::Binding | Phase::Answering | Phase::Finished => return,
+        }
+        self.push(CallCommand::Hangup);
+        self.end(CallEnd::HungUp);
     }
 
     fn rtp_bound(&mut self, port: Option<u16>) {
@@ -248,6 +316,7 @@ impl Call {
         }
         self.push(CallCommand::Record(RecordChange::Start));
         self.phase = Phase::Script(Busy::Idle);
+        self.watch_rtp(self.now);
         if self.stopping {
             self.end(CallEnd::Shutdown);
         } else {
@@ -589,6 +658,11 @@ impl Call {
             SipNotice::MediaMoved => LegChange::Moved,
             SipNotice::Ended => return self.sip_ended(),
         };
+        if let LegChange::Hold(held) = change {
+            self.held = held;
+        }
+        // On hold the watch stops; resumed or moved, it counts afresh.
+        self.watch_rtp(self.now);
         match self.phase {
             Phase::Finished => {}
             Phase::InRoom { .. } => self.push(CallCommand::UpdateLeg(change)),

@@ -29,6 +29,8 @@
 //!     }
 //!     let deadline = call.poll_timeout().map(|(at, _)| at);
 //!     if deadline.is_some_and(|at| at <= Instant::now()) {
+//!         // The caller's latest RTP first, so RtpInactivity fires only if silent.
+//!         call.handle(CallInput::RtpSeen(io.last_rtp()), Instant::now());
 //!         call.handle_timeout(Instant::now()); // overdue: no sleep
 //!         continue;
 //!     }

@@ -16,15 +16,21 @@ pub enum TimerKind {
     /// fetch, stopped by its result; on fire the fetch is cancelled and the
     /// script hears [`FetchError::Timeout`](twiml::FetchError::Timeout).
     Webhook,
+    /// `--rtp-timeout`: armed when the call is answered and whenever the
+    /// shell reports RTP ([`CallInput::RtpSeen`](crate::CallInput::RtpSeen)),
+    /// stopped while the caller holds; on fire the call is hung up (a dead
+    /// peer: its network went without a BYE).
+    RtpInactivity,
 }
 
 impl TimerKind {
-    const ALL: [Self; 2] = [Self::TimeLimit, Self::Webhook];
+    const ALL: [Self; 3] = [Self::TimeLimit, Self::Webhook, Self::RtpInactivity];
 
     fn index(self) -> usize {
         match self {
             Self::TimeLimit => 0,
             Self::Webhook => 1,
+            Self::RtpInactivity => 2,
         }
     }
 }

@@ -86,6 +86,12 @@ pub enum CallInput {
     },
     /// A [`CallCommand::Play`] played to its end.
     PlayEnded { id: ReqId },
+    /// The caller's latest RTP packet (from its latched source) arrived at
+    /// this instant: the [`TimerKind::RtpInactivity`](crate::TimerKind)
+    /// deadline moves to it plus the timeout. The shell reports it when it
+    /// likes (before acting on that deadline is enough); an instant older
+    /// than one reported before changes nothing. RTCP does not count.
+    RtpSeen(std::time::Instant),
     /// The server is stopping.
     Shutdown,
 }
@@ -246,6 +252,8 @@ pub enum LogLine {
     Left(LeaveReason),
     /// info: the `<Dial>` time limit is up.
     TimeLimitUp,
+    /// info: no RTP from the caller for the `--rtp-timeout`: hung up.
+    RtpTimeout(Duration),
     /// info: wait audio tolerated or fell back.
     Wait(WaitWarning),
     /// info: wait audio could not be played.

@@ -902,3 +902,134 @@ fn a_join_answered_after_the_call_ended_changes_nothing() {
     assert_eq!(h.log.len(), before);
     assert_eq!(h.call.poll_timeout(), None);
 }
+
+const RTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A call watched by `--rtp-timeout` (30 s), its INVITE held or not.
+fn watched(voice_xml: &str, held: bool) -> Harness {
+    watched_for(voice_xml, RTP_TIMEOUT, held)
+}
+
+fn watched_for(voice_xml: &str, timeout: Duration, held: bool) -> Harness {
+    let mut h = Harness::new("/voice");
+    let url = HttpUrl::parse(&format!("{BASE}/voice")).unwrap();
+    h.call = Call::new(
+        CallInfo::example(),
+        ScriptSource::Webhook(url, HttpMethod::Post),
+        WEBHOOK_TIMEOUT,
+        h.t0,
+    )
+    .with_rtp_timeout(Some(timeout), held);
+    h.hold_plays = true;
+    h.respond("/voice", voice_xml);
+    h.run_until_idle();
+    h
+}
+
+const LONG_PAUSE: &str = r#"<Response><Pause length="600"/></Response>"#;
+
+#[test]
+fn a_silent_caller_is_hung_up_at_exactly_the_rtp_timeout() {
+    let mut h = watched(LONG_PAUSE, false);
+    assert_eq!(
+        h.call.timer(TimerKind::RtpInactivity),
+        Some(h.t0 + RTP_TIMEOUT)
+    );
+    h.now = h.t0 + secs(20);
+    h.input(CallInput::RtpSeen(h.t0 + secs(5)));
+    assert_eq!(
+        h.call.timer(TimerKind::RtpInactivity),
+        Some(h.t0 + secs(35)),
+        "counted from the packet, not from when it was reported"
+    );
+    // An older report changes nothing.
+    h.input(CallInput::RtpSeen(h.t0 + secs(2)));
+    assert_eq!(
+        h.call.timer(TimerKind::RtpInactivity),
+        Some(h.t0 + secs(35))
+    );
+    h.call
+        .handle_timeout(h.t0 + secs(35) - Duration::from_millis(1));
+    h.run_until_idle();
+    assert_eq!(h.hangups(), 0, "not a millisecond early");
+    h.advance_to_next_deadline();
+    assert_eq!(h.now - h.t0, secs(35));
+    assert!(h.sent(&CallCommand::Log(LogLine::RtpTimeout(RTP_TIMEOUT))));
+    assert_eq!(h.hangups(), 1);
+    h.assert_over(CallEnd::HungUp, CallStatus::Complete);
+    assert_eq!(h.paths_fetched(), ["/voice"]);
+}
+
+#[test]
+fn a_silent_caller_in_a_room_leaves_it_and_is_hung_up() {
+    let mut h = watched(DIAL_ACTION, false);
+    assert!(h.call.in_room());
+    h.now = h.t0 + secs(50);
+    h.input(CallInput::RtpSeen(h.t0 + secs(49)));
+    h.advance_to_next_deadline();
+    assert_eq!(h.now - h.t0, secs(79));
+    let left = h
+        .log
+        .iter()
+        .position(|c| *c == CallCommand::Leave(LeaveReason::Hangup))
+        .expect("left the room");
+    let hangup = h
+        .log
+        .iter()
+        .position(|c| *c == CallCommand::Hangup)
+        .expect("hung up");
+    assert!(left < hangup, "out of the room before the BYE");
+    h.assert_over(CallEnd::HungUp, CallStatus::Complete);
+    // The hub's Left that follows changes nothing: no <Dial action>.
+    let before = h.log.len();
+    leave(&mut h, LeaveReason::Hangup);
+    assert_eq!(h.log.len(), before);
+}
+
+#[test]
+fn hold_suspends_the_rtp_timeout_and_resume_restarts_it() {
+    let mut h = watched(LONG_PAUSE, false);
+    h.now = h.t0 + secs(10);
+    h.input(CallInput::Sip(SipNotice::Hold(true)));
+    assert_eq!(h.call.timer(TimerKind::RtpInactivity), None);
+    // RTCP-only or silent for ages while held: nothing happens.
+    h.now = h.t0 + secs(500);
+    h.input(CallInput::RtpSeen(h.t0 + secs(11)));
+    assert_eq!(h.call.timer(TimerKind::RtpInactivity), None);
+    h.input(CallInput::Sip(SipNotice::Hold(false)));
+    assert_eq!(
+        h.call.timer(TimerKind::RtpInactivity),
+        Some(h.t0 + secs(530)),
+        "resumed: a full timeout from now"
+    );
+    // Moved media counts afresh too.
+    h.now = h.t0 + secs(520);
+    h.input(CallInput::Sip(SipNotice::MediaMoved));
+    assert_eq!(
+        h.call.timer(TimerKind::RtpInactivity),
+        Some(h.t0 + secs(550))
+    );
+    h.advance_to_next_deadline();
+    assert_eq!(h.now - h.t0, secs(550));
+    h.assert_over(CallEnd::HungUp, CallStatus::Complete);
+}
+
+#[test]
+fn a_call_that_starts_held_is_watched_from_its_resume() {
+    let mut h = watched(LONG_PAUSE, true);
+    assert_eq!(h.call.timer(TimerKind::RtpInactivity), None);
+    h.now = h.t0 + secs(100);
+    h.input(CallInput::Sip(SipNotice::Hold(false)));
+    assert_eq!(
+        h.call.timer(TimerKind::RtpInactivity),
+        Some(h.t0 + secs(130))
+    );
+}
+
+#[test]
+fn no_rtp_timeout_or_zero_means_no_watch() {
+    let h = started(LONG_PAUSE);
+    assert_eq!(h.call.timer(TimerKind::RtpInactivity), None);
+    let h = watched_for(LONG_PAUSE, Duration::ZERO, false);
+    assert_eq!(h.call.timer(TimerKind::RtpInactivity), None);
+}

@@ -105,6 +105,17 @@ pub struct ServeArgs {
         value_parser = parse_network
     )]
     pub sip_trusted: Vec<IpNet>,
+
+    /// Hang up a call (BYE; it leaves its conference, its record ends
+    /// completed) whose caller sent no RTP for SECS while not on hold: a
+    /// dead peer. RTCP does not count (peers send it on hold too). 0: never.
+    #[arg(
+        long,
+        env = "CONFAB_RTP_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 60
+    )]
+    pub rtp_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +255,24 @@ mod tests {
             let args = ["confab", "serve", bad[0], bad[1]];
             assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rtp_timeout_defaults_to_a_minute_and_zero_is_off() {
+        let serve = |args: &[&str]| match Cli::try_parse_from(
+            ["confab", "serve"].iter().chain(args.iter()),
+        ) {
+            Ok(Cli {
+                command: Command::Serve(args),
+                ..
+            }) => Ok(args.rtp_timeout),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.kind()),
+        };
+        assert_eq!(serve(&[]), Ok(60));
+        assert_eq!(serve(&["--rtp-timeout", "5"]), Ok(5));
+        assert_eq!(serve(&["--rtp-timeout=0"]), Ok(0));
+        assert!(serve(&["--rtp-timeout", "-1"]).is_err());
     }
 
     #[test]

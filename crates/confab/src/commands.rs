@@ -54,6 +54,8 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         },
         rtp_ports: (args.rtp_ports.low, args.rtp_ports.high),
         open_rooms,
+        rtp_timeout: (args.rtp_timeout > 0)
+            .then(|| std::time::Duration::from_secs(args.rtp_timeout)),
         ..CallConfig::new(args.sip_addr, (args.rtp_ports.low, args.rtp_ports.high))
     };
     let advertising = calls.sip.advertising();

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ::media::dtmf::{DtmfDetector, TelephoneEvent};
 use ::media::room::{LegConfig, LegId, MediaRoom, Received};
+use ::media::rtcp::{RtcpPacket, RtcpPackets};
 use ::media::rtp::{DatagramKind, RtpError, RtpHeader, RtpPacket, classify};
 use ::media::{Codec, Digit, JitterConfig, RtpTimestamp, SeqNo, Ssrc};
 
@@ -19,8 +20,10 @@ use ::media::{Codec, Digit, JitterConfig, RtpTimestamp, SeqNo, Ssrc};
 ///
 /// Checked: what the room says it did with each datagram agrees with
 /// [`classify`] and [`RtpPacket::parse`]; a parsed packet's header written
-/// back with its payload parses to the same packet; every RTCP datagram is
-/// counted on its leg; everything the room sends is RTP with the leg's SSRC.
+/// back with its payload parses to the same packet; every RTCP datagram
+/// from the latched address (or before latching) is counted on its leg;
+/// everything the room sends is RTP, or a well-formed RTCP report, with the
+/// leg's SSRC.
 pub fn rtp(data: &[u8]) {
     let legs = [
         (
@@ -53,10 +56,11 @@ pub fn rtp(data: &[u8]) {
         let known = (1..=2).contains(&leg.0);
         match (known, classify(bytes)) {
             (false, _) => assert_eq!(received, Received::UnknownLeg),
-            (true, DatagramKind::Rtcp) => {
-                assert_eq!(received, Received::Rtcp);
-                rtcp[usize::from(leg == LegId(2))] += 1;
-            }
+            // RTCP from an address other than the latched one is dropped.
+            (true, DatagramKind::Rtcp) => match received {
+                Received::Rtcp => rtcp[usize::from(leg == LegId(2))] += 1,
+                other => assert_eq!(other, Received::ForeignSource),
+            },
             (true, DatagramKind::Other) => assert_eq!(received, Received::Malformed(None)),
             (true, DatagramKind::Rtp) => match RtpPacket::parse(bytes) {
                 Err(e) => assert_eq!(received, Received::Malformed(Some(e))),
@@ -79,8 +83,19 @@ pub fn rtp(data: &[u8]) {
                     .iter()
                     .find(|(id, _)| *id == transmit.leg)
                     .expect("the room sends only from its legs");
-                let sent = RtpPacket::parse(transmit.payload).unwrap();
-                assert_eq!(sent.ssrc, config.ssrc);
+                if transmit.rtcp {
+                    let packets: Vec<_> = RtcpPackets::new(transmit.payload)
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    assert!(matches!(
+                        packets.first(),
+                        Some(RtcpPacket::SenderReport { ssrc, .. } | RtcpPacket::ReceiverReport { ssrc, .. })
+                            if *ssrc == config.ssrc
+                    ));
+                } else {
+                    let sent = RtpPacket::parse(transmit.payload).unwrap();
+                    assert_eq!(sent.ssrc, config.ssrc);
+                }
             }
         }
         while room.poll_event().is_some() {}

@@ -2,8 +2,10 @@
 //!
 //! The mixer tests, the room scenarios and the end-to-end tests all ask the
 //! same question ("does this leg hear 700 Hz, and not its own 400 Hz?"), so
-//! the detector lives here, once, rather than in each test; it is built only
-//! for tests (`cfg(test)` or the `test-util` feature), never into the server.
+//! the detector lives here, once, rather than in each test. In-band DTMF
+//! ([`crate::inband`]) asks it too, so [`Goertzel`] is always built; the
+//! shorthands [`tone_fraction`] and [`rms`] are for tests only (`cfg(test)`
+//! or the `test-util` feature).
 
 /// Power at one frequency, computed by the Goertzel recurrence.
 #[derive(Debug, Clone, Copy)]
@@ -53,12 +55,14 @@ impl Goertzel {
 }
 
 /// Shorthand: the fraction of energy at `freq_hz` in 8 kHz `samples`.
+#[cfg(any(test, feature = "test-util"))]
 #[must_use]
 pub fn tone_fraction(samples: &[i16], freq_hz: f64) -> f64 {
     Goertzel::new(freq_hz, f64::from(crate::SAMPLE_RATE)).fraction(samples)
 }
 
 /// Root-mean-square level of `samples`, in sample units (0.0 for an empty slice).
+#[cfg(any(test, feature = "test-util"))]
 #[must_use]
 pub fn rms(samples: &[i16]) -> f64 {
     if samples.is_empty() {

@@ -37,9 +37,13 @@
 //!
 //! Missing samples go through the concealer (the last pitch period repeated,
 //! faded to silence by 60 ms, cross-faded back: no clicks). The room is never
-//! stalled: `pop_frame` always returns a frame. A new SSRC, or two
+//! stalled: `pop_frame` always returns a frame. Every SSRC change, or two
 //! consecutive packets far outside the window (a sender that restarted its
-//! sequence and timestamp), resynchronise the buffer to the new stream.
+//! sequence and timestamp), resynchronise the buffer to the new stream. A
+//! change back to the SSRC just left is a change like any other (A→B→A is
+//! heard throughout), except within [`STRAGGLER_WINDOW`] of the switch:
+//! there it is a packet of the old stream overtaken by the new one, dropped
+//! as [`Push::Stale`] rather than flipping the buffer back and forth.
 //!
 //! Time enters only as the `now` of each push (for the jitter estimate);
 //! popping is driven by the caller's tick.
@@ -64,6 +68,9 @@ const HYSTERESIS: i64 = 80;
 /// Splices skip or replay between these many samples (5–10 ms).
 const MIN_SPLICE: usize = 40;
 const MAX_SPLICE: usize = 80;
+/// After an SSRC change, packets of the previous SSRC arriving this soon
+/// are stragglers of the old stream, not its return.
+pub const STRAGGLER_WINDOW: Duration = Duration::from_millis(100);
 
 /// Tuning of a [`JitterBuffer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +104,18 @@ pub struct PacketInfo {
     pub timestamp: RtpTimestamp,
 }
 
+/// The stream being played, as an RTCP report block describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reception {
+    /// The sender's SSRC.
+    pub ssrc: Ssrc,
+    /// Extended highest sequence number received (cycles in the high half).
+    pub highest_seq: u32,
+    /// Packets expected (highest minus first, plus one) and received.
+    pub expected: u64,
+    pub received: u64,
+}
+
 /// What [`JitterBuffer::push`] did with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
@@ -110,7 +129,8 @@ pub enum Push {
     Late,
     /// Far outside the window; kept as a candidate for a resync only.
     OutOfWindow,
-    /// From the SSRC we just switched away from.
+    /// From the SSRC we switched away from less than
+    /// [`STRAGGLER_WINDOW`] ago: a straggler of the old stream.
     Stale,
     /// Empty, or larger than [`MAX_PACKET_SAMPLES`].
     BadSize,
@@ -159,7 +179,8 @@ pub struct JitterBuffer {
     ring: Box<[i16; CAPACITY]>,
     present: [u64; CAPACITY / 64],
     stream: Option<Stream>,
-    prev_ssrc: Option<Ssrc>,
+    /// The SSRC switched away from, and when (arrival, in samples).
+    prev_ssrc: Option<(Ssrc, i64)>,
     /// Timestamp (extended) of the next sample to play.
     play: i64,
     /// End (extended timestamp, exclusive) of the newest audio stored.
@@ -268,6 +289,17 @@ impl JitterBuffer {
         stats
     }
 
+    /// The current stream's reception counts, once a packet arrived.
+    #[must_use]
+    pub fn reception(&self) -> Option<Reception> {
+        self.stream.map(|s| Reception {
+            ssrc: s.ssrc,
+            highest_seq: s.seq_max as u32,
+            expected: u64::try_from(s.seq_max - s.seq_base + 1).unwrap_or(0),
+            received: s.received,
+        })
+    }
+
     /// Audio buffered beyond the next frame, in samples (newest received
     /// timestamp minus play position; negative: an underrun is coming).
     #[must_use]
@@ -288,10 +320,13 @@ impl JitterBuffer {
             return self.resync(info, samples, arrival);
         };
         if stream.ssrc != info.ssrc {
-            if self.prev_ssrc == Some(info.ssrc) {
+            if let Some((prev, at)) = self.prev_ssrc
+                && prev == info.ssrc
+                && arrival - at < samples_of(STRAGGLER_WINDOW)
+            {
                 return Push::Stale;
             }
-            self.prev_ssrc = Some(stream.ssrc);
+            self.prev_ssrc = Some((stream.ssrc, arrival));
             return self.resync(info, samples, arrival);
         }
         let ext = stream.extend_ts(info.timestamp);
@@ -937,6 +972,63 @@ mod tests {
         );
         let natural = max_step(&(0..2000).map(|t| sine(400.0, t)).collect::<Vec<_>>());
         assert!(max_step(&out[3 * FRAME_SAMPLES..]) <= natural + natural / 5);
+    }
+
+    #[test]
+    fn a_return_to_the_earlier_ssrc_is_heard_too() {
+        // A→B→A, each SSRC keeping its own numbering (a PBX switching
+        // between two sources): every switch resyncs and plays at once.
+        let mut jb = JitterBuffer::new(fixed_delay());
+        let t0 = Instant::now();
+        let a = Sender {
+            ssrc: Ssrc(1),
+            seq0: 100,
+            ts0: 8_000,
+            ptime: 160,
+            signal: |t| sine(400.0, t),
+        };
+        let b = Sender {
+            ssrc: Ssrc(2),
+            seq0: 60_000,
+            ts0: 4_000_000_000,
+            ptime: 160,
+            signal: |t| sine(400.0, t),
+        };
+        let mut results = Vec::new();
+        let mut kinds = Vec::new();
+        let mut straggler = None;
+        for tick in 0..90usize {
+            let now = t0 + TICK * tick as u32;
+            let (info, samples) = match tick {
+                0..30 => a.packet(tick),
+                30..60 => b.packet(tick - 30),
+                // A continues where it stopped (its next sequence number).
+                _ => a.packet(tick - 30),
+            };
+            results.push(jb.push(info, &samples, now));
+            // A straggler of B just after the switch back is dropped (A
+            // came back 600 ms after it was left: not a straggler).
+            if tick == 62 {
+                let (info, samples) = b.packet(30);
+                straggler = Some(jb.push(info, &samples, now));
+            }
+            let mut frame = [0; FRAME_SAMPLES];
+            kinds.push(jb.pop_frame(&mut frame));
+        }
+        assert_eq!(results[30], Push::Resynced);
+        assert_eq!(results[60], Push::Resynced);
+        assert_eq!(
+            results
+                .iter()
+                .filter(|r| **r == Push::Accepted || **r == Push::Resynced)
+                .count(),
+            90
+        );
+        assert_eq!(jb.stats().resyncs, 2);
+        // One concealed frame bridges each switch; nothing goes silent.
+        let concealed: Vec<usize> = (3..90).filter(|&i| kinds[i] != FrameKind::Audio).collect();
+        assert_eq!(concealed, [30, 60], "{kinds:?}");
+        assert_eq!(straggler, Some(Push::Stale));
     }
 
     #[test]

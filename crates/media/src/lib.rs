@@ -8,13 +8,15 @@
 //! | module | owns |
 //! |---|---|
 //! | [`rtp`] | RTP header parse/write, RTCP recognition, `SeqNo`/`RtpTimestamp`/`Ssrc` |
+//! | [`rtcp`] | RTCP compound packets read (SR, RR, SDES, BYE) and our SR/RR + SDES written |
 //! | [`g711`] | μ-law and A-law |
 //! | [`dtmf`] | RFC 4733 telephone events, one report per key press |
 //! | [`jitter`] | adaptive playout buffer with loss concealment |
 //! | [`mixer`] | mix-minus with saturation |
 //! | [`source`], [`tone`], [`hold_music`] | what legs hear besides each other |
 //! | [`decode`] | WAV/MP3 bytes (from `<Play>`) to 8 kHz mono |
-//! | `goertzel` | tone detection, for tests only (feature `test-util`) |
+//! | [`goertzel`] | tone detection (in-band DTMF; `tone_fraction` and `rms` for tests only, feature `test-util`) |
+//! | [`inband`] | in-band DTMF: key presses heard in decoded audio |
 //! | [`room`] | [`MediaRoom`], which ties them together per conference |
 //!
 //! A shell's conference task drives a room like this (one socket per leg):
@@ -70,23 +72,25 @@
 pub mod decode;
 pub mod dtmf;
 pub mod g711;
-#[cfg(any(test, feature = "test-util"))]
 pub mod goertzel;
 pub mod hold_music;
+pub mod inband;
 pub mod jitter;
 mod latch;
 pub mod mixer;
 mod plc;
 mod resample;
 pub mod room;
+pub mod rtcp;
 pub mod rtp;
 pub mod source;
 pub mod tone;
 
 pub use dtmf::Digit;
 pub use g711::Codec;
+pub use goertzel::Goertzel;
 #[cfg(any(test, feature = "test-util"))]
-pub use goertzel::{Goertzel, tone_fraction};
+pub use goertzel::tone_fraction;
 pub use jitter::JitterConfig;
 pub use room::{
     LegConfig, LegId, LegStats, MediaEvent, MediaRoom, Received, RoomError, RoomStats, TICK,

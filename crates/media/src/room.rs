@@ -10,6 +10,16 @@
 //! is muted, when the room starts) live in the `conference` crate; this type
 //! only does what it is told.
 //!
+//! RTCP: each leg's peer's reports (on the RTP port, RFC 5761) are read
+//! into its [`LegStats`]; every 2.5–7.5 s (RFC 3550 §6.3.1, randomised from
+//! the leg's seed) the leg is sent an SR, or an RR while we sent it nothing,
+//! with an SDES CNAME: to its RTP address with rtcp-mux, else to port + 1
+//! ([`Transmit::rtcp`]). Reports go on while a leg is held.
+//!
+//! Key presses come as RFC 4733 events on the negotiated telephone-event
+//! payload type, or, when none was negotiated, as tones in the leg's audio
+//! ([`crate::inband`]); both are the same [`MediaEvent::Dtmf`].
+//!
 //! Per tick, each leg's jitter buffer yields one frame; the frames of legs
 //! that are not muted, not held and not silent are summed once, and each leg
 //! that is not held receives the sum minus its own frame, encoded with its
@@ -32,11 +42,13 @@ use thiserror::Error;
 use crate::dtmf::{Digit, DtmfDetector, TelephoneEvent};
 use crate::g711::Codec;
 use crate::hold_music::HoldMusic;
+use crate::inband::InbandDetector;
 use crate::jitter::{
     FrameKind, JitterBuffer, JitterConfig, JitterStats, MAX_PACKET_SAMPLES, PacketInfo, Push,
 };
 use crate::latch::{Latch, Verdict};
 use crate::mixer::Mixer;
+use crate::rtcp::{ReportBlock, RtcpPacket, RtcpPackets, SenderInfo, write_report};
 use crate::rtp::{
     DatagramKind, RtpError, RtpHeader, RtpPacket, RtpTimestamp, SeqNo, Ssrc, classify,
 };
@@ -48,6 +60,12 @@ use crate::{FRAME_SAMPLES, Frame};
 pub const TICK: Duration = Duration::from_millis(20);
 /// Payload type of RFC 3389 comfort noise, accepted and treated as silence.
 const COMFORT_NOISE_PT: u8 = 13;
+/// The RTCP report interval (RFC 3550 §6.3.1's 5 s minimum, which a
+/// two-party session uses), randomised to 0.5–1.5 times this per report.
+pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// The CNAME in our SDES (RFC 7022 allows a per-session random one; the
+/// shell's SSRC already is, so a fixed name says enough).
+const CNAME: &[u8] = b"confab";
 /// At most this many beeps wait to be played; more are dropped.
 const MAX_QUEUED_BEEPS: usize = 4;
 
@@ -64,7 +82,8 @@ pub struct LegConfig {
     /// as `codec` on receive beside the static 0 and 8 (an offer may map
     /// G.711 to any number, `a=rtpmap:98 PCMU/8000`).
     pub payload_type: u8,
-    /// The negotiated `telephone-event/8000` payload type, if any.
+    /// The negotiated `telephone-event/8000` payload type, if any; without
+    /// one, key presses are listened for in the leg's audio (in-band DTMF).
     pub telephone_event_pt: Option<u8>,
     /// Our SSRC towards this leg (drawn by the shell).
     pub ssrc: Ssrc,
@@ -136,8 +155,11 @@ pub struct Transmit<'a> {
     pub leg: LegId,
     /// Destination.
     pub to: SocketAddr,
-    /// The whole RTP packet.
+    /// The whole RTP packet, or a compound RTCP report.
     pub payload: &'a [u8],
+    /// An RTCP report: without rtcp-mux the shell sends it from the leg's
+    /// RTCP port (RTP port + 1), to `to` (the remote's RTP port + 1).
+    pub rtcp: bool,
 }
 
 /// Counters for one leg, or summed over a room.
@@ -157,8 +179,18 @@ pub struct LegStats {
     pub foreign_dropped: u64,
     /// Datagrams that were not valid RTP.
     pub malformed: u64,
-    /// RTCP packets (ignored).
+    /// RTCP datagrams received.
     pub rtcp_in: u64,
+    /// RTCP datagrams (or their tails) that did not parse: dropped.
+    pub rtcp_malformed: u64,
+    /// Sender and receiver reports received.
+    pub rtcp_reports_in: u64,
+    /// RTCP reports (SR or RR, with SDES) sent.
+    pub rtcp_out: u64,
+    /// What the peer's latest report block about our stream says: packets
+    /// of ours it lost in all, and its interarrival jitter (in samples).
+    pub peer_lost: u64,
+    pub peer_jitter: u64,
     /// Packets with a payload type we did not negotiate.
     pub unknown_payload_type: u64,
     /// Payloads we could not decode (bad size, bad telephone event).
@@ -181,6 +213,11 @@ impl LegStats {
         self.foreign_dropped += o.foreign_dropped;
         self.malformed += o.malformed;
         self.rtcp_in += o.rtcp_in;
+        self.rtcp_malformed += o.rtcp_malformed;
+        self.rtcp_reports_in += o.rtcp_reports_in;
+        self.rtcp_out += o.rtcp_out;
+        self.peer_lost += o.peer_lost;
+        self.peer_jitter += o.peer_jitter;
         self.unknown_payload_type += o.unknown_payload_type;
         self.decode_errors += o.decode_errors;
         self.dtmf_digits += o.dtmf_digits;
@@ -216,6 +253,8 @@ struct Leg {
     latch: Latch,
     jitter: JitterBuffer,
     dtmf: DtmfDetector,
+    /// Keys heard in the audio, when no telephone-event was negotiated.
+    inband: Option<InbandDetector>,
     muted: bool,
     held: bool,
     wait: Box<dyn AudioSource + Send>,
@@ -229,9 +268,144 @@ struct Leg {
     packet: Vec<u8>,
     pending_to: Option<SocketAddr>,
     stats: LegStats,
+    rtcp: RtcpState,
+}
+
+/// A leg's RTCP: when the next report is due, what it needs, and the
+/// report waiting to be sent.
+#[derive(Debug)]
+struct RtcpState {
+    mux: bool,
+    next: Option<Instant>,
+    /// SplitMix64 state for the report intervals, seeded from the leg's
+    /// (random) SSRC and timestamp: the core draws nothing itself.
+    rng: u64,
+    octets_out: u64,
+    /// The middle 32 bits of the peer's last SR's NTP time, and when it came.
+    last_sr: Option<(u32, Instant)>,
+    /// Expected and received at the previous report (for the fraction lost).
+    prior: (u64, u64),
+    packet: Vec<u8>,
+    pending_to: Option<SocketAddr>,
+}
+
+impl RtcpState {
+    fn new(config: &LegConfig) -> Self {
+        Self {
+            mux: false,
+            next: None,
+            rng: u64::from(config.ssrc.0) << 32 | u64::from(config.initial_ts.0),
+            octets_out: 0,
+            last_sr: None,
+            prior: (0, 0),
+            packet: Vec::with_capacity(128),
+            pending_to: None,
+        }
+    }
+
+    /// The next interval: [`RTCP_INTERVAL`] times 0.5–1.5 (RFC 3550 §6.3.1).
+    fn interval(&mut self) -> Duration {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let unit = (z >> 11) as f64 / (1u64 << 53) as f64;
+        RTCP_INTERVAL.mul_f64(0.5 + unit)
+    }
 }
 
 impl Leg {
+    /// Reads a compound RTCP datagram into the leg's counters.
+    fn on_rtcp(&mut self, bytes: &[u8], now: Instant) {
+        self.stats.rtcp_in += 1;
+        for packet in RtcpPackets::new(bytes) {
+            let reports = match packet {
+                Ok(RtcpPacket::SenderReport { info, reports, .. }) => {
+                    self.rtcp.last_sr = Some(((info.ntp >> 16) as u32, now));
+                    reports
+                }
+                Ok(RtcpPacket::ReceiverReport { reports, .. }) => reports,
+                Ok(_) => continue,
+                Err(_) => {
+                    self.stats.rtcp_malformed += 1;
+                    return;
+                }
+            };
+            self.stats.rtcp_reports_in += 1;
+            for block in reports.filter(|b| b.source == self.config.ssrc) {
+                self.stats.peer_lost = u64::try_from(block.cumulative_lost).unwrap_or(0);
+                self.stats.peer_jitter = u64::from(block.jitter);
+            }
+        }
+    }
+
+    /// Queues this leg's RTCP report if it is due at `now` (the first is
+    /// scheduled one randomised interval after the leg first has an address).
+    fn rtcp_tick(&mut self, now: Instant, epoch: Instant) {
+        self.rtcp.pending_to = None;
+        let Some(remote) = self.latch.remote() else {
+            return;
+        };
+        let Some(due) = self.rtcp.next else {
+            self.rtcp.next = Some(now + self.rtcp.interval());
+            return;
+        };
+        if now < due {
+            return;
+        }
+        self.rtcp.next = Some(now + self.rtcp.interval());
+        let sender = (self.stats.packets_out > 0).then(|| {
+            let elapsed = now.saturating_duration_since(epoch);
+            let frac = (u64::from(elapsed.subsec_nanos()) << 32) / 1_000_000_000;
+            SenderInfo {
+                ntp: elapsed.as_secs() << 32 | frac,
+                rtp_timestamp: self.ts.0,
+                packets: self.stats.packets_out as u32,
+                octets: self.rtcp.octets_out as u32,
+            }
+        });
+        let report = self.jitter.reception().map(|r| {
+            let (expected, received) = (r.expected, r.received);
+            let (prior_expected, prior_received) = self.rtcp.prior;
+            self.rtcp.prior = (expected, received);
+            let interval_expected = expected.saturating_sub(prior_expected);
+            let interval_lost =
+                interval_expected.saturating_sub(received.saturating_sub(prior_received));
+            let fraction_lost = (interval_lost << 8)
+                .checked_div(interval_expected)
+                .map_or(0, |f| f.min(255) as u8);
+            let (last_sr, delay_since_last_sr) = self.rtcp.last_sr.map_or((0, 0), |(lsr, at)| {
+                let delay = now.saturating_duration_since(at);
+                (lsr, (delay.as_secs_f64() * 65536.0) as u32)
+            });
+            ReportBlock {
+                source: r.ssrc,
+                fraction_lost,
+                cumulative_lost: i32::try_from(expected as i64 - received as i64)
+                    .unwrap_or(i32::MAX),
+                highest_seq: r.highest_seq,
+                jitter: self.jitter.stats().jitter_samples,
+                last_sr,
+                delay_since_last_sr,
+            }
+        });
+        self.rtcp.packet.clear();
+        write_report(
+            &mut self.rtcp.packet,
+            self.config.ssrc,
+            sender,
+            report,
+            CNAME,
+        );
+        self.rtcp.pending_to = Some(if self.rtcp.mux {
+            remote
+        } else {
+            SocketAddr::new(remote.ip(), remote.port().wrapping_add(1))
+        });
+        self.stats.rtcp_out += 1;
+    }
+
     fn stats(&self) -> LegStats {
         let JitterStats {
             lost,
@@ -269,6 +443,9 @@ pub struct MediaRoom {
     tx_cursor: usize,
     decoded: Vec<i16>,
     last_tick: Option<Instant>,
+    /// The first tick: RTCP's NTP times count from it (RFC 3550 allows
+    /// elapsed time where no wallclock is known).
+    epoch: Option<Instant>,
     departed: LegStats,
     ticks: u64,
 }
@@ -286,6 +463,7 @@ impl MediaRoom {
             tx_cursor: 0,
             decoded: vec![0; MAX_PACKET_SAMPLES],
             last_tick: None,
+            epoch: None,
             departed: LegStats::default(),
             ticks: 0,
         }
@@ -303,6 +481,10 @@ impl MediaRoom {
             latch: Latch::new(config.remote),
             jitter: JitterBuffer::new(config.jitter),
             dtmf: DtmfDetector::new(),
+            inband: config
+                .telephone_event_pt
+                .is_none()
+                .then(InbandDetector::new),
             muted: false,
             held: false,
             wait: Box::new(HoldMusic::new()),
@@ -315,6 +497,7 @@ impl MediaRoom {
             packet: Vec::with_capacity(12 + FRAME_SAMPLES),
             pending_to: None,
             stats: LegStats::default(),
+            rtcp: RtcpState::new(&config),
         });
         Ok(())
     }
@@ -325,7 +508,7 @@ impl MediaRoom {
         let leg = self.legs.remove(i);
         let stats = leg.stats();
         self.departed.add(&stats);
-        self.tx_cursor = self.legs.len(); // pending transmits of this tick are void
+        self.tx_cursor = 2 * self.legs.len(); // pending transmits of this tick are void
         Ok(stats)
     }
 
@@ -365,6 +548,13 @@ impl MediaRoom {
         Ok(())
     }
 
+    /// Whether the leg negotiated rtcp-mux (RFC 5761): its RTCP goes to
+    /// its RTP address, else to the RTP port + 1 (the default).
+    pub fn set_rtcp_mux(&mut self, id: LegId, mux: bool) -> Result<(), RoomError> {
+        self.leg_mut(id)?.rtcp.mux = mux;
+        Ok(())
+    }
+
     /// Queues a beep that every leg not on hold hears.
     pub fn play_beep(&mut self, beep: Beep) {
         if self.beeps.len() < MAX_QUEUED_BEEPS {
@@ -386,7 +576,11 @@ impl MediaRoom {
         let leg = &mut self.legs[i];
         match classify(bytes) {
             DatagramKind::Rtcp => {
-                leg.stats.rtcp_in += 1;
+                if leg.latch.remote().is_some_and(|r| r.ip() != from.ip()) {
+                    leg.stats.foreign_dropped += 1;
+                    return Received::ForeignSource;
+                }
+                leg.on_rtcp(bytes, now);
                 return Received::Rtcp;
             }
             DatagramKind::Other => {
@@ -464,6 +658,7 @@ impl MediaRoom {
     /// Runs one 20 ms mix. Call every [`TICK`]; then drain [`MediaRoom::poll_transmit`].
     pub fn tick(&mut self, now: Instant) {
         self.last_tick = Some(now);
+        let epoch = *self.epoch.get_or_insert(now);
         self.ticks += 1;
         self.tx_cursor = 0;
 
@@ -471,6 +666,13 @@ impl MediaRoom {
         self.mixer.clear();
         for leg in &mut self.legs {
             let kind = leg.jitter.pop_frame(&mut leg.input);
+            if kind == FrameKind::Audio
+                && let Some(digit) = leg.inband.as_mut().and_then(|d| d.on_frame(&leg.input))
+            {
+                leg.stats.dtmf_digits += 1;
+                self.events
+                    .push_back(MediaEvent::Dtmf { leg: leg.id, digit });
+            }
             leg.contributes =
                 !self.waiting && !leg.muted && !leg.held && kind != FrameKind::Silence;
             if leg.contributes {
@@ -488,6 +690,8 @@ impl MediaRoom {
             let ts = leg.ts;
             leg.ts = leg.ts.wrapping_add(FRAME_SAMPLES as u32);
             leg.pending_to = None;
+            // Reports go on while held (RFC 3550 peers expect them).
+            leg.rtcp_tick(now, epoch);
             if leg.held {
                 leg.marker_next = true;
                 continue;
@@ -519,6 +723,7 @@ impl MediaRoom {
             }
             .write(&mut leg.packet);
             leg.config.codec.encode_into(&frame, &mut leg.packet);
+            leg.rtcp.octets_out += FRAME_SAMPLES as u64;
             leg.seq = leg.seq.next();
             leg.marker_next = false;
             leg.pending_to = Some(to);
@@ -530,15 +735,24 @@ impl MediaRoom {
     /// polling the next (the payload borrows the room).
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
-        while self.tx_cursor < self.legs.len() {
-            let i = self.tx_cursor;
+        // Each leg's RTP packet, then its RTCP report.
+        while self.tx_cursor < 2 * self.legs.len() {
+            let (i, rtcp) = (self.tx_cursor / 2, self.tx_cursor % 2 == 1);
             self.tx_cursor += 1;
-            if let Some(to) = self.legs[i].pending_to.take() {
+            let leg = &mut self.legs[i];
+            let pending = if rtcp {
+                &mut leg.rtcp.pending_to
+            } else {
+                &mut leg.pending_to
+            };
+            if let Some(to) = pending.take() {
                 let leg = &self.legs[i];
+                let payload = if rtcp { &leg.rtcp.packet } else { &leg.packet };
                 return Some(Transmit {
                     leg: leg.id,
                     to,
-                    payload: &leg.packet,
+                    payload,
+                    rtcp,
                 });
             }
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use media::dtmf::TelephoneEvent;
+use media::rtcp::{ReportBlock, RtcpPacket, RtcpPackets, write_report};
 use media::rtp::{RtpHeader, RtpPacket};
 use media::tone::JOIN_BEEP_HZ;
 use media::{
@@ -146,6 +147,11 @@ impl Scenario {
 
     /// One 20 ms step: deliver what is due, tick, collect what was sent.
     fn step(&mut self) {
+        self.step_with(|_, _| {});
+    }
+
+    /// [`Scenario::step`], showing each transmit (and the tick) to `see`.
+    fn step_with(&mut self, mut see: impl FnMut(&media::room::Transmit<'_>, u64)) {
         let now = self.now();
         let ms = self.tick * 20;
         for p in &mut self.phones {
@@ -162,6 +168,10 @@ impl Scenario {
             p.heard.push(None);
         }
         while let Some(t) = self.room.poll_transmit() {
+            see(&t, self.tick);
+            if t.rtcp {
+                continue; // reports: see the RTCP scenario
+            }
             let p = self.phones.iter_mut().find(|p| p.leg == t.leg).unwrap();
             assert_eq!(t.to, p.addr, "sent to the latched address only");
             let packet = RtpPacket::parse(t.payload).unwrap();
@@ -681,4 +691,195 @@ proptest! {
         }
         s.run(5);
     }
+}
+
+#[test]
+fn a_phone_that_changes_ssrc_and_back_stays_heard() {
+    // A→B→A from the latched address, each SSRC with its own numbering.
+    let mut s = Scenario::new(vec![
+        Phone::new(1, Codec::Pcmu, 20, TONES[0]),
+        Phone::new(2, Codec::Pcmu, 20, TONES[1]),
+    ]);
+    s.run(25);
+    let a = (s.phones[0].ssrc, s.phones[0].seq, s.phones[0].ts);
+    s.phones[0].ssrc = 0xB0B;
+    s.phones[0].seq = 7;
+    s.phones[0].ts = 123_456;
+    s.run(25);
+    assert_hears(&s.phones[1].recent(20), &[TONES[0]], &[], "on SSRC B");
+    let b_heard = s.phones[1].heard.len();
+    (s.phones[0].ssrc, s.phones[0].seq) = (a.0, a.1);
+    s.phones[0].ts = a.2.wrapping_add(25 * FRAME_SAMPLES as u32);
+    s.run(25);
+    assert_hears(&s.phones[1].recent(20), &[TONES[0]], &[], "back on SSRC A");
+    // Never silent at a switch: every tick after the start carries the tone.
+    for tick in 5..s.phones[1].heard.len() {
+        let frame = s.phones[1].tick_heard(tick);
+        assert!(
+            media::goertzel::rms(frame) > 1000.0,
+            "tick {tick} (switch back at {b_heard}) is silent"
+        );
+    }
+    let stats = s.room.leg_stats(s.phones[0].leg).unwrap();
+    assert_eq!(stats.resyncs, 2);
+    assert_eq!(stats.foreign_dropped, 0);
+}
+
+#[test]
+fn in_band_keys_are_reported_like_telephone_events_only_without_them() {
+    // '*' (941 + 1209 Hz) pressed as audio, 200 ms, on a leg without
+    // telephone-event and on one with it (whose keys come as events).
+    let mut room = MediaRoom::new();
+    let plain = Phone::new(1, Codec::Pcmu, 20, 0.0);
+    let evented = Phone::new(2, Codec::Pcmu, 20, 0.0);
+    let mut config = plain.config();
+    config.telephone_event_pt = None;
+    room.add_leg(plain.leg, config).unwrap();
+    room.add_leg(evented.leg, evented.config()).unwrap();
+    let t0 = Instant::now();
+    let key = |n: u64| {
+        let t = n as f64 / 8000.0;
+        let tau = std::f64::consts::TAU;
+        (5000.0 * (tau * 941.0 * t).sin() + 5000.0 * (tau * 1209.0 * t).sin()) as i16
+    };
+    let packet = |p: &Phone, i: u64| {
+        let samples: Vec<i16> = (0..FRAME_SAMPLES as u64)
+            .map(|n| {
+                if (10..20).contains(&i) {
+                    key(i * 160 + n)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        RtpHeader {
+            marker: i == 0,
+            payload_type: 0,
+            seq: SeqNo(i as u16),
+            timestamp: RtpTimestamp(i as u32 * 160),
+            ssrc: Ssrc(p.ssrc),
+        }
+        .write(&mut bytes);
+        Codec::Pcmu.encode_into(&samples, &mut bytes);
+        bytes
+    };
+    let mut events = Vec::new();
+    for i in 0..40u64 {
+        let now = t0 + TICK * i as u32;
+        for p in [&plain, &evented] {
+            let bytes = packet(p, i);
+            let _ = room.handle_datagram(p.leg, p.addr, &bytes, now);
+        }
+        room.tick(now);
+        while room.poll_transmit().is_some() {}
+        events.extend(std::iter::from_fn(|| room.poll_event()));
+    }
+    let keys: Vec<(LegId, char)> = events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Dtmf { leg, digit } => Some((*leg, digit.as_char())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, [(plain.leg, '*')]);
+    assert_eq!(room.leg_stats(plain.leg).unwrap().dtmf_digits, 1);
+}
+
+#[test]
+fn rtcp_reports_go_out_every_randomised_five_seconds_and_peer_reports_are_kept() {
+    // Leg 1 negotiated rtcp-mux and talks; leg 2 did not, and is held (so
+    // it sends no RTP: its reports are RRs).
+    let mut s = Scenario::new(vec![
+        Phone::new(1, Codec::Pcmu, 20, 400.0),
+        Phone::new(2, Codec::Pcmu, 20, 700.0),
+    ]);
+    let (one, two) = (s.phones[0].leg, s.phones[1].leg);
+    s.room.set_rtcp_mux(one, true).unwrap();
+    s.room.set_hold(two, true).unwrap();
+    let mut reports: Vec<(LegId, u64, std::net::SocketAddr, Vec<u8>)> = Vec::new();
+    for _ in 0..(60 * 50) {
+        s.step_with(|t, tick| {
+            if t.rtcp {
+                reports.push((t.leg, tick, t.to, t.payload.to_vec()));
+            }
+        });
+        if s.tick == 100 {
+            // The peer of leg 1 reports on our stream: 7 lost, jitter 12.
+            let ours = s.phones[0].config().ssrc;
+            let mut rr = Vec::new();
+            let block = ReportBlock {
+                source: ours,
+                fraction_lost: 0,
+                cumulative_lost: 7,
+                highest_seq: 100,
+                jitter: 12,
+                last_sr: 0,
+                delay_since_last_sr: 0,
+            };
+            write_report(&mut rr, Ssrc(s.phones[0].ssrc), None, Some(block), b"phone");
+            let (addr, now) = (s.phones[0].addr, s.now());
+            assert_eq!(s.room.handle_datagram(one, addr, &rr, now), Received::Rtcp);
+            assert_eq!(
+                s.room.handle_datagram(one, addr, &rr[..10], now),
+                Received::Rtcp
+            );
+            let stray = addr_of(9);
+            assert_eq!(
+                s.room.handle_datagram(one, stray, &rr, now),
+                Received::ForeignSource
+            );
+        }
+    }
+    for (leg, to) in [(one, s.phones[0].addr), (two, s.phones[1].addr)] {
+        let mine: Vec<_> = reports.iter().filter(|r| r.0 == leg).collect();
+        // 60 s at 2.5–7.5 s each (the first one interval after the start).
+        assert!((8..=24).contains(&mine.len()), "{leg:?}: {}", mine.len());
+        let gaps: Vec<u64> = mine.windows(2).map(|w| w[1].1 - w[0].1).collect();
+        assert!(
+            gaps.iter().all(|g| (125..=375).contains(g)),
+            "{leg:?}: {gaps:?}"
+        );
+        assert!(gaps.iter().any(|&g| g != gaps[0]), "randomised: {gaps:?}");
+        let expected_to = if leg == one {
+            to
+        } else {
+            std::net::SocketAddr::new(to.ip(), to.port() + 1)
+        };
+        assert!(mine.iter().all(|r| r.2 == expected_to), "{leg:?}");
+        let packets: Vec<_> = RtcpPackets::new(&mine[0].3)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        match (leg == one, packets[0]) {
+            (
+                true,
+                RtcpPacket::SenderReport {
+                    info, mut reports, ..
+                },
+            ) => {
+                assert!(info.packets > 0);
+                let block = reports.next().expect("a block on the phone's stream");
+                assert_eq!(block.source, Ssrc(s.phones[0].ssrc));
+            }
+            (false, RtcpPacket::ReceiverReport { .. }) => {}
+            (_, other) => panic!("{leg:?}: {other:?}"),
+        }
+        assert_eq!(
+            packets[1],
+            RtcpPacket::SourceDescription {
+                cname: Some(b"confab")
+            }
+        );
+    }
+    let stats = s.room.leg_stats(one).unwrap();
+    assert_eq!((stats.peer_lost, stats.peer_jitter), (7, 12));
+    assert_eq!(
+        (stats.rtcp_in, stats.rtcp_reports_in, stats.rtcp_malformed),
+        (2, 1, 1)
+    );
+    assert_eq!(stats.foreign_dropped, 1);
+}
+
+fn addr_of(last: u8) -> SocketAddr {
+    addr(last, 50_000)
 }

@@ -45,10 +45,14 @@ use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport};
 use crate::metrics::{ActiveCall, Metrics};
 use crate::player::{Player, leg_config};
 use crate::room::RoomHandle;
+use crate::rtp_activity::RtpActivity;
 use crate::rtp_ports::RtpPorts;
 use crate::sip_task::{CallEvent, SipHandle};
 use crate::{Clock, fetch, ids};
 
+/// How often the player's socket is read while no clip plays: a silent
+/// caller is noticed this much after the `--rtp-timeout` at the latest.
+const IDLE_DRAIN: Duration = Duration::from_secs(1);
 /// How long the end-of-call request may take (it is not waited for).
 const COMPLETED_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -65,6 +69,8 @@ pub struct CallServices {
     pub webhook_timeout: Duration,
     /// Unknown numbers join the default account's room of that name.
     pub open_rooms: bool,
+    /// `--rtp-timeout` (`None`: off).
+    pub rtp_timeout: Option<Duration>,
     pub metrics: Arc<Metrics>,
     /// Server shutdown: every call hangs up.
     pub stop: CancellationToken,
@@ -126,17 +132,16 @@ async fn run(
         caller: incoming.from_user.clone().unwrap_or_default(),
         called: incoming.request_uri_user.clone().unwrap_or_default(),
     };
-    let core = Call::new(
-        info.clone(),
-        route.script,
-        svc.webhook_timeout,
-        Instant::now().into_std(),
-    );
     // A delayed offer: the ACK's answer comes before the answer is
     // reported to the core (`CallIo::await_answer`).
     let awaiting_answer = incoming.audio.is_none();
     let audio = incoming.audio.unwrap_or_else(sip::sdp::offered_audio);
     let held = audio.on_hold();
+    let now = Instant::now().into_std();
+    let core = Call::new(info.clone(), route.script, svc.webhook_timeout, now)
+        .with_rtp_timeout(svc.rtp_timeout, held);
+    let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
+    idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let io = CallIo {
         svc,
         token: route.account.auth_token,
@@ -149,9 +154,12 @@ async fn run(
         awaiting_answer,
         held,
         socket: None,
+        rtcp: None,
         rtp_port: 0,
         player: None,
         playing: None,
+        activity: RtpActivity::new(now),
+        idle_drain,
         room: None,
         conference: None,
         notices: None,
@@ -218,11 +226,18 @@ struct CallIo {
     held: bool,
     /// The bound RTP socket, until the player takes it.
     socket: Option<UdpSocket>,
+    /// The RTCP socket on the odd port above it, if that was free (shared
+    /// with the player or the room, which read it on their ticks).
+    rtcp: Option<Arc<std::net::UdpSocket>>,
     rtp_port: u16,
     /// The call's media when it is not lent to a room.
     player: Option<Player>,
     /// The clip playing, and the 20 ms ticks that drive the player.
     playing: Option<(ReqId, Interval)>,
+    /// When the caller last sent RTP, recorded by the player or the room.
+    activity: RtpActivity,
+    /// Reads the player's socket while no clip plays (for the activity).
+    idle_drain: Interval,
     /// The room the call is in, and what it tells the call.
     room: Option<RoomHandle>,
     /// The conference the call is in, for the digits it reports.
@@ -253,6 +268,7 @@ enum Wake {
     Room(Option<CallNotice>),
     Work(Done),
     Tick,
+    Drain,
     Stop,
     Timer,
 }
@@ -275,14 +291,16 @@ async fn drive(mut call: Call, mut io: CallIo) {
         let deadline = call.poll_timeout().map(|(at, _)| Instant::from_std(at));
         if deadline.is_some_and(|at| at <= Instant::now()) {
             // Overdue: handled before polling anything (quinn 76020ba4).
-            call.handle_timeout(Instant::now().into_std());
+            io.timeout(&mut call);
             continue;
         }
+        let idle = io.player.is_some() && io.playing.is_none();
         let wake = tokio::select! {
             event = recv(&mut io.events) => Wake::Sip(event),
             notice = recv(&mut io.notices) => Wake::Room(notice),
             done = next_done(&mut io.work), if !io.work.is_empty() => Wake::Work(done),
             () = tick(&mut io.playing) => Wake::Tick,
+            _ = io.idle_drain.tick(), if idle => Wake::Drain,
             () = io.svc.stop.cancelled(), if !io.stop_sent => Wake::Stop,
             () = sleep_until(deadline) => Wake::Timer,
         };
@@ -291,12 +309,18 @@ async fn drive(mut call: Call, mut io: CallIo) {
             Wake::Room(notice) => io.notice(notice),
             Wake::Work(done) => Some(io.done(done)),
             Wake::Tick => io.tick(),
+            Wake::Drain => {
+                if let Some(player) = &mut io.player {
+                    player.drain(std::time::Instant::now());
+                }
+                None
+            }
             Wake::Stop => {
                 io.stop_sent = true;
                 Some(CallInput::Shutdown)
             }
             Wake::Timer => {
-                call.handle_timeout(Instant::now().into_std());
+                io.timeout(&mut call);
                 None
             }
         };
@@ -348,6 +372,20 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 impl CallIo {
+    /// A deadline of the core's is due: it hears of the caller's latest RTP
+    /// first (what the player's socket holds too), so that the
+    /// `RtpInactivity` timer fires only for a caller really silent.
+    fn timeout(&mut self, call: &mut Call) {
+        let now = Instant::now().into_std();
+        if let Some(player) = &mut self.player {
+            player.drain(now);
+        }
+        if let Some(at) = self.activity.last() {
+            call.handle(CallInput::RtpSeen(at), now);
+        }
+        call.handle_timeout(now);
+    }
+
     /// Carries out one command; a result the core needs at once comes back.
     async fn execute(&mut self, command: CallCommand) -> Option<CallInput> {
         match command {
@@ -355,12 +393,13 @@ impl CallIo {
                 let bound = self
                     .svc
                     .ports
-                    .bind()
-                    .and_then(|socket| Ok((socket.local_addr()?.port(), socket)));
+                    .bind_pair()
+                    .and_then(|(socket, rtcp)| Ok((socket.local_addr()?.port(), socket, rtcp)));
                 match bound {
-                    Ok((port, socket)) => {
+                    Ok((port, socket, rtcp)) => {
                         self.rtp_port = port;
                         self.socket = Some(socket);
+                        self.rtcp = rtcp;
                         return Some(CallInput::RtpBound(Some(port)));
                     }
                     Err(e) => {
@@ -386,7 +425,7 @@ impl CallIo {
                 }
                 self._active = Some(self.svc.metrics.call_answered());
                 if let Some(socket) = self.socket.take() {
-                    self.player = Some(Player::new(socket, &self.audio, None, self.held));
+                    self.player = Some(self.new_player(socket, None));
                 }
                 return Some(CallInput::Answered(true));
             }
@@ -508,6 +547,18 @@ impl CallIo {
         }
     }
 
+    /// The call's own media on `socket`, sending to `remote` (or the SDP's).
+    fn new_player(&self, socket: UdpSocket, remote: Option<std::net::SocketAddr>) -> Player {
+        Player::new(
+            socket,
+            &self.audio,
+            remote,
+            self.held,
+            self.activity.clone(),
+            self.rtcp.clone(),
+        )
+    }
+
     fn spawn(&mut self, id: ReqId, work: impl Future<Output = Done> + Send + 'static) {
         self.work.push((id, Box::pin(work)));
     }
@@ -552,6 +603,9 @@ impl CallIo {
             wait: wait.and_then(|clip| self.source(&clip)),
             hangup_on_star,
             held: self.held,
+            activity: self.activity.clone(),
+            rtcp_mux: self.audio.rtcp_mux,
+            rtcp: self.rtcp.clone(),
             notify,
         };
         match self.svc.hub.join_call(request, leg).await {
@@ -568,12 +622,7 @@ impl CallIo {
             }
             Err(CallJoinFailed { failure, leg }) => {
                 if let Some(leg) = leg {
-                    self.player = Some(Player::new(
-                        leg.socket,
-                        &self.audio,
-                        leg.config.remote,
-                        self.held,
-                    ));
+                    self.player = Some(self.new_player(leg.socket, leg.config.remote));
                 }
                 let reason = failure.to_string();
                 let error = match failure {
@@ -641,8 +690,7 @@ impl CallIo {
                     // Registered with this runtime again: the room read it on its own.
                     match UdpSocket::from_std(leg.socket) {
                         Ok(socket) => {
-                            self.player =
-                                Some(Player::new(socket, &self.audio, leg.remote, self.held));
+                            self.player = Some(self.new_player(socket, leg.remote));
                         }
                         Err(e) => tracing::warn!(error = %e, "RTP socket lost leaving the room"),
                     }
@@ -770,6 +818,12 @@ fn log(line: LogLine) {
         }
         LogLine::Left(reason) => tracing::info!(?reason, "left the conference"),
         LogLine::TimeLimitUp => tracing::info!("the <Dial> time limit is up"),
+        LogLine::RtpTimeout(timeout) => {
+            tracing::info!(
+                ?timeout,
+                "no RTP from the caller (--rtp-timeout): hanging up"
+            );
+        }
         LogLine::Wait(warning) => tracing::info!(%warning, "wait audio"),
         LogLine::WaitAudioFailed(error) => {
             tracing::info!(%error, "wait audio could not be played");

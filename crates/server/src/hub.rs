@@ -685,6 +685,9 @@ mod tests {
             wait: None,
             hangup_on_star: false,
             held: false,
+            activity: crate::rtp_activity::RtpActivity::new(std::time::Instant::now()),
+            rtcp_mux: false,
+            rtcp: None,
             notify,
         }
     }

@@ -43,6 +43,7 @@ mod membership;
 mod metrics;
 mod player;
 mod room;
+mod rtp_activity;
 mod rtp_ports;
 mod sip_guard;
 mod sip_task;
@@ -95,17 +96,21 @@ pub struct CallConfig {
     pub open_rooms: bool,
     /// How long a webhook or `<Play>` request may take.
     pub webhook_timeout: Duration,
+    /// `--rtp-timeout`: a call whose caller sends no RTP this long while
+    /// not on hold is hung up (a dead peer); `None` never is.
+    pub rtp_timeout: Option<Duration>,
 }
 
 impl CallConfig {
     /// SIP on `bind`, RTP on `rtp_ports`, open rooms if `bind` is a
-    /// loopback address, 10 s webhooks.
+    /// loopback address, 10 s webhooks, a 60 s RTP timeout.
     pub fn new(bind: SocketAddr, rtp_ports: (u16, u16)) -> Self {
         Self {
             sip: SipConfig::new(bind),
             rtp_ports,
             open_rooms: open_rooms_by_default(bind.ip()),
             webhook_timeout: Duration::from_secs(10),
+            rtp_timeout: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -197,6 +202,7 @@ impl Server {
             ports,
             http,
             webhook_timeout: config.webhook_timeout,
+            rtp_timeout: config.rtp_timeout,
             open_rooms: config.open_rooms,
             metrics: self.metrics.clone(),
             stop: stop_calls.clone(),

@@ -16,6 +16,8 @@ use model::{CallSid, ConferenceSid};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use crate::rtp_activity::RtpActivity;
+
 /// A call's media leg on its way into a room: its socket and what was
 /// negotiated for it.
 #[derive(Debug)]
@@ -27,6 +29,13 @@ pub struct LegHandover {
     pub hangup_on_star: bool,
     /// On hold (re-INVITE `sendonly`/`inactive`) when it joins.
     pub held: bool,
+    /// Where the room records the caller's RTP arrivals (`--rtp-timeout`).
+    pub activity: RtpActivity,
+    /// rtcp-mux was negotiated: RTCP goes to the RTP address.
+    pub rtcp_mux: bool,
+    /// The leg's RTCP socket (RTP port + 1), if bound: without rtcp-mux the
+    /// room reads the peer's RTCP there and sends its reports from it.
+    pub rtcp: Option<std::sync::Arc<net::UdpSocket>>,
     /// Where the call hears about its membership ([`CallNotice`]). The hub
     /// reserves one slot of it when the join succeeds, for the
     /// [`CallNotice::Left`] that ends the membership: the room's notices

@@ -71,6 +71,10 @@ pub struct Metrics {
     rtp_lost: Counter,
     rtp_late: Counter,
     rtp_foreign: Counter,
+    rtcp_received: Counter,
+    rtcp_sent: Counter,
+    rtcp_malformed: Counter,
+    rtcp_peer_lost: Counter,
     mix_tick: Histogram,
     mix_ticks_late: Counter,
     webhook: Histogram,
@@ -160,6 +164,30 @@ impl Metrics {
              the one the leg latched on",
             rtp_foreign.clone(),
         );
+        let rtcp_received = Counter::default();
+        registry.register(
+            "rtcp_packets_received",
+            "RTCP datagrams received from conference legs (on the RTP port, rtcp-mux)",
+            rtcp_received.clone(),
+        );
+        let rtcp_sent = Counter::default();
+        registry.register(
+            "rtcp_reports_sent",
+            "RTCP reports (SR or RR with SDES) sent to conference legs",
+            rtcp_sent.clone(),
+        );
+        let rtcp_malformed = Counter::default();
+        registry.register(
+            "rtcp_packets_malformed",
+            "RTCP datagrams from conference legs that did not parse (dropped)",
+            rtcp_malformed.clone(),
+        );
+        let rtcp_peer_lost = Counter::default();
+        registry.register(
+            "rtcp_peer_packets_lost",
+            "Packets of ours the legs' peers reported lost in their RTCP reports",
+            rtcp_peer_lost.clone(),
+        );
         let mix_tick = Histogram::new(TICK_BUCKETS);
         registry.register_with_unit(
             "mix_tick",
@@ -213,6 +241,10 @@ impl Metrics {
             rtp_lost,
             rtp_late,
             rtp_foreign,
+            rtcp_received,
+            rtcp_sent,
+            rtcp_malformed,
+            rtcp_peer_lost,
             mix_tick,
             mix_ticks_late,
             webhook,
@@ -281,6 +313,18 @@ impl Metrics {
             stats.foreign_dropped,
             &mut flushed.foreign,
         );
+        add_new(&self.rtcp_received, stats.rtcp_in, &mut flushed.rtcp_in);
+        add_new(&self.rtcp_sent, stats.rtcp_out, &mut flushed.rtcp_out);
+        add_new(
+            &self.rtcp_malformed,
+            stats.rtcp_malformed,
+            &mut flushed.rtcp_malformed,
+        );
+        add_new(
+            &self.rtcp_peer_lost,
+            stats.peer_lost,
+            &mut flushed.peer_lost,
+        );
     }
 }
 
@@ -314,6 +358,10 @@ pub(crate) struct RtpFlushed {
     lost: u64,
     late: u64,
     foreign: u64,
+    rtcp_in: u64,
+    rtcp_out: u64,
+    rtcp_malformed: u64,
+    peer_lost: u64,
 }
 
 /// Adds `now - flushed` if `now` is ahead. Counts that can go back (the
@@ -485,6 +533,10 @@ mod tests {
             late: 1,
             duplicate: 1,
             foreign_dropped: 3,
+            rtcp_in: 4,
+            rtcp_out: 2,
+            rtcp_malformed: 1,
+            peer_lost: 6,
             ..LegStats::default()
         };
         metrics.flush_rtp(&stats, &mut a);
@@ -502,6 +554,10 @@ mod tests {
         assert_eq!(value(&text, "confab_rtp_packets_lost_total"), 5.0);
         assert_eq!(value(&text, "confab_rtp_packets_late_total"), 4.0);
         assert_eq!(value(&text, "confab_rtp_packets_foreign_total"), 6.0);
+        assert_eq!(value(&text, "confab_rtcp_packets_received_total"), 8.0);
+        assert_eq!(value(&text, "confab_rtcp_reports_sent_total"), 4.0);
+        assert_eq!(value(&text, "confab_rtcp_packets_malformed_total"), 2.0);
+        assert_eq!(value(&text, "confab_rtcp_peer_packets_lost_total"), 12.0);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use media::{
@@ -17,6 +18,8 @@ use media::{
 };
 use sip::sdp::NegotiatedAudio;
 use tokio::net::UdpSocket;
+
+use crate::rtp_activity::RtpActivity;
 
 const LEG: LegId = LegId(1);
 
@@ -27,6 +30,10 @@ pub struct Player {
     room: MediaRoom,
     remote: Option<SocketAddr>,
     buf: Vec<u8>,
+    activity: RtpActivity,
+    rtcp_mux: bool,
+    /// The RTCP socket (RTP port + 1), if bound.
+    rtcp: Option<Arc<std::net::UdpSocket>>,
 }
 
 impl Player {
@@ -37,6 +44,8 @@ impl Player {
         audio: &NegotiatedAudio,
         remote: Option<SocketAddr>,
         held: bool,
+        activity: RtpActivity,
+        rtcp: Option<Arc<std::net::UdpSocket>>,
     ) -> Self {
         let mut room = MediaRoom::new();
         room.set_waiting(true);
@@ -45,11 +54,15 @@ impl Player {
         let _ = room.add_leg(LEG, config);
         let _ = room.set_wait_source(LEG, Some(Box::new(Silence::forever())));
         let _ = room.set_hold(LEG, held);
+        let _ = room.set_rtcp_mux(LEG, audio.rtcp_mux);
         Self {
             socket,
             room,
             remote: config.remote,
             buf: vec![0; 2048],
+            activity,
+            rtcp_mux: audio.rtcp_mux,
+            rtcp,
         }
     }
 
@@ -60,19 +73,17 @@ impl Player {
 
     /// One 20 ms step; `true` when the clip has played to its end.
     pub fn tick(&mut self, now: Instant) -> bool {
-        loop {
-            match self.socket.try_recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    let datagram = self.buf.get(..n).unwrap_or_default();
-                    let _ = self.room.handle_datagram(LEG, from, datagram, now);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => break,
-            }
-        }
+        self.drain(now);
         self.room.tick(now);
         while let Some(t) = self.room.poll_transmit() {
-            let _ = self.socket.try_send_to(t.payload, t.to);
+            match &self.rtcp {
+                Some(rtcp) if t.rtcp && !self.rtcp_mux => {
+                    let _ = rtcp.send_to(t.payload, t.to);
+                }
+                _ => {
+                    let _ = self.socket.try_send_to(t.payload, t.to);
+                }
+            }
         }
         let mut ended = false;
         while let Some(event) = self.room.poll_event() {
@@ -88,6 +99,28 @@ impl Player {
                 .set_wait_source(LEG, Some(Box::new(Silence::forever())));
         }
         ended
+    }
+
+    /// Reads what the caller sent (without blocking), noting its RTP in
+    /// the call's [`RtpActivity`]. Ticks do it; between clips the call task
+    /// does, so a silent caller is noticed out of a room too.
+    pub fn drain(&mut self, now: Instant) {
+        loop {
+            match self.socket.try_recv_from(&mut self.buf) {
+                Ok((n, from)) => {
+                    let datagram = self.buf.get(..n).unwrap_or_default();
+                    let received = self.room.handle_datagram(LEG, from, datagram, now);
+                    self.activity.note(received, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => break,
+            }
+        }
+        // The peer's RTCP on our odd port (read for the stats only).
+        while let Some(Ok((n, from))) = self.rtcp.as_ref().map(|s| s.recv_from(&mut self.buf)) {
+            let datagram = self.buf.get(..n).unwrap_or_default();
+            let _ = self.room.handle_datagram(LEG, from, datagram, now);
+        }
     }
 
     /// On hold, nothing is sent (and a clip waits for the call to resume).

@@ -37,6 +37,7 @@ use tracing::Instrument;
 
 use crate::membership::{CallNotice, LegHandover, ReturnedLeg, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RtpFlushed};
+use crate::rtp_activity::RtpActivity;
 
 /// Commands waiting for the room before the hub waits too.
 const QUEUE: usize = 256;
@@ -211,6 +212,9 @@ struct Leg {
     call: CallSid,
     socket: net::UdpSocket,
     remote: Option<SocketAddr>,
+    activity: RtpActivity,
+    rtcp_mux: bool,
+    rtcp: Option<Arc<net::UdpSocket>>,
     notify: mpsc::Sender<CallNotice>,
 }
 
@@ -287,6 +291,7 @@ impl RoomTask {
                 }
                 let _ = self.room.set_muted(id, muted);
                 let _ = self.room.set_hold(id, leg.held);
+                let _ = self.room.set_rtcp_mux(id, leg.rtcp_mux);
                 let _ = self.room.set_wait_source(id, leg.wait);
                 if let Some(old) = self.calls.insert(call.clone(), id) {
                     self.drop_leg(old);
@@ -297,6 +302,9 @@ impl RoomTask {
                         call,
                         socket,
                         remote: leg.config.remote,
+                        activity: leg.activity,
+                        rtcp_mux: leg.rtcp_mux,
+                        rtcp: leg.rtcp,
                         notify: leg.notify,
                     },
                 );
@@ -352,17 +360,21 @@ impl RoomTask {
 
     fn tick(&mut self, now: Instant) {
         for (&id, leg) in &self.legs {
-            for _ in 0..MAX_READS_PER_TICK {
-                match leg.socket.recv_from(&mut self.buf) {
-                    Ok((n, from)) => {
-                        let datagram = self.buf.get(..n).unwrap_or_default();
-                        let _ = self.room.handle_datagram(id, from, datagram, now);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    // ICMP errors from an earlier send surface here; not fatal.
-                    Err(e) => {
-                        tracing::trace!(error = %e, "RTP receive error");
-                        break;
+            let sockets = std::iter::once(&leg.socket).chain(leg.rtcp.as_deref());
+            for socket in sockets {
+                for _ in 0..MAX_READS_PER_TICK {
+                    match socket.recv_from(&mut self.buf) {
+                        Ok((n, from)) => {
+                            let datagram = self.buf.get(..n).unwrap_or_default();
+                            let received = self.room.handle_datagram(id, from, datagram, now);
+                            leg.activity.note(received, now);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        // ICMP errors from an earlier send surface here; not fatal.
+                        Err(e) => {
+                            tracing::trace!(error = %e, "RTP receive error");
+                            break;
+                        }
                     }
                 }
             }
@@ -371,7 +383,12 @@ impl RoomTask {
         while let Some(t) = self.room.poll_transmit() {
             if let Some(leg) = self.legs.get(&t.leg) {
                 // A full send buffer drops this packet; the next tick sends the next.
-                let _ = leg.socket.send_to(t.payload, t.to);
+                // RTCP without rtcp-mux goes from our RTCP port when we have one.
+                let socket = match &leg.rtcp {
+                    Some(rtcp) if t.rtcp && !leg.rtcp_mux => rtcp,
+                    _ => &leg.socket,
+                };
+                let _ = socket.send_to(t.payload, t.to);
             }
         }
         while let Some(event) = self.room.poll_event() {

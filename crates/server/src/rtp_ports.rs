@@ -1,5 +1,6 @@
 //! The `--rtp-ports` pool: each call's media leg gets its own UDP socket on
-//! an even port of the range (RTP's convention; the odd one above is RTCP's).
+//! an even port of the range (RTP's convention), and the odd one above it
+//! for RTCP when the peer does not multiplex (RFC 3550 §11).
 //!
 //! The pool keeps no table of what is taken: the operating system does. A
 //! round-robin cursor walks the even ports, and a port whose bind fails
@@ -9,6 +10,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::net::UdpSocket;
@@ -50,6 +52,21 @@ impl RtpPorts {
     /// How many ports the pool can hand out at most.
     pub fn capacity(&self) -> u32 {
         self.count
+    }
+
+    /// Binds the next free even port and, if it is free, the odd port
+    /// above it (non-blocking: read on ticks, never awaited). `AddrInUse`
+    /// once every even port was tried.
+    pub fn bind_pair(&self) -> io::Result<(UdpSocket, Option<Arc<std::net::UdpSocket>>)> {
+        let rtp = self.bind()?;
+        let rtcp = rtp
+            .local_addr()
+            .ok()
+            .and_then(|a| Some(SocketAddr::new(a.ip(), a.port().checked_add(1)?)))
+            .and_then(|a| std::net::UdpSocket::bind(a).ok())
+            .filter(|s| s.set_nonblocking(true).is_ok())
+            .map(Arc::new);
+        Ok((rtp, rtcp))
     }
 
     /// Binds the next free even port. `AddrInUse` once every port was tried.
@@ -110,5 +127,18 @@ mod tests {
         assert_eq!(p.bind().unwrap_err().kind(), io::ErrorKind::AddrInUse);
         drop(b);
         assert_eq!(p.bind().unwrap().local_addr().unwrap().port(), 31502);
+    }
+
+    #[tokio::test]
+    async fn a_pair_is_an_even_port_and_the_odd_one_above() {
+        let p = RtpPorts::new(localhost(), 31600, 31603);
+        let (rtp, rtcp) = p.bind_pair().unwrap();
+        assert_eq!(rtp.local_addr().unwrap().port(), 31600);
+        assert_eq!(rtcp.unwrap().local_addr().unwrap().port(), 31601);
+        // The odd port taken: the RTP port is still handed out, without RTCP.
+        let _taken = std::net::UdpSocket::bind((localhost(), 31603)).unwrap();
+        let (rtp, rtcp) = p.bind_pair().unwrap();
+        assert_eq!(rtp.local_addr().unwrap().port(), 31602);
+        assert!(rtcp.is_none());
     }
 }

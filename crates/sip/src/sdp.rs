@@ -64,6 +64,8 @@ pub struct Media {
     pub fmtp: Vec<(u8, String)>,
     pub ptime: Option<u32>,
     pub direction: Option<Direction>,
+    /// `a=rtcp-mux` (RFC 5761): RTCP on the RTP port.
+    pub rtcp_mux: bool,
 }
 
 /// The address of a `c=` line.
@@ -105,6 +107,8 @@ pub struct NegotiatedAudio {
     pub direction: Direction,
     /// The offerer's `a=ptime`, if any (we always send 20 ms).
     pub remote_ptime: Option<u32>,
+    /// RTCP shares the RTP port (RFC 5761): offered, so answered.
+    pub rtcp_mux: bool,
 }
 
 impl NegotiatedAudio {
@@ -221,6 +225,10 @@ impl Media {
             self.direction = Some(direction);
             return;
         }
+        if attribute.trim() == "rtcp-mux" {
+            self.rtcp_mux = true;
+            return;
+        }
         let Some((name, value)) = attribute.split_once(':') else {
             return;
         };
@@ -274,6 +282,7 @@ fn parse_media_line(value: &str) -> Result<Media, SdpError> {
         fmtp: Vec::new(),
         ptime: None,
         direction: None,
+        rtcp_mux: false,
     })
 }
 
@@ -350,6 +359,7 @@ pub fn negotiate(offer: &SessionDescription) -> Result<(usize, NegotiatedAudio),
                 remote: SocketAddr::new(ip, media.port),
                 direction: offered.answer(),
                 remote_ptime: media.ptime,
+                rtcp_mux: media.rtcp_mux,
             },
         ));
     }
@@ -404,6 +414,9 @@ pub fn answer(
             );
         }
         let _ = write!(out, "a=ptime:20\r\na={}\r\n", audio.direction.as_str());
+        if audio.rtcp_mux {
+            out.push_str("a=rtcp-mux\r\n");
+        }
     }
     out
 }
@@ -441,6 +454,7 @@ pub fn offered_audio() -> NegotiatedAudio {
         remote: SocketAddr::from(([0, 0, 0, 0], 0)),
         direction: Direction::SendRecv,
         remote_ptime: None,
+        rtcp_mux: false,
     }
 }
 
@@ -579,5 +593,27 @@ mod tests {
         let back = negotiate(&parse(&text)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.1.remote, local);
         assert_eq!(back.1.direction, Direction::SendOnly);
+    }
+
+    #[test]
+    fn rtcp_mux_is_answered_only_when_offered() {
+        let local = "203.0.113.5:40000"
+            .parse()
+            .unwrap_or_else(|_| unreachable!());
+        let origin = Origin {
+            session_id: 1,
+            version: 1,
+        };
+        let offer = parse(&format!("{SIPP}a=rtcp-mux\r\n"));
+        let (index, audio) = negotiate(&offer).unwrap_or_else(|e| panic!("{e}"));
+        assert!(audio.rtcp_mux);
+        let text = answer(&offer, index, &audio, local, origin);
+        assert!(text.ends_with("a=sendrecv\r\na=rtcp-mux\r\n"), "{text}");
+        let back = negotiate(&parse(&text)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(back.1.rtcp_mux);
+        let plain = parse(SIPP);
+        let (index, audio) = negotiate(&plain).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!audio.rtcp_mux);
+        assert!(!answer(&plain, index, &audio, local, origin).contains("rtcp-mux"));
     }
 }

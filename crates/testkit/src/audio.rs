@@ -67,6 +67,8 @@ pub(crate) fn tone_measure(samples: &[i16], freq_hz: u32) -> (f64, f64) {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Mode {
     Tone(u32),
+    /// Two tones at once, each at half the level (an in-band DTMF key).
+    Tones(u32, u32),
     Silence,
     Stopped,
 }
@@ -122,6 +124,8 @@ struct DtmfRequest {
 struct Control {
     mode: Mode,
     remote: SocketAddr,
+    /// Replaces the stream's SSRC from the next packet (`None`: the start's).
+    ssrc: Option<Ssrc>,
 }
 
 /// The two RTP tasks of one call and the handles to steer them.
@@ -174,6 +178,7 @@ impl Media {
         let (control, control_rx) = watch::channel(Control {
             mode: Mode::Stopped,
             remote,
+            ssrc: None,
         });
         let (dtmf, dtmf_rx) = mpsc::unbounded_channel();
         let sender = tokio::spawn(send_loop(
@@ -203,6 +208,10 @@ impl Media {
 
     pub fn set_mode(&self, mode: Mode) {
         self.control.send_modify(|c| c.mode = mode);
+    }
+
+    pub fn set_ssrc(&self, ssrc: Ssrc) {
+        self.control.send_modify(|c| c.ssrc = Some(ssrc));
     }
 
     pub fn set_remote(&self, remote: SocketAddr) {
@@ -462,6 +471,7 @@ async fn send_loop(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let (ssrc, mut seq, mut ts) = (start.ssrc, start.seq, start.ts);
     let mut phase = 0.0_f64;
+    let mut phase2 = 0.0_f64;
     let mut talking = false;
     let mut queue: VecDeque<DtmfRequest> = VecDeque::new();
     let mut current: Option<DtmfRun> = None;
@@ -479,9 +489,9 @@ async fn send_loop(
                 continue;
             }
         }
-        let (mode, remote) = {
+        let (mode, remote, ssrc) = {
             let c = control.borrow();
-            (c.mode, c.remote)
+            (c.mode, c.remote, c.ssrc.unwrap_or(ssrc))
         };
         if current.is_none() && cooldown == 0 {
             current = queue.pop_front().map(|request| DtmfRun {
@@ -527,6 +537,15 @@ async fn send_loop(
                     for s in &mut pcm {
                         *s = (TONE_AMPLITUDE * phase.sin()) as i16;
                         phase = (phase + step) % std::f64::consts::TAU;
+                    }
+                }
+                Mode::Tones(low, high) => {
+                    let step = std::f64::consts::TAU * f64::from(low) / 8000.0;
+                    let step2 = std::f64::consts::TAU * f64::from(high) / 8000.0;
+                    for s in &mut pcm {
+                        *s = (TONE_AMPLITUDE / 2.0 * (phase.sin() + phase2.sin())) as i16;
+                        phase = (phase + step) % std::f64::consts::TAU;
+                        phase2 = (phase2 + step2) % std::f64::consts::TAU;
                     }
                 }
             }

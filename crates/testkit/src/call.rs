@@ -189,12 +189,7 @@ impl PhoneCall {
                 return Err(Error::Protocol(format!("SDP answer: {e}")));
             }
         };
-        let (r1, r2) = (random_u64()?, random_u64()?);
-        let stream = StreamStart {
-            ssrc: Ssrc(r1 as u32),
-            seq: SeqNo((r1 >> 32) as u16),
-            ts: RtpTimestamp(r2 as u32),
-        };
+        let stream = random_start()?;
         let media = Media::start(
             rtp,
             answer.rtp,
@@ -288,6 +283,18 @@ impl PhoneCall {
     /// Sends a continuous sine tone, from the next 20 ms tick on.
     pub fn send_tone(&self, freq_hz: u32) {
         self.media.set_mode(Mode::Tone(freq_hz));
+    }
+
+    /// Sends two tones at once, from the next 20 ms tick on: `send_tones(941,
+    /// 1209)` is `*` pressed as in-band DTMF, for as long as it lasts.
+    pub fn send_tones(&self, low_hz: u32, high_hz: u32) {
+        self.media.set_mode(Mode::Tones(low_hz, high_hz));
+    }
+
+    /// Sends the stream under another SSRC from the next packet on (its
+    /// sequence and timestamp run on), as a phone that switches sources does.
+    pub fn set_ssrc(&self, ssrc: u32) {
+        self.media.set_ssrc(Ssrc(ssrc));
     }
 
     /// Sends packets of digital silence (keeps the stream alive, says nothing).
@@ -521,6 +528,27 @@ impl PhoneCall {
     #[must_use]
     pub fn bye_received(&self) -> bool {
         *self.bye.borrow()
+    }
+
+    /// Moves the call's media to a new RTP socket (a phone that changed
+    /// network): a new stream (fresh SSRC, silent until told) and a new
+    /// recording start there, and a `sendrecv` re-INVITE offers the
+    /// new port. The old socket is closed.
+    pub async fn reinvite_moved(&mut self) -> Result<Direction> {
+        self.ensure_up()?;
+        let socket = UdpSocket::bind(SocketAddr::new(self.local_rtp().ip(), 0)).await?;
+        let stream = random_start()?;
+        let moved = Media::start(
+            socket,
+            self.media.remote(),
+            self.answer.codec,
+            self.answer.payload_type,
+            self.answer.telephone_event,
+            stream,
+        )?;
+        self.media.stop_all();
+        self.media = moved;
+        self.reinvite_hold(false).await
     }
 
     /// Puts the call on hold (`a=sendonly`) or takes it off (`a=sendrecv`)
@@ -817,6 +845,16 @@ fn dtmf_event(digit: char) -> Option<u8> {
         d @ 'A'..='D' => Some(d as u8 - b'A' + 12),
         _ => None,
     }
+}
+
+/// Where a new RTP stream starts: random SSRC, sequence and timestamp.
+fn random_start() -> Result<StreamStart> {
+    let (r1, r2) = (random_u64()?, random_u64()?);
+    Ok(StreamStart {
+        ssrc: Ssrc(r1 as u32),
+        seq: SeqNo((r1 >> 32) as u16),
+        ts: RtpTimestamp(r2 as u32),
+    })
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! through `router().oneshot`, a stand-in for the customer's web app, and
 //! the testkit phone. Modules that start a SIP server use RTP port ranges
 //! of their own (41xxx calls, 42xxx/44xxx rooms, 43xxx metrics and webhook
-//! faults, 46xxx sip_guard, 470xx addresses, 47xxx offers, 319xx sip_tcp), since they all run in one
-//! process at once.
+//! faults, 46xxx sip_guard, 47xxx addresses, 48xxx offers, 49xxx
+//! media_field, 319xx sip_tcp), since they all run in one process at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -17,6 +17,7 @@ mod api;
 mod auth_limit;
 mod calls;
 mod isolation;
+mod media_field;
 mod metrics;
 mod offers;
 mod raw_targets;

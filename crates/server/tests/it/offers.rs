@@ -12,7 +12,7 @@ use model::HttpMethod;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delayed_offer_caller_hears_and_is_heard_in_the_codec_its_ack_answered() {
-    let rig = Rig::new((47000, 47049), true).await;
+    let rig = Rig::new((48000, 48049), true).await;
     let plain = Caller::dial(rig.sip, "trunk", "plain", 440).await.unwrap();
     // The phone records only packets of the codec it answered (PCMA), so
     // hearing anything proves the server sends what the ACK chose.
@@ -39,7 +39,7 @@ async fn a_delayed_offer_caller_hears_and_is_heard_in_the_codec_its_ack_answered
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_with_pcmu_on_payload_type_98_hears_and_is_heard() {
-    let rig = Rig::new((47100, 47149), true).await;
+    let rig = Rig::new((48100, 48149), true).await;
     let plain = Caller::dial(rig.sip, "pt98", "plain", 440).await.unwrap();
     let pt98 = Caller::dial_on(Line::PCMU_98, rig.sip, "pt98", "pt98", 1100)
         .await
@@ -61,7 +61,7 @@ async fn a_caller_with_pcmu_on_payload_type_98_hears_and_is_heard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_star_in_a_sip_info_takes_a_hangup_on_star_caller_out_of_its_room() {
-    let rig = Rig::new((47050, 47099), false).await;
+    let rig = Rig::new((48050, 48099), false).await;
     let (base, hits) = App::new()
         .twiml(
             "/star",
