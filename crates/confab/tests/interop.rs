@@ -80,7 +80,13 @@ async fn delayed_offer_gets_the_offer_in_the_200_and_the_answer_in_the_ack() {
     listener
         .wait_to_hear(TONE_HZ, WAIT)
         .await
-        .unwrap_or_else(|e| panic!("the delayed-offer caller is not heard: {e}"));
+        .unwrap_or_else(|e| {
+            panic!(
+                "the delayed-offer caller is not heard: {e}\n{}\n{}",
+                sipp.logs(),
+                s.serve.log_tail()
+            )
+        });
     s.succeeds(sipp, SHORT_RUN).await;
     drop(listener);
     s.finish().await;
