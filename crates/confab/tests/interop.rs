@@ -8,6 +8,12 @@
 //! audio reached the mix), the test checks it through the API, a second
 //! SIPp, or a testkit phone in the same room.
 //!
+//! Scenarios whose feature is still being merged are `#[ignore]`d with the
+//! issue item they wait for; they also run, unignored, against SIPp
+//! stand-ins that do what the RFCs say (`standin_*.xml`), so the scenarios
+//! themselves are known to be right. Each test has its own server and
+//! RTP ports (31000-31449: no other test uses them).
+//!
 //! docs/interop.md has the command line of every scenario, to run by hand.
 //! Without `sipp` on PATH a test prints a note and passes, unless
 //! `CONFAB_REQUIRE_PEERS=1` (`scripts/test`), where it fails.
