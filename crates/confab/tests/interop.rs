@@ -325,11 +325,17 @@ impl Suite {
     /// A SIPp UAS on TCP `port` running `tests/sipp/<scenario>.xml`.
     fn sipp_uas(&mut self, scenario: &str, port: u16) -> Sipp {
         let dir = self.run_dir(scenario);
+        // Its own media ports, not SIPp's default 6000 another run may hold.
+        let media = free_ports(4);
         let args = [
             "-sf".into(),
             scenario_file(scenario),
             "-t".into(),
             "t1".into(),
+            "-mi".into(),
+            "127.0.0.1".into(),
+            "-mp".into(),
+            media.to_string(),
         ];
         Sipp::spawn(scenario, port, &args, dir)
     }
