@@ -8,10 +8,9 @@
 //! audio reached the mix), the test checks it through the API, a second
 //! SIPp, or a testkit phone in the same room.
 //!
-//! Scenarios whose feature is still being merged are `#[ignore]`d with the
-//! issue item they wait for; they also run, unignored, against SIPp
-//! stand-ins that do what the RFCs say (`standin_*.xml`), so the scenarios
-//! themselves are known to be right. Each test has its own server and
+//! The scenarios also run against SIPp stand-ins that do what the RFCs
+//! say (`standin_*.xml`), so a failure against confab is confab's, not
+//! the scenario's. Each test has its own server and
 //! RTP ports (31000-31449: no other test uses them).
 //!
 //! docs/interop.md has the command line of every scenario, to run by hand.
@@ -72,7 +71,6 @@ async fn reinvite_without_sdp_gets_an_offer_and_the_answer_holds_and_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs delayed offer (issue 10 item 4)"]
 async fn delayed_offer_gets_the_offer_in_the_200_and_the_answer_in_the_ack() {
     const ROOM: &str = "room-delayed";
     let Some(mut s) = Suite::start("31150-31199") else {
@@ -99,7 +97,6 @@ async fn delayed_offer_gets_the_offer_in_the_200_and_the_answer_in_the_ack() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs 100rel and PRACK (issue 10 item 4)"]
 async fn require_100rel_gets_a_reliable_18x_and_prack_is_answered() {
     let Some(mut s) = Suite::start("31200-31249") else {
         return;
@@ -110,7 +107,6 @@ async fn require_100rel_gets_a_reliable_18x_and_prack_is_answered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs session timers and UPDATE (issue 10 item 2)"]
 async fn session_timer_refreshed_by_reinvite_and_update_keeps_the_call() {
     let Some(mut s) = Suite::start("31250-31299") else {
         return;
@@ -121,7 +117,6 @@ async fn session_timer_refreshed_by_reinvite_and_update_keeps_the_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs session timers (issue 10 item 2)"]
 async fn session_timer_not_refreshed_gets_a_bye_before_expiry() {
     let Some(mut s) = Suite::start("31300-31349") else {
         return;
@@ -133,7 +128,6 @@ async fn session_timer_not_refreshed_gets_a_bye_before_expiry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs new TCP connections for in-dialog requests (issue 10 item 3)"]
 async fn tcp_call_survives_its_closed_connection_and_bye_comes_on_a_new_one() {
     const ROOM: &str = "room-tcp-close";
     let Some(mut s) = Suite::start("31350-31399") else {
@@ -162,7 +156,6 @@ async fn tcp_call_survives_its_closed_connection_and_bye_comes_on_a_new_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs INFO DTMF (issue 10 item 5)"]
 async fn info_dtmf_star_leaves_the_room_and_the_script_hangs_up() {
     const NUMBER: &str = "+15550106086";
     let Some(mut s) = Suite::start("31400-31449") else {
