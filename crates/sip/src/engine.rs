@@ -295,7 +295,9 @@ impl Engine {
         let Some(c) = self.calls.get_mut(&call) else {
             return Err(CallError::UnknownCall);
         };
-        let body = c.media.answer(SocketAddr::new(c.dialog.local_addr, rtp_port));
+        let body = c
+            .media
+            .answer(SocketAddr::new(c.dialog.local_addr, rtp_port));
         let transport = c.dialog.transport;
         let response = self.dialog_ok(call, &invite, transport, Some(body));
         let bytes = response.to_bytes();

@@ -375,7 +375,11 @@ fn the_200_names_the_interval_and_the_refresher_agreed() {
             require,
             "{extra:?}"
         );
-        assert_eq!(ok.headers.get("Supported"), Some("100rel, timer"), "{extra:?}");
+        assert_eq!(
+            ok.headers.get("Supported"),
+            Some("100rel, timer"),
+            "{extra:?}"
+        );
         assert!(
             ok.headers.get("Allow").unwrap().contains("UPDATE"),
             "{extra:?}"
