@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{Serve, confab, db_url, http, value};
+use common::{Serve, confab, db_url, http, tone, value};
 use testkit::peers::{free_ports, peer_available};
 use testkit::{Codec, Phone};
 use tokio::process::{Child, Command};
@@ -545,22 +545,10 @@ fn voice_app(twiml: &'static str) -> SocketAddr {
 }
 
 /// `tone.ul` in `dir`: one second of [`TONE_HZ`], headerless μ-law, for
-/// SIPp's `rtp_stream` (which sends a file verbatim).
+/// SIPp's `rtp_stream` (which sends a file verbatim); one second holds
+/// whole periods, so the looped file is seamless.
 fn write_tone(dir: &Path) {
     let mut ulaw = Vec::new();
     Codec::Pcmu.encode_into(&tone(TONE_HZ, 8000), &mut ulaw);
     std::fs::write(dir.join("tone.ul"), ulaw).unwrap();
-}
-
-/// `n` samples of a sine at `freq_hz`, at testkit's tone level: one
-/// second holds whole periods, so SIPp's looped file is seamless.
-fn tone(freq_hz: u32, n: usize) -> Vec<i16> {
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / 8000.0;
-            let x =
-                testkit::TONE_AMPLITUDE * (std::f64::consts::TAU * f64::from(freq_hz) * t).sin();
-            x.round() as i16
-        })
-        .collect()
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{Serve, db_url, http};
+use common::{Serve, db_url, http, tone};
 use media::goertzel::{rms, tone_fraction};
 use testkit::peers::{free_ports, peer_available};
 use testkit::{Codec, Phone};
@@ -446,18 +446,6 @@ fn sipp_common(server: SocketAddr) -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec()
-}
-
-/// `n` samples of a sine at `freq_hz`, at testkit's tone level.
-fn tone(freq_hz: u32, n: usize) -> Vec<i16> {
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / 8000.0;
-            let x =
-                testkit::TONE_AMPLITUDE * (std::f64::consts::TAU * f64::from(freq_hz) * t).sin();
-            x.round() as i16
-        })
-        .collect()
 }
 
 /// A mono 8 kHz 16-bit WAV, as baresip's `aufile` wants it for G.711.

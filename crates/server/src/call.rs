@@ -156,6 +156,7 @@ async fn run(
         socket: None,
         rtcp: None,
         rtp_port: 0,
+        arrival: incoming.arrival,
         player: None,
         playing: None,
         activity: RtpActivity::new(now),
@@ -230,6 +231,8 @@ struct CallIo {
     /// with the player or the room, which read it on their ticks).
     rtcp: Option<Arc<std::net::UdpSocket>>,
     rtp_port: u16,
+    /// The local address the INVITE arrived on: RTP is bound there.
+    arrival: Option<std::net::IpAddr>,
     /// The call's media when it is not lent to a room.
     player: Option<Player>,
     /// The clip playing, and the 20 ms ticks that drive the player.
@@ -393,7 +396,7 @@ impl CallIo {
                 let bound = self
                     .svc
                     .ports
-                    .bind_pair()
+                    .bind_pair(self.arrival)
                     .and_then(|(socket, rtcp)| Ok((socket.local_addr()?.port(), socket, rtcp)));
                 match bound {
                     Ok((port, socket, rtcp)) => {

@@ -56,9 +56,18 @@ impl RtpPorts {
 
     /// Binds the next free even port and, if it is free, the odd port
     /// above it (non-blocking: read on ticks, never awaited). `AddrInUse`
-    /// once every even port was tried.
-    pub fn bind_pair(&self) -> io::Result<(UdpSocket, Option<Arc<std::net::UdpSocket>>)> {
-        let rtp = self.bind()?;
+    /// once every even port was tried. With the pool on a wildcard, `on`
+    /// (the address a call's INVITE arrived on) is bound instead, so the
+    /// call's RTP leaves from the address the caller reached.
+    pub fn bind_pair(
+        &self,
+        on: Option<IpAddr>,
+    ) -> io::Result<(UdpSocket, Option<Arc<std::net::UdpSocket>>)> {
+        let ip = match on {
+            Some(ip) if self.ip.is_unspecified() && !ip.is_unspecified() => ip,
+            _ => self.ip,
+        };
+        let rtp = self.bind_on(ip)?;
         let rtcp = rtp
             .local_addr()
             .ok()
@@ -69,8 +78,15 @@ impl RtpPorts {
         Ok((rtp, rtcp))
     }
 
-    /// Binds the next free even port. `AddrInUse` once every port was tried.
-    pub fn bind(&self) -> io::Result<UdpSocket> {
+    /// Binds the next free even port on the pool's address.
+    #[cfg(test)]
+    fn bind(&self) -> io::Result<UdpSocket> {
+        self.bind_on(self.ip)
+    }
+
+    /// Binds the next free even port on `ip`. `AddrInUse` once every port
+    /// was tried.
+    fn bind_on(&self, ip: IpAddr) -> io::Result<UdpSocket> {
         for _ in 0..self.count {
             let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.count;
             let Ok(offset) = u16::try_from(i * 2) else {
@@ -79,7 +95,7 @@ impl RtpPorts {
             let Some(port) = self.first.checked_add(offset) else {
                 continue;
             };
-            match std::net::UdpSocket::bind(SocketAddr::new(self.ip, port)) {
+            match std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
                 Ok(socket) => {
                     socket.set_nonblocking(true)?;
                     return UdpSocket::from_std(socket);
@@ -132,13 +148,30 @@ mod tests {
     #[tokio::test]
     async fn a_pair_is_an_even_port_and_the_odd_one_above() {
         let p = RtpPorts::new(localhost(), 31600, 31603);
-        let (rtp, rtcp) = p.bind_pair().unwrap();
+        let (rtp, rtcp) = p.bind_pair(None).unwrap();
         assert_eq!(rtp.local_addr().unwrap().port(), 31600);
         assert_eq!(rtcp.unwrap().local_addr().unwrap().port(), 31601);
         // The odd port taken: the RTP port is still handed out, without RTCP.
         let _taken = std::net::UdpSocket::bind((localhost(), 31603)).unwrap();
-        let (rtp, rtcp) = p.bind_pair().unwrap();
+        let (rtp, rtcp) = p.bind_pair(None).unwrap();
         assert_eq!(rtp.local_addr().unwrap().port(), 31602);
         assert!(rtcp.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_wildcard_pool_binds_where_the_call_arrived_and_a_fixed_one_stays() {
+        let arrived: IpAddr = "127.0.0.2".parse().unwrap();
+        let wildcard = RtpPorts::new("0.0.0.0".parse().unwrap(), 31700, 31703);
+        let (rtp, rtcp) = wildcard.bind_pair(Some(arrived)).unwrap();
+        assert_eq!(rtp.local_addr().unwrap(), SocketAddr::new(arrived, 31700));
+        assert_eq!(
+            rtcp.unwrap().local_addr().unwrap(),
+            SocketAddr::new(arrived, 31701)
+        );
+        let (rtp, _) = wildcard.bind_pair(None).unwrap();
+        assert!(rtp.local_addr().unwrap().ip().is_unspecified());
+        let fixed = RtpPorts::new(localhost(), 31710, 31711);
+        let (rtp, _) = fixed.bind_pair(Some(arrived)).unwrap();
+        assert_eq!(rtp.local_addr().unwrap().ip(), localhost());
     }
 }

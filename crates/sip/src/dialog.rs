@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::event::SipEvent;
 use crate::message::{CSeq, Headers, Method, NameAddr, RawHeader, Request, SipCallId, Via};
-use crate::rejection::ReadSdp;
+use crate::rejection::{ReadSdp, Rejection};
 use crate::sdp::{NegotiatedAudio, Origin, SessionDescription};
 use crate::session_timer::SessionTimer;
 use crate::types::{CallId, Transport, TxId};
@@ -127,6 +127,22 @@ pub(crate) struct Call {
     pub reinvite_seq: Option<u32>,
     /// A `Require: 100rel` caller's reliable 180, until its PRACK.
     pub reliable: Option<Reliable18x>,
+}
+
+impl Call {
+    /// Whether a new request from the peer in this dialog (re-INVITE,
+    /// UPDATE, INFO) may be taken: not once the call is ending or our BYE
+    /// waits for the ACK (481), and not with a CSeq below the last one
+    /// (500, RFC 3261 §12.2.2).
+    pub fn admits(&self, request: &Request) -> Result<(), Rejection> {
+        if self.state == CallState::Ending || self.bye_after_ack {
+            return Err(Rejection::NoDialog);
+        }
+        if request.headers.cseq.seq < self.dialog.remote_seq {
+            return Err(Rejection::OutOfOrder);
+        }
+        Ok(())
+    }
 }
 
 /// A reliable provisional response (RFC 3262 §3), retransmitted until its

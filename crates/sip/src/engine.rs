@@ -520,6 +520,7 @@ impl Engine {
                 sip_call_id: h.call_id.clone(),
                 audio: offer.map(|(_, _, audio)| audio),
                 remote: source,
+                arrival: Some(local.ip().to_canonical()).filter(|ip| !ip.is_unspecified()),
                 transport,
             })));
         Ok(())
@@ -534,17 +535,10 @@ impl Engine {
         now: Instant,
     ) -> Result<(), Rejection> {
         let c = self.calls.get(&call).ok_or(Rejection::NoDialog)?;
-        match c.state {
-            CallState::Offered => return Err(Rejection::Pending),
-            CallState::Ending => return Err(Rejection::NoDialog),
-            CallState::Answered | CallState::Confirmed => {}
+        if c.state == CallState::Offered {
+            return Err(Rejection::Pending);
         }
-        if c.bye_after_ack {
-            return Err(Rejection::NoDialog);
-        }
-        if request.headers.cseq.seq < c.dialog.remote_seq {
-            return Err(Rejection::OutOfOrder);
-        }
+        c.admits(request)?;
         // A body-less re-INVITE asks for our offer; the ACK brings the
         // answer (`offers::take_answer`).
         let offer = read_offer(request)?;
@@ -584,12 +578,7 @@ impl Engine {
         now: Instant,
     ) -> Result<(), Rejection> {
         let c = self.calls.get(&call).ok_or(Rejection::NoDialog)?;
-        if c.state == CallState::Ending || c.bye_after_ack {
-            return Err(Rejection::NoDialog);
-        }
-        if request.headers.cseq.seq < c.dialog.remote_seq {
-            return Err(Rejection::OutOfOrder);
-        }
+        c.admits(request)?;
         let early = c.state == CallState::Offered;
         let offer = if request.body.is_empty() {
             None

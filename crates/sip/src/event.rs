@@ -1,6 +1,6 @@
 //! What the engine tells the shell about calls.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::message::SipCallId;
 use crate::sdp::NegotiatedAudio;
@@ -26,6 +26,11 @@ pub struct IncomingCall {
     pub audio: Option<NegotiatedAudio>,
     /// Where the INVITE came from.
     pub remote: SocketAddr,
+    /// The local address the INVITE arrived on, if the shell knew it (not
+    /// a wildcard): where the call's RTP should be bound, so that it leaves
+    /// from the address the caller reached (and our SDP names, unless a
+    /// public address is fixed).
+    pub arrival: Option<IpAddr>,
     pub transport: Transport,
 }
 

@@ -246,3 +246,15 @@ pub fn base64(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+/// `n` samples of a sine at `freq_hz`, 8 kHz, at testkit's tone level.
+pub fn tone(freq_hz: u32, n: usize) -> Vec<i16> {
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / 8000.0;
+            let x =
+                testkit::TONE_AMPLITUDE * (std::f64::consts::TAU * f64::from(freq_hz) * t).sin();
+            x.round() as i16
+        })
+        .collect()
+}

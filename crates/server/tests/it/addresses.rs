@@ -137,12 +137,16 @@ async fn a_wildcard_server_answers_each_caller_from_and_with_the_address_it_reac
         b.remote_target()
     );
     assert_eq!(b.remote_rtp().ip(), ip("127.0.0.1"));
-    // RTP bound on the wildcard: what each sends to its advertised address
-    // arrives, and the room carries it to the other.
+    // Each call's RTP is bound on the address its caller reached: what each
+    // sends to its advertised address arrives, the room carries it to the
+    // other, and it comes back from that same address (a phone that checks
+    // the source of its RTP keeps it).
     a.send_tone(697);
     b.send_tone(1209);
     b.wait_to_hear(697, DEADLINE).await.unwrap();
     a.wait_to_hear(1209, DEADLINE).await.unwrap();
+    assert_eq!(a.rtp_stats().last_source, Some(a.remote_rtp()));
+    assert_eq!(b.rtp_stats().last_source, Some(b.remote_rtp()));
 }
 
 #[tokio::test]

@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use media::Digit;
 
-use crate::dialog::CallState;
 use crate::event::SipEvent;
 use crate::message::{Request, StatusCode};
 use crate::rejection::Rejection;
@@ -29,12 +28,7 @@ impl Engine {
         now: Instant,
     ) -> Result<(), Rejection> {
         let c = self.calls.get_mut(&call).ok_or(Rejection::NoDialog)?;
-        if c.state == CallState::Ending || c.bye_after_ack {
-            return Err(Rejection::NoDialog);
-        }
-        if request.headers.cseq.seq <= c.dialog.remote_seq {
-            return Err(Rejection::OutOfOrder);
-        }
+        c.admits(request)?;
         let digit = dtmf_of(request)?;
         c.dialog.remote_seq = request.headers.cseq.seq;
         self.reply(transport, source, request, StatusCode::OK, vec![], now);
