@@ -457,7 +457,7 @@ impl Engine {
         request: &Request,
     ) -> Result<(), Rejection> {
         let offer = read_offer(request)?;
-        let session = session_timer::negotiate(request)?;
+        let session = session_timer::negotiate(request, false)?;
         let call = CallId(self.transactions.fresh_id());
         let trying = Response::to(request, StatusCode::TRYING, None).to_bytes();
         let tx = self.transactions.open_server(
@@ -542,7 +542,7 @@ impl Engine {
         // A body-less re-INVITE asks for our offer; the ACK brings the
         // answer (`offers::take_answer`).
         let offer = read_offer(request)?;
-        let session = session_timer::negotiate(request)?;
+        let session = session_timer::negotiate(request, self.peer_supports_timer(call))?;
         // A new INVITE means the caller got our last 2xx: its ACK was lost.
         self.acknowledge(call, None, now);
         if let Some(c) = self.calls.get_mut(&call) {
@@ -587,7 +587,7 @@ impl Engine {
         } else {
             read_offer(request)?
         };
-        let session = session_timer::negotiate(request)?;
+        let session = session_timer::negotiate(request, self.peer_supports_timer(call))?;
         if early {
             let c = self.calls.get_mut(&call).ok_or(Rejection::NoDialog)?;
             c.dialog.remote_seq = request.headers.cseq.seq;
@@ -795,14 +795,24 @@ impl Engine {
             200..=299 => {
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.session = c.session.map(|s| s.after_response(&response.headers));
+                    // A 2xx to a target refresh of ours (re-INVITE, UPDATE)
+                    // refreshes the remote target too (§12.2.1.2).
+                    if let Some(contact) = response.headers.contact.first() {
+                        c.dialog.remote_target = contact.uri.clone();
+                    }
                 }
                 self.arm_session(call, now);
             }
             // RFC 4028 §10: the session is gone at the peer.
             408 | 481 => self.session_failed(call, now),
             // Another failure (491 glare, 500 ...): the session goes on, and
-            // the next refresh is due after another half interval.
-            _ => self.arm_session(call, now),
+            // the refresh is tried again soon (RFC 3261 §14.1's 2.1-4 s for
+            // glare), well before the peer lets the session expire.
+            _ => self.transactions.table.set(
+                Owner::Call(call),
+                Kind::Refresh,
+                now + session_timer::RETRY_AFTER_FAILURE,
+            ),
         }
     }
 
@@ -904,6 +914,14 @@ impl Engine {
 
     /// Arms the call's session timer from a refresh at `now` (our 2xx to
     /// the peer's, or the 2xx to ours), or disarms it if there is none.
+    /// Whether the peer of `call` showed it supports session timers.
+    fn peer_supports_timer(&self, call: CallId) -> bool {
+        self.calls
+            .get(&call)
+            .and_then(|c| c.session)
+            .is_some_and(|s| s.peer_supports)
+    }
+
     fn arm_session(&mut self, call: CallId, now: Instant) {
         let Some(c) = self.calls.get(&call) else {
             return;

@@ -34,6 +34,10 @@ pub(crate) const DEFAULT_INTERVAL: u32 = 1800;
 /// The longest margin before expiry at which the non-refresher hangs up
 /// (RFC 4028 §10: 32 s, or a third of the interval if that is less).
 const EXPIRY_MARGIN: u32 = 32;
+/// When a refresh of ours that failed (491 glare, 5xx: not 408 or 481) is
+/// tried again: inside RFC 3261 §14.1's 2.1-4 s, and far inside the
+/// shortest session's remaining half (45 s).
+pub(crate) const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// A dialog's agreed session timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,10 +61,12 @@ pub(crate) struct Deadline {
 /// UPDATE) asks for, as confab agrees to it; `None` for no timer. An
 /// interval below [`MIN_SE`] is [`Rejection::IntervalTooSmall`] (422); a
 /// `Session-Expires` or `Min-SE` that does not parse is
-/// [`Rejection::BadHeader`].
-pub(crate) fn negotiate(request: &Request) -> Result<Option<SessionTimer>, Rejection> {
+/// [`Rejection::BadHeader`]. `known` says the peer already showed support
+/// earlier in the dialog (a refresh need not repeat `Supported: timer`).
+pub(crate) fn negotiate(request: &Request, known: bool) -> Result<Option<SessionTimer>, Rejection> {
     let h = &request.headers;
-    let peer_supports = lists(h, "Supported", "timer") || h.require.iter().any(|t| is_timer(t));
+    let peer_supports =
+        known || lists(h, "Supported", "timer") || h.require.iter().any(|t| is_timer(t));
     let their_min = match h.get("Min-SE") {
         Some(value) => delta_seconds(value).ok_or(Rejection::BadHeader("Min-SE"))?,
         None => 0,
@@ -77,10 +83,13 @@ pub(crate) fn negotiate(request: &Request) -> Result<Option<SessionTimer>, Rejec
     if interval < MIN_SE {
         return Err(Rejection::IntervalTooSmall { min_se: MIN_SE });
     }
+    // A UAC that does not support the extension cannot refresh (a proxy
+    // may have put the header in): we do (RFC 4028 §9).
     let we_refresh = match refresher {
+        _ if !peer_supports => true,
         Some(Role::Uas) => true,
         Some(Role::Uac) => false,
-        None => !peer_supports,
+        None => false,
     };
     Ok(Some(SessionTimer {
         interval,

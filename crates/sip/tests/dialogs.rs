@@ -337,6 +337,12 @@ fn the_200_names_the_interval_and_the_refresher_agreed() {
             true,
         ),
         ("Session-Expires: 600\r\n", Some("600;refresher=uas"), false),
+        // A proxy put the header in for a UAC that cannot refresh (§9).
+        (
+            "Session-Expires: 600;refresher=uac\r\n",
+            Some("600;refresher=uas"),
+            false,
+        ),
         (
             "Session-Expires: 90;refresher=uac\r\nRequire: timer\r\nSupported: timer\r\n",
             Some("90;refresher=uac"),
@@ -454,13 +460,19 @@ fn confab_refreshes_with_update_at_half_the_interval_and_ends_on_481() {
     assert_eq!(update.headers.from.tag(), c.to_tag.as_deref());
     assert_eq!(sent.to, c.addr);
     // The caller's answer shortens the interval: the next refresh is at
-    // half of that, counted from the answer.
+    // half of that, counted from the answer; its Contact is the new remote
+    // target (a 2xx to a target refresh, §12.2.1.2).
     h.udp(
         c.addr,
-        reply(&update, 200, "Session-Expires: 100;refresher=uac\r\n"),
+        reply(
+            &update,
+            200,
+            "Session-Expires: 100;refresher=uac\r\nContact: <sip:a@192.0.2.8:5080>\r\n",
+        ),
     );
     let (at, sent) = only(&h.advance(secs(50)));
     assert_eq!(at, 110_000);
+    assert_eq!(sent.to, "192.0.2.8:5080".parse().unwrap());
     let next = request(&sent);
     assert_eq!(next.headers.cseq.seq, update.headers.cseq.seq + 1);
     // 481: the session is gone at the caller (RFC 4028 §10).
@@ -468,6 +480,40 @@ fn confab_refreshes_with_update_at_half_the_interval_and_ends_on_481() {
     let bye = h.sent();
     assert_eq!(request(&bye[0]).method, Method::Bye, "{}", describe(&bye));
     assert_eq!(h.events(), ended(call, EndedBy::SessionExpired));
+}
+
+#[test]
+fn a_refresh_refused_with_491_or_500_is_tried_again_after_4_s() {
+    let mut h = Harness::new();
+    let mut c = Caller::new("192.0.2.7:5070", "glare");
+    let (call, _) = confirmed(
+        &mut h,
+        &mut c,
+        Transport::Udp,
+        "<sip:a@192.0.2.7:5070>",
+        "Session-Expires: 90;refresher=uas\r\nAllow: INVITE, ACK, BYE, CANCEL, UPDATE\r\n",
+    );
+    let (at, sent) = only(&h.advance(secs(45)));
+    assert_eq!(at, 45_000);
+    let first = request(&sent);
+    h.udp(c.addr, reply(&first, 491, ""));
+    let (at, sent) = only(&h.advance(secs(4)));
+    assert_eq!(at, 49_000, "4 s after the 491, not another half interval");
+    let second = request(&sent);
+    assert_eq!(second.method, Method::Update);
+    assert_eq!(second.headers.cseq.seq, first.headers.cseq.seq + 1);
+    h.udp(c.addr, reply(&second, 500, ""));
+    let (at, sent) = only(&h.advance(secs(4)));
+    assert_eq!(at, 53_000);
+    let third = request(&sent);
+    // It goes through: the next one is half an interval after its answer.
+    h.udp(
+        c.addr,
+        reply(&third, 200, "Session-Expires: 90;refresher=uac\r\n"),
+    );
+    let (at, _) = only(&h.advance(secs(45)));
+    assert_eq!(at, 98_000);
+    assert!(h.events().is_empty(), "the call goes on: {call:?}");
 }
 
 #[test]

@@ -417,7 +417,7 @@ async fn session_timers_update_and_options_over_a_real_connection() {
     assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
     assert_eq!(header(&ok, "Session-Expires"), "90;refresher=uac");
     assert_eq!(header(&ok, "Require"), "timer");
-    assert_eq!(header(&ok, "Supported"), "timer");
+    assert_eq!(header(&ok, "Supported"), "100rel, timer");
     let to = header(&ok, "To").to_owned();
     let ack = in_dialog(local, &to, "ACK", 2, "");
     conn.write_all(ack.as_bytes()).await.unwrap();
