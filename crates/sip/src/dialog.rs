@@ -389,7 +389,10 @@ impl MediaSession {
         let (offer, stream, audio) = (&self.offer, self.stream, &self.audio);
         let write = |origin| {
             if self.awaiting_answer {
-                crate::sdp::offer(local, origin)
+                // A first offer (delayed offer) before any answer was
+                // written; in a session, one that keeps its formats.
+                let current = self.last_answer.is_some().then_some(audio);
+                crate::sdp::offer(local, origin, current)
             } else {
                 crate::sdp::answer(offer, stream, audio, local, origin)
             }

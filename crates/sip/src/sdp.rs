@@ -429,15 +429,51 @@ const OFFER_TELEPHONE_EVENT: u8 = 101;
 
 /// Writes our offer, for a 2xx whose ACK brings the answer (a delayed-offer
 /// INVITE or a body-less re-INVITE, RFC 3261 §13.2.1 and §14.2): one audio
-/// stream at `local`, PCMU, PCMA and telephone-event, 20 ms, `sendrecv`.
-pub fn offer(local: SocketAddr, origin: Origin) -> String {
+/// stream at `local`, 20 ms, `sendrecv`. A first offer (`current` is
+/// `None`) has PCMU, PCMA and telephone-event; a new offer in a session
+/// keeps what was negotiated (`current`: its codec and payload types, and
+/// rtcp-mux), so the answer cannot move the call to formats its media was
+/// not made for (RFC 3264 §8).
+pub fn offer(local: SocketAddr, origin: Origin, current: Option<&NegotiatedAudio>) -> String {
     let mut out = session_lines(local, origin, None);
+    let (codecs, te) = match current {
+        None => (
+            vec![(OFFER_PCMU, Codec::Pcmu), (OFFER_PCMA, Codec::Pcma)],
+            Some(OFFER_TELEPHONE_EVENT),
+        ),
+        Some(audio) => (
+            vec![(audio.payload_type, audio.codec)],
+            audio.telephone_event,
+        ),
+    };
+    let mut formats = Vec::new();
+    let mut attributes = String::new();
+    for (pt, codec) in codecs {
+        formats.push(pt);
+        let _ = write!(
+            attributes,
+            "a=rtpmap:{pt} {}/8000\r\n",
+            encoding_name(codec)
+        );
+    }
+    if let Some(te) = te {
+        formats.push(te);
+        let _ = write!(
+            attributes,
+            "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"
+        );
+    }
+    if current.is_some_and(|a| a.rtcp_mux) {
+        attributes.push_str("a=rtcp-mux\r\n");
+    }
+    let formats = formats
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
     let _ = write!(
         out,
-        "m=audio {} RTP/AVP {OFFER_PCMU} {OFFER_PCMA} {OFFER_TELEPHONE_EVENT}\r\n\
-         a=rtpmap:{OFFER_PCMU} PCMU/8000\r\na=rtpmap:{OFFER_PCMA} PCMA/8000\r\n\
-         a=rtpmap:{OFFER_TELEPHONE_EVENT} telephone-event/8000\r\n\
-         a=fmtp:{OFFER_TELEPHONE_EVENT} 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
+        "m=audio {} RTP/AVP {formats}\r\n{attributes}a=ptime:20\r\na=sendrecv\r\n",
         local.port()
     );
     out
@@ -615,5 +651,36 @@ mod tests {
         let (index, audio) = negotiate(&plain).unwrap_or_else(|e| panic!("{e}"));
         assert!(!audio.rtcp_mux);
         assert!(!answer(&plain, index, &audio, local, origin).contains("rtcp-mux"));
+    }
+
+    #[test]
+    fn a_first_offer_lists_both_codecs_and_a_new_offer_keeps_the_session_formats() {
+        let local: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        let origin = Origin {
+            session_id: 1,
+            version: 2,
+        };
+        let first = offer(local, origin, None);
+        assert!(
+            first.contains("m=audio 40000 RTP/AVP 0 8 101\r\n"),
+            "{first}"
+        );
+        let current = NegotiatedAudio {
+            payload_type: 98,
+            telephone_event: Some(96),
+            rtcp_mux: true,
+            ..offered_audio()
+        };
+        let again = offer(local, origin, Some(&current));
+        assert!(
+            again.contains(
+                "m=audio 40000 RTP/AVP 98 96\r\na=rtpmap:98 PCMU/8000\r\n\
+                 a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-15\r\na=rtcp-mux\r\n"
+            ),
+            "{again}"
+        );
+        // The answer to it is read back as the session it keeps.
+        let (_, back) = negotiate(&parse(&again)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((back.payload_type, back.telephone_event), (98, Some(96)));
     }
 }

@@ -32,7 +32,13 @@ impl Engine {
         let Some((invite, _)) = c.invite.as_ref().filter(|_| c.state == CallState::Offered) else {
             return Err(CallError::InvalidState);
         };
+        // A delayed offer's first reliable response must carry our offer
+        // (RFC 3261 §13.2.1); rather than offer in a 180 and take the
+        // answer from a PRACK, such a call sends no 18x at all: its 200
+        // offers, its ACK answers (Require: 100rel asks only that the 18x
+        // we send be reliable).
         Ok(c.reliable.is_none()
+            && !c.media.awaiting_answer
             && invite
                 .headers
                 .require
