@@ -250,9 +250,11 @@ impl Call {
             Phase::Binding | Phase::Answering | Phase::Finished
         );
         match self.rtp_timeout {
-            Some(timeout) if answered && !self.held => {
-                self.timers.set(TimerKind::RtpInactivity, from + timeout);
-            }
+            Some(timeout) if answered && !self.held => match from.checked_add(timeout) {
+                Some(at) => self.timers.set(TimerKind::RtpInactivity, at),
+                // Beyond any clock: never.
+                None => self.timers.stop(TimerKind::RtpInactivity),
+            },
             _ => self.timers.stop(TimerKind::RtpInactivity),
         }
     }
@@ -265,9 +267,10 @@ impl Call {
         // Only moves a running watch (answered, not held) forward.
         if let Some(deadline) = self.timers.get(TimerKind::RtpInactivity)
             && let Some(timeout) = self.rtp_timeout
-            && at + timeout > deadline
+            && let Some(next) = at.checked_add(timeout)
+            && next > deadline
         {
-            self.timers.set(TimerKind::RtpInactivity, at + timeout);
+            self.timers.set(TimerKind::RtpInactivity, next);
         }
     }
 

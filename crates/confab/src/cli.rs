@@ -113,7 +113,8 @@ pub struct ServeArgs {
         long,
         env = "CONFAB_RTP_TIMEOUT",
         value_name = "SECS",
-        default_value_t = 60
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(0..=86_400)
     )]
     pub rtp_timeout: u64,
 }

@@ -152,6 +152,7 @@ async fn run(
         events: Some(events),
         audio,
         awaiting_answer,
+        follow_up: None,
         held,
         socket: None,
         rtcp: None,
@@ -224,6 +225,9 @@ struct CallIo {
     audio: NegotiatedAudio,
     /// A delayed offer: `audio` is our offer's until the ACK's answer.
     awaiting_answer: bool,
+    /// An input the core needs right after the one a command returned
+    /// (a delayed offer answered on hold: `Answered`, then the hold).
+    follow_up: Option<CallInput>,
     held: bool,
     /// The bound RTP socket, until the player takes it.
     socket: Option<UdpSocket>,
@@ -283,6 +287,7 @@ async fn drive(mut call: Call, mut io: CallIo) {
     loop {
         while let Some(command) = call.poll_command() {
             ready.extend(io.execute(command).await);
+            ready.extend(io.follow_up.take());
         }
         if let Some(input) = ready.pop_front() {
             call.handle(input, Instant::now().into_std());
@@ -422,9 +427,15 @@ impl CallIo {
                     tracing::debug!(error = %e, "the call ended before it was answered");
                     return Some(CallInput::Answered(false));
                 }
-                if self.awaiting_answer && !self.await_answer().await {
-                    tracing::debug!("the ACK brought no usable answer to our offer");
-                    return Some(CallInput::Answered(false));
+                if self.awaiting_answer {
+                    if !self.await_answer().await {
+                        tracing::debug!("the ACK brought no usable answer to our offer");
+                        return Some(CallInput::Answered(false));
+                    }
+                    // The core started on our offer's sendrecv.
+                    if self.held {
+                        self.follow_up = Some(CallInput::Sip(SipNotice::Hold(true)));
+                    }
                 }
                 self._active = Some(self.svc.metrics.call_answered());
                 if let Some(socket) = self.socket.take() {
