@@ -96,6 +96,14 @@ impl InbandDetector {
         None
     }
 
+    /// A frame with no audio at all (the phone sent nothing: DTX, or a
+    /// pause): a press in progress is over, so the same key after it is a
+    /// new press. Concealed frames (a lost packet) do not end a press.
+    pub fn on_silence(&mut self) {
+        self.run = None;
+        self.reported = None;
+    }
+
     /// The key one frame holds, if any.
     fn key_in(&self, frame: &Frame) -> Option<u8> {
         let energy: f64 = frame.iter().map(|&x| f64::from(x).powi(2)).sum();
@@ -199,6 +207,28 @@ mod tests {
         audio.extend(silence(40));
         audio.extend(key('5', 60, 0.0, 0.0));
         assert_eq!(detect(&audio), "55");
+    }
+
+    #[test]
+    fn a_gap_without_audio_ends_a_press_and_concealment_does_not() {
+        let mut d = InbandDetector::new();
+        let mut heard = String::new();
+        let mut feed = |d: &mut InbandDetector, frames: &[Frame]| {
+            heard.extend(
+                frames
+                    .iter()
+                    .filter_map(|f| d.on_frame(f))
+                    .map(Digit::as_char),
+            );
+        };
+        // DTX: the phone sends nothing between two presses of one key.
+        feed(&mut d, &key('5', 60, 0.0, 0.0));
+        d.on_silence();
+        feed(&mut d, &key('5', 60, 0.0, 0.0));
+        // A lost packet (concealed, not fed) inside one press: one key.
+        feed(&mut d, &key('7', 60, 0.0, 0.0));
+        feed(&mut d, &key('7', 60, 0.0, 0.0));
+        assert_eq!(heard, "557");
     }
 
     #[test]

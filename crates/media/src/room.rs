@@ -666,12 +666,20 @@ impl MediaRoom {
         self.mixer.clear();
         for leg in &mut self.legs {
             let kind = leg.jitter.pop_frame(&mut leg.input);
-            if kind == FrameKind::Audio
-                && let Some(digit) = leg.inband.as_mut().and_then(|d| d.on_frame(&leg.input))
-            {
-                leg.stats.dtmf_digits += 1;
-                self.events
-                    .push_back(MediaEvent::Dtmf { leg: leg.id, digit });
+            if let Some(detector) = leg.inband.as_mut() {
+                let digit = match kind {
+                    FrameKind::Audio => detector.on_frame(&leg.input),
+                    FrameKind::Silence => {
+                        detector.on_silence();
+                        None
+                    }
+                    FrameKind::Concealed => None,
+                };
+                if let Some(digit) = digit {
+                    leg.stats.dtmf_digits += 1;
+                    self.events
+                        .push_back(MediaEvent::Dtmf { leg: leg.id, digit });
+                }
             }
             leg.contributes =
                 !self.waiting && !leg.muted && !leg.held && kind != FrameKind::Silence;
