@@ -49,9 +49,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CONFAB_SIP_ADDR", default_value = "127.0.0.1:5060")]
     pub sip_addr: SocketAddr,
 
-    /// The address written into Contact, Via, Record-Route and SDP (`o=`,
-    /// `c=`) for every call: where callers reach this server, e.g. behind
-    /// NAT. Default: the SIP address, or, bound to a wildcard (0.0.0.0,
+    /// The address written into Contact, Via and SDP (`o=`, `c=`) for
+    /// every call (confab, the endpoint, adds no Record-Route of its own):
+    /// where callers reach this server, e.g. behind NAT. Default: the SIP address, or, bound to a wildcard (0.0.0.0,
     /// [::]), the address each request arrived on.
     #[arg(long, env = "CONFAB_PUBLIC_ADDR")]
     pub public_addr: Option<IpAddr>,
