@@ -93,8 +93,8 @@ pub use goertzel::Goertzel;
 pub use goertzel::tone_fraction;
 pub use jitter::JitterConfig;
 pub use room::{
-    LegConfig, LegId, LegStats, MediaEvent, MediaRoom, Received, RoomError, RoomStats, TICK,
-    Transmit,
+    LegConfig, LegId, LegMedia, LegStats, MediaEvent, MediaRoom, Received, RoomError, RoomStats,
+    TICK, Transmit,
 };
 pub use rtp::{RtpTimestamp, SeqNo, Ssrc};
 pub use source::{AudioSource, PcmSource, Repeat, Silence};

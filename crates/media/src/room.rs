@@ -98,6 +98,18 @@ pub struct LegConfig {
     pub jitter: JitterConfig,
 }
 
+/// What a new offer/answer (a re-INVITE, an UPDATE, a delayed offer's
+/// answer) can change in a leg: where its media is, and its formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegMedia {
+    /// The address from the new SDP, if any (as [`LegConfig::remote`]).
+    pub remote: Option<SocketAddr>,
+    pub codec: Codec,
+    pub payload_type: u8,
+    pub telephone_event_pt: Option<u8>,
+    pub rtcp_mux: bool,
+}
+
 /// Something the shell should know about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaEvent {
@@ -545,6 +557,24 @@ impl MediaRoom {
     pub fn relatch(&mut self, id: LegId, signalled: Option<SocketAddr>) -> Result<(), RoomError> {
         let leg = self.leg_mut(id)?;
         leg.latch = Latch::new(signalled);
+        Ok(())
+    }
+
+    /// A new offer/answer for the leg: its source is learnt again (the
+    /// media may have moved), and it sends and hears the formats agreed
+    /// now; without telephone-event, key presses are listened for in its
+    /// audio.
+    pub fn renegotiate(&mut self, id: LegId, media: LegMedia) -> Result<(), RoomError> {
+        let leg = self.leg_mut(id)?;
+        leg.latch = Latch::new(media.remote);
+        leg.config.remote = media.remote;
+        leg.config.codec = media.codec;
+        leg.config.payload_type = media.payload_type;
+        if leg.config.telephone_event_pt.is_some() != media.telephone_event_pt.is_some() {
+            leg.inband = media.telephone_event_pt.is_none().then(InbandDetector::new);
+        }
+        leg.config.telephone_event_pt = media.telephone_event_pt;
+        leg.rtcp.mux = media.rtcp_mux;
         Ok(())
     }
 
@@ -1007,5 +1037,45 @@ mod tests {
         room.tick(now);
         let t = room.poll_transmit().unwrap();
         assert_eq!(RtpPacket::parse(t.payload).unwrap().payload_type, 98);
+    }
+
+    #[test]
+    fn a_renegotiated_leg_sends_and_hears_the_new_formats_at_once() {
+        let mut room = MediaRoom::new();
+        let leg = LegId(5);
+        let config = LegConfig {
+            codec: Codec::Pcmu,
+            payload_type: 98,
+            telephone_event_pt: Some(96),
+            ..config()
+        };
+        room.add_leg(leg, config).unwrap();
+        let from = SocketAddr::from(([192, 0, 2, 9], 5004));
+        let now = Instant::now();
+        for seq in 1..=3 {
+            let _ = room.handle_datagram(leg, from, &rtp(98, seq, &[0xff; 160]), now);
+        }
+        // A re-INVITE moves the leg to PCMA on 8, telephone-event on 101.
+        let media = LegMedia {
+            remote: Some(from),
+            codec: Codec::Pcma,
+            payload_type: 8,
+            telephone_event_pt: Some(101),
+            rtcp_mux: false,
+        };
+        room.renegotiate(leg, media).unwrap();
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(98, 4, &[0xff; 160]), now),
+            Received::UnknownPayloadType(98),
+            "the old number means nothing now"
+        );
+        let star = [10, 0x80, 0, 160];
+        assert_eq!(
+            room.handle_datagram(leg, from, &rtp(101, 5, &star), now),
+            Received::Dtmf
+        );
+        room.tick(now);
+        let t = room.poll_transmit().unwrap();
+        assert_eq!(RtpPacket::parse(t.payload).unwrap().payload_type, 8);
     }
 }

@@ -43,7 +43,7 @@ use crate::audio::{self, AudioError};
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure};
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport};
 use crate::metrics::{ActiveCall, Metrics};
-use crate::player::{Player, leg_config};
+use crate::player::{Player, leg_config, leg_media};
 use crate::room::RoomHandle;
 use crate::rtp_activity::RtpActivity;
 use crate::rtp_ports::RtpPorts;
@@ -503,7 +503,7 @@ impl CallIo {
             CallCommand::UpdateLeg(change) => {
                 let update = match change {
                     LegChange::Hold(held) => LegUpdate::Hold(held),
-                    LegChange::Moved => LegUpdate::Remote(leg_config(&self.audio, None).remote),
+                    LegChange::Moved => LegUpdate::Media(leg_media(&self.audio)),
                 };
                 self.svc
                     .hub
@@ -514,7 +514,7 @@ impl CallIo {
                 if let Some(player) = &mut self.player {
                     match change {
                         LegChange::Hold(held) => player.set_hold(held),
-                        LegChange::Moved => player.relatch(leg_config(&self.audio, None).remote),
+                        LegChange::Moved => player.renegotiate(leg_media(&self.audio)),
                     }
                 }
             }

@@ -310,7 +310,7 @@ impl Hub {
                 };
                 match update {
                     LegUpdate::Hold(held) => room.set_hold(call, held).await,
-                    LegUpdate::Remote(remote) => room.relatch(call, remote).await,
+                    LegUpdate::Media(media) => room.renegotiate(call, media).await,
                 }
             }
             Command::Leave {

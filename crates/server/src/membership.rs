@@ -67,11 +67,12 @@ pub enum CallNotice {
     Started,
 }
 
-/// A change to a call's leg that SIP reported (a re-INVITE).
+/// A change to a call's leg that SIP reported (a re-INVITE, an UPDATE).
 #[derive(Debug, Clone, Copy)]
 pub enum LegUpdate {
     Hold(bool),
-    Remote(Option<SocketAddr>),
+    /// A new offer/answer: where the media is, and its formats.
+    Media(media::LegMedia),
 }
 
 /// What a room (or a call task) tells the hub. A room never waits for the

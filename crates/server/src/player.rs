@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use media::{
-    AudioSource, LegConfig, LegId, MediaEvent, MediaRoom, RtpTimestamp, SeqNo, Silence, Ssrc,
+    AudioSource, LegConfig, LegId, LegMedia, MediaEvent, MediaRoom, RtpTimestamp, SeqNo, Silence,
+    Ssrc,
 };
 use sip::sdp::NegotiatedAudio;
 use tokio::net::UdpSocket;
@@ -128,10 +129,12 @@ impl Player {
         let _ = self.room.set_hold(LEG, held);
     }
 
-    /// A re-INVITE moved the caller's media.
-    pub fn relatch(&mut self, remote: Option<SocketAddr>) {
-        self.remote = remote;
-        let _ = self.room.relatch(LEG, remote);
+    /// A new offer/answer (a re-INVITE, an UPDATE): the caller's media may
+    /// have moved, or changed its formats.
+    pub fn renegotiate(&mut self, media: LegMedia) {
+        self.remote = media.remote;
+        self.rtcp_mux = media.rtcp_mux;
+        let _ = self.room.renegotiate(LEG, media);
     }
 
     /// The socket and where the caller's media comes from, for a room.
@@ -155,6 +158,17 @@ pub fn leg_config(audio: &NegotiatedAudio, remote: Option<SocketAddr>) -> LegCon
         initial_ts: RtpTimestamp(word(8)),
         remote: remote.or_else(|| sdp_remote(audio)),
         jitter: Default::default(),
+    }
+}
+
+/// What a new offer/answer gives a leg: the SDP's address and formats.
+pub fn leg_media(audio: &NegotiatedAudio) -> LegMedia {
+    LegMedia {
+        remote: sdp_remote(audio),
+        codec: audio.codec,
+        payload_type: audio.payload_type,
+        telephone_event_pt: audio.telephone_event,
+        rtcp_mux: audio.rtcp_mux,
     }
 }
 

@@ -29,7 +29,7 @@ use std::net::{self, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use media::{AudioSource, Beep, LegId, MediaEvent, MediaRoom, TICK};
+use media::{AudioSource, Beep, LegId, LegMedia, MediaEvent, MediaRoom, TICK};
 use model::{CallSid, ConferenceSid};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
@@ -65,9 +65,9 @@ enum Command {
         call: CallSid,
         held: bool,
     },
-    Relatch {
+    Renegotiate {
         call: CallSid,
-        remote: Option<SocketAddr>,
+        media: LegMedia,
     },
     SetWaiting(bool),
     SetWaitSource {
@@ -186,8 +186,9 @@ impl RoomHandle {
         let _ = self.tx.send(Command::SetHold { call, held }).await;
     }
 
-    pub async fn relatch(&self, call: CallSid, remote: Option<SocketAddr>) {
-        let _ = self.tx.send(Command::Relatch { call, remote }).await;
+    /// A new offer/answer for the call's leg (a re-INVITE, an UPDATE).
+    pub async fn renegotiate(&self, call: CallSid, media: LegMedia) {
+        let _ = self.tx.send(Command::Renegotiate { call, media }).await;
     }
 
     pub async fn set_waiting(&self, waiting: bool) {
@@ -328,9 +329,13 @@ impl RoomTask {
                     let _ = self.room.set_hold(id, held);
                 }
             }
-            Command::Relatch { call, remote } => {
-                if let Some(&id) = self.calls.get(&call) {
-                    let _ = self.room.relatch(id, remote);
+            Command::Renegotiate { call, media } => {
+                if let Some(&id) = self.calls.get(&call)
+                    && let Some(leg) = self.legs.get_mut(&id)
+                {
+                    leg.remote = media.remote;
+                    leg.rtcp_mux = media.rtcp_mux;
+                    let _ = self.room.renegotiate(id, media);
                 }
             }
             Command::SetWaiting(waiting) => {
