@@ -125,6 +125,9 @@ pub(crate) struct Call {
     /// The CSeq number of our last re-INVITE, whose final responses we
     /// acknowledge.
     pub reinvite_seq: Option<u32>,
+    /// Our re-INVITE (a refresh carrying our offer) has no final response
+    /// yet: a re-INVITE or an UPDATE offer from the peer now is glare.
+    pub reinvite_pending: bool,
     /// A `Require: 100rel` caller's reliable 180, until its PRACK.
     pub reliable: Option<Reliable18x>,
 }
@@ -140,6 +143,17 @@ impl Call {
         }
         if request.headers.cseq.seq < self.dialog.remote_seq {
             return Err(Rejection::OutOfOrder);
+        }
+        Ok(())
+    }
+
+    /// Whether the peer may make a new offer (a re-INVITE, an UPDATE with
+    /// SDP): not while an offer of ours is unanswered, our re-INVITE in
+    /// flight or our 2xx offer waiting for its ACK (491, RFC 3261 §14.2,
+    /// RFC 3311 §5.2).
+    pub fn offer_allowed(&self) -> Result<(), Rejection> {
+        if self.reinvite_pending || self.media.awaiting_answer {
+            return Err(Rejection::Glare);
         }
         Ok(())
     }

@@ -507,6 +507,7 @@ impl Engine {
                 session,
                 peer_allows_update: session_timer::lists(h, "Allow", "UPDATE"),
                 reinvite_seq: None,
+                reinvite_pending: false,
                 reliable: None,
             },
         );
@@ -539,6 +540,7 @@ impl Engine {
             return Err(Rejection::Pending);
         }
         c.admits(request)?;
+        c.offer_allowed()?;
         // A body-less re-INVITE asks for our offer; the ACK brings the
         // answer (`offers::take_answer`).
         let offer = read_offer(request)?;
@@ -585,6 +587,7 @@ impl Engine {
         } else if early {
             return Err(Rejection::Pending);
         } else {
+            c.offer_allowed()?;
             read_offer(request)?
         };
         let session = session_timer::negotiate(request, self.peer_supports_timer(call))?;
@@ -786,6 +789,9 @@ impl Engine {
             return;
         }
         if method == Method::Invite {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.reinvite_pending = false;
+            }
             self.ack_reinvite(call, status, &branch);
         }
         if !first || is_ending(&self.calls, call) {
@@ -969,6 +975,7 @@ impl Engine {
         request.headers.contact = vec![contact];
         if method == Method::Invite {
             c.reinvite_seq = Some(request.headers.cseq.seq);
+            c.reinvite_pending = true;
             request.headers.content_type = Some(MediaType::new("application", "sdp"));
             request.body = sdp.unwrap_or_default().into_bytes();
         }

@@ -12,6 +12,12 @@ pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO,
 /// any other gets 420.
 pub(crate) const SUPPORTED: &[&str] = &["100rel", "timer"];
 
+/// `491 Request Pending` (RFC 3261 §14.2: glare).
+const REQUEST_PENDING: StatusCode = match StatusCode::new(491) {
+    Some(status) => status,
+    None => StatusCode::SERVER_INTERNAL_ERROR,
+};
+
 /// `422 Session Interval Too Small` (RFC 4028 §6).
 const INTERVAL_TOO_SMALL: StatusCode = match StatusCode::new(422) {
     Some(status) => status,
@@ -49,6 +55,8 @@ pub(crate) enum Rejection {
     Sdp(SdpError),
     OutOfOrder,
     Pending,
+    /// An offer from the peer while one of ours is unanswered (491).
+    Glare,
     Overloaded,
     /// A Session-Expires below our Min-SE, `min_se` seconds (RFC 4028 §6).
     IntervalTooSmall {
@@ -101,6 +109,7 @@ pub(crate) fn rejection_response(rejection: &Rejection) -> (StatusCode, Vec<RawH
         ),
         R::Sdp(_) => (StatusCode::NOT_ACCEPTABLE_HERE, vec![]),
         R::OutOfOrder => (StatusCode::SERVER_INTERNAL_ERROR, vec![]),
+        R::Glare => (REQUEST_PENDING, vec![]),
         R::Pending => (
             StatusCode::SERVER_INTERNAL_ERROR,
             vec![raw("Retry-After", "1")],

@@ -560,6 +560,32 @@ fn without_update_in_allow_the_refresh_is_a_reinvite_with_our_sdp_and_its_2xx_is
 }
 
 #[test]
+fn a_peer_offer_while_our_reinvite_is_in_flight_gets_491() {
+    let mut h = Harness::new();
+    let mut c = Caller::new("192.0.2.7:5070", "glare");
+    let _ = confirmed(
+        &mut h,
+        &mut c,
+        Transport::Udp,
+        "<sip:a@192.0.2.7:5070>",
+        "Session-Expires: 90\r\n",
+    );
+    let (at, sent) = only(&h.advance(secs(45)));
+    assert_eq!(at, 45_000);
+    let ours = request(&sent);
+    assert_eq!(ours.method, Method::Invite);
+    // The caller's re-INVITE crosses ours: glare (RFC 3261 §14.2).
+    h.udp(c.addr, c.reinvite(&offer(6000, "0 8 101", None)));
+    assert_eq!(h.one_response().status.as_u16(), 491);
+    assert!(h.events().is_empty());
+    // Ours is answered; the caller's retry is taken.
+    h.udp(c.addr, reply(&ours, 200, ""));
+    assert_eq!(request(&h.sent()[0]).method, Method::Ack);
+    h.udp(c.addr, c.reinvite(&offer(6000, "0 8 101", None)));
+    assert_eq!(h.one_response().status, StatusCode::OK);
+}
+
+#[test]
 fn when_the_peer_refreshes_and_stops_confab_hangs_up_before_expiry() {
     let mut h = Harness::new();
     let mut c = Caller::new("192.0.2.7:5070", "peer-refreshes");
