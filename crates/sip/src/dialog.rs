@@ -128,6 +128,9 @@ pub(crate) struct Call {
     /// Our re-INVITE (a refresh carrying our offer) has no final response
     /// yet: a re-INVITE or an UPDATE offer from the peer now is glare.
     pub reinvite_pending: bool,
+    /// Our BYE was lost with its closing connection and sent again over a
+    /// new one (once: a peer that closes that one too is not chased).
+    pub bye_resent: bool,
     /// A `Require: 100rel` caller's reliable 180, until its PRACK.
     pub reliable: Option<Reliable18x>,
 }

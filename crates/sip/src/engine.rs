@@ -228,9 +228,9 @@ impl Engine {
     /// Calls on other transports are untouched.
     pub fn handle_connection_closed(&mut self, conn: ConnId, now: Instant) {
         let transport = Transport::Tcp(conn);
-        for end in self.transactions.connection_closed(transport) {
-            self.client_ended(&end, now);
-        }
+        // First the dialogs move to a new connection, so that what was in
+        // flight on this one (a BYE, a refresh) is sent again over it.
+        let ended = self.transactions.connection_closed(transport);
         for call in self.calls.on_transport(transport) {
             let Some(c) = self.calls.get_mut(&call) else {
                 continue;
@@ -244,6 +244,9 @@ impl Engine {
                 call,
                 by: EndedBy::ConnectionClosed,
             });
+        }
+        for end in ended {
+            self.client_ended(&end, now);
         }
     }
 
@@ -508,6 +511,7 @@ impl Engine {
                 peer_allows_update: session_timer::lists(h, "Allow", "UPDATE"),
                 reinvite_seq: None,
                 reinvite_pending: false,
+                bye_resent: false,
                 reliable: None,
             },
         );
@@ -850,8 +854,18 @@ impl Engine {
     /// A client transaction ended without a final response for us.
     fn client_ended(&mut self, end: &ClientEnd, now: Instant) {
         if end.method == Method::Bye {
-            // The BYE is done, answered or not, and so is the call.
-            self.remove_call(end.call);
+            let lost = !end.timed_out
+                && self
+                    .calls
+                    .get_mut(&end.call)
+                    .is_some_and(|c| !std::mem::replace(&mut c.bye_resent, true));
+            if lost {
+                // Its connection closed under it: once more, over a new one.
+                self.send_bye(end.call, now);
+            } else {
+                // The BYE is done, answered or not, and so is the call.
+                self.remove_call(end.call);
+            }
         } else if is_ending(&self.calls, end.call) {
             // A refresh of a call already hanging up: nothing to do.
         } else if end.timed_out {

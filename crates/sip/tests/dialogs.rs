@@ -290,6 +290,48 @@ fn after_the_connection_closes_the_next_request_opens_one_and_the_dialog_keeps_i
 }
 
 #[test]
+fn a_bye_lost_with_its_closing_connection_goes_again_over_a_new_one_once() {
+    for closes_again in [false, true] {
+        let mut h = Harness::new();
+        let mut c = Caller::new("192.0.2.7:40113", "tcp-bye");
+        let (call, _) = confirmed(
+            &mut h,
+            &mut c,
+            Transport::Tcp(ConnId(3)),
+            "<sip:a@192.0.2.7:5080;transport=tcp>",
+            "",
+        );
+        h.engine.hangup(call, h.now).unwrap();
+        let first = h.sent();
+        assert_eq!(first[0].transport, Transport::Tcp(ConnId(3)));
+        assert_eq!(ended(call, EndedBy::Local), h.events());
+        // The connection closes before the BYE's answer.
+        h.engine.handle_connection_closed(ConnId(3), h.now);
+        let again = h.sent();
+        assert_eq!(
+            (again[0].transport, again[0].to),
+            (Transport::TcpConnect, addr("192.0.2.7:5080")),
+            "{}",
+            describe(&again)
+        );
+        let bye = request(&again[0]);
+        assert_eq!(bye.method, Method::Bye);
+        assert!(h.events().is_empty(), "reported once");
+        let new = Transport::Tcp(ConnId(4));
+        if closes_again {
+            // Delivered, and that connection closes too: not chased.
+            h.deliver(new, addr("192.0.2.7:5080"), reply(&bye, 100, ""));
+            h.engine.handle_connection_closed(ConnId(4), h.now);
+            assert!(h.sent().is_empty());
+        } else {
+            h.deliver(new, addr("192.0.2.7:5080"), reply(&bye, 200, ""));
+        }
+        h.drain_timers();
+        assert!(h.engine.is_idle(), "closes again: {closes_again}");
+    }
+}
+
+#[test]
 fn a_refresh_that_cannot_be_delivered_times_out_and_the_call_ends_with_bye() {
     let mut h = Harness::new();
     let mut c = Caller::new("192.0.2.7:40112", "tcp-dead");

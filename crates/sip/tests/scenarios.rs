@@ -776,7 +776,15 @@ fn a_closed_tcp_connection_ends_only_unanswered_calls_and_the_others_bye_over_a_
     );
 
     h.engine.handle_connection_closed(ConnId(7), h.now);
-    assert!(h.sent().is_empty(), "nowhere to send anything yet");
+    // The BYE in flight was lost with the connection: once more, over a
+    // new one to its Contact. Nothing else is sent yet.
+    let resent = h.sent();
+    assert_eq!(resent.len(), 1, "{}", describe(&resent));
+    assert_eq!(
+        (resent[0].transport, resent[0].to),
+        (Transport::TcpConnect, c4.addr)
+    );
+    assert_eq!(request(&resent[0]).method, Method::Bye);
     assert_eq!(
         h.events(),
         [SipEvent::CallEnded {
