@@ -69,6 +69,15 @@ impl<V> PerClient<V> {
         self.current.entry(client).or_insert(fresh)
     }
 
+    /// The state of `ip`'s client, if it is remembered (a look that
+    /// neither adds nor refreshes it).
+    pub fn get(&self, ip: IpAddr) -> Option<&V> {
+        let client = ClientKey::of(ip);
+        self.current
+            .get(&client)
+            .or_else(|| self.previous.get(&client))
+    }
+
     /// How many clients are remembered.
     pub fn len(&self) -> usize {
         self.current.len() + self.previous.len()
@@ -111,6 +120,10 @@ mod tests {
         assert_eq!(*clients.get_or_insert(A, 0), 5);
         let b = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
         assert_eq!(*clients.get_or_insert(b, 7), 7);
+        assert_eq!(clients.len(), 2);
+        // A look adds nothing.
+        assert_eq!(clients.get(A), Some(&5));
+        assert_eq!(clients.get(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 3))), None);
         assert_eq!(clients.len(), 2);
     }
 

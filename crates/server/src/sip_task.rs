@@ -332,11 +332,11 @@ struct SipTask {
     tcp_tx: mpsc::Sender<TcpInput>,
     tcp_in: mpsc::Receiver<TcpInput>,
     conns: HashMap<ConnId, Conn>,
-    /// Bound to a wildcard: the local address each source last reached
-    /// over UDP, so what we send it leaves from there (None: not known,
-    /// the kernel picks). Keyed as [`PerClient`] keys (an IPv6 source by
+    /// Bound to a wildcard: the local address each admitted source last
+    /// reached over UDP, so what we send it leaves from there (a source not
+    /// in it: the kernel picks). Keyed as [`PerClient`] keys (an IPv6 source by
     /// its /64), bounded like it.
-    reached: PerClient<Option<IpAddr>>,
+    reached: PerClient<IpAddr>,
     tcp_limits: TcpLimits,
     next_conn: u64,
     calls: HashMap<CallId, mpsc::Sender<CallEvent>>,
@@ -372,10 +372,12 @@ impl SipTask {
                     Ok(Received { len, from, local }) => {
                         let inbound = sip::Inbound::parse(buf.get(..len).unwrap_or_default());
                         let now = Instant::now();
-                        if self.udp.is_wildcard() {
-                            *self.reached.get_or_insert(from.ip(), None) = Some(local.ip());
-                        }
+                        // Only admitted sources are remembered: a flood or
+                        // spoofed sources cannot churn the map.
                         if self.admit(from, &inbound, now) {
+                            if self.udp.is_wildcard() {
+                                *self.reached.get_or_insert(from.ip(), local.ip()) = local.ip();
+                            }
                             self.engine.handle_inbound(Transport::Udp, from, local, inbound, now);
                         }
                     }
@@ -467,7 +469,7 @@ impl SipTask {
             match t.transport {
                 Transport::Udp => {
                     let from = if self.udp.is_wildcard() {
-                        *self.reached.get_or_insert(t.to.ip(), None)
+                        self.reached.get(t.to.ip()).copied()
                     } else {
                         None
                     };
