@@ -1,4 +1,6 @@
-//! How long a room's 20 ms tick takes: `cargo run -p media --release --example tick_cost [legs]`.
+//! How long a room's 20 ms tick takes: `cargo run -p media --release --example tick_cost [legs] [inband]`.
+//! With `inband`, no leg negotiated telephone-event, so each listens for
+//! DTMF in its audio (the in-band detector's cost).
 //!
 //! Every leg sends a 20 ms PCMU tone packet per tick (encoded up front); the
 //! time covers handling those datagrams, the tick, and draining the transmits.
@@ -16,6 +18,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
+    let inband = std::env::args().nth(2).is_some_and(|a| a == "inband");
     let ticks = 3000u32;
     let mut room = MediaRoom::new();
     let addrs: Vec<SocketAddr> = (0..legs)
@@ -25,7 +28,7 @@ fn main() {
         let config = LegConfig {
             codec: Codec::Pcmu,
             payload_type: 0,
-            telephone_event_pt: Some(101),
+            telephone_event_pt: (!inband).then_some(101),
             ssrc: Ssrc(i as u32),
             initial_seq: SeqNo(0),
             initial_ts: RtpTimestamp(0),

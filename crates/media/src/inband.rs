@@ -46,8 +46,8 @@ pub const MIN_FRAMES: u32 = 2;
 /// One leg's in-band DTMF detector. See the module docs.
 #[derive(Debug, Clone)]
 pub struct InbandDetector {
-    rows: [Goertzel; 4],
-    columns: [Goertzel; 4],
+    /// The four row frequencies, then the four columns.
+    bank: [Goertzel; 8],
     /// The key the last frames held, and for how many frames.
     run: Option<(u8, u32)>,
     /// The key reported and still held (no new report until it is let go).
@@ -65,9 +65,10 @@ impl InbandDetector {
     #[must_use]
     pub fn new() -> Self {
         let rate = f64::from(SAMPLE_RATE);
+        let [r0, r1, r2, r3] = ROWS;
+        let [c0, c1, c2, c3] = COLUMNS;
         Self {
-            rows: ROWS.map(|f| Goertzel::new(f, rate)),
-            columns: COLUMNS.map(|f| Goertzel::new(f, rate)),
+            bank: [r0, r1, r2, r3, c0, c1, c2, c3].map(|f| Goertzel::new(f, rate)),
             run: None,
             reported: None,
         }
@@ -108,13 +109,19 @@ impl InbandDetector {
     fn key_in(&self, frame: &Frame) -> Option<u8> {
         let energy: f64 = frame.iter().map(|&x| f64::from(x).powi(2)).sum();
         let n = FRAME_SAMPLES as f64;
+        let min_power = MIN_TONE_RMS * MIN_TONE_RMS;
+        // Too quiet to hold two tones at the least level: most frames of a
+        // conference (nobody pressing, often nobody talking) end here.
+        if energy < 2.0 * min_power * n * MIN_PURITY {
+            return None;
+        }
         // Power of a tone in the frame, as its mean square (A²/2 for amplitude A).
-        let power = |g: &Goertzel| 2.0 * g.magnitude_squared(frame) / (n * n);
-        let rows = self.rows.each_ref().map(power);
-        let columns = self.columns.each_ref().map(power);
+        let powers =
+            Goertzel::bank_magnitudes_squared(&self.bank, frame).map(|m| 2.0 * m / (n * n));
+        let [r0, r1, r2, r3, c0, c1, c2, c3] = powers;
+        let (rows, columns) = ([r0, r1, r2, r3], [c0, c1, c2, c3]);
         let (r, row) = strongest(&rows)?;
         let (c, column) = strongest(&columns)?;
-        let min_power = MIN_TONE_RMS * MIN_TONE_RMS;
         let loud = row >= min_power && column >= min_power;
         let pure = (row + column) * n >= MIN_PURITY * energy;
         let clear = |powers: &[f64; 4], best: usize| {
