@@ -24,6 +24,9 @@ use crate::rtp_activity::RtpActivity;
 
 const LEG: LegId = LegId(1);
 
+/// Datagrams read from a socket per drain, as a room reads per tick.
+const MAX_READS: usize = 64;
+
 /// One call's private media.
 #[derive(Debug)]
 pub struct Player {
@@ -105,8 +108,12 @@ impl Player {
     /// Reads what the caller sent (without blocking), noting its RTP in
     /// the call's [`RtpActivity`]. Ticks do it; between clips the call task
     /// does, so a silent caller is noticed out of a room too.
+    ///
+    /// At most [`MAX_READS`] datagrams a socket per call, as a room reads
+    /// (a flood waits in the socket's buffer, and the kernel drops what
+    /// does not fit, instead of holding the call task in this loop).
     pub fn drain(&mut self, now: Instant) {
-        loop {
+        for _ in 0..MAX_READS {
             match self.socket.try_recv_from(&mut self.buf) {
                 Ok((n, from)) => {
                     let datagram = self.buf.get(..n).unwrap_or_default();
@@ -118,7 +125,10 @@ impl Player {
             }
         }
         // The peer's RTCP on our odd port (read for the stats only).
-        while let Some(Ok((n, from))) = self.rtcp.as_ref().map(|s| s.recv_from(&mut self.buf)) {
+        for _ in 0..MAX_READS {
+            let Some(Ok((n, from))) = self.rtcp.as_ref().map(|s| s.recv_from(&mut self.buf)) else {
+                break;
+            };
             let datagram = self.buf.get(..n).unwrap_or_default();
             let _ = self.room.handle_datagram(LEG, from, datagram, now);
         }
