@@ -432,9 +432,12 @@ fn parse_start(line: &[u8]) -> Result<Start, SipParseError> {
         return Err(SipParseError::BadStartLine);
     }
     if line.starts_with(b"SIP/") {
-        return Ok(Start::Response(parse_status_line(
-            &String::from_utf8_lossy(line),
-        )));
+        // The Reason-Phrase is UTF-8 (RFC 3261 §25.1); decoded lossily it
+        // would not print back as it came (and could outgrow the line).
+        let status = std::str::from_utf8(line)
+            .map_err(|_| SipParseError::BadStatusLine)
+            .and_then(parse_status_line);
+        return Ok(Start::Response(status));
     }
     let text = std::str::from_utf8(line).map_err(|_| SipParseError::BadStartLine)?;
     let (method, rest) = text.split_once(' ').ok_or(SipParseError::BadStartLine)?;
