@@ -20,12 +20,10 @@ use media::{
 use sip::sdp::NegotiatedAudio;
 use tokio::net::UdpSocket;
 
+use crate::room::MAX_READS_PER_TICK;
 use crate::rtp_activity::RtpActivity;
 
 const LEG: LegId = LegId(1);
-
-/// Datagrams read from a socket per drain, as a room reads per tick.
-const MAX_READS: usize = 64;
 
 /// One call's private media.
 #[derive(Debug)]
@@ -109,11 +107,11 @@ impl Player {
     /// the call's [`RtpActivity`]. Ticks do it; between clips the call task
     /// does, so a silent caller is noticed out of a room too.
     ///
-    /// At most [`MAX_READS`] datagrams a socket per call, as a room reads
+    /// At most [`MAX_READS_PER_TICK`] datagrams a socket per call, as a room reads
     /// (a flood waits in the socket's buffer, and the kernel drops what
     /// does not fit, instead of holding the call task in this loop).
     pub fn drain(&mut self, now: Instant) {
-        for _ in 0..MAX_READS {
+        for _ in 0..MAX_READS_PER_TICK {
             match self.socket.try_recv_from(&mut self.buf) {
                 Ok((n, from)) => {
                     let datagram = self.buf.get(..n).unwrap_or_default();
@@ -125,7 +123,7 @@ impl Player {
             }
         }
         // The peer's RTCP on our odd port (read for the stats only).
-        for _ in 0..MAX_READS {
+        for _ in 0..MAX_READS_PER_TICK {
             let Some(Ok((n, from))) = self.rtcp.as_ref().map(|s| s.recv_from(&mut self.buf)) else {
                 break;
             };

@@ -42,8 +42,8 @@ use crate::rtp_activity::RtpActivity;
 /// Commands waiting for the room before the hub waits too.
 const QUEUE: usize = 256;
 /// Datagrams read from one leg's socket per tick at most: a flood on one
-/// port cannot starve the others' tick.
-const MAX_READS_PER_TICK: usize = 64;
+/// port cannot starve the others' tick (a call's own player reads as much).
+pub(crate) const MAX_READS_PER_TICK: usize = 64;
 
 #[derive(Debug)]
 enum Command {
