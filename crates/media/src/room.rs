@@ -1004,10 +1004,10 @@ mod tests {
         assert_eq!(t.to, new);
     }
 
-    #[test]
-    fn a_dynamic_g711_payload_type_is_heard_and_sent_with() {
+    /// A room with one leg of PCMU on 98 and telephone-event on 96, latched
+    /// to the source it returns (two packets heard).
+    fn room_with_a_pt_98_leg(leg: LegId, now: Instant) -> (MediaRoom, SocketAddr) {
         let mut room = MediaRoom::new();
-        let leg = LegId(4);
         let config = LegConfig {
             codec: Codec::Pcmu,
             payload_type: 98,
@@ -1016,10 +1016,17 @@ mod tests {
         };
         room.add_leg(leg, config).unwrap();
         let from = SocketAddr::from(([192, 0, 2, 9], 5004));
-        let now = Instant::now();
         for seq in 1..=2 {
             let _ = room.handle_datagram(leg, from, &rtp(98, seq, &[0xff; 160]), now);
         }
+        (room, from)
+    }
+
+    #[test]
+    fn a_dynamic_g711_payload_type_is_heard_and_sent_with() {
+        let leg = LegId(4);
+        let now = Instant::now();
+        let (mut room, from) = room_with_a_pt_98_leg(leg, now);
         assert_eq!(
             room.handle_datagram(leg, from, &rtp(98, 3, &[0xff; 160]), now),
             Received::Audio(Push::Accepted)
@@ -1041,20 +1048,9 @@ mod tests {
 
     #[test]
     fn a_renegotiated_leg_sends_and_hears_the_new_formats_at_once() {
-        let mut room = MediaRoom::new();
         let leg = LegId(5);
-        let config = LegConfig {
-            codec: Codec::Pcmu,
-            payload_type: 98,
-            telephone_event_pt: Some(96),
-            ..config()
-        };
-        room.add_leg(leg, config).unwrap();
-        let from = SocketAddr::from(([192, 0, 2, 9], 5004));
         let now = Instant::now();
-        for seq in 1..=3 {
-            let _ = room.handle_datagram(leg, from, &rtp(98, seq, &[0xff; 160]), now);
-        }
+        let (mut room, from) = room_with_a_pt_98_leg(leg, now);
         // A re-INVITE moves the leg to PCMA on 8, telephone-event on 101.
         let media = LegMedia {
             remote: Some(from),
