@@ -261,18 +261,8 @@ impl Caller {
 
     /// The initial INVITE (a new transaction).
     pub fn invite(&mut self, sdp: &str) -> String {
-        self.cseq += 1;
-        self.invite_cseq = self.cseq;
-        self.invite_branch = self.branch();
-        self.invite_to_tag = None;
-        self.message(
-            "INVITE",
-            &format!("{} INVITE", self.cseq),
-            &self.invite_branch,
-            None,
-            "",
-            sdp,
-        )
+        let content_type = (!sdp.is_empty()).then_some("application/sdp");
+        self.invite_of(content_type, sdp)
     }
 
     /// The last INVITE again, byte for byte (a retransmission).
@@ -346,6 +336,10 @@ impl Caller {
 
     /// The initial INVITE with a body of `content_type` (multipart).
     pub fn typed_invite(&mut self, content_type: &str, body: &str) -> String {
+        self.invite_of(Some(content_type), body)
+    }
+
+    fn invite_of(&mut self, content_type: Option<&str>, body: &str) -> String {
         self.cseq += 1;
         self.invite_cseq = self.cseq;
         self.invite_branch = self.branch();
@@ -356,7 +350,7 @@ impl Caller {
             &self.invite_branch,
             None,
             "",
-            Some(content_type),
+            content_type,
             body,
         )
     }
