@@ -80,13 +80,174 @@ pub enum ParticipantCommand {
     },
     /// Drop the participant from its conference.
     Kick { participant: ParticipantKey },
+    /// Put the participant on hold (out of the mix both ways; it hears
+    /// `music`, or confab's hold music without) or take it off (2010 API
+    /// `Hold`, `HoldUrl`, `HoldMethod`).
+    SetHold {
+        participant: ParticipantKey,
+        hold: bool,
+        music: Option<Fetchable>,
+    },
+    /// Whether the conference ends when this participant leaves (2010 API
+    /// `EndConferenceOnExit`).
+    SetEndConferenceOnExit {
+        participant: ParticipantKey,
+        end_conference_on_exit: bool,
+    },
+    /// Play `audio` (TwiML or an audio file) to this participant only
+    /// (2010 API `AnnounceUrl`, `AnnounceMethod`).
+    Announce {
+        participant: ParticipantKey,
+        audio: Fetchable,
+    },
 }
 
-/// The owner of the live conferences, as the API sees it: one method that
-/// applies a [`ParticipantCommand`]. The future resolves after the change has been
-/// applied (to the conference and its media room) and written to the store.
+/// A URL confab fetches (signed, like every webhook) with a method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetchable {
+    /// Absolute `http`/`https` URL, checked by the API.
+    pub url: String,
+    pub method: model::HttpMethod,
+}
+
+/// What the API asks of a whole live conference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConferenceCommand {
+    /// `Status=completed`: every participant leaves (their `<Dial>` ends,
+    /// `ConferenceEnded`) and the conference completes, ended via the API.
+    End {
+        account: AccountSid,
+        conference: ConferenceSid,
+    },
+    /// `AnnounceUrl` on the conference: play `audio` to every participant.
+    Announce {
+        account: AccountSid,
+        conference: ConferenceSid,
+        audio: Fetchable,
+    },
+}
+
+/// Which conference a dialled-out participant joins: by name (created if
+/// it is not live, like `<Conference>`), or a live one by sid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConferenceRef {
+    Name(String),
+    Sid(ConferenceSid),
+}
+
+/// What an outbound call does once answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallScript {
+    /// `Url` (and `Method`): fetch TwiML, as for an incoming call.
+    Url(Fetchable),
+    /// `Twiml`: this document, as given.
+    Twiml(String),
+    /// `POST Conferences/{name}/Participants`: join this conference as a
+    /// participant with these settings (what `<Dial><Conference>` would
+    /// say), then hang up when the participant leaves.
+    Conference {
+        conference: ConferenceRef,
+        /// `Muted`, `Beep`, `StartConferenceOnEnter`, `EndConferenceOnExit`,
+        /// `MaxParticipants`.
+        options: conference::ParticipantOptions,
+        label: Option<String>,
+        coach: Option<CallSid>,
+        /// `WaitUrl`/`WaitMethod`: `None` for confab's hold music, a URL
+        /// of `""` for silence.
+        wait: Option<Fetchable>,
+        /// `ConferenceStatusCallback`, `…Event`, `…Method`.
+        status_callback: Option<StatusCallback>,
+    },
+}
+
+/// Where to report status changes, and which (Twilio's event names, as the
+/// request gave them, already checked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCallback {
+    pub url: String,
+    pub method: model::HttpMethod,
+    pub events: Vec<String>,
+}
+
+/// `POST Calls` or `POST Conferences/{…}/Participants`: place an outbound
+/// SIP call for `account`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialRequest {
+    pub account: AccountSid,
+    /// `From`: the caller id (the From user part, or a whole `sip:` URI).
+    pub from: String,
+    /// `To`: a `sip:` URI dialled directly, or a number sent to the
+    /// account's outbound trunk.
+    pub to: String,
+    /// `Timeout`: how long it may ring, in seconds (Twilio: 5 to 600, default 60).
+    pub timeout_secs: u32,
+    pub script: CallScript,
+    /// The call's own `StatusCallback`, `StatusCallbackEvent`
+    /// (`initiated ringing answered completed`), `StatusCallbackMethod`.
+    pub status_callback: Option<StatusCallback>,
+}
+
+/// Why an outbound call could not be placed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialError {
+    /// `To` is a number and the account has no outbound trunk.
+    #[error("the account has no outbound SIP trunk for {0}")]
+    NoTrunk(String),
+    /// `To` is neither a `sip:` URI nor a number.
+    #[error("the To is not a SIP URI or a phone number")]
+    BadTo,
+    /// `ConferenceRef::Sid` names no live conference of the account.
+    #[error("no such conference")]
+    NoConference,
+    #[error(transparent)]
+    Control(#[from] CallControlError),
+}
+
+/// What the API asks of one live call (`POST Calls/{CA}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallUpdate {
+    /// `Url`/`Twiml`: stop what the call does (leave its conference, stop
+    /// playing) and run this instead.
+    Redirect(CallScript),
+    /// `Status=completed` (an answered call: BYE) or `Status=canceled`
+    /// (a ringing outbound call: CANCEL); each is refused for the other
+    /// state as Twilio does.
+    End { canceled: bool },
+}
+
+/// The owner of the live conferences and calls, as the API sees it. Each
+/// future resolves after the change has been applied (to the conference, its
+/// media room, the call) and written to the store.
+///
+/// Only `apply` must be implemented; the others answer
+/// [`CallControlError::Unavailable`] unless the owner can do them.
 pub trait CallControl: Send + Sync + 'static {
     fn apply(&self, command: ParticipantCommand) -> BoxFuture<'_, Result<(), CallControlError>>;
+
+    fn conference(
+        &self,
+        command: ConferenceCommand,
+    ) -> BoxFuture<'_, Result<(), CallControlError>> {
+        let _ = command;
+        Box::pin(async { Err(CallControlError::Unavailable) })
+    }
+
+    /// Places the call and answers with its sid as soon as it is recorded
+    /// (queued), before it rings.
+    fn dial(&self, request: DialRequest) -> BoxFuture<'_, Result<CallSid, DialError>> {
+        let _ = request;
+        Box::pin(async { Err(DialError::Control(CallControlError::Unavailable)) })
+    }
+
+    fn update_call(
+        &self,
+        account: AccountSid,
+        call: CallSid,
+        update: CallUpdate,
+    ) -> BoxFuture<'_, Result<(), CallControlError>> {
+        let _ = (account, call, update);
+        Box::pin(async { Err(CallControlError::Unavailable) })
+    }
 }
 
 /// A metrics exposition, ready to send.

@@ -74,6 +74,8 @@ async fn seeded(dir: &tempfile::TempDir) -> Store {
             // Few distinct times: ties must be broken the same way on every page.
             let when = at(i64::try_from(i % 4).unwrap() * 60);
             changes.push(Change::ConferenceCreated(ConferenceRecord {
+                reason_ended: None,
+                call_sid_ending: None,
                 sid: ConferenceSid::parse(&format!("CF{:032x}", i * 7919 % 100_003)).unwrap(),
                 account_sid: ac.clone(),
                 friendly_name: format!("n{k}"),
@@ -85,6 +87,8 @@ async fn seeded(dir: &tempfile::TempDir) -> Store {
     }
     let live = ConferenceSid::parse(LIVE).unwrap();
     changes.push(Change::ConferenceCreated(ConferenceRecord {
+        reason_ended: None,
+        call_sid_ending: None,
         sid: live.clone(),
         account_sid: ac.clone(),
         friendly_name: "live".into(),
@@ -95,6 +99,9 @@ async fn seeded(dir: &tempfile::TempDir) -> Store {
     for p in 0..PARTICIPANTS {
         let when = at(10_000 + i64::try_from(p / 3).unwrap());
         changes.push(Change::ParticipantJoined(ParticipantRecord {
+            hold: false,
+            label: None,
+            call_sid_to_coach: None,
             call_sid: CallSid::parse(&format!("CA{:032x}", p * 104_729 % 1_000_003)).unwrap(),
             conference_sid: live.clone(),
             account_sid: ac.clone(),

@@ -100,6 +100,8 @@ impl CallControl for FakeControl {
                 };
                 (participant, change)
             }
+            // The 2008 API sends only mute and kick.
+            other => unreachable!("the 2008 API sent {other:?}"),
         };
         Box::pin(async move {
             self.change(&p.account, &p.conference, &p.call, change)
@@ -124,6 +126,8 @@ fn account(sid: &str, token: &str) -> Account {
 
 fn conference(sid: &str, account: &str, name: &str, secs: i64) -> ConferenceRecord {
     ConferenceRecord {
+        reason_ended: None,
+        call_sid_ending: None,
         sid: ConferenceSid::parse(sid).unwrap(),
         account_sid: AccountSid::parse(account).unwrap(),
         friendly_name: name.to_owned(),
@@ -135,6 +139,9 @@ fn conference(sid: &str, account: &str, name: &str, secs: i64) -> ConferenceReco
 
 fn participant(call: &str, secs: i64) -> ParticipantRecord {
     ParticipantRecord {
+        hold: false,
+        label: None,
+        call_sid_to_coach: None,
         call_sid: CallSid::parse(call).unwrap(),
         conference_sid: ConferenceSid::parse(CF).unwrap(),
         account_sid: AccountSid::parse(AC).unwrap(),

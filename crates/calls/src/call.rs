@@ -370,6 +370,8 @@ impl Call {
                         WaitAudio::Silence | WaitAudio::Url { .. } => None,
                     };
                     let request = JoinRequest {
+                        label: None,
+                        coach: None,
                         account: self.info.account_sid.clone(),
                         name,
                         call: self.info.call_sid.clone(),

@@ -20,6 +20,11 @@ pub struct JoinRequest {
     pub name: String,
     pub call: CallSid,
     pub options: ParticipantOptions,
+    /// The participant's label (`participantLabel`, or `Label` when the API
+    /// dials out): unique among the conference's participants.
+    pub label: Option<String>,
+    /// The call this participant coaches (`coach`, `CallSidToCoach`).
+    pub coach: Option<CallSid>,
 }
 
 /// Where a join landed.
@@ -101,6 +106,9 @@ impl Conferences {
             name,
             call,
             options,
+            // Kept with the participant by the 2010 work on the rules.
+            label: _,
+            coach: _,
         } = request;
         let name = name.trim();
         if name.is_empty() {

@@ -38,6 +38,8 @@
 //!     name: "standup".into(),
 //!     call: CallSid::from_random([2; 16]),
 //!     options: ParticipantOptions::default(),
+//!     label: None,
+//!     coach: None,
 //! };
 //! // The sid is used only if the join has to create the conference.
 //! let joined = conferences.join(request, ConferenceSid::from_random([3; 16]), Timestamp::from_secs(1))?;

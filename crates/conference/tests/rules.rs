@@ -60,6 +60,8 @@ impl World {
         self.next_id += 1;
         let fresh = ConferenceSid::from_random([self.next_id; 16]);
         let request = JoinRequest {
+            label: None,
+            coach: None,
             account: account(acct),
             name: name.into(),
             call: call(caller),

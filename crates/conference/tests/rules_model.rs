@@ -318,7 +318,7 @@ proptest! {
                     fresh += 1;
                     let sid = ConferenceSid::from_random(fresh.to_be_bytes());
                     let name = format!("room{name}");
-                    let request = JoinRequest {
+                    let request = JoinRequest { label: None, coach: None,
                         account: account(a),
                         // Surrounding whitespace is not part of the name.
                         name: if fresh.is_multiple_of(3) { format!("  {name}\t") } else { name.clone() },

@@ -34,6 +34,35 @@ impl CallStatus {
     }
 }
 
+/// Who started a call, as the 2010-04-01 API's `direction` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallDirection {
+    /// A caller dialled in.
+    Inbound,
+    /// Placed through the REST API (`POST Calls`, or a participant added by
+    /// dialling out).
+    OutboundApi,
+    /// Placed by TwiML `<Dial>` on behalf of another call.
+    OutboundDial,
+}
+
+impl CallDirection {
+    /// Twilio's words, which the store keeps too.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::OutboundApi => "outbound-api",
+            Self::OutboundDial => "outbound-dial",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Inbound, Self::OutboundApi, Self::OutboundDial]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
 /// One call. `caller` and `called` are personal data: `Debug` leaves them out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CallRecord {
@@ -45,6 +74,7 @@ pub struct CallRecord {
     pub caller: String,
     /// Who was called: the SIP Request-URI user part.
     pub called: String,
+    pub direction: CallDirection,
     pub status: CallStatus,
     pub start_time: Option<Timestamp>,
     pub end_time: Option<Timestamp>,
@@ -61,6 +91,7 @@ impl std::fmt::Debug for CallRecord {
         f.debug_struct("CallRecord")
             .field("sid", &self.sid)
             .field("account_sid", &self.account_sid)
+            .field("direction", &self.direction)
             .field("status", &self.status)
             .field("start_time", &self.start_time)
             .field("end_time", &self.end_time)

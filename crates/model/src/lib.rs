@@ -22,12 +22,12 @@ pub mod test_util;
 mod time;
 
 pub use cache::ReadCache;
-pub use call::{CallRecord, CallStatus};
+pub use call::{CallDirection, CallRecord, CallStatus};
 pub use clients::{ClientKey, PerClient};
 pub use page::{PageRequest, PageWindow};
 pub use records::{
-    Account, AuthToken, ConferenceFilter, ConferenceRecord, ConferenceStatus, DateRange,
-    HttpMethod, ParticipantFilter, ParticipantRecord, PhoneNumber,
+    Account, AuthToken, ConferenceEndReason, ConferenceFilter, ConferenceRecord, ConferenceStatus,
+    DateRange, HttpMethod, ParticipantFilter, ParticipantRecord, PhoneNumber,
 };
 pub use sid::{AccountSid, CallSid, ConferenceSid, PhoneNumberSid, SidError};
 pub use time::{DateError, Timestamp};

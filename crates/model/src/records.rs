@@ -111,6 +111,47 @@ pub struct PhoneNumber {
     pub date_updated: Timestamp,
 }
 
+/// Why a conference ended, as the 2010-04-01 API's `reason_conference_ended`
+/// and the `ReasonConferenceEnded` callback parameter say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConferenceEndReason {
+    /// `POST Conferences/{CF}` with `Status=completed`.
+    EndedViaApi,
+    /// A participant with `endConferenceOnExit` left.
+    EndConferenceOnExitLeft,
+    /// A participant with `endConferenceOnExit` was removed through the API.
+    EndConferenceOnExitKicked,
+    /// The last participant left.
+    LastParticipantLeft,
+    /// The last participant was removed through the API.
+    LastParticipantKicked,
+}
+
+impl ConferenceEndReason {
+    /// Twilio's words, which the store keeps too.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EndedViaApi => "conference-ended-via-api",
+            Self::EndConferenceOnExitLeft => "participant-with-end-conference-on-exit-left",
+            Self::EndConferenceOnExitKicked => "participant-with-end-conference-on-exit-kicked",
+            Self::LastParticipantLeft => "last-participant-left",
+            Self::LastParticipantKicked => "last-participant-kicked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::EndedViaApi,
+            Self::EndConferenceOnExitLeft,
+            Self::EndConferenceOnExitKicked,
+            Self::LastParticipantLeft,
+            Self::LastParticipantKicked,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
 /// One conference instance as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConferenceRecord {
@@ -120,6 +161,11 @@ pub struct ConferenceRecord {
     pub status: ConferenceStatus,
     pub date_created: Timestamp,
     pub date_updated: Timestamp,
+    /// Why it ended (2010 API); `None` while live, and for conferences
+    /// completed before confab recorded reasons or by start-up recovery.
+    pub reason_ended: Option<ConferenceEndReason>,
+    /// The call whose leaving (or kick) ended it, if one did.
+    pub call_sid_ending: Option<CallSid>,
 }
 
 /// A caller who is in a conference right now.
@@ -129,6 +175,13 @@ pub struct ParticipantRecord {
     pub conference_sid: ConferenceSid,
     pub account_sid: AccountSid,
     pub muted: bool,
+    /// On hold (2010 API): neither heard nor hearing the room.
+    pub hold: bool,
+    /// The participant's `label` (2010 API), unique within its conference.
+    pub label: Option<String>,
+    /// The call this participant coaches (only it hears the coach), if any;
+    /// `coaching` in the 2010 API is `call_sid_to_coach.is_some()`.
+    pub call_sid_to_coach: Option<CallSid>,
     pub start_conference_on_enter: bool,
     pub end_conference_on_exit: bool,
     pub date_created: Timestamp,

@@ -754,6 +754,7 @@ impl CallIo {
             RecordChange::Start => {
                 let now = self.svc.clock.now();
                 let record = CallRecord {
+                    direction: model::CallDirection::Inbound,
                     sid: self.info.call_sid.clone(),
                     account_sid: self.info.account_sid.clone(),
                     phone_number_sid: self.phone_number_sid.clone(),

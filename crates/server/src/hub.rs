@@ -333,6 +333,14 @@ impl Hub {
                         .conferences
                         .kick(&p.account, &p.conference, &p.call, now)
                         .map(drop),
+                    // The 2010 commands land with the hub's hold, announce
+                    // and end-conference work (issue 11).
+                    api::ParticipantCommand::SetHold { .. }
+                    | api::ParticipantCommand::SetEndConferenceOnExit { .. }
+                    | api::ParticipantCommand::Announce { .. } => {
+                        let _ = reply.send(Err(api::CallControlError::Unavailable));
+                        return;
+                    }
                 }
                 .map_err(|_| api::CallControlError::NotFound);
                 let _ = reply.send(
@@ -585,6 +593,8 @@ fn to_change(event: Event) -> Change {
             friendly_name,
             at,
         } => Change::ConferenceCreated(ConferenceRecord {
+            reason_ended: None,
+            call_sid_ending: None,
             sid,
             account_sid: account,
             friendly_name,
@@ -602,6 +612,9 @@ fn to_change(event: Event) -> Change {
             end_conference_on_exit,
             at,
         } => Change::ParticipantJoined(ParticipantRecord {
+            hold: false,
+            label: None,
+            call_sid_to_coach: None,
             call_sid: call,
             conference_sid: conference,
             account_sid: account,
@@ -713,6 +726,8 @@ mod tests {
 
     fn request(account: &AccountSid, call: &CallSid) -> JoinRequest {
         JoinRequest {
+            label: None,
+            coach: None,
             account: account.clone(),
             name: "room".into(),
             call: call.clone(),

@@ -23,9 +23,9 @@ impl Store {
     pub async fn insert_call(&self, call: &CallRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO calls \
-             (sid, account_sid, phone_number_sid, caller, called, status, start_time, end_time, \
-              duration, failure, date_created, date_updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             (sid, account_sid, phone_number_sid, caller, called, direction, status, start_time, \
+              end_time, duration, failure, date_created, date_updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(call.sid.as_str())
         .bind(call.account_sid.as_str())
@@ -36,6 +36,7 @@ impl Store {
         )
         .bind(call.caller.as_str())
         .bind(call.called.as_str())
+        .bind(call.direction.as_str())
         .bind(call.status.code())
         .bind(call.start_time.map(Timestamp::as_micros))
         .bind(call.end_time.map(Timestamp::as_micros))

@@ -17,7 +17,8 @@
 //! guard for the next statement someone adds, not a fix of a seen failure.
 
 use model::{
-    CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus, ParticipantRecord, Timestamp,
+    CallSid, ConferenceEndReason, ConferenceRecord, ConferenceSid, ConferenceStatus,
+    ParticipantRecord, Timestamp,
 };
 use sqlx::AnyConnection;
 
@@ -139,8 +140,9 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
         Change::ConferenceCreated(c) => {
             sqlx::query(
                 "INSERT INTO conferences \
-                 (sid, account_sid, friendly_name, status, date_created, date_updated) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                 (sid, account_sid, friendly_name, status, date_created, date_updated, \
+                  reason_ended, call_sid_ending) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(c.sid.as_str())
             .bind(c.account_sid.as_str())
@@ -148,6 +150,8 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
             .bind(c.status.code())
             .bind(c.date_created.as_micros())
             .bind(c.date_updated.as_micros())
+            .bind(c.reason_ended.map(ConferenceEndReason::as_str))
+            .bind(c.call_sid_ending.as_ref().map(|c| c.as_str().to_owned()))
             .execute(&mut *conn)
             .await
             .map_err(|e| {
@@ -200,14 +204,17 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
         Change::ParticipantJoined(p) => {
             sqlx::query(
                 "INSERT INTO participants \
-                 (call_sid, conference_sid, account_sid, muted, start_conference_on_enter, \
-                  end_conference_on_exit, date_created, date_updated) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 (call_sid, conference_sid, account_sid, muted, hold, label, call_sid_to_coach, \
+                  start_conference_on_enter, end_conference_on_exit, date_created, date_updated) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(p.call_sid.as_str())
             .bind(p.conference_sid.as_str())
             .bind(p.account_sid.as_str())
             .bind(bool_to_db(p.muted))
+            .bind(bool_to_db(p.hold))
+            .bind(p.label.as_deref())
+            .bind(p.call_sid_to_coach.as_ref().map(|c| c.as_str().to_owned()))
             .bind(bool_to_db(p.start_conference_on_enter))
             .bind(bool_to_db(p.end_conference_on_exit))
             .bind(p.date_created.as_micros())
@@ -217,7 +224,7 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
             .map_err(|e| {
                 write_error(
                     e,
-                    "the call is already a participant",
+                    "the call is already a participant (or its label is taken)",
                     "conference of this account",
                 )
             })?;

@@ -8,9 +8,9 @@
 //! decoders below them belong together: change one, change the other.
 
 use model::{
-    Account, AccountSid, AuthToken, CallRecord, CallSid, CallStatus, ConferenceRecord,
-    ConferenceSid, ConferenceStatus, HttpMethod, ParticipantRecord, PhoneNumber, PhoneNumberSid,
-    SidError, Timestamp,
+    Account, AccountSid, AuthToken, CallDirection, CallRecord, CallSid, CallStatus,
+    ConferenceEndReason, ConferenceRecord, ConferenceSid, ConferenceStatus, HttpMethod,
+    ParticipantRecord, PhoneNumber, PhoneNumberSid, SidError, Timestamp,
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -24,14 +24,15 @@ pub(crate) const ACCOUNT_COLUMNS: &str =
 pub(crate) const PHONE_NUMBER_COLUMNS: &str =
     "sid, account_sid, phone_number, voice_url, voice_method, date_created, date_updated";
 
-pub(crate) const CONFERENCE_COLUMNS: &str =
-    "sid, account_sid, friendly_name, status, date_created, date_updated";
+pub(crate) const CONFERENCE_COLUMNS: &str = "sid, account_sid, friendly_name, status, \
+     date_created, date_updated, reason_ended, call_sid_ending";
 
-pub(crate) const PARTICIPANT_COLUMNS: &str = "call_sid, conference_sid, account_sid, muted, \
-     start_conference_on_enter, end_conference_on_exit, date_created, date_updated";
+pub(crate) const PARTICIPANT_COLUMNS: &str = "call_sid, conference_sid, account_sid, muted, hold, \
+     label, call_sid_to_coach, start_conference_on_enter, end_conference_on_exit, date_created, \
+     date_updated";
 
-pub(crate) const CALL_COLUMNS: &str = "sid, account_sid, phone_number_sid, caller, called, status, \
-     start_time, end_time, duration, failure, date_created, date_updated";
+pub(crate) const CALL_COLUMNS: &str = "sid, account_sid, phone_number_sid, caller, called, \
+     direction, status, start_time, end_time, duration, failure, date_created, date_updated";
 
 impl Store {
     /// The one row `query` finds, if any, decoded with `decode`: every
@@ -67,17 +68,15 @@ pub(crate) fn utc_day_sql(column: &str) -> String {
 
 pub(crate) fn call(row: &AnyRow) -> Result<CallRecord, StoreError> {
     const T: &str = "calls";
-    let phone_number_sid = get::<Option<String>>(row, T, "phone_number_sid")?
-        .map(|s| {
-            PhoneNumberSid::parse(&s).map_err(|e| corrupt(T, "phone_number_sid", &e.to_string()))
-        })
-        .transpose()?;
+    let phone_number_sid = optional_sid(row, T, "phone_number_sid", PhoneNumberSid::parse)?;
     Ok(CallRecord {
         sid: sid(row, T, "sid", CallSid::parse)?,
         account_sid: sid(row, T, "account_sid", AccountSid::parse)?,
         phone_number_sid,
         caller: text(row, T, "caller")?,
         called: text(row, T, "called")?,
+        direction: CallDirection::parse(&text(row, T, "direction")?)
+            .ok_or_else(|| corrupt(T, "direction", "not a call direction"))?,
         status: CallStatus::from_code(int(row, T, "status")?)
             .ok_or_else(|| corrupt(T, "status", "not 0 to 5"))?,
         start_time: get::<Option<i64>>(row, T, "start_time")?.map(Timestamp::from_micros),
@@ -125,6 +124,13 @@ pub(crate) fn conference(row: &AnyRow) -> Result<ConferenceRecord, StoreError> {
             .ok_or_else(|| corrupt(T, "status", "not 0, 1 or 2"))?,
         date_created: timestamp(row, T, "date_created")?,
         date_updated: timestamp(row, T, "date_updated")?,
+        reason_ended: get::<Option<String>>(row, T, "reason_ended")?
+            .map(|r| {
+                ConferenceEndReason::parse(&r)
+                    .ok_or_else(|| corrupt(T, "reason_ended", "not an end reason"))
+            })
+            .transpose()?,
+        call_sid_ending: optional_sid(row, T, "call_sid_ending", CallSid::parse)?,
     })
 }
 
@@ -146,6 +152,9 @@ pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError>
         conference_sid: sid(row, T, "conference_sid", ConferenceSid::parse)?,
         account_sid: sid(row, T, "account_sid", AccountSid::parse)?,
         muted: boolean(row, T, "muted")?,
+        hold: boolean(row, T, "hold")?,
+        label: get(row, T, "label")?,
+        call_sid_to_coach: optional_sid(row, T, "call_sid_to_coach", CallSid::parse)?,
         start_conference_on_enter: boolean(row, T, "start_conference_on_enter")?,
         end_conference_on_exit: boolean(row, T, "end_conference_on_exit")?,
         date_created: timestamp(row, T, "date_created")?,
@@ -214,6 +223,18 @@ fn sid<S>(
 ) -> Result<S, StoreError> {
     let s = text(row, table, column)?;
     parse(&s).map_err(|e| corrupt(table, column, &e.to_string()))
+}
+
+/// A nullable sid column: `None` for NULL, else a sid of the right kind.
+fn optional_sid<S>(
+    row: &AnyRow,
+    table: &str,
+    column: &str,
+    parse: fn(&str) -> Result<S, SidError>,
+) -> Result<Option<S>, StoreError> {
+    get::<Option<String>>(row, table, column)?
+        .map(|s| parse(&s).map_err(|e| corrupt(table, column, &e.to_string())))
+        .transpose()
 }
 
 /// Reads a column by name; a value of the wrong type (SQLite stores what it

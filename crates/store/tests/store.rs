@@ -235,6 +235,8 @@ fn number(n: u64, account: &AccountSid, digits: &str) -> PhoneNumber {
 
 fn conference(n: u64, account: &AccountSid, name: &str, at: Timestamp) -> ConferenceRecord {
     ConferenceRecord {
+        reason_ended: None,
+        call_sid_ending: None,
         sid: conference_sid(n),
         account_sid: account.clone(),
         friendly_name: name.to_owned(),
@@ -246,6 +248,9 @@ fn conference(n: u64, account: &AccountSid, name: &str, at: Timestamp) -> Confer
 
 fn participant(n: u64, conf: &ConferenceRecord, at: Timestamp) -> ParticipantRecord {
     ParticipantRecord {
+        hold: false,
+        label: None,
+        call_sid_to_coach: None,
         call_sid: call_sid(n),
         conference_sid: conf.sid.clone(),
         account_sid: conf.account_sid.clone(),
@@ -1218,6 +1223,8 @@ async fn conference_lists_agree_with_the_reference(db: &TestDb) {
             created.as_micros() + i64::try_from(rng.below(4)).unwrap() * 3_600_000_000,
         );
         all_rooms.push(ConferenceRecord {
+            reason_ended: None,
+            call_sid_ending: None,
             sid: ConferenceSid::from_random(bytes(rng.next(), 0xcf)),
             account_sid: accounts[owner].clone(),
             friendly_name: name,
@@ -1762,6 +1769,7 @@ fn call_record(
     at: Timestamp,
 ) -> CallRecord {
     CallRecord {
+        direction: model::CallDirection::Inbound,
         sid: call_sid(n),
         account_sid: account.clone(),
         phone_number_sid: number,

@@ -35,6 +35,8 @@ const LIST_URI_ATTRS: [&str; 5] = [
 /// The seed's conference; its dates are the seed's instants (-0700) in UTC.
 fn seed_conference() -> ConferenceRecord {
     ConferenceRecord {
+        reason_ended: None,
+        call_sid_ending: None,
         sid: ConferenceSid::parse("CFd0a50bbe038c437e87f6c82db8f37f21").unwrap(),
         account_sid: AccountSid::parse(AC).unwrap(),
         friendly_name: "1234".to_owned(),
@@ -46,6 +48,9 @@ fn seed_conference() -> ConferenceRecord {
 
 fn seed_participant(call: &str, muted: bool) -> ParticipantRecord {
     ParticipantRecord {
+        hold: false,
+        label: None,
+        call_sid_to_coach: None,
         call_sid: CallSid::parse(call).unwrap(),
         conference_sid: ConferenceSid::parse("CF9f2ead1ae43cdabeab102fa30d938378").unwrap(),
         account_sid: AccountSid::parse(AC).unwrap(),

@@ -199,6 +199,8 @@ impl Room {
         };
         Self {
             record: ConferenceRecord {
+                reason_ended: None,
+                call_sid_ending: None,
                 sid: ConferenceSid::from_random(server::ids::random_bytes()),
                 account_sid: account.clone(),
                 friendly_name,
@@ -251,6 +253,9 @@ fn participant(
     let joined =
         Timestamp::from_micros(conference_created.as_micros() + i64::from(k) * 5 * SECOND).min(now);
     Change::ParticipantJoined(ParticipantRecord {
+        hold: false,
+        label: None,
+        call_sid_to_coach: None,
         call_sid: CallSid::from_random(server::ids::random_bytes()),
         conference_sid: conference.clone(),
         account_sid: account.clone(),

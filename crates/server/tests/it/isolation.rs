@@ -193,6 +193,8 @@ async fn site(rng: &mut Rng) -> (Site, Vec<Tenant>) {
 async fn fill(rng: &mut Rng, hub: &HubHandle, account: Account) -> Tenant {
     let join = |name: String, options: ParticipantOptions| {
         let request = JoinRequest {
+            label: None,
+            coach: None,
             account: account.sid.clone(),
             name,
             call: server::ids::call_sid(),

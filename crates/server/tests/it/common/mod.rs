@@ -133,6 +133,8 @@ impl Harness {
     ) -> (CallSid, Joined) {
         let call = server::ids::call_sid();
         let request = JoinRequest {
+            label: None,
+            coach: None,
             account: account.sid.clone(),
             name: name.into(),
             call: call.clone(),
