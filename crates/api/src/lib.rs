@@ -29,7 +29,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use model::{AccountSid, CallSid, ConferenceSid};
+use model::{AccountSid, CallSid, ConferenceSid, StatusCallback};
 // Query strings and form bodies: crate `reqparse`, which the fuzz targets
 // build without the rest of the API.
 use reqparse::form;
@@ -158,15 +158,6 @@ pub enum CallScript {
         /// `ConferenceStatusCallback`, `…Event`, `…Method`.
         status_callback: Option<StatusCallback>,
     },
-}
-
-/// Where to report status changes, and which (Twilio's event names, as the
-/// request gave them, already checked).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusCallback {
-    pub url: String,
-    pub method: model::HttpMethod,
-    pub events: Vec<String>,
 }
 
 /// `POST Calls` or `POST Conferences/{…}/Participants`: place an outbound

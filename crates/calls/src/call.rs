@@ -372,6 +372,7 @@ impl Call {
                     let request = JoinRequest {
                         label: None,
                         coach: None,
+                        status_callback: None,
                         account: self.info.account_sid.clone(),
                         name,
                         call: self.info.call_sid.clone(),

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
+use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, StatusCallback, Timestamp};
 
 use crate::conference::{Conference, ParticipantOptions};
 use crate::{Event, LeaveReason};
@@ -25,6 +25,10 @@ pub struct JoinRequest {
     pub label: Option<String>,
     /// The call this participant coaches (`coach`, `CallSidToCoach`).
     pub coach: Option<CallSid>,
+    /// `<Conference statusCallback…>` (or the API's
+    /// `ConferenceStatusCallback…`): where this participant's conference
+    /// events are reported.
+    pub status_callback: Option<StatusCallback>,
 }
 
 /// Where a join landed.
@@ -109,6 +113,7 @@ impl Conferences {
             // Kept with the participant by the 2010 work on the rules.
             label: _,
             coach: _,
+            status_callback: _,
         } = request;
         let name = name.trim();
         if name.is_empty() {

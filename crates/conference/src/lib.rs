@@ -40,6 +40,7 @@
 //!     options: ParticipantOptions::default(),
 //!     label: None,
 //!     coach: None,
+//!     status_callback: None,
 //! };
 //! // The sid is used only if the join has to create the conference.
 //! let joined = conferences.join(request, ConferenceSid::from_random([3; 16]), Timestamp::from_secs(1))?;

@@ -168,7 +168,7 @@ proptest! {
             match op {
                 Op::Join { call: c, account: a, name, options } => {
                     fresh += 1;
-                    let request = JoinRequest { label: None, coach: None,  account: account(a), name: format!("room{name}"), call: call(c), options };
+                    let request = JoinRequest { label: None, coach: None, status_callback: None, account: account(a), name: format!("room{name}"), call: call(c), options };
                     let _ = confs.join(request, ConferenceSid::from_random(fresh.to_be_bytes()), now);
                 }
                 Op::Leave { call: c } => {

@@ -62,6 +62,7 @@ impl World {
         let request = JoinRequest {
             label: None,
             coach: None,
+            status_callback: None,
             account: account(acct),
             name: name.into(),
             call: call(caller),

@@ -319,6 +319,7 @@ proptest! {
                     let sid = ConferenceSid::from_random(fresh.to_be_bytes());
                     let name = format!("room{name}");
                     let request = JoinRequest { label: None, coach: None,
+status_callback: None,
                         account: account(a),
                         // Surrounding whitespace is not part of the name.
                         name: if fresh.is_multiple_of(3) { format!("  {name}\t") } else { name.clone() },

@@ -27,7 +27,7 @@ pub use clients::{ClientKey, PerClient};
 pub use page::{PageRequest, PageWindow};
 pub use records::{
     Account, AuthToken, ConferenceEndReason, ConferenceFilter, ConferenceRecord, ConferenceStatus,
-    DateRange, HttpMethod, ParticipantFilter, ParticipantRecord, PhoneNumber,
+    DateRange, HttpMethod, ParticipantFilter, ParticipantRecord, PhoneNumber, StatusCallback,
 };
 pub use sid::{AccountSid, CallSid, ConferenceSid, PhoneNumberSid, SidError};
 pub use time::{DateError, Timestamp};

@@ -99,6 +99,17 @@ impl HttpMethod {
     }
 }
 
+/// Where to report status changes, and which: Twilio's event names as
+/// the TwiML attribute or request parameter gave them (space or comma
+/// separated there; checked and split here), sent with `method`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCallback {
+    /// An absolute `http`/`https` URL.
+    pub url: String,
+    pub method: HttpMethod,
+    pub events: Vec<String>,
+}
+
 /// A number callers dial: the SIP Request-URI user part, routed to a voice URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneNumber {

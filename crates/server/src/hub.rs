@@ -728,6 +728,7 @@ mod tests {
         JoinRequest {
             label: None,
             coach: None,
+            status_callback: None,
             account: account.clone(),
             name: "room".into(),
             call: call.clone(),

@@ -195,6 +195,7 @@ async fn fill(rng: &mut Rng, hub: &HubHandle, account: Account) -> Tenant {
         let request = JoinRequest {
             label: None,
             coach: None,
+            status_callback: None,
             account: account.sid.clone(),
             name,
             call: server::ids::call_sid(),

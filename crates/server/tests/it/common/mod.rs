@@ -135,6 +135,7 @@ impl Harness {
         let request = JoinRequest {
             label: None,
             coach: None,
+            status_callback: None,
             account: account.sid.clone(),
             name: name.into(),
             call: call.clone(),
