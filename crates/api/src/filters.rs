@@ -36,6 +36,7 @@ pub fn conference_filter(params: &FormPairs) -> Result<ConferenceFilter, ApiErro
 pub fn participant_filter(params: &FormPairs) -> ParticipantFilter {
     ParticipantFilter {
         muted: params.get("Muted").map(parse_bool),
+        ..ParticipantFilter::default()
     }
 }
 
