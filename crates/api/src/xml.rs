@@ -23,7 +23,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use crate::types::{Exception, PageUris, more_info};
 
-type XmlWriter = Writer<Vec<u8>>;
+pub(crate) type XmlWriter = Writer<Vec<u8>>;
 
 /// The Content-Type of every XML body.
 pub fn content_type() -> [(HeaderName, HeaderValue); 1] {
@@ -142,7 +142,7 @@ fn list<T>(
     })
 }
 
-fn document(body: impl FnOnce(&mut XmlWriter) -> io::Result<()>) -> io::Result<Vec<u8>> {
+pub(crate) fn document(body: impl FnOnce(&mut XmlWriter) -> io::Result<()>) -> io::Result<Vec<u8>> {
     document_sized(512, body)
 }
 
@@ -215,7 +215,7 @@ fn list_start<'a>(name: &'a str, window: &PageWindow, uris: &'a PageUris) -> Byt
 }
 
 /// `<name>value</name>`, or `<name/>` when the value is empty.
-fn text_element(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
+pub(crate) fn text_element(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
     if value.is_empty() {
         return w.write_event(Event::Empty(BytesStart::new(name)));
     }
@@ -229,7 +229,7 @@ fn one_zero(b: bool) -> &'static str {
 }
 
 /// `s` with every character XML 1.0 cannot represent replaced by U+FFFD.
-fn xml_safe(s: &str) -> Cow<'_, str> {
+pub(crate) fn xml_safe(s: &str) -> Cow<'_, str> {
     fn allowed(c: char) -> bool {
         matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
             || c >= '\u{10000}'
