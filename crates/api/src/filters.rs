@@ -91,7 +91,6 @@ pub fn call_filter_2010(params: &FormPairs) -> Result<CallFilter, ApiError> {
 
 /// The 2008-08-01 Calls filters (twilio-2008.md §11): `Status` 0 to 5,
 /// `Called`, `Caller`, `StartTime` and `EndTime` with their `<=`/`>=` forms.
-#[allow(dead_code)] // The 2008 Calls list uses it from the next commit.
 pub fn call_filter_2008(params: &FormPairs) -> Result<CallFilter, ApiError> {
     let status = match params.get("Status") {
         None => None,

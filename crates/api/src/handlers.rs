@@ -14,6 +14,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::{AccountSid, PageWindow};
+use store::CallOrder;
 
 use crate::action::Action;
 use crate::body::{read_body, without_body};
@@ -143,6 +144,22 @@ async fn execute(
                 .apply(ParticipantCommand::Kick { participant })
                 .await?;
             Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Action::ListCalls {
+            filter,
+            page,
+            query,
+        } => {
+            let (items, total) = store
+                .calls(account, &filter, CallOrder::Updated, page)
+                .await?;
+            let window = PageWindow::new(page, total, len(&items));
+            let uris = PageUris::new(&resource.canonical_path(account.as_str()), &query, &window);
+            ok(xml::call_list(&items, &window, &uris)?)
+        }
+        Action::GetCall(sid) => {
+            let call = store.call_of(account, &sid).await?;
+            ok(xml::call(&call.ok_or(ApiError::NotFound)?)?)
         }
     }
 }

@@ -30,6 +30,7 @@ use model::{
     ConferenceStatus, PageRequest, PageWindow, ParticipantRecord, Timestamp,
 };
 use serde_json::Value;
+use store::CallOrder;
 
 use crate::body::{read_body, without_body};
 use crate::error::ApiError;
@@ -228,7 +229,9 @@ impl Run<'_> {
                 page,
                 query,
             } => {
-                let (items, total) = store.calls(account, &filter, page).await?;
+                let (items, total) = store
+                    .calls(account, &filter, CallOrder::Created, page)
+                    .await?;
                 let items = items.iter().map(|c| render::call(c, format));
                 self.list(render::CALLS, items.collect(), page, total, &query)
             }

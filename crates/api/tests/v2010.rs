@@ -1119,3 +1119,65 @@ async fn authentication_methods_and_hostile_input() {
     assert!(a.text.contains("<Status>0</Status>"), "{}", a.text);
     let _ = &f.store;
 }
+
+/// The 2008-08-01 Calls resource (read only, XML) shows the same records.
+#[tokio::test]
+async fn calls_2008_list_and_instance_in_xml() {
+    let f = fixture().await;
+    let list = format!("/2008-08-01/Accounts/{AC}/Calls");
+    let a = f.get(&list).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(
+        a.text.contains(&format!(
+            r#"<Calls page="0" numpages="1" pagesize="50" total="3" start="0" end="2" uri="{list}?page=0&amp;num=50""#
+        )),
+        "{}",
+        a.text
+    );
+    // Newest update first.
+    let order: Vec<usize> = [CA3, CA2, CA1]
+        .iter()
+        .map(|sid| a.text.find(&format!("<Sid>{sid}</Sid>")).unwrap())
+        .collect();
+    assert!(order.is_sorted(), "{}", a.text);
+    let one = f.get(&format!("{list}/{CA1}.xml")).await;
+    assert_eq!(
+        one.text,
+        format!(
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><TwilioResponse><Call>"#,
+                "<Sid>{}</Sid><DateCreated>Mon, 06 Jul 2009 00:01:40 +0000</DateCreated>",
+                "<DateUpdated>Mon, 06 Jul 2009 00:01:40 +0000</DateUpdated><CallSegmentSid/>",
+                "<AccountSid>{}</AccountSid><Called>room</Called><Caller>alice</Caller>",
+                "<PhoneNumberSid/><Status>2</Status>",
+                "<StartTime>Mon, 06 Jul 2009 00:01:40 +0000</StartTime>",
+                "<EndTime>Mon, 06 Jul 2009 00:02:40 +0000</EndTime><Duration>60</Duration>",
+                "<Price/><Flags>1</Flags></Call></TwilioResponse>"
+            ),
+            CA1, AC
+        )
+    );
+    for (query, want) in [
+        ("Status=1", vec![CA3, CA2]),
+        ("Status=2", vec![CA1]),
+        ("Caller=bob", vec![CA3]),
+        ("Called=room&StartTime%3E=2009-07-07", vec![CA3]),
+        ("StartTime%3C=2009-07-06", vec![CA2, CA1]),
+        ("num=1&page=2", vec![CA1]),
+    ] {
+        let a = f.get(&format!("{list}?{query}")).await;
+        let found: Vec<&str> = [CA3, CA2, CA1]
+            .into_iter()
+            .filter(|sid| a.text.contains(&format!("<Sid>{sid}</Sid>")))
+            .collect();
+        assert_eq!(found, want, "{query}: {}", a.text);
+    }
+    let a = f.get(&format!("{list}?Status=in-progress")).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.text.contains("<Code>20001</Code>"), "{}", a.text);
+    let a = f.get(&format!("{list}/{CA_OTHER}")).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = f.post(&list, "Called=x").await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(a.headers[header::ALLOW], "GET");
+}

@@ -2,8 +2,8 @@
 //! account, and the filtered, paged list, newest first.
 //!
 //! Same shape as `reads`: one statement per page, scoped by account in the
-//! `WHERE`, walking `calls_by_created` (`migrations/0008_calls_lists.sql`)
-//! in list order. A filter no call can match (`Status=ringing`, any
+//! `WHERE`, walking an index in list order: `calls_by_created`
+//! (`migrations/0008_calls_lists.sql`) or `calls_by_updated` (`0003`). A filter no call can match (`Status=ringing`, any
 //! `ParentCallSid`) is answered without a query.
 
 use model::{AccountSid, CallFilter, CallRecord, CallSid, PageRequest};
@@ -13,15 +13,27 @@ use crate::reads::{Count, Listing, Value, Where};
 use crate::rows::{self, CALL_COLUMNS};
 use crate::{Store, StoreError};
 
-/// Calls: newest `date_created` first, ties by sid (Twilio lists calls
-/// most recent first).
-const CALL_ORDER: &str = "ORDER BY date_created DESC, sid ASC";
+/// The order of a Calls list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOrder {
+    /// Newest `date_created` first, ties by sid: the 2010-04-01 list
+    /// (Twilio lists calls most recent first).
+    Created,
+    /// Newest `date_updated` first, ties by sid: the 2008-08-01 list
+    /// ("sorted by DateUpdated").
+    Updated,
+}
 
 pub(crate) const CALLS: Listing<CallRecord> = Listing {
     table: "calls",
     columns: CALL_COLUMNS,
-    order: CALL_ORDER,
+    order: "ORDER BY date_created DESC, sid ASC",
     decode: rows::call,
+};
+
+pub(crate) const CALLS_BY_UPDATED: Listing<CallRecord> = Listing {
+    order: "ORDER BY date_updated DESC, sid ASC",
+    ..CALLS
 };
 
 impl Store {
@@ -41,19 +53,24 @@ impl Store {
         .await
     }
 
-    /// One page of an account's calls matching `filter`, newest first, and
+    /// One page of an account's calls matching `filter` in `order`, and
     /// how many match in all.
     pub async fn calls(
         &self,
         account: &AccountSid,
         filter: &CallFilter,
+        order: CallOrder,
         page: PageRequest,
     ) -> Result<(Vec<CallRecord>, u64), StoreError> {
         if filter.matches_nothing() {
             return Ok((Vec::new(), 0));
         }
         let w = call_where(account, filter);
-        self.list(&w, &Count::Rows, &CALLS, page).await
+        let listing = match order {
+            CallOrder::Created => &CALLS,
+            CallOrder::Updated => &CALLS_BY_UPDATED,
+        };
+        self.list(&w, &Count::Rows, listing, page).await
     }
 }
 

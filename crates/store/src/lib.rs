@@ -40,6 +40,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+pub use call_lists::CallOrder;
 pub use changes::Change;
 pub use error::StoreError;
 

@@ -767,10 +767,18 @@ mod tests {
         }
         for filter in crate::call_lists::example_filters() {
             let w = crate::call_lists::call_where(&account, &filter);
-            let (page, count) = plans(&store, &w, &Count::Rows, &crate::call_lists::CALLS).await;
-            check("calls", &page, true);
-            check("calls", &count, true);
-            report.push(format!("calls {filter:?}: page {page:?}, count {count:?}"));
+            for listing in [
+                &crate::call_lists::CALLS,
+                &crate::call_lists::CALLS_BY_UPDATED,
+            ] {
+                let (page, count) = plans(&store, &w, &Count::Rows, listing).await;
+                check("calls", &page, true);
+                check("calls", &count, true);
+                report.push(format!(
+                    "calls {} {filter:?}: page {page:?}, count {count:?}",
+                    listing.order
+                ));
+            }
         }
         // `cargo test -- --nocapture` shows what SQLite chose.
         println!("{}", report.join("\n"));
