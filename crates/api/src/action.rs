@@ -9,10 +9,10 @@
 //! may be in either; a parameter that is not UTF-8 fails after it.
 
 use axum::http::Method;
-use model::{CallSid, ConferenceFilter, ConferenceSid, PageRequest, ParticipantFilter};
+use model::{CallFilter, CallSid, ConferenceFilter, ConferenceSid, PageRequest, ParticipantFilter};
 
 use crate::error::ApiError;
-use crate::filters::{conference_filter, parse_bool, participant_filter};
+use crate::filters::{call_filter_2008, conference_filter, parse_bool, participant_filter};
 use crate::form::{FormError, FormPairs};
 use crate::method::EffectiveMethod;
 use crate::paging::page_request;
@@ -54,6 +54,14 @@ pub enum Action {
         conference: ConferenceSid,
         call: CallSid,
     },
+    /// `GET /Calls`; `query` is kept for the page URIs.
+    ListCalls {
+        filter: CallFilter,
+        page: PageRequest,
+        query: FormPairs,
+    },
+    /// `GET /Calls/{CA}`
+    GetCall(CallSid),
 }
 
 impl Action {
@@ -105,6 +113,12 @@ impl Action {
             (Resource::Participant(conference, call), _) => {
                 Self::GetParticipant { conference, call }
             }
+            (Resource::CallList, _) => Self::ListCalls {
+                filter: call_filter_2008(&query)?,
+                page: page_request(&query)?,
+                query,
+            },
+            (Resource::Call(call), _) => Self::GetCall(call),
         })
     }
 }

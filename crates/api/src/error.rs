@@ -19,6 +19,12 @@ pub enum ApiError {
     /// names the parameter.
     #[error("{0}")]
     InvalidParameter(String),
+    /// A 2010-04-01 request Twilio refuses with a code of its own (400):
+    /// 21201 no `To`, 21213 no `From`, 21205 a URL that is not one, 21211
+    /// a `To` that is neither a SIP URI nor a number, 21215 no trunk for
+    /// that number, 21218 `ApplicationSid`, 21220 a call in the wrong state.
+    #[error("{message}")]
+    Invalid { code: u32, message: String },
     /// `num` above 1000 (400, code 20007).
     #[error("{0}")]
     PageSizeTooLarge(String),
@@ -36,7 +42,7 @@ pub enum ApiError {
     /// The resource does not support the method (405, code 20004).
     #[error("method not allowed (allow: {allow})")]
     MethodNotAllowed { allow: &'static str },
-    /// A request body over 64 KiB, `handlers::MAX_BODY` (413; Twilio has no
+    /// A request body over 64 KiB, `body::MAX_BODY` (413; Twilio has no
     /// error code for it, so the exception has none).
     #[error("request body too large")]
     BodyTooLarge,
@@ -59,6 +65,9 @@ impl ApiError {
     pub fn exception(&self) -> Exception<'_> {
         let (status, message, code) = match self {
             Self::InvalidParameter(m) => (StatusCode::BAD_REQUEST, m.as_str(), Some(20001)),
+            Self::Invalid { code, message } => {
+                (StatusCode::BAD_REQUEST, message.as_str(), Some(*code))
+            }
             Self::PageSizeTooLarge(m) => (StatusCode::BAD_REQUEST, m.as_str(), Some(20007)),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Authenticate", Some(20003)),
             Self::TooManyRequests { .. } => (
@@ -105,21 +114,21 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match &self {
+impl ApiError {
+    /// Logs the error (internal ones with their detail, at error level).
+    pub fn log(&self) {
+        match self {
             Self::Store(e) => tracing::error!(error = %e, "store failure while serving a request"),
             Self::Render(e) => tracing::error!(error = %e, "could not render a response"),
             other => tracing::debug!(error = %other, "request refused"),
         }
-        let exception = self.exception();
-        let body = xml::rest_exception(&exception).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "could not render a RestException");
-            Vec::new()
-        });
-        let mut response = (exception.status, xml::content_type(), body).into_response();
+    }
+
+    /// Adds the headers this error's status calls for: the 401's
+    /// challenge, the 405's `Allow`, the 429's `Retry-After`.
+    pub fn add_headers(&self, response: &mut Response) {
         let headers = response.headers_mut();
-        match self {
+        match *self {
             Self::Unauthorized => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
@@ -134,6 +143,19 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let exception = self.exception();
+        let body = xml::rest_exception(&exception).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not render a RestException");
+            Vec::new()
+        });
+        let mut response = (exception.status, xml::content_type(), body).into_response();
+        self.add_headers(&mut response);
         response
     }
 }

@@ -6,7 +6,10 @@
 //! ignored filter: a client asking for `Status=7` must not get every
 //! conference back.
 
-use model::{ConferenceFilter, ConferenceStatus, DateRange, ParticipantFilter, Timestamp};
+use model::{
+    CallFilter, CallSid, CallStatus, ConferenceFilter, ConferenceStatus, DateRange,
+    ParticipantFilter, Timestamp,
+};
 
 use crate::error::ApiError;
 use crate::form::FormPairs;
@@ -27,8 +30,8 @@ pub fn conference_filter(params: &FormPairs) -> Result<ConferenceFilter, ApiErro
     Ok(ConferenceFilter {
         status,
         friendly_name: params.get("FriendlyName").map(str::to_owned),
-        date_created: date_range(params, "DateCreated")?,
-        date_updated: date_range(params, "DateUpdated")?,
+        date_created: date_range(params, "DateCreated", Dates::Days)?,
+        date_updated: date_range(params, "DateUpdated", Dates::Days)?,
     })
 }
 
@@ -36,12 +39,96 @@ pub fn conference_filter(params: &FormPairs) -> Result<ConferenceFilter, ApiErro
 pub fn participant_filter(params: &FormPairs) -> ParticipantFilter {
     ParticipantFilter {
         muted: params.get("Muted").map(parse_bool),
+        ..ParticipantFilter::default()
     }
 }
 
 /// A boolean from a client: `true` or `1` in any case is true, anything
 /// else false (the seed, on `Muted`: "Anything besides true or false (or 1
 /// or 0) will be interpreted as false").
+/// The 2010-04-01 Participants filters: `Muted`, `Hold`, `Coaching`, each
+/// `true` or `false` ([`strict_bool`]).
+pub fn participant_filter_2010(params: &FormPairs) -> Result<ParticipantFilter, ApiError> {
+    Ok(ParticipantFilter {
+        muted: strict_bool(params, "Muted")?,
+        hold: strict_bool(params, "Hold")?,
+        coaching: strict_bool(params, "Coaching")?,
+    })
+}
+
+/// The 2010-04-01 Calls filters: `Status` (Twilio's words), `To`, `From`,
+/// `ParentCallSid`, and `StartTime`/`EndTime` with their `<`/`>` forms, each
+/// a day (`YYYY-MM-DD`, or a date-time of which the day counts, as
+/// twilio-python sends a `datetime`).
+pub fn call_filter_2010(params: &FormPairs) -> Result<CallFilter, ApiError> {
+    let status = match params.get("Status") {
+        None => None,
+        Some(s) => Some(CallStatus::parse_2010_filter(s).map_err(|()| {
+            ApiError::InvalidParameter(
+                "Invalid value for parameter Status: expected queued, ringing, in-progress, \
+                 canceled, completed, failed, busy or no-answer"
+                    .to_owned(),
+            )
+        })?),
+    };
+    let parent_call_sid = match params.get("ParentCallSid") {
+        None => None,
+        Some(s) => Some(CallSid::parse(s).map_err(|_| {
+            ApiError::InvalidParameter(
+                "Invalid value for parameter ParentCallSid: expected a call sid".to_owned(),
+            )
+        })?),
+    };
+    Ok(CallFilter {
+        status,
+        called: params.get("To").map(str::to_owned),
+        caller: params.get("From").map(str::to_owned),
+        start_time: date_range(params, "StartTime", Dates::DaysOrDateTimes)?,
+        end_time: date_range(params, "EndTime", Dates::DaysOrDateTimes)?,
+        parent_call_sid,
+    })
+}
+
+/// The 2008-08-01 Calls filters (twilio-2008.md §11): `Status` 0 to 5,
+/// `Called`, `Caller`, `StartTime` and `EndTime` with their `<=`/`>=` forms.
+pub fn call_filter_2008(params: &FormPairs) -> Result<CallFilter, ApiError> {
+    let status = match params.get("Status") {
+        None => None,
+        Some(s) => Some(Some(
+            s.parse()
+                .ok()
+                .filter(|_| s.len() == 1)
+                .and_then(CallStatus::from_code)
+                .ok_or_else(|| {
+                    ApiError::InvalidParameter(
+                        "Invalid value for parameter Status: expected 0 to 5".to_owned(),
+                    )
+                })?,
+        )),
+    };
+    Ok(CallFilter {
+        status,
+        called: params.get("Called").map(str::to_owned),
+        caller: params.get("Caller").map(str::to_owned),
+        start_time: date_range(params, "StartTime", Dates::Days)?,
+        end_time: date_range(params, "EndTime", Dates::Days)?,
+        parent_call_sid: None,
+    })
+}
+
+/// A 2010-04-01 boolean parameter: `true` or `false` in any case; anything
+/// else is a 400 naming it (unlike 2008's `Muted`, where it was `false`).
+pub fn strict_bool(params: &FormPairs, key: &str) -> Result<Option<bool>, ApiError> {
+    match params.get(key) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::InvalidParameter(format!(
+            "Invalid value for parameter {key}: expected true or false"
+        ))),
+    }
+}
+
 pub fn parse_bool(s: &str) -> bool {
     s.eq_ignore_ascii_case("true") || s == "1"
 }
@@ -67,14 +154,28 @@ const DATE_KEYS: [(&str, Bound); 5] = [
 ];
 
 /// Every date filter of `field` present in `params`, narrowed together.
-fn date_range(params: &FormPairs, field: &str) -> Result<DateRange, ApiError> {
+/// What a date filter's value may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dates {
+    /// `YYYY-MM-DD`.
+    Days,
+    /// Also `YYYY-MM-DDTHH:MM:SSZ` (any text after the `T`), of which the
+    /// day counts.
+    DaysOrDateTimes,
+}
+
+fn date_range(params: &FormPairs, field: &str, dates: Dates) -> Result<DateRange, ApiError> {
     let mut range = DateRange::default();
     for (suffix, bound) in DATE_KEYS {
         let key = format!("{field}{suffix}");
         let Some(value) = params.get(&key) else {
             continue;
         };
-        let (start, next) = Timestamp::day_bounds(value).map_err(|_| {
+        let day = match (dates, value.split_once('T')) {
+            (Dates::DaysOrDateTimes, Some((day, _))) => day,
+            _ => value,
+        };
+        let (start, next) = Timestamp::day_bounds(day).map_err(|_| {
             ApiError::InvalidParameter(format!(
                 "Invalid value for parameter {key}: expected a date as YYYY-MM-DD"
             ))
@@ -235,6 +336,66 @@ mod tests {
         ] {
             let m = message(filter(query).unwrap_err());
             assert!(m.contains(&format!("parameter {key}:")), "{query}: {m}");
+        }
+    }
+
+    #[test]
+    fn call_filters_2010() {
+        let f = call_filter_2010(&form(
+            "Status=in-progress&To=%2B15551234567&From=alice&StartTime%3E=2024-01-02T10:00:00Z&EndTime<=2024-01-03",
+        ))
+        .unwrap();
+        assert_eq!(f.status, Some(Some(CallStatus::InProgress)));
+        assert_eq!(f.called.as_deref(), Some("+15551234567"));
+        assert_eq!(f.caller.as_deref(), Some("alice"));
+        assert_eq!(f.start_time.from, Some(day("2024-01-02").0));
+        assert_eq!(f.end_time.until, Some(day("2024-01-03").1));
+        let f = call_filter_2010(&form("Status=ringing")).unwrap();
+        assert!(f.matches_nothing());
+        for bad in [
+            "Status=2",
+            "Status=Completed",
+            "StartTime=yesterday",
+            "EndTime%3E=2024-13-01",
+            "ParentCallSid=CF9f2ead1ae43cdabeab102fa30d938378",
+        ] {
+            let m = message(call_filter_2010(&form(bad)).unwrap_err());
+            let key = bad.split('=').next().unwrap().replace("%3E", ">");
+            assert!(m.contains(&format!("parameter {key}")), "{bad}: {m}");
+        }
+    }
+
+    #[test]
+    fn call_filters_2008() {
+        let f =
+            call_filter_2008(&form("Status=5&Called=4155551212&StartTime>=2009-07-06")).unwrap();
+        assert_eq!(f.status, Some(Some(CallStatus::FailedNoAnswer)));
+        assert_eq!(f.called.as_deref(), Some("4155551212"));
+        assert_eq!(f.start_time.from, Some(day("2009-07-06").0));
+        for bad in [
+            "Status=6",
+            "Status=-1",
+            "Status=01",
+            "Status=completed",
+            "StartTime=2009-07-06T00:00:00Z",
+        ] {
+            assert!(call_filter_2008(&form(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn strict_booleans_and_participant_filters_2010() {
+        let f = participant_filter_2010(&form("Muted=TRUE&Hold=false&Coaching=True")).unwrap();
+        assert_eq!(
+            (f.muted, f.hold, f.coaching),
+            (Some(true), Some(false), Some(true))
+        );
+        assert_eq!(
+            participant_filter_2010(&form("")).unwrap(),
+            ParticipantFilter::default()
+        );
+        for bad in ["Muted=1", "Hold=yes", "Coaching="] {
+            assert!(participant_filter_2010(&form(bad)).is_err(), "{bad}");
         }
     }
 

@@ -9,25 +9,25 @@
 
 use std::net::SocketAddr;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use model::{AccountSid, PageWindow};
+use store::CallOrder;
 
 use crate::action::Action;
+use crate::body::{read_body, without_body};
 use crate::error::ApiError;
 use crate::route::{Resource, Route};
 use crate::types::PageUris;
-use crate::{AppState, CallControlError, ParticipantCommand, ParticipantKey, auth, xml};
-
-/// The largest request body read: far above any form the 2008 API takes.
-/// Larger ones are answered 413.
-pub const MAX_BODY: usize = 64 * 1024;
+use crate::{AppState, CallControlError, ParticipantCommand, ParticipantKey, auth, v2010, xml};
 
 /// Serves every path but `/healthz`.
 pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    if v2010::claims(request.uri().path()) {
+        return v2010::dispatch(&state, request).await;
+    }
     let head = request.method() == Method::HEAD;
     let response = handle(&state, request)
         .await
@@ -145,6 +145,22 @@ async fn execute(
                 .await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
+        Action::ListCalls {
+            filter,
+            page,
+            query,
+        } => {
+            let (items, total) = store
+                .calls(account, &filter, CallOrder::Updated, page)
+                .await?;
+            let window = PageWindow::new(page, total, len(&items));
+            let uris = PageUris::new(&resource.canonical_path(account.as_str()), &query, &window);
+            ok(xml::call_list(&items, &window, &uris)?)
+        }
+        Action::GetCall(sid) => {
+            let call = store.call_of(account, &sid).await?;
+            ok(xml::call(&call.ok_or(ApiError::NotFound)?)?)
+        }
     }
 }
 
@@ -164,27 +180,4 @@ fn ok(body: Vec<u8>) -> Result<Response, ApiError> {
 
 fn len<T>(items: &[T]) -> u64 {
     u64::try_from(items.len()).unwrap_or(u64::MAX)
-}
-
-/// Reads at most [`MAX_BODY`] bytes of a request body.
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::BodyTooLarge),
-        Err(e) => {
-            tracing::debug!(error = %e, "could not read a request body");
-            Err(ApiError::BodyUnreadable)
-        }
-    }
-}
-
-/// The answer to a HEAD: the GET's status and headers, its length, no body.
-fn without_body(response: Response) -> Response {
-    let (mut parts, body) = response.into_parts();
-    if let Some(length) = axum::body::HttpBody::size_hint(&body).exact() {
-        parts
-            .headers
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    Response::from_parts(parts, Body::empty())
 }

@@ -1,4 +1,6 @@
-//! The 2008-08-01 REST API for Conferences and Participants.
+//! The REST API: the 2008-08-01 Conferences and Participants, and the
+//! 2010-04-01 Conferences, Participants and Calls (module `v2010`, which
+//! reuses the steps below and renders JSON or XML).
 //!
 //! [`router`] is a function of its state, so tests drive it with
 //! `tower::ServiceExt::oneshot` and no socket. Reads come from the
@@ -36,6 +38,7 @@ use reqparse::form;
 
 mod action;
 mod auth;
+mod body;
 mod error;
 mod filters;
 mod handlers;
@@ -44,6 +47,7 @@ mod paging;
 mod route;
 mod throttle;
 mod types;
+mod v2010;
 mod xml;
 
 pub use throttle::FailureLimits;

@@ -50,16 +50,22 @@ impl Resource {
     /// for everything else.
     pub fn allow(&self) -> &'static str {
         match self {
-            Self::ConferenceList | Self::Conference(_) | Self::ParticipantList(_) => "GET",
+            Self::ConferenceList
+            | Self::Conference(_)
+            | Self::ParticipantList(_)
+            | Self::CallList
+            | Self::Call(_) => "GET",
             Self::Participant(..) => "GET, POST, DELETE",
         }
     }
 
     pub fn supports(&self, verb: EffectiveMethod) -> bool {
         match self {
-            Self::ConferenceList | Self::Conference(_) | Self::ParticipantList(_) => {
-                verb == EffectiveMethod::Get
-            }
+            Self::ConferenceList
+            | Self::Conference(_)
+            | Self::ParticipantList(_)
+            | Self::CallList
+            | Self::Call(_) => verb == EffectiveMethod::Get,
             Self::Participant(..) => matches!(
                 verb,
                 EffectiveMethod::Get | EffectiveMethod::Post | EffectiveMethod::Delete

@@ -16,6 +16,8 @@ use crate::types::PageUris;
 
 /// Spellings of the page number, in order of precedence.
 const PAGE_KEYS: [&str; 2] = ["page", "Page"];
+/// The 2010-04-01 API's opaque page cursor: accepted, never needed.
+const PAGE_TOKEN: &str = "PageToken";
 /// Spellings of the page size, in order of precedence.
 const SIZE_KEYS: [&str; 3] = ["num", "Num", "PageSize"];
 
@@ -63,16 +65,40 @@ impl PageUris {
     /// `path` is the list's canonical path; the request's other parameters
     /// are kept in their order (re-encoded), then `page=N&num=M`.
     pub fn new(path: &str, params: &FormPairs, window: &PageWindow) -> Self {
+        Self::build(params, &[], window, |filters, sep, page| {
+            format!("{path}?{filters}{sep}page={page}&num={}", window.pagesize)
+        })
+    }
+
+    /// The 2010-04-01 spelling: the other parameters, then
+    /// `PageSize=M&Page=N`, as Twilio writes them. A `PageToken` is not
+    /// carried over: confab's pages are numbered, and the token is accepted
+    /// and ignored.
+    pub fn new_2010(path: &str, params: &FormPairs, window: &PageWindow) -> Self {
+        Self::build(params, &[PAGE_TOKEN], window, |filters, sep, page| {
+            format!(
+                "{path}?{filters}{sep}PageSize={}&Page={page}",
+                window.pagesize
+            )
+        })
+    }
+
+    /// The URIs, `at(filters, separator, page)` writing each; the filters
+    /// are the parameters but the paging ones and `skip`.
+    fn build(
+        params: &FormPairs,
+        skip: &[&str],
+        window: &PageWindow,
+        at: impl Fn(&str, &str, u64) -> String,
+    ) -> Self {
         let mut filters = String::new();
         for (key, value) in params.iter() {
-            if !PAGE_KEYS.contains(&key) && !SIZE_KEYS.contains(&key) {
+            if !PAGE_KEYS.contains(&key) && !SIZE_KEYS.contains(&key) && !skip.contains(&key) {
                 encode_pair(&mut filters, key, value);
             }
         }
-        let at = |page: u64| {
-            let sep = if filters.is_empty() { "" } else { "&" };
-            format!("{path}?{filters}{sep}page={page}&num={}", window.pagesize)
-        };
+        let sep = if filters.is_empty() { "" } else { "&" };
+        let at = |page: u64| at(&filters, sep, page);
         Self {
             uri: at(window.page),
             first: at(0),

@@ -1,4 +1,5 @@
-//! The one place a request path becomes a typed [`Route`].
+//! The one place a 2008-08-01 request path becomes a typed [`Route`]
+//! (Conferences, Participants, and the Calls records).
 //!
 //! 2009 clients send slightly different paths for the same resource, so the
 //! path is normalised before matching (decisions.md, "Path tolerance"):
@@ -36,6 +37,10 @@ pub enum Resource {
     ParticipantList(ConferenceSid),
     /// `/Conferences/{CF}/Participants/{CA}`
     Participant(ConferenceSid, CallSid),
+    /// `/Calls`: the call records confab keeps (read only).
+    CallList,
+    /// `/Calls/{CA}`
+    Call(CallSid),
 }
 
 impl Route {
@@ -66,6 +71,17 @@ impl Route {
                     resource,
                 })
             }
+            [API_VERSION, "Accounts", account, "Calls", rest @ ..] => {
+                let resource = match rest {
+                    [] => Resource::CallList,
+                    [ca] => Resource::Call(CallSid::parse(ca).ok()?),
+                    _ => return None,
+                };
+                Some(Self {
+                    account: (*account).to_owned(),
+                    resource,
+                })
+            }
             _ => None,
         }
     }
@@ -81,7 +97,10 @@ impl Resource {
     /// `Conferences`, no suffix, single slashes. List page URIs start here.
     pub fn canonical_path(&self, account: &str) -> String {
         let base = format!("/{API_VERSION}/Accounts/{account}/Conferences");
+        let calls = format!("/{API_VERSION}/Accounts/{account}/Calls");
         match self {
+            Self::CallList => calls,
+            Self::Call(ca) => format!("{calls}/{ca}"),
             Self::ConferenceList => base,
             Self::Conference(cf) => format!("{base}/{cf}"),
             Self::ParticipantList(cf) => format!("{base}/{cf}/Participants"),
@@ -180,7 +199,8 @@ mod tests {
             "/".to_owned(),
             "/2008-08-01".to_owned(),
             format!("/2008-08-01/Accounts/{AC}"),
-            format!("/2008-08-01/Accounts/{AC}/Calls"),
+            format!("/2008-08-01/Accounts/{AC}/Calls/{CA}/Segments"),
+            format!("/2008-08-01/Accounts/{AC}/Calls/{CF}"),
             format!("/2010-04-01/Accounts/{AC}/Conferences"),
             // Case-sensitive segments.
             format!("/2008-08-01/accounts/{AC}/Conferences"),
@@ -216,6 +236,21 @@ mod tests {
         ] {
             assert_eq!(Route::parse(&path), None, "{path}");
         }
+    }
+
+    #[test]
+    fn calls() {
+        let base = format!("/2008-08-01/Accounts/{AC}/Calls");
+        assert_eq!(resource(&base), Some(Resource::CallList));
+        assert_eq!(resource(&format!("{base}.xml")), Some(Resource::CallList));
+        assert_eq!(
+            resource(&format!("/{base}/{CA}.xml")),
+            Some(Resource::Call(ca()))
+        );
+        assert_eq!(
+            Resource::Call(ca()).canonical_path(AC),
+            format!("{base}/{CA}")
+        );
     }
 
     #[test]

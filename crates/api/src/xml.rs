@@ -1,5 +1,5 @@
 //! The XML representations of the 2008-08-01 API (the seed's examples,
-//! decisions.md "HTTP surface" and "Lists").
+//! decisions.md "HTTP surface" and "Lists"; Calls per twilio-2008.md §11).
 //!
 //! Bodies are `<?xml version="1.0" encoding="UTF-8"?>` immediately followed
 //! by `<TwilioResponse>…</TwilioResponse>`, with no whitespace anywhere
@@ -16,14 +16,15 @@ use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue, header};
 use model::{
-    ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow, ParticipantRecord, ReadCache,
+    CallDirection, CallRecord, ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow,
+    ParticipantRecord, ReadCache, Timestamp,
 };
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use crate::types::{Exception, PageUris, more_info};
 
-type XmlWriter = Writer<Vec<u8>>;
+pub(crate) type XmlWriter = Writer<Vec<u8>>;
 
 /// The Content-Type of every XML body.
 pub fn content_type() -> [(HeaderName, HeaderValue); 1] {
@@ -107,6 +108,21 @@ pub fn participant_list(
     list("Participants", items, 448, window, uris, write_participant)
 }
 
+/// `<TwilioResponse><Call>…</Call></TwilioResponse>`
+pub fn call(c: &CallRecord) -> io::Result<Vec<u8>> {
+    document(|w| write_call(w, c))
+}
+
+/// `<TwilioResponse><Calls page=…>` one page of `<Call>`s.
+pub fn call_list(
+    items: &[CallRecord],
+    window: &PageWindow,
+    uris: &PageUris,
+) -> io::Result<Vec<u8>> {
+    // About 560 bytes a call.
+    list("Calls", items, 640, window, uris, write_call)
+}
+
 /// `<TwilioResponse><RestException>` with Status, Message, Code, MoreInfo
 /// (the last two only when there is a code).
 pub fn rest_exception(e: &Exception<'_>) -> io::Result<Vec<u8>> {
@@ -142,7 +158,7 @@ fn list<T>(
     })
 }
 
-fn document(body: impl FnOnce(&mut XmlWriter) -> io::Result<()>) -> io::Result<Vec<u8>> {
+pub(crate) fn document(body: impl FnOnce(&mut XmlWriter) -> io::Result<()>) -> io::Result<Vec<u8>> {
     document_sized(512, body)
 }
 
@@ -188,6 +204,43 @@ fn write_participant(w: &mut XmlWriter, p: &ParticipantRecord) -> io::Result<()>
     w.write_event(Event::End(BytesEnd::new("Participant")))
 }
 
+/// A 2008 `<Call>` (twilio-2008.md §11): the record's fields, an empty
+/// `CallSegmentSid` (confab's calls have one leg), an empty `Price`, and
+/// `Flags` 1 for an incoming call, 2 for one placed through the API, 4 for
+/// one a `<Dial>` placed.
+fn write_call(w: &mut XmlWriter, c: &CallRecord) -> io::Result<()> {
+    let time = |t: Option<Timestamp>| t.map(Timestamp::rfc2822).unwrap_or_default();
+    let flags = match c.direction {
+        CallDirection::Inbound => "1",
+        CallDirection::OutboundApi => "2",
+        CallDirection::OutboundDial => "4",
+    };
+    w.write_event(Event::Start(BytesStart::new("Call")))?;
+    text_element(w, "Sid", c.sid.as_str())?;
+    text_element(w, "DateCreated", &c.date_created.rfc2822())?;
+    text_element(w, "DateUpdated", &c.date_updated.rfc2822())?;
+    text_element(w, "CallSegmentSid", "")?;
+    text_element(w, "AccountSid", c.account_sid.as_str())?;
+    text_element(w, "Called", &c.called)?;
+    text_element(w, "Caller", &c.caller)?;
+    text_element(
+        w,
+        "PhoneNumberSid",
+        c.phone_number_sid.as_ref().map_or("", |s| s.as_str()),
+    )?;
+    text_element(w, "Status", &c.status.code().to_string())?;
+    text_element(w, "StartTime", &time(c.start_time))?;
+    text_element(w, "EndTime", &time(c.end_time))?;
+    text_element(
+        w,
+        "Duration",
+        &c.duration.map(|d| d.to_string()).unwrap_or_default(),
+    )?;
+    text_element(w, "Price", "")?;
+    text_element(w, "Flags", flags)?;
+    w.write_event(Event::End(BytesEnd::new("Call")))
+}
+
 /// The list element with its attributes, in the documented order.
 fn list_start<'a>(name: &'a str, window: &PageWindow, uris: &'a PageUris) -> BytesStart<'a> {
     let numbers = [
@@ -215,7 +268,7 @@ fn list_start<'a>(name: &'a str, window: &PageWindow, uris: &'a PageUris) -> Byt
 }
 
 /// `<name>value</name>`, or `<name/>` when the value is empty.
-fn text_element(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
+pub(crate) fn text_element(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
     if value.is_empty() {
         return w.write_event(Event::Empty(BytesStart::new(name)));
     }
@@ -229,7 +282,7 @@ fn one_zero(b: bool) -> &'static str {
 }
 
 /// `s` with every character XML 1.0 cannot represent replaced by U+FFFD.
-fn xml_safe(s: &str) -> Cow<'_, str> {
+pub(crate) fn xml_safe(s: &str) -> Cow<'_, str> {
     fn allowed(c: char) -> bool {
         matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
             || c >= '\u{10000}'

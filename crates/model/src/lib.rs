@@ -22,7 +22,7 @@ pub mod test_util;
 mod time;
 
 pub use cache::ReadCache;
-pub use call::{CallDirection, CallRecord, CallStatus};
+pub use call::{CallDirection, CallFilter, CallRecord, CallStatus};
 pub use clients::{ClientKey, PerClient};
 pub use page::{PageRequest, PageWindow};
 pub use records::{

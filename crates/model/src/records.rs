@@ -244,15 +244,22 @@ impl ConferenceFilter {
     }
 }
 
-/// The Participants list filter.
+/// The Participants list filters (2010-04-01 adds `Hold` and `Coaching`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ParticipantFilter {
     pub muted: Option<bool>,
+    pub hold: Option<bool>,
+    /// Whether the participant coaches a call (`call_sid_to_coach` is set).
+    pub coaching: Option<bool>,
 }
 
 impl ParticipantFilter {
     pub fn matches(&self, p: &ParticipantRecord) -> bool {
         self.muted.is_none_or(|m| m == p.muted)
+            && self.hold.is_none_or(|h| h == p.hold)
+            && self
+                .coaching
+                .is_none_or(|c| c == p.call_sid_to_coach.is_some())
     }
 }
 

@@ -65,6 +65,24 @@ impl FormPairs {
     }
 }
 
+/// Every value given for `key` in a query string or form body, in order:
+/// [`FormPairs`] keeps the first of a repeated key, and a few 2010-04-01
+/// parameters (`StatusCallbackEvent`) are lists sent as repeated keys.
+/// Pieces that are not UTF-8 are skipped ([`FormPairs::parse`] refuses the
+/// whole input for them).
+pub fn all_values(input: &[u8], key: &str) -> Vec<String> {
+    input
+        .split(|&b| b == b'&')
+        .filter_map(|piece| {
+            let i = piece.iter().position(|&b| b == b'=').unwrap_or(piece.len());
+            let (raw_key, raw_value) = piece.split_at(i);
+            (decode(raw_key)? == key)
+                .then(|| decode(raw_value.get(1..).unwrap_or_default()))
+                .flatten()
+        })
+        .collect()
+}
+
 /// Appends `key=value` (preceded by `&` unless `out` is empty), encoded so
 /// that [`FormPairs::parse`] reads back exactly `key` and `value`: every
 /// byte but ASCII letters, digits and `-._~` is `%XX`, and a space is `+`.
@@ -108,6 +126,16 @@ fn decode(raw: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn all_values_of_a_repeated_key() {
+        let body = b"StatusCallbackEvent=initiated&To=x&StatusCallbackEvent=ringing+answered&StatusCallbackEvent&Status%43allbackEvent=c";
+        assert_eq!(
+            all_values(body, "StatusCallbackEvent"),
+            ["initiated", "ringing answered", "", "c"]
+        );
+        assert!(all_values(b"a=1", "b").is_empty());
+    }
 
     fn parse(s: &str) -> Result<Vec<(String, String)>, FormError> {
         FormPairs::parse(s.as_bytes()).map(|f| f.pairs)

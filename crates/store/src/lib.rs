@@ -18,6 +18,7 @@
 //! - `connect`: URLs, the pool, SQLite's WAL and locking settings, migrations;
 //! - `accounts`: accounts and phone numbers;
 //! - `calls`: call records (written by the SIP side, recovered at start-up);
+//! - `call_lists`: the API's scoped call reads and filtered, paged Calls lists;
 //! - `changes`: the conference writes ([`Store::apply`], start-up recovery);
 //! - `reads`: the API's scoped reads and filtered, paged lists;
 //! - `integrity`: [`Store::check_integrity`], behind `confab db check`;
@@ -26,6 +27,7 @@
 //! - `error`: [`StoreError`] and how database errors map onto it.
 
 mod accounts;
+mod call_lists;
 mod calls;
 mod changes;
 mod connect;
@@ -38,6 +40,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+pub use call_lists::CallOrder;
 pub use changes::Change;
 pub use error::StoreError;
 

@@ -45,11 +45,11 @@ use crate::rows::{self, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS, bool_to_db};
 use crate::{Store, StoreError};
 
 /// What a list reads: its table, columns, order, and row decoder.
-struct Listing<T> {
-    table: &'static str,
-    columns: &'static str,
-    order: &'static str,
-    decode: fn(&AnyRow) -> Result<T, StoreError>,
+pub(crate) struct Listing<T> {
+    pub(crate) table: &'static str,
+    pub(crate) columns: &'static str,
+    pub(crate) order: &'static str,
+    pub(crate) decode: fn(&AnyRow) -> Result<T, StoreError>,
 }
 
 // Manual impls: the derives would demand `T: Copy`.
@@ -186,6 +186,28 @@ impl Store {
         .await
     }
 
+    /// The participant labelled `label` in `conference`, if both belong to
+    /// `account` (labels are unique within a conference).
+    pub async fn participant_by_label(
+        &self,
+        account: &AccountSid,
+        conference: &ConferenceSid,
+        label: &str,
+    ) -> Result<Option<ParticipantRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {PARTICIPANT_COLUMNS} FROM participants \
+             WHERE conference_sid = $1 AND label = $2 AND account_sid = $3"
+        );
+        self.fetch_decoded(
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(conference.as_str())
+                .bind(label)
+                .bind(account.as_str()),
+            rows::participant,
+        )
+        .await
+    }
+
     /// One page of a conference's participants in join order, and how many
     /// match. A conference of another account has none.
     pub async fn participants(
@@ -203,7 +225,7 @@ impl Store {
     /// row carries the total, counted by an uncorrelated subquery that both
     /// databases evaluate once per statement. Only an empty page (past the
     /// end, or nothing matches) costs a second statement for the total.
-    async fn list<T>(
+    pub(crate) async fn list<T>(
         &self,
         w: &Where,
         count: &Count,
@@ -248,7 +270,7 @@ fn limit_offset(limit: i64, offset: i64) -> String {
 /// matching `w`, each carrying the total as `total`. The subquery comes
 /// first in the text, so its placeholders are numbered first (SQLite numbers
 /// `$N` parameters as they appear), then `w`'s.
-fn list_query<'q, T>(
+pub(crate) fn list_query<'q, T>(
     w: &'q Where,
     count: &'q Count,
     listing: &Listing<T>,
@@ -303,7 +325,7 @@ fn conference_page_sql(w: &Where, base: usize, limit: i64, offset: i64) -> Strin
 
 /// What a list's total is counted from.
 #[derive(Debug)]
-enum Count {
+pub(crate) enum Count {
     /// `COUNT(*)` of the rows the list's own `WHERE` matches.
     Rows,
     /// The per-day counts matching this `WHERE` (see [`day_sums_where`]).
@@ -337,7 +359,7 @@ impl Count {
 
 /// A value bound to a `WHERE` placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Value {
+pub(crate) enum Value {
     Int(i64),
     Text(String),
 }
@@ -355,6 +377,7 @@ pub(crate) struct Where {
 #[derive(Debug)]
 struct Condition {
     column: &'static str,
+    /// Empty for a condition that is all in `column` (no placeholder).
     op: &'static str,
     /// Checked row by row in the page query, never used to seek an index
     /// there (see the module doc).
@@ -363,7 +386,7 @@ struct Condition {
 
 impl Where {
     /// Adds `column op $N` with `value` as `$N`.
-    fn push(&mut self, column: &'static str, op: &'static str, value: Value) {
+    pub(crate) fn push(&mut self, column: &'static str, op: &'static str, value: Value) {
         self.values.push(value);
         self.conditions.push(Condition {
             column,
@@ -372,13 +395,27 @@ impl Where {
         });
     }
 
+    /// Adds a fixed condition without a value (`hold IS NULL`).
+    pub(crate) fn push_condition(&mut self, condition: &'static str) {
+        self.conditions.push(Condition {
+            column: condition,
+            op: "",
+            unindexed_in_page: false,
+        });
+    }
+
     /// How many placeholders (values) it has.
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.values.len()
     }
 
     /// `[from, until)` on a microseconds column; open ends add nothing.
-    fn push_range(&mut self, column: &'static str, range: &DateRange, unindexed_in_page: bool) {
+    pub(crate) fn push_range(
+        &mut self,
+        column: &'static str,
+        range: &DateRange,
+        unindexed_in_page: bool,
+    ) {
         if let Some(from) = range.from {
             self.push(column, ">=", Value::Int(from.as_micros()));
         }
@@ -398,19 +435,23 @@ impl Where {
     /// conditions a page query must not seek an index with as `+column`.
     fn clause(&self, page: bool, base: usize) -> String {
         // Callers always scope by account, so there is at least one condition.
+        let mut placeholder = base;
         let conditions: Vec<String> = self
             .conditions
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
+            .map(|c| {
+                if c.op.is_empty() {
+                    return c.column.to_owned();
+                }
+                placeholder += 1;
                 let plus = if page && c.unindexed_in_page { "+" } else { "" };
-                format!("{plus}{} {} ${}", c.column, c.op, base + i + 1)
+                format!("{plus}{} {} ${placeholder}", c.column, c.op)
             })
             .collect();
         format!("WHERE {}", conditions.join(" AND "))
     }
 
-    fn bind_all<'q>(
+    pub(crate) fn bind_all<'q>(
         &self,
         mut query: Query<'q, Any, AnyArguments>,
     ) -> Query<'q, Any, AnyArguments> {
@@ -478,6 +519,14 @@ pub(crate) fn participant_where(
     w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
     if let Some(muted) = filter.muted {
         w.push("muted", "=", Value::Int(bool_to_db(muted)));
+    }
+    if let Some(hold) = filter.hold {
+        w.push("hold", "=", Value::Int(bool_to_db(hold)));
+    }
+    match filter.coaching {
+        Some(true) => w.push_condition("call_sid_to_coach IS NOT NULL"),
+        Some(false) => w.push_condition("call_sid_to_coach IS NULL"),
+        None => {}
     }
     w
 }
@@ -692,14 +741,44 @@ mod tests {
             report.push(format!("{label}: page {page:?}, count {count:?}"));
         }
         let conference = ConferenceSid::from_random([2; 16]);
-        for muted in [None, Some(true)] {
-            let w = participant_where(&account, &conference, &ParticipantFilter { muted });
+        for filter in [
+            ParticipantFilter::default(),
+            ParticipantFilter {
+                muted: Some(true),
+                ..Default::default()
+            },
+            ParticipantFilter {
+                muted: Some(false),
+                hold: Some(true),
+                coaching: Some(true),
+            },
+            ParticipantFilter {
+                coaching: Some(false),
+                ..Default::default()
+            },
+        ] {
+            let w = participant_where(&account, &conference, &filter);
             let (page, count) = plans(&store, &w, &Count::Rows, &PARTICIPANTS).await;
             check("participants", &page, true);
             check("participants", &count, true);
             report.push(format!(
-                "participants muted={muted:?}: page {page:?}, count {count:?}"
+                "participants {filter:?}: page {page:?}, count {count:?}"
             ));
+        }
+        for filter in crate::call_lists::example_filters() {
+            let w = crate::call_lists::call_where(&account, &filter);
+            for listing in [
+                &crate::call_lists::CALLS,
+                &crate::call_lists::CALLS_BY_UPDATED,
+            ] {
+                let (page, count) = plans(&store, &w, &Count::Rows, listing).await;
+                check("calls", &page, true);
+                check("calls", &count, true);
+                report.push(format!(
+                    "calls {} {filter:?}: page {page:?}, count {count:?}",
+                    listing.order
+                ));
+            }
         }
         // `cargo test -- --nocapture` shows what SQLite chose.
         println!("{}", report.join("\n"));

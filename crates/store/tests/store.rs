@@ -1536,7 +1536,10 @@ async fn participants_in_join_order_with_muted_filter(db: &TestDb) {
     assert_eq!(order, [1, 2, 4, 6, 5, 3].map(call_sid).to_vec());
 
     for muted in [None, Some(true), Some(false)] {
-        let filter = ParticipantFilter { muted };
+        let filter = ParticipantFilter {
+            muted,
+            ..Default::default()
+        };
         let expected: Vec<_> = want.iter().filter(|p| filter.matches(p)).cloned().collect();
         let (items, total) = s.participants(&a, &c.sid, &filter, all()).await.unwrap();
         assert_eq!(
@@ -1566,7 +1569,15 @@ async fn participants_in_join_order_with_muted_filter(db: &TestDb) {
     .await
     .unwrap();
     let (items, total) = s
-        .participants(&a, &c.sid, &ParticipantFilter { muted: Some(true) }, all())
+        .participants(
+            &a,
+            &c.sid,
+            &ParticipantFilter {
+                muted: Some(true),
+                ..Default::default()
+            },
+            all(),
+        )
         .await
         .unwrap();
     assert_eq!(total, 4);

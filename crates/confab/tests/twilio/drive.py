@@ -1,0 +1,93 @@
+"""Drives confab's 2010-04-01 API with the unmodified twilio-python library.
+
+Only the API host changes, through the library's own HTTP-client hook: a
+TwilioHttpClient that rewrites https://api.twilio.com to confab's base URL.
+Run by crates/confab/tests/twilio_python.rs against a live `confab serve`
+with two callers in the room named by CONFAB_ROOM. Exits non-zero on the
+first failed check.
+"""
+
+import os
+import sys
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+BASE = os.environ["CONFAB_BASE"]
+SID = os.environ["CONFAB_ACCOUNT_SID"]
+TOKEN = os.environ["CONFAB_AUTH_TOKEN"]
+ROOM = os.environ["CONFAB_ROOM"]
+
+
+class ConfabHttpClient(TwilioHttpClient):
+    def request(self, method, url, *args, **kwargs):
+        url = url.replace("https://api.twilio.com", BASE, 1)
+        return super().request(method, url, *args, **kwargs)
+
+
+def client(token=TOKEN):
+    return Client(SID, token, http_client=ConfabHttpClient())
+
+
+def check(cond, what):
+    if not cond:
+        print(f"FAILED: {what}", file=sys.stderr)
+        sys.exit(1)
+    print(f"ok: {what}")
+
+
+def rest_error(call):
+    try:
+        call()
+    except TwilioRestException as e:
+        return e
+    return None
+
+
+c = client()
+confs = c.conferences.list(friendly_name=ROOM)
+check(len(confs) == 1, f"one conference named {ROOM}: {confs}")
+conf = confs[0]
+check(conf.status == "in-progress", f"status in-progress: {conf.status}")
+check(conf.api_version == "2010-04-01", "api_version")
+check(conf.date_created is not None and conf.date_created.year >= 2024, "date_created parsed")
+fetched = c.conferences(conf.sid).fetch()
+check(fetched.sid == conf.sid and fetched.friendly_name == ROOM, "fetch conference")
+check(len(c.conferences.list(status="completed", friendly_name=ROOM)) == 0, "Status filter")
+
+# Paging through next_page_uri, one participant a page.
+people = c.conferences(conf.sid).participants.list(page_size=1)
+check(len(people) == 2, f"two participants over two pages: {people}")
+first, second = people
+check(first.muted is False and first.hold is False, "booleans are booleans")
+check(first.status == "connected", "participant status")
+
+muted = c.conferences(conf.sid).participants(first.call_sid).update(muted=True)
+check(muted.muted is True, "update muted=True reads back muted")
+check(c.conferences(conf.sid).participants(first.call_sid).fetch().muted is True, "fetch muted")
+only = c.conferences(conf.sid).participants.list(muted=True)
+check([p.call_sid for p in only] == [first.call_sid], "Muted filter")
+
+calls = c.calls.list()
+sids = {x.sid for x in calls}
+check({first.call_sid, second.call_sid} <= sids, "both legs are calls")
+call = c.calls(first.call_sid).fetch()
+check(call.direction == "inbound" and call.status == "in-progress", f"call {call.direction} {call.status}")
+check(len(c.calls.list(status="in-progress")) >= 2, "calls Status filter")
+
+e = rest_error(lambda: c.conferences("CF" + "0" * 32).fetch())
+check(e is not None and e.status == 404 and e.code == 20404, f"404 is 20404: {e}")
+e = rest_error(lambda: client("0" * 32).conferences(conf.sid).fetch())
+check(e is not None and e.status == 401 and e.code == 20003, f"401 is 20003: {e}")
+# A list that fails surfaces as the library's own "Unable to fetch page".
+try:
+    client("0" * 32).conferences.list()
+    check(False, "a list with bad credentials fails")
+except TwilioException as e:
+    check("Unable to fetch page" in str(e), f"list 401: {e}")
+
+check(c.conferences(conf.sid).participants(second.call_sid).delete() is True, "kick")
+left = c.conferences(conf.sid).participants.list()
+check([p.call_sid for p in left] == [first.call_sid], "one participant left")
+print("twilio-python: all checks passed")
