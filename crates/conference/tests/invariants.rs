@@ -138,12 +138,14 @@ impl Model {
                     "left without joining"
                 );
             }
-            Event::ParticipantMuted { call, .. } => {
+            Event::ParticipantMuted { call, .. }
+            | Event::ParticipantHold { call, .. }
+            | Event::ParticipantEndOnExit { call, .. } => {
                 prop_assert!(
                     self.participants
                         .get(&sid)
                         .is_some_and(|p| p.contains(&call)),
-                    "muted a stranger"
+                    "changed a stranger"
                 );
             }
         }

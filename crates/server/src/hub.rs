@@ -98,6 +98,11 @@ enum Command {
         command: api::ParticipantCommand,
         reply: Reply<Result<(), api::CallControlError>>,
     },
+    /// The API's command on a whole conference.
+    ConferenceControl {
+        command: api::ConferenceCommand,
+        reply: Reply<Result<(), api::CallControlError>>,
+    },
 }
 
 /// A cheap, cloneable way to send commands to the hub.
@@ -223,6 +228,17 @@ impl api::CallControl for HubHandle {
                 .unwrap_or(Err(api::CallControlError::Unavailable))
         })
     }
+
+    fn conference(
+        &self,
+        command: api::ConferenceCommand,
+    ) -> api::BoxFuture<'_, Result<(), api::CallControlError>> {
+        Box::pin(async move {
+            self.ask(|reply| Command::ConferenceControl { command, reply })
+                .await
+                .unwrap_or(Err(api::CallControlError::Unavailable))
+        })
+    }
 }
 
 struct Hub {
@@ -247,6 +263,11 @@ struct Link {
     beep: bool,
     /// `<Conference hangupOnStar>`: a `*` from the call takes it out.
     hangup_on_star: bool,
+    /// The call's notice channel, for what the call task makes for its
+    /// room (hold music from a `HoldUrl`, an announcement).
+    notify: mpsc::Sender<CallNotice>,
+    /// The `HoldUrl` of the hold being applied, if it has one.
+    hold_music: Option<api::Fetchable>,
     /// The slot of the call's notice channel kept for its
     /// [`CallNotice::Left`]: taken at the join, so that notice can neither
     /// be lost to a channel the room's notices filled nor make the hub wait.
@@ -333,14 +354,44 @@ impl Hub {
                         .conferences
                         .kick(&p.account, &p.conference, &p.call, now)
                         .map(drop),
-                    // The 2010 commands land with the hub's hold, announce
-                    // and end-conference work (issue 11).
-                    api::ParticipantCommand::SetHold { .. }
-                    | api::ParticipantCommand::SetEndConferenceOnExit { .. }
-                    | api::ParticipantCommand::Announce { .. } => {
-                        let _ = reply.send(Err(api::CallControlError::Unavailable));
-                        return;
+                    api::ParticipantCommand::SetHold {
+                        participant: p,
+                        hold,
+                        music,
+                    } => {
+                        if let Some(link) = self.links.get_mut(&p.call) {
+                            link.hold_music = music;
+                        }
+                        self.conferences
+                            .set_hold(&p.account, &p.conference, &p.call, hold, now)
                     }
+                    api::ParticipantCommand::SetEndConferenceOnExit {
+                        participant: p,
+                        end_conference_on_exit,
+                    } => self.conferences.set_end_conference_on_exit(
+                        &p.account,
+                        &p.conference,
+                        &p.call,
+                        end_conference_on_exit,
+                        now,
+                    ),
+                    api::ParticipantCommand::Announce {
+                        participant: p,
+                        audio,
+                    } => self
+                        .conferences
+                        .participant(&p.call)
+                        .filter(|v| v.account == p.account && v.conference == p.conference)
+                        .map(|_| {
+                            self.ask_call(
+                                &p.call,
+                                CallNotice::Announce {
+                                    audio,
+                                    to_room: false,
+                                },
+                            )
+                        })
+                        .ok_or(conference::ParticipantError::NotFound),
                 }
                 .map_err(|_| api::CallControlError::NotFound);
                 let _ = reply.send(
@@ -349,6 +400,71 @@ impl Hub {
                         .unwrap_or(Err(api::CallControlError::Unavailable)),
                 );
             }
+            Command::ConferenceControl { command, reply } => {
+                let result = self.conference_control(command, now);
+                let _ = reply.send(
+                    self.persisted(result)
+                        .await
+                        .unwrap_or(Err(api::CallControlError::Unavailable)),
+                );
+            }
+        }
+    }
+
+    /// The API's command on a whole conference, applied to the rules (the
+    /// caller persists and answers).
+    fn conference_control(
+        &mut self,
+        command: api::ConferenceCommand,
+        now: Timestamp,
+    ) -> Result<(), api::CallControlError> {
+        match command {
+            api::ConferenceCommand::End {
+                account,
+                conference,
+            } => self
+                .conferences
+                .end(&account, &conference, now)
+                .map(drop)
+                .map_err(|_| api::CallControlError::NotFound),
+            api::ConferenceCommand::Announce {
+                account,
+                conference,
+                audio,
+            } => {
+                // Audio is made by a call task (it has the account's token
+                // to sign the fetch): the first participant's makes it for
+                // the whole room.
+                let first = self
+                    .conferences
+                    .participants_of(&conference)
+                    .into_iter()
+                    .next()
+                    .filter(|call| {
+                        self.conferences
+                            .participant(call)
+                            .is_some_and(|v| v.account == account)
+                    })
+                    .ok_or(api::CallControlError::NotFound)?;
+                self.ask_call(
+                    &first,
+                    CallNotice::Announce {
+                        audio,
+                        to_room: true,
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Asks a call's task to do something for its room; never waits. A
+    /// call whose channel is full (it is not reading) misses it.
+    fn ask_call(&self, call: &CallSid, notice: CallNotice) {
+        if let Some(link) = self.links.get(call)
+            && link.notify.try_send(notice).is_err()
+        {
+            tracing::warn!(call_sid = %call, "a call's notice channel is full: its room audio is lost");
         }
     }
 
@@ -379,6 +495,7 @@ impl Hub {
         let call = request.call.clone();
         let beep = request.options.beep;
         let hangup_on_star = leg.hangup_on_star;
+        let notify = leg.notify.clone();
         let joined = match self.conferences.join(request, ids::conference_sid(), now) {
             Ok(joined) => joined,
             Err(e) => {
@@ -393,6 +510,8 @@ impl Hub {
             Link {
                 beep,
                 hangup_on_star,
+                notify,
+                hold_music: None,
                 left,
             },
         );
@@ -443,6 +562,11 @@ impl Hub {
                 // Nobody waits for the answer; a refusal is logged there.
                 let _ = self.persisted(()).await;
             }
+            RoomReport::AnnouncementEnded { conference, call } => {
+                // Twilio's `announcement-end` status callback; confab sends
+                // no conference status callbacks yet.
+                tracing::debug!(conference_sid = %conference, call_sid = ?call, "announcement ended");
+            }
         }
     }
 
@@ -480,12 +604,16 @@ impl Hub {
                 conference,
                 call,
                 muted,
+                coach,
                 ..
             } = &event
                 && let Some((_, leg)) = joining.take_if(|(joiner, _)| joiner == call)
                 && let Some(room) = self.rooms.get(conference)
             {
                 room.add_leg(call.clone(), leg, *muted).await;
+                if let Some(coached) = coach {
+                    room.set_coaching(call.clone(), coached.clone()).await;
+                }
             }
             self.follow(event).await;
         }
@@ -502,7 +630,7 @@ impl Hub {
         if events.is_empty() {
             return Ok(());
         }
-        let changes: Vec<Change> = events.iter().cloned().map(to_change).collect();
+        let changes: Vec<Change> = events.iter().cloned().flat_map(to_changes).collect();
         self.store.apply(&changes).await
     }
 
@@ -560,6 +688,13 @@ impl Hub {
                     room.set_muted(call, muted).await;
                 }
             }
+            Event::ParticipantHold {
+                conference,
+                call,
+                hold,
+                ..
+            } => self.hold(&conference, call, hold).await,
+            Event::ParticipantEndOnExit { .. } => {}
             Event::ParticipantLeft {
                 conference,
                 call,
@@ -584,6 +719,55 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// A hold or unhold, applied to the room: on hold, the leg hears
+    /// confab's hold music, or silence until the call task has made its
+    /// `HoldUrl`'s audio (then the room plays that). Returns once a tick
+    /// has mixed with the new state.
+    async fn hold(&mut self, conference: &ConferenceSid, call: CallSid, hold: bool) {
+        let Some(room) = self.rooms.get(conference) else {
+            return;
+        };
+        let url = self
+            .links
+            .get_mut(&call)
+            .and_then(|l| l.hold_music.take())
+            .filter(|_| hold);
+        let music: Option<Box<dyn media::AudioSource + Send>> = match (&url, hold) {
+            (_, false) => None,
+            (None, true) => Some(Box::new(media::hold_music::HoldMusic::new())),
+            (Some(_), true) => Some(Box::new(media::Silence::forever())),
+        };
+        room.set_on_hold(call.clone(), music).await;
+        if let Some(url) = url {
+            self.ask_call(&call, CallNotice::HoldMusic(url));
+        }
+    }
+}
+
+/// A conference event in the store's vocabulary: one change, or two for a
+/// completion with its reason.
+fn to_changes(event: Event) -> Vec<Change> {
+    match event {
+        Event::StatusChanged {
+            sid,
+            status,
+            reason: Some(reason),
+            ending_call,
+            at,
+        } => vec![
+            Change::ConferenceEnding {
+                sid: sid.clone(),
+                reason,
+                call_sid_ending: ending_call,
+                at,
+            },
+            Change::ConferenceStatus { sid, status, at },
+        ],
+        event => vec![to_change(event)],
+    }
+}
+
 /// A conference event in the store's vocabulary.
 fn to_change(event: Event) -> Change {
     match event {
@@ -602,7 +786,9 @@ fn to_change(event: Event) -> Change {
             date_created: at,
             date_updated: at,
         }),
-        Event::StatusChanged { sid, status, at } => Change::ConferenceStatus { sid, status, at },
+        Event::StatusChanged {
+            sid, status, at, ..
+        } => Change::ConferenceStatus { sid, status, at },
         Event::ParticipantJoined {
             conference,
             account,
@@ -610,11 +796,13 @@ fn to_change(event: Event) -> Change {
             muted,
             start_conference_on_enter,
             end_conference_on_exit,
+            label,
+            coach,
             at,
         } => Change::ParticipantJoined(ParticipantRecord {
             hold: false,
-            label: None,
-            call_sid_to_coach: None,
+            label,
+            call_sid_to_coach: coach,
             call_sid: call,
             conference_sid: conference,
             account_sid: account,
@@ -633,6 +821,28 @@ fn to_change(event: Event) -> Change {
             conference_sid: conference,
             call_sid: call,
             muted,
+            at,
+        },
+        Event::ParticipantHold {
+            conference,
+            call,
+            hold,
+            at,
+        } => Change::ParticipantHold {
+            conference_sid: conference,
+            call_sid: call,
+            hold,
+            at,
+        },
+        Event::ParticipantEndOnExit {
+            conference,
+            call,
+            end_conference_on_exit,
+            at,
+        } => Change::ParticipantEndOnExit {
+            conference_sid: conference,
+            call_sid: call,
+            end_conference_on_exit,
             at,
         },
         Event::ParticipantLeft {

@@ -75,6 +75,23 @@ enum Command {
         source: Option<Box<dyn AudioSource + Send>>,
     },
     Beep(Beep),
+    SetOnHold {
+        call: CallSid,
+        music: Option<Box<dyn AudioSource + Send>>,
+        applied: oneshot::Sender<()>,
+    },
+    ReplaceHoldMusic {
+        call: CallSid,
+        music: Box<dyn AudioSource + Send>,
+    },
+    SetCoaching {
+        call: CallSid,
+        coached: CallSid,
+    },
+    Announce {
+        to: Option<CallSid>,
+        audio: Box<dyn AudioSource + Send>,
+    },
 }
 
 /// The hub's (and a call's) way to the room task. Dropping every handle
@@ -206,6 +223,41 @@ impl RoomHandle {
 
     pub async fn beep(&self, beep: Beep) {
         let _ = self.tx.send(Command::Beep(beep)).await;
+    }
+
+    /// Puts the call's leg on hold in the conference, hearing `music`
+    /// (`Some`), or takes it off (`None`); returns once a tick has mixed
+    /// with the new state.
+    pub async fn set_on_hold(&self, call: CallSid, music: Option<Box<dyn AudioSource + Send>>) {
+        let (applied, done) = oneshot::channel();
+        let command = Command::SetOnHold {
+            call,
+            music,
+            applied,
+        };
+        if self.tx.send(command).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// What a leg still on hold hears from now on (its `HoldUrl`'s audio,
+    /// made after the hold); nothing if it is no longer on hold.
+    pub async fn replace_hold_music(&self, call: CallSid, music: Box<dyn AudioSource + Send>) {
+        let _ = self
+            .tx
+            .send(Command::ReplaceHoldMusic { call, music })
+            .await;
+    }
+
+    /// Makes the call's leg a coach of `coached`'s: only that leg hears it.
+    pub async fn set_coaching(&self, call: CallSid, coached: CallSid) {
+        let _ = self.tx.send(Command::SetCoaching { call, coached }).await;
+    }
+
+    /// Plays `audio` over what `to` hears, or everyone not on hold (`None`);
+    /// its end is reported as [`RoomReport::AnnouncementEnded`].
+    pub async fn announce(&self, to: Option<CallSid>, audio: Box<dyn AudioSource + Send>) {
+        let _ = self.tx.send(Command::Announce { to, audio }).await;
     }
 }
 
@@ -352,6 +404,49 @@ impl RoomTask {
                 }
             }
             Command::Beep(beep) => self.room.play_beep(beep),
+            control => self.conference_control(control),
+        }
+    }
+
+    /// The conference's own controls (2010 API): hold, coaching, announcements.
+    fn conference_control(&mut self, command: Command) {
+        match command {
+            Command::SetOnHold {
+                call,
+                music,
+                applied,
+            } => {
+                if let Some(&id) = self.calls.get(&call) {
+                    let _ = self.room.set_on_hold(id, music);
+                }
+                self.acks.push(applied);
+            }
+            Command::ReplaceHoldMusic { call, music } => {
+                if let Some(&id) = self.calls.get(&call)
+                    && self.room.is_on_hold(id)
+                {
+                    let _ = self.room.set_on_hold(id, Some(music));
+                }
+            }
+            Command::SetCoaching { call, coached } => {
+                if let (Some(&id), Some(&target)) =
+                    (self.calls.get(&call), self.calls.get(&coached))
+                {
+                    let _ = self.room.set_coaching(id, Some(target));
+                }
+            }
+            Command::Announce { to, audio } => {
+                let to = match to {
+                    Some(call) => match self.calls.get(&call) {
+                        Some(&id) => Some(id),
+                        None => return,
+                    },
+                    None => None,
+                };
+                let _ = self.room.announce(to, audio);
+            }
+            // The rest are `command`'s, which sent only these here.
+            _ => {}
         }
     }
 
@@ -415,6 +510,19 @@ impl RoomTask {
                 if let Some(leg) = self.legs.get(&leg) {
                     let _ = leg.notify.try_send(CallNotice::WaitEnded);
                 }
+            }
+            MediaEvent::AnnouncementEnded { leg } => {
+                let call = match leg {
+                    Some(id) => match self.legs.get(&id) {
+                        Some(leg) => Some(leg.call.clone()),
+                        None => return,
+                    },
+                    None => None,
+                };
+                let _ = self.reports.send(RoomReport::AnnouncementEnded {
+                    conference: self.conference.clone(),
+                    call,
+                });
             }
             MediaEvent::Dtmf { leg, digit } => {
                 let Some(leg) = self.legs.get(&leg) else {
