@@ -4,9 +4,10 @@
 //! and the store know (its sid, name, status, participants); a *room* is a
 //! live conference's media task (`room`), which mixes its legs.
 //!
-//! Every join, leave, mute and kick arrives here as a command over a bounded
-//! channel, is applied to the conference rules, and the events they produced
-//! are written to the store in one transaction *before* the command is
+//! Every join, leave, mute, hold and kick, and the API's end of a whole
+//! conference, arrives here as a command over a bounded channel, is
+//! applied to the conference rules, and the events they produced are
+//! written to the store in one transaction *before* the command is
 //! answered. So when the API's mute returns, the store already says muted,
 //! and the response it reads back tells the truth.
 //!
@@ -15,9 +16,12 @@
 //! moment. The rules are cheap (no audio here); the hub drives the rooms
 //! after persisting each change: a created conference gets a room, a
 //! joining call's leg (handed over with its join) is added to it, a start
-//! ends the wait audio, a mute is applied to the mix *before* the API is
-//! answered, a leaving call's leg is taken out and given back to its call
-//! task with the reason, and a completed conference's room is stopped. The
+//! ends the wait audio, a mute or a hold is applied to the mix *before* the
+//! API is answered, a leaving call's leg is taken out and given back to its
+//! call task with the reason, and a completed conference's room is stopped.
+//! What needs a fetch (a `HoldUrl`'s music, an `AnnounceUrl`) is asked of a
+//! call task (`CallNotice`), which makes it and hands it to the room
+//! (`room_audio`): the hub never waits for HTTP. The
 //! same events, in the same order, keep the room and participant gauges of
 //! `/metrics`.
 //!
@@ -359,11 +363,20 @@ impl Hub {
                         hold,
                         music,
                     } => {
-                        if let Some(link) = self.links.get_mut(&p.call) {
+                        let held = self.conferences.set_hold(
+                            &p.account,
+                            &p.conference,
+                            &p.call,
+                            hold,
+                            now,
+                        );
+                        // Read when the hold's event is applied to the room.
+                        if held.is_ok()
+                            && let Some(link) = self.links.get_mut(&p.call)
+                        {
                             link.hold_music = music;
                         }
-                        self.conferences
-                            .set_hold(&p.account, &p.conference, &p.call, hold, now)
+                        held
                     }
                     api::ParticipantCommand::SetEndConferenceOnExit {
                         participant: p,

@@ -4,7 +4,8 @@
 //!
 //! The hub spawns it when the conference rules create a conference and stops it
 //! when they complete it; in between the hub sends it what the rules decided
-//! (add or remove a leg, mute, start, beep). Each tick drains every leg's
+//! (add or remove a leg, mute, start, beep, and the 2010 API's hold,
+//! coaching and announcements). Each tick drains every leg's
 //! socket without blocking (`try_recv_from`, no wake-up per packet), mixes,
 //! and sends each leg's packet from the leg's own socket. A missed tick is
 //! skipped rather than bunched up, as the jitter buffers expect. Each tick
