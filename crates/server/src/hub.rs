@@ -1059,4 +1059,118 @@ mod tests {
         assert!(hub.conferences.participant(&call).is_some());
         assert!(notices.try_recv().is_err());
     }
+
+    /// The phone's end of a leg: sends `hz` as 20 ms PCMU packets to the
+    /// leg's socket (pacing, not waiting), and hears what the room sends.
+    struct Peer {
+        socket: Arc<UdpSocket>,
+        sender: tokio::task::JoinHandle<()>,
+    }
+
+    impl Peer {
+        async fn new(leg: &LegHandover, hz: f64) -> Self {
+            let to = leg.socket.local_addr().expect("bound");
+            let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
+            let out = socket.clone();
+            let sender = tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(media::TICK);
+                for n in 0u32.. {
+                    ticks.tick().await;
+                    let samples: Vec<i16> = (0..160)
+                        .map(|i| {
+                            let t = f64::from(n * 160 + i) / 8000.0;
+                            (6000.0 * (std::f64::consts::TAU * hz * t).sin()) as i16
+                        })
+                        .collect();
+                    let mut packet = Vec::new();
+                    media::rtp::RtpHeader {
+                        marker: n == 0,
+                        payload_type: 0,
+                        seq: SeqNo(n as u16),
+                        timestamp: RtpTimestamp(n * 160),
+                        ssrc: Ssrc(0x1000 + hz as u32),
+                    }
+                    .write(&mut packet);
+                    media::Codec::Pcmu.encode_into(&samples, &mut packet);
+                    let _ = out.send_to(&packet, to).await;
+                }
+            });
+            Self { socket, sender }
+        }
+
+        /// The next `ms` of audio the room sends, after skipping `skip_ms`
+        /// (the jitter buffers filling, the first mixes).
+        async fn hear(&self, skip_ms: usize, ms: usize) -> Vec<i16> {
+            let mut heard = Vec::new();
+            let mut buf = [0u8; 2048];
+            while heard.len() < (skip_ms + ms) * 8 {
+                let received = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    self.socket.recv_from(&mut buf),
+                )
+                .await;
+                let Ok(Ok((n, _))) = received else {
+                    panic!("the room sent nothing for 5 s");
+                };
+                let packet = media::rtp::RtpPacket::parse(&buf[..n]).expect("RTP");
+                heard.extend(packet.payload.iter().map(|&b| media::Codec::Pcmu.decode(b)));
+            }
+            heard.split_off(skip_ms * 8)
+        }
+    }
+
+    impl Drop for Peer {
+        fn drop(&mut self) {
+            self.sender.abort();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_coach_joined_with_its_call_is_heard_by_that_call_only_and_hears_everyone() {
+        let (hub, account, _dir) = hub().await;
+        let quiet = ParticipantOptions {
+            beep: false,
+            ..ParticipantOptions::default()
+        };
+        let (customer, other, coach) = (ids::call_sid(), ids::call_sid(), ids::call_sid());
+        let mut peers = Vec::new();
+        let mut notices = Vec::new();
+        for (call, hz, coaching) in [
+            (&customer, 400.0, None),
+            (&other, 700.0, None),
+            (&coach, 1100.0, Some(customer.clone())),
+        ] {
+            let (notify, rx) = mpsc::channel(16);
+            notices.push(rx);
+            let leg = leg(notify).await;
+            peers.push(Peer::new(&leg, hz).await);
+            let request = JoinRequest {
+                coach: coaching,
+                options: quiet,
+                ..request(&account, call)
+            };
+            hub.join_call(request, leg).await.expect("joined");
+        }
+        let [customer_hears, other_hears, coach_hears] = [
+            peers[0].hear(400, 600).await,
+            peers[1].hear(400, 600).await,
+            peers[2].hear(400, 600).await,
+        ];
+        let share = |heard: &[i16], hz| media::tone_fraction(heard, hz);
+        assert!(
+            share(&customer_hears, 700.0) > 0.3 && share(&customer_hears, 1100.0) > 0.3,
+            "the coached call hears the other and its coach"
+        );
+        assert!(
+            share(&other_hears, 400.0) > 0.8 && share(&other_hears, 1100.0) < 0.02,
+            "the other hears the customer, not the coach"
+        );
+        assert!(
+            share(&coach_hears, 400.0) > 0.3 && share(&coach_hears, 700.0) > 0.3,
+            "the coach hears everyone"
+        );
+        for call in [customer, other, coach] {
+            hub.leave(call, LeaveReason::Hangup).await;
+        }
+    }
 }
