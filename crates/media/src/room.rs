@@ -802,9 +802,10 @@ impl MediaRoom {
         let announcing = self.next_announcement_frame(&mut announcement);
 
         // Everyone's output: the mix minus themselves, or their wait audio.
+        let anyone_coaches = self.legs.iter().any(|l| l.coaches);
         for i in 0..self.legs.len() {
             let mut coached = [0; FRAME_SAMPLES];
-            let coached_by = self.coach_voices(i, &mut coached);
+            let coached_by = anyone_coaches && self.coach_voices(i, &mut coached);
             let leg = &mut self.legs[i];
             let ts = leg.ts;
             leg.ts = leg.ts.wrapping_add(FRAME_SAMPLES as u32);
