@@ -460,10 +460,14 @@ impl Conferences {
                 conf.participants.len() <= conf.capacity,
                 "a conference is over capacity",
             )?;
-            for p in &conf.participants {
+            for (i, p) in conf.participants.iter().enumerate() {
                 ensure(
                     self.conference_of_call.get(&p.call) == Some(&conf.sid),
                     "the call index is stale",
+                )?;
+                ensure(
+                    p.label.is_none() || conf.participants[..i].iter().all(|q| q.label != p.label),
+                    "two participants of a conference share a label",
                 )?;
                 calls += 1;
             }
