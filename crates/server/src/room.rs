@@ -573,4 +573,64 @@ mod tests {
         let b = ConferenceSid::from_random([2; 16]);
         assert_ne!(tick_phase(&a), tick_phase(&b));
     }
+
+    /// A clip of `ms` milliseconds of a quiet tone.
+    fn clip(ms: usize) -> Box<dyn AudioSource + Send> {
+        let samples: Arc<[i16]> = vec![1000i16; ms * 8].into();
+        Box::new(media::PcmSource::new(samples, media::Repeat::Times(1)))
+    }
+
+    #[tokio::test]
+    async fn announcements_report_their_end_to_the_hub_with_whom_they_were_for() {
+        let (reports, mut reported) = mpsc::unbounded_channel();
+        let sid = ConferenceSid::from_random([7; 16]);
+        let mix = MixRuntime::new();
+        let room = spawn(&sid, reports, Arc::new(Metrics::new()), &mix);
+        let call = CallSid::from_random([8; 16]);
+        let (notify, _notices) = mpsc::channel(4);
+        let leg = LegHandover {
+            socket: tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+            config: media::LegConfig {
+                codec: media::Codec::Pcmu,
+                payload_type: 0,
+                telephone_event_pt: None,
+                ssrc: media::Ssrc(1),
+                initial_seq: media::SeqNo(1),
+                initial_ts: media::RtpTimestamp(1),
+                remote: None,
+                jitter: media::JitterConfig::default(),
+            },
+            wait: None,
+            hangup_on_star: false,
+            held: false,
+            activity: RtpActivity::new(Instant::now()),
+            rtcp_mux: false,
+            rtcp: None,
+            notify,
+        };
+        room.add_leg(call.clone(), leg, false).await;
+        // A call the room does not have gets nothing, and reports nothing.
+        room.announce(Some(CallSid::from_random([9; 16])), clip(40))
+            .await;
+        room.announce(Some(call.clone()), clip(60)).await;
+        let ended = tokio::time::timeout(Duration::from_secs(5), reported.recv()).await;
+        assert_eq!(
+            ended.ok().flatten(),
+            Some(RoomReport::AnnouncementEnded {
+                conference: sid.clone(),
+                call: Some(call),
+            })
+        );
+        room.announce(None, clip(60)).await;
+        let ended = tokio::time::timeout(Duration::from_secs(5), reported.recv()).await;
+        assert_eq!(
+            ended.ok().flatten(),
+            Some(RoomReport::AnnouncementEnded {
+                conference: sid,
+                call: None,
+            })
+        );
+    }
 }
