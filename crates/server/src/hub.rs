@@ -446,19 +446,21 @@ impl Hub {
                 audio,
             } => {
                 // Audio is made by a call task (it has the account's token
-                // to sign the fetch): the first participant's makes it for
-                // the whole room.
-                let first = self
-                    .conferences
-                    .participants_of(&conference)
-                    .into_iter()
-                    .next()
-                    .filter(|call| {
-                        self.conferences
-                            .participant(call)
-                            .is_some_and(|v| v.account == account)
-                    })
-                    .ok_or(api::CallControlError::NotFound)?;
+                // to sign the fetch): the first participant's with media
+                // makes it for the whole room.
+                let calls = self.conferences.participants_of(&conference);
+                let theirs = calls.first().is_some_and(|call| {
+                    self.conferences
+                        .participant(call)
+                        .is_some_and(|v| v.account == account)
+                });
+                if !theirs {
+                    return Err(api::CallControlError::NotFound);
+                }
+                let Some(first) = calls.into_iter().find(|c| self.links.contains_key(c)) else {
+                    // Nobody in it has media: nobody to hear it.
+                    return Ok(());
+                };
                 self.ask_call(
                     &first,
                     CallNotice::Announce {
