@@ -363,6 +363,10 @@ impl Hub {
                         hold,
                         music,
                     } => {
+                        let was_held = self
+                            .conferences
+                            .participant(&p.call)
+                            .is_some_and(|v| v.hold);
                         let held = self.conferences.set_hold(
                             &p.account,
                             &p.conference,
@@ -370,10 +374,15 @@ impl Hub {
                             hold,
                             now,
                         );
-                        // Read when the hold's event is applied to the room.
-                        if held.is_ok()
+                        if held.is_ok() && was_held && hold {
+                            // Still on hold: a new HoldUrl replaces the music.
+                            if let Some(url) = music {
+                                self.ask_call(&p.call, CallNotice::HoldMusic(url));
+                            }
+                        } else if held.is_ok()
                             && let Some(link) = self.links.get_mut(&p.call)
                         {
+                            // Read when the hold's event is applied to the room.
                             link.hold_music = music;
                         }
                         held

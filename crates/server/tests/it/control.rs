@@ -184,6 +184,7 @@ async fn a_hold_url_and_an_announce_url_are_fetched_signed_and_heard_by_their_ca
     let rig = Rig::new((50100, 50199), true).await;
     let (base, hits) = App::new()
         .twiml("/hold", "<Response><Play>/tone/1300</Play></Response>")
+        .twiml("/hold-2", "<Response><Play>/tone/1500</Play></Response>")
         .twiml(
             "/announce",
             "<Response><Pause length=\"1\"/><Play>/tone/1700</Play></Response>",
@@ -227,6 +228,21 @@ async fn a_hold_url_and_an_announce_url_are_fetched_signed_and_heard_by_their_ca
         a.recent(400).iter().all(|&x| x.abs() < 100),
         "a hears held b"
     );
+    // Held again with another HoldUrl: its music replaces the first.
+    hub.apply(ParticipantCommand::SetHold {
+        participant: held.clone(),
+        hold: true,
+        music: Some(Fetchable {
+            url: format!("{base}/hold-2"),
+            method: HttpMethod::Get,
+        }),
+    })
+    .await
+    .expect("hold again");
+    b.until_heard("held b hears the new HoldUrl's 1500 Hz", |s| {
+        tone_fraction(s, 1500.0) > 0.6 && tone_fraction(s, 1300.0) < 0.05
+    })
+    .await;
     hub.apply(ParticipantCommand::SetHold {
         participant: held.clone(),
         hold: false,
