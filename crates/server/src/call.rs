@@ -664,7 +664,10 @@ impl CallIo {
             metrics: self.svc.metrics.clone(),
             call: self.info.clone(),
         };
-        tokio::spawn(room_audio::play(maker, fetchable, purpose, room).in_current_span());
+        // Tracked like every task of a call, so shutdown waits for it.
+        self.svc
+            .tracker
+            .spawn(room_audio::play(maker, fetchable, purpose, room).in_current_span());
     }
 
     fn sip_event(&mut self, event: Option<CallEvent>) -> Option<CallInput> {

@@ -13,7 +13,8 @@
 //!
 //! A call task makes the audio (it has the account's AuthToken to sign the
 //! fetch, and the call's webhook parameters), in a task of its own that
-//! hands the result to the room; nobody waits for it.
+//! hands the result to the room; nobody waits for it, and it gives up
+//! after [`MAKE_TIMEOUT`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,10 @@ use crate::{audio, fetch};
 /// The longest clip made from one URL (five minutes): a `<Play loop="0">`
 /// would otherwise never end the pass.
 pub(crate) const MAX_CLIP: Duration = Duration::from_secs(300);
+
+/// How long making one URL's audio may take in all (fetches, speech,
+/// decoding): a call's tasks are waited for at shutdown.
+pub(crate) const MAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the made audio is for.
 #[derive(Debug, Clone)]
@@ -56,7 +61,12 @@ pub(crate) async fn play(
     purpose: Purpose,
     room: RoomHandle,
 ) {
-    let clip = make(&maker, &fetchable).await;
+    let clip = tokio::time::timeout(MAKE_TIMEOUT, make(&maker, &fetchable))
+        .await
+        .unwrap_or_else(|_| {
+            tracing::info!("a HoldUrl or AnnounceUrl took too long to make");
+            None
+        });
     match (purpose, clip) {
         (Purpose::Hold(call), clip) => {
             let music: Box<dyn AudioSource + Send> = match clip {
