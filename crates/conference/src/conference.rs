@@ -6,7 +6,10 @@
 
 use std::collections::VecDeque;
 
-use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
+use model::{
+    AccountSid, CallSid, ConferenceEndReason, ConferenceSid, ConferenceStatus, StatusCallback,
+    Timestamp,
+};
 
 use crate::{Event, LeaveReason};
 
@@ -43,8 +46,27 @@ pub(crate) struct Participant {
     pub(crate) call: CallSid,
     pub(crate) options: ParticipantOptions,
     pub(crate) muted: bool,
+    /// On hold: out of the mix both ways.
+    pub(crate) hold: bool,
+    pub(crate) label: Option<String>,
+    /// The call it coaches.
+    pub(crate) coach: Option<CallSid>,
+    pub(crate) status_callback: Option<StatusCallback>,
     pub(crate) joined_at: Timestamp,
 }
+
+/// Who a new participant is, beside its options.
+#[derive(Debug, Clone)]
+pub(crate) struct Joiner {
+    pub(crate) call: CallSid,
+    pub(crate) options: ParticipantOptions,
+    pub(crate) label: Option<String>,
+    pub(crate) coach: Option<CallSid>,
+    pub(crate) status_callback: Option<StatusCallback>,
+}
+
+/// Why a conference completes, and whose leaving made it.
+type Ending = (Option<ConferenceEndReason>, Option<CallSid>);
 
 #[derive(Debug)]
 pub(crate) struct Conference {
@@ -94,6 +116,13 @@ impl Conference {
         self.participants.iter().position(|p| &p.call == call)
     }
 
+    /// Whether a participant here has this label.
+    pub(crate) fn has_label(&self, label: &str) -> bool {
+        self.participants
+            .iter()
+            .any(|p| p.label.as_deref() == Some(label))
+    }
+
     fn tick(&mut self, now: Timestamp) -> Timestamp {
         self.clock = self.clock.max(now);
         self.clock
@@ -101,14 +130,15 @@ impl Conference {
 
     /// Adds a caller (the caller checked capacity) and starts the conference if
     /// the start rule now holds.
-    pub(crate) fn join(
-        &mut self,
-        call: CallSid,
-        options: ParticipantOptions,
-        now: Timestamp,
-        events: &mut VecDeque<Event>,
-    ) {
+    pub(crate) fn join(&mut self, joiner: Joiner, now: Timestamp, events: &mut VecDeque<Event>) {
         let at = self.tick(now);
+        let Joiner {
+            call,
+            options,
+            label,
+            coach,
+            status_callback,
+        } = joiner;
         events.push_back(Event::ParticipantJoined {
             conference: self.sid.clone(),
             account: self.account.clone(),
@@ -116,12 +146,18 @@ impl Conference {
             muted: options.muted,
             start_conference_on_enter: options.start_conference_on_enter,
             end_conference_on_exit: options.end_conference_on_exit,
+            label: label.clone(),
+            coach: coach.clone(),
             at,
         });
         self.participants.push(Participant {
             call,
             options,
             muted: options.muted,
+            hold: false,
+            label,
+            coach,
+            status_callback,
             joined_at: at,
         });
 
@@ -130,7 +166,7 @@ impl Conference {
             .iter()
             .any(|p| p.options.start_conference_on_enter);
         if self.status == ConferenceStatus::Init && self.participants.len() >= 2 && someone_starts {
-            self.set_status(ConferenceStatus::InProgress, at, events);
+            self.set_status(ConferenceStatus::InProgress, (None, None), at, events);
         }
     }
 
@@ -158,6 +194,56 @@ impl Conference {
         });
     }
 
+    /// Puts a participant on hold or takes it off; emits an event only if
+    /// it changed.
+    pub(crate) fn set_hold(
+        &mut self,
+        index: usize,
+        hold: bool,
+        now: Timestamp,
+        events: &mut VecDeque<Event>,
+    ) {
+        let at = self.tick(now);
+        let Some(p) = self.participants.get_mut(index) else {
+            return;
+        };
+        if p.hold == hold {
+            return;
+        }
+        p.hold = hold;
+        events.push_back(Event::ParticipantHold {
+            conference: self.sid.clone(),
+            call: p.call.clone(),
+            hold,
+            at,
+        });
+    }
+
+    /// Sets whether a participant's leaving ends the conference; emits an
+    /// event only if it changed.
+    pub(crate) fn set_end_conference_on_exit(
+        &mut self,
+        index: usize,
+        end_conference_on_exit: bool,
+        now: Timestamp,
+        events: &mut VecDeque<Event>,
+    ) {
+        let at = self.tick(now);
+        let Some(p) = self.participants.get_mut(index) else {
+            return;
+        };
+        if p.options.end_conference_on_exit == end_conference_on_exit {
+            return;
+        }
+        p.options.end_conference_on_exit = end_conference_on_exit;
+        events.push_back(Event::ParticipantEndOnExit {
+            conference: self.sid.clone(),
+            call: p.call.clone(),
+            end_conference_on_exit,
+            at,
+        });
+    }
+
     /// Removes the participant at `index`. Returns the calls that were
     /// dropped along with it because the conference ended (empty if it did not).
     /// After this, if the conference is completed, it has no participants.
@@ -173,22 +259,45 @@ impl Conference {
             return Vec::new();
         }
         let leaver = self.participants.remove(index);
-        self.emit_left(leaver.call, reason, at, events);
+        self.emit_left(leaver.call.clone(), reason, at, events);
 
+        let kicked = reason == LeaveReason::Kicked;
         if leaver.options.end_conference_on_exit {
-            self.end(LeaveReason::ConferenceEnded, at, events)
+            let why = if kicked {
+                ConferenceEndReason::EndConferenceOnExitKicked
+            } else {
+                ConferenceEndReason::EndConferenceOnExitLeft
+            };
+            self.end(
+                LeaveReason::ConferenceEnded,
+                (Some(why), Some(leaver.call)),
+                at,
+                events,
+            )
         } else if self.participants.is_empty() {
-            self.set_status(ConferenceStatus::Completed, at, events);
+            let why = if kicked {
+                ConferenceEndReason::LastParticipantKicked
+            } else {
+                ConferenceEndReason::LastParticipantLeft
+            };
+            self.set_status(
+                ConferenceStatus::Completed,
+                (Some(why), Some(leaver.call)),
+                at,
+                events,
+            );
             Vec::new()
         } else {
             Vec::new()
         }
     }
 
-    /// Drops everyone still here with `reason` and completes the conference.
+    /// Drops everyone still here with `reason` and completes the conference
+    /// for the `ending` given.
     pub(crate) fn end(
         &mut self,
         reason: LeaveReason,
+        ending: Ending,
         now: Timestamp,
         events: &mut VecDeque<Event>,
     ) -> Vec<CallSid> {
@@ -197,7 +306,7 @@ impl Conference {
         for call in &dropped {
             self.emit_left(call.clone(), reason, at, events);
         }
-        self.set_status(ConferenceStatus::Completed, at, events);
+        self.set_status(ConferenceStatus::Completed, ending, at, events);
         dropped
     }
 
@@ -220,6 +329,7 @@ impl Conference {
     fn set_status(
         &mut self,
         status: ConferenceStatus,
+        (reason, ending_call): Ending,
         at: Timestamp,
         events: &mut VecDeque<Event>,
     ) {
@@ -230,6 +340,8 @@ impl Conference {
         events.push_back(Event::StatusChanged {
             sid: self.sid.clone(),
             status,
+            reason,
+            ending_call,
             at,
         });
     }

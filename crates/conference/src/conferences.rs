@@ -7,9 +7,12 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, StatusCallback, Timestamp};
+use model::{
+    AccountSid, CallSid, ConferenceEndReason, ConferenceSid, ConferenceStatus, StatusCallback,
+    Timestamp,
+};
 
-use crate::conference::{Conference, ParticipantOptions};
+use crate::conference::{Conference, Joiner, ParticipantOptions};
 use crate::{Event, LeaveReason};
 
 /// A caller asking to join the conference `name` of `account`.
@@ -51,6 +54,12 @@ pub enum JoinError {
     Full,
     #[error("the call is already in a conference")]
     AlreadyJoined,
+    /// A participant of the conference already has the joiner's label.
+    #[error("the label is taken in the conference")]
+    LabelInUse,
+    /// The call to coach is not a participant of the conference.
+    #[error("the call to coach is not in the conference")]
+    NoCallToCoach,
     /// The fresh sid handed in names a conference that exists (a broken random source).
     #[error("the new conference sid is already in use")]
     SidInUse,
@@ -71,6 +80,11 @@ pub struct ParticipantView {
     pub account: AccountSid,
     pub call: CallSid,
     pub muted: bool,
+    pub hold: bool,
+    pub label: Option<String>,
+    /// The call it coaches.
+    pub coach: Option<CallSid>,
+    pub status_callback: Option<StatusCallback>,
     pub options: ParticipantOptions,
     pub joined_at: Timestamp,
 }
@@ -110,10 +124,9 @@ impl Conferences {
             name,
             call,
             options,
-            // Kept with the participant by the 2010 work on the rules.
-            label: _,
-            coach: _,
-            status_callback: _,
+            label,
+            coach,
+            status_callback,
         } = request;
         let name = name.trim();
         if name.is_empty() {
@@ -130,8 +143,21 @@ impl Conferences {
                 if full {
                     return Err(JoinError::Full);
                 }
+                let conf = self.conferences.get(&sid);
+                if let Some(label) = &label
+                    && conf.is_some_and(|c| c.has_label(label))
+                {
+                    return Err(JoinError::LabelInUse);
+                }
+                if let Some(coached) = &coach
+                    && conf.and_then(|c| c.position(coached)).is_none()
+                {
+                    return Err(JoinError::NoCallToCoach);
+                }
                 (sid, false)
             }
+            // Nobody to coach in a conference that does not exist yet.
+            None if coach.is_some() => return Err(JoinError::NoCallToCoach),
             None => {
                 if self.conferences.contains_key(&new_sid) {
                     return Err(JoinError::SidInUse);
@@ -156,7 +182,14 @@ impl Conferences {
         let Some(conf) = self.conferences.get_mut(&sid) else {
             return Err(JoinError::Full);
         };
-        conf.join(call.clone(), options, now, &mut self.events);
+        let joiner = Joiner {
+            call: call.clone(),
+            options,
+            label,
+            coach,
+            status_callback,
+        };
+        conf.join(joiner, now, &mut self.events);
         self.conference_of_call.insert(call, sid.clone());
         Ok(Joined {
             conference: sid,
@@ -212,12 +245,77 @@ impl Conferences {
         Ok(())
     }
 
+    /// The API's hold and unhold. Setting the flag it already has changes nothing.
+    pub fn set_hold(
+        &mut self,
+        account: &AccountSid,
+        conference: &ConferenceSid,
+        call: &CallSid,
+        hold: bool,
+        now: Timestamp,
+    ) -> Result<(), ParticipantError> {
+        let index = self.check(account, conference, call)?;
+        let conf = self
+            .conferences
+            .get_mut(conference)
+            .ok_or(ParticipantError::NotFound)?;
+        conf.set_hold(index, hold, now, &mut self.events);
+        Ok(())
+    }
+
+    /// The API's `EndConferenceOnExit` on a participant. Setting the flag
+    /// it already has changes nothing.
+    pub fn set_end_conference_on_exit(
+        &mut self,
+        account: &AccountSid,
+        conference: &ConferenceSid,
+        call: &CallSid,
+        end_conference_on_exit: bool,
+        now: Timestamp,
+    ) -> Result<(), ParticipantError> {
+        let index = self.check(account, conference, call)?;
+        let conf = self
+            .conferences
+            .get_mut(conference)
+            .ok_or(ParticipantError::NotFound)?;
+        conf.set_end_conference_on_exit(index, end_conference_on_exit, now, &mut self.events);
+        Ok(())
+    }
+
+    /// The API's `Status=completed`: everyone leaves with `ConferenceEnded`,
+    /// in join order, and the conference completes, ended via the API.
+    /// Returns the calls that left. `NotFound` if `account` has no such
+    /// live conference.
+    pub fn end(
+        &mut self,
+        account: &AccountSid,
+        conference: &ConferenceSid,
+        now: Timestamp,
+    ) -> Result<Vec<CallSid>, ParticipantError> {
+        let conf = self
+            .conferences
+            .get_mut(conference)
+            .filter(|c| &c.account == account)
+            .ok_or(ParticipantError::NotFound)?;
+        let dropped = conf.end(
+            LeaveReason::ConferenceEnded,
+            (Some(ConferenceEndReason::EndedViaApi), None),
+            now,
+            &mut self.events,
+        );
+        for call in &dropped {
+            self.conference_of_call.remove(call);
+        }
+        self.forget_if_completed(conference);
+        Ok(dropped)
+    }
+
     /// Ends every conference (server shutdown): everyone leaves with `Shutdown`.
     pub fn end_all(&mut self, now: Timestamp) {
         let sids: Vec<ConferenceSid> = self.conferences.keys().cloned().collect();
         for sid in sids {
             if let Some(conf) = self.conferences.get_mut(&sid) {
-                for call in conf.end(LeaveReason::Shutdown, now, &mut self.events) {
+                for call in conf.end(LeaveReason::Shutdown, (None, None), now, &mut self.events) {
                     self.conference_of_call.remove(&call);
                 }
             }
@@ -241,6 +339,10 @@ impl Conferences {
             account: conf.account.clone(),
             call: p.call.clone(),
             muted: p.muted,
+            hold: p.hold,
+            label: p.label.clone(),
+            coach: p.coach.clone(),
+            status_callback: p.status_callback.clone(),
             options: p.options,
             joined_at: p.joined_at,
         })
@@ -358,10 +460,14 @@ impl Conferences {
                 conf.participants.len() <= conf.capacity,
                 "a conference is over capacity",
             )?;
-            for p in &conf.participants {
+            for (i, p) in conf.participants.iter().enumerate() {
                 ensure(
                     self.conference_of_call.get(&p.call) == Some(&conf.sid),
                     "the call index is stale",
+                )?;
+                ensure(
+                    p.label.is_none() || conf.participants[..i].iter().all(|q| q.label != p.label),
+                    "two participants of a conference share a label",
                 )?;
                 calls += 1;
             }

@@ -1,6 +1,6 @@
 //! What the conference rules report to the shell.
 
-use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
+use model::{AccountSid, CallSid, ConferenceEndReason, ConferenceSid, ConferenceStatus, Timestamp};
 
 /// Why a participant left its conference. The shell needs it: a caller who
 /// hung up is gone, while every other reason ends only the caller's `<Dial>`
@@ -15,7 +15,8 @@ pub enum LeaveReason {
     HangupOnStar,
     /// The `<Dial timeLimit>` ran out.
     TimeLimit,
-    /// A participant with `endConferenceOnExit` left, which ends the conference.
+    /// The conference ended: a participant with `endConferenceOnExit` left,
+    /// or the API ended it.
     ConferenceEnded,
     /// The server is shutting down.
     Shutdown,
@@ -36,6 +37,11 @@ pub enum Event {
     StatusChanged {
         sid: ConferenceSid,
         status: ConferenceStatus,
+        /// Why it completed; `None` unless completed, and when the server
+        /// shut down (Twilio has no word for that).
+        reason: Option<ConferenceEndReason>,
+        /// The call whose leaving or kick completed it, if one did.
+        ending_call: Option<CallSid>,
         at: Timestamp,
     },
     ParticipantJoined {
@@ -45,12 +51,30 @@ pub enum Event {
         muted: bool,
         start_conference_on_enter: bool,
         end_conference_on_exit: bool,
+        /// `participantLabel` (or the API's `Label`).
+        label: Option<String>,
+        /// The call this participant coaches.
+        coach: Option<CallSid>,
         at: Timestamp,
     },
     ParticipantMuted {
         conference: ConferenceSid,
         call: CallSid,
         muted: bool,
+        at: Timestamp,
+    },
+    /// Put on hold (out of the mix both ways) or taken off it.
+    ParticipantHold {
+        conference: ConferenceSid,
+        call: CallSid,
+        hold: bool,
+        at: Timestamp,
+    },
+    /// Whether the participant's leaving ends the conference changed.
+    ParticipantEndOnExit {
+        conference: ConferenceSid,
+        call: CallSid,
+        end_conference_on_exit: bool,
         at: Timestamp,
     },
     ParticipantLeft {
@@ -68,6 +92,8 @@ impl Event {
             Self::ConferenceCreated { sid, .. } | Self::StatusChanged { sid, .. } => sid,
             Self::ParticipantJoined { conference, .. }
             | Self::ParticipantMuted { conference, .. }
+            | Self::ParticipantHold { conference, .. }
+            | Self::ParticipantEndOnExit { conference, .. }
             | Self::ParticipantLeft { conference, .. } => conference,
         }
     }
@@ -79,6 +105,8 @@ impl Event {
             | Self::StatusChanged { at, .. }
             | Self::ParticipantJoined { at, .. }
             | Self::ParticipantMuted { at, .. }
+            | Self::ParticipantHold { at, .. }
+            | Self::ParticipantEndOnExit { at, .. }
             | Self::ParticipantLeft { at, .. } => *at,
         }
     }

@@ -18,7 +18,13 @@
 //!   participant leaves, started or not. A completed conference is forgotten; the
 //!   same name then makes a new conference with a new sid;
 //! - a conference holds at most its capacity (40 by default, or the creator's
-//!   `maxParticipants`); a caller over the cap does not join.
+//!   `maxParticipants`); a caller over the cap does not join;
+//! - a participant's label (2010 API) is unique among the conference's live
+//!   participants, and a coach joins only a conference its call to coach is in;
+//! - the API mutes, holds, kicks, sets `endConferenceOnExit` and ends a whole
+//!   conference ([`Conferences::end`]: everyone leaves, "conference ended");
+//!   a completed conference says why (`model::ConferenceEndReason`) and whose
+//!   leaving or kick completed it.
 //!
 //! It touches no socket, clock, random source or database: the shell passes
 //! `now` and freshly drawn sids in, and drains [`Event`]s out, persisting each

@@ -1,4 +1,5 @@
-//! Property test: random sequences of join, leave, mute and kick over
+//! Property test: random sequences of join, leave, mute, hold, kick and
+//! the API's end (with labels) over
 //! several accounts and conference names never break the rules' invariants, as
 //! seen both from inside (`check_invariants`) and from the event stream a
 //! store would persist:
@@ -20,6 +21,7 @@ enum Op {
         account: u8,
         name: u8,
         options: ParticipantOptions,
+        label: Option<u8>,
     },
     Leave {
         call: u8,
@@ -30,6 +32,16 @@ enum Op {
         wrong_account: bool,
     },
     Kick {
+        call: u8,
+        wrong_account: bool,
+    },
+    Hold {
+        call: u8,
+        hold: bool,
+        wrong_account: bool,
+    },
+    /// The API ends the conference `call` is in.
+    End {
         call: u8,
         wrong_account: bool,
     },
@@ -58,12 +70,15 @@ fn options() -> impl Strategy<Value = ParticipantOptions> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0u8..12, 0u8..2, 0u8..3, options())
-            .prop_map(|(call, account, name, options)| Op::Join { call, account, name, options }),
+        4 => (0u8..12, 0u8..2, 0u8..3, options(), prop::option::of(0u8..3))
+            .prop_map(|(call, account, name, options, label)| Op::Join { call, account, name, options, label }),
         2 => (0u8..12).prop_map(|call| Op::Leave { call }),
         2 => (0u8..12, any::<bool>(), prop::bool::weighted(0.2))
             .prop_map(|(call, muted, wrong_account)| Op::Mute { call, muted, wrong_account }),
         1 => (0u8..12, prop::bool::weighted(0.2)).prop_map(|(call, wrong_account)| Op::Kick { call, wrong_account }),
+        1 => (0u8..12, any::<bool>(), prop::bool::weighted(0.2))
+            .prop_map(|(call, hold, wrong_account)| Op::Hold { call, hold, wrong_account }),
+        1 => (0u8..12, prop::bool::weighted(0.2)).prop_map(|(call, wrong_account)| Op::End { call, wrong_account }),
         1 => (-3i64..10).prop_map(|delta| Op::Clock { delta }),
     ]
 }
@@ -138,12 +153,14 @@ impl Model {
                     "left without joining"
                 );
             }
-            Event::ParticipantMuted { call, .. } => {
+            Event::ParticipantMuted { call, .. }
+            | Event::ParticipantHold { call, .. }
+            | Event::ParticipantEndOnExit { call, .. } => {
                 prop_assert!(
                     self.participants
                         .get(&sid)
                         .is_some_and(|p| p.contains(&call)),
-                    "muted a stranger"
+                    "changed a stranger"
                 );
             }
         }
@@ -166,9 +183,10 @@ proptest! {
         for op in ops {
             let now = Timestamp::from_secs(clock);
             match op {
-                Op::Join { call: c, account: a, name, options } => {
+                Op::Join { call: c, account: a, name, options, label } => {
                     fresh += 1;
-                    let request = JoinRequest { label: None, coach: None, status_callback: None, account: account(a), name: format!("room{name}"), call: call(c), options };
+                    let label = label.map(|l| format!("label{l}"));
+                    let request = JoinRequest { label, coach: None, status_callback: None, account: account(a), name: format!("room{name}"), call: call(c), options };
                     let _ = confs.join(request, ConferenceSid::from_random(fresh.to_be_bytes()), now);
                 }
                 Op::Leave { call: c } => {
@@ -185,6 +203,20 @@ proptest! {
                     if let Some(p) = confs.participant(&call(c)) {
                         let a = if wrong_account { account(9) } else { p.account };
                         let result = confs.kick(&a, &p.conference, &call(c), now);
+                        prop_assert_eq!(result.is_ok(), !wrong_account);
+                    }
+                }
+                Op::Hold { call: c, hold, wrong_account } => {
+                    if let Some(p) = confs.participant(&call(c)) {
+                        let a = if wrong_account { account(9) } else { p.account };
+                        let result = confs.set_hold(&a, &p.conference, &call(c), hold, now);
+                        prop_assert_eq!(result.is_ok(), !wrong_account);
+                    }
+                }
+                Op::End { call: c, wrong_account } => {
+                    if let Some(p) = confs.participant(&call(c)) {
+                        let a = if wrong_account { account(9) } else { p.account };
+                        let result = confs.end(&a, &p.conference, now);
                         prop_assert_eq!(result.is_ok(), !wrong_account);
                     }
                 }

@@ -6,7 +6,7 @@ use conference::{
     Conferences, Event, JoinError, JoinRequest, Joined, LeaveReason, ParticipantError,
     ParticipantOptions,
 };
-use model::{AccountSid, CallSid, ConferenceSid, ConferenceStatus, Timestamp};
+use model::{AccountSid, CallSid, ConferenceEndReason, ConferenceSid, ConferenceStatus, Timestamp};
 
 struct World {
     confs: Conferences,
@@ -126,6 +126,8 @@ fn first_join_creates_an_init_conference() {
                 muted: false,
                 start_conference_on_enter: true,
                 end_conference_on_exit: false,
+                label: None,
+                coach: None,
                 at,
             },
         ]
@@ -188,6 +190,8 @@ fn stays_in_progress_down_to_one_then_last_out_completes() {
         Some(&Event::StatusChanged {
             sid: j.conference,
             status: ConferenceStatus::Completed,
+            reason: Some(ConferenceEndReason::LastParticipantLeft),
+            ending_call: Some(call(2)),
             at: w.t()
         })
     );
@@ -250,6 +254,8 @@ fn end_conference_on_exit_drops_everyone() {
             Event::StatusChanged {
                 sid,
                 status: ConferenceStatus::Completed,
+                reason: Some(ConferenceEndReason::EndConferenceOnExitLeft),
+                ending_call: Some(call(1)),
                 at
             },
         ]
@@ -467,4 +473,311 @@ fn end_all_completes_every_conference() {
         })
         .count();
     assert_eq!((left, completed), (3, 2));
+}
+
+impl World {
+    /// A join with a label and a call to coach.
+    fn join_labelled(
+        &mut self,
+        name: &str,
+        caller: u8,
+        label: Option<&str>,
+        coach: Option<u8>,
+    ) -> Result<Joined, JoinError> {
+        self.now += 1;
+        self.next_id += 1;
+        let request = JoinRequest {
+            label: label.map(str::to_owned),
+            coach: coach.map(call),
+            status_callback: None,
+            account: account(1),
+            name: name.into(),
+            call: call(caller),
+            options: ParticipantOptions::default(),
+        };
+        let fresh = ConferenceSid::from_random([self.next_id; 16]);
+        let result = self.confs.join(request, fresh, self.t());
+        self.confs.check_invariants().expect("invariants");
+        result
+    }
+
+    /// The completion event's reason and ending call.
+    fn ending(&mut self) -> Option<(Option<ConferenceEndReason>, Option<CallSid>)> {
+        self.events().into_iter().find_map(|e| match e {
+            Event::StatusChanged {
+                status: ConferenceStatus::Completed,
+                reason,
+                ending_call,
+                ..
+            } => Some((reason, ending_call)),
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn a_label_taken_by_a_live_participant_refuses_the_join_and_is_free_again_after() {
+    let mut w = World::new();
+    let j = w.join_labelled("r", 1, Some("agent"), None).expect("join");
+    assert_eq!(
+        w.join_labelled("r", 2, Some("agent"), None),
+        Err(JoinError::LabelInUse)
+    );
+    assert!(w.confs.participant(&call(2)).is_none());
+    // Labels are per conference, and free once their holder left.
+    w.join_labelled("other", 2, Some("agent"), None)
+        .expect("another conference");
+    w.join_labelled("r", 3, Some("customer"), None)
+        .expect("another label");
+    w.join_labelled("r", 4, None, None).expect("no label");
+    w.leave(1);
+    w.join_labelled("r", 5, Some("agent"), None)
+        .expect("the label is free");
+    let view = w.confs.participant(&call(5)).expect("in");
+    assert_eq!(
+        (view.conference, view.label.as_deref()),
+        (j.conference, Some("agent"))
+    );
+}
+
+#[test]
+fn a_joined_event_and_the_view_carry_label_and_coach() {
+    let mut w = World::new();
+    let j = w
+        .join_labelled("r", 1, Some("customer"), None)
+        .expect("join");
+    w.events();
+    w.join_labelled("r", 2, Some("coach"), Some(1))
+        .expect("coach");
+    let at = w.t();
+    assert_eq!(
+        w.events(),
+        vec![
+            Event::ParticipantJoined {
+                conference: j.conference.clone(),
+                account: account(1),
+                call: call(2),
+                muted: false,
+                start_conference_on_enter: true,
+                end_conference_on_exit: false,
+                label: Some("coach".into()),
+                coach: Some(call(1)),
+                at,
+            },
+            Event::StatusChanged {
+                sid: j.conference,
+                status: ConferenceStatus::InProgress,
+                reason: None,
+                ending_call: None,
+                at,
+            },
+        ]
+    );
+    let view = w.confs.participant(&call(2)).expect("in");
+    assert_eq!(view.coach, Some(call(1)));
+    assert!(!view.hold);
+}
+
+#[test]
+fn coaching_a_call_not_in_the_conference_is_refused() {
+    let mut w = World::new();
+    // No conference yet: nobody to coach, and nothing is created.
+    assert_eq!(
+        w.join_labelled("r", 2, None, Some(1)),
+        Err(JoinError::NoCallToCoach)
+    );
+    assert_eq!(w.confs.live_count(), 0);
+    assert_eq!(w.events(), vec![]);
+    w.join("r", 1);
+    w.join("elsewhere", 3);
+    assert_eq!(
+        w.join_labelled("r", 2, None, Some(3)),
+        Err(JoinError::NoCallToCoach)
+    );
+}
+
+#[test]
+fn hold_and_end_on_exit_change_with_an_event_only_when_they_change() {
+    let mut w = World::new();
+    let j = w.join("r", 1);
+    w.join("r", 2);
+    w.events();
+    let sid = j.conference.clone();
+    let t = w.t();
+    w.confs
+        .set_hold(&account(1), &sid, &call(1), true, t)
+        .expect("hold");
+    w.confs
+        .set_hold(&account(1), &sid, &call(1), true, t)
+        .expect("hold again");
+    w.confs
+        .set_end_conference_on_exit(&account(1), &sid, &call(2), true, t)
+        .expect("end on exit");
+    w.confs
+        .set_end_conference_on_exit(&account(1), &sid, &call(2), true, t)
+        .expect("again");
+    assert_eq!(
+        w.events(),
+        vec![
+            Event::ParticipantHold {
+                conference: sid.clone(),
+                call: call(1),
+                hold: true,
+                at: t,
+            },
+            Event::ParticipantEndOnExit {
+                conference: sid.clone(),
+                call: call(2),
+                end_conference_on_exit: true,
+                at: t,
+            },
+        ]
+    );
+    let view = w.confs.participant(&call(1)).expect("in");
+    assert!(view.hold);
+    assert!(
+        w.confs
+            .participant(&call(2))
+            .expect("in")
+            .options
+            .end_conference_on_exit
+    );
+    // Another account, or another conference, sees no such participant.
+    assert_eq!(
+        w.confs.set_hold(&account(2), &sid, &call(1), false, t),
+        Err(ParticipantError::NotFound)
+    );
+    assert_eq!(
+        w.confs.set_end_conference_on_exit(
+            &account(1),
+            &ConferenceSid::from_random([99; 16]),
+            &call(1),
+            false,
+            t
+        ),
+        Err(ParticipantError::NotFound)
+    );
+    // The participant made to end the conference on exit now does.
+    assert_eq!(w.leave(2), vec![call(1)]);
+    assert_eq!(
+        w.ending(),
+        Some((
+            Some(ConferenceEndReason::EndConferenceOnExitLeft),
+            Some(call(2))
+        ))
+    );
+}
+
+#[test]
+fn unsetting_end_on_exit_keeps_the_conference_going() {
+    let mut w = World::new();
+    let j = w.join_as(1, "r", 1, moderator()).expect("join");
+    w.join("r", 2);
+    let t = w.t();
+    w.confs
+        .set_end_conference_on_exit(&account(1), &j.conference, &call(1), false, t)
+        .expect("unset");
+    assert!(w.leave(1).is_empty());
+    assert!(w.confs.participant(&call(2)).is_some());
+}
+
+#[test]
+fn ending_through_the_api_drops_everyone_in_join_order() {
+    let mut w = World::new();
+    let j = w.join("r", 1);
+    w.join("r", 2);
+    w.join("other", 3);
+    w.events();
+    let t = w.t();
+    assert_eq!(
+        w.confs.end(&account(2), &j.conference, t),
+        Err(ParticipantError::NotFound)
+    );
+    let dropped = w.confs.end(&account(1), &j.conference, t).expect("end");
+    w.confs.check_invariants().expect("invariants");
+    assert_eq!(dropped, vec![call(1), call(2)]);
+    let sid = j.conference.clone();
+    assert_eq!(
+        w.events(),
+        vec![
+            Event::ParticipantLeft {
+                conference: sid.clone(),
+                call: call(1),
+                reason: LeaveReason::ConferenceEnded,
+                at: t,
+            },
+            Event::ParticipantLeft {
+                conference: sid.clone(),
+                call: call(2),
+                reason: LeaveReason::ConferenceEnded,
+                at: t,
+            },
+            Event::StatusChanged {
+                sid: sid.clone(),
+                status: ConferenceStatus::Completed,
+                reason: Some(ConferenceEndReason::EndedViaApi),
+                ending_call: None,
+                at: t,
+            },
+        ]
+    );
+    assert_eq!(w.confs.live_conference(&account(1), "r"), None);
+    assert!(w.confs.participant(&call(3)).is_some());
+    // Ended already: no such live conference.
+    assert_eq!(
+        w.confs.end(&account(1), &sid, t),
+        Err(ParticipantError::NotFound)
+    );
+}
+
+#[test]
+fn kicks_and_leaves_give_each_end_reason() {
+    let mut w = World::new();
+    // The last participant kicked.
+    let j = w.join("a", 1);
+    w.events();
+    let t = w.t();
+    w.confs
+        .kick(&account(1), &j.conference, &call(1), t)
+        .expect("kick");
+    assert_eq!(
+        w.ending(),
+        Some((
+            Some(ConferenceEndReason::LastParticipantKicked),
+            Some(call(1))
+        ))
+    );
+    // An endConferenceOnExit participant kicked.
+    let j = w.join_as(1, "b", 2, moderator()).expect("join");
+    w.join("b", 3);
+    w.events();
+    let t = w.t();
+    w.confs
+        .kick(&account(1), &j.conference, &call(2), t)
+        .expect("kick");
+    assert_eq!(
+        w.ending(),
+        Some((
+            Some(ConferenceEndReason::EndConferenceOnExitKicked),
+            Some(call(2))
+        ))
+    );
+    // The last participant pressing `*` left.
+    w.join("c", 4);
+    w.events();
+    w.confs
+        .leave(&call(4), LeaveReason::HangupOnStar, w.t())
+        .expect("leave");
+    assert_eq!(
+        w.ending(),
+        Some((
+            Some(ConferenceEndReason::LastParticipantLeft),
+            Some(call(4))
+        ))
+    );
+    // Shutdown has no reason Twilio names.
+    w.join("d", 5);
+    w.events();
+    w.confs.end_all(w.t());
+    assert_eq!(w.ending(), Some((None, None)));
 }

@@ -57,6 +57,7 @@
 //!     match event {
 //!         MediaEvent::Dtmf { leg, digit } => { /* '*' and hangupOnStar: hang up leg */ }
 //!         MediaEvent::WaitSourceEnded { leg } => { /* run the next waitUrl verb */ }
+//!         MediaEvent::AnnouncementEnded { leg } => { /* the API's announcement-end */ }
 //!         MediaEvent::Latched { .. } => {}
 //!     }
 //! #   let _ = event;
@@ -67,7 +68,8 @@
 //!
 //! Room rules (who is muted, when the room starts, beep on/off) are the
 //! `conference` crate's; the shell turns its events into calls on
-//! [`MediaRoom`] (`set_muted`, `set_waiting`, `play_beep`, ...).
+//! [`MediaRoom`] (`set_muted`, `set_waiting`, `play_beep`, `set_on_hold`,
+//! `set_coaching`, `announce`, ...).
 
 pub mod decode;
 pub mod dtmf;

@@ -28,6 +28,13 @@
 //! wait source (built-in hold music unless the shell sets another) instead.
 //! Beeps are heard by every leg that is not held.
 //!
+//! The conference's own controls (the 2010 API) are applied here too: a leg
+//! on hold ([`MediaRoom::set_on_hold`]) is neither mixed nor hears the mix
+//! and hears its hold music instead; a coach ([`MediaRoom::set_coaching`])
+//! hears the whole mix but only the leg it coaches hears it; an
+//! announcement ([`MediaRoom::announce`]) plays over what one leg, or every
+//! leg not on hold, hears, and reports its end.
+//!
 //! After the first few ticks (buffers grown to size), handling a datagram
 //! and ticking allocate nothing, except the event queue growing when DTMF
 //! arrives faster than it is polled and a beep tone's segment list when
@@ -132,6 +139,12 @@ pub enum MediaEvent {
     WaitSourceEnded {
         /// The leg.
         leg: LegId,
+    },
+    /// An announcement ([`MediaRoom::announce`]) played to its end: to
+    /// this leg, or (`None`) to the whole room.
+    AnnouncementEnded {
+        /// The leg it was played to; `None` for the room's.
+        leg: Option<LegId>,
     },
 }
 
@@ -269,11 +282,20 @@ struct Leg {
     inband: Option<InbandDetector>,
     muted: bool,
     held: bool,
+    /// On hold in the conference (the API's hold, not SIP's): out of the
+    /// mix both ways, hearing this instead.
+    hold_music: Option<Box<dyn AudioSource + Send>>,
+    /// Played to this leg only, over what it hears.
+    announcement: Option<Box<dyn AudioSource + Send>>,
+    /// The leg this one coaches: only that leg hears it.
+    coaching: Option<LegId>,
     wait: Box<dyn AudioSource + Send>,
     wait_ended: bool,
-    /// This tick's received frame and whether it is in the mix.
+    /// This tick's received frame and whether it is in the mix (or, for a
+    /// coach, heard by the leg it coaches).
     input: Frame,
     contributes: bool,
+    coaches: bool,
     seq: SeqNo,
     ts: RtpTimestamp,
     marker_next: bool,
@@ -451,6 +473,8 @@ pub struct MediaRoom {
     mixer: Mixer,
     waiting: bool,
     beeps: VecDeque<Tone>,
+    /// Played over what every leg not on hold hears.
+    announcement: Option<Box<dyn AudioSource + Send>>,
     events: VecDeque<MediaEvent>,
     tx_cursor: usize,
     decoded: Vec<i16>,
@@ -471,6 +495,7 @@ impl MediaRoom {
             mixer: Mixer::new(),
             waiting: false,
             beeps: VecDeque::new(),
+            announcement: None,
             events: VecDeque::new(),
             tx_cursor: 0,
             decoded: vec![0; MAX_PACKET_SAMPLES],
@@ -499,10 +524,14 @@ impl MediaRoom {
                 .then(InbandDetector::new),
             muted: false,
             held: false,
+            hold_music: None,
+            announcement: None,
+            coaching: None,
             wait: Box::new(HoldMusic::new()),
             wait_ended: false,
             input: [0; FRAME_SAMPLES],
             contributes: false,
+            coaches: false,
             seq: config.initial_seq,
             ts: config.initial_ts,
             marker_next: true,
@@ -533,6 +562,48 @@ impl MediaRoom {
     /// Holds a leg: it neither contributes nor receives anything.
     pub fn set_hold(&mut self, id: LegId, held: bool) -> Result<(), RoomError> {
         self.leg_mut(id)?.held = held;
+        Ok(())
+    }
+
+    /// Puts a leg on hold in the conference (`Some`: what it hears there)
+    /// or takes it off (`None`), from the next tick. Unlike a SIP hold
+    /// ([`MediaRoom::set_hold`]) the leg is still sent audio: its music.
+    pub fn set_on_hold(
+        &mut self,
+        id: LegId,
+        music: Option<Box<dyn AudioSource + Send>>,
+    ) -> Result<(), RoomError> {
+        self.leg_mut(id)?.hold_music = music;
+        Ok(())
+    }
+
+    /// Whether a leg is on hold in the conference.
+    #[must_use]
+    pub fn is_on_hold(&self, id: LegId) -> bool {
+        self.legs
+            .iter()
+            .any(|l| l.id == id && l.hold_music.is_some())
+    }
+
+    /// Makes a leg a coach of `coached` (only that leg hears it; it hears
+    /// everyone), or an ordinary participant again (`None`).
+    pub fn set_coaching(&mut self, id: LegId, coached: Option<LegId>) -> Result<(), RoomError> {
+        self.leg_mut(id)?.coaching = coached;
+        Ok(())
+    }
+
+    /// Plays `audio` over what `to` hears, or (`None`) over what every leg
+    /// not on hold hears, replacing an announcement still playing there;
+    /// [`MediaEvent::AnnouncementEnded`] follows its last frame.
+    pub fn announce(
+        &mut self,
+        to: Option<LegId>,
+        audio: Box<dyn AudioSource + Send>,
+    ) -> Result<(), RoomError> {
+        match to {
+            Some(id) => self.leg_mut(id)?.announcement = Some(audio),
+            None => self.announcement = Some(audio),
+        }
         Ok(())
     }
 
@@ -711,8 +782,13 @@ impl MediaRoom {
                         .push_back(MediaEvent::Dtmf { leg: leg.id, digit });
                 }
             }
-            leg.contributes =
-                !self.waiting && !leg.muted && !leg.held && kind != FrameKind::Silence;
+            let heard = !self.waiting
+                && !leg.muted
+                && !leg.held
+                && leg.hold_music.is_none()
+                && kind != FrameKind::Silence;
+            leg.contributes = heard && leg.coaching.is_none();
+            leg.coaches = heard && leg.coaching.is_some();
             if leg.contributes {
                 self.mixer.add(&leg.input);
             }
@@ -722,9 +798,15 @@ impl MediaRoom {
         if beeping && !self.waiting {
             self.mixer.add(&beep);
         }
+        let mut announcement = [0; FRAME_SAMPLES];
+        let announcing = self.next_announcement_frame(&mut announcement);
 
         // Everyone's output: the mix minus themselves, or their wait audio.
-        for leg in &mut self.legs {
+        let anyone_coaches = self.legs.iter().any(|l| l.coaches);
+        for i in 0..self.legs.len() {
+            let mut coached = [0; FRAME_SAMPLES];
+            let coached_by = anyone_coaches && self.coach_voices(i, &mut coached);
+            let leg = &mut self.legs[i];
             let ts = leg.ts;
             leg.ts = leg.ts.wrapping_add(FRAME_SAMPLES as u32);
             leg.pending_to = None;
@@ -735,7 +817,10 @@ impl MediaRoom {
                 continue;
             }
             let mut frame = [0; FRAME_SAMPLES];
-            if self.waiting {
+            if let Some(music) = leg.hold_music.as_mut() {
+                // Nothing of the room: no mix, beep or room announcement.
+                music.next_frame(&mut frame);
+            } else if self.waiting {
                 if !leg.wait.next_frame(&mut frame) && !leg.wait_ended {
                     leg.wait_ended = true;
                     self.events
@@ -747,6 +832,22 @@ impl MediaRoom {
             } else {
                 self.mixer
                     .output_minus(leg.contributes.then_some(&leg.input), &mut frame);
+                if coached_by {
+                    Mixer::overlay(&mut frame, &coached);
+                }
+            }
+            if announcing && leg.hold_music.is_none() {
+                Mixer::overlay(&mut frame, &announcement);
+            }
+            if let Some(own) = leg.announcement.as_mut() {
+                let mut extra = [0; FRAME_SAMPLES];
+                if own.next_frame(&mut extra) {
+                    Mixer::overlay(&mut frame, &extra);
+                } else {
+                    leg.announcement = None;
+                    self.events
+                        .push_back(MediaEvent::AnnouncementEnded { leg: Some(leg.id) });
+                }
             }
             let Some(to) = leg.latch.remote() else {
                 leg.marker_next = true;
@@ -831,6 +932,37 @@ impl MediaRoom {
     /// Ids of the legs in the room, in the order they joined.
     pub fn legs(&self) -> impl Iterator<Item = LegId> + '_ {
         self.legs.iter().map(|l| l.id)
+    }
+
+    /// The room's announcement's next frame, if one plays; its end is
+    /// reported once.
+    fn next_announcement_frame(&mut self, out: &mut Frame) -> bool {
+        let Some(audio) = self.announcement.as_mut() else {
+            return false;
+        };
+        if audio.next_frame(out) {
+            return true;
+        }
+        self.announcement = None;
+        self.events
+            .push_back(MediaEvent::AnnouncementEnded { leg: None });
+        false
+    }
+
+    /// Adds the voices of the coaches of leg `i` this tick into `out`;
+    /// whether there were any.
+    fn coach_voices(&self, i: usize, out: &mut Frame) -> bool {
+        let id = self.legs[i].id;
+        let mut any = false;
+        for coach in self
+            .legs
+            .iter()
+            .filter(|l| l.coaches && l.coaching == Some(id))
+        {
+            Mixer::overlay(out, &coach.input);
+            any = true;
+        }
+        any
     }
 
     fn next_beep_frame(&mut self, out: &mut Frame) -> bool {

@@ -883,3 +883,165 @@ fn rtcp_reports_go_out_every_randomised_five_seconds_and_peer_reports_are_kept()
 fn addr_of(last: u8) -> SocketAddr {
     addr(last, 50_000)
 }
+
+/// A tone as a clip of `ms` milliseconds.
+fn tone_clip(freq: f64, ms: usize) -> Arc<[i16]> {
+    (0..ms * 8)
+        .map(|n| (6000.0 * (std::f64::consts::TAU * freq * n as f64 / 8000.0).sin()) as i16)
+        .collect::<Vec<i16>>()
+        .into()
+}
+
+#[test]
+fn a_leg_on_conference_hold_neither_hears_nor_is_heard_and_hears_its_music() {
+    let mut s = three_callers();
+    s.run(30);
+    let held = s.phones[2].leg;
+    let music = 1800.0;
+    s.room
+        .set_on_hold(
+            held,
+            Some(Box::new(PcmSource::new(
+                tone_clip(music, 100),
+                Repeat::Forever,
+            ))),
+        )
+        .unwrap();
+    let from = s.heard_len();
+    s.run(25);
+    // From the very next tick: the others lose its tone, it hears only music.
+    for i in [0, 1] {
+        for tick in from..from + 25 {
+            let x = tone_fraction(s.phones[i].tick_heard(tick), TONES[2]);
+            assert!(x < 0.01, "phone {i} tick {tick}: held tone at {x}");
+        }
+        assert_hears(
+            &s.phones[i].recent(25),
+            &[TONES[1 - i]],
+            &[music],
+            &format!("phone {i}"),
+        );
+    }
+    assert_hears(&s.phones[2].recent(25), &[music], &TONES, "held phone");
+    // A beep is the room's: the held leg does not hear it either.
+    s.room.play_beep(Beep::Join);
+    s.run(10);
+    let beep = tone_fraction(&s.phones[2].recent(10), JOIN_BEEP_HZ);
+    assert!(beep < 0.01, "beep heard on hold at {beep}");
+
+    s.room.set_on_hold(held, None).unwrap();
+    let from = s.heard_len();
+    s.run(10);
+    for tick in from..from + 10 {
+        let x = tone_fraction(s.phones[2].tick_heard(tick), music);
+        assert!(x < 0.01, "tick {tick}: music after unhold at {x}");
+    }
+    assert_hears(&s.phones[2].recent(10), &TONES[..2], &[TONES[2]], "unheld");
+    assert_hears(&s.phones[0].recent(10), &TONES[1..], &[TONES[0]], "phone 0");
+}
+
+#[test]
+fn a_coach_is_heard_only_by_the_leg_it_coaches_and_hears_everyone() {
+    let mut s = three_callers();
+    let coach = s.phones[2].leg;
+    let coached = s.phones[0].leg;
+    s.room.set_coaching(coach, Some(coached)).unwrap();
+    s.run(50);
+    assert_hears(
+        &s.phones[0].recent(25),
+        &[TONES[1], TONES[2]],
+        &[TONES[0]],
+        "coached",
+    );
+    assert_hears(
+        &s.phones[1].recent(25),
+        &[TONES[0]],
+        &[TONES[1], TONES[2]],
+        "other",
+    );
+    assert_hears(&s.phones[2].recent(25), &TONES[..2], &[TONES[2]], "coach");
+    // A muted coach is heard by nobody.
+    s.room.set_muted(coach, true).unwrap();
+    s.run(25);
+    assert_hears(
+        &s.phones[0].recent(20),
+        &[TONES[1]],
+        &[TONES[2]],
+        "muted coach",
+    );
+    // An ordinary participant again: everyone hears it.
+    s.room.set_muted(coach, false).unwrap();
+    s.room.set_coaching(coach, None).unwrap();
+    s.run(25);
+    assert_hears(
+        &s.phones[1].recent(20),
+        &[TONES[0], TONES[2]],
+        &[TONES[1]],
+        "uncoached",
+    );
+}
+
+#[test]
+fn announcements_play_over_the_mix_to_one_leg_or_all_and_report_their_end() {
+    let mut s = three_callers();
+    s.run(30);
+    let (one, all) = (1500.0, 2200.0);
+    let to = s.phones[1].leg;
+    s.room
+        .announce(
+            Some(to),
+            Box::new(PcmSource::new(tone_clip(one, 200), Repeat::Times(1))),
+        )
+        .unwrap();
+    s.run(10);
+    assert_hears(
+        &s.phones[1].recent(10),
+        &[one, TONES[0]],
+        &[],
+        "announced to",
+    );
+    assert_hears(
+        &s.phones[0].recent(10),
+        &[TONES[1]],
+        &[one],
+        "not announced to",
+    );
+    s.run(5);
+    assert_eq!(
+        s.events()
+            .into_iter()
+            .filter(|e| matches!(e, MediaEvent::AnnouncementEnded { .. }))
+            .collect::<Vec<_>>(),
+        vec![MediaEvent::AnnouncementEnded { leg: Some(to) }]
+    );
+    assert_hears(&s.phones[1].recent(3), &[], &[one], "after the end");
+
+    // To the room: everyone not on hold hears it; one end for the room.
+    let held = s.phones[2].leg;
+    s.room
+        .set_on_hold(held, Some(Box::new(media::Silence::forever())))
+        .unwrap();
+    s.room
+        .announce(
+            None,
+            Box::new(PcmSource::new(tone_clip(all, 200), Repeat::Times(1))),
+        )
+        .unwrap();
+    s.run(10);
+    for i in [0, 1] {
+        assert_hears(&s.phones[i].recent(10), &[all], &[], &format!("phone {i}"));
+    }
+    // Silence, through PCMA (whose zero decodes to ±8).
+    let held_heard = s.phones[2].recent(10);
+    assert!(
+        held_heard.iter().all(|&x| x.abs() <= 8),
+        "held hears silence"
+    );
+    s.run(5);
+    let ended: Vec<_> = s
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, MediaEvent::AnnouncementEnded { .. }))
+        .collect();
+    assert_eq!(ended, vec![MediaEvent::AnnouncementEnded { leg: None }]);
+}

@@ -96,3 +96,12 @@ fn scratch_file() -> PathBuf {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     std::env::temp_dir().join(format!("confab-say-{}-{n}.wav", std::process::id()))
 }
+
+/// Fetches and decodes a `<Play>` file.
+pub async fn load(client: reqwest::Client, url: twiml::HttpUrl) -> Result<Arc<[i16]>, AudioError> {
+    let body = crate::fetch::audio(&client, &url).await?;
+    let hint = body
+        .content_type
+        .or_else(|| url.as_url().path().rsplit('.').next().map(str::to_owned));
+    decode(body.body, hint).await
+}

@@ -48,7 +48,7 @@ use crate::room::RoomHandle;
 use crate::rtp_activity::RtpActivity;
 use crate::rtp_ports::RtpPorts;
 use crate::sip_task::{CallEvent, SipHandle};
-use crate::{Clock, fetch, ids};
+use crate::{Clock, fetch, ids, room_audio};
 
 /// How often the player's socket is read while no clip plays: a silent
 /// caller is noticed this much after the `--rtp-timeout` at the latest.
@@ -468,7 +468,7 @@ impl CallIo {
                         tracing::debug!(%url, "<Play>");
                         self.spawn(
                             id,
-                            async move { Done::Clip(id, load_audio(client, url).await) },
+                            async move { Done::Clip(id, audio::load(client, url).await) },
                         );
                     }
                     ClipSource::Audio { body, content_type } => self.spawn(id, async move {
@@ -652,6 +652,24 @@ impl CallIo {
         }
     }
 
+    /// A `HoldUrl` or `AnnounceUrl` for the call's room (2010 API): made
+    /// in a task of its own, which hands it to the room.
+    fn make_room_audio(&self, fetchable: api::Fetchable, purpose: room_audio::Purpose) {
+        let Some(room) = self.room.clone() else {
+            return;
+        };
+        let maker = room_audio::Maker {
+            http: self.svc.http.clone(),
+            token: self.token.clone(),
+            metrics: self.svc.metrics.clone(),
+            call: self.info.clone(),
+        };
+        // Tracked like every task of a call, so shutdown waits for it.
+        self.svc
+            .tracker
+            .spawn(room_audio::play(maker, fetchable, purpose, room).in_current_span());
+    }
+
     fn sip_event(&mut self, event: Option<CallEvent>) -> Option<CallInput> {
         let event = match event {
             None => {
@@ -716,6 +734,16 @@ impl CallIo {
             }
             Some(CallNotice::WaitEnded) => RoomNotice::WaitEnded,
             Some(CallNotice::Started) => RoomNotice::Started,
+            Some(CallNotice::HoldMusic(url)) => {
+                let purpose = room_audio::Purpose::Hold(self.info.call_sid.clone());
+                self.make_room_audio(url, purpose);
+                return None;
+            }
+            Some(CallNotice::Announce { audio, to_room }) => {
+                let to = (!to_room).then(|| self.info.call_sid.clone());
+                self.make_room_audio(audio, room_audio::Purpose::Announce(to));
+                return None;
+            }
         };
         Some(CallInput::Room(notice))
     }
@@ -845,15 +873,6 @@ fn log(line: LogLine) {
         }
         LogLine::Ended { end, status } => tracing::info!(?end, ?status, "call ended"),
     }
-}
-
-/// Fetches and decodes a `<Play>` file.
-async fn load_audio(client: reqwest::Client, url: HttpUrl) -> Result<Arc<[i16]>, AudioError> {
-    let body = fetch::audio(&client, &url).await?;
-    let hint = body
-        .content_type
-        .or_else(|| url.as_url().path().rsplit('.').next().map(str::to_owned));
-    audio::decode(body.body, hint).await
 }
 
 /// 20 ms frames in `duration`.

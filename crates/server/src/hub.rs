@@ -4,9 +4,10 @@
 //! and the store know (its sid, name, status, participants); a *room* is a
 //! live conference's media task (`room`), which mixes its legs.
 //!
-//! Every join, leave, mute and kick arrives here as a command over a bounded
-//! channel, is applied to the conference rules, and the events they produced
-//! are written to the store in one transaction *before* the command is
+//! Every join, leave, mute, hold and kick, and the API's end of a whole
+//! conference, arrives here as a command over a bounded channel, is
+//! applied to the conference rules, and the events they produced are
+//! written to the store in one transaction *before* the command is
 //! answered. So when the API's mute returns, the store already says muted,
 //! and the response it reads back tells the truth.
 //!
@@ -15,9 +16,12 @@
 //! moment. The rules are cheap (no audio here); the hub drives the rooms
 //! after persisting each change: a created conference gets a room, a
 //! joining call's leg (handed over with its join) is added to it, a start
-//! ends the wait audio, a mute is applied to the mix *before* the API is
-//! answered, a leaving call's leg is taken out and given back to its call
-//! task with the reason, and a completed conference's room is stopped. The
+//! ends the wait audio, a mute or a hold is applied to the mix *before* the
+//! API is answered, a leaving call's leg is taken out and given back to its
+//! call task with the reason, and a completed conference's room is stopped.
+//! What needs a fetch (a `HoldUrl`'s music, an `AnnounceUrl`) is asked of a
+//! call task (`CallNotice`), which makes it and hands it to the room
+//! (`room_audio`): the hub never waits for HTTP. The
 //! same events, in the same order, keep the room and participant gauges of
 //! `/metrics`.
 //!
@@ -96,6 +100,11 @@ enum Command {
     /// The API's command on one participant.
     Control {
         command: api::ParticipantCommand,
+        reply: Reply<Result<(), api::CallControlError>>,
+    },
+    /// The API's command on a whole conference.
+    ConferenceControl {
+        command: api::ConferenceCommand,
         reply: Reply<Result<(), api::CallControlError>>,
     },
 }
@@ -223,6 +232,17 @@ impl api::CallControl for HubHandle {
                 .unwrap_or(Err(api::CallControlError::Unavailable))
         })
     }
+
+    fn conference(
+        &self,
+        command: api::ConferenceCommand,
+    ) -> api::BoxFuture<'_, Result<(), api::CallControlError>> {
+        Box::pin(async move {
+            self.ask(|reply| Command::ConferenceControl { command, reply })
+                .await
+                .unwrap_or(Err(api::CallControlError::Unavailable))
+        })
+    }
 }
 
 struct Hub {
@@ -247,6 +267,11 @@ struct Link {
     beep: bool,
     /// `<Conference hangupOnStar>`: a `*` from the call takes it out.
     hangup_on_star: bool,
+    /// The call's notice channel, for what the call task makes for its
+    /// room (hold music from a `HoldUrl`, an announcement).
+    notify: mpsc::Sender<CallNotice>,
+    /// The `HoldUrl` of the hold being applied, if it has one.
+    hold_music: Option<api::Fetchable>,
     /// The slot of the call's notice channel kept for its
     /// [`CallNotice::Left`]: taken at the join, so that notice can neither
     /// be lost to a channel the room's notices filled nor make the hub wait.
@@ -333,14 +358,62 @@ impl Hub {
                         .conferences
                         .kick(&p.account, &p.conference, &p.call, now)
                         .map(drop),
-                    // The 2010 commands land with the hub's hold, announce
-                    // and end-conference work (issue 11).
-                    api::ParticipantCommand::SetHold { .. }
-                    | api::ParticipantCommand::SetEndConferenceOnExit { .. }
-                    | api::ParticipantCommand::Announce { .. } => {
-                        let _ = reply.send(Err(api::CallControlError::Unavailable));
-                        return;
+                    api::ParticipantCommand::SetHold {
+                        participant: p,
+                        hold,
+                        music,
+                    } => {
+                        let was_held = self
+                            .conferences
+                            .participant(&p.call)
+                            .is_some_and(|v| v.hold);
+                        let held = self.conferences.set_hold(
+                            &p.account,
+                            &p.conference,
+                            &p.call,
+                            hold,
+                            now,
+                        );
+                        if held.is_ok() && was_held && hold {
+                            // Still on hold: a new HoldUrl replaces the music.
+                            if let Some(url) = music {
+                                self.ask_call(&p.call, CallNotice::HoldMusic(url));
+                            }
+                        } else if held.is_ok()
+                            && let Some(link) = self.links.get_mut(&p.call)
+                        {
+                            // Read when the hold's event is applied to the room.
+                            link.hold_music = music;
+                        }
+                        held
                     }
+                    api::ParticipantCommand::SetEndConferenceOnExit {
+                        participant: p,
+                        end_conference_on_exit,
+                    } => self.conferences.set_end_conference_on_exit(
+                        &p.account,
+                        &p.conference,
+                        &p.call,
+                        end_conference_on_exit,
+                        now,
+                    ),
+                    api::ParticipantCommand::Announce {
+                        participant: p,
+                        audio,
+                    } => self
+                        .conferences
+                        .participant(&p.call)
+                        .filter(|v| v.account == p.account && v.conference == p.conference)
+                        .map(|_| {
+                            self.ask_call(
+                                &p.call,
+                                CallNotice::Announce {
+                                    audio,
+                                    to_room: false,
+                                },
+                            )
+                        })
+                        .ok_or(conference::ParticipantError::NotFound),
                 }
                 .map_err(|_| api::CallControlError::NotFound);
                 let _ = reply.send(
@@ -349,6 +422,73 @@ impl Hub {
                         .unwrap_or(Err(api::CallControlError::Unavailable)),
                 );
             }
+            Command::ConferenceControl { command, reply } => {
+                let result = self.conference_control(command, now);
+                let _ = reply.send(
+                    self.persisted(result)
+                        .await
+                        .unwrap_or(Err(api::CallControlError::Unavailable)),
+                );
+            }
+        }
+    }
+
+    /// The API's command on a whole conference, applied to the rules (the
+    /// caller persists and answers).
+    fn conference_control(
+        &mut self,
+        command: api::ConferenceCommand,
+        now: Timestamp,
+    ) -> Result<(), api::CallControlError> {
+        match command {
+            api::ConferenceCommand::End {
+                account,
+                conference,
+            } => self
+                .conferences
+                .end(&account, &conference, now)
+                .map(drop)
+                .map_err(|_| api::CallControlError::NotFound),
+            api::ConferenceCommand::Announce {
+                account,
+                conference,
+                audio,
+            } => {
+                // Audio is made by a call task (it has the account's token
+                // to sign the fetch): the first participant's with media
+                // makes it for the whole room.
+                let calls = self.conferences.participants_of(&conference);
+                let theirs = calls.first().is_some_and(|call| {
+                    self.conferences
+                        .participant(call)
+                        .is_some_and(|v| v.account == account)
+                });
+                if !theirs {
+                    return Err(api::CallControlError::NotFound);
+                }
+                let Some(first) = calls.into_iter().find(|c| self.links.contains_key(c)) else {
+                    // Nobody in it has media: nobody to hear it.
+                    return Ok(());
+                };
+                self.ask_call(
+                    &first,
+                    CallNotice::Announce {
+                        audio,
+                        to_room: true,
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Asks a call's task to do something for its room; never waits. A
+    /// call whose channel is full (it is not reading) misses it.
+    fn ask_call(&self, call: &CallSid, notice: CallNotice) {
+        if let Some(link) = self.links.get(call)
+            && link.notify.try_send(notice).is_err()
+        {
+            tracing::warn!(call_sid = %call, "a call's notice channel is full: its room audio is lost");
         }
     }
 
@@ -379,6 +519,7 @@ impl Hub {
         let call = request.call.clone();
         let beep = request.options.beep;
         let hangup_on_star = leg.hangup_on_star;
+        let notify = leg.notify.clone();
         let joined = match self.conferences.join(request, ids::conference_sid(), now) {
             Ok(joined) => joined,
             Err(e) => {
@@ -393,6 +534,8 @@ impl Hub {
             Link {
                 beep,
                 hangup_on_star,
+                notify,
+                hold_music: None,
                 left,
             },
         );
@@ -443,6 +586,11 @@ impl Hub {
                 // Nobody waits for the answer; a refusal is logged there.
                 let _ = self.persisted(()).await;
             }
+            RoomReport::AnnouncementEnded { conference, call } => {
+                // Twilio's `announcement-end` status callback; confab sends
+                // no conference status callbacks yet.
+                tracing::debug!(conference_sid = %conference, call_sid = ?call, "announcement ended");
+            }
         }
     }
 
@@ -480,12 +628,16 @@ impl Hub {
                 conference,
                 call,
                 muted,
+                coach,
                 ..
             } = &event
                 && let Some((_, leg)) = joining.take_if(|(joiner, _)| joiner == call)
                 && let Some(room) = self.rooms.get(conference)
             {
                 room.add_leg(call.clone(), leg, *muted).await;
+                if let Some(coached) = coach {
+                    room.set_coaching(call.clone(), coached.clone()).await;
+                }
             }
             self.follow(event).await;
         }
@@ -502,7 +654,7 @@ impl Hub {
         if events.is_empty() {
             return Ok(());
         }
-        let changes: Vec<Change> = events.iter().cloned().map(to_change).collect();
+        let changes: Vec<Change> = events.iter().cloned().flat_map(to_changes).collect();
         self.store.apply(&changes).await
     }
 
@@ -560,6 +712,13 @@ impl Hub {
                     room.set_muted(call, muted).await;
                 }
             }
+            Event::ParticipantHold {
+                conference,
+                call,
+                hold,
+                ..
+            } => self.hold(&conference, call, hold).await,
+            Event::ParticipantEndOnExit { .. } => {}
             Event::ParticipantLeft {
                 conference,
                 call,
@@ -584,6 +743,55 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// A hold or unhold, applied to the room: on hold, the leg hears
+    /// confab's hold music, or silence until the call task has made its
+    /// `HoldUrl`'s audio (then the room plays that). Returns once a tick
+    /// has mixed with the new state.
+    async fn hold(&mut self, conference: &ConferenceSid, call: CallSid, hold: bool) {
+        let Some(room) = self.rooms.get(conference) else {
+            return;
+        };
+        let url = self
+            .links
+            .get_mut(&call)
+            .and_then(|l| l.hold_music.take())
+            .filter(|_| hold);
+        let music: Option<Box<dyn media::AudioSource + Send>> = match (&url, hold) {
+            (_, false) => None,
+            (None, true) => Some(Box::new(media::hold_music::HoldMusic::new())),
+            (Some(_), true) => Some(Box::new(media::Silence::forever())),
+        };
+        room.set_on_hold(call.clone(), music).await;
+        if let Some(url) = url {
+            self.ask_call(&call, CallNotice::HoldMusic(url));
+        }
+    }
+}
+
+/// A conference event in the store's vocabulary: one change, or two for a
+/// completion with its reason.
+fn to_changes(event: Event) -> Vec<Change> {
+    match event {
+        Event::StatusChanged {
+            sid,
+            status,
+            reason: Some(reason),
+            ending_call,
+            at,
+        } => vec![
+            Change::ConferenceEnding {
+                sid: sid.clone(),
+                reason,
+                call_sid_ending: ending_call,
+                at,
+            },
+            Change::ConferenceStatus { sid, status, at },
+        ],
+        event => vec![to_change(event)],
+    }
+}
+
 /// A conference event in the store's vocabulary.
 fn to_change(event: Event) -> Change {
     match event {
@@ -602,7 +810,9 @@ fn to_change(event: Event) -> Change {
             date_created: at,
             date_updated: at,
         }),
-        Event::StatusChanged { sid, status, at } => Change::ConferenceStatus { sid, status, at },
+        Event::StatusChanged {
+            sid, status, at, ..
+        } => Change::ConferenceStatus { sid, status, at },
         Event::ParticipantJoined {
             conference,
             account,
@@ -610,11 +820,13 @@ fn to_change(event: Event) -> Change {
             muted,
             start_conference_on_enter,
             end_conference_on_exit,
+            label,
+            coach,
             at,
         } => Change::ParticipantJoined(ParticipantRecord {
             hold: false,
-            label: None,
-            call_sid_to_coach: None,
+            label,
+            call_sid_to_coach: coach,
             call_sid: call,
             conference_sid: conference,
             account_sid: account,
@@ -633,6 +845,28 @@ fn to_change(event: Event) -> Change {
             conference_sid: conference,
             call_sid: call,
             muted,
+            at,
+        },
+        Event::ParticipantHold {
+            conference,
+            call,
+            hold,
+            at,
+        } => Change::ParticipantHold {
+            conference_sid: conference,
+            call_sid: call,
+            hold,
+            at,
+        },
+        Event::ParticipantEndOnExit {
+            conference,
+            call,
+            end_conference_on_exit,
+            at,
+        } => Change::ParticipantEndOnExit {
+            conference_sid: conference,
+            call_sid: call,
+            end_conference_on_exit,
             at,
         },
         Event::ParticipantLeft {
@@ -835,5 +1069,119 @@ mod tests {
             .await;
         assert!(hub.conferences.participant(&call).is_some());
         assert!(notices.try_recv().is_err());
+    }
+
+    /// The phone's end of a leg: sends `hz` as 20 ms PCMU packets to the
+    /// leg's socket (pacing, not waiting), and hears what the room sends.
+    struct Peer {
+        socket: Arc<UdpSocket>,
+        sender: tokio::task::JoinHandle<()>,
+    }
+
+    impl Peer {
+        async fn new(leg: &LegHandover, hz: f64) -> Self {
+            let to = leg.socket.local_addr().expect("bound");
+            let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
+            let out = socket.clone();
+            let sender = tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(media::TICK);
+                for n in 0u32.. {
+                    ticks.tick().await;
+                    let samples: Vec<i16> = (0..160)
+                        .map(|i| {
+                            let t = f64::from(n * 160 + i) / 8000.0;
+                            (6000.0 * (std::f64::consts::TAU * hz * t).sin()) as i16
+                        })
+                        .collect();
+                    let mut packet = Vec::new();
+                    media::rtp::RtpHeader {
+                        marker: n == 0,
+                        payload_type: 0,
+                        seq: SeqNo(n as u16),
+                        timestamp: RtpTimestamp(n * 160),
+                        ssrc: Ssrc(0x1000 + hz as u32),
+                    }
+                    .write(&mut packet);
+                    media::Codec::Pcmu.encode_into(&samples, &mut packet);
+                    let _ = out.send_to(&packet, to).await;
+                }
+            });
+            Self { socket, sender }
+        }
+
+        /// The next `ms` of audio the room sends, after skipping `skip_ms`
+        /// (the jitter buffers filling, the first mixes).
+        async fn hear(&self, skip_ms: usize, ms: usize) -> Vec<i16> {
+            let mut heard = Vec::new();
+            let mut buf = [0u8; 2048];
+            while heard.len() < (skip_ms + ms) * 8 {
+                let received = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    self.socket.recv_from(&mut buf),
+                )
+                .await;
+                let Ok(Ok((n, _))) = received else {
+                    panic!("the room sent nothing for 5 s");
+                };
+                let packet = media::rtp::RtpPacket::parse(&buf[..n]).expect("RTP");
+                heard.extend(packet.payload.iter().map(|&b| media::Codec::Pcmu.decode(b)));
+            }
+            heard.split_off(skip_ms * 8)
+        }
+    }
+
+    impl Drop for Peer {
+        fn drop(&mut self) {
+            self.sender.abort();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_coach_joined_with_its_call_is_heard_by_that_call_only_and_hears_everyone() {
+        let (hub, account, _dir) = hub().await;
+        let quiet = ParticipantOptions {
+            beep: false,
+            ..ParticipantOptions::default()
+        };
+        let (customer, other, coach) = (ids::call_sid(), ids::call_sid(), ids::call_sid());
+        let mut peers = Vec::new();
+        let mut notices = Vec::new();
+        for (call, hz, coaching) in [
+            (&customer, 400.0, None),
+            (&other, 700.0, None),
+            (&coach, 1100.0, Some(customer.clone())),
+        ] {
+            let (notify, rx) = mpsc::channel(16);
+            notices.push(rx);
+            let leg = leg(notify).await;
+            peers.push(Peer::new(&leg, hz).await);
+            let request = JoinRequest {
+                coach: coaching,
+                options: quiet,
+                ..request(&account, call)
+            };
+            hub.join_call(request, leg).await.expect("joined");
+        }
+        let [customer_hears, other_hears, coach_hears] = [
+            peers[0].hear(400, 600).await,
+            peers[1].hear(400, 600).await,
+            peers[2].hear(400, 600).await,
+        ];
+        let share = |heard: &[i16], hz| media::tone_fraction(heard, hz);
+        assert!(
+            share(&customer_hears, 700.0) > 0.3 && share(&customer_hears, 1100.0) > 0.3,
+            "the coached call hears the other and its coach"
+        );
+        assert!(
+            share(&other_hears, 400.0) > 0.8 && share(&other_hears, 1100.0) < 0.02,
+            "the other hears the customer, not the coach"
+        );
+        assert!(
+            share(&coach_hears, 400.0) > 0.3 && share(&coach_hears, 700.0) > 0.3,
+            "the coach hears everyone"
+        );
+        for call in [customer, other, coach] {
+            hub.leave(call, LeaveReason::Hangup).await;
+        }
     }
 }

@@ -43,6 +43,7 @@ mod membership;
 mod metrics;
 mod player;
 mod room;
+mod room_audio;
 mod rtp_activity;
 mod rtp_ports;
 mod sip_guard;

@@ -65,6 +65,16 @@ pub enum CallNotice {
     WaitEnded,
     /// The room started: wait audio is over.
     Started,
+    /// The call was put on hold with a `HoldUrl` (2010 API): make its
+    /// audio and give it to the room ([`crate::room::RoomHandle::replace_hold_music`]);
+    /// the leg hears silence until then.
+    HoldMusic(api::Fetchable),
+    /// The API's `AnnounceUrl`: make its audio and play it in the room, to
+    /// this call (`to_room: false`) or to the whole conference.
+    Announce {
+        audio: api::Fetchable,
+        to_room: bool,
+    },
 }
 
 /// A change to a call's leg that SIP reported (a re-INVITE, an UPDATE).
@@ -89,6 +99,12 @@ pub enum RoomReport {
         conference: ConferenceSid,
         call: CallSid,
         digit: Digit,
+    },
+    /// An announcement played to its end in `conference`: to `call`, or
+    /// (`None`) to the whole conference (the 2010 API's `announcement-end`).
+    AnnouncementEnded {
+        conference: ConferenceSid,
+        call: Option<CallSid>,
     },
 }
 

@@ -414,7 +414,9 @@ impl RoomGauges {
                 status: ConferenceStatus::Init,
                 ..
             }
-            | Event::ParticipantMuted { .. } => {}
+            | Event::ParticipantMuted { .. }
+            | Event::ParticipantHold { .. }
+            | Event::ParticipantEndOnExit { .. } => {}
             Event::ParticipantJoined { .. } => {
                 metrics.participants.inc();
             }
@@ -577,6 +579,8 @@ mod tests {
         let status = |n, status| Event::StatusChanged {
             sid: sid(n),
             status,
+            reason: None,
+            ending_call: None,
             at,
         };
         let text = observe(&[
@@ -599,6 +603,8 @@ mod tests {
                 muted: false,
                 start_conference_on_enter: true,
                 end_conference_on_exit: false,
+                label: None,
+                coach: None,
                 at,
             },
             status(1, ConferenceStatus::InProgress),

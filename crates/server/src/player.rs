@@ -92,7 +92,8 @@ impl Player {
             match event {
                 MediaEvent::Latched { remote, .. } => self.remote = Some(remote),
                 MediaEvent::WaitSourceEnded { .. } => ended = true,
-                MediaEvent::Dtmf { .. } => {}
+                // Announcements are played in rooms only.
+                MediaEvent::Dtmf { .. } | MediaEvent::AnnouncementEnded { .. } => {}
             }
         }
         if ended {

@@ -4,7 +4,8 @@
 //!
 //! The hub spawns it when the conference rules create a conference and stops it
 //! when they complete it; in between the hub sends it what the rules decided
-//! (add or remove a leg, mute, start, beep). Each tick drains every leg's
+//! (add or remove a leg, mute, start, beep, and the 2010 API's hold,
+//! coaching and announcements). Each tick drains every leg's
 //! socket without blocking (`try_recv_from`, no wake-up per packet), mixes,
 //! and sends each leg's packet from the leg's own socket. A missed tick is
 //! skipped rather than bunched up, as the jitter buffers expect. Each tick
@@ -75,6 +76,23 @@ enum Command {
         source: Option<Box<dyn AudioSource + Send>>,
     },
     Beep(Beep),
+    SetOnHold {
+        call: CallSid,
+        music: Option<Box<dyn AudioSource + Send>>,
+        applied: oneshot::Sender<()>,
+    },
+    ReplaceHoldMusic {
+        call: CallSid,
+        music: Box<dyn AudioSource + Send>,
+    },
+    SetCoaching {
+        call: CallSid,
+        coached: CallSid,
+    },
+    Announce {
+        to: Option<CallSid>,
+        audio: Box<dyn AudioSource + Send>,
+    },
 }
 
 /// The hub's (and a call's) way to the room task. Dropping every handle
@@ -206,6 +224,41 @@ impl RoomHandle {
 
     pub async fn beep(&self, beep: Beep) {
         let _ = self.tx.send(Command::Beep(beep)).await;
+    }
+
+    /// Puts the call's leg on hold in the conference, hearing `music`
+    /// (`Some`), or takes it off (`None`); returns once a tick has mixed
+    /// with the new state.
+    pub async fn set_on_hold(&self, call: CallSid, music: Option<Box<dyn AudioSource + Send>>) {
+        let (applied, done) = oneshot::channel();
+        let command = Command::SetOnHold {
+            call,
+            music,
+            applied,
+        };
+        if self.tx.send(command).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// What a leg still on hold hears from now on (its `HoldUrl`'s audio,
+    /// made after the hold); nothing if it is no longer on hold.
+    pub async fn replace_hold_music(&self, call: CallSid, music: Box<dyn AudioSource + Send>) {
+        let _ = self
+            .tx
+            .send(Command::ReplaceHoldMusic { call, music })
+            .await;
+    }
+
+    /// Makes the call's leg a coach of `coached`'s: only that leg hears it.
+    pub async fn set_coaching(&self, call: CallSid, coached: CallSid) {
+        let _ = self.tx.send(Command::SetCoaching { call, coached }).await;
+    }
+
+    /// Plays `audio` over what `to` hears, or everyone not on hold (`None`);
+    /// its end is reported as [`RoomReport::AnnouncementEnded`].
+    pub async fn announce(&self, to: Option<CallSid>, audio: Box<dyn AudioSource + Send>) {
+        let _ = self.tx.send(Command::Announce { to, audio }).await;
     }
 }
 
@@ -352,6 +405,49 @@ impl RoomTask {
                 }
             }
             Command::Beep(beep) => self.room.play_beep(beep),
+            control => self.conference_control(control),
+        }
+    }
+
+    /// The conference's own controls (2010 API): hold, coaching, announcements.
+    fn conference_control(&mut self, command: Command) {
+        match command {
+            Command::SetOnHold {
+                call,
+                music,
+                applied,
+            } => {
+                if let Some(&id) = self.calls.get(&call) {
+                    let _ = self.room.set_on_hold(id, music);
+                }
+                self.acks.push(applied);
+            }
+            Command::ReplaceHoldMusic { call, music } => {
+                if let Some(&id) = self.calls.get(&call)
+                    && self.room.is_on_hold(id)
+                {
+                    let _ = self.room.set_on_hold(id, Some(music));
+                }
+            }
+            Command::SetCoaching { call, coached } => {
+                if let (Some(&id), Some(&target)) =
+                    (self.calls.get(&call), self.calls.get(&coached))
+                {
+                    let _ = self.room.set_coaching(id, Some(target));
+                }
+            }
+            Command::Announce { to, audio } => {
+                let to = match to {
+                    Some(call) => match self.calls.get(&call) {
+                        Some(&id) => Some(id),
+                        None => return,
+                    },
+                    None => None,
+                };
+                let _ = self.room.announce(to, audio);
+            }
+            // The rest are `command`'s, which sent only these here.
+            _ => {}
         }
     }
 
@@ -416,6 +512,19 @@ impl RoomTask {
                     let _ = leg.notify.try_send(CallNotice::WaitEnded);
                 }
             }
+            MediaEvent::AnnouncementEnded { leg } => {
+                let call = match leg {
+                    Some(id) => match self.legs.get(&id) {
+                        Some(leg) => Some(leg.call.clone()),
+                        None => return,
+                    },
+                    None => None,
+                };
+                let _ = self.reports.send(RoomReport::AnnouncementEnded {
+                    conference: self.conference.clone(),
+                    call,
+                });
+            }
             MediaEvent::Dtmf { leg, digit } => {
                 let Some(leg) = self.legs.get(&leg) else {
                     return;
@@ -463,5 +572,65 @@ mod tests {
         let a = ConferenceSid::from_random([1; 16]);
         let b = ConferenceSid::from_random([2; 16]);
         assert_ne!(tick_phase(&a), tick_phase(&b));
+    }
+
+    /// A clip of `ms` milliseconds of a quiet tone.
+    fn clip(ms: usize) -> Box<dyn AudioSource + Send> {
+        let samples: Arc<[i16]> = vec![1000i16; ms * 8].into();
+        Box::new(media::PcmSource::new(samples, media::Repeat::Times(1)))
+    }
+
+    #[tokio::test]
+    async fn announcements_report_their_end_to_the_hub_with_whom_they_were_for() {
+        let (reports, mut reported) = mpsc::unbounded_channel();
+        let sid = ConferenceSid::from_random([7; 16]);
+        let mix = MixRuntime::new();
+        let room = spawn(&sid, reports, Arc::new(Metrics::new()), &mix);
+        let call = CallSid::from_random([8; 16]);
+        let (notify, _notices) = mpsc::channel(4);
+        let leg = LegHandover {
+            socket: tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+            config: media::LegConfig {
+                codec: media::Codec::Pcmu,
+                payload_type: 0,
+                telephone_event_pt: None,
+                ssrc: media::Ssrc(1),
+                initial_seq: media::SeqNo(1),
+                initial_ts: media::RtpTimestamp(1),
+                remote: None,
+                jitter: media::JitterConfig::default(),
+            },
+            wait: None,
+            hangup_on_star: false,
+            held: false,
+            activity: RtpActivity::new(Instant::now()),
+            rtcp_mux: false,
+            rtcp: None,
+            notify,
+        };
+        room.add_leg(call.clone(), leg, false).await;
+        // A call the room does not have gets nothing, and reports nothing.
+        room.announce(Some(CallSid::from_random([9; 16])), clip(40))
+            .await;
+        room.announce(Some(call.clone()), clip(60)).await;
+        let ended = tokio::time::timeout(Duration::from_secs(5), reported.recv()).await;
+        assert_eq!(
+            ended.ok().flatten(),
+            Some(RoomReport::AnnouncementEnded {
+                conference: sid.clone(),
+                call: Some(call),
+            })
+        );
+        room.announce(None, clip(60)).await;
+        let ended = tokio::time::timeout(Duration::from_secs(5), reported.recv()).await;
+        assert_eq!(
+            ended.ok().flatten(),
+            Some(RoomReport::AnnouncementEnded {
+                conference: sid,
+                call: None,
+            })
+        );
     }
 }

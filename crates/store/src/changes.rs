@@ -64,6 +64,32 @@ pub enum Change {
         muted: bool,
         at: Timestamp,
     },
+    /// A caller was put on hold or taken off it (2010 API), as
+    /// `ParticipantMuted`.
+    ParticipantHold {
+        conference_sid: ConferenceSid,
+        call_sid: CallSid,
+        hold: bool,
+        at: Timestamp,
+    },
+    /// A caller's `end_conference_on_exit` was changed (2010 API), as
+    /// `ParticipantMuted`.
+    ParticipantEndOnExit {
+        conference_sid: ConferenceSid,
+        call_sid: CallSid,
+        end_conference_on_exit: bool,
+        at: Timestamp,
+    },
+    /// Why the conference ended and whose leaving ended it (2010 API
+    /// `reason_conference_ended`, `call_sid_ending_conference`); its owner
+    /// writes it with the `ConferenceStatus` that completes it, in one
+    /// batch. `NotFound` if no such conference.
+    ConferenceEnding {
+        sid: ConferenceSid,
+        reason: ConferenceEndReason,
+        call_sid_ending: Option<CallSid>,
+        at: Timestamp,
+    },
 }
 
 /// `date_updated` becomes `$1` unless it is already later. `$1` is the time.
@@ -248,24 +274,92 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
             muted,
             at,
         } => {
-            let sql = format!(
-                "UPDATE participants SET muted = $2, {FORWARD_DATE_UPDATED} \
-                 WHERE conference_sid = $3 AND call_sid = $4"
-            );
-            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(at.as_micros())
-                .bind(bool_to_db(*muted))
-                .bind(conference_sid.as_str())
-                .bind(call_sid.as_str())
-                .execute(&mut *conn)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound("participant".into()));
-            }
-            touch_conference(conn, conference_sid, *at).await?;
+            let flag = ParticipantFlag::Muted;
+            set_participant_flag(conn, conference_sid, call_sid, flag, *muted, *at).await?;
+        }
+        Change::ParticipantHold {
+            conference_sid,
+            call_sid,
+            hold,
+            at,
+        } => {
+            let flag = ParticipantFlag::Hold;
+            set_participant_flag(conn, conference_sid, call_sid, flag, *hold, *at).await?;
+        }
+        Change::ParticipantEndOnExit {
+            conference_sid,
+            call_sid,
+            end_conference_on_exit,
+            at,
+        } => {
+            let flag = ParticipantFlag::EndConferenceOnExit;
+            let value = *end_conference_on_exit;
+            set_participant_flag(conn, conference_sid, call_sid, flag, value, *at).await?;
+        }
+        Change::ConferenceEnding {
+            sid,
+            reason,
+            call_sid_ending,
+            at,
+        } => {
+            sqlx::query(
+                "UPDATE conferences SET reason_ended = $1, call_sid_ending = $2 WHERE sid = $3",
+            )
+            .bind(reason.as_str())
+            .bind(call_sid_ending.as_ref().map(|c| c.as_str().to_owned()))
+            .bind(sid.as_str())
+            .execute(&mut *conn)
+            .await?;
+            touch_conference(conn, sid, *at).await?;
         }
     }
     Ok(())
+}
+
+/// A participant's boolean column the API changes.
+#[derive(Debug, Clone, Copy)]
+enum ParticipantFlag {
+    Muted,
+    Hold,
+    EndConferenceOnExit,
+}
+
+impl ParticipantFlag {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Muted => "muted",
+            Self::Hold => "hold",
+            Self::EndConferenceOnExit => "end_conference_on_exit",
+        }
+    }
+}
+
+/// Sets one flag of a participant and moves its and its conference's
+/// `date_updated` forward; `NotFound` if no such participant.
+async fn set_participant_flag(
+    conn: &mut AnyConnection,
+    conference_sid: &ConferenceSid,
+    call_sid: &CallSid,
+    flag: ParticipantFlag,
+    value: bool,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE participants SET {column} = $2, {FORWARD_DATE_UPDATED} \
+         WHERE conference_sid = $3 AND call_sid = $4",
+        column = flag.column()
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(at.as_micros())
+        .bind(bool_to_db(value))
+        .bind(conference_sid.as_str())
+        .bind(call_sid.as_str())
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("participant".into()));
+    }
+    touch_conference(conn, conference_sid, at).await
 }
 
 /// Moves a conference's `date_updated` forward to `at`; `NotFound` if there

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use model::test_util::SplitMix64;
 use model::{
-    Account, AccountSid, AuthToken, CallRecord, CallSid, CallStatus, ConferenceFilter,
-    ConferenceRecord, ConferenceSid, ConferenceStatus, DateRange, HttpMethod, PageRequest,
-    ParticipantFilter, ParticipantRecord, PhoneNumber, PhoneNumberSid, Timestamp,
+    Account, AccountSid, AuthToken, CallRecord, CallSid, CallStatus, ConferenceEndReason,
+    ConferenceFilter, ConferenceRecord, ConferenceSid, ConferenceStatus, DateRange, HttpMethod,
+    PageRequest, ParticipantFilter, ParticipantRecord, PhoneNumber, PhoneNumberSid, Timestamp,
 };
 use sqlx::{AssertSqlSafe, Connection, Executor};
 use store::{Backend, Change, Store, StoreError};
@@ -69,6 +69,7 @@ on_both_backends!(
     corrupt_rows_are_errors_not_panics,
     calls_are_recorded_finished_and_recovered,
     integrity_check_reports_planted_problems,
+    hold_label_coach_end_on_exit_and_end_reason_are_recorded,
 );
 
 struct TestDb {
@@ -1844,4 +1845,117 @@ async fn calls_are_recorded_finished_and_recovered(db: &TestDb) {
     );
     let untouched = s.call(&first.sid).await.unwrap().unwrap();
     assert_eq!(untouched.status, CallStatus::FailedApplicationError);
+}
+
+async fn hold_label_coach_end_on_exit_and_end_reason_are_recorded(db: &TestDb) {
+    let s = &db.store;
+    let a = with_account(s, 1).await;
+    let c = conference(1, &a, "Room", t(100));
+    let p1 = ParticipantRecord {
+        label: Some("customer".into()),
+        end_conference_on_exit: false,
+        ..participant(1, &c, t(110))
+    };
+    let p2 = ParticipantRecord {
+        label: Some("coach".into()),
+        call_sid_to_coach: Some(p1.call_sid.clone()),
+        ..participant(2, &c, t(111))
+    };
+    s.apply(&[
+        Change::ConferenceCreated(c.clone()),
+        Change::ParticipantJoined(p1.clone()),
+        Change::ParticipantJoined(p2.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(participants_of(s, &c).await, vec![p1.clone(), p2.clone()]);
+    // A label is unique within its conference.
+    let taken = ParticipantRecord {
+        label: Some("customer".into()),
+        ..participant(3, &c, t(112))
+    };
+    assert!(matches!(
+        s.apply(&[Change::ParticipantJoined(taken)]).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    s.apply(&[
+        Change::ParticipantHold {
+            conference_sid: c.sid.clone(),
+            call_sid: p1.call_sid.clone(),
+            hold: true,
+            at: t(120),
+        },
+        Change::ParticipantEndOnExit {
+            conference_sid: c.sid.clone(),
+            call_sid: p1.call_sid.clone(),
+            end_conference_on_exit: true,
+            at: t(121),
+        },
+    ])
+    .await
+    .unwrap();
+    let got = s
+        .participant(&a, &c.sid, &p1.call_sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            got.hold,
+            got.end_conference_on_exit,
+            got.muted,
+            got.date_updated
+        ),
+        (true, true, false, t(121))
+    );
+    assert_eq!(get_conf(s, &c).await.date_updated, t(121));
+    let nf = |r: Result<(), StoreError>| matches!(r, Err(StoreError::NotFound(_)));
+    assert!(nf(s
+        .apply(&[Change::ParticipantHold {
+            conference_sid: c.sid.clone(),
+            call_sid: call_sid(99),
+            hold: true,
+            at: t(122),
+        }])
+        .await));
+
+    s.apply(&[
+        Change::ConferenceEnding {
+            sid: c.sid.clone(),
+            reason: ConferenceEndReason::EndConferenceOnExitKicked,
+            call_sid_ending: Some(p1.call_sid.clone()),
+            at: t(130),
+        },
+        Change::ConferenceStatus {
+            sid: c.sid.clone(),
+            status: ConferenceStatus::Completed,
+            at: t(130),
+        },
+    ])
+    .await
+    .unwrap();
+    let ended = get_conf(s, &c).await;
+    assert_eq!(
+        (
+            ended.status,
+            ended.reason_ended,
+            ended.call_sid_ending,
+            ended.date_updated
+        ),
+        (
+            ConferenceStatus::Completed,
+            Some(ConferenceEndReason::EndConferenceOnExitKicked),
+            Some(p1.call_sid.clone()),
+            t(130)
+        )
+    );
+    assert!(nf(s
+        .apply(&[Change::ConferenceEnding {
+            sid: conference_sid(99),
+            reason: ConferenceEndReason::EndedViaApi,
+            call_sid_ending: None,
+            at: t(131),
+        }])
+        .await));
 }
