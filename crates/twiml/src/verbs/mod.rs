@@ -8,6 +8,7 @@
 
 pub(crate) mod conference;
 pub(crate) mod dial;
+pub(crate) mod gather;
 pub(crate) mod hangup;
 pub(crate) mod pause;
 pub(crate) mod play;
@@ -16,6 +17,7 @@ pub(crate) mod say;
 
 pub use conference::{Conference, WaitAudio};
 pub use dial::Dial;
+pub use gather::{Gather, Prompt};
 pub use pause::Pause;
 pub use play::Play;
 pub use redirect::Redirect;
