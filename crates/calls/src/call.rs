@@ -403,6 +403,9 @@ impl Call {
                     wait,
                     hangup_on_star,
                     time_limit,
+                    label,
+                    coach,
+                    status_callback,
                 } => {
                     if !self.media {
                         // No leg to hand over (it was not given back).
@@ -415,9 +418,9 @@ impl Call {
                         WaitAudio::Silence | WaitAudio::Url { .. } => None,
                     };
                     let request = JoinRequest {
-                        label: None,
-                        coach: None,
-                        status_callback: None,
+                        label,
+                        coach,
+                        status_callback,
                         account: self.info.account_sid.clone(),
                         name,
                         call: self.info.call_sid.clone(),

@@ -1218,3 +1218,29 @@ fn keys_in_a_room_are_not_the_scripts() {
     press(&mut h, "3");
     assert_eq!(digits_sent(&h), [("/pin=3".into(), Some(String::new()))]);
 }
+
+#[test]
+fn todays_conference_attributes_reach_the_join_request() {
+    let h = started(
+        r#"<Response><Dial><Conference participantLabel="agent" beep="onExit" coach="CA42ed11f93dc08b952027ffbc406d0868" statusCallback="/cb" statusCallbackEvent="start end" jitterBufferSize="small">room</Conference></Dial></Response>"#,
+    );
+    let request = h
+        .log
+        .iter()
+        .find_map(|c| match c {
+            CallCommand::Join { request, .. } => Some(request),
+            _ => None,
+        })
+        .expect("a join");
+    assert_eq!(request.name, "room");
+    assert_eq!(request.label.as_deref(), Some("agent"));
+    assert_eq!(
+        request.coach.as_ref().map(|c| c.as_str()),
+        Some("CA42ed11f93dc08b952027ffbc406d0868")
+    );
+    assert!(!request.options.beep && request.options.beep_on_exit);
+    let callback = request.status_callback.as_ref().expect("a status callback");
+    assert_eq!(callback.url, "http://app.example.com/cb");
+    assert_eq!(callback.method, HttpMethod::Post);
+    assert_eq!(callback.events, ["start", "end"]);
+}

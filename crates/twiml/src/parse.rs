@@ -53,7 +53,8 @@ pub enum Verb {
     Pause(Pause),
     Redirect(Redirect),
     Hangup,
-    Dial(Dial),
+    /// Boxed: with its `<Conference>` it is the largest verb by far.
+    Dial(Box<Dial>),
     Gather(Gather),
 }
 
@@ -88,7 +89,7 @@ impl Document {
                     crate::verbs::hangup::parse(el, &mut cx)?;
                     Some(Verb::Hangup)
                 }
-                "Dial" => Some(Verb::Dial(Dial::parse(el, &mut cx)?)),
+                "Dial" => Some(Verb::Dial(Box::new(Dial::parse(el, &mut cx)?))),
                 "Gather" => Some(Verb::Gather(Gather::parse(el, &mut cx)?)),
                 other => return Err(ParseError::UnknownVerb(clip(other))),
             };

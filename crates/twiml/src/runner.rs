@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use model::HttpMethod;
+use model::{CallSid, HttpMethod, StatusCallback};
 
 use crate::fetch::{FetchBudget, url_for_logs};
 use media::Repeat;
@@ -66,13 +66,17 @@ pub enum Action {
     /// Call mode: put the caller in the room `name` of the call's account,
     /// hearing `wait` while it has not started; leave it on `*` if
     /// `hangup_on_star`, and after `time_limit`. Then `left_conference` (or
-    /// `join_failed`).
+    /// `join_failed`). `label`, `coach` and `status_callback` are the
+    /// `<Conference>`'s `participantLabel`, `coach` and `statusCallback…`.
     JoinConference {
         name: String,
         options: ParticipantOptions,
         wait: WaitAudio,
         hangup_on_star: bool,
         time_limit: Duration,
+        label: Option<String>,
+        coach: Option<CallSid>,
+        status_callback: Option<StatusCallback>,
     },
     /// Call mode: a `<Gather>` waits for a key: its prompts are over, or a
     /// key was pressed. Report each key with `digit`, and `gather_timed_out`
@@ -281,7 +285,7 @@ impl Runner {
                     Step::Prompt(Some(playing)) => match playing.next() {
                         Some((step, rest)) => {
                             self.steps.push_back(step);
-                            gathering.step = Step::Prompt(Some(rest));
+                            gathering.step = Step::Prompt(Some(Box::new(rest)));
                             self.state = State::Gathering(gathering);
                         }
                         None => self.prompt(gathering),
@@ -480,6 +484,7 @@ impl Runner {
                         .push_back(Action::WaitWarn(WaitWarning::NotAllowed("Dial")));
                 }
                 Verb::Dial(dial) => {
+                    let dial = *dial;
                     let conference = dial.conference;
                     self.steps.push_back(Action::JoinConference {
                         name: conference.name,
@@ -487,6 +492,9 @@ impl Runner {
                         wait: conference.wait,
                         hangup_on_star: dial.hangup_on_star,
                         time_limit: dial.time_limit,
+                        label: conference.label,
+                        coach: conference.coach,
+                        status_callback: conference.status_callback,
                     });
                     self.state = State::InConference {
                         action: dial.action,
@@ -519,12 +527,12 @@ impl Runner {
                 };
                 let (first, playing) = Playing::start(action, say.repeat);
                 self.steps.push_back(first);
-                Step::Prompt(Some(playing))
+                Step::Prompt(Some(Box::new(playing)))
             }
             Some(Prompt::Play(play)) => {
                 let (first, playing) = Playing::start(Action::Play { url: play.url }, play.repeat);
                 self.steps.push_back(first);
-                Step::Prompt(Some(playing))
+                Step::Prompt(Some(Box::new(playing)))
             }
             Some(Prompt::Pause(pause)) => {
                 self.steps.push_back(Action::Pause {
@@ -653,7 +661,7 @@ pub(crate) struct Gathering {
 enum Step {
     /// A prompt plays: a Say or Play with its repetitions still to come,
     /// or a Pause (`None`).
-    Prompt(Option<Playing<Action>>),
+    Prompt(Option<Box<Playing<Action>>>),
     /// The prompts are over: waiting for a key.
     Listening,
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use conference::{JoinError, LeaveReason, ParticipantOptions};
-use model::HttpMethod;
+use model::{HttpMethod, StatusCallback};
 use twiml::{
     Action, AppError, CallInfo, CallScript, FetchError, FetchedBody, HangupReason, HttpUrl,
     MAX_FETCHES_IN_A_ROW, ParseError, Voice, WaitAudio, Warning, WebhookRequest,
@@ -365,7 +365,9 @@ fn dial_conference_joins_with_the_documents_options() {
         "<Response><Dial hangupOnStar=\"true\" timeLimit=\"600\">\
            <Conference muted=\"True\" beep=\"false\" startConferenceOnEnter=\"false\" \
              endConferenceOnExit=\"true\" waitUrl=\"wait.xml\" waitMethod=\"GET\" \
-             maxParticipants=\"10\">  Sales Standup  </Conference>\
+             maxParticipants=\"10\" participantLabel=\"chair\" \
+             coach=\"CA42ed11f93dc08b952027ffbc406d0868\" statusCallback=\"events\" \
+             statusCallbackEvent=\"join leave\">  Sales Standup  </Conference>\
          </Dial></Response>",
     );
     assert_eq!(
@@ -375,6 +377,7 @@ fn dial_conference_joins_with_the_documents_options() {
             options: ParticipantOptions {
                 muted: true,
                 beep: false,
+                beep_on_exit: false,
                 start_conference_on_enter: false,
                 end_conference_on_exit: true,
                 max_participants: Some(10),
@@ -385,6 +388,13 @@ fn dial_conference_joins_with_the_documents_options() {
             },
             hangup_on_star: true,
             time_limit: Duration::from_secs(600),
+            label: Some("chair".into()),
+            coach: Some(call().call_sid),
+            status_callback: Some(StatusCallback {
+                url: "http://app.example.com/conf/events".into(),
+                method: HttpMethod::Post,
+                events: vec!["join".into(), "leave".into()],
+            }),
         }]
     );
 }
@@ -405,6 +415,9 @@ fn dial_defaults() {
             wait: WaitAudio::BuiltIn,
             hangup_on_star: false,
             time_limit: Duration::from_secs(14_400),
+            label: None,
+            coach: None,
+            status_callback: None,
         }]
     );
 }
