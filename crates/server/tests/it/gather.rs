@@ -2,12 +2,13 @@
 //! gathers four keys, which the testkit phone presses as RFC 4733 events (or
 //! sends as a SIP INFO); the action gets them as `Digits`, signed; the right
 //! PIN joins the room (and the two callers hear each other), a wrong one
-//! hears a message and is asked again. RTP ports 51000–51999.
+//! hears a message and is asked again; a SIP INFO key and an in-band one
+//! are gathered too. RTP ports 51000–51299 and 51400–51449.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
 
-use crate::common::caller::{Caller, DEADLINE, hears};
+use crate::common::caller::{Caller, DEADLINE, Line, hears};
 use crate::common::rig::{App, Hit, Hits, Rig, add_number_for, param};
 use media::goertzel::rms;
 use media::tone_fraction;
@@ -183,6 +184,47 @@ async fn a_sip_info_key_is_gathered_too() {
         menu.signature,
         menu.expected_signature(&base, &account.auth_token)
     );
+    caller.expect_bye().await;
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_band_key_is_gathered_from_a_phone_without_telephone_event() {
+    let rig = Rig::new((51400, 51449), false).await;
+    let (base, hits) = App::new()
+        .twiml(
+            "/voice",
+            "<Response><Gather numDigits=\"1\" action=\"/key\">\
+             <Play>/tone/1000/8000</Play></Gather></Response>",
+        )
+        .twiml("/key", "<Response><Hangup/></Response>")
+        .start()
+        .await;
+    let account = rig.account.clone();
+    add_number_for(
+        &rig,
+        &account,
+        "5551400",
+        &format!("{base}/voice"),
+        HttpMethod::Post,
+    )
+    .await;
+    // PCMU only: keys can come only as tones.
+    let line = Line {
+        formats: Some(("0", &["a=rtpmap:0 PCMU/8000"])),
+        ..Line::UDP
+    };
+    let mut caller = Caller::dial_on(line, rig.sip, "5551400", "dave", 0)
+        .await
+        .unwrap();
+    assert_eq!(caller.call().telephone_event(), None);
+    caller
+        .until_heard("the prompt's beep", hears(1000.0, 400.0))
+        .await;
+    caller.call().send_tones(770, 1336); // '5'
+    let key = hits.to("/key", "").await;
+    caller.call().send_silence();
+    assert_eq!(param(&key, "Digits"), "5", "{key:?}");
     caller.expect_bye().await;
     rig.server.stop().await;
 }
