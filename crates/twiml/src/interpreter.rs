@@ -44,7 +44,10 @@
 //!   keys, the action is requested with `Digits` and `FinishedOnKey`, and
 //!   its document replaces this one; with none, the next verb runs (or,
 //!   with `actionOnEmptyResult`, the action with `Digits=""`). A
-//!   `finishOnKey` pressed first counts as no keys. Keys pressed while no
+//!   `finishOnKey` pressed first counts as no keys. With no `action`, the
+//!   keys go to the URL the document was requested from (before a GET's
+//!   parameters); a script that came with its verbs has no such URL, and
+//!   its actionless `<Gather>` goes on with the next verb. Keys pressed while no
 //!   `<Gather>` is under way (before it, between documents) are dropped,
 //!   not kept for the next `<Gather>`: Twilio drops them too.
 

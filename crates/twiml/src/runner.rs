@@ -160,6 +160,9 @@ pub(crate) struct Runner {
     steps: VecDeque<Action>,
     /// The rest of the current document.
     verbs: VecDeque<Verb>,
+    /// The URL the current document was requested from (as named, before
+    /// a GET's parameters): a `<Gather>`'s default action.
+    document: Option<HttpUrl>,
     state: State,
     budget: FetchBudget,
 }
@@ -214,6 +217,7 @@ impl Runner {
             mode,
             steps: VecDeque::new(),
             verbs: VecDeque::new(),
+            document: None,
             state: State::Ready,
             budget: FetchBudget::default(),
         }
@@ -232,6 +236,7 @@ impl Runner {
         let State::Fetching { url } = &self.state else {
             return;
         };
+        let requested = url.clone();
         let response = match result {
             Ok(response) => response,
             Err(error) => {
@@ -253,6 +258,7 @@ impl Runner {
                 error,
             }),
             Ok(document) => {
+                self.document = Some(requested);
                 self.steps
                     .extend(document.warnings.into_iter().map(Action::Warn));
                 self.verbs = document.verbs.into();
@@ -559,16 +565,18 @@ impl Runner {
             return;
         };
         let Gathering { gather, digits, .. } = *gathering;
-        if digits.is_empty() && !gather.action_on_empty_result {
+        let action = gather.action.or_else(|| self.document.clone());
+        let Some(action) = action.filter(|_| !digits.is_empty() || gather.action_on_empty_result)
+        else {
             return self.run();
-        }
+        };
         let mut extra = Params::new();
         extra.push("Digits", digits);
         extra.push(
             "FinishedOnKey",
             finished_on.map(String::from).unwrap_or_default(),
         );
-        self.fetch(gather.action, gather.method, extra);
+        self.fetch(action, gather.method, extra);
     }
 
     fn play(&mut self, step: Action, repeat: Repeat) {

@@ -982,3 +982,38 @@ fn a_stream_of_keys_is_bounded() {
     }
     assert_eq!(pressed, twiml::runner::MAX_DIGITS);
 }
+
+#[test]
+fn the_default_action_is_the_url_the_document_was_requested_from() {
+    // Fetched with GET: the document's final URL carries the call's
+    // parameters; the default action does not repeat them.
+    let (mut script, request) = started(HttpMethod::Get);
+    let fetched_from = request.request_url();
+    assert!(fetched_from.query().is_some());
+    script.fetched(Ok(FetchedBody {
+        url: fetched_from,
+        content_type: Some("text/xml".into()),
+        body: b"<Response><Gather method=\"GET\" numDigits=\"1\"/></Response>".to_vec(),
+    }));
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+    assert!(script.digit('8'));
+    let action = expect_fetch(&mut script);
+    assert_eq!(action.url.as_str(), VOICE_URL);
+    let url = action.request_url();
+    assert_eq!(url.query().unwrap().matches("CallSid=").count(), 1, "{url}");
+    assert!(url.query().unwrap().ends_with("&Digits=8&FinishedOnKey="));
+}
+
+#[test]
+fn a_script_with_no_document_url_has_no_default_action() {
+    let base = Url::parse("http://confab.invalid/").unwrap();
+    let doc = twiml::Document::parse(
+        b"<Response><Gather numDigits=\"1\"/><Say>next</Say></Response>",
+        &base,
+    )
+    .unwrap();
+    let mut script = CallScript::from_verbs(call(), doc.verbs);
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+    assert!(script.digit('1'));
+    assert_eq!(drain(&mut script), [say("next")]);
+}

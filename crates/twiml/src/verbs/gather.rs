@@ -3,7 +3,9 @@
 //!
 //! Attributes and their defaults (Twilio's of today):
 //! - `action`: a URL relative to this document; absent or empty, the
-//!   document's own URL (Twilio re-requests the TwiML it is running);
+//!   document's own URL (Twilio re-requests the TwiML it is running): the
+//!   URL the runner requested it from, before any parameters it appended
+//!   for a GET (so they are not sent twice);
 //! - `method`: GET or POST, default POST;
 //! - `timeout`: whole seconds ≥ 1, default 5: how long to wait for a key
 //!   once the nested prompts are over, and again after each key;
@@ -35,8 +37,10 @@ use crate::verbs::{Pause, Play, Say};
 /// A parsed `<Gather>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gather {
-    /// Where the keys go (the document's own URL unless given).
-    pub action: HttpUrl,
+    /// Where the keys go; `None`: the document's own URL, which the
+    /// runner knows (a script that came with its verbs has none: then the
+    /// gather is over without a request, as if no key was pressed).
+    pub action: Option<HttpUrl>,
     pub method: HttpMethod,
     /// The wait for a key after the prompts and after each key.
     pub timeout: Duration,
@@ -89,14 +93,8 @@ impl Gather {
             cx.warnings.push(Warning::IgnoredText(NAME));
         }
         let action = match el.attr("action").map(str::trim) {
-            None | Some("") => {
-                HttpUrl::from_url(cx.base.clone()).map_err(|error| ParseError::BadUrl {
-                    element: NAME,
-                    what: "action",
-                    error,
-                })?
-            }
-            Some(reference) => cx.url(NAME, "action", reference)?,
+            None | Some("") => None,
+            Some(reference) => Some(cx.url(NAME, "action", reference)?),
         };
         let method = cx.method(el, NAME, "method");
         let timeout = cx.seconds(el, NAME, "timeout", DEFAULT_TIMEOUT_SECS);
@@ -184,7 +182,7 @@ mod tests {
     #[test]
     fn defaults_are_todays() {
         let (g, w) = gather("<Gather/>").unwrap();
-        assert_eq!(g.action.as_str(), BASE);
+        assert_eq!(g.action, None);
         assert_eq!(g.method, HttpMethod::Post);
         assert_eq!(g.timeout, Duration::from_secs(5));
         assert_eq!(g.finish_on_key, Some('#'));
@@ -193,7 +191,7 @@ mod tests {
         assert_eq!(g.prompts, []);
         assert_eq!(w, []);
         let (g, _) = gather("<Gather action=\"  \"></Gather>").unwrap();
-        assert_eq!(g.action.as_str(), BASE);
+        assert_eq!(g.action, None);
     }
 
     #[test]
@@ -204,7 +202,7 @@ mod tests {
              language=\"fr-FR\"/>",
         )
         .unwrap();
-        assert_eq!(g.action.as_str(), "http://h.example/pin");
+        assert_eq!(g.action.unwrap().as_str(), "http://h.example/pin");
         assert_eq!(g.method, HttpMethod::Get);
         assert_eq!(g.timeout, Duration::from_secs(12));
         assert_eq!(g.finish_on_key, Some('*'));
