@@ -90,6 +90,8 @@ enum Busy {
         id: ReqId,
         then: AfterPlay,
     },
+    /// A `<Gather>` waits for a key ([`TimerKind::GatherTimeout`] runs).
+    Listening,
 }
 
 /// What a play ending means to the script.
@@ -189,6 +191,13 @@ impl Call {
         matches!(self.phase, Phase::InRoom { .. })
     }
 
+    /// Whether a `<Gather>` is collecting the caller's keys: the shell
+    /// reads the call's media every 20 ms meanwhile, so that keys (in-band
+    /// ones above all) are heard when they are pressed.
+    pub fn gathering(&self) -> bool {
+        matches!(self.phase, Phase::Script(_)) && self.script.gathering()
+    }
+
     /// Runs the action of every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = self.now.max(now);
@@ -208,6 +217,13 @@ impl Call {
                     }
                 }
                 TimerKind::RtpInactivity => self.rtp_timed_out(),
+                TimerKind::GatherTimeout => {
+                    if matches!(self.phase, Phase::Script(Busy::Listening)) {
+                        self.phase = Phase::Script(Busy::Idle);
+                        self.script.gather_timed_out();
+                        self.advance();
+                    }
+                }
             }
         }
         debug_assert!(
@@ -238,6 +254,7 @@ impl Call {
             CallInput::ClipMade { id, result } => self.clip_made(id, result),
             CallInput::PlayEnded { id } => self.play_ended(id),
             CallInput::RtpSeen(at) => self.rtp_seen(at),
+            CallInput::Digit(key) => self.digit(key),
             CallInput::Shutdown => self.shutdown(),
         }
     }
@@ -327,6 +344,25 @@ impl Call {
         }
     }
 
+    /// A key, out of a room: the script's `<Gather>` takes it or it is
+    /// dropped. Taken during a prompt, the prompt stops (barge-in).
+    fn digit(&mut self, key: char) {
+        let Phase::Script(busy) = &self.phase else {
+            return; // in a room the hub hears keys; before the answer, nothing does
+        };
+        let busy = busy.clone();
+        if !self.script.digit(key) {
+            return;
+        }
+        match busy {
+            Busy::Playing { id, .. } | Busy::Making { id, .. } => self.cancel(id),
+            Busy::Listening | Busy::Idle | Busy::Fetching(_) => {}
+        }
+        self.timers.stop(TimerKind::GatherTimeout);
+        self.phase = Phase::Script(Busy::Idle);
+        self.advance();
+    }
+
     /// Runs the script's actions until one needs the shell.
     fn advance(&mut self) {
         while matches!(self.phase, Phase::Script(Busy::Idle)) {
@@ -348,6 +384,15 @@ impl Call {
                 ),
                 Action::Play { url } => self.clip(ClipKey::Play(url.clone()), ClipSource::Url(url)),
                 Action::Pause { duration } => self.play(Clip::Silence(duration), AfterPlay::Verb),
+                Action::AwaitDigits { timeout } => {
+                    let at = self.now.checked_add(timeout);
+                    match at {
+                        Some(at) => self.timers.set(TimerKind::GatherTimeout, at),
+                        // Beyond any clock: only a key ends it.
+                        None => self.timers.stop(TimerKind::GatherTimeout),
+                    }
+                    self.phase = Phase::Script(Busy::Listening);
+                }
                 Action::PlayErrorTone => self.play(Clip::ErrorTone, AfterPlay::Tone),
                 Action::Warn(warning) => self.push(CallCommand::Log(LogLine::Tolerated(warning))),
                 // A call's script makes none of a wait's actions.
@@ -358,6 +403,9 @@ impl Call {
                     wait,
                     hangup_on_star,
                     time_limit,
+                    label,
+                    coach,
+                    status_callback,
                 } => {
                     if !self.media {
                         // No leg to hand over (it was not given back).
@@ -370,9 +418,9 @@ impl Call {
                         WaitAudio::Silence | WaitAudio::Url { .. } => None,
                     };
                     let request = JoinRequest {
-                        label: None,
-                        coach: None,
-                        status_callback: None,
+                        label,
+                        coach,
+                        status_callback,
                         account: self.info.account_sid.clone(),
                         name,
                         call: self.info.call_sid.clone(),
@@ -647,7 +695,10 @@ impl Call {
                     continue;
                 }
                 // A wait script makes none of a call's actions.
-                Action::JoinConference { .. } | Action::PlayErrorTone | Action::Hangup { .. } => {
+                Action::JoinConference { .. }
+                | Action::AwaitDigits { .. }
+                | Action::PlayErrorTone
+                | Action::Hangup { .. } => {
                     continue;
                 }
             };

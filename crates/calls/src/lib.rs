@@ -39,6 +39,7 @@
 //!         notice = io.room.recv() => CallInput::Room(..),
 //!         done = io.next_done() => done, // Fetched, ClipMade
 //!         () = io.player.tick() => CallInput::PlayEnded { .. },
+//!         key = io.keys() => CallInput::Digit(key), // out of a room
 //!         () = io.stop.cancelled() => CallInput::Shutdown, // once
 //!         () = sleep_until(deadline) => {
 //!             call.handle_timeout(Instant::now());

@@ -21,16 +21,26 @@ pub enum TimerKind {
     /// stopped while the caller holds; on fire the call is hung up (a dead
     /// peer: its network went without a BYE).
     RtpInactivity,
+    /// A `<Gather>`'s `timeout`: armed when its prompts are over and again
+    /// after each key, stopped by a key or when the call leaves the
+    /// gather; on fire the gather ends with the keys it has.
+    GatherTimeout,
 }
 
 impl TimerKind {
-    const ALL: [Self; 3] = [Self::TimeLimit, Self::Webhook, Self::RtpInactivity];
+    const ALL: [Self; 4] = [
+        Self::TimeLimit,
+        Self::Webhook,
+        Self::RtpInactivity,
+        Self::GatherTimeout,
+    ];
 
     fn index(self) -> usize {
         match self {
             Self::TimeLimit => 0,
             Self::Webhook => 1,
             Self::RtpInactivity => 2,
+            Self::GatherTimeout => 3,
         }
     }
 }

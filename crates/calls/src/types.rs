@@ -92,6 +92,11 @@ pub enum CallInput {
     /// likes (before acting on that deadline is enough); an instant older
     /// than one reported before changes nothing. RTCP does not count.
     RtpSeen(std::time::Instant),
+    /// The caller pressed a key (`0`–`9`, `*`, `#`, `A`–`D`) while out of a
+    /// room: an RFC 4733 event or an in-band tone on the call's own media,
+    /// or a SIP INFO. The shell reports every one; a `<Gather>` takes it,
+    /// else it is dropped. (In a room the hub hears the keys.)
+    Digit(char),
     /// The server is stopping.
     Shutdown,
 }
@@ -140,7 +145,9 @@ pub enum CallCommand {
     /// Request a TwiML document (or wait audio), signed; report
     /// [`CallInput::Fetched`].
     Fetch { id: ReqId, request: WebhookRequest },
-    /// Drop the work under `id` (a fetch or a clip), unfinished.
+    /// Drop the work under `id` (a fetch or a clip being made),
+    /// unfinished; or stop the [`CallCommand::Play`] under `id` (a key
+    /// barged in on a `<Gather>`'s prompt). Nothing is reported for it.
     Cancel { id: ReqId },
     /// Make a clip; report [`CallInput::ClipMade`] and keep it under `id`
     /// until [`CallCommand::ForgetClip`].

@@ -1033,3 +1033,214 @@ fn no_rtp_timeout_or_zero_means_no_watch() {
     let h = watched_for(LONG_PAUSE, Duration::ZERO, false);
     assert_eq!(h.call.timer(TimerKind::RtpInactivity), None);
 }
+
+// <Gather>: keys reach the script, its timeout is a timer of the call's.
+
+const PIN_PROMPT: &str = r#"<Response><Gather numDigits="4" action="/pin"><Say>Enter your PIN</Say></Gather><Say>Bye</Say></Response>"#;
+
+fn press(h: &mut Harness, keys: &str) {
+    for key in keys.chars() {
+        h.input(CallInput::Digit(key));
+    }
+}
+
+fn digits_sent(h: &Harness) -> Vec<(String, Option<String>)> {
+    h.fetches()
+        .iter()
+        .filter_map(|r| {
+            let digits = r.params.get("Digits")?;
+            Some((
+                format!("{}={digits}", r.url.as_url().path()),
+                r.params.get("FinishedOnKey").map(str::to_owned),
+            ))
+        })
+        .collect()
+}
+
+fn pin_call() -> Harness {
+    let mut h = Harness::new("/voice");
+    h.respond("/voice", PIN_PROMPT);
+    h.respond("/pin", "<Response><Hangup/></Response>");
+    h.run_until_idle();
+    h
+}
+
+#[test]
+fn gather_sends_the_keys_when_num_digits_is_reached() {
+    let mut h = pin_call();
+    // The prompt played; the wait for a key runs from its end.
+    assert_eq!(h.call.timer(TimerKind::GatherTimeout), Some(h.t0 + secs(5)));
+    assert!(h.call.gathering());
+    for (i, key) in "123".chars().enumerate() {
+        h.now += secs(2);
+        press(&mut h, &key.to_string());
+        assert_eq!(
+            h.call.timer(TimerKind::GatherTimeout),
+            Some(h.now + secs(5)),
+            "the wait starts again after key {i}"
+        );
+    }
+    assert_eq!(h.paths_fetched(), ["/voice"]);
+    press(&mut h, "4");
+    assert_eq!(digits_sent(&h), [("/pin=1234".into(), Some(String::new()))]);
+    assert_eq!(h.last_fetch().params.get("CallStatus"), Some("in-progress"));
+    // /pin hangs up; the Say after the Gather never ran.
+    assert_eq!(h.plays().len(), 1);
+    h.assert_over(CallEnd::HungUp, CallStatus::Complete);
+}
+
+#[test]
+fn the_finish_key_sends_the_keys_so_far() {
+    let mut h = pin_call();
+    press(&mut h, "12#");
+    assert_eq!(digits_sent(&h), [("/pin=12".into(), Some("#".into()))]);
+    assert_eq!(h.call.timer(TimerKind::GatherTimeout), None);
+}
+
+#[test]
+fn a_timeout_with_keys_sends_them() {
+    let mut h = pin_call();
+    h.now += secs(3);
+    press(&mut h, "7");
+    h.advance_to_next_deadline();
+    assert_eq!(h.now, h.t0 + secs(8), "five seconds after the key");
+    assert_eq!(digits_sent(&h), [("/pin=7".into(), Some(String::new()))]);
+}
+
+#[test]
+fn a_timeout_without_keys_runs_the_next_verb() {
+    let mut h = pin_call();
+    h.advance_to_next_deadline();
+    assert_eq!(h.now, h.t0 + secs(5));
+    assert_eq!(digits_sent(&h), []);
+    assert_eq!(h.paths_fetched(), ["/voice"]);
+    // "Enter your PIN", then "Bye", then the end of the document.
+    assert_eq!(h.plays().len(), 2);
+    assert!(!h.call.gathering());
+    h.assert_over(CallEnd::HungUp, CallStatus::Complete);
+}
+
+#[test]
+fn action_on_empty_result_sends_empty_digits_at_the_timeout() {
+    let mut h = Harness::new("/voice");
+    h.respond(
+        "/voice",
+        r#"<Response><Gather timeout="3" action="/pin" actionOnEmptyResult="true"/><Say>Bye</Say></Response>"#,
+    );
+    h.respond("/pin", "<Response><Hangup/></Response>");
+    h.run_until_idle();
+    h.advance_to_next_deadline();
+    assert_eq!(h.now, h.t0 + secs(3));
+    assert_eq!(digits_sent(&h), [("/pin=".into(), Some(String::new()))]);
+    assert!(h.plays().is_empty(), "the Say after the Gather never ran");
+    h.assert_over(CallEnd::HungUp, CallStatus::Complete);
+}
+
+#[test]
+fn a_key_during_the_nested_say_stops_it() {
+    let mut h = Harness::new("/voice");
+    h.hold_plays = true;
+    h.respond("/voice", PIN_PROMPT);
+    h.respond("/pin", "<Response><Hangup/></Response>");
+    h.run_until_idle();
+    let playing = h.open_plays[0];
+    assert_eq!(
+        h.call.timer(TimerKind::GatherTimeout),
+        None,
+        "not while the prompt plays"
+    );
+    h.now += secs(1);
+    press(&mut h, "9");
+    assert!(
+        h.sent(&CallCommand::Cancel { id: playing }),
+        "barge-in stops the prompt"
+    );
+    assert_eq!(
+        h.call.timer(TimerKind::GatherTimeout),
+        Some(h.now + secs(5))
+    );
+    // The stopped play's end, if the shell still reports it, changes nothing.
+    h.end_play();
+    assert_eq!(
+        h.call.timer(TimerKind::GatherTimeout),
+        Some(h.now + secs(5))
+    );
+    press(&mut h, "876");
+    assert_eq!(digits_sent(&h), [("/pin=9876".into(), Some(String::new()))]);
+    assert_eq!(h.plays().len(), 1);
+}
+
+#[test]
+fn keys_before_the_gather_are_dropped() {
+    let mut h = Harness::new("/voice");
+    h.hold_plays = true;
+    h.respond(
+        "/voice",
+        r#"<Response><Say>Welcome</Say><Gather numDigits="1" action="/pin"/></Response>"#,
+    );
+    h.respond("/pin", "<Response><Hangup/></Response>");
+    h.run_until_idle();
+    let welcome = h.open_plays[0];
+    press(&mut h, "1");
+    assert!(
+        !h.sent(&CallCommand::Cancel { id: welcome }),
+        "a Say outside a Gather plays on"
+    );
+    assert_eq!(h.call.timer(TimerKind::GatherTimeout), None);
+    h.end_play();
+    assert_eq!(
+        h.call.timer(TimerKind::GatherTimeout),
+        Some(h.now + secs(5))
+    );
+    press(&mut h, "2");
+    assert_eq!(digits_sent(&h), [("/pin=2".into(), Some(String::new()))]);
+}
+
+#[test]
+fn a_hang_up_while_gathering_ends_the_call_and_its_timer() {
+    let mut h = pin_call();
+    press(&mut h, "12");
+    h.input(CallInput::Sip(SipNotice::Ended));
+    assert_eq!(digits_sent(&h), []);
+    h.assert_over(CallEnd::Gone, CallStatus::Complete);
+}
+
+#[test]
+fn keys_in_a_room_are_not_the_scripts() {
+    let mut h = started(
+        r#"<Response><Dial><Conference>room</Conference></Dial><Gather numDigits="1" action="/pin"/></Response>"#,
+    );
+    assert!(h.call.in_room());
+    press(&mut h, "1");
+    assert!(h.call.in_room());
+    leave(&mut h, LeaveReason::Kicked);
+    assert!(h.call.gathering());
+    press(&mut h, "3");
+    assert_eq!(digits_sent(&h), [("/pin=3".into(), Some(String::new()))]);
+}
+
+#[test]
+fn todays_conference_attributes_reach_the_join_request() {
+    let h = started(
+        r#"<Response><Dial><Conference participantLabel="agent" beep="onExit" coach="CA42ed11f93dc08b952027ffbc406d0868" statusCallback="/cb" statusCallbackEvent="start end" jitterBufferSize="small">room</Conference></Dial></Response>"#,
+    );
+    let request = h
+        .log
+        .iter()
+        .find_map(|c| match c {
+            CallCommand::Join { request, .. } => Some(request),
+            _ => None,
+        })
+        .expect("a join");
+    assert_eq!(request.name, "room");
+    assert_eq!(request.label.as_deref(), Some("agent"));
+    assert_eq!(
+        request.coach.as_ref().map(|c| c.as_str()),
+        Some("CA42ed11f93dc08b952027ffbc406d0868")
+    );
+    assert!(!request.options.beep && request.options.beep_on_exit);
+    let callback = request.status_callback.as_ref().expect("a status callback");
+    assert_eq!(callback.url, "http://app.example.com/cb");
+    assert_eq!(callback.method, HttpMethod::Post);
+    assert_eq!(callback.events, ["start", "end"]);
+}

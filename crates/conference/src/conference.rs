@@ -18,7 +18,7 @@ use crate::{Event, LeaveReason};
 pub struct ParticipantOptions {
     /// Joins muted: can only listen.
     pub muted: bool,
-    /// Beeps when joining and leaving (played by the media layer).
+    /// Beeps when joining (played by the media layer to the room).
     pub beep: bool,
     /// Starts the conference on entering, if it has not started.
     pub start_conference_on_enter: bool,
@@ -26,6 +26,9 @@ pub struct ParticipantOptions {
     pub end_conference_on_exit: bool,
     /// The conference's capacity, honoured when this participant creates the conference.
     pub max_participants: Option<u32>,
+    /// Beeps when leaving. With [`beep`](Self::beep) this is `<Conference
+    /// beep>`: `true` both, `false` neither, `onEnter` or `onExit` one.
+    pub beep_on_exit: bool,
 }
 
 impl Default for ParticipantOptions {
@@ -37,6 +40,7 @@ impl Default for ParticipantOptions {
             start_conference_on_enter: true,
             end_conference_on_exit: false,
             max_participants: None,
+            beep_on_exit: true,
         }
     }
 }

@@ -79,6 +79,7 @@ fn options() -> impl Strategy<Value = ParticipantOptions> {
         .prop_map(|(muted, beep, start, end, max)| ParticipantOptions {
             muted,
             beep,
+            beep_on_exit: beep,
             start_conference_on_enter: start,
             end_conference_on_exit: end,
             max_participants: max,

@@ -49,6 +49,14 @@ fn run_call(data: &[u8], voice_url: HttpUrl) {
                     script.join_failed(&JoinError::Full);
                 }
             }
+            Action::AwaitDigits { .. } => {
+                // A key, the finish key, or the wait running out, in turn.
+                match step % 3 {
+                    0 => drop(script.digit('1')),
+                    1 => drop(script.digit('#')),
+                    _ => script.gather_timed_out(),
+                }
+            }
             Action::PlayErrorTone | Action::Warn(_) => {}
             Action::PlayAudio { .. } | Action::PlayHoldMusic | Action::WaitWarn(_) => {
                 panic!("a call's script made a wait action: {action:?}")
@@ -97,7 +105,10 @@ fn run_wait(data: &[u8], url: HttpUrl) {
                     script.finished();
                 }
             }
-            Action::JoinConference { .. } | Action::PlayErrorTone | Action::Hangup { .. } => {
+            Action::JoinConference { .. }
+            | Action::AwaitDigits { .. }
+            | Action::PlayErrorTone
+            | Action::Hangup { .. } => {
                 panic!("a wait script made a call action: {action:?}")
             }
         }

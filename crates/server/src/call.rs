@@ -13,6 +13,11 @@
 //! decoding, the [`Player`], the hub, the store, metrics) and brings every
 //! result, SIP event, room notice, player tick, the stop signal and the
 //! timer back as an input ([`drive`], one `select!`).
+//!
+//! Keys the caller presses out of a room (RFC 4733 and in-band ones the
+//! player hears, SIP INFO ones the SIP task reports) go to the core as
+//! [`CallInput::Digit`], each as soon as it is read; in a room they go to
+//! the hub. While the core gathers keys, the player is read every 20 ms.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -142,6 +147,8 @@ async fn run(
         .with_rtp_timeout(svc.rtp_timeout, held);
     let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
     idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut listen = tokio::time::interval(TICK);
+    listen.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let io = CallIo {
         svc,
         token: route.account.auth_token,
@@ -162,6 +169,7 @@ async fn run(
         playing: None,
         activity: RtpActivity::new(now),
         idle_drain,
+        listen,
         room: None,
         conference: None,
         notices: None,
@@ -245,6 +253,8 @@ struct CallIo {
     activity: RtpActivity,
     /// Reads the player's socket while no clip plays (for the activity).
     idle_drain: Interval,
+    /// Ticks the player while the core gathers keys and no clip plays.
+    listen: Interval,
     /// The room the call is in, and what it tells the call.
     room: Option<RoomHandle>,
     /// The conference the call is in, for the digits it reports.
@@ -276,6 +286,7 @@ enum Wake {
     Work(Done),
     Tick,
     Drain,
+    Listen,
     Stop,
     Timer,
 }
@@ -302,13 +313,15 @@ async fn drive(mut call: Call, mut io: CallIo) {
             io.timeout(&mut call);
             continue;
         }
-        let idle = io.player.is_some() && io.playing.is_none();
+        let listening = call.gathering() && io.player.is_some() && io.playing.is_none();
+        let idle = io.player.is_some() && io.playing.is_none() && !listening;
         let wake = tokio::select! {
             event = recv(&mut io.events) => Wake::Sip(event),
             notice = recv(&mut io.notices) => Wake::Room(notice),
             done = next_done(&mut io.work), if !io.work.is_empty() => Wake::Work(done),
             () = tick(&mut io.playing) => Wake::Tick,
             _ = io.idle_drain.tick(), if idle => Wake::Drain,
+            _ = io.listen.tick(), if listening => Wake::Listen,
             () = io.svc.stop.cancelled(), if !io.stop_sent => Wake::Stop,
             () = sleep_until(deadline) => Wake::Timer,
         };
@@ -320,6 +333,13 @@ async fn drive(mut call: Call, mut io: CallIo) {
             Wake::Drain => {
                 if let Some(player) = &mut io.player {
                     player.drain(std::time::Instant::now());
+                }
+                None
+            }
+            Wake::Listen => {
+                if let Some(player) = &mut io.player {
+                    // Silence goes out; in-band keys are heard on ticks.
+                    let _ = player.tick(std::time::Instant::now());
                 }
                 None
             }
@@ -335,6 +355,7 @@ async fn drive(mut call: Call, mut io: CallIo) {
         if let Some(input) = input {
             call.handle(input, Instant::now().into_std());
         }
+        io.keys(&mut call);
     }
 }
 
@@ -391,7 +412,17 @@ impl CallIo {
         if let Some(at) = self.activity.last() {
             call.handle(CallInput::RtpSeen(at), now);
         }
+        // A key that came before the deadline counts (a Gather's timeout).
+        self.keys(call);
         call.handle_timeout(now);
+    }
+
+    /// Hands the core every key the player heard, oldest first.
+    fn keys(&mut self, call: &mut Call) {
+        while let Some(digit) = self.player.as_mut().and_then(Player::poll_digit) {
+            tracing::debug!(%digit, "DTMF (media), out of a room");
+            call.handle(CallInput::Digit(digit.as_char()), Instant::now().into_std());
+        }
     }
 
     /// Carries out one command; a result the core needs at once comes back.
@@ -457,6 +488,16 @@ impl CallIo {
             }
             CallCommand::Cancel { id } => {
                 self.work.retain(|(work, _)| *work != id);
+                if self
+                    .playing
+                    .as_ref()
+                    .is_some_and(|(playing, _)| *playing == id)
+                {
+                    self.playing = None;
+                    if let Some(player) = &mut self.player {
+                        player.stop();
+                    }
+                }
             }
             CallCommand::MakeClip { id, source } => {
                 let client = self.svc.http.clone();
@@ -692,14 +733,15 @@ impl CallIo {
             Some(CallEvent::Digit(digit)) => {
                 tracing::debug!(?digit, "DTMF (SIP INFO)");
                 // Where a room's own digits go: the hub decides (`*` with
-                // hangupOnStar leaves). Out of a room nothing listens yet.
-                if let Some(conference) = &self.conference {
-                    self.svc.hub.report(RoomReport::Digit {
-                        conference: conference.clone(),
-                        call: self.info.call_sid.clone(),
-                        digit,
-                    });
-                }
+                // hangupOnStar leaves). Out of a room, the core (a Gather).
+                let Some(conference) = &self.conference else {
+                    return Some(CallInput::Digit(digit.as_char()));
+                };
+                self.svc.hub.report(RoomReport::Digit {
+                    conference: conference.clone(),
+                    call: self.info.call_sid.clone(),
+                    digit,
+                });
                 return None;
             }
         };

@@ -264,7 +264,9 @@ struct Hub {
 
 /// A call in a conference, as the hub needs it when the call leaves.
 struct Link {
+    /// `<Conference beep>`: on joining, and on leaving.
     beep: bool,
+    beep_on_exit: bool,
     /// `<Conference hangupOnStar>`: a `*` from the call takes it out.
     hangup_on_star: bool,
     /// The call's notice channel, for what the call task makes for its
@@ -517,7 +519,7 @@ impl Hub {
             }
         };
         let call = request.call.clone();
-        let beep = request.options.beep;
+        let (beep, beep_on_exit) = (request.options.beep, request.options.beep_on_exit);
         let hangup_on_star = leg.hangup_on_star;
         let notify = leg.notify.clone();
         let joined = match self.conferences.join(request, ids::conference_sid(), now) {
@@ -533,6 +535,7 @@ impl Hub {
             call.clone(),
             Link {
                 beep,
+                beep_on_exit,
                 hangup_on_star,
                 notify,
                 hold_music: None,
@@ -731,7 +734,7 @@ impl Hub {
                     None => None,
                 };
                 let link = self.links.remove(&call);
-                if let (Some(room), Some(true)) = (room, link.as_ref().map(|l| l.beep)) {
+                if let (Some(room), Some(true)) = (room, link.as_ref().map(|l| l.beep_on_exit)) {
                     room.beep(media::Beep::Leave).await;
                 }
                 if let Some(link) = link {

@@ -4,18 +4,25 @@
 //! waiting, whose wait source is the clip; the clip is over when the room
 //! reports [`MediaEvent::WaitSourceEnded`]).
 //!
-//! The player ticks only while something plays. Its socket and the
+//! The keys the caller presses (RFC 4733 events, read with every datagram;
+//! in-band tones for a leg without telephone-event, heard on ticks) are
+//! kept for the call task ([`Player::poll_digit`]), which hands them to the
+//! call's core: out of a room, a `<Gather>` is what listens.
+//!
+//! The player ticks only while something plays, or while a `<Gather>`
+//! waits for keys (the call task decides). Its socket and the
 //! address its media latched to move into a room at `<Dial>` and come back
 //! when the call leaves, so the caller keeps hearing the script.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use media::{
-    AudioSource, LegConfig, LegId, LegMedia, MediaEvent, MediaRoom, RtpTimestamp, SeqNo, Silence,
-    Ssrc,
+    AudioSource, Digit, LegConfig, LegId, LegMedia, MediaEvent, MediaRoom, RtpTimestamp, SeqNo,
+    Silence, Ssrc,
 };
 use sip::sdp::NegotiatedAudio;
 use tokio::net::UdpSocket;
@@ -36,7 +43,16 @@ pub struct Player {
     rtcp_mux: bool,
     /// The RTCP socket (RTP port + 1), if bound.
     rtcp: Option<Arc<std::net::UdpSocket>>,
+    /// Keys heard and not yet taken, oldest first (at most
+    /// [`MAX_KEPT_DIGITS`]).
+    digits: VecDeque<Digit>,
+    /// The clip played to its end (reported by the next tick).
+    clip_ended: bool,
 }
+
+/// The most keys a player keeps for its call task, which takes them after
+/// every read: a flood beyond this is dropped.
+const MAX_KEPT_DIGITS: usize = 64;
 
 impl Player {
     /// A player on `socket`, sending to `remote` (the latched address, or
@@ -65,12 +81,28 @@ impl Player {
             activity,
             rtcp_mux: audio.rtcp_mux,
             rtcp,
+            digits: VecDeque::new(),
+            clip_ended: false,
         }
     }
 
     /// Starts playing `source` from the next tick.
     pub fn play(&mut self, source: Box<dyn AudioSource + Send>) {
+        self.clip_ended = false;
         let _ = self.room.set_wait_source(LEG, Some(source));
+    }
+
+    /// Stops the clip playing (a key barged in): silence from the next tick.
+    pub fn stop(&mut self) {
+        self.clip_ended = false;
+        let _ = self
+            .room
+            .set_wait_source(LEG, Some(Box::new(Silence::forever())));
+    }
+
+    /// The oldest key the caller pressed that was not taken yet.
+    pub fn poll_digit(&mut self) -> Option<Digit> {
+        self.digits.pop_front()
     }
 
     /// One 20 ms step; `true` when the clip has played to its end.
@@ -87,21 +119,32 @@ impl Player {
                 }
             }
         }
-        let mut ended = false;
-        while let Some(event) = self.room.poll_event() {
-            match event {
-                MediaEvent::Latched { remote, .. } => self.remote = Some(remote),
-                MediaEvent::WaitSourceEnded { .. } => ended = true,
-                // Announcements are played in rooms only.
-                MediaEvent::Dtmf { .. } | MediaEvent::AnnouncementEnded { .. } => {}
-            }
-        }
+        self.events();
+        let ended = std::mem::take(&mut self.clip_ended);
         if ended {
             let _ = self
                 .room
                 .set_wait_source(LEG, Some(Box::new(Silence::forever())));
         }
         ended
+    }
+
+    /// What the media said: where the caller's media latched, a clip's
+    /// end, the keys pressed.
+    fn events(&mut self) {
+        while let Some(event) = self.room.poll_event() {
+            match event {
+                MediaEvent::Latched { remote, .. } => self.remote = Some(remote),
+                MediaEvent::WaitSourceEnded { .. } => self.clip_ended = true,
+                // Announcements are played in rooms only.
+                MediaEvent::AnnouncementEnded { .. } => {}
+                MediaEvent::Dtmf { digit, .. } => {
+                    if self.digits.len() < MAX_KEPT_DIGITS {
+                        self.digits.push_back(digit);
+                    }
+                }
+            }
+        }
     }
 
     /// Reads what the caller sent (without blocking), noting its RTP in
@@ -131,6 +174,7 @@ impl Player {
             let datagram = self.buf.get(..n).unwrap_or_default();
             let _ = self.room.handle_datagram(LEG, from, datagram, now);
         }
+        self.events();
     }
 
     /// On hold, nothing is sent (and a clip waits for the call to resume).

@@ -138,9 +138,10 @@ async fn make(maker: &Maker, fetchable: &api::Fetchable) -> Option<Arc<[i16]>> {
             Action::WaitWarn(warning) => tracing::info!(%warning, "HoldUrl or AnnounceUrl"),
             Action::Warn(warning) => tracing::info!(%warning, "HoldUrl or AnnounceUrl"),
             // A wait script makes none of a call's actions.
-            Action::JoinConference { .. } | Action::PlayErrorTone | Action::Hangup { .. } => {
-                break;
-            }
+            Action::JoinConference { .. }
+            | Action::AwaitDigits { .. }
+            | Action::PlayErrorTone
+            | Action::Hangup { .. } => break,
         }
     }
     pcm.truncate(max);

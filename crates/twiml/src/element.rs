@@ -12,7 +12,7 @@ use url::Url;
 use crate::http_url::{HttpUrl, UrlError};
 
 /// The deepest element nesting accepted. TwiML needs three
-/// (`<Response><Dial><Conference>`).
+/// (`<Response><Dial><Conference>`, `<Response><Gather><Say>`).
 pub const MAX_DEPTH: usize = 8;
 
 /// Why a document was rejected.
@@ -65,6 +65,15 @@ pub enum Warning {
     /// what confab used instead.
     #[error("<{element} {attribute}=\"{value}\"> is not valid; using {used}")]
     InvalidValue {
+        element: &'static str,
+        attribute: &'static str,
+        value: String,
+        used: String,
+    },
+    /// The attribute asks for something confab does not do; `used` is
+    /// what it does instead (`<Gather input="speech">` gathers keys).
+    #[error("<{element} {attribute}=\"{value}\"> is not supported; using {used}")]
+    NotSupported {
         element: &'static str,
         attribute: &'static str,
         value: String,

@@ -10,6 +10,7 @@
 //! | [`Action::Fetch`] | [`CallScript::fetched`] |
 //! | [`Action::Say`], [`Action::Play`], [`Action::Pause`] | [`CallScript::finished`], or [`CallScript::media_failed`] if the audio could not be made or fetched |
 //! | [`Action::JoinConference`] | [`CallScript::left_conference`], or [`CallScript::join_failed`] |
+//! | [`Action::AwaitDigits`] | [`CallScript::digit`] for each key, or [`CallScript::gather_timed_out`] |
 //! | [`Action::PlayErrorTone`], [`Action::Warn`], [`Action::Hangup`] | nothing; play the tone to its end before the next action |
 //!
 //! Whenever the call ends (the caller hung up, or the shell carried out a
@@ -34,6 +35,21 @@
 //!   requests the `<Dial action>` with `DialStatus=answered`, or goes on with
 //!   the next verb. A room that was full requests it with
 //!   `DialStatus=failed` (`spec/decisions.md`, "Conference life").
+//! - `<Gather>` (today's, DTMF only): its nested `<Say>`/`<Play>`/`<Pause>`
+//!   play in order; the shell reports every key the caller presses while
+//!   the call is out of a room ([`CallScript::digit`]). A key during a
+//!   prompt stops it (barge-in); then [`Action::AwaitDigits`] asks for the
+//!   `timeout` to run again. The gather ends on the `finishOnKey` (not part
+//!   of `Digits`), on `numDigits` keys, or when the wait runs out: with
+//!   keys, the action is requested with `Digits` and `FinishedOnKey`, and
+//!   its document replaces this one; with none, the next verb runs (or,
+//!   with `actionOnEmptyResult`, the action with `Digits=""`). A
+//!   `finishOnKey` pressed first counts as no keys. With no `action`, the
+//!   keys go to the URL the document was requested from (before a GET's
+//!   parameters); a script that came with its verbs has no such URL, and
+//!   its actionless `<Gather>` goes on with the next verb. Keys pressed while no
+//!   `<Gather>` is under way (before it, between documents) are dropped,
+//!   not kept for the next `<Gather>`: Twilio drops them too.
 
 use conference::{JoinError, LeaveReason};
 use model::HttpMethod;
@@ -77,6 +93,28 @@ impl CallScript {
     /// Whether the script has hung up (or been told the call ended).
     pub fn is_ended(&self) -> bool {
         self.runner.is_ended()
+    }
+
+    /// Whether a `<Gather>` is under way: the shell should hear the
+    /// caller's keys promptly (in-band keys are heard only while the
+    /// call's media is read every 20 ms).
+    pub fn gathering(&self) -> bool {
+        self.runner.gathering()
+    }
+
+    /// The caller pressed `key` (`0`–`9`, `*`, `#`, `A`–`D`), out of a
+    /// room. Returns whether a `<Gather>` took it; if it did while a Say,
+    /// Play or Pause of its prompt was under way, that prompt is over:
+    /// the shell stops it and reports nothing more about it. Other keys
+    /// are dropped.
+    #[must_use]
+    pub fn digit(&mut self, key: char) -> bool {
+        self.runner.digit(key)
+    }
+
+    /// The last [`Action::AwaitDigits`] ran out with no key.
+    pub fn gather_timed_out(&mut self) {
+        self.runner.gather_timed_out();
     }
 
     /// Whether a `<Dial><Conference>` is under way.

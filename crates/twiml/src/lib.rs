@@ -1,11 +1,12 @@
-//! TwiML for confab, sans-IO: parse a 2009-era document into typed verbs,
+//! TwiML for confab, sans-IO: parse a document into typed verbs,
 //! run a call's script as a stream of actions, and build the signed webhook
 //! requests that fetch the documents.
 //!
 //! - [`Document::parse`] ([`parse`], one file a verb under [`verbs`])
 //!   turns response bytes into [`Verb`]s: `<Say> <Play> <Pause> <Redirect>
-//!   <Hangup> <Dial><Conference>`, with relative URLs resolved against the
-//!   document's URL. Hostile input is an error, never a panic.
+//!   <Hangup> <Dial><Conference>` and today's `<Gather>`, with relative URLs
+//!   resolved against the document's URL. Hostile input is an error, never
+//!   a panic.
 //! - [`CallScript`] runs one call: it asks the shell to fetch, speak, play,
 //!   pause, join a conference or hang up ([`Action`]), and is told how each
 //!   went.
@@ -54,6 +55,11 @@
 //!             // ... hand the leg to the room; later, when it leaves:
 //!             script.left_conference(conference::LeaveReason::Kicked);
 //!         }
+//!         Action::AwaitDigits { .. } => {
+//!             // ... wait that long for a key: `script.digit(key)` for
+//!             // each, or else:
+//!             script.gather_timed_out();
+//!         }
 //!         Action::PlayErrorTone | Action::Warn(_) => {}
 //!         // Only a wait script (the runner's other mode) makes these.
 //!         Action::PlayAudio { .. } | Action::PlayHoldMusic | Action::WaitWarn(_) => {}
@@ -84,7 +90,7 @@ pub use http_url::{HttpUrl, UrlError};
 pub use interpreter::CallScript;
 pub use parse::{Document, MAX_DEPTH, MAX_DOCUMENT_BYTES, ParseError, Verb, Warning};
 pub use runner::{Action, HangupReason, WaitWarning};
-pub use verbs::{Conference, Dial, Pause, Play, Redirect, Say, Voice, WaitAudio};
+pub use verbs::{Conference, Dial, Gather, Pause, Play, Prompt, Redirect, Say, Voice, WaitAudio};
 pub use wait::WaitScript;
 pub use webhook::{CallInfo, DialStatus, Params, WebhookCallStatus, WebhookRequest};
 

@@ -28,7 +28,7 @@ use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use url::Url;
 
-use crate::verbs::{Dial, Pause, Play, Redirect, Say};
+use crate::verbs::{Dial, Gather, Pause, Play, Redirect, Say};
 
 pub(crate) use crate::element::{Context, Element, clip};
 pub use crate::element::{MAX_DEPTH, ParseError, Warning};
@@ -45,7 +45,7 @@ pub struct Document {
     pub warnings: Vec<Warning>,
 }
 
-/// One TwiML verb of the 2009 conference subset.
+/// One TwiML verb of the conference subset: 2009's, and today's `<Gather>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verb {
     Say(Say),
@@ -53,7 +53,9 @@ pub enum Verb {
     Pause(Pause),
     Redirect(Redirect),
     Hangup,
-    Dial(Dial),
+    /// Boxed: with its `<Conference>` it is the largest verb by far.
+    Dial(Box<Dial>),
+    Gather(Gather),
 }
 
 impl Document {
@@ -87,7 +89,8 @@ impl Document {
                     crate::verbs::hangup::parse(el, &mut cx)?;
                     Some(Verb::Hangup)
                 }
-                "Dial" => Some(Verb::Dial(Dial::parse(el, &mut cx)?)),
+                "Dial" => Some(Verb::Dial(Box::new(Dial::parse(el, &mut cx)?))),
+                "Gather" => Some(Verb::Gather(Gather::parse(el, &mut cx)?)),
                 other => return Err(ParseError::UnknownVerb(clip(other))),
             };
             verbs.extend(verb);
@@ -249,6 +252,7 @@ mod tests {
                 Verb::Redirect(_) => "Redirect",
                 Verb::Hangup => "Hangup",
                 Verb::Dial(_) => "Dial",
+                Verb::Gather(_) => "Gather",
             })
             .collect();
         assert_eq!(kinds, ["Say", "Pause", "Play", "Redirect", "Hangup"]);
@@ -286,7 +290,7 @@ mod tests {
             ("text after root", b"<Response/>trailing", |e| *e == E::OutsideRoot),
             ("lowercase root", b"<response/>", |e| matches!(e, E::NotResponse(_))),
             ("lowercase verb", b"<Response><say>hi</say></Response>", |e| matches!(e, E::UnknownVerb(v) if v == "say")),
-            ("Gather", b"<Response><Gather/></Response>", |e| matches!(e, E::UnknownVerb(v) if v == "Gather")),
+            ("lowercase Gather", b"<Response><gather/></Response>", |e| matches!(e, E::UnknownVerb(v) if v == "gather")),
             ("Record", b"<Response><Record/></Response>", |e| matches!(e, E::UnknownVerb(v) if v == "Record")),
             ("Sms", b"<Response><Sms>hi</Sms></Response>", |e| matches!(e, E::UnknownVerb(v) if v == "Sms")),
             ("noun at top level", b"<Response><Conference>a</Conference></Response>", |e| matches!(e, E::UnknownVerb(_))),

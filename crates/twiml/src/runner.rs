@@ -3,12 +3,14 @@
 //!
 //! - Call mode is a call's script ([`CallScript`](crate::CallScript)):
 //!   the end of the document, `<Hangup>` and a failed fetch end the call;
-//!   `<Dial>` joins a conference.
+//!   `<Dial>` joins a conference; `<Gather>` plays its prompts and collects
+//!   the caller's keys (`Gathering`).
 //! - Wait mode is a conference's wait audio
 //!   ([`WaitScript`](crate::WaitScript)): an `audio/*` response is played as
 //!   it is, `<Dial>` and `<Hangup>` are refused with a warning, the end of
 //!   the document fetches the `waitUrl` again, and a failure falls back to
-//!   the built-in hold music instead of ending anything.
+//!   the built-in hold music instead of ending anything; `<Gather>` is
+//!   refused like `<Dial>`.
 //!
 //! Everything else (`<Say>`, `<Play>` and their `loop`, `<Pause>`,
 //! `<Redirect>`, parsing a fetched document, the fetch budget) is the same
@@ -17,13 +19,13 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use model::HttpMethod;
+use model::{CallSid, HttpMethod, StatusCallback};
 
 use crate::fetch::{FetchBudget, url_for_logs};
 use media::Repeat;
 
-use crate::verbs::{Voice, WaitAudio};
-use crate::webhook::{CallInfo, DialStatus, WebhookCallStatus, WebhookRequest};
+use crate::verbs::{Gather, Prompt, Voice, WaitAudio};
+use crate::webhook::{CallInfo, DialStatus, Params, WebhookCallStatus, WebhookRequest};
 use crate::{AppError, Document, FetchError, FetchedBody, HttpUrl, Verb, Warning};
 use conference::{LeaveReason, ParticipantOptions};
 
@@ -64,14 +66,24 @@ pub enum Action {
     /// Call mode: put the caller in the room `name` of the call's account,
     /// hearing `wait` while it has not started; leave it on `*` if
     /// `hangup_on_star`, and after `time_limit`. Then `left_conference` (or
-    /// `join_failed`).
+    /// `join_failed`). `label`, `coach` and `status_callback` are the
+    /// `<Conference>`'s `participantLabel`, `coach` and `statusCallback…`.
     JoinConference {
         name: String,
         options: ParticipantOptions,
         wait: WaitAudio,
         hangup_on_star: bool,
         time_limit: Duration,
+        label: Option<String>,
+        coach: Option<CallSid>,
+        status_callback: Option<StatusCallback>,
     },
+    /// Call mode: a `<Gather>` waits for a key: its prompts are over, or a
+    /// key was pressed. Report each key with `digit`, and `gather_timed_out`
+    /// if none comes within `timeout` (each `AwaitDigits` starts the wait
+    /// afresh). Keys pressed during the prompts are reported with `digit`
+    /// too, and stop the prompt being played (barge-in).
+    AwaitDigits { timeout: Duration },
     /// Call mode: play the short application-error tone; a
     /// [`Action::Hangup`] follows.
     PlayErrorTone,
@@ -129,6 +141,8 @@ enum State {
     HoldMusic,
     /// Wait mode: nothing to play, ever.
     Silent,
+    /// Call mode: a `<Gather>` plays its prompts or waits for keys.
+    Gathering(Box<Gathering>),
     /// Call mode: in a conference, with the `<Dial>`'s action.
     InConference {
         action: Option<HttpUrl>,
@@ -146,6 +160,9 @@ pub(crate) struct Runner {
     steps: VecDeque<Action>,
     /// The rest of the current document.
     verbs: VecDeque<Verb>,
+    /// The URL the current document was requested from (as named, before
+    /// a GET's parameters): a `<Gather>`'s default action.
+    document: Option<HttpUrl>,
     state: State,
     budget: FetchBudget,
 }
@@ -160,7 +177,7 @@ impl Runner {
                 completed_sent: false,
             },
         );
-        runner.fetch(url, method, None);
+        runner.fetch(url, method, Params::new());
         runner
     }
 
@@ -200,6 +217,7 @@ impl Runner {
             mode,
             steps: VecDeque::new(),
             verbs: VecDeque::new(),
+            document: None,
             state: State::Ready,
             budget: FetchBudget::default(),
         }
@@ -218,6 +236,7 @@ impl Runner {
         let State::Fetching { url } = &self.state else {
             return;
         };
+        let requested = url.clone();
         let response = match result {
             Ok(response) => response,
             Err(error) => {
@@ -239,6 +258,7 @@ impl Runner {
                 error,
             }),
             Ok(document) => {
+                self.document = Some(requested);
                 self.steps
                     .extend(document.warnings.into_iter().map(Action::Warn));
                 self.verbs = document.verbs.into();
@@ -265,6 +285,21 @@ impl Runner {
                 self.budget.reset();
                 self.run();
             }
+            State::Gathering(mut gathering) => {
+                self.budget.reset();
+                match std::mem::replace(&mut gathering.step, Step::Listening) {
+                    Step::Prompt(Some(playing)) => match playing.next() {
+                        Some((step, rest)) => {
+                            self.steps.push_back(step);
+                            gathering.step = Step::Prompt(Some(Box::new(rest)));
+                            self.state = State::Gathering(gathering);
+                        }
+                        None => self.prompt(gathering),
+                    },
+                    Step::Prompt(None) => self.prompt(gathering),
+                    Step::Listening => self.state = State::Gathering(gathering),
+                }
+            }
             State::PlayingResponse => {
                 self.budget.reset();
                 self.fetch_source();
@@ -281,10 +316,59 @@ impl Runner {
     pub(crate) fn media_failed(&mut self) {
         match std::mem::replace(&mut self.state, State::Ready) {
             State::Playing(_) | State::Pausing => self.run(),
+            State::Gathering(gathering) => match gathering.step {
+                Step::Prompt(_) => self.prompt(gathering),
+                Step::Listening => self.state = State::Gathering(gathering),
+            },
             State::PlayingResponse => self.fetch_source(),
             State::HoldMusic => self.state = State::Silent,
             other => self.state = other,
         }
+    }
+
+    /// Call mode: the caller pressed `key`. Returns whether a `<Gather>`
+    /// took it; if it did while a prompt played, that prompt is over (the
+    /// shell stops it, and reports nothing more about it). Keys pressed
+    /// with no `<Gather>` under way are dropped, as Twilio drops them.
+    pub(crate) fn digit(&mut self, key: char) -> bool {
+        let State::Gathering(gathering) = &mut self.state else {
+            return false;
+        };
+        if gathering.gather.finish_on_key == Some(key) {
+            self.gathered(Some(key));
+            return true;
+        }
+        gathering.digits.push(key);
+        let enough = gathering
+            .gather
+            .num_digits
+            .is_some_and(|n| gathering.digits.len() >= n as usize);
+        if enough || gathering.digits.len() >= MAX_DIGITS {
+            self.gathered(None);
+            return true;
+        }
+        // Barge-in: the prompts are over; the wait starts again.
+        gathering.step = Step::Listening;
+        let timeout = gathering.gather.timeout;
+        self.steps.push_back(Action::AwaitDigits { timeout });
+        true
+    }
+
+    /// Call mode: the last [`Action::AwaitDigits`] ran out: the `<Gather>`
+    /// ends with the keys it has.
+    pub(crate) fn gather_timed_out(&mut self) {
+        if matches!(
+            &self.state,
+            State::Gathering(gathering) if gathering.step == Step::Listening
+        ) {
+            self.gathered(None);
+        }
+    }
+
+    /// Call mode: whether a `<Gather>` is under way (its prompts, or the
+    /// wait for keys).
+    pub(crate) fn gathering(&self) -> bool {
+        matches!(self.state, State::Gathering(_))
     }
 
     /// Call mode: whether a `<Dial>` is under way.
@@ -324,7 +408,11 @@ impl Runner {
             return;
         };
         match action {
-            Some(url) => self.fetch(url, method, Some(status)),
+            Some(url) => {
+                let mut extra = Params::new();
+                extra.push("DialStatus", status.as_str());
+                self.fetch(url, method, extra);
+            }
             None => self.run(),
         }
     }
@@ -369,6 +457,11 @@ impl Runner {
                 return;
             };
             match verb {
+                Verb::Gather(_) if self.is_wait() => {
+                    self.steps
+                        .push_back(Action::WaitWarn(WaitWarning::NotAllowed("Gather")));
+                }
+                Verb::Gather(gather) => self.gather(gather),
                 Verb::Say(say) => self.play(
                     Action::Say {
                         text: say.text,
@@ -384,7 +477,9 @@ impl Runner {
                     });
                     self.state = State::Pausing;
                 }
-                Verb::Redirect(redirect) => self.fetch(redirect.url, redirect.method, None),
+                Verb::Redirect(redirect) => {
+                    self.fetch(redirect.url, redirect.method, Params::new());
+                }
                 Verb::Hangup if self.is_wait() => {
                     self.steps
                         .push_back(Action::WaitWarn(WaitWarning::NotAllowed("Hangup")));
@@ -395,6 +490,7 @@ impl Runner {
                         .push_back(Action::WaitWarn(WaitWarning::NotAllowed("Dial")));
                 }
                 Verb::Dial(dial) => {
+                    let dial = *dial;
                     let conference = dial.conference;
                     self.steps.push_back(Action::JoinConference {
                         name: conference.name,
@@ -402,6 +498,9 @@ impl Runner {
                         wait: conference.wait,
                         hangup_on_star: dial.hangup_on_star,
                         time_limit: dial.time_limit,
+                        label: conference.label,
+                        coach: conference.coach,
+                        status_callback: conference.status_callback,
                     });
                     self.state = State::InConference {
                         action: dial.action,
@@ -410,6 +509,74 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// Starts a `<Gather>`: its first prompt, or the wait for keys.
+    fn gather(&mut self, mut gather: Gather) {
+        let prompts = std::mem::take(&mut gather.prompts).into();
+        self.prompt(Box::new(Gathering {
+            gather,
+            prompts,
+            step: Step::Prompt(None),
+            digits: String::new(),
+        }));
+    }
+
+    /// The `<Gather>`'s next prompt, or, with none left, the wait for keys.
+    fn prompt(&mut self, mut gathering: Box<Gathering>) {
+        gathering.step = match gathering.prompts.pop_front() {
+            Some(Prompt::Say(say)) => {
+                let action = Action::Say {
+                    text: say.text,
+                    voice: say.voice,
+                    language: say.language,
+                };
+                let (first, playing) = Playing::start(action, say.repeat);
+                self.steps.push_back(first);
+                Step::Prompt(Some(Box::new(playing)))
+            }
+            Some(Prompt::Play(play)) => {
+                let (first, playing) = Playing::start(Action::Play { url: play.url }, play.repeat);
+                self.steps.push_back(first);
+                Step::Prompt(Some(Box::new(playing)))
+            }
+            Some(Prompt::Pause(pause)) => {
+                self.steps.push_back(Action::Pause {
+                    duration: pause.length,
+                });
+                Step::Prompt(None)
+            }
+            None => {
+                self.steps.push_back(Action::AwaitDigits {
+                    timeout: gathering.gather.timeout,
+                });
+                Step::Listening
+            }
+        };
+        self.state = State::Gathering(gathering);
+    }
+
+    /// The `<Gather>` is over, ended by `finished_on` or not: its action
+    /// with `Digits` (and `FinishedOnKey`, as Twilio sends it, empty unless
+    /// a key ended it), or, with no keys and no `actionOnEmptyResult`, the
+    /// next verb.
+    fn gathered(&mut self, finished_on: Option<char>) {
+        let State::Gathering(gathering) = std::mem::replace(&mut self.state, State::Ready) else {
+            return;
+        };
+        let Gathering { gather, digits, .. } = *gathering;
+        let action = gather.action.or_else(|| self.document.clone());
+        let Some(action) = action.filter(|_| !digits.is_empty() || gather.action_on_empty_result)
+        else {
+            return self.run();
+        };
+        let mut extra = Params::new();
+        extra.push("Digits", digits);
+        extra.push(
+            "FinishedOnKey",
+            finished_on.map(String::from).unwrap_or_default(),
+        );
+        self.fetch(action, gather.method, extra);
     }
 
     fn play(&mut self, step: Action, repeat: Repeat) {
@@ -426,21 +593,22 @@ impl Runner {
                 source: Some((url, method)),
             } => {
                 let (url, method) = (url.clone(), *method);
-                self.fetch(url, method, None);
+                self.fetch(url, method, Params::new());
             }
             _ => self.hold_music(),
         }
     }
 
-    /// Asks for a new document, which replaces what is left of this one.
-    fn fetch(&mut self, url: HttpUrl, method: HttpMethod, dial: Option<DialStatus>) {
+    /// Asks for a new document, which replaces what is left of this one,
+    /// with the call's parameters and then `extra` (`DialStatus`, `Digits`).
+    fn fetch(&mut self, url: HttpUrl, method: HttpMethod, extra: Params) {
         self.verbs.clear();
         if let Err(error) = self.budget.spend(url.as_url()) {
             return self.fail(error);
         }
         let mut params = self.call.params(WebhookCallStatus::InProgress);
-        if let Some(status) = dial {
-            params.push("DialStatus", status.as_str());
+        for (name, value) in extra.iter() {
+            params.push(name, value);
         }
         self.state = State::Fetching { url: url.clone() };
         self.steps.push_back(Action::Fetch(WebhookRequest {
@@ -480,8 +648,34 @@ impl Runner {
     }
 }
 
-/// A Say or Play in progress and how many more times it plays.
+/// The most keys one `<Gather>` keeps: a caller who presses more (with no
+/// `numDigits`, no `finishOnKey`) ends it there, so a stream of hostile
+/// RFC 4733 events cannot grow a call without bound.
+pub const MAX_DIGITS: usize = 128;
+
+/// A `<Gather>` under way.
 #[derive(Debug)]
+pub(crate) struct Gathering {
+    gather: Gather,
+    /// The prompts still to play.
+    prompts: VecDeque<Prompt>,
+    step: Step,
+    /// The keys so far, without the `finishOnKey`.
+    digits: String,
+}
+
+/// Where a `<Gather>` is.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// A prompt plays: a Say or Play with its repetitions still to come,
+    /// or a Pause (`None`).
+    Prompt(Option<Box<Playing<Action>>>),
+    /// The prompts are over: waiting for a key.
+    Listening,
+}
+
+/// A Say or Play in progress and how many more times it plays.
+#[derive(Debug, PartialEq, Eq)]
 struct Playing<A> {
     action: A,
     /// The plays still to come after the current one.

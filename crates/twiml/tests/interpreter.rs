@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use conference::{JoinError, LeaveReason, ParticipantOptions};
-use model::HttpMethod;
+use model::{HttpMethod, StatusCallback};
 use twiml::{
     Action, AppError, CallInfo, CallScript, FetchError, FetchedBody, HangupReason, HttpUrl,
     MAX_FETCHES_IN_A_ROW, ParseError, Voice, WaitAudio, Warning, WebhookRequest,
@@ -365,7 +365,9 @@ fn dial_conference_joins_with_the_documents_options() {
         "<Response><Dial hangupOnStar=\"true\" timeLimit=\"600\">\
            <Conference muted=\"True\" beep=\"false\" startConferenceOnEnter=\"false\" \
              endConferenceOnExit=\"true\" waitUrl=\"wait.xml\" waitMethod=\"GET\" \
-             maxParticipants=\"10\">  Sales Standup  </Conference>\
+             maxParticipants=\"10\" participantLabel=\"chair\" \
+             coach=\"CA42ed11f93dc08b952027ffbc406d0868\" statusCallback=\"events\" \
+             statusCallbackEvent=\"join leave\">  Sales Standup  </Conference>\
          </Dial></Response>",
     );
     assert_eq!(
@@ -375,6 +377,7 @@ fn dial_conference_joins_with_the_documents_options() {
             options: ParticipantOptions {
                 muted: true,
                 beep: false,
+                beep_on_exit: false,
                 start_conference_on_enter: false,
                 end_conference_on_exit: true,
                 max_participants: Some(10),
@@ -385,6 +388,13 @@ fn dial_conference_joins_with_the_documents_options() {
             },
             hangup_on_star: true,
             time_limit: Duration::from_secs(600),
+            label: Some("chair".into()),
+            coach: Some(call().call_sid),
+            status_callback: Some(StatusCallback {
+                url: "http://app.example.com/conf/events".into(),
+                method: HttpMethod::Post,
+                events: vec!["join".into(), "leave".into()],
+            }),
         }]
     );
 }
@@ -405,6 +415,9 @@ fn dial_defaults() {
             wait: WaitAudio::BuiltIn,
             hangup_on_star: false,
             time_limit: Duration::from_secs(14_400),
+            label: None,
+            coach: None,
+            status_callback: None,
         }]
     );
 }
@@ -609,13 +622,13 @@ fn an_unknown_verb_is_an_application_error() {
     answer(
         &mut script,
         VOICE_URL,
-        "<Response><Say>before</Say><Gather numDigits=\"1\"/></Response>",
+        "<Response><Say>before</Say><Record maxLength=\"1\"/></Response>",
     );
     assert_eq!(
         app_error(&mut script),
         AppError::Parse {
             url: VOICE_URL.into(),
-            error: ParseError::UnknownVerb("Gather".into())
+            error: ParseError::UnknownVerb("Record".into())
         }
     );
 }
@@ -729,4 +742,278 @@ fn a_script_from_verbs_joins_at_once_and_sends_no_end_of_call_request() {
     script.left_conference(LeaveReason::Kicked);
     assert_eq!(drain(&mut script), [hangup_normal()]);
     assert_eq!(script.call_ended(), None);
+}
+
+/// A script that has run `xml` from the voice URL, with its first actions.
+fn running(xml: &str) -> (CallScript, Vec<Action>) {
+    let (mut script, _) = started(HttpMethod::Post);
+    answer(&mut script, VOICE_URL, xml);
+    let actions = drain(&mut script);
+    (script, actions)
+}
+
+fn await_digits(secs: u64) -> Action {
+    Action::AwaitDigits {
+        timeout: Duration::from_secs(secs),
+    }
+}
+
+/// The `Digits` and `FinishedOnKey` of an action request, and its URL.
+fn gathered(request: &WebhookRequest) -> (&str, Option<&str>, Option<&str>) {
+    (
+        request.url.as_str(),
+        request.params.get("Digits"),
+        request.params.get("FinishedOnKey"),
+    )
+}
+
+#[test]
+fn gather_plays_its_prompts_then_waits_for_keys() {
+    let (mut script, actions) = running(
+        "<Response><Gather numDigits=\"4\" action=\"/pin\" timeout=\"7\">\
+         <Say loop=\"2\">Enter your PIN</Say><Pause length=\"2\"/></Gather></Response>",
+    );
+    assert_eq!(actions, [say("Enter your PIN")]);
+    assert!(script.gathering());
+    script.finished();
+    assert_eq!(drain(&mut script), [say("Enter your PIN")]);
+    script.finished();
+    assert_eq!(
+        drain(&mut script),
+        [Action::Pause {
+            duration: Duration::from_secs(2)
+        }]
+    );
+    script.finished();
+    assert_eq!(drain(&mut script), [await_digits(7)]);
+    for (key, rearmed) in [('1', true), ('2', true), ('3', true), ('4', false)] {
+        assert!(script.digit(key));
+        let actions = drain(&mut script);
+        if rearmed {
+            assert_eq!(actions, [await_digits(7)], "after {key}");
+        } else {
+            let [Action::Fetch(request)] = &actions[..] else {
+                panic!("{actions:?}")
+            };
+            assert_eq!(
+                gathered(request),
+                ("http://app.example.com/pin", Some("1234"), Some(""))
+            );
+            assert_eq!(request.method, HttpMethod::Post);
+            let names: Vec<&str> = request.params.iter().map(|(k, _)| k).collect();
+            assert_eq!(
+                names,
+                [
+                    "CallSid",
+                    "AccountSid",
+                    "Caller",
+                    "Called",
+                    "CallStatus",
+                    "CallGuid",
+                    "Digits",
+                    "FinishedOnKey"
+                ]
+            );
+        }
+    }
+    assert!(!script.gathering());
+    // The action's document replaces the rest.
+    answer(
+        &mut script,
+        "http://app.example.com/pin",
+        "<Response><Say>in</Say></Response>",
+    );
+    assert_eq!(drain(&mut script), [say("in")]);
+}
+
+#[test]
+fn the_finish_key_ends_the_gather_and_is_not_a_digit() {
+    let (mut script, actions) = running("<Response><Gather method=\"GET\"/><Hangup/></Response>");
+    assert_eq!(actions, [await_digits(5)]);
+    assert!(script.digit('4'));
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+    assert!(script.digit('2'));
+    let _ = drain(&mut script);
+    assert!(script.digit('#'));
+    let request = expect_fetch(&mut script);
+    // No action: the document's own URL, with the Gather's method.
+    assert_eq!(gathered(&request), (VOICE_URL, Some("42"), Some("#")));
+    assert_eq!(request.method, HttpMethod::Get);
+    assert!(
+        request
+            .request_url()
+            .query()
+            .unwrap()
+            .ends_with("&Digits=42&FinishedOnKey=%23")
+    );
+}
+
+#[test]
+fn finish_on_key_empty_means_keys_only_end_by_count_or_time() {
+    let (mut script, _) =
+        running("<Response><Gather finishOnKey=\"\" numDigits=\"2\" action=\"a\"/></Response>");
+    assert!(script.digit('#'));
+    let _ = drain(&mut script);
+    assert!(script.digit('*'));
+    let request = expect_fetch(&mut script);
+    assert_eq!(
+        gathered(&request),
+        ("http://app.example.com/conf/a", Some("#*"), Some(""))
+    );
+}
+
+#[test]
+fn a_timeout_with_keys_sends_them() {
+    let (mut script, _) = running("<Response><Gather action=\"a\"/><Say>no</Say></Response>");
+    assert!(script.digit('9'));
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+    script.gather_timed_out();
+    let request = expect_fetch(&mut script);
+    assert_eq!(
+        gathered(&request),
+        ("http://app.example.com/conf/a", Some("9"), Some(""))
+    );
+}
+
+#[test]
+fn a_timeout_without_keys_falls_through_to_the_next_verb() {
+    let (mut script, actions) =
+        running("<Response><Gather action=\"a\"><Say>PIN?</Say></Gather><Say>Bye</Say></Response>");
+    assert_eq!(actions, [say("PIN?")]);
+    // A timeout while the prompt plays is not the gather's: the wait has not begun.
+    script.gather_timed_out();
+    assert_eq!(drain(&mut script), []);
+    script.finished();
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+    script.gather_timed_out();
+    assert_eq!(drain(&mut script), [say("Bye")]);
+    assert!(!script.gathering());
+    script.finished();
+    assert_eq!(drain(&mut script), [hangup_normal()]);
+}
+
+#[test]
+fn the_finish_key_alone_is_an_empty_result() {
+    let (mut script, _) = running("<Response><Gather action=\"a\"/><Say>Bye</Say></Response>");
+    assert!(script.digit('#'));
+    assert_eq!(drain(&mut script), [say("Bye")]);
+}
+
+#[test]
+fn action_on_empty_result_requests_the_action_with_empty_digits() {
+    let (mut script, _) = running(
+        "<Response><Gather action=\"a\" actionOnEmptyResult=\"true\"/><Say>never</Say></Response>",
+    );
+    script.gather_timed_out();
+    let request = expect_fetch(&mut script);
+    assert_eq!(
+        gathered(&request),
+        ("http://app.example.com/conf/a", Some(""), Some(""))
+    );
+    let (mut script, _) =
+        running("<Response><Gather action=\"a\" actionOnEmptyResult=\"true\"/></Response>");
+    assert!(script.digit('#'));
+    assert_eq!(
+        gathered(&expect_fetch(&mut script)),
+        ("http://app.example.com/conf/a", Some(""), Some("#"))
+    );
+}
+
+#[test]
+fn a_key_during_the_prompt_barges_in() {
+    let (mut script, actions) = running(
+        "<Response><Gather numDigits=\"2\" action=\"a\"><Say loop=\"3\">one</Say>\
+         <Play>two.wav</Play></Gather></Response>",
+    );
+    assert_eq!(actions, [say("one")]);
+    assert!(script.digit('5'));
+    // The Say's other loops and the Play are gone; the wait starts.
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+    // A report about the stopped prompt changes nothing.
+    script.finished();
+    assert_eq!(drain(&mut script), []);
+    assert!(script.digit('6'));
+    assert_eq!(gathered(&expect_fetch(&mut script)).1, Some("56"));
+}
+
+#[test]
+fn a_failed_prompt_goes_on_with_the_next() {
+    let (mut script, _) = running(
+        "<Response><Gather><Play loop=\"3\">x.mp3</Play><Say>two</Say></Gather></Response>",
+    );
+    script.media_failed();
+    assert_eq!(drain(&mut script), [say("two")]);
+    script.finished();
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+}
+
+#[test]
+fn keys_outside_a_gather_are_dropped() {
+    let (mut script, actions) =
+        running("<Response><Say>first</Say><Gather numDigits=\"1\" action=\"a\"/></Response>");
+    assert_eq!(actions, [say("first")]);
+    // Pressed before the Gather: not kept for it.
+    assert!(!script.digit('1'));
+    assert_eq!(drain(&mut script), []);
+    script.finished();
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+    assert!(script.digit('2'));
+    assert_eq!(gathered(&expect_fetch(&mut script)).1, Some("2"));
+    // While the action is fetched, keys are not the finished gather's.
+    assert!(!script.digit('3'));
+    assert_eq!(drain(&mut script), []);
+}
+
+#[test]
+fn a_stream_of_keys_is_bounded() {
+    let (mut script, _) = running("<Response><Gather finishOnKey=\"\" action=\"a\"/></Response>");
+    let mut pressed = 0;
+    loop {
+        assert!(script.digit('7'));
+        pressed += 1;
+        match drain(&mut script).pop() {
+            Some(Action::AwaitDigits { .. }) => continue,
+            Some(Action::Fetch(request)) => {
+                assert_eq!(request.params.get("Digits").map(str::len), Some(pressed));
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(pressed, twiml::runner::MAX_DIGITS);
+}
+
+#[test]
+fn the_default_action_is_the_url_the_document_was_requested_from() {
+    // Fetched with GET: the document's final URL carries the call's
+    // parameters; the default action does not repeat them.
+    let (mut script, request) = started(HttpMethod::Get);
+    let fetched_from = request.request_url();
+    assert!(fetched_from.query().is_some());
+    script.fetched(Ok(FetchedBody {
+        url: fetched_from,
+        content_type: Some("text/xml".into()),
+        body: b"<Response><Gather method=\"GET\" numDigits=\"1\"/></Response>".to_vec(),
+    }));
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+    assert!(script.digit('8'));
+    let action = expect_fetch(&mut script);
+    assert_eq!(action.url.as_str(), VOICE_URL);
+    let url = action.request_url();
+    assert_eq!(url.query().unwrap().matches("CallSid=").count(), 1, "{url}");
+    assert!(url.query().unwrap().ends_with("&Digits=8&FinishedOnKey="));
+}
+
+#[test]
+fn a_script_with_no_document_url_has_no_default_action() {
+    let base = Url::parse("http://confab.invalid/").unwrap();
+    let doc = twiml::Document::parse(
+        b"<Response><Gather numDigits=\"1\"/><Say>next</Say></Response>",
+        &base,
+    )
+    .unwrap();
+    let mut script = CallScript::from_verbs(call(), doc.verbs);
+    assert_eq!(drain(&mut script), [await_digits(5)]);
+    assert!(script.digit('1'));
+    assert_eq!(drain(&mut script), [say("next")]);
 }

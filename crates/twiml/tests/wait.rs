@@ -152,13 +152,13 @@ fn direct_audio_is_played_and_fetched_again() {
 }
 
 #[test]
-fn dial_and_hangup_are_skipped_with_a_warning() {
+fn dial_hangup_and_gather_are_skipped_with_a_warning() {
     let (mut script, _) = from_url(HttpMethod::Post);
     answer(
         &mut script,
         WAIT_URL,
         "text/xml",
-        b"<Response><Hangup/><Dial><Conference>x</Conference></Dial><Say>still here</Say></Response>",
+        b"<Response><Hangup/><Dial><Conference>x</Conference></Dial><Gather><Say>PIN</Say></Gather><Say>still here</Say></Response>",
     );
     let actions = drain(&mut script);
     assert_eq!(
@@ -166,6 +166,7 @@ fn dial_and_hangup_are_skipped_with_a_warning() {
         [
             Action::WaitWarn(WaitWarning::NotAllowed("Hangup")),
             Action::WaitWarn(WaitWarning::NotAllowed("Dial")),
+            Action::WaitWarn(WaitWarning::NotAllowed("Gather")),
             Action::Say {
                 text: "still here".into(),
                 voice: Voice::Man,
@@ -228,7 +229,7 @@ fn a_failing_wait_url_falls_back_to_hold_music_for_good() {
 #[test]
 fn a_bad_wait_document_falls_back() {
     for body in [
-        &b"<Response><Gather/></Response>"[..],
+        &b"<Response><Record/></Response>"[..],
         b"not xml",
         b"<html/>",
     ] {

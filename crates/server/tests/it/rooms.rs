@@ -27,7 +27,7 @@ fn hears_both(a: f64, b: f64, not: f64) -> impl Fn(&[i16]) -> bool {
 
 /// The largest share of `hz` in any loud 200 ms window of `samples`
 /// (stepping 20 ms): how clearly a short tone such as a beep is in there.
-fn strongest(samples: &[i16], hz: f64) -> f64 {
+pub(crate) fn strongest(samples: &[i16], hz: f64) -> f64 {
     samples
         .windows(1600)
         .step_by(media::FRAME_SAMPLES)
@@ -815,7 +815,7 @@ async fn a_caller_over_max_participants_does_not_join_and_the_dial_action_gets_f
 
 /// Joins, joins and a leave in room `name` (reached by `number`), with
 /// silent callers: what the first caller heard at each step.
-async fn joins_and_a_leave(rig: &Rig, number: &str, name: &str) -> [Vec<i16>; 3] {
+pub(crate) async fn joins_and_a_leave(rig: &Rig, number: &str, name: &str) -> [Vec<i16>; 3] {
     let account = rig.account.clone();
     let first = Caller::dial(rig.sip, number, "first", 0).await.unwrap();
     rig.room_of(&account, name, "0", 1).await;

@@ -79,7 +79,7 @@ mod tests {
 
     fn dial(xml: &str) -> Result<(Dial, Vec<Warning>), ParseError> {
         crate::parse_one("http://h.example/conf/join.php", xml, |v| match v {
-            Verb::Dial(d) => Some(d),
+            Verb::Dial(d) => Some(*d),
             _ => None,
         })
     }

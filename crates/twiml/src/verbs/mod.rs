@@ -8,14 +8,16 @@
 
 pub(crate) mod conference;
 pub(crate) mod dial;
+pub(crate) mod gather;
 pub(crate) mod hangup;
 pub(crate) mod pause;
 pub(crate) mod play;
 pub(crate) mod redirect;
 pub(crate) mod say;
 
-pub use conference::{Conference, WaitAudio};
+pub use conference::{Conference, STATUS_CALLBACK_EVENTS, WaitAudio};
 pub use dial::Dial;
+pub use gather::{Gather, Prompt};
 pub use pause::Pause;
 pub use play::Play;
 pub use redirect::Redirect;

@@ -400,6 +400,8 @@ impl Hits {
 #[derive(Default)]
 pub struct App {
     routes: HashMap<String, (StatusCode, String)>,
+    /// Answers that depend on a parameter: path, (name, value), TwiML.
+    when: Vec<(String, (String, String), String)>,
     tx: Option<mpsc::UnboundedSender<Hit>>,
 }
 
@@ -413,6 +415,18 @@ impl App {
         self.answer(path, StatusCode::OK, twiml)
     }
 
+    /// Answers `path` with 200 and `twiml` when the request's parameter
+    /// `name` is `value` (a `<Gather>` action's `Digits`); other requests
+    /// to `path` get its plain route.
+    pub fn twiml_when(mut self, path: &str, (name, value): (&str, &str), twiml: &str) -> Self {
+        self.when.push((
+            path.to_owned(),
+            (name.to_owned(), value.to_owned()),
+            twiml.to_owned(),
+        ));
+        self
+    }
+
     pub fn answer(mut self, path: &str, status: StatusCode, body: &str) -> Self {
         self.routes
             .insert(path.to_owned(), (status, body.to_owned()));
@@ -423,9 +437,11 @@ impl App {
     pub async fn start(self) -> (String, Hits) {
         let hits = Hits::default();
         let routes = Arc::new(self.routes);
+        let when = Arc::new(self.when);
         let (record, tx) = (hits.clone(), self.tx);
         let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
             let routes = routes.clone();
+            let when = when.clone();
             let (record, tx) = (record.clone(), tx.clone());
             async move {
                 let decode = |bytes: &[u8]| -> Vec<(String, String)> {
@@ -449,7 +465,13 @@ impl App {
                         .unwrap_or_default()
                         .to_owned(),
                 };
-                let answer = routes.get(&hit.path).cloned();
+                let answer = when
+                    .iter()
+                    .find(|(path, (name, value), _)| {
+                        *path == hit.path && hit.params.iter().any(|(k, v)| k == name && v == value)
+                    })
+                    .map(|(_, _, twiml)| (StatusCode::OK, twiml.clone()))
+                    .or_else(|| routes.get(&hit.path).cloned());
                 record.0.lock().unwrap().push(hit.clone());
                 if let Some(tx) = tx {
                     let _ = tx.send(hit);
