@@ -23,8 +23,10 @@ const PROMPT: &str = "<Response><Gather numDigits=\"4\" action=\"/pin\">\
 
 const PIN: &str = "4321";
 
-const ROOM: &str = "<Response><Dial><Conference beep=\"false\" participantLabel=\"member\">\
-     pinroom</Conference></Dial></Response>";
+/// No `participantLabel`: both callers get this document, and a label is
+/// unique within a conference (a second "member" would be refused).
+const ROOM: &str =
+    "<Response><Dial><Conference beep=\"false\">pinroom</Conference></Dial></Response>";
 
 const WRONG: &str = "<Response><Say>Wrong PIN</Say><Redirect>/voice</Redirect></Response>";
 
