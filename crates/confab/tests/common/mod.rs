@@ -262,7 +262,7 @@ pub fn tone(freq_hz: u32, n: usize) -> Vec<i16> {
 /// A voice URL server on a free port: every request (GET or POST, its
 /// head and form body read whole) is answered with the TwiML
 /// `twiml(path)` returns for its path. Serves until the test ends.
-pub fn voice_app(twiml: fn(&str) -> String) -> SocketAddr {
+pub fn voice_app(twiml: impl Fn(&str) -> String + Send + 'static) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
