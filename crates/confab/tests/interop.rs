@@ -20,13 +20,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{Serve, confab, db_url, http, tone, value};
+use common::{Serve, confab, db_url, http, tone, value, voice_app};
 use testkit::peers::{free_ports, peer_available};
 use testkit::{Codec, Phone};
 use tokio::process::{Child, Command};
@@ -161,10 +159,11 @@ async fn info_dtmf_star_leaves_the_room_and_the_script_hangs_up() {
     let Some(mut s) = Suite::start("31400-31449") else {
         return;
     };
-    let app = voice_app(
+    let app = voice_app(|_| {
         "<Response><Dial hangupOnStar=\"true\"><Conference>room-info</Conference></Dial>\
-         <Say>bye</Say><Hangup/></Response>",
-    );
+         <Say>bye</Say><Hangup/></Response>"
+            .to_owned()
+    });
     let (ok, _, err) = confab(
         &s.db,
         &[
@@ -521,27 +520,6 @@ fn elements(xml: &str, name: &str) -> Vec<String> {
         .skip(1)
         .filter_map(|rest| rest.split_once(&close).map(|(text, _)| text.to_owned()))
         .collect()
-}
-
-/// A voice URL that answers every request with `twiml`.
-fn voice_app(twiml: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            // The request's head and any form body: read what came, answer.
-            let mut buf = [0u8; 8192];
-            let _ = stream.read(&mut buf);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{twiml}",
-                twiml.len()
-            );
-        }
-    });
-    addr
 }
 
 /// `tone.ul` in `dir`: one second of [`TONE_HZ`], headerless μ-law, for

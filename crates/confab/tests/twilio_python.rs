@@ -2,7 +2,10 @@
 //! unmodified, against the real `confab serve`: two SIP callers in a room,
 //! then `tests/twilio/drive.py` lists, fetches, pages, mutes and kicks
 //! through the library, with only the API host rewritten by its own
-//! HTTP-client hook.
+//! HTTP-client hook. Before that, the library mutes, unmutes, holds and
+//! unholds one step at a time (`drive.py STEP CALL_SID`), and the callers'
+//! audio is checked after each step: a mute and a hold are heard, not only
+//! read back.
 //!
 //! The library is installed into a venv under the target directory (once
 //! per requirements file). Without `python3` the test says so loudly and
@@ -17,9 +20,20 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Serve, db_url, http};
-use testkit::{Codec, Phone};
+use media::goertzel::rms;
+use testkit::{Codec, HEAR_WINDOW, Phone, PhoneCall, tone_present};
 
 const ROOM: &str = "twilio-python";
+/// What alice and bob send.
+const ALICE_HZ: u32 = 440;
+const BOB_HZ: u32 = 1000;
+/// How long a caller may take to hear a change in the room.
+const HEAR: Duration = Duration::from_secs(10);
+/// How long a state is checked to hold, once reached.
+const STRETCH: Duration = Duration::from_millis(600);
+/// The RMS above which a held caller hears something (confab's hold
+/// music); the room's silence is 0.
+const MUSIC_RMS: f64 = 300.0;
 
 fn here() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/twilio")
@@ -59,10 +73,12 @@ async fn twilio_python_runs_unmodified_against_confab() {
     let serve = Serve::start_with(&db_url(dir.path()), "54000-54099", Some(&log));
     let (sid, token) = serve.default_account();
     let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), serve.sip_udp.port());
-    let alice = Phone::bind(server).await.unwrap();
-    let bob = Phone::bind(server).await.unwrap();
-    let _a = alice.call(ROOM, Codec::Pcmu).await.unwrap();
-    let _b = bob.call(ROOM, Codec::Pcmu).await.unwrap();
+    let mut alice = Phone::bind(server).await.unwrap();
+    alice.set_caller("alice");
+    let mut bob = Phone::bind(server).await.unwrap();
+    bob.set_caller("bob");
+    let mut alice_call = alice.call(ROOM, Codec::Pcmu).await.unwrap();
+    let mut bob_call = bob.call(ROOM, Codec::Pcmu).await.unwrap();
 
     // Wait (with a deadline) until both are in: the room is in progress.
     let path = format!(
@@ -82,23 +98,105 @@ async fn twilio_python_runs_unmodified_against_confab() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    mute_and_hold_on_the_audio(&venv, &serve, &mut alice_call, &mut bob_call).await;
+
+    let stdout = drive(&venv, &serve, &[]);
+    assert!(
+        stdout.contains("twilio-python: all checks passed"),
+        "{stdout}"
+    );
+}
+
+/// Runs `drive.py` with `args` (a step and its arguments; none: the
+/// checks) against `serve`; its stdout, once it succeeded.
+fn drive(venv: &Path, serve: &Serve, args: &[&str]) -> String {
+    let (sid, token) = serve.default_account();
     let out = Command::new(venv.join("bin/python"))
         .arg(here().join("drive.py"))
+        .args(args)
         .env("CONFAB_BASE", format!("http://{}", serve.addr))
         .env("CONFAB_ACCOUNT_SID", &sid)
         .env("CONFAB_AUTH_TOKEN", &token)
         .env("CONFAB_ROOM", ROOM)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "drive.py failed\n{stdout}\n{stderr}\n{}",
+        "drive.py {args:?} failed\n{stdout}\n{stderr}\n{}",
         serve.log_tail()
     );
-    assert!(
-        stdout.contains("twilio-python: all checks passed"),
-        "{stdout}"
-    );
+    stdout
+}
+
+/// The live call sid of the caller whose SIP From user is `from`.
+fn call_sid_from(serve: &Serve, from: &str) -> String {
+    let (sid, token) = serve.default_account();
+    let path = format!("/2010-04-01/Accounts/{sid}/Calls.json?From={from}&Status=in-progress");
+    let (status, body) = http(&serve.addr, "GET", &path, Some((&sid, &token)), "");
+    assert_eq!(status, 200, "{body}");
+    let sids: Vec<&str> = body
+        .split("\"sid\":\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(sids.len(), 1, "one live call from {from}: {body}");
+    sids[0].to_owned()
+}
+
+/// The library mutes, unmutes, holds and unholds; after each step the
+/// callers' audio shows it. Alice sends [`ALICE_HZ`], bob [`BOB_HZ`].
+async fn mute_and_hold_on_the_audio(
+    venv: &Path,
+    serve: &Serve,
+    alice: &mut PhoneCall,
+    bob: &mut PhoneCall,
+) {
+    let (alice_sid, bob_sid) = (call_sid_from(serve, "alice"), call_sid_from(serve, "bob"));
+    alice.send_tone(ALICE_HZ);
+    bob.send_tone(BOB_HZ);
+    bob.wait_to_hear(ALICE_HZ, HEAR).await.unwrap();
+    alice.wait_to_hear(BOB_HZ, HEAR).await.unwrap();
+
+    // Muted alice is out of bob's mix; she still hears him.
+    drive(venv, serve, &["mute", &alice_sid]);
+    bob.wait_not_hearing(ALICE_HZ, HEAR).await.unwrap();
+    assert!(alice.hears(BOB_HZ), "muted alice stopped hearing bob");
+    let heard = bob.listen(STRETCH).await.unwrap();
+    assert!(!tone_present(&heard, ALICE_HZ), "bob hears muted alice");
+    drive(venv, serve, &["unmute", &alice_sid]);
+    bob.wait_to_hear(ALICE_HZ, HEAR).await.unwrap();
+
+    // Held bob hears music, not alice (nor himself); alice no longer hears him.
+    let music = |heard: &[i16]| {
+        rms(heard) > MUSIC_RMS && !tone_present(heard, ALICE_HZ) && !tone_present(heard, BOB_HZ)
+    };
+    drive(venv, serve, &["hold", &bob_sid]);
+    alice.wait_not_hearing(BOB_HZ, HEAR).await.unwrap();
+    let deadline = Instant::now() + HEAR;
+    loop {
+        let heard = bob.listen(HEAR_WINDOW).await.unwrap();
+        if music(&heard) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "held bob never heard music without alice: rms {:.0}",
+            rms(&heard)
+        );
+    }
+    let heard = bob.listen(STRETCH).await.unwrap();
+    for window in heard.chunks(HEAR_WINDOW.as_millis() as usize * 8) {
+        assert!(
+            music(window),
+            "held bob: music stopped, or a caller came through: rms {:.0}",
+            rms(window)
+        );
+    }
+    let heard = alice.listen(STRETCH).await.unwrap();
+    assert!(!tone_present(&heard, BOB_HZ), "alice hears held bob");
+    drive(venv, serve, &["unhold", &bob_sid]);
+    bob.wait_to_hear(ALICE_HZ, HEAR).await.unwrap();
+    alice.wait_to_hear(BOB_HZ, HEAR).await.unwrap();
 }

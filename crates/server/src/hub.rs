@@ -77,6 +77,10 @@ pub struct CallJoinFailed {
 }
 
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a command is moved once through the hub's channel; boxing the join would buy nothing"
+)]
 enum Command {
     #[cfg(feature = "test-util")]
     Join {

@@ -258,3 +258,45 @@ pub fn tone(freq_hz: u32, n: usize) -> Vec<i16> {
         })
         .collect()
 }
+
+/// A voice URL server on a free port: every request (GET or POST, its
+/// head and form body read whole) is answered with the TwiML
+/// `twiml(path)` returns for its path. Serves until the test ends.
+pub fn voice_app(twiml: impl Fn(&str) -> String + Send + 'static) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = stream.set_read_timeout(Some(START_STOP));
+            let mut reader = BufReader::new(stream);
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, v)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let target = request_line.split(' ').nth(1).unwrap_or("/");
+            let path = target.split('?').next().unwrap_or(target);
+            let doc = twiml(path);
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{doc}",
+                doc.len()
+            );
+        }
+    });
+    addr
+}

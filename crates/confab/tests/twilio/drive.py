@@ -3,8 +3,10 @@
 Only the API host changes, through the library's own HTTP-client hook: a
 TwilioHttpClient that rewrites https://api.twilio.com to confab's base URL.
 Run by crates/confab/tests/twilio_python.rs against a live `confab serve`
-with two callers in the room named by CONFAB_ROOM. Exits non-zero on the
-first failed check.
+with two callers in the room named by CONFAB_ROOM, one step per invocation
+(`drive.py STEP [ARG]`, see STEPS; no step runs "checks"), so the Rust test
+can check the callers' audio between steps. Exits non-zero on the first
+failed check.
 """
 
 import os
@@ -45,49 +47,95 @@ def rest_error(call):
     return None
 
 
-c = client()
-confs = c.conferences.list(friendly_name=ROOM)
-check(len(confs) == 1, f"one conference named {ROOM}: {confs}")
-conf = confs[0]
-check(conf.status == "in-progress", f"status in-progress: {conf.status}")
-check(conf.api_version == "2010-04-01", "api_version")
-check(conf.date_created is not None and conf.date_created.year >= 2024, "date_created parsed")
-fetched = c.conferences(conf.sid).fetch()
-check(fetched.sid == conf.sid and fetched.friendly_name == ROOM, "fetch conference")
-check(len(c.conferences.list(status="completed", friendly_name=ROOM)) == 0, "Status filter")
+def checks():
+    """Lists, fetches, pages, mutes and kicks; errors as the library's."""
+    c = client()
+    confs = c.conferences.list(friendly_name=ROOM)
+    check(len(confs) == 1, f"one conference named {ROOM}: {confs}")
+    conf = confs[0]
+    check(conf.status == "in-progress", f"status in-progress: {conf.status}")
+    check(conf.api_version == "2010-04-01", "api_version")
+    check(conf.date_created is not None and conf.date_created.year >= 2024, "date_created parsed")
+    fetched = c.conferences(conf.sid).fetch()
+    check(fetched.sid == conf.sid and fetched.friendly_name == ROOM, "fetch conference")
+    check(len(c.conferences.list(status="completed", friendly_name=ROOM)) == 0, "Status filter")
 
-# Paging through next_page_uri, one participant a page.
-people = c.conferences(conf.sid).participants.list(page_size=1)
-check(len(people) == 2, f"two participants over two pages: {people}")
-first, second = people
-check(first.muted is False and first.hold is False, "booleans are booleans")
-check(first.status == "connected", "participant status")
+    # Paging through next_page_uri, one participant a page.
+    people = c.conferences(conf.sid).participants.list(page_size=1)
+    check(len(people) == 2, f"two participants over two pages: {people}")
+    first, second = people
+    check(first.muted is False and first.hold is False, "booleans are booleans")
+    check(first.status == "connected", "participant status")
 
-muted = c.conferences(conf.sid).participants(first.call_sid).update(muted=True)
-check(muted.muted is True, "update muted=True reads back muted")
-check(c.conferences(conf.sid).participants(first.call_sid).fetch().muted is True, "fetch muted")
-only = c.conferences(conf.sid).participants.list(muted=True)
-check([p.call_sid for p in only] == [first.call_sid], "Muted filter")
+    muted = c.conferences(conf.sid).participants(first.call_sid).update(muted=True)
+    check(muted.muted is True, "update muted=True reads back muted")
+    check(c.conferences(conf.sid).participants(first.call_sid).fetch().muted is True, "fetch muted")
+    only = c.conferences(conf.sid).participants.list(muted=True)
+    check([p.call_sid for p in only] == [first.call_sid], "Muted filter")
 
-calls = c.calls.list()
-sids = {x.sid for x in calls}
-check({first.call_sid, second.call_sid} <= sids, "both legs are calls")
-call = c.calls(first.call_sid).fetch()
-check(call.direction == "inbound" and call.status == "in-progress", f"call {call.direction} {call.status}")
-check(len(c.calls.list(status="in-progress")) >= 2, "calls Status filter")
+    calls = c.calls.list()
+    sids = {x.sid for x in calls}
+    check({first.call_sid, second.call_sid} <= sids, "both legs are calls")
+    call = c.calls(first.call_sid).fetch()
+    check(call.direction == "inbound" and call.status == "in-progress", f"call {call.direction} {call.status}")
+    check(len(c.calls.list(status="in-progress")) >= 2, "calls Status filter")
 
-e = rest_error(lambda: c.conferences("CF" + "0" * 32).fetch())
-check(e is not None and e.status == 404 and e.code == 20404, f"404 is 20404: {e}")
-e = rest_error(lambda: client("0" * 32).conferences(conf.sid).fetch())
-check(e is not None and e.status == 401 and e.code == 20003, f"401 is 20003: {e}")
-# A list that fails surfaces as the library's own "Unable to fetch page".
-try:
-    client("0" * 32).conferences.list()
-    check(False, "a list with bad credentials fails")
-except TwilioException as e:
-    check("Unable to fetch page" in str(e), f"list 401: {e}")
+    e = rest_error(lambda: c.conferences("CF" + "0" * 32).fetch())
+    check(e is not None and e.status == 404 and e.code == 20404, f"404 is 20404: {e}")
+    e = rest_error(lambda: client("0" * 32).conferences(conf.sid).fetch())
+    check(e is not None and e.status == 401 and e.code == 20003, f"401 is 20003: {e}")
+    # A list that fails surfaces as the library's own "Unable to fetch page".
+    try:
+        client("0" * 32).conferences.list()
+        check(False, "a list with bad credentials fails")
+    except TwilioException as e:
+        check("Unable to fetch page" in str(e), f"list 401: {e}")
 
-check(c.conferences(conf.sid).participants(second.call_sid).delete() is True, "kick")
-left = c.conferences(conf.sid).participants.list()
-check([p.call_sid for p in left] == [first.call_sid], "one participant left")
-print("twilio-python: all checks passed")
+    check(c.conferences(conf.sid).participants(second.call_sid).delete() is True, "kick")
+    left = c.conferences(conf.sid).participants.list()
+    check([p.call_sid for p in left] == [first.call_sid], "one participant left")
+    print("twilio-python: all checks passed")
+
+
+def live_conference(c):
+    confs = c.conferences.list(friendly_name=ROOM, status="in-progress")
+    check(len(confs) == 1, f"one live conference named {ROOM}: {confs}")
+    return confs[0]
+
+
+def update_participant(call_sid, **update):
+    """One participant update through the library, read back and fetched."""
+    c = client()
+    participant = c.conferences(live_conference(c).sid).participants(call_sid)
+    done = participant.update(**update)
+    fetched = participant.fetch()
+    for key, want in update.items():
+        check(getattr(done, key) is want, f"{call_sid} update {key}={want} reads back")
+        check(getattr(fetched, key) is want, f"{call_sid} fetch {key}={want}")
+
+
+# The audio steps: the Rust test checks what the callers hear after each.
+def mute(call_sid):
+    update_participant(call_sid, muted=True)
+
+
+def unmute(call_sid):
+    update_participant(call_sid, muted=False)
+
+
+def hold(call_sid):
+    update_participant(call_sid, hold=True)
+
+
+def unhold(call_sid):
+    update_participant(call_sid, hold=False)
+
+
+STEPS = {"checks": checks, "mute": mute, "unmute": unmute, "hold": hold, "unhold": unhold}
+
+if __name__ == "__main__":
+    step, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("checks", [])
+    if step not in STEPS:
+        check(False, f"a known step: {step} (one of {', '.join(STEPS)})")
+    STEPS[step](*args)
+    print(f"twilio-python: step {step} passed")

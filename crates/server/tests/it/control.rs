@@ -22,7 +22,7 @@ use crate::common::caller::{Caller, DEADLINE, describe};
 use crate::common::rig::{App, Rig, param};
 
 /// Hears `a` and `b` (two tones of equal level share the energy) and not `not`.
-fn hears_both(a: f64, b: f64, not: f64) -> impl Fn(&[i16]) -> bool {
+pub(crate) fn hears_both(a: f64, b: f64, not: f64) -> impl Fn(&[i16]) -> bool {
     move |s| {
         let (a, b) = (tone_fraction(s, a), tone_fraction(s, b));
         a > 0.3 && b > 0.3 && a + b > 0.85 && tone_fraction(s, not) < 0.05
