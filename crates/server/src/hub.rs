@@ -44,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RoomGauges};
 use crate::room::{self, MixRuntime, RoomHandle};
+use crate::status_callbacks::StatusCallbacks;
 use crate::{Clock, ids};
 
 /// How many commands may wait for the hub before senders wait too.
@@ -136,6 +137,7 @@ pub fn spawn(
     let hub = Hub {
         mix: MixRuntime::new(),
         conferences: Conferences::new(capacity),
+        callbacks: StatusCallbacks::new(store.clone(), metrics.clone()),
         store,
         clock,
         reports,
@@ -250,6 +252,8 @@ struct Hub {
     mix: MixRuntime,
     /// The conference rules.
     conferences: Conferences,
+    /// Sends the conferences' status callbacks.
+    callbacks: StatusCallbacks,
     store: Store,
     clock: Arc<dyn Clock>,
     /// Handed to each room task: the hub reads the other end in `run`.
@@ -590,9 +594,17 @@ impl Hub {
                 let _ = self.persisted(()).await;
             }
             RoomReport::AnnouncementEnded { conference, call } => {
-                // Twilio's `announcement-end` status callback; confab sends
-                // no conference status callbacks yet.
-                tracing::debug!(conference_sid = %conference, call_sid = ?call, "announcement ended");
+                let now = self.clock.now();
+                self.callbacks
+                    .announcement_ended(&conference, call.as_ref(), now);
+            }
+            RoomReport::Speaking {
+                conference,
+                call,
+                speaking,
+            } => {
+                let now = self.clock.now();
+                self.callbacks.speaking(&conference, &call, speaking, now);
             }
         }
     }
@@ -626,6 +638,7 @@ impl Hub {
     ) -> Result<(), store::StoreError> {
         let events = self.take_events();
         let stored = self.record(&events).await;
+        let talkers = self.callbacks.persisted(&events, &self.conferences);
         for event in events {
             if let Event::ParticipantJoined {
                 conference,
@@ -643,6 +656,11 @@ impl Hub {
                 }
             }
             self.follow(event).await;
+        }
+        for sid in talkers {
+            if let Some(room) = self.rooms.get(&sid) {
+                room.detect_talkers().await;
+            }
         }
         stored
     }
@@ -950,6 +968,7 @@ mod tests {
         let hub = Hub {
             mix: MixRuntime::new(),
             conferences: Conferences::new(40),
+            callbacks: StatusCallbacks::new(store.clone(), Arc::new(Metrics::new())),
             store,
             clock: Arc::new(SystemClock),
             reports,
