@@ -172,7 +172,7 @@ impl StatusCallbacks {
 /// until the hub drops the queue and it is drained.
 async fn deliver(
     account: AccountSid,
-    mut queue: mpsc::Receiver<WebhookRequest>,
+    queue: mpsc::Receiver<WebhookRequest>,
     store: Store,
     client: reqwest::Client,
     metrics: Arc<Metrics>,
@@ -188,10 +188,20 @@ async fn deliver(
             return;
         }
     };
+    send_in_order(queue, &token, &client, &metrics).await;
+}
+
+/// Sends each queued request once the one before it finished or timed out.
+async fn send_in_order(
+    mut queue: mpsc::Receiver<WebhookRequest>,
+    token: &model::AuthToken,
+    client: &reqwest::Client,
+    metrics: &Metrics,
+) {
     while let Some(request) = queue.recv().await {
         let sent = tokio::time::timeout(
             TIMEOUT,
-            crate::fetch::webhook(&client, &request, &token, &metrics),
+            crate::fetch::webhook(client, &request, token, metrics),
         )
         .await;
         let failure = match sent {
@@ -1131,6 +1141,179 @@ mod tests {
         let observed = tracker.observe(&[joined(B, None, None)], |_| Some(callback(&ALL)));
         assert!(observed.detect_talkers.is_empty());
         assert!(observed.requests.is_empty(), "B's callback asked for joins");
+    }
+
+    /// Delivery over real sockets.
+    mod delivery {
+        use std::sync::Mutex;
+
+        use api::MetricsSource;
+        use axum::http::HeaderMap;
+
+        use super::*;
+        use crate::Clock;
+
+        /// A store with one account.
+        async fn store() -> (Store, model::Account, tempfile::TempDir) {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+            let store = Store::connect(&url).await.unwrap();
+            let account = crate::accounts::create(&store, "cb", crate::SystemClock.now())
+                .await
+                .unwrap();
+            (store, account, dir)
+        }
+
+        fn outgoing(account: &AccountSid, url: &str, n: usize) -> Outgoing {
+            let mut params = Params::new();
+            params.push("SequenceNumber", n.to_string());
+            params.push("StatusCallbackEvent", "participant-join");
+            Outgoing {
+                conference: cf(),
+                account: account.clone(),
+                request: WebhookRequest {
+                    url: HttpUrl::parse(url).unwrap(),
+                    method: HttpMethod::Post,
+                    params,
+                },
+            }
+        }
+
+        #[derive(Default)]
+        struct Seen {
+            in_flight: usize,
+            most_in_flight: usize,
+            /// Each request's SequenceNumber and whether its signature held.
+            got: Vec<(String, bool)>,
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn callbacks_go_one_at_a_time_in_order_and_signed() {
+            let (store, account, _dir) = store().await;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/events", listener.local_addr().unwrap());
+            let seen = Arc::new(Mutex::new(Seen::default()));
+            let (token, at) = (account.auth_token.clone(), url.clone());
+            let record = seen.clone();
+            let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
+                let (seen, token, url) = (record.clone(), token.clone(), at.clone());
+                async move {
+                    {
+                        let mut s = seen.lock().unwrap();
+                        s.in_flight += 1;
+                        s.most_in_flight = s.most_in_flight.max(s.in_flight);
+                    }
+                    // A slow app: a second request would overlap this one.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    let form: Vec<(String, String)> =
+                        url::form_urlencoded::parse(&body).into_owned().collect();
+                    let expected = twiml::webhook::signature(
+                        &token,
+                        &url,
+                        form.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    );
+                    let signed = headers
+                        .get("x-twilio-signature")
+                        .is_some_and(|v| v.as_bytes() == expected.as_bytes());
+                    let n = form
+                        .iter()
+                        .find(|(k, _)| k == "SequenceNumber")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default();
+                    let mut s = seen.lock().unwrap();
+                    s.in_flight -= 1;
+                    s.got.push((n, signed));
+                }
+            };
+            let app = axum::Router::new().route("/events", axum::routing::post(handler));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+
+            let metrics = Arc::new(Metrics::new());
+            let mut callbacks = StatusCallbacks::new(store, metrics.clone());
+            let requests: Vec<Outgoing> =
+                (1..=20).map(|n| outgoing(&account.sid, &url, n)).collect();
+            callbacks.send(requests);
+
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while seen.lock().unwrap().got.len() < 20 {
+                assert!(std::time::Instant::now() < deadline, "not all arrived");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let s = seen.lock().unwrap();
+            let expected: Vec<(String, bool)> = (1..=20).map(|n| (n.to_string(), true)).collect();
+            assert_eq!(s.got, expected);
+            assert_eq!(s.most_in_flight, 1);
+        }
+
+        /// An app that takes connections and never answers; counts them.
+        async fn silent_app() -> (String, Arc<Mutex<usize>>) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/events", listener.local_addr().unwrap());
+            let accepted = Arc::new(Mutex::new(0));
+            let count = accepted.clone();
+            tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Ok((socket, _)) = listener.accept().await {
+                    held.push(socket);
+                    *count.lock().unwrap() += 1;
+                }
+            });
+            (url, accepted)
+        }
+
+        /// On tokio's paused clock (it jumps ahead while everything waits).
+        #[tokio::test(start_paused = true)]
+        async fn a_request_that_never_answers_gives_way_to_the_next_after_the_timeout() {
+            let (url, accepted) = silent_app().await;
+            let account = ac();
+            let (tx, rx) = mpsc::channel(QUEUE);
+            for n in 1..=2 {
+                tx.try_send(outgoing(&account, &url, n).request).unwrap();
+            }
+            drop(tx);
+            let client = crate::fetch::client(TIMEOUT).unwrap();
+            let token = model::AuthToken::from_stored("token".into());
+            let began = tokio::time::Instant::now();
+            let worker = tokio::spawn(async move {
+                send_in_order(rx, &token, &client, &Metrics::new()).await;
+            });
+            let mut seen = Vec::new();
+            while seen.len() < 2 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let n = *accepted.lock().unwrap();
+                if n > seen.len() {
+                    seen.push(began.elapsed());
+                }
+                assert!(began.elapsed() < TIMEOUT * 3, "the second never came");
+            }
+            assert!(seen[0] < Duration::from_secs(1), "{seen:?}");
+            assert!(
+                seen[1] >= TIMEOUT,
+                "the second came before the first timed out: {seen:?}"
+            );
+            worker.await.unwrap();
+            assert!(began.elapsed() >= TIMEOUT * 2);
+        }
+
+        #[tokio::test]
+        async fn a_full_queue_drops_and_counts_without_waiting() {
+            let (store, account, _dir) = store().await;
+            let (url, _) = silent_app().await;
+            let metrics = Arc::new(Metrics::new());
+            let mut callbacks = StatusCallbacks::new(store, metrics.clone());
+            // On this one-thread runtime the worker cannot take any before
+            // `send` returns: the queue takes QUEUE, the rest are dropped.
+            let requests: Vec<Outgoing> = (1..=QUEUE + 10)
+                .map(|n| outgoing(&account.sid, &url, n))
+                .collect();
+            callbacks.send(requests);
+            let text = metrics.render().unwrap().body;
+            assert!(
+                text.lines()
+                    .any(|l| l == "confab_status_callbacks_dropped_total 10"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

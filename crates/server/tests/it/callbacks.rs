@@ -2,7 +2,8 @@
 //! statusCallbackEvent>` from a voice URL, real callers over SIP and RTP,
 //! the app's receiver getting Twilio's requests in order, each signed.
 //! Speech events come from the room hearing a caller's tone start and
-//! stop. RTP ports 53000–53999.
+//! stop; mute and hold go through the hub's `CallControl`, as the API's
+//! do. RTP ports 53000–53999.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -68,7 +69,7 @@ fn check(rig: &Rig, base: &str, got: &[Hit], cf: &str, name: &str, expected: &[(
             "{event}: Timestamp {ts:?} is not RFC 2822"
         );
         if !param(hit, "CallSid").is_empty() {
-            for flag in ["Hold", "Coaching", "EndConferenceOnExit"] {
+            for flag in ["Coaching", "EndConferenceOnExit"] {
                 assert_eq!(param(hit, flag), "false", "{event}: {flag}");
             }
             assert_eq!(param(hit, "StartConferenceOnEnter"), "true", "{event}");
@@ -129,12 +130,20 @@ async fn a_conference_reports_joins_start_speech_mute_leaves_and_end_in_order() 
         };
         hub.apply(mute).await.expect("mute");
     }
-    callbacks(&hits, 7).await;
+    for hold in [true, false] {
+        let hold = ParticipantCommand::SetHold {
+            participant: key(&rig, &cf, &cb),
+            hold,
+            music: None,
+        };
+        hub.apply(hold).await.expect("hold");
+    }
+    callbacks(&hits, 9).await;
 
     b.hang_up().await;
-    callbacks(&hits, 8).await;
+    callbacks(&hits, 10).await;
     a.hang_up().await;
-    let got = callbacks(&hits, 10).await;
+    let got = callbacks(&hits, 12).await;
 
     let expected = [
         ("participant-join", ca.as_str()),
@@ -144,23 +153,30 @@ async fn a_conference_reports_joins_start_speech_mute_leaves_and_end_in_order() 
         ("participant-speech-stop", ca.as_str()),
         ("participant-mute", cb.as_str()),
         ("participant-unmute", cb.as_str()),
+        ("participant-hold", cb.as_str()),
+        ("participant-unhold", cb.as_str()),
         ("participant-leave", cb.as_str()),
         ("participant-leave", ca.as_str()),
         ("conference-end", ""),
     ];
     check(&rig, &base, &got, &cf, "cb-room", &expected);
-    let muted: Vec<&str> = got.iter().map(|h| param(h, "Muted")).collect();
-    assert_eq!(
-        muted,
-        [
-            "false", "false", "", "false", "false", "true", "false", "false", "false", ""
-        ]
-    );
-    for leave in &got[7..9] {
+    let flags: Vec<(&str, &str)> = got
+        .iter()
+        .map(|h| (param(h, "Muted"), param(h, "Hold")))
+        .collect();
+    let no = ("false", "false");
+    let conference = ("", "");
+    let muted = ("true", "false");
+    let held = ("false", "true");
+    let expected = [
+        no, no, conference, no, no, muted, no, held, no, no, no, conference,
+    ];
+    assert_eq!(flags, expected);
+    for leave in &got[9..11] {
         assert_eq!(param(leave, "ReasonParticipantLeft"), "participant_hung_up");
         assert_eq!(param(leave, "ParticipantCallStatus"), "completed");
     }
-    let end = &got[9];
+    let end = &got[11];
     assert_eq!(param(end, "ReasonConferenceEnded"), "last-participant-left");
     assert_eq!(param(end, "CallSidEndingConference"), ca);
     rig.server.stop().await;
