@@ -77,6 +77,9 @@ pub struct CallJoinFailed {
     pub leg: Option<LegHandover>,
 }
 
+// A join carries its leg by value (socket, codec, wait audio): boxing it
+// would buy nothing, the queue is bounded and joins are few.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Command {
     #[cfg(feature = "test-util")]
