@@ -2,8 +2,8 @@
 //! statusCallbackEvent>` from a voice URL, real callers over SIP and RTP,
 //! the app's receiver getting Twilio's requests in order, each signed.
 //! Speech events come from the room hearing a caller's tone start and
-//! stop; mute and hold go through the hub's `CallControl`, as the API's
-//! do. RTP ports 53000–53999.
+//! stop; mute, hold, end and announcements go through the hub's
+//! `CallControl`, as the API's do. RTP ports 53000–53999.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -219,5 +219,43 @@ async fn an_api_end_reports_the_leaves_then_the_end_with_its_reason() {
     a.expect_bye().await;
     b.expect_bye().await;
     assert_eq!(callbacks(&hits, 3).await.len(), 3);
+    rig.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_report_their_end_to_the_room_or_to_the_participant() {
+    let rig = Rig::new((53200, 53299), false).await;
+    let (base, hits) = app(&rig, "5553200", "cb-announce", "announcement").await;
+    let a = Caller::dial(rig.sip, "5553200", "a", 0).await.unwrap();
+    rig.room_of(&rig.account, "cb-announce", "0", 1).await;
+    let b = Caller::dial(rig.sip, "5553200", "b", 0).await.unwrap();
+    let (cf, calls) = rig.room_with("cb-announce", 2).await;
+    let audio = api::Fetchable {
+        url: format!("{base}/tone/440/300"),
+        method: HttpMethod::Get,
+    };
+    let hub = rig.server.hub();
+
+    let to_room = ConferenceCommand::Announce {
+        account: rig.account.sid.clone(),
+        conference: ConferenceSid::parse(&cf).unwrap(),
+        audio: audio.clone(),
+    };
+    hub.conference(to_room).await.expect("announced");
+    callbacks(&hits, 1).await;
+    let to_b = ParticipantCommand::Announce {
+        participant: key(&rig, &cf, &calls[1]),
+        audio,
+    };
+    hub.apply(to_b).await.expect("announced");
+    let got = callbacks(&hits, 2).await;
+    let expected = [
+        ("announcement-end", ""),
+        ("announcement-end", calls[1].as_str()),
+    ];
+    check(&rig, &base, &got, &cf, "cb-announce", &expected);
+    assert_eq!(param(&got[1], "Muted"), "false");
+    assert_eq!(param(&got[1], "Hold"), "false");
+    drop((a, b));
     rig.server.stop().await;
 }
