@@ -206,7 +206,8 @@ impl Metrics {
         let webhook = Histogram::new(WEBHOOK_BUCKETS);
         registry.register_with_unit(
             "webhook",
-            "Time webhook requests took (voice URL, action, waitUrl, end of call), \
+            "Time webhook requests took (voice URL, action, waitUrl, end of call, \
+             conference status callbacks), \
              failed ones included",
             Unit::Seconds,
             webhook.clone(),
