@@ -63,7 +63,9 @@
 //!     }
 //! #   let _ = event;
 //! }
-//! // 5. exports room.stats() to metrics now and then
+//! // 5. with room.set_talker_detection(true), who started or stopped speaking
+//! while let Some((leg, speaking)) = room.poll_talker() { /* speech callbacks */ }
+//! // 6. exports room.stats() to metrics now and then
 //! # Ok::<(), media::RoomError>(())
 //! ```
 //!

@@ -37,8 +37,9 @@
 //!
 //! After the first few ticks (buffers grown to size), handling a datagram
 //! and ticking allocate nothing, except the event queue growing when DTMF
-//! arrives faster than it is polled and a beep tone's segment list when
-//! [`MediaRoom::play_beep`] is called.
+//! arrives faster than it is polled (and the talker queue, likewise, while
+//! [`MediaRoom::set_talker_detection`] is on) and a beep tone's segment
+//! list when [`MediaRoom::play_beep`] is called.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
