@@ -23,7 +23,8 @@
 //! call task (`CallNotice`), which makes it and hands it to the room
 //! (`room_audio`): the hub never waits for HTTP. The
 //! same events, in the same order, keep the room and participant gauges of
-//! `/metrics`.
+//! `/metrics`, and become the conferences' status callbacks
+//! (`status_callbacks`, which queues them without waiting).
 //!
 //! The hub waits for rooms (a mute's tick, a removed leg's socket); rooms
 //! never wait for the hub (they report into an unbounded channel the hub
