@@ -149,21 +149,18 @@ impl StatusCallbacks {
                 tokio::spawn(worker);
                 tx
             });
-            if let Err(e) = queue.try_send(request) {
-                let event = match &e {
-                    mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r
-                        .params
-                        .get("StatusCallbackEvent")
-                        .unwrap_or_default()
-                        .to_owned(),
-                };
-                tracing::warn!(
-                    conference_sid = %conference,
-                    event,
-                    "a conference's status callback queue is full: callback dropped"
-                );
-                self.metrics.status_callback_dropped();
-            }
+            let (request, why) = match queue.try_send(request) {
+                Ok(()) => continue,
+                Err(mpsc::error::TrySendError::Full(r)) => (r, "its queue is full"),
+                // The worker could not read the account's AuthToken.
+                Err(mpsc::error::TrySendError::Closed(r)) => (r, "it cannot be signed"),
+            };
+            tracing::warn!(
+                conference_sid = %conference,
+                event = request.params.get("StatusCallbackEvent").unwrap_or_default(),
+                "a conference's status callback is dropped: {why}"
+            );
+            self.metrics.status_callback_dropped();
         }
     }
 }
