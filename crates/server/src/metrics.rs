@@ -221,7 +221,8 @@ impl Metrics {
         let status_callbacks_dropped = Counter::default();
         registry.register(
             "status_callbacks_dropped",
-            "Conference status callbacks dropped unsent: their conference's queue was full",
+            "Conference status callbacks dropped unsent: their conference's queue was full, \
+             or its account's AuthToken could not be read",
             status_callbacks_dropped.clone(),
         );
         let sip_limited = Counter::default();
@@ -289,7 +290,7 @@ impl Metrics {
         }
     }
 
-    /// A conference status callback was dropped: its conference's queue was full.
+    /// A conference status callback was dropped unsent (a full queue, no token).
     pub(crate) fn status_callback_dropped(&self) {
         self.status_callbacks_dropped.inc();
     }
