@@ -6,6 +6,9 @@
 //! unholds one step at a time (`drive.py STEP CALL_SID`), and the callers'
 //! audio is checked after each step: a mute and a hold are heard, not only
 //! read back.
+//! `tests/twilio/callbacks.py` is a conference app's web side: its voice
+//! URL's TwiML asks for status callbacks, and the library's
+//! `RequestValidator` checks each one's signature.
 //!
 //! The library is installed into a venv under the target directory (once
 //! per requirements file). Without `python3` the test says so loudly and
@@ -199,4 +202,102 @@ async fn mute_and_hold_on_the_audio(
     drive(venv, serve, &["unhold", &bob_sid]);
     bob.wait_to_hear(ALICE_HZ, HEAR).await.unwrap();
     alice.wait_to_hear(BOB_HZ, HEAR).await.unwrap();
+}
+
+/// Status callbacks, checked by the app side of the library: `callbacks.py`
+/// serves the voice URL (TwiML made by the library, `statusCallback` with
+/// every event) and validates each callback with the library's own
+/// `RequestValidator`; two callers join and hang up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_pythons_request_validator_accepts_the_status_callbacks() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    const ROOM: &str = "twilio-python-callbacks";
+    const NUMBER: &str = "5554000";
+    let Some(venv) = venv() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let db = db_url(dir.path());
+    let serve = Serve::start_with(&db, "53900-53999", Some(&log));
+    let (sid, token) = serve.default_account();
+
+    let mut app = Command::new(venv.join("bin/python"))
+        .arg(here().join("callbacks.py"))
+        .env("CONFAB_ACCOUNT_SID", &sid)
+        .env("CONFAB_AUTH_TOKEN", &token)
+        .env("CONFAB_ROOM", ROOM)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(app.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("LISTENING ")
+        .unwrap_or_else(|| panic!("callbacks.py did not start: {first:?}"))
+        .to_owned();
+    let url = format!("{base}/voice");
+    let (ok, out, err) = common::confab(
+        &db,
+        &[
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            NUMBER,
+            "--url",
+            &url,
+        ],
+    );
+    assert!(ok, "numbers add: {out}{err}");
+
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), serve.sip_udp.port());
+    let alice = Phone::bind(server).await.unwrap();
+    let bob = Phone::bind(server).await.unwrap();
+    let mut a = alice.call(NUMBER, Codec::Pcmu).await.unwrap();
+    let mut b = bob.call(NUMBER, Codec::Pcmu).await.unwrap();
+    let path = format!(
+        "/2010-04-01/Accounts/{sid}/Conferences.json?FriendlyName={ROOM}&Status=in-progress"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = http(&serve.addr, "GET", &path, Some((&sid, &token)), "");
+        if status == 200 && body.contains(&format!("\"friendly_name\":\"{ROOM}\"")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the room never started: {body}\n{}",
+            serve.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.hang_up().await.unwrap();
+    a.hang_up().await.unwrap();
+
+    // callbacks.py ends by itself once the end came, or after its deadline.
+    let out = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+        let status = app.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut app.stderr.take().unwrap(), &mut err).unwrap();
+        (status, rest, err)
+    })
+    .await
+    .unwrap();
+    let (status, stdout, stderr) = out;
+    assert!(
+        status.success(),
+        "callbacks.py failed\n{stdout}\n{stderr}\n{}",
+        serve.log_tail()
+    );
+    assert!(
+        stdout.contains("twilio-python callbacks: all checks passed"),
+        "{stdout}"
+    );
 }

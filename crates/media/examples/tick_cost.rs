@@ -1,6 +1,7 @@
-//! How long a room's 20 ms tick takes: `cargo run -p media --release --example tick_cost [legs] [inband]`.
+//! How long a room's 20 ms tick takes: `cargo run -p media --release --example tick_cost [legs] [inband] [talk]`.
 //! With `inband`, no leg negotiated telephone-event, so each listens for
-//! DTMF in its audio (the in-band detector's cost).
+//! DTMF in its audio (the in-band detector's cost). With `talk`, the room
+//! detects who speaks (talker detection's cost).
 //!
 //! Every leg sends a 20 ms PCMU tone packet per tick (encoded up front); the
 //! time covers handling those datagrams, the tick, and draining the transmits.
@@ -18,9 +19,11 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
-    let inband = std::env::args().nth(2).is_some_and(|a| a == "inband");
+    let inband = std::env::args().skip(2).any(|a| a == "inband");
+    let talk = std::env::args().skip(2).any(|a| a == "talk");
     let ticks = 3000u32;
     let mut room = MediaRoom::new();
+    room.set_talker_detection(talk);
     let addrs: Vec<SocketAddr> = (0..legs)
         .map(|i| SocketAddr::from(([127, 0, 0, 1], 20_000 + i as u16)))
         .collect();

@@ -17,6 +17,7 @@
 //! | [`decode`] | WAV/MP3 bytes (from `<Play>`) to 8 kHz mono |
 //! | [`goertzel`] | tone detection (in-band DTMF; `tone_fraction` and `rms` for tests only, feature `test-util`) |
 //! | [`inband`] | in-band DTMF: key presses heard in decoded audio |
+//! | [`talker`] | who is speaking (energy, hysteresis, hangover), for speaker events |
 //! | [`room`] | [`MediaRoom`], which ties them together per conference |
 //!
 //! A shell's conference task drives a room like this (one socket per leg):
@@ -62,7 +63,9 @@
 //!     }
 //! #   let _ = event;
 //! }
-//! // 5. exports room.stats() to metrics now and then
+//! // 5. with room.set_talker_detection(true), who started or stopped speaking
+//! while let Some((leg, speaking)) = room.poll_talker() { /* speech callbacks */ }
+//! // 6. exports room.stats() to metrics now and then
 //! # Ok::<(), media::RoomError>(())
 //! ```
 //!
@@ -86,6 +89,7 @@ pub mod room;
 pub mod rtcp;
 pub mod rtp;
 pub mod source;
+pub mod talker;
 pub mod tone;
 
 pub use dtmf::Digit;
@@ -100,6 +104,7 @@ pub use room::{
 };
 pub use rtp::{RtpTimestamp, SeqNo, Ssrc};
 pub use source::{AudioSource, PcmSource, Repeat, Silence};
+pub use talker::Talker;
 pub use tone::Beep;
 
 /// Samples per second of every signal in this crate (G.711's rate).

@@ -37,8 +37,9 @@
 //!
 //! After the first few ticks (buffers grown to size), handling a datagram
 //! and ticking allocate nothing, except the event queue growing when DTMF
-//! arrives faster than it is polled and a beep tone's segment list when
-//! [`MediaRoom::play_beep`] is called.
+//! arrives faster than it is polled (and the talker queue, likewise, while
+//! [`MediaRoom::set_talker_detection`] is on) and a beep tone's segment
+//! list when [`MediaRoom::play_beep`] is called.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -60,6 +61,7 @@ use crate::rtp::{
     DatagramKind, RtpError, RtpHeader, RtpPacket, RtpTimestamp, SeqNo, Ssrc, classify,
 };
 use crate::source::{AudioSource, Silence};
+use crate::talker::Talker;
 use crate::tone::{Beep, Tone};
 use crate::{FRAME_SAMPLES, Frame};
 
@@ -296,6 +298,8 @@ struct Leg {
     input: Frame,
     contributes: bool,
     coaches: bool,
+    /// Whether it speaks (measured while the room detects talkers).
+    talker: Talker,
     seq: SeqNo,
     ts: RtpTimestamp,
     marker_next: bool,
@@ -350,6 +354,17 @@ impl RtcpState {
 }
 
 impl Leg {
+    /// Hears this tick's input for talker detection; a change is queued.
+    fn hear_talk(&mut self, kind: FrameKind, talks: &mut VecDeque<(LegId, bool)>) {
+        let change = match kind {
+            FrameKind::Silence => self.talker.on_silence(),
+            FrameKind::Audio | FrameKind::Concealed => self.talker.on_frame(&self.input),
+        };
+        if let Some(speaking) = change {
+            talks.push_back((self.id, speaking));
+        }
+    }
+
     /// Reads a compound RTCP datagram into the leg's counters.
     fn on_rtcp(&mut self, bytes: &[u8], now: Instant) {
         self.stats.rtcp_in += 1;
@@ -484,6 +499,9 @@ pub struct MediaRoom {
     epoch: Option<Instant>,
     departed: LegStats,
     ticks: u64,
+    /// Whether [`MediaRoom::poll_talker`] reports who speaks.
+    detect_talkers: bool,
+    talks: VecDeque<(LegId, bool)>,
 }
 
 impl MediaRoom {
@@ -503,6 +521,8 @@ impl MediaRoom {
             epoch: None,
             departed: LegStats::default(),
             ticks: 0,
+            detect_talkers: false,
+            talks: VecDeque::new(),
         }
     }
 
@@ -532,6 +552,7 @@ impl MediaRoom {
             input: [0; FRAME_SAMPLES],
             contributes: false,
             coaches: false,
+            talker: Talker::new(),
             seq: config.initial_seq,
             ts: config.initial_ts,
             marker_next: true,
@@ -767,6 +788,9 @@ impl MediaRoom {
         self.mixer.clear();
         for leg in &mut self.legs {
             let kind = leg.jitter.pop_frame(&mut leg.input);
+            if self.detect_talkers {
+                leg.hear_talk(kind, &mut self.talks);
+            }
             if let Some(detector) = leg.inband.as_mut() {
                 let digit = match kind {
                     FrameKind::Audio => detector.on_frame(&leg.input),
@@ -902,6 +926,28 @@ impl MediaRoom {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
+    }
+
+    /// Starts or stops talker detection ([`crate::talker`]) on every leg's
+    /// input, muted and held legs included; off by default, since only a
+    /// conference whose status callback asks for `speaker` events needs it.
+    /// Stopping forgets who was speaking.
+    pub fn set_talker_detection(&mut self, on: bool) {
+        self.detect_talkers = on;
+        if !on {
+            self.talks.clear();
+            for leg in &mut self.legs {
+                leg.talker = Talker::new();
+            }
+        }
+    }
+
+    /// The next leg that started (`true`) or stopped (`false`) speaking, in
+    /// the order the ticks heard them. A leg removed while speaking reports
+    /// no stop.
+    #[must_use]
+    pub fn poll_talker(&mut self) -> Option<(LegId, bool)> {
+        self.talks.pop_front()
     }
 
     /// When the next tick is due (`None` before the first tick: tick now).

@@ -23,7 +23,8 @@
 //! call task (`CallNotice`), which makes it and hands it to the room
 //! (`room_audio`): the hub never waits for HTTP. The
 //! same events, in the same order, keep the room and participant gauges of
-//! `/metrics`.
+//! `/metrics`, and become the conferences' status callbacks
+//! (`status_callbacks`, which queues them without waiting).
 //!
 //! The hub waits for rooms (a mute's tick, a removed leg's socket); rooms
 //! never wait for the hub (they report into an unbounded channel the hub
@@ -44,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RoomGauges};
 use crate::room::{self, MixRuntime, RoomHandle};
+use crate::status_callbacks::StatusCallbacks;
 use crate::{Clock, ids};
 
 /// How many commands may wait for the hub before senders wait too.
@@ -79,7 +81,8 @@ pub struct CallJoinFailed {
 #[derive(Debug)]
 #[allow(
     clippy::large_enum_variant,
-    reason = "a command is moved once through the hub's channel; boxing the join would buy nothing"
+    reason = "a join carries its leg by value and is moved once through the hub's bounded \
+              queue; boxing it would buy nothing"
 )]
 enum Command {
     #[cfg(feature = "test-util")]
@@ -140,6 +143,7 @@ pub fn spawn(
     let hub = Hub {
         mix: MixRuntime::new(),
         conferences: Conferences::new(capacity),
+        callbacks: StatusCallbacks::new(store.clone(), metrics.clone()),
         store,
         clock,
         reports,
@@ -254,6 +258,8 @@ struct Hub {
     mix: MixRuntime,
     /// The conference rules.
     conferences: Conferences,
+    /// Sends the conferences' status callbacks.
+    callbacks: StatusCallbacks,
     store: Store,
     clock: Arc<dyn Clock>,
     /// Handed to each room task: the hub reads the other end in `run`.
@@ -594,9 +600,17 @@ impl Hub {
                 let _ = self.persisted(()).await;
             }
             RoomReport::AnnouncementEnded { conference, call } => {
-                // Twilio's `announcement-end` status callback; confab sends
-                // no conference status callbacks yet.
-                tracing::debug!(conference_sid = %conference, call_sid = ?call, "announcement ended");
+                let now = self.clock.now();
+                self.callbacks
+                    .announcement_ended(&conference, call.as_ref(), now);
+            }
+            RoomReport::Speaking {
+                conference,
+                call,
+                speaking,
+            } => {
+                let now = self.clock.now();
+                self.callbacks.speaking(&conference, &call, speaking, now);
             }
         }
     }
@@ -630,6 +644,7 @@ impl Hub {
     ) -> Result<(), store::StoreError> {
         let events = self.take_events();
         let stored = self.record(&events).await;
+        let talkers = self.callbacks.persisted(&events, &self.conferences);
         for event in events {
             if let Event::ParticipantJoined {
                 conference,
@@ -647,6 +662,11 @@ impl Hub {
                 }
             }
             self.follow(event).await;
+        }
+        for sid in talkers {
+            if let Some(room) = self.rooms.get(&sid) {
+                room.detect_talkers().await;
+            }
         }
         stored
     }
@@ -954,6 +974,7 @@ mod tests {
         let hub = Hub {
             mix: MixRuntime::new(),
             conferences: Conferences::new(40),
+            callbacks: StatusCallbacks::new(store.clone(), Arc::new(Metrics::new())),
             store,
             clock: Arc::new(SystemClock),
             reports,

@@ -49,6 +49,7 @@ mod rtp_ports;
 mod sip_guard;
 mod sip_task;
 mod sip_udp;
+mod status_callbacks;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};

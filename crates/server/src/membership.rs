@@ -88,7 +88,8 @@ pub enum LegUpdate {
 /// What a room (or a call task) tells the hub. A room never waits for the
 /// hub (the hub waits for rooms), so reports go into an unbounded channel;
 /// digits come at the pace of a finger on a keypad (one report per key
-/// press, whatever carried it), which bounds it.
+/// press, whatever carried it), and speech at the pace of talk, which
+/// bounds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomReport {
     /// A call in `conference` pressed `digit`, however it arrived: an RFC
@@ -105,6 +106,15 @@ pub enum RoomReport {
     AnnouncementEnded {
         conference: ConferenceSid,
         call: Option<CallSid>,
+    },
+    /// A call in `conference` started or stopped speaking (the room's
+    /// talker detection, on while the conference's status callback asks
+    /// for `speaker` events). At most one per leg per 200 ms: speech must
+    /// last that long to start.
+    Speaking {
+        conference: ConferenceSid,
+        call: CallSid,
+        speaking: bool,
     },
 }
 

@@ -9,6 +9,7 @@
 //! - the hub feeds every rules event, in order, to [`RoomGauges`], which
 //!   keeps the room and participant gauges;
 //! - the SIP task counts the new requests its guard dropped or refused;
+//! - [`crate::status_callbacks`] counts the callbacks a full queue dropped;
 //! - each room task keeps its [`media::RoomStats`] (counted by `media`
 //!   itself: the latch's foreign drops, the jitter buffer's late, duplicate
 //!   and lost packets) and adds what is new to the shared counters once per
@@ -79,6 +80,7 @@ pub struct Metrics {
     mix_ticks_late: Counter,
     webhook: Histogram,
     webhook_failures: Counter,
+    status_callbacks_dropped: Counter,
     sip_limited: Counter,
     sip_forbidden: Counter,
 }
@@ -204,7 +206,8 @@ impl Metrics {
         let webhook = Histogram::new(WEBHOOK_BUCKETS);
         registry.register_with_unit(
             "webhook",
-            "Time webhook requests took (voice URL, action, waitUrl, end of call), \
+            "Time webhook requests took (voice URL, action, waitUrl, end of call, \
+             conference status callbacks), \
              failed ones included",
             Unit::Seconds,
             webhook.clone(),
@@ -214,6 +217,13 @@ impl Metrics {
             "webhook_failures",
             "Webhook requests that failed: transport error, timeout, non-2xx status",
             webhook_failures.clone(),
+        );
+        let status_callbacks_dropped = Counter::default();
+        registry.register(
+            "status_callbacks_dropped",
+            "Conference status callbacks dropped unsent: their conference's queue was full, \
+             or its account's AuthToken could not be read",
+            status_callbacks_dropped.clone(),
         );
         let sip_limited = Counter::default();
         registry.register(
@@ -249,6 +259,7 @@ impl Metrics {
             mix_ticks_late,
             webhook,
             webhook_failures,
+            status_callbacks_dropped,
             sip_limited,
             sip_forbidden,
         }
@@ -277,6 +288,11 @@ impl Metrics {
         if !ok {
             self.webhook_failures.inc();
         }
+    }
+
+    /// A conference status callback was dropped unsent (a full queue, no token).
+    pub(crate) fn status_callback_dropped(&self) {
+        self.status_callbacks_dropped.inc();
     }
 
     /// A new INVITE or OPTIONS was dropped: its source was over its rate.
@@ -482,6 +498,7 @@ mod tests {
             "confab_mix_ticks_late_total",
             "confab_webhook_seconds_count",
             "confab_webhook_failures_total",
+            "confab_status_callbacks_dropped_total",
         ] {
             assert_eq!(value(&text, series), 0.0, "{series}");
         }
@@ -519,6 +536,11 @@ mod tests {
         assert_eq!(value(&text, "confab_mix_ticks_late_total"), 1.0);
         assert_eq!(value(&text, "confab_webhook_seconds_count"), 2.0);
         assert_eq!(value(&text, "confab_webhook_failures_total"), 1.0);
+        metrics.status_callback_dropped();
+        assert_eq!(
+            value(&render(&metrics), "confab_status_callbacks_dropped_total"),
+            1.0
+        );
         drop(second);
         assert_eq!(value(&render(&metrics), "confab_calls_active"), 0.0);
     }

@@ -93,6 +93,8 @@ enum Command {
         to: Option<CallSid>,
         audio: Box<dyn AudioSource + Send>,
     },
+    /// Report who starts and stops speaking (`RoomReport::Speaking`).
+    DetectTalkers,
 }
 
 /// The hub's (and a call's) way to the room task. Dropping every handle
@@ -259,6 +261,12 @@ impl RoomHandle {
     /// its end is reported as [`RoomReport::AnnouncementEnded`].
     pub async fn announce(&self, to: Option<CallSid>, audio: Box<dyn AudioSource + Send>) {
         let _ = self.tx.send(Command::Announce { to, audio }).await;
+    }
+
+    /// Starts reporting who starts and stops speaking in the room, as
+    /// [`RoomReport::Speaking`] (for `speaker` status callbacks).
+    pub async fn detect_talkers(&self) {
+        let _ = self.tx.send(Command::DetectTalkers).await;
     }
 }
 
@@ -446,6 +454,7 @@ impl RoomTask {
                 };
                 let _ = self.room.announce(to, audio);
             }
+            Command::DetectTalkers => self.room.set_talker_detection(true),
             // The rest are `command`'s, which sent only these here.
             _ => {}
         }
@@ -495,8 +504,22 @@ impl RoomTask {
         while let Some(event) = self.room.poll_event() {
             self.event(event);
         }
+        self.report_talkers();
         for ack in self.acks.drain(..) {
             let _ = ack.send(());
+        }
+    }
+
+    /// Who started or stopped speaking this tick, to the hub.
+    fn report_talkers(&mut self) {
+        while let Some((id, speaking)) = self.room.poll_talker() {
+            if let Some(leg) = self.legs.get(&id) {
+                let _ = self.reports.send(RoomReport::Speaking {
+                    conference: self.conference.clone(),
+                    call: leg.call.clone(),
+                    speaking,
+                });
+            }
         }
     }
 
