@@ -59,6 +59,7 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         ..CallConfig::new(args.sip_addr, (args.rtp_ports.low, args.rtp_ports.high))
     };
     let advertising = calls.sip.advertising();
+    let stop = shutdown_signal()?;
     let sip = server
         .listen_sip(calls)
         .await
@@ -85,7 +86,7 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     );
     println!("confab listening on http://{addr}");
     tracing::info!(%addr, "serving the 2008-08-01 API");
-    server.serve(listener, shutdown_signal()).await?;
+    server.serve(listener, stop).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -101,33 +102,33 @@ fn raise_open_files_limit() {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from now on; the future
+/// resolves on the first. Called before `serve` says it is listening, so a
+/// stop sent right after start is a clean one, not the default action.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }
 
 async fn accounts(store: Store, command: AccountsCommand) -> anyhow::Result<()> {
