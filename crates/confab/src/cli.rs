@@ -20,8 +20,26 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Log format on stderr: `text` (colours only when stderr is a terminal) or `json` (one
+    /// object a line, for log shippers).
+    #[arg(
+        long,
+        env = "CONFAB_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

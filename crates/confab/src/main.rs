@@ -5,14 +5,18 @@
 mod cli;
 mod commands;
 
+use std::io::IsTerminal;
+
 use clap::Parser;
+
+use crate::cli::LogFormat;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,12 +37,16 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Logs go to stderr (stdout carries the commands' output); `RUST_LOG`
-/// overrides the default `info` level.
-fn init_logging() {
+/// overrides the default `info` level. Text is coloured only on a terminal,
+/// so a log file or a journal gets no escape codes.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }

@@ -7,6 +7,8 @@
 //! - `--public-addr` is what a call's Contact and SDP carry, and the log
 //!   says what is advertised; `--sip-rate-limit` and `--sip-trusted` are
 //!   taken and logged.
+//! - A log file gets no colour codes; `--log-format json` writes one JSON
+//!   object a line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -18,25 +20,17 @@ use common::{Serve, db_url};
 use testkit::{Codec, Phone};
 
 /// `serve` with `extra` flags, its log in `dir`; returns it and its log text.
+/// The log is a file, not a terminal: it must hold no colour codes.
 fn serve(dir: &Path, rtp_ports: &str, extra: &[&str]) -> (Serve, String) {
     let log = dir.join("serve.log");
     let serve = Serve::start_as_deployed(&db_url(dir), rtp_ports, &log, extra);
     // Logged before the HTTP address is printed, which `Serve` waited for.
     let text = std::fs::read_to_string(&log).unwrap();
-    (serve, without_colours(&text))
-}
-
-/// The log without its terminal colour codes (`ESC [ … m`).
-fn without_colours(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find('\x1b') {
-        out.push_str(&rest[..start]);
-        rest = &rest[start..];
-        rest = rest.find('m').map_or("", |end| &rest[end + 1..]);
-    }
-    out.push_str(rest);
-    out
+    assert!(
+        !text.contains('\x1b'),
+        "escape codes in a log file:\n{text}"
+    );
+    (serve, text)
 }
 
 /// The server's SIP address as a caller on this host dials it.
@@ -117,5 +111,34 @@ async fn on_loopback_open_rooms_are_on_and_the_public_address_is_advertised() {
     );
     call.hang_up().await.unwrap();
     drop(phone);
+    assert!(serve.stop());
+}
+
+/// `--log-format json`: every line of the log is one JSON object with the
+/// level, the target and the message (fields beside it), for log shippers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (serve, log) = serve(dir.path(), "30340-30359", &["--log-format", "json"]);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(!lines.is_empty(), "nothing was logged");
+    for line in &lines {
+        assert!(line["timestamp"].is_string(), "{line}");
+        assert!(line["level"].is_string(), "{line}");
+        assert!(line["target"].is_string(), "{line}");
+        assert!(line["fields"]["message"].is_string(), "{line}");
+    }
+    let opened = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("open rooms on"))
+        })
+        .unwrap_or_else(|| panic!("no open-rooms line:\n{log}"));
+    assert_eq!(opened["level"], "INFO", "{opened}");
     assert!(serve.stop());
 }
