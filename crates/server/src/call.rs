@@ -588,8 +588,14 @@ impl CallIo {
                     self.awaiting_answer = false;
                     return true;
                 }
-                // A key before the ACK has no room to go to.
-                Some(CallEvent::Digit(_)) => {}
+                // A key before the ACK has no room to go to; the others
+                // are a placed call's, which is answered by then.
+                Some(
+                    CallEvent::Digit(_)
+                    | CallEvent::Ringing
+                    | CallEvent::Answered(_)
+                    | CallEvent::DialFailed(_),
+                ) => {}
                 Some(CallEvent::Ended(by)) => {
                     tracing::debug!(?by, "the SIP call ended before its answer");
                     return false;
@@ -721,6 +727,12 @@ impl CallIo {
                 tracing::debug!(?by, "the SIP call ended");
                 SipNotice::Ended
             }
+            Some(CallEvent::DialFailed(failure)) => {
+                tracing::debug!(?failure, "the SIP call ended");
+                SipNotice::Ended
+            }
+            // A placed call runs its script once answered: these are past.
+            Some(CallEvent::Ringing | CallEvent::Answered(_)) => return None,
             Some(CallEvent::Acked) => SipNotice::Acked,
             Some(CallEvent::Hold(held)) => {
                 self.held = held;

@@ -212,7 +212,7 @@ impl Server {
         let on_call: sip_task::OnCall = Arc::new(move |incoming, events, sip| {
             call::spawn(services.clone(), incoming, events, sip);
         });
-        let (addrs, sip_task) = sip_task::spawn(
+        let (addrs, _sip, sip_task) = sip_task::spawn(
             udp,
             tcp,
             &config.sip,

@@ -161,6 +161,7 @@
 
 mod config;
 mod dialog;
+mod digest;
 mod engine;
 mod error;
 mod event;
@@ -179,9 +180,10 @@ mod types;
 mod uri;
 
 pub use config::{ConfigError, EngineConfig, Random};
-pub use engine::{CallError, Engine, Stats};
+pub use digest::Credentials;
+pub use engine::{CallError, Dial, Engine, Stats};
 pub use error::SipParseError;
-pub use event::{EndedBy, IncomingCall, SipEvent};
+pub use event::{DialFailure, EndedBy, IncomingCall, SipEvent};
 pub use inbound::{Framed, Inbound};
 pub use limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 pub use message::{
