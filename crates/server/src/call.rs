@@ -95,6 +95,78 @@ pub fn spawn(
     tracker.spawn(run(services, sid, incoming, events, sip).instrument(span));
 }
 
+/// A call we placed (`outbound`), answered: what its task starts from.
+pub(crate) struct Placed {
+    pub info: CallInfo,
+    pub token: AuthToken,
+    pub script: ScriptSource,
+    pub call: sip::CallId,
+    pub sip: SipHandle,
+    pub events: mpsc::Receiver<CallEvent>,
+    /// The callee's answer to our offer.
+    pub audio: NegotiatedAudio,
+    /// The RTP socket our offer named, and its RTCP twin.
+    pub socket: UdpSocket,
+    pub rtcp: Option<Arc<std::net::UdpSocket>>,
+}
+
+/// Runs an answered call we placed through the same core as an incoming
+/// one, in the caller's task: its script from the start, the record
+/// already written (`CallIo::placed`).
+pub(crate) async fn run_placed(svc: Arc<CallServices>, placed: Placed) {
+    let Placed {
+        info,
+        token,
+        script,
+        call,
+        sip,
+        events,
+        audio,
+        socket,
+        rtcp,
+    } = placed;
+    let held = audio.on_hold();
+    let now = Instant::now().into_std();
+    let core = Call::new(info.clone(), script, svc.webhook_timeout, now)
+        .with_rtp_timeout(svc.rtp_timeout, held);
+    let rtp_port = socket.local_addr().map_or(0, |a| a.port());
+    let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
+    idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut listen = tokio::time::interval(TICK);
+    listen.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let io = CallIo {
+        svc,
+        token,
+        info,
+        phone_number_sid: None,
+        call,
+        sip,
+        events: Some(events),
+        audio,
+        awaiting_answer: false,
+        follow_up: None,
+        held,
+        socket: Some(socket),
+        rtcp,
+        rtp_port,
+        arrival: None,
+        player: None,
+        playing: None,
+        activity: RtpActivity::new(now),
+        idle_drain,
+        listen,
+        room: None,
+        conference: None,
+        notices: None,
+        work: Vec::new(),
+        clips: HashMap::new(),
+        stop_sent: false,
+        _active: None,
+        placed: true,
+    };
+    drive(core, io).await;
+}
+
 /// How a call routes.
 struct Route {
     account: Account,
@@ -177,6 +249,7 @@ async fn run(
         clips: HashMap::new(),
         stop_sent: false,
         _active: None,
+        placed: false,
     };
     drive(core, io).await;
 }
@@ -268,6 +341,9 @@ struct CallIo {
     clips: HashMap<ReqId, Arc<[i16]>>,
     stop_sent: bool,
     _active: Option<ActiveCall>,
+    /// A call we placed (`run_placed`): answered and recorded already, its
+    /// RTP bound before the INVITE, its webhooks say `Direction`.
+    placed: bool,
 }
 
 /// A fetch or a clip being made.
@@ -428,6 +504,9 @@ impl CallIo {
     /// Carries out one command; a result the core needs at once comes back.
     async fn execute(&mut self, command: CallCommand) -> Option<CallInput> {
         match command {
+            CallCommand::BindRtp if self.placed => {
+                return Some(CallInput::RtpBound(Some(self.rtp_port)));
+            }
             CallCommand::BindRtp => {
                 let bound = self
                     .svc
@@ -453,6 +532,7 @@ impl CallIo {
                     .reject(self.call, StatusCode::SERVICE_UNAVAILABLE)
                     .await;
             }
+            CallCommand::Answer { .. } if self.placed => return Some(self.placed_answered()),
             CallCommand::Answer { rtp_port } => {
                 if let Err(e) = self.sip.answer(self.call, rtp_port).await {
                     tracing::debug!(error = %e, "the call ended before it was answered");
@@ -475,7 +555,10 @@ impl CallIo {
                 return Some(CallInput::Answered(true));
             }
             CallCommand::Hangup => self.sip.hangup(self.call).await,
-            CallCommand::Fetch { id, request } => {
+            CallCommand::Fetch { id, mut request } => {
+                if self.placed {
+                    request.params.push("Direction", "outbound-api");
+                }
                 let client = self.svc.http.clone();
                 let token = self.token.clone();
                 let metrics = self.svc.metrics.clone();
@@ -566,7 +649,10 @@ impl CallIo {
                         .await;
                 }
             }
+            CallCommand::Record(RecordChange::Start) if self.placed => self.placed_recorded().await,
             CallCommand::Record(change) => self.record(change).await,
+            // The end of a placed call is its StatusCallback's (`outbound`).
+            CallCommand::Notify(_) if self.placed => {}
             CallCommand::Notify(request) => self.notify(request),
             CallCommand::Log(line) => log(line),
         }
@@ -606,6 +692,28 @@ impl CallIo {
                 }
             }
         }
+    }
+
+    /// A placed call is answered already (the callee's 200, our ACK): its
+    /// media starts on the socket our offer named.
+    fn placed_answered(&mut self) -> CallInput {
+        self._active = Some(self.svc.metrics.call_answered());
+        if let Some(socket) = self.socket.take() {
+            self.player = Some(self.new_player(socket, None));
+        }
+        CallInput::Answered(true)
+    }
+
+    /// A placed call's record exists (queued since the API asked): it is
+    /// in progress from now.
+    async fn placed_recorded(&mut self) {
+        let now = self.svc.clock.now();
+        match self.svc.store.answer_call(&self.info.call_sid, now).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("the placed call had no record"),
+            Err(e) => tracing::error!(error = %e, "could not record the answer of a placed call"),
+        }
+        tracing::info!(account_sid = %self.info.account_sid, rtp_port = self.rtp_port, "placed call answered");
     }
 
     /// The call's own media on `socket`, sending to `remote` (or the SDP's).

@@ -1,0 +1,191 @@
+//! Dial-out end to end: the 2010 API places a call (`POST
+//! Conferences/{name}/Participants`, `POST Calls`), confab's UAC calls a
+//! testkit `Callee` over real SIP and RTP, and what happens is checked on
+//! the audio, the call records and the call's status callbacks. RTP ports
+//! 52000–52999.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use model::{CallDirection, CallStatus};
+use testkit::Callee;
+
+use crate::common::caller::{Caller, DEADLINE, hears};
+use crate::common::rig::{App, Rig, column, param};
+
+const FROM: &str = "+15550001111";
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn base2010(rig: &Rig) -> String {
+    format!("/2010-04-01/Accounts/{}", rig.account.sid)
+}
+
+/// The one `<field>` of an XML body.
+fn field(body: &str, name: &str) -> String {
+    let found = column(body, name);
+    assert_eq!(found.len(), 1, "{name} in {body}");
+    found[0].clone()
+}
+
+#[tokio::test]
+async fn a_dialled_out_participant_hears_the_room_and_is_heard() {
+    let rig = Rig::new((52000, 52099), true).await;
+    let (app, hits) = App::new()
+        .answer("/status", StatusCode::OK, "")
+        .start()
+        .await;
+    let alice = Caller::dial(rig.sip, "dialroom", "+15551230001", 440)
+        .await
+        .unwrap();
+    let callee = Callee::bind(rig.sip).await.unwrap();
+    let to = callee.uri("bob");
+    let callback = format!("{app}/status");
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Conferences/dialroom/Participants", base2010(&rig)),
+            &form(&[
+                ("From", FROM),
+                ("To", &to),
+                ("StatusCallback", &callback),
+                (
+                    "StatusCallbackEvent",
+                    "initiated ringing answered completed",
+                ),
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sid = field(&body, "CallSid");
+    let queued = rig.call_row(&sid, |_| true).await;
+    assert_eq!(queued.direction, CallDirection::OutboundApi);
+    assert_eq!(queued.called, to);
+    assert_eq!(queued.caller, FROM);
+
+    let invite = callee.next_invite(DEADLINE).await.unwrap();
+    assert_eq!(invite.uri(), to);
+    assert!(invite.from().contains(FROM), "{}", invite.from());
+    callee.ring(&invite).await.unwrap();
+    let mut bob = callee.answer(&invite).await.unwrap();
+    bob.send_tone(700);
+    // Each hears the other through the room.
+    bob.wait_to_hear(440, DEADLINE).await.unwrap();
+    alice.until_heard("bob's 700 Hz", hears(700.0, 440.0)).await;
+    let row = rig
+        .call_row(&sid, |r| r.status == CallStatus::InProgress)
+        .await;
+    assert!(row.start_time.is_some());
+    // Bob is a participant of the room, under his call's sid.
+    let (_, calls) = rig.room_with("dialroom", 2).await;
+    assert!(calls.contains(&sid), "{calls:?}");
+
+    bob.hang_up().await.unwrap();
+    let done = rig
+        .call_row(&sid, |r| r.status == CallStatus::Complete)
+        .await;
+    assert!(done.end_time.is_some() && done.duration.is_some());
+
+    // Every event asked for, in order, signed with the account's token.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let events = loop {
+        let events: Vec<_> = hits
+            .all()
+            .into_iter()
+            .filter(|h| h.path == "/status")
+            .collect();
+        if events.iter().any(|h| param(h, "CallStatus") == "completed") {
+            break events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no completed callback"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let statuses: Vec<&str> = events.iter().map(|h| param(h, "CallStatus")).collect();
+    assert_eq!(statuses, ["queued", "ringing", "in-progress", "completed"]);
+    for (i, hit) in events.iter().enumerate() {
+        assert_eq!(param(hit, "SequenceNumber"), i.to_string());
+        assert_eq!(param(hit, "CallSid"), sid);
+        assert_eq!(param(hit, "Direction"), "outbound-api");
+        assert_eq!(param(hit, "To"), to);
+        assert_eq!(param(hit, "From"), FROM);
+        assert_eq!(param(hit, "AccountSid"), rig.account.sid.as_str());
+        assert!(param(hit, "Timestamp").ends_with("+0000"));
+        assert_eq!(
+            hit.signature,
+            hit.expected_signature(&app, &rig.account.auth_token)
+        );
+    }
+    assert!(param(&events[3], "CallDuration").parse::<u64>().is_ok());
+    drop(alice);
+}
+
+#[tokio::test]
+async fn a_busy_callee_ends_the_call_busy() {
+    let rig = Rig::new((52100, 52199), true).await;
+    let callee = Callee::bind(rig.sip).await.unwrap();
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Calls", base2010(&rig)),
+            &form(&[
+                ("From", FROM),
+                ("To", &callee.uri("carol")),
+                ("Twiml", "<Response><Hangup/></Response>"),
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sid = field(&body, "Sid");
+    assert_eq!(field(&body, "Status"), "queued");
+    let invite = callee.next_invite(DEADLINE).await.unwrap();
+    callee.reject(&invite, 486, "Busy Here").await.unwrap();
+    let row = rig
+        .call_row(&sid, |r| r.status == CallStatus::FailedBusy)
+        .await;
+    assert!(row.start_time.is_none());
+    let (status, body) = rig
+        .api(Method::GET, &format!("{}/Calls/{sid}", base2010(&rig)), "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(field(&body, "Status"), "busy");
+    assert_eq!(field(&body, "Direction"), "outbound-api");
+}
+
+#[tokio::test]
+async fn no_answer_within_the_timeout_is_cancelled() {
+    let rig = Rig::new((52200, 52299), true).await;
+    let callee = Callee::bind(rig.sip).await.unwrap();
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Calls", base2010(&rig)),
+            &form(&[
+                ("From", FROM),
+                ("To", &callee.uri("dave")),
+                ("Twiml", "<Response><Hangup/></Response>"),
+                ("Timeout", "5"),
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sid = field(&body, "Sid");
+    let invite = callee.next_invite(DEADLINE).await.unwrap();
+    callee.ring(&invite).await.unwrap();
+    // The 5 s ring timeout is confab's to keep; the callee only waits for
+    // the CANCEL it brings (within the test's deadline).
+    callee.wait_for_cancel(&invite, DEADLINE).await.unwrap();
+    rig.call_row(&sid, |r| r.status == CallStatus::FailedNoAnswer)
+        .await;
+    let (_, body) = rig
+        .api(Method::GET, &format!("{}/Calls/{sid}", base2010(&rig)), "")
+        .await;
+    assert_eq!(field(&body, "Status"), "no-answer");
+}
