@@ -189,3 +189,90 @@ async fn no_answer_within_the_timeout_is_cancelled() {
         .await;
     assert_eq!(field(&body, "Status"), "no-answer");
 }
+
+#[tokio::test]
+async fn a_number_goes_through_the_accounts_trunk_which_challenges() {
+    let rig = Rig::new((52300, 52399), true).await;
+    let trunk = Callee::bind(rig.sip).await.unwrap();
+    rig.store
+        .insert_trunk(&store::Trunk {
+            sid: "TK0123456789abcdef0123456789abcdef".to_owned(),
+            account_sid: rig.account.sid.clone(),
+            uri: format!("sip:{}", trunk.sip_addr()),
+            username: Some("confab".to_owned()),
+            password: Some("s3cret".to_owned()),
+            date_created: model::Timestamp::from_micros(0),
+        })
+        .await
+        .unwrap();
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Calls", base2010(&rig)),
+            &form(&[
+                ("From", FROM),
+                ("To", "+15557654321"),
+                ("Twiml", "<Response><Pause length=\"30\"/></Response>"),
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sid = field(&body, "Sid");
+    let first = trunk.next_invite(DEADLINE).await.unwrap();
+    assert_eq!(
+        first.uri(),
+        format!("sip:+15557654321@{}", trunk.sip_addr())
+    );
+    assert!(first.message.header("Authorization").is_none());
+    trunk
+        .challenge(&first, "trunk.example", "nonce-1")
+        .await
+        .unwrap();
+    let second = trunk.next_invite(DEADLINE).await.unwrap();
+    assert_eq!(second.message.call_id(), first.message.call_id());
+    assert!(
+        second.digest_matches("trunk.example", "nonce-1", "confab", "s3cret"),
+        "{:?}",
+        second.message.header("Authorization")
+    );
+    assert!(!second.digest_matches("trunk.example", "nonce-1", "confab", "wrong"));
+    let mut call = trunk.answer(&second).await.unwrap();
+    rig.call_row(&sid, |r| r.status == CallStatus::InProgress)
+        .await;
+    call.hang_up().await.unwrap();
+    rig.call_row(&sid, |r| r.status == CallStatus::Complete)
+        .await;
+
+    // Another account has no trunk: Twilio's 21215, and no call.
+    let other = rig.add_account("other").await;
+    let (status, body) = rig
+        .api_as(
+            &other,
+            Method::POST,
+            &format!("/2010-04-01/Accounts/{}/Calls.json", other.sid),
+            &form(&[
+                ("From", FROM),
+                ("To", "+15557654321"),
+                ("Twiml", "<Response/>"),
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("21215"), "{body}");
+}
+
+#[tokio::test]
+async fn a_to_that_is_neither_a_sip_uri_nor_a_number_is_refused() {
+    let rig = Rig::new((52400, 52499), true).await;
+    for to in ["bob", "sip:", "sip:bob@", "+1-555", "tel:+15551234567"] {
+        let (status, body) = rig
+            .api(
+                Method::POST,
+                &format!("{}/Calls.json", base2010(&rig)),
+                &form(&[("From", FROM), ("To", to), ("Twiml", "<Response/>")]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{to}: {body}");
+        assert!(body.contains("21211"), "{to}: {body}");
+    }
+}
