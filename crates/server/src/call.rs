@@ -30,7 +30,7 @@ use calls::{
     Call, CallCommand, CallInput, Clip, ClipSource, LegChange, LogLine, RecordChange, ReqId,
     RoomNotice, ScriptSource, SipNotice,
 };
-use conference::JoinError;
+use conference::{JoinError, LeaveReason};
 use media::{AudioSource, PcmSource, Repeat, Silence, TICK};
 use model::{Account, AuthToken, CallRecord, CallSid, CallStatus, ConferenceSid, PhoneNumber};
 use sip::sdp::NegotiatedAudio;
@@ -46,6 +46,7 @@ use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl};
 
 use crate::audio::{self, AudioError};
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure};
+use crate::live::{LiveCall, LiveCalls};
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport};
 use crate::metrics::{ActiveCall, Metrics};
 use crate::player::{Player, leg_config, leg_media};
@@ -58,6 +59,8 @@ use crate::{Clock, fetch, ids, room_audio};
 /// How often the player's socket is read while no clip plays: a silent
 /// caller is noticed this much after the `--rtp-timeout` at the latest.
 const IDLE_DRAIN: Duration = Duration::from_secs(1);
+/// How long a redirected call waits for its room to hand its leg back.
+const REDIRECT_LEAVE: Duration = Duration::from_secs(5);
 /// How long the end-of-call request may take (it is not waited for).
 const COMPLETED_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -80,6 +83,8 @@ pub struct CallServices {
     /// Server shutdown: every call hangs up.
     pub stop: CancellationToken,
     pub tracker: TaskTracker,
+    /// The calls that are up, for the API's updates.
+    pub live: LiveCalls,
 }
 
 /// Runs a new call in a task of its own, in a span carrying its sid.
@@ -130,6 +135,7 @@ pub(crate) async fn run_placed(svc: Arc<CallServices>, placed: Placed) {
     let core = Call::new(info.clone(), script, svc.webhook_timeout, now)
         .with_rtp_timeout(svc.rtp_timeout, held);
     let rtp_port = socket.local_addr().map_or(0, |a| a.port());
+    let redirects = svc.live.take_redirects(&info.call_sid);
     let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
     idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut listen = tokio::time::interval(TICK);
@@ -163,6 +169,8 @@ pub(crate) async fn run_placed(svc: Arc<CallServices>, placed: Placed) {
         stop_sent: false,
         _active: None,
         placed: true,
+        redirects,
+        resumed: false,
     };
     drive(core, io).await;
 }
@@ -217,6 +225,17 @@ async fn run(
     let now = Instant::now().into_std();
     let core = Call::new(info.clone(), route.script, svc.webhook_timeout, now)
         .with_rtp_timeout(svc.rtp_timeout, held);
+    svc.live.insert(
+        sid.clone(),
+        LiveCall {
+            account: route.account.sid.clone(),
+            sip: call,
+            answered: true,
+            redirect: None,
+        },
+    );
+    let redirects = svc.live.take_redirects(&sid);
+    let live = svc.live.clone();
     let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
     idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut listen = tokio::time::interval(TICK);
@@ -250,8 +269,11 @@ async fn run(
         stop_sent: false,
         _active: None,
         placed: false,
+        redirects,
+        resumed: false,
     };
     drive(core, io).await;
+    live.remove(&sid);
 }
 
 /// The route of a call to `user` (the Request-URI user part).
@@ -344,6 +366,11 @@ struct CallIo {
     /// A call we placed (`run_placed`): answered and recorded already, its
     /// RTP bound before the INVITE, its webhooks say `Direction`.
     placed: bool,
+    /// New scripts from the API (`POST Calls/{CA}` with `Url`/`Twiml`).
+    redirects: Option<mpsc::Receiver<ScriptSource>>,
+    /// The core runs a redirect's script: the call is answered, bound and
+    /// recorded already (`CallIo::redirect`).
+    resumed: bool,
 }
 
 /// A fetch or a clip being made.
@@ -365,11 +392,13 @@ enum Wake {
     Listen,
     Stop,
     Timer,
+    Redirect(Option<ScriptSource>),
 }
 
 /// The call task after routing: drain the core's commands, then wait for
 /// the next input (one `select!`), until the call is finished.
 async fn drive(mut call: Call, mut io: CallIo) {
+    // A redirect replaces `call` (the core) with one running the new script.
     let mut ready = VecDeque::new();
     loop {
         while let Some(command) = call.poll_command() {
@@ -400,6 +429,7 @@ async fn drive(mut call: Call, mut io: CallIo) {
             _ = io.listen.tick(), if listening => Wake::Listen,
             () = io.svc.stop.cancelled(), if !io.stop_sent => Wake::Stop,
             () = sleep_until(deadline) => Wake::Timer,
+            script = recv(&mut io.redirects) => Wake::Redirect(script),
         };
         let input = match wake {
             Wake::Sip(event) => io.sip_event(event),
@@ -425,6 +455,14 @@ async fn drive(mut call: Call, mut io: CallIo) {
             }
             Wake::Timer => {
                 io.timeout(&mut call);
+                None
+            }
+            Wake::Redirect(Some(script)) => {
+                call = io.redirect(script).await;
+                continue;
+            }
+            Wake::Redirect(None) => {
+                io.redirects = None;
                 None
             }
         };
@@ -504,7 +542,7 @@ impl CallIo {
     /// Carries out one command; a result the core needs at once comes back.
     async fn execute(&mut self, command: CallCommand) -> Option<CallInput> {
         match command {
-            CallCommand::BindRtp if self.placed => {
+            CallCommand::BindRtp if self.placed || self.resumed => {
                 return Some(CallInput::RtpBound(Some(self.rtp_port)));
             }
             CallCommand::BindRtp => {
@@ -532,6 +570,7 @@ impl CallIo {
                     .reject(self.call, StatusCode::SERVICE_UNAVAILABLE)
                     .await;
             }
+            CallCommand::Answer { .. } if self.resumed => return Some(CallInput::Answered(true)),
             CallCommand::Answer { .. } if self.placed => return Some(self.placed_answered()),
             CallCommand::Answer { rtp_port } => {
                 if let Err(e) = self.sip.answer(self.call, rtp_port).await {
@@ -649,6 +688,7 @@ impl CallIo {
                         .await;
                 }
             }
+            CallCommand::Record(RecordChange::Start) if self.resumed => {}
             CallCommand::Record(RecordChange::Start) if self.placed => self.placed_recorded().await,
             CallCommand::Record(change) => self.record(change).await,
             // The end of a placed call is its StatusCallback's (`outbound`).
@@ -692,6 +732,44 @@ impl CallIo {
                 }
             }
         }
+    }
+
+    /// `POST Calls/{CA}` with `Url` or `Twiml`: what the call does stops
+    /// (its fetches and clips dropped, its room left, the leg back from
+    /// it) and a new core runs `script` on the same answered, recorded
+    /// call. The old core is dropped without its end: the call goes on.
+    async fn redirect(&mut self, script: ScriptSource) -> Call {
+        tracing::info!("redirected by the API");
+        self.work.clear();
+        self.clips.clear();
+        if self.playing.take().is_some()
+            && let Some(player) = &mut self.player
+        {
+            player.stop();
+        }
+        if self.room.is_some() {
+            let call = self.info.call_sid.clone();
+            self.svc.hub.leave(call, LeaveReason::Kicked).await;
+            // The leg comes back with the room's `Left` (bounded: a room
+            // that is gone sends nothing, and its channel closes).
+            let until = Instant::now() + REDIRECT_LEAVE;
+            while let Ok(notice) = tokio::time::timeout_at(until, recv(&mut self.notices)).await {
+                match notice {
+                    Some(CallNotice::Left { .. }) | None => {
+                        let _ = self.notice(notice);
+                        break;
+                    }
+                    Some(_) => {}
+                }
+            }
+            self.room = None;
+            self.conference = None;
+            self.notices = None;
+        }
+        self.resumed = true;
+        let now = Instant::now().into_std();
+        Call::new(self.info.clone(), script, self.svc.webhook_timeout, now)
+            .with_rtp_timeout(self.svc.rtp_timeout, self.held)
     }
 
     /// A placed call is answered already (the callee's 200, our ACK): its

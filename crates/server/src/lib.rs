@@ -40,6 +40,7 @@ mod fetch;
 pub mod hub;
 pub mod ids;
 pub mod lenient;
+mod live;
 mod membership;
 mod metrics;
 mod outbound;
@@ -213,6 +214,7 @@ impl Server {
             metrics: self.metrics.clone(),
             stop: stop_calls.clone(),
             tracker: tracker.clone(),
+            live: live::LiveCalls::default(),
         });
         let for_calls = services.clone();
         let on_call: sip_task::OnCall = Arc::new(move |incoming, events, sip| {

@@ -18,9 +18,8 @@
 //! in order, by a delivery task of the call's own: nothing the call does
 //! waits for it.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use api::{CallControlError, CallScript, CallUpdate, ConferenceRef, DialError, DialRequest};
@@ -35,6 +34,7 @@ use tracing::Instrument;
 use twiml::{CallInfo, HttpUrl, Params, Verb, WebhookRequest};
 
 use crate::call::{CallServices, Placed, run_placed};
+use crate::live::LiveCall;
 use crate::sip_task::{CallEvent, SipHandle};
 use crate::{fetch, ids};
 
@@ -44,19 +44,11 @@ const PARTICIPANT_TIME_LIMIT: Duration = Duration::from_secs(14_400);
 /// How long one status callback may take.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Places calls and keeps the live ones, for `update_call`.
+/// Places calls, and updates live ones (placed or incoming: `live`).
 #[derive(Debug, Clone)]
 pub(crate) struct Dialer {
     svc: Arc<CallServices>,
     sip: SipHandle,
-    live: Arc<Mutex<HashMap<CallSid, Live>>>,
-}
-
-/// A placed call while it lives.
-#[derive(Debug, Clone, Copy)]
-struct Live {
-    call: sip::CallId,
-    answered: bool,
 }
 
 /// Where a call goes.
@@ -69,11 +61,7 @@ struct Destination {
 
 impl Dialer {
     pub fn new(svc: Arc<CallServices>, sip: SipHandle) -> Self {
-        Self {
-            svc,
-            sip,
-            live: Arc::default(),
-        }
+        Self { svc, sip }
     }
 
     /// Records the call, starts placing it, and answers its sid.
@@ -139,53 +127,47 @@ impl Dialer {
         Ok(sid)
     }
 
-    /// `Status=completed` hangs up an answered call (BYE); `canceled` a
-    /// ringing one (CANCEL). Redirects are not done yet.
+    /// `Url`/`Twiml` hand a live call a new script; `Status=completed`
+    /// hangs up an answered call (BYE) and, like `canceled`, cancels one
+    /// that still rings (CANCEL). `canceled` leaves an answered call be,
+    /// as Twilio does. A call that is not up is `NotFound`.
     pub async fn update(
         &self,
         account: &AccountSid,
         call: &CallSid,
         update: CallUpdate,
     ) -> Result<(), CallControlError> {
-        let live = self.live_call(call);
-        let record = self
-            .svc
-            .store
-            .call(call)
-            .await
-            .map_err(|_| CallControlError::Unavailable)?;
-        if record.is_none_or(|r| r.account_sid != *account) {
-            return Err(CallControlError::NotFound);
-        }
-        let Some(live) = live else {
+        let Some(live) = self.svc.live.get(call).filter(|l| l.account == *account) else {
             return Err(CallControlError::NotFound);
         };
         match update {
-            CallUpdate::End { canceled } if canceled != live.answered => {
-                self.sip.hangup(live.call).await;
+            CallUpdate::End { canceled: true } if live.answered => Ok(()),
+            CallUpdate::End { .. } => {
+                self.sip.hangup(live.sip).await;
                 Ok(())
             }
-            CallUpdate::End { .. } | CallUpdate::Redirect(_) => Err(CallControlError::Unavailable),
+            CallUpdate::Redirect(script) => {
+                let request = DialRequest {
+                    account: account.clone(),
+                    from: String::new(),
+                    to: String::new(),
+                    timeout_secs: 0,
+                    script,
+                    status_callback: None,
+                };
+                let script = self
+                    .script(&request)
+                    .await
+                    .map_err(|_| CallControlError::Unavailable)?;
+                // A call that still rings runs nothing yet: Twilio refuses
+                // to redirect it too (the API answers 21220 for it).
+                let redirect = live.redirect.ok_or(CallControlError::NotFound)?;
+                redirect
+                    .send(script)
+                    .await
+                    .map_err(|_| CallControlError::NotFound)
+            }
         }
-    }
-
-    fn live_call(&self, call: &CallSid) -> Option<Live> {
-        self.live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(call)
-            .copied()
-    }
-
-    fn set_live(&self, call: &CallSid, live: Option<Live>) {
-        let mut map = self
-            .live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match live {
-            Some(live) => map.insert(call.clone(), live),
-            None => map.remove(call),
-        };
     }
 
     /// `To`: a `sip:` URI (its host resolved here: the engine does no DNS),
@@ -398,12 +380,14 @@ impl Placing {
             .await
             .ok_or_else(|| failed("SIP is stopping"))?;
         let sid = self.info.call_sid.clone();
-        self.dialer.set_live(
-            &sid,
-            Some(Live {
-                call,
+        svc.live.insert(
+            sid.clone(),
+            LiveCall {
+                account: self.info.account_sid.clone(),
+                sip: call,
                 answered: false,
-            }),
+                redirect: None,
+            },
         );
         let mut rang = false;
         let answered = loop {
@@ -411,7 +395,7 @@ impl Placing {
                 event = events.recv() => event,
                 () = svc.stop.cancelled() => {
                     self.dialer.sip.hangup(call).await;
-                    self.dialer.set_live(&sid, None);
+                    svc.live.remove(&sid);
                     return Err(failed("the server stopped"));
                 }
             };
@@ -424,11 +408,11 @@ impl Placing {
                 }
                 Some(CallEvent::Answered(audio)) => break audio,
                 Some(CallEvent::DialFailed(failure)) => {
-                    self.dialer.set_live(&sid, None);
+                    svc.live.remove(&sid);
                     return Err(unanswered(failure));
                 }
                 Some(CallEvent::Ended(_)) | None => {
-                    self.dialer.set_live(&sid, None);
+                    svc.live.remove(&sid);
                     return Err(Unanswered {
                         status: CallStatus::FailedNoAnswer,
                         callback_status: "canceled",
@@ -438,13 +422,6 @@ impl Placing {
                 Some(_) => {}
             }
         };
-        self.dialer.set_live(
-            &sid,
-            Some(Live {
-                call,
-                answered: true,
-            }),
-        );
         if let Some(cb) = &self.callbacks {
             cb.send("answered", "in-progress", None);
         }
@@ -459,8 +436,9 @@ impl Placing {
             socket,
             rtcp,
         };
-        run_placed(svc, placed).await;
-        self.dialer.set_live(&sid, None);
+        // `run_placed` files the call as answered, with its redirects.
+        run_placed(svc.clone(), placed).await;
+        svc.live.remove(&sid);
         Ok(())
     }
 }

@@ -276,3 +276,131 @@ async fn a_to_that_is_neither_a_sip_uri_nor_a_number_is_refused() {
         assert!(body.contains("21211"), "{to}: {body}");
     }
 }
+
+#[tokio::test]
+async fn the_api_redirects_a_dialled_out_participant_then_hangs_it_up() {
+    let rig = Rig::new((52500, 52599), true).await;
+    let (app, _hits) = App::new().start().await;
+    let alice = Caller::dial(rig.sip, "redir", "+15551230002", 440)
+        .await
+        .unwrap();
+    let callee = Callee::bind(rig.sip).await.unwrap();
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Conferences/redir/Participants", base2010(&rig)),
+            &form(&[("From", FROM), ("To", &callee.uri("erin"))]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sid = field(&body, "CallSid");
+    let invite = callee.next_invite(DEADLINE).await.unwrap();
+    let mut erin = callee.answer(&invite).await.unwrap();
+    erin.send_tone(700);
+    erin.wait_to_hear(440, DEADLINE).await.unwrap();
+    rig.room_with("redir", 2).await;
+
+    // A new script: out of the room, a 600 Hz tone of its own.
+    let twiml =
+        format!("<Response><Play>{app}/tone/600/10000</Play><Pause length=\"30\"/></Response>");
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Calls/{sid}", base2010(&rig)),
+            &form(&[("Twiml", &twiml)]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    erin.wait_to_hear(600, DEADLINE).await.unwrap();
+    let (_, calls) = rig.room_with("redir", 1).await;
+    assert!(!calls.contains(&sid), "{calls:?}");
+    assert!(!erin.hears(440));
+    rig.call_row(&sid, |r| r.status == CallStatus::InProgress)
+        .await;
+
+    // Status=completed: BYE, and the record completes.
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Calls/{sid}", base2010(&rig)),
+            &form(&[("Status", "completed")]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    erin.wait_for_bye(DEADLINE).await.unwrap();
+    rig.call_row(&sid, |r| r.status == CallStatus::Complete)
+        .await;
+    drop(alice);
+}
+
+#[tokio::test]
+async fn the_api_redirects_and_hangs_up_an_incoming_call() {
+    let rig = Rig::new((52600, 52699), true).await;
+    let (app, _hits) = App::new().start().await;
+    let mut alice = Caller::dial(rig.sip, "lobby", "+15551230003", 440)
+        .await
+        .unwrap();
+    let (_, calls) = rig.room_of(&rig.account, "lobby", "0", 1).await;
+    let sid = calls[0].clone();
+    let twiml = format!("<Response><Play>{app}/tone/600/10000</Play></Response>");
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Calls/{sid}.json", base2010(&rig)),
+            &form(&[("Twiml", &twiml)]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    alice
+        .until_heard("the redirect's 600 Hz", hears(600.0, 440.0))
+        .await;
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Calls/{sid}.json", base2010(&rig)),
+            &form(&[("Status", "completed")]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    alice.expect_bye().await;
+    rig.call_row(&sid, |r| r.status == CallStatus::Complete)
+        .await;
+}
+
+#[tokio::test]
+async fn the_api_cancels_a_ringing_call() {
+    let rig = Rig::new((52700, 52799), true).await;
+    let (app, hits) = App::new()
+        .answer("/status", StatusCode::OK, "")
+        .start()
+        .await;
+    let callee = Callee::bind(rig.sip).await.unwrap();
+    let (_, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Calls", base2010(&rig)),
+            &form(&[
+                ("From", FROM),
+                ("To", &callee.uri("frank")),
+                ("Twiml", "<Response/>"),
+                ("StatusCallback", &format!("{app}/status")),
+            ]),
+        )
+        .await;
+    let sid = field(&body, "Sid");
+    let invite = callee.next_invite(DEADLINE).await.unwrap();
+    callee.ring(&invite).await.unwrap();
+    let (status, body) = rig
+        .api(
+            Method::POST,
+            &format!("{}/Calls/{sid}", base2010(&rig)),
+            &form(&[("Status", "canceled")]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    callee.wait_for_cancel(&invite, DEADLINE).await.unwrap();
+    let done = hits.to("/status", &sid).await;
+    assert_eq!(param(&done, "CallStatus"), "canceled");
+    rig.call_row(&sid, |r| r.status == CallStatus::FailedNoAnswer)
+        .await;
+}
