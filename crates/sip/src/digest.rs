@@ -225,6 +225,24 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// A trunk's challenge is hostile input: any text parses or not,
+        /// never panics, and what parses can be answered.
+        #[test]
+        fn any_challenge_text_is_safe(value in "\\PC{0,200}") {
+            if let Some(challenge) = Challenge::parse(&value) {
+                let _ = challenge.authorize(&alice(), "INVITE", "sip:x", "c");
+            }
+        }
+
+        #[test]
+        fn near_misses_are_safe(value in "Digest ((realm|nonce|qop|opaque|algorithm)=(\"[a-z,\\\\\"]{0,8}\"?|[a-z]{0,4}),? ?){0,6}") {
+            if let Some(challenge) = Challenge::parse(&value) {
+                let _ = challenge.authorize(&alice(), "INVITE", "sip:x", "c");
+            }
+        }
+    }
+
     #[test]
     fn refuses_what_it_cannot_answer() {
         for value in [

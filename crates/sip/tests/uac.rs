@@ -463,3 +463,77 @@ fn a_challenge_without_credentials_fails_the_call() {
         }]
     );
 }
+
+/// Answers `invite` 200 with `extra` headers; the ACK sent back.
+fn answered(h: &mut Harness, invite: &Request, extra: &str) -> Request {
+    h.udp(
+        callee(),
+        reply(
+            invite,
+            200,
+            Some("bt"),
+            &format!("{CONTACT}{extra}"),
+            &answer_sdp(),
+        ),
+    );
+    let sent = h.sent();
+    assert_eq!(sent.len(), 1, "{}", describe(&sent));
+    assert!(matches!(h.events().as_slice(), [SipEvent::Answered { .. }]));
+    request(&sent[0])
+}
+
+#[test]
+fn a_session_timer_the_2xx_sets_is_refreshed_by_us() {
+    let mut h = Harness::new();
+    let (_call, invite) = dial_to(&mut h, Duration::from_secs(60), None);
+    let _ack = answered(
+        &mut h,
+        &invite,
+        "Session-Expires: 90;refresher=uac\r\nAllow: INVITE, ACK, BYE, UPDATE\r\n",
+    );
+    // Half the interval: an UPDATE in the dialog (the peer allows it).
+    let sent = h.advance(Duration::from_secs(45));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, 45_000);
+    let refresh = request(&sent[0].1);
+    assert_eq!(refresh.method, Method::Update);
+    assert_eq!(refresh.headers.cseq.seq, 2);
+    assert_eq!(refresh.headers.to.tag(), Some("bt"));
+    assert_eq!(
+        refresh.headers.get("Session-Expires"),
+        Some("90;refresher=uac")
+    );
+}
+
+#[test]
+fn the_callee_may_put_the_call_on_hold_with_a_reinvite() {
+    let mut h = Harness::new();
+    let (call, invite) = dial_to(&mut h, Duration::from_secs(60), None);
+    let _ack = answered(&mut h, &invite, "");
+    let hold = "v=0\r\no=bob 1 2 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\n\
+                m=audio 30000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n\
+                a=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n";
+    let reinvite = format!(
+        "INVITE sip:{PUBLIC}:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.20:5090;branch=z9hG4bKre1\r\n\
+         From: {};tag=bt\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 7 INVITE\r\n\
+         Contact: <sip:bob@192.0.2.20:5090>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{hold}",
+        invite.headers.to,
+        invite.headers.from,
+        invite.headers.call_id,
+        hold.len()
+    );
+    h.udp("192.0.2.20:5090".parse().unwrap(), reinvite);
+    let ok = h.one_response();
+    assert_eq!(ok.status.as_u16(), 200);
+    let answer = String::from_utf8(ok.body).unwrap();
+    assert!(answer.contains("a=recvonly"), "{answer}");
+    assert!(answer.contains(&format!("m=audio {RTP} ")), "{answer}");
+    assert_eq!(
+        h.events(),
+        [SipEvent::HoldChanged {
+            call,
+            on_hold: true
+        }]
+    );
+}
