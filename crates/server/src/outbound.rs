@@ -314,9 +314,6 @@ impl Placing {
         let svc = self.dialer.svc.clone();
         let sid = self.info.call_sid.clone();
         let callbacks = self.callbacks.clone();
-        if let Some(cb) = &callbacks {
-            cb.send("initiated", "queued", None);
-        }
         let end = match self.place().await {
             Ok(()) => {
                 let duration = svc
@@ -379,6 +376,10 @@ impl Placing {
             .dial(dial)
             .await
             .ok_or_else(|| failed("SIP is stopping"))?;
+        // The INVITE is out: Twilio's `initiated`.
+        if let Some(cb) = &self.callbacks {
+            cb.send("initiated", "initiated", None);
+        }
         let sid = self.info.call_sid.clone();
         svc.live.insert(
             sid.clone(),

@@ -109,7 +109,10 @@ async fn a_dialled_out_participant_hears_the_room_and_is_heard() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let statuses: Vec<&str> = events.iter().map(|h| param(h, "CallStatus")).collect();
-    assert_eq!(statuses, ["queued", "ringing", "in-progress", "completed"]);
+    assert_eq!(
+        statuses,
+        ["initiated", "ringing", "in-progress", "completed"]
+    );
     for (i, hit) in events.iter().enumerate() {
         assert_eq!(param(hit, "SequenceNumber"), i.to_string());
         assert_eq!(param(hit, "CallSid"), sid);
@@ -130,6 +133,10 @@ async fn a_dialled_out_participant_hears_the_room_and_is_heard() {
 #[tokio::test]
 async fn a_busy_callee_ends_the_call_busy() {
     let rig = Rig::new((52100, 52199), true).await;
+    let (app, hits) = App::new()
+        .answer("/status", StatusCode::OK, "")
+        .start()
+        .await;
     let callee = Callee::bind(rig.sip).await.unwrap();
     let (status, body) = rig
         .api(
@@ -139,6 +146,8 @@ async fn a_busy_callee_ends_the_call_busy() {
                 ("From", FROM),
                 ("To", &callee.uri("carol")),
                 ("Twiml", "<Response><Hangup/></Response>"),
+                ("StatusCallback", &format!("{app}/status?from=test")),
+                ("StatusCallbackMethod", "GET"),
             ]),
         )
         .await;
@@ -157,6 +166,16 @@ async fn a_busy_callee_ends_the_call_busy() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(field(&body, "Status"), "busy");
     assert_eq!(field(&body, "Direction"), "outbound-api");
+    // Only `completed` by default, by GET after the URL's own query, signed.
+    let done = hits.to("/status", &sid).await;
+    assert_eq!(done.method, Method::GET);
+    assert_eq!(param(&done, "CallStatus"), "busy");
+    assert!(done.query.starts_with("from=test&"), "{}", done.query);
+    assert_eq!(
+        done.signature,
+        done.expected_signature(&app, &rig.account.auth_token)
+    );
+    assert_eq!(hits.all().len(), 1, "{:?}", hits.all());
 }
 
 #[tokio::test]
