@@ -495,6 +495,21 @@ impl Transactions {
         self.send(transport, peer, ack);
     }
 
+    /// Forgets our INVITE on `branch` still waiting for a final response
+    /// (a call given up after its CANCEL got none: Proceeding has no timer
+    /// of its own to end it).
+    pub fn abandon_invite(&mut self, branch: &str) {
+        let key = (branch.to_owned(), Method::Invite);
+        if let Some(&id) = self.client_branches.get(&key)
+            && self
+                .client
+                .get(&id)
+                .is_some_and(|tx| tx.state != ClientState::Completed)
+        {
+            let _ = self.forget_client(id, false);
+        }
+    }
+
     // -- timers and connections -----------------------------------------------
 
     /// A transaction's timer fired. Returns the client transaction that is

@@ -537,3 +537,33 @@ fn the_callee_may_put_the_call_on_hold_with_a_reinvite() {
         }]
     );
 }
+
+proptest::proptest! {
+    /// Whatever a callee answers (any status, tag or not, any body, in any
+    /// order, repeated), the engine never panics, and once its timers run
+    /// out it holds nothing.
+    #[test]
+    fn any_responses_leave_nothing_behind(
+        replies in proptest::collection::vec(
+            (100u16..700, proptest::option::of("[a-z0-9]{1,8}"), "\\PC{0,80}", proptest::bool::ANY),
+            1..6,
+        ),
+        hang_up in proptest::bool::ANY,
+    ) {
+        let mut h = Harness::new();
+        let (call, invite) = dial_to(&mut h, Duration::from_secs(5), None);
+        for (status, tag, body, contact) in &replies {
+            let extra = if *contact { CONTACT } else { "" };
+            h.udp(callee(), reply(&invite, *status, tag.as_deref(), extra, body));
+            let _ = h.sent();
+            let _ = h.events();
+        }
+        if hang_up {
+            let _ = h.engine.hangup(call, h.now);
+        }
+        // Whatever BYE or CANCEL went out gets no answer: their timers end it.
+        h.drain_timers();
+        let _ = h.events();
+        proptest::prop_assert!(h.engine.is_idle());
+    }
+}

@@ -464,11 +464,12 @@ impl Engine {
     /// The call we placed is over before it was answered: forgotten, and
     /// the shell told why (unless it hung up itself).
     fn outgoing_over(&mut self, call: CallId, failure: DialFailure) {
-        let reported = self
-            .calls
-            .get(&call)
-            .and_then(|c| c.outgoing.as_ref())
-            .is_some_and(|o| o.cancel == Some(CancelReason::Local));
+        let Some(out) = self.calls.get(&call).and_then(|c| c.outgoing.as_ref()) else {
+            return;
+        };
+        let reported = out.cancel == Some(CancelReason::Local);
+        let branch = out.branch.clone();
+        self.transactions.abandon_invite(&branch);
         self.remove_call(call);
         if !reported {
             self.events
