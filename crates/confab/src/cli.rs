@@ -52,6 +52,10 @@ pub enum Command {
     /// Manage the numbers callers dial and the voice URLs they reach.
     #[command(subcommand)]
     Numbers(NumbersCommand),
+    /// Manage the outbound SIP trunks that calls to numbers go through
+    /// (the 2010-04-01 API's dial-out).
+    #[command(subcommand)]
+    Trunks(TrunksCommand),
     /// Look after the database itself.
     #[command(subcommand)]
     Db(DbCommand),
@@ -177,6 +181,38 @@ pub enum NumbersCommand {
     Remove {
         /// `PN…` or the number.
         number: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrunksCommand {
+    /// Send the account's calls to numbers to a SIP trunk (its oldest one
+    /// is used); prints `TrunkSid=TK…`.
+    Add {
+        /// The account whose calls use the trunk.
+        #[arg(long)]
+        account: String,
+        /// `sip:HOST[:PORT]`: the number called becomes the user part.
+        #[arg(long)]
+        uri: String,
+        /// The user name for the trunk's digest challenge.
+        #[arg(long, requires = "password")]
+        username: Option<String>,
+        /// The password for the trunk's digest challenge.
+        #[arg(long, requires = "username", env = "CONFAB_TRUNK_PASSWORD")]
+        password: Option<String>,
+    },
+    /// List trunks: `TrunkSid=… AccountSid=… Uri=… Username=…` (never the
+    /// password), oldest first.
+    List {
+        /// Only this account's trunks.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Remove a trunk.
+    Remove {
+        /// `TK…`.
+        trunk: String,
     },
 }
 

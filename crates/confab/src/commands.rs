@@ -11,7 +11,9 @@ use server::{
 };
 use store::{Store, StoreError};
 
-use crate::cli::{AccountsCommand, Cli, Command, DbCommand, NumbersCommand, ServeArgs};
+use crate::cli::{
+    AccountsCommand, Cli, Command, DbCommand, NumbersCommand, ServeArgs, TrunksCommand,
+};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = Store::connect(&cli.database_url)
@@ -21,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(store, args).await,
         Command::Accounts(command) => accounts(store, command).await,
         Command::Numbers(command) => numbers(store, command).await,
+        Command::Trunks(command) => trunks(store, command).await,
         Command::Db(command) => db(store, command).await,
     }
 }
@@ -216,6 +219,93 @@ async fn numbers(store: Store, command: NumbersCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn trunks(store: Store, command: TrunksCommand) -> anyhow::Result<()> {
+    match command {
+        TrunksCommand::Add {
+            account,
+            uri,
+            username,
+            password,
+        } => {
+            let account =
+                AccountSid::parse(&account).with_context(|| format!("--account {account:?}"))?;
+            check_trunk_uri(&uri)?;
+            let hex: String = server::ids::random_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let trunk = store::Trunk {
+                sid: format!("{}{hex}", store::TRUNK_SID_PREFIX),
+                account_sid: account.clone(),
+                uri,
+                username,
+                password,
+                date_created: SystemClock.now(),
+            };
+            match store.insert_trunk(&trunk).await {
+                Ok(()) => println!("TrunkSid={}", trunk.sid),
+                Err(StoreError::NotFound(_)) => bail!("there is no account {account}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        TrunksCommand::List { account } => {
+            let account = account
+                .map(|a| AccountSid::parse(&a).with_context(|| format!("--account {a:?}")))
+                .transpose()?;
+            for t in store.trunks(account.as_ref()).await? {
+                println!(
+                    "TrunkSid={} AccountSid={} Uri={} Username={}",
+                    t.sid,
+                    t.account_sid,
+                    t.uri,
+                    t.username.as_deref().unwrap_or("")
+                );
+            }
+        }
+        TrunksCommand::Remove { trunk } => {
+            if !store.remove_trunk(&trunk).await? {
+                bail!("no trunk {trunk:?}");
+            }
+            println!("Removed TrunkSid={trunk}");
+        }
+    }
+    Ok(())
+}
+
+/// `sip:HOST[:PORT]`: a host name, an IPv4 address or a bracketed IPv6
+/// one, and a port from 1 to 65535; no user part, parameters or headers.
+fn check_trunk_uri(uri: &str) -> anyhow::Result<()> {
+    let bad = || anyhow::anyhow!("--uri must be sip:HOST[:PORT], not {uri:?}");
+    let rest = uri
+        .get(..4)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("sip:"))
+        .and_then(|_| uri.get(4..))
+        .ok_or_else(bad)?;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port))
+            if !host.ends_with(':') && (!host.starts_with('[') || host.ends_with(']')) =>
+        {
+            (host, Some(port))
+        }
+        _ => (rest, None),
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        }
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    if host_ok && port_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
 }
 
 async fn db(store: Store, command: DbCommand) -> anyhow::Result<()> {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::{Serve, db_url, http};
 use media::goertzel::rms;
-use testkit::{Codec, HEAR_WINDOW, Phone, PhoneCall, tone_present};
+use testkit::{Callee, Codec, HEAR_WINDOW, Phone, PhoneCall, tone_present};
 
 const ROOM: &str = "twilio-python";
 /// What alice and bob send.
@@ -300,4 +300,63 @@ async fn twilio_pythons_request_validator_accepts_the_status_callbacks() {
         stdout.contains("twilio-python callbacks: all checks passed"),
         "{stdout}"
     );
+}
+
+/// The library adds a participant by dialing out (`participants.create`
+/// with a `sip:` To): a testkit callee answers, and hears the room's caller
+/// (and is heard by it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_python_adds_a_participant_by_dialing_out() {
+    const DIAL_ROOM: &str = "twilio-dial-out";
+    let Some(venv) = venv() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let serve = Serve::start_with(&db_url(dir.path()), "54900-54999", Some(&log));
+    let (sid, token) = serve.default_account();
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), serve.sip_udp.port());
+    let alice = Phone::bind(server).await.unwrap();
+    let a = alice.call(DIAL_ROOM, Codec::Pcmu).await.unwrap();
+    a.send_tone(440);
+    let callee = Callee::bind(server).await.unwrap();
+    let uri = callee.uri("python");
+    let answering = tokio::spawn(async move {
+        let invite = callee.next_invite(Duration::from_secs(20)).await?;
+        let call = callee.answer(&invite).await?;
+        call.send_tone(700);
+        call.wait_to_hear(440, Duration::from_secs(20)).await?;
+        Ok::<_, testkit::Error>((callee, call))
+    });
+    let (base, room) = (format!("http://{}", serve.addr), DIAL_ROOM.to_owned());
+    let python = venv.join("bin/python");
+    let script = here().join("drive.py");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .arg("dial-out")
+            .env("CONFAB_BASE", base)
+            .env("CONFAB_ACCOUNT_SID", &sid)
+            .env("CONFAB_AUTH_TOKEN", &token)
+            .env("CONFAB_ROOM", room)
+            .env("CONFAB_CALLEE_URI", uri)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "drive.py dial-out failed\n{stdout}\n{stderr}\n{}",
+        serve.log_tail()
+    );
+    assert!(
+        stdout.contains("twilio-python: dial-out checks passed"),
+        "{stdout}"
+    );
+    let (_callee, _call) = answering
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the callee: {e}\n{}", serve.log_tail()));
+    a.wait_to_hear(700, Duration::from_secs(20)).await.unwrap();
 }

@@ -30,7 +30,7 @@ use calls::{
     Call, CallCommand, CallInput, Clip, ClipSource, LegChange, LogLine, RecordChange, ReqId,
     RoomNotice, ScriptSource, SipNotice,
 };
-use conference::JoinError;
+use conference::{JoinError, LeaveReason};
 use media::{AudioSource, PcmSource, Repeat, Silence, TICK};
 use model::{Account, AuthToken, CallRecord, CallSid, CallStatus, ConferenceSid, PhoneNumber};
 use sip::sdp::NegotiatedAudio;
@@ -46,6 +46,7 @@ use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl};
 
 use crate::audio::{self, AudioError};
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure};
+use crate::live::{LiveCall, LiveCalls};
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport};
 use crate::metrics::{ActiveCall, Metrics};
 use crate::player::{Player, leg_config, leg_media};
@@ -58,6 +59,8 @@ use crate::{Clock, fetch, ids, room_audio};
 /// How often the player's socket is read while no clip plays: a silent
 /// caller is noticed this much after the `--rtp-timeout` at the latest.
 const IDLE_DRAIN: Duration = Duration::from_secs(1);
+/// How long a redirected call waits for its room to hand its leg back.
+const REDIRECT_LEAVE: Duration = Duration::from_secs(5);
 /// How long the end-of-call request may take (it is not waited for).
 const COMPLETED_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -80,6 +83,8 @@ pub struct CallServices {
     /// Server shutdown: every call hangs up.
     pub stop: CancellationToken,
     pub tracker: TaskTracker,
+    /// The calls that are up, for the API's updates.
+    pub live: LiveCalls,
 }
 
 /// Runs a new call in a task of its own, in a span carrying its sid.
@@ -93,6 +98,81 @@ pub fn spawn(
     let span = tracing::info_span!("call", call_sid = %sid);
     let tracker = services.tracker.clone();
     tracker.spawn(run(services, sid, incoming, events, sip).instrument(span));
+}
+
+/// A call we placed (`outbound`), answered: what its task starts from.
+pub(crate) struct Placed {
+    pub info: CallInfo,
+    pub token: AuthToken,
+    pub script: ScriptSource,
+    pub call: sip::CallId,
+    pub sip: SipHandle,
+    pub events: mpsc::Receiver<CallEvent>,
+    /// The callee's answer to our offer.
+    pub audio: NegotiatedAudio,
+    /// The RTP socket our offer named, and its RTCP twin.
+    pub socket: UdpSocket,
+    pub rtcp: Option<Arc<std::net::UdpSocket>>,
+}
+
+/// Runs an answered call we placed through the same core as an incoming
+/// one, in the caller's task: its script from the start, the record
+/// already written (`CallIo::placed`).
+pub(crate) async fn run_placed(svc: Arc<CallServices>, placed: Placed) {
+    let Placed {
+        info,
+        token,
+        script,
+        call,
+        sip,
+        events,
+        audio,
+        socket,
+        rtcp,
+    } = placed;
+    let held = audio.on_hold();
+    let now = Instant::now().into_std();
+    let core = Call::new(info.clone(), script, svc.webhook_timeout, now)
+        .with_rtp_timeout(svc.rtp_timeout, held);
+    let rtp_port = socket.local_addr().map_or(0, |a| a.port());
+    let redirects = svc.live.take_redirects(&info.call_sid);
+    let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
+    idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut listen = tokio::time::interval(TICK);
+    listen.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let io = CallIo {
+        svc,
+        token,
+        info,
+        phone_number_sid: None,
+        call,
+        sip,
+        events: Some(events),
+        audio,
+        awaiting_answer: false,
+        follow_up: None,
+        held,
+        socket: Some(socket),
+        rtcp,
+        rtp_port,
+        arrival: None,
+        player: None,
+        playing: None,
+        activity: RtpActivity::new(now),
+        idle_drain,
+        listen,
+        room: None,
+        conference: None,
+        notices: None,
+        work: Vec::new(),
+        clips: HashMap::new(),
+        stop_sent: false,
+        _active: None,
+        placed: true,
+        redirects,
+        resumed: false,
+    };
+    drive(core, io).await;
 }
 
 /// How a call routes.
@@ -145,6 +225,17 @@ async fn run(
     let now = Instant::now().into_std();
     let core = Call::new(info.clone(), route.script, svc.webhook_timeout, now)
         .with_rtp_timeout(svc.rtp_timeout, held);
+    svc.live.insert(
+        sid.clone(),
+        LiveCall {
+            account: route.account.sid.clone(),
+            sip: call,
+            answered: true,
+            redirect: None,
+        },
+    );
+    let redirects = svc.live.take_redirects(&sid);
+    let live = svc.live.clone();
     let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
     idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut listen = tokio::time::interval(TICK);
@@ -177,8 +268,12 @@ async fn run(
         clips: HashMap::new(),
         stop_sent: false,
         _active: None,
+        placed: false,
+        redirects,
+        resumed: false,
     };
     drive(core, io).await;
+    live.remove(&sid);
 }
 
 /// The route of a call to `user` (the Request-URI user part).
@@ -268,6 +363,14 @@ struct CallIo {
     clips: HashMap<ReqId, Arc<[i16]>>,
     stop_sent: bool,
     _active: Option<ActiveCall>,
+    /// A call we placed (`run_placed`): answered and recorded already, its
+    /// RTP bound before the INVITE, its webhooks say `Direction`.
+    placed: bool,
+    /// New scripts from the API (`POST Calls/{CA}` with `Url`/`Twiml`).
+    redirects: Option<mpsc::Receiver<ScriptSource>>,
+    /// The core runs a redirect's script: the call is answered, bound and
+    /// recorded already (`CallIo::redirect`).
+    resumed: bool,
 }
 
 /// A fetch or a clip being made.
@@ -289,11 +392,13 @@ enum Wake {
     Listen,
     Stop,
     Timer,
+    Redirect(Option<ScriptSource>),
 }
 
 /// The call task after routing: drain the core's commands, then wait for
 /// the next input (one `select!`), until the call is finished.
 async fn drive(mut call: Call, mut io: CallIo) {
+    // A redirect replaces `call` (the core) with one running the new script.
     let mut ready = VecDeque::new();
     loop {
         while let Some(command) = call.poll_command() {
@@ -324,6 +429,7 @@ async fn drive(mut call: Call, mut io: CallIo) {
             _ = io.listen.tick(), if listening => Wake::Listen,
             () = io.svc.stop.cancelled(), if !io.stop_sent => Wake::Stop,
             () = sleep_until(deadline) => Wake::Timer,
+            script = recv(&mut io.redirects) => Wake::Redirect(script),
         };
         let input = match wake {
             Wake::Sip(event) => io.sip_event(event),
@@ -349,6 +455,14 @@ async fn drive(mut call: Call, mut io: CallIo) {
             }
             Wake::Timer => {
                 io.timeout(&mut call);
+                None
+            }
+            Wake::Redirect(Some(script)) => {
+                call = io.redirect(script).await;
+                continue;
+            }
+            Wake::Redirect(None) => {
+                io.redirects = None;
                 None
             }
         };
@@ -428,6 +542,9 @@ impl CallIo {
     /// Carries out one command; a result the core needs at once comes back.
     async fn execute(&mut self, command: CallCommand) -> Option<CallInput> {
         match command {
+            CallCommand::BindRtp if self.placed || self.resumed => {
+                return Some(CallInput::RtpBound(Some(self.rtp_port)));
+            }
             CallCommand::BindRtp => {
                 let bound = self
                     .svc
@@ -453,6 +570,8 @@ impl CallIo {
                     .reject(self.call, StatusCode::SERVICE_UNAVAILABLE)
                     .await;
             }
+            CallCommand::Answer { .. } if self.resumed => return Some(CallInput::Answered(true)),
+            CallCommand::Answer { .. } if self.placed => return Some(self.placed_answered()),
             CallCommand::Answer { rtp_port } => {
                 if let Err(e) = self.sip.answer(self.call, rtp_port).await {
                     tracing::debug!(error = %e, "the call ended before it was answered");
@@ -475,7 +594,10 @@ impl CallIo {
                 return Some(CallInput::Answered(true));
             }
             CallCommand::Hangup => self.sip.hangup(self.call).await,
-            CallCommand::Fetch { id, request } => {
+            CallCommand::Fetch { id, mut request } => {
+                if self.placed {
+                    request.params.push("Direction", "outbound-api");
+                }
                 let client = self.svc.http.clone();
                 let token = self.token.clone();
                 let metrics = self.svc.metrics.clone();
@@ -566,7 +688,11 @@ impl CallIo {
                         .await;
                 }
             }
+            CallCommand::Record(RecordChange::Start) if self.resumed => {}
+            CallCommand::Record(RecordChange::Start) if self.placed => self.placed_recorded().await,
             CallCommand::Record(change) => self.record(change).await,
+            // The end of a placed call is its StatusCallback's (`outbound`).
+            CallCommand::Notify(_) if self.placed => {}
             CallCommand::Notify(request) => self.notify(request),
             CallCommand::Log(line) => log(line),
         }
@@ -588,8 +714,14 @@ impl CallIo {
                     self.awaiting_answer = false;
                     return true;
                 }
-                // A key before the ACK has no room to go to.
-                Some(CallEvent::Digit(_)) => {}
+                // A key before the ACK has no room to go to; the others
+                // are a placed call's, which is answered by then.
+                Some(
+                    CallEvent::Digit(_)
+                    | CallEvent::Ringing
+                    | CallEvent::Answered(_)
+                    | CallEvent::DialFailed(_),
+                ) => {}
                 Some(CallEvent::Ended(by)) => {
                     tracing::debug!(?by, "the SIP call ended before its answer");
                     return false;
@@ -600,6 +732,66 @@ impl CallIo {
                 }
             }
         }
+    }
+
+    /// `POST Calls/{CA}` with `Url` or `Twiml`: what the call does stops
+    /// (its fetches and clips dropped, its room left, the leg back from
+    /// it) and a new core runs `script` on the same answered, recorded
+    /// call. The old core is dropped without its end: the call goes on.
+    async fn redirect(&mut self, script: ScriptSource) -> Call {
+        tracing::info!("redirected by the API");
+        self.work.clear();
+        self.clips.clear();
+        if self.playing.take().is_some()
+            && let Some(player) = &mut self.player
+        {
+            player.stop();
+        }
+        if self.room.is_some() {
+            let call = self.info.call_sid.clone();
+            self.svc.hub.leave(call, LeaveReason::Kicked).await;
+            // The leg comes back with the room's `Left` (bounded: a room
+            // that is gone sends nothing, and its channel closes).
+            let until = Instant::now() + REDIRECT_LEAVE;
+            while let Ok(notice) = tokio::time::timeout_at(until, recv(&mut self.notices)).await {
+                match notice {
+                    Some(CallNotice::Left { .. }) | None => {
+                        let _ = self.notice(notice);
+                        break;
+                    }
+                    Some(_) => {}
+                }
+            }
+            self.room = None;
+            self.conference = None;
+            self.notices = None;
+        }
+        self.resumed = true;
+        let now = Instant::now().into_std();
+        Call::new(self.info.clone(), script, self.svc.webhook_timeout, now)
+            .with_rtp_timeout(self.svc.rtp_timeout, self.held)
+    }
+
+    /// A placed call is answered already (the callee's 200, our ACK): its
+    /// media starts on the socket our offer named.
+    fn placed_answered(&mut self) -> CallInput {
+        self._active = Some(self.svc.metrics.call_answered());
+        if let Some(socket) = self.socket.take() {
+            self.player = Some(self.new_player(socket, None));
+        }
+        CallInput::Answered(true)
+    }
+
+    /// A placed call's record exists (queued since the API asked): it is
+    /// in progress from now.
+    async fn placed_recorded(&mut self) {
+        let now = self.svc.clock.now();
+        match self.svc.store.answer_call(&self.info.call_sid, now).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("the placed call had no record"),
+            Err(e) => tracing::error!(error = %e, "could not record the answer of a placed call"),
+        }
+        tracing::info!(account_sid = %self.info.account_sid, rtp_port = self.rtp_port, "placed call answered");
     }
 
     /// The call's own media on `socket`, sending to `remote` (or the SDP's).
@@ -721,6 +913,12 @@ impl CallIo {
                 tracing::debug!(?by, "the SIP call ended");
                 SipNotice::Ended
             }
+            Some(CallEvent::DialFailed(failure)) => {
+                tracing::debug!(?failure, "the SIP call ended");
+                SipNotice::Ended
+            }
+            // A placed call runs its script once answered: these are past.
+            Some(CallEvent::Ringing | CallEvent::Answered(_)) => return None,
             Some(CallEvent::Acked) => SipNotice::Acked,
             Some(CallEvent::Hold(held)) => {
                 self.held = held;

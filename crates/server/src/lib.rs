@@ -35,12 +35,15 @@ pub mod accounts;
 mod audio;
 mod call;
 pub mod clock;
+mod control;
 mod fetch;
 pub mod hub;
 pub mod ids;
 pub mod lenient;
+mod live;
 mod membership;
 mod metrics;
+mod outbound;
 mod player;
 mod room;
 mod room_audio;
@@ -53,7 +56,7 @@ mod status_callbacks;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
@@ -135,6 +138,8 @@ pub struct Server {
     stop_hub: CancellationToken,
     calls: Option<Calls>,
     metrics: Arc<metrics::Metrics>,
+    /// Places calls for the API, once SIP listens.
+    dialer: Arc<OnceLock<outbound::Dialer>>,
 }
 
 /// The telephony side, once [`Server::listen_sip`] started it.
@@ -181,6 +186,7 @@ impl Server {
             stop_hub,
             calls: None,
             metrics,
+            dialer: Arc::default(),
         })
     }
 
@@ -209,11 +215,13 @@ impl Server {
             metrics: self.metrics.clone(),
             stop: stop_calls.clone(),
             tracker: tracker.clone(),
+            live: live::LiveCalls::default(),
         });
+        let for_calls = services.clone();
         let on_call: sip_task::OnCall = Arc::new(move |incoming, events, sip| {
-            call::spawn(services.clone(), incoming, events, sip);
+            call::spawn(for_calls.clone(), incoming, events, sip);
         });
-        let (addrs, sip_task) = sip_task::spawn(
+        let (addrs, sip, sip_task) = sip_task::spawn(
             udp,
             tcp,
             &config.sip,
@@ -221,6 +229,7 @@ impl Server {
             self.metrics.clone(),
             stop_sip.clone(),
         )?;
+        let _ = self.dialer.set(outbound::Dialer::new(services, sip));
         tracing::info!(udp = %addrs.udp, tcp = %addrs.tcp, "SIP listening");
         self.calls = Some(Calls {
             sip_task,
@@ -236,10 +245,11 @@ impl Server {
         &self.hub
     }
 
-    /// The HTTP API bound to this server's store and hub, and its metrics
-    /// on `GET /metrics`.
+    /// The HTTP API bound to this server's store, hub and dialer, and its
+    /// metrics on `GET /metrics`.
     pub fn router(&self) -> axum::Router {
-        let state = api::AppState::new(self.store.clone(), Arc::new(self.hub.clone()))
+        let control = control::Control::new(self.hub.clone(), self.dialer.clone());
+        let state = api::AppState::new(self.store.clone(), Arc::new(control))
             .with_metrics(self.metrics.clone());
         api::router(state)
     }

@@ -177,6 +177,12 @@ pub enum CallEvent {
     Ended(EndedBy),
     /// The caller sent a DTMF key in a SIP INFO.
     Digit(media::Digit),
+    /// A call we placed rings (180/183).
+    Ringing,
+    /// A call we placed was answered (and ACKed): the callee's answer.
+    Answered(sip::sdp::NegotiatedAudio),
+    /// A call we placed did not connect (the last event of the call).
+    DialFailed(sip::DialFailure),
 }
 
 #[derive(Debug)]
@@ -192,6 +198,12 @@ enum Command {
     },
     Hangup {
         call: CallId,
+    },
+    /// Place a call; its events go to `events`.
+    Dial {
+        dial: Box<sip::Dial>,
+        events: mpsc::Sender<CallEvent>,
+        reply: oneshot::Sender<Option<CallId>>,
     },
 }
 
@@ -222,9 +234,25 @@ impl SipHandle {
         let _ = self.tx.send(Command::Reject { call, status }).await;
     }
 
-    /// BYE (or 480 if never answered).
+    /// BYE (or 480 if never answered; CANCEL for a call we placed that
+    /// rings).
     pub async fn hangup(&self, call: CallId) {
         let _ = self.tx.send(Command::Hangup { call }).await;
+    }
+
+    /// Places a call (the INVITE goes at once); `None` if SIP is stopping.
+    /// Its events come on the receiver, [`CallEvent::Answered`] or
+    /// [`CallEvent::DialFailed`] first of the ones that matter.
+    pub async fn dial(&self, dial: sip::Dial) -> Option<(CallId, mpsc::Receiver<CallEvent>)> {
+        let (events, rx) = mpsc::channel(CALL_EVENTS);
+        let (reply, placed) = oneshot::channel();
+        let command = Command::Dial {
+            dial: Box::new(dial),
+            events,
+            reply,
+        };
+        self.tx.send(command).await.ok()?;
+        Some((placed.await.ok()??, rx))
     }
 }
 
@@ -256,7 +284,7 @@ pub fn spawn(
     on_call: OnCall,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
-) -> io::Result<(SipAddrs, tokio::task::JoinHandle<()>)> {
+) -> io::Result<(SipAddrs, SipHandle, tokio::task::JoinHandle<()>)> {
     let udp = SipUdp::new(udp)?;
     let addrs = SipAddrs {
         udp: udp.local_addr(),
@@ -289,7 +317,21 @@ pub fn spawn(
         limiter: SourceLimiter::new(config.source_limits, config.trusted.clone()),
         metrics,
     };
-    Ok((addrs, tokio::spawn(task.run(stop))))
+    let handle = task.handle.clone();
+    Ok((addrs, handle, tokio::spawn(task.run(stop))))
+}
+
+/// The local address datagrams to `to` leave from (SIP bound to a
+/// wildcard): the routing table's answer, asked by connecting a UDP socket,
+/// which sends nothing.
+fn local_toward(to: SocketAddr) -> Option<IpAddr> {
+    let any: SocketAddr = match to {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = std::net::UdpSocket::bind(any).ok()?;
+    socket.connect(to).ok()?;
+    Some(socket.local_addr().ok()?.ip())
 }
 
 enum TcpInput {
@@ -457,6 +499,24 @@ impl SipTask {
             Command::Hangup { call } => {
                 let _ = self.engine.hangup(call, now);
             }
+            Command::Dial {
+                mut dial,
+                events,
+                reply,
+            } => {
+                if self.draining {
+                    let _ = reply.send(None);
+                    return;
+                }
+                if self.udp.is_wildcard() {
+                    dial.local = local_toward(dial.next_hop);
+                } else {
+                    dial.local = Some(self.udp.local_addr().ip());
+                }
+                let call = self.engine.dial(*dial, now);
+                self.calls.insert(call, events);
+                let _ = reply.send(Some(call));
+            }
         }
     }
 
@@ -517,6 +577,9 @@ impl SipTask {
             SipEvent::Dtmf { call, digit } => (call, CallEvent::Digit(digit), false),
             SipEvent::CallCancelled { call } => (call, CallEvent::Ended(EndedBy::Remote), true),
             SipEvent::CallEnded { call, by } => (call, CallEvent::Ended(by), true),
+            SipEvent::Progress { call, .. } => (call, CallEvent::Ringing, false),
+            SipEvent::Answered { call, audio } => (call, CallEvent::Answered(audio), false),
+            SipEvent::DialFailed { call, failure } => (call, CallEvent::DialFailed(failure), true),
         };
         let channel = if last {
             self.calls.remove(&call)

@@ -4,7 +4,12 @@
 //! send in a dialog (BYE, a session refresh) and [`Dialog::destination`]
 //! says where they go: the remote target through the route set (§12.2).
 //!
+//! A call we place ([`crate::Engine::dial`]) starts in `Calling` and,
+//! answered, goes straight to `Confirmed` (we send the ACK):
+//!
 //! ```text
+//!   dial ─▶ Calling ──2xx, ACK sent──▶ Confirmed
+//!             ╰─ 3xx-6xx, Timer B, CANCEL and 487: gone
 //!   INVITE ─▶ Offered ──answer──▶ Answered ──ACK──▶ Confirmed ──BYE out──▶ Ending
 //!               │  ╰─reject/CANCEL/BYE: gone      │ ╰─no ACK in 64*T1: BYE, Ending
 //!               ╰──────────── BYE in: gone ────────┴── BYE in: gone
@@ -45,6 +50,8 @@ impl DialogKey {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallState {
+    /// Our INVITE is out (a call we place); no final response yet.
+    Calling,
     /// Told the shell; no final response yet.
     Offered,
     /// 200 OK sent, waiting for the ACK.
@@ -133,6 +140,44 @@ pub(crate) struct Call {
     pub bye_resent: bool,
     /// A `Require: 100rel` caller's reliable 180, until its PRACK.
     pub reliable: Option<Reliable18x>,
+    /// A call we placed: its INVITE, and how far it got.
+    pub outgoing: Option<Outgoing>,
+}
+
+/// The INVITE of a call we place ([`crate::Engine::dial`]), kept for its
+/// CANCEL, the ACK of a failure, a retry with credentials, and the ACK of
+/// a retransmitted 2xx.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    /// The INVITE as last sent (after a challenge, the one with
+    /// credentials).
+    pub invite: Request,
+    /// Its branch: the client transaction, and its CANCEL's.
+    pub branch: String,
+    /// Where it went, and over what.
+    pub transport: Transport,
+    pub next_hop: SocketAddr,
+    /// A provisional response came: a CANCEL may be sent (§9.1).
+    pub provisional: bool,
+    /// Why we want it cancelled, once we do (the CANCEL is sent at once,
+    /// or at the first provisional response).
+    pub cancel: Option<CancelReason>,
+    /// The CANCEL went out.
+    pub cancel_sent: bool,
+    /// For a 401/407: tried once already?
+    pub credentials: Option<crate::digest::Credentials>,
+    pub authenticated: bool,
+    /// The ACK of the 2xx, sent again for a retransmitted 2xx.
+    pub ack: Option<Vec<u8>>,
+}
+
+/// Why we CANCEL our INVITE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CancelReason {
+    /// The shell hung up ([`crate::Engine::hangup`]): already reported.
+    Local,
+    /// The ring timeout: reported as [`crate::DialFailure::NoAnswer`].
+    RingTimeout,
 }
 
 impl Call {
@@ -302,6 +347,17 @@ impl Calls {
 
     pub fn get_mut(&mut self, id: &CallId) -> Option<&mut Call> {
         self.calls.get_mut(id)
+    }
+
+    /// Files `id` under its dialog's key again, with the remote tag of
+    /// the 2xx that established it (a call we placed).
+    pub fn set_remote_tag(&mut self, id: CallId, tag: Option<String>) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        self.dialogs.remove(&call.dialog.key);
+        call.dialog.key.remote_tag = tag;
+        self.dialogs.insert(call.dialog.key.clone(), id);
     }
 
     pub fn remove(&mut self, id: &CallId) -> Option<Call> {

@@ -22,7 +22,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::config::{ConfigError, EngineConfig, Random};
-use crate::dialog::{Call, CallState, Calls, Dialog, DialogKey, MediaSession, Pending2xx};
+use crate::dialog::{
+    Call, CallState, Calls, CancelReason, Dialog, DialogKey, MediaSession, Pending2xx,
+};
 use crate::error::SipParseError;
 use crate::event::{EndedBy, IncomingCall, SipEvent};
 use crate::inbound::Inbound;
@@ -48,6 +50,9 @@ use crate::uri::{Host, SipUri, Uri};
 mod info;
 mod offers;
 mod prack;
+mod uac;
+
+pub use uac::Dial;
 
 /// Why a command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -341,11 +346,13 @@ impl Engine {
     }
 
     /// Ends a call from our side: BYE once established (after the ACK if
-    /// it has not come yet), 480 if it was never answered. Reports
+    /// it has not come yet), 480 if it was never answered, CANCEL for a
+    /// call we placed that has not been answered. Reports
     /// [`SipEvent::CallEnded`] with [`EndedBy::Local`] at once.
     pub fn hangup(&mut self, call: CallId, now: Instant) -> Result<(), CallError> {
         let c = self.calls.get_mut(&call).ok_or(CallError::UnknownCall)?;
         match c.state {
+            CallState::Calling => self.cancel_outgoing(call, CancelReason::Local, now),
             CallState::Offered => {
                 self.end_offered(call, StatusCode::TEMPORARILY_UNAVAILABLE, now)?
             }
@@ -513,6 +520,7 @@ impl Engine {
                 reinvite_pending: false,
                 bye_resent: false,
                 reliable: None,
+                outgoing: None,
             },
         );
         self.events
@@ -660,6 +668,8 @@ impl Engine {
         let (state, reported) = (c.state, c.bye_after_ack);
         self.reply(transport, source, request, StatusCode::OK, vec![], now);
         match state {
+            // No early dialogs are kept: a BYE cannot name one.
+            CallState::Calling => return Ok(()),
             CallState::Offered => {
                 let _ = self.end_offered(call, StatusCode::REQUEST_TERMINATED, now);
             }
@@ -769,6 +779,15 @@ impl Engine {
                     return;
                 }
                 ResponseMatch::Absorbed => return,
+                ResponseMatch::Provisional {
+                    call,
+                    tx,
+                    status,
+                    branch,
+                } => {
+                    self.outgoing_provisional(call, tx, status, &branch, now);
+                    return;
+                }
                 ResponseMatch::Final {
                     call,
                     method,
@@ -777,6 +796,15 @@ impl Engine {
                     first,
                 } => (call, method, status, branch, first),
             };
+        match method {
+            // The INVITE's final response tells what the CANCEL did.
+            Method::Cancel => return,
+            Method::Invite if self.is_outgoing_invite(call, &branch) => {
+                self.outgoing_final(call, response, first, now);
+                return;
+            }
+            _ => {}
+        }
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -866,6 +894,16 @@ impl Engine {
                 // The BYE is done, answered or not, and so is the call.
                 self.remove_call(end.call);
             }
+        } else if end.method == Method::Cancel {
+            // The INVITE's end (or the call's give-up timer) decides.
+        } else if end.method == Method::Invite
+            && self
+                .calls
+                .get(&end.call)
+                .is_some_and(|c| c.state == CallState::Calling)
+        {
+            // Timer B: our INVITE got no final response.
+            self.outgoing_timed_out(end.call);
         } else if is_ending(&self.calls, end.call) {
             // A refresh of a call already hanging up: nothing to do.
         } else if end.timed_out {
@@ -886,6 +924,14 @@ impl Engine {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        if c.state == CallState::Calling {
+            match kind {
+                Kind::Ring => self.cancel_outgoing(call, CancelReason::RingTimeout, now),
+                Kind::GiveUp => self.outgoing_timed_out(call),
+                _ => {}
+            }
+            return;
+        }
         match kind {
             Kind::Retransmit if c.reliable.is_some() => self.retransmit_reliable(call, now),
             Kind::GiveUp if c.reliable.is_some() => self.reliable_gave_up(call, now),
@@ -926,7 +972,7 @@ impl Engine {
             Kind::Refresh => self.send_refresh(call, now),
             // The peer did not refresh in time (RFC 4028 §10).
             Kind::Expire => self.session_failed(call, now),
-            Kind::Linger => {}
+            Kind::Linger | Kind::Ring => {}
         }
     }
 

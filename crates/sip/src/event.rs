@@ -57,6 +57,24 @@ pub enum EndedBy {
     BadAnswer,
 }
 
+/// Why an outgoing call ([`crate::Engine::dial`]) did not connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialFailure {
+    /// 486 Busy Here or 600 Busy Everywhere.
+    Busy(crate::message::StatusCode),
+    /// Not answered within the ring timeout (the engine sent CANCEL), or
+    /// 408/480 from the callee.
+    NoAnswer,
+    /// Another final response: 3xx (redirects are not followed), 4xx,
+    /// 5xx, 6xx; a 401/407 we could not answer, or answered once already.
+    Rejected(crate::message::StatusCode),
+    /// No response at all within 64*T1 (Timer B).
+    Timeout,
+    /// The 2xx carried no usable SDP answer (none, or no PCMU/PCMA): it was
+    /// acknowledged and the call hung up (BYE).
+    BadAnswer,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SipEvent {
     IncomingCall(Box<IncomingCall>),
@@ -86,6 +104,26 @@ pub enum SipEvent {
     Dtmf {
         call: CallId,
         digit: media::Digit,
+    },
+    /// Our INVITE ([`crate::Engine::dial`]) is ringing: a 180 or 183 (a
+    /// 100 is not reported). May come more than once.
+    Progress {
+        call: CallId,
+        status: crate::message::StatusCode,
+    },
+    /// Our INVITE was answered (2xx, ACKed): the dialog is up, and
+    /// `audio` is the callee's answer to our offer. From here the call is
+    /// like an incoming one (BYE either way, re-INVITEs, INFO).
+    Answered {
+        call: CallId,
+        audio: NegotiatedAudio,
+    },
+    /// Our INVITE did not make a call; the handle is dead. Not reported
+    /// after [`crate::Engine::hangup`] (which reports
+    /// [`SipEvent::CallEnded`] at once).
+    DialFailed {
+        call: CallId,
+        failure: DialFailure,
     },
     /// The call is over; the handle is dead.
     CallEnded {

@@ -1,7 +1,9 @@
-//! SIP signalling for confab: a sans-IO user agent server (UAS).
+//! SIP signalling for confab: a sans-IO user agent server (UAS), and the
+//! client (UAC) of the calls confab places.
 //!
 //! Phones and trunks dial in over SIP, UDP or TCP; [`Engine`] answers
-//! them. Like `quinn-proto` and `str0m`, it owns no socket, reads no clock
+//! them. [`Engine::dial`] calls out (over UDP), and the call it makes is
+//! served like an incoming one once answered (module `engine::uac`). Like `quinn-proto` and `str0m`, it owns no socket, reads no clock
 //! and draws no random numbers: the shell (the server's SIP task) feeds it
 //! bytes and `now`, passes an RNG for tags and branches, and drains what
 //! to send, call events and the next deadline. The rest of confab sees
@@ -24,7 +26,9 @@
 //!   (its calls end, as if hung up, with no BYE possible);
 //! - the shell's decisions about a call: [`Engine::answer`] (with the RTP
 //!   port it bound), [`Engine::reject`], [`Engine::ringing`],
-//!   [`Engine::hangup`].
+//!   [`Engine::hangup`]; and [`Engine::dial`] for a call to place (its
+//!   [`SipEvent::Progress`], [`SipEvent::Answered`] or
+//!   [`SipEvent::DialFailed`] follow).
 //!
 //! After any input, drain [`Engine::poll_transmit`] (send each to its
 //! address on its transport), [`Engine::poll_event`], and sleep until
@@ -91,8 +95,9 @@
 //! `module-cycles` checks):
 //!
 //! - `engine`: [`Engine`], the UAS logic (RFC 3261 §8.2 dispatch, INVITE,
-//!   re-INVITE, UPDATE, CANCEL, BYE, ACK, session refreshes) composing the
-//!   two layers below;
+//!   re-INVITE, UPDATE, CANCEL, BYE, ACK, session refreshes) and the UAC's
+//!   (`engine/uac.rs`: INVITE, CANCEL, ACKs, digest retries) composing the
+//!   two layers below; `digest`: RFC 2617 MD5 credentials;
 //! - `session_timer`: RFC 4028 negotiation and the deadlines it sets;
 //! - `dialog`: the dialog layer: a call's state (`CallState`), its dialog
 //!   (tags, CSeq, remote target, route set; `Dialog::request` builds our
@@ -161,6 +166,7 @@
 
 mod config;
 mod dialog;
+mod digest;
 mod engine;
 mod error;
 mod event;
@@ -179,9 +185,10 @@ mod types;
 mod uri;
 
 pub use config::{ConfigError, EngineConfig, Random};
-pub use engine::{CallError, Engine, Stats};
+pub use digest::Credentials;
+pub use engine::{CallError, Dial, Engine, Stats};
 pub use error::SipParseError;
-pub use event::{EndedBy, IncomingCall, SipEvent};
+pub use event::{DialFailure, EndedBy, IncomingCall, SipEvent};
 pub use inbound::{Framed, Inbound};
 pub use limits::{MAX_HEADER_LINES, MAX_LINE_LEN, MAX_MESSAGE_LEN};
 pub use message::{

@@ -2,7 +2,7 @@
 //! each reason into a status code and the headers that explain it.
 
 use crate::error::SipParseError;
-use crate::message::{RawHeader, Request, StatusCode};
+use crate::message::{MediaType, RawHeader, Request, Response, StatusCode};
 use crate::multipart;
 use crate::sdp::{self, NegotiatedAudio, SdpError, SessionDescription};
 
@@ -161,6 +161,12 @@ pub(crate) fn read_answer(ack: &Request) -> Result<ReadSdp, Rejection> {
     read_sdp(sdp_body(ack)?.ok_or(Rejection::NoOffer)?)
 }
 
+/// The answer a 2xx to our INVITE carries to our offer.
+pub(crate) fn read_response_answer(response: &Response) -> Result<ReadSdp, Rejection> {
+    let body = sdp_of(response.headers.content_type.as_ref(), &response.body)?;
+    read_sdp(body.ok_or(Rejection::NoOffer)?)
+}
+
 fn read_sdp(body: &[u8]) -> Result<ReadSdp, Rejection> {
     let sdp = SessionDescription::parse(body).map_err(Rejection::Sdp)?;
     let (stream, audio) = sdp::negotiate(&sdp).map_err(Rejection::Sdp)?;
@@ -171,14 +177,22 @@ fn read_sdp(body: &[u8]) -> Result<ReadSdp, Rejection> {
 /// multipart one (RFC 5621); `None` if it has no body. A multipart body
 /// without SDP, or another type, is unsupported (415).
 fn sdp_body(request: &Request) -> Result<Option<&[u8]>, Rejection> {
-    if request.body.is_empty() {
+    sdp_of(request.headers.content_type.as_ref(), &request.body)
+}
+
+/// The SDP of a message with this Content-Type and body.
+fn sdp_of<'a>(
+    content_type: Option<&MediaType>,
+    body: &'a [u8],
+) -> Result<Option<&'a [u8]>, Rejection> {
+    if body.is_empty() {
         return Ok(None);
     }
-    match &request.headers.content_type {
-        Some(t) if multipart::is_multipart(t) => multipart::sdp_part(t, &request.body)
+    match content_type {
+        Some(t) if multipart::is_multipart(t) => multipart::sdp_part(t, body)
             .map(Some)
             .ok_or(Rejection::UnsupportedMediaType),
         Some(t) if !t.is("application", "sdp") => Err(Rejection::UnsupportedMediaType),
-        _ => Ok(Some(&request.body)),
+        _ => Ok(Some(body)),
     }
 }

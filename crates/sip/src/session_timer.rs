@@ -99,6 +99,20 @@ pub(crate) fn negotiate(request: &Request, known: bool) -> Result<Option<Session
 }
 
 impl SessionTimer {
+    /// The timer the 2xx to our initial INVITE sets, if it sets one (RFC
+    /// 4028 §7.2): its `Session-Expires`, refreshed by us unless it names
+    /// the UAS as refresher.
+    pub fn of_answer(headers: &Headers) -> Option<Self> {
+        headers.get("Session-Expires")?;
+        let unset = Self {
+            interval: MIN_SE,
+            we_refresh: true,
+            peer_supports: false,
+        };
+        let timer = unset.after_response(headers);
+        (timer != unset).then_some(timer)
+    }
+
     /// What our 2xx to the peer's request says: the interval and refresher
     /// (confab being the UAS), and `Require: timer` if the peer supports
     /// the extension (RFC 4028 §9).

@@ -70,15 +70,19 @@ pub(crate) enum Kind {
     /// A call's session is about to expire unrefreshed: hang up (RFC 4028
     /// §10).
     Expire,
+    /// Our INVITE rang too long (the ring timeout given to
+    /// [`crate::Engine::dial`]): CANCEL it.
+    Ring,
 }
 
 impl Kind {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Retransmit,
         Self::GiveUp,
         Self::Linger,
         Self::Refresh,
         Self::Expire,
+        Self::Ring,
     ];
 }
 
@@ -110,6 +114,10 @@ impl TimerTable {
         for kind in Kind::ALL {
             self.cancel(owner, kind);
         }
+    }
+
+    pub fn is_set(&self, owner: Owner, kind: Kind) -> bool {
+        self.deadlines.contains_key(&(owner, kind))
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {

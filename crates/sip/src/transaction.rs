@@ -107,9 +107,9 @@ pub(crate) enum ClientState {
     Completed,
 }
 
-/// A client transaction: our BYE, or a session refresh (UPDATE, or a
-/// re-INVITE, whose Timer A is not capped at T2 and stops at a
-/// provisional response).
+/// A client transaction: our BYE, CANCEL, a session refresh (UPDATE, or a
+/// re-INVITE), or the INVITE of a call we place; an INVITE's Timer A is
+/// not capped at T2 and stops at a provisional response.
 #[derive(Debug)]
 pub(crate) struct ClientTx {
     pub branch: String,
@@ -121,6 +121,9 @@ pub(crate) struct ClientTx {
     /// The current Timer E interval.
     pub interval: Duration,
     pub call: CallId,
+    /// An INVITE's ACK for its failure response, sent again for each
+    /// retransmission of it (§17.1.1.3), even once the call is gone.
+    pub failure_ack: Option<Vec<u8>>,
 }
 
 /// What an ACK matched in the transaction layer.
@@ -137,9 +140,16 @@ pub(crate) enum AckMatch {
 pub(crate) enum ResponseMatch {
     /// It matches none of them.
     Stray,
-    /// A provisional response, or a retransmitted final one to a
-    /// non-INVITE request: nothing for the engine to do.
+    /// A provisional response to a non-INVITE request, or a retransmitted
+    /// final one: nothing for the engine to do.
     Absorbed,
+    /// A provisional response to one of our INVITEs (Timer A stopped).
+    Provisional {
+        call: CallId,
+        tx: TxId,
+        status: StatusCode,
+        branch: String,
+    },
     /// A final response for the engine: the first one, or (INVITE) a
     /// retransmission of it, which is acknowledged again.
     Final {
@@ -168,7 +178,7 @@ pub(crate) struct Transactions {
     server: HashMap<TxId, ServerTx>,
     server_keys: HashMap<ServerKey, TxId>,
     client: HashMap<TxId, ClientTx>,
-    client_branches: HashMap<String, TxId>,
+    client_branches: HashMap<(String, Method), TxId>,
     /// Every timer of the engine (transactions' and calls').
     pub table: TimerTable,
     transmits: VecDeque<Transmit>,
@@ -381,7 +391,8 @@ impl Transactions {
         }
         self.table
             .set(Owner::Client(id), Kind::GiveUp, now + timers.give_up());
-        self.client_branches.insert(branch.clone(), id);
+        self.client_branches
+            .insert((branch.clone(), request.method.clone()), id);
         self.client.insert(
             id,
             ClientTx {
@@ -393,6 +404,7 @@ impl Transactions {
                 request: bytes.clone(),
                 interval: timers.t1,
                 call,
+                failure_ack: None,
             },
         );
         self.send(transport, peer, bytes);
@@ -400,19 +412,17 @@ impl Transactions {
 
     /// A response, matched to our client transactions.
     pub fn handle_response(&mut self, response: &Response, now: Instant) -> ResponseMatch {
+        let method = response.headers.cseq.method.clone();
         let tx = response
             .headers
             .via
             .first()
             .and_then(Via::branch)
-            .and_then(|branch| self.client_branches.get(branch))
+            .and_then(|branch| self.client_branches.get(&(branch.to_owned(), method)))
             .copied();
         let Some((id, tx)) = tx.and_then(|id| Some((id, self.client.get_mut(&id)?))) else {
             return ResponseMatch::Stray;
         };
-        if tx.method != response.headers.cseq.method {
-            return ResponseMatch::Stray;
-        }
         let invite = tx.method == Method::Invite;
         if response.status.is_provisional() {
             if tx.state == ClientState::Trying {
@@ -423,6 +433,14 @@ impl Transactions {
                 if invite {
                     self.table.cancel(Owner::Client(id), Kind::Retransmit);
                 }
+            }
+            if invite && tx.state == ClientState::Proceeding {
+                return ResponseMatch::Provisional {
+                    call: tx.call,
+                    tx: id,
+                    status: response.status,
+                    branch: tx.branch.clone(),
+                };
             }
             return ResponseMatch::Absorbed;
         }
@@ -435,6 +453,15 @@ impl Transactions {
             first,
         };
         if !first {
+            if let Some(ack) = tx
+                .failure_ack
+                .clone()
+                .filter(|_| !response.status.is_success())
+            {
+                let (transport, peer) = (tx.transport, tx.peer);
+                self.send(transport, peer, ack);
+                return ResponseMatch::Absorbed;
+            }
             return if invite { end } else { ResponseMatch::Absorbed };
         }
         tx.state = ClientState::Completed;
@@ -450,6 +477,37 @@ impl Transactions {
         };
         self.table.set(Owner::Client(id), Kind::Linger, linger);
         end
+    }
+
+    /// Sends the ACK of the failure response to our INVITE on `branch`,
+    /// and keeps it for the response's retransmissions.
+    pub fn ack_failure(&mut self, branch: &str, ack: Vec<u8>) {
+        let key = (branch.to_owned(), Method::Invite);
+        let Some(tx) = self
+            .client_branches
+            .get(&key)
+            .and_then(|id| self.client.get_mut(id))
+        else {
+            return;
+        };
+        tx.failure_ack = Some(ack.clone());
+        let (transport, peer) = (tx.transport, tx.peer);
+        self.send(transport, peer, ack);
+    }
+
+    /// Forgets our INVITE on `branch` still waiting for a final response
+    /// (a call given up after its CANCEL got none: Proceeding has no timer
+    /// of its own to end it).
+    pub fn abandon_invite(&mut self, branch: &str) {
+        let key = (branch.to_owned(), Method::Invite);
+        if let Some(&id) = self.client_branches.get(&key)
+            && self
+                .client
+                .get(&id)
+                .is_some_and(|tx| tx.state != ClientState::Completed)
+        {
+            let _ = self.forget_client(id, false);
+        }
     }
 
     // -- timers and connections -----------------------------------------------
@@ -486,7 +544,7 @@ impl Transactions {
             }
             // Timer H (no ACK for a failure), or I, J, L: forget it.
             Kind::GiveUp | Kind::Linger => self.forget_server(id),
-            Kind::Refresh | Kind::Expire => {}
+            Kind::Refresh | Kind::Expire | Kind::Ring => {}
         }
     }
 
@@ -512,7 +570,7 @@ impl Transactions {
             // Timer F (no final response) or K: the transaction is done.
             Kind::GiveUp => self.forget_client(id, true),
             Kind::Linger => self.forget_client(id, false),
-            Kind::Refresh | Kind::Expire => None,
+            Kind::Refresh | Kind::Expire | Kind::Ring => None,
         }
     }
 
@@ -526,7 +584,8 @@ impl Transactions {
     fn forget_client(&mut self, id: TxId, timed_out: bool) -> Option<ClientEnd> {
         self.table.cancel_all(Owner::Client(id));
         let tx = self.client.remove(&id)?;
-        self.client_branches.remove(&tx.branch);
+        self.client_branches
+            .remove(&(tx.branch.clone(), tx.method.clone()));
         // A transaction that got its final response ended when it came.
         (timed_out || tx.state != ClientState::Completed).then_some(ClientEnd {
             call: tx.call,

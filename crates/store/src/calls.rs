@@ -73,6 +73,20 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// A call we placed was answered at `at`: in progress from then.
+    /// `false` if there is no such call.
+    pub async fn answer_call(&self, sid: &CallSid, at: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE calls SET status = $1, start_time = $2, date_updated = $2 WHERE sid = $3",
+        )
+        .bind(CallStatus::InProgress.code())
+        .bind(at.as_micros())
+        .bind(sid.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn call(&self, sid: &CallSid) -> Result<Option<CallRecord>, StoreError> {
         let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE sid = $1");
         self.fetch_decoded(

@@ -35,6 +35,7 @@ mod error;
 mod integrity;
 mod reads;
 mod rows;
+mod trunks;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ use sqlx::AnyPool;
 pub use call_lists::CallOrder;
 pub use changes::Change;
 pub use error::StoreError;
+pub use trunks::{TRUNK_SID_PREFIX, Trunk};
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

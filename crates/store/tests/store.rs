@@ -70,6 +70,7 @@ on_both_backends!(
     calls_are_recorded_finished_and_recovered,
     integrity_check_reports_planted_problems,
     hold_label_coach_end_on_exit_and_end_reason_are_recorded,
+    trunks_crud_and_placed_calls_answered,
 );
 
 struct TestDb {
@@ -1958,4 +1959,72 @@ async fn hold_label_coach_end_on_exit_and_end_reason_are_recorded(db: &TestDb) {
             at: t(131),
         }])
         .await));
+}
+
+/// Trunks (`confab trunks`) and the record of a call we placed: queued,
+/// then answered (`answer_call`), then finished.
+async fn trunks_crud_and_placed_calls_answered(db: &TestDb) {
+    let s = &db.store;
+    let a = with_account(s, 1).await;
+    let b = with_account(s, 2).await;
+    let trunk = |n: u64, account: &AccountSid, at: i64, credentials: bool| store::Trunk {
+        sid: format!("TK{n:032x}"),
+        account_sid: account.clone(),
+        uri: format!("sip:trunk{n}.example.com:5060"),
+        username: credentials.then(|| format!("user{n}")),
+        password: credentials.then(|| format!("pass{n}")),
+        date_created: t(at),
+    };
+    let (t1, t2, t3) = (
+        trunk(1, &a, 20, true),
+        trunk(2, &a, 10, false),
+        trunk(3, &b, 5, true),
+    );
+    for x in [&t1, &t2, &t3] {
+        s.insert_trunk(x).await.unwrap();
+    }
+    assert!(matches!(
+        s.insert_trunk(&t1).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.insert_trunk(&trunk(4, &account_sid(9), 0, false)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // The oldest of an account's trunks is the one its calls use.
+    assert_eq!(s.trunk_of(&a).await.unwrap(), Some(t2.clone()));
+    assert_eq!(s.trunk_of(&b).await.unwrap(), Some(t3.clone()));
+    assert_eq!(s.trunk_of(&account_sid(9)).await.unwrap(), None);
+    assert_eq!(
+        s.trunks(Some(&a)).await.unwrap(),
+        vec![t2.clone(), t1.clone()]
+    );
+    assert_eq!(
+        s.trunks(None).await.unwrap(),
+        vec![t3.clone(), t2.clone(), t1.clone()]
+    );
+    assert!(s.remove_trunk(&t2.sid).await.unwrap());
+    assert!(!s.remove_trunk(&t2.sid).await.unwrap());
+    assert_eq!(s.trunk_of(&a).await.unwrap(), Some(t1.clone()));
+
+    let mut placed = call_record(1, &a, None, t(100));
+    placed.status = CallStatus::NotYetDialed;
+    placed.start_time = None;
+    s.insert_call(&placed).await.unwrap();
+    assert!(s.answer_call(&placed.sid, t(130)).await.unwrap());
+    let answered = s.call(&placed.sid).await.unwrap().unwrap();
+    assert_eq!(answered.status, CallStatus::InProgress);
+    assert_eq!(answered.start_time, Some(t(130)));
+    assert!(
+        s.finish_call(&placed.sid, CallStatus::Complete, t(160), None)
+            .await
+            .unwrap()
+    );
+    let done = s.call(&placed.sid).await.unwrap().unwrap();
+    assert_eq!(done.duration, Some(30));
+    assert!(
+        !s.answer_call(&call_record(2, &a, None, t(0)).sid, t(1))
+            .await
+            .unwrap()
+    );
 }

@@ -79,6 +79,8 @@ pub(crate) struct State {
     /// ACKs we sent, by (Call-ID, CSeq), to repeat when a final response is retransmitted.
     pub acks: HashMap<(String, u32), Vec<u8>>,
     pub options_answered: u64,
+    /// A callee's: new INVITEs and CANCELs go here, for it to answer.
+    pub incoming: Option<mpsc::UnboundedSender<Message>>,
 }
 
 /// What the reader task needs to know about one call.
@@ -277,6 +279,13 @@ impl Shared {
             slot.requests.push(method.to_owned());
         }
         let ok = |extra: &str, body: &str| response(request, 200, "OK", extra, body);
+        if let Some(incoming) = &state.incoming
+            && !in_dialog
+            && matches!(method, "INVITE" | "CANCEL")
+        {
+            let _ = incoming.send(request.clone());
+            return None;
+        }
         Some(match method {
             "ACK" => return None,
             "OPTIONS" => {

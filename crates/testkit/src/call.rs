@@ -214,6 +214,49 @@ impl PhoneCall {
         })
     }
 
+    /// The callee's side of a call it answered ([`crate::Callee`]): the
+    /// dialog the INVITE made (our tag on its To), and the media started
+    /// toward its offer.
+    pub(crate) fn answered(
+        shared: Arc<Shared>,
+        invite: &Message,
+        to_with_tag: String,
+        media: Media,
+        answer: Answer,
+        offer: Offer,
+        bye: watch::Receiver<bool>,
+    ) -> Self {
+        let dialog = Dialog {
+            call_id: invite.call_id().unwrap_or_default().to_owned(),
+            // Our requests' From is the INVITE's To, and their To its From.
+            from: to_with_tag,
+            to: invite.header("From").unwrap_or_default().to_owned(),
+            remote_target: invite
+                .values("Contact")
+                .first()
+                .map(|c| uri_of(c).to_owned())
+                .unwrap_or_default(),
+            route_set: invite
+                .values("Record-Route")
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect(),
+            cseq: 0,
+        };
+        Self {
+            shared,
+            dialog,
+            media,
+            answer,
+            provisional: Vec::new(),
+            timeout: crate::DEFAULT_TIMEOUT,
+            offer,
+            session_version: 1,
+            bye,
+            ended: false,
+        }
+    }
+
     /// The dialog's Call-ID.
     #[must_use]
     pub fn call_id(&self) -> &str {
@@ -848,7 +891,7 @@ fn dtmf_event(digit: char) -> Option<u8> {
 }
 
 /// Where a new RTP stream starts: random SSRC, sequence and timestamp.
-fn random_start() -> Result<StreamStart> {
+pub(crate) fn random_start() -> Result<StreamStart> {
     let (r1, r2) = (random_u64()?, random_u64()?);
     Ok(StreamStart {
         ssrc: Ssrc(r1 as u32),

@@ -19,7 +19,8 @@
 //! tests (through a thin wrapper in `crates/server/tests/it/common`), the
 //! binary's end-to-end tests and testkit's own all call through it. Module
 //! by module: [`Phone`] (`phone`) places calls; [`PhoneCall`] (`call`) is one
-//! dialog and its audio (`audio`); both build on `agent`, the transport,
+//! dialog and its audio (`audio`); [`Callee`] (`callee`) answers the calls
+//! the server places, each a [`PhoneCall`] too; all build on `agent`, the transport,
 //! reader task and client transactions they share; [`peers`] helps tests
 //! that run SIPp or baresip beside it.
 //!
@@ -73,6 +74,7 @@ use std::time::Duration;
 mod agent;
 pub mod audio;
 mod call;
+mod callee;
 pub mod message;
 pub mod peers;
 mod phone;
@@ -84,6 +86,7 @@ pub use audio::{
     tone_present,
 };
 pub use call::{LISTEN_SLACK, PhoneCall, STALE_AFTER};
+pub use callee::{Callee, Invite};
 pub use media::Codec;
 pub use phone::{DEFAULT_TIMEOUT, Phone};
 pub use sdp::Direction;

@@ -203,7 +203,7 @@ impl Phone {
     }
 }
 
-fn loopback(server: SocketAddr) -> IpAddr {
+pub(crate) fn loopback(server: SocketAddr) -> IpAddr {
     match server {
         SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
         SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),

@@ -47,6 +47,40 @@ def rest_error(call):
     return None
 
 
+def dial_out():
+    """Adds a participant by dialing out to CONFAB_CALLEE_URI (a testkit
+    callee, which answers and must hear the room), through the library's
+    participants.create, and follows it until its call is in progress."""
+    import time
+
+    c = client()
+    callee = os.environ["CONFAB_CALLEE_URI"]
+    p = c.conferences(ROOM).participants.create(
+        from_="+15550001111", to=callee, label="python", early_media=False
+    )
+    check(p.call_sid.startswith("CA") and len(p.call_sid) == 34, f"participant call_sid {p.call_sid}")
+    check(p.label == "python", f"label {p.label}")
+    check(p.muted is False and p.hold is False, "booleans are booleans")
+    deadline = time.time() + 20
+    while True:
+        confs = c.conferences.list(friendly_name=ROOM, status="in-progress")
+        people = c.conferences(confs[0].sid).participants.list() if confs else []
+        if any(x.call_sid == p.call_sid for x in people):
+            break
+        if time.time() >= deadline:
+            check(False, f"the dialled participant joined: {people}")
+        time.sleep(0.05)
+    check(True, "the dialled participant joined the room")
+    by_label = c.conferences(confs[0].sid).participants("python").fetch()
+    check(by_label.call_sid == p.call_sid, "the participant by its label")
+    call = c.calls(p.call_sid).fetch()
+    check(call.direction == "outbound-api", f"direction {call.direction}")
+    check(call.status == "in-progress", f"status {call.status}")
+    # The generated CallInstance keeps `from` as `_from` (a Python keyword).
+    check(call.to == callee and call._from == "+15550001111", f"to/from {call.to} {call._from}")
+    print("twilio-python: dial-out checks passed")
+
+
 def checks():
     """Lists, fetches, pages, mutes and kicks; errors as the library's."""
     c = client()
@@ -131,7 +165,14 @@ def unhold(call_sid):
     update_participant(call_sid, hold=False)
 
 
-STEPS = {"checks": checks, "mute": mute, "unmute": unmute, "hold": hold, "unhold": unhold}
+STEPS = {
+    "checks": checks,
+    "dial-out": dial_out,
+    "mute": mute,
+    "unmute": unmute,
+    "hold": hold,
+    "unhold": unhold,
+}
 
 if __name__ == "__main__":
     step, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("checks", [])

@@ -430,6 +430,9 @@ pub fn call_of(event: &SipEvent) -> CallId {
         | SipEvent::HoldChanged { call, .. }
         | SipEvent::MediaChanged { call, .. }
         | SipEvent::Dtmf { call, .. }
+        | SipEvent::Progress { call, .. }
+        | SipEvent::Answered { call, .. }
+        | SipEvent::DialFailed { call, .. }
         | SipEvent::CallEnded { call, .. } => *call,
     }
 }

@@ -1,0 +1,67 @@
+//! What the API's writes reach ([`api::CallControl`]): the conference hub
+//! for participants and conferences, and the dialer (`outbound`) for the
+//! calls confab places and updates.
+//!
+//! The dialer exists once SIP listens ([`crate::Server::listen_sip`]); a
+//! router made before (or a server without SIP) answers `dial` and
+//! `update_call` with [`api::CallControlError::Unavailable`].
+
+use std::sync::{Arc, OnceLock};
+
+use api::{
+    BoxFuture, CallControl, CallControlError, CallUpdate, ConferenceCommand, DialError,
+    DialRequest, ParticipantCommand,
+};
+use model::{AccountSid, CallSid};
+
+use crate::hub::HubHandle;
+use crate::outbound::Dialer;
+
+/// The server's [`CallControl`].
+#[derive(Debug, Clone)]
+pub(crate) struct Control {
+    hub: HubHandle,
+    dialer: Arc<OnceLock<Dialer>>,
+}
+
+impl Control {
+    pub fn new(hub: HubHandle, dialer: Arc<OnceLock<Dialer>>) -> Self {
+        Self { hub, dialer }
+    }
+}
+
+impl CallControl for Control {
+    fn apply(&self, command: ParticipantCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
+        self.hub.apply(command)
+    }
+
+    fn conference(
+        &self,
+        command: ConferenceCommand,
+    ) -> BoxFuture<'_, Result<(), CallControlError>> {
+        self.hub.conference(command)
+    }
+
+    fn dial(&self, request: DialRequest) -> BoxFuture<'_, Result<CallSid, DialError>> {
+        Box::pin(async move {
+            match self.dialer.get() {
+                Some(dialer) => dialer.dial(request).await,
+                None => Err(DialError::Control(CallControlError::Unavailable)),
+            }
+        })
+    }
+
+    fn update_call(
+        &self,
+        account: AccountSid,
+        call: CallSid,
+        update: CallUpdate,
+    ) -> BoxFuture<'_, Result<(), CallControlError>> {
+        Box::pin(async move {
+            match self.dialer.get() {
+                Some(dialer) => dialer.update(&account, &call, update).await,
+                None => Err(CallControlError::Unavailable),
+            }
+        })
+    }
+}
