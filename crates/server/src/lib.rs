@@ -39,6 +39,7 @@ mod fetch;
 pub mod hub;
 pub mod ids;
 pub mod lenient;
+mod live;
 mod membership;
 mod metrics;
 mod player;
@@ -236,11 +237,12 @@ impl Server {
         &self.hub
     }
 
-    /// The HTTP API bound to this server's store and hub, and its metrics
-    /// on `GET /metrics`.
+    /// The HTTP API bound to this server's store and hub, its metrics on
+    /// `GET /metrics`, and the dashboard at `GET /` fed by the hub.
     pub fn router(&self) -> axum::Router {
         let state = api::AppState::new(self.store.clone(), Arc::new(self.hub.clone()))
-            .with_metrics(self.metrics.clone());
+            .with_metrics(self.metrics.clone())
+            .with_live(Arc::new(self.hub.clone()));
         api::router(state)
     }
 
