@@ -22,6 +22,10 @@
 //!
 //! Every failure is an `ApiError` (module `error`), turned into a `RestException` in
 //! exactly one place.
+//!
+//! The dashboard (`GET /`, module `dashboard`) is the same router's: it signs
+//! in against the same accounts and throttle, acts through the same
+//! [`CallControl`], and reads the live conferences through a [`LiveFeed`].
 
 use std::future::Future;
 use std::pin::Pin;
