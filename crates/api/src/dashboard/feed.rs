@@ -97,17 +97,12 @@ pub fn stream(
     session: String,
     account: AccountSid,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let (snapshot, updates) = live.subscribe(&account);
-    let state = Feed {
-        live,
-        sessions,
-        session,
-        account,
-        updates,
-        first: Some(snapshot_event(&snapshot)),
-    };
+    let state = Feed::new(live, sessions, session, account);
     let events = futures_util::stream::unfold(state, |mut feed| async move {
-        let event = feed.next().await?;
+        let event = match feed.next().await? {
+            Sent::Snapshot(conferences) => snapshot_event(&conferences),
+            Sent::Update(update) => update_event(&update),
+        };
         Some((Ok(event.retry(RETRY)), feed))
     });
     Sse::new(events).keep_alive(KeepAlive::default())
@@ -121,14 +116,38 @@ struct Feed {
     account: AccountSid,
     updates: broadcast::Receiver<LiveUpdate>,
     /// The snapshot, until it is sent.
-    first: Option<SseEvent>,
+    first: Option<Vec<LiveConference>>,
+}
+
+/// What the feed sends next.
+#[derive(Debug, PartialEq, Eq)]
+enum Sent {
+    Snapshot(Vec<LiveConference>),
+    Update(LiveUpdate),
 }
 
 impl Feed {
-    /// The next event for this browser; `None` ends the stream.
-    async fn next(&mut self) -> Option<SseEvent> {
+    fn new(
+        live: Arc<dyn LiveFeed>,
+        sessions: Arc<Sessions>,
+        session: String,
+        account: AccountSid,
+    ) -> Self {
+        let (snapshot, updates) = live.subscribe(&account);
+        Self {
+            live,
+            sessions,
+            session,
+            account,
+            updates,
+            first: Some(snapshot),
+        }
+    }
+
+    /// What to send this browser next; `None` ends the stream.
+    async fn next(&mut self) -> Option<Sent> {
         if let Some(first) = self.first.take() {
-            return Some(first);
+            return Some(Sent::Snapshot(first));
         }
         loop {
             let received = tokio::time::timeout(SESSION_CHECK, self.updates.recv()).await;
@@ -136,14 +155,14 @@ impl Feed {
             match received {
                 Err(_idle) => {}
                 Ok(Ok(update)) if update.account() == &self.account => {
-                    return Some(update_event(&update));
+                    return Some(Sent::Update(update));
                 }
                 Ok(Ok(_theirs)) => {}
                 Ok(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "a dashboard fell behind: a fresh snapshot");
                     let (snapshot, updates) = self.live.subscribe(&self.account);
                     self.updates = updates;
-                    return Some(snapshot_event(&snapshot));
+                    return Some(Sent::Snapshot(snapshot));
                 }
                 Ok(Err(RecvError::Closed)) => return None,
             }
@@ -196,4 +215,87 @@ pub fn conference_json(c: &LiveConference) -> Value {
         "levelDbfs": c.level_dbfs,
         "participants": participants,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::dashboard::SESSION_TTL;
+
+    /// A feed whose broadcast holds only two updates, and whose snapshot
+    /// the test sets.
+    struct Small {
+        updates: broadcast::Sender<LiveUpdate>,
+        snapshot: Mutex<Vec<LiveConference>>,
+    }
+
+    impl LiveFeed for Small {
+        fn subscribe(
+            &self,
+            _: &AccountSid,
+        ) -> (Vec<LiveConference>, broadcast::Receiver<LiveUpdate>) {
+            (
+                self.snapshot.lock().unwrap().clone(),
+                self.updates.subscribe(),
+            )
+        }
+    }
+
+    fn conference(n: u8) -> LiveConference {
+        LiveConference {
+            sid: ConferenceSid::from_random([n; 16]),
+            name: format!("room {n}"),
+            status: ConferenceStatus::InProgress,
+            participants: Vec::new(),
+            level_dbfs: LiveUpdate::SILENT_DBFS,
+        }
+    }
+
+    fn level(account: &AccountSid, n: u8) -> LiveUpdate {
+        LiveUpdate::Level {
+            account: account.clone(),
+            conference: ConferenceSid::from_random([1; 16]),
+            level_dbfs: -i16::from(n),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_browser_gets_its_own_updates_a_fresh_snapshot_when_it_lags_and_nothing_once_signed_out()
+     {
+        let ours = AccountSid::from_random([7; 16]);
+        let theirs = AccountSid::from_random([8; 16]);
+        let live = Arc::new(Small {
+            updates: broadcast::channel(2).0,
+            snapshot: Mutex::new(vec![conference(1)]),
+        });
+        let sessions = Arc::new(Sessions::new(SESSION_TTL));
+        let (id, _) = sessions.open(ours.clone(), Instant::now()).unwrap();
+        let mut feed = Feed::new(live.clone(), sessions.clone(), id.clone(), ours.clone());
+        assert_eq!(feed.next().await, Some(Sent::Snapshot(vec![conference(1)])));
+
+        // Another account's update is not sent; ours is.
+        live.updates.send(level(&theirs, 1)).unwrap();
+        live.updates.send(level(&ours, 2)).unwrap();
+        assert_eq!(feed.next().await, Some(Sent::Update(level(&ours, 2))));
+
+        // Five updates into a backlog of two: the browser lagged, so it
+        // gets the state as it is now, then what comes after.
+        *live.snapshot.lock().unwrap() = vec![conference(1), conference(2)];
+        for n in 3..8 {
+            live.updates.send(level(&ours, n)).unwrap();
+        }
+        assert_eq!(
+            feed.next().await,
+            Some(Sent::Snapshot(vec![conference(1), conference(2)]))
+        );
+        live.updates.send(level(&ours, 9)).unwrap();
+        assert_eq!(feed.next().await, Some(Sent::Update(level(&ours, 9))));
+
+        // Signed out: an idle stream ends at its next check.
+        sessions.close(&id);
+        assert_eq!(feed.next().await, None);
+    }
 }
