@@ -6,6 +6,7 @@
 //   {"cmd":"open","url":U}                  navigate and wait for the load
 //   {"cmd":"type","selector":S,"text":T}    focus S (a click) and type T
 //   {"cmd":"click","selector":S}            a real mouse click in S's middle
+//   {"cmd":"key","key":K}                   a real key press (Tab, Enter, " ")
 //   {"cmd":"waitFor","expr":E,"ms":N}       until the page's E is truthy
 //   {"cmd":"eval","expr":E}                 E's value
 //   {"cmd":"screenshot","path":P}           a PNG of the page at P
@@ -102,6 +103,20 @@ async function click(selector) {
   }
 }
 
+/// Key codes of the keys the tests press.
+const KEYS = {
+  Tab: { code: "Tab", windowsVirtualKeyCode: 9 },
+  Enter: { code: "Enter", windowsVirtualKeyCode: 13, text: "\r" },
+  " ": { code: "Space", windowsVirtualKeyCode: 32, text: " " },
+};
+
+async function key(name) {
+  const k = KEYS[name];
+  if (!k) throw new Error("no key " + name);
+  await page("Input.dispatchKeyEvent", { type: k.text ? "keyDown" : "rawKeyDown", key: name, ...k });
+  await page("Input.dispatchKeyEvent", { type: "keyUp", key: name, code: k.code, windowsVirtualKeyCode: k.windowsVirtualKeyCode });
+}
+
 const commands = {
   async open({ url }) {
     await page("Page.navigate", { url });
@@ -112,6 +127,7 @@ const commands = {
     await page("Input.insertText", { text });
   },
   click: ({ selector }) => click(selector),
+  key: ({ key: name }) => key(name),
   waitFor: ({ expr, ms }) => waitFor(expr, ms),
   eval: ({ expr }) => evaluate(expr),
   async screenshot({ path }) {

@@ -3,7 +3,8 @@
 //! `tests/dashboard_browser.js` (node, no packages), against the real
 //! `confab serve` with two testkit phones in a room. It signs in by typing
 //! and clicking, sees both participants, sees the one who talks, clicks
-//! mute (the other phone stops hearing the muted one) and kick (the kicked
+//! mute (the other phone stops hearing the muted one), unmutes with the
+//! keyboard alone (Tab, Enter: heard again) and clicks kick (the kicked
 //! phone gets a BYE). Screenshots of each step are kept under the target
 //! directory (`dashboard-screenshots/`; their paths are printed).
 //!
@@ -224,6 +225,19 @@ async fn in_chromium_the_dashboard_shows_the_room_and_its_talker_and_mutes_and_k
     browser.wait_for(&has(&alice_sid, "muted", "true")).await;
     bob.wait_not_hearing(ALICE_HZ, HEAR).await.unwrap();
     browser.screenshot("4-alice-muted").await;
+
+    // Unmute with the keyboard alone: Tab to the button, press Enter.
+    let button = participant(&alice_sid, "[data-testid=mute-toggle]");
+    let focused = format!("document.activeElement === document.querySelector('{button}')");
+    let mut tabs = 0;
+    while browser.run(json!({ "cmd": "eval", "expr": focused })).await != json!(true) {
+        tabs += 1;
+        assert!(tabs <= 20, "Tab never reached alice's mute button");
+        browser.run(json!({ "cmd": "key", "key": "Tab" })).await;
+    }
+    browser.run(json!({ "cmd": "key", "key": "Enter" })).await;
+    browser.wait_for(&has(&alice_sid, "muted", "false")).await;
+    bob.wait_to_hear(ALICE_HZ, HEAR).await.unwrap();
 
     // Kick bob, by a click: his phone gets the BYE, the page drops him.
     browser
