@@ -42,6 +42,9 @@ function showLive(session) {
   loadCalls();
 }
 
+// Calls end after their room says so: the list is also refreshed now and then.
+setInterval(() => { if (csrf) loadCalls(); }, 10000);
+
 async function signIn(event) {
   event.preventDefault();
   $("sign-in-error").textContent = "";

@@ -245,6 +245,10 @@ async fn in_chromium_the_dashboard_shows_the_room_and_its_talker_and_mutes_and_k
         .await;
     bob.wait_for_bye(HEAR).await.unwrap();
     browser.wait_for(&count_is(1)).await;
+    // Alice, alone and talking, moves the room's meter (read every 240 ms).
+    browser
+        .wait_for("document.querySelector('[data-testid=level]').value > -40")
+        .await;
     browser.screenshot("5-bob-kicked").await;
 
     browser.quit().await;
