@@ -72,7 +72,8 @@ impl Browser {
             .env("PROFILE", dir.join("profile"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .kill_on_drop(true)
+            // Not killed on drop: a failing test drops stdin, and the driver
+            // then closes Chromium itself (a killed driver would orphan it).
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();
