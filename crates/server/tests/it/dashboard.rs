@@ -363,16 +363,19 @@ async fn sign_in_gives_a_strict_cookie_and_bad_credentials_are_refused_then_thro
     let _owner = http.sign_in(&rig.account).await;
 
     // Nonsense bodies get a 400 with words, never a 500.
-    for body in ["[]", "{", "{\"accountSid\": 7}", "\"x\""] {
+    let huge = format!("{{\"accountSid\": \"{}\"}}", "A".repeat(10_000));
+    for body in ["[]", "{", "{\"accountSid\": 7}", "\"x\"", "\u{ff}", &huge] {
         let reply = http
             .client
             .post(http.url("/dashboard/session"))
             .header("content-type", "application/json")
-            .body(body)
+            .body(body.to_owned())
             .send()
             .await
             .unwrap();
-        assert_eq!(reply.status(), 400, "{body}");
+        assert_eq!(reply.status(), 400, "{}", &body[..body.len().min(40)]);
+        let text = reply.text().await.unwrap();
+        assert!(text.contains("\"error\""), "{text}");
     }
     rig.server.stop().await;
 }
