@@ -58,9 +58,19 @@ async fn verify(state: &AppState, header: &HeaderValue) -> Result<Option<Account
     let Some(credentials) = Credentials::parse(header.as_bytes()) else {
         return Ok(None);
     };
-    let (account, cached) = match state.accounts.get(&credentials.account) {
+    check(state, &credentials.account, credentials.token()).await
+}
+
+/// The account `account` names, if `token` is its AuthToken (the
+/// dashboard's sign-in checks a typed pair the same way).
+pub(crate) async fn check(
+    state: &AppState,
+    account: &AccountSid,
+    token: &str,
+) -> Result<Option<AccountSid>, ApiError> {
+    let (account, cached) = match state.accounts.get(account) {
         Some(account) => (account, true),
-        None => match state.store.account(&credentials.account).await? {
+        None => match state.store.account(account).await? {
             Some(account) => (account, false),
             None => return Ok(None),
         },
@@ -69,7 +79,7 @@ async fn verify(state: &AppState, header: &HeaderValue) -> Result<Option<Account
         .auth_token
         .expose()
         .as_bytes()
-        .ct_eq(credentials.token().as_bytes())
+        .ct_eq(token.as_bytes())
         .into();
     if !token_matches {
         return Ok(None);
@@ -83,7 +93,7 @@ async fn verify(state: &AppState, header: &HeaderValue) -> Result<Option<Account
 
 /// The answer to credentials that did not verify: 401, or 429 once
 /// `client` has failed too often.
-fn refuse(state: &AppState, client: Option<IpAddr>) -> ApiError {
+pub(crate) fn refuse(state: &AppState, client: Option<IpAddr>) -> ApiError {
     let Some(ip) = client else {
         return ApiError::Unauthorized;
     };

@@ -22,6 +22,10 @@
 //!
 //! Every failure is an `ApiError` (module `error`), turned into a `RestException` in
 //! exactly one place.
+//!
+//! The dashboard (`GET /`, module `dashboard`) is the same router's: it signs
+//! in against the same accounts and throttle, acts through the same
+//! [`CallControl`], and reads the live conferences through a [`LiveFeed`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +43,7 @@ use reqparse::form;
 mod action;
 mod auth;
 mod body;
+mod dashboard;
 mod error;
 mod filters;
 mod handlers;
@@ -50,6 +55,7 @@ mod types;
 mod v2010;
 mod xml;
 
+pub use dashboard::{LiveConference, LiveParticipant, LiveUpdate};
 pub use throttle::FailureLimits;
 
 /// A boxed future, so [`CallControl`] can be a trait object.
@@ -245,6 +251,24 @@ pub trait CallControl: Send + Sync + 'static {
     }
 }
 
+/// The live conferences, as the dashboard (`GET /`) shows them: what is in
+/// them now, and every change after. The server's conference hub implements
+/// it from the same events it persists and turns into status callbacks.
+pub trait LiveFeed: Send + Sync + 'static {
+    /// `account`'s live conferences now, and a receiver of every update
+    /// after that snapshot (of all accounts: filter by
+    /// [`LiveUpdate::account`]). Nothing is lost or counted twice between
+    /// the two. A receiver that lags is told so; ask again for a fresh
+    /// snapshot.
+    fn subscribe(
+        &self,
+        account: &AccountSid,
+    ) -> (
+        Vec<LiveConference>,
+        tokio::sync::broadcast::Receiver<LiveUpdate>,
+    );
+}
+
 /// A metrics exposition, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exposition {
@@ -272,6 +296,9 @@ pub struct AppState {
     pub control: Arc<dyn CallControl>,
     /// `GET /metrics` answers 404 without.
     pub metrics: Option<Arc<dyn MetricsSource>>,
+    /// The dashboard's live view; without it, its feed answers 503.
+    pub live: Option<Arc<dyn LiveFeed>>,
+    sessions: Arc<dashboard::Sessions>,
     accounts: Arc<auth::AccountCache>,
     failures: Arc<Mutex<throttle::FailureLimiter>>,
     rendered: Arc<xml::RenderedConferences>,
@@ -283,6 +310,8 @@ impl AppState {
             store,
             control,
             metrics: None,
+            live: None,
+            sessions: Arc::new(dashboard::Sessions::new(dashboard::SESSION_TTL)),
             accounts: Arc::new(auth::AccountCache::new(auth::ACCOUNT_CACHE_CAPACITY)),
             failures: Arc::new(Mutex::new(throttle::FailureLimiter::new(
                 FailureLimits::default(),
@@ -296,6 +325,13 @@ impl AppState {
     #[must_use]
     pub fn with_failure_limits(mut self, limits: FailureLimits) -> Self {
         self.failures = Arc::new(Mutex::new(throttle::FailureLimiter::new(limits)));
+        self
+    }
+
+    /// Feeds the dashboard's live view from `live`.
+    #[must_use]
+    pub fn with_live(mut self, live: Arc<dyn LiveFeed>) -> Self {
+        self.live = Some(live);
         self
     }
 
@@ -315,7 +351,8 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The whole HTTP surface: `/healthz`, `/metrics` and `/2008-08-01/...`.
+/// The whole HTTP surface: `/healthz`, `/metrics`, the dashboard (`/` and
+/// `/dashboard/...`, module `dashboard`) and `/2008-08-01/...`.
 ///
 /// Everything but `/healthz` and `/metrics` goes to one fallback handler
 /// that normalises the path itself (`//`, `.xml`, `/Conference/`), which
@@ -326,6 +363,7 @@ pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(dashboard::routes())
         .fallback(handlers::dispatch)
         .with_state(state)
 }

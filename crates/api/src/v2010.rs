@@ -15,7 +15,7 @@
 //! a participant update answers `"muted": true`, the store says so.
 
 mod action;
-mod render;
+pub(crate) mod render;
 pub mod route;
 
 use std::net::SocketAddr;

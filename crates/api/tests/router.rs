@@ -297,7 +297,8 @@ async fn metrics_need_no_credentials_and_are_404_when_nobody_counts() {
 async fn unknown_paths_are_404_before_auth() {
     let f = fixture().await;
     for uri in [
-        "/".to_owned(),
+        // `/` is the dashboard's page (module `dashboard`); nothing else is.
+        "/index.html".to_owned(),
         "/2008-08-01/Accounts".to_owned(),
         // Calls are served since issue 11; their subresources are not.
         format!("/2008-08-01/Accounts/{AC}/Calls/{CA1}/Segments"),

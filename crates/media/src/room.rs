@@ -950,6 +950,33 @@ impl MediaRoom {
         self.talks.pop_front()
     }
 
+    /// How loud the room is: the RMS (in sample units) of the loudest frame
+    /// the last tick mixed, from the legs that are heard (not muted, held
+    /// or waiting); 0 when nobody is. Computed when asked, from the frames
+    /// the tick kept, so a room pays for it only when a meter reads it.
+    #[must_use]
+    pub fn loudest_level(&self) -> u16 {
+        let loudest = self
+            .legs
+            .iter()
+            .filter(|leg| leg.contributes || leg.coaches)
+            .map(|leg| {
+                leg.input
+                    .iter()
+                    .map(|&s| {
+                        let s = i64::from(s);
+                        (s * s).unsigned_abs()
+                    })
+                    .sum::<u64>()
+            })
+            .max()
+            .unwrap_or(0);
+        // At most 32768² · 160 / 160: the square root fits a u16 but for
+        // a full-scale -32768 frame, which saturates.
+        let mean = loudest / FRAME_SAMPLES as u64;
+        u16::try_from(mean.isqrt()).unwrap_or(u16::MAX)
+    }
+
     /// When the next tick is due (`None` before the first tick: tick now).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -1064,6 +1091,59 @@ mod tests {
         .write(&mut out);
         out.extend_from_slice(payload);
         out
+    }
+
+    /// PCMA frame `n` of a 500 Hz sine with peak `peak`.
+    fn sine_frame(peak: f64, n: u16) -> Vec<u8> {
+        let pcm: Vec<i16> = (0..FRAME_SAMPLES)
+            .map(|i| {
+                let t = (usize::from(n) * FRAME_SAMPLES + i) as f64 / 8000.0;
+                (peak * (std::f64::consts::TAU * 500.0 * t).sin()) as i16
+            })
+            .collect();
+        let mut out = Vec::new();
+        Codec::Pcma.encode_into(&pcm, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_level_is_the_loudest_heard_legs_rms() {
+        let mut room = MediaRoom::new();
+        let (loud, quiet) = (LegId(1), LegId(2));
+        room.add_leg(loud, config()).unwrap();
+        room.add_leg(quiet, config()).unwrap();
+        let from = |port| SocketAddr::from(([192, 0, 2, 9], port));
+        let t0 = Instant::now();
+        let run = |room: &mut MediaRoom, from_tick: u16| {
+            for n in from_tick..from_tick + 20 {
+                let now = t0 + TICK * u32::from(n);
+                let _ =
+                    room.handle_datagram(loud, from(5004), &rtp(8, n, &sine_frame(8000.0, n)), now);
+                let _ = room.handle_datagram(
+                    quiet,
+                    from(5006),
+                    &rtp(8, n, &sine_frame(1000.0, n)),
+                    now,
+                );
+                room.tick(now);
+                while room.poll_transmit().is_some() {}
+            }
+        };
+        assert_eq!(room.loudest_level(), 0, "nothing mixed yet");
+        run(&mut room, 0);
+        // A sine's RMS is its peak / √2: 8000 → 5657 (G.711 rounds a little).
+        let level = room.loudest_level();
+        assert!((5500..5800).contains(&level), "{level}");
+        room.set_muted(loud, true).unwrap();
+        run(&mut room, 20);
+        let level = room.loudest_level();
+        assert!(
+            (650..760).contains(&level),
+            "a muted leg is not heard: {level}"
+        );
+        room.set_muted(quiet, true).unwrap();
+        run(&mut room, 40);
+        assert_eq!(room.loudest_level(), 0);
     }
 
     #[test]

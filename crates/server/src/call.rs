@@ -46,7 +46,7 @@ use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl};
 
 use crate::audio::{self, AudioError};
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure};
-use crate::live::{LiveCall, LiveCalls};
+use crate::live_calls::{LiveCall, LiveCalls};
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport};
 use crate::metrics::{ActiveCall, Metrics};
 use crate::player::{Player, leg_config, leg_media};

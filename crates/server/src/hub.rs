@@ -23,8 +23,9 @@
 //! call task (`CallNotice`), which makes it and hands it to the room
 //! (`room_audio`): the hub never waits for HTTP. The
 //! same events, in the same order, keep the room and participant gauges of
-//! `/metrics`, and become the conferences' status callbacks
-//! (`status_callbacks`, which queues them without waiting).
+//! `/metrics`, the dashboard's live view (`live`), and become the
+//! conferences' status callbacks (`status_callbacks`, which queues them
+//! without waiting).
 //!
 //! The hub waits for rooms (a mute's tick, a removed leg's socket); rooms
 //! never wait for the hub (they report into an unbounded channel the hub
@@ -42,6 +43,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::live::Live;
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RoomGauges};
 use crate::room::{self, MixRuntime, RoomHandle};
@@ -123,6 +125,8 @@ pub struct HubHandle {
     /// The rooms' report channel, for what a call task reports the same way
     /// (a SIP INFO digit).
     reports: RoomReports,
+    /// The dashboard's view of the live conferences.
+    live: Arc<Live>,
 }
 
 /// Starts the hub. It runs until `stop` is cancelled (or every handle is
@@ -136,11 +140,14 @@ pub fn spawn(
 ) -> (HubHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (reports, report_rx) = mpsc::unbounded_channel();
+    let live = Arc::new(Live::new());
     let handle = HubHandle {
         tx,
         reports: reports.clone(),
+        live: live.clone(),
     };
     let hub = Hub {
+        live,
         mix: MixRuntime::new(),
         conferences: Conferences::new(capacity),
         callbacks: StatusCallbacks::new(store.clone(), metrics.clone()),
@@ -229,6 +236,18 @@ impl HubHandle {
     }
 }
 
+impl api::LiveFeed for HubHandle {
+    fn subscribe(
+        &self,
+        account: &model::AccountSid,
+    ) -> (
+        Vec<api::LiveConference>,
+        tokio::sync::broadcast::Receiver<api::LiveUpdate>,
+    ) {
+        self.live.subscribe(account)
+    }
+}
+
 impl api::CallControl for HubHandle {
     fn apply(
         &self,
@@ -270,6 +289,8 @@ struct Hub {
     links: HashMap<CallSid, Link>,
     metrics: Arc<Metrics>,
     gauges: RoomGauges,
+    /// What the dashboard shows: fed the same events as the gauges.
+    live: Arc<Live>,
 }
 
 /// A call in a conference, as the hub needs it when the call leaves.
@@ -610,6 +631,7 @@ impl Hub {
                 speaking,
             } => {
                 let now = self.clock.now();
+                self.live.speaking(&conference, &call, speaking);
                 self.callbacks.speaking(&conference, &call, speaking, now);
             }
         }
@@ -688,6 +710,7 @@ impl Hub {
     /// One rules event, counted in the gauges and applied to the rooms.
     async fn follow(&mut self, event: Event) {
         self.gauges.observe(&self.metrics, &event);
+        self.live.observe(&event);
         self.drive(event).await;
     }
 
@@ -695,8 +718,13 @@ impl Hub {
     async fn drive(&mut self, event: Event) {
         match event {
             Event::ConferenceCreated { sid, .. } => {
-                let handle =
-                    room::spawn(&sid, self.reports.clone(), self.metrics.clone(), &self.mix);
+                let handle = room::spawn(
+                    &sid,
+                    self.reports.clone(),
+                    self.metrics.clone(),
+                    self.live.clone(),
+                    &self.mix,
+                );
                 self.rooms.insert(sid, handle);
             }
             Event::ParticipantJoined {
@@ -982,6 +1010,7 @@ mod tests {
             links: HashMap::new(),
             metrics: Arc::new(Metrics::new()),
             gauges: RoomGauges::default(),
+            live: Arc::new(Live::new()),
         };
         (hub, account, dir)
     }

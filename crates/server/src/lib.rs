@@ -41,6 +41,7 @@ pub mod hub;
 pub mod ids;
 pub mod lenient;
 mod live;
+mod live_calls;
 mod membership;
 mod metrics;
 mod outbound;
@@ -215,7 +216,7 @@ impl Server {
             metrics: self.metrics.clone(),
             stop: stop_calls.clone(),
             tracker: tracker.clone(),
-            live: live::LiveCalls::default(),
+            live: live_calls::LiveCalls::default(),
         });
         let for_calls = services.clone();
         let on_call: sip_task::OnCall = Arc::new(move |incoming, events, sip| {
@@ -245,12 +246,13 @@ impl Server {
         &self.hub
     }
 
-    /// The HTTP API bound to this server's store, hub and dialer, and its
-    /// metrics on `GET /metrics`.
+    /// The HTTP API bound to this server's store, hub and dialer, its
+    /// metrics on `GET /metrics`, and the dashboard at `GET /` fed by the hub.
     pub fn router(&self) -> axum::Router {
         let control = control::Control::new(self.hub.clone(), self.dialer.clone());
         let state = api::AppState::new(self.store.clone(), Arc::new(control))
-            .with_metrics(self.metrics.clone());
+            .with_metrics(self.metrics.clone())
+            .with_live(Arc::new(self.hub.clone()));
         api::router(state)
     }
 

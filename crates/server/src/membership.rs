@@ -108,8 +108,8 @@ pub enum RoomReport {
         call: Option<CallSid>,
     },
     /// A call in `conference` started or stopped speaking (the room's
-    /// talker detection, on while the conference's status callback asks
-    /// for `speaker` events). At most one per leg per 200 ms: speech must
+    /// talker detection, on for every leg: for `speaker` status callbacks
+    /// and the dashboard). At most one per leg per 200 ms: speech must
     /// last that long to start.
     Speaking {
         conference: ConferenceSid,

@@ -34,7 +34,7 @@ use tracing::Instrument;
 use twiml::{CallInfo, HttpUrl, Params, Verb, WebhookRequest};
 
 use crate::call::{CallServices, Placed, run_placed};
-use crate::live::LiveCall;
+use crate::live_calls::LiveCall;
 use crate::sip_task::{CallEvent, SipHandle};
 use crate::{fetch, ids};
 

@@ -36,6 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
+use crate::live::Live;
 use crate::membership::{CallNotice, LegHandover, ReturnedLeg, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RtpFlushed};
 use crate::rtp_activity::RtpActivity;
@@ -45,6 +46,8 @@ const QUEUE: usize = 256;
 /// Datagrams read from one leg's socket per tick at most: a flood on one
 /// port cannot starve the others' tick (a call's own player reads as much).
 pub(crate) const MAX_READS_PER_TICK: usize = 64;
+/// Ticks between two readings of the room's level meter (240 ms).
+const LEVEL_TICKS: u32 = 12;
 
 #[derive(Debug)]
 enum Command {
@@ -148,17 +151,23 @@ impl Drop for MixRuntime {
 }
 
 /// Starts the media task of conference `sid` on `mix`; it reports into
-/// `reports`.
+/// `reports`, and its level meter and talkers to `live` (the dashboard).
+/// Every leg's talker detection is on from the start.
 pub fn spawn(
     sid: &ConferenceSid,
     reports: RoomReports,
     metrics: Arc<Metrics>,
+    live: Arc<Live>,
     mix: &MixRuntime,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::channel(QUEUE);
+    let mut room = MediaRoom::new();
+    room.set_talker_detection(true);
     let task = RoomTask {
         phase: tick_phase(sid),
-        room: MediaRoom::new(),
+        room,
+        live,
+        level_in: LEVEL_TICKS,
         legs: HashMap::new(),
         calls: HashMap::new(),
         next_leg: 0,
@@ -263,8 +272,10 @@ impl RoomHandle {
         let _ = self.tx.send(Command::Announce { to, audio }).await;
     }
 
-    /// Starts reporting who starts and stops speaking in the room, as
-    /// [`RoomReport::Speaking`] (for `speaker` status callbacks).
+    /// Reports who starts and stops speaking in the room, as
+    /// [`RoomReport::Speaking`] (for `speaker` status callbacks). Rooms now
+    /// detect talkers from the start for the dashboard (see [`spawn`]), so
+    /// this only confirms it.
     pub async fn detect_talkers(&self) {
         let _ = self.tx.send(Command::DetectTalkers).await;
     }
@@ -296,6 +307,10 @@ struct RoomTask {
     /// Where in the 20 ms period this room's ticks fall (see [`tick_phase`]).
     phase: Duration,
     room: MediaRoom,
+    /// The dashboard's view: this room's level meter goes there.
+    live: Arc<Live>,
+    /// Ticks until the level meter is read again.
+    level_in: u32,
     legs: HashMap<LegId, Leg>,
     calls: HashMap<CallSid, LegId>,
     next_leg: u64,
@@ -505,6 +520,7 @@ impl RoomTask {
             self.event(event);
         }
         self.report_talkers();
+        self.report_level();
         for ack in self.acks.drain(..) {
             let _ = ack.send(());
         }
@@ -520,6 +536,16 @@ impl RoomTask {
                     speaking,
                 });
             }
+        }
+    }
+
+    /// The room's level to the dashboard, every [`LEVEL_TICKS`] ticks
+    /// (`Live` sends it on only when it moved).
+    fn report_level(&mut self) {
+        self.level_in -= 1;
+        if self.level_in == 0 {
+            self.level_in = LEVEL_TICKS;
+            self.live.level(&self.conference, self.room.loudest_level());
         }
     }
 
@@ -608,7 +634,13 @@ mod tests {
         let (reports, mut reported) = mpsc::unbounded_channel();
         let sid = ConferenceSid::from_random([7; 16]);
         let mix = MixRuntime::new();
-        let room = spawn(&sid, reports, Arc::new(Metrics::new()), &mix);
+        let room = spawn(
+            &sid,
+            reports,
+            Arc::new(Metrics::new()),
+            Arc::new(Live::new()),
+            &mix,
+        );
         let call = CallSid::from_random([8; 16]);
         let (notify, _notices) = mpsc::channel(4);
         let leg = LegHandover {

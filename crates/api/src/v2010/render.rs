@@ -23,7 +23,7 @@ use crate::v2010::route::{API_VERSION, Format, account_base};
 use crate::xml::{XmlWriter, document, text_element, xml_safe};
 
 /// A conference's 2010 `status`.
-fn conference_status(status: ConferenceStatus) -> &'static str {
+pub(crate) fn conference_status(status: ConferenceStatus) -> &'static str {
     match status {
         ConferenceStatus::Init => "init",
         ConferenceStatus::InProgress => "in-progress",
