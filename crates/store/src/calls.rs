@@ -87,6 +87,22 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// A call we placed rings at `at` (its first 180 or 183): `ringing`
+    /// from `queued`, never back from a later status. `false` if there is
+    /// no such queued call.
+    pub async fn ring_call(&self, sid: &CallSid, at: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE calls SET status = $1, date_updated = $2 WHERE sid = $3 AND status = $4",
+        )
+        .bind(CallStatus::Ringing.code())
+        .bind(at.as_micros())
+        .bind(sid.as_str())
+        .bind(CallStatus::NotYetDialed.code())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn call(&self, sid: &CallSid) -> Result<Option<CallRecord>, StoreError> {
         let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE sid = $1");
         self.fetch_decoded(

@@ -2023,6 +2023,34 @@ async fn trunks_crud_and_placed_calls_answered(db: &TestDb) {
     let done = s.call(&placed.sid).await.unwrap().unwrap();
     assert_eq!(done.duration, Some(30));
     assert!(
+        !s.ring_call(&placed.sid, t(170)).await.unwrap(),
+        "a finished call never rings again"
+    );
+    assert_eq!(s.call(&placed.sid).await.unwrap(), Some(done));
+
+    // Another rings, then is canceled: both statuses are kept as such.
+    let mut ringing = call_record(3, &a, None, t(200));
+    ringing.status = CallStatus::NotYetDialed;
+    ringing.start_time = None;
+    s.insert_call(&ringing).await.unwrap();
+    assert!(s.ring_call(&ringing.sid, t(201)).await.unwrap());
+    assert!(!s.ring_call(&ringing.sid, t(202)).await.unwrap());
+    let got = s.call(&ringing.sid).await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.date_updated),
+        (CallStatus::Ringing, t(201))
+    );
+    assert!(
+        s.finish_call(&ringing.sid, CallStatus::Canceled, t(205), Some("canceled"))
+            .await
+            .unwrap()
+    );
+    let got = s.call(&ringing.sid).await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.start_time, got.end_time, got.duration),
+        (CallStatus::Canceled, None, Some(t(205)), None)
+    );
+    assert!(
         !s.answer_call(&call_record(2, &a, None, t(0)).sid, t(1))
             .await
             .unwrap()
