@@ -1835,9 +1835,37 @@ async fn calls_are_recorded_finished_and_recovered(db: &TestDb) {
     assert_eq!(got.failure.as_deref(), Some(failure));
     assert_eq!(got.date_updated, t(75));
 
-    // Recovery completes only what is still in progress.
-    assert_eq!(s.complete_live_calls(t(100)).await.unwrap(), 1);
+    // Placed calls nobody answered before the stop: failed, not left live.
+    let mut queued = call_record(4, &a, None, t(30));
+    queued.status = CallStatus::NotYetDialed;
+    queued.start_time = None;
+    let mut ringing = call_record(5, &a, None, t(31));
+    ringing.status = CallStatus::Ringing;
+    ringing.start_time = None;
+    let mut canceled = call_record(6, &a, None, t(32));
+    canceled.status = CallStatus::Canceled;
+    canceled.start_time = None;
+    for c in [&queued, &ringing, &canceled] {
+        s.insert_call(c).await.unwrap();
+    }
+
+    // Recovery ends only what is still live: in progress, queued, ringing.
+    assert_eq!(s.complete_live_calls(t(100)).await.unwrap(), 3);
     assert_eq!(s.complete_live_calls(t(101)).await.unwrap(), 0);
+    for c in [&queued, &ringing] {
+        let got = s.call(&c.sid).await.unwrap().unwrap();
+        assert_eq!(
+            (got.status, got.end_time, got.duration),
+            (CallStatus::FailedApplicationError, Some(t(100)), None)
+        );
+        assert!(
+            got.failure
+                .as_deref()
+                .is_some_and(|f| f.contains("stopped")),
+            "{got:?}"
+        );
+    }
+    assert_eq!(s.call(&canceled.sid).await.unwrap(), Some(canceled.clone()));
     let got = s.call(&second.sid).await.unwrap().unwrap();
     assert_eq!(got.status, CallStatus::Complete);
     assert_eq!(
