@@ -63,13 +63,13 @@ pub fn participant_filter_2010(params: &FormPairs) -> Result<ParticipantFilter, 
 pub fn call_filter_2010(params: &FormPairs) -> Result<CallFilter, ApiError> {
     let status = match params.get("Status") {
         None => None,
-        Some(s) => Some(CallStatus::parse_2010_filter(s).map_err(|()| {
+        Some(s) => Some(vec![CallStatus::parse_2010(s).ok_or_else(|| {
             ApiError::InvalidParameter(
                 "Invalid value for parameter Status: expected queued, ringing, in-progress, \
                  canceled, completed, failed, busy or no-answer"
                     .to_owned(),
             )
-        })?),
+        })?]),
     };
     let parent_call_sid = match params.get("ParentCallSid") {
         None => None,
@@ -89,22 +89,23 @@ pub fn call_filter_2010(params: &FormPairs) -> Result<CallFilter, ApiError> {
     })
 }
 
-/// The 2008-08-01 Calls filters (twilio-2008.md §11): `Status` 0 to 5,
+/// The 2008-08-01 Calls filters (twilio-2008.md §11): `Status` 0 to 5
+/// (0 matches ringing calls too, 5 canceled ones: `CallStatus::code_2008`),
 /// `Called`, `Caller`, `StartTime` and `EndTime` with their `<=`/`>=` forms.
 pub fn call_filter_2008(params: &FormPairs) -> Result<CallFilter, ApiError> {
     let status = match params.get("Status") {
         None => None,
-        Some(s) => Some(Some(
+        Some(s) => Some(
             s.parse()
                 .ok()
                 .filter(|_| s.len() == 1)
-                .and_then(CallStatus::from_code)
+                .and_then(CallStatus::from_code_2008)
                 .ok_or_else(|| {
                     ApiError::InvalidParameter(
                         "Invalid value for parameter Status: expected 0 to 5".to_owned(),
                     )
                 })?,
-        )),
+        ),
     };
     Ok(CallFilter {
         status,
@@ -345,13 +346,19 @@ mod tests {
             "Status=in-progress&To=%2B15551234567&From=alice&StartTime%3E=2024-01-02T10:00:00Z&EndTime<=2024-01-03",
         ))
         .unwrap();
-        assert_eq!(f.status, Some(Some(CallStatus::InProgress)));
+        assert_eq!(f.status, Some(vec![CallStatus::InProgress]));
         assert_eq!(f.called.as_deref(), Some("+15551234567"));
         assert_eq!(f.caller.as_deref(), Some("alice"));
         assert_eq!(f.start_time.from, Some(day("2024-01-02").0));
         assert_eq!(f.end_time.until, Some(day("2024-01-03").1));
-        let f = call_filter_2010(&form("Status=ringing")).unwrap();
-        assert!(f.matches_nothing());
+        for (word, status) in [
+            ("ringing", CallStatus::Ringing),
+            ("canceled", CallStatus::Canceled),
+            ("queued", CallStatus::NotYetDialed),
+        ] {
+            let f = call_filter_2010(&form(&format!("Status={word}"))).unwrap();
+            assert_eq!(f.status, Some(vec![status]), "{word}");
+        }
         for bad in [
             "Status=2",
             "Status=Completed",
@@ -369,9 +376,17 @@ mod tests {
     fn call_filters_2008() {
         let f =
             call_filter_2008(&form("Status=5&Called=4155551212&StartTime>=2009-07-06")).unwrap();
-        assert_eq!(f.status, Some(Some(CallStatus::FailedNoAnswer)));
+        assert_eq!(
+            f.status,
+            Some(vec![CallStatus::FailedNoAnswer, CallStatus::Canceled])
+        );
         assert_eq!(f.called.as_deref(), Some("4155551212"));
         assert_eq!(f.start_time.from, Some(day("2009-07-06").0));
+        let f = call_filter_2008(&form("Status=0")).unwrap();
+        assert_eq!(
+            f.status,
+            Some(vec![CallStatus::NotYetDialed, CallStatus::Ringing])
+        );
         for bad in [
             "Status=6",
             "Status=-1",

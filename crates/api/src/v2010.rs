@@ -248,7 +248,8 @@ impl Run<'_> {
             Action::UpdateCall { call, update } => {
                 let found = self.find_call(&call).await?;
                 if let Some(update) = update.filter(|u| needs_applying(u, found.status)) {
-                    if matches!(update, CallUpdate::Redirect(_)) && is_final(found.status) {
+                    let redirect = matches!(update, CallUpdate::Redirect(_));
+                    if redirect && found.status != CallStatus::InProgress {
                         return Err(ApiError::Invalid {
                             code: 21220,
                             message: "Call is not in-progress. Cannot redirect.".to_owned(),
@@ -461,19 +462,14 @@ fn participant_commands(
     commands
 }
 
-/// A call that has ended, one way or another.
-fn is_final(status: CallStatus) -> bool {
-    !matches!(status, CallStatus::NotYetDialed | CallStatus::InProgress)
-}
-
 /// Whether `update` does anything to a call in `status`, as Twilio says:
 /// ending an ended call changes nothing, and `canceled` only cancels a call
-/// that has not been answered.
+/// that has not been answered. A redirect always applies (or is refused).
 fn needs_applying(update: &CallUpdate, status: CallStatus) -> bool {
     match update {
         CallUpdate::End { canceled } => {
-            let unanswered = status == CallStatus::NotYetDialed;
-            !is_final(status) && (unanswered || !*canceled)
+            let unanswered = matches!(status, CallStatus::NotYetDialed | CallStatus::Ringing);
+            !status.is_final() && (unanswered || !*canceled)
         }
         CallUpdate::Redirect(_) => true,
     }

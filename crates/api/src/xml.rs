@@ -228,7 +228,7 @@ fn write_call(w: &mut XmlWriter, c: &CallRecord) -> io::Result<()> {
         "PhoneNumberSid",
         c.phone_number_sid.as_ref().map_or("", |s| s.as_str()),
     )?;
-    text_element(w, "Status", &c.status.code().to_string())?;
+    text_element(w, "Status", &c.status.code_2008().to_string())?;
     text_element(w, "StartTime", &time(c.start_time))?;
     text_element(w, "EndTime", &time(c.end_time))?;
     text_element(

@@ -1032,6 +1032,93 @@ async fn creating_and_updating_calls() {
     .assert_error(404, 20404);
 }
 
+/// Placed calls that ring, are canceled or still wait: the 2010 words,
+/// the 2008 codes they map to (0 and 5), the filters of both, what an
+/// update does to them, and 21220 for a redirect before the answer.
+#[tokio::test]
+async fn ringing_canceled_and_queued_calls() {
+    const CA_RINGING: &str = "CA00000000000000000000000000000a01";
+    const CA_CANCELED: &str = "CA00000000000000000000000000000a02";
+    const CA_QUEUED: &str = "CA00000000000000000000000000000a03";
+    let f = fixture().await;
+    for (sid, status, secs) in [
+        (CA_RINGING, CallStatus::Ringing, 300),
+        (CA_CANCELED, CallStatus::Canceled, 301),
+        (CA_QUEUED, CallStatus::NotYetDialed, 302),
+    ] {
+        let mut record = call(sid, AC, status, secs);
+        record.direction = CallDirection::OutboundApi;
+        record.start_time = None;
+        if status == CallStatus::Canceled {
+            record.end_time = Some(at(secs + 5));
+        }
+        f.store.insert_call(&record).await.unwrap();
+    }
+    let instance = |sid: &str| format!("{}/Calls/{sid}.json", base());
+    for (sid, word) in [
+        (CA_RINGING, "ringing"),
+        (CA_CANCELED, "canceled"),
+        (CA_QUEUED, "queued"),
+    ] {
+        assert_eq!(f.get_json(&instance(sid)).await["status"], word, "{sid}");
+        let page = f
+            .get_json(&format!("{}/Calls.json?Status={word}", base()))
+            .await;
+        assert_eq!(page["calls"].as_array().unwrap().len(), 1, "{word}");
+        assert_eq!(page["calls"][0]["sid"], sid, "{word}");
+    }
+
+    // The 2008 API has no word for two of them: 0 and 5 (twilio-2008.md §11).
+    let list_2008 = format!("/2008-08-01/Accounts/{AC}/Calls");
+    for (sid, code) in [(CA_RINGING, 0), (CA_CANCELED, 5), (CA_QUEUED, 0)] {
+        let a = f.get(&format!("{list_2008}/{sid}")).await;
+        assert!(
+            a.text.contains(&format!("<Status>{code}</Status>")),
+            "{sid}: {}",
+            a.text
+        );
+    }
+    for (query, want) in [
+        ("Status=0", vec![CA_RINGING, CA_QUEUED]),
+        ("Status=5", vec![CA_CANCELED]),
+        ("Status=1", vec![]),
+    ] {
+        let a = f.get(&format!("{list_2008}?{query}")).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        let found: Vec<&str> = [CA_RINGING, CA_CANCELED, CA_QUEUED]
+            .into_iter()
+            .filter(|sid| a.text.contains(&format!("<Sid>{sid}</Sid>")))
+            .collect();
+        assert_eq!(found, want, "{query}: {}", a.text);
+    }
+
+    // Nothing answered runs TwiML yet: a redirect is Twilio's 21220.
+    for sid in [CA_RINGING, CA_QUEUED, CA_CANCELED] {
+        for body in [
+            "Url=http%3A%2F%2Fexample.com%2Fnext",
+            "Twiml=%3CResponse%2F%3E",
+        ] {
+            let v = f.post(&instance(sid), body).await.assert_error(400, 21220);
+            assert_eq!(v["message"], "Call is not in-progress. Cannot redirect.");
+        }
+    }
+    // `canceled` and `completed` both end a call that rings; a canceled
+    // call is over, so neither does anything to it.
+    for body in ["Status=canceled", "Status=completed"] {
+        for sid in [CA_RINGING, CA_CANCELED] {
+            let a = f.post(&instance(sid), body).await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        }
+    }
+    assert_eq!(
+        f.control.log(),
+        [
+            format!("hangup {CA_RINGING} canceled=true"),
+            format!("hangup {CA_RINGING} canceled=false"),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn authentication_methods_and_hostile_input() {
     let f = fixture().await;

@@ -9,6 +9,11 @@
 //! `tests/twilio/callbacks.py` is a conference app's web side: its voice
 //! URL's TwiML asks for status callbacks, and the library's
 //! `RequestValidator` checks each one's signature.
+//! Calls too, one `drive.py` step at a time, each checked on a testkit
+//! callee's SIP and audio: placed with TwiML, redirected into a room,
+//! hung up, and another cancelled while it rings; `callbacks.py calls`
+//! validates their StatusCallbacks (`initiated ringing answered
+//! completed`) with `RequestValidator`.
 //!
 //! The library is installed into a venv under the target directory (once
 //! per requirements file). Without `python3` the test says so loudly and
@@ -210,9 +215,6 @@ async fn mute_and_hold_on_the_audio(
 /// `RequestValidator`; two callers join and hang up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_pythons_request_validator_accepts_the_status_callbacks() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     const ROOM: &str = "twilio-python-callbacks";
     const NUMBER: &str = "5554000";
     let Some(venv) = venv() else { return };
@@ -222,24 +224,8 @@ async fn twilio_pythons_request_validator_accepts_the_status_callbacks() {
     let serve = Serve::start_with(&db, "53900-53999", Some(&log));
     let (sid, token) = serve.default_account();
 
-    let mut app = Command::new(venv.join("bin/python"))
-        .arg(here().join("callbacks.py"))
-        .env("CONFAB_ACCOUNT_SID", &sid)
-        .env("CONFAB_AUTH_TOKEN", &token)
-        .env("CONFAB_ROOM", ROOM)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(app.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let base = first
-        .trim()
-        .strip_prefix("LISTENING ")
-        .unwrap_or_else(|| panic!("callbacks.py did not start: {first:?}"))
-        .to_owned();
-    let url = format!("{base}/voice");
+    let app = CallbacksApp::start(&venv, &serve, &[], &[("CONFAB_ROOM", ROOM)]);
+    let url = format!("{}/voice", app.base);
     let (ok, out, err) = common::confab(
         &db,
         &[
@@ -280,26 +266,74 @@ async fn twilio_pythons_request_validator_accepts_the_status_callbacks() {
     a.hang_up().await.unwrap();
 
     // callbacks.py ends by itself once the end came, or after its deadline.
-    let out = tokio::task::spawn_blocking(move || {
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-        let status = app.wait().unwrap();
-        let mut err = String::new();
-        std::io::Read::read_to_string(&mut app.stderr.take().unwrap(), &mut err).unwrap();
-        (status, rest, err)
-    })
-    .await
-    .unwrap();
-    let (status, stdout, stderr) = out;
-    assert!(
-        status.success(),
-        "callbacks.py failed\n{stdout}\n{stderr}\n{}",
-        serve.log_tail()
-    );
-    assert!(
-        stdout.contains("twilio-python callbacks: all checks passed"),
-        "{stdout}"
-    );
+    app.finish(&serve, "twilio-python callbacks: all checks passed")
+        .await;
+}
+
+/// `callbacks.py` running (`args` pick its mode), serving on `base`.
+struct CallbacksApp {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    base: String,
+}
+
+impl CallbacksApp {
+    /// Starts it with the account of `serve` and `envs`; waits until it
+    /// says where it listens.
+    fn start(venv: &Path, serve: &Serve, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        use std::process::Stdio;
+
+        let (sid, token) = serve.default_account();
+        let mut child = Command::new(venv.join("bin/python"))
+            .arg(here().join("callbacks.py"))
+            .args(args)
+            .env("CONFAB_ACCOUNT_SID", &sid)
+            .env("CONFAB_AUTH_TOKEN", &token)
+            .envs(envs.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let base = first
+            .trim()
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("callbacks.py did not start: {first:?}"))
+            .to_owned();
+        Self {
+            child,
+            stdout,
+            base,
+        }
+    }
+
+    /// Waits for it to end by itself, and for its success saying `passed`.
+    async fn finish(self, serve: &Serve, passed: &str) {
+        let Self {
+            mut child,
+            mut stdout,
+            ..
+        } = self;
+        let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
+            let mut rest = String::new();
+            std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+            let status = child.wait().unwrap();
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            (status, rest, err)
+        })
+        .await
+        .unwrap();
+        assert!(
+            status.success(),
+            "callbacks.py failed\n{stdout}\n{stderr}\n{}",
+            serve.log_tail()
+        );
+        assert!(stdout.contains(passed), "{stdout}");
+    }
 }
 
 /// The library adds a participant by dialing out (`participants.create`
@@ -359,4 +393,124 @@ async fn twilio_python_adds_a_participant_by_dialing_out() {
         .unwrap()
         .unwrap_or_else(|e| panic!("the callee: {e}\n{}", serve.log_tail()));
     a.wait_to_hear(700, Duration::from_secs(20)).await.unwrap();
+}
+
+/// Runs one `drive.py` step off the async workers (the callees answer
+/// meanwhile): its stdout once it succeeded, and the `SID` it printed.
+async fn drive_step(venv: &Path, serve: &Serve, args: &[&str]) -> (String, Option<String>) {
+    let (venv, addr) = (venv.to_owned(), serve.addr.clone());
+    let (sid, token) = serve.default_account();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let shown = args.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(venv.join("bin/python"))
+            .arg(here().join("drive.py"))
+            .args(&args)
+            .env("CONFAB_BASE", format!("http://{addr}"))
+            .env("CONFAB_ACCOUNT_SID", &sid)
+            .env("CONFAB_AUTH_TOKEN", &token)
+            .env("CONFAB_ROOM", ROOM)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("passed"),
+        "drive.py {shown:?} failed\n{stdout}\n{stderr}\n{}",
+        serve.log_tail()
+    );
+    let sid = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SID "))
+        .map(str::to_owned);
+    (stdout, sid)
+}
+
+/// Calls through the library, each checked on the callee's SIP and audio:
+/// `calls.create` with TwiML (a pause) to erin, who rings, answers and
+/// hears nothing of alice's room; `update(twiml=…)` puts her in it (she
+/// hears alice, alice hears her); `update(status="completed")` is her BYE.
+/// `calls.create` with a URL to frank, who rings, and
+/// `update(status="canceled")` is his CANCEL. `callbacks.py calls`
+/// validates every call StatusCallback with `RequestValidator`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_python_places_redirects_hangs_up_and_cancels_calls() {
+    const CALL_ROOM: &str = "twilio-python-calls";
+    const ERIN_HZ: u32 = 900;
+    let Some(venv) = venv() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let serve = Serve::start_with(&db_url(dir.path()), "58200-58299", Some(&log));
+    let app = CallbacksApp::start(
+        &venv,
+        &serve,
+        &["calls"],
+        &[
+            ("CONFAB_CALLS_ENDING", "2"),
+            (
+                "CONFAB_CALL_SEQUENCES",
+                "initiated,ringing,in-progress,completed;initiated,ringing,canceled",
+            ),
+        ],
+    );
+    let events = format!("{}/call-events", app.base);
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), serve.sip_udp.port());
+    let alice = Phone::bind(server).await.unwrap();
+    let a = alice.call(CALL_ROOM, Codec::Pcmu).await.unwrap();
+    a.send_tone(ALICE_HZ);
+
+    // calls.create with TwiML: erin rings, answers, and hears a pause…
+    let erin = Callee::bind(server).await.unwrap();
+    let pause = "twiml:<Response><Pause length=\"60\"/></Response>";
+    let (_, sid) = drive_step(
+        &venv,
+        &serve,
+        &["create-call", &erin.uri("erin"), pause, &events],
+    )
+    .await;
+    let erin_sid = sid.expect("create-call prints the call's sid");
+    let invite = erin.next_invite(HEAR).await.unwrap();
+    erin.ring(&invite).await.unwrap();
+    let mut erin_call = erin.answer(&invite).await.unwrap();
+    erin_call.send_tone(ERIN_HZ);
+    let heard = erin_call.listen(STRETCH).await.unwrap();
+    assert!(
+        !tone_present(&heard, ALICE_HZ),
+        "erin hears the room before the redirect"
+    );
+    // …until the library redirects her call into alice's room.
+    let into_room =
+        format!("<Response><Dial><Conference>{CALL_ROOM}</Conference></Dial></Response>");
+    drive_step(&venv, &serve, &["redirect", &erin_sid, &into_room]).await;
+    erin_call.wait_to_hear(ALICE_HZ, HEAR).await.unwrap();
+    a.wait_to_hear(ERIN_HZ, HEAR).await.unwrap();
+    // Status=completed hangs her up: a BYE.
+    drive_step(&venv, &serve, &["hang-up", &erin_sid]).await;
+    erin_call.wait_for_bye(HEAR).await.unwrap();
+
+    // calls.create with a URL: frank rings, and the library cancels it.
+    let frank = Callee::bind(server).await.unwrap();
+    let url = format!("url:{}/voice", app.base);
+    let (_, sid) = drive_step(
+        &venv,
+        &serve,
+        &["create-call", &frank.uri("frank"), &url, &events],
+    )
+    .await;
+    let frank_sid = sid.expect("create-call prints the call's sid");
+    let invite = frank.next_invite(HEAR).await.unwrap();
+    frank.ring(&invite).await.unwrap();
+    let cancelling =
+        tokio::spawn(async move { frank.wait_for_cancel(&invite, HEAR).await.map(|()| frank) });
+    drive_step(&venv, &serve, &["cancel", &frank_sid]).await;
+    let _frank = cancelling
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("frank's CANCEL: {e}\n{}", serve.log_tail()));
+
+    app.finish(&serve, "twilio-python call callbacks: all checks passed")
+        .await;
 }

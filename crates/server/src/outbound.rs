@@ -4,14 +4,16 @@
 //!
 //! [`Dialer::dial`] finds where `To` goes (a `sip:` URI dialled directly; a
 //! number to the account's trunk, with its credentials), records the call
-//! at once (`outbound-api`, queued) and answers its sid; a task of the
+//! at once (`outbound-api`, `queued`) and answers its sid; a task of the
 //! call's own, tracked like every call task, then binds RTP, has the SIP
 //! task send the INVITE ([`crate::sip_task::SipHandle::dial`]) and waits:
-//! answered, the call runs its script through the same core as an incoming
-//! call ([`crate::call::run_placed`]): a URL fetched (signed, with
+//! the first 180 or 183 records it `ringing`; answered, the call runs its
+//! script through the same core as an incoming call
+//! ([`crate::call::run_placed`]): a URL fetched (signed, with
 //! `Direction=outbound-api`), a document, or the built-in
 //! `<Dial><Conference>` a participant added by the API joins with; busy,
-//! no answer or a failure end the record with that status.
+//! no answer or a failure end the record with that status, and the API's
+//! hang-up before the answer (our CANCEL) with `canceled`.
 //!
 //! The call's `StatusCallback` (`initiated ringing answered completed`;
 //! `completed` alone by default) is sent signed, with Twilio's parameters,
@@ -302,10 +304,10 @@ struct Placing {
     callbacks: Option<Callbacks>,
 }
 
-/// How a placed call that never ran its script ended.
+/// How a placed call that never ran its script ended (its callback says
+/// the status's 2010 word).
 struct Unanswered {
     status: CallStatus,
-    callback_status: &'static str,
     why: String,
 }
 
@@ -324,13 +326,14 @@ impl Placing {
                     .flatten()
                     .and_then(|r| r.duration);
                 if let Some(cb) = &callbacks {
-                    cb.send("completed", "completed", duration);
+                    cb.send("completed", CallStatus::Complete.as_2010_str(), duration);
                 }
                 return;
             }
             Err(end) => end,
         };
-        tracing::info!(status = end.callback_status, why = %end.why, "placed call not answered");
+        let status = end.status.as_2010_str();
+        tracing::info!(status, why = %end.why, "placed call not answered");
         let now = svc.clock.now();
         if let Err(e) = svc
             .store
@@ -340,7 +343,7 @@ impl Placing {
             tracing::error!(error = %e, "could not record the end of a placed call");
         }
         if let Some(cb) = &callbacks {
-            cb.send("completed", end.callback_status, None);
+            cb.send("completed", end.status.as_2010_str(), None);
         }
     }
 
@@ -348,7 +351,6 @@ impl Placing {
     async fn place(self) -> Result<(), Unanswered> {
         let failed = |why: &str| Unanswered {
             status: CallStatus::FailedApplicationError,
-            callback_status: "failed",
             why: why.to_owned(),
         };
         let svc = self.dialer.svc.clone();
@@ -376,7 +378,8 @@ impl Placing {
             .dial(dial)
             .await
             .ok_or_else(|| failed("SIP is stopping"))?;
-        // The INVITE is out: Twilio's `initiated`.
+        // The INVITE is out: Twilio's `initiated` (a callback word only:
+        // the call's own status is `queued` until it rings).
         if let Some(cb) = &self.callbacks {
             cb.send("initiated", "initiated", None);
         }
@@ -403,8 +406,14 @@ impl Placing {
             match event {
                 Some(CallEvent::Ringing) if !rang => {
                     rang = true;
+                    // Recorded before the callback goes, so an app that
+                    // fetches the call on `ringing` reads it ringing.
+                    match svc.store.ring_call(&sid, svc.clock.now()).await {
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "could not record a ringing call"),
+                    }
                     if let Some(cb) = &self.callbacks {
-                        cb.send("ringing", "ringing", None);
+                        cb.send("ringing", CallStatus::Ringing.as_2010_str(), None);
                     }
                 }
                 Some(CallEvent::Answered(audio)) => break audio,
@@ -412,11 +421,12 @@ impl Placing {
                     svc.live.remove(&sid);
                     return Err(unanswered(failure));
                 }
+                // Only our CANCEL ends a call before its answer: the API's
+                // `Status=canceled` or `completed` (`Dialer::update`).
                 Some(CallEvent::Ended(_)) | None => {
                     svc.live.remove(&sid);
                     return Err(Unanswered {
-                        status: CallStatus::FailedNoAnswer,
-                        callback_status: "canceled",
+                        status: CallStatus::Canceled,
                         why: "canceled".to_owned(),
                     });
                 }
@@ -424,7 +434,7 @@ impl Placing {
             }
         };
         if let Some(cb) = &self.callbacks {
-            cb.send("answered", "in-progress", None);
+            cb.send("answered", CallStatus::InProgress.as_2010_str(), None);
         }
         let placed = Placed {
             info: self.info,
@@ -446,16 +456,13 @@ impl Placing {
 
 /// The record and the callback's status for a call that did not connect.
 fn unanswered(failure: DialFailure) -> Unanswered {
-    let (status, callback_status) = match failure {
-        DialFailure::Busy(_) => (CallStatus::FailedBusy, "busy"),
-        DialFailure::NoAnswer | DialFailure::Timeout => (CallStatus::FailedNoAnswer, "no-answer"),
-        DialFailure::Rejected(_) | DialFailure::BadAnswer => {
-            (CallStatus::FailedApplicationError, "failed")
-        }
+    let status = match failure {
+        DialFailure::Busy(_) => CallStatus::FailedBusy,
+        DialFailure::NoAnswer | DialFailure::Timeout => CallStatus::FailedNoAnswer,
+        DialFailure::Rejected(_) | DialFailure::BadAnswer => CallStatus::FailedApplicationError,
     };
     Unanswered {
         status,
-        callback_status,
         why: format!("{failure:?}"),
     }
 }
@@ -533,7 +540,7 @@ impl Callbacks {
     }
 
     /// Queues `event` (if the callback asked for it) with the call's
-    /// status as Twilio words it, and `CallDuration` on completion.
+    /// `status` as Twilio words it, and `CallDuration` on completion.
     fn send(&self, event: &str, status: &str, duration: Option<i64>) {
         let wanted = if self.callback.events.is_empty() {
             event == "completed"

@@ -3,8 +3,7 @@
 //!
 //! Same shape as `reads`: one statement per page, scoped by account in the
 //! `WHERE`, walking an index in list order: `calls_by_created`
-//! (`migrations/0008_calls_lists.sql`) or `calls_by_updated` (`0003`). A filter no call can match (`Status=ringing`, any
-//! `ParentCallSid`) is answered without a query.
+//! (`migrations/0008_calls_lists.sql`) or `calls_by_updated` (`0003`). A filter no call can match (any `ParentCallSid`) is answered without a query.
 
 use model::{AccountSid, CallFilter, CallRecord, CallSid, PageRequest};
 use sqlx::AssertSqlSafe;
@@ -80,8 +79,8 @@ impl Store {
 pub(crate) fn call_where(account: &AccountSid, filter: &CallFilter) -> Where {
     let mut w = Where::default();
     w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
-    if let Some(Some(status)) = filter.status {
-        w.push("status", "=", Value::Int(status.code()));
+    if let Some(statuses) = &filter.status {
+        w.push_in("status", statuses.iter().map(|s| Value::Int(s.code())));
     }
     if let Some(called) = &filter.called {
         w.push("called", "=", Value::Text(called.clone()));
@@ -105,7 +104,11 @@ pub(crate) fn example_filters() -> Vec<CallFilter> {
     vec![
         CallFilter::default(),
         CallFilter {
-            status: Some(Some(CallStatus::Complete)),
+            status: Some(vec![CallStatus::Complete]),
+            ..Default::default()
+        },
+        CallFilter {
+            status: CallStatus::from_code_2008(0),
             ..Default::default()
         },
         CallFilter {
@@ -114,7 +117,7 @@ pub(crate) fn example_filters() -> Vec<CallFilter> {
             ..Default::default()
         },
         CallFilter {
-            status: Some(Some(CallStatus::InProgress)),
+            status: Some(vec![CallStatus::InProgress]),
             start_time: range,
             end_time: range,
             ..Default::default()

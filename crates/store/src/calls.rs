@@ -1,10 +1,11 @@
-//! Call records: one row per SIP call, written when it is answered and
-//! again when it ends, kept afterwards (the call's history).
+//! Call records: one row per SIP call, written when it is answered (a
+//! call we place: when it is asked for, again when it rings and when it is
+//! answered) and again when it ends, kept afterwards (the call's history).
 //!
-//! Duration is computed in SQL from the stored start time, so the two
-//! writes of a call need not carry each other's values. Start-up recovery
-//! completes the calls a previous run left in progress, as it does for
-//! conferences: their callers are gone with the old process.
+//! Duration is computed in SQL from the stored start time, so the writes
+//! of a call need not carry each other's values. Start-up recovery ends
+//! the calls a previous run left live, as it does for conferences: their
+//! callers are gone with the old process.
 
 use model::{CallRecord, CallSid, CallStatus, Timestamp};
 use sqlx::AssertSqlSafe;
@@ -17,6 +18,9 @@ use crate::{Store, StoreError};
 /// NULL when there is no start time. Integer division on both backends.
 const DURATION_TO: &str =
     "duration = CASE WHEN start_time IS NULL THEN NULL ELSE ($1 - start_time) / 1000000 END";
+
+/// Why start-up recovery failed a placed call nobody had answered.
+const UNANSWERED_AT_STOP: &str = "the server stopped before the call was answered";
 
 impl Store {
     /// Records a new call. `Conflict` if the sid is taken.
@@ -87,6 +91,22 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// A call we placed rings at `at` (its first 180 or 183): `ringing`
+    /// from `queued`, never back from a later status. `false` if there is
+    /// no such queued call.
+    pub async fn ring_call(&self, sid: &CallSid, at: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE calls SET status = $1, date_updated = $2 WHERE sid = $3 AND status = $4",
+        )
+        .bind(CallStatus::Ringing.code())
+        .bind(at.as_micros())
+        .bind(sid.as_str())
+        .bind(CallStatus::NotYetDialed.code())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn call(&self, sid: &CallSid) -> Result<Option<CallRecord>, StoreError> {
         let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE sid = $1");
         self.fetch_decoded(
@@ -96,19 +116,32 @@ impl Store {
         .await
     }
 
-    /// Start-up recovery: every call a previous run left in progress is
-    /// complete at `at`. Returns how many.
+    /// Start-up recovery: every call a previous run left live ends at
+    /// `at`: one in progress is complete, one we placed that was still
+    /// queued or ringing failed (nobody answered it, and its CANCEL went
+    /// with the old process). Returns how many.
     pub async fn complete_live_calls(&self, at: Timestamp) -> Result<u64, StoreError> {
         let sql = format!(
             "UPDATE calls SET status = $2, end_time = $1, {DURATION_TO}, date_updated = $1 \
              WHERE status = $3"
         );
-        let done = sqlx::query(AssertSqlSafe(sql))
+        let completed = sqlx::query(AssertSqlSafe(sql))
             .bind(at.as_micros())
             .bind(CallStatus::Complete.code())
             .bind(CallStatus::InProgress.code())
             .execute(&self.pool)
             .await?;
-        Ok(done.rows_affected())
+        let failed = sqlx::query(
+            "UPDATE calls SET status = $2, end_time = $1, failure = $3, date_updated = $1 \
+             WHERE status IN ($4, $5)",
+        )
+        .bind(at.as_micros())
+        .bind(CallStatus::FailedApplicationError.code())
+        .bind(UNANSWERED_AT_STOP)
+        .bind(CallStatus::NotYetDialed.code())
+        .bind(CallStatus::Ringing.code())
+        .execute(&self.pool)
+        .await?;
+        Ok(completed.rows_affected() + failed.rows_affected())
     }
 }

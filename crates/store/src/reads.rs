@@ -379,6 +379,8 @@ struct Condition {
     column: &'static str,
     /// Empty for a condition that is all in `column` (no placeholder).
     op: &'static str,
+    /// How many placeholders it takes: 1, or more for `IN (…)`.
+    values: usize,
     /// Checked row by row in the page query, never used to seek an index
     /// there (see the module doc).
     unindexed_in_page: bool,
@@ -391,6 +393,25 @@ impl Where {
         self.conditions.push(Condition {
             column,
             op,
+            values: 1,
+            unindexed_in_page: false,
+        });
+    }
+
+    /// Adds `column IN ($N, …)` with `values` (`column = $N` for one; for
+    /// none, a condition no row meets).
+    pub(crate) fn push_in(&mut self, column: &'static str, values: impl Iterator<Item = Value>) {
+        let before = self.values.len();
+        self.values.extend(values);
+        let n = self.values.len() - before;
+        if n == 0 {
+            self.push_condition("1 = 0");
+            return;
+        }
+        self.conditions.push(Condition {
+            column,
+            op: if n == 1 { "=" } else { "IN" },
+            values: n,
             unindexed_in_page: false,
         });
     }
@@ -400,6 +421,7 @@ impl Where {
         self.conditions.push(Condition {
             column: condition,
             op: "",
+            values: 0,
             unindexed_in_page: false,
         });
     }
@@ -443,9 +465,18 @@ impl Where {
                 if c.op.is_empty() {
                     return c.column.to_owned();
                 }
-                placeholder += 1;
                 let plus = if page && c.unindexed_in_page { "+" } else { "" };
-                format!("{plus}{} {} ${placeholder}", c.column, c.op)
+                if c.values == 1 {
+                    placeholder += 1;
+                    return format!("{plus}{} {} ${placeholder}", c.column, c.op);
+                }
+                let list: Vec<String> = (0..c.values)
+                    .map(|_| {
+                        placeholder += 1;
+                        format!("${placeholder}")
+                    })
+                    .collect();
+                format!("{plus}{} {} ({})", c.column, c.op, list.join(", "))
             })
             .collect();
         format!("WHERE {}", conditions.join(" AND "))

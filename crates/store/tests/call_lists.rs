@@ -34,13 +34,17 @@ fn calls(account: &AccountSid, other: &AccountSid) -> Vec<CallRecord> {
         CallStatus::Complete,
         CallStatus::FailedBusy,
         CallStatus::NotYetDialed,
+        CallStatus::Ringing,
+        CallStatus::Canceled,
+        CallStatus::FailedNoAnswer,
+        CallStatus::FailedApplicationError,
     ];
     let mut out: Vec<CallRecord> = (0..24u8)
         .map(|i| {
             let n = i64::from(i);
             let start = at((n % 3) * DAY + n * 60);
-            let status = statuses[usize::from(i) % 4];
-            let ended = matches!(status, CallStatus::Complete | CallStatus::FailedBusy);
+            let status = statuses[usize::from(i) % statuses.len()];
+            let ended = status.is_final();
             CallRecord {
                 sid: sid(i + 1),
                 account_sid: account.clone(),
@@ -49,7 +53,8 @@ fn calls(account: &AccountSid, other: &AccountSid) -> Vec<CallRecord> {
                 called: ["room", "+15551234567"][usize::from(i) % 2].to_owned(),
                 direction: CallDirection::Inbound,
                 status,
-                start_time: (status != CallStatus::NotYetDialed).then_some(start),
+                start_time: matches!(status, CallStatus::InProgress | CallStatus::Complete)
+                    .then_some(start),
                 end_time: ended.then(|| at((n % 3) * DAY + n * 60 + DAY / 2 * (n % 2))),
                 duration: None,
                 failure: None,
@@ -76,18 +81,22 @@ fn filters() -> Vec<CallFilter> {
         until: None,
     };
     let mut out = vec![CallFilter::default()];
-    for status in [
-        CallStatus::InProgress,
-        CallStatus::Complete,
-        CallStatus::FailedNoAnswer,
-    ] {
+    for status in CallStatus::ALL {
         out.push(CallFilter {
-            status: Some(Some(status)),
+            status: Some(vec![status]),
+            ..Default::default()
+        });
+    }
+    // The 2008 codes that name two statuses each, and an empty set.
+    for statuses in [CallStatus::from_code_2008(0), CallStatus::from_code_2008(5)] {
+        assert_eq!(statuses.as_ref().map(Vec::len), Some(2));
+        out.push(CallFilter {
+            status: statuses,
             ..Default::default()
         });
     }
     out.push(CallFilter {
-        status: Some(None),
+        status: Some(Vec::new()),
         ..Default::default()
     });
     out.push(CallFilter {
@@ -107,7 +116,7 @@ fn filters() -> Vec<CallFilter> {
     });
     out.push(CallFilter {
         end_time: day(0),
-        status: Some(Some(CallStatus::FailedBusy)),
+        status: Some(vec![CallStatus::FailedBusy]),
         ..Default::default()
     });
     out.push(CallFilter {
@@ -141,6 +150,11 @@ async fn call_lists_agree_with_the_reference() {
                     .cmp(&key(a))
                     .then_with(|| a.sid.as_str().cmp(b.sid.as_str()))
             });
+            // Every status is in the store: a status filter finds each of
+            // its statuses.
+            for status in filter.status.iter().flatten() {
+                assert!(want.iter().any(|c| c.status == *status), "{filter:?}");
+            }
             for size in [1, 5, 50] {
                 for page in 0..=want.len().div_ceil(size as usize) as u64 {
                     let (got, total) = store

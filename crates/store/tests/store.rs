@@ -1835,9 +1835,37 @@ async fn calls_are_recorded_finished_and_recovered(db: &TestDb) {
     assert_eq!(got.failure.as_deref(), Some(failure));
     assert_eq!(got.date_updated, t(75));
 
-    // Recovery completes only what is still in progress.
-    assert_eq!(s.complete_live_calls(t(100)).await.unwrap(), 1);
+    // Placed calls nobody answered before the stop: failed, not left live.
+    let mut queued = call_record(4, &a, None, t(30));
+    queued.status = CallStatus::NotYetDialed;
+    queued.start_time = None;
+    let mut ringing = call_record(5, &a, None, t(31));
+    ringing.status = CallStatus::Ringing;
+    ringing.start_time = None;
+    let mut canceled = call_record(6, &a, None, t(32));
+    canceled.status = CallStatus::Canceled;
+    canceled.start_time = None;
+    for c in [&queued, &ringing, &canceled] {
+        s.insert_call(c).await.unwrap();
+    }
+
+    // Recovery ends only what is still live: in progress, queued, ringing.
+    assert_eq!(s.complete_live_calls(t(100)).await.unwrap(), 3);
     assert_eq!(s.complete_live_calls(t(101)).await.unwrap(), 0);
+    for c in [&queued, &ringing] {
+        let got = s.call(&c.sid).await.unwrap().unwrap();
+        assert_eq!(
+            (got.status, got.end_time, got.duration),
+            (CallStatus::FailedApplicationError, Some(t(100)), None)
+        );
+        assert!(
+            got.failure
+                .as_deref()
+                .is_some_and(|f| f.contains("stopped")),
+            "{got:?}"
+        );
+    }
+    assert_eq!(s.call(&canceled.sid).await.unwrap(), Some(canceled.clone()));
     let got = s.call(&second.sid).await.unwrap().unwrap();
     assert_eq!(got.status, CallStatus::Complete);
     assert_eq!(
@@ -2022,6 +2050,34 @@ async fn trunks_crud_and_placed_calls_answered(db: &TestDb) {
     );
     let done = s.call(&placed.sid).await.unwrap().unwrap();
     assert_eq!(done.duration, Some(30));
+    assert!(
+        !s.ring_call(&placed.sid, t(170)).await.unwrap(),
+        "a finished call never rings again"
+    );
+    assert_eq!(s.call(&placed.sid).await.unwrap(), Some(done));
+
+    // Another rings, then is canceled: both statuses are kept as such.
+    let mut ringing = call_record(3, &a, None, t(200));
+    ringing.status = CallStatus::NotYetDialed;
+    ringing.start_time = None;
+    s.insert_call(&ringing).await.unwrap();
+    assert!(s.ring_call(&ringing.sid, t(201)).await.unwrap());
+    assert!(!s.ring_call(&ringing.sid, t(202)).await.unwrap());
+    let got = s.call(&ringing.sid).await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.date_updated),
+        (CallStatus::Ringing, t(201))
+    );
+    assert!(
+        s.finish_call(&ringing.sid, CallStatus::Canceled, t(205), Some("canceled"))
+            .await
+            .unwrap()
+    );
+    let got = s.call(&ringing.sid).await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.start_time, got.end_time, got.duration),
+        (CallStatus::Canceled, None, Some(t(205)), None)
+    );
     assert!(
         !s.answer_call(&call_record(2, &a, None, t(0)).sid, t(1))
             .await

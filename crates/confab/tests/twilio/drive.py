@@ -81,6 +81,74 @@ def dial_out():
     print("twilio-python: dial-out checks passed")
 
 
+# The calls steps: the Rust test checks what the callees hear and get on
+# SIP between them. A step that makes a call prints `SID CA...`.
+FROM = "+15550003333"
+CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+def await_status(sid, want):
+    """Fetches the call until its status is `want` (or fails after 20 s)."""
+    import time
+
+    c = client()
+    deadline = time.time() + 20
+    while True:
+        call = c.calls(sid).fetch()
+        if call.status == want:
+            return call
+        if time.time() >= deadline:
+            check(False, f"call {sid} reached {want}: still {call.status}")
+        time.sleep(0.05)
+
+
+def create_call(callee, script, callback):
+    """calls.create running `url:URL` or `twiml:DOCUMENT`, with the call's
+    StatusCallback asking for every progress event."""
+    kind, _, body = script.partition(":")
+    document = {"url": body} if kind == "url" else {"twiml": body}
+    call = client().calls.create(
+        from_=FROM,
+        to=callee,
+        status_callback=callback,
+        status_callback_event=CALL_EVENTS,
+        **document,
+    )
+    check(call.sid.startswith("CA") and len(call.sid) == 34, f"call sid {call.sid}")
+    check(call.direction == "outbound-api", f"direction {call.direction}")
+    check(call.status in ("queued", "ringing"), f"a new call is queued: {call.status}")
+    check(call.to == callee and call._from == FROM, f"to/from {call.to} {call._from}")
+    print(f"SID {call.sid}")
+
+
+def redirect(sid, twiml):
+    """calls(sid).update(twiml=...) on the answered call."""
+    await_status(sid, "in-progress")
+    call = client().calls(sid).update(twiml=twiml)
+    check(call.sid == sid and call.status == "in-progress", f"redirected: {call.status}")
+
+
+def hang_up(sid):
+    """calls(sid).update(status="completed"): the callee gets a BYE."""
+    call = client().calls(sid).update(status="completed")
+    check(call.sid == sid, "hang-up answers the call")
+    done = await_status(sid, "completed")
+    check(done.end_time is not None and done.duration is not None, f"ended after {done.duration} s")
+
+
+def cancel(sid):
+    """A ringing call: read back `ringing`, its redirect refused (21220),
+    then calls(sid).update(status="canceled")."""
+    c = client()
+    await_status(sid, "ringing")
+    e = rest_error(lambda: c.calls(sid).update(twiml="<Response/>"))
+    check(e is not None and e.status == 400 and e.code == 21220, f"no redirect while ringing: {e}")
+    c.calls(sid).update(status="canceled")
+    done = await_status(sid, "canceled")
+    check(done.start_time is None and done.end_time is not None, "canceled before an answer")
+    check(sid in {x.sid for x in c.calls.list(status="canceled")}, "Status=canceled filter")
+
+
 def checks():
     """Lists, fetches, pages, mutes and kicks; errors as the library's."""
     c = client()
@@ -172,6 +240,10 @@ STEPS = {
     "unmute": unmute,
     "hold": hold,
     "unhold": unhold,
+    "create-call": create_call,
+    "redirect": redirect,
+    "hang-up": hang_up,
+    "cancel": cancel,
 }
 
 if __name__ == "__main__":

@@ -407,19 +407,45 @@ async fn the_api_cancels_a_ringing_call() {
         )
         .await;
     let sid = field(&body, "Sid");
+    let instance = format!("{}/Calls/{sid}", base2010(&rig));
     let invite = callee.next_invite(DEADLINE).await.unwrap();
     callee.ring(&invite).await.unwrap();
+    // The 180 makes it `ringing`, in the record and the API.
+    rig.call_row(&sid, |r| r.status == CallStatus::Ringing)
+        .await;
+    let (_, body) = rig.api(Method::GET, &instance, "").await;
+    assert_eq!(field(&body, "Status"), "ringing");
+    // Nothing runs TwiML before the answer: a redirect is Twilio's 21220.
     let (status, body) = rig
         .api(
             Method::POST,
-            &format!("{}/Calls/{sid}", base2010(&rig)),
-            &form(&[("Status", "canceled")]),
+            &instance,
+            &form(&[("Twiml", "<Response><Hangup/></Response>")]),
         )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(field(&body, "Code"), "21220");
+    let (status, body) = rig
+        .api(Method::POST, &instance, &form(&[("Status", "canceled")]))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     callee.wait_for_cancel(&invite, DEADLINE).await.unwrap();
     let done = hits.to("/status", &sid).await;
     assert_eq!(param(&done, "CallStatus"), "canceled");
-    rig.call_row(&sid, |r| r.status == CallStatus::FailedNoAnswer)
+    let row = rig
+        .call_row(&sid, |r| r.status == CallStatus::Canceled)
         .await;
+    assert_eq!((row.start_time, row.duration), (None, None));
+    assert!(row.end_time.is_some());
+    let (_, body) = rig.api(Method::GET, &instance, "").await;
+    assert_eq!(field(&body, "Status"), "canceled");
+    // The 2008 API, which has no such word, says 5 ("Failed-No Answer").
+    let (_, body) = rig
+        .api(
+            Method::GET,
+            &format!("/2008-08-01/Accounts/{}/Calls/{sid}", rig.account.sid),
+            "",
+        )
+        .await;
+    assert_eq!(field(&body, "Status"), "5");
 }

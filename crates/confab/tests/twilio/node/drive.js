@@ -8,6 +8,11 @@
 // labelled callers (CONFAB_LABELS, "alice,bob") in the room CONFAB_ROOM and
 // one caller alone in CONFAB_OTHER_ROOM. Ends CONFAB_ROOM last. Exits
 // non-zero on the first failed check.
+//
+// `drive.js STEP ARGS...` runs one step of the calls test instead (see
+// STEPS): dial a participant out, place, redirect, hang up and cancel
+// calls, end a room; the Rust test checks what the callees hear and get on
+// SIP between the steps. A step prints `SID CA...` for the call it made.
 "use strict";
 
 const twilio = require("twilio");
@@ -17,7 +22,13 @@ const SID = process.env.CONFAB_ACCOUNT_SID;
 const TOKEN = process.env.CONFAB_AUTH_TOKEN;
 const ROOM = process.env.CONFAB_ROOM;
 const OTHER_ROOM = process.env.CONFAB_OTHER_ROOM;
-const [ALICE, BOB] = process.env.CONFAB_LABELS.split(",");
+const [ALICE, BOB] = (process.env.CONFAB_LABELS || ",").split(",");
+/// Who the placed calls say they are from.
+const FROM = "+15550002222";
+/// The call progress events the calls test asks for.
+const CALL_EVENTS = ["initiated", "ringing", "answered", "completed"];
+/// How long a call may take to reach a status: generous, the machine is shared.
+const WAIT_MS = 20000;
 const TWILIO = "https://api.twilio.com";
 
 class ConfabRequestClient extends twilio.RequestClient {
@@ -169,7 +180,127 @@ async function main() {
   console.log("twilio-node: all checks passed");
 }
 
-main().catch((e) => {
-  console.error(`FAILED: ${e && e.stack ? e.stack : e}`);
-  process.exit(1);
-});
+/// Polls the call until its status is `want` (or fails after WAIT_MS).
+async function awaitStatus(sid, want) {
+  const c = client();
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const call = await c.calls(sid).fetch();
+    if (call.status === want) return call;
+    if (Date.now() > deadline) check(false, `call ${sid} reached ${want}: still ${call.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/// participants.create: dials CALLEE_URI into the room ROOM_NAME (one
+/// caller waits in it, `init`), with the call's status callback; waits
+/// until the participant is in, by label, and the room has started.
+async function addParticipant(room, callee, label, callback) {
+  const c = client();
+  const confs = await c.conferences.list({ friendlyName: room, status: "init" });
+  check(confs.length === 1, `one waiting conference ${room}: ${confs.length}`);
+  const participants = c.conferences(confs[0].sid).participants;
+  const p = await participants.create({
+    from: FROM,
+    to: callee,
+    label,
+    statusCallback: callback,
+    statusCallbackEvent: CALL_EVENTS,
+  });
+  check(/^CA[0-9a-f]{32}$/.test(p.callSid), `participant callSid ${p.callSid}`);
+  check(p.label === label, `label ${p.label}`);
+  check(p.muted === false && p.hold === false, "booleans are booleans");
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const e = await restError(() => participants(label).fetch());
+    if (e === null) break;
+    check(isRestError(e, 404, 20404), `not joined yet is 20404: ${e.code}`);
+    if (Date.now() > deadline) check(false, `the dialled participant ${label} joined`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const joined = await participants(label).fetch();
+  check(joined.callSid === p.callSid && joined.status === "connected", "the participant by its label");
+  check((await c.conferences(confs[0].sid).fetch()).status === "in-progress", "the room started");
+  const call = await awaitStatus(p.callSid, "in-progress");
+  check(call.direction === "outbound-api", `direction ${call.direction}`);
+  check(call.to === callee && call.from === FROM, `to/from ${call.to} ${call.from}`);
+  console.log(`SID ${p.callSid}`);
+}
+
+/// calls.create with a URL or a TwiML document (`url:...` or `twiml:...`).
+async function createCall(callee, script, callback) {
+  const c = client();
+  const [kind, ...rest] = script.split(":");
+  const body = rest.join(":");
+  const call = await c.calls.create({
+    from: FROM,
+    to: callee,
+    ...(kind === "url" ? { url: body } : { twiml: body }),
+    statusCallback: callback,
+    statusCallbackEvent: CALL_EVENTS,
+  });
+  check(/^CA[0-9a-f]{32}$/.test(call.sid), `call sid ${call.sid}`);
+  check(call.direction === "outbound-api", `direction ${call.direction}`);
+  check(["queued", "ringing"].includes(call.status), `a new call is queued: ${call.status}`);
+  check(call.to === callee && call.from === FROM, `to/from ${call.to} ${call.from}`);
+  console.log(`SID ${call.sid}`);
+}
+
+/// calls(sid).update({twiml}): the live call runs the new document.
+async function redirect(sid, twiml) {
+  const call = await client().calls(sid).update({ twiml });
+  check(call.sid === sid && call.status === "in-progress", `redirected: ${call.status}`);
+}
+
+/// calls(sid).update({status: "completed"}): the callee gets a BYE.
+async function hangUp(sid) {
+  const call = await client().calls(sid).update({ status: "completed" });
+  check(call.sid === sid, "hang-up answers the call");
+  const done = await awaitStatus(sid, "completed");
+  check(done.endTime instanceof Date && done.duration !== null, `ended: ${done.duration}`);
+}
+
+/// A call that rings: `ringing` read back, redirecting it refused with
+/// Twilio's 21220, then calls(sid).update({status: "canceled"}).
+async function cancel(sid) {
+  const c = client();
+  await awaitStatus(sid, "ringing");
+  const e = await restError(() => c.calls(sid).update({ twiml: "<Response/>" }));
+  check(isRestError(e, 400, 21220), `a ringing call is not redirected: ${e && e.code}`);
+  await c.calls(sid).update({ status: "canceled" });
+  const done = await awaitStatus(sid, "canceled");
+  check(!(done.startTime instanceof Date) && done.endTime instanceof Date, "canceled before an answer");
+  const listed = await c.calls.list({ status: "canceled" });
+  check(listed.some((x) => x.sid === sid), "Status=canceled filter");
+}
+
+/// conferences(sid).update({status: "completed"}) on the live room.
+async function endRoom(room) {
+  const c = client();
+  const confs = await c.conferences.list({ friendlyName: room, status: "in-progress" });
+  check(confs.length === 1, `one live conference ${room}`);
+  const ended = await c.conferences(confs[0].sid).update({ status: "completed" });
+  check(ended.status === "completed", `ended: ${ended.status}`);
+}
+
+const STEPS = {
+  checks: main,
+  "add-participant": addParticipant,
+  "create-call": createCall,
+  redirect,
+  "hang-up": hangUp,
+  cancel,
+  "end-room": endRoom,
+};
+
+const [step, ...args] = process.argv.slice(2);
+const run = STEPS[step || "checks"];
+if (run === undefined) {
+  check(false, `a known step: ${step} (one of ${Object.keys(STEPS).join(", ")})`);
+}
+run(...args)
+  .then(() => console.log(`twilio-node: step ${step || "checks"} passed`))
+  .catch((e) => {
+    console.error(`FAILED: ${e && e.stack ? e.stack : e}`);
+    process.exit(1);
+  });
