@@ -176,7 +176,8 @@ pub(crate) struct Outgoing {
 pub(crate) enum CancelReason {
     /// The shell hung up ([`crate::Engine::hangup`]): already reported.
     Local,
-    /// The ring timeout: reported as [`crate::DialFailure::NoAnswer`].
+    /// The ring timeout: reported as [`crate::DialFailure::NoAnswer`] when
+    /// it fires.
     RingTimeout,
 }
 

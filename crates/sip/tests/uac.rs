@@ -266,6 +266,14 @@ fn the_ring_timeout_cancels_and_the_487_is_acked() {
     let sent = h.advance(Duration::from_secs(20));
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].0, 20_000);
+    assert_eq!(
+        h.events(),
+        [SipEvent::DialFailed {
+            call,
+            failure: DialFailure::NoAnswer
+        }],
+        "reported when it rang out, not at the 487"
+    );
     let cancel = request(&sent[0].1);
     assert_eq!(cancel.method, Method::Cancel);
     assert_eq!(cancel.uri, invite.uri);
@@ -278,6 +286,48 @@ fn the_ring_timeout_cancels_and_the_487_is_acked() {
     let acked = h.sent();
     assert_eq!(acked.len(), 1);
     assert_eq!(request(&acked[0]).method, Method::Ack);
+    assert!(h.events().is_empty(), "reported once");
+    h.drain_timers();
+    assert!(h.engine.is_idle());
+}
+
+/// A callee that never answers our INVITE at all (a dead host): the call
+/// rings out at its timeout, as one that rang would, while the transaction
+/// goes on; a provisional response that comes late still gets its CANCEL.
+#[test]
+fn the_ring_timeout_is_reported_on_time_even_before_any_provisional() {
+    let mut h = Harness::new();
+    let (call, invite) = dial_to(&mut h, Duration::from_secs(5), None);
+    let sent = h.advance(Duration::from_secs(5));
+    let at: Vec<u128> = sent.iter().map(|(ms, _)| *ms).collect();
+    assert_eq!(at, [500, 1500, 3500], "only the INVITE's retransmissions");
+    assert_eq!(
+        h.events(),
+        [SipEvent::DialFailed {
+            call,
+            failure: DialFailure::NoAnswer
+        }]
+    );
+    h.udp(callee(), reply(&invite, 180, Some("b9"), "", ""));
+    let sent = h.sent();
+    assert_eq!(sent.len(), 1);
+    let cancel = request(&sent[0]);
+    assert_eq!(cancel.method, Method::Cancel);
+    h.udp(callee(), common::ok_to(&cancel));
+    h.udp(callee(), reply(&invite, 487, Some("b9"), "", ""));
+    assert_eq!(h.sent().len(), 1, "the ACK");
+    assert!(h.events().is_empty(), "reported once, when it rang out");
+    h.drain_timers();
+    assert!(h.engine.is_idle());
+}
+
+/// Nothing at all comes back: reported when it rang out, and the engine
+/// forgets the INVITE when its transaction gives up.
+#[test]
+fn a_dead_callee_rings_out_then_the_transaction_ends_quietly() {
+    let mut h = Harness::new();
+    let (call, _) = dial_to(&mut h, Duration::from_secs(5), None);
+    let _ = h.advance(Duration::from_secs(5));
     assert_eq!(
         h.events(),
         [SipEvent::DialFailed {
@@ -286,6 +336,7 @@ fn the_ring_timeout_cancels_and_the_487_is_acked() {
         }]
     );
     h.drain_timers();
+    assert!(h.events().is_empty(), "reported once");
     assert!(h.engine.is_idle());
 }
 
@@ -321,13 +372,6 @@ fn a_2xx_that_crosses_the_cancel_is_acked_and_hung_up() {
     let _ = h.events();
     let sent = h.advance(Duration::from_secs(5));
     assert_eq!(request(&sent[0].1).method, Method::Cancel);
-    h.udp(
-        callee(),
-        reply(&invite, 200, Some("b6"), CONTACT, &answer_sdp()),
-    );
-    let sent = h.sent();
-    let methods: Vec<Method> = sent.iter().map(|t| request(t).method).collect();
-    assert_eq!(methods, [Method::Ack, Method::Bye]);
     assert_eq!(
         h.events(),
         [SipEvent::DialFailed {
@@ -335,6 +379,14 @@ fn a_2xx_that_crosses_the_cancel_is_acked_and_hung_up() {
             failure: DialFailure::NoAnswer
         }]
     );
+    h.udp(
+        callee(),
+        reply(&invite, 200, Some("b6"), CONTACT, &answer_sdp()),
+    );
+    let sent = h.sent();
+    let methods: Vec<Method> = sent.iter().map(|t| request(t).method).collect();
+    assert_eq!(methods, [Method::Ack, Method::Bye]);
+    assert!(h.events().is_empty(), "reported once, when it rang out");
     h.udp(callee(), common::ok_to(&request(&sent[1])));
     h.drain_timers();
     assert!(h.engine.is_idle());

@@ -22,7 +22,9 @@
 //! - the ring timeout, or [`Engine::hangup`]: CANCEL (held until the first
 //!   provisional response, §9.1), whose 487 is ACKed; a 2xx that crosses
 //!   the CANCEL is ACKed and hung up (BYE). With no final response 64*T1
-//!   after the CANCEL was wanted, the call is given up.
+//!   after the CANCEL was wanted, the call is given up. The ring timeout is
+//!   reported at once ([`DialFailure::NoAnswer`]), answered or not: what
+//!   follows is the transaction's business, not the call's.
 //!
 //! Only UDP, to the next hop the shell resolved (the engine does no DNS).
 //! Reliable provisional responses are not asked for (our `Supported` lists
@@ -252,9 +254,10 @@ impl Engine {
         {
             return;
         }
-        let failure = match (cancel, code) {
-            (Some(CancelReason::RingTimeout), _) | (None, 408 | 480) => DialFailure::NoAnswer,
-            (_, 486 | 600) => DialFailure::Busy(status),
+        // (A cancelled call was reported when it was cancelled.)
+        let failure = match code {
+            408 | 480 => DialFailure::NoAnswer,
+            486 | 600 => DialFailure::Busy(status),
             _ => DialFailure::Rejected(status),
         };
         self.outgoing_over(call, failure);
@@ -263,20 +266,14 @@ impl Engine {
     /// Our INVITE timed out (Timer B), or the CANCEL got no final response
     /// to the INVITE in 64*T1.
     pub(super) fn outgoing_timed_out(&mut self, call: CallId) {
-        let cancel = self
+        let calling = self
             .calls
             .get(&call)
-            .filter(|c| c.state == CallState::Calling)
-            .and_then(|c| c.outgoing.as_ref())
-            .map(|o| o.cancel);
-        let Some(cancel) = cancel else {
-            return;
-        };
-        let failure = match cancel {
-            Some(_) => DialFailure::NoAnswer,
-            None => DialFailure::Timeout,
-        };
-        self.outgoing_over(call, failure);
+            .is_some_and(|c| c.state == CallState::Calling && c.outgoing.is_some());
+        if calling {
+            // (A cancelled call was reported when it was cancelled.)
+            self.outgoing_over(call, DialFailure::Timeout);
+        }
     }
 
     /// Cancels our INVITE (the ring timeout, or the shell's hang-up): the
@@ -294,8 +291,10 @@ impl Engine {
         else {
             return;
         };
-        // The shell's hang-up wins: it has been told already.
-        if out.cancel != Some(CancelReason::Local) {
+        // The first reason stays: the shell has been told of it already
+        // (its own hang-up, or the no answer reported below).
+        let first = out.cancel.is_none();
+        if first {
             out.cancel = Some(reason);
         }
         let send = out.provisional && !out.cancel_sent;
@@ -306,6 +305,16 @@ impl Engine {
         }
         if send {
             self.send_cancel(call, now);
+        }
+        // The call's outcome is known when it rang out, even if nothing
+        // answered our INVITE yet (its CANCEL then waits for a provisional
+        // response, and a late 2xx is hung up): no answer, now, not when
+        // the transaction ends up to 64*T1 later.
+        if first && reason == CancelReason::RingTimeout {
+            self.events.push_back(SipEvent::DialFailed {
+                call,
+                failure: DialFailure::NoAnswer,
+            });
         }
     }
 
@@ -388,19 +397,17 @@ impl Engine {
                 self.arm_session(call, now);
                 self.events.push_back(SipEvent::Answered { call, audio });
             }
-            // Answered after all, but too late, or with nothing we can use.
+            // Answered after all, but too late (cancelled, and reported
+            // then), or with nothing we can use.
             (answer, cancel) => {
                 self.send_bye(call, now);
-                let failure = match cancel {
-                    Some(CancelReason::Local) => return,
-                    Some(CancelReason::RingTimeout) => DialFailure::NoAnswer,
-                    None => {
-                        debug_assert!(answer.is_err());
-                        DialFailure::BadAnswer
-                    }
-                };
-                self.events
-                    .push_back(SipEvent::DialFailed { call, failure });
+                if cancel.is_none() {
+                    debug_assert!(answer.is_err());
+                    self.events.push_back(SipEvent::DialFailed {
+                        call,
+                        failure: DialFailure::BadAnswer,
+                    });
+                }
             }
         }
     }
@@ -467,7 +474,8 @@ impl Engine {
         let Some(out) = self.calls.get(&call).and_then(|c| c.outgoing.as_ref()) else {
             return;
         };
-        let reported = out.cancel == Some(CancelReason::Local);
+        // A cancelled call was reported when it was cancelled.
+        let reported = out.cancel.is_some();
         let branch = out.branch.clone();
         self.transactions.abandon_invite(&branch);
         self.remove_call(call);
