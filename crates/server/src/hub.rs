@@ -666,7 +666,7 @@ impl Hub {
     ) -> Result<(), store::StoreError> {
         let events = self.take_events();
         let stored = self.record(&events).await;
-        let talkers = self.callbacks.persisted(&events, &self.conferences);
+        self.callbacks.persisted(&events, &self.conferences);
         for event in events {
             if let Event::ParticipantJoined {
                 conference,
@@ -684,11 +684,6 @@ impl Hub {
                 }
             }
             self.follow(event).await;
-        }
-        for sid in talkers {
-            if let Some(room) = self.rooms.get(&sid) {
-                room.detect_talkers().await;
-            }
         }
         stored
     }

@@ -96,8 +96,6 @@ enum Command {
         to: Option<CallSid>,
         audio: Box<dyn AudioSource + Send>,
     },
-    /// Report who starts and stops speaking (`RoomReport::Speaking`).
-    DetectTalkers,
 }
 
 /// The hub's (and a call's) way to the room task. Dropping every handle
@@ -270,14 +268,6 @@ impl RoomHandle {
     /// its end is reported as [`RoomReport::AnnouncementEnded`].
     pub async fn announce(&self, to: Option<CallSid>, audio: Box<dyn AudioSource + Send>) {
         let _ = self.tx.send(Command::Announce { to, audio }).await;
-    }
-
-    /// Reports who starts and stops speaking in the room, as
-    /// [`RoomReport::Speaking`] (for `speaker` status callbacks). Rooms now
-    /// detect talkers from the start for the dashboard (see [`spawn`]), so
-    /// this only confirms it.
-    pub async fn detect_talkers(&self) {
-        let _ = self.tx.send(Command::DetectTalkers).await;
     }
 }
 
@@ -469,7 +459,6 @@ impl RoomTask {
                 };
                 let _ = self.room.announce(to, audio);
             }
-            Command::DetectTalkers => self.room.set_talker_detection(true),
             // The rest are `command`'s, which sent only these here.
             _ => {}
         }

@@ -79,13 +79,9 @@ impl StatusCallbacks {
     }
 
     /// The hub persisted `events` (in order) and `conferences` is the state
-    /// after them: queues their callbacks. Returns the conferences whose
-    /// rooms should now detect talkers (their callback asks for `speaker`).
-    pub(crate) fn persisted(
-        &mut self,
-        events: &[Event],
-        conferences: &Conferences,
-    ) -> Vec<ConferenceSid> {
+    /// after them: queues their callbacks. (Every room detects talkers, for
+    /// the dashboard too, so `speaker` events need nothing more.)
+    pub(crate) fn persisted(&mut self, events: &[Event], conferences: &Conferences) {
         let observed = self.tracker.observe(events, |call| {
             conferences
                 .participant(call)
@@ -96,7 +92,6 @@ impl StatusCallbacks {
             // Its worker sends what is queued, then ends.
             self.queues.remove(&sid);
         }
-        observed.detect_talkers
     }
 
     /// A room heard `call` start or stop speaking.
@@ -230,8 +225,6 @@ pub(crate) struct Outgoing {
 #[derive(Debug, Default)]
 pub(crate) struct Observed {
     pub requests: Vec<Outgoing>,
-    /// Conferences whose callback (just set) asks for `speaker` events.
-    pub detect_talkers: Vec<ConferenceSid>,
     /// Conferences that completed: nothing more is sent for them.
     pub finished: Vec<ConferenceSid>,
 }
@@ -415,13 +408,6 @@ impl Tracker {
                     if !tracked.decided {
                         tracked.decided = true;
                         tracked.callback = callback_of(call).and_then(Subscription::new);
-                        if tracked
-                            .callback
-                            .as_ref()
-                            .is_some_and(|c| c.wants(Kind::SpeechStart))
-                        {
-                            observed.detect_talkers.push(conference.clone());
-                        }
                     }
                     tracked.participants.insert(
                         call.clone(),
@@ -1127,16 +1113,14 @@ mod tests {
             |call| (call == &ca(B)).then(|| callback(&ALL)),
         );
         assert!(observed.requests.is_empty());
-        assert!(observed.detect_talkers.is_empty());
 
-        // A asked for speaker events: its room detects talkers, once.
+        // A asked for speaker events only: B's callback, which asks for
+        // joins, is ignored.
         let mut tracker = Tracker::default();
-        let observed = tracker.observe(&[created(), joined(A, None, None)], |_| {
+        tracker.observe(&[created(), joined(A, None, None)], |_| {
             Some(callback(&["speaker"]))
         });
-        assert_eq!(observed.detect_talkers, [cf()]);
         let observed = tracker.observe(&[joined(B, None, None)], |_| Some(callback(&ALL)));
-        assert!(observed.detect_talkers.is_empty());
         assert!(observed.requests.is_empty(), "B's callback asked for joins");
     }
 
