@@ -1158,3 +1158,42 @@ fn announcements_play_over_the_mix_to_one_leg_or_all_and_report_their_end() {
         .collect();
     assert_eq!(ended, vec![MediaEvent::AnnouncementEnded { leg: None }]);
 }
+/// SINAD (dB) of `freq` in each 40 ms window of `heard`, stepping by 10 ms.
+fn sinad_windows(heard: &[i16], freq: f64) -> Vec<f64> {
+    heard
+        .windows(320)
+        .step_by(80)
+        .map(|w| media::goertzel::sinad(w, freq))
+        .collect()
+}
+
+#[test]
+fn a_steady_tone_is_never_spliced_with_zero_jitter() {
+    // A 1004 Hz test tone at −10 dBFS sent at a perfectly steady 20 ms,
+    // heard by a silent listener for 5 s: nothing to adapt, so nothing may
+    // be cut. μ-law alone bounds SINAD near 37 dB (the room adds nothing:
+    // a lone voice passes bit-exact, and re-encoding a decoded μ-law value
+    // gives the same code).
+    let mut talker = Phone::new(1, Codec::Pcmu, 20, 1004.0);
+    talker.amplitude = 10_362.0;
+    let mut listener = Phone::new(2, Codec::Pcmu, 20, 1500.0);
+    listener.amplitude = 0.0;
+    let mut s = Scenario::new(vec![talker, listener]);
+    s.run(250);
+    // From the first tick with the tone fully present.
+    let heard = s.phones[1].recent(245);
+    let windows = sinad_windows(&heard, 1004.0);
+    let (worst, at) = windows
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (x, i))
+        .fold((f64::INFINITY, 0), |m, x| if x.0 < m.0 { x } else { m });
+    assert!(
+        worst >= 35.0,
+        "SINAD {worst:.1} dB in the window at {} ms",
+        100 + at * 10
+    );
+    let stats = s.room.leg_stats(LegId(1)).unwrap();
+    assert_eq!(stats.compressed_samples, 0, "{stats:?}");
+    assert_eq!(stats.expanded_samples, 0, "{stats:?}");
+}
