@@ -220,6 +220,10 @@ pub struct JitterBuffer {
     prev_window_min: i64,
     /// Whether a splice found a quiet frame this window.
     window_quiet: bool,
+    /// Whether the last frame played was quiet (measured only while a
+    /// change waits for one: a loud frame is rarely followed by a quiet one,
+    /// so a loud one saves the next tick the search).
+    last_quiet: bool,
     /// Whether the last judgment found a backlog of [`AUDIBLE_BACKLOG`] and
     /// gave the quiet frames a window to shed it.
     backlog_waited: bool,
@@ -302,6 +306,7 @@ impl JitterBuffer {
             prev_window_min: i64::MAX,
             window_quiet: false,
             backlog_waited: false,
+            last_quiet: false,
             window_pops: 0,
             window_packets: 0,
             idle_pops: u32::MAX,
@@ -434,7 +439,8 @@ impl JitterBuffer {
         let frame = FRAME_SAMPLES as i64;
         let present = self.count_present(self.play, frame);
         let mut any_audio = present > 0;
-        let adapted = if present == frame && self.pending != 0 {
+        let adapted = if present == frame && self.pending != 0 && (self.audible || self.last_quiet)
+        {
             self.splice(out)
         } else {
             None
@@ -467,6 +473,9 @@ impl JitterBuffer {
         };
         self.clear(self.play, consumed);
         self.play += consumed;
+        self.last_quiet = self.pending != 0
+            && !self.audible
+            && energy(out) < FRAME_SAMPLES as i64 * QUIET_RMS * QUIET_RMS;
 
         self.window_pops += 1;
         if self.window_pops >= WINDOW_POPS {
