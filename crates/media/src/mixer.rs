@@ -52,25 +52,25 @@ impl Mixer {
     /// Pass `None` for a listener that contributed nothing this tick (muted,
     /// silent, or someone who only listens).
     pub fn output_minus(&self, own: Option<&Frame>, limiter: &mut Limiter, out: &mut Frame) {
-        // One pass for the common case: write the mix as it is, and keep it
-        // if the limiter would have passed it unchanged anyway.
-        let mut peak = 0u32;
+        // The common case first: the mix saturated into `out` (as it was
+        // before the limiter), kept if the limiter would pass it unchanged.
+        // Saturation changes nothing within the knee, so the saturated
+        // frame's own peak says whether it is within it.
         match own {
             Some(own) => {
                 for ((o, &t), &s) in out.iter_mut().zip(&self.total).zip(own) {
-                    let x = t - i32::from(s);
-                    peak = peak.max(x.unsigned_abs());
-                    *o = x as i16;
+                    *o = saturate(t - i32::from(s));
                 }
             }
             None => {
                 for (o, &t) in out.iter_mut().zip(&self.total) {
-                    peak = peak.max(t.unsigned_abs());
-                    *o = t as i16;
+                    *o = saturate(t);
                 }
             }
         }
-        if limiter.passes(peak) {
+        let low = out.iter().copied().min().unwrap_or(0);
+        let high = out.iter().copied().max().unwrap_or(0);
+        if limiter.passes(low.unsigned_abs().max(high.unsigned_abs()).into()) {
             return;
         }
         let mut mix = self.total;
@@ -89,6 +89,10 @@ impl Mixer {
             *o = o.saturating_add(e);
         }
     }
+}
+
+fn saturate(x: i32) -> i16 {
+    x.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
 }
 
 #[cfg(test)]
