@@ -4,8 +4,9 @@
 //! same question ("does this leg hear 700 Hz, and not its own 400 Hz?"), so
 //! the detector lives here, once, rather than in each test. In-band DTMF
 //! ([`crate::inband`]) asks it too, so [`Goertzel`] is always built; the
-//! shorthands [`tone_fraction`] and [`rms`] are for tests only (`cfg(test)`
-//! or the `test-util` feature).
+//! shorthands `tone_fraction` and `rms`, and `sinad` (how clean a test
+//! tone came through), are for tests only (`cfg(test)` or the `test-util`
+//! feature).
 
 /// Power at one frequency, computed by the Goertzel recurrence.
 #[derive(Debug, Clone, Copy)]

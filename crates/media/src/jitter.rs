@@ -30,11 +30,12 @@
 //!   that made it in time.
 //! - **A backlog** (more margin than the target) is shrunk only once it
 //!   *persisted*: the smallest margin of two whole seconds in a row was
-//!   above the target (by more than [`HYSTERESIS`]). A backlog under
-//!   [`AUDIBLE_BACKLOG`] (40 ms) is shed only in quiet frames (below
-//!   [`QUIET_RMS`]: a speech pause), up to a whole frame at a time; a
-//!   larger one (a burst after a stall, a fast sender clock) is worth an
-//!   audible splice and is shed in sound too, a pitch period at a time.
+//!   above the target (by more than `HYSTERESIS`). A backlog under
+//!   `AUDIBLE_BACKLOG` (40 ms) is shed only in quiet frames (below
+//!   `QUIET_RMS`: a speech pause), up to a whole frame at a time; a
+//!   larger one (a burst after a stall, a fast sender clock) gets a second
+//!   of quiet frames too, and if that second had no pause, it is worth an
+//!   audible splice: it is shed in sound, a pitch period at a time.
 //!
 //! So a steady stream with no jitter is never touched: the start-up delay
 //! (`initial_delay`, above the target when nothing jitters) is not a
@@ -224,7 +225,7 @@ pub struct JitterBuffer {
     /// change waits for one: a loud frame is rarely followed by a quiet one,
     /// so a loud one saves the next tick the search).
     last_quiet: bool,
-    /// Whether the last judgment found a backlog of [`AUDIBLE_BACKLOG`] and
+    /// Whether the last judgment found a backlog of `AUDIBLE_BACKLOG` and
     /// gave the quiet frames a window to shed it.
     backlog_waited: bool,
     window_pops: u32,
