@@ -219,7 +219,8 @@ pub struct JitterBuffer {
     /// (`i64::MAX`: none), both relative to the current play position.
     window_min: i64,
     prev_window_min: i64,
-    /// Whether a splice found a quiet frame this window.
+    /// Whether a quiet frame played this window (measured while a change
+    /// waited for one).
     window_quiet: bool,
     /// Whether the last frame played was quiet (measured only while a
     /// change waits for one: a loud frame is rarely followed by a quiet one,
@@ -477,6 +478,7 @@ impl JitterBuffer {
         self.last_quiet = self.pending != 0
             && !self.audible
             && energy(out) < FRAME_SAMPLES as i64 * QUIET_RMS * QUIET_RMS;
+        self.window_quiet |= self.last_quiet;
 
         self.window_pops += 1;
         if self.window_pops >= WINDOW_POPS {
