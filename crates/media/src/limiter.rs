@@ -184,6 +184,7 @@ fn scale(x: i32, gain: f32) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn sine(freq: f64, amplitude: f64, n: usize) -> f64 {
         amplitude * (std::f64::consts::TAU * freq * n as f64 / 8000.0).sin()
@@ -325,5 +326,29 @@ mod tests {
             .unwrap_or(0);
         assert!(step <= natural, "{step} vs {natural}");
         assert!(l.is_idle());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_mixes_never_pass_the_ceiling_or_flip_a_sign(
+            frames in proptest::collection::vec(
+                (proptest::collection::vec(any::<i32>(), FRAME_SAMPLES), 0u32..=31), 1..20)
+        ) {
+            let mut l = Limiter::new();
+            for (samples, shift) in frames {
+                // Every scale, from a few LSBs to the whole i32 range.
+                let mix: [i32; FRAME_SAMPLES] = std::array::from_fn(|i| samples[i] >> shift);
+                let idle = l.passes(peak(&mix));
+                let mut out = [0; FRAME_SAMPLES];
+                l.frame(&mix, &mut out);
+                for (&y, &x) in out.iter().zip(&mix) {
+                    let y = i32::from(y);
+                    prop_assert!(y.abs() <= CEILING && y.signum() * x.signum() >= 0);
+                    if idle {
+                        prop_assert_eq!(y, x);
+                    }
+                }
+            }
+        }
     }
 }
