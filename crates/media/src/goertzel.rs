@@ -4,8 +4,9 @@
 //! same question ("does this leg hear 700 Hz, and not its own 400 Hz?"), so
 //! the detector lives here, once, rather than in each test. In-band DTMF
 //! ([`crate::inband`]) asks it too, so [`Goertzel`] is always built; the
-//! shorthands [`tone_fraction`] and [`rms`] are for tests only (`cfg(test)`
-//! or the `test-util` feature).
+//! shorthands `tone_fraction` and `rms`, and `sinad` (how clean a test
+//! tone came through), are for tests only (`cfg(test)` or the `test-util`
+//! feature).
 
 /// Power at one frequency, computed by the Goertzel recurrence.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +99,72 @@ pub fn rms(samples: &[i16]) -> f64 {
     (energy / samples.len() as f64).sqrt()
 }
 
+/// SINAD of a tone at `freq_hz` in 8 kHz `samples`, in dB: the signal's
+/// energy (about its mean) over what is left once the tone is notched out.
+/// The notch is a least-squares fit of `a·cos + b·sin + c` at exactly that
+/// frequency over the slice (IEEE 1057's three-parameter sine fit), so a
+/// splice, a click, a phase jump or a level change inside the slice all
+/// count as distortion. A pure tone gives `f64::INFINITY`; silence gives 0.
+#[cfg(any(test, feature = "test-util"))]
+#[must_use]
+pub fn sinad(samples: &[i16], freq_hz: f64) -> f64 {
+    let w = std::f64::consts::TAU * freq_hz / f64::from(crate::SAMPLE_RATE);
+    let basis = |n: usize| [(w * n as f64).cos(), (w * n as f64).sin(), 1.0];
+    // Normal equations: (BᵀB) p = Bᵀx.
+    let mut m = [[0.0f64; 3]; 3];
+    let mut v = [0.0f64; 3];
+    for (n, &x) in samples.iter().enumerate() {
+        let b = basis(n);
+        for i in 0..3 {
+            v[i] += b[i] * f64::from(x);
+            for j in 0..3 {
+                m[i][j] += b[i] * b[j];
+            }
+        }
+    }
+    let Some(p) = solve3(m, v) else {
+        return 0.0;
+    };
+    let mean = samples.iter().map(|&x| f64::from(x)).sum::<f64>() / samples.len() as f64;
+    let (mut total, mut residual) = (0.0, 0.0);
+    for (n, &x) in samples.iter().enumerate() {
+        let b = basis(n);
+        let fit = p[0] * b[0] + p[1] * b[1] + p[2] * b[2];
+        total += (f64::from(x) - mean).powi(2);
+        residual += (f64::from(x) - fit).powi(2);
+    }
+    if total == 0.0 {
+        0.0
+    } else if residual == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (total / residual).log10()
+    }
+}
+
+/// Solves a 3×3 system by Cramer's rule; `None` when it is singular.
+#[cfg(any(test, feature = "test-util"))]
+fn solve3(m: [[f64; 3]; 3], v: [f64; 3]) -> Option<[f64; 3]> {
+    let det = |a: [[f64; 3]; 3]| {
+        a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
+            - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+            + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0])
+    };
+    let d = det(m);
+    if d.abs() < 1e-9 {
+        return None;
+    }
+    let mut out = [0.0; 3];
+    for (k, o) in out.iter_mut().enumerate() {
+        let mut a = m;
+        for (row, &x) in a.iter_mut().zip(&v) {
+            row[k] = x;
+        }
+        *o = det(a) / d;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +191,24 @@ mod tests {
         let f = tone_fraction(&mix, 400.0);
         assert!((0.45..0.55).contains(&f), "{f}");
         assert!(tone_fraction(&mix, 700.0) < 0.001);
+    }
+
+    #[test]
+    fn sinad_sees_quantisation_and_a_phase_jump() {
+        let clean = tone(1004.0, 10_000.0, 400);
+        assert!(sinad(&clean, 1004.0) > 60.0, "{}", sinad(&clean, 1004.0));
+        // µ-law's quantisation alone: its well-known ~37 dB.
+        let mu: Vec<i16> = clean
+            .iter()
+            .map(|&x| crate::Codec::Pcmu.decode(crate::Codec::Pcmu.encode(x)))
+            .collect();
+        let q = sinad(&mu, 1004.0);
+        assert!((35.0..40.0).contains(&q), "{q}");
+        // A quarter-period skipped halfway through ruins it.
+        let mut jumped = clean[..200].to_vec();
+        jumped.extend_from_slice(&tone(1004.0, 10_000.0, 402)[202..]);
+        assert!(sinad(&jumped, 1004.0) < 15.0, "{}", sinad(&jumped, 1004.0));
+        assert_eq!(sinad(&[0; 160], 1004.0), 0.0);
     }
 
     #[test]

@@ -17,21 +17,34 @@
 //! is the RFC 3550 §A.8 interarrival jitter estimate. The smallest margin
 //! says how close the worst packet of the last second came to being late
 //! (lost packets never count, so loss does not inflate the delay); `J` adds
-//! headroom for bursts not seen in that second. It grows fast and shrinks
-//! slowly:
+//! headroom for bursts not seen in that second. Every change of delay cuts
+//! or repeats audio, so it changes only when there is something to change,
+//! and where it is least heard:
 //!
-//! - a late packet schedules growth at once (by how late it was, up to
-//!   `max_delay`); growth is applied by holding the play position while
-//!   there is nothing to play (free), or by a cross-faded splice that
-//!   replays 5–10 ms of audio;
-//! - a whole second with more margin than needed schedules shrinking,
-//!   applied by cross-faded splices that skip 5–10 ms at a time. Splice
-//!   lengths are picked by autocorrelation (a WSOLA-style search), so a
-//!   periodic signal is spliced a whole number of periods apart and comes
-//!   out unchanged.
+//! - **A late packet** (its samples were already concealed) schedules growth
+//!   at once, by how late it was, up to `max_delay`. Growth is applied by
+//!   holding the play position while there is nothing to play (free), in a
+//!   quiet frame, or by a cross-faded splice that replays a pitch period.
+//! - **A second with too little margin** (but nothing late) schedules growth
+//!   that waits for a hold or a quiet frame: no audible splice for a packet
+//!   that made it in time.
+//! - **A backlog** (more margin than the target) is shrunk only once it
+//!   *persisted*: the smallest margin of two whole seconds in a row was
+//!   above the target (by more than `HYSTERESIS`). A backlog under
+//!   `AUDIBLE_BACKLOG` (40 ms) is shed only in quiet frames (below
+//!   `QUIET_RMS`: a speech pause), up to a whole frame at a time; a
+//!   larger one (a burst after a stall, a fast sender clock) gets a second
+//!   of quiet frames too, and if that second had no pause, it is worth an
+//!   audible splice: it is shed in sound, a pitch period at a time.
 //!
-//! Sender clock drift is absorbed the same way: the margin creeps, and
-//! splices take it back.
+//! So a steady stream with no jitter is never touched: the start-up delay
+//! (`initial_delay`, above the target when nothing jitters) is not a
+//! backlog worth a splice, and goes in the first pause. Sound splices skip
+//! or replay 5–10 ms, a length picked by autocorrelation (a WSOLA-style
+//! search), so a periodic signal is spliced a whole number of periods
+//! apart; quiet ones cross-fade a frame with the audio up to 20 ms later
+//! (or earlier). Sender clock drift is absorbed the same way: the margin
+//! creeps, and quiet frames (or, past 40 ms, splices) take it back.
 //!
 //! ## Loss and restarts
 //!
@@ -65,9 +78,17 @@ const WINDOW_POPS: u32 = 50;
 const ACTIVE_POPS: u32 = 10;
 /// Headroom within this distance of the target is left alone (10 ms).
 const HYSTERESIS: i64 = 80;
-/// Splices skip or replay between these many samples (5–10 ms).
+/// A persisted backlog this large (40 ms) is shed in sound too; a smaller
+/// one waits for quiet frames.
+const AUDIBLE_BACKLOG: i64 = 320;
+/// A frame (with the audio a quiet splice skips or repeats) whose RMS is
+/// below this is quiet: the level talker detection calls quiet (−44 dBFS).
+const QUIET_RMS: i64 = 200;
+/// Splices in sound skip or replay between these many samples (5–10 ms).
 const MIN_SPLICE: usize = 40;
 const MAX_SPLICE: usize = 80;
+/// A quiet splice skips or replays up to a whole frame.
+const MAX_QUIET_SPLICE: usize = FRAME_SAMPLES;
 /// After an SSRC change, packets of the previous SSRC arriving this soon
 /// are stragglers of the old stream, not its return.
 pub const STRAGGLER_WINDOW: Duration = Duration::from_millis(100);
@@ -191,7 +212,23 @@ pub struct JitterBuffer {
     target: i64,
     /// Samples of delay still to add (> 0) or remove (< 0).
     pending: i64,
+    /// Whether `pending` may be applied by a splice in sound (a late
+    /// packet's growth, a large backlog), or waits for a hold or quiet.
+    audible: bool,
+    /// The smallest margin of this window, and of the previous one
+    /// (`i64::MAX`: none), both relative to the current play position.
     window_min: i64,
+    prev_window_min: i64,
+    /// Whether a quiet frame played this window (measured while a change
+    /// waited for one).
+    window_quiet: bool,
+    /// Whether the last frame played was quiet (measured only while a
+    /// change waits for one: a loud frame is rarely followed by a quiet one,
+    /// so a loud one saves the next tick the search).
+    last_quiet: bool,
+    /// Whether the last judgment found a backlog of `AUDIBLE_BACKLOG` and
+    /// gave the quiet frames a window to shed it.
+    backlog_waited: bool,
     window_pops: u32,
     window_packets: u32,
     idle_pops: u32,
@@ -266,7 +303,12 @@ impl JitterBuffer {
             jitter16: 0,
             target: 0,
             pending: 0,
+            audible: false,
             window_min: i64::MAX,
+            prev_window_min: i64::MAX,
+            window_quiet: false,
+            backlog_waited: false,
+            last_quiet: false,
             window_pops: 0,
             window_packets: 0,
             idle_pops: u32::MAX,
@@ -333,7 +375,7 @@ impl JitterBuffer {
         let start = ext - self.play;
         let stop = start + len as i64;
         let behind_limit = -(samples_of(self.config.max_delay) + CAPACITY as i64);
-        let ahead_limit = (CAPACITY - FRAME_SAMPLES - MAX_SPLICE) as i64;
+        let ahead_limit = (CAPACITY - FRAME_SAMPLES - MAX_QUIET_SPLICE) as i64;
 
         if stop > ahead_limit || start < behind_limit {
             // Not a packet of the stream we are playing: a restart, or junk.
@@ -399,8 +441,14 @@ impl JitterBuffer {
         let frame = FRAME_SAMPLES as i64;
         let present = self.count_present(self.play, frame);
         let mut any_audio = present > 0;
-        let consumed = if present == frame && self.pending.unsigned_abs() as usize >= MIN_SPLICE {
+        let adapted = if present == frame && self.pending != 0 && (self.audible || self.last_quiet)
+        {
             self.splice(out)
+        } else {
+            None
+        };
+        let consumed = if let Some(consumed) = adapted {
+            consumed
         } else if present == 0 && self.pending > 0 && active {
             // Nothing to play yet and we want more delay: hold the position.
             for s in out.iter_mut() {
@@ -410,6 +458,7 @@ impl JitterBuffer {
             let hold = self.pending.min(frame);
             self.pending -= hold;
             self.stats.expanded_samples += hold as u64;
+            self.shift_margins(hold);
             any_audio = false;
             frame - hold
         } else {
@@ -426,6 +475,10 @@ impl JitterBuffer {
         };
         self.clear(self.play, consumed);
         self.play += consumed;
+        self.last_quiet = self.pending != 0
+            && !self.audible
+            && energy(out) < FRAME_SAMPLES as i64 * QUIET_RMS * QUIET_RMS;
+        self.window_quiet |= self.last_quiet;
 
         self.window_pops += 1;
         if self.window_pops >= WINDOW_POPS {
@@ -455,7 +508,10 @@ impl JitterBuffer {
         self.present = [0; CAPACITY / 64];
         self.candidate = None;
         self.pending = 0;
+        self.audible = false;
         self.reset_window();
+        self.prev_window_min = i64::MAX;
+        self.backlog_waited = false;
         let len = samples.len() as i64;
         self.play = ext - self.target;
         self.end = ext + len;
@@ -507,28 +563,56 @@ impl JitterBuffer {
             // Late: grow now rather than after a second of glitches.
             let grow = (self.target - margin).min(samples_of(self.config.max_delay));
             self.pending = self.pending.max(grow);
+            self.audible = true;
         }
     }
 
     fn end_window(&mut self) {
         let min_margin = self.window_min;
         // Judge only a second in which the sender was really sending.
-        let active = self.window_packets * 4 >= self.window_pops;
+        let judged = self.window_packets * 4 >= self.window_pops && min_margin != i64::MAX;
         self.target = self.clamp_delay(2 * self.jitter16 / 16);
-        if active && self.pending == 0 && min_margin != i64::MAX {
-            let error = self.target - min_margin;
+        // A late packet's growth is left to finish; anything else is judged
+        // afresh (the margins follow every change of the play position).
+        let growing_late = self.audible && self.pending > 0;
+        if judged && !growing_late {
             let max = samples_of(self.config.max_delay);
-            if error > HYSTERESIS {
-                self.pending = error.min(max);
-            } else if error < -HYSTERESIS {
-                // Shrink back to the target (not merely into the hysteresis band).
-                self.pending = error.max(-max);
+            let waited = std::mem::take(&mut self.backlog_waited);
+            self.pending = 0;
+            self.audible = false;
+            let deficit = self.target - min_margin;
+            if deficit > HYSTERESIS {
+                self.pending = deficit.min(max);
+            } else if self.prev_window_min != i64::MAX {
+                // Shrink back to the target (not merely into the hysteresis
+                // band), by what two seconds in a row had to spare.
+                let excess = min_margin.min(self.prev_window_min) - self.target;
+                if excess > HYSTERESIS {
+                    self.pending = -excess.min(max);
+                    // A large backlog gets one window of quiet frames first;
+                    // if it had no pause to use, it is shed in sound.
+                    let large = excess >= AUDIBLE_BACKLOG;
+                    self.audible = large && waited && !self.window_quiet;
+                    self.backlog_waited = large && !self.audible;
+                }
             }
         }
+        self.prev_window_min = if judged { min_margin } else { i64::MAX };
         self.reset_window();
     }
 
+    /// The play position moved by `delay` samples more (> 0) or fewer (< 0)
+    /// than a frame: the margins measured so far move the other way.
+    fn shift_margins(&mut self, delay: i64) {
+        for m in [&mut self.window_min, &mut self.prev_window_min] {
+            if *m != i64::MAX {
+                *m += delay;
+            }
+        }
+    }
+
     fn reset_window(&mut self) {
+        self.window_quiet = false;
         self.window_min = i64::MAX;
         self.window_pops = 0;
         self.window_packets = 0;
@@ -542,37 +626,32 @@ impl JitterBuffer {
     }
 
     /// A cross-faded splice that replays (pending > 0) or skips (pending < 0)
-    /// 5–10 ms; returns the samples consumed. Needs the frame fully present;
-    /// falls back to a plain frame when the extra samples are not there.
-    fn splice(&mut self, out: &mut Frame) -> i64 {
+    /// audio; returns the samples consumed, or `None` when this frame is not
+    /// the place for one (neither quiet nor allowed in sound, or the audio
+    /// to skip is not all there). Needs the frame fully present.
+    fn splice(&mut self, out: &mut Frame) -> Option<i64> {
         let frame = FRAME_SAMPLES as i64;
-        let max = (self.pending.unsigned_abs() as usize).min(MAX_SPLICE);
-        let mut a = [0i16; FRAME_SAMPLES + MAX_SPLICE];
+        let want = (self.pending.unsigned_abs() as usize).min(MAX_QUIET_SPLICE);
+        let mut a = [0i16; FRAME_SAMPLES + MAX_QUIET_SPLICE];
         let compress = self.pending < 0;
         let available = if compress {
             // The longest fully present stretch after the frame.
             let mut n = 0;
-            while n < max && self.is_present(self.play + frame + n as i64) {
+            while n < want && self.is_present(self.play + frame + n as i64) {
                 n += 1;
             }
             n
         } else {
-            max
+            want
         };
         for (i, s) in a.iter_mut().take(FRAME_SAMPLES + available).enumerate() {
             *s = self.ring[slot(self.play + i as i64)];
         }
-        if available < MIN_SPLICE {
-            for (o, &x) in out.iter_mut().zip(&a) {
-                *o = self.concealer.good(x);
-            }
-            return frame;
-        }
         // Expansion cross-fades towards the audio k samples back, which for
         // the first k samples was already played: take those from history.
-        let mut prev = [0i16; MAX_SPLICE];
+        let mut prev = [0i16; MAX_QUIET_SPLICE];
         for (j, p) in prev.iter_mut().enumerate() {
-            *p = self.concealer.played(MAX_SPLICE - j);
+            *p = self.concealer.played(MAX_QUIET_SPLICE - j);
         }
         let other = |i: usize, k: usize| -> i16 {
             if compress {
@@ -580,41 +659,60 @@ impl JitterBuffer {
             } else if i >= k {
                 a[i - k]
             } else {
-                prev[MAX_SPLICE + i - k]
+                prev[MAX_QUIET_SPLICE + i - k]
             }
         };
-        let mut best = (f64::MIN, MIN_SPLICE);
-        for k in MIN_SPLICE..=available {
-            let (mut dot, mut energy) = (0i64, 0i64);
-            for (i, &x) in a.iter().take(FRAME_SAMPLES).enumerate() {
-                let y = i64::from(other(i, k));
-                dot += i64::from(x) * y;
-                energy += y * y;
+        // Everything the cross-fade would touch.
+        let touched = if compress {
+            energy(&a[..FRAME_SAMPLES + available])
+        } else {
+            energy(&a[..FRAME_SAMPLES]) + energy(&prev[MAX_QUIET_SPLICE - available..])
+        };
+        let quiet = touched < (FRAME_SAMPLES + available) as i64 * QUIET_RMS * QUIET_RMS;
+        self.window_quiet |= quiet;
+        let k = if quiet && available > 0 {
+            available
+        } else if self.audible && available >= MIN_SPLICE {
+            // In sound: the lag that best continues the waveform (a whole
+            // number of pitch periods for a periodic signal).
+            let mut best = (f64::MIN, MIN_SPLICE);
+            for k in MIN_SPLICE..=available.min(MAX_SPLICE) {
+                let (mut dot, mut energy) = (0i64, 0i64);
+                for (i, &x) in a.iter().take(FRAME_SAMPLES).enumerate() {
+                    let y = i64::from(other(i, k));
+                    dot += i64::from(x) * y;
+                    energy += y * y;
+                }
+                let score = if energy == 0 {
+                    0.0
+                } else {
+                    dot as f64 / (energy as f64).sqrt()
+                };
+                if score > best.0 {
+                    best = (score, k);
+                }
             }
-            let score = if energy == 0 {
-                0.0
-            } else {
-                dot as f64 / (energy as f64).sqrt()
-            };
-            if score > best.0 {
-                best = (score, k);
-            }
-        }
-        let k = best.1;
+            best.1
+        } else {
+            return None;
+        };
         for (i, o) in out.iter_mut().enumerate() {
             let w = i as i32;
             let x = (i32::from(a[i]) * (FRAME_SAMPLES as i32 - w) + i32::from(other(i, k)) * w)
                 / FRAME_SAMPLES as i32;
             *o = self.concealer.good(x as i16);
         }
+        let k = k as i64;
         if compress {
-            self.pending += k as i64;
+            self.pending += k;
             self.stats.compressed_samples += k as u64;
-            frame + k as i64
+            self.shift_margins(-k);
+            Some(frame + k)
         } else {
-            self.pending -= k as i64;
+            self.pending -= k;
             self.stats.expanded_samples += k as u64;
-            frame - k as i64
+            self.shift_margins(k);
+            Some(frame - k)
         }
     }
 
@@ -635,6 +733,11 @@ impl JitterBuffer {
     }
 }
 
+/// Sum of squares.
+fn energy(x: &[i16]) -> i64 {
+    x.iter().map(|&s| i64::from(s) * i64::from(s)).sum()
+}
+
 fn slot(t: i64) -> usize {
     t.rem_euclid(CAPACITY as i64) as usize
 }
@@ -650,6 +753,13 @@ mod tests {
     use proptest::prelude::*;
 
     const TICK: Duration = Duration::from_millis(20);
+
+    /// One fake-time origin for every tick of a test (the clock is never read
+    /// again: every `now` is this plus ticks).
+    fn epoch() -> Instant {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *EPOCH.get_or_init(Instant::now)
+    }
 
     fn fixed_delay() -> JitterConfig {
         JitterConfig {
@@ -712,16 +822,28 @@ mod tests {
         ticks: usize,
         arrive: impl Fn(usize) -> Option<u64>,
     ) -> (Vec<i16>, Vec<FrameKind>) {
-        let t0 = Instant::now();
-        let packets = ticks * 20 * 8 / sender.ptime + 10;
+        run_from(jb, sender, 0, ticks, arrive)
+    }
+
+    /// [`run`] from tick `first` on (ticks before it were run already).
+    fn run_from(
+        jb: &mut JitterBuffer,
+        sender: &Sender,
+        first: usize,
+        ticks: usize,
+        arrive: impl Fn(usize) -> Option<u64>,
+    ) -> (Vec<i16>, Vec<FrameKind>) {
+        let t0 = epoch();
+        let packets = (first + ticks) * 20 * 8 / sender.ptime + 10;
         let mut schedule: Vec<(u64, usize)> = (0..packets)
             .filter_map(|n| arrive(n).map(|ms| (ms.div_ceil(20), n)))
+            .filter(|&(tick, _)| tick >= first as u64)
             .collect();
         schedule.sort_by_key(|&(tick, _)| tick); // stable: same tick keeps order
         let mut out = Vec::new();
         let mut kinds = Vec::new();
         let mut next = 0;
-        for tick in 0..ticks as u64 {
+        for tick in first as u64..(first + ticks) as u64 {
             let now = t0 + TICK * tick as u32;
             while next < schedule.len() && schedule[next].0 <= tick {
                 let (info, samples) = sender.packet(schedule[next].1);
@@ -804,16 +926,17 @@ mod tests {
             };
             Some(sender.sent_ms(swapped))
         });
-        // Exact until the first adaptation (at 1 s the buffer grows, by a splice,
-        // because packets arrived with no margin to spare).
-        assert!(contiguous_after_start(&out[..50 * FRAME_SAMPLES]).1);
+        // Exact throughout: packets arrived with no margin to spare, but none
+        // was late, so the buffer waits for a quiet frame (never, in a ramp)
+        // to grow rather than splicing what plays fine.
+        assert!(contiguous_after_start(&out).1);
         let stats = jb.stats();
         assert_eq!(
             (stats.late, stats.concealed_samples),
             (0, FRAME_SAMPLES as u64)
         );
         assert!(stats.lost <= 1); // the very last packet is swapped past the end of the run
-        assert!(stats.expanded_samples > 0);
+        assert_eq!(stats.expanded_samples, 0);
 
         // Every packet twice, the copy one tick later.
         let mut jb = JitterBuffer::new(fixed_delay());
@@ -1110,6 +1233,121 @@ mod tests {
         assert!(jb.headroom() <= 1600 + 160, "{}", jb.headroom());
         let natural = max_step(&(0..2000).map(|t| sine(400.0, t)).collect::<Vec<_>>());
         assert!(max_step(&out[20 * FRAME_SAMPLES..]) <= 2 * natural);
+    }
+
+    /// SINAD (dB) of each 40 ms window of `out` (10 ms apart) that lies
+    /// wholly in sound (`loud` for every 10 ms of it), with its start.
+    fn sinad_in_sound(out: &[i16], freq: f64) -> Vec<(f64, usize)> {
+        let loud = |w: &[i16]| {
+            w.chunks(80)
+                .all(|c| c.iter().any(|s| s.unsigned_abs() > 5000))
+        };
+        (0..out.len().saturating_sub(320))
+            .step_by(80)
+            .filter(|&i| loud(&out[i..i + 320]))
+            .map(|i| (crate::goertzel::sinad(&out[i..i + 320], freq), i))
+            .collect()
+    }
+
+    fn worst(windows: &[(f64, usize)]) -> (f64, usize) {
+        windows
+            .iter()
+            .copied()
+            .fold((f64::INFINITY, 0), |m, x| if x.0 < m.0 { x } else { m })
+    }
+
+    #[test]
+    fn a_steady_tone_with_zero_jitter_is_never_spliced() {
+        // 5 s of a 1004 Hz tone at a steady 20 ms, with the default tuning:
+        // the 40 ms start is above the 20 ms target, but it is no backlog.
+        // Also with the arrivals slipping by a tick now and then (a room
+        // reads its sockets at its ticks, and the two clocks' phases meet):
+        // those packets are still in time, so nothing grows either.
+        for slips in [false, true] {
+            let mut jb = JitterBuffer::default();
+            let sender = Sender {
+                ssrc: Ssrc(7),
+                seq0: 0,
+                ts0: 0,
+                ptime: 160,
+                signal: |t| sine(1004.0, t),
+            };
+            let (out, _) = run(&mut jb, &sender, 250, |n| {
+                Some(sender.sent_ms(n) + if slips && n % 37 == 5 { 20 } else { 0 })
+            });
+            // After the 40 ms start and the 5 ms fade-in.
+            let windows = sinad_in_sound(&out[4 * FRAME_SAMPLES..], 1004.0);
+            assert!(windows.len() > 450);
+            let (db, at) = worst(&windows);
+            assert!(db >= 35.0, "slips {slips}: {db:.1} dB at sample {at}");
+            let stats = jb.stats();
+            assert_eq!(
+                (stats.compressed_samples, stats.expanded_samples, stats.late),
+                (0, 0, 0),
+                "{stats:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn after_a_burst_the_delay_comes_back_down_in_pauses_or_by_periods() {
+        // Up to 20 ms of jitter; at 2 s the network stalls for 300 ms and
+        // then delivers everything at once. Talkspurts (600 ms of tone, 400
+        // ms of silence) shed the backlog in the pauses, the tone whole
+        // untouched; a continuous tone sheds it a pitch period at a time.
+        let delays: Vec<u64> = {
+            let mut seed = 7;
+            (0..2000).map(|_| lcg(&mut seed) % 20).collect()
+        };
+        let arrive = |n: usize| {
+            let sent = n as u64 * 20;
+            Some(if (2000..2300).contains(&sent) {
+                2300
+            } else {
+                sent + delays[n]
+            })
+        };
+        for talkspurts in [true, false] {
+            let mut jb = JitterBuffer::default();
+            let sender = Sender {
+                ssrc: Ssrc(8),
+                seq0: 0,
+                ts0: 0,
+                ptime: 160,
+                signal: if talkspurts {
+                    |t| if t % 8000 < 4800 { sine(1004.0, t) } else { 0 }
+                } else {
+                    |t| sine(1004.0, t)
+                },
+            };
+            let mut peak = 0;
+            let mut out = Vec::new();
+            let mut headroom = Vec::new();
+            for _ in 0..10 {
+                let (o, _) = run_from(&mut jb, &sender, out.len() / FRAME_SAMPLES, 50, arrive);
+                out.extend_from_slice(&o);
+                headroom.push(jb.headroom());
+                peak = peak.max(jb.headroom());
+            }
+            let stats = jb.stats();
+            assert!(
+                stats.late > 0 && stats.expanded_samples >= 1000,
+                "{stats:?}"
+            );
+            assert!(peak >= 1000, "{headroom:?}");
+            // Back to within the target's reach in the last seconds.
+            assert!(headroom[7..].iter().all(|&h| h <= 480), "{headroom:?}");
+            assert!(stats.compressed_samples >= 1000, "{stats:?}");
+            if talkspurts {
+                // Every stretch of tone, outside the stall, plays clean.
+                let windows: Vec<(f64, usize)> = sinad_in_sound(&out, 1004.0)
+                    .into_iter()
+                    .filter(|&(_, i)| i >= 4 * FRAME_SAMPLES && !(15_000..22_000).contains(&i))
+                    .collect();
+                let (db, at) = worst(&windows);
+                assert!(db >= 35.0, "{db:.1} dB at sample {at}");
+            }
+        }
     }
 
     #[test]

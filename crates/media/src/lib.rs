@@ -12,10 +12,11 @@
 //! | [`g711`] | μ-law and A-law |
 //! | [`dtmf`] | RFC 4733 telephone events, one report per key press |
 //! | [`jitter`] | adaptive playout buffer with loss concealment |
-//! | [`mixer`] | mix-minus with saturation |
+//! | [`mixer`] | mix-minus |
+//! | [`limiter`] | each listener's mix turned down when loud (soft knee), bit-exact when not |
 //! | [`source`], [`tone`], [`hold_music`] | what legs hear besides each other |
 //! | [`decode`] | WAV/MP3 bytes (from `<Play>`) to 8 kHz mono |
-//! | [`goertzel`] | tone detection (in-band DTMF; `tone_fraction` and `rms` for tests only, feature `test-util`) |
+//! | [`goertzel`] | tone detection (in-band DTMF; `tone_fraction`, `rms` and `sinad` for tests only, feature `test-util`) |
 //! | [`inband`] | in-band DTMF: key presses heard in decoded audio |
 //! | [`talker`] | who is speaking (energy, hysteresis, hangover), for speaker events |
 //! | [`room`] | [`MediaRoom`], which ties them together per conference |
@@ -82,6 +83,7 @@ pub mod hold_music;
 pub mod inband;
 pub mod jitter;
 mod latch;
+pub mod limiter;
 pub mod mixer;
 mod plc;
 mod resample;

@@ -2,15 +2,17 @@
 //!
 //! Each tick the contributing frames are added once into an `i32` total
 //! (no overflow: 2^16 full-scale legs would be needed to wrap it); each
-//! listener's output is then `total - own`, saturated to `i16`. That is O(N)
-//! per tick instead of the O(N²) of summing "all but me" for each listener,
-//! and because the subtraction happens before saturation, a listener never
-//! hears even a clipped trace of itself. The mixer owns its accumulator, so a
-//! tick allocates nothing.
+//! listener's output is then `total - own`, passed through that listener's
+//! [`Limiter`] into `i16` (turned down when loud, bit-exact below the knee).
+//! That is O(N) per tick instead of the O(N²) of summing "all but me" for
+//! each listener, and because the subtraction happens before the limiter, a
+//! listener never hears even a limited trace of itself. The mixer owns its
+//! accumulator, so a tick allocates nothing.
 //!
 //! Who contributes (not muted, not held, room started, audio present) is the
 //! room's decision; the mixer only adds and subtracts.
 
+use crate::limiter::Limiter;
 use crate::{FRAME_SAMPLES, Frame};
 
 /// One tick's accumulator.
@@ -46,10 +48,14 @@ impl Mixer {
         }
     }
 
-    /// Writes `total - own` into `out`, saturated to 16 bits. Pass `None` for
-    /// a listener that contributed nothing this tick (muted, silent, or
-    /// someone who only listens).
-    pub fn output_minus(&self, own: Option<&Frame>, out: &mut Frame) {
+    /// Writes `total - own` into `out` through the listener's `limiter`.
+    /// Pass `None` for a listener that contributed nothing this tick (muted,
+    /// silent, or someone who only listens).
+    pub fn output_minus(&self, own: Option<&Frame>, limiter: &mut Limiter, out: &mut Frame) {
+        // The common case first: the mix saturated into `out` (as it was
+        // before the limiter), kept if the limiter would pass it unchanged.
+        // Saturation changes nothing within the knee, so the saturated
+        // frame's own peak says whether it is within it.
         match own {
             Some(own) => {
                 for ((o, &t), &s) in out.iter_mut().zip(&self.total).zip(own) {
@@ -62,6 +68,18 @@ impl Mixer {
                 }
             }
         }
+        let low = out.iter().copied().min().unwrap_or(0);
+        let high = out.iter().copied().max().unwrap_or(0);
+        if limiter.passes(low.unsigned_abs().max(high.unsigned_abs()).into()) {
+            return;
+        }
+        let mut mix = self.total;
+        if let Some(own) = own {
+            for (m, &s) in mix.iter_mut().zip(own) {
+                *m -= i32::from(s);
+            }
+        }
+        limiter.frame(&mix, out);
     }
 
     /// Adds `extra` on top of an output already written, saturating (for
@@ -114,6 +132,7 @@ mod tests {
             })
             .collect();
         let mut mixer = Mixer::new();
+        let mut limiters = [Limiter::new(); 3];
         let mut outputs = vec![Vec::new(); 3];
         for tick in 0..ticks {
             let inputs: Vec<Frame> = sources.iter_mut().map(Sine::next).collect();
@@ -126,7 +145,7 @@ mod tests {
             for (leg, out) in outputs.iter_mut().enumerate() {
                 let own = (!muted(tick, leg)).then_some(&inputs[leg]);
                 let mut frame = [0; FRAME_SAMPLES];
-                mixer.output_minus(own, &mut frame);
+                mixer.output_minus(own, &mut limiters[leg], &mut frame);
                 out.push(frame);
             }
         }
@@ -167,26 +186,30 @@ mod tests {
     }
 
     #[test]
-    fn clipping_saturates_instead_of_wrapping() {
+    fn a_loud_sum_is_limited_instead_of_clipped_or_wrapped() {
+        use crate::limiter::CEILING;
         let mut mixer = Mixer::new();
+        let mut limiter = Limiter::new();
         let loud = [i16::MAX; FRAME_SAMPLES];
         let quiet_neg = [i16::MIN; FRAME_SAMPLES];
         mixer.add(&loud);
         mixer.add(&loud);
         let mut out = [0; FRAME_SAMPLES];
-        mixer.output_minus(None, &mut out);
-        assert!(out.iter().all(|&s| s == i16::MAX));
-        // Minus own: exactly the other leg, not a clipped remainder.
-        mixer.output_minus(Some(&loud), &mut out);
-        assert!(out.iter().all(|&s| s == i16::MAX));
+        mixer.output_minus(None, &mut limiter, &mut out);
+        assert!(out.iter().all(|&s| s > 0 && i32::from(s) <= CEILING));
+        // Minus own: exactly the other leg, limited like any full-scale voice.
+        let mut limiter = Limiter::new();
+        mixer.output_minus(Some(&loud), &mut limiter, &mut out);
+        assert!(out.iter().all(|&s| s > 27_000 && i32::from(s) <= CEILING));
         mixer.clear();
         mixer.add(&quiet_neg);
         mixer.add(&quiet_neg);
         mixer.add(&quiet_neg);
-        mixer.output_minus(Some(&quiet_neg), &mut out);
-        assert!(out.iter().all(|&s| s == i16::MIN));
-        // Two full-scale sines in phase: a listener gets the clamped sum, with
-        // the sign of the input on every sample (a wrap would flip it).
+        mixer.output_minus(Some(&quiet_neg), &mut limiter, &mut out);
+        assert!(out.iter().all(|&s| s < 0 && i32::from(s) >= -CEILING));
+        // Two full-scale sines in phase: a listener gets the wave turned
+        // down (one gain for the whole frame once the first peak has set
+        // it), with the sign of the input on every sample (a wrap would flip it).
         let mut sine = Sine {
             freq: 400.0,
             amplitude: 32767.0,
@@ -196,14 +219,40 @@ mod tests {
         mixer.clear();
         mixer.add(&wave);
         mixer.add(&wave);
-        mixer.output_minus(None, &mut out);
+        let mut limiter = Limiter::new();
+        mixer.output_minus(None, &mut limiter, &mut out);
         for (&o, &w) in out.iter().zip(&wave) {
-            assert_eq!(o, (2 * i32::from(w)).clamp(-32768, 32767) as i16);
             assert_eq!(o.signum(), w.signum());
+            assert!(i32::from(o).abs() <= CEILING);
         }
-        assert!(out.contains(&i16::MAX) && out.contains(&i16::MIN));
+        assert!(tone_fraction(&out[20..], 400.0) > 0.99);
         let mut out = [7; FRAME_SAMPLES];
         Mixer::overlay(&mut out, &[i16::MAX; FRAME_SAMPLES]);
         assert!(out.iter().all(|&s| s == i16::MAX));
+    }
+
+    #[test]
+    fn a_mix_within_the_knee_is_the_exact_sum() {
+        let outputs = run(50, 8000.0, |_, _| false);
+        let mut sources: Vec<Sine> = TONES
+            .iter()
+            .map(|&freq| Sine {
+                freq,
+                amplitude: 8000.0,
+                n: 0,
+            })
+            .collect();
+        for tick in 0..50 {
+            let inputs: Vec<Frame> = sources.iter_mut().map(Sine::next).collect();
+            for (leg, out) in outputs.iter().enumerate() {
+                for (i, &o) in out[tick].iter().enumerate() {
+                    let expected: i32 = (0..3)
+                        .filter(|&other| other != leg)
+                        .map(|other| i32::from(inputs[other][i]))
+                        .sum();
+                    assert_eq!(i32::from(o), expected);
+                }
+            }
+        }
     }
 }

@@ -55,6 +55,7 @@ use crate::jitter::{
     FrameKind, JitterBuffer, JitterConfig, JitterStats, MAX_PACKET_SAMPLES, PacketInfo, Push,
 };
 use crate::latch::{Latch, Verdict};
+use crate::limiter::Limiter;
 use crate::mixer::Mixer;
 use crate::rtcp::{ReportBlock, RtcpPacket, RtcpPackets, SenderInfo, write_report};
 use crate::rtp::{
@@ -228,6 +229,10 @@ pub struct LegStats {
     pub concealed_samples: u64,
     /// Jitter buffer resynchronisations (sender restarts, SSRC changes).
     pub resyncs: u64,
+    /// Samples of playout delay the jitter buffer added and removed (its
+    /// adaptation; each one a hold, a quiet stretch or a pitch period).
+    pub expanded_samples: u64,
+    pub compressed_samples: u64,
 }
 
 impl LegStats {
@@ -249,6 +254,8 @@ impl LegStats {
         self.decode_errors += o.decode_errors;
         self.dtmf_digits += o.dtmf_digits;
         self.concealed_samples += o.concealed_samples;
+        self.expanded_samples += o.expanded_samples;
+        self.compressed_samples += o.compressed_samples;
         self.resyncs += o.resyncs;
     }
 }
@@ -300,6 +307,8 @@ struct Leg {
     coaches: bool,
     /// Whether it speaks (measured while the room detects talkers).
     talker: Talker,
+    /// Turns this leg's mix down when it is loud (its own: each leg's mix differs).
+    limiter: Limiter,
     seq: SeqNo,
     ts: RtpTimestamp,
     marker_next: bool,
@@ -462,6 +471,8 @@ impl Leg {
             duplicate,
             concealed_samples,
             resyncs,
+            expanded_samples,
+            compressed_samples,
             ..
         } = self.jitter.stats();
         LegStats {
@@ -470,6 +481,8 @@ impl Leg {
             duplicate,
             concealed_samples,
             resyncs,
+            expanded_samples,
+            compressed_samples,
             ..self.stats
         }
     }
@@ -553,6 +566,7 @@ impl MediaRoom {
             contributes: false,
             coaches: false,
             talker: Talker::new(),
+            limiter: Limiter::new(),
             seq: config.initial_seq,
             ts: config.initial_ts,
             marker_next: true,
@@ -854,8 +868,11 @@ impl MediaRoom {
                     Mixer::overlay(&mut frame, &beep);
                 }
             } else {
-                self.mixer
-                    .output_minus(leg.contributes.then_some(&leg.input), &mut frame);
+                self.mixer.output_minus(
+                    leg.contributes.then_some(&leg.input),
+                    &mut leg.limiter,
+                    &mut frame,
+                );
                 if coached_by {
                     Mixer::overlay(&mut frame, &coached);
                 }

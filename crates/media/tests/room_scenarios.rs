@@ -425,8 +425,43 @@ fn wait_sources_can_be_silence_or_a_file_that_ends() {
     assert!(s.phones[1].recent(20).iter().all(|&x| x == 0));
 }
 
+/// −3 dBFS, as a peak amplitude.
+const MINUS_3_DBFS: f64 = 23_197.0;
+/// The largest magnitude μ-law decodes to: a sample there is at full scale.
+const MU_LAW_FULL_SCALE: u16 = 32_124;
+
+fn full_scale_fraction(heard: &[i16]) -> f64 {
+    let pinned = heard
+        .iter()
+        .filter(|x| x.unsigned_abs() >= MU_LAW_FULL_SCALE)
+        .count();
+    pinned as f64 / heard.len() as f64
+}
+
+/// Whether every sample of `heard` that the reference puts well away from
+/// zero has the reference's sign (a wrap flips it), at the best alignment
+/// (`reference` is longer than `heard`: the extra is the lags tried).
+fn no_wrap(heard: &[i16], reference: &[f64]) -> Result<(), String> {
+    let lag = (0..reference.len() - heard.len())
+        .max_by_key(|&lag| {
+            heard
+                .iter()
+                .zip(&reference[lag..])
+                .map(|(&a, &b)| (f64::from(a) * b) as i64)
+                .sum::<i64>()
+        })
+        .unwrap();
+    let big = reference.iter().fold(0.0f64, |m, x| m.max(x.abs())) / 4.0;
+    for (k, (&a, &b)) in heard.iter().zip(&reference[lag..]).enumerate() {
+        if b.abs() > big && f64::from(a).signum() != b.signum() {
+            return Err(format!("sample {k} wrapped: {a} vs {b}"));
+        }
+    }
+    Ok(())
+}
+
 #[test]
-fn two_full_scale_legs_saturate_a_listener_instead_of_wrapping() {
+fn two_full_scale_legs_are_limited_for_a_listener_not_clipped_or_wrapped() {
     let mut loud_a = Phone::new(1, Codec::Pcmu, 20, 400.0);
     let mut loud_b = Phone::new(2, Codec::Pcmu, 20, 400.0);
     loud_a.amplitude = 32_000.0;
@@ -436,34 +471,116 @@ fn two_full_scale_legs_saturate_a_listener_instead_of_wrapping() {
     let mut s = Scenario::new(vec![loud_a, loud_b, listener]);
     s.run(40);
     let heard = s.phones[2].recent(20);
-    // The phones' waves are in phase, so the sum is the wave doubled and clipped:
-    // the peaks sit at the largest μ-law value, and no sample has the wrong sign.
+    // The phones' waves are in phase, so the sum is the wave doubled: the
+    // limiter turns it down to a clean sine under full scale.
+    assert_eq!(full_scale_fraction(&heard), 0.0);
     let peak = heard.iter().map(|x| x.unsigned_abs()).max().unwrap();
-    assert_eq!(peak, 32_124);
-    let clipped = heard.iter().filter(|x| x.unsigned_abs() == 32_124).count();
-    assert!(clipped > heard.len() / 3, "{clipped}");
-    // Find the alignment with a reference wave and check every sign agrees.
-    let reference: Vec<i16> = (0..heard.len() as u64 + 40)
-        .map(|n| s.phones[0].sample(n))
+    assert!(peak > 29_000, "{peak}");
+    let reference: Vec<f64> = (0..heard.len() as u64 + 40)
+        .map(|n| f64::from(s.phones[0].sample(n)))
         .collect();
-    let lag = (0..20)
-        .max_by_key(|&lag| {
-            heard
-                .iter()
-                .zip(&reference[lag..])
-                .map(|(&a, &b)| i64::from(a) * i64::from(b))
-                .sum::<i64>()
-        })
-        .unwrap();
-    for (k, (&a, &b)) in heard.iter().zip(&reference[lag..]).enumerate() {
-        if b.unsigned_abs() > 3000 {
-            assert_eq!(a.signum(), b.signum(), "sample {k} wrapped: {a} vs {b}");
-        }
-    }
-    // Each loud leg hears just the other, a clean sine (clipping would add harmonics).
+    no_wrap(&heard, &reference).unwrap();
+    assert!(tone_fraction(&heard, 400.0) > 0.99);
+    // Each loud leg hears just the other, a clean sine.
     let x = tone_fraction(&s.phones[0].recent(20), 400.0);
     assert!(x > 0.99, "{x}");
-    assert!(tone_fraction(&heard, 400.0) < 0.98);
+}
+
+#[test]
+fn five_talkers_at_minus_3_dbfs_reach_a_listener_clean_and_under_full_scale() {
+    const FREQS: [f64; 5] = [350.0, 450.0, 620.0, 830.0, 1100.0];
+    let mut phones: Vec<Phone> = FREQS
+        .iter()
+        .enumerate()
+        .map(|(i, &freq)| {
+            let mut p = Phone::new(i as u64 + 1, Codec::Pcmu, 20, freq);
+            p.amplitude = MINUS_3_DBFS;
+            p
+        })
+        .collect();
+    let mut listener = Phone::new(6, Codec::Pcmu, 20, 1500.0);
+    listener.amplitude = 0.0;
+    phones.push(listener);
+    let mut s = Scenario::new(phones);
+    s.run(250);
+    // The last 4 s, after the start-up.
+    let heard = s.phones[5].recent(200);
+    let pinned = full_scale_fraction(&heard);
+    assert!(pinned <= 0.01, "{:.1} % at full scale", 100.0 * pinned);
+    // What was sent over the same 4 s, from up to 100 ms (a whole period of
+    // the five tones) before.
+    let first = 50 * FRAME_SAMPLES as u64 - 800;
+    let reference: Vec<f64> = (first..first + heard.len() as u64 + 800)
+        .map(|n| s.phones[..5].iter().map(|p| f64::from(p.sample(n))).sum())
+        .collect();
+    no_wrap(&heard, &reference).unwrap();
+    // Every voice is still there, at about the same share.
+    for &freq in &FREQS {
+        let f = tone_fraction(&heard, freq);
+        assert!((0.15..0.25).contains(&f), "{freq} Hz: {f}");
+    }
+    // Each talker hears the other four the same way.
+    for (i, p) in s.phones[..5].iter().enumerate() {
+        let heard = p.recent(200);
+        let pinned = full_scale_fraction(&heard);
+        assert!(pinned <= 0.01, "talker {i}: {:.1} %", 100.0 * pinned);
+        assert!(tone_fraction(&heard, FREQS[i]) < 1e-3);
+    }
+}
+
+#[test]
+fn a_quiet_room_is_mixed_bit_exact() {
+    // Three voices at −12 dBFS: every listener hears exactly the μ-law sum
+    // of what the others sent, as before there was a limiter.
+    let mut s = Scenario::new(
+        TONES
+            .iter()
+            .enumerate()
+            .map(|(i, &freq)| {
+                let mut p = Phone::new(i as u64 + 1, Codec::Pcmu, 20, freq);
+                p.amplitude = 8000.0;
+                p
+            })
+            .collect(),
+    );
+    s.run(60);
+    // Every phone's packets are played with the same delay, so the sum is
+    // aligned per sample at one lag, found first.
+    let sent: Vec<Vec<i16>> = s
+        .phones
+        .iter()
+        .map(|p| {
+            (0..60 * FRAME_SAMPLES as u64)
+                .map(|n| Codec::Pcmu.decode(Codec::Pcmu.encode(p.sample(n))))
+                .collect()
+        })
+        .collect();
+    for (i, p) in s.phones.iter().enumerate() {
+        let heard = p.recent(40);
+        let start = 20 * FRAME_SAMPLES;
+        let lag = (0..3 * FRAME_SAMPLES)
+            .find(|&lag| {
+                (0..FRAME_SAMPLES).all(|k| {
+                    let sum: i32 = (0..3)
+                        .filter(|&o| o != i)
+                        .map(|o| i32::from(sent[o][start - lag + k]))
+                        .sum();
+                    Codec::Pcmu.decode(Codec::Pcmu.encode(sum as i16)) == heard[k]
+                })
+            })
+            .expect("the exact sum, at some alignment");
+        for (k, &h) in heard.iter().enumerate() {
+            let sum: i32 = (0..3)
+                .filter(|&o| o != i)
+                .map(|o| i32::from(sent[o][start - lag + k]))
+                .sum();
+            assert_eq!(
+                Codec::Pcmu.decode(Codec::Pcmu.encode(sum as i16)),
+                h,
+                "leg {i} sample {k}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -1044,4 +1161,43 @@ fn announcements_play_over_the_mix_to_one_leg_or_all_and_report_their_end() {
         .filter(|e| matches!(e, MediaEvent::AnnouncementEnded { .. }))
         .collect();
     assert_eq!(ended, vec![MediaEvent::AnnouncementEnded { leg: None }]);
+}
+/// SINAD (dB) of `freq` in each 40 ms window of `heard`, stepping by 10 ms.
+fn sinad_windows(heard: &[i16], freq: f64) -> Vec<f64> {
+    heard
+        .windows(320)
+        .step_by(80)
+        .map(|w| media::goertzel::sinad(w, freq))
+        .collect()
+}
+
+#[test]
+fn a_steady_tone_is_never_spliced_with_zero_jitter() {
+    // A 1004 Hz test tone at −10 dBFS sent at a perfectly steady 20 ms,
+    // heard by a silent listener for 5 s: nothing to adapt, so nothing may
+    // be cut. μ-law alone bounds SINAD near 37 dB (the room adds nothing:
+    // a lone voice passes bit-exact, and re-encoding a decoded μ-law value
+    // gives the same code).
+    let mut talker = Phone::new(1, Codec::Pcmu, 20, 1004.0);
+    talker.amplitude = 10_362.0;
+    let mut listener = Phone::new(2, Codec::Pcmu, 20, 1500.0);
+    listener.amplitude = 0.0;
+    let mut s = Scenario::new(vec![talker, listener]);
+    s.run(250);
+    // From the first tick with the tone fully present.
+    let heard = s.phones[1].recent(245);
+    let windows = sinad_windows(&heard, 1004.0);
+    let (worst, at) = windows
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (x, i))
+        .fold((f64::INFINITY, 0), |m, x| if x.0 < m.0 { x } else { m });
+    assert!(
+        worst >= 35.0,
+        "SINAD {worst:.1} dB in the window at {} ms",
+        100 + at * 10
+    );
+    let stats = s.room.leg_stats(LegId(1)).unwrap();
+    assert_eq!(stats.compressed_samples, 0, "{stats:?}");
+    assert_eq!(stats.expanded_samples, 0, "{stats:?}");
 }

@@ -67,6 +67,8 @@ pub(crate) fn tone_measure(samples: &[i16], freq_hz: u32) -> (f64, f64) {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Mode {
     Tone(u32),
+    /// A tone at another peak amplitude than [`TONE_AMPLITUDE`].
+    ToneAt(u32, f64),
     /// Two tones at once, each at half the level (an in-band DTMF key).
     Tones(u32, u32),
     Silence,
@@ -532,10 +534,14 @@ async fn send_loop(
                     talking = false;
                 }
                 Mode::Silence => pcm.fill(0),
-                Mode::Tone(freq) => {
+                Mode::Tone(freq) | Mode::ToneAt(freq, _) => {
+                    let amplitude = match mode {
+                        Mode::ToneAt(_, amplitude) => amplitude,
+                        _ => TONE_AMPLITUDE,
+                    };
                     let step = std::f64::consts::TAU * f64::from(freq) / 8000.0;
                     for s in &mut pcm {
-                        *s = (TONE_AMPLITUDE * phase.sin()) as i16;
+                        *s = (amplitude * phase.sin()) as i16;
                         phase = (phase + step) % std::f64::consts::TAU;
                     }
                 }

@@ -328,6 +328,13 @@ impl PhoneCall {
         self.media.set_mode(Mode::Tone(freq_hz));
     }
 
+    /// Sends a continuous sine tone of peak `amplitude` (in sample units,
+    /// clamped to full scale: 23 197 is −3 dBFS), from the next 20 ms tick on.
+    pub fn send_tone_at(&self, freq_hz: u32, amplitude: f64) {
+        self.media
+            .set_mode(Mode::ToneAt(freq_hz, amplitude.clamp(0.0, 32_767.0)));
+    }
+
     /// Sends two tones at once, from the next 20 ms tick on: `send_tones(941,
     /// 1209)` is `*` pressed as in-band DTMF, for as long as it lasts.
     pub fn send_tones(&self, low_hz: u32, high_hz: u32) {

@@ -8,8 +8,9 @@
 //! of their own (41xxx calls, 42xxx/44xxx rooms, 43xxx metrics and webhook
 //! faults, 46xxx sip_guard, 47xxx addresses, 48xxx offers, 49xxx
 //! media_field, 50xxx control, 510xx–512xx and 514xx gather, 513xx
-//! conference_attrs, 52xxx dialout, 53xxx callbacks, 551xx coach, 57xxx
-//! dashboard, 319xx sip_tcp), since they all run in one process at once.
+//! conference_attrs, 52xxx dialout, 53xxx callbacks, 551xx coach, 56xxx
+//! loud_mix, 57xxx dashboard, 319xx sip_tcp), since they all run in one
+//! process at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -26,6 +27,7 @@ mod dashboard;
 mod dialout;
 mod gather;
 mod isolation;
+mod loud_mix;
 mod media_field;
 mod metrics;
 mod offers;
