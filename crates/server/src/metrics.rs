@@ -53,6 +53,8 @@ const WEBHOOK_BUCKETS: [f64; 12] = [
 ];
 
 type StatusLabel = [(&'static str, &'static str); 1];
+/// A mix thread's index (`thread="0"`).
+type ThreadLabel = [(&'static str, String); 1];
 const INIT: StatusLabel = [("status", "init")];
 const IN_PROGRESS: StatusLabel = [("status", "in-progress")];
 
@@ -78,6 +80,9 @@ pub struct Metrics {
     rtcp_peer_lost: Counter,
     mix_tick: Histogram,
     mix_ticks_late: Counter,
+    mix_thread_rooms: Family<ThreadLabel, Gauge>,
+    mix_thread_legs: Family<ThreadLabel, Gauge>,
+    mix_thread_ticks_late: Family<ThreadLabel, Counter>,
     webhook: Histogram,
     webhook_failures: Counter,
     status_callbacks_dropped: Counter,
@@ -203,6 +208,24 @@ impl Metrics {
             "Room ticks that began more than 10 ms (half a tick) after they were due",
             mix_ticks_late.clone(),
         );
+        let mix_thread_rooms = Family::default();
+        registry.register(
+            "mix_thread_rooms",
+            "Live rooms on each mix thread (--mix-threads)",
+            mix_thread_rooms.clone(),
+        );
+        let mix_thread_legs = Family::default();
+        registry.register(
+            "mix_thread_legs",
+            "Legs in the rooms of each mix thread",
+            mix_thread_legs.clone(),
+        );
+        let mix_thread_ticks_late = Family::default();
+        registry.register(
+            "mix_thread_ticks_late",
+            "Ticks of each mix thread's rooms that began more than 10 ms after they were due",
+            mix_thread_ticks_late.clone(),
+        );
         let webhook = Histogram::new(WEBHOOK_BUCKETS);
         registry.register_with_unit(
             "webhook",
@@ -257,6 +280,9 @@ impl Metrics {
             rtcp_peer_lost,
             mix_tick,
             mix_ticks_late,
+            mix_thread_rooms,
+            mix_thread_legs,
+            mix_thread_ticks_late,
             webhook,
             webhook_failures,
             status_callbacks_dropped,
@@ -305,11 +331,25 @@ impl Metrics {
         self.sip_forbidden.inc();
     }
 
-    /// One room tick took `took` and began `late_by` after it was due.
-    pub(crate) fn tick_done(&self, took: Duration, late_by: Duration) {
+    /// Mix thread `thread`'s rooms and legs gauges and late-tick counter,
+    /// shown from now on (at zero). The thread keeps these handles, so its
+    /// rooms never look the family up again.
+    pub(crate) fn mix_thread(&self, thread: usize) -> (Gauge, Gauge, Counter) {
+        let label = [("thread", thread.to_string())];
+        (
+            self.mix_thread_rooms.get_or_create_owned(&label),
+            self.mix_thread_legs.get_or_create_owned(&label),
+            self.mix_thread_ticks_late.get_or_create_owned(&label),
+        )
+    }
+
+    /// One room tick took `took` and began `late_by` after it was due; a
+    /// late one counts in `thread_late` too (its mix thread's counter).
+    pub(crate) fn tick_done(&self, took: Duration, late_by: Duration, thread_late: &Counter) {
         self.mix_tick.observe(took.as_secs_f64());
         if late_by > LATE_TICK {
             self.mix_ticks_late.inc();
+            thread_late.inc();
         }
     }
 
@@ -516,8 +556,13 @@ mod tests {
         let second = metrics.call_answered();
         drop(first);
         metrics.call_failed();
-        metrics.tick_done(Duration::from_micros(80), Duration::ZERO);
-        metrics.tick_done(Duration::from_millis(25), Duration::from_millis(11));
+        let (_, _, thread_late) = metrics.mix_thread(1);
+        metrics.tick_done(Duration::from_micros(80), Duration::ZERO, &thread_late);
+        metrics.tick_done(
+            Duration::from_millis(25),
+            Duration::from_millis(11),
+            &thread_late,
+        );
         metrics.webhook_done(Duration::from_millis(30), true);
         metrics.webhook_done(Duration::from_secs(3), false);
         let text = render(&metrics);
@@ -534,6 +579,11 @@ mod tests {
             1.0
         );
         assert_eq!(value(&text, "confab_mix_ticks_late_total"), 1.0);
+        assert_eq!(
+            value(&text, r#"confab_mix_thread_ticks_late_total{thread="1"}"#),
+            1.0
+        );
+        assert_eq!(value(&text, r#"confab_mix_thread_rooms{thread="1"}"#), 0.0);
         assert_eq!(value(&text, "confab_webhook_seconds_count"), 2.0);
         assert_eq!(value(&text, "confab_webhook_failures_total"), 1.0);
         metrics.status_callback_dropped();
