@@ -27,12 +27,15 @@
 //! unauthenticated, like `/healthz`, and reports aggregates only.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use conference::Event;
 use media::{LegStats, TICK};
 use model::{ConferenceSid, ConferenceStatus};
-use prometheus_client::encoding::prometheus_text;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet, prometheus_text};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -78,7 +81,7 @@ pub struct Metrics {
     rtcp_sent: Counter,
     rtcp_malformed: Counter,
     rtcp_peer_lost: Counter,
-    mix_tick: Histogram,
+    mix_tick: TickHistogram,
     mix_ticks_late: Counter,
     mix_thread_rooms: Family<ThreadLabel, Gauge>,
     mix_thread_legs: Family<ThreadLabel, Gauge>,
@@ -195,7 +198,7 @@ impl Metrics {
             "Packets of ours the legs' peers reported lost in their RTCP reports",
             rtcp_peer_lost.clone(),
         );
-        let mix_tick = Histogram::new(TICK_BUCKETS);
+        let mix_tick = TickHistogram::default();
         registry.register_with_unit(
             "mix_tick",
             "Time one room's 20 ms tick took: read its legs' sockets, mix, send",
@@ -346,7 +349,7 @@ impl Metrics {
     /// One room tick took `took` and began `late_by` after it was due; a
     /// late one counts in `thread_late` too (its mix thread's counter).
     pub(crate) fn tick_done(&self, took: Duration, late_by: Duration, thread_late: &Counter) {
-        self.mix_tick.observe(took.as_secs_f64());
+        self.mix_tick.observe(took);
         if late_by > LATE_TICK {
             self.mix_ticks_late.inc();
             thread_late.inc();
@@ -392,6 +395,55 @@ impl api::MetricsSource for Metrics {
             content_type: prometheus_text::CONTENT_TYPE,
             body,
         })
+    }
+}
+
+/// The mix tick histogram ([`TICK_BUCKETS`]), in atomics: every room of
+/// every mix thread observes its ticks here, and `prometheus-client`'s
+/// `Histogram` takes a mutex to observe that `/metrics` also holds while it
+/// renders, which a tick must never wait for. A scrape reads each bucket
+/// once and counts their sum, so its buckets and count always agree (its
+/// sum may miss a tick being observed).
+#[derive(Debug, Clone, Default)]
+struct TickHistogram(Arc<TickCounts>);
+
+#[derive(Debug, Default)]
+struct TickCounts {
+    /// Ticks in each bucket (not cumulative), the last one past them all.
+    buckets: [AtomicU64; TICK_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl TickHistogram {
+    fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = TICK_BUCKETS
+            .iter()
+            .position(|&le| seconds <= le)
+            .unwrap_or(TICK_BUCKETS.len());
+        if let Some(counter) = self.0.buckets.get(bucket) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.0.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl EncodeMetric for TickHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let buckets: Vec<(f64, u64)> = TICK_BUCKETS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(self.0.buckets.iter().map(|b| b.load(Ordering::Relaxed)))
+            .collect();
+        let count = buckets.iter().map(|&(_, n)| n).sum();
+        let sum = Duration::from_nanos(self.0.sum_nanos.load(Ordering::Relaxed)).as_secs_f64();
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
@@ -578,6 +630,11 @@ mod tests {
             value(&text, r#"confab_mix_tick_seconds_bucket{le="0.02"}"#),
             1.0
         );
+        assert_eq!(
+            value(&text, r#"confab_mix_tick_seconds_bucket{le="+Inf"}"#),
+            2.0
+        );
+        assert!((value(&text, "confab_mix_tick_seconds_sum") - 0.025_08).abs() < 1e-9);
         assert_eq!(value(&text, "confab_mix_ticks_late_total"), 1.0);
         assert_eq!(
             value(&text, r#"confab_mix_thread_ticks_late_total{thread="1"}"#),
