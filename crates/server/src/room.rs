@@ -21,9 +21,10 @@
 //! runtime's: a tick that falls due is not queued behind API requests,
 //! webhooks and SIP on the main runtime's workers (under an API flood it
 //! was, and ticks came late). A room is placed on one of them when it is
-//! spawned and stays there; it counts its legs in that thread's load. A leg's socket is a plain non-blocking
-//! `std::net::UdpSocket` while it is in a room, so a tick's reads depend on
-//! no reactor either: the tick's own `recv_from` finds what has arrived.
+//! spawned and stays there; it counts its legs in that thread's load. A
+//! leg's socket is a plain non-blocking `std::net::UdpSocket` while it is
+//! in a room, so a tick's reads depend on no reactor either: the tick's own
+//! `recv_from` finds what has arrived.
 
 use std::collections::HashMap;
 use std::io;
