@@ -100,6 +100,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CONFAB_ROOM_CAPACITY", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
     pub room_capacity: u32,
 
+    /// Threads that mix rooms, each room on one of them for its whole life
+    /// (placed on the one with the fewest legs). Default: the number of
+    /// cores this process may use.
+    #[arg(long, env = "CONFAB_MIX_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub mix_threads: Option<u16>,
+
     /// Accept calls (INVITEs) only from these networks, e.g. a trunk's or a
     /// PBX's: CIDR[,CIDR…] (a bare address is one host). Others get 403
     /// Forbidden. Default: calls from anywhere.

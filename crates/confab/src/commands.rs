@@ -41,6 +41,9 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let config = Config {
         room_capacity: usize::try_from(args.room_capacity).unwrap_or(40),
+        mix_threads: args
+            .mix_threads
+            .map_or_else(server::usable_cores, usize::from),
     };
     let mut server = Server::start(store, config, clock).await?;
     let calls_allowed: Vec<String> = args.sip_allow.iter().map(ToString::to_string).collect();

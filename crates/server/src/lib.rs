@@ -44,6 +44,7 @@ mod live;
 mod live_calls;
 mod membership;
 mod metrics;
+mod mix_threads;
 mod outbound;
 mod player;
 mod room;
@@ -82,12 +83,25 @@ pub struct Config {
     /// Participants a conference holds when its creator gave no
     /// `maxParticipants`.
     pub room_capacity: usize,
+    /// Threads rooms mix on (`--mix-threads`), at least one: each room
+    /// runs on one of them for its whole life.
+    pub mix_threads: usize,
 }
 
 impl Default for Config {
+    /// 40 participants a room; one mix thread per core this process may use.
     fn default() -> Self {
-        Self { room_capacity: 40 }
+        Self {
+            room_capacity: 40,
+            mix_threads: usable_cores(),
+        }
     }
+}
+
+/// The cores this process may run on (its CPU affinity and cgroup quota
+/// count), at least one.
+pub fn usable_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// Settings of the telephony side (the binary builds these from its flags).
@@ -172,12 +186,15 @@ impl Server {
         }
         let stop_hub = CancellationToken::new();
         let metrics = Arc::new(metrics::Metrics::new());
+        let mix = mix_threads::MixThreads::new(config.mix_threads, &metrics);
+        tracing::debug!(threads = mix.count(), "mix threads");
         let (hub, hub_task) = hub::spawn(
             store.clone(),
             clock.clone(),
             config.room_capacity,
             stop_hub.clone(),
             metrics.clone(),
+            mix,
         );
         Ok(Self {
             store,
