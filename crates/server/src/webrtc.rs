@@ -1,0 +1,293 @@
+//! A browser leg's WebRTC state, sans-IO: str0m's [`Rtc`] (ICE-lite,
+//! DTLS-SRTP, audio only, PCMU) with the glue that turns it into a plain
+//! RTP leg for a room.
+//!
+//! The room knows nothing of WebRTC: it gets the browser's audio as plain
+//! PCMU RTP and sends it plain PCMU RTP (module `browser` carries those over
+//! a loopback socket pair). [`BrowserLeg`] sits between the two: datagrams
+//! from the browser and the room's RTP go in with `now`; what to send to
+//! the browser, what to give the room and whether the browser is gone come
+//! out of [`BrowserLeg::poll_output`]; [`BrowserLeg::poll_timeout`] says
+//! when to call [`BrowserLeg::handle_timeout`] next. No socket, no clock.
+//!
+//! A tab that closes sends nothing more: no media, no ICE consent checks
+//! (RFC 7675; Chromium sends one every 5 s or so). A leg that heard
+//! nothing from its browser for [`SILENCE_LIMIT`] is [`LegOutput::Gone`].
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use media::rtp::{RtpHeader, RtpPacket};
+use media::{RtpTimestamp, SeqNo, Ssrc};
+use str0m::change::SdpOffer;
+use str0m::media::{Frequency, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+/// A leg that heard nothing from its browser this long is gone: more than
+/// a consent check's interval, so a browser that sends no media (a muted
+/// track with DTX) is not taken for a closed tab, and less than the 10 s
+/// a closed tab may stay in its room.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(7);
+
+/// PCMU's static payload type, what the room sends and reads on this leg.
+pub const ROOM_PAYLOAD_TYPE: u8 = 0;
+
+/// Why an offer gets no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OfferError {
+    #[error("not SDP: {0}")]
+    NotSdp(String),
+    #[error("the offer cannot be accepted: {0}")]
+    Rejected(String),
+    #[error("the offer has no audio in PCMU")]
+    NoPcmu,
+}
+
+/// What the shell does next for a browser leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegOutput {
+    /// A datagram (STUN, DTLS, SRTP) for the browser.
+    ToBrowser { to: SocketAddr, payload: Vec<u8> },
+    /// One plain RTP packet of the browser's audio (PCMU, payload type
+    /// [`ROOM_PAYLOAD_TYPE`]) for the room.
+    ToRoom(Vec<u8>),
+    /// The browser is gone (silent past [`SILENCE_LIMIT`], ICE
+    /// disconnected, or a broken session): take it out of its room.
+    Gone(&'static str),
+}
+
+/// One browser's peer connection, on our side.
+#[derive(Debug)]
+pub struct BrowserLeg {
+    rtc: Rtc,
+    local: SocketAddr,
+    /// The audio media and the payload type PCMU got in it.
+    audio: Option<(Mid, Pt)>,
+    /// The header of what goes to the room.
+    to_room: RtpHeader,
+    /// The room's RTP timestamps unwrapped (str0m takes a 64-bit media time).
+    room_time: Option<(u32, u64)>,
+    last_heard: Instant,
+    rtc_deadline: Instant,
+    gone: bool,
+}
+
+impl BrowserLeg {
+    /// Accepts a browser's offer on `local` (the one UDP port the leg
+    /// listens on, our only ICE candidate). Returns the leg and the
+    /// answer's SDP.
+    pub fn answer(
+        offer: &str,
+        local: SocketAddr,
+        ssrc: Ssrc,
+        now: Instant,
+    ) -> Result<(Self, String), OfferError> {
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| OfferError::NotSdp(e.to_string()))?;
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .set_crypto_provider(crypto())
+            .clear_codecs()
+            .enable_pcmu(true, false)
+            .build(now);
+        let candidate =
+            Candidate::host(local, "udp").map_err(|e| OfferError::Rejected(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| OfferError::Rejected(e.to_string()))?;
+        let answer = answer.to_sdp_string();
+        let (mid, pt) = pcmu_audio(&answer).ok_or(OfferError::NoPcmu)?;
+        let leg = Self {
+            rtc,
+            local,
+            audio: Some((Mid::from(mid.as_str()), Pt::from(pt))),
+            to_room: RtpHeader {
+                marker: true,
+                payload_type: ROOM_PAYLOAD_TYPE,
+                seq: SeqNo(0),
+                timestamp: RtpTimestamp(0),
+                ssrc,
+            },
+            room_time: None,
+            last_heard: now,
+            rtc_deadline: now,
+            gone: false,
+        };
+        Ok((leg, answer))
+    }
+
+    /// A datagram from the browser (on our port `self.local`).
+    pub fn handle_datagram(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) {
+        let Ok(contents) = bytes.try_into() else {
+            // Neither STUN, DTLS nor RTP: dropped, and not proof of life.
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source: from,
+                destination: self.local,
+                contents,
+            },
+        );
+        if self.rtc.accepts(&input) && self.rtc.handle_input(input).is_ok() {
+            self.last_heard = now;
+        }
+    }
+
+    /// One RTP packet of the room's mix for this browser.
+    pub fn handle_room_rtp(&mut self, bytes: &[u8], now: Instant) {
+        let Some((mid, pt)) = self.audio else {
+            return;
+        };
+        let Ok(packet) = RtpPacket::parse(bytes) else {
+            return;
+        };
+        if packet.payload_type != ROOM_PAYLOAD_TYPE || packet.payload.is_empty() {
+            return;
+        }
+        let ts = packet.timestamp.0;
+        let time = match self.room_time {
+            Some((last, total)) => total.wrapping_add(u64::from(ts.wrapping_sub(last))),
+            None => u64::from(ts),
+        };
+        self.room_time = Some((ts, time));
+        if !self.rtc.is_connected() {
+            return;
+        }
+        let Some(writer) = self.rtc.writer(mid) else {
+            return;
+        };
+        let media_time = MediaTime::new(time, Frequency::EIGHT_KHZ);
+        if let Err(e) = writer.write(pt, now, media_time, packet.payload.to_vec()) {
+            tracing::debug!(error = %e, "browser leg: could not send the room's audio");
+        }
+    }
+
+    /// Time passed: call at [`BrowserLeg::poll_timeout`] (or later).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now >= self.rtc_deadline && self.rtc.handle_input(Input::Timeout(now)).is_err() {
+            self.gone = true;
+        }
+    }
+
+    /// Closes the peer connection (a kick, the room's end): nothing more
+    /// is sent or read.
+    pub fn close(&mut self) {
+        self.rtc.disconnect();
+        self.gone = true;
+    }
+
+    /// The next thing to do, if any. Drain it before waiting.
+    #[must_use]
+    pub fn poll_output(&mut self, now: Instant) -> Option<LegOutput> {
+        if self.gone {
+            return None;
+        }
+        if now.saturating_duration_since(self.last_heard) >= SILENCE_LIMIT {
+            self.gone = true;
+            return Some(LegOutput::Gone("nothing heard from the browser"));
+        }
+        self.pump(now)
+    }
+
+    /// When [`BrowserLeg::handle_timeout`] is due next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Instant {
+        self.rtc_deadline.min(self.last_heard + SILENCE_LIMIT)
+    }
+
+    /// Drives str0m's outputs until one is ours to hand out, or its next
+    /// deadline.
+    fn pump(&mut self, now: Instant) -> Option<LegOutput> {
+        loop {
+            let output = match self.rtc.poll_output() {
+                Ok(output) => output,
+                Err(e) => {
+                    tracing::debug!(error = %e, "browser leg: the WebRTC session broke");
+                    self.gone = true;
+                    return Some(LegOutput::Gone("the WebRTC session broke"));
+                }
+            };
+            match output {
+                Output::Timeout(at) => {
+                    self.rtc_deadline = at.max(now);
+                    return None;
+                }
+                Output::Transmit(t) => {
+                    return Some(LegOutput::ToBrowser {
+                        to: t.destination,
+                        payload: t.contents.to_vec(),
+                    });
+                }
+                Output::Event(event) => {
+                    if let Some(output) = self.event(event) {
+                        return Some(output);
+                    }
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event) -> Option<LegOutput> {
+        match event {
+            Event::MediaData(data) => {
+                let (mid, pt) = self.audio?;
+                if data.mid != mid || data.pt != pt || data.data.is_empty() {
+                    return None;
+                }
+                // Keep the browser's sequence numbers (gaps are losses the
+                // room's jitter buffer conceals) and its 8 kHz timestamps.
+                self.to_room.seq = SeqNo(**data.seq_range.end() as u16);
+                self.to_room.timestamp = RtpTimestamp(data.time.numer() as u32);
+                let mut packet = Vec::with_capacity(12 + data.data.len());
+                self.to_room.write(&mut packet);
+                packet.extend_from_slice(&data.data);
+                self.to_room.marker = false;
+                Some(LegOutput::ToRoom(packet))
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.gone = true;
+                Some(LegOutput::Gone("ICE disconnected"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The first audio section our answer accepted (a port other than 0) with
+/// PCMU in it: its mid and PCMU's payload type there.
+fn pcmu_audio(answer: &str) -> Option<(String, u8)> {
+    let mut sections = answer.split("\nm=").skip(1);
+    sections.find_map(|section| {
+        let mut words = section.split_whitespace();
+        let (kind, port) = (words.next()?, words.next()?);
+        if kind != "audio" || port == "0" {
+            return None;
+        }
+        let lines = || section.lines().map(str::trim_end);
+        let mid = lines().find_map(|l| l.strip_prefix("a=mid:"))?;
+        let pt = lines().find_map(|l| {
+            let (pt, codec) = l.strip_prefix("a=rtpmap:")?.split_once(' ')?;
+            codec
+                .to_ascii_uppercase()
+                .starts_with("PCMU/8000")
+                .then(|| pt.parse().ok())?
+        })?;
+        Some((mid.to_owned(), pt))
+    })
+}
+
+/// The process's one crypto provider for str0m (aws-lc-rs, the one
+/// rustls already links).
+fn crypto() -> Arc<str0m::crypto::CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<str0m::crypto::CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(str0m::crypto::from_feature_flags()))
+        .clone()
+}
