@@ -291,3 +291,265 @@ fn crypto() -> Arc<str0m::crypto::CryptoProvider> {
         .get_or_init(|| Arc::new(str0m::crypto::from_feature_flags()))
         .clone()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use str0m::change::SdpAnswer;
+    use str0m::media::{Direction, MediaKind};
+
+    const SERVER: &str = "127.0.0.1:59998";
+    const CLIENT: &str = "127.0.0.1:59999";
+
+    /// A browser stand-in: a full (not lite) str0m peer offering PCMU audio.
+    struct Client {
+        rtc: Rtc,
+        mid: Mid,
+        addr: SocketAddr,
+        heard: Vec<Vec<u8>>,
+    }
+
+    impl Client {
+        fn offer(now: Instant) -> (Self, String, str0m::change::SdpPendingOffer) {
+            let addr: SocketAddr = CLIENT.parse().unwrap();
+            let mut rtc = Rtc::builder()
+                .set_crypto_provider(crypto())
+                .clear_codecs()
+                .enable_pcmu(true, false)
+                .build(now);
+            rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+            let mut change = rtc.sdp_api();
+            let mid = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+            let (offer, pending) = change.apply().unwrap();
+            let client = Self {
+                rtc,
+                mid,
+                addr,
+                heard: Vec::new(),
+            };
+            (client, offer.to_sdp_string(), pending)
+        }
+    }
+
+    /// The two peers wired together, stepped on fake time.
+    struct Pair {
+        now: Instant,
+        client: Client,
+        leg: BrowserLeg,
+        to_room: Vec<Vec<u8>>,
+        gone: Option<&'static str>,
+    }
+
+    impl Pair {
+        fn new() -> Self {
+            let now = Instant::now();
+            let (mut client, offer, pending) = Client::offer(now);
+            let (leg, answer) =
+                BrowserLeg::answer(&offer, SERVER.parse().unwrap(), Ssrc(7), now).unwrap();
+            let answer = SdpAnswer::from_sdp_string(&answer).unwrap();
+            client.rtc.sdp_api().accept_answer(pending, answer).unwrap();
+            Self {
+                now,
+                client,
+                leg,
+                to_room: Vec::new(),
+                gone: None,
+            }
+        }
+
+        /// Moves every pending datagram both ways; returns the next deadline.
+        fn exchange(&mut self, deliver_client: bool) -> Instant {
+            loop {
+                let mut moved = false;
+                while let Some(out) = self.leg.poll_output(self.now) {
+                    moved = true;
+                    match out {
+                        LegOutput::ToBrowser { to, payload } => {
+                            assert_eq!(to, self.client.addr);
+                            let input = Input::Receive(
+                                self.now,
+                                Receive {
+                                    proto: Protocol::Udp,
+                                    source: SERVER.parse().unwrap(),
+                                    destination: self.client.addr,
+                                    contents: payload.as_slice().try_into().unwrap(),
+                                },
+                            );
+                            self.client.rtc.handle_input(input).unwrap();
+                        }
+                        LegOutput::ToRoom(packet) => self.to_room.push(packet),
+                        LegOutput::Gone(why) => self.gone = Some(why),
+                    }
+                }
+                let client_deadline = loop {
+                    match self.client.rtc.poll_output().unwrap() {
+                        Output::Timeout(t) => break t,
+                        Output::Transmit(t) => {
+                            moved = true;
+                            if deliver_client {
+                                self.leg
+                                    .handle_datagram(self.client.addr, &t.contents, self.now);
+                            }
+                        }
+                        Output::Event(Event::MediaData(data)) => {
+                            self.client.heard.push(data.data.to_vec());
+                        }
+                        Output::Event(_) => {}
+                    }
+                };
+                if !moved {
+                    return client_deadline.min(self.leg.poll_timeout());
+                }
+            }
+        }
+
+        /// Steps both peers to `until`, deadline by deadline.
+        fn run_until(&mut self, until: Instant, deliver_client: bool) {
+            loop {
+                let next = self.exchange(deliver_client).max(self.now);
+                if next > until {
+                    self.now = until;
+                    return;
+                }
+                self.now = next.max(self.now + Duration::from_millis(1));
+                self.leg.handle_timeout(self.now);
+                self.client
+                    .rtc
+                    .handle_input(Input::Timeout(self.now))
+                    .unwrap();
+            }
+        }
+
+        fn connect(&mut self) {
+            let deadline = self.now + Duration::from_secs(5);
+            while !(self.client.rtc.is_connected() && self.leg.rtc.is_connected()) {
+                assert!(self.now < deadline, "ICE and DTLS never came up");
+                let step = self.now + Duration::from_millis(10);
+                self.run_until(step, true);
+            }
+        }
+    }
+
+    fn room_packet(seq: u16, ts: u32, byte: u8) -> Vec<u8> {
+        let mut packet = Vec::new();
+        RtpHeader {
+            marker: false,
+            payload_type: ROOM_PAYLOAD_TYPE,
+            seq: SeqNo(seq),
+            timestamp: RtpTimestamp(ts),
+            ssrc: Ssrc(99),
+        }
+        .write(&mut packet);
+        packet.extend_from_slice(&[byte; 160]);
+        packet
+    }
+
+    #[test]
+    fn a_browser_connects_and_audio_flows_both_ways_as_plain_pcmu_rtp() {
+        let mut pair = Pair::new();
+        pair.connect();
+        // Browser → room: each 20 ms frame comes out as one PCMU RTP packet.
+        let pt = pair.leg.audio.unwrap().1;
+        for i in 0..5u64 {
+            let writer = pair.client.rtc.writer(pair.client.mid).unwrap();
+            let time = MediaTime::new(1000 + i * 160, Frequency::EIGHT_KHZ);
+            writer.write(pt, pair.now, time, vec![0x55; 160]).unwrap();
+            let step = pair.now + Duration::from_millis(20);
+            pair.run_until(step, true);
+        }
+        assert_eq!(pair.to_room.len(), 5, "{:?}", pair.to_room.len());
+        for packet in &pair.to_room {
+            let rtp = RtpPacket::parse(packet).unwrap();
+            assert_eq!(rtp.payload_type, ROOM_PAYLOAD_TYPE);
+            assert_eq!(rtp.ssrc, Ssrc(7));
+            assert_eq!(rtp.payload, &[0x55; 160][..]);
+        }
+        let ts: Vec<u32> = pair
+            .to_room
+            .iter()
+            .map(|p| RtpPacket::parse(p).unwrap().timestamp.0)
+            .collect();
+        assert!(
+            ts.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 160),
+            "{ts:?}"
+        );
+        // Room → browser: the mix arrives decrypted at the browser as sent.
+        for i in 0..5u16 {
+            let packet = room_packet(
+                100 + i,
+                4_294_967_000u32.wrapping_add(160 * u32::from(i)),
+                0x33,
+            );
+            pair.leg.handle_room_rtp(&packet, pair.now);
+            let step = pair.now + Duration::from_millis(20);
+            pair.run_until(step, true);
+        }
+        assert_eq!(pair.client.heard.len(), 5);
+        assert!(pair.client.heard.iter().all(|f| f == &vec![0x33; 160]));
+        assert_eq!(pair.gone, None);
+    }
+
+    #[test]
+    fn a_browser_that_falls_silent_is_gone_after_the_silence_limit_and_not_before() {
+        let mut pair = Pair::new();
+        pair.connect();
+        let last = pair.now;
+        // The tab closes: nothing more reaches the leg.
+        pair.run_until(last + SILENCE_LIMIT - Duration::from_millis(100), false);
+        assert_eq!(pair.gone, None);
+        pair.run_until(last + SILENCE_LIMIT + Duration::from_millis(100), false);
+        assert!(pair.gone.is_some());
+        // Once gone, the leg says nothing more.
+        assert_eq!(pair.leg.poll_output(pair.now), None);
+    }
+
+    #[test]
+    fn room_rtp_that_is_not_pcmu_or_not_rtp_is_dropped() {
+        let mut pair = Pair::new();
+        pair.connect();
+        let mut other = room_packet(1, 0, 0x11);
+        other[1] = 8; // PCMA
+        for bad in [
+            other,
+            vec![0x80],
+            Vec::new(),
+            b"hello world, not rtp".to_vec(),
+        ] {
+            pair.leg.handle_room_rtp(&bad, pair.now);
+        }
+        let step = pair.now + Duration::from_millis(40);
+        pair.run_until(step, true);
+        assert!(pair.client.heard.is_empty());
+    }
+
+    #[test]
+    fn offers_without_pcmu_audio_or_not_sdp_get_no_answer() {
+        let local: SocketAddr = SERVER.parse().unwrap();
+        let now = Instant::now();
+        let err = BrowserLeg::answer("hello", local, Ssrc(1), now).unwrap_err();
+        assert!(matches!(err, OfferError::NotSdp(_)), "{err:?}");
+        // An Opus-only offer: nothing we can mix today.
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(crypto())
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(now);
+        let mut change = rtc.sdp_api();
+        change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, _) = change.apply().unwrap();
+        let err = BrowserLeg::answer(&offer.to_sdp_string(), local, Ssrc(1), now).unwrap_err();
+        assert_eq!(err, OfferError::NoPcmu);
+    }
+
+    #[test]
+    fn the_answers_pcmu_audio_is_found_and_a_rejected_section_skipped() {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+                   m=audio 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:a\r\na=rtpmap:0 PCMU/8000\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:v\r\na=rtpmap:96 VP8/90000\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\na=mid:1\r\na=rtpmap:111 opus/48000/2\r\n\
+                   a=rtpmap:0 pcmu/8000\r\n";
+        assert_eq!(pcmu_audio(sdp), Some(("1".to_owned(), 0)));
+        assert_eq!(pcmu_audio("v=0\r\n"), None);
+    }
+}
