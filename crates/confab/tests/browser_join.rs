@@ -399,6 +399,81 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // A link minted through the REST API, muted: the browser joins muted,
+    // then its leave button hangs up and the room lets it go within 10 s
+    // (what a closed tab does too: it falls silent).
+    let links = format!("/2010-04-01/Accounts/{sid}/JoinLinks.json");
+    let (status, body) = http(
+        &serve.addr,
+        "POST",
+        &links,
+        Some((&sid, &token)),
+        "Room=x&Expires=0",
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = http(
+        &serve.addr,
+        "POST",
+        &links,
+        Some((&sid, &token)),
+        &format!("Room={ROOM}&Expires=600&Muted=true"),
+    );
+    assert_eq!(status, 201, "{body}");
+    let link: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(link["muted"], true, "{body}");
+    let url = link["url"].as_str().unwrap();
+    assert!(url.starts_with(&prefix), "{url}");
+    browser.run(json!({ "cmd": "open", "url": url })).await;
+    browser
+        .run(json!({ "cmd": "click", "selector": "[data-testid=join]" }))
+        .await;
+    browser
+        .wait_for(
+            "document.querySelector('[data-testid=call-state]').textContent === 'connected'",
+            20_000,
+        )
+        .await;
+    let muted_call = browser.eval("window.confabCallSid").await;
+    let muted_call = muted_call.as_str().unwrap().to_owned();
+    let (conference, calls) = participants(&serve, &sid, &token);
+    assert!(calls.contains(&muted_call), "{calls:?}");
+    let (_, body) = http(
+        &serve.addr,
+        "GET",
+        &format!(
+            "/2010-04-01/Accounts/{sid}/Conferences/{conference}/Participants/{muted_call}.json"
+        ),
+        Some((&sid, &token)),
+        "",
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["muted"],
+        true,
+        "{body}"
+    );
+    assert!(!call.hears(BROWSER_HZ));
+    browser
+        .run(json!({ "cmd": "click", "selector": "[data-testid=leave]" }))
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('[data-testid=call-state]').textContent")
+            .await,
+        "ended"
+    );
+    let left = std::time::Instant::now();
+    while participants(&serve, &sid, &token).1.contains(&muted_call) {
+        assert!(
+            left.elapsed() < Duration::from_secs(10),
+            "the browser that left was still in the room after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "the browser that left was out of the room after {:?}",
+        left.elapsed()
+    );
+
     browser.quit().await;
     drop(call);
     assert!(serve.stop(), "serve did not stop cleanly");
