@@ -79,8 +79,28 @@
       }
       window.confabCallSid = response.headers.get("X-Call-Sid");
       await pc.setRemoteDescription({ type: "answer", sdp: text });
+      watchCall(pc, window.confabCallSid);
     } catch (e) {
       fail("Could not connect: " + e.message);
+    }
+  }
+
+  // Long-polls the server: a kick or the room's end shows as "ended"
+  // (the peer connection alone would only go quiet).
+  async function watchCall(pc, sid) {
+    const url = location.pathname.replace(/\/$/, "") + "/calls/" + encodeURIComponent(sid);
+    while (window.confabPeer === pc && pc.connectionState !== "closed") {
+      try {
+        const response = await fetch(url);
+        if (!response.ok) return;
+        const { state: s } = await response.json();
+        if (s === "ended") {
+          if (window.confabPeer === pc && pc.connectionState !== "closed") hangUp("ended");
+          return;
+        }
+      } catch (_) {
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     }
   }
 

@@ -21,16 +21,17 @@
 //! hub takes it out (a kick, the conference's end: the peer connection is
 //! closed), or at shutdown. Then its record is finished.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use api::{BoxFuture, BrowserAnswer, BrowserJoinError, BrowserJoins, BrowserOffer};
 use conference::{JoinRequest, LeaveReason, ParticipantOptions};
 use media::{Codec, LegConfig, RtpTimestamp, SeqNo, Ssrc};
-use model::{CallDirection, CallRecord, CallSid, CallStatus};
+use model::{AccountSid, CallDirection, CallRecord, CallSid, CallStatus};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::call::CallServices;
 use crate::hub::CallJoinFailed;
@@ -42,11 +43,34 @@ use crate::webrtc::{BrowserLeg, LegOutput, ROOM_PAYLOAD_TYPE};
 #[derive(Debug, Clone)]
 pub struct Browsers {
     services: Arc<CallServices>,
+    /// The live browser legs: their account, and what says they ended.
+    live: Arc<Mutex<HashMap<CallSid, LiveLeg>>>,
 }
+
+/// A live browser leg's account, and what says it ended.
+type LiveLeg = (AccountSid, watch::Receiver<bool>);
 
 impl Browsers {
     pub fn new(services: Arc<CallServices>) -> Self {
-        Self { services }
+        Self {
+            services,
+            live: Arc::default(),
+        }
+    }
+
+    async fn wait_ended(&self, account: AccountSid, call: CallSid, within: Duration) -> bool {
+        let ended = {
+            let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+            match live.get(&call) {
+                Some((owner, ended)) if *owner == account => ended.clone(),
+                _ => return true,
+            }
+        };
+        let mut ended = ended;
+        // An error: the task dropped its sender, so the leg is over.
+        tokio::time::timeout(within, ended.wait_for(|ended| *ended))
+            .await
+            .is_ok()
     }
 
     async fn join(&self, offer: BrowserOffer) -> Result<BrowserAnswer, BrowserJoinError> {
@@ -150,7 +174,13 @@ impl Browsers {
             return Err(BrowserJoinError::Refused(reason));
         }
         tracing::info!(call_sid = %call, rtp = %local, "browser leg joined");
+        let (ended, watch_ended) = watch::channel(false);
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(call.clone(), (offer.claims.account.clone(), watch_ended));
         let task = LegTask {
+            ended,
             browsers: self.clone(),
             call: call.clone(),
             leg,
@@ -175,12 +205,6 @@ impl Browsers {
     }
 }
 
-impl BrowserJoins for Browsers {
-    fn offer(&self, offer: BrowserOffer) -> BoxFuture<'_, Result<BrowserAnswer, BrowserJoinError>> {
-        Box::pin(self.join(offer))
-    }
-}
-
 /// The router's way to browser legs, which exist once SIP listens
 /// ([`crate::Server::listen_sip`] sets them): until then, offers are
 /// answered `Unavailable`.
@@ -194,11 +218,25 @@ impl BrowserJoins for LateBrowsers {
             None => Box::pin(async { Err(BrowserJoinError::Unavailable) }),
         }
     }
+
+    fn wait_ended(
+        &self,
+        account: AccountSid,
+        call: CallSid,
+        within: Duration,
+    ) -> BoxFuture<'_, bool> {
+        match self.0.get() {
+            Some(browsers) => Box::pin(browsers.wait_ended(account, call, within)),
+            None => Box::pin(async { true }),
+        }
+    }
 }
 
 /// One browser leg's task: the public socket, the loopback to the room,
 /// and the notices of its membership.
 struct LegTask {
+    /// Set when the leg ends (the page's long poll waits on it).
+    ended: watch::Sender<bool>,
     browsers: Browsers,
     call: CallSid,
     leg: BrowserLeg,
@@ -251,6 +289,12 @@ impl LegTask {
             }
         };
         self.leg.close();
+        self.ended.send_replace(true);
+        self.browsers
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.call);
         let hub = &self.browsers.services.hub;
         match end {
             End::BrowserGone => {

@@ -6,6 +6,7 @@
 //! | `GET /join/{token}` | the join page (or an error page: 400 malformed, 403 bad signature or unknown account, 410 expired) |
 //! | `GET /join-assets/join.js`, `join.css` | its script and style (embedded, `crates/api/assets/join.*`) |
 //! | `POST /join/{token}/offer` | the browser's SDP offer (the body); our SDP answer back (`application/sdp`, the leg's CallSid in `X-Call-Sid`) |
+//! | `GET /join/{token}/calls/{CA}` | long poll: `{"state":"ended"}` once the leg ended (kicked…), else `in-progress` after 25 s |
 //! | `POST /2010-04-01/Accounts/{AC}/JoinLinks.json` | mint a link (Basic auth; `Room`, `Expires` seconds, `Muted`) |
 //!
 //! The token (module `token`) is checked on every request that uses it,
@@ -24,7 +25,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use model::{CallSid, Timestamp};
+use model::{AccountSid, CallSid, Timestamp};
 
 pub use token::{JoinClaims, JoinToken, JoinTokenError};
 
@@ -77,13 +78,27 @@ pub enum BrowserJoinError {
 /// participant with its own CallSid) and answers with its SDP.
 pub trait BrowserJoins: Send + Sync + 'static {
     fn offer(&self, offer: BrowserOffer) -> BoxFuture<'_, Result<BrowserAnswer, BrowserJoinError>>;
+
+    /// Resolves once browser leg `call` of `account` has ended (kicked, the
+    /// room ended, the browser gone), or after `within`: `true` if it ended
+    /// (or is no live browser leg of that account).
+    fn wait_ended(
+        &self,
+        account: AccountSid,
+        call: CallSid,
+        within: Duration,
+    ) -> BoxFuture<'_, bool>;
 }
+
+/// How long one `GET /join/{token}/calls/{CA}` waits for the leg to end.
+const LONG_POLL: Duration = Duration::from_secs(25);
 
 /// The join links' routes, merged into [`crate::router`].
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/join/{token}", get(page))
         .route("/join/{token}/offer", post(offer))
+        .route("/join/{token}/calls/{call}", get(call_state))
         .route("/join-assets/join.js", get(script))
         .route("/join-assets/join.css", get(style))
         .route("/2010-04-01/Accounts/{account}/JoinLinks.json", post(mint))
@@ -152,6 +167,33 @@ async fn offer(
         }
         Err(e) => JoinPageError::Join(e).into_response(),
     }
+}
+
+/// `GET /join/{token}/calls/{CA}`: a long poll, answered `{"state":"ended"}`
+/// once the page's leg has ended (a kick, the room's end), else
+/// `{"state":"in-progress"}` after [`LONG_POLL`]. How a page learns it was
+/// kicked: its peer connection would only go quiet.
+async fn call_state(
+    State(state): State<AppState>,
+    Path((token, call)): Path<(String, String)>,
+) -> Response {
+    let claims = match verified(&state, &token).await {
+        Ok(claims) => claims,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(call) = CallSid::parse(&call) else {
+        return JoinPageError::Token(JoinTokenError::Malformed).into_response();
+    };
+    let ended = match state.browsers.clone() {
+        Some(joins) => joins.wait_ended(claims.account, call, LONG_POLL).await,
+        None => true,
+    };
+    let body = if ended {
+        r#"{"state":"ended"}"#
+    } else {
+        r#"{"state":"in-progress"}"#
+    };
+    with_headers(StatusCode::OK, "application/json", body.into())
 }
 
 /// `POST /2010-04-01/Accounts/{AC}/JoinLinks.json`: `Room` (required),
@@ -369,7 +411,6 @@ fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::AccountSid;
 
     #[test]
     fn room_names_are_escaped_into_the_page() {
