@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -120,7 +121,13 @@ async fn verified(state: &AppState, token: &str) -> Result<JoinClaims, JoinPageE
 }
 
 /// `GET /join/{token}`.
-async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+async fn page(
+    State(state): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(token)) = token else {
+        return JoinPageError::Token(JoinTokenError::Malformed).into_response();
+    };
     match verified(&state, &token).await {
         Ok(claims) => {
             let page = PAGE.replace("{{room}}", &escape_html(&claims.room));
@@ -134,10 +141,13 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Respo
 /// participant's name.
 async fn offer(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
     request: Request,
 ) -> Response {
+    let Ok(Path(token)) = token else {
+        return JoinPageError::Token(JoinTokenError::Malformed).into_response();
+    };
     let claims = match verified(&state, &token).await {
         Ok(claims) => claims,
         Err(e) => return e.into_response(),
@@ -175,8 +185,11 @@ async fn offer(
 /// kicked: its peer connection would only go quiet.
 async fn call_state(
     State(state): State<AppState>,
-    Path((token, call)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
+    let Ok(Path((token, call))) = path else {
+        return JoinPageError::Token(JoinTokenError::Malformed).into_response();
+    };
     let claims = match verified(&state, &token).await {
         Ok(claims) => claims,
         Err(e) => return e.into_response(),
@@ -434,5 +447,238 @@ mod tests {
             .unwrap()
             .verify("k", Timestamp::from_secs(1));
         assert_eq!(back, Ok(claims));
+    }
+
+    /// The HTTP glue over a real SQLite store, with a stand-in for the
+    /// server's browser legs that records what reached it.
+    mod http {
+        use std::sync::{Arc, Mutex};
+
+        use axum::body::Body;
+        use axum::http::{Request, StatusCode};
+        use model::{Account, AuthToken};
+        use tower::ServiceExt as _;
+
+        use super::*;
+        use crate::{CallControl, CallControlError, ParticipantCommand};
+
+        const AC: &str = "AC0123456789abcdef0123456789abcdef";
+        const TOKEN: &str = "5e5e5e5e9a9a9a9a5e5e5e5e9a9a9a9a";
+
+        #[derive(Default)]
+        struct Joins(Mutex<Vec<BrowserOffer>>);
+
+        impl BrowserJoins for Joins {
+            fn offer(
+                &self,
+                offer: BrowserOffer,
+            ) -> BoxFuture<'_, Result<BrowserAnswer, BrowserJoinError>> {
+                let bad = offer.sdp.starts_with("bad");
+                self.0.lock().unwrap().push(offer);
+                Box::pin(async move {
+                    if bad {
+                        return Err(BrowserJoinError::BadOffer("no PCMU".into()));
+                    }
+                    Ok(BrowserAnswer {
+                        call: CallSid::parse("CA0123456789abcdef0123456789abcdef").unwrap(),
+                        sdp: "v=0 answer".into(),
+                    })
+                })
+            }
+
+            fn wait_ended(&self, _: AccountSid, _: CallSid, _: Duration) -> BoxFuture<'_, bool> {
+                Box::pin(async { true })
+            }
+        }
+
+        struct NoControl;
+
+        impl CallControl for NoControl {
+            fn apply(&self, _: ParticipantCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
+                Box::pin(async { Err(CallControlError::Unavailable) })
+            }
+        }
+
+        async fn app(dir: &std::path::Path) -> (axum::Router, Arc<Joins>) {
+            let url = format!("sqlite://{}", dir.join("api.db").display());
+            let store = store::Store::connect(&url).await.unwrap();
+            store
+                .insert_account(&Account {
+                    sid: AccountSid::parse(AC).unwrap(),
+                    friendly_name: "t".into(),
+                    auth_token: AuthToken::from_stored(TOKEN.into()),
+                    date_created: Timestamp::from_secs(0),
+                    date_updated: Timestamp::from_secs(0),
+                })
+                .await
+                .unwrap();
+            let joins = Arc::new(Joins::default());
+            let state = AppState::new(store, Arc::new(NoControl)).with_browsers(joins.clone());
+            (crate::router(state), joins)
+        }
+
+        fn token(expires: Timestamp) -> String {
+            JoinClaims {
+                account: AccountSid::parse(AC).unwrap(),
+                room: "r<1>".into(),
+                expires,
+                muted: true,
+            }
+            .sign(TOKEN)
+        }
+
+        async fn send(
+            app: &axum::Router,
+            method: &str,
+            uri: &str,
+            body: Vec<u8>,
+        ) -> (StatusCode, String) {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::from(body))
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+
+        #[tokio::test]
+        async fn a_good_link_serves_the_page_and_hands_its_offer_over_with_its_claims() {
+            let dir = tempfile::tempdir().unwrap();
+            let (app, joins) = app(dir.path()).await;
+            let t = token(Timestamp::from_secs(4_000_000_000));
+            let (status, page) = send(&app, "GET", &format!("/join/{t}"), vec![]).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(page.contains("data-testid=\"join\""));
+            assert!(page.contains("r&lt;1&gt;"), "the room is escaped");
+            let (status, answer) = send(
+                &app,
+                "POST",
+                &format!("/join/{t}/offer?name=Ann"),
+                b"v=0 offer".to_vec(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            assert_eq!(answer, "v=0 answer");
+            let offers = joins.0.lock().unwrap().clone();
+            assert_eq!(offers.len(), 1);
+            assert_eq!(offers[0].claims.room, "r<1>");
+            assert!(offers[0].claims.muted);
+            assert_eq!(offers[0].name.as_deref(), Some("Ann"));
+            let (status, _) =
+                send(&app, "POST", &format!("/join/{t}/offer"), b"bad".to_vec()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+        }
+
+        #[tokio::test]
+        async fn hostile_links_and_offers_get_4xx_pages_and_never_reach_the_server() {
+            let dir = tempfile::tempdir().unwrap();
+            let (app, joins) = app(dir.path()).await;
+            let expired = token(Timestamp::from_secs(1));
+            let good = token(Timestamp::from_secs(4_000_000_000));
+            let foreign = JoinClaims {
+                account: AccountSid::parse("ACffffffffffffffffffffffffffffffff").unwrap(),
+                room: "r".into(),
+                expires: Timestamp::from_secs(4_000_000_000),
+                muted: false,
+            }
+            .sign(TOKEN);
+            let long = "x".repeat(5000);
+            for (path, want) in [
+                (format!("/join/{expired}"), StatusCode::GONE),
+                (format!("/join/{foreign}"), StatusCode::FORBIDDEN),
+                (format!("/join/{good}x"), StatusCode::FORBIDDEN),
+                ("/join/nonsense".to_owned(), StatusCode::BAD_REQUEST),
+                (format!("/join/{long}"), StatusCode::BAD_REQUEST),
+                (format!("/join/%FF%FE.{good}"), StatusCode::BAD_REQUEST),
+            ] {
+                let (status, page) = send(&app, "GET", &path, vec![]).await;
+                assert_eq!(status, want, "{path}: {page}");
+                assert!(page.contains("join-error"), "{path}: {page}");
+                let (status, _) =
+                    send(&app, "POST", &format!("{path}/offer"), b"v=0".to_vec()).await;
+                assert_eq!(status, want, "{path}/offer");
+            }
+            // Not UTF-8, and too large.
+            let (status, _) = send(
+                &app,
+                "POST",
+                &format!("/join/{good}/offer"),
+                vec![0xff, 0xfe],
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            let (status, _) = send(
+                &app,
+                "POST",
+                &format!("/join/{good}/offer"),
+                vec![b'a'; MAX_OFFER + 1],
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            let (status, _) = send(
+                &app,
+                "GET",
+                &format!("/join/{good}/calls/not-a-sid"),
+                vec![],
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert!(joins.0.lock().unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn minting_needs_the_accounts_credentials_and_a_room() {
+            let dir = tempfile::tempdir().unwrap();
+            let (app, _) = app(dir.path()).await;
+            let uri = format!("/2010-04-01/Accounts/{AC}/JoinLinks.json");
+            let mint = |auth: Option<&str>, body: &str| {
+                let mut request = Request::builder()
+                    .method("POST")
+                    .uri(&uri)
+                    .header("host", "h:1");
+                if let Some(auth) = auth {
+                    request = request.header("authorization", auth);
+                }
+                app.clone()
+                    .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+            };
+            use base64::Engine as _;
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{AC}:{TOKEN}"))
+            );
+            let response = mint(None, "Room=r").await.unwrap();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            for bad in [
+                "",
+                "Room=%20",
+                "Room=r&Expires=-1",
+                "Room=r&Expires=2592001",
+                "Room=r&Muted=yes",
+            ] {
+                let response = mint(Some(&basic), bad).await.unwrap();
+                assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+            }
+            let response = mint(Some(&basic), "Room=r&Expires=60&Muted=true")
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let url = body["url"].as_str().unwrap();
+            let t = url.strip_prefix("http://h:1/join/").unwrap();
+            let claims = JoinToken::parse(t).unwrap().verify(TOKEN, now()).unwrap();
+            assert_eq!(claims.room, "r");
+            assert!(claims.muted);
+            let left = claims.expires.as_micros() - now().as_micros();
+            assert!((50_000_000..=60_000_000).contains(&left), "{left}");
+        }
     }
 }
