@@ -414,4 +414,52 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+
+    #[test]
+    fn join_link_lifetimes() {
+        let secs = |s| parse_expiry(s).map(|d| d.as_secs());
+        assert_eq!(secs("90"), Ok(90));
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs("15m"), Ok(900));
+        assert_eq!(secs("1h"), Ok(3600));
+        assert_eq!(secs("30d"), Ok(30 * 86_400));
+        for bad in [
+            "",
+            "0",
+            "0h",
+            "31d",
+            "1w",
+            "h",
+            "-1h",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_expiry(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn join_link_takes_its_flags_and_a_public_url() {
+        let Cli {
+            command: Command::JoinLink(args),
+            ..
+        } = Cli::try_parse_from([
+            "confab",
+            "join-link",
+            "--account",
+            "AC1",
+            "--room",
+            "r",
+            "--muted",
+            "--public-url",
+            "https://confab.example/",
+        ])
+        .unwrap()
+        else {
+            panic!("not join-link");
+        };
+        assert!(args.muted);
+        assert_eq!(args.expires.as_secs(), 3600);
+        assert_eq!(args.public_url.unwrap().as_str(), "https://confab.example/");
+    }
 }
