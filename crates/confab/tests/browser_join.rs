@@ -296,6 +296,19 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     let browser_call = browser_call.as_str().unwrap().to_owned();
     assert!(browser_call.starts_with("CA"), "{browser_call}");
 
+    let codec = browser
+        .eval(
+            "window.confabPeer.getStats().then(s => { let id = null; \
+             s.forEach(r => { if (r.type === 'outbound-rtp' && r.kind === 'audio') id = r.codecId; }); \
+             return id && s.get(id) ? s.get(id).mimeType : null; })",
+        )
+        .await;
+    println!("the browser sends {codec}");
+    assert_eq!(
+        codec, "audio/opus",
+        "Chromium prefers Opus, and confab takes it"
+    );
+
     // The phone hears the browser; the browser receives the phone.
     call.wait_to_hear(BROWSER_HZ, HEAR).await.unwrap();
     // (Polled here: the driver's waitFor would take a pending promise as true.)

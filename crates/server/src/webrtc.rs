@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use media::rtp::{RtpHeader, RtpPacket};
-use media::{RtpTimestamp, SeqNo, Ssrc};
+use media::{Codec, RtpTimestamp, SeqNo, Ssrc};
 use str0m::change::SdpOffer;
 use str0m::media::{Frequency, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
@@ -41,8 +41,8 @@ pub enum OfferError {
     NotSdp(String),
     #[error("the offer cannot be accepted: {0}")]
     Rejected(String),
-    #[error("the offer has no audio in PCMU")]
-    NoPcmu,
+    #[error("the offer has no audio in Opus or PCMU")]
+    NoAudio,
 }
 
 /// What the shell does next for a browser leg.
@@ -63,8 +63,10 @@ pub enum LegOutput {
 pub struct BrowserLeg {
     rtc: Rtc,
     local: SocketAddr,
-    /// The audio media and the payload type PCMU got in it.
-    audio: Option<(Mid, Pt)>,
+    /// The audio media and the payload types PCMU and Opus got in it.
+    audio: Option<Audio>,
+    /// Opus's decoder and encoder at 8 kHz, when Opus was negotiated.
+    opus: Option<OpusCodec>,
     /// The header of what goes to the room.
     to_room: RtpHeader,
     /// The room's RTP timestamps unwrapped (str0m takes a 64-bit media time).
@@ -90,6 +92,7 @@ impl BrowserLeg {
             .set_ice_lite(true)
             .set_crypto_provider(crypto())
             .clear_codecs()
+            .enable_opus(true, false)
             .enable_pcmu(true, false)
             .build(now);
         let candidate =
@@ -100,11 +103,16 @@ impl BrowserLeg {
             .accept_offer(offer)
             .map_err(|e| OfferError::Rejected(e.to_string()))?;
         let answer = answer.to_sdp_string();
-        let (mid, pt) = pcmu_audio(&answer).ok_or(OfferError::NoPcmu)?;
+        let audio = negotiated_audio(&answer).ok_or(OfferError::NoAudio)?;
+        let opus = match audio.opus {
+            Some(_) => Some(OpusCodec::new().map_err(|e| OfferError::Rejected(e.to_string()))?),
+            None => None,
+        };
         let leg = Self {
             rtc,
             local,
-            audio: Some((Mid::from(mid.as_str()), Pt::from(pt))),
+            audio: Some(audio),
+            opus,
             to_room: RtpHeader {
                 marker: true,
                 payload_type: ROOM_PAYLOAD_TYPE,
@@ -142,13 +150,16 @@ impl BrowserLeg {
 
     /// One RTP packet of the room's mix for this browser.
     pub fn handle_room_rtp(&mut self, bytes: &[u8], now: Instant) {
-        let Some((mid, pt)) = self.audio else {
+        let Some(audio) = self.audio.clone() else {
             return;
         };
         let Ok(packet) = RtpPacket::parse(bytes) else {
             return;
         };
-        if packet.payload_type != ROOM_PAYLOAD_TYPE || packet.payload.is_empty() {
+        if packet.payload_type != ROOM_PAYLOAD_TYPE
+            || packet.payload.is_empty()
+            || packet.payload.len() > MAX_SAMPLES
+        {
             return;
         }
         let ts = packet.timestamp.0;
@@ -160,11 +171,32 @@ impl BrowserLeg {
         if !self.rtc.is_connected() {
             return;
         }
-        let Some(writer) = self.rtc.writer(mid) else {
+        // Opus when the browser took it (encoded from the 8 kHz mix, its
+        // clock at 48 kHz), else the PCMU bytes as they are.
+        let (pt, media_time, payload) = match (audio.opus, self.opus.as_mut()) {
+            (Some(pt), Some(opus)) => {
+                let n = packet.payload.len();
+                let mut pcm = [0i16; MAX_SAMPLES];
+                Codec::Pcmu.decode_into(packet.payload, &mut pcm[..n]);
+                let Some(encoded) = opus.encode(&pcm[..n]) else {
+                    return;
+                };
+                let time = MediaTime::new(time.wrapping_mul(6), Frequency::FORTY_EIGHT_KHZ);
+                (pt, time, encoded)
+            }
+            _ => match audio.pcmu {
+                Some(pt) => (
+                    pt,
+                    MediaTime::new(time, Frequency::EIGHT_KHZ),
+                    packet.payload.to_vec(),
+                ),
+                None => return,
+            },
+        };
+        let Some(writer) = self.rtc.writer(audio.mid) else {
             return;
         };
-        let media_time = MediaTime::new(time, Frequency::EIGHT_KHZ);
-        if let Err(e) = writer.write(pt, now, media_time, packet.payload.to_vec()) {
+        if let Err(e) = writer.write(pt, now, media_time, payload) {
             tracing::debug!(error = %e, "browser leg: could not send the room's audio");
         }
     }
@@ -237,17 +269,28 @@ impl BrowserLeg {
     fn event(&mut self, event: Event) -> Option<LegOutput> {
         match event {
             Event::MediaData(data) => {
-                let (mid, pt) = self.audio?;
-                if data.mid != mid || data.pt != pt || data.data.is_empty() {
+                let audio = self.audio.clone()?;
+                if data.mid != audio.mid || data.data.is_empty() {
                     return None;
                 }
                 // Keep the browser's sequence numbers (gaps are losses the
-                // room's jitter buffer conceals) and its 8 kHz timestamps.
+                // room's jitter buffer conceals) and its timestamps at 8 kHz.
                 self.to_room.seq = SeqNo(**data.seq_range.end() as u16);
-                self.to_room.timestamp = RtpTimestamp(data.time.numer() as u32);
-                let mut packet = Vec::with_capacity(12 + data.data.len());
-                self.to_room.write(&mut packet);
-                packet.extend_from_slice(&data.data);
+                let mut packet = Vec::with_capacity(12 + MAX_SAMPLES);
+                if Some(data.pt) == audio.pcmu {
+                    self.to_room.timestamp = RtpTimestamp(data.time.numer() as u32);
+                    self.to_room.write(&mut packet);
+                    packet.extend_from_slice(&data.data);
+                } else if Some(data.pt) == audio.opus {
+                    let opus = self.opus.as_mut()?;
+                    let pcm = opus.decode(&data.data)?;
+                    let ts = data.time.rebase(Frequency::EIGHT_KHZ).numer();
+                    self.to_room.timestamp = RtpTimestamp(ts as u32);
+                    self.to_room.write(&mut packet);
+                    Codec::Pcmu.encode_into(pcm, &mut packet);
+                } else {
+                    return None;
+                }
                 self.to_room.marker = false;
                 Some(LegOutput::ToRoom(packet))
             }
@@ -260,9 +303,18 @@ impl BrowserLeg {
     }
 }
 
+/// The audio our answer accepted: its mid, and the payload types PCMU
+/// and Opus got there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Audio {
+    mid: Mid,
+    pcmu: Option<Pt>,
+    opus: Option<Pt>,
+}
+
 /// The first audio section our answer accepted (a port other than 0) with
-/// PCMU in it: its mid and PCMU's payload type there.
-fn pcmu_audio(answer: &str) -> Option<(String, u8)> {
+/// PCMU or Opus in it.
+fn negotiated_audio(answer: &str) -> Option<Audio> {
     let mut sections = answer.split("\nm=").skip(1);
     sections.find_map(|section| {
         let mut words = section.split_whitespace();
@@ -272,15 +324,62 @@ fn pcmu_audio(answer: &str) -> Option<(String, u8)> {
         }
         let lines = || section.lines().map(str::trim_end);
         let mid = lines().find_map(|l| l.strip_prefix("a=mid:"))?;
-        let pt = lines().find_map(|l| {
-            let (pt, codec) = l.strip_prefix("a=rtpmap:")?.split_once(' ')?;
-            codec
-                .to_ascii_uppercase()
-                .starts_with("PCMU/8000")
-                .then(|| pt.parse().ok())?
-        })?;
-        Some((mid.to_owned(), pt))
+        let pt_of = |codec: &str| {
+            lines().find_map(|l| {
+                let (pt, name) = l.strip_prefix("a=rtpmap:")?.split_once(' ')?;
+                name.to_ascii_lowercase()
+                    .starts_with(codec)
+                    .then(|| pt.parse::<u8>().ok())?
+            })
+        };
+        let (pcmu, opus) = (pt_of("pcmu/8000"), pt_of("opus/48000"));
+        (pcmu.is_some() || opus.is_some()).then(|| Audio {
+            mid: Mid::from(mid),
+            pcmu: pcmu.map(Pt::from),
+            opus: opus.map(Pt::from),
+        })
     })
+}
+
+/// The most samples one packet carries to or from the room: 120 ms at
+/// 8 kHz, Opus's longest frame.
+const MAX_SAMPLES: usize = 960;
+
+/// libopus at 8 kHz, mono: the browser's Opus decoded to the mix's rate,
+/// the mix encoded for the browser (libopus resamples internally).
+struct OpusCodec {
+    decoder: opus::Decoder,
+    encoder: opus::Encoder,
+    pcm: [i16; MAX_SAMPLES],
+}
+
+impl std::fmt::Debug for OpusCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpusCodec").finish_non_exhaustive()
+    }
+}
+
+impl OpusCodec {
+    fn new() -> Result<Self, opus::Error> {
+        Ok(Self {
+            decoder: opus::Decoder::new(8000, opus::Channels::Mono)?,
+            encoder: opus::Encoder::new(8000, opus::Channels::Mono, opus::Application::Voip)?,
+            pcm: [0; MAX_SAMPLES],
+        })
+    }
+
+    /// One Opus packet as 8 kHz samples; `None` for a packet libopus refuses.
+    fn decode(&mut self, packet: &[u8]) -> Option<&[i16]> {
+        let n = self.decoder.decode(packet, &mut self.pcm, false).ok()?;
+        Some(&self.pcm[..n.min(MAX_SAMPLES)])
+    }
+
+    /// One frame of 8 kHz samples (20 ms: 160) as an Opus packet.
+    fn encode(&mut self, samples: &[i16]) -> Option<Vec<u8>> {
+        let mut out = [0u8; 400];
+        let n = self.encoder.encode(samples, &mut out).ok()?;
+        Some(out[..n].to_vec())
+    }
 }
 
 /// The process's one crypto provider for str0m (aws-lc-rs, the one
@@ -311,13 +410,15 @@ mod tests {
     }
 
     impl Client {
-        fn offer(now: Instant) -> (Self, String, str0m::change::SdpPendingOffer) {
+        fn offer(now: Instant, opus: bool) -> (Self, String, str0m::change::SdpPendingOffer) {
             let addr: SocketAddr = CLIENT.parse().unwrap();
-            let mut rtc = Rtc::builder()
-                .set_crypto_provider(crypto())
-                .clear_codecs()
-                .enable_pcmu(true, false)
-                .build(now);
+            let builder = Rtc::builder().set_crypto_provider(crypto()).clear_codecs();
+            let builder = if opus {
+                builder.enable_opus(true, false)
+            } else {
+                builder.enable_pcmu(true, false)
+            };
+            let mut rtc = builder.build(now);
             rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
             let mut change = rtc.sdp_api();
             let mid = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
@@ -343,8 +444,12 @@ mod tests {
 
     impl Pair {
         fn new() -> Self {
+            Self::offering(false)
+        }
+
+        fn offering(opus: bool) -> Self {
             let now = Instant::now();
-            let (mut client, offer, pending) = Client::offer(now);
+            let (mut client, offer, pending) = Client::offer(now, opus);
             let (leg, answer) =
                 BrowserLeg::answer(&offer, SERVER.parse().unwrap(), Ssrc(7), now).unwrap();
             let answer = SdpAnswer::from_sdp_string(&answer).unwrap();
@@ -450,7 +555,7 @@ mod tests {
         let mut pair = Pair::new();
         pair.connect();
         // Browser → room: each 20 ms frame comes out as one PCMU RTP packet.
-        let pt = pair.leg.audio.unwrap().1;
+        let pt = pair.leg.audio.clone().unwrap().pcmu.unwrap();
         for i in 0..5u64 {
             let writer = pair.client.rtc.writer(pair.client.mid).unwrap();
             let time = MediaTime::new(1000 + i * 160, Frequency::EIGHT_KHZ);
@@ -491,6 +596,73 @@ mod tests {
     }
 
     #[test]
+    fn an_opus_browser_is_decoded_into_the_mix_and_hears_it_in_opus() {
+        let mut pair = Pair::offering(true);
+        pair.connect();
+        let pt = pair.leg.audio.clone().unwrap().opus.unwrap();
+        assert_eq!(pair.leg.audio.clone().unwrap().pcmu, None);
+        // The browser sends a 500 Hz tone in Opus, 20 ms at 48 kHz a packet.
+        let mut encoder =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+        for i in 0..25u64 {
+            let frame: Vec<i16> = (0..960u64)
+                .map(|n| {
+                    let t = (i * 960 + n) as f64 / 48_000.0;
+                    ((t * 500.0 * std::f64::consts::TAU).sin() * 10_000.0) as i16
+                })
+                .collect();
+            let mut out = [0u8; 400];
+            let len = encoder.encode(&frame, &mut out).unwrap();
+            let writer = pair.client.rtc.writer(pair.client.mid).unwrap();
+            let time = MediaTime::new(48_000 + i * 960, Frequency::FORTY_EIGHT_KHZ);
+            writer
+                .write(pt, pair.now, time, out[..len].to_vec())
+                .unwrap();
+            let step = pair.now + Duration::from_millis(20);
+            pair.run_until(step, true);
+        }
+        assert_eq!(pair.to_room.len(), 25);
+        let mut heard = Vec::new();
+        for packet in &pair.to_room {
+            let rtp = RtpPacket::parse(packet).unwrap();
+            assert_eq!(rtp.payload_type, ROOM_PAYLOAD_TYPE);
+            assert_eq!(rtp.payload.len(), 160, "20 ms at 8 kHz");
+            let mut pcm = [0i16; 160];
+            Codec::Pcmu.decode_into(rtp.payload, &mut pcm);
+            heard.extend_from_slice(&pcm);
+        }
+        let ts: Vec<u32> = pair
+            .to_room
+            .iter()
+            .map(|p| RtpPacket::parse(p).unwrap().timestamp.0)
+            .collect();
+        assert!(
+            ts.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 160),
+            "{ts:?}"
+        );
+        // Past the codec's start-up, the room gets the tone.
+        let settled = &heard[heard.len() / 2..];
+        assert!(
+            media::tone_fraction(settled, 500.0) > 0.8,
+            "{}",
+            media::tone_fraction(settled, 500.0)
+        );
+        // The room's PCMU mix reaches the browser as Opus it can decode.
+        let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
+        for i in 0..5u16 {
+            let packet = room_packet(100 + i, 160 * u32::from(i), 0x33);
+            pair.leg.handle_room_rtp(&packet, pair.now);
+            let step = pair.now + Duration::from_millis(20);
+            pair.run_until(step, true);
+        }
+        assert_eq!(pair.client.heard.len(), 5);
+        for frame in &pair.client.heard {
+            let mut pcm = [0i16; 5760];
+            assert_eq!(decoder.decode(frame, &mut pcm, false).unwrap(), 960);
+        }
+    }
+
+    #[test]
     fn a_browser_that_falls_silent_is_gone_after_the_silence_limit_and_not_before() {
         let mut pair = Pair::new();
         pair.connect();
@@ -524,32 +696,35 @@ mod tests {
     }
 
     #[test]
-    fn offers_without_pcmu_audio_or_not_sdp_get_no_answer() {
+    fn offers_without_opus_or_pcmu_audio_or_not_sdp_get_no_answer() {
         let local: SocketAddr = SERVER.parse().unwrap();
         let now = Instant::now();
         let err = BrowserLeg::answer("hello", local, Ssrc(1), now).unwrap_err();
         assert!(matches!(err, OfferError::NotSdp(_)), "{err:?}");
-        // An Opus-only offer: nothing we can mix today.
+        // A PCMA-only offer: a browser offers Opus and PCMU.
         let mut rtc = Rtc::builder()
             .set_crypto_provider(crypto())
             .clear_codecs()
-            .enable_opus(true, false)
+            .enable_pcma(true, false)
             .build(now);
         let mut change = rtc.sdp_api();
         change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
         let (offer, _) = change.apply().unwrap();
         let err = BrowserLeg::answer(&offer.to_sdp_string(), local, Ssrc(1), now).unwrap_err();
-        assert_eq!(err, OfferError::NoPcmu);
+        assert_eq!(err, OfferError::NoAudio);
     }
 
     #[test]
-    fn the_answers_pcmu_audio_is_found_and_a_rejected_section_skipped() {
+    fn the_answers_audio_is_found_and_a_rejected_section_skipped() {
         let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
                    m=audio 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:a\r\na=rtpmap:0 PCMU/8000\r\n\
                    m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:v\r\na=rtpmap:96 VP8/90000\r\n\
                    m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\na=mid:1\r\na=rtpmap:111 opus/48000/2\r\n\
                    a=rtpmap:0 pcmu/8000\r\n";
-        assert_eq!(pcmu_audio(sdp), Some(("1".to_owned(), 0)));
-        assert_eq!(pcmu_audio("v=0\r\n"), None);
+        let audio = negotiated_audio(sdp).unwrap();
+        assert_eq!(audio.mid, Mid::from("1"));
+        assert_eq!(audio.pcmu, Some(Pt::from(0)));
+        assert_eq!(audio.opus, Some(Pt::from(111)));
+        assert_eq!(negotiated_audio("v=0\r\n"), None);
     }
 }
