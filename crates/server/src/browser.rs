@@ -32,6 +32,7 @@ use media::{Codec, LegConfig, RtpTimestamp, SeqNo, Ssrc};
 use model::{AccountSid, CallDirection, CallRecord, CallSid, CallStatus};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument as _;
 
 use crate::call::CallServices;
 use crate::hub::CallJoinFailed;
@@ -188,7 +189,8 @@ impl Browsers {
             room: our_end,
             notices,
         };
-        svc.tracker.spawn(task.run());
+        let span = tracing::info_span!("browser", call_sid = %call);
+        svc.tracker.spawn(task.run().instrument(span));
         Ok(BrowserAnswer { call, sdp: answer })
     }
 
@@ -213,10 +215,15 @@ pub struct LateBrowsers(pub Arc<std::sync::OnceLock<Browsers>>);
 
 impl BrowserJoins for LateBrowsers {
     fn offer(&self, offer: BrowserOffer) -> BoxFuture<'_, Result<BrowserAnswer, BrowserJoinError>> {
-        match self.0.get() {
-            Some(browsers) => Box::pin(browsers.join(offer)),
-            None => Box::pin(async { Err(BrowserJoinError::Unavailable) }),
-        }
+        let Some(browsers) = self.0.get().cloned() else {
+            return Box::pin(async { Err(BrowserJoinError::Unavailable) });
+        };
+        // In a task of its own: a browser that drops the request half-way
+        // must not cancel a join that already holds a port, a record or a
+        // place in the room (the leg's task would never start).
+        let tracker = browsers.services.tracker.clone();
+        let join = tracker.spawn(async move { browsers.join(offer).await });
+        Box::pin(async move { join.await.unwrap_or(Err(BrowserJoinError::Unavailable)) })
     }
 
     fn wait_ended(
