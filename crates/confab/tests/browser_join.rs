@@ -11,7 +11,8 @@
 //! list the browser's call as a participant; a REST mute silences the
 //! browser for the phone; a kick closes the leg (the page shows `ended`
 //! and closes its peer connection, the call record completes); a muted
-//! link joins muted; the leave button takes the browser out within 10 s.
+//! link joins muted; the leave button takes the browser out within 10 s;
+//! the conference's end (REST) ends the page's call.
 //! Screenshots of the join page are kept under the target dir
 //! (`join-screenshots/`).
 //!
@@ -489,6 +490,35 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
         "the browser that left was out of the room after {:?}",
         left.elapsed()
     );
+
+    // Joined again on the same page, the room's end (REST) ends the
+    // browser's call too.
+    browser
+        .run(json!({ "cmd": "click", "selector": "[data-testid=join]" }))
+        .await;
+    browser
+        .wait_for(
+            "document.querySelector('[data-testid=call-state]').textContent === 'connected'",
+            20_000,
+        )
+        .await;
+    let (conference, calls) = participants(&serve, &sid, &token);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let (status, body) = http(
+        &serve.addr,
+        "POST",
+        &format!("/2010-04-01/Accounts/{sid}/Conferences/{conference}.json"),
+        Some((&sid, &token)),
+        "Status=completed",
+    );
+    assert_eq!(status, 200, "{body}");
+    browser
+        .wait_for(
+            "document.querySelector('[data-testid=call-state]').textContent === 'ended' \
+             && window.confabPeer.connectionState === 'closed'",
+            10_000,
+        )
+        .await;
 
     browser.quit().await;
     drop(call);
