@@ -1,10 +1,11 @@
 //! A browser leg's WebRTC state, sans-IO: str0m's [`Rtc`] (ICE-lite,
-//! DTLS-SRTP, audio only, PCMU) with the glue that turns it into a plain
-//! RTP leg for a room.
+//! DTLS-SRTP, audio only, Opus or PCMU as the browser prefers) with the glue
+//! that turns it into a plain RTP leg for a room.
 //!
 //! The room knows nothing of WebRTC: it gets the browser's audio as plain
 //! PCMU RTP and sends it plain PCMU RTP (module `browser` carries those over
-//! a loopback socket pair). [`BrowserLeg`] sits between the two: datagrams
+//! a loopback socket pair). Opus is decoded to, and encoded from, the mix's
+//! 8 kHz by libopus (`OpusCodec`). [`BrowserLeg`] sits between the two: datagrams
 //! from the browser and the room's RTP go in with `now`; what to send to
 //! the browser, what to give the room and whether the browser is gone come
 //! out of [`BrowserLeg::poll_output`]; [`BrowserLeg::poll_timeout`] says
