@@ -33,6 +33,7 @@
 
 pub mod accounts;
 mod audio;
+mod browser;
 mod call;
 pub mod clock;
 mod control;
@@ -55,6 +56,7 @@ mod sip_guard;
 mod sip_task;
 mod sip_udp;
 mod status_callbacks;
+mod webrtc;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -155,6 +157,8 @@ pub struct Server {
     metrics: Arc<metrics::Metrics>,
     /// Places calls for the API, once SIP listens.
     dialer: Arc<OnceLock<outbound::Dialer>>,
+    /// Makes browser legs of join links' offers, once SIP listens.
+    browsers: browser::LateBrowsers,
 }
 
 /// The telephony side, once [`Server::listen_sip`] started it.
@@ -205,6 +209,7 @@ impl Server {
             calls: None,
             metrics,
             dialer: Arc::default(),
+            browsers: browser::LateBrowsers::default(),
         })
     }
 
@@ -235,6 +240,10 @@ impl Server {
             tracker: tracker.clone(),
             live: live_calls::LiveCalls::default(),
         });
+        let _ = self
+            .browsers
+            .0
+            .set(browser::Browsers::new(services.clone()));
         let for_calls = services.clone();
         let on_call: sip_task::OnCall = Arc::new(move |incoming, events, sip| {
             call::spawn(for_calls.clone(), incoming, events, sip);
@@ -269,7 +278,8 @@ impl Server {
         let control = control::Control::new(self.hub.clone(), self.dialer.clone());
         let state = api::AppState::new(self.store.clone(), Arc::new(control))
             .with_metrics(self.metrics.clone())
-            .with_live(Arc::new(self.hub.clone()));
+            .with_live(Arc::new(self.hub.clone()))
+            .with_browsers(Arc::new(self.browsers.clone()));
         api::router(state)
     }
 
