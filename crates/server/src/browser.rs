@@ -11,7 +11,8 @@
 //! call's, and the leg's remote is the task's own loopback socket: the
 //! room reads the browser's audio there as plain PCMU RTP and sends its
 //! mix back the same way. One task per browser leg owns the public UDP
-//! port (from `--rtp-ports`, our one ICE candidate), the loopback socket
+//! port (from `--rtp-ports`, our one ICE candidate: where, is
+//! [`crate::browser_reach`]'s choice), the loopback socket
 //! and the sans-IO `BrowserLeg`, and only moves datagrams and `now` in
 //! and outputs out. The room needs no change and no second kind of leg;
 //! the cost is one loopback datagram each way per 20 ms.
@@ -34,6 +35,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument as _;
 
+use crate::browser_reach;
 use crate::call::CallServices;
 use crate::hub::CallJoinFailed;
 use crate::membership::{CallNotice, LegHandover};
@@ -79,18 +81,20 @@ impl Browsers {
         if svc.stop.is_cancelled() {
             return Err(BrowserJoinError::Unavailable);
         }
-        let (public, _) = svc.ports.bind_pair(None).map_err(|e| {
-            tracing::warn!(error = %e, "no RTP port for a browser leg");
+        let reach = browser_reach::reach(
+            svc.ports.ip(),
+            svc.public_addr,
+            &offer.sdp,
+            browser_reach::local_address_toward,
+        );
+        let public = svc.ports.bind_one_on(reach.bind).map_err(|e| {
+            tracing::warn!(error = %e, on = %reach.bind, "no RTP port for a browser leg");
             BrowserJoinError::Unavailable
         })?;
-        let local = public
+        let bound = public
             .local_addr()
             .map_err(|_| BrowserJoinError::Unavailable)?;
-        if local.ip().is_unspecified() {
-            // Our one ICE candidate must be an address the browser can reach.
-            tracing::warn!("browser legs need RTP on a concrete address (SIP is on a wildcard)");
-            return Err(BrowserJoinError::Unavailable);
-        }
+        let local = browser_reach::candidate(reach, bound);
         let r = crate::ids::random_bytes();
         let word = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
         let (leg, answer) = BrowserLeg::answer(&offer.sdp, local, Ssrc(word(0)), Instant::now())

@@ -71,6 +71,8 @@ pub struct CallServices {
     pub hub: HubHandle,
     pub clock: Arc<dyn Clock>,
     pub ports: RtpPorts,
+    /// `--public-addr`, when it is set (browser legs advertise it).
+    pub public_addr: Option<std::net::IpAddr>,
     pub http: reqwest::Client,
     /// How long a TwiML webhook may take (the call's `Webhook` timer; the
     /// HTTP client has the same timeout).

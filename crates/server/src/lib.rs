@@ -34,6 +34,7 @@
 pub mod accounts;
 mod audio;
 mod browser;
+mod browser_reach;
 mod call;
 pub mod clock;
 mod control;
@@ -231,6 +232,7 @@ impl Server {
             hub: self.hub.clone(),
             clock: self.clock.clone(),
             ports,
+            public_addr: config.sip.fixed_public_addr(),
             http,
             webhook_timeout: config.webhook_timeout,
             rtp_timeout: config.rtp_timeout,

@@ -54,6 +54,17 @@ impl RtpPorts {
         self.count
     }
 
+    /// The address the pool binds (a wildcard when SIP is on one).
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// Binds the next free even port on `ip`, whatever the pool's address
+    /// (a browser leg's: [`crate::browser_reach`] chose `ip`).
+    pub fn bind_one_on(&self, ip: IpAddr) -> io::Result<UdpSocket> {
+        self.bind_on(ip)
+    }
+
     /// Binds the next free even port and, if it is free, the odd port
     /// above it (non-blocking: read on ticks, never awaited). `AddrInUse`
     /// once every even port was tried. With the pool on a wildcard, `on`

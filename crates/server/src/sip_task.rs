@@ -147,7 +147,7 @@ impl SipConfig {
     }
 
     /// `--public-addr`, unless it is a wildcard (which says nothing).
-    fn fixed_public_addr(&self) -> Option<IpAddr> {
+    pub fn fixed_public_addr(&self) -> Option<IpAddr> {
         self.public_addr.filter(|ip| !ip.is_unspecified())
     }
 
