@@ -49,14 +49,15 @@ use thiserror::Error;
 
 use crate::dtmf::{Digit, DtmfDetector, TelephoneEvent};
 use crate::g711::Codec;
+use crate::g722::{G722Decoder, G722Encoder};
+use crate::halfrate::{Downsampler, Upsampler};
 use crate::hold_music::HoldMusic;
 use crate::inband::InbandDetector;
-use crate::jitter::{
-    FrameKind, JitterBuffer, JitterConfig, JitterStats, MAX_PACKET_SAMPLES, PacketInfo, Push,
-};
+use crate::jitter::{FrameKind, JitterConfig, JitterStats, MAX_PACKET_SAMPLES, PacketInfo, Push};
 use crate::latch::{Latch, Verdict};
 use crate::limiter::Limiter;
 use crate::mixer::Mixer;
+use crate::playout::Playout;
 use crate::rtcp::{ReportBlock, RtcpPacket, RtcpPackets, SenderInfo, write_report};
 use crate::rtp::{
     DatagramKind, RtpError, RtpHeader, RtpPacket, RtpTimestamp, SeqNo, Ssrc, classify,
@@ -64,7 +65,7 @@ use crate::rtp::{
 use crate::source::{AudioSource, Silence};
 use crate::talker::Talker;
 use crate::tone::{Beep, Tone};
-use crate::{FRAME_SAMPLES, Frame};
+use crate::{FRAME_SAMPLES, Frame, WIDE_FRAME_SAMPLES, WideFrame};
 
 /// The tick period.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -285,7 +286,11 @@ struct Leg {
     id: LegId,
     config: LegConfig,
     latch: Latch,
-    jitter: JitterBuffer,
+    /// At the codec's rate: 8 kHz for G.711, 16 kHz for G.722.
+    jitter: Playout,
+    /// What a leg needs for the 16 kHz mix (boxed: a room of G.711 legs
+    /// only never touches it).
+    wide: Box<WideLeg>,
     dtmf: DtmfDetector,
     /// Keys heard in the audio, when no telephone-event was negotiated.
     inband: Option<InbandDetector>,
@@ -316,6 +321,43 @@ struct Leg {
     pending_to: Option<SocketAddr>,
     stats: LegStats,
     rtcp: RtcpState,
+}
+
+/// A leg's part in a wideband mix.
+#[derive(Debug)]
+struct WideLeg {
+    /// This tick's input at 16 kHz: a G.722 leg's own, a G.711 leg's
+    /// upsampled (while the room mixes at 16 kHz).
+    input: WideFrame,
+    /// A G.722 leg's codec state (`None` for G.711).
+    g722: Option<(G722Encoder, G722Decoder)>,
+    /// A G.711 leg's voice up to the mix, and its mix down to it.
+    up: Upsampler,
+    down: Downsampler,
+    /// A G.722 leg's clips (hold music, wait audio, beeps, announcements:
+    /// all 8 kHz) up to its rate.
+    clips_up: Upsampler,
+}
+
+impl WideLeg {
+    fn new(codec: Codec) -> Self {
+        Self {
+            input: [0; WIDE_FRAME_SAMPLES],
+            g722: codec
+                .is_wideband()
+                .then(|| (G722Encoder::new(), G722Decoder::new())),
+            up: Upsampler::new(),
+            down: Downsampler::new(),
+            clips_up: Upsampler::new(),
+        }
+    }
+
+    /// Forgets the converters' past (the room starts mixing at 16 kHz).
+    fn reset(&mut self) {
+        self.up.reset();
+        self.down.reset();
+        self.clips_up.reset();
+    }
 }
 
 /// A leg's RTCP: when the next report is due, what it needs, and the
@@ -363,11 +405,32 @@ impl RtcpState {
 }
 
 impl Leg {
+    /// Whether the leg speaks a wideband codec (G.722).
+    fn is_wide(&self) -> bool {
+        self.wide.g722.is_some()
+    }
+
+    /// This tick's input at the leg's own rate.
+    fn heard(&self) -> &[i16] {
+        if self.is_wide() {
+            &self.wide.input
+        } else {
+            &self.input
+        }
+    }
+
     /// Hears this tick's input for talker detection; a change is queued.
     fn hear_talk(&mut self, kind: FrameKind, talks: &mut VecDeque<(LegId, bool)>) {
         let change = match kind {
             FrameKind::Silence => self.talker.on_silence(),
-            FrameKind::Audio | FrameKind::Concealed => self.talker.on_frame(&self.input),
+            FrameKind::Audio | FrameKind::Concealed => {
+                let heard = if self.is_wide() {
+                    &self.wide.input[..]
+                } else {
+                    &self.input[..]
+                };
+                self.talker.on_frame(heard)
+            }
         };
         if let Some(speaking) = change {
             talks.push_back((self.id, speaking));
@@ -488,6 +551,22 @@ impl Leg {
     }
 }
 
+/// The in-band DTMF detector a leg needs: one when no telephone-event
+/// was negotiated, for G.711 (it listens at 8 kHz; a G.722 leg's keys
+/// come as RFC 4733 events or not at all).
+fn inband_detector(codec: Codec, telephone_event_pt: Option<u8>) -> Option<InbandDetector> {
+    (telephone_event_pt.is_none() && !codec.is_wideband()).then(InbandDetector::new)
+}
+
+/// A limiter for a leg's mix at its codec's rate.
+fn limiter_for(codec: Codec) -> Limiter {
+    if codec.is_wideband() {
+        Limiter::wide()
+    } else {
+        Limiter::new()
+    }
+}
+
 impl Default for MediaRoom {
     fn default() -> Self {
         Self::new()
@@ -499,6 +578,11 @@ impl Default for MediaRoom {
 pub struct MediaRoom {
     legs: Vec<Leg>,
     mixer: Mixer,
+    /// Whether the last tick mixed at 16 kHz (some leg speaks G.722).
+    wide: bool,
+    wide_mixer: Mixer<WIDE_FRAME_SAMPLES>,
+    /// The beeps (8 kHz) up to a 16 kHz mix.
+    beep_up: Upsampler,
     waiting: bool,
     beeps: VecDeque<Tone>,
     /// Played over what every leg not on hold hears.
@@ -524,12 +608,17 @@ impl MediaRoom {
         Self {
             legs: Vec::new(),
             mixer: Mixer::new(),
+            wide: false,
+            wide_mixer: Mixer::new(),
+            beep_up: Upsampler::new(),
             waiting: false,
             beeps: VecDeque::new(),
             announcement: None,
             events: VecDeque::new(),
             tx_cursor: 0,
-            decoded: vec![0; MAX_PACKET_SAMPLES],
+            // Up to MAX_PACKET_SAMPLES at 8 kHz, or a G.722 packet of as
+            // many timestamp units at 16 kHz.
+            decoded: vec![0; 2 * MAX_PACKET_SAMPLES],
             last_tick: None,
             epoch: None,
             departed: LegStats::default(),
@@ -545,16 +634,15 @@ impl MediaRoom {
         if self.legs.iter().any(|l| l.id == id) {
             return Err(RoomError::DuplicateLeg(id));
         }
+        let wideband = config.codec.is_wideband();
         self.legs.push(Leg {
             id,
             config,
             latch: Latch::new(config.remote),
-            jitter: JitterBuffer::new(config.jitter),
+            jitter: Playout::new(config.jitter, wideband),
+            wide: Box::new(WideLeg::new(config.codec)),
             dtmf: DtmfDetector::new(),
-            inband: config
-                .telephone_event_pt
-                .is_none()
-                .then(InbandDetector::new),
+            inband: inband_detector(config.codec, config.telephone_event_pt),
             muted: false,
             held: false,
             hold_music: None,
@@ -566,7 +654,7 @@ impl MediaRoom {
             contributes: false,
             coaches: false,
             talker: Talker::new(),
-            limiter: Limiter::new(),
+            limiter: limiter_for(config.codec),
             seq: config.initial_seq,
             ts: config.initial_ts,
             marker_next: true,
@@ -671,13 +759,42 @@ impl MediaRoom {
     /// now; without telephone-event, key presses are listened for in its
     /// audio.
     pub fn renegotiate(&mut self, id: LegId, media: LegMedia) -> Result<(), RoomError> {
-        let leg = self.leg_mut(id)?;
+        let i = self.index(id)?;
+        let leg = &mut self.legs[i];
         leg.latch = Latch::new(media.remote);
         leg.config.remote = media.remote;
+        if media.codec.is_wideband() != leg.config.codec.is_wideband() {
+            // Samples at another rate: a new playout buffer (its counts
+            // so far kept in the room's), codec state and limiter.
+            let JitterStats {
+                lost,
+                late,
+                duplicate,
+                concealed_samples,
+                resyncs,
+                expanded_samples,
+                compressed_samples,
+                ..
+            } = leg.jitter.stats();
+            self.departed.add(&LegStats {
+                lost,
+                late,
+                duplicate,
+                concealed_samples,
+                resyncs,
+                expanded_samples,
+                compressed_samples,
+                ..LegStats::default()
+            });
+            leg.jitter = Playout::new(leg.config.jitter, media.codec.is_wideband());
+            *leg.wide = WideLeg::new(media.codec);
+            leg.limiter = limiter_for(media.codec);
+        }
+        let had_inband = leg.inband.is_some();
         leg.config.codec = media.codec;
         leg.config.payload_type = media.payload_type;
-        if leg.config.telephone_event_pt.is_some() != media.telephone_event_pt.is_some() {
-            leg.inband = media.telephone_event_pt.is_none().then(InbandDetector::new);
+        if had_inband != inband_detector(media.codec, media.telephone_event_pt).is_some() {
+            leg.inband = inband_detector(media.codec, media.telephone_event_pt);
         }
         leg.config.telephone_event_pt = media.telephone_event_pt;
         leg.rtcp.mux = media.rtcp_mux;
@@ -738,7 +855,10 @@ impl MediaRoom {
             Some(leg.config.codec)
         } else {
             Codec::from_payload_type(pt)
-        };
+        }
+        // The playout buffer holds samples at one rate: G.711 beside a
+        // negotiated G.722, or G.722 unasked, is not for this leg.
+        .filter(|c| c.is_wideband() == leg.is_wide());
         if !is_dtmf && codec.is_none() && pt != COMFORT_NOISE_PT {
             leg.stats.unknown_payload_type += 1;
             return Received::UnknownPayloadType(pt);
@@ -781,27 +901,59 @@ impl MediaRoom {
             leg.jitter.note_non_audio(info);
             return Received::ComfortNoise;
         };
-        let n = packet.payload.len();
-        if n == 0 || n > self.decoded.len() {
+        let bytes = packet.payload.len();
+        let n = match &leg.wide.g722 {
+            Some(_) => 2 * bytes,
+            None => bytes,
+        };
+        if bytes == 0 || n > MAX_PACKET_SAMPLES * if leg.is_wide() { 2 } else { 1 } {
             leg.jitter.note_non_audio(info);
             leg.stats.decode_errors += 1;
             return Received::BadPayload;
         }
-        codec.decode_into(packet.payload, &mut self.decoded[..n]);
+        match &mut leg.wide.g722 {
+            // Decoded in arrival order: a reordered packet meets the
+            // predictor where the one before it left it (a brief blip).
+            Some((_, decoder)) => decoder.decode_into(packet.payload, &mut self.decoded[..n]),
+            None => codec.decode_into(packet.payload, &mut self.decoded[..n]),
+        };
         Received::Audio(leg.jitter.push(info, &self.decoded[..n], now))
     }
 
     /// Runs one 20 ms mix. Call every [`TICK`]; then drain [`MediaRoom::poll_transmit`].
+    ///
+    /// A room of G.711 legs only mixes at 8 kHz; while any leg speaks
+    /// G.722 the room mixes at 16 kHz: G.711 voices are upsampled into it
+    /// and each G.711 listener's mix is low-passed and downsampled (before
+    /// its limiter), so a G.722 leg hears the others in full and a G.711
+    /// leg hears what its codec can carry, with nothing folded back.
     pub fn tick(&mut self, now: Instant) {
         self.last_tick = Some(now);
         let epoch = *self.epoch.get_or_insert(now);
         self.ticks += 1;
         self.tx_cursor = 0;
+        let wide = self.legs.iter().any(Leg::is_wide);
+        if wide && !self.wide {
+            self.beep_up.reset();
+            for leg in &mut self.legs {
+                leg.wide.reset();
+            }
+        }
+        self.wide = wide;
 
         // Everyone's input, summed once.
         self.mixer.clear();
+        self.wide_mixer.clear();
         for leg in &mut self.legs {
-            let kind = leg.jitter.pop_frame(&mut leg.input);
+            let kind = if leg.is_wide() {
+                leg.jitter.pop_wide(&mut leg.wide.input)
+            } else {
+                let kind = leg.jitter.pop_narrow(&mut leg.input);
+                if wide {
+                    leg.wide.up.frame(&leg.input, &mut leg.wide.input);
+                }
+                kind
+            };
             if self.detect_talkers {
                 leg.hear_talk(kind, &mut self.talks);
             }
@@ -828,12 +980,23 @@ impl MediaRoom {
             leg.contributes = heard && leg.coaching.is_none();
             leg.coaches = heard && leg.coaching.is_some();
             if leg.contributes {
-                self.mixer.add(&leg.input);
+                if wide {
+                    self.wide_mixer.add(&leg.wide.input);
+                } else {
+                    self.mixer.add(&leg.input);
+                }
             }
         }
         let mut beep = [0; FRAME_SAMPLES];
         let beeping = self.next_beep_frame(&mut beep);
-        if beeping && !self.waiting {
+        if wide {
+            // Run every tick, so a beep starts from silence, not the last one's tail.
+            let mut beep_wide = [0; WIDE_FRAME_SAMPLES];
+            self.beep_up.frame(&beep, &mut beep_wide);
+            if beeping && !self.waiting {
+                self.wide_mixer.add(&beep_wide);
+            }
+        } else if beeping && !self.waiting {
             self.mixer.add(&beep);
         }
         let mut announcement = [0; FRAME_SAMPLES];
@@ -843,7 +1006,13 @@ impl MediaRoom {
         let anyone_coaches = self.legs.iter().any(|l| l.coaches);
         for i in 0..self.legs.len() {
             let mut coached = [0; FRAME_SAMPLES];
-            let coached_by = anyone_coaches && self.coach_voices(i, &mut coached);
+            let mut coached_wide = [0; WIDE_FRAME_SAMPLES];
+            let coached_by = anyone_coaches
+                && if wide {
+                    self.coach_voices(i, &mut coached_wide, |l| &l.wide.input)
+                } else {
+                    self.coach_voices(i, &mut coached, |l| &l.input)
+                };
             let leg = &mut self.legs[i];
             let ts = leg.ts;
             leg.ts = leg.ts.wrapping_add(FRAME_SAMPLES as u32);
@@ -854,7 +1023,10 @@ impl MediaRoom {
                 leg.marker_next = true;
                 continue;
             }
+            // What the leg hears at 8 kHz: its clips, and a G.711 leg's mix;
+            // a G.722 leg's mix is `frame_wide`, its clips join it upsampled.
             let mut frame = [0; FRAME_SAMPLES];
+            let mut frame_wide = [0; WIDE_FRAME_SAMPLES];
             if let Some(music) = leg.hold_music.as_mut() {
                 // Nothing of the room: no mix, beep or room announcement.
                 music.next_frame(&mut frame);
@@ -867,7 +1039,7 @@ impl MediaRoom {
                 if beeping {
                     Mixer::overlay(&mut frame, &beep);
                 }
-            } else {
+            } else if !wide {
                 self.mixer.output_minus(
                     leg.contributes.then_some(&leg.input),
                     &mut leg.limiter,
@@ -875,6 +1047,23 @@ impl MediaRoom {
                 );
                 if coached_by {
                     Mixer::overlay(&mut frame, &coached);
+                }
+            } else {
+                let mut mix = [0; WIDE_FRAME_SAMPLES];
+                self.wide_mixer
+                    .minus(leg.contributes.then_some(&leg.wide.input), &mut mix);
+                if coached_by {
+                    // A coach is heard through the limiter here: it is in the mix.
+                    for (m, &c) in mix.iter_mut().zip(&coached_wide) {
+                        *m += i32::from(c);
+                    }
+                }
+                if leg.is_wide() {
+                    leg.limiter.frame(&mix, &mut frame_wide);
+                } else {
+                    let mut narrow = [0; FRAME_SAMPLES];
+                    leg.wide.down.frame(&mix, &mut narrow);
+                    leg.limiter.frame(&narrow, &mut frame);
                 }
             }
             if announcing && leg.hold_music.is_none() {
@@ -902,8 +1091,17 @@ impl MediaRoom {
                 ssrc: leg.config.ssrc,
             }
             .write(&mut leg.packet);
-            leg.config.codec.encode_into(&frame, &mut leg.packet);
-            leg.rtcp.octets_out += FRAME_SAMPLES as u64;
+            let header = leg.packet.len();
+            match &mut leg.wide.g722 {
+                Some((encoder, _)) => {
+                    let mut clips = [0; WIDE_FRAME_SAMPLES];
+                    leg.wide.clips_up.frame(&frame, &mut clips);
+                    Mixer::overlay(&mut frame_wide, &clips);
+                    encoder.encode_into(&frame_wide, &mut leg.packet);
+                }
+                None => leg.config.codec.encode_into(&frame, &mut leg.packet),
+            }
+            leg.rtcp.octets_out += (leg.packet.len() - header) as u64;
             leg.seq = leg.seq.next();
             leg.marker_next = false;
             leg.pending_to = Some(to);
@@ -978,20 +1176,22 @@ impl MediaRoom {
             .iter()
             .filter(|leg| leg.contributes || leg.coaches)
             .map(|leg| {
-                leg.input
+                let heard = leg.heard();
+                let energy = heard
                     .iter()
                     .map(|&s| {
                         let s = i64::from(s);
                         (s * s).unsigned_abs()
                     })
-                    .sum::<u64>()
+                    .sum::<u64>();
+                // The mean square: a 16 kHz frame has twice the samples.
+                energy / heard.len() as u64
             })
             .max()
             .unwrap_or(0);
-        // At most 32768² · 160 / 160: the square root fits a u16 but for
-        // a full-scale -32768 frame, which saturates.
-        let mean = loudest / FRAME_SAMPLES as u64;
-        u16::try_from(mean.isqrt()).unwrap_or(u16::MAX)
+        // At most 32768²: the square root fits a u16 but for a full-scale
+        // -32768 frame, which saturates.
+        u16::try_from(loudest.isqrt()).unwrap_or(u16::MAX)
     }
 
     /// When the next tick is due (`None` before the first tick: tick now).
@@ -1041,7 +1241,14 @@ impl MediaRoom {
 
     /// Adds the voices of the coaches of leg `i` this tick into `out`;
     /// whether there were any.
-    fn coach_voices(&self, i: usize, out: &mut Frame) -> bool {
+    /// Sums into `out` the voices (`voice` picks the frame at the mix's
+    /// rate) of the coaches of leg `i`; whether there were any.
+    fn coach_voices<const N: usize>(
+        &self,
+        i: usize,
+        out: &mut [i16; N],
+        voice: impl Fn(&Leg) -> &[i16; N],
+    ) -> bool {
         let id = self.legs[i].id;
         let mut any = false;
         for coach in self
@@ -1049,7 +1256,7 @@ impl MediaRoom {
             .iter()
             .filter(|l| l.coaches && l.coaching == Some(id))
         {
-            Mixer::overlay(out, &coach.input);
+            Mixer::overlay(out, voice(coach));
             any = true;
         }
         any
