@@ -76,7 +76,9 @@ fn kernels() -> &'static Kernels {
 #[inline]
 fn dot(c: &[f32], x: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
-    for (c, x) in c.chunks_exact(LANES).zip(x.chunks_exact(LANES)) {
+    let (c, _) = c.as_chunks::<LANES>();
+    let (x, _) = x.as_chunks::<LANES>();
+    for (c, x) in c.iter().zip(x) {
         for l in 0..LANES {
             acc[l] += c[l] * x[l];
         }

@@ -405,9 +405,11 @@ impl RtcpState {
 }
 
 impl Leg {
-    /// Whether the leg speaks a wideband codec (G.722).
+    /// Whether the leg speaks a wideband codec (G.722): then `wide.g722`
+    /// is its codec state (asked of the config, which is at hand, rather
+    /// than of the boxed state, which a G.711 room never needs to touch).
     fn is_wide(&self) -> bool {
-        self.wide.g722.is_some()
+        self.config.codec.is_wideband()
     }
 
     /// This tick's input at the leg's own rate.
@@ -902,16 +904,24 @@ impl MediaRoom {
             return Received::ComfortNoise;
         };
         let bytes = packet.payload.len();
-        let n = match &leg.wide.g722 {
-            Some(_) => 2 * bytes,
-            None => bytes,
+        // A G.722 byte is two samples; either way at most MAX_PACKET_SAMPLES
+        // timestamp units.
+        let (n, limit) = if leg.is_wide() {
+            (2 * bytes, 2 * MAX_PACKET_SAMPLES)
+        } else {
+            (bytes, MAX_PACKET_SAMPLES)
         };
-        if bytes == 0 || n > MAX_PACKET_SAMPLES * if leg.is_wide() { 2 } else { 1 } {
+        if bytes == 0 || n > limit {
             leg.jitter.note_non_audio(info);
             leg.stats.decode_errors += 1;
             return Received::BadPayload;
         }
-        match &mut leg.wide.g722 {
+        let g722 = if leg.is_wide() {
+            leg.wide.g722.as_mut()
+        } else {
+            None
+        };
+        match g722 {
             // Decoded in arrival order: a reordered packet meets the
             // predictor where the one before it left it (a brief blip).
             Some((_, decoder)) => decoder.decode_into(packet.payload, &mut self.decoded[..n]),
@@ -1092,7 +1102,12 @@ impl MediaRoom {
             }
             .write(&mut leg.packet);
             let header = leg.packet.len();
-            match &mut leg.wide.g722 {
+            let g722 = if leg.is_wide() {
+                leg.wide.g722.as_mut()
+            } else {
+                None
+            };
+            match g722 {
                 Some((encoder, _)) => {
                     let mut clips = [0; WIDE_FRAME_SAMPLES];
                     leg.wide.clips_up.frame(&frame, &mut clips);
