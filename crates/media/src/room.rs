@@ -331,6 +331,8 @@ struct WideLeg {
     input: WideFrame,
     /// A G.722 leg's codec state (`None` for G.711).
     g722: Option<(G722Encoder, G722Decoder)>,
+    /// What a G.722 leg is sent this tick, before encoding.
+    output: WideFrame,
     /// A G.711 leg's voice up to the mix, and its mix down to it.
     up: Upsampler,
     down: Downsampler,
@@ -343,6 +345,7 @@ impl WideLeg {
     fn new(codec: Codec) -> Self {
         Self {
             input: [0; WIDE_FRAME_SAMPLES],
+            output: [0; WIDE_FRAME_SAMPLES],
             g722: codec
                 .is_wideband()
                 .then(|| (G722Encoder::new(), G722Decoder::new())),
@@ -1015,11 +1018,16 @@ impl MediaRoom {
         // Everyone's output: the mix minus themselves, or their wait audio.
         let anyone_coaches = self.legs.iter().any(|l| l.coaches);
         for i in 0..self.legs.len() {
+            // (The 16 kHz buffers only when mixing at 16 kHz: zeroing them
+            // for every leg of a G.711 room would cost it.)
             let mut coached = [0; FRAME_SAMPLES];
-            let mut coached_wide = [0; WIDE_FRAME_SAMPLES];
+            let mut coached_wide = None;
             let coached_by = anyone_coaches
                 && if wide {
-                    self.coach_voices(i, &mut coached_wide, |l| &l.wide.input)
+                    let mut voices = [0; WIDE_FRAME_SAMPLES];
+                    let any = self.coach_voices(i, &mut voices, |l| &l.wide.input);
+                    coached_wide = Some(voices);
+                    any
                 } else {
                     self.coach_voices(i, &mut coached, |l| &l.input)
                 };
@@ -1034,9 +1042,11 @@ impl MediaRoom {
                 continue;
             }
             // What the leg hears at 8 kHz: its clips, and a G.711 leg's mix;
-            // a G.722 leg's mix is `frame_wide`, its clips join it upsampled.
+            // a G.722 leg's mix is `wide.output`, its clips join it upsampled.
             let mut frame = [0; FRAME_SAMPLES];
-            let mut frame_wide = [0; WIDE_FRAME_SAMPLES];
+            if leg.is_wide() {
+                leg.wide.output.fill(0);
+            }
             if let Some(music) = leg.hold_music.as_mut() {
                 // Nothing of the room: no mix, beep or room announcement.
                 music.next_frame(&mut frame);
@@ -1062,14 +1072,14 @@ impl MediaRoom {
                 let mut mix = [0; WIDE_FRAME_SAMPLES];
                 self.wide_mixer
                     .minus(leg.contributes.then_some(&leg.wide.input), &mut mix);
-                if coached_by {
+                if let Some(coached) = coached_wide.filter(|_| coached_by) {
                     // A coach is heard through the limiter here: it is in the mix.
-                    for (m, &c) in mix.iter_mut().zip(&coached_wide) {
+                    for (m, &c) in mix.iter_mut().zip(&coached) {
                         *m += i32::from(c);
                     }
                 }
                 if leg.is_wide() {
-                    leg.limiter.frame(&mix, &mut frame_wide);
+                    leg.limiter.frame(&mix, &mut leg.wide.output);
                 } else {
                     let mut narrow = [0; FRAME_SAMPLES];
                     leg.wide.down.frame(&mix, &mut narrow);
@@ -1111,8 +1121,8 @@ impl MediaRoom {
                 Some((encoder, _)) => {
                     let mut clips = [0; WIDE_FRAME_SAMPLES];
                     leg.wide.clips_up.frame(&frame, &mut clips);
-                    Mixer::overlay(&mut frame_wide, &clips);
-                    encoder.encode_into(&frame_wide, &mut leg.packet);
+                    Mixer::overlay(&mut leg.wide.output, &clips);
+                    encoder.encode_into(&leg.wide.output, &mut leg.packet);
                 }
                 None => leg.config.codec.encode_into(&frame, &mut leg.packet),
             }
