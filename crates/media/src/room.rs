@@ -28,6 +28,13 @@
 //! wait source (built-in hold music unless the shell sets another) instead.
 //! Beeps are heard by every leg that is not held.
 //!
+//! A room mixes at 8 kHz while all its legs speak G.711, and at 16 kHz
+//! while any speaks G.722: G.711 voices are upsampled into that mix, each
+//! G.711 listener's mix is low-passed and downsampled before its limiter
+//! (module `halfrate`), and each leg's playout buffer holds samples at
+//! its own codec's rate (module `playout`). Clips stay at 8 kHz and are
+//! upsampled for a G.722 listener.
+//!
 //! The conference's own controls (the 2010 API) are applied here too: a leg
 //! on hold ([`MediaRoom::set_on_hold`]) is neither mixed nor hears the mix
 //! and hears its hold music instead; a coach ([`MediaRoom::set_coaching`])
@@ -621,9 +628,7 @@ impl MediaRoom {
             announcement: None,
             events: VecDeque::new(),
             tx_cursor: 0,
-            // Up to MAX_PACKET_SAMPLES at 8 kHz, or a G.722 packet of as
-            // many timestamp units at 16 kHz.
-            decoded: vec![0; 2 * MAX_PACKET_SAMPLES],
+            decoded: vec![0; MAX_PACKET_SAMPLES],
             last_tick: None,
             epoch: None,
             departed: LegStats::default(),
@@ -907,14 +912,10 @@ impl MediaRoom {
             return Received::ComfortNoise;
         };
         let bytes = packet.payload.len();
-        // A G.722 byte is two samples; either way at most MAX_PACKET_SAMPLES
-        // timestamp units.
-        let (n, limit) = if leg.is_wide() {
-            (2 * bytes, 2 * MAX_PACKET_SAMPLES)
-        } else {
-            (bytes, MAX_PACKET_SAMPLES)
-        };
-        if bytes == 0 || n > limit {
+        // A G.722 byte is two samples: its packets may be half as long
+        // (64 ms) as G.711's, the playout buffer's limit being in samples.
+        let n = if leg.is_wide() { 2 * bytes } else { bytes };
+        if bytes == 0 || n > self.decoded.len() {
             leg.jitter.note_non_audio(info);
             leg.stats.decode_errors += 1;
             return Received::BadPayload;
