@@ -10,7 +10,8 @@ use ::media::rtcp::{RtcpPacket, RtcpPackets};
 use ::media::rtp::{DatagramKind, RtpError, RtpHeader, RtpPacket, classify};
 use ::media::{Codec, Digit, JitterConfig, RtpTimestamp, SeqNo, Ssrc};
 
-/// Datagrams on the RTP ports of a two-leg room, with ticks between them.
+/// Datagrams on the RTP ports of a three-leg room (PCMU, PCMA, and G.722,
+/// which makes it mix at 16 kHz), with ticks between them.
 ///
 /// The input is a list of records: a control byte, a length byte, then that
 /// many bytes of datagram (fewer at the end of the input). The control
@@ -31,6 +32,10 @@ pub fn rtp(data: &[u8]) {
             leg_config(Codec::Pcmu, Some(101), 0x1111_1111, true),
         ),
         (LegId(2), leg_config(Codec::Pcma, None, 0x2222_2222, false)),
+        (
+            LegId(3),
+            leg_config(Codec::G722, Some(101), 0x3333_3333, false),
+        ),
     ];
     let mut room = MediaRoom::new();
     for (id, config) in legs {
@@ -41,7 +46,7 @@ pub fn rtp(data: &[u8]) {
         "198.51.100.9:41000".parse().unwrap(),
     ];
     let mut now = Instant::now();
-    let mut rtcp = [0_u64; 2];
+    let mut rtcp = [0_u64; 3];
     let mut waiting = false;
 
     let mut rest = data;
@@ -53,12 +58,12 @@ pub fn rtp(data: &[u8]) {
 
         check_packet(bytes);
         let received = room.handle_datagram(leg, from, bytes, now);
-        let known = (1..=2).contains(&leg.0);
+        let known = (1..=3).contains(&leg.0);
         match (known, classify(bytes)) {
             (false, _) => assert_eq!(received, Received::UnknownLeg),
             // RTCP from an address other than the latched one is dropped.
             (true, DatagramKind::Rtcp) => match received {
-                Received::Rtcp => rtcp[usize::from(leg == LegId(2))] += 1,
+                Received::Rtcp => rtcp[leg.0 as usize - 1] += 1,
                 other => assert_eq!(other, Received::ForeignSource),
             },
             (true, DatagramKind::Other) => assert_eq!(received, Received::Malformed(None)),

@@ -1,7 +1,9 @@
-//! How long a room's 20 ms tick takes: `cargo run -p media --release --example tick_cost [legs] [inband] [talk] [talkers=N]`.
+//! How long a room's 20 ms tick takes: `cargo run -p media --release --example tick_cost [legs] [inband] [talk] [talkers=N] [wide]`.
 //! With `inband`, no leg negotiated telephone-event, so each listens for
 //! DTMF in its audio (the in-band detector's cost). With `talk`, the room
-//! detects who speaks (talker detection's cost).
+//! detects who speaks (talker detection's cost). With `wide`, the first leg
+//! speaks G.722, so the room mixes at 16 kHz and every other (G.711) leg is
+//! resampled both ways (the wideband mix's cost).
 //!
 //! Every leg sends a 20 ms PCMU packet per tick (encoded up front): a tone
 //! (at −21 dBFS), or with `talkers=N` a tone from the first N legs only and
@@ -15,6 +17,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use media::g722::G722Encoder;
 use media::rtp::RtpHeader;
 use media::{Codec, JitterConfig, LegConfig, LegId, MediaRoom, RtpTimestamp, SeqNo, Ssrc};
 
@@ -25,6 +28,14 @@ fn main() {
         .unwrap_or(40);
     let inband = std::env::args().skip(2).any(|a| a == "inband");
     let talk = std::env::args().skip(2).any(|a| a == "talk");
+    let wide = std::env::args().skip(2).any(|a| a == "wide");
+    let codec_of = |i: u64| {
+        if wide && i == 0 {
+            Codec::G722
+        } else {
+            Codec::Pcmu
+        }
+    };
     let talkers: u64 = std::env::args()
         .skip(2)
         .find_map(|a| a.strip_prefix("talkers=").and_then(|n| n.parse().ok()))
@@ -37,8 +48,8 @@ fn main() {
         .collect();
     for i in 0..legs {
         let config = LegConfig {
-            codec: Codec::Pcmu,
-            payload_type: 0,
+            codec: codec_of(i),
+            payload_type: codec_of(i).payload_type(),
             telephone_event_pt: (!inband).then_some(101),
             ssrc: Ssrc(i as u32),
             initial_seq: SeqNo(0),
@@ -53,16 +64,24 @@ fn main() {
         .map(|i| {
             let f = 300.0 + 20.0 * i as f64; // whole cycles per second: 50 frames loop
             let amplitude = if i < talkers { 3000.0 } else { 0.0 };
+            let codec = codec_of(i);
+            let rate = if codec.is_wideband() { 16_000 } else { 8000 };
+            let mut g722 = G722Encoder::new();
             (0..50u32)
                 .map(|k| {
                     let mut out = Vec::new();
-                    let pcm: Vec<i16> = (0..160)
-                        .map(|n| {
-                            let t = f64::from(k * 160 + n) / 8000.0;
+                    let n = rate / 50;
+                    let pcm: Vec<i16> = (0..n)
+                        .map(|m| {
+                            let t = f64::from(k * n + m) / f64::from(rate);
                             (amplitude * (std::f64::consts::TAU * f * t).sin()) as i16
                         })
                         .collect();
-                    Codec::Pcmu.encode_into(&pcm, &mut out);
+                    if codec.is_wideband() {
+                        g722.encode_into(&pcm, &mut out);
+                    } else {
+                        codec.encode_into(&pcm, &mut out);
+                    }
                     out
                 })
                 .collect()
@@ -79,7 +98,7 @@ fn main() {
         for i in 0..legs {
             RtpHeader {
                 marker: false,
-                payload_type: 0,
+                payload_type: codec_of(i).payload_type(),
                 seq: SeqNo(tick as u16),
                 timestamp: RtpTimestamp(tick * 160),
                 ssrc: Ssrc(1000 + i as u32),
@@ -100,7 +119,9 @@ fn main() {
     }
     let mean = total / (ticks - 101);
     println!(
-        "{legs} legs ({talkers} talking): mean {:?} per tick (datagrams in, mix, encode, transmits out), worst {:?}, {sent} packets out",
-        mean, worst
+        "{legs} legs ({talkers} talking{}): mean {:?} per tick (datagrams in, mix, encode, transmits out), worst {:?}, {sent} packets out",
+        if wide { ", the first G.722" } else { "" },
+        mean,
+        worst
     );
 }

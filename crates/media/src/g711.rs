@@ -7,13 +7,24 @@
 //! to 0xFF). Encoders of other vendors round differently: compare decoded
 //! PCM with a tolerance, never encoded bytes.
 
-/// The two G.711 companding laws.
+/// The audio codecs confab speaks: the two G.711 companding laws, and
+/// G.722 (wideband, [`crate::g722`]).
+///
+/// The per-sample methods ([`Codec::decode`], [`Codec::encode`] and their
+/// `_into` forms) are G.711's: a G.711 byte is one sample, with no state.
+/// G.722 is not (a byte is two samples of an adaptive predictor's output),
+/// so for [`Codec::G722`] they do nothing (decode to 0 samples, encode to
+/// no bytes, `decode`/`encode` give 0): a G.722 leg has its own
+/// [`crate::g722::G722Encoder`] and [`crate::g722::G722Decoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Codec {
     /// μ-law, static payload type 0 ("PCMU/8000").
     Pcmu,
     /// A-law, static payload type 8 ("PCMA/8000").
     Pcma,
+    /// G.722 at 64 kbit/s, static payload type 9 ("G722/8000": 16 kHz
+    /// audio on an 8 kHz RTP clock, RFC 3551).
+    G722,
 }
 
 impl Codec {
@@ -23,7 +34,15 @@ impl Codec {
         match self {
             Codec::Pcmu => 0,
             Codec::Pcma => 8,
+            Codec::G722 => crate::g722::PAYLOAD_TYPE,
         }
+    }
+
+    /// Whether the codec carries 16 kHz audio (G.722): a leg speaking it
+    /// makes its room mix at 16 kHz.
+    #[must_use]
+    pub fn is_wideband(self) -> bool {
+        self == Codec::G722
     }
 
     /// The codec a static payload type stands for, if it is one of ours.
@@ -32,34 +51,38 @@ impl Codec {
         match pt {
             0 => Some(Codec::Pcmu),
             8 => Some(Codec::Pcma),
+            crate::g722::PAYLOAD_TYPE => Some(Codec::G722),
             _ => None,
         }
     }
 
-    /// Decodes one byte.
+    /// Decodes one G.711 byte (0 for G.722: see the type's docs).
     #[must_use]
     pub fn decode(self, code: u8) -> i16 {
         match self {
             Codec::Pcmu => ULAW_TO_LINEAR[usize::from(code)],
             Codec::Pcma => ALAW_TO_LINEAR[usize::from(code)],
+            Codec::G722 => 0,
         }
     }
 
-    /// Encodes one sample.
+    /// Encodes one sample in G.711 (0 for G.722: see the type's docs).
     #[must_use]
     pub fn encode(self, sample: i16) -> u8 {
         match self {
             Codec::Pcmu => ulaw_encode(sample),
             Codec::Pcma => alaw_encode(sample),
+            Codec::G722 => 0,
         }
     }
 
-    /// Decodes `codes` into the front of `out`; returns how many samples were written
-    /// (`min(codes.len(), out.len())`).
+    /// Decodes G.711 `codes` into the front of `out`; returns how many
+    /// samples were written (`min(codes.len(), out.len())`; 0 for G.722).
     pub fn decode_into(self, codes: &[u8], out: &mut [i16]) -> usize {
         let table = match self {
             Codec::Pcmu => &ULAW_TO_LINEAR,
             Codec::Pcma => &ALAW_TO_LINEAR,
+            Codec::G722 => return 0,
         };
         let n = codes.len().min(out.len());
         for (o, &c) in out.iter_mut().zip(codes) {
@@ -68,8 +91,11 @@ impl Codec {
         n
     }
 
-    /// Appends the encoding of `samples` to `out`.
+    /// Appends the G.711 encoding of `samples` to `out` (nothing for G.722).
     pub fn encode_into(self, samples: &[i16], out: &mut Vec<u8>) {
+        if self == Codec::G722 {
+            return;
+        }
         out.extend(samples.iter().map(|&s| self.encode(s)));
     }
 }
@@ -116,6 +142,7 @@ const fn decode_table(codec: Codec) -> [i16; 256] {
         table[i] = match codec {
             Codec::Pcmu => ulaw_decode(i as u8),
             Codec::Pcma => alaw_decode(i as u8),
+            Codec::G722 => 0,
         };
         i += 1;
     }
@@ -199,7 +226,7 @@ mod tests {
 
     #[test]
     fn payload_types() {
-        for codec in [Codec::Pcmu, Codec::Pcma] {
+        for codec in [Codec::Pcmu, Codec::Pcma, Codec::G722] {
             assert_eq!(Codec::from_payload_type(codec.payload_type()), Some(codec));
         }
         assert_eq!(Codec::from_payload_type(101), None);

@@ -85,7 +85,14 @@ impl Goertzel {
 #[cfg(any(test, feature = "test-util"))]
 #[must_use]
 pub fn tone_fraction(samples: &[i16], freq_hz: f64) -> f64 {
-    Goertzel::new(freq_hz, f64::from(crate::SAMPLE_RATE)).fraction(samples)
+    tone_fraction_at(samples, freq_hz, crate::SAMPLE_RATE)
+}
+
+/// [`tone_fraction`] of `samples` taken at `rate_hz` (16 kHz for a wideband leg).
+#[cfg(any(test, feature = "test-util"))]
+#[must_use]
+pub fn tone_fraction_at(samples: &[i16], freq_hz: f64, rate_hz: u32) -> f64 {
+    Goertzel::new(freq_hz, f64::from(rate_hz)).fraction(samples)
 }
 
 /// Root-mean-square level of `samples`, in sample units (0.0 for an empty slice).
@@ -108,7 +115,14 @@ pub fn rms(samples: &[i16]) -> f64 {
 #[cfg(any(test, feature = "test-util"))]
 #[must_use]
 pub fn sinad(samples: &[i16], freq_hz: f64) -> f64 {
-    let w = std::f64::consts::TAU * freq_hz / f64::from(crate::SAMPLE_RATE);
+    sinad_at(samples, freq_hz, crate::SAMPLE_RATE)
+}
+
+/// [`sinad`] of `samples` taken at `rate_hz`.
+#[cfg(any(test, feature = "test-util"))]
+#[must_use]
+pub fn sinad_at(samples: &[i16], freq_hz: f64, rate_hz: u32) -> f64 {
+    let w = std::f64::consts::TAU * freq_hz / f64::from(rate_hz);
     let basis = |n: usize| [(w * n as f64).cos(), (w * n as f64).sin(), 1.0];
     // Normal equations: (BᵀB) p = Bᵀx.
     let mut m = [[0.0f64; 3]; 3];

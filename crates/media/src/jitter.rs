@@ -230,6 +230,10 @@ pub struct JitterBuffer {
     /// gave the quiet frames a window to shed it.
     backlog_waited: bool,
     window_pops: u32,
+    /// Samples an 8 kHz sample stands for: 1, or 2 for a 16 kHz stream on
+    /// a doubled clock ([`crate::playout`]); the windows and thresholds
+    /// counted in pops or samples scale with it, so they keep their time.
+    rate: u32,
     window_packets: u32,
     idle_pops: u32,
     candidate: Option<(Ssrc, SeqNo, RtpTimestamp)>,
@@ -291,6 +295,12 @@ impl JitterBuffer {
     /// An empty buffer.
     #[must_use]
     pub fn new(config: JitterConfig) -> Self {
+        Self::with_rate(config, 1)
+    }
+
+    /// An empty buffer whose pops and samples run `rate` times as fast as
+    /// 8 kHz ([`crate::playout`]'s wideband buffer).
+    pub(crate) fn with_rate(config: JitterConfig, rate: u32) -> Self {
         let mut jb = Self {
             config,
             ring: Box::new([0; CAPACITY]),
@@ -310,6 +320,7 @@ impl JitterBuffer {
             backlog_waited: false,
             last_quiet: false,
             window_pops: 0,
+            rate: rate.max(1),
             window_packets: 0,
             idle_pops: u32::MAX,
             candidate: None,
@@ -436,7 +447,7 @@ impl JitterBuffer {
             return FrameKind::Silence;
         }
         self.idle_pops = self.idle_pops.saturating_add(1);
-        let active = self.idle_pops <= ACTIVE_POPS;
+        let active = self.idle_pops <= ACTIVE_POPS * self.rate;
 
         let frame = FRAME_SAMPLES as i64;
         let present = self.count_present(self.play, frame);
@@ -481,7 +492,7 @@ impl JitterBuffer {
         self.window_quiet |= self.last_quiet;
 
         self.window_pops += 1;
-        if self.window_pops >= WINDOW_POPS {
+        if self.window_pops >= WINDOW_POPS * self.rate {
             self.end_window();
         }
 
@@ -581,17 +592,17 @@ impl JitterBuffer {
             self.pending = 0;
             self.audible = false;
             let deficit = self.target - min_margin;
-            if deficit > HYSTERESIS {
+            if deficit > HYSTERESIS * i64::from(self.rate) {
                 self.pending = deficit.min(max);
             } else if self.prev_window_min != i64::MAX {
                 // Shrink back to the target (not merely into the hysteresis
                 // band), by what two seconds in a row had to spare.
                 let excess = min_margin.min(self.prev_window_min) - self.target;
-                if excess > HYSTERESIS {
+                if excess > HYSTERESIS * i64::from(self.rate) {
                     self.pending = -excess.min(max);
                     // A large backlog gets one window of quiet frames first;
                     // if it had no pause to use, it is shed in sound.
-                    let large = excess >= AUDIBLE_BACKLOG;
+                    let large = excess >= AUDIBLE_BACKLOG * i64::from(self.rate);
                     self.audible = large && waited && !self.window_quiet;
                     self.backlog_waited = large && !self.audible;
                 }

@@ -9,7 +9,9 @@
 //! |---|---|
 //! | [`rtp`] | RTP header parse/write, RTCP recognition, `SeqNo`/`RtpTimestamp`/`Ssrc` |
 //! | [`rtcp`] | RTCP compound packets read (SR, RR, SDES, BYE) and our SR/RR + SDES written |
-//! | [`g711`] | μ-law and A-law |
+//! | [`g711`] | μ-law and A-law, and [`Codec`], the one codec enum |
+//! | [`g722`] | ITU-T G.722 (64 kbit/s), the wideband codec |
+//! | `halfrate` | 8 kHz ↔ 16 kHz per frame, for G.711 legs in a wideband mix |
 //! | [`dtmf`] | RFC 4733 telephone events, one report per key press |
 //! | [`jitter`] | adaptive playout buffer with loss concealment |
 //! | [`mixer`] | mix-minus |
@@ -78,13 +80,16 @@
 pub mod decode;
 pub mod dtmf;
 pub mod g711;
+pub mod g722;
 pub mod goertzel;
+mod halfrate;
 pub mod hold_music;
 pub mod inband;
 pub mod jitter;
 mod latch;
 pub mod limiter;
 pub mod mixer;
+mod playout;
 mod plc;
 mod resample;
 pub mod room;
@@ -98,7 +103,7 @@ pub use dtmf::Digit;
 pub use g711::Codec;
 pub use goertzel::Goertzel;
 #[cfg(any(test, feature = "test-util"))]
-pub use goertzel::tone_fraction;
+pub use goertzel::{tone_fraction, tone_fraction_at};
 pub use jitter::JitterConfig;
 pub use room::{
     LegConfig, LegId, LegMedia, LegStats, MediaEvent, MediaRoom, Received, RoomError, RoomStats,
@@ -109,9 +114,18 @@ pub use source::{AudioSource, PcmSource, Repeat, Silence};
 pub use talker::Talker;
 pub use tone::Beep;
 
-/// Samples per second of every signal in this crate (G.711's rate).
+/// Samples per second of the narrowband signals in this crate: G.711's
+/// rate, that of the playout buffers of G.711 legs, the clips (`<Play>`,
+/// `<Say>`, hold music, beeps) and the mix of a room of G.711 legs only.
 pub const SAMPLE_RATE: u32 = 8000;
-/// Samples in one 20 ms mixer tick.
+/// Samples in one 20 ms mixer tick at [`SAMPLE_RATE`].
 pub const FRAME_SAMPLES: usize = 160;
 /// One 20 ms tick of 8 kHz mono audio.
 pub type Frame = [i16; FRAME_SAMPLES];
+/// Samples per second of the wideband mix (a room with a G.722 leg) and
+/// of a G.722 leg's playout buffer.
+pub const WIDE_SAMPLE_RATE: u32 = 16_000;
+/// Samples in one 20 ms tick at [`WIDE_SAMPLE_RATE`].
+pub const WIDE_FRAME_SAMPLES: usize = 320;
+/// One 20 ms tick of 16 kHz mono audio.
+pub type WideFrame = [i16; WIDE_FRAME_SAMPLES];

@@ -26,24 +26,29 @@
 //!   at the end of a release. A single talker at −3 dBFS, or any quiet
 //!   room, is exactly what mix-minus gave before this stage existed.
 //!
+//! The times are counted at 8 kHz; a limiter for a 16 kHz mix
+//! ([`Limiter::wide`]) counts twice the samples for each, so it acts the
+//! same in time.
+//!
 //! Each listener has one (its mix differs from everyone else's), so a tick
 //! costs O(N) in all, with no allocation: an idle limiter finds a frame's
 //! peak and copies it; a limiting one works out one gain a block and
 //! multiplies (loops the compiler vectorises).
 
-use crate::{FRAME_SAMPLES, Frame};
+#[cfg(test)]
+use crate::FRAME_SAMPLES;
 
 /// Peaks up to this pass unchanged (0.75 of full scale, −2.5 dBFS).
 pub const KNEE: i32 = 24_576;
 /// The asymptote of the curve: no output sample passes it. Below µ-law's
 /// top decision level (31 612) and A-law's (31 744).
 pub const CEILING: i32 = 31_000;
-/// Samples that share one gain decision (1 ms).
+/// Samples at 8 kHz that share one gain decision (1 ms).
 pub const BLOCK: usize = 8;
-/// How long a reduced gain is held before it recovers (15 ms: one period of
-/// a 67 Hz voice).
+/// How long a reduced gain is held before it recovers, in samples at 8 kHz
+/// (15 ms: one period of a 67 Hz voice).
 pub const HOLD: u32 = 120;
-/// The recovery's time constant, in samples (80 ms).
+/// The recovery's time constant, in samples at 8 kHz (80 ms).
 pub const RELEASE: f32 = 640.0;
 /// A block whose own need is within this factor of the gain (0.8 dB)
 /// renews the hold: the next peak of a steady sound is rarely exactly as
@@ -59,6 +64,8 @@ pub struct Limiter {
     gain: f32,
     /// Samples the current gain is still held for.
     hold: u32,
+    /// Samples a millisecond, over 8: 1 at 8 kHz, 2 at 16 kHz.
+    rate: u32,
 }
 
 impl Default for Limiter {
@@ -68,10 +75,23 @@ impl Default for Limiter {
 }
 
 impl Limiter {
-    /// A limiter at unity gain.
+    /// A limiter at unity gain, for an 8 kHz mix.
     #[must_use]
     pub fn new() -> Self {
-        Self { gain: 1.0, hold: 0 }
+        Self {
+            gain: 1.0,
+            hold: 0,
+            rate: 1,
+        }
+    }
+
+    /// A limiter at unity gain, for a 16 kHz mix.
+    #[must_use]
+    pub fn wide() -> Self {
+        Self {
+            rate: 2,
+            ..Self::new()
+        }
     }
 
     /// Whether the gain is exactly 1 (nothing is being turned down).
@@ -94,8 +114,9 @@ impl Limiter {
         self.is_idle() && peak <= KNEE.unsigned_abs()
     }
 
-    /// Limits one frame of a mix into `out`.
-    pub fn frame(&mut self, mix: &[i32; FRAME_SAMPLES], out: &mut Frame) {
+    /// Limits one frame of a mix into `out` (as long as `mix`; a frame is
+    /// a whole number of blocks).
+    pub fn frame(&mut self, mix: &[i32], out: &mut [i16]) {
         if self.passes(peak(mix)) {
             // The common case: idle and within the knee, bit-exact.
             for (o, &x) in out.iter_mut().zip(mix) {
@@ -103,7 +124,8 @@ impl Limiter {
             }
             return;
         }
-        for (o, x) in out.chunks_exact_mut(BLOCK).zip(mix.chunks_exact(BLOCK)) {
+        let block = BLOCK * self.rate as usize;
+        for (o, x) in out.chunks_exact_mut(block).zip(mix.chunks_exact(block)) {
             self.block(x, o);
         }
     }
@@ -118,14 +140,16 @@ impl Limiter {
             1.0
         };
         let start = self.gain;
+        let hold = HOLD * self.rate;
         if needed <= self.gain {
             self.gain = needed;
-            self.hold = HOLD;
+            self.hold = hold;
         } else if needed < 1.0 && needed < self.gain * RENEW {
-            self.hold = HOLD;
+            self.hold = hold;
         } else if self.hold > 0 {
-            self.hold = self.hold.saturating_sub(BLOCK as u32);
+            self.hold = self.hold.saturating_sub(x.len() as u32);
         } else {
+            // The same fraction of the way back a block at either rate.
             let recovered = self.gain + (1.0 - self.gain) * (BLOCK as f32 / RELEASE);
             self.gain = if 1.0 - recovered <= UNITY_SNAP {
                 1.0
@@ -145,7 +169,7 @@ impl Limiter {
         // gain ramps up from the last one, never above this block's.
         let end = self.gain;
         if end > start {
-            let step = (end - start) / BLOCK as f32;
+            let step = (end - start) / x.len() as f32;
             for (i, (o, &x)) in out.iter_mut().zip(x).enumerate() {
                 let g = (start + step * (i + 1) as f32).min(end);
                 *o = scale(x, g);

@@ -11,29 +11,30 @@
 //!
 //! Who contributes (not muted, not held, room started, audio present) is the
 //! room's decision; the mixer only adds and subtracts.
+//!
+//! `N` is the samples of a tick: [`FRAME_SAMPLES`] at 8 kHz (the default),
+//! [`crate::WIDE_FRAME_SAMPLES`] for a room that mixes at 16 kHz.
 
+use crate::FRAME_SAMPLES;
 use crate::limiter::Limiter;
-use crate::{FRAME_SAMPLES, Frame};
 
 /// One tick's accumulator.
 #[derive(Debug, Clone)]
-pub struct Mixer {
-    total: [i32; FRAME_SAMPLES],
+pub struct Mixer<const N: usize = FRAME_SAMPLES> {
+    total: [i32; N],
 }
 
-impl Default for Mixer {
+impl<const N: usize> Default for Mixer<N> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Mixer {
+impl<const N: usize> Mixer<N> {
     /// An empty mixer.
     #[must_use]
     pub fn new() -> Self {
-        Self {
-            total: [0; FRAME_SAMPLES],
-        }
+        Self { total: [0; N] }
     }
 
     /// Starts a tick: the total becomes silence.
@@ -42,7 +43,7 @@ impl Mixer {
     }
 
     /// Adds a contribution to the total.
-    pub fn add(&mut self, frame: &Frame) {
+    pub fn add(&mut self, frame: &[i16; N]) {
         for (t, &s) in self.total.iter_mut().zip(frame) {
             *t += i32::from(s);
         }
@@ -51,7 +52,7 @@ impl Mixer {
     /// Writes `total - own` into `out` through the listener's `limiter`.
     /// Pass `None` for a listener that contributed nothing this tick (muted,
     /// silent, or someone who only listens).
-    pub fn output_minus(&self, own: Option<&Frame>, limiter: &mut Limiter, out: &mut Frame) {
+    pub fn output_minus(&self, own: Option<&[i16; N]>, limiter: &mut Limiter, out: &mut [i16; N]) {
         // The common case first: the mix saturated into `out` (as it was
         // before the limiter), kept if the limiter would pass it unchanged.
         // Saturation changes nothing within the knee, so the saturated
@@ -73,18 +74,25 @@ impl Mixer {
         if limiter.passes(low.unsigned_abs().max(high.unsigned_abs()).into()) {
             return;
         }
-        let mut mix = self.total;
+        let mut mix = [0; N];
+        self.minus(own, &mut mix);
+        limiter.frame(&mix, out);
+    }
+
+    /// Writes `total - own` into `out` as it is, before any limiter (for a
+    /// mix that is resampled or added to first).
+    pub fn minus(&self, own: Option<&[i16; N]>, out: &mut [i32; N]) {
+        out.copy_from_slice(&self.total);
         if let Some(own) = own {
-            for (m, &s) in mix.iter_mut().zip(own) {
+            for (m, &s) in out.iter_mut().zip(own) {
                 *m -= i32::from(s);
             }
         }
-        limiter.frame(&mix, out);
     }
 
     /// Adds `extra` on top of an output already written, saturating (for
     /// sounds that are not part of the mix, like a beep over wait music).
-    pub fn overlay(out: &mut Frame, extra: &Frame) {
+    pub fn overlay(out: &mut [i16; N], extra: &[i16; N]) {
         for (o, &e) in out.iter_mut().zip(extra) {
             *o = o.saturating_add(e);
         }
@@ -98,6 +106,7 @@ fn saturate(x: i32) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Frame;
     use crate::goertzel::tone_fraction;
 
     const TONES: [f64; 3] = [400.0, 700.0, 1100.0];

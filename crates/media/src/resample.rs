@@ -133,10 +133,15 @@ impl Resampler {
 
 /// Kaiser window at `x` in [-1, 1].
 fn kaiser(x: f64) -> f64 {
+    kaiser_window(x, KAISER_BETA)
+}
+
+/// The Kaiser window of shape `beta` at `x` in [-1, 1] (0 outside).
+pub(crate) fn kaiser_window(x: f64, beta: f64) -> f64 {
     if x.abs() > 1.0 {
         return 0.0;
     }
-    bessel_i0(KAISER_BETA * (1.0 - x * x).sqrt()) / bessel_i0(KAISER_BETA)
+    bessel_i0(beta * (1.0 - x * x).sqrt()) / bessel_i0(beta)
 }
 
 /// Modified Bessel function of the first kind, order 0 (power series).

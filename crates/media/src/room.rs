@@ -28,6 +28,13 @@
 //! wait source (built-in hold music unless the shell sets another) instead.
 //! Beeps are heard by every leg that is not held.
 //!
+//! A room mixes at 8 kHz while all its legs speak G.711, and at 16 kHz
+//! while any speaks G.722: G.711 voices are upsampled into that mix, each
+//! G.711 listener's mix is low-passed and downsampled before its limiter
+//! (module `halfrate`), and each leg's playout buffer holds samples at
+//! its own codec's rate (module `playout`). Clips stay at 8 kHz and are
+//! upsampled for a G.722 listener.
+//!
 //! The conference's own controls (the 2010 API) are applied here too: a leg
 //! on hold ([`MediaRoom::set_on_hold`]) is neither mixed nor hears the mix
 //! and hears its hold music instead; a coach ([`MediaRoom::set_coaching`])
@@ -49,14 +56,15 @@ use thiserror::Error;
 
 use crate::dtmf::{Digit, DtmfDetector, TelephoneEvent};
 use crate::g711::Codec;
+use crate::g722::{G722Decoder, G722Encoder};
+use crate::halfrate::{Downsampler, Upsampler};
 use crate::hold_music::HoldMusic;
 use crate::inband::InbandDetector;
-use crate::jitter::{
-    FrameKind, JitterBuffer, JitterConfig, JitterStats, MAX_PACKET_SAMPLES, PacketInfo, Push,
-};
+use crate::jitter::{FrameKind, JitterConfig, JitterStats, MAX_PACKET_SAMPLES, PacketInfo, Push};
 use crate::latch::{Latch, Verdict};
 use crate::limiter::Limiter;
 use crate::mixer::Mixer;
+use crate::playout::Playout;
 use crate::rtcp::{ReportBlock, RtcpPacket, RtcpPackets, SenderInfo, write_report};
 use crate::rtp::{
     DatagramKind, RtpError, RtpHeader, RtpPacket, RtpTimestamp, SeqNo, Ssrc, classify,
@@ -64,7 +72,7 @@ use crate::rtp::{
 use crate::source::{AudioSource, Silence};
 use crate::talker::Talker;
 use crate::tone::{Beep, Tone};
-use crate::{FRAME_SAMPLES, Frame};
+use crate::{FRAME_SAMPLES, Frame, WIDE_FRAME_SAMPLES, WideFrame};
 
 /// The tick period.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -285,7 +293,11 @@ struct Leg {
     id: LegId,
     config: LegConfig,
     latch: Latch,
-    jitter: JitterBuffer,
+    /// At the codec's rate: 8 kHz for G.711, 16 kHz for G.722.
+    jitter: Playout,
+    /// What a leg needs for the 16 kHz mix (boxed: a room of G.711 legs
+    /// only never touches it).
+    wide: Box<WideLeg>,
     dtmf: DtmfDetector,
     /// Keys heard in the audio, when no telephone-event was negotiated.
     inband: Option<InbandDetector>,
@@ -316,6 +328,46 @@ struct Leg {
     pending_to: Option<SocketAddr>,
     stats: LegStats,
     rtcp: RtcpState,
+}
+
+/// A leg's part in a wideband mix.
+#[derive(Debug)]
+struct WideLeg {
+    /// This tick's input at 16 kHz: a G.722 leg's own, a G.711 leg's
+    /// upsampled (while the room mixes at 16 kHz).
+    input: WideFrame,
+    /// A G.722 leg's codec state (`None` for G.711).
+    g722: Option<(G722Encoder, G722Decoder)>,
+    /// What a G.722 leg is sent this tick, before encoding.
+    output: WideFrame,
+    /// A G.711 leg's voice up to the mix, and its mix down to it.
+    up: Upsampler,
+    down: Downsampler,
+    /// A G.722 leg's clips (hold music, wait audio, beeps, announcements:
+    /// all 8 kHz) up to its rate.
+    clips_up: Upsampler,
+}
+
+impl WideLeg {
+    fn new(codec: Codec) -> Self {
+        Self {
+            input: [0; WIDE_FRAME_SAMPLES],
+            output: [0; WIDE_FRAME_SAMPLES],
+            g722: codec
+                .is_wideband()
+                .then(|| (G722Encoder::new(), G722Decoder::new())),
+            up: Upsampler::new(),
+            down: Downsampler::new(),
+            clips_up: Upsampler::new(),
+        }
+    }
+
+    /// Forgets the converters' past (the room starts mixing at 16 kHz).
+    fn reset(&mut self) {
+        self.up.reset();
+        self.down.reset();
+        self.clips_up.reset();
+    }
 }
 
 /// A leg's RTCP: when the next report is due, what it needs, and the
@@ -363,11 +415,34 @@ impl RtcpState {
 }
 
 impl Leg {
+    /// Whether the leg speaks a wideband codec (G.722): then `wide.g722`
+    /// is its codec state (asked of the config, which is at hand, rather
+    /// than of the boxed state, which a G.711 room never needs to touch).
+    fn is_wide(&self) -> bool {
+        self.config.codec.is_wideband()
+    }
+
+    /// This tick's input at the leg's own rate.
+    fn heard(&self) -> &[i16] {
+        if self.is_wide() {
+            &self.wide.input
+        } else {
+            &self.input
+        }
+    }
+
     /// Hears this tick's input for talker detection; a change is queued.
     fn hear_talk(&mut self, kind: FrameKind, talks: &mut VecDeque<(LegId, bool)>) {
         let change = match kind {
             FrameKind::Silence => self.talker.on_silence(),
-            FrameKind::Audio | FrameKind::Concealed => self.talker.on_frame(&self.input),
+            FrameKind::Audio | FrameKind::Concealed => {
+                let heard = if self.is_wide() {
+                    &self.wide.input[..]
+                } else {
+                    &self.input[..]
+                };
+                self.talker.on_frame(heard)
+            }
         };
         if let Some(speaking) = change {
             talks.push_back((self.id, speaking));
@@ -488,6 +563,22 @@ impl Leg {
     }
 }
 
+/// The in-band DTMF detector a leg needs: one when no telephone-event
+/// was negotiated, for G.711 (it listens at 8 kHz; a G.722 leg's keys
+/// come as RFC 4733 events or not at all).
+fn inband_detector(codec: Codec, telephone_event_pt: Option<u8>) -> Option<InbandDetector> {
+    (telephone_event_pt.is_none() && !codec.is_wideband()).then(InbandDetector::new)
+}
+
+/// A limiter for a leg's mix at its codec's rate.
+fn limiter_for(codec: Codec) -> Limiter {
+    if codec.is_wideband() {
+        Limiter::wide()
+    } else {
+        Limiter::new()
+    }
+}
+
 impl Default for MediaRoom {
     fn default() -> Self {
         Self::new()
@@ -499,6 +590,11 @@ impl Default for MediaRoom {
 pub struct MediaRoom {
     legs: Vec<Leg>,
     mixer: Mixer,
+    /// Whether the last tick mixed at 16 kHz (some leg speaks G.722).
+    wide: bool,
+    wide_mixer: Mixer<WIDE_FRAME_SAMPLES>,
+    /// The beeps (8 kHz) up to a 16 kHz mix.
+    beep_up: Upsampler,
     waiting: bool,
     beeps: VecDeque<Tone>,
     /// Played over what every leg not on hold hears.
@@ -524,6 +620,9 @@ impl MediaRoom {
         Self {
             legs: Vec::new(),
             mixer: Mixer::new(),
+            wide: false,
+            wide_mixer: Mixer::new(),
+            beep_up: Upsampler::new(),
             waiting: false,
             beeps: VecDeque::new(),
             announcement: None,
@@ -545,16 +644,15 @@ impl MediaRoom {
         if self.legs.iter().any(|l| l.id == id) {
             return Err(RoomError::DuplicateLeg(id));
         }
+        let wideband = config.codec.is_wideband();
         self.legs.push(Leg {
             id,
             config,
             latch: Latch::new(config.remote),
-            jitter: JitterBuffer::new(config.jitter),
+            jitter: Playout::new(config.jitter, wideband),
+            wide: Box::new(WideLeg::new(config.codec)),
             dtmf: DtmfDetector::new(),
-            inband: config
-                .telephone_event_pt
-                .is_none()
-                .then(InbandDetector::new),
+            inband: inband_detector(config.codec, config.telephone_event_pt),
             muted: false,
             held: false,
             hold_music: None,
@@ -566,7 +664,7 @@ impl MediaRoom {
             contributes: false,
             coaches: false,
             talker: Talker::new(),
-            limiter: Limiter::new(),
+            limiter: limiter_for(config.codec),
             seq: config.initial_seq,
             ts: config.initial_ts,
             marker_next: true,
@@ -671,13 +769,42 @@ impl MediaRoom {
     /// now; without telephone-event, key presses are listened for in its
     /// audio.
     pub fn renegotiate(&mut self, id: LegId, media: LegMedia) -> Result<(), RoomError> {
-        let leg = self.leg_mut(id)?;
+        let i = self.index(id)?;
+        let leg = &mut self.legs[i];
         leg.latch = Latch::new(media.remote);
         leg.config.remote = media.remote;
+        if media.codec.is_wideband() != leg.config.codec.is_wideband() {
+            // Samples at another rate: a new playout buffer (its counts
+            // so far kept in the room's), codec state and limiter.
+            let JitterStats {
+                lost,
+                late,
+                duplicate,
+                concealed_samples,
+                resyncs,
+                expanded_samples,
+                compressed_samples,
+                ..
+            } = leg.jitter.stats();
+            self.departed.add(&LegStats {
+                lost,
+                late,
+                duplicate,
+                concealed_samples,
+                resyncs,
+                expanded_samples,
+                compressed_samples,
+                ..LegStats::default()
+            });
+            leg.jitter = Playout::new(leg.config.jitter, media.codec.is_wideband());
+            *leg.wide = WideLeg::new(media.codec);
+            leg.limiter = limiter_for(media.codec);
+        }
+        let had_inband = leg.inband.is_some();
         leg.config.codec = media.codec;
         leg.config.payload_type = media.payload_type;
-        if leg.config.telephone_event_pt.is_some() != media.telephone_event_pt.is_some() {
-            leg.inband = media.telephone_event_pt.is_none().then(InbandDetector::new);
+        if had_inband != inband_detector(media.codec, media.telephone_event_pt).is_some() {
+            leg.inband = inband_detector(media.codec, media.telephone_event_pt);
         }
         leg.config.telephone_event_pt = media.telephone_event_pt;
         leg.rtcp.mux = media.rtcp_mux;
@@ -738,7 +865,10 @@ impl MediaRoom {
             Some(leg.config.codec)
         } else {
             Codec::from_payload_type(pt)
-        };
+        }
+        // The playout buffer holds samples at one rate: G.711 beside a
+        // negotiated G.722, or G.722 unasked, is not for this leg.
+        .filter(|c| c.is_wideband() == leg.is_wide());
         if !is_dtmf && codec.is_none() && pt != COMFORT_NOISE_PT {
             leg.stats.unknown_payload_type += 1;
             return Received::UnknownPayloadType(pt);
@@ -781,27 +911,63 @@ impl MediaRoom {
             leg.jitter.note_non_audio(info);
             return Received::ComfortNoise;
         };
-        let n = packet.payload.len();
-        if n == 0 || n > self.decoded.len() {
+        let bytes = packet.payload.len();
+        // A G.722 byte is two samples: its packets may be half as long
+        // (64 ms) as G.711's, the playout buffer's limit being in samples.
+        let n = if leg.is_wide() { 2 * bytes } else { bytes };
+        if bytes == 0 || n > self.decoded.len() {
             leg.jitter.note_non_audio(info);
             leg.stats.decode_errors += 1;
             return Received::BadPayload;
         }
-        codec.decode_into(packet.payload, &mut self.decoded[..n]);
+        let g722 = if leg.is_wide() {
+            leg.wide.g722.as_mut()
+        } else {
+            None
+        };
+        match g722 {
+            // Decoded in arrival order: a reordered packet meets the
+            // predictor where the one before it left it (a brief blip).
+            Some((_, decoder)) => decoder.decode_into(packet.payload, &mut self.decoded[..n]),
+            None => codec.decode_into(packet.payload, &mut self.decoded[..n]),
+        };
         Received::Audio(leg.jitter.push(info, &self.decoded[..n], now))
     }
 
     /// Runs one 20 ms mix. Call every [`TICK`]; then drain [`MediaRoom::poll_transmit`].
+    ///
+    /// A room of G.711 legs only mixes at 8 kHz; while any leg speaks
+    /// G.722 the room mixes at 16 kHz: G.711 voices are upsampled into it
+    /// and each G.711 listener's mix is low-passed and downsampled (before
+    /// its limiter), so a G.722 leg hears the others in full and a G.711
+    /// leg hears what its codec can carry, with nothing folded back.
     pub fn tick(&mut self, now: Instant) {
         self.last_tick = Some(now);
         let epoch = *self.epoch.get_or_insert(now);
         self.ticks += 1;
         self.tx_cursor = 0;
+        let wide = self.legs.iter().any(Leg::is_wide);
+        if wide && !self.wide {
+            self.beep_up.reset();
+            for leg in &mut self.legs {
+                leg.wide.reset();
+            }
+        }
+        self.wide = wide;
 
         // Everyone's input, summed once.
         self.mixer.clear();
+        self.wide_mixer.clear();
         for leg in &mut self.legs {
-            let kind = leg.jitter.pop_frame(&mut leg.input);
+            let kind = if leg.is_wide() {
+                leg.jitter.pop_wide(&mut leg.wide.input)
+            } else {
+                let kind = leg.jitter.pop_narrow(&mut leg.input);
+                if wide {
+                    leg.wide.up.frame(&leg.input, &mut leg.wide.input);
+                }
+                kind
+            };
             if self.detect_talkers {
                 leg.hear_talk(kind, &mut self.talks);
             }
@@ -828,12 +994,23 @@ impl MediaRoom {
             leg.contributes = heard && leg.coaching.is_none();
             leg.coaches = heard && leg.coaching.is_some();
             if leg.contributes {
-                self.mixer.add(&leg.input);
+                if wide {
+                    self.wide_mixer.add(&leg.wide.input);
+                } else {
+                    self.mixer.add(&leg.input);
+                }
             }
         }
         let mut beep = [0; FRAME_SAMPLES];
         let beeping = self.next_beep_frame(&mut beep);
-        if beeping && !self.waiting {
+        if wide {
+            // Run every tick, so a beep starts from silence, not the last one's tail.
+            let mut beep_wide = [0; WIDE_FRAME_SAMPLES];
+            self.beep_up.frame(&beep, &mut beep_wide);
+            if beeping && !self.waiting {
+                self.wide_mixer.add(&beep_wide);
+            }
+        } else if beeping && !self.waiting {
             self.mixer.add(&beep);
         }
         let mut announcement = [0; FRAME_SAMPLES];
@@ -842,8 +1019,19 @@ impl MediaRoom {
         // Everyone's output: the mix minus themselves, or their wait audio.
         let anyone_coaches = self.legs.iter().any(|l| l.coaches);
         for i in 0..self.legs.len() {
+            // (The 16 kHz buffers only when mixing at 16 kHz: zeroing them
+            // for every leg of a G.711 room would cost it.)
             let mut coached = [0; FRAME_SAMPLES];
-            let coached_by = anyone_coaches && self.coach_voices(i, &mut coached);
+            let mut coached_wide = None;
+            let coached_by = anyone_coaches
+                && if wide {
+                    let mut voices = [0; WIDE_FRAME_SAMPLES];
+                    let any = self.coach_voices(i, &mut voices, |l| &l.wide.input);
+                    coached_wide = Some(voices);
+                    any
+                } else {
+                    self.coach_voices(i, &mut coached, |l| &l.input)
+                };
             let leg = &mut self.legs[i];
             let ts = leg.ts;
             leg.ts = leg.ts.wrapping_add(FRAME_SAMPLES as u32);
@@ -854,7 +1042,12 @@ impl MediaRoom {
                 leg.marker_next = true;
                 continue;
             }
+            // What the leg hears at 8 kHz: its clips, and a G.711 leg's mix;
+            // a G.722 leg's mix is `wide.output`, its clips join it upsampled.
             let mut frame = [0; FRAME_SAMPLES];
+            if leg.is_wide() {
+                leg.wide.output.fill(0);
+            }
             if let Some(music) = leg.hold_music.as_mut() {
                 // Nothing of the room: no mix, beep or room announcement.
                 music.next_frame(&mut frame);
@@ -867,7 +1060,7 @@ impl MediaRoom {
                 if beeping {
                     Mixer::overlay(&mut frame, &beep);
                 }
-            } else {
+            } else if !wide {
                 self.mixer.output_minus(
                     leg.contributes.then_some(&leg.input),
                     &mut leg.limiter,
@@ -875,6 +1068,23 @@ impl MediaRoom {
                 );
                 if coached_by {
                     Mixer::overlay(&mut frame, &coached);
+                }
+            } else {
+                let mut mix = [0; WIDE_FRAME_SAMPLES];
+                self.wide_mixer
+                    .minus(leg.contributes.then_some(&leg.wide.input), &mut mix);
+                if let Some(coached) = coached_wide.filter(|_| coached_by) {
+                    // A coach is heard through the limiter here: it is in the mix.
+                    for (m, &c) in mix.iter_mut().zip(&coached) {
+                        *m += i32::from(c);
+                    }
+                }
+                if leg.is_wide() {
+                    leg.limiter.frame(&mix, &mut leg.wide.output);
+                } else {
+                    let mut narrow = [0; FRAME_SAMPLES];
+                    leg.wide.down.frame(&mix, &mut narrow);
+                    leg.limiter.frame(&narrow, &mut frame);
                 }
             }
             if announcing && leg.hold_music.is_none() {
@@ -902,8 +1112,22 @@ impl MediaRoom {
                 ssrc: leg.config.ssrc,
             }
             .write(&mut leg.packet);
-            leg.config.codec.encode_into(&frame, &mut leg.packet);
-            leg.rtcp.octets_out += FRAME_SAMPLES as u64;
+            let header = leg.packet.len();
+            let g722 = if leg.is_wide() {
+                leg.wide.g722.as_mut()
+            } else {
+                None
+            };
+            match g722 {
+                Some((encoder, _)) => {
+                    let mut clips = [0; WIDE_FRAME_SAMPLES];
+                    leg.wide.clips_up.frame(&frame, &mut clips);
+                    Mixer::overlay(&mut leg.wide.output, &clips);
+                    encoder.encode_into(&leg.wide.output, &mut leg.packet);
+                }
+                None => leg.config.codec.encode_into(&frame, &mut leg.packet),
+            }
+            leg.rtcp.octets_out += (leg.packet.len() - header) as u64;
             leg.seq = leg.seq.next();
             leg.marker_next = false;
             leg.pending_to = Some(to);
@@ -978,20 +1202,22 @@ impl MediaRoom {
             .iter()
             .filter(|leg| leg.contributes || leg.coaches)
             .map(|leg| {
-                leg.input
+                let heard = leg.heard();
+                let energy = heard
                     .iter()
                     .map(|&s| {
                         let s = i64::from(s);
                         (s * s).unsigned_abs()
                     })
-                    .sum::<u64>()
+                    .sum::<u64>();
+                // The mean square: a 16 kHz frame has twice the samples.
+                energy / heard.len() as u64
             })
             .max()
             .unwrap_or(0);
-        // At most 32768² · 160 / 160: the square root fits a u16 but for
-        // a full-scale -32768 frame, which saturates.
-        let mean = loudest / FRAME_SAMPLES as u64;
-        u16::try_from(mean.isqrt()).unwrap_or(u16::MAX)
+        // At most 32768²: the square root fits a u16 but for a full-scale
+        // -32768 frame, which saturates.
+        u16::try_from(loudest.isqrt()).unwrap_or(u16::MAX)
     }
 
     /// When the next tick is due (`None` before the first tick: tick now).
@@ -1041,7 +1267,14 @@ impl MediaRoom {
 
     /// Adds the voices of the coaches of leg `i` this tick into `out`;
     /// whether there were any.
-    fn coach_voices(&self, i: usize, out: &mut Frame) -> bool {
+    /// Sums into `out` the voices (`voice` picks the frame at the mix's
+    /// rate) of the coaches of leg `i`; whether there were any.
+    fn coach_voices<const N: usize>(
+        &self,
+        i: usize,
+        out: &mut [i16; N],
+        voice: impl Fn(&Leg) -> &[i16; N],
+    ) -> bool {
         let id = self.legs[i].id;
         let mut any = false;
         for coach in self
@@ -1049,7 +1282,7 @@ impl MediaRoom {
             .iter()
             .filter(|l| l.coaches && l.coaching == Some(id))
         {
-            Mixer::overlay(out, &coach.input);
+            Mixer::overlay(out, voice(coach));
             any = true;
         }
         any

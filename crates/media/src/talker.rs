@@ -13,7 +13,7 @@
 //! −30 dBFS and a line's noise floor below −50 dBFS; `SPEECH_RMS` is
 //! about −38 dBFS and `QUIET_RMS` about −44 dBFS.
 
-use crate::{FRAME_SAMPLES, Frame};
+use crate::FRAME_SAMPLES;
 
 /// The RMS level (in sample units) at or above which a frame is loud.
 pub const SPEECH_RMS: u32 = 400;
@@ -60,7 +60,9 @@ impl Talker {
 
     /// Hears one frame; returns the new state when it changed.
     #[must_use]
-    pub fn on_frame(&mut self, frame: &Frame) -> Option<bool> {
+    /// A 16 kHz frame ([`crate::WideFrame`]) counts as the same level at
+    /// 8 kHz would: the thresholds are RMS levels.
+    pub fn on_frame(&mut self, frame: &[i16]) -> Option<bool> {
         let energy: u64 = frame
             .iter()
             .map(|&s| {
@@ -68,7 +70,12 @@ impl Talker {
                 (s * s).unsigned_abs()
             })
             .sum();
-        self.on_energy(energy)
+        let per_frame = if frame.len() == FRAME_SAMPLES {
+            energy
+        } else {
+            energy * FRAME_SAMPLES as u64 / frame.len().max(1) as u64
+        };
+        self.on_energy(per_frame)
     }
 
     /// Hears a frame of nothing (no packet, comfort noise).
@@ -108,6 +115,7 @@ impl Talker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Frame;
 
     /// Frame `n` of a sine at `hz` with peak `amplitude`.
     fn tone(hz: f64, amplitude: f64, n: usize) -> Frame {

@@ -9,8 +9,9 @@
 //! The seam with the room is a loopback socket pair. The room gets a
 //! plain UDP socket (`127.0.0.1:0`) as the leg's socket, exactly like a SIP
 //! call's, and the leg's remote is the task's own loopback socket: the
-//! room reads the browser's audio there as plain PCMU RTP and sends its
-//! mix back the same way. One task per browser leg owns the public UDP
+//! room reads the browser's audio there as plain RTP (G.722 for an Opus
+//! browser, so the room mixes it at 16 kHz; PCMU for a PCMU one) and sends
+//! its mix back the same way. One task per browser leg owns the public UDP
 //! port (from `--rtp-ports`, our one ICE candidate: where, is
 //! [`crate::browser_reach`]'s choice), the loopback socket
 //! and the sans-IO `BrowserLeg`, and only moves datagrams and `now` in
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use api::{BoxFuture, BrowserAnswer, BrowserJoinError, BrowserJoins, BrowserOffer};
 use conference::{JoinRequest, LeaveReason, ParticipantOptions};
-use media::{Codec, LegConfig, RtpTimestamp, SeqNo, Ssrc};
+use media::{LegConfig, RtpTimestamp, SeqNo, Ssrc};
 use model::{AccountSid, CallDirection, CallRecord, CallSid, CallStatus};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
@@ -40,7 +41,7 @@ use crate::call::CallServices;
 use crate::hub::CallJoinFailed;
 use crate::membership::{CallNotice, LegHandover};
 use crate::rtp_activity::RtpActivity;
-use crate::webrtc::{BrowserLeg, LegOutput, ROOM_PAYLOAD_TYPE};
+use crate::webrtc::{BrowserLeg, LegOutput};
 
 /// Makes browser legs of join links' offers ([`api::BrowserJoins`]).
 #[derive(Debug, Clone)]
@@ -143,8 +144,8 @@ impl Browsers {
         let handover = LegHandover {
             socket: room_end,
             config: LegConfig {
-                codec: Codec::Pcmu,
-                payload_type: ROOM_PAYLOAD_TYPE,
+                codec: leg.room_codec(),
+                payload_type: leg.room_codec().payload_type(),
                 telephone_event_pt: None,
                 ssrc: Ssrc(word(4)),
                 initial_seq: SeqNo(u16::from_le_bytes([r[8], r[9]])),

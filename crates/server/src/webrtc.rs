@@ -3,9 +3,11 @@
 //! that turns it into a plain RTP leg for a room.
 //!
 //! The room knows nothing of WebRTC: it gets the browser's audio as plain
-//! PCMU RTP and sends it plain PCMU RTP (module `browser` carries those over
-//! a loopback socket pair). Opus is decoded to, and encoded from, the mix's
-//! 8 kHz by libopus (`OpusCodec`). [`BrowserLeg`] sits between the two: datagrams
+//! RTP and sends it plain RTP (module `browser` carries those over a
+//! loopback socket pair), in the leg's [`BrowserLeg::room_codec`]: G.722
+//! for a browser that took Opus, so it keeps its bandwidth (libopus runs at
+//! 16 kHz, `OpusCodec`, and the room mixes at 16 kHz while such a leg is in
+//! it), PCMU bytes as they are for one that took PCMU. [`BrowserLeg`] sits between the two: datagrams
 //! from the browser and the room's RTP go in with `now`; what to send to
 //! the browser, what to give the room and whether the browser is gone come
 //! out of [`BrowserLeg::poll_output`]; [`BrowserLeg::poll_timeout`] says
@@ -19,6 +21,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use media::g722::{G722Decoder, G722Encoder};
 use media::rtp::{RtpHeader, RtpPacket};
 use media::{Codec, RtpTimestamp, SeqNo, Ssrc};
 use str0m::change::SdpOffer;
@@ -31,9 +34,6 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 /// track with DTX) is not taken for a closed tab, and less than the 10 s
 /// a closed tab may stay in its room.
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(7);
-
-/// PCMU's static payload type, what the room sends and reads on this leg.
-pub const ROOM_PAYLOAD_TYPE: u8 = 0;
 
 /// Why an offer gets no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,8 +51,8 @@ pub enum OfferError {
 pub enum LegOutput {
     /// A datagram (STUN, DTLS, SRTP) for the browser.
     ToBrowser { to: SocketAddr, payload: Vec<u8> },
-    /// One plain RTP packet of the browser's audio (PCMU, payload type
-    /// [`ROOM_PAYLOAD_TYPE`]) for the room.
+    /// One plain RTP packet of the browser's audio for the room, in
+    /// [`BrowserLeg::room_codec`] on its static payload type.
     ToRoom(Vec<u8>),
     /// The browser is gone (silent past [`SILENCE_LIMIT`], ICE
     /// disconnected, or a broken session): take it out of its room.
@@ -66,7 +66,8 @@ pub struct BrowserLeg {
     local: SocketAddr,
     /// The audio media and the payload types PCMU and Opus got in it.
     audio: Option<Audio>,
-    /// Opus's decoder and encoder at 8 kHz, when Opus was negotiated.
+    /// Opus's decoder and encoder at 16 kHz and the G.722 seam, when Opus
+    /// was negotiated.
     opus: Option<OpusCodec>,
     /// The header of what goes to the room.
     to_room: RtpHeader,
@@ -109,6 +110,11 @@ impl BrowserLeg {
             Some(_) => Some(OpusCodec::new().map_err(|e| OfferError::Rejected(e.to_string()))?),
             None => None,
         };
+        let room_codec = if opus.is_some() {
+            Codec::G722
+        } else {
+            Codec::Pcmu
+        };
         let leg = Self {
             rtc,
             local,
@@ -116,7 +122,7 @@ impl BrowserLeg {
             opus,
             to_room: RtpHeader {
                 marker: true,
-                payload_type: ROOM_PAYLOAD_TYPE,
+                payload_type: room_codec.payload_type(),
                 seq: SeqNo(0),
                 timestamp: RtpTimestamp(0),
                 ssrc,
@@ -127,6 +133,17 @@ impl BrowserLeg {
             gone: false,
         };
         Ok((leg, answer))
+    }
+
+    /// What the leg and its room speak over the seam: G.722 (static
+    /// payload type 9) when the browser took Opus, else PCMU (0).
+    #[must_use]
+    pub fn room_codec(&self) -> Codec {
+        if self.opus.is_some() {
+            Codec::G722
+        } else {
+            Codec::Pcmu
+        }
     }
 
     /// A datagram from the browser (on our port `self.local`).
@@ -157,9 +174,9 @@ impl BrowserLeg {
         let Ok(packet) = RtpPacket::parse(bytes) else {
             return;
         };
-        if packet.payload_type != ROOM_PAYLOAD_TYPE
+        if packet.payload_type != self.room_codec().payload_type()
             || packet.payload.is_empty()
-            || packet.payload.len() > MAX_SAMPLES
+            || packet.payload.len() > MAX_ROOM_BYTES
         {
             return;
         }
@@ -172,14 +189,11 @@ impl BrowserLeg {
         if !self.rtc.is_connected() {
             return;
         }
-        // Opus when the browser took it (encoded from the 8 kHz mix, its
-        // clock at 48 kHz), else the PCMU bytes as they are.
+        // Opus when the browser took it (encoded from the 16 kHz G.722
+        // mix, its clock at 48 kHz), else the PCMU bytes as they are.
         let (pt, media_time, payload) = match (audio.opus, self.opus.as_mut()) {
             (Some(pt), Some(opus)) => {
-                let n = packet.payload.len();
-                let mut pcm = [0i16; MAX_SAMPLES];
-                Codec::Pcmu.decode_into(packet.payload, &mut pcm[..n]);
-                let Some(encoded) = opus.encode(&pcm[..n]) else {
+                let Some(encoded) = opus.encode_room(packet.payload) else {
                     return;
                 };
                 let time = MediaTime::new(time.wrapping_mul(6), Frequency::FORTY_EIGHT_KHZ);
@@ -284,11 +298,11 @@ impl BrowserLeg {
                     packet.extend_from_slice(&data.data);
                 } else if Some(data.pt) == audio.opus {
                     let opus = self.opus.as_mut()?;
-                    let pcm = opus.decode(&data.data)?;
+                    // G.722's RTP clock is 8 kHz (RFC 3551), its audio 16 kHz.
                     let ts = data.time.rebase(Frequency::EIGHT_KHZ).numer();
                     self.to_room.timestamp = RtpTimestamp(ts as u32);
                     self.to_room.write(&mut packet);
-                    Codec::Pcmu.encode_into(pcm, &mut packet);
+                    opus.decode_for_room(&data.data, &mut packet)?;
                 } else {
                     return None;
                 }
@@ -342,16 +356,24 @@ fn negotiated_audio(answer: &str) -> Option<Audio> {
     })
 }
 
-/// The most samples one packet carries to or from the room: 120 ms at
-/// 8 kHz, Opus's longest frame.
-const MAX_SAMPLES: usize = 960;
+/// The most samples one packet carries to or from the room: 120 ms (Opus's
+/// longest frame) at 16 kHz.
+const MAX_SAMPLES: usize = 1920;
+/// The most payload bytes of a room packet: 120 ms of PCMU, or of G.722
+/// (a byte per two samples at 16 kHz).
+const MAX_ROOM_BYTES: usize = MAX_SAMPLES / 2;
 
-/// libopus at 8 kHz, mono: the browser's Opus decoded to the mix's rate,
-/// the mix encoded for the browser (libopus resamples internally).
+/// libopus at 16 kHz, mono (it resamples to and from the 48 kHz it sends),
+/// and G.722 for the seam: the browser's Opus decoded and G.722-encoded
+/// for the room, the room's G.722 decoded and Opus-encoded for the
+/// browser. 16 kHz is what the room mixes at, so nothing is resampled
+/// on our side.
 struct OpusCodec {
     decoder: opus::Decoder,
     encoder: opus::Encoder,
     pcm: [i16; MAX_SAMPLES],
+    to_room: G722Encoder,
+    from_room: G722Decoder,
 }
 
 impl std::fmt::Debug for OpusCodec {
@@ -363,23 +385,29 @@ impl std::fmt::Debug for OpusCodec {
 impl OpusCodec {
     fn new() -> Result<Self, opus::Error> {
         Ok(Self {
-            decoder: opus::Decoder::new(8000, opus::Channels::Mono)?,
-            encoder: opus::Encoder::new(8000, opus::Channels::Mono, opus::Application::Voip)?,
+            decoder: opus::Decoder::new(16_000, opus::Channels::Mono)?,
+            encoder: opus::Encoder::new(16_000, opus::Channels::Mono, opus::Application::Voip)?,
             pcm: [0; MAX_SAMPLES],
+            to_room: G722Encoder::new(),
+            from_room: G722Decoder::new(),
         })
     }
 
-    /// One Opus packet as 8 kHz samples; `None` for a packet libopus refuses.
-    fn decode(&mut self, packet: &[u8]) -> Option<&[i16]> {
+    /// One Opus packet from the browser, appended to `out` as G.722;
+    /// `None` for a packet libopus refuses.
+    fn decode_for_room(&mut self, packet: &[u8], out: &mut Vec<u8>) -> Option<()> {
         let n = self.decoder.decode(packet, &mut self.pcm, false).ok()?;
-        Some(&self.pcm[..n.min(MAX_SAMPLES)])
+        self.to_room
+            .encode_into(&self.pcm[..n.min(MAX_SAMPLES)], out);
+        Some(())
     }
 
-    /// One frame of 8 kHz samples (20 ms: 160) as an Opus packet.
-    fn encode(&mut self, samples: &[i16]) -> Option<Vec<u8>> {
+    /// One G.722 payload of the room's (20 ms: 160 bytes) as an Opus packet.
+    fn encode_room(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
+        let n = self.from_room.decode_into(payload, &mut self.pcm);
         let mut out = [0u8; 400];
-        let n = self.encoder.encode(samples, &mut out).ok()?;
-        Some(out[..n].to_vec())
+        let len = self.encoder.encode(&self.pcm[..n], &mut out).ok()?;
+        Some(out[..len].to_vec())
     }
 }
 
@@ -538,17 +566,32 @@ mod tests {
     }
 
     fn room_packet(seq: u16, ts: u32, byte: u8) -> Vec<u8> {
+        room_packet_of(Codec::Pcmu, seq, ts, &[byte; 160])
+    }
+
+    fn room_packet_of(codec: Codec, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
         let mut packet = Vec::new();
         RtpHeader {
             marker: false,
-            payload_type: ROOM_PAYLOAD_TYPE,
+            payload_type: codec.payload_type(),
             seq: SeqNo(seq),
             timestamp: RtpTimestamp(ts),
             ssrc: Ssrc(99),
         }
         .write(&mut packet);
-        packet.extend_from_slice(&[byte; 160]);
+        packet.extend_from_slice(payload);
         packet
+    }
+
+    /// `n` samples at `rate` of a 500 Hz and a 6 kHz tone, from sample `from`.
+    fn two_tones(rate: u32, from: u64, n: u64) -> Vec<i16> {
+        (from..from + n)
+            .map(|k| {
+                let t = k as f64 / f64::from(rate);
+                let tau = std::f64::consts::TAU;
+                ((t * 500.0 * tau).sin() * 8000.0 + (t * 6000.0 * tau).sin() * 8000.0) as i16
+            })
+            .collect()
     }
 
     #[test]
@@ -565,9 +608,10 @@ mod tests {
             pair.run_until(step, true);
         }
         assert_eq!(pair.to_room.len(), 5, "{:?}", pair.to_room.len());
+        assert_eq!(pair.leg.room_codec(), Codec::Pcmu);
         for packet in &pair.to_room {
             let rtp = RtpPacket::parse(packet).unwrap();
-            assert_eq!(rtp.payload_type, ROOM_PAYLOAD_TYPE);
+            assert_eq!(rtp.payload_type, 0);
             assert_eq!(rtp.ssrc, Ssrc(7));
             assert_eq!(rtp.payload, &[0x55; 160][..]);
         }
@@ -596,22 +640,21 @@ mod tests {
         assert_eq!(pair.gone, None);
     }
 
+    /// Wideband both ways: a browser's 500 Hz and 6 kHz in Opus reach the
+    /// room as G.722 (16 kHz audio), and the room's G.722 500 Hz and 6 kHz
+    /// reach the browser in Opus it decodes with both.
     #[test]
-    fn an_opus_browser_is_decoded_into_the_mix_and_hears_it_in_opus() {
+    fn an_opus_browser_keeps_its_bandwidth_through_the_g722_seam() {
         let mut pair = Pair::offering(true);
         pair.connect();
+        assert_eq!(pair.leg.room_codec(), Codec::G722);
         let pt = pair.leg.audio.clone().unwrap().opus.unwrap();
         assert_eq!(pair.leg.audio.clone().unwrap().pcmu, None);
-        // The browser sends a 500 Hz tone in Opus, 20 ms at 48 kHz a packet.
+        // The browser sends the tones in Opus, 20 ms at 48 kHz a packet.
         let mut encoder =
             opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
         for i in 0..25u64 {
-            let frame: Vec<i16> = (0..960u64)
-                .map(|n| {
-                    let t = (i * 960 + n) as f64 / 48_000.0;
-                    ((t * 500.0 * std::f64::consts::TAU).sin() * 10_000.0) as i16
-                })
-                .collect();
+            let frame = two_tones(48_000, i * 960, 960);
             let mut out = [0u8; 400];
             let len = encoder.encode(&frame, &mut out).unwrap();
             let writer = pair.client.rtc.writer(pair.client.mid).unwrap();
@@ -623,13 +666,14 @@ mod tests {
             pair.run_until(step, true);
         }
         assert_eq!(pair.to_room.len(), 25);
+        let mut decoder = G722Decoder::new();
         let mut heard = Vec::new();
         for packet in &pair.to_room {
             let rtp = RtpPacket::parse(packet).unwrap();
-            assert_eq!(rtp.payload_type, ROOM_PAYLOAD_TYPE);
-            assert_eq!(rtp.payload.len(), 160, "20 ms at 8 kHz");
-            let mut pcm = [0i16; 160];
-            Codec::Pcmu.decode_into(rtp.payload, &mut pcm);
+            assert_eq!(rtp.payload_type, 9, "G.722");
+            assert_eq!(rtp.payload.len(), 160, "20 ms of G.722");
+            let mut pcm = [0i16; 320];
+            assert_eq!(decoder.decode_into(rtp.payload, &mut pcm), 320);
             heard.extend_from_slice(&pcm);
         }
         let ts: Vec<u32> = pair
@@ -639,28 +683,44 @@ mod tests {
             .collect();
         assert!(
             ts.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 160),
-            "{ts:?}"
+            "{ts:?}: G.722's clock is 8 kHz"
         );
-        // Past the codec's start-up, the room gets the tone.
+        // Past the codec's start-up, the room gets both tones.
         let settled = &heard[heard.len() / 2..];
-        assert!(
-            media::tone_fraction(settled, 500.0) > 0.8,
-            "{}",
-            media::tone_fraction(settled, 500.0)
-        );
-        // The room's PCMU mix reaches the browser as Opus it can decode.
-        let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
-        for i in 0..5u16 {
-            let packet = room_packet(100 + i, 160 * u32::from(i), 0x33);
+        for hz in [500.0, 6000.0] {
+            let share = media::tone_fraction_at(settled, hz, 16_000);
+            assert!(share > 0.3, "{hz} Hz: {share}");
+        }
+        // The room's G.722 mix reaches the browser as Opus with both tones.
+        let mut g722 = media::g722::G722Encoder::new();
+        let mut opus_decoder = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
+        for i in 0..25u16 {
+            let mut payload = Vec::new();
+            g722.encode_into(&two_tones(16_000, u64::from(i) * 320, 320), &mut payload);
+            let packet = room_packet_of(Codec::G722, 100 + i, 160 * u32::from(i), &payload);
             pair.leg.handle_room_rtp(&packet, pair.now);
             let step = pair.now + Duration::from_millis(20);
             pair.run_until(step, true);
         }
-        assert_eq!(pair.client.heard.len(), 5);
+        assert_eq!(pair.client.heard.len(), 25);
+        let mut browser = Vec::new();
         for frame in &pair.client.heard {
             let mut pcm = [0i16; 5760];
-            assert_eq!(decoder.decode(frame, &mut pcm, false).unwrap(), 960);
+            assert_eq!(opus_decoder.decode(frame, &mut pcm, false).unwrap(), 960);
+            browser.extend_from_slice(&pcm[..960]);
         }
+        let settled = &browser[browser.len() / 2..];
+        for hz in [500.0, 6000.0] {
+            let share = media::tone_fraction_at(settled, hz, 48_000);
+            assert!(share > 0.3, "the browser's {hz} Hz: {share}");
+        }
+        // PCMU is not what this leg's room speaks.
+        let before = pair.client.heard.len();
+        pair.leg
+            .handle_room_rtp(&room_packet(200, 0, 0x33), pair.now);
+        let step = pair.now + Duration::from_millis(20);
+        pair.run_until(step, true);
+        assert_eq!(pair.client.heard.len(), before);
     }
 
     #[test]
@@ -678,7 +738,7 @@ mod tests {
     }
 
     #[test]
-    fn room_rtp_that_is_not_pcmu_or_not_rtp_is_dropped() {
+    fn room_rtp_that_is_not_the_seams_codec_or_not_rtp_is_dropped() {
         let mut pair = Pair::new();
         pair.connect();
         let mut other = room_packet(1, 0, 0x11);

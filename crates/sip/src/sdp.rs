@@ -1,15 +1,19 @@
-//! SDP offer/answer for one G.711 audio stream (RFC 4566, RFC 3264).
+//! SDP offer/answer for one audio stream (RFC 4566, RFC 3264): G.722,
+//! PCMU or PCMA.
 //!
 //! [`SessionDescription::parse`] reads an offer tolerantly (unknown lines
 //! and attributes are skipped; a broken `m=` or `c=` line is an error,
 //! because the answer must mirror the offer's streams). [`negotiate`]
-//! picks the first usable `m=audio` stream and, in the offerer's order of
-//! preference, PCMU or PCMA, plus telephone-event if offered, into a
-//! [`NegotiatedAudio`]. [`answer`] writes the answer: the chosen stream
+//! picks the first usable `m=audio` stream and its codec: G.722 wherever
+//! the offer lists it (wideband beats the offerer's order: a phone lists
+//! what it can, often G.711 first for old peers, and we mix at 16 kHz),
+//! else PCMU or PCMA in the offerer's order of preference; plus
+//! telephone-event if offered, into a [`NegotiatedAudio`]. [`answer`] writes the answer: the chosen stream
 //! with our address and port, every other stream rejected with port 0.
 //!
-//! The codec is [`media::Codec`], the one enum confab has for G.711: the
-//! SDP names it, the media core encodes and decodes it.
+//! The codec is [`media::Codec`], the one codec enum confab has: the SDP
+//! names it, the media core encodes and decodes it. Our own offers (a
+//! delayed offer, a re-INVITE without SDP) still list PCMU and PCMA only.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -164,15 +168,17 @@ fn encoding_name(codec: Codec) -> &'static str {
     match codec {
         Codec::Pcmu => "PCMU",
         Codec::Pcma => "PCMA",
+        Codec::G722 => "G722",
     }
 }
 
-/// The codec an `a=rtpmap` names, if it is one of ours at 8 kHz.
+/// The codec an `a=rtpmap` names, if it is one of ours at 8 kHz (G.722's
+/// RTP clock is 8000 too, RFC 3551).
 fn codec_of_rtpmap(map: &RtpMap) -> Option<Codec> {
     if map.clock_rate != 8000 {
         return None;
     }
-    [Codec::Pcmu, Codec::Pcma]
+    [Codec::Pcmu, Codec::Pcma, Codec::G722]
         .into_iter()
         .find(|&c| map.encoding.eq_ignore_ascii_case(encoding_name(c)))
 }
@@ -311,8 +317,9 @@ fn parse_rtpmap(value: &str) -> Option<RtpMap> {
 }
 
 /// Picks the audio stream and codec: the first `m=audio` RTP/AVP stream
-/// with a non-zero port and PCMU or PCMA among its formats, taken in the
-/// offerer's order. Returns the stream's index in `offer.media`.
+/// with a non-zero port and G.722, PCMU or PCMA among its formats; G.722
+/// if offered, else the first G.711 in the offerer's order. Returns the
+/// stream's index in `offer.media`.
 pub fn negotiate(offer: &SessionDescription) -> Result<(usize, NegotiatedAudio), SdpError> {
     let mut saw_audio = false;
     for (index, media) in offer.media.iter().enumerate() {
@@ -320,14 +327,22 @@ pub fn negotiate(offer: &SessionDescription) -> Result<(usize, NegotiatedAudio),
             continue;
         }
         saw_audio = true;
-        let mut payload_types = media.formats.iter().filter_map(|f| f.parse::<u8>().ok());
-        let Some((payload_type, codec)) = payload_types.find_map(|pt| {
-            let codec = match media.rtpmap_for(pt) {
-                Some(map) => codec_of_rtpmap(map),
-                None => Codec::from_payload_type(pt),
-            };
-            codec.map(|c| (pt, c))
-        }) else {
+        let codecs = media
+            .formats
+            .iter()
+            .filter_map(|f| f.parse::<u8>().ok())
+            .filter_map(|pt| {
+                let codec = match media.rtpmap_for(pt) {
+                    Some(map) => codec_of_rtpmap(map),
+                    None => Codec::from_payload_type(pt),
+                };
+                codec.map(|c| (pt, c))
+            });
+        let Some((payload_type, codec)) = codecs
+            .clone()
+            .find(|(_, c)| c.is_wideband())
+            .or_else(|| codecs.clone().next())
+        else {
             continue;
         };
         let telephone_event = media
@@ -540,6 +555,33 @@ mod tests {
     fn offerer_order_decides() {
         let sdp = parse(&SIPP.replace("RTP/AVP 8 101", "RTP/AVP 18 0 8 101"));
         assert_eq!(negotiate(&sdp).map(|(_, a)| a.codec), Ok(Codec::Pcmu));
+    }
+
+    #[test]
+    fn g722_wins_wherever_it_is_offered_and_is_answered_as_offered() {
+        let sdp = parse(
+            &SIPP
+                .replace("RTP/AVP 8 101", "RTP/AVP 0 8 9 101")
+                .replace("a=rtpmap:8", "a=rtpmap:9 G722/8000\r\na=rtpmap:8"),
+        );
+        let (index, audio) = negotiate(&sdp).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((audio.codec, audio.payload_type), (Codec::G722, 9));
+        let local = "192.0.2.1:40000".parse().unwrap_or_else(|_| unreachable!());
+        let origin = Origin {
+            session_id: 1,
+            version: 1,
+        };
+        let answer = answer(&sdp, index, &audio, local, origin);
+        assert!(answer.contains("m=audio 40000 RTP/AVP 9 101\r\na=rtpmap:9 G722/8000\r\n"));
+        // Static 9 with no rtpmap is G.722 too; a G722 at another clock is not ours.
+        let bare = parse(&SIPP.replace("RTP/AVP 8 101", "RTP/AVP 0 9"));
+        assert_eq!(negotiate(&bare).map(|(_, a)| a.codec), Ok(Codec::G722));
+        let odd = parse(
+            &SIPP
+                .replace("RTP/AVP 8 101", "RTP/AVP 96 8")
+                .replace("a=rtpmap:8", "a=rtpmap:96 G722/16000\r\na=rtpmap:8"),
+        );
+        assert_eq!(negotiate(&odd).map(|(_, a)| a.codec), Ok(Codec::Pcma));
     }
 
     #[test]

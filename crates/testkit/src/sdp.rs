@@ -55,12 +55,13 @@ pub(crate) struct Offer {
 }
 
 impl Offer {
-    /// One G.711 codec plus telephone-event 101, 20 ms packets.
+    /// One codec plus telephone-event 101, 20 ms packets.
     pub fn audio(codec: Codec) -> Self {
         let pt = codec.payload_type();
         let name = match codec {
             Codec::Pcmu => "PCMU",
             Codec::Pcma => "PCMA",
+            Codec::G722 => "G722",
         };
         Self {
             formats: format!("{pt} 101"),

@@ -9,7 +9,7 @@
 //! faults, 46xxx sip_guard, 47xxx addresses, 48xxx offers, 49xxx
 //! media_field, 50xxx control, 510xx–512xx and 514xx gather, 513xx
 //! conference_attrs, 52xxx dialout, 53xxx callbacks, 551xx coach, 56xxx
-//! loud_mix, 57xxx dashboard, 595xx–599xx mix_threads, 319xx sip_tcp), since they all run in one
+//! loud_mix, 57xxx dashboard, 552xx–555xx wideband, 595xx–599xx mix_threads, 319xx sip_tcp), since they all run in one
 //! process at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -37,3 +37,4 @@ mod rooms;
 mod sip_guard;
 mod sip_tcp;
 mod webhook_faults;
+mod wideband;
