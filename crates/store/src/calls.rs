@@ -25,32 +25,24 @@ const UNANSWERED_AT_STOP: &str = "the server stopped before the call was answere
 impl Store {
     /// Records a new call. `Conflict` if the sid is taken.
     pub async fn insert_call(&self, call: &CallRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO calls \
-             (sid, account_sid, phone_number_sid, caller, called, direction, status, start_time, \
-              end_time, duration, failure, date_created, date_updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(call.sid.as_str())
-        .bind(call.account_sid.as_str())
-        .bind(
-            call.phone_number_sid
-                .as_ref()
-                .map(|s| s.as_str().to_owned()),
-        )
-        .bind(call.caller.as_str())
-        .bind(call.called.as_str())
-        .bind(call.direction.as_str())
-        .bind(call.status.code())
-        .bind(call.start_time.map(Timestamp::as_micros))
-        .bind(call.end_time.map(Timestamp::as_micros))
-        .bind(call.duration)
-        .bind(call.failure.as_deref())
-        .bind(call.date_created.as_micros())
-        .bind(call.date_updated.as_micros())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| write_error(e, "a call with this sid exists", "call"))?;
+        insert_call_query(call)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "a call with this sid exists", "call"))?;
+        Ok(())
+    }
+
+    /// Records many calls in one transaction (the benchmark's seeder): all
+    /// of them, or none if any fails.
+    pub async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for call in calls {
+            insert_call_query(call)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, "a call with this sid exists", "call"))?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -144,4 +136,33 @@ impl Store {
         .await?;
         Ok(completed.rows_affected() + failed.rows_affected())
     }
+}
+
+/// The `INSERT` of one call record, its values bound.
+fn insert_call_query(
+    call: &CallRecord,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO calls \
+         (sid, account_sid, phone_number_sid, caller, called, direction, status, start_time, \
+          end_time, duration, failure, date_created, date_updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(call.sid.as_str())
+    .bind(call.account_sid.as_str())
+    .bind(
+        call.phone_number_sid
+            .as_ref()
+            .map(|s| s.as_str().to_owned()),
+    )
+    .bind(call.caller.as_str())
+    .bind(call.called.as_str())
+    .bind(call.direction.as_str())
+    .bind(call.status.code())
+    .bind(call.start_time.map(Timestamp::as_micros))
+    .bind(call.end_time.map(Timestamp::as_micros))
+    .bind(call.duration)
+    .bind(call.failure.as_deref())
+    .bind(call.date_created.as_micros())
+    .bind(call.date_updated.as_micros())
 }
