@@ -23,7 +23,7 @@ use model::{
 use sqlx::AnyConnection;
 
 use crate::error::write_error;
-use crate::rows::{bool_to_db, utc_day_sql};
+use crate::rows::{bool_to_db, day_counts_sql};
 use crate::{Backend, Store, StoreError};
 
 /// One state change of a conference, as the conference core reports it.
@@ -135,15 +135,12 @@ impl Store {
             sqlx::query("DELETE FROM conference_day_counts")
                 .execute(&mut *tx)
                 .await?;
-            let recount = format!(
-                "INSERT INTO conference_day_counts (account_sid, status, day, n) \
-                 SELECT account_sid, status, day, COUNT(*) FROM ( \
-                   SELECT account_sid, status, {day} AS day \
-                   FROM conferences) AS by_day \
-                 GROUP BY account_sid, status, day",
-                day = utc_day_sql("date_created")
+            let sql = format!(
+                "INSERT INTO conference_day_counts (account_sid, status, day, updated_day, n) \
+                 {}",
+                day_counts_sql()
             );
-            sqlx::query(sqlx::AssertSqlSafe(recount))
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -189,18 +186,16 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                     "account",
                 )
             })?;
-            count_conference(conn, &c.account_sid, c.status, c.date_created, 1).await?;
+            let counted = Counted {
+                status: c.status,
+                created: c.date_created,
+                updated: c.date_updated,
+            };
+            count_conference(conn, &c.account_sid, counted, 1).await?;
         }
         Change::ConferenceStatus { sid, status, at } => {
-            // The old status, for the per-status counts.
-            let before = sqlx::query(
-                "SELECT account_sid, status, date_created FROM conferences WHERE sid = $1",
-            )
-            .bind(sid.as_str())
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound("conference".into()))?;
-            let (account, old, created) = crate::rows::account_status_created(&before)?;
+            // Where the conference is counted now, for the per-day counts.
+            let (account, before) = counted_as(conn, sid).await?;
             let sql = format!(
                 "UPDATE conferences SET status = $2, {FORWARD_DATE_UPDATED} WHERE sid = $3"
             );
@@ -217,10 +212,12 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound("conference".into()));
             }
-            if old != *status {
-                count_conference(conn, &account, old, created, -1).await?;
-                count_conference(conn, &account, *status, created, 1).await?;
-            }
+            let after = Counted {
+                status: *status,
+                updated: before.updated.max(*at),
+                ..before
+            };
+            recount(conn, &account, before, after).await?;
             if *status == ConferenceStatus::Completed {
                 // Participants are live rows: a completed conference has none.
                 sqlx::query("DELETE FROM participants WHERE conference_sid = $1")
@@ -371,40 +368,103 @@ async fn touch_conference(
     sid: &ConferenceSid,
     at: Timestamp,
 ) -> Result<(), StoreError> {
+    let (account, before) = counted_as(conn, sid).await?;
+    if before.updated >= at {
+        // Already later: nothing moves, not even a count.
+        return Ok(());
+    }
     let sql = format!("UPDATE conferences SET {FORWARD_DATE_UPDATED} WHERE sid = $2");
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(at.as_micros())
         .bind(sid.as_str())
         .execute(&mut *conn)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound("conference".into()));
+    let after = Counted {
+        updated: at,
+        ..before
+    };
+    recount(conn, &account, before, after).await
+}
+
+/// What places a conference in `conference_day_counts`: its status and
+/// the UTC days of its DateCreated and DateUpdated.
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    status: ConferenceStatus,
+    created: Timestamp,
+    updated: Timestamp,
+}
+
+impl Counted {
+    fn key(self) -> (ConferenceStatus, i64, i64) {
+        (self.status, self.created.utc_day(), self.updated.utc_day())
+    }
+}
+
+/// The account of conference `sid` and where it is counted; `NotFound` if
+/// there is no such conference.
+async fn counted_as(
+    conn: &mut AnyConnection,
+    sid: &ConferenceSid,
+) -> Result<(model::AccountSid, Counted), StoreError> {
+    let row = sqlx::query(
+        "SELECT account_sid, status, date_created, date_updated FROM conferences WHERE sid = $1",
+    )
+    .bind(sid.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::NotFound("conference".into()))?;
+    let (account, status, created, updated) = crate::rows::counted_as(&row)?;
+    Ok((
+        account,
+        Counted {
+            status,
+            created,
+            updated,
+        },
+    ))
+}
+
+/// Moves one conference of `account` from where `before` counted it to
+/// where `after` does; nothing when that is the same day row (a DateUpdated
+/// moving within its day, most writes).
+async fn recount(
+    conn: &mut AnyConnection,
+    account: &model::AccountSid,
+    before: Counted,
+    after: Counted,
+) -> Result<(), StoreError> {
+    if before.key() != after.key() {
+        count_conference(conn, account, before, -1).await?;
+        count_conference(conn, account, after, 1).await?;
     }
     Ok(())
 }
 
-/// Adds `delta` to the number of `account`'s conferences in `status`
-/// created on the UTC day of `created`. A decrement is a plain UPDATE: the
-/// row exists (its conference was counted in), and an upsert would check
-/// `n >= 0` on the proposed row.
+/// Adds `delta` to the number of `account`'s conferences counted as
+/// `counted`. A decrement is a plain UPDATE: the row exists (its conference
+/// was counted in), and an upsert would check `n >= 0` on the proposed row.
 async fn count_conference(
     conn: &mut AnyConnection,
     account: &model::AccountSid,
-    status: ConferenceStatus,
-    created: Timestamp,
+    counted: Counted,
     delta: i64,
 ) -> Result<(), StoreError> {
     let sql = if delta < 0 {
-        "UPDATE conference_day_counts SET n = n + $4 \
-         WHERE account_sid = $1 AND status = $2 AND day = $3"
+        "UPDATE conference_day_counts SET n = n + $5 \
+         WHERE account_sid = $1 AND status = $2 AND day = $3 AND updated_day = $4"
     } else {
-        "INSERT INTO conference_day_counts (account_sid, status, day, n) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (account_sid, status, day) DO UPDATE SET n = conference_day_counts.n + $4"
+        "INSERT INTO conference_day_counts (account_sid, status, day, updated_day, n) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (account_sid, status, day, updated_day) \
+         DO UPDATE SET n = conference_day_counts.n + $5"
     };
+    let (status, day, updated_day) = counted.key();
     sqlx::query(sql)
         .bind(account.as_str())
         .bind(status.code())
-        .bind(created.utc_day())
+        .bind(day)
+        .bind(updated_day)
         .bind(delta)
         .execute(&mut *conn)
         .await?;

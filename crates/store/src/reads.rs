@@ -11,9 +11,19 @@
 //! conference list's page even comes back as one row (its sids joined). The
 //! `WHERE` is built from the filters present and binds only those; its
 //! structure is fixed text from this file, never caller input. The indexes
-//! that serve these shapes are in `migrations/`. Most conference lists do
-//! not count rows at all: their subquery sums per-day counts instead (see
-//! `day_sums_where`).
+//! that serve these shapes are in `migrations/`.
+//!
+//! Most conference lists (any but a FriendlyName one) neither count rows
+//! nor skip them with `OFFSET`: the writes keep per-day counts of each
+//! account's conferences by status, DateCreated day and DateUpdated day
+//! (`conference_day_counts`, migration 0011), and one statement over them
+//! (`day_seek_sql`, window sums newest day first) gives the list's total
+//! and the DateUpdated day where row `page * size` lies, with how many
+//! rows come before that day. The page then walks the index from the end
+//! of that day (`date_updated < end`) and skips only that day's earlier
+//! rows: page 10,000 costs what page 0 does, plus at most one day's rows.
+//! Both statements run in one read transaction (one snapshot), so a page
+//! and its total always agree, however rooms write meanwhile.
 //!
 //! The page and the count want different plans. The count wants the narrowest
 //! index range (for a `DateCreated` filter, the `date_created` indexes);
@@ -39,10 +49,10 @@ use model::{
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AssertSqlSafe};
+use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
 use crate::rows::{self, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS, bool_to_db};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 /// What a list reads: its table, columns, order, and row decoder.
 pub(crate) struct Listing<T> {
@@ -108,18 +118,95 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         let w = conference_where(account, filter);
-        let count = day_sums_where(account, filter).map_or(Count::Rows, Count::DaySums);
+        if let Some(days) = day_sums_where(account, filter) {
+            return self.conferences_by_day(account, filter, &days, page).await;
+        }
         // An offset that does not fit SQL's OFFSET is past any real end.
         let Some(offset) = page.offset() else {
-            return Ok((Vec::new(), self.count(&w, &count, "conferences").await?));
+            return Ok((
+                Vec::new(),
+                self.count(&w, &Count::Rows, "conferences").await?,
+            ));
         };
         let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
-        let row = conference_page_query(&w, &count, limit, offset)
+        let row = conference_page_query(&w, &Count::Rows, limit, offset)
             .fetch_one(&self.pool)
             .await?;
         let total = rows::total(&row)?;
         let sids = rows::conference_sids(&row)?;
-        Ok((self.conferences_by_sid(account, &sids).await?, total))
+        let mut conn = self.pool.acquire().await?;
+        Ok((
+            self.conferences_by_sid(&mut conn, account, &sids).await?,
+            total,
+        ))
+    }
+
+    /// A conference list the day counts `days` can total (no FriendlyName,
+    /// whole-day date bounds), paged by seeking (see the module doc): the
+    /// day counts give the total and the DateUpdated day the page starts
+    /// in, and the page walks the index from that day, skipping only that
+    /// day's earlier rows. Both statements read one snapshot (a read
+    /// transaction), so the total and the page agree even while rooms write.
+    async fn conferences_by_day(
+        &self,
+        account: &AccountSid,
+        filter: &ConferenceFilter,
+        days: &Where,
+        page: PageRequest,
+    ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
+        let count = Count::DaySums(days.clone());
+        let w = conference_where(account, filter);
+        let Some(offset) = page.offset() else {
+            return Ok((Vec::new(), self.count(&w, &count, "conferences").await?));
+        };
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?
+            }
+        };
+        let seek = days
+            .bind_all(sqlx::query(AssertSqlSafe(day_seek_sql(days))))
+            .bind(offset)
+            .fetch_all(&mut *tx)
+            .await?;
+        let Some(seek) = seek.first() else {
+            // Past the end: the total still comes from this snapshot.
+            let (sql, days) = count.sql("conferences", &w, 0);
+            let row = days
+                .bind_all(sqlx::query(AssertSqlSafe(sql)))
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok((Vec::new(), rows::count(&row)?));
+        };
+        let (total, day, before) = rows::day_seek(seek)?;
+        let mut w = w;
+        if let Some(end) = day
+            .checked_add(1)
+            .and_then(|d| d.checked_mul(Timestamp::MICROS_PER_DAY))
+        {
+            w.push("date_updated", "<", Value::Int(end));
+        }
+        let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT string_agg(sid, ',' ORDER BY date_updated DESC, sid ASC) AS sids \
+             FROM ({}) AS page",
+            conference_page_sql(&w, 0, limit, offset - before)
+        );
+        let page = w
+            .bind_all(sqlx::query(AssertSqlSafe(sql)))
+            .fetch_all(&mut *tx)
+            .await?;
+        let sids = match page.first() {
+            Some(row) => rows::conference_sids(row)?,
+            None => Vec::new(),
+        };
+        let records = self.conferences_by_sid(&mut tx, account, &sids).await?;
+        tx.commit().await?;
+        Ok((records, total))
     }
 
     /// The account's conferences `sids`, in that order: completed ones from
@@ -127,6 +214,7 @@ impl Store {
     /// unless rows are deleted by hand) is left out.
     async fn conferences_by_sid(
         &self,
+        conn: &mut AnyConnection,
         account: &AccountSid,
         sids: &[ConferenceSid],
     ) -> Result<Vec<ConferenceRecord>, StoreError> {
@@ -149,7 +237,7 @@ impl Store {
                 query = query.bind(sid.as_str());
             }
             let mut found = HashMap::with_capacity(missing.len());
-            for row in query.fetch_all(&self.pool).await? {
+            for row in query.fetch_all(&mut *conn).await? {
                 let c = rows::conference(&row)?;
                 self.completed.remember(&c);
                 found.insert(c.sid.clone(), c);
@@ -323,6 +411,26 @@ fn conference_page_sql(w: &Where, base: usize, limit: i64, offset: i64) -> Strin
     )
 }
 
+/// The seek of a list the day counts `days` total: one row of `total`,
+/// the DateUpdated day (`updated_day`) holding the list's row number `$N`
+/// (zero-based, bound after `days`' values) and `before`, how many of the
+/// list's rows lie in later days; no row when `$N` is past the end. Days
+/// are summed newest first, as the list runs.
+fn day_seek_sql(days: &Where) -> String {
+    format!(
+        "SELECT CAST(total AS BIGINT) AS total, updated_day, \
+                CAST(through - here AS BIGINT) AS before FROM ( \
+           SELECT updated_day, SUM(n) AS here, \
+                  SUM(SUM(n)) OVER (ORDER BY updated_day DESC ROWS UNBOUNDED PRECEDING) \
+                    AS through, \
+                  SUM(SUM(n)) OVER () AS total \
+           FROM conference_day_counts {} GROUP BY updated_day) AS d \
+         WHERE through > ${} ORDER BY updated_day DESC LIMIT 1",
+        days.clause(false, 0),
+        days.len() + 1
+    )
+}
+
 /// What a list's total is counted from.
 #[derive(Debug)]
 pub(crate) enum Count {
@@ -368,13 +476,13 @@ pub(crate) enum Value {
 /// with one value, bound in order; the Nth condition's placeholder is
 /// `$(base + N)`, `base` being how many placeholders come before it in the
 /// statement.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Where {
     conditions: Vec<Condition>,
     values: Vec<Value>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Condition {
     column: &'static str,
     /// Empty for a condition that is all in `column` (no placeholder).
@@ -511,14 +619,17 @@ pub(crate) fn conference_where(account: &AccountSid, filter: &ConferenceFilter) 
 }
 
 /// The `WHERE` over the per-day counts the writes keep
-/// (`migrations/0005_…`) that totals the conferences matching `filter`,
-/// when they can answer it: no name, no DateUpdated, and DateCreated bounds
+/// (`migrations/0011_…`) that totals the conferences matching `filter`,
+/// when they can answer it: no name, and DateCreated and DateUpdated bounds
 /// on UTC midnights (the API's are). `None` means: count rows.
 fn day_sums_where(account: &AccountSid, filter: &ConferenceFilter) -> Option<Where> {
-    let created = filter.date_created;
-    let whole_days = created.from.is_none_or(Timestamp::is_utc_midnight)
-        && created.until.is_none_or(Timestamp::is_utc_midnight);
-    if filter.friendly_name.is_some() || filter.date_updated != DateRange::default() || !whole_days
+    let whole_days = |r: &DateRange| {
+        r.from.is_none_or(Timestamp::is_utc_midnight)
+            && r.until.is_none_or(Timestamp::is_utc_midnight)
+    };
+    if filter.friendly_name.is_some()
+        || !whole_days(&filter.date_created)
+        || !whole_days(&filter.date_updated)
     {
         return None;
     }
@@ -527,11 +638,16 @@ fn day_sums_where(account: &AccountSid, filter: &ConferenceFilter) -> Option<Whe
     if let Some(status) = filter.status {
         w.push("status", "=", Value::Int(status.code()));
     }
-    if let Some(from) = created.from {
-        w.push("day", ">=", Value::Int(from.utc_day()));
-    }
-    if let Some(until) = created.until {
-        w.push("day", "<", Value::Int(until.utc_day()));
+    for (column, range) in [
+        ("day", filter.date_created),
+        ("updated_day", filter.date_updated),
+    ] {
+        if let Some(from) = range.from {
+            w.push(column, ">=", Value::Int(from.utc_day()));
+        }
+        if let Some(until) = range.until {
+            w.push(column, "<", Value::Int(until.utc_day()));
+        }
     }
     Some(w)
 }
@@ -659,7 +775,37 @@ mod tests {
         };
         let status = Some(ConferenceStatus::Completed);
         let name = Some("standup".to_owned());
+        let (midnight, next) = Timestamp::day_bounds("2023-11-14").unwrap();
+        let days = DateRange {
+            from: Some(midnight),
+            until: Some(next),
+        };
         let shapes = [
+            (
+                "created days",
+                ConferenceFilter {
+                    date_created: days,
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                "updated days",
+                ConferenceFilter {
+                    date_updated: days,
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                "status+created days",
+                ConferenceFilter {
+                    status,
+                    date_created: days,
+                    ..Default::default()
+                },
+                true,
+            ),
             ("no filter", ConferenceFilter::default(), true),
             (
                 "status",
@@ -770,6 +916,38 @@ mod tests {
             check(label, &page, sorted_by_index);
             check(label, &count, true);
             report.push(format!("{label}: page {page:?}, count {count:?}"));
+            if let Count::DaySums(days) = &total {
+                // The seek reads the day counts' covering indexes alone, and
+                // the page it bounds walks the conferences' index.
+                let seek = plan(
+                    &store,
+                    days.bind_all(sqlx::query(AssertSqlSafe(day_seek_sql(days))))
+                        .bind(0_i64),
+                )
+                .await;
+                let reads: Vec<&String> = seek
+                    .iter()
+                    .filter(|s| s.contains("conference_day_counts"))
+                    .collect();
+                assert!(!reads.is_empty(), "{label}: {seek:?}");
+                for step in reads {
+                    assert!(
+                        step.starts_with("SEARCH ") && step.contains("COVERING INDEX"),
+                        "{label}: {seek:?}"
+                    );
+                }
+                let mut bounded = conference_where(&account, &filter);
+                bounded.push("date_updated", "<", Value::Int(ts.as_micros()));
+                let page = plan(
+                    &store,
+                    bounded.bind_all(sqlx::query(AssertSqlSafe(conference_page_sql(
+                        &bounded, 0, 50, 10,
+                    )))),
+                )
+                .await;
+                check(label, &page, sorted_by_index);
+                report.push(format!("{label}: seek {seek:?}, bounded page {page:?}"));
+            }
         }
         let conference = ConferenceSid::from_random([2; 16]);
         for filter in [

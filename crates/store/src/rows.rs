@@ -66,6 +66,19 @@ pub(crate) fn utc_day_sql(column: &str) -> String {
     )
 }
 
+/// `conference_day_counts` recounted from `conferences`: `account_sid,
+/// status, day, updated_day, n` (start-up recovery writes it back, the
+/// integrity check compares).
+pub(crate) fn day_counts_sql() -> String {
+    format!(
+        "SELECT account_sid, status, day, updated_day, COUNT(*) AS n FROM \
+         (SELECT account_sid, status, {} AS day, {} AS updated_day FROM conferences) AS by_day \
+         GROUP BY account_sid, status, day, updated_day",
+        utc_day_sql("date_created"),
+        utc_day_sql("date_updated")
+    )
+}
+
 pub(crate) fn call(row: &AnyRow) -> Result<CallRecord, StoreError> {
     const T: &str = "calls";
     let phone_number_sid = optional_sid(row, T, "phone_number_sid", PhoneNumberSid::parse)?;
@@ -162,22 +175,34 @@ pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError>
     })
 }
 
-/// The `account_sid, status, date_created` of a conference row.
-pub(crate) fn account_status_created(
+/// The `account_sid, status, date_created, date_updated` of a conference
+/// row: what places it in `conference_day_counts`.
+pub(crate) fn counted_as(
     row: &AnyRow,
-) -> Result<(AccountSid, ConferenceStatus, Timestamp), StoreError> {
+) -> Result<(AccountSid, ConferenceStatus, Timestamp, Timestamp), StoreError> {
     const T: &str = "conferences";
     Ok((
         sid(row, T, "account_sid", AccountSid::parse)?,
         ConferenceStatus::from_code(int(row, T, "status")?)
             .ok_or_else(|| corrupt(T, "status", "not 0, 1 or 2"))?,
         timestamp(row, T, "date_created")?,
+        timestamp(row, T, "date_updated")?,
     ))
 }
 
 /// A `COUNT(*) AS n` (BIGINT on both backends) as the `u64` the API pages with.
 pub(crate) fn count(row: &AnyRow) -> Result<u64, StoreError> {
     non_negative(row, "n")
+}
+
+/// A conference list's seek (see `reads`): `total`, `updated_day`, `before`.
+pub(crate) fn day_seek(row: &AnyRow) -> Result<(u64, i64, i64), StoreError> {
+    const T: &str = "conference_day_counts";
+    Ok((
+        non_negative(row, "total")?,
+        int(row, T, "updated_day")?,
+        int(row, T, "before")?,
+    ))
 }
 
 /// The `total` column a list's page rows carry (see `reads`).
@@ -267,11 +292,23 @@ mod tests {
 
     #[test]
     fn the_migration_computes_the_same_day() {
-        let migration = include_str!("../migrations/0005_conference_day_counts.sql");
-        assert!(
-            words(migration).contains(&words(&utc_day_sql("date_created"))),
-            "migration 0005 and utc_day_sql no longer agree"
-        );
+        for (name, migration, column) in [
+            (
+                "0005",
+                include_str!("../migrations/0005_conference_day_counts.sql"),
+                "date_created",
+            ),
+            (
+                "0011",
+                include_str!("../migrations/0011_day_counts_by_updated_day.sql"),
+                "date_updated",
+            ),
+        ] {
+            assert!(
+                words(migration).contains(&words(&utc_day_sql(column))),
+                "migration {name} and utc_day_sql no longer agree"
+            );
+        }
     }
 
     #[tokio::test]
