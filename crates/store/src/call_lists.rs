@@ -3,12 +3,16 @@
 //!
 //! Same shape as `reads`: one statement per page, scoped by account in the
 //! `WHERE`, walking an index in list order: `calls_by_created`
-//! (`migrations/0008_calls_lists.sql`) or `calls_by_updated` (`0003`). A filter no call can match (any `ParentCallSid`) is answered without a query.
+//! (`migrations/0008_calls_lists.sql`) or `calls_by_updated` (`0003`).
+//! A list filtered by Status alone (or not at all) is totalled and paged
+//! through the per-day counts (`day_counts`, `0012`) as the Conferences
+//! list is: no `COUNT(*)`, no `OFFSET` over earlier days. A filter no call can match (any `ParentCallSid`) is answered without a query.
 
 use model::{AccountSid, CallFilter, CallRecord, CallSid, PageRequest};
 use sqlx::AssertSqlSafe;
 
-use crate::reads::{Count, Listing, Value, Where};
+use crate::day_counts::{CALLS as COUNTED, Seek};
+use crate::reads::{Count, Listing, Value, Where, page_query};
 use crate::rows::{self, CALL_COLUMNS};
 use crate::{Store, StoreError};
 
@@ -65,11 +69,43 @@ impl Store {
             return Ok((Vec::new(), 0));
         }
         let w = call_where(account, filter);
-        let listing = match order {
-            CallOrder::Created => &CALLS,
-            CallOrder::Updated => &CALLS_BY_UPDATED,
+        let (listing, by, column) = match order {
+            CallOrder::Created => (&CALLS, "day", "date_created"),
+            CallOrder::Updated => (&CALLS_BY_UPDATED, "updated_day", "date_updated"),
         };
-        self.list(&w, &Count::Rows, listing, page).await
+        let only_status = CallFilter {
+            status: filter.status.clone(),
+            ..CallFilter::default()
+        };
+        if *filter != only_status {
+            return self.list(&w, &Count::Rows, listing, page).await;
+        }
+        // Status alone (or nothing): the per-day counts total it, and a
+        // page seeks through them (see `day_counts`), in one snapshot.
+        // An offset past what SQL can skip is past any real end.
+        let offset = page.offset().unwrap_or(i64::MAX);
+        let mut tx = self.begin_read().await?;
+        let (total, end, skip) = match COUNTED.seek(&mut tx, by, &w, offset).await? {
+            Seek::PastTheEnd { total } => {
+                tx.commit().await?;
+                return Ok((Vec::new(), total));
+            }
+            Seek::Page { total, end, skip } => (total, end, skip),
+        };
+        let mut bounded = call_where(account, filter);
+        if let Some(end) = end {
+            bounded.push(column, "<", Value::Int(end));
+        }
+        let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
+        let found = page_query(&bounded, listing, limit, skip)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let items = found
+            .iter()
+            .map(listing.decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((items, total))
     }
 }
 

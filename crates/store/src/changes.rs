@@ -22,8 +22,9 @@ use model::{
 };
 use sqlx::AnyConnection;
 
+use crate::day_counts::{CONFERENCES, Counted};
 use crate::error::write_error;
-use crate::rows::{bool_to_db, day_counts_sql};
+use crate::rows::bool_to_db;
 use crate::{Backend, Store, StoreError};
 
 /// One state change of a conference, as the conference core reports it.
@@ -132,17 +133,7 @@ impl Store {
             .await?;
         if done.rows_affected() > 0 {
             // Start-up only: recounting everything is simpler than per row.
-            sqlx::query("DELETE FROM conference_day_counts")
-                .execute(&mut *tx)
-                .await?;
-            let sql = format!(
-                "INSERT INTO conference_day_counts (account_sid, status, day, updated_day, n) \
-                 {}",
-                day_counts_sql()
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut *tx)
-                .await?;
+            CONFERENCES.recount_all(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected())
@@ -187,15 +178,18 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                 )
             })?;
             let counted = Counted {
-                status: c.status,
+                status: c.status.code(),
                 created: c.date_created,
                 updated: c.date_updated,
             };
-            count_conference(conn, &c.account_sid, counted, 1).await?;
+            CONFERENCES.add(conn, &c.account_sid, counted, 1).await?;
         }
         Change::ConferenceStatus { sid, status, at } => {
             // Where the conference is counted now, for the per-day counts.
-            let (account, before) = counted_as(conn, sid).await?;
+            let (account, before) = CONFERENCES
+                .counted_as(conn, sid.as_str())
+                .await?
+                .ok_or_else(|| StoreError::NotFound("conference".into()))?;
             let sql = format!(
                 "UPDATE conferences SET status = $2, {FORWARD_DATE_UPDATED} WHERE sid = $3"
             );
@@ -213,11 +207,11 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                 return Err(StoreError::NotFound("conference".into()));
             }
             let after = Counted {
-                status: *status,
+                status: status.code(),
                 updated: before.updated.max(*at),
                 ..before
             };
-            recount(conn, &account, before, after).await?;
+            CONFERENCES.moved(conn, &account, before, after).await?;
             if *status == ConferenceStatus::Completed {
                 // Participants are live rows: a completed conference has none.
                 sqlx::query("DELETE FROM participants WHERE conference_sid = $1")
@@ -368,7 +362,10 @@ async fn touch_conference(
     sid: &ConferenceSid,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    let (account, before) = counted_as(conn, sid).await?;
+    let (account, before) = CONFERENCES
+        .counted_as(conn, sid.as_str())
+        .await?
+        .ok_or_else(|| StoreError::NotFound("conference".into()))?;
     if before.updated >= at {
         // Already later: nothing moves, not even a count.
         return Ok(());
@@ -383,90 +380,5 @@ async fn touch_conference(
         updated: at,
         ..before
     };
-    recount(conn, &account, before, after).await
-}
-
-/// What places a conference in `conference_day_counts`: its status and
-/// the UTC days of its DateCreated and DateUpdated.
-#[derive(Debug, Clone, Copy)]
-struct Counted {
-    status: ConferenceStatus,
-    created: Timestamp,
-    updated: Timestamp,
-}
-
-impl Counted {
-    fn key(self) -> (ConferenceStatus, i64, i64) {
-        (self.status, self.created.utc_day(), self.updated.utc_day())
-    }
-}
-
-/// The account of conference `sid` and where it is counted; `NotFound` if
-/// there is no such conference.
-async fn counted_as(
-    conn: &mut AnyConnection,
-    sid: &ConferenceSid,
-) -> Result<(model::AccountSid, Counted), StoreError> {
-    let row = sqlx::query(
-        "SELECT account_sid, status, date_created, date_updated FROM conferences WHERE sid = $1",
-    )
-    .bind(sid.as_str())
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| StoreError::NotFound("conference".into()))?;
-    let (account, status, created, updated) = crate::rows::counted_as(&row)?;
-    Ok((
-        account,
-        Counted {
-            status,
-            created,
-            updated,
-        },
-    ))
-}
-
-/// Moves one conference of `account` from where `before` counted it to
-/// where `after` does; nothing when that is the same day row (a DateUpdated
-/// moving within its day, most writes).
-async fn recount(
-    conn: &mut AnyConnection,
-    account: &model::AccountSid,
-    before: Counted,
-    after: Counted,
-) -> Result<(), StoreError> {
-    if before.key() != after.key() {
-        count_conference(conn, account, before, -1).await?;
-        count_conference(conn, account, after, 1).await?;
-    }
-    Ok(())
-}
-
-/// Adds `delta` to the number of `account`'s conferences counted as
-/// `counted`. A decrement is a plain UPDATE: the row exists (its conference
-/// was counted in), and an upsert would check `n >= 0` on the proposed row.
-async fn count_conference(
-    conn: &mut AnyConnection,
-    account: &model::AccountSid,
-    counted: Counted,
-    delta: i64,
-) -> Result<(), StoreError> {
-    let sql = if delta < 0 {
-        "UPDATE conference_day_counts SET n = n + $5 \
-         WHERE account_sid = $1 AND status = $2 AND day = $3 AND updated_day = $4"
-    } else {
-        "INSERT INTO conference_day_counts (account_sid, status, day, updated_day, n) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (account_sid, status, day, updated_day) \
-         DO UPDATE SET n = conference_day_counts.n + $5"
-    };
-    let (status, day, updated_day) = counted.key();
-    sqlx::query(sql)
-        .bind(account.as_str())
-        .bind(status.code())
-        .bind(day)
-        .bind(updated_day)
-        .bind(delta)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    CONFERENCES.moved(conn, &account, before, after).await
 }

@@ -19,6 +19,7 @@
 //! - `accounts`: accounts and phone numbers;
 //! - `calls`: call records (written by the SIP side, recovered at start-up);
 //! - `call_lists`: the API's scoped call reads and filtered, paged Calls lists;
+//! - `day_counts`: the per-day counts behind totals and deep pages;
 //! - `changes`: the conference writes ([`Store::apply`], start-up recovery);
 //! - `reads`: the API's scoped reads and filtered, paged lists;
 //! - `integrity`: [`Store::check_integrity`], behind `confab db check`;
@@ -31,6 +32,7 @@ mod call_lists;
 mod calls;
 mod changes;
 mod connect;
+mod day_counts;
 mod error;
 mod integrity;
 mod reads;

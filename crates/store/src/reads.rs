@@ -17,7 +17,7 @@
 //! nor skip them with `OFFSET`: the writes keep per-day counts of each
 //! account's conferences by status, DateCreated day and DateUpdated day
 //! (`conference_day_counts`, migration 0011), and one statement over them
-//! (`day_seek_sql`, window sums newest day first) gives the list's total
+//! (`DayCounts::seek_sql`, window sums newest day first) gives the list's total
 //! and the DateUpdated day where row `page * size` lies, with how many
 //! rows come before that day. The page then walks the index from the end
 //! of that day (`date_updated < end`) and skips only that day's earlier
@@ -51,6 +51,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
+use crate::day_counts::{CONFERENCES, Seek};
 use crate::rows::{self, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS, bool_to_db};
 use crate::{Backend, Store, StoreError};
 
@@ -154,47 +155,28 @@ impl Store {
         days: &Where,
         page: PageRequest,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
-        let count = Count::DaySums(days.clone());
-        let w = conference_where(account, filter);
-        let Some(offset) = page.offset() else {
-            return Ok((Vec::new(), self.count(&w, &count, "conferences").await?));
-        };
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin().await?,
-            Backend::Postgres => {
-                self.pool
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .await?
-            }
-        };
-        let seek = days
-            .bind_all(sqlx::query(AssertSqlSafe(day_seek_sql(days))))
-            .bind(offset)
-            .fetch_all(&mut *tx)
-            .await?;
-        let Some(seek) = seek.first() else {
-            // Past the end: the total still comes from this snapshot.
-            let (sql, days) = count.sql("conferences", &w, 0);
-            let row = days
-                .bind_all(sqlx::query(AssertSqlSafe(sql)))
-                .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok((Vec::new(), rows::count(&row)?));
-        };
-        let (total, day, before) = rows::day_seek(seek)?;
-        let mut w = w;
-        if let Some(end) = day
-            .checked_add(1)
-            .and_then(|d| d.checked_mul(Timestamp::MICROS_PER_DAY))
+        // An offset past what SQL can skip is past any real end.
+        let offset = page.offset().unwrap_or(i64::MAX);
+        let mut tx = self.begin_read().await?;
+        let (total, end, skip) = match CONFERENCES
+            .seek(&mut tx, "updated_day", days, offset)
+            .await?
         {
+            Seek::PastTheEnd { total } => {
+                tx.commit().await?;
+                return Ok((Vec::new(), total));
+            }
+            Seek::Page { total, end, skip } => (total, end, skip),
+        };
+        let mut w = conference_where(account, filter);
+        if let Some(end) = end {
             w.push("date_updated", "<", Value::Int(end));
         }
         let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
         let sql = format!(
             "SELECT string_agg(sid, ',' ORDER BY date_updated DESC, sid ASC) AS sids \
              FROM ({}) AS page",
-            conference_page_sql(&w, 0, limit, offset - before)
+            conference_page_sql(&w, 0, limit, skip)
         );
         let page = w
             .bind_all(sqlx::query(AssertSqlSafe(sql)))
@@ -207,6 +189,19 @@ impl Store {
         let records = self.conferences_by_sid(&mut tx, account, &sids).await?;
         tx.commit().await?;
         Ok((records, total))
+    }
+
+    /// A read transaction: one snapshot for every statement in it
+    /// (SQLite's deferred `BEGIN` in WAL mode; PostgreSQL's REPEATABLE READ).
+    pub(crate) async fn begin_read(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?
+            }
+        })
     }
 
     /// The account's conferences `sids`, in that order: completed ones from
@@ -380,6 +375,28 @@ pub(crate) fn list_query<'q, T>(
     w.bind_all(count_where.bind_all(sqlx::query(AssertSqlSafe(sql))))
 }
 
+/// The page of `listing` rows matching `w` (no total), its placeholders
+/// from `$1`.
+pub(crate) fn page_query<'q, T>(
+    w: &'q Where,
+    listing: &Listing<T>,
+    limit: i64,
+    offset: i64,
+) -> Query<'q, Any, AnyArguments> {
+    let Listing {
+        table,
+        columns,
+        order,
+        ..
+    } = *listing;
+    let sql = format!(
+        "SELECT {columns} FROM {table} {} {order} {}",
+        w.clause(true, 0),
+        limit_offset(limit, offset)
+    );
+    w.bind_all(sqlx::query(AssertSqlSafe(sql)))
+}
+
 /// A conference list's page as one row: its sids in list order, joined by
 /// commas (`string_agg … ORDER BY`, the same on SQLite ≥ 3.44 and on
 /// PostgreSQL), and the total. One row instead of fifty saves a row's trip
@@ -411,33 +428,12 @@ fn conference_page_sql(w: &Where, base: usize, limit: i64, offset: i64) -> Strin
     )
 }
 
-/// The seek of a list the day counts `days` total: one row of `total`,
-/// the DateUpdated day (`updated_day`) holding the list's row number `$N`
-/// (zero-based, bound after `days`' values) and `before`, how many of the
-/// list's rows lie in later days; no row when `$N` is past the end. Days
-/// are summed newest first, as the list runs.
-fn day_seek_sql(days: &Where) -> String {
-    format!(
-        "SELECT CAST(total AS BIGINT) AS total, updated_day, \
-                CAST(through - here AS BIGINT) AS before FROM ( \
-           SELECT updated_day, SUM(n) AS here, \
-                  SUM(SUM(n)) OVER (ORDER BY updated_day DESC ROWS UNBOUNDED PRECEDING) \
-                    AS through, \
-                  SUM(SUM(n)) OVER () AS total \
-           FROM conference_day_counts {} GROUP BY updated_day) AS d \
-         WHERE through > ${} ORDER BY updated_day DESC LIMIT 1",
-        days.clause(false, 0),
-        days.len() + 1
-    )
-}
-
 /// What a list's total is counted from.
 #[derive(Debug)]
 pub(crate) enum Count {
-    /// `COUNT(*)` of the rows the list's own `WHERE` matches.
+    /// `COUNT(*)` of the rows the list's own `WHERE` matches. (Lists the
+    /// per-day counts total seek through them instead: `day_counts`.)
     Rows,
-    /// The per-day counts matching this `WHERE` (see [`day_sums_where`]).
-    DaySums(Where),
 }
 
 impl Count {
@@ -452,14 +448,6 @@ impl Count {
                     w.clause(false, base)
                 ),
                 w,
-            ),
-            Count::DaySums(days) => (
-                format!(
-                    "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n \
-                     FROM conference_day_counts {}",
-                    days.clause(false, base)
-                ),
-                days,
             ),
         }
     }
@@ -563,7 +551,7 @@ impl Where {
 
     /// `WHERE …` with placeholders from `$(base + 1)`; `page` writes the
     /// conditions a page query must not seek an index with as `+column`.
-    fn clause(&self, page: bool, base: usize) -> String {
+    pub(crate) fn clause(&self, page: bool, base: usize) -> String {
         // Callers always scope by account, so there is at least one condition.
         let mut placeholder = base;
         let conditions: Vec<String> = self
@@ -888,7 +876,7 @@ mod tests {
         let mut report = Vec::new();
         for (label, filter, sorted_by_index) in shapes {
             let w = conference_where(&account, &filter);
-            let total = day_sums_where(&account, &filter).map_or(Count::Rows, Count::DaySums);
+            let day_sums = day_sums_where(&account, &filter);
             let page = plan(
                 &store,
                 w.bind_all(sqlx::query(AssertSqlSafe(conference_page_sql(
@@ -896,15 +884,19 @@ mod tests {
                 )))),
             )
             .await;
-            let (count_sql, count_where) = total.sql("conferences", &w, 0);
-            let count = plan(
-                &store,
-                count_where.bind_all(sqlx::query(AssertSqlSafe(count_sql))),
-            )
-            .await;
+            let count = match &day_sums {
+                Some(days) => {
+                    let sql = CONFERENCES.sum_sql(days, 0);
+                    plan(&store, days.bind_all(sqlx::query(AssertSqlSafe(sql)))).await
+                }
+                None => {
+                    let (sql, rows) = Count::Rows.sql("conferences", &w, 0);
+                    plan(&store, rows.bind_all(sqlx::query(AssertSqlSafe(sql)))).await
+                }
+            };
             // The whole statement: the page and the count inside it, plus
             // at most one sort of the page's own rows for the aggregate.
-            let whole = plan(&store, conference_page_query(&w, &total, 50, 0)).await;
+            let whole = plan(&store, conference_page_query(&w, &Count::Rows, 50, 0)).await;
             assert!(
                 whole
                     .iter()
@@ -916,13 +908,15 @@ mod tests {
             check(label, &page, sorted_by_index);
             check(label, &count, true);
             report.push(format!("{label}: page {page:?}, count {count:?}"));
-            if let Count::DaySums(days) = &total {
+            if let Some(days) = &day_sums {
                 // The seek reads the day counts' covering indexes alone, and
                 // the page it bounds walks the conferences' index.
                 let seek = plan(
                     &store,
-                    days.bind_all(sqlx::query(AssertSqlSafe(day_seek_sql(days))))
-                        .bind(0_i64),
+                    days.bind_all(sqlx::query(AssertSqlSafe(
+                        CONFERENCES.seek_sql("updated_day", days),
+                    )))
+                    .bind(0_i64),
                 )
                 .await;
                 let reads: Vec<&String> = seek

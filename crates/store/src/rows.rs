@@ -66,19 +66,6 @@ pub(crate) fn utc_day_sql(column: &str) -> String {
     )
 }
 
-/// `conference_day_counts` recounted from `conferences`: `account_sid,
-/// status, day, updated_day, n` (start-up recovery writes it back, the
-/// integrity check compares).
-pub(crate) fn day_counts_sql() -> String {
-    format!(
-        "SELECT account_sid, status, day, updated_day, COUNT(*) AS n FROM \
-         (SELECT account_sid, status, {} AS day, {} AS updated_day FROM conferences) AS by_day \
-         GROUP BY account_sid, status, day, updated_day",
-        utc_day_sql("date_created"),
-        utc_day_sql("date_updated")
-    )
-}
-
 pub(crate) fn call(row: &AnyRow) -> Result<CallRecord, StoreError> {
     const T: &str = "calls";
     let phone_number_sid = optional_sid(row, T, "phone_number_sid", PhoneNumberSid::parse)?;
@@ -175,18 +162,17 @@ pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError>
     })
 }
 
-/// The `account_sid, status, date_created, date_updated` of a conference
-/// row: what places it in `conference_day_counts`.
+/// The `account_sid, status, date_created, date_updated` of a row of
+/// `table`: what places it in its per-day counts (`day_counts`).
 pub(crate) fn counted_as(
     row: &AnyRow,
-) -> Result<(AccountSid, ConferenceStatus, Timestamp, Timestamp), StoreError> {
-    const T: &str = "conferences";
+    table: &str,
+) -> Result<(AccountSid, i64, Timestamp, Timestamp), StoreError> {
     Ok((
-        sid(row, T, "account_sid", AccountSid::parse)?,
-        ConferenceStatus::from_code(int(row, T, "status")?)
-            .ok_or_else(|| corrupt(T, "status", "not 0, 1 or 2"))?,
-        timestamp(row, T, "date_created")?,
-        timestamp(row, T, "date_updated")?,
+        sid(row, table, "account_sid", AccountSid::parse)?,
+        int(row, table, "status")?,
+        timestamp(row, table, "date_created")?,
+        timestamp(row, table, "date_updated")?,
     ))
 }
 
@@ -195,12 +181,12 @@ pub(crate) fn count(row: &AnyRow) -> Result<u64, StoreError> {
     non_negative(row, "n")
 }
 
-/// A conference list's seek (see `reads`): `total`, `updated_day`, `before`.
+/// A list's seek (see `day_counts`): `total`, `at_day`, `before`.
 pub(crate) fn day_seek(row: &AnyRow) -> Result<(u64, i64, i64), StoreError> {
-    const T: &str = "conference_day_counts";
+    const T: &str = "day counts";
     Ok((
         non_negative(row, "total")?,
-        int(row, T, "updated_day")?,
+        int(row, T, "at_day")?,
         int(row, T, "before")?,
     ))
 }

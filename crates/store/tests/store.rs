@@ -2148,6 +2148,9 @@ async fn calls_are_recorded_finished_and_recovered(db: &TestDb) {
     );
     let untouched = s.call(&first.sid).await.unwrap().unwrap();
     assert_eq!(untouched.status, CallStatus::FailedApplicationError);
+    // Every write above kept the calls' per-day counts (the Calls lists'
+    // totals and deep pages) equal to a recount.
+    assert_eq!(s.check_integrity().await.unwrap(), Vec::<String>::new());
 }
 
 async fn hold_label_coach_end_on_exit_and_end_reason_are_recorded(db: &TestDb) {
