@@ -19,8 +19,8 @@ use model::{AccountSid, Timestamp};
 use sqlx::AnyConnection;
 
 use crate::StoreError;
-use crate::reads::Where;
 use crate::rows::{self, utc_day_sql};
+use crate::sql_where::Where;
 
 /// A table of per-day counts and the table whose rows it counts.
 #[derive(Debug, Clone, Copy)]

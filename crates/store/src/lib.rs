@@ -23,6 +23,7 @@
 //! - `changes`: the conference writes ([`Store::apply`], start-up recovery);
 //! - `reads`: the API's scoped reads and filtered, paged lists;
 //! - `integrity`: [`Store::check_integrity`], behind `confab db check`;
+//! - `sql_where`: the `WHERE` clauses lists build from their filters;
 //! - `rows`: turning stored rows back into model types (bad values are
 //!   [`StoreError::Corrupt`], never a panic);
 //! - `error`: [`StoreError`] and how database errors map onto it.
@@ -37,6 +38,7 @@ mod error;
 mod integrity;
 mod reads;
 mod rows;
+mod sql_where;
 mod trunks;
 
 use std::sync::Arc;
