@@ -47,6 +47,7 @@ mod dashboard;
 mod error;
 mod filters;
 mod handlers;
+mod join;
 mod method;
 mod paging;
 mod route;
@@ -56,6 +57,10 @@ mod v2010;
 mod xml;
 
 pub use dashboard::{LiveConference, LiveParticipant, LiveUpdate};
+pub use join::{
+    BrowserAnswer, BrowserJoinError, BrowserJoins, BrowserOffer, JoinClaims, JoinToken,
+    JoinTokenError, link as join_link,
+};
 pub use throttle::FailureLimits;
 
 /// A boxed future, so [`CallControl`] can be a trait object.
@@ -298,6 +303,8 @@ pub struct AppState {
     pub metrics: Option<Arc<dyn MetricsSource>>,
     /// The dashboard's live view; without it, its feed answers 503.
     pub live: Option<Arc<dyn LiveFeed>>,
+    /// Where join links' offers go (`None`: joining from a browser is off).
+    pub browsers: Option<Arc<dyn BrowserJoins>>,
     sessions: Arc<dashboard::Sessions>,
     accounts: Arc<auth::AccountCache>,
     failures: Arc<Mutex<throttle::FailureLimiter>>,
@@ -311,6 +318,7 @@ impl AppState {
             control,
             metrics: None,
             live: None,
+            browsers: None,
             sessions: Arc::new(dashboard::Sessions::new(dashboard::SESSION_TTL)),
             accounts: Arc::new(auth::AccountCache::new(auth::ACCOUNT_CACHE_CAPACITY)),
             failures: Arc::new(Mutex::new(throttle::FailureLimiter::new(
@@ -336,6 +344,13 @@ impl AppState {
     }
 
     /// Serves `metrics` on `GET /metrics`.
+    /// Turns on joining from a browser through join links.
+    #[must_use]
+    pub fn with_browsers(mut self, browsers: Arc<dyn BrowserJoins>) -> Self {
+        self.browsers = Some(browsers);
+        self
+    }
+
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
         self.metrics = Some(metrics);
@@ -364,6 +379,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(dashboard::routes())
+        .merge(join::routes())
         .fallback(handlers::dispatch)
         .with_state(state)
 }

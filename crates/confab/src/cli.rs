@@ -59,6 +59,57 @@ pub enum Command {
     /// Look after the database itself.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Print a join link: a URL that puts a browser tab into a room (signed
+    /// with the account's AuthToken, expiring).
+    JoinLink(JoinLinkArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JoinLinkArgs {
+    /// The account whose room it joins (its AuthToken signs the link).
+    #[arg(long)]
+    pub account: String,
+    /// The conference's friendly name.
+    #[arg(long)]
+    pub room: String,
+    /// How long the link works: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, default_value = "1h", value_parser = parse_expiry)]
+    pub expires: std::time::Duration,
+    /// The browser joins muted.
+    #[arg(long)]
+    pub muted: bool,
+    /// The address `confab serve` listens on for HTTP (the link's host,
+    /// unless `--public-url` is given).
+    #[arg(long, env = "CONFAB_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// The server's URL as browsers reach it (`https://confab.example`), when
+    /// that is not `http://` and the HTTP address (a proxy, a wildcard bind).
+    #[arg(long, env = "CONFAB_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+}
+
+/// A link's lifetime: `90`, `90s`, `15m`, `1h`, `2d`; from 1 s to 30 days.
+fn parse_expiry(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 15m, 1h or 2d"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
+    };
+    let secs = n.saturating_mul(unit);
+    if secs == 0 || secs > 30 * 86_400 {
+        return Err("a join link lasts from 1 s to 30 days".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +150,12 @@ pub struct ServeArgs {
     /// Participants a conference room holds unless its creator sets maxParticipants.
     #[arg(long, env = "CONFAB_ROOM_CAPACITY", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
     pub room_capacity: u32,
+
+    /// Threads that mix rooms, each room on one of them for its whole life
+    /// (placed on the one with the fewest legs). Default: the number of
+    /// cores this process may use.
+    #[arg(long, env = "CONFAB_MIX_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub mix_threads: Option<u16>,
 
     /// Accept calls (INVITEs) only from these networks, e.g. a trunk's or a
     /// PBX's: CIDR[,CIDR…] (a bare address is one host). Others get 403
@@ -362,5 +419,53 @@ mod tests {
     fn the_cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn join_link_lifetimes() {
+        let secs = |s| parse_expiry(s).map(|d| d.as_secs());
+        assert_eq!(secs("90"), Ok(90));
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs("15m"), Ok(900));
+        assert_eq!(secs("1h"), Ok(3600));
+        assert_eq!(secs("30d"), Ok(30 * 86_400));
+        for bad in [
+            "",
+            "0",
+            "0h",
+            "31d",
+            "1w",
+            "h",
+            "-1h",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_expiry(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn join_link_takes_its_flags_and_a_public_url() {
+        let Cli {
+            command: Command::JoinLink(args),
+            ..
+        } = Cli::try_parse_from([
+            "confab",
+            "join-link",
+            "--account",
+            "AC1",
+            "--room",
+            "r",
+            "--muted",
+            "--public-url",
+            "https://confab.example/",
+        ])
+        .unwrap()
+        else {
+            panic!("not join-link");
+        };
+        assert!(args.muted);
+        assert_eq!(args.expires.as_secs(), 3600);
+        assert_eq!(args.public_url.unwrap().as_str(), "https://confab.example/");
     }
 }

@@ -12,7 +12,8 @@ use server::{
 use store::{Store, StoreError};
 
 use crate::cli::{
-    AccountsCommand, Cli, Command, DbCommand, NumbersCommand, ServeArgs, TrunksCommand,
+    AccountsCommand, Cli, Command, DbCommand, JoinLinkArgs, NumbersCommand, ServeArgs,
+    TrunksCommand,
 };
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -25,7 +26,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Numbers(command) => numbers(store, command).await,
         Command::Trunks(command) => trunks(store, command).await,
         Command::Db(command) => db(store, command).await,
+        Command::JoinLink(args) => join_link(store, args).await,
     }
+}
+
+/// `confab join-link`: prints one URL that joins a browser to the room.
+async fn join_link(store: Store, args: JoinLinkArgs) -> anyhow::Result<()> {
+    let sid = AccountSid::parse(&args.account)
+        .map_err(|e| anyhow::anyhow!("--account {}: {e}", args.account))?;
+    let account = store
+        .account(&sid)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no account {sid} in this database"))?;
+    let room = args.room.trim();
+    anyhow::ensure!(!room.is_empty(), "--room must name a room");
+    let base = match &args.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None if args.http_addr.ip().is_unspecified() => anyhow::bail!(
+            "the HTTP address {} is a wildcard: give --public-url (how browsers reach confab)",
+            args.http_addr
+        ),
+        None => format!("http://{}", args.http_addr),
+    };
+    let expires =
+        SystemClock.now().as_micros() + i64::try_from(args.expires.as_micros()).unwrap_or(i64::MAX);
+    let claims = api::JoinClaims {
+        account: sid,
+        room: room.to_owned(),
+        expires: model::Timestamp::from_micros(expires),
+        muted: args.muted,
+    };
+    println!(
+        "{}",
+        api::join_link(&base, &claims, account.auth_token.expose())
+    );
+    Ok(())
 }
 
 async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
@@ -41,6 +76,9 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let config = Config {
         room_capacity: usize::try_from(args.room_capacity).unwrap_or(40),
+        mix_threads: args
+            .mix_threads
+            .map_or_else(server::usable_cores, usize::from),
     };
     let mut server = Server::start(store, config, clock).await?;
     let calls_allowed: Vec<String> = args.sip_allow.iter().map(ToString::to_string).collect();

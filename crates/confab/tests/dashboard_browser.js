@@ -12,7 +12,8 @@
 //   {"cmd":"screenshot","path":P}           a PNG of the page at P
 //   {"cmd":"quit"}
 // Environment: CHROMIUM (the binary), CHROMIUM_LOG (its stderr), PROFILE
-// (a fresh user-data dir).
+// (a fresh user-data dir), CHROMIUM_ARGS (a JSON array of extra flags, e.g.
+// tests/browser_join.rs's fake microphone).
 "use strict";
 
 const { spawn } = require("child_process");
@@ -25,6 +26,7 @@ const chromium = spawn(process.env.CHROMIUM || "chromium", [
   "--disable-default-apps", "--disable-domain-reliability", "--no-pings",
   "--disable-client-side-phishing-detection", "--disable-features=Translate,MediaRouter",
   "--window-size=1100,900", "--user-data-dir=" + process.env.PROFILE,
+  ...JSON.parse(process.env.CHROMIUM_ARGS || "[]"),
   "--remote-debugging-pipe", "about:blank",
 ], { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] });
 const log = fs.createWriteStream(process.env.CHROMIUM_LOG || "/dev/null");

@@ -54,6 +54,13 @@ fn node_modules() -> Option<PathBuf> {
         eprintln!("!!! SKIPPED: {tool} is not installed; the twilio-node test did not run !!!");
         return None;
     }
+    // The tests of this file run on parallel threads: one installs while
+    // the others wait for its stamp (two `python3 -m venv` or `npm ci` on one
+    // directory at once fail).
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let lock = std::fs::read_to_string(here().join("package-lock.json")).unwrap();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("twilio-node");
     let stamp = dir.join("lock.installed");

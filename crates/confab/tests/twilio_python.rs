@@ -58,6 +58,13 @@ fn venv() -> Option<PathBuf> {
         eprintln!("!!! SKIPPED: python3 is not installed; the twilio-python test did not run !!!");
         return None;
     }
+    // The tests of this file run on parallel threads: one installs while
+    // the others wait for its stamp (two `python3 -m venv` or `npm ci` on one
+    // directory at once fail).
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let requirements = std::fs::read_to_string(here().join("requirements.txt")).unwrap();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("twilio-venv");
     let stamp = dir.join("requirements.installed");

@@ -26,8 +26,9 @@ pub use call::{CallDirection, CallFilter, CallRecord, CallStatus};
 pub use clients::{ClientKey, PerClient};
 pub use page::{PageRequest, PageWindow};
 pub use records::{
-    Account, AuthToken, ConferenceEndReason, ConferenceFilter, ConferenceRecord, ConferenceStatus,
-    DateRange, HttpMethod, ParticipantFilter, ParticipantRecord, PhoneNumber, StatusCallback,
+    Account, AuthToken, CALL_CALLBACK_EVENTS, CONFERENCE_CALLBACK_EVENTS, ConferenceEndReason,
+    ConferenceFilter, ConferenceRecord, ConferenceStatus, DateRange, HttpMethod, ParticipantFilter,
+    ParticipantRecord, PhoneNumber, StatusCallback,
 };
 pub use sid::{AccountSid, CallSid, ConferenceSid, PhoneNumberSid, SidError};
 pub use time::{DateError, Timestamp};

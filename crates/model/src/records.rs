@@ -99,6 +99,24 @@ impl HttpMethod {
     }
 }
 
+/// The conference events a status callback may ask for, as Twilio spells
+/// them (`<Conference statusCallbackEvent>`, the API's
+/// `ConferenceStatusCallbackEvent`).
+pub const CONFERENCE_CALLBACK_EVENTS: [&str; 9] = [
+    "start",
+    "end",
+    "join",
+    "leave",
+    "mute",
+    "hold",
+    "modify",
+    "speaker",
+    "announcement",
+];
+
+/// The call progress events a call's `StatusCallbackEvent` may ask for.
+pub const CALL_CALLBACK_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "completed"];
+
 /// Where to report status changes, and which: Twilio's event names as
 /// the TwiML attribute or request parameter gave them (space or comma
 /// separated there; checked and split here), sent with `method`.

@@ -130,48 +130,15 @@ pub(crate) async fn run_placed(svc: Arc<CallServices>, placed: Placed) {
         socket,
         rtcp,
     } = placed;
-    let held = audio.on_hold();
     let now = Instant::now().into_std();
     let core = Call::new(info.clone(), script, svc.webhook_timeout, now)
-        .with_rtp_timeout(svc.rtp_timeout, held);
+        .with_rtp_timeout(svc.rtp_timeout, audio.on_hold());
     let rtp_port = socket.local_addr().map_or(0, |a| a.port());
-    let redirects = svc.live.take_redirects(&info.call_sid);
-    let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
-    idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut listen = tokio::time::interval(TICK);
-    listen.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let io = CallIo {
-        svc,
-        token,
-        info,
-        phone_number_sid: None,
-        call,
-        sip,
-        events: Some(events),
-        audio,
-        awaiting_answer: false,
-        follow_up: None,
-        held,
-        socket: Some(socket),
-        rtcp,
-        rtp_port,
-        arrival: None,
-        player: None,
-        playing: None,
-        activity: RtpActivity::new(now),
-        idle_drain,
-        listen,
-        room: None,
-        conference: None,
-        notices: None,
-        work: Vec::new(),
-        clips: HashMap::new(),
-        stop_sent: false,
-        _active: None,
-        placed: true,
-        redirects,
-        resumed: false,
-    };
+    let mut io = CallIo::new(svc, token, info, call, sip, events, audio);
+    io.socket = Some(socket);
+    io.rtcp = rtcp;
+    io.rtp_port = rtp_port;
+    io.placed = true;
     drive(core, io).await;
 }
 
@@ -221,10 +188,9 @@ async fn run(
     // reported to the core (`CallIo::await_answer`).
     let awaiting_answer = incoming.audio.is_none();
     let audio = incoming.audio.unwrap_or_else(sip::sdp::offered_audio);
-    let held = audio.on_hold();
     let now = Instant::now().into_std();
     let core = Call::new(info.clone(), route.script, svc.webhook_timeout, now)
-        .with_rtp_timeout(svc.rtp_timeout, held);
+        .with_rtp_timeout(svc.rtp_timeout, audio.on_hold());
     svc.live.insert(
         sid.clone(),
         LiveCall {
@@ -234,44 +200,19 @@ async fn run(
             redirect: None,
         },
     );
-    let redirects = svc.live.take_redirects(&sid);
     let live = svc.live.clone();
-    let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
-    idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut listen = tokio::time::interval(TICK);
-    listen.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let io = CallIo {
+    let mut io = CallIo::new(
         svc,
-        token: route.account.auth_token,
+        route.account.auth_token,
         info,
-        phone_number_sid: route.number.map(|n| n.sid),
         call,
         sip,
-        events: Some(events),
+        events,
         audio,
-        awaiting_answer,
-        follow_up: None,
-        held,
-        socket: None,
-        rtcp: None,
-        rtp_port: 0,
-        arrival: incoming.arrival,
-        player: None,
-        playing: None,
-        activity: RtpActivity::new(now),
-        idle_drain,
-        listen,
-        room: None,
-        conference: None,
-        notices: None,
-        work: Vec::new(),
-        clips: HashMap::new(),
-        stop_sent: false,
-        _active: None,
-        placed: false,
-        redirects,
-        resumed: false,
-    };
+    );
+    io.phone_number_sid = route.number.map(|n| n.sid);
+    io.awaiting_answer = awaiting_answer;
+    io.arrival = incoming.arrival;
     drive(core, io).await;
     live.remove(&sid);
 }
@@ -515,6 +456,57 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 impl CallIo {
+    /// A call's I/O as it starts: no socket yet (an incoming call binds one
+    /// when its core asks), in no room, playing nothing; a call placed or
+    /// routed from a number sets what differs.
+    fn new(
+        svc: Arc<CallServices>,
+        token: AuthToken,
+        info: CallInfo,
+        call: sip::CallId,
+        sip: SipHandle,
+        events: mpsc::Receiver<CallEvent>,
+        audio: NegotiatedAudio,
+    ) -> Self {
+        let mut idle_drain = tokio::time::interval(IDLE_DRAIN);
+        idle_drain.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut listen = tokio::time::interval(TICK);
+        listen.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let redirects = svc.live.take_redirects(&info.call_sid);
+        Self {
+            svc,
+            token,
+            info,
+            phone_number_sid: None,
+            call,
+            sip,
+            events: Some(events),
+            held: audio.on_hold(),
+            audio,
+            awaiting_answer: false,
+            follow_up: None,
+            socket: None,
+            rtcp: None,
+            rtp_port: 0,
+            arrival: None,
+            player: None,
+            playing: None,
+            activity: RtpActivity::new(Instant::now().into_std()),
+            idle_drain,
+            listen,
+            room: None,
+            conference: None,
+            notices: None,
+            work: Vec::new(),
+            clips: HashMap::new(),
+            stop_sent: false,
+            _active: None,
+            placed: false,
+            redirects,
+            resumed: false,
+        }
+    }
+
     /// A deadline of the core's is due: it hears of the caller's latest RTP
     /// first (what the player's socket holds too), so that the
     /// `RtpInactivity` timer fires only for a caller really silent.

@@ -46,7 +46,8 @@ use tokio_util::sync::CancellationToken;
 use crate::live::Live;
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RoomGauges};
-use crate::room::{self, MixRuntime, RoomHandle};
+use crate::mix_threads::MixThreads;
+use crate::room::{self, RoomHandle};
 use crate::status_callbacks::StatusCallbacks;
 use crate::{Clock, ids};
 
@@ -137,6 +138,7 @@ pub fn spawn(
     capacity: usize,
     stop: CancellationToken,
     metrics: Arc<Metrics>,
+    mix: MixThreads,
 ) -> (HubHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (reports, report_rx) = mpsc::unbounded_channel();
@@ -148,7 +150,7 @@ pub fn spawn(
     };
     let hub = Hub {
         live,
-        mix: MixRuntime::new(),
+        mix,
         conferences: Conferences::new(capacity),
         callbacks: StatusCallbacks::new(store.clone(), metrics.clone()),
         store,
@@ -274,7 +276,7 @@ impl api::CallControl for HubHandle {
 
 struct Hub {
     /// Where rooms run; ends (dropping any left) with the hub.
-    mix: MixRuntime,
+    mix: MixThreads,
     /// The conference rules.
     conferences: Conferences,
     /// Sends the conferences' status callbacks.
@@ -956,12 +958,15 @@ mod tests {
     /// A hub task on a fresh store.
     async fn hub() -> (HubHandle, AccountSid, tempfile::TempDir) {
         let (store, account, dir) = store().await;
+        let metrics = Arc::new(Metrics::new());
+        let mix = MixThreads::new(1, &metrics);
         let (hub, _task) = spawn(
             store,
             Arc::new(SystemClock),
             40,
             CancellationToken::new(),
-            Arc::new(Metrics::new()),
+            metrics,
+            mix,
         );
         (hub, account, dir)
     }
@@ -994,8 +999,9 @@ mod tests {
     async fn bare_hub() -> (Hub, AccountSid, tempfile::TempDir) {
         let (store, account, dir) = store().await;
         let (reports, _) = mpsc::unbounded_channel();
+        let metrics = Arc::new(Metrics::new());
         let hub = Hub {
-            mix: MixRuntime::new(),
+            mix: MixThreads::new(1, &metrics),
             conferences: Conferences::new(40),
             callbacks: StatusCallbacks::new(store.clone(), Arc::new(Metrics::new())),
             store,
@@ -1003,7 +1009,7 @@ mod tests {
             reports,
             rooms: HashMap::new(),
             links: HashMap::new(),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             gauges: RoomGauges::default(),
             live: Arc::new(Live::new()),
         };

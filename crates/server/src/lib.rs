@@ -33,6 +33,7 @@
 
 pub mod accounts;
 mod audio;
+mod browser;
 mod call;
 pub mod clock;
 mod control;
@@ -44,6 +45,7 @@ mod live;
 mod live_calls;
 mod membership;
 mod metrics;
+mod mix_threads;
 mod outbound;
 mod player;
 mod room;
@@ -54,6 +56,7 @@ mod sip_guard;
 mod sip_task;
 mod sip_udp;
 mod status_callbacks;
+mod webrtc;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -82,12 +85,25 @@ pub struct Config {
     /// Participants a conference holds when its creator gave no
     /// `maxParticipants`.
     pub room_capacity: usize,
+    /// Threads rooms mix on (`--mix-threads`), at least one: each room
+    /// runs on one of them for its whole life.
+    pub mix_threads: usize,
 }
 
 impl Default for Config {
+    /// 40 participants a room; one mix thread per core this process may use.
     fn default() -> Self {
-        Self { room_capacity: 40 }
+        Self {
+            room_capacity: 40,
+            mix_threads: usable_cores(),
+        }
     }
+}
+
+/// The cores this process may run on (its CPU affinity and cgroup quota
+/// count), at least one.
+pub fn usable_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// Settings of the telephony side (the binary builds these from its flags).
@@ -141,6 +157,8 @@ pub struct Server {
     metrics: Arc<metrics::Metrics>,
     /// Places calls for the API, once SIP listens.
     dialer: Arc<OnceLock<outbound::Dialer>>,
+    /// Makes browser legs of join links' offers, once SIP listens.
+    browsers: browser::LateBrowsers,
 }
 
 /// The telephony side, once [`Server::listen_sip`] started it.
@@ -172,12 +190,15 @@ impl Server {
         }
         let stop_hub = CancellationToken::new();
         let metrics = Arc::new(metrics::Metrics::new());
+        let mix = mix_threads::MixThreads::new(config.mix_threads, &metrics);
+        tracing::debug!(threads = mix.count(), "mix threads");
         let (hub, hub_task) = hub::spawn(
             store.clone(),
             clock.clone(),
             config.room_capacity,
             stop_hub.clone(),
             metrics.clone(),
+            mix,
         );
         Ok(Self {
             store,
@@ -188,6 +209,7 @@ impl Server {
             calls: None,
             metrics,
             dialer: Arc::default(),
+            browsers: browser::LateBrowsers::default(),
         })
     }
 
@@ -218,6 +240,10 @@ impl Server {
             tracker: tracker.clone(),
             live: live_calls::LiveCalls::default(),
         });
+        let _ = self
+            .browsers
+            .0
+            .set(browser::Browsers::new(services.clone()));
         let for_calls = services.clone();
         let on_call: sip_task::OnCall = Arc::new(move |incoming, events, sip| {
             call::spawn(for_calls.clone(), incoming, events, sip);
@@ -252,7 +278,8 @@ impl Server {
         let control = control::Control::new(self.hub.clone(), self.dialer.clone());
         let state = api::AppState::new(self.store.clone(), Arc::new(control))
             .with_metrics(self.metrics.clone())
-            .with_live(Arc::new(self.hub.clone()));
+            .with_live(Arc::new(self.hub.clone()))
+            .with_browsers(Arc::new(self.browsers.clone()));
         api::router(state)
     }
 

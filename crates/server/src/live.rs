@@ -16,7 +16,7 @@
 //! change exactly once: in its snapshot or after it.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use api::{LiveConference, LiveParticipant, LiveUpdate};
 use conference::Event;
@@ -147,7 +147,14 @@ impl Live {
     /// Sent only when the whole-dB level moved.
     pub fn level(&self, conference: &ConferenceSid, rms: u16) {
         let level_dbfs = dbfs(rms);
-        let mut rooms = self.lock();
+        // A room's mix thread calls this: it never waits for the hub or a
+        // dashboard holding the map, and skips this reading instead: the
+        // room's next one (240 ms on) brings the meter up to date.
+        let mut rooms = match self.rooms.try_lock() {
+            Ok(rooms) => rooms,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
         let Some(room) = rooms.get_mut(conference) else {
             return;
         };

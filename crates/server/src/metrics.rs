@@ -27,12 +27,15 @@
 //! unauthenticated, like `/healthz`, and reports aggregates only.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use conference::Event;
 use media::{LegStats, TICK};
 use model::{ConferenceSid, ConferenceStatus};
-use prometheus_client::encoding::prometheus_text;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet, prometheus_text};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -53,6 +56,8 @@ const WEBHOOK_BUCKETS: [f64; 12] = [
 ];
 
 type StatusLabel = [(&'static str, &'static str); 1];
+/// A mix thread's index (`thread="0"`).
+type ThreadLabel = [(&'static str, String); 1];
 const INIT: StatusLabel = [("status", "init")];
 const IN_PROGRESS: StatusLabel = [("status", "in-progress")];
 
@@ -76,8 +81,11 @@ pub struct Metrics {
     rtcp_sent: Counter,
     rtcp_malformed: Counter,
     rtcp_peer_lost: Counter,
-    mix_tick: Histogram,
+    mix_tick: TickHistogram,
     mix_ticks_late: Counter,
+    mix_thread_rooms: Family<ThreadLabel, Gauge>,
+    mix_thread_legs: Family<ThreadLabel, Gauge>,
+    mix_thread_ticks_late: Family<ThreadLabel, Counter>,
     webhook: Histogram,
     webhook_failures: Counter,
     status_callbacks_dropped: Counter,
@@ -190,7 +198,7 @@ impl Metrics {
             "Packets of ours the legs' peers reported lost in their RTCP reports",
             rtcp_peer_lost.clone(),
         );
-        let mix_tick = Histogram::new(TICK_BUCKETS);
+        let mix_tick = TickHistogram::default();
         registry.register_with_unit(
             "mix_tick",
             "Time one room's 20 ms tick took: read its legs' sockets, mix, send",
@@ -202,6 +210,24 @@ impl Metrics {
             "mix_ticks_late",
             "Room ticks that began more than 10 ms (half a tick) after they were due",
             mix_ticks_late.clone(),
+        );
+        let mix_thread_rooms = Family::default();
+        registry.register(
+            "mix_thread_rooms",
+            "Live rooms on each mix thread (--mix-threads)",
+            mix_thread_rooms.clone(),
+        );
+        let mix_thread_legs = Family::default();
+        registry.register(
+            "mix_thread_legs",
+            "Legs in the rooms of each mix thread",
+            mix_thread_legs.clone(),
+        );
+        let mix_thread_ticks_late = Family::default();
+        registry.register(
+            "mix_thread_ticks_late",
+            "Ticks of each mix thread's rooms that began more than 10 ms after they were due",
+            mix_thread_ticks_late.clone(),
         );
         let webhook = Histogram::new(WEBHOOK_BUCKETS);
         registry.register_with_unit(
@@ -257,6 +283,9 @@ impl Metrics {
             rtcp_peer_lost,
             mix_tick,
             mix_ticks_late,
+            mix_thread_rooms,
+            mix_thread_legs,
+            mix_thread_ticks_late,
             webhook,
             webhook_failures,
             status_callbacks_dropped,
@@ -305,11 +334,25 @@ impl Metrics {
         self.sip_forbidden.inc();
     }
 
-    /// One room tick took `took` and began `late_by` after it was due.
-    pub(crate) fn tick_done(&self, took: Duration, late_by: Duration) {
-        self.mix_tick.observe(took.as_secs_f64());
+    /// Mix thread `thread`'s rooms and legs gauges and late-tick counter,
+    /// shown from now on (at zero). The thread keeps these handles, so its
+    /// rooms never look the family up again.
+    pub(crate) fn mix_thread(&self, thread: usize) -> (Gauge, Gauge, Counter) {
+        let label = [("thread", thread.to_string())];
+        (
+            self.mix_thread_rooms.get_or_create_owned(&label),
+            self.mix_thread_legs.get_or_create_owned(&label),
+            self.mix_thread_ticks_late.get_or_create_owned(&label),
+        )
+    }
+
+    /// One room tick took `took` and began `late_by` after it was due; a
+    /// late one counts in `thread_late` too (its mix thread's counter).
+    pub(crate) fn tick_done(&self, took: Duration, late_by: Duration, thread_late: &Counter) {
+        self.mix_tick.observe(took);
         if late_by > LATE_TICK {
             self.mix_ticks_late.inc();
+            thread_late.inc();
         }
     }
 
@@ -352,6 +395,55 @@ impl api::MetricsSource for Metrics {
             content_type: prometheus_text::CONTENT_TYPE,
             body,
         })
+    }
+}
+
+/// The mix tick histogram ([`TICK_BUCKETS`]), in atomics: every room of
+/// every mix thread observes its ticks here, and `prometheus-client`'s
+/// `Histogram` takes a mutex to observe that `/metrics` also holds while it
+/// renders, which a tick must never wait for. A scrape reads each bucket
+/// once and counts their sum, so its buckets and count always agree (its
+/// sum may miss a tick being observed).
+#[derive(Debug, Clone, Default)]
+struct TickHistogram(Arc<TickCounts>);
+
+#[derive(Debug, Default)]
+struct TickCounts {
+    /// Ticks in each bucket (not cumulative), the last one past them all.
+    buckets: [AtomicU64; TICK_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl TickHistogram {
+    fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = TICK_BUCKETS
+            .iter()
+            .position(|&le| seconds <= le)
+            .unwrap_or(TICK_BUCKETS.len());
+        if let Some(counter) = self.0.buckets.get(bucket) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.0.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl EncodeMetric for TickHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let buckets: Vec<(f64, u64)> = TICK_BUCKETS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(self.0.buckets.iter().map(|b| b.load(Ordering::Relaxed)))
+            .collect();
+        let count = buckets.iter().map(|&(_, n)| n).sum();
+        let sum = Duration::from_nanos(self.0.sum_nanos.load(Ordering::Relaxed)).as_secs_f64();
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
@@ -516,8 +608,13 @@ mod tests {
         let second = metrics.call_answered();
         drop(first);
         metrics.call_failed();
-        metrics.tick_done(Duration::from_micros(80), Duration::ZERO);
-        metrics.tick_done(Duration::from_millis(25), Duration::from_millis(11));
+        let (_, _, thread_late) = metrics.mix_thread(1);
+        metrics.tick_done(Duration::from_micros(80), Duration::ZERO, &thread_late);
+        metrics.tick_done(
+            Duration::from_millis(25),
+            Duration::from_millis(11),
+            &thread_late,
+        );
         metrics.webhook_done(Duration::from_millis(30), true);
         metrics.webhook_done(Duration::from_secs(3), false);
         let text = render(&metrics);
@@ -533,7 +630,17 @@ mod tests {
             value(&text, r#"confab_mix_tick_seconds_bucket{le="0.02"}"#),
             1.0
         );
+        assert_eq!(
+            value(&text, r#"confab_mix_tick_seconds_bucket{le="+Inf"}"#),
+            2.0
+        );
+        assert!((value(&text, "confab_mix_tick_seconds_sum") - 0.025_08).abs() < 1e-9);
         assert_eq!(value(&text, "confab_mix_ticks_late_total"), 1.0);
+        assert_eq!(
+            value(&text, r#"confab_mix_thread_ticks_late_total{thread="1"}"#),
+            1.0
+        );
+        assert_eq!(value(&text, r#"confab_mix_thread_rooms{thread="1"}"#), 0.0);
         assert_eq!(value(&text, "confab_webhook_seconds_count"), 2.0);
         assert_eq!(value(&text, "confab_webhook_failures_total"), 1.0);
         metrics.status_callback_dropped();

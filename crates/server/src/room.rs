@@ -17,12 +17,14 @@
 //! [`RoomReports`] channel, so a hub waiting for this room's answer can
 //! never wait for itself.
 //!
-//! Rooms run on a [`MixRuntime`] of their own, one thread beside the main
+//! Rooms run on the [`MixThreads`], dedicated threads beside the main
 //! runtime's: a tick that falls due is not queued behind API requests,
 //! webhooks and SIP on the main runtime's workers (under an API flood it
-//! was, and ticks came late). A leg's socket is a plain non-blocking
-//! `std::net::UdpSocket` while it is in a room, so a tick's reads depend on
-//! no reactor either: the tick's own `recv_from` finds what has arrived.
+//! was, and ticks came late). A room is placed on one of them when it is
+//! spawned and stays there; it counts its legs in that thread's load. A
+//! leg's socket is a plain non-blocking `std::net::UdpSocket` while it is
+//! in a room, so a tick's reads depend on no reactor either: the tick's own
+//! `recv_from` finds what has arrived.
 
 use std::collections::HashMap;
 use std::io;
@@ -39,6 +41,7 @@ use tracing::Instrument;
 use crate::live::Live;
 use crate::membership::{CallNotice, LegHandover, ReturnedLeg, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RtpFlushed};
+use crate::mix_threads::{MixThreads, ThreadSlot};
 use crate::rtp_activity::RtpActivity;
 
 /// Commands waiting for the room before the hub waits too.
@@ -105,50 +108,8 @@ pub struct RoomHandle {
     tx: mpsc::Sender<Command>,
 }
 
-/// The runtime rooms mix on: one worker thread of its own, with a timer and
-/// no reactor (rooms read their sockets on each tick). Dropping it drops
-/// the room tasks still on it.
-#[derive(Debug)]
-pub struct MixRuntime {
-    runtime: Option<tokio::runtime::Runtime>,
-    handle: tokio::runtime::Handle,
-}
-
-impl MixRuntime {
-    /// A thread of its own; if one cannot be started, the current runtime
-    /// (rooms still mix, sharing its workers).
-    pub fn new() -> Self {
-        let built = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("confab-mix")
-            .enable_time()
-            .build();
-        match built {
-            Ok(runtime) => Self {
-                handle: runtime.handle().clone(),
-                runtime: Some(runtime),
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "no thread for mixing: rooms share the main runtime");
-                Self {
-                    runtime: None,
-                    handle: tokio::runtime::Handle::current(),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for MixRuntime {
-    fn drop(&mut self) {
-        // Dropping a runtime would block, which an async context forbids.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-/// Starts the media task of conference `sid` on `mix`; it reports into
+/// Starts the media task of conference `sid` on the least loaded of the
+/// `mix` threads, for its whole life; it reports into
 /// `reports`, and its level meter and talkers to `live` (the dashboard).
 /// Every leg's talker detection is on from the start.
 pub fn spawn(
@@ -156,8 +117,9 @@ pub fn spawn(
     reports: RoomReports,
     metrics: Arc<Metrics>,
     live: Arc<Live>,
-    mix: &MixRuntime,
+    mix: &MixThreads,
 ) -> RoomHandle {
+    let (thread, slot) = mix.place();
     let (tx, rx) = mpsc::channel(QUEUE);
     let mut room = MediaRoom::new();
     room.set_talker_detection(true);
@@ -175,9 +137,10 @@ pub fn spawn(
         buf: vec![0; 2048],
         metrics,
         flushed: RtpFlushed::default(),
+        slot,
     };
     let span = tracing::info_span!("room", conference_sid = %sid);
-    mix.handle.spawn(task.run(rx).instrument(span));
+    thread.spawn(task.run(rx).instrument(span));
     RoomHandle { tx }
 }
 
@@ -312,6 +275,8 @@ struct RoomTask {
     metrics: Arc<Metrics>,
     /// What this room's media counters already added to the metrics.
     flushed: RtpFlushed,
+    /// This room's share of its mix thread's load, given back when it ends.
+    slot: ThreadSlot,
 }
 
 impl RoomTask {
@@ -332,7 +297,7 @@ impl RoomTask {
                     let late_by = tokio::time::Instant::now().saturating_duration_since(due);
                     let began = Instant::now();
                     self.tick(began);
-                    self.metrics.tick_done(began.elapsed(), late_by);
+                    self.metrics.tick_done(began.elapsed(), late_by, self.slot.late_ticks());
                     self.metrics.flush_rtp(&self.room.stats().legs, &mut self.flushed);
                 }
             }
@@ -363,6 +328,7 @@ impl RoomTask {
                 if let Some(old) = self.calls.insert(call.clone(), id) {
                     self.drop_leg(old);
                 }
+                self.slot.leg_added();
                 self.legs.insert(
                     id,
                     Leg {
@@ -466,7 +432,9 @@ impl RoomTask {
 
     fn drop_leg(&mut self, id: LegId) -> Option<ReturnedLeg> {
         let _ = self.room.remove_leg(id);
-        self.legs.remove(&id).map(|leg| ReturnedLeg {
+        let leg = self.legs.remove(&id)?;
+        self.slot.leg_removed();
+        Some(ReturnedLeg {
             socket: leg.socket,
             remote: leg.remote,
         })
@@ -622,14 +590,9 @@ mod tests {
     async fn announcements_report_their_end_to_the_hub_with_whom_they_were_for() {
         let (reports, mut reported) = mpsc::unbounded_channel();
         let sid = ConferenceSid::from_random([7; 16]);
-        let mix = MixRuntime::new();
-        let room = spawn(
-            &sid,
-            reports,
-            Arc::new(Metrics::new()),
-            Arc::new(Live::new()),
-            &mix,
-        );
+        let metrics = Arc::new(Metrics::new());
+        let mix = MixThreads::new(1, &metrics);
+        let room = spawn(&sid, reports, metrics, Arc::new(Live::new()), &mix);
         let call = CallSid::from_random([8; 16]);
         let (notify, _notices) = mpsc::channel(4);
         let leg = LegHandover {

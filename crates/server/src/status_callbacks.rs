@@ -774,17 +774,7 @@ mod tests {
             .collect()
     }
 
-    const ALL: [&str; 9] = [
-        "start",
-        "end",
-        "join",
-        "leave",
-        "mute",
-        "hold",
-        "modify",
-        "speaker",
-        "announcement",
-    ];
+    const ALL: [&str; 9] = model::CONFERENCE_CALLBACK_EVENTS;
 
     #[test]
     fn joins_and_the_start_carry_twilios_parameters_in_order() {

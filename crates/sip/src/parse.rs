@@ -836,6 +836,11 @@ fn parse_params(s: &str) -> Result<Vec<Param>, &'static str> {
                     return Err("empty parameter value");
                 }
                 let (value, after) = after.split_at(end);
+                // Neither token nor host has them, and a list splitter
+                // would read one as the start of a <URI>.
+                if !value.starts_with('"') && value.contains(['<', '>']) {
+                    return Err("< or > in an unquoted parameter value");
+                }
                 rest = after;
                 Some(value)
             }
@@ -1027,6 +1032,19 @@ mod tests {
         assert_eq!(fail("\u{1}\u{2}garbage"), Some(SipParseError::BadStartLine));
         let cr = "SIP/2.0 200 OK\r\u{1}\nVia: SIP/2.0/UDP h\r\n\r\n";
         assert_eq!(fail(cr), Some(SipParseError::BadStartLine));
+        // Found by the fuzzer: an unquoted `<` in the last Accept line read
+        // fine alone, but once the Accept lines were written as one list the
+        // splitter took it for a <URI> and swallowed the commas after it.
+        let angle = BASIC.replace("Max-Forwards", "Accept: a/b;q=1<2\r\nMax-Forwards");
+        assert!(matches!(
+            fail(&angle),
+            Some(SipParseError::BadHeader {
+                header: "Accept",
+                ..
+            })
+        ));
+        let quoted = BASIC.replace("Max-Forwards", "Accept: a/b;x=\"1<2\"\r\nMax-Forwards");
+        assert_eq!(fail(&quoted), None);
     }
 
     #[test]

@@ -88,21 +88,6 @@ pub struct ParticipantUpdate {
 const TIMEOUT_DEFAULT: u32 = 60;
 const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 5..=600;
 
-/// Twilio's call progress events (`StatusCallbackEvent`).
-const CALL_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "completed"];
-/// Twilio's conference events (`ConferenceStatusCallbackEvent`).
-const CONFERENCE_EVENTS: [&str; 9] = [
-    "start",
-    "end",
-    "join",
-    "leave",
-    "mute",
-    "hold",
-    "modify",
-    "speaker",
-    "announcement",
-];
-
 /// The request's parameters: body first, then query.
 struct Params<'a> {
     body: &'a FormPairs,
@@ -481,11 +466,15 @@ fn add_participant(
             wait,
             status_callback: p.status_callback(
                 "ConferenceStatusCallback",
-                &CONFERENCE_EVENTS,
+                &model::CONFERENCE_CALLBACK_EVENTS,
                 &["start", "end"],
             )?,
         },
-        status_callback: p.status_callback("StatusCallback", &CALL_EVENTS, &["completed"])?,
+        status_callback: p.status_callback(
+            "StatusCallback",
+            &model::CALL_CALLBACK_EVENTS,
+            &["completed"],
+        )?,
     })
 }
 
@@ -517,7 +506,11 @@ fn create_call(account: &AccountSid, p: &Params<'_>) -> Result<DialRequest, ApiE
         to,
         timeout_secs: p.timeout()?,
         script,
-        status_callback: p.status_callback("StatusCallback", &CALL_EVENTS, &["completed"])?,
+        status_callback: p.status_callback(
+            "StatusCallback",
+            &model::CALL_CALLBACK_EVENTS,
+            &["completed"],
+        )?,
     })
 }
 

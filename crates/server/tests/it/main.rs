@@ -9,7 +9,7 @@
 //! faults, 46xxx sip_guard, 47xxx addresses, 48xxx offers, 49xxx
 //! media_field, 50xxx control, 510xx–512xx and 514xx gather, 513xx
 //! conference_attrs, 52xxx dialout, 53xxx callbacks, 551xx coach, 56xxx
-//! loud_mix, 57xxx dashboard, 319xx sip_tcp), since they all run in one
+//! loud_mix, 57xxx dashboard, 595xx–599xx mix_threads, 319xx sip_tcp), since they all run in one
 //! process at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -30,6 +30,7 @@ mod isolation;
 mod loud_mix;
 mod media_field;
 mod metrics;
+mod mix_threads;
 mod offers;
 mod raw_targets;
 mod rooms;

@@ -50,19 +50,6 @@ pub struct Conference {
     pub status_callback: Option<StatusCallback>,
 }
 
-/// The event names `statusCallbackEvent` may list, as Twilio spells them.
-pub const STATUS_CALLBACK_EVENTS: [&str; 9] = [
-    "start",
-    "end",
-    "join",
-    "leave",
-    "mute",
-    "hold",
-    "modify",
-    "speaker",
-    "announcement",
-];
-
 /// What a participant hears while the room waits to start (`waitUrl`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitAudio {
@@ -168,7 +155,7 @@ fn status_callback(
         .split([' ', ',', '\t', '\n'])
         .filter(|n| !n.is_empty())
     {
-        match STATUS_CALLBACK_EVENTS
+        match model::CONFERENCE_CALLBACK_EVENTS
             .iter()
             .find(|known| known.eq_ignore_ascii_case(name))
         {

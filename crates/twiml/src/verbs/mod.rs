@@ -15,7 +15,7 @@ pub(crate) mod play;
 pub(crate) mod redirect;
 pub(crate) mod say;
 
-pub use conference::{Conference, STATUS_CALLBACK_EVENTS, WaitAudio};
+pub use conference::{Conference, WaitAudio};
 pub use dial::Dial;
 pub use gather::{Gather, Prompt};
 pub use pause::Pause;

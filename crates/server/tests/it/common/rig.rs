@@ -50,7 +50,10 @@ impl Started {
         let account = server::accounts::create(&store, "default", SystemClock.now())
             .await
             .unwrap();
-        let config = Config { room_capacity };
+        let config = Config {
+            room_capacity,
+            ..Config::default()
+        };
         let server = Server::start(store.clone(), config, Arc::new(SystemClock))
             .await
             .unwrap();

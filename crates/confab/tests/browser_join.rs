@@ -1,0 +1,526 @@
+//! A browser joins a room through a join link: headless Chromium (Debian's
+//! `chromium`, a fake microphone playing a WAV tone) against the real
+//! `confab serve`, driven over the DevTools protocol by
+//! `tests/dashboard_browser.js` (with the WebRTC flags of
+//! `../shared/crates-and-peers.md` §5.3 in `CHROMIUM_ARGS`).
+//!
+//! `confab join-link` prints the URL; a tampered one gets an error page.
+//! The browser clicks join and shows `connected`; a testkit SIP phone in
+//! the same room hears the browser's tone, and the browser receives the
+//! phone's (its `inbound-rtp` `totalAudioEnergy` grows); both REST APIs
+//! list the browser's call as a participant; a REST mute silences the
+//! browser for the phone; a kick closes the leg (the page shows `ended`
+//! and closes its peer connection, the call record completes); a muted
+//! link joins muted; the leave button takes the browser out within 10 s;
+//! the conference's end (REST) ends the page's call.
+//! Screenshots of the join page are kept under the target dir
+//! (`join-screenshots/`).
+//!
+//! Without `chromium` or `node` the test says so loudly and passes, except
+//! in CI (`CI` set), where it must run. RTP ports 59000–59499.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Serve, confab, db_url, http};
+use serde_json::{Value, json};
+use testkit::{Codec, Phone};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+const ROOM: &str = "browser-join";
+/// The browser's fake microphone.
+const BROWSER_HZ: u32 = 700;
+/// The SIP phone's tone.
+const PHONE_HZ: u32 = 440;
+/// How long a phone may take to hear a change in the room.
+const HEAR: Duration = Duration::from_secs(10);
+
+/// `chromium` and `node`, or `None` (loudly) outside CI.
+fn browser() -> Option<PathBuf> {
+    let found = |name: &str| {
+        std::process::Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let missing: Vec<&str> = ["chromium", "node"]
+        .into_iter()
+        .filter(|name| !found(name))
+        .collect();
+    if missing.is_empty() {
+        return Some(PathBuf::from("chromium"));
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{missing:?} missing, and CI must run the join-link browser test (scripts/test installs them)"
+    );
+    eprintln!("!!! SKIPPED: {missing:?} not installed; the join-link browser test did not run !!!");
+    None
+}
+
+/// A 48 kHz, 16-bit mono WAV of a tone pulsed 0.3 s on, 0.2 s off (a
+/// steady tone is taken down by Chromium's noise suppression).
+fn microphone(path: &Path, freq_hz: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut wav = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..48_000 * 20 {
+        let on = (i % 24_000) < 14_400;
+        let t = f64::from(i) / 48_000.0;
+        let s = if on {
+            (t * f64::from(freq_hz) * std::f64::consts::TAU).sin() * 12_000.0
+        } else {
+            0.0
+        };
+        wav.write_sample(s as i16).unwrap();
+    }
+    wav.finalize().unwrap();
+}
+
+/// The browser, through the node driver.
+struct Browser {
+    child: Child,
+    stdin: ChildStdin,
+    replies: Lines<BufReader<ChildStdout>>,
+}
+
+impl Browser {
+    async fn start(chromium: &Path, dir: &Path, wav: &Path) -> Self {
+        let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard_browser.js");
+        let flags = json!([
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            format!("--use-file-for-fake-audio-capture={}", wav.display()),
+            "--autoplay-policy=no-user-gesture-required",
+            "--allow-loopback-in-peer-connection",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--disable-quic",
+        ]);
+        let mut child = Command::new("node")
+            .arg(driver)
+            .env("CHROMIUM", chromium)
+            .env("CHROMIUM_LOG", dir.join("chromium.log"))
+            .env("CHROMIUM_ARGS", flags.to_string())
+            .env("PROFILE", dir.join("profile"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let replies = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut browser = Self {
+            child,
+            stdin,
+            replies,
+        };
+        assert_eq!(browser.reply("start").await, "ready");
+        browser
+    }
+
+    async fn reply(&mut self, what: &str) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(60), self.replies.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: the driver did not answer in 60 s"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{what}: the driver ended"));
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(reply["ok"], true, "{what}: {}", reply["error"]);
+        reply["value"].clone()
+    }
+
+    async fn run(&mut self, command: Value) -> Value {
+        let what = command.to_string();
+        self.stdin
+            .write_all(format!("{what}\n").as_bytes())
+            .await
+            .unwrap();
+        self.reply(&what).await
+    }
+
+    async fn eval(&mut self, expr: &str) -> Value {
+        self.run(json!({ "cmd": "eval", "expr": expr })).await
+    }
+
+    async fn wait_for(&mut self, expr: &str, ms: u64) {
+        self.run(json!({ "cmd": "waitFor", "expr": expr, "ms": ms }))
+            .await;
+    }
+
+    async fn screenshot(&mut self, name: &str) {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("join-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        self.run(json!({ "cmd": "screenshot", "path": path })).await;
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size > 1000, "an empty screenshot at {}", path.display());
+        println!("join page screenshot: {}", path.display());
+    }
+
+    /// The browser's received audio energy so far (`inbound-rtp`).
+    async fn energy(&mut self) -> f64 {
+        self.eval(
+            "window.confabPeer.getStats().then(s => { let e = 0; \
+             s.forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio') \
+             e += r.totalAudioEnergy || 0; }); return e; })",
+        )
+        .await
+        .as_f64()
+        .unwrap()
+    }
+
+    async fn quit(mut self) {
+        let _ = self.stdin.write_all(b"{\"cmd\":\"quit\"}\n").await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+/// The live conference's sid and its participants' CallSids (2010 API).
+fn participants(serve: &Serve, sid: &str, token: &str) -> (String, Vec<String>) {
+    let (status, body) = http(
+        &serve.addr,
+        "GET",
+        &format!(
+            "/2010-04-01/Accounts/{sid}/Conferences.json?FriendlyName={ROOM}&Status=in-progress"
+        ),
+        Some((sid, token)),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let conferences: Value = serde_json::from_str(&body).unwrap();
+    let Some(conference) = conferences["conferences"][0]["sid"].as_str() else {
+        return (String::new(), Vec::new());
+    };
+    let (status, body) = http(
+        &serve.addr,
+        "GET",
+        &format!("/2010-04-01/Accounts/{sid}/Conferences/{conference}/Participants.json"),
+        Some((sid, token)),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let list: Value = serde_json::from_str(&body).unwrap();
+    let calls = list["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["call_sid"].as_str().unwrap().to_owned())
+        .collect();
+    (conference.to_owned(), calls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and_kicked() {
+    let Some(chromium) = browser() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let db = db_url(dir.path());
+    let serve = Serve::start_with(&db, "59000-59499", Some(&log));
+    let (sid, token) = serve.default_account();
+
+    // The link, from the CLI, for the address serve listens on.
+    let (ok, out, err) = confab(
+        &db,
+        &[
+            "join-link",
+            "--account",
+            &sid,
+            "--room",
+            ROOM,
+            "--expires",
+            "1h",
+            "--http-addr",
+            &serve.addr,
+        ],
+    );
+    assert!(ok, "{err}");
+    let url = out.trim().to_owned();
+    let prefix = format!("http://{}/join/", serve.addr);
+    assert!(url.starts_with(&prefix), "{url}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    // A tampered link gets an error page, not the join page.
+    let path = url.strip_prefix(&format!("http://{}", serve.addr)).unwrap();
+    let (signed, mac) = path.split_once('.').unwrap();
+    let flipped = if mac.starts_with('A') { 'B' } else { 'A' };
+    let tampered = format!("{signed}.{flipped}{}", &mac[1..]);
+    let (status, body) = http(&serve.addr, "GET", &tampered, None, "");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("data-testid=\"join-error\""), "{body}");
+    assert!(!body.contains("data-testid=\"join\""), "{body}");
+
+    // A SIP phone in the room, playing its tone.
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), serve.sip_udp.port());
+    let phone = Phone::bind(server).await.unwrap();
+    let call = phone.call(ROOM, Codec::Pcmu).await.unwrap();
+    call.send_tone(PHONE_HZ);
+
+    let wav = dir.path().join("mic.wav");
+    microphone(&wav, BROWSER_HZ);
+    let mut browser = Browser::start(&chromium, dir.path(), &wav).await;
+    browser.run(json!({ "cmd": "open", "url": url })).await;
+    browser.screenshot("1-join-page").await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('[data-testid=call-state]').textContent")
+            .await,
+        "idle"
+    );
+    browser
+        .run(json!({ "cmd": "click", "selector": "[data-testid=join]" }))
+        .await;
+    let connected =
+        "document.querySelector('[data-testid=call-state]').textContent === 'connected'";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while browser.eval(connected).await != json!(true) {
+        if std::time::Instant::now() > deadline {
+            let state = browser
+                .eval("document.querySelector('[data-testid=call-state]').textContent + ' / ' + document.querySelector('[data-testid=error]').textContent")
+                .await;
+            panic!("the page never connected: {state}\n{}", serve.log_tail());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        browser.eval("window.confabPeer.connectionState").await,
+        "connected"
+    );
+    let browser_call = browser.eval("window.confabCallSid").await;
+    let browser_call = browser_call.as_str().unwrap().to_owned();
+    assert!(browser_call.starts_with("CA"), "{browser_call}");
+
+    let codec = browser
+        .eval(
+            "window.confabPeer.getStats().then(s => { let id = null; \
+             s.forEach(r => { if (r.type === 'outbound-rtp' && r.kind === 'audio') id = r.codecId; }); \
+             return id && s.get(id) ? s.get(id).mimeType : null; })",
+        )
+        .await;
+    println!("the browser sends {codec}");
+    assert_eq!(
+        codec, "audio/opus",
+        "Chromium prefers Opus, and confab takes it"
+    );
+
+    // The phone hears the browser; the browser receives the phone.
+    call.wait_to_hear(BROWSER_HZ, HEAR).await.unwrap();
+    // (Polled here: the driver's waitFor would take a pending promise as true.)
+    let before = browser.energy().await;
+    let deadline = std::time::Instant::now() + HEAR;
+    let mut after = before;
+    while after < before + 0.01 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser's received energy stayed at {after} (from {before})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        after = browser.energy().await;
+    }
+    println!("browser inbound totalAudioEnergy grew from {before} to {after}");
+    browser.screenshot("2-connected").await;
+
+    // Both APIs list the browser's call in the room; its record says who.
+    let (conference, calls) = participants(&serve, &sid, &token);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls.contains(&browser_call), "{calls:?}");
+    let (status, body) = http(
+        &serve.addr,
+        "GET",
+        &format!("/2008-08-01/Accounts/{sid}/Conferences/{conference}/Participants"),
+        Some((&sid, &token)),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&browser_call), "{body}");
+    let (status, body) = http(
+        &serve.addr,
+        "GET",
+        &format!("/2010-04-01/Accounts/{sid}/Calls/{browser_call}.json"),
+        Some((&sid, &token)),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let record: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(record["direction"], "inbound", "{body}");
+    assert_eq!(record["from"], "browser", "{body}");
+    assert_eq!(record["to"], ROOM, "{body}");
+    assert_eq!(record["status"], "in-progress", "{body}");
+
+    // A REST mute silences the browser for the phone.
+    let participant = format!(
+        "/2010-04-01/Accounts/{sid}/Conferences/{conference}/Participants/{browser_call}.json"
+    );
+    let (status, body) = http(
+        &serve.addr,
+        "POST",
+        &participant,
+        Some((&sid, &token)),
+        "Muted=true",
+    );
+    assert_eq!(status, 200, "{body}");
+    call.wait_not_hearing(BROWSER_HZ, HEAR).await.unwrap();
+    let (status, body) = http(
+        &serve.addr,
+        "POST",
+        &participant,
+        Some((&sid, &token)),
+        "Muted=false",
+    );
+    assert_eq!(status, 200, "{body}");
+    call.wait_to_hear(BROWSER_HZ, HEAR).await.unwrap();
+
+    // A kick takes the browser out and closes its leg.
+    let (status, body) = http(
+        &serve.addr,
+        "DELETE",
+        &participant,
+        Some((&sid, &token)),
+        "",
+    );
+    assert_eq!(status, 204, "{body}");
+    call.wait_not_hearing(BROWSER_HZ, HEAR).await.unwrap();
+    browser
+        .wait_for(
+            "document.querySelector('[data-testid=call-state]').textContent === 'ended' \
+             && window.confabPeer.connectionState === 'closed'",
+            10_000,
+        )
+        .await;
+    browser.screenshot("3-kicked").await;
+    let (_, calls) = participants(&serve, &sid, &token);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let completed = |serve: &Serve| {
+        let (_, body) = http(
+            &serve.addr,
+            "GET",
+            &format!("/2010-04-01/Accounts/{sid}/Calls/{browser_call}.json"),
+            Some((&sid, &token)),
+            "",
+        );
+        serde_json::from_str::<Value>(&body).unwrap()["status"] == "completed"
+    };
+    let deadline = std::time::Instant::now() + HEAR;
+    while !completed(&serve) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser's call never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A link minted through the REST API, muted: the browser joins muted,
+    // then its leave button hangs up and the room lets it go within 10 s
+    // (what a closed tab does too: it falls silent).
+    let links = format!("/2010-04-01/Accounts/{sid}/JoinLinks.json");
+    let (status, body) = http(
+        &serve.addr,
+        "POST",
+        &links,
+        Some((&sid, &token)),
+        "Room=x&Expires=0",
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = http(
+        &serve.addr,
+        "POST",
+        &links,
+        Some((&sid, &token)),
+        &format!("Room={ROOM}&Expires=600&Muted=true"),
+    );
+    assert_eq!(status, 201, "{body}");
+    let link: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(link["muted"], true, "{body}");
+    let url = link["url"].as_str().unwrap();
+    assert!(url.starts_with(&prefix), "{url}");
+    browser.run(json!({ "cmd": "open", "url": url })).await;
+    browser
+        .run(json!({ "cmd": "click", "selector": "[data-testid=join]" }))
+        .await;
+    browser
+        .wait_for(
+            "document.querySelector('[data-testid=call-state]').textContent === 'connected'",
+            20_000,
+        )
+        .await;
+    let muted_call = browser.eval("window.confabCallSid").await;
+    let muted_call = muted_call.as_str().unwrap().to_owned();
+    let (conference, calls) = participants(&serve, &sid, &token);
+    assert!(calls.contains(&muted_call), "{calls:?}");
+    let (_, body) = http(
+        &serve.addr,
+        "GET",
+        &format!(
+            "/2010-04-01/Accounts/{sid}/Conferences/{conference}/Participants/{muted_call}.json"
+        ),
+        Some((&sid, &token)),
+        "",
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["muted"],
+        true,
+        "{body}"
+    );
+    assert!(!call.hears(BROWSER_HZ));
+    browser
+        .run(json!({ "cmd": "click", "selector": "[data-testid=leave]" }))
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('[data-testid=call-state]').textContent")
+            .await,
+        "ended"
+    );
+    let left = std::time::Instant::now();
+    while participants(&serve, &sid, &token).1.contains(&muted_call) {
+        assert!(
+            left.elapsed() < Duration::from_secs(10),
+            "the browser that left was still in the room after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "the browser that left was out of the room after {:?}",
+        left.elapsed()
+    );
+
+    // Joined again on the same page, the room's end (REST) ends the
+    // browser's call too.
+    browser
+        .run(json!({ "cmd": "click", "selector": "[data-testid=join]" }))
+        .await;
+    browser
+        .wait_for(
+            "document.querySelector('[data-testid=call-state]').textContent === 'connected'",
+            20_000,
+        )
+        .await;
+    let (conference, calls) = participants(&serve, &sid, &token);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let (status, body) = http(
+        &serve.addr,
+        "POST",
+        &format!("/2010-04-01/Accounts/{sid}/Conferences/{conference}.json"),
+        Some((&sid, &token)),
+        "Status=completed",
+    );
+    assert_eq!(status, 200, "{body}");
+    browser
+        .wait_for(
+            "document.querySelector('[data-testid=call-state]').textContent === 'ended' \
+             && window.confabPeer.connectionState === 'closed'",
+            10_000,
+        )
+        .await;
+
+    browser.quit().await;
+    drop(call);
+    assert!(serve.stop(), "serve did not stop cleanly");
+}
