@@ -20,7 +20,7 @@ use sqlx::AnyConnection;
 
 use crate::StoreError;
 use crate::rows::{self, utc_day_sql};
-use crate::sql_where::Where;
+use crate::sql_where::{Value, Where};
 
 /// A table of per-day counts and the table whose rows it counts.
 #[derive(Debug, Clone, Copy)]
@@ -58,40 +58,62 @@ impl Counted {
     }
 }
 
-/// Where a page of a list starts, by [`DayCounts::seek`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a page of a list lies, by [`DayCounts::seek`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Seek {
     /// The page starts at or after the end of the list.
     PastTheEnd { total: u64 },
-    /// The page's first row is row `skip` (zero-based) of the list's rows
-    /// ordered before `end` (microseconds; the end of the day it lies in,
-    /// `None` if that day has no end that fits), newest first.
-    Page {
-        total: u64,
-        end: Option<i64>,
-        skip: i64,
-    },
+    /// The page's rows, day by day, newest day first: only days that hold
+    /// some of them, so a page never walks the index entries of days where
+    /// none of the list's rows lie (a DateCreated filter on a list ordered
+    /// by DateUpdated leaves whole months of such days).
+    Page { total: u64, days: Vec<DaySpan> },
+}
+
+/// The rows of one day that a page takes: `take` rows after skipping
+/// `skip` of the list's rows whose order key (DateCreated or DateUpdated,
+/// microseconds) lies in `[start, end)`; an end that does not fit is
+/// `None` (no bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DaySpan {
+    pub(crate) start: Option<i64>,
+    pub(crate) end: Option<i64>,
+    pub(crate) skip: i64,
+    pub(crate) take: i64,
+}
+
+impl DaySpan {
+    /// Adds the span's bounds on `column` (the list's order key) to `w`.
+    pub(crate) fn bound(&self, w: &mut Where, column: &'static str) {
+        if let Some(start) = self.start {
+            w.push(column, ">=", Value::Int(start));
+        }
+        if let Some(end) = self.end {
+            w.push(column, "<", Value::Int(end));
+        }
+    }
 }
 
 impl DayCounts {
-    /// Where row `offset` of the list `days` selects lies, ordered by `by`
-    /// (`day` for DateCreated, `updated_day` for DateUpdated), and the
-    /// list's total, both read on `conn` (a read transaction: the page must
-    /// be read in the same snapshot).
+    /// Where rows `offset .. offset + limit` of the list `days` selects
+    /// lie, ordered by `by` (`day` for DateCreated, `updated_day` for
+    /// DateUpdated), and the list's total, both read on `conn` (a read
+    /// transaction: the page must be read in the same snapshot).
     pub(crate) async fn seek(
         self,
         conn: &mut AnyConnection,
         by: &str,
         days: &Where,
         offset: i64,
+        limit: i64,
     ) -> Result<Seek, StoreError> {
-        // fetch_all, not fetch_optional: the statement runs to its end.
         let found = days
             .bind_all(sqlx::query(sqlx::AssertSqlSafe(self.seek_sql(by, days))))
             .bind(offset)
+            .bind(offset.saturating_add(limit))
             .fetch_all(&mut *conn)
             .await?;
-        let Some(row) = found.first() else {
+        let Some(first) = found.first() else {
             // Past the end: the total still comes from this snapshot.
             let row = days
                 .bind_all(sqlx::query(sqlx::AssertSqlSafe(self.sum_sql(days, 0))))
@@ -101,15 +123,29 @@ impl DayCounts {
                 total: rows::count(&row)?,
             });
         };
-        let (total, day, before) = rows::day_seek(row)?;
-        let end = day
-            .checked_add(1)
-            .and_then(|d| d.checked_mul(Timestamp::MICROS_PER_DAY));
-        Ok(Seek::Page {
-            total,
-            end,
-            skip: offset - before,
-        })
+        let total = rows::day_seek(first)?.total;
+        let mut spans = Vec::with_capacity(found.len());
+        let mut wanted = limit;
+        for row in &found {
+            let day = rows::day_seek(row)?;
+            // Rows of this day before the page (only the first day has any).
+            let skip = (offset - day.before).max(0);
+            let take = (day.here - skip).min(wanted);
+            if take <= 0 {
+                break;
+            }
+            wanted -= take;
+            spans.push(DaySpan {
+                start: day.day.checked_mul(Timestamp::MICROS_PER_DAY),
+                end: day
+                    .day
+                    .checked_add(1)
+                    .and_then(|d| d.checked_mul(Timestamp::MICROS_PER_DAY)),
+                skip,
+                take,
+            });
+        }
+        Ok(Seek::Page { total, days: spans })
     }
 
     /// The total of the list `days` selects, as `n`, with its placeholders
@@ -235,23 +271,27 @@ impl DayCounts {
     }
 
     /// The seek of a list these counts total, in the order of `by`
-    /// (`day` or `updated_day`, newest first): one row of `total`, the day
-    /// (as `at_day`) holding the list's row number `$N` (zero-based, bound
-    /// after `days`' values) and `before`, how many of the list's rows lie
-    /// in later days; no row when `$N` is past the end.
+    /// (`day` or `updated_day`, newest first): a row for each day that
+    /// holds some of the list's rows number `$N` (zero-based) to `$(N+1)`
+    /// (exclusive; both bound after `days`' values), newest first, each
+    /// with the list's `total`, the day (`at_day`), how many of the list's
+    /// rows it holds (`here`) and how many lie in later days (`before`); no
+    /// row when `$N` is past the end.
     pub(crate) fn seek_sql(self, by: &str, days: &Where) -> String {
+        let first = days.len() + 1;
         format!(
-            "SELECT CAST(total AS BIGINT) AS total, at_day, \
+            "SELECT CAST(total AS BIGINT) AS total, at_day, CAST(here AS BIGINT) AS here, \
                     CAST(through - here AS BIGINT) AS before FROM ( \
                SELECT {by} AS at_day, SUM(n) AS here, \
                       SUM(SUM(n)) OVER (ORDER BY {by} DESC ROWS UNBOUNDED PRECEDING) \
                         AS through, \
                       SUM(SUM(n)) OVER () AS total \
                FROM {} {} GROUP BY {by}) AS d \
-             WHERE through > ${} ORDER BY at_day DESC LIMIT 1",
+             WHERE through > ${first} AND through - here < ${} AND here > 0 \
+             ORDER BY at_day DESC",
             self.table,
             days.clause(false, 0),
-            days.len() + 1
+            first + 1
         )
     }
 }

@@ -64,11 +64,25 @@ pub struct Store {
     pool: AnyPool,
     /// Completed conferences already read: they never change again.
     completed: Arc<reads::CompletedCache>,
+    /// Pages that start before this row walk their index from the top;
+    /// deeper ones seek through the per-day counts (`reads`).
+    shallow_rows: i64,
 }
 
 impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// This store with pages that start at row `rows` or later found by
+    /// seeking through the per-day counts, earlier ones by walking the
+    /// list's index from its top (by default from row 1,000 on, where the
+    /// seek starts to cost less than the walk). Both find the same rows:
+    /// tests set 0 to check the seek on small lists.
+    #[must_use]
+    pub fn with_shallow_rows(mut self, rows: u64) -> Self {
+        self.shallow_rows = i64::try_from(rows).unwrap_or(i64::MAX);
+        self
     }
 
     /// Closes every connection of the pool (shared by all clones), waiting

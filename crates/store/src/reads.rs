@@ -13,17 +13,23 @@
 //! structure is fixed text from this file, never caller input. The indexes
 //! that serve these shapes are in `migrations/`.
 //!
-//! Most conference lists (any but a FriendlyName one) neither count rows
-//! nor skip them with `OFFSET`: the writes keep per-day counts of each
-//! account's conferences by status, DateCreated day and DateUpdated day
-//! (`conference_day_counts`, migration 0011), and one statement over them
-//! (`DayCounts::seek_sql`, window sums newest day first) gives the list's total
-//! and the DateUpdated day where row `page * size` lies, with how many
-//! rows come before that day. The page then walks the index from the end
-//! of that day (`date_updated < end`) and skips only that day's earlier
-//! rows: page 10,000 costs what page 0 does, plus at most one day's rows.
-//! Both statements run in one read transaction (one snapshot), so a page
-//! and its total always agree, however rooms write meanwhile.
+//! Most conference lists (any but a FriendlyName one) never count rows:
+//! the writes keep per-day counts of each account's conferences by status,
+//! DateCreated day and DateUpdated day (`conference_day_counts`, migration
+//! 0011), and a sum over them is the list's total. A shallow page (one
+//! that starts before row [`SHALLOW_ROWS`]) is then one statement: the
+//! page walks the list's index from its top (`OFFSET`), the total is that
+//! sum in a subquery. A deeper page, or any page of a DateCreated filter
+//! (whose walk in DateUpdated order could pass months of rows created
+//! outside the range), seeks instead: one statement over the day counts
+//! (`DayCounts::seek_sql`, window sums newest day first) gives the total
+//! and the DateUpdated days the page's rows lie in, with how many rows
+//! come before the first; the page then walks the index within each of
+//! those days (`date_updated >= start AND date_updated < end`), skipping
+//! only the first day's earlier rows: page 10,000 costs what page 0 does,
+//! plus at most one day's rows, and no day without a matching row is read.
+//! The seek and the page run in one read transaction (one snapshot), so a
+//! page and its total always agree, however rooms write meanwhile.
 //!
 //! The page and the count want different plans. The count wants the narrowest
 //! index range (for a `DateCreated` filter, the `date_created` indexes);
@@ -51,7 +57,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
-use crate::day_counts::{CONFERENCES, Seek};
+use crate::day_counts::{CONFERENCES, DayCounts, Seek};
 use crate::rows::{self, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS, bool_to_db};
 pub(crate) use crate::sql_where::{Value, Where};
 use crate::{Backend, Store, StoreError};
@@ -120,23 +126,50 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         let w = conference_where(account, filter);
-        if let Some(days) = day_sums_where(account, filter) {
-            return self.conferences_by_day(account, filter, &days, page).await;
-        }
-        // An offset that does not fit SQL's OFFSET is past any real end.
-        let Some(offset) = page.offset() else {
-            return Ok((
-                Vec::new(),
-                self.count(&w, &Count::Rows, "conferences").await?,
-            ));
-        };
         let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
-        let row = conference_page_query(&w, &Count::Rows, limit, offset)
-            .fetch_one(&self.pool)
+        // An offset that does not fit SQL's OFFSET is past any real end.
+        let offset = page.offset().unwrap_or(i64::MAX);
+        let Some(days) = day_sums_where(account, filter) else {
+            if page.offset().is_none() {
+                return Ok((
+                    Vec::new(),
+                    self.count(&w, &Count::Rows, "conferences").await?,
+                ));
+            }
+            return self
+                .conference_page(account, &w, &Count::Rows, limit, offset)
+                .await;
+        };
+        // A shallow page walks its index from the top in one statement
+        // that also sums the day counts, cheaper than a seek; unless a
+        // DateCreated filter could make that walk skip months of rows.
+        let created = filter.date_created;
+        if offset < self.shallow_rows && created.from.is_none() && created.until.is_none() {
+            let count = Count::DaySums(CONFERENCES, days);
+            return self
+                .conference_page(account, &w, &count, limit, offset)
+                .await;
+        }
+        self.conferences_by_day(account, filter, &days, limit, offset)
+            .await
+    }
+
+    /// The page of `account`'s conferences matching `w` at `offset` in one
+    /// statement, with its total counted as `count` says.
+    async fn conference_page(
+        &self,
+        account: &AccountSid,
+        w: &Where,
+        count: &Count,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let row = conference_page_query(w, count, limit, offset)
+            .fetch_one(&mut *conn)
             .await?;
         let total = rows::total(&row)?;
         let sids = rows::conference_sids(&row)?;
-        let mut conn = self.pool.acquire().await?;
         Ok((
             self.conferences_by_sid(&mut conn, account, &sids).await?,
             total,
@@ -145,48 +178,47 @@ impl Store {
 
     /// A conference list the day counts `days` can total (no FriendlyName,
     /// whole-day date bounds), paged by seeking (see the module doc): the
-    /// day counts give the total and the DateUpdated day the page starts
-    /// in, and the page walks the index from that day, skipping only that
-    /// day's earlier rows. Both statements read one snapshot (a read
-    /// transaction), so the total and the page agree even while rooms write.
+    /// day counts give the total and the DateUpdated days the page's rows
+    /// lie in, and the page walks the index within each of those days,
+    /// skipping only the first day's earlier rows. Every statement reads
+    /// one snapshot (a read transaction), so the total and the page agree
+    /// even while rooms write.
     async fn conferences_by_day(
         &self,
         account: &AccountSid,
         filter: &ConferenceFilter,
         days: &Where,
-        page: PageRequest,
+        limit: i64,
+        offset: i64,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
-        // An offset past what SQL can skip is past any real end.
-        let offset = page.offset().unwrap_or(i64::MAX);
         let mut tx = self.begin_read().await?;
-        let (total, end, skip) = match CONFERENCES
-            .seek(&mut tx, "updated_day", days, offset)
+        let (total, spans) = match CONFERENCES
+            .seek(&mut tx, "updated_day", days, offset, limit)
             .await?
         {
             Seek::PastTheEnd { total } => {
                 tx.commit().await?;
                 return Ok((Vec::new(), total));
             }
-            Seek::Page { total, end, skip } => (total, end, skip),
+            Seek::Page { total, days } => (total, days),
         };
-        let mut w = conference_where(account, filter);
-        if let Some(end) = end {
-            w.push("date_updated", "<", Value::Int(end));
+        let mut sids = Vec::new();
+        for span in spans {
+            let mut w = conference_where(account, filter);
+            span.bound(&mut w, "date_updated");
+            let sql = format!(
+                "SELECT string_agg(sid, ',' ORDER BY date_updated DESC, sid ASC) AS sids \
+                 FROM ({}) AS page",
+                conference_page_sql(&w, 0, span.take, span.skip)
+            );
+            let page = w
+                .bind_all(sqlx::query(AssertSqlSafe(sql)))
+                .fetch_all(&mut *tx)
+                .await?;
+            if let Some(row) = page.first() {
+                sids.extend(rows::conference_sids(row)?);
+            }
         }
-        let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
-        let sql = format!(
-            "SELECT string_agg(sid, ',' ORDER BY date_updated DESC, sid ASC) AS sids \
-             FROM ({}) AS page",
-            conference_page_sql(&w, 0, limit, skip)
-        );
-        let page = w
-            .bind_all(sqlx::query(AssertSqlSafe(sql)))
-            .fetch_all(&mut *tx)
-            .await?;
-        let sids = match page.first() {
-            Some(row) => rows::conference_sids(row)?,
-            None => Vec::new(),
-        };
         let records = self.conferences_by_sid(&mut tx, account, &sids).await?;
         tx.commit().await?;
         Ok((records, total))
@@ -432,9 +464,10 @@ fn conference_page_sql(w: &Where, base: usize, limit: i64, offset: i64) -> Strin
 /// What a list's total is counted from.
 #[derive(Debug)]
 pub(crate) enum Count {
-    /// `COUNT(*)` of the rows the list's own `WHERE` matches. (Lists the
-    /// per-day counts total seek through them instead: `day_counts`.)
+    /// `COUNT(*)` of the rows the list's own `WHERE` matches.
     Rows,
+    /// The sum of the per-day counts matching this `WHERE` (`day_counts`).
+    DaySums(DayCounts, Where),
 }
 
 impl Count {
@@ -450,9 +483,17 @@ impl Count {
                 ),
                 w,
             ),
+            Count::DaySums(counts, days) => (counts.sum_sql(days, base), days),
         }
     }
 }
+
+/// Pages that start before this row are read by walking the list's index
+/// from its top (`OFFSET`), in the same statement as the total; deeper
+/// ones seek through the per-day counts first (see the module doc). Below
+/// about a thousand rows the walk costs less than the seek's window sums
+/// over a year of day counts.
+pub(crate) const SHALLOW_ROWS: i64 = 1_000;
 
 pub(crate) fn conference_where(account: &AccountSid, filter: &ConferenceFilter) -> Where {
     let mut w = Where::default();
@@ -758,7 +799,11 @@ mod tests {
             };
             // The whole statement: the page and the count inside it, plus
             // at most one sort of the page's own rows for the aggregate.
-            let whole = plan(&store, conference_page_query(&w, &Count::Rows, 50, 0)).await;
+            let count_as = match &day_sums {
+                Some(days) => Count::DaySums(CONFERENCES, days.clone()),
+                None => Count::Rows,
+            };
+            let whole = plan(&store, conference_page_query(&w, &count_as, 50, 0)).await;
             assert!(
                 whole
                     .iter()
@@ -778,7 +823,8 @@ mod tests {
                     days.bind_all(sqlx::query(AssertSqlSafe(
                         CONFERENCES.seek_sql("updated_day", days),
                     )))
-                    .bind(0_i64),
+                    .bind(0_i64)
+                    .bind(50_i64),
                 )
                 .await;
                 let reads: Vec<&String> = seek
@@ -792,8 +838,10 @@ mod tests {
                         "{label}: {seek:?}"
                     );
                 }
+                // The page within one DateUpdated day the seek named.
                 let mut bounded = conference_where(&account, &filter);
-                bounded.push("date_updated", "<", Value::Int(ts.as_micros()));
+                bounded.push("date_updated", ">=", Value::Int(midnight.as_micros()));
+                bounded.push("date_updated", "<", Value::Int(next.as_micros()));
                 let page = plan(
                     &store,
                     bounded.bind_all(sqlx::query(AssertSqlSafe(conference_page_sql(
@@ -832,9 +880,15 @@ mod tests {
         }
         for filter in crate::call_lists::example_filters() {
             let w = crate::call_lists::call_where(&account, &filter);
-            for listing in [
-                &crate::call_lists::CALLS,
-                &crate::call_lists::CALLS_BY_UPDATED,
+            let only_status = filter
+                == model::CallFilter {
+                    status: filter.status.clone(),
+                    ..Default::default()
+                };
+            let statuses = filter.status.as_ref().map_or(0, Vec::len);
+            for (listing, column) in [
+                (&crate::call_lists::CALLS, "date_created"),
+                (&crate::call_lists::CALLS_BY_UPDATED, "date_updated"),
             ] {
                 let (page, count) = plans(&store, &w, &Count::Rows, listing).await;
                 check("calls", &page, true);
@@ -843,6 +897,31 @@ mod tests {
                     "calls {} {filter:?}: page {page:?}, count {count:?}",
                     listing.order
                 ));
+                if !only_status {
+                    continue;
+                }
+                // Status alone: the shallow page walks an index in list
+                // order (one status: the status's own, migration 0013)
+                // beside the day counts' sum, reading no table rows to
+                // skip other statuses.
+                let days = Count::DaySums(crate::day_counts::CALLS, w.clone());
+                let (page, count) = plans(&store, &w, &days, listing).await;
+                check("calls by day", &page, true);
+                check("calls by day", &count, true);
+                if statuses == 1 {
+                    assert!(
+                        page.iter().any(|s| s.contains("calls_by_status_")),
+                        "{filter:?}: {page:?}"
+                    );
+                }
+                // A deeper page: within one day the seek named; several
+                // statuses may sort that day's matches, never more.
+                let mut bounded = w.clone();
+                bounded.push(column, ">=", Value::Int(midnight.as_micros()));
+                bounded.push(column, "<", Value::Int(next.as_micros()));
+                let page = plan(&store, crate::reads::page_query(&bounded, listing, 50, 10)).await;
+                check("calls in a day", &page, statuses < 2);
+                report.push(format!("calls {filter:?} in a day: {page:?}"));
             }
         }
         // `cargo test -- --nocapture` shows what SQLite chose.

@@ -181,14 +181,24 @@ pub(crate) fn count(row: &AnyRow) -> Result<u64, StoreError> {
     non_negative(row, "n")
 }
 
-/// A list's seek (see `day_counts`): `total`, `at_day`, `before`.
-pub(crate) fn day_seek(row: &AnyRow) -> Result<(u64, i64, i64), StoreError> {
+/// One day of a list's seek (see `day_counts`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DaySeek {
+    pub(crate) total: u64,
+    pub(crate) day: i64,
+    pub(crate) here: i64,
+    pub(crate) before: i64,
+}
+
+/// A row of a list's seek: `total`, `at_day`, `here`, `before`.
+pub(crate) fn day_seek(row: &AnyRow) -> Result<DaySeek, StoreError> {
     const T: &str = "day counts";
-    Ok((
-        non_negative(row, "total")?,
-        int(row, T, "at_day")?,
-        int(row, T, "before")?,
-    ))
+    Ok(DaySeek {
+        total: non_negative(row, "total")?,
+        day: int(row, T, "at_day")?,
+        here: int(row, T, "here")?,
+        before: int(row, T, "before")?,
+    })
 }
 
 /// The `total` column a list's page rows carry (see `reads`).
