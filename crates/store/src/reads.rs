@@ -20,8 +20,8 @@
 //! that starts before row [`SHALLOW_ROWS`]) is then one statement: the
 //! page walks the list's index from its top (`OFFSET`), the total is that
 //! sum in a subquery. A deeper page, or any page of a DateCreated filter
-//! (whose walk in DateUpdated order could pass months of rows created
-//! outside the range), seeks instead: one statement over the day counts
+//! with an upper bound (whose walk in DateUpdated order would pass every
+//! row created after it), seeks instead: one statement over the day counts
 //! (`DayCounts::seek_sql`, window sums newest day first) gives the total
 //! and the DateUpdated days the page's rows lie in, with how many rows
 //! come before the first; the page then walks the index within each of
@@ -142,9 +142,11 @@ impl Store {
         };
         // A shallow page walks its index from the top in one statement
         // that also sums the day counts, cheaper than a seek; unless a
-        // DateCreated filter could make that walk skip months of rows.
-        let created = filter.date_created;
-        if offset < self.shallow_rows && created.from.is_none() && created.until.is_none() {
+        // DateCreated filter with an upper bound would make that walk
+        // (newest DateUpdated first) pass every conference created after
+        // it. A lower bound only passes the ones created before it and
+        // updated since, which a conference's life keeps to a few.
+        if offset < self.shallow_rows && filter.date_created.until.is_none() {
             let count = Count::DaySums(CONFERENCES, days);
             return self
                 .conference_page(account, &w, &count, limit, offset)
