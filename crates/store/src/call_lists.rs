@@ -3,12 +3,20 @@
 //!
 //! Same shape as `reads`: one statement per page, scoped by account in the
 //! `WHERE`, walking an index in list order: `calls_by_created`
-//! (`migrations/0008_calls_lists.sql`) or `calls_by_updated` (`0003`). A filter no call can match (any `ParentCallSid`) is answered without a query.
+//! (`migrations/0008_calls_lists.sql`) or `calls_by_updated` (`0003`).
+//! A list filtered by Status alone (or not at all) is totalled and paged
+//! through the per-day counts (`day_counts`, `0012`) as the Conferences
+//! list is: its total is their sum, a shallow page with at most one status
+//! walks an index in list order from the top (`0013` adds one per status),
+//! and a deeper one (or one of several statuses, whose matches an index
+//! walk would have to sort) reads only the days the counts name. A filter
+//! no call can match (any `ParentCallSid`) is answered without a query.
 
 use model::{AccountSid, CallFilter, CallRecord, CallSid, PageRequest};
 use sqlx::AssertSqlSafe;
 
-use crate::reads::{Count, Listing, Value, Where};
+use crate::day_counts::{CALLS as COUNTED, Seek};
+use crate::reads::{Count, Listing, Value, Where, page_query};
 use crate::rows::{self, CALL_COLUMNS};
 use crate::{Store, StoreError};
 
@@ -65,11 +73,52 @@ impl Store {
             return Ok((Vec::new(), 0));
         }
         let w = call_where(account, filter);
-        let listing = match order {
-            CallOrder::Created => &CALLS,
-            CallOrder::Updated => &CALLS_BY_UPDATED,
+        let (listing, by, column) = match order {
+            CallOrder::Created => (&CALLS, "day", "date_created"),
+            CallOrder::Updated => (&CALLS_BY_UPDATED, "updated_day", "date_updated"),
         };
-        self.list(&w, &Count::Rows, listing, page).await
+        let only_status = CallFilter {
+            status: filter.status.clone(),
+            ..CallFilter::default()
+        };
+        if *filter != only_status {
+            return self.list(&w, &Count::Rows, listing, page).await;
+        }
+        let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
+        // An offset past what SQL can skip is past any real end.
+        let offset = page.offset().unwrap_or(i64::MAX);
+        // A shallow page walks an index already in list order from its top
+        // (`calls_by_created`/`calls_by_updated`, or with one status the
+        // status indexes of migration 0013) in one statement with the
+        // total; several statuses would have their matches sorted, so they
+        // seek day by day.
+        if offset < self.shallow_rows && filter.status.as_ref().is_none_or(|s| s.len() <= 1) {
+            let count = Count::DaySums(COUNTED, w.clone());
+            return self.list(&w, &count, listing, page).await;
+        }
+        // Otherwise the per-day counts total it and name the days the
+        // page's rows lie in (see `day_counts`), all in one snapshot.
+        let mut tx = self.begin_read().await?;
+        let (total, spans) = match COUNTED.seek(&mut tx, by, &w, offset, limit).await? {
+            Seek::PastTheEnd { total } => {
+                tx.commit().await?;
+                return Ok((Vec::new(), total));
+            }
+            Seek::Page { total, days } => (total, days),
+        };
+        let mut items = Vec::new();
+        for span in spans {
+            let mut bounded = call_where(account, filter);
+            span.bound(&mut bounded, column);
+            let found = page_query(&bounded, listing, span.take, span.skip)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in &found {
+                items.push((listing.decode)(row)?);
+            }
+        }
+        tx.commit().await?;
+        Ok((items, total))
     }
 }
 

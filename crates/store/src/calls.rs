@@ -8,8 +8,11 @@
 //! callers are gone with the old process.
 
 use model::{CallRecord, CallSid, CallStatus, Timestamp};
-use sqlx::AssertSqlSafe;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AssertSqlSafe};
 
+use crate::day_counts::{CALLS, Counted};
 use crate::error::write_error;
 use crate::rows::{self, CALL_COLUMNS};
 use crate::{Store, StoreError};
@@ -25,32 +28,26 @@ const UNANSWERED_AT_STOP: &str = "the server stopped before the call was answere
 impl Store {
     /// Records a new call. `Conflict` if the sid is taken.
     pub async fn insert_call(&self, call: &CallRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO calls \
-             (sid, account_sid, phone_number_sid, caller, called, direction, status, start_time, \
-              end_time, duration, failure, date_created, date_updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(call.sid.as_str())
-        .bind(call.account_sid.as_str())
-        .bind(
-            call.phone_number_sid
-                .as_ref()
-                .map(|s| s.as_str().to_owned()),
-        )
-        .bind(call.caller.as_str())
-        .bind(call.called.as_str())
-        .bind(call.direction.as_str())
-        .bind(call.status.code())
-        .bind(call.start_time.map(Timestamp::as_micros))
-        .bind(call.end_time.map(Timestamp::as_micros))
-        .bind(call.duration)
-        .bind(call.failure.as_deref())
-        .bind(call.date_created.as_micros())
-        .bind(call.date_updated.as_micros())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| write_error(e, "a call with this sid exists", "call"))?;
+        self.insert_calls(std::slice::from_ref(call)).await
+    }
+
+    /// Records many calls in one transaction (the benchmark's seeder): all
+    /// of them, or none if any fails.
+    pub async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for call in calls {
+            insert_call_query(call)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, "a call with this sid exists", "call"))?;
+            let counted = Counted {
+                status: call.status.code(),
+                created: call.date_created,
+                updated: call.date_updated,
+            };
+            CALLS.add(&mut tx, &call.account_sid, counted, 1).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -67,44 +64,38 @@ impl Store {
             "UPDATE calls SET status = $2, end_time = $1, {DURATION_TO}, failure = $3, \
              date_updated = $1 WHERE sid = $4"
         );
-        let done = sqlx::query(AssertSqlSafe(sql))
+        let update = sqlx::query(AssertSqlSafe(sql))
             .bind(end.as_micros())
             .bind(status.code())
             .bind(failure)
-            .bind(sid.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+            .bind(sid.as_str());
+        self.update_call(sid, update).await
     }
 
     /// A call we placed was answered at `at`: in progress from then.
     /// `false` if there is no such call.
     pub async fn answer_call(&self, sid: &CallSid, at: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE calls SET status = $1, start_time = $2, date_updated = $2 WHERE sid = $3",
         )
         .bind(CallStatus::InProgress.code())
         .bind(at.as_micros())
-        .bind(sid.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .bind(sid.as_str());
+        self.update_call(sid, update).await
     }
 
     /// A call we placed rings at `at` (its first 180 or 183): `ringing`
     /// from `queued`, never back from a later status. `false` if there is
     /// no such queued call.
     pub async fn ring_call(&self, sid: &CallSid, at: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE calls SET status = $1, date_updated = $2 WHERE sid = $3 AND status = $4",
         )
         .bind(CallStatus::Ringing.code())
         .bind(at.as_micros())
         .bind(sid.as_str())
-        .bind(CallStatus::NotYetDialed.code())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .bind(CallStatus::NotYetDialed.code());
+        self.update_call(sid, update).await
     }
 
     pub async fn call(&self, sid: &CallSid) -> Result<Option<CallRecord>, StoreError> {
@@ -121,6 +112,7 @@ impl Store {
     /// queued or ringing failed (nobody answered it, and its CANCEL went
     /// with the old process). Returns how many.
     pub async fn complete_live_calls(&self, at: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "UPDATE calls SET status = $2, end_time = $1, {DURATION_TO}, date_updated = $1 \
              WHERE status = $3"
@@ -129,7 +121,7 @@ impl Store {
             .bind(at.as_micros())
             .bind(CallStatus::Complete.code())
             .bind(CallStatus::InProgress.code())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         let failed = sqlx::query(
             "UPDATE calls SET status = $2, end_time = $1, failure = $3, date_updated = $1 \
@@ -140,8 +132,64 @@ impl Store {
         .bind(UNANSWERED_AT_STOP)
         .bind(CallStatus::NotYetDialed.code())
         .bind(CallStatus::Ringing.code())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(completed.rows_affected() + failed.rows_affected())
+        let ended = completed.rows_affected() + failed.rows_affected();
+        if ended > 0 {
+            // Start-up only: recounting everything is simpler than per row.
+            CALLS.recount_all(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
     }
+
+    /// Runs `update` of call `sid` and moves the call in the per-day counts
+    /// (`day_counts`) to where it is counted afterwards, in one
+    /// transaction. `false` if no call was updated.
+    async fn update_call(
+        &self,
+        sid: &CallSid,
+        update: Query<'_, Any, AnyArguments>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let Some((account, before)) = CALLS.counted_as(&mut tx, sid.as_str()).await? else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let done = update.execute(&mut *tx).await?;
+        if done.rows_affected() > 0
+            && let Some((_, after)) = CALLS.counted_as(&mut tx, sid.as_str()).await?
+        {
+            CALLS.moved(&mut tx, &account, before, after).await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// The `INSERT` of one call record, its values bound.
+fn insert_call_query(call: &CallRecord) -> Query<'_, Any, AnyArguments> {
+    sqlx::query(
+        "INSERT INTO calls \
+         (sid, account_sid, phone_number_sid, caller, called, direction, status, start_time, \
+          end_time, duration, failure, date_created, date_updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(call.sid.as_str())
+    .bind(call.account_sid.as_str())
+    .bind(
+        call.phone_number_sid
+            .as_ref()
+            .map(|s| s.as_str().to_owned()),
+    )
+    .bind(call.caller.as_str())
+    .bind(call.called.as_str())
+    .bind(call.direction.as_str())
+    .bind(call.status.code())
+    .bind(call.start_time.map(Timestamp::as_micros))
+    .bind(call.end_time.map(Timestamp::as_micros))
+    .bind(call.duration)
+    .bind(call.failure.as_deref())
+    .bind(call.date_created.as_micros())
+    .bind(call.date_updated.as_micros())
 }

@@ -22,8 +22,9 @@ use model::{
 };
 use sqlx::AnyConnection;
 
+use crate::day_counts::{CONFERENCES, Counted};
 use crate::error::write_error;
-use crate::rows::{bool_to_db, utc_day_sql};
+use crate::rows::bool_to_db;
 use crate::{Backend, Store, StoreError};
 
 /// One state change of a conference, as the conference core reports it.
@@ -132,20 +133,7 @@ impl Store {
             .await?;
         if done.rows_affected() > 0 {
             // Start-up only: recounting everything is simpler than per row.
-            sqlx::query("DELETE FROM conference_day_counts")
-                .execute(&mut *tx)
-                .await?;
-            let recount = format!(
-                "INSERT INTO conference_day_counts (account_sid, status, day, n) \
-                 SELECT account_sid, status, day, COUNT(*) FROM ( \
-                   SELECT account_sid, status, {day} AS day \
-                   FROM conferences) AS by_day \
-                 GROUP BY account_sid, status, day",
-                day = utc_day_sql("date_created")
-            );
-            sqlx::query(sqlx::AssertSqlSafe(recount))
-                .execute(&mut *tx)
-                .await?;
+            CONFERENCES.recount_all(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected())
@@ -153,7 +141,9 @@ impl Store {
 
     /// A transaction that will write (see the module doc for SQLite's
     /// `BEGIN IMMEDIATE`).
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
@@ -187,18 +177,19 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                     "account",
                 )
             })?;
-            count_conference(conn, &c.account_sid, c.status, c.date_created, 1).await?;
+            let counted = Counted {
+                status: c.status.code(),
+                created: c.date_created,
+                updated: c.date_updated,
+            };
+            CONFERENCES.add(conn, &c.account_sid, counted, 1).await?;
         }
         Change::ConferenceStatus { sid, status, at } => {
-            // The old status, for the per-status counts.
-            let before = sqlx::query(
-                "SELECT account_sid, status, date_created FROM conferences WHERE sid = $1",
-            )
-            .bind(sid.as_str())
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound("conference".into()))?;
-            let (account, old, created) = crate::rows::account_status_created(&before)?;
+            // Where the conference is counted now, for the per-day counts.
+            let (account, before) = CONFERENCES
+                .counted_as(conn, sid.as_str())
+                .await?
+                .ok_or_else(|| StoreError::NotFound("conference".into()))?;
             let sql = format!(
                 "UPDATE conferences SET status = $2, {FORWARD_DATE_UPDATED} WHERE sid = $3"
             );
@@ -215,10 +206,12 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound("conference".into()));
             }
-            if old != *status {
-                count_conference(conn, &account, old, created, -1).await?;
-                count_conference(conn, &account, *status, created, 1).await?;
-            }
+            let after = Counted {
+                status: status.code(),
+                updated: before.updated.max(*at),
+                ..before
+            };
+            CONFERENCES.moved(conn, &account, before, after).await?;
             if *status == ConferenceStatus::Completed {
                 // Participants are live rows: a completed conference has none.
                 sqlx::query("DELETE FROM participants WHERE conference_sid = $1")
@@ -369,42 +362,23 @@ async fn touch_conference(
     sid: &ConferenceSid,
     at: Timestamp,
 ) -> Result<(), StoreError> {
+    let (account, before) = CONFERENCES
+        .counted_as(conn, sid.as_str())
+        .await?
+        .ok_or_else(|| StoreError::NotFound("conference".into()))?;
+    if before.updated >= at {
+        // Already later: nothing moves, not even a count.
+        return Ok(());
+    }
     let sql = format!("UPDATE conferences SET {FORWARD_DATE_UPDATED} WHERE sid = $2");
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(at.as_micros())
         .bind(sid.as_str())
         .execute(&mut *conn)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound("conference".into()));
-    }
-    Ok(())
-}
-
-/// Adds `delta` to the number of `account`'s conferences in `status`
-/// created on the UTC day of `created`. A decrement is a plain UPDATE: the
-/// row exists (its conference was counted in), and an upsert would check
-/// `n >= 0` on the proposed row.
-async fn count_conference(
-    conn: &mut AnyConnection,
-    account: &model::AccountSid,
-    status: ConferenceStatus,
-    created: Timestamp,
-    delta: i64,
-) -> Result<(), StoreError> {
-    let sql = if delta < 0 {
-        "UPDATE conference_day_counts SET n = n + $4 \
-         WHERE account_sid = $1 AND status = $2 AND day = $3"
-    } else {
-        "INSERT INTO conference_day_counts (account_sid, status, day, n) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (account_sid, status, day) DO UPDATE SET n = conference_day_counts.n + $4"
+    let after = Counted {
+        updated: at,
+        ..before
     };
-    sqlx::query(sql)
-        .bind(account.as_str())
-        .bind(status.code())
-        .bind(created.utc_day())
-        .bind(delta)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    CONFERENCES.moved(conn, &account, before, after).await
 }

@@ -52,6 +52,7 @@ impl Store {
                     backend: Backend::Postgres,
                     pool,
                     completed: Default::default(),
+                    shallow_rows: crate::reads::SHALLOW_ROWS,
                 })
             }
             Target::Sqlite { url, in_memory } => {
@@ -59,6 +60,7 @@ impl Store {
                     backend: Backend::Sqlite,
                     pool: sqlite_pool(&url, in_memory).await?,
                     completed: Default::default(),
+                    shallow_rows: crate::reads::SHALLOW_ROWS,
                 };
                 if !in_memory {
                     store.enable_wal().await?;

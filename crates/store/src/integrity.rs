@@ -13,7 +13,7 @@
 
 use sqlx::Row as _;
 
-use crate::rows::utc_day_sql;
+use crate::day_counts::{CALLS, CONFERENCES};
 use crate::{Backend, Store, StoreError};
 
 /// At most this many findings of one check are listed.
@@ -60,40 +60,41 @@ impl Store {
         Ok(())
     }
 
-    /// `conference_day_counts` against a recount of `conferences`. Rows of
-    /// n = 0 are normal (a status left on that day) and need no conference.
+    /// The per-day counts (`conference_day_counts`, `call_day_counts`)
+    /// against a recount of their rows. Rows of n = 0 are normal (a status
+    /// left on that day) and need no row behind them.
     async fn count_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
-        let recount = format!(
-            "SELECT account_sid, status, day, COUNT(*) AS n FROM \
-             (SELECT account_sid, status, {day} AS day FROM conferences) AS by_day \
-             GROUP BY account_sid, status, day",
-            day = utc_day_sql("date_created")
-        );
-        let sql = format!(
-            "SELECT r.account_sid, r.status, r.day, r.n, COALESCE(d.n, 0) AS kept \
-             FROM ({recount}) AS r LEFT JOIN conference_day_counts AS d \
-               ON d.account_sid = r.account_sid AND d.status = r.status AND d.day = r.day \
-             WHERE d.n IS NULL OR d.n <> r.n \
-             UNION ALL \
-             SELECT d.account_sid, d.status, d.day, 0, d.n \
-             FROM conference_day_counts AS d LEFT JOIN ({recount}) AS r \
-               ON d.account_sid = r.account_sid AND d.status = r.status AND d.day = r.day \
-             WHERE r.n IS NULL AND d.n <> 0 \
-             LIMIT {LIMIT}"
-        );
-        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let account: String = row.try_get(0)?;
-            let status: i64 = row.try_get(1)?;
-            let day: i64 = row.try_get(2)?;
-            let counted: i64 = row.try_get(3)?;
-            let kept: i64 = row.try_get(4)?;
-            problems.push(format!(
-                "conference_day_counts: account {account} status {status} day {day} holds {kept}, \
-                 the conferences recount to {counted}"
-            ));
+        for counts in [CONFERENCES, CALLS] {
+            let (table, rows) = (counts.table, counts.rows);
+            let recount = counts.recount_sql();
+            let on = "d.account_sid = r.account_sid AND d.status = r.status AND d.day = r.day \
+                      AND d.updated_day = r.updated_day";
+            let sql = format!(
+                "SELECT r.account_sid, r.status, r.day, r.updated_day, r.n, \
+                        COALESCE(d.n, 0) AS kept \
+                 FROM ({recount}) AS r LEFT JOIN {table} AS d ON {on} \
+                 WHERE d.n IS NULL OR d.n <> r.n \
+                 UNION ALL \
+                 SELECT d.account_sid, d.status, d.day, d.updated_day, 0, d.n \
+                 FROM {table} AS d LEFT JOIN ({recount}) AS r ON {on} \
+                 WHERE r.n IS NULL AND d.n <> 0 \
+                 LIMIT {LIMIT}"
+            );
+            for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let account: String = row.try_get(0)?;
+                let status: i64 = row.try_get(1)?;
+                let day: i64 = row.try_get(2)?;
+                let updated_day: i64 = row.try_get(3)?;
+                let counted: i64 = row.try_get(4)?;
+                let kept: i64 = row.try_get(5)?;
+                problems.push(format!(
+                    "{table}: account {account} status {status} day {day} \
+                     updated_day {updated_day} holds {kept}, the {rows} recount to {counted}"
+                ));
+            }
         }
         Ok(())
     }

@@ -19,9 +19,11 @@
 //! - `accounts`: accounts and phone numbers;
 //! - `calls`: call records (written by the SIP side, recovered at start-up);
 //! - `call_lists`: the API's scoped call reads and filtered, paged Calls lists;
+//! - `day_counts`: the per-day counts behind totals and deep pages;
 //! - `changes`: the conference writes ([`Store::apply`], start-up recovery);
 //! - `reads`: the API's scoped reads and filtered, paged lists;
 //! - `integrity`: [`Store::check_integrity`], behind `confab db check`;
+//! - `sql_where`: the `WHERE` clauses lists build from their filters;
 //! - `rows`: turning stored rows back into model types (bad values are
 //!   [`StoreError::Corrupt`], never a panic);
 //! - `error`: [`StoreError`] and how database errors map onto it.
@@ -31,10 +33,12 @@ mod call_lists;
 mod calls;
 mod changes;
 mod connect;
+mod day_counts;
 mod error;
 mod integrity;
 mod reads;
 mod rows;
+mod sql_where;
 mod trunks;
 
 use std::sync::Arc;
@@ -60,11 +64,25 @@ pub struct Store {
     pool: AnyPool,
     /// Completed conferences already read: they never change again.
     completed: Arc<reads::CompletedCache>,
+    /// Pages that start before this row walk their index from the top;
+    /// deeper ones seek through the per-day counts (`reads`).
+    shallow_rows: i64,
 }
 
 impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// This store with pages that start at row `rows` or later found by
+    /// seeking through the per-day counts, earlier ones by walking the
+    /// list's index from its top (by default from row 1,000 on, where the
+    /// seek starts to cost less than the walk). Both find the same rows:
+    /// tests set 0 to check the seek on small lists.
+    #[must_use]
+    pub fn with_shallow_rows(mut self, rows: u64) -> Self {
+        self.shallow_rows = i64::try_from(rows).unwrap_or(i64::MAX);
+        self
     }
 
     /// Closes every connection of the pool (shared by all clones), waiting

@@ -11,9 +11,25 @@
 //! conference list's page even comes back as one row (its sids joined). The
 //! `WHERE` is built from the filters present and binds only those; its
 //! structure is fixed text from this file, never caller input. The indexes
-//! that serve these shapes are in `migrations/`. Most conference lists do
-//! not count rows at all: their subquery sums per-day counts instead (see
-//! `day_sums_where`).
+//! that serve these shapes are in `migrations/`.
+//!
+//! Most conference lists (any but a FriendlyName one) never count rows:
+//! the writes keep per-day counts of each account's conferences by status,
+//! DateCreated day and DateUpdated day (`conference_day_counts`, migration
+//! 0011), and a sum over them is the list's total. A shallow page (one
+//! that starts before row [`SHALLOW_ROWS`]) is then one statement: the
+//! page walks the list's index from its top (`OFFSET`), the total is that
+//! sum in a subquery. A deeper page, or any page of a DateCreated filter
+//! with an upper bound (whose walk in DateUpdated order would pass every
+//! row created after it), seeks instead: one statement over the day counts
+//! (`DayCounts::seek_sql`, window sums newest day first) gives the total
+//! and the DateUpdated days the page's rows lie in, with how many rows
+//! come before the first; the page then walks the index within each of
+//! those days (`date_updated >= start AND date_updated < end`), skipping
+//! only the first day's earlier rows: page 10,000 costs what page 0 does,
+//! plus at most one day's rows, and no day without a matching row is read.
+//! The seek and the page run in one read transaction (one snapshot), so a
+//! page and its total always agree, however rooms write meanwhile.
 //!
 //! The page and the count want different plans. The count wants the narrowest
 //! index range (for a `DateCreated` filter, the `date_created` indexes);
@@ -39,10 +55,12 @@ use model::{
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AssertSqlSafe};
+use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
+use crate::day_counts::{CONFERENCES, DayCounts, Seek};
 use crate::rows::{self, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS, bool_to_db};
-use crate::{Store, StoreError};
+pub(crate) use crate::sql_where::{Value, Where};
+use crate::{Backend, Store, StoreError};
 
 /// What a list reads: its table, columns, order, and row decoder.
 pub(crate) struct Listing<T> {
@@ -108,18 +126,117 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         let w = conference_where(account, filter);
-        let count = day_sums_where(account, filter).map_or(Count::Rows, Count::DaySums);
-        // An offset that does not fit SQL's OFFSET is past any real end.
-        let Some(offset) = page.offset() else {
-            return Ok((Vec::new(), self.count(&w, &count, "conferences").await?));
-        };
         let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
-        let row = conference_page_query(&w, &count, limit, offset)
-            .fetch_one(&self.pool)
+        // An offset that does not fit SQL's OFFSET is past any real end.
+        let offset = page.offset().unwrap_or(i64::MAX);
+        let Some(days) = day_sums_where(account, filter) else {
+            if page.offset().is_none() {
+                return Ok((
+                    Vec::new(),
+                    self.count(&w, &Count::Rows, "conferences").await?,
+                ));
+            }
+            return self
+                .conference_page(account, &w, &Count::Rows, limit, offset)
+                .await;
+        };
+        // A shallow page walks its index from the top in one statement
+        // that also sums the day counts, cheaper than a seek; unless a
+        // DateCreated filter with an upper bound would make that walk
+        // (newest DateUpdated first) pass every conference created after
+        // it. A lower bound only passes the ones created before it and
+        // updated since, which a conference's life keeps to a few.
+        if offset < self.shallow_rows && filter.date_created.until.is_none() {
+            let count = Count::DaySums(CONFERENCES, days);
+            return self
+                .conference_page(account, &w, &count, limit, offset)
+                .await;
+        }
+        self.conferences_by_day(account, filter, &days, limit, offset)
+            .await
+    }
+
+    /// The page of `account`'s conferences matching `w` at `offset` in one
+    /// statement, with its total counted as `count` says.
+    async fn conference_page(
+        &self,
+        account: &AccountSid,
+        w: &Where,
+        count: &Count,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let row = conference_page_query(w, count, limit, offset)
+            .fetch_one(&mut *conn)
             .await?;
         let total = rows::total(&row)?;
         let sids = rows::conference_sids(&row)?;
-        Ok((self.conferences_by_sid(account, &sids).await?, total))
+        Ok((
+            self.conferences_by_sid(&mut conn, account, &sids).await?,
+            total,
+        ))
+    }
+
+    /// A conference list the day counts `days` can total (no FriendlyName,
+    /// whole-day date bounds), paged by seeking (see the module doc): the
+    /// day counts give the total and the DateUpdated days the page's rows
+    /// lie in, and the page walks the index within each of those days,
+    /// skipping only the first day's earlier rows. Every statement reads
+    /// one snapshot (a read transaction), so the total and the page agree
+    /// even while rooms write.
+    async fn conferences_by_day(
+        &self,
+        account: &AccountSid,
+        filter: &ConferenceFilter,
+        days: &Where,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
+        let mut tx = self.begin_read().await?;
+        let (total, spans) = match CONFERENCES
+            .seek(&mut tx, "updated_day", days, offset, limit)
+            .await?
+        {
+            Seek::PastTheEnd { total } => {
+                tx.commit().await?;
+                return Ok((Vec::new(), total));
+            }
+            Seek::Page { total, days } => (total, days),
+        };
+        let mut sids = Vec::new();
+        for span in spans {
+            let mut w = conference_where(account, filter);
+            span.bound(&mut w, "date_updated");
+            let sql = format!(
+                "SELECT string_agg(sid, ',' ORDER BY date_updated DESC, sid ASC) AS sids \
+                 FROM ({}) AS page",
+                conference_page_sql(&w, 0, span.take, span.skip)
+            );
+            let page = w
+                .bind_all(sqlx::query(AssertSqlSafe(sql)))
+                .fetch_all(&mut *tx)
+                .await?;
+            if let Some(row) = page.first() {
+                sids.extend(rows::conference_sids(row)?);
+            }
+        }
+        let records = self.conferences_by_sid(&mut tx, account, &sids).await?;
+        tx.commit().await?;
+        Ok((records, total))
+    }
+
+    /// A read transaction: one snapshot for every statement in it
+    /// (SQLite's deferred `BEGIN` in WAL mode; PostgreSQL's REPEATABLE READ).
+    pub(crate) async fn begin_read(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?
+            }
+        })
     }
 
     /// The account's conferences `sids`, in that order: completed ones from
@@ -127,6 +244,7 @@ impl Store {
     /// unless rows are deleted by hand) is left out.
     async fn conferences_by_sid(
         &self,
+        conn: &mut AnyConnection,
         account: &AccountSid,
         sids: &[ConferenceSid],
     ) -> Result<Vec<ConferenceRecord>, StoreError> {
@@ -149,7 +267,7 @@ impl Store {
                 query = query.bind(sid.as_str());
             }
             let mut found = HashMap::with_capacity(missing.len());
-            for row in query.fetch_all(&self.pool).await? {
+            for row in query.fetch_all(&mut *conn).await? {
                 let c = rows::conference(&row)?;
                 self.completed.remember(&c);
                 found.insert(c.sid.clone(), c);
@@ -292,6 +410,28 @@ pub(crate) fn list_query<'q, T>(
     w.bind_all(count_where.bind_all(sqlx::query(AssertSqlSafe(sql))))
 }
 
+/// The page of `listing` rows matching `w` (no total), its placeholders
+/// from `$1`.
+pub(crate) fn page_query<'q, T>(
+    w: &'q Where,
+    listing: &Listing<T>,
+    limit: i64,
+    offset: i64,
+) -> Query<'q, Any, AnyArguments> {
+    let Listing {
+        table,
+        columns,
+        order,
+        ..
+    } = *listing;
+    let sql = format!(
+        "SELECT {columns} FROM {table} {} {order} {}",
+        w.clause(true, 0),
+        limit_offset(limit, offset)
+    );
+    w.bind_all(sqlx::query(AssertSqlSafe(sql)))
+}
+
 /// A conference list's page as one row: its sids in list order, joined by
 /// commas (`string_agg … ORDER BY`, the same on SQLite ≥ 3.44 and on
 /// PostgreSQL), and the total. One row instead of fifty saves a row's trip
@@ -328,8 +468,8 @@ fn conference_page_sql(w: &Where, base: usize, limit: i64, offset: i64) -> Strin
 pub(crate) enum Count {
     /// `COUNT(*)` of the rows the list's own `WHERE` matches.
     Rows,
-    /// The per-day counts matching this `WHERE` (see [`day_sums_where`]).
-    DaySums(Where),
+    /// The sum of the per-day counts matching this `WHERE` (`day_counts`).
+    DaySums(DayCounts, Where),
 }
 
 impl Count {
@@ -345,156 +485,17 @@ impl Count {
                 ),
                 w,
             ),
-            Count::DaySums(days) => (
-                format!(
-                    "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n \
-                     FROM conference_day_counts {}",
-                    days.clause(false, base)
-                ),
-                days,
-            ),
+            Count::DaySums(counts, days) => (counts.sum_sql(days, base), days),
         }
     }
 }
 
-/// A value bound to a `WHERE` placeholder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Value {
-    Int(i64),
-    Text(String),
-}
-
-/// A `WHERE` clause under construction: conditions joined by `AND`, each
-/// with one value, bound in order; the Nth condition's placeholder is
-/// `$(base + N)`, `base` being how many placeholders come before it in the
-/// statement.
-#[derive(Debug, Default)]
-pub(crate) struct Where {
-    conditions: Vec<Condition>,
-    values: Vec<Value>,
-}
-
-#[derive(Debug)]
-struct Condition {
-    column: &'static str,
-    /// Empty for a condition that is all in `column` (no placeholder).
-    op: &'static str,
-    /// How many placeholders it takes: 1, or more for `IN (…)`.
-    values: usize,
-    /// Checked row by row in the page query, never used to seek an index
-    /// there (see the module doc).
-    unindexed_in_page: bool,
-}
-
-impl Where {
-    /// Adds `column op $N` with `value` as `$N`.
-    pub(crate) fn push(&mut self, column: &'static str, op: &'static str, value: Value) {
-        self.values.push(value);
-        self.conditions.push(Condition {
-            column,
-            op,
-            values: 1,
-            unindexed_in_page: false,
-        });
-    }
-
-    /// Adds `column IN ($N, …)` with `values` (`column = $N` for one; for
-    /// none, a condition no row meets).
-    pub(crate) fn push_in(&mut self, column: &'static str, values: impl Iterator<Item = Value>) {
-        let before = self.values.len();
-        self.values.extend(values);
-        let n = self.values.len() - before;
-        if n == 0 {
-            self.push_condition("1 = 0");
-            return;
-        }
-        self.conditions.push(Condition {
-            column,
-            op: if n == 1 { "=" } else { "IN" },
-            values: n,
-            unindexed_in_page: false,
-        });
-    }
-
-    /// Adds a fixed condition without a value (`hold IS NULL`).
-    pub(crate) fn push_condition(&mut self, condition: &'static str) {
-        self.conditions.push(Condition {
-            column: condition,
-            op: "",
-            values: 0,
-            unindexed_in_page: false,
-        });
-    }
-
-    /// How many placeholders (values) it has.
-    pub(crate) fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// `[from, until)` on a microseconds column; open ends add nothing.
-    pub(crate) fn push_range(
-        &mut self,
-        column: &'static str,
-        range: &DateRange,
-        unindexed_in_page: bool,
-    ) {
-        if let Some(from) = range.from {
-            self.push(column, ">=", Value::Int(from.as_micros()));
-        }
-        if let Some(until) = range.until {
-            self.push(column, "<", Value::Int(until.as_micros()));
-        }
-        if unindexed_in_page {
-            let pushed = usize::from(range.from.is_some()) + usize::from(range.until.is_some());
-            let n = self.conditions.len();
-            for c in &mut self.conditions[n - pushed..] {
-                c.unindexed_in_page = true;
-            }
-        }
-    }
-
-    /// `WHERE …` with placeholders from `$(base + 1)`; `page` writes the
-    /// conditions a page query must not seek an index with as `+column`.
-    fn clause(&self, page: bool, base: usize) -> String {
-        // Callers always scope by account, so there is at least one condition.
-        let mut placeholder = base;
-        let conditions: Vec<String> = self
-            .conditions
-            .iter()
-            .map(|c| {
-                if c.op.is_empty() {
-                    return c.column.to_owned();
-                }
-                let plus = if page && c.unindexed_in_page { "+" } else { "" };
-                if c.values == 1 {
-                    placeholder += 1;
-                    return format!("{plus}{} {} ${placeholder}", c.column, c.op);
-                }
-                let list: Vec<String> = (0..c.values)
-                    .map(|_| {
-                        placeholder += 1;
-                        format!("${placeholder}")
-                    })
-                    .collect();
-                format!("{plus}{} {} ({})", c.column, c.op, list.join(", "))
-            })
-            .collect();
-        format!("WHERE {}", conditions.join(" AND "))
-    }
-
-    pub(crate) fn bind_all<'q>(
-        &self,
-        mut query: Query<'q, Any, AnyArguments>,
-    ) -> Query<'q, Any, AnyArguments> {
-        for value in &self.values {
-            query = match value {
-                Value::Int(i) => query.bind(*i),
-                Value::Text(s) => query.bind(s.clone()),
-            };
-        }
-        query
-    }
-}
+/// Pages that start before this row are read by walking the list's index
+/// from its top (`OFFSET`), in the same statement as the total; deeper
+/// ones seek through the per-day counts first (see the module doc). Below
+/// about a thousand rows the walk costs less than the seek's window sums
+/// over a year of day counts.
+pub(crate) const SHALLOW_ROWS: i64 = 1_000;
 
 pub(crate) fn conference_where(account: &AccountSid, filter: &ConferenceFilter) -> Where {
     let mut w = Where::default();
@@ -511,14 +512,17 @@ pub(crate) fn conference_where(account: &AccountSid, filter: &ConferenceFilter) 
 }
 
 /// The `WHERE` over the per-day counts the writes keep
-/// (`migrations/0005_…`) that totals the conferences matching `filter`,
-/// when they can answer it: no name, no DateUpdated, and DateCreated bounds
+/// (`migrations/0011_…`) that totals the conferences matching `filter`,
+/// when they can answer it: no name, and DateCreated and DateUpdated bounds
 /// on UTC midnights (the API's are). `None` means: count rows.
 fn day_sums_where(account: &AccountSid, filter: &ConferenceFilter) -> Option<Where> {
-    let created = filter.date_created;
-    let whole_days = created.from.is_none_or(Timestamp::is_utc_midnight)
-        && created.until.is_none_or(Timestamp::is_utc_midnight);
-    if filter.friendly_name.is_some() || filter.date_updated != DateRange::default() || !whole_days
+    let whole_days = |r: &DateRange| {
+        r.from.is_none_or(Timestamp::is_utc_midnight)
+            && r.until.is_none_or(Timestamp::is_utc_midnight)
+    };
+    if filter.friendly_name.is_some()
+        || !whole_days(&filter.date_created)
+        || !whole_days(&filter.date_updated)
     {
         return None;
     }
@@ -527,11 +531,16 @@ fn day_sums_where(account: &AccountSid, filter: &ConferenceFilter) -> Option<Whe
     if let Some(status) = filter.status {
         w.push("status", "=", Value::Int(status.code()));
     }
-    if let Some(from) = created.from {
-        w.push("day", ">=", Value::Int(from.utc_day()));
-    }
-    if let Some(until) = created.until {
-        w.push("day", "<", Value::Int(until.utc_day()));
+    for (column, range) in [
+        ("day", filter.date_created),
+        ("updated_day", filter.date_updated),
+    ] {
+        if let Some(from) = range.from {
+            w.push(column, ">=", Value::Int(from.utc_day()));
+        }
+        if let Some(until) = range.until {
+            w.push(column, "<", Value::Int(until.utc_day()));
+        }
     }
     Some(w)
 }
@@ -659,7 +668,37 @@ mod tests {
         };
         let status = Some(ConferenceStatus::Completed);
         let name = Some("standup".to_owned());
+        let (midnight, next) = Timestamp::day_bounds("2023-11-14").unwrap();
+        let days = DateRange {
+            from: Some(midnight),
+            until: Some(next),
+        };
         let shapes = [
+            (
+                "created days",
+                ConferenceFilter {
+                    date_created: days,
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                "updated days",
+                ConferenceFilter {
+                    date_updated: days,
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                "status+created days",
+                ConferenceFilter {
+                    status,
+                    date_created: days,
+                    ..Default::default()
+                },
+                true,
+            ),
             ("no filter", ConferenceFilter::default(), true),
             (
                 "status",
@@ -742,7 +781,7 @@ mod tests {
         let mut report = Vec::new();
         for (label, filter, sorted_by_index) in shapes {
             let w = conference_where(&account, &filter);
-            let total = day_sums_where(&account, &filter).map_or(Count::Rows, Count::DaySums);
+            let day_sums = day_sums_where(&account, &filter);
             let page = plan(
                 &store,
                 w.bind_all(sqlx::query(AssertSqlSafe(conference_page_sql(
@@ -750,15 +789,23 @@ mod tests {
                 )))),
             )
             .await;
-            let (count_sql, count_where) = total.sql("conferences", &w, 0);
-            let count = plan(
-                &store,
-                count_where.bind_all(sqlx::query(AssertSqlSafe(count_sql))),
-            )
-            .await;
+            let count = match &day_sums {
+                Some(days) => {
+                    let sql = CONFERENCES.sum_sql(days, 0);
+                    plan(&store, days.bind_all(sqlx::query(AssertSqlSafe(sql)))).await
+                }
+                None => {
+                    let (sql, rows) = Count::Rows.sql("conferences", &w, 0);
+                    plan(&store, rows.bind_all(sqlx::query(AssertSqlSafe(sql)))).await
+                }
+            };
             // The whole statement: the page and the count inside it, plus
             // at most one sort of the page's own rows for the aggregate.
-            let whole = plan(&store, conference_page_query(&w, &total, 50, 0)).await;
+            let count_as = match &day_sums {
+                Some(days) => Count::DaySums(CONFERENCES, days.clone()),
+                None => Count::Rows,
+            };
+            let whole = plan(&store, conference_page_query(&w, &count_as, 50, 0)).await;
             assert!(
                 whole
                     .iter()
@@ -770,6 +817,43 @@ mod tests {
             check(label, &page, sorted_by_index);
             check(label, &count, true);
             report.push(format!("{label}: page {page:?}, count {count:?}"));
+            if let Some(days) = &day_sums {
+                // The seek reads the day counts' covering indexes alone, and
+                // the page it bounds walks the conferences' index.
+                let seek = plan(
+                    &store,
+                    days.bind_all(sqlx::query(AssertSqlSafe(
+                        CONFERENCES.seek_sql("updated_day", days),
+                    )))
+                    .bind(0_i64)
+                    .bind(50_i64),
+                )
+                .await;
+                let reads: Vec<&String> = seek
+                    .iter()
+                    .filter(|s| s.contains("conference_day_counts"))
+                    .collect();
+                assert!(!reads.is_empty(), "{label}: {seek:?}");
+                for step in reads {
+                    assert!(
+                        step.starts_with("SEARCH ") && step.contains("COVERING INDEX"),
+                        "{label}: {seek:?}"
+                    );
+                }
+                // The page within one DateUpdated day the seek named.
+                let mut bounded = conference_where(&account, &filter);
+                bounded.push("date_updated", ">=", Value::Int(midnight.as_micros()));
+                bounded.push("date_updated", "<", Value::Int(next.as_micros()));
+                let page = plan(
+                    &store,
+                    bounded.bind_all(sqlx::query(AssertSqlSafe(conference_page_sql(
+                        &bounded, 0, 50, 10,
+                    )))),
+                )
+                .await;
+                check(label, &page, sorted_by_index);
+                report.push(format!("{label}: seek {seek:?}, bounded page {page:?}"));
+            }
         }
         let conference = ConferenceSid::from_random([2; 16]);
         for filter in [
@@ -798,9 +882,15 @@ mod tests {
         }
         for filter in crate::call_lists::example_filters() {
             let w = crate::call_lists::call_where(&account, &filter);
-            for listing in [
-                &crate::call_lists::CALLS,
-                &crate::call_lists::CALLS_BY_UPDATED,
+            let only_status = filter
+                == model::CallFilter {
+                    status: filter.status.clone(),
+                    ..Default::default()
+                };
+            let statuses = filter.status.as_ref().map_or(0, Vec::len);
+            for (listing, column) in [
+                (&crate::call_lists::CALLS, "date_created"),
+                (&crate::call_lists::CALLS_BY_UPDATED, "date_updated"),
             ] {
                 let (page, count) = plans(&store, &w, &Count::Rows, listing).await;
                 check("calls", &page, true);
@@ -809,6 +899,31 @@ mod tests {
                     "calls {} {filter:?}: page {page:?}, count {count:?}",
                     listing.order
                 ));
+                if !only_status {
+                    continue;
+                }
+                // Status alone: the shallow page walks an index in list
+                // order (one status: the status's own, migration 0013)
+                // beside the day counts' sum, reading no table rows to
+                // skip other statuses.
+                let days = Count::DaySums(crate::day_counts::CALLS, w.clone());
+                let (page, count) = plans(&store, &w, &days, listing).await;
+                check("calls by day", &page, true);
+                check("calls by day", &count, true);
+                if statuses == 1 {
+                    assert!(
+                        page.iter().any(|s| s.contains("calls_by_status_")),
+                        "{filter:?}: {page:?}"
+                    );
+                }
+                // A deeper page: within one day the seek named; several
+                // statuses may sort that day's matches, never more.
+                let mut bounded = w.clone();
+                bounded.push(column, ">=", Value::Int(midnight.as_micros()));
+                bounded.push(column, "<", Value::Int(next.as_micros()));
+                let page = plan(&store, crate::reads::page_query(&bounded, listing, 50, 10)).await;
+                check("calls in a day", &page, statuses < 2);
+                report.push(format!("calls {filter:?} in a day: {page:?}"));
             }
         }
         // `cargo test -- --nocapture` shows what SQLite chose.

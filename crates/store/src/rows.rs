@@ -162,22 +162,43 @@ pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError>
     })
 }
 
-/// The `account_sid, status, date_created` of a conference row.
-pub(crate) fn account_status_created(
+/// The `account_sid, status, date_created, date_updated` of a row of
+/// `table`: what places it in its per-day counts (`day_counts`).
+pub(crate) fn counted_as(
     row: &AnyRow,
-) -> Result<(AccountSid, ConferenceStatus, Timestamp), StoreError> {
-    const T: &str = "conferences";
+    table: &str,
+) -> Result<(AccountSid, i64, Timestamp, Timestamp), StoreError> {
     Ok((
-        sid(row, T, "account_sid", AccountSid::parse)?,
-        ConferenceStatus::from_code(int(row, T, "status")?)
-            .ok_or_else(|| corrupt(T, "status", "not 0, 1 or 2"))?,
-        timestamp(row, T, "date_created")?,
+        sid(row, table, "account_sid", AccountSid::parse)?,
+        int(row, table, "status")?,
+        timestamp(row, table, "date_created")?,
+        timestamp(row, table, "date_updated")?,
     ))
 }
 
 /// A `COUNT(*) AS n` (BIGINT on both backends) as the `u64` the API pages with.
 pub(crate) fn count(row: &AnyRow) -> Result<u64, StoreError> {
     non_negative(row, "n")
+}
+
+/// One day of a list's seek (see `day_counts`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DaySeek {
+    pub(crate) total: u64,
+    pub(crate) day: i64,
+    pub(crate) here: i64,
+    pub(crate) before: i64,
+}
+
+/// A row of a list's seek: `total`, `at_day`, `here`, `before`.
+pub(crate) fn day_seek(row: &AnyRow) -> Result<DaySeek, StoreError> {
+    const T: &str = "day counts";
+    Ok(DaySeek {
+        total: non_negative(row, "total")?,
+        day: int(row, T, "at_day")?,
+        here: int(row, T, "here")?,
+        before: int(row, T, "before")?,
+    })
 }
 
 /// The `total` column a list's page rows carry (see `reads`).
@@ -267,11 +288,23 @@ mod tests {
 
     #[test]
     fn the_migration_computes_the_same_day() {
-        let migration = include_str!("../migrations/0005_conference_day_counts.sql");
-        assert!(
-            words(migration).contains(&words(&utc_day_sql("date_created"))),
-            "migration 0005 and utc_day_sql no longer agree"
-        );
+        for (name, migration, column) in [
+            (
+                "0005",
+                include_str!("../migrations/0005_conference_day_counts.sql"),
+                "date_created",
+            ),
+            (
+                "0011",
+                include_str!("../migrations/0011_day_counts_by_updated_day.sql"),
+                "date_updated",
+            ),
+        ] {
+            assert!(
+                words(migration).contains(&words(&utc_day_sql(column))),
+                "migration {name} and utc_day_sql no longer agree"
+            );
+        }
     }
 
     #[tokio::test]

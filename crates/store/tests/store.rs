@@ -63,6 +63,8 @@ on_both_backends!(
     reads_are_scoped_by_account,
     conference_lists_agree_with_the_reference,
     totals_from_day_counts_agree_with_the_rows,
+    deep_pages_and_totals_stay_exact_under_writes,
+    a_total_is_never_wrong_once_a_write_commits,
     paging_past_the_end,
     participants_in_join_order_with_muted_filter,
     complete_live_conferences_at_startup,
@@ -1197,6 +1199,280 @@ async fn totals_from_day_counts_agree_with_the_rows(db: &TestDb) {
     }
 }
 
+/// The account's rooms matching `filter` in list order (newest
+/// `date_updated` first, ties by sid): what every page is checked against.
+fn reference(
+    rooms: &[ConferenceRecord],
+    a: &AccountSid,
+    filter: &ConferenceFilter,
+) -> Vec<ConferenceRecord> {
+    let mut want: Vec<_> = rooms
+        .iter()
+        .filter(|c| c.account_sid == *a && filter.matches(c))
+        .cloned()
+        .collect();
+    want.sort_by(|x, y| {
+        y.date_updated
+            .cmp(&x.date_updated)
+            .then_with(|| x.sid.cmp(&y.sid))
+    });
+    want
+}
+
+/// Deep pages are found by seeking through the per-day counts (src/reads.rs),
+/// so those counts must follow every write that moves a conference's status
+/// or DateUpdated into another day. Rooms over sixty days, then rounds of
+/// writes a day or more apart (starts, completions, joins, mutes), and after
+/// each round every page of every list the day counts answer is the
+/// reference's page, its total exact, and the integrity check clean.
+async fn deep_pages_and_totals_stay_exact_under_writes(db: &TestDb) {
+    let s = &db.store;
+    // Every page through the seek too, not only the ones past row 1,000.
+    let seeking = s.clone().with_shallow_rows(0);
+    let a = with_account(s, 1).await;
+    let other = with_account(s, 2).await;
+    let day = 86_400;
+    let mut rng = SplitMix64(0xdee9);
+    let mut rooms: Vec<ConferenceRecord> = Vec::new();
+    for n in 0..360u64 {
+        let owner = if n % 9 == 0 { &other } else { &a };
+        let created = t(i64::try_from(rng.below(60 * 24)).unwrap() * 3600 - 60 * day);
+        let mut c = conference(1000 + n, owner, &format!("r{n}"), created);
+        if n % 3 == 0 {
+            c.status = ConferenceStatus::Completed;
+            c.date_updated = Timestamp::from_micros(
+                created.as_micros() + i64::try_from(rng.below(3 * 3600)).unwrap() * 1_000_000,
+            );
+        }
+        rooms.push(c);
+    }
+    let created: Vec<_> = rooms
+        .iter()
+        .cloned()
+        .map(Change::ConferenceCreated)
+        .collect();
+    s.apply(&created).await.unwrap();
+
+    let midnight = |offset_days: i64| {
+        Timestamp::day_bounds("2023-11-14").unwrap().0.as_micros() + offset_days * day * 1_000_000
+    };
+    let days = |from: Option<i64>, until: Option<i64>| DateRange {
+        from: from.map(|d| Timestamp::from_micros(midnight(d))),
+        until: until.map(|d| Timestamp::from_micros(midnight(d))),
+    };
+    let mut filters = vec![ConferenceFilter::default()];
+    for status in [
+        ConferenceStatus::Init,
+        ConferenceStatus::InProgress,
+        ConferenceStatus::Completed,
+    ] {
+        filters.push(ConferenceFilter {
+            status: Some(status),
+            ..Default::default()
+        });
+    }
+    for range in [
+        days(Some(-30), None),
+        days(None, Some(-30)),
+        days(Some(-45), Some(-44)),
+        days(Some(-20), Some(3)),
+    ] {
+        filters.push(ConferenceFilter {
+            date_updated: range,
+            ..Default::default()
+        });
+        filters.push(ConferenceFilter {
+            date_created: range,
+            ..Default::default()
+        });
+        filters.push(ConferenceFilter {
+            status: Some(ConferenceStatus::Completed),
+            date_created: range,
+            date_updated: days(Some(-50), None),
+            ..Default::default()
+        });
+    }
+
+    let mut next_call = 0u64;
+    for round in 0..5i64 {
+        // Rounds are a day or two apart, so DateUpdated changes day.
+        let at = t(round * 2 * day + i64::try_from(rng.below(3600)).unwrap());
+        let mut changes = Vec::new();
+        for c in rooms
+            .iter_mut()
+            .filter(|c| c.status != ConferenceStatus::Completed)
+        {
+            let step = Timestamp::from_micros(
+                at.as_micros() + i64::try_from(rng.below(600)).unwrap() * 1_000_000,
+            );
+            match rng.below(4) {
+                0 => {
+                    let status = if c.status == ConferenceStatus::Init {
+                        ConferenceStatus::InProgress
+                    } else {
+                        ConferenceStatus::Completed
+                    };
+                    c.status = status;
+                    changes.push(Change::ConferenceStatus {
+                        sid: c.sid.clone(),
+                        status,
+                        at: step,
+                    });
+                }
+                1 => {
+                    next_call += 1;
+                    changes.push(Change::ParticipantJoined(participant(next_call, c, step)));
+                }
+                _ => continue,
+            }
+            c.date_updated = c.date_updated.max(step);
+        }
+        s.apply(&changes).await.unwrap();
+
+        for (account, store) in [(&a, s), (&other, s), (&a, &seeking), (&other, &seeking)] {
+            for filter in &filters {
+                let want = reference(&rooms, account, filter);
+                for size in [7u64, 50] {
+                    let pages = want.len().div_ceil(size as usize) as u64;
+                    for page in 0..=pages {
+                        let (items, total) = store
+                            .conferences(account, filter, PageRequest { page, size })
+                            .await
+                            .unwrap();
+                        assert_eq!(total, want.len() as u64, "round {round} {filter:?}");
+                        let from = (page * size) as usize;
+                        let expected =
+                            &want[from.min(want.len())..(from + size as usize).min(want.len())];
+                        assert_eq!(
+                            items, expected,
+                            "round {round} {filter:?} page {page} of {size}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            s.check_integrity().await.unwrap(),
+            Vec::<String>::new(),
+            "round {round}"
+        );
+    }
+    // The rounds moved rooms across days and statuses, not vacuously.
+    let completed = rooms
+        .iter()
+        .filter(|c| c.status == ConferenceStatus::Completed)
+        .count();
+    assert!(completed > 200, "{completed}");
+    assert!(next_call > 50, "{next_call}");
+
+    // Start-up recovery recounts: still exact.
+    s.complete_live_conferences(t(20 * day)).await.unwrap();
+    for c in rooms
+        .iter_mut()
+        .filter(|c| c.status != ConferenceStatus::Completed)
+    {
+        c.status = ConferenceStatus::Completed;
+        c.date_updated = c.date_updated.max(t(20 * day));
+    }
+    for (filter, store) in filters.iter().flat_map(|f| [(f, s), (f, &seeking)]) {
+        let want = reference(&rooms, &a, filter);
+        let (items, total) = store
+            .conferences(&a, filter, PageRequest { page: 3, size: 20 })
+            .await
+            .unwrap();
+        assert_eq!(total, want.len() as u64, "{filter:?}");
+        assert_eq!(
+            items,
+            want[60.min(want.len())..80.min(want.len())],
+            "{filter:?}"
+        );
+    }
+    assert_eq!(s.check_integrity().await.unwrap(), Vec::<String>::new());
+}
+
+/// A writer (its own pool, as another process would be) creates and
+/// completes rooms while readers page through the list: every answer is
+/// one snapshot (its page holds exactly the rows its total leaves for it),
+/// and its total lies between what had committed when the read began and
+/// what had begun to commit when it ended. After the writer, exact.
+async fn a_total_is_never_wrong_once_a_write_commits(db: &TestDb) {
+    let a = with_account(&db.store, 1).await;
+    let writer = db.connect_again().await;
+    let begun = std::sync::Arc::new(AtomicU64::new(0));
+    let committed = std::sync::Arc::new(AtomicU64::new(0));
+    let batches = 60u64;
+    let write = {
+        let (a, begun, committed) = (a.clone(), begun.clone(), committed.clone());
+        tokio::spawn(async move {
+            for b in 0..batches {
+                // Three new rooms a batch, over the days, and the oldest
+                // live one completed: the total grows by three.
+                let rooms: Vec<_> = (0..3)
+                    .map(|k| {
+                        let n = b * 3 + k;
+                        conference(
+                            n,
+                            &a,
+                            &format!("w{n}"),
+                            t(i64::try_from(n).unwrap() * 20_000),
+                        )
+                    })
+                    .collect();
+                let mut changes: Vec<_> = rooms
+                    .iter()
+                    .cloned()
+                    .map(Change::ConferenceCreated)
+                    .collect();
+                changes.push(Change::ConferenceStatus {
+                    sid: rooms[0].sid.clone(),
+                    status: ConferenceStatus::Completed,
+                    at: t(i64::try_from(b).unwrap() * 60_000 + 7),
+                });
+                begun.fetch_add(3, Ordering::SeqCst);
+                writer.apply(&changes).await.unwrap();
+                committed.fetch_add(3, Ordering::SeqCst);
+            }
+            writer.close().await;
+        })
+    };
+    let mut reads = 0u64;
+    let mut page = 0u64;
+    while !write.is_finished() || reads < 20 {
+        let size = 7;
+        let low = committed.load(Ordering::SeqCst);
+        let (items, total) = db
+            .store
+            .conferences(&a, &ConferenceFilter::default(), PageRequest { page, size })
+            .await
+            .unwrap();
+        let high = begun.load(Ordering::SeqCst);
+        assert!(low <= total && total <= high, "{low} <= {total} <= {high}");
+        let left = total.saturating_sub(page * size).min(size);
+        assert_eq!(items.len() as u64, left, "page {page} of total {total}");
+        assert!(
+            items
+                .windows(2)
+                .all(|w| (w[1].date_updated, &w[0].sid) <= (w[0].date_updated, &w[1].sid))
+        );
+        reads += 1;
+        page = (page + 3) % 30;
+    }
+    write.await.unwrap();
+    let (_, total) = db
+        .store
+        .conferences(&a, &ConferenceFilter::default(), all())
+        .await
+        .unwrap();
+    assert_eq!(total, batches * 3);
+    let completed = ConferenceFilter {
+        status: Some(ConferenceStatus::Completed),
+        ..Default::default()
+    };
+    let (items, total) = db.store.conferences(&a, &completed, all()).await.unwrap();
+    assert_eq!((items.len() as u64, total), (batches, batches));
+    assert!(reads >= 20);
+}
+
 /// A few hundred generated conferences in two accounts; every filter alone
 /// and combined must give what `ConferenceFilter::matches` gives, in the
 /// documented order, with the right total, page by page.
@@ -1874,6 +2150,9 @@ async fn calls_are_recorded_finished_and_recovered(db: &TestDb) {
     );
     let untouched = s.call(&first.sid).await.unwrap().unwrap();
     assert_eq!(untouched.status, CallStatus::FailedApplicationError);
+    // Every write above kept the calls' per-day counts (the Calls lists'
+    // totals and deep pages) equal to a recount.
+    assert_eq!(s.check_integrity().await.unwrap(), Vec::<String>::new());
 }
 
 async fn hold_label_coach_end_on_exit_and_end_reason_are_recorded(db: &TestDb) {

@@ -8,11 +8,18 @@
 //! - 5% live (half init, half in-progress), created in the last three
 //!   hours. The store allows one live conference per (account, name), so
 //!   each live one has a name of its own;
-//! - one in-progress conference of the first account has 20 participants.
+//! - every in-progress conference has `--participants` participants, and
+//!   one of the first account's has 20;
+//! - `--calls` call records (default: one per conference), spread evenly
+//!   over the accounts and the same `--days`: 90% completed, the rest
+//!   failed, busy or unanswered.
 //!
 //! Rows go in through the store's own writes ([`store::Change`], the ones a
-//! room makes), in DateCreated order as they would have arrived, one
-//! transaction per `--batch` changes. Sids and tokens come from the OS
+//! room makes; [`Store::insert_calls`]), in DateCreated order as they would
+//! have arrived, one transaction per `--batch` rows. A conference is
+//! written as it ends up (one `ConferenceCreated` with its final status and
+//! DateUpdated), which keeps the same rows and counts as a room's whole
+//! history and makes a million conferences a matter of a minute. Sids and tokens come from the OS
 //! CSPRNG; the shape (names, times, statuses) from a fixed-seed generator,
 //! so every run seeds the same distribution.
 //!
@@ -28,8 +35,8 @@ use anyhow::{Context as _, bail};
 use clap::Parser;
 use model::test_util::SplitMix64;
 use model::{
-    AccountSid, CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus, ParticipantRecord,
-    Timestamp,
+    AccountSid, CallDirection, CallRecord, CallSid, CallStatus, ConferenceRecord, ConferenceSid,
+    ConferenceStatus, ParticipantRecord, Timestamp,
 };
 use server::Clock as _;
 use store::{Change, Store};
@@ -50,8 +57,14 @@ struct Args {
     /// How far back DateCreated of completed conferences goes, in days.
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..))]
     days: u32,
-    /// Changes per transaction.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Participants of each in-progress conference (one has 20 anyway).
+    #[arg(long, default_value_t = 4)]
+    participants: u32,
+    /// Call records in all; default: as many as conferences.
+    #[arg(long)]
+    calls: Option<u32>,
+    /// Rows per transaction.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
     batch: u32,
     /// Seed of the generator of names, times and statuses.
     #[arg(long, default_value_t = 1)]
@@ -62,6 +75,8 @@ struct Args {
 const LIVE_EVERY: u32 = 20;
 /// Participants of the first account's first (live) conference.
 const PARTICIPANTS: u32 = 20;
+/// Of every 100 calls, how many did not complete (failed, busy, no answer).
+const CALLS_FAILED_PERCENT: u64 = 10;
 /// Room names completed conferences reuse: each word with a number below
 /// `NAME_NUMBERS`, so 200 names in all.
 const NAME_WORDS: [&str; 8] = [
@@ -122,32 +137,50 @@ async fn seed(args: Args) -> anyhow::Result<()> {
         r.record.status == ConferenceStatus::Completed
     })
     .context("the first account has no completed conference")?;
-    let (live_sid, live_created) = (live.record.sid.clone(), live.record.date_created);
+    let live_sid = live.record.sid.clone();
     let completed_sid = completed.record.sid.clone();
 
-    let changes: Vec<Change> = rooms.into_iter().flat_map(Room::changes).collect();
     let batch = usize::try_from(args.batch)?;
+    let mut changes: Vec<Change> = Vec::with_capacity(rooms.len());
+    for room in &rooms {
+        let c = &room.record;
+        let participants = if c.sid == live_sid {
+            PARTICIPANTS
+        } else if c.status == ConferenceStatus::InProgress {
+            args.participants
+        } else {
+            0
+        };
+        changes.push(Change::ConferenceCreated(c.clone()));
+        changes.extend(
+            (0..participants).map(|k| participant(&c.account_sid, &c.sid, c.date_created, k, now)),
+        );
+    }
+    drop(rooms);
     let total = changes.len();
     for (n, chunk) in changes.chunks(batch).enumerate() {
         store.apply(chunk).await.context("cannot store a batch")?;
-        let done = (n + 1) * batch;
-        if done % 20_000 < batch {
-            eprintln!(
-                "bench-seed: {} of {total} changes ({:.1} s)",
-                done.min(total),
-                started.elapsed().as_secs_f64()
-            );
-        }
+        progress("changes", (n + 1) * batch, total, started);
     }
-    let joins: Vec<Change> = (0..PARTICIPANTS)
-        .map(|k| participant(&first.sid, &live_sid, live_created, k, now))
-        .collect();
-    store
-        .apply(&joins)
-        .await
-        .context("cannot store participants")?;
+    drop(changes);
+
+    let calls = args.calls.unwrap_or(args.conferences);
+    let mut records = Vec::with_capacity(usize::try_from(calls)?);
+    for k in 0..calls {
+        let account = &accounts[usize::try_from(k % args.accounts)?].sid;
+        records.push(call(&mut rng, account, now, args.days));
+    }
+    records.sort_by_key(|c| c.date_created);
+    for (n, chunk) in records.chunks(batch).enumerate() {
+        store
+            .insert_calls(chunk)
+            .await
+            .context("cannot store calls")?;
+        progress("calls", (n + 1) * batch, records.len(), started);
+    }
     eprintln!(
-        "bench-seed: {} accounts, {} conferences, {PARTICIPANTS} participants in {:.1} s",
+        "bench-seed: {} accounts, {} conferences, {total} conference rows and \
+         participants, {calls} calls in {:.1} s",
         args.accounts,
         args.conferences,
         started.elapsed().as_secs_f64()
@@ -210,24 +243,51 @@ impl Room {
             },
         }
     }
+}
 
-    /// How a room would have written itself: created as init, then moved
-    /// to its status (which also sets DateUpdated).
-    fn changes(self) -> impl Iterator<Item = Change> {
-        let Self { record } = self;
-        let (status, updated) = (record.status, record.date_updated);
-        let sid = record.sid.clone();
-        let created = ConferenceRecord {
-            status: ConferenceStatus::Init,
-            date_updated: record.date_created,
-            ..record
-        };
-        let moved = (status != ConferenceStatus::Init).then_some(Change::ConferenceStatus {
-            sid,
-            status,
-            at: updated,
-        });
-        std::iter::once(Change::ConferenceCreated(created)).chain(moved)
+/// Progress on stderr, every 100,000 rows or so.
+fn progress(what: &str, done: usize, total: usize, started: std::time::Instant) {
+    let done = done.min(total);
+    if done % 100_000 < 5_000 || done == total {
+        eprintln!(
+            "bench-seed: {done} of {total} {what} ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// A call record created within the last `days` days, from one of a few
+/// thousand callers to one of a hundred numbers, lasting up to an hour.
+fn call(rng: &mut SplitMix64, account: &AccountSid, now: Timestamp, days: u32) -> CallRecord {
+    let now = now.as_micros();
+    let created = now - rng.below_i64(i64::from(days) * DAY);
+    let failed = rng.next() % 100 < CALLS_FAILED_PERCENT;
+    let (status, start, end) = if failed {
+        let status = [
+            CallStatus::FailedBusy,
+            CallStatus::FailedNoAnswer,
+            CallStatus::FailedApplicationError,
+        ][rng.index(3)];
+        (status, None, (created + 30 * SECOND).min(now))
+    } else {
+        let start = created + rng.below_i64(10 * SECOND);
+        let end = (start + rng.below_i64(HOUR)).min(now);
+        (CallStatus::Complete, Some(start), end)
+    };
+    CallRecord {
+        sid: CallSid::from_random(server::ids::random_bytes()),
+        account_sid: account.clone(),
+        phone_number_sid: None,
+        caller: format!("+1555{:07}", rng.next() % 5_000),
+        called: format!("+1800{:07}", rng.next() % 100),
+        direction: CallDirection::Inbound,
+        status,
+        start_time: start.map(Timestamp::from_micros),
+        end_time: Some(Timestamp::from_micros(end)),
+        duration: start.map(|s| (end - s) / SECOND),
+        failure: failed.then(|| "seeded".to_owned()),
+        date_created: Timestamp::from_micros(created),
+        date_updated: Timestamp::from_micros(end),
     }
 }
 
@@ -326,20 +386,30 @@ mod tests {
     }
 
     #[test]
-    fn changes_create_as_init_then_move_to_the_status() {
+    fn calls_are_shaped_as_documented() {
         let mut rng = SplitMix64(7);
         let account = AccountSid::from_random([2; 16]);
         let now = Timestamp::from_secs(1_800_000_000);
-        let completed = Room::generate(&mut rng, &account, 1, now, 365);
-        let (sid, updated) = (completed.record.sid.clone(), completed.record.date_updated);
-        let changes: Vec<Change> = completed.changes().collect();
-        assert!(matches!(
-            &changes[..],
-            [Change::ConferenceCreated(c), Change::ConferenceStatus { status: ConferenceStatus::Completed, at, sid: s }]
-                if c.status == ConferenceStatus::Init && *at == updated && *s == sid
-        ));
-        let init = Room::generate(&mut rng, &account, LIVE_EVERY, now, 365);
-        assert_eq!(init.record.status, ConferenceStatus::Init);
-        assert_eq!(init.changes().count(), 1);
+        let calls: Vec<CallRecord> = (0..1000)
+            .map(|_| call(&mut rng, &account, now, 365))
+            .collect();
+        let failed = calls
+            .iter()
+            .filter(|c| c.status != CallStatus::Complete)
+            .count();
+        assert!((50..150).contains(&failed), "{failed} failed");
+        for c in &calls {
+            assert!(
+                c.date_created <= c.date_updated && c.date_updated <= now,
+                "{c:?}"
+            );
+            assert_eq!(c.start_time.is_some(), c.status == CallStatus::Complete);
+            if let (Some(start), Some(end)) = (c.start_time, c.end_time) {
+                assert_eq!(
+                    c.duration,
+                    Some((end.as_micros() - start.as_micros()) / SECOND)
+                );
+            }
+        }
     }
 }
