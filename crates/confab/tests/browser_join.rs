@@ -223,6 +223,33 @@ impl Browser {
         .unwrap()
     }
 
+    /// Waits until the received energy grows by 0.01 (within [`HEAR`]);
+    /// returns it before and after.
+    async fn energy_grows(&mut self) -> (f64, f64) {
+        let before = self.energy().await;
+        let deadline = std::time::Instant::now() + HEAR;
+        let mut after = before;
+        while after < before + 0.01 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the received energy stayed at {after} (from {before})"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            after = self.energy().await;
+        }
+        (before, after)
+    }
+
+    /// The MIME type of the codec the page sends.
+    async fn sending_codec(&mut self) -> Value {
+        self.eval(
+            "window.confabPeer.getStats().then(s => { let id = null; \
+             s.forEach(r => { if (r.type === 'outbound-rtp' && r.kind === 'audio') id = r.codecId; }); \
+             return id && s.get(id) ? s.get(id).mimeType : null; })",
+        )
+        .await
+    }
+
     async fn quit(mut self) {
         let _ = self.stdin.write_all(b"{\"cmd\":\"quit\"}\n").await;
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
@@ -342,13 +369,7 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     let browser_call = browser_call.as_str().unwrap().to_owned();
     assert!(browser_call.starts_with("CA"), "{browser_call}");
 
-    let codec = browser
-        .eval(
-            "window.confabPeer.getStats().then(s => { let id = null; \
-             s.forEach(r => { if (r.type === 'outbound-rtp' && r.kind === 'audio') id = r.codecId; }); \
-             return id && s.get(id) ? s.get(id).mimeType : null; })",
-        )
-        .await;
+    let codec = browser.sending_codec().await;
     println!("the browser sends {codec}");
     assert_eq!(
         codec, "audio/opus",
@@ -358,17 +379,7 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     // The phone hears the browser; the browser receives the phone.
     call.wait_to_hear(BROWSER_HZ, HEAR).await.unwrap();
     // (Polled here: the driver's waitFor would take a pending promise as true.)
-    let before = browser.energy().await;
-    let deadline = std::time::Instant::now() + HEAR;
-    let mut after = before;
-    while after < before + 0.01 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the browser's received energy stayed at {after} (from {before})"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        after = browser.energy().await;
-    }
+    let (before, after) = browser.energy_grows().await;
     println!("browser inbound totalAudioEnergy grew from {before} to {after}");
     browser.screenshot("2-connected").await;
 
@@ -627,27 +638,15 @@ async fn firefox_joins_through_a_join_link_hears_and_is_heard() {
     let browser_call = browser_call.as_str().unwrap().to_owned();
     let (_, calls) = participants(&serve, &sid, &token);
     assert!(calls.contains(&browser_call), "{calls:?}");
-    let codec = browser
-        .eval(
-            "window.confabPeer.getStats().then(s => { let id = null; \
-             s.forEach(r => { if (r.type === 'outbound-rtp' && r.kind === 'audio') id = r.codecId; }); \
-             return id && s.get(id) ? s.get(id).mimeType : null; })",
-        )
-        .await;
+    let codec = browser.sending_codec().await;
     println!("Firefox sends {codec}");
+    assert_eq!(
+        codec, "audio/opus",
+        "Firefox prefers Opus, and confab takes it"
+    );
 
     call.wait_to_hear(FIREFOX_HZ, HEAR).await.unwrap();
-    let before = browser.energy().await;
-    let deadline = std::time::Instant::now() + HEAR;
-    let mut after = before;
-    while after < before + 0.01 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "Firefox's received energy stayed at {after} (from {before})"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        after = browser.energy().await;
-    }
+    let (before, after) = browser.energy_grows().await;
     println!("Firefox inbound totalAudioEnergy grew from {before} to {after}");
 
     browser
