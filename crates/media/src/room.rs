@@ -540,26 +540,34 @@ impl Leg {
     }
 
     fn stats(&self) -> LegStats {
-        let JitterStats {
-            lost,
-            late,
-            duplicate,
-            concealed_samples,
-            resyncs,
-            expanded_samples,
-            compressed_samples,
-            ..
-        } = self.jitter.stats();
-        LegStats {
-            lost,
-            late,
-            duplicate,
-            concealed_samples,
-            resyncs,
-            expanded_samples,
-            compressed_samples,
-            ..self.stats
-        }
+        // The playout buffer keeps its own counters; the leg's are the rest.
+        let mut stats = self.stats;
+        stats.add(&playout_stats(&self.jitter));
+        stats
+    }
+}
+
+/// What a playout buffer counted, as leg counters (the others zero).
+fn playout_stats(jitter: &Playout) -> LegStats {
+    let JitterStats {
+        lost,
+        late,
+        duplicate,
+        concealed_samples,
+        resyncs,
+        expanded_samples,
+        compressed_samples,
+        ..
+    } = jitter.stats();
+    LegStats {
+        lost,
+        late,
+        duplicate,
+        concealed_samples,
+        resyncs,
+        expanded_samples,
+        compressed_samples,
+        ..LegStats::default()
     }
 }
 
@@ -776,35 +784,17 @@ impl MediaRoom {
         if media.codec.is_wideband() != leg.config.codec.is_wideband() {
             // Samples at another rate: a new playout buffer (its counts
             // so far kept in the room's), codec state and limiter.
-            let JitterStats {
-                lost,
-                late,
-                duplicate,
-                concealed_samples,
-                resyncs,
-                expanded_samples,
-                compressed_samples,
-                ..
-            } = leg.jitter.stats();
-            self.departed.add(&LegStats {
-                lost,
-                late,
-                duplicate,
-                concealed_samples,
-                resyncs,
-                expanded_samples,
-                compressed_samples,
-                ..LegStats::default()
-            });
+            self.departed.add(&playout_stats(&leg.jitter));
             leg.jitter = Playout::new(leg.config.jitter, media.codec.is_wideband());
             *leg.wide = WideLeg::new(media.codec);
             leg.limiter = limiter_for(media.codec);
         }
-        let had_inband = leg.inband.is_some();
         leg.config.codec = media.codec;
         leg.config.payload_type = media.payload_type;
-        if had_inband != inband_detector(media.codec, media.telephone_event_pt).is_some() {
-            leg.inband = inband_detector(media.codec, media.telephone_event_pt);
+        // A detector that is still wanted keeps its state.
+        let inband = inband_detector(media.codec, media.telephone_event_pt);
+        if leg.inband.is_some() != inband.is_some() {
+            leg.inband = inband;
         }
         leg.config.telephone_event_pt = media.telephone_event_pt;
         leg.rtcp.mux = media.rtcp_mux;
