@@ -584,6 +584,18 @@ mod tests {
     }
 
     /// `n` samples at `rate` of a 500 Hz and a 6 kHz tone, from sample `from`.
+    /// The packets' RTP timestamps advance 160 (20 ms at 8 kHz) each.
+    fn assert_steps_of_160(packets: &[Vec<u8>]) {
+        let ts: Vec<u32> = packets
+            .iter()
+            .map(|p| RtpPacket::parse(p).unwrap().timestamp.0)
+            .collect();
+        assert!(
+            ts.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 160),
+            "{ts:?}"
+        );
+    }
+
     fn two_tones(rate: u32, from: u64, n: u64) -> Vec<i16> {
         (from..from + n)
             .map(|k| {
@@ -615,15 +627,7 @@ mod tests {
             assert_eq!(rtp.ssrc, Ssrc(7));
             assert_eq!(rtp.payload, &[0x55; 160][..]);
         }
-        let ts: Vec<u32> = pair
-            .to_room
-            .iter()
-            .map(|p| RtpPacket::parse(p).unwrap().timestamp.0)
-            .collect();
-        assert!(
-            ts.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 160),
-            "{ts:?}"
-        );
+        assert_steps_of_160(&pair.to_room);
         // Room → browser: the mix arrives decrypted at the browser as sent.
         for i in 0..5u16 {
             let packet = room_packet(
@@ -676,15 +680,8 @@ mod tests {
             assert_eq!(decoder.decode_into(rtp.payload, &mut pcm), 320);
             heard.extend_from_slice(&pcm);
         }
-        let ts: Vec<u32> = pair
-            .to_room
-            .iter()
-            .map(|p| RtpPacket::parse(p).unwrap().timestamp.0)
-            .collect();
-        assert!(
-            ts.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 160),
-            "{ts:?}: G.722's clock is 8 kHz"
-        );
+        // G.722's RTP clock is 8 kHz (RFC 3551).
+        assert_steps_of_160(&pair.to_room);
         // Past the codec's start-up, the room gets both tones.
         let settled = &heard[heard.len() / 2..];
         for hz in [500.0, 6000.0] {
