@@ -49,6 +49,7 @@ mod filters;
 mod handlers;
 mod join;
 mod method;
+mod page_headers;
 mod paging;
 mod route;
 mod throttle;

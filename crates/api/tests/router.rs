@@ -680,3 +680,36 @@ async fn oversized_bodies_are_413() {
     assert!(text.contains("<Status>413</Status>"));
     assert!(f.control.calls().is_empty());
 }
+
+/// confab's own pages (the dashboard, the join page, its error pages) are
+/// never framed or sniffed, leak no Referer, and carry their own content
+/// security policy; the join pages are never cached (the URL is a token).
+#[tokio::test]
+async fn own_pages_carry_the_hardening_headers() {
+    let f = fixture().await;
+    for (uri, csp_part, no_store) in [
+        ("/", "form-action 'self'", false),
+        (
+            "/join/not-a-token",
+            "media-src 'self' blob: mediastream:",
+            true,
+        ),
+    ] {
+        let (_, response, _) = f.send(Request::get(uri).body(Body::empty()).unwrap()).await;
+        let headers = response.headers();
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none';"), "{uri}: {csp}");
+        assert!(csp.contains(csp_part), "{uri}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{uri}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{uri}");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{uri}");
+        assert_eq!(
+            headers
+                .get(header::CACHE_CONTROL)
+                .is_some_and(|v| v == "no-store"),
+            no_store,
+            "{uri}"
+        );
+    }
+}

@@ -23,7 +23,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use model::{AccountSid, CallSid, Timestamp};
@@ -346,23 +346,12 @@ async fn style() -> Response {
 /// connections only, and the token never leaked in a Referer.
 fn with_headers(status: StatusCode, content_type: &'static str, body: String) -> Response {
     let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
-    let headers: &mut HeaderMap = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-             media-src 'self' blob: mediastream:; base-uri 'none'; form-action 'none'; \
-             frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+    let headers = response.headers_mut();
+    crate::page_headers::harden(
+        headers,
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+         media-src 'self' blob: mediastream:; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'",
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
