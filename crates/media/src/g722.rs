@@ -62,18 +62,37 @@ const RH2: [usize; 4] = [2, 1, 2, 1];
 
 /// Encodes 16 kHz samples to G.722, one byte per two samples.
 #[derive(Debug, Clone)]
-pub struct G722Encoder {
+pub struct G722Encoder(State);
+
+/// Decodes G.722 to 16 kHz samples, two per byte.
+#[derive(Debug, Clone)]
+pub struct G722Decoder(State);
+
+/// What each direction keeps: the QMF's delay line and the two sub-bands.
+#[derive(Debug, Clone)]
+struct State {
     qmf: [i32; 24],
     low: Band,
     high: Band,
 }
 
-/// Decodes G.722 to 16 kHz samples, two per byte.
-#[derive(Debug, Clone)]
-pub struct G722Decoder {
-    qmf: [i32; 24],
-    low: Band,
-    high: Band,
+impl State {
+    /// The Recommendation's reset state.
+    fn new() -> Self {
+        Self {
+            qmf: [0; 24],
+            low: Band::new(32),
+            high: Band::new(8),
+        }
+    }
+
+    /// Shifts two values into the QMF's delay line; returns its sums.
+    fn qmf_push(&mut self, first: i32, second: i32) -> (i32, i32) {
+        self.qmf.copy_within(2.., 0);
+        self.qmf[22] = first;
+        self.qmf[23] = second;
+        qmf_sums(&self.qmf)
+    }
 }
 
 impl Default for G722Encoder {
@@ -92,11 +111,7 @@ impl G722Encoder {
     /// An encoder in the Recommendation's reset state.
     #[must_use]
     pub fn new() -> Self {
-        Self {
-            qmf: [0; 24],
-            low: Band::new(32),
-            high: Band::new(8),
-        }
+        Self(State::new())
     }
 
     /// Appends the encoding of `samples` to `out`: one byte per two samples
@@ -110,39 +125,31 @@ impl G722Encoder {
     }
 
     fn encode_pair(&mut self, first: i16, second: i16) -> u8 {
+        let state = &mut self.0;
         // Transmit QMF: the two sub-bands at 8 kHz.
-        self.qmf.copy_within(2.., 0);
-        self.qmf[22] = i32::from(first);
-        self.qmf[23] = i32::from(second);
-        let (odd, even) = qmf_sums(&self.qmf);
+        let (odd, even) = state.qmf_push(i32::from(first), i32::from(second));
         let xlow = (even + odd) >> 14;
         let xhigh = (odd - even) >> 14;
 
         // Lower band: SUBTRA, QUANTL.
-        let el = saturate(xlow - self.low.s);
+        let el = saturate(xlow - state.low.s);
         let magnitude = if el >= 0 { el } else { -(el + 1) };
         let interval = (1..30)
-            .find(|&i| magnitude < (Q6[i] * self.low.det) >> 12)
+            .find(|&i| magnitude < (Q6[i] * state.low.det) >> 12)
             .unwrap_or(30);
         let ilow = if el < 0 { ILN[interval] } else { ILP[interval] };
-        // INVQAL (the 4-bit value the predictor sees), LOGSCL, SCALEL, and the predictor.
-        let ril = (ilow >> 2) as usize;
-        let dlow = (self.low.det * QM4[ril]) >> 15;
-        self.low.scale(WL[RL42[ril]], 18_432, 8);
-        self.low.adapt(dlow);
+        state.low.follow_low(ilow as usize);
 
-        // Higher band: SUBTRA, QUANTH, INVQAH, LOGSCH, SCALEH.
-        let eh = saturate(xhigh - self.high.s);
+        // Higher band: SUBTRA, QUANTH, then as the decoder.
+        let eh = saturate(xhigh - state.high.s);
         let magnitude = if eh >= 0 { eh } else { -(eh + 1) };
-        let mih = if magnitude >= (564 * self.high.det) >> 12 {
+        let mih = if magnitude >= (564 * state.high.det) >> 12 {
             2
         } else {
             1
         };
         let ihigh = if eh < 0 { IHN[mih] } else { IHP[mih] };
-        let dhigh = (self.high.det * QM2[ihigh as usize]) >> 15;
-        self.high.scale(WH[RH2[ihigh as usize]], 22_528, 10);
-        self.high.adapt(dhigh);
+        state.high.follow_high(ihigh as usize);
 
         // Both fit in their bits by construction (6 and 2).
         ((ihigh << 6) | ilow) as u8
@@ -153,11 +160,7 @@ impl G722Decoder {
     /// A decoder in the Recommendation's reset state.
     #[must_use]
     pub fn new() -> Self {
-        Self {
-            qmf: [0; 24],
-            low: Band::new(32),
-            high: Band::new(8),
-        }
+        Self(State::new())
     }
 
     /// Decodes `codes` into the front of `out`, two samples per byte;
@@ -177,26 +180,20 @@ impl G722Decoder {
         let ilow = usize::from(code & 0x3f);
         let ihigh = usize::from(code >> 6);
 
+        let state = &mut self.0;
         // Lower band: INVQBL (6 bits, the output), RECONS, LIMIT; then the
         // predictor's 4-bit path as in the encoder.
-        let wd = (self.low.det * QM6[ilow]) >> 15;
-        let rlow = (self.low.s + wd).clamp(-16_384, 16_383);
-        let ril = ilow >> 2;
-        let dlow = (self.low.det * QM4[ril]) >> 15;
-        self.low.scale(WL[RL42[ril]], 18_432, 8);
-        self.low.adapt(dlow);
+        let wd = (state.low.det * QM6[ilow]) >> 15;
+        let rlow = (state.low.s + wd).clamp(-16_384, 16_383);
+        state.low.follow_low(ilow);
 
-        // Higher band: INVQAH, RECONS, LIMIT, LOGSCH, SCALEH.
-        let dhigh = (self.high.det * QM2[ihigh]) >> 15;
-        let rhigh = (dhigh + self.high.s).clamp(-16_384, 16_383);
-        self.high.scale(WH[RH2[ihigh]], 22_528, 10);
-        self.high.adapt(dhigh);
+        // Higher band: RECONS, LIMIT (on the estimate before it adapts).
+        let estimate = state.high.s;
+        let dhigh = state.high.follow_high(ihigh);
+        let rhigh = (dhigh + estimate).clamp(-16_384, 16_383);
 
         // Receive QMF: two 16 kHz samples.
-        self.qmf.copy_within(2.., 0);
-        self.qmf[22] = rlow + rhigh;
-        self.qmf[23] = rlow - rhigh;
-        let (first, second) = qmf_sums(&self.qmf);
+        let (first, second) = state.qmf_push(rlow + rhigh, rlow - rhigh);
         (saturate(first >> 11) as i16, saturate(second >> 11) as i16)
     }
 }
@@ -252,6 +249,24 @@ impl Band {
             nb: 0,
             det,
         }
+    }
+
+    /// After the lower band's 6-bit code `ilow`: INVQAL (on its top 4
+    /// bits, the value the predictor sees), LOGSCL, SCALEL, the predictor.
+    fn follow_low(&mut self, ilow: usize) {
+        let ril = ilow >> 2;
+        let d = (self.det * QM4[ril]) >> 15;
+        self.scale(WL[RL42[ril]], 18_432, 8);
+        self.adapt(d);
+    }
+
+    /// After the higher band's 2-bit code: INVQAH, LOGSCH, SCALEH, the
+    /// predictor. Returns the quantized difference.
+    fn follow_high(&mut self, ihigh: usize) -> i32 {
+        let d = (self.det * QM2[ihigh]) >> 15;
+        self.scale(WH[RH2[ihigh]], 22_528, 10);
+        self.adapt(d);
+        d
     }
 
     /// LOGSCL/LOGSCH then SCALEL/SCALEH: the log scale factor leaks and
