@@ -190,6 +190,34 @@ pub struct CallRecord {
     pub date_updated: Timestamp,
 }
 
+impl CallRecord {
+    /// An inbound call answered at `now`: in progress, not ended, routed
+    /// by no number (set `phone_number_sid` when one routed it).
+    pub fn answered_inbound(
+        sid: CallSid,
+        account_sid: AccountSid,
+        caller: String,
+        called: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            sid,
+            account_sid,
+            phone_number_sid: None,
+            caller,
+            called,
+            direction: CallDirection::Inbound,
+            status: CallStatus::InProgress,
+            start_time: Some(now),
+            end_time: None,
+            duration: None,
+            failure: None,
+            date_created: now,
+            date_updated: now,
+        }
+    }
+}
+
 impl std::fmt::Debug for CallRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallRecord")

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use api::{BoxFuture, BrowserAnswer, BrowserJoinError, BrowserJoins, BrowserOffer};
 use conference::{JoinRequest, LeaveReason, ParticipantOptions};
 use media::{LegConfig, RtpTimestamp, SeqNo, Ssrc};
-use model::{AccountSid, CallDirection, CallRecord, CallSid, CallStatus};
+use model::{AccountSid, CallRecord, CallSid, CallStatus};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument as _;
@@ -121,21 +121,13 @@ impl Browsers {
 
         let call = crate::ids::call_sid();
         let now = svc.clock.now();
-        let record = CallRecord {
-            sid: call.clone(),
-            account_sid: offer.claims.account.clone(),
-            phone_number_sid: None,
-            caller: offer.name.clone().unwrap_or_else(|| "browser".into()),
-            called: offer.claims.room.clone(),
-            direction: CallDirection::Inbound,
-            status: CallStatus::InProgress,
-            start_time: Some(now),
-            end_time: None,
-            duration: None,
-            failure: None,
-            date_created: now,
-            date_updated: now,
-        };
+        let record = CallRecord::answered_inbound(
+            call.clone(),
+            offer.claims.account.clone(),
+            offer.name.clone().unwrap_or_else(|| "browser".into()),
+            offer.claims.room.clone(),
+            now,
+        );
         if let Err(e) = svc.store.insert_call(&record).await {
             tracing::error!(error = %e, "could not record a browser leg");
             return Err(BrowserJoinError::Unavailable);

@@ -32,7 +32,7 @@ use calls::{
 };
 use conference::{JoinError, LeaveReason};
 use media::{AudioSource, PcmSource, Repeat, Silence, TICK};
-use model::{Account, AuthToken, CallRecord, CallSid, CallStatus, ConferenceSid, PhoneNumber};
+use model::{Account, AuthToken, CallRecord, CallSid, ConferenceSid, PhoneNumber};
 use sip::sdp::NegotiatedAudio;
 use sip::{IncomingCall, StatusCode};
 use store::StoreError;
@@ -1016,19 +1016,14 @@ impl CallIo {
             RecordChange::Start => {
                 let now = self.svc.clock.now();
                 let record = CallRecord {
-                    direction: model::CallDirection::Inbound,
-                    sid: self.info.call_sid.clone(),
-                    account_sid: self.info.account_sid.clone(),
                     phone_number_sid: self.phone_number_sid.clone(),
-                    caller: self.info.caller.clone(),
-                    called: self.info.called.clone(),
-                    status: CallStatus::InProgress,
-                    start_time: Some(now),
-                    end_time: None,
-                    duration: None,
-                    failure: None,
-                    date_created: now,
-                    date_updated: now,
+                    ..CallRecord::answered_inbound(
+                        self.info.call_sid.clone(),
+                        self.info.account_sid.clone(),
+                        self.info.caller.clone(),
+                        self.info.called.clone(),
+                        now,
+                    )
                 };
                 if let Err(e) = self.svc.store.insert_call(&record).await {
                     tracing::error!(error = %e, "could not record the call; it goes on unrecorded");
