@@ -28,15 +28,13 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
+use common::browser::{self, Browser};
 use common::{Serve, confab, db_url, http};
-use serde_json::{Value, json};
+use serde_json::Value;
 use testkit::{Codec, Phone};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 const ROOM: &str = "browser-join";
 /// The browser's fake microphone.
@@ -45,52 +43,6 @@ const BROWSER_HZ: u32 = 700;
 const PHONE_HZ: u32 = 440;
 /// How long a phone may take to hear a change in the room.
 const HEAR: Duration = Duration::from_secs(10);
-
-/// `chromium` and `node`, or `None` (loudly) outside CI.
-fn browser() -> Option<PathBuf> {
-    let found = |name: &str| {
-        std::process::Command::new(name)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let missing: Vec<&str> = ["chromium", "node"]
-        .into_iter()
-        .filter(|name| !found(name))
-        .collect();
-    if missing.is_empty() {
-        return Some(PathBuf::from("chromium"));
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{missing:?} missing, and CI must run the join-link browser test (scripts/test installs them)"
-    );
-    eprintln!("!!! SKIPPED: {missing:?} not installed; the join-link browser test did not run !!!");
-    None
-}
-
-/// Firefox (Debian's `firefox-esr`) and `node`, or `None` (loudly) outside CI.
-fn firefox() -> Option<PathBuf> {
-    let found = |name: &str| {
-        std::process::Command::new(name)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let binary = ["firefox-esr", "firefox"].into_iter().find(|b| found(b));
-    match binary {
-        Some(binary) if found("node") => return Some(PathBuf::from(binary)),
-        _ => {}
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "firefox-esr or node missing, and CI must run the Firefox join test (scripts/test installs them)"
-    );
-    eprintln!(
-        "!!! SKIPPED: firefox-esr or node not installed; the Firefox join test did not run !!!"
-    );
-    None
-}
 
 /// A 48 kHz, 16-bit mono WAV of a tone pulsed 0.3 s on, 0.2 s off (a
 /// steady tone is taken down by Chromium's noise suppression).
@@ -115,105 +67,10 @@ fn microphone(path: &Path, freq_hz: u32) {
     wav.finalize().unwrap();
 }
 
-/// The browser, through the node driver.
-struct Browser {
-    child: Child,
-    stdin: ChildStdin,
-    replies: Lines<BufReader<ChildStdout>>,
-}
-
-impl Browser {
-    async fn start(chromium: &Path, dir: &Path, wav: &Path) -> Self {
-        let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard_browser.js");
-        let flags = json!([
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            format!("--use-file-for-fake-audio-capture={}", wav.display()),
-            "--autoplay-policy=no-user-gesture-required",
-            "--allow-loopback-in-peer-connection",
-            "--disable-features=WebRtcHideLocalIpsWithMdns",
-            "--disable-quic",
-        ]);
-        let mut node = Command::new("node");
-        node.arg(driver)
-            .env("CHROMIUM", chromium)
-            .env("CHROMIUM_LOG", dir.join("chromium.log"))
-            .env("CHROMIUM_ARGS", flags.to_string())
-            .env("PROFILE", dir.join("profile"));
-        Self::driven_by(node).await
-    }
-
-    /// Headless Firefox (its own fake microphone: a 1 kHz tone), through
-    /// `tests/firefox_driver.js` (WebDriver BiDi).
-    async fn firefox(firefox: &Path, dir: &Path) -> Self {
-        let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/firefox_driver.js");
-        let mut node = Command::new("node");
-        node.arg(driver)
-            .env("FIREFOX", firefox)
-            .env("FIREFOX_LOG", dir.join("firefox.log"))
-            .env("PROFILE", dir.join("firefox-profile"));
-        Self::driven_by(node).await
-    }
-
-    async fn driven_by(mut node: Command) -> Self {
-        let mut child = node
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let replies = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut browser = Self {
-            child,
-            stdin,
-            replies,
-        };
-        assert_eq!(browser.reply("start").await, "ready");
-        browser
-    }
-
-    async fn reply(&mut self, what: &str) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(60), self.replies.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("{what}: the driver did not answer in 60 s"))
-            .unwrap()
-            .unwrap_or_else(|| panic!("{what}: the driver ended"));
-        let reply: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(reply["ok"], true, "{what}: {}", reply["error"]);
-        reply["value"].clone()
-    }
-
-    async fn run(&mut self, command: Value) -> Value {
-        let what = command.to_string();
-        self.stdin
-            .write_all(format!("{what}\n").as_bytes())
-            .await
-            .unwrap();
-        self.reply(&what).await
-    }
-
-    async fn eval(&mut self, expr: &str) -> Value {
-        self.run(json!({ "cmd": "eval", "expr": expr })).await
-    }
-
-    async fn wait_for(&mut self, expr: &str, ms: u64) {
-        self.run(json!({ "cmd": "waitFor", "expr": expr, "ms": ms }))
-            .await;
-    }
-
-    async fn screenshot(&mut self, name: &str) {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("join-screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}.png"));
-        self.run(json!({ "cmd": "screenshot", "path": path })).await;
-        let size = std::fs::metadata(&path).unwrap().len();
-        assert!(size > 1000, "an empty screenshot at {}", path.display());
-        println!("join page screenshot: {}", path.display());
-    }
-
-    /// The browser's received audio energy so far (`inbound-rtp`).
-    async fn energy(&mut self) -> f64 {
-        self.eval(
+/// The browser's received audio energy so far (`inbound-rtp`).
+async fn energy(browser: &mut Browser) -> f64 {
+    browser
+        .eval(
             "window.confabPeer.getStats().then(s => { let e = 0; \
              s.forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio') \
              e += r.totalAudioEnergy || 0; }); return e; })",
@@ -221,38 +78,58 @@ impl Browser {
         .await
         .as_f64()
         .unwrap()
-    }
+}
 
-    /// Waits until the received energy grows by 0.01 (within [`HEAR`]);
-    /// returns it before and after.
-    async fn energy_grows(&mut self) -> (f64, f64) {
-        let before = self.energy().await;
-        let deadline = std::time::Instant::now() + HEAR;
-        let mut after = before;
-        while after < before + 0.01 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the received energy stayed at {after} (from {before})"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            after = self.energy().await;
-        }
-        (before, after)
+/// Waits until the received energy grows by 0.01 (within [`HEAR`]);
+/// returns it before and after. (Polled here: the driver's waitFor would
+/// take a pending promise as true.)
+async fn energy_grows(browser: &mut Browser) -> (f64, f64) {
+    let before = energy(browser).await;
+    let deadline = std::time::Instant::now() + HEAR;
+    let mut after = before;
+    while after < before + 0.01 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the received energy stayed at {after} (from {before})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        after = energy(browser).await;
     }
+    (before, after)
+}
 
-    /// The MIME type of the codec the page sends.
-    async fn sending_codec(&mut self) -> Value {
-        self.eval(
+/// The MIME type of the codec the page sends.
+async fn sending_codec(browser: &mut Browser) -> Value {
+    browser
+        .eval(
             "window.confabPeer.getStats().then(s => { let id = null; \
              s.forEach(r => { if (r.type === 'outbound-rtp' && r.kind === 'audio') id = r.codecId; }); \
              return id && s.get(id) ? s.get(id).mimeType : null; })",
         )
         .await
-    }
+}
 
-    async fn quit(mut self) {
-        let _ = self.stdin.write_all(b"{\"cmd\":\"quit\"}\n").await;
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+/// The page's call state (`idle`, `connecting`, `connected`, `ended`, …).
+const STATE: &str = "document.querySelector('[data-testid=call-state]').textContent";
+
+/// Polls until the page shows `connected`; panics on `failed` or after 30 s.
+async fn wait_connected(browser: &mut Browser, serve: &Serve) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = browser.eval(STATE).await;
+        if state == "connected" {
+            return;
+        }
+        if state == "failed" || std::time::Instant::now() > deadline {
+            let error = browser
+                .eval("document.querySelector('[data-testid=error]').textContent")
+                .await;
+            panic!(
+                "the page never connected: {state} / {error}\n{}",
+                serve.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -292,12 +169,17 @@ fn participants(serve: &Serve, sid: &str, token: &str) -> (String, Vec<String>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and_kicked() {
-    let Some(chromium) = browser() else { return };
+    let Some(chromium) = browser::chromium("the join-link browser test") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("serve.log");
     let db = db_url(dir.path());
     let serve = Serve::start_with(&db, "59000-59399", Some(&log));
     let (sid, token) = serve.default_account();
+    let api = |method, path: &str, body: &str| {
+        http(&serve.addr, method, path, Some((&sid, &token)), body)
+    };
 
     // The link, from the CLI, for the address serve listens on.
     let (ok, out, err) = confab(
@@ -337,30 +219,21 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
 
     let wav = dir.path().join("mic.wav");
     microphone(&wav, BROWSER_HZ);
-    let mut browser = Browser::start(&chromium, dir.path(), &wav).await;
-    browser.run(json!({ "cmd": "open", "url": url })).await;
+    let flags = [
+        "--use-fake-ui-for-media-stream".to_owned(),
+        "--use-fake-device-for-media-stream".to_owned(),
+        format!("--use-file-for-fake-audio-capture={}", wav.display()),
+        "--autoplay-policy=no-user-gesture-required".to_owned(),
+        "--allow-loopback-in-peer-connection".to_owned(),
+        "--disable-features=WebRtcHideLocalIpsWithMdns".to_owned(),
+        "--disable-quic".to_owned(),
+    ];
+    let mut browser = Browser::chromium(&chromium, dir.path(), &flags, "join-screenshots").await;
+    browser.open(&url).await;
     browser.screenshot("1-join-page").await;
-    assert_eq!(
-        browser
-            .eval("document.querySelector('[data-testid=call-state]').textContent")
-            .await,
-        "idle"
-    );
-    browser
-        .run(json!({ "cmd": "click", "selector": "[data-testid=join]" }))
-        .await;
-    let connected =
-        "document.querySelector('[data-testid=call-state]').textContent === 'connected'";
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while browser.eval(connected).await != json!(true) {
-        if std::time::Instant::now() > deadline {
-            let state = browser
-                .eval("document.querySelector('[data-testid=call-state]').textContent + ' / ' + document.querySelector('[data-testid=error]').textContent")
-                .await;
-            panic!("the page never connected: {state}\n{}", serve.log_tail());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert_eq!(browser.eval(STATE).await, "idle");
+    browser.click("[data-testid=join]").await;
+    wait_connected(&mut browser, &serve).await;
     assert_eq!(
         browser.eval("window.confabPeer.connectionState").await,
         "connected"
@@ -369,7 +242,7 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     let browser_call = browser_call.as_str().unwrap().to_owned();
     assert!(browser_call.starts_with("CA"), "{browser_call}");
 
-    let codec = browser.sending_codec().await;
+    let codec = sending_codec(&mut browser).await;
     println!("the browser sends {codec}");
     assert_eq!(
         codec, "audio/opus",
@@ -378,8 +251,7 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
 
     // The phone hears the browser; the browser receives the phone.
     call.wait_to_hear(BROWSER_HZ, HEAR).await.unwrap();
-    // (Polled here: the driver's waitFor would take a pending promise as true.)
-    let (before, after) = browser.energy_grows().await;
+    let (before, after) = energy_grows(&mut browser).await;
     println!("browser inbound totalAudioEnergy grew from {before} to {after}");
     browser.screenshot("2-connected").await;
 
@@ -387,20 +259,16 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     let (conference, calls) = participants(&serve, &sid, &token);
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(calls.contains(&browser_call), "{calls:?}");
-    let (status, body) = http(
-        &serve.addr,
+    let (status, body) = api(
         "GET",
         &format!("/2008-08-01/Accounts/{sid}/Conferences/{conference}/Participants"),
-        Some((&sid, &token)),
         "",
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&browser_call), "{body}");
-    let (status, body) = http(
-        &serve.addr,
+    let (status, body) = api(
         "GET",
         &format!("/2010-04-01/Accounts/{sid}/Calls/{browser_call}.json"),
-        Some((&sid, &token)),
         "",
     );
     assert_eq!(status, 200, "{body}");
@@ -414,33 +282,15 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     let participant = format!(
         "/2010-04-01/Accounts/{sid}/Conferences/{conference}/Participants/{browser_call}.json"
     );
-    let (status, body) = http(
-        &serve.addr,
-        "POST",
-        &participant,
-        Some((&sid, &token)),
-        "Muted=true",
-    );
+    let (status, body) = api("POST", &participant, "Muted=true");
     assert_eq!(status, 200, "{body}");
     call.wait_not_hearing(BROWSER_HZ, HEAR).await.unwrap();
-    let (status, body) = http(
-        &serve.addr,
-        "POST",
-        &participant,
-        Some((&sid, &token)),
-        "Muted=false",
-    );
+    let (status, body) = api("POST", &participant, "Muted=false");
     assert_eq!(status, 200, "{body}");
     call.wait_to_hear(BROWSER_HZ, HEAR).await.unwrap();
 
     // A kick takes the browser out and closes its leg.
-    let (status, body) = http(
-        &serve.addr,
-        "DELETE",
-        &participant,
-        Some((&sid, &token)),
-        "",
-    );
+    let (status, body) = api("DELETE", &participant, "");
     assert_eq!(status, 204, "{body}");
     call.wait_not_hearing(BROWSER_HZ, HEAR).await.unwrap();
     browser
@@ -453,18 +303,16 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     browser.screenshot("3-kicked").await;
     let (_, calls) = participants(&serve, &sid, &token);
     assert_eq!(calls.len(), 1, "{calls:?}");
-    let completed = |serve: &Serve| {
-        let (_, body) = http(
-            &serve.addr,
+    let completed = || {
+        let (_, body) = api(
             "GET",
             &format!("/2010-04-01/Accounts/{sid}/Calls/{browser_call}.json"),
-            Some((&sid, &token)),
             "",
         );
         serde_json::from_str::<Value>(&body).unwrap()["status"] == "completed"
     };
     let deadline = std::time::Instant::now() + HEAR;
-    while !completed(&serve) {
+    while !completed() {
         assert!(
             std::time::Instant::now() < deadline,
             "the browser's call never completed"
@@ -476,19 +324,11 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     // then its leave button hangs up and the room lets it go within 10 s
     // (what a closed tab does too: it falls silent).
     let links = format!("/2010-04-01/Accounts/{sid}/JoinLinks.json");
-    let (status, body) = http(
-        &serve.addr,
-        "POST",
-        &links,
-        Some((&sid, &token)),
-        "Room=x&Expires=0",
-    );
+    let (status, body) = api("POST", &links, "Room=x&Expires=0");
     assert_eq!(status, 400, "{body}");
-    let (status, body) = http(
-        &serve.addr,
+    let (status, body) = api(
         "POST",
         &links,
-        Some((&sid, &token)),
         &format!("Room={ROOM}&Expires=600&Muted=true"),
     );
     assert_eq!(status, 201, "{body}");
@@ -496,27 +336,18 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     assert_eq!(link["muted"], true, "{body}");
     let url = link["url"].as_str().unwrap();
     assert!(url.starts_with(&prefix), "{url}");
-    browser.run(json!({ "cmd": "open", "url": url })).await;
-    browser
-        .run(json!({ "cmd": "click", "selector": "[data-testid=join]" }))
-        .await;
-    browser
-        .wait_for(
-            "document.querySelector('[data-testid=call-state]').textContent === 'connected'",
-            20_000,
-        )
-        .await;
+    browser.open(url).await;
+    browser.click("[data-testid=join]").await;
+    wait_connected(&mut browser, &serve).await;
     let muted_call = browser.eval("window.confabCallSid").await;
     let muted_call = muted_call.as_str().unwrap().to_owned();
     let (conference, calls) = participants(&serve, &sid, &token);
     assert!(calls.contains(&muted_call), "{calls:?}");
-    let (_, body) = http(
-        &serve.addr,
+    let (_, body) = api(
         "GET",
         &format!(
             "/2010-04-01/Accounts/{sid}/Conferences/{conference}/Participants/{muted_call}.json"
         ),
-        Some((&sid, &token)),
         "",
     );
     assert_eq!(
@@ -525,15 +356,8 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
         "{body}"
     );
     assert!(!call.hears(BROWSER_HZ));
-    browser
-        .run(json!({ "cmd": "click", "selector": "[data-testid=leave]" }))
-        .await;
-    assert_eq!(
-        browser
-            .eval("document.querySelector('[data-testid=call-state]').textContent")
-            .await,
-        "ended"
-    );
+    browser.click("[data-testid=leave]").await;
+    assert_eq!(browser.eval(STATE).await, "ended");
     // How soon is the core's (`webrtc::SILENCE_LIMIT`, tested on fake
     // time); here it only has to happen, and the time is reported.
     let left = std::time::Instant::now();
@@ -551,22 +375,13 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
 
     // Joined again on the same page, the room's end (REST) ends the
     // browser's call too.
-    browser
-        .run(json!({ "cmd": "click", "selector": "[data-testid=join]" }))
-        .await;
-    browser
-        .wait_for(
-            "document.querySelector('[data-testid=call-state]').textContent === 'connected'",
-            20_000,
-        )
-        .await;
+    browser.click("[data-testid=join]").await;
+    wait_connected(&mut browser, &serve).await;
     let (conference, calls) = participants(&serve, &sid, &token);
     assert_eq!(calls.len(), 2, "{calls:?}");
-    let (status, body) = http(
-        &serve.addr,
+    let (status, body) = api(
         "POST",
         &format!("/2010-04-01/Accounts/{sid}/Conferences/{conference}.json"),
-        Some((&sid, &token)),
         "Status=completed",
     );
     assert_eq!(status, 200, "{body}");
@@ -591,20 +406,19 @@ const FIREFOX_HZ: u32 = 1000;
 /// (`server::browser_reach`). Heard both ways; the leave button hangs up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firefox_joins_through_a_join_link_hears_and_is_heard() {
-    let Some(binary) = firefox() else { return };
+    let Some(binary) = browser::firefox("the Firefox join test") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("serve.log");
     let db = db_url(dir.path());
     let serve = Serve::start_with(&db, "59400-59499", Some(&log));
     let (sid, token) = serve.default_account();
+    let api = |method, path: &str, body: &str| {
+        http(&serve.addr, method, path, Some((&sid, &token)), body)
+    };
     let links = format!("/2010-04-01/Accounts/{sid}/JoinLinks.json");
-    let (status, body) = http(
-        &serve.addr,
-        "POST",
-        &links,
-        Some((&sid, &token)),
-        &format!("Room={ROOM}&Expires=600"),
-    );
+    let (status, body) = api("POST", &links, &format!("Room={ROOM}&Expires=600"));
     assert_eq!(status, 201, "{body}");
     let link: Value = serde_json::from_str(&body).unwrap();
     let url = link["url"].as_str().unwrap().to_owned();
@@ -614,31 +428,16 @@ async fn firefox_joins_through_a_join_link_hears_and_is_heard() {
     let call = phone.call(ROOM, Codec::Pcmu).await.unwrap();
     call.send_tone(PHONE_HZ);
 
-    let mut browser = Browser::firefox(&binary, dir.path()).await;
-    browser.run(json!({ "cmd": "open", "url": url })).await;
-    browser
-        .run(json!({ "cmd": "click", "selector": "[data-testid=join]" }))
-        .await;
-    let state = "document.querySelector('[data-testid=call-state]').textContent";
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = browser.eval(state).await;
-        if now == "connected" {
-            break;
-        }
-        assert!(
-            now != "failed" && std::time::Instant::now() < deadline,
-            "Firefox never connected: {now}\n{}",
-            serve.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut browser = Browser::firefox(&binary, dir.path(), "join-screenshots").await;
+    browser.open(&url).await;
+    browser.click("[data-testid=join]").await;
+    wait_connected(&mut browser, &serve).await;
     browser.screenshot("firefox-connected").await;
     let browser_call = browser.eval("window.confabCallSid").await;
     let browser_call = browser_call.as_str().unwrap().to_owned();
     let (_, calls) = participants(&serve, &sid, &token);
     assert!(calls.contains(&browser_call), "{calls:?}");
-    let codec = browser.sending_codec().await;
+    let codec = sending_codec(&mut browser).await;
     println!("Firefox sends {codec}");
     assert_eq!(
         codec, "audio/opus",
@@ -646,13 +445,11 @@ async fn firefox_joins_through_a_join_link_hears_and_is_heard() {
     );
 
     call.wait_to_hear(FIREFOX_HZ, HEAR).await.unwrap();
-    let (before, after) = browser.energy_grows().await;
+    let (before, after) = energy_grows(&mut browser).await;
     println!("Firefox inbound totalAudioEnergy grew from {before} to {after}");
 
-    browser
-        .run(json!({ "cmd": "click", "selector": "[data-testid=leave]" }))
-        .await;
-    assert_eq!(browser.eval(state).await, "ended");
+    browser.click("[data-testid=leave]").await;
+    assert_eq!(browser.eval(STATE).await, "ended");
     call.wait_not_hearing(FIREFOX_HZ, Duration::from_secs(60))
         .await
         .unwrap();

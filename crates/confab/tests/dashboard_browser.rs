@@ -15,123 +15,19 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::browser::{self, Browser};
 use common::{Serve, db_url};
-use serde_json::{Value, json};
+use serde_json::json;
 use testkit::{Codec, Phone};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 const ROOM: &str = "dashboard-browser";
 const ALICE_HZ: u32 = 440;
 /// How long a phone may take to hear a change in the room.
 const HEAR: Duration = Duration::from_secs(10);
-
-/// `chromium` and `node`, or `None` (loudly) outside CI.
-fn browser() -> Option<PathBuf> {
-    let found = |name: &str| {
-        std::process::Command::new(name)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let missing: Vec<&str> = ["chromium", "node"]
-        .into_iter()
-        .filter(|name| !found(name))
-        .collect();
-    if missing.is_empty() {
-        return Some(PathBuf::from("chromium"));
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{missing:?} missing, and CI must run the dashboard's browser test (scripts/test installs them)"
-    );
-    eprintln!(
-        "!!! SKIPPED: {missing:?} not installed; the dashboard's browser test did not run !!!"
-    );
-    None
-}
-
-/// The browser, through the node driver.
-struct Browser {
-    child: Child,
-    stdin: ChildStdin,
-    replies: Lines<BufReader<ChildStdout>>,
-}
-
-impl Browser {
-    async fn start(chromium: &Path, dir: &Path) -> Self {
-        let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard_browser.js");
-        let mut child = Command::new("node")
-            .arg(driver)
-            .env("CHROMIUM", chromium)
-            .env("CHROMIUM_LOG", dir.join("chromium.log"))
-            .env("PROFILE", dir.join("profile"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // Not killed on drop: a failing test drops stdin, and the driver
-            // then closes Chromium itself (a killed driver would orphan it).
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let replies = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut browser = Self {
-            child,
-            stdin,
-            replies,
-        };
-        assert_eq!(browser.reply("start").await, "ready");
-        browser
-    }
-
-    async fn reply(&mut self, what: &str) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(30), self.replies.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("{what}: the driver did not answer in 30 s"))
-            .unwrap()
-            .unwrap_or_else(|| panic!("{what}: the driver ended"));
-        let reply: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(reply["ok"], true, "{what}: {}", reply["error"]);
-        reply["value"].clone()
-    }
-
-    async fn run(&mut self, command: Value) -> Value {
-        let what = command.to_string();
-        self.stdin
-            .write_all(format!("{what}\n").as_bytes())
-            .await
-            .unwrap();
-        self.reply(&what).await
-    }
-
-    async fn wait_for(&mut self, expr: &str) {
-        self.run(json!({ "cmd": "waitFor", "expr": expr, "ms": 10_000 }))
-            .await;
-    }
-
-    async fn click(&mut self, selector: &str) {
-        self.run(json!({ "cmd": "click", "selector": selector }))
-            .await;
-    }
-
-    async fn screenshot(&mut self, name: &str) {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}.png"));
-        self.run(json!({ "cmd": "screenshot", "path": path })).await;
-        let size = std::fs::metadata(&path).unwrap().len();
-        assert!(size > 1000, "an empty screenshot at {}", path.display());
-        println!("dashboard screenshot: {}", path.display());
-    }
-
-    async fn quit(mut self) {
-        let _ = self.stdin.write_all(b"{\"cmd\":\"quit\"}\n").await;
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
-    }
-}
+/// How long the page may take to show a change (ms).
+const WAIT: u64 = 10_000;
 
 /// A selector for participant `call`'s element, or something in it.
 fn participant(call: &str, inner: &str) -> String {
@@ -154,16 +50,16 @@ fn count_is(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_chromium_the_dashboard_shows_the_room_and_its_talker_and_mutes_and_kicks_real_calls() {
-    let Some(chromium) = browser() else { return };
+    let Some(chromium) = browser::chromium("the dashboard's browser test") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("serve.log");
     let serve = Serve::start_with(&db_url(dir.path()), "57900-57999", Some(&log));
     let (sid, token) = serve.default_account();
-    let mut browser = Browser::start(&chromium, dir.path()).await;
+    let mut browser = Browser::chromium(&chromium, dir.path(), &[], "dashboard-screenshots").await;
 
-    browser
-        .run(json!({ "cmd": "open", "url": format!("http://{}/", serve.addr) }))
-        .await;
+    browser.open(&format!("http://{}/", serve.addr)).await;
     browser.screenshot("1-sign-in").await;
     browser
         .run(json!({ "cmd": "type", "selector": "[data-testid=account-sid]", "text": sid }))
@@ -173,7 +69,7 @@ async fn in_chromium_the_dashboard_shows_the_room_and_its_talker_and_mutes_and_k
         .await;
     browser.click("[data-testid=sign-in]").await;
     browser
-        .wait_for("!document.getElementById('live-view').hidden")
+        .wait_for("!document.getElementById('live-view').hidden", WAIT)
         .await;
 
     // Both phones join, silent, one after the other: the page lists them
@@ -183,39 +79,43 @@ async fn in_chromium_the_dashboard_shows_the_room_and_its_talker_and_mutes_and_k
     alice_phone.set_caller("alice");
     let alice = alice_phone.call(ROOM, Codec::Pcmu).await.unwrap();
     alice.send_silence();
-    browser.wait_for(&count_is(1)).await;
+    browser.wait_for(&count_is(1), WAIT).await;
     let alice_sid = browser
-        .run(json!({ "cmd": "eval", "expr": "document.querySelector('[data-testid=participant]').dataset.sid" }))
+        .eval("document.querySelector('[data-testid=participant]').dataset.sid")
         .await;
     let alice_sid = alice_sid.as_str().unwrap().to_owned();
     let mut bob_phone = Phone::bind(server).await.unwrap();
     bob_phone.set_caller("bob");
     let mut bob = bob_phone.call(ROOM, Codec::Pcmu).await.unwrap();
     bob.send_silence();
-    browser.wait_for(&count_is(2)).await;
+    browser.wait_for(&count_is(2), WAIT).await;
     let bob_sid = browser
-        .run(json!({ "cmd": "eval", "expr": "document.querySelectorAll('[data-testid=participant]')[1].dataset.sid" }))
+        .eval("document.querySelectorAll('[data-testid=participant]')[1].dataset.sid")
         .await;
     let bob_sid = bob_sid.as_str().unwrap().to_owned();
     let conference = browser
-        .run(json!({ "cmd": "eval", "expr": "[...document.querySelectorAll('[data-testid=conference]')].map(c => c.dataset.name)" }))
+        .eval("[...document.querySelectorAll('[data-testid=conference]')].map(c => c.dataset.name)")
         .await;
     assert_eq!(conference, json!([ROOM]));
     for call in [&alice_sid, &bob_sid] {
-        browser.wait_for(&has(call, "talking", "false")).await;
-        browser.wait_for(&has(call, "muted", "false")).await;
+        browser.wait_for(&has(call, "talking", "false"), WAIT).await;
+        browser.wait_for(&has(call, "muted", "false"), WAIT).await;
     }
     browser.screenshot("2-two-participants").await;
 
     // Alice talks: the page shows her talking, within a second.
     let spoke = Instant::now();
     alice.send_tone(ALICE_HZ);
-    browser.wait_for(&has(&alice_sid, "talking", "true")).await;
+    browser
+        .wait_for(&has(&alice_sid, "talking", "true"), WAIT)
+        .await;
     println!(
         "alice shown talking {:?} after her tone started",
         spoke.elapsed()
     );
-    browser.wait_for(&has(&bob_sid, "talking", "false")).await;
+    browser
+        .wait_for(&has(&bob_sid, "talking", "false"), WAIT)
+        .await;
     bob.wait_to_hear(ALICE_HZ, HEAR).await.unwrap();
     browser.screenshot("3-alice-talking").await;
 
@@ -223,7 +123,9 @@ async fn in_chromium_the_dashboard_shows_the_room_and_its_talker_and_mutes_and_k
     browser
         .click(&participant(&alice_sid, "[data-testid=mute-toggle]"))
         .await;
-    browser.wait_for(&has(&alice_sid, "muted", "true")).await;
+    browser
+        .wait_for(&has(&alice_sid, "muted", "true"), WAIT)
+        .await;
     bob.wait_not_hearing(ALICE_HZ, HEAR).await.unwrap();
     browser.screenshot("4-alice-muted").await;
 
@@ -231,13 +133,15 @@ async fn in_chromium_the_dashboard_shows_the_room_and_its_talker_and_mutes_and_k
     let button = participant(&alice_sid, "[data-testid=mute-toggle]");
     let focused = format!("document.activeElement === document.querySelector('{button}')");
     let mut tabs = 0;
-    while browser.run(json!({ "cmd": "eval", "expr": focused })).await != json!(true) {
+    while browser.eval(&focused).await != json!(true) {
         tabs += 1;
         assert!(tabs <= 20, "Tab never reached alice's mute button");
         browser.run(json!({ "cmd": "key", "key": "Tab" })).await;
     }
     browser.run(json!({ "cmd": "key", "key": "Enter" })).await;
-    browser.wait_for(&has(&alice_sid, "muted", "false")).await;
+    browser
+        .wait_for(&has(&alice_sid, "muted", "false"), WAIT)
+        .await;
     bob.wait_to_hear(ALICE_HZ, HEAR).await.unwrap();
 
     // Kick bob, by a click: his phone gets the BYE, the page drops him.
@@ -245,10 +149,13 @@ async fn in_chromium_the_dashboard_shows_the_room_and_its_talker_and_mutes_and_k
         .click(&participant(&bob_sid, "[data-testid=kick]"))
         .await;
     bob.wait_for_bye(HEAR).await.unwrap();
-    browser.wait_for(&count_is(1)).await;
+    browser.wait_for(&count_is(1), WAIT).await;
     // Alice, alone and talking, moves the room's meter (read every 240 ms).
     browser
-        .wait_for("document.querySelector('[data-testid=level]').value > -40")
+        .wait_for(
+            "document.querySelector('[data-testid=level]').value > -40",
+            WAIT,
+        )
         .await;
     browser.screenshot("5-bob-kicked").await;
 
