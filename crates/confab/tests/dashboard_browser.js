@@ -18,7 +18,7 @@
 
 const { spawn } = require("child_process");
 const fs = require("fs");
-const readline = require("readline");
+const { answer, centre, serve, waitFor } = require("./driver_protocol.js");
 
 const chromium = spawn(process.env.CHROMIUM || "chromium", [
   "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
@@ -70,7 +70,6 @@ function cdp(method, params, sessionId) {
 
 let session = null;
 const page = (method, params) => cdp(method, params, session);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function evaluate(expr) {
   const result = await page("Runtime.evaluate", { expression: expr, returnByValue: true, awaitPromise: true });
@@ -80,26 +79,9 @@ async function evaluate(expr) {
   return result.result.value;
 }
 
-async function waitFor(expr, ms) {
-  const deadline = Date.now() + (ms || 10000);
-  for (;;) {
-    if (await evaluate("Boolean(" + expr + ")")) return true;
-    if (Date.now() > deadline) throw new Error("never true within " + (ms || 10000) + " ms: " + expr);
-    await sleep(50);
-  }
-}
-
-async function centre(selector) {
-  await waitFor("document.querySelector(" + JSON.stringify(selector) + ")", 10000);
-  const box = await evaluate("(() => { const el = document.querySelector(" + JSON.stringify(selector) +
-    "); el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();" +
-    " return {x: r.x + r.width / 2, y: r.y + r.height / 2, w: r.width, h: r.height}; })()");
-  if (!box.w || !box.h) throw new Error("not visible: " + selector);
-  return box;
-}
 
 async function click(selector) {
-  const { x, y } = await centre(selector);
+  const { x, y } = await centre(evaluate, selector);
   for (const type of ["mousePressed", "mouseReleased"]) {
     await page("Input.dispatchMouseEvent", { type, x, y, button: "left", clickCount: 1 });
   }
@@ -122,7 +104,7 @@ async function key(name) {
 const commands = {
   async open({ url }) {
     await page("Page.navigate", { url });
-    await waitFor("document.readyState === 'complete'", 10000);
+    await waitFor(evaluate, "document.readyState === 'complete'", 10000);
   },
   async type({ selector, text }) {
     await click(selector);
@@ -130,7 +112,7 @@ const commands = {
   },
   click: ({ selector }) => click(selector),
   key: ({ key: name }) => key(name),
-  waitFor: ({ expr, ms }) => waitFor(expr, ms),
+  waitFor: ({ expr, ms }) => waitFor(evaluate, expr, ms),
   eval: ({ expr }) => evaluate(expr),
   async screenshot({ path }) {
     const shot = await page("Page.captureScreenshot", { format: "png", captureBeyondViewport: true });
@@ -143,30 +125,13 @@ const commands = {
   },
 };
 
-function answer(reply) {
-  process.stdout.write(JSON.stringify(reply) + "\n");
-}
 
 async function main() {
   const { targetId } = await cdp("Target.createTarget", { url: "about:blank" });
   ({ sessionId: session } = await cdp("Target.attachToTarget", { targetId, flatten: true }));
   await page("Page.enable");
   await page("Runtime.enable");
-  answer({ ok: true, value: "ready" });
-  const lines = readline.createInterface({ input: process.stdin });
-  for await (const line of lines) {
-    let reply;
-    try {
-      const command = JSON.parse(line);
-      const run = commands[command.cmd];
-      if (!run) throw new Error("no command " + command.cmd);
-      reply = { ok: true, value: (await run(command)) ?? null };
-    } catch (e) {
-      reply = { ok: false, error: String(e.message || e) };
-    }
-    answer(reply);
-  }
-  await commands.quit();
+  await serve(commands);
 }
 
 main().catch((e) => { answer({ ok: false, error: String(e.message || e) }); process.exit(1); });

@@ -12,7 +12,7 @@
 const { spawn, spawnSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
-const readline = require("readline");
+const { answer, centre, serve, waitFor } = require("./driver_protocol.js");
 
 // Node 20 and 21 have WebSocket behind a flag; 22 on have it built in.
 if (typeof WebSocket === "undefined") {
@@ -71,7 +71,6 @@ function bidi(method, params) {
 }
 
 let context = null;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /// A BiDi remote value as plain JSON (what the tests' expressions return).
 function plain(v) {
@@ -95,21 +94,8 @@ async function evaluate(expr) {
   return plain(result.result);
 }
 
-async function waitFor(expr, ms) {
-  const deadline = Date.now() + (ms || 10000);
-  for (;;) {
-    if (await evaluate("Boolean(" + expr + ")")) return true;
-    if (Date.now() > deadline) throw new Error("never true within " + (ms || 10000) + " ms: " + expr);
-    await sleep(50);
-  }
-}
-
 async function click(selector) {
-  await waitFor("document.querySelector(" + JSON.stringify(selector) + ")", 10000);
-  const box = await evaluate("(() => { const el = document.querySelector(" + JSON.stringify(selector) +
-    "); el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();" +
-    " return {x: r.x + r.width / 2, y: r.y + r.height / 2, w: r.width, h: r.height}; })()");
-  if (!box.w || !box.h) throw new Error("not visible: " + selector);
+  const box = await centre(evaluate, selector);
   await bidi("input.performActions", {
     context,
     actions: [{
@@ -128,7 +114,7 @@ const commands = {
     await bidi("browsingContext.navigate", { context, url, wait: "complete" });
   },
   click: ({ selector }) => click(selector),
-  waitFor: ({ expr, ms }) => waitFor(expr, ms),
+  waitFor: ({ expr, ms }) => waitFor(evaluate, expr, ms),
   eval: ({ expr }) => evaluate(expr),
   async screenshot({ path: file }) {
     const { data } = await bidi("browsingContext.captureScreenshot", { context });
@@ -141,9 +127,6 @@ const commands = {
   },
 };
 
-function answer(reply) {
-  process.stdout.write(JSON.stringify(reply) + "\n");
-}
 
 async function main() {
   const url = await listening;
@@ -161,21 +144,7 @@ async function main() {
   await bidi("session.new", { capabilities: {} });
   const tree = await bidi("browsingContext.getTree", {});
   context = tree.contexts[0].context;
-  answer({ ok: true, value: "ready" });
-  const lines = readline.createInterface({ input: process.stdin });
-  for await (const line of lines) {
-    let reply;
-    try {
-      const command = JSON.parse(line);
-      const run = commands[command.cmd];
-      if (!run) throw new Error("no command " + command.cmd);
-      reply = { ok: true, value: (await run(command)) ?? null };
-    } catch (e) {
-      reply = { ok: false, error: String(e.message || e) };
-    }
-    answer(reply);
-  }
-  await commands.quit();
+  await serve(commands);
 }
 
 main().catch((e) => { answer({ ok: false, error: String(e.message || e) }); process.exit(1); });
