@@ -6,7 +6,8 @@
 // waitFor, eval, screenshot, quit (see dashboard_browser.js).
 // Environment: FIREFOX (the binary), FIREFOX_LOG (its stderr), PROFILE (a
 // fresh profile dir). The profile gives the page a fake microphone (a
-// tone) without asking, lets audio play, and lets ICE use loopback.
+// tone) without asking, lets audio play, and keeps host candidates plain
+// addresses (no mDNS names).
 "use strict";
 
 const { spawn, spawnSync } = require("child_process");

@@ -216,8 +216,9 @@ mod tests {
     }
 
     #[test]
-    fn the_routing_table_is_asked_without_sending() {
-        // Loopback routes to itself on any machine.
+    fn loopback_routes_to_itself() {
+        // The routing table answers; loopback is the one address every
+        // machine routes to itself.
         assert_eq!(local_address_toward(ip("127.0.0.1")), Some(ip("127.0.0.1")));
     }
 }
