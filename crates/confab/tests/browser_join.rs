@@ -20,9 +20,12 @@
 //! microphone, driven over WebDriver BiDi by `tests/firefox_driver.js`):
 //! connected, heard both ways, and the leave button hangs up.
 //!
+//! The wideband tone test: a 6 kHz tone from one browser reaches another
+//! browser through the room, and a G.711 phone gets it band-limited.
+//!
 //! Without the browser or `node` a test says so loudly and passes, except
 //! in CI (`CI` set), where it must run. RTP ports 59000–59399 (Chromium)
-//! and 59400–59499 (Firefox).
+//! and 59400–59499 (Firefox), 55600–55699 (the wideband test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -33,6 +36,7 @@ use std::time::Duration;
 
 use common::browser::{self, Browser};
 use common::{Serve, confab, db_url, http};
+use media::goertzel::{rms, tone_fraction_at};
 use serde_json::Value;
 use testkit::{Codec, Phone};
 
@@ -44,27 +48,43 @@ const PHONE_HZ: u32 = 440;
 /// How long a phone may take to hear a change in the room.
 const HEAR: Duration = Duration::from_secs(10);
 
-/// A 48 kHz, 16-bit mono WAV of a tone pulsed 0.3 s on, 0.2 s off (a
-/// steady tone is taken down by Chromium's noise suppression).
-fn microphone(path: &Path, freq_hz: u32) {
+/// A 48 kHz, 16-bit mono WAV of `tones` (Hz; none: silence), pulsed 0.3 s
+/// on, 0.2 s off (a steady tone is taken down by Chromium's noise
+/// suppression), 12,000 peak between them.
+fn microphone(path: &Path, tones: &[u32]) {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 48_000,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
+    let amplitude = 12_000.0 / tones.len().max(1) as f64;
     let mut wav = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..48_000 * 20 {
         let on = (i % 24_000) < 14_400;
         let t = f64::from(i) / 48_000.0;
-        let s = if on {
-            (t * f64::from(freq_hz) * std::f64::consts::TAU).sin() * 12_000.0
-        } else {
-            0.0
-        };
+        let s: f64 = tones
+            .iter()
+            .filter(|_| on)
+            .map(|&hz| (t * f64::from(hz) * std::f64::consts::TAU).sin() * amplitude)
+            .sum();
         wav.write_sample(s as i16).unwrap();
     }
     wav.finalize().unwrap();
+}
+
+/// Chromium's flags for a join: the fake microphone playing `wav`, and the
+/// WebRTC flags of `../shared/crates-and-peers.md` §5.3.
+fn chromium_flags(wav: &Path) -> Vec<String> {
+    vec![
+        "--use-fake-ui-for-media-stream".to_owned(),
+        "--use-fake-device-for-media-stream".to_owned(),
+        format!("--use-file-for-fake-audio-capture={}", wav.display()),
+        "--autoplay-policy=no-user-gesture-required".to_owned(),
+        "--allow-loopback-in-peer-connection".to_owned(),
+        "--disable-features=WebRtcHideLocalIpsWithMdns".to_owned(),
+        "--disable-quic".to_owned(),
+    ]
 }
 
 /// The browser's received audio energy so far (`inbound-rtp`).
@@ -218,17 +238,14 @@ async fn a_browser_joins_through_a_join_link_hears_and_is_heard_and_is_muted_and
     call.send_tone(PHONE_HZ);
 
     let wav = dir.path().join("mic.wav");
-    microphone(&wav, BROWSER_HZ);
-    let flags = [
-        "--use-fake-ui-for-media-stream".to_owned(),
-        "--use-fake-device-for-media-stream".to_owned(),
-        format!("--use-file-for-fake-audio-capture={}", wav.display()),
-        "--autoplay-policy=no-user-gesture-required".to_owned(),
-        "--allow-loopback-in-peer-connection".to_owned(),
-        "--disable-features=WebRtcHideLocalIpsWithMdns".to_owned(),
-        "--disable-quic".to_owned(),
-    ];
-    let mut browser = Browser::chromium(&chromium, dir.path(), &flags, "join-screenshots").await;
+    microphone(&wav, &[BROWSER_HZ]);
+    let mut browser = Browser::chromium(
+        &chromium,
+        dir.path(),
+        &chromium_flags(&wav),
+        "join-screenshots",
+    )
+    .await;
     browser.open(&url).await;
     browser.screenshot("1-join-page").await;
     assert_eq!(browser.eval(STATE).await, "idle");
@@ -454,6 +471,143 @@ async fn firefox_joins_through_a_join_link_hears_and_is_heard() {
         .await
         .unwrap();
     browser.quit().await;
+    drop(call);
+    assert!(serve.stop(), "serve did not stop cleanly");
+}
+
+/// What a page receives from the room: `seconds` of its remote track's
+/// samples (the first channel, as i16) and their rate, read from the
+/// track's frames (`MediaStreamTrackProcessor` on a clone, stopped after).
+async fn received_audio(browser: &mut Browser, seconds: f64) -> (u32, Vec<i16>) {
+    let value = browser
+        .eval(&format!(
+            "(async () => {{ \
+               const receiver = window.confabPeer.getReceivers() \
+                 .find(r => r.track && r.track.kind === 'audio'); \
+               const track = receiver.track.clone(); \
+               const reader = new MediaStreamTrackProcessor({{ track }}).readable.getReader(); \
+               const samples = []; let rate = 0; \
+               while (rate === 0 || samples.length < {seconds} * rate) {{ \
+                 const {{ value, done }} = await reader.read(); \
+                 if (done) break; \
+                 rate = value.sampleRate; \
+                 const frame = new Float32Array(value.numberOfFrames); \
+                 value.copyTo(frame, {{ planeIndex: 0, format: 'f32-planar' }}); \
+                 value.close(); \
+                 for (const x of frame) samples.push(Math.round(x * 32767)); \
+               }} \
+               track.stop(); \
+               return {{ rate, samples }}; \
+             }})()"
+        ))
+        .await;
+    let rate = u32::try_from(value["rate"].as_u64().unwrap()).unwrap();
+    let samples = value["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap().clamp(-32768.0, 32767.0) as i16)
+        .collect();
+    (rate, samples)
+}
+
+/// The share of `samples`' energy at `hz`, summed over 20 ms blocks: the
+/// tones are pulsed, and a gated tone's energy spreads over sidebands that
+/// one long window's bin misses but a 20 ms block's (50 Hz wide) holds.
+fn pulsed_fraction(samples: &[i16], hz: u32, rate: u32) -> f64 {
+    let block = rate as usize / 50;
+    let (mut tone, mut total) = (0.0, 0.0);
+    for chunk in samples.chunks_exact(block) {
+        let energy: f64 = chunk.iter().map(|&x| f64::from(x).powi(2)).sum();
+        tone += tone_fraction_at(chunk, f64::from(hz), rate) * energy;
+        total += energy;
+    }
+    if total == 0.0 { 0.0 } else { tone / total }
+}
+
+/// The wideband tone test: two browsers and a G.711 phone in one room.
+/// The talking browser's microphone plays 1 kHz and 6 kHz together; the
+/// other browser (joined muted, so the room hears only the first) receives
+/// both, through the 16 kHz mix and Opus both ways; the G.711 phone hears
+/// the 1 kHz and nothing of the 6 kHz (which 8 kHz cannot carry), not even
+/// its alias at 2 kHz. RTP ports 55600–55699.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_6_khz_tone_from_a_browser_reaches_another_browser_and_not_a_g711_phone() {
+    const LOW_HZ: u32 = 1000;
+    const HIGH_HZ: u32 = 6000;
+    let Some(chromium) = browser::chromium("the wideband browser test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let db = db_url(dir.path());
+    let serve = Serve::start_with(&db, "55600-55699", Some(&log));
+    let (sid, token) = serve.default_account();
+    let link = |muted: bool| {
+        let (status, body) = http(
+            &serve.addr,
+            "POST",
+            &format!("/2010-04-01/Accounts/{sid}/JoinLinks.json"),
+            Some((&sid, &token)),
+            &format!("Room={ROOM}&Expires=600&Muted={muted}"),
+        );
+        assert_eq!(status, 201, "{body}");
+        let link: Value = serde_json::from_str(&body).unwrap();
+        link["url"].as_str().unwrap().to_owned()
+    };
+
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), serve.sip_udp.port());
+    let phone = Phone::bind(server).await.unwrap();
+    let call = phone.call(ROOM, Codec::Pcmu).await.unwrap();
+
+    // Each browser its own process (the fake microphone is a process's).
+    let mut browsers = Vec::new();
+    for (name, tones, muted) in [
+        ("talker", &[LOW_HZ, HIGH_HZ][..], false),
+        ("listener", &[][..], true),
+    ] {
+        let home = dir.path().join(name);
+        std::fs::create_dir_all(&home).unwrap();
+        let wav = home.join("mic.wav");
+        microphone(&wav, tones);
+        let mut browser =
+            Browser::chromium(&chromium, &home, &chromium_flags(&wav), "join-screenshots").await;
+        browser.open(&link(muted)).await;
+        browser.click("[data-testid=join]").await;
+        wait_connected(&mut browser, &serve).await;
+        browsers.push(browser);
+    }
+    let [talker, mut listener] = <[Browser; 2]>::try_from(browsers).ok().unwrap();
+
+    // The phone hears the 1 kHz, so the talker's audio is in the room.
+    call.wait_to_hear(LOW_HZ, HEAR).await.unwrap();
+    let heard = call.listen(Duration::from_secs(2)).await.unwrap();
+    let low = pulsed_fraction(&heard, LOW_HZ, 8000);
+    let alias = pulsed_fraction(&heard, 8000 - HIGH_HZ, 8000);
+    println!(
+        "the G.711 phone: {low:.3} of its energy at {LOW_HZ} Hz, {alias:.5} at {} Hz (6 kHz folded), {:.0} RMS",
+        8000 - HIGH_HZ,
+        rms(&heard)
+    );
+    assert!(low > 0.6, "the G.711 phone hears {low} of 1 kHz");
+    assert!(
+        alias < 0.001,
+        "{alias} of what the G.711 phone hears is at 2 kHz (6 kHz folded)"
+    );
+
+    // The listening browser receives both tones.
+    let (rate, received) = received_audio(&mut listener, 2.0).await;
+    let low = pulsed_fraction(&received, LOW_HZ, rate);
+    let high = pulsed_fraction(&received, HIGH_HZ, rate);
+    println!(
+        "the listening browser ({rate} Hz): {low:.3} of its energy at {LOW_HZ} Hz, {high:.3} at {HIGH_HZ} Hz, {:.0} RMS",
+        rms(&received)
+    );
+    assert!(low > 0.2, "the listening browser receives {low} at 1 kHz");
+    assert!(high > 0.2, "the listening browser receives {high} at 6 kHz");
+
+    talker.quit().await;
+    listener.quit().await;
     drop(call);
     assert!(serve.stop(), "serve did not stop cleanly");
 }
