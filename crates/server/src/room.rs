@@ -121,24 +121,7 @@ pub fn spawn(
 ) -> RoomHandle {
     let (thread, slot) = mix.place();
     let (tx, rx) = mpsc::channel(QUEUE);
-    let mut room = MediaRoom::new();
-    room.set_talker_detection(true);
-    let task = RoomTask {
-        phase: tick_phase(sid),
-        room,
-        live,
-        level_in: LEVEL_TICKS,
-        legs: HashMap::new(),
-        calls: HashMap::new(),
-        next_leg: 0,
-        conference: sid.clone(),
-        reports,
-        acks: Vec::new(),
-        buf: vec![0; 2048],
-        metrics,
-        flushed: RtpFlushed::default(),
-        slot,
-    };
+    let task = RoomTask::new(sid, reports, metrics, live, slot);
     let span = tracing::info_span!("room", conference_sid = %sid);
     thread.spawn(task.run(rx).instrument(span));
     RoomHandle { tx }
@@ -280,6 +263,33 @@ struct RoomTask {
 }
 
 impl RoomTask {
+    fn new(
+        sid: &ConferenceSid,
+        reports: RoomReports,
+        metrics: Arc<Metrics>,
+        live: Arc<Live>,
+        slot: ThreadSlot,
+    ) -> Self {
+        let mut room = MediaRoom::new();
+        room.set_talker_detection(true);
+        Self {
+            phase: tick_phase(sid),
+            room,
+            live,
+            level_in: LEVEL_TICKS,
+            legs: HashMap::new(),
+            calls: HashMap::new(),
+            next_leg: 0,
+            conference: sid.clone(),
+            reports,
+            acks: Vec::new(),
+            buf: vec![0; 2048],
+            metrics,
+            flushed: RtpFlushed::default(),
+            slot,
+        }
+    }
+
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         // A room starts init: wait audio, nobody hears anybody.
         self.room.set_waiting(true);
@@ -580,21 +590,12 @@ mod tests {
         assert_ne!(tick_phase(&a), tick_phase(&b));
     }
 
-    /// A clip of `ms` milliseconds of a quiet tone.
-    fn clip(ms: usize) -> Box<dyn AudioSource + Send> {
-        let samples: Arc<[i16]> = vec![1000i16; ms * 8].into();
-        Box::new(media::PcmSource::new(samples, media::Repeat::Times(1)))
-    }
-
-    #[tokio::test]
-    async fn announcements_report_their_end_to_the_hub_with_whom_they_were_for() {
-        let (reports, mut reported) = mpsc::unbounded_channel();
-        let sid = ConferenceSid::from_random([7; 16]);
-        let metrics = Arc::new(Metrics::new());
-        let mix = MixThreads::new(1, &metrics);
-        let room = spawn(&sid, reports, metrics, Arc::new(Live::new()), &mix);
-        let call = CallSid::from_random([8; 16]);
-        let (notify, _notices) = mpsc::channel(4);
+    /// A PCMU leg on a fresh loopback RTP socket, with `rtcp` as its
+    /// RTCP socket (no rtcp-mux); the receiver of its notices beside it.
+    async fn test_leg(
+        rtcp: Option<Arc<net::UdpSocket>>,
+    ) -> (LegHandover, mpsc::Receiver<CallNotice>) {
+        let (notify, notices) = mpsc::channel(4);
         let leg = LegHandover {
             socket: tokio::net::UdpSocket::bind("127.0.0.1:0")
                 .await
@@ -614,9 +615,104 @@ mod tests {
             held: false,
             activity: RtpActivity::new(Instant::now()),
             rtcp_mux: false,
-            rtcp: None,
+            rtcp,
             notify,
         };
+        (leg, notices)
+    }
+
+    /// Ten legs, each with its own RTCP socket, and a phone per leg that
+    /// sends one 20 ms RTP packet before each tick and an RTCP receiver
+    /// report every 250 ticks: every datagram reaches the room. Ticks run
+    /// on a made-up clock, with no sleeping.
+    ///
+    /// It is also the harness that counts a tick's syscalls (no assertion
+    /// can: strace does; docs/benchmarks.md, "Batched reads on the tick"):
+    /// `strace -f -c -e trace=recvfrom,recvmmsg,sendto,sendmsg
+    /// <server lib test binary> room::tests::ticks_read_every_datagram_of_every_leg --exact`
+    #[tokio::test]
+    async fn ticks_read_every_datagram_of_every_leg() {
+        const LEGS: usize = 10;
+        const TICKS: u32 = 500;
+        const RTCP_EVERY: u32 = 250;
+        let (reports, _reported) = mpsc::unbounded_channel();
+        let metrics = Arc::new(Metrics::new());
+        let mix = MixThreads::new(1, &metrics);
+        let (_thread, slot) = mix.place();
+        let sid = ConferenceSid::from_random([3; 16]);
+        let mut task = RoomTask::new(&sid, reports, metrics, Arc::new(Live::new()), slot);
+        let mut phones = Vec::new();
+        let mut notices = Vec::new();
+        for n in 0..LEGS {
+            let rtcp = net::UdpSocket::bind("127.0.0.1:0").expect("bind RTCP");
+            rtcp.set_nonblocking(true).expect("non-blocking");
+            let rtcp_to = rtcp.local_addr().expect("RTCP address");
+            let (leg, notice) = test_leg(Some(Arc::new(rtcp))).await;
+            notices.push(notice);
+            let rtp_to = leg.socket.local_addr().expect("RTP address");
+            let phone = net::UdpSocket::bind("127.0.0.1:0").expect("bind phone");
+            phones.push((phone, rtp_to, rtcp_to));
+            let call = CallSid::from_random([u8::try_from(n).expect("few legs"); 16]);
+            task.command(Command::AddLeg {
+                call,
+                leg,
+                muted: false,
+            });
+        }
+        let start = Instant::now();
+        for tick in 0..TICKS {
+            for (phone, rtp_to, rtcp_to) in &phones {
+                phone.send_to(&rtp(tick), rtp_to).expect("send RTP");
+                if tick % RTCP_EVERY == RTCP_EVERY - 1 {
+                    phone.send_to(&RECEIVER_REPORT, rtcp_to).expect("send RTCP");
+                }
+            }
+            task.tick(start + TICK * tick);
+        }
+        // Whatever arrived after the last tick's reads, the next ones read.
+        for tick in TICKS..TICKS + 5 {
+            task.tick(start + TICK * tick);
+        }
+        let stats = task.room.stats().legs;
+        let legs = u64::try_from(LEGS).expect("few legs");
+        // Each leg's first packet only shows the latch its source.
+        assert_eq!(stats.packets_in, legs * u64::from(TICKS - 1), "{stats:?}");
+        assert_eq!(
+            stats.rtcp_in,
+            legs * u64::from(TICKS / RTCP_EVERY),
+            "{stats:?}"
+        );
+        assert_eq!(stats.malformed + stats.foreign_dropped, 0, "{stats:?}");
+    }
+
+    /// An empty receiver report (RTCP RR, no report blocks) from SSRC 9.
+    const RECEIVER_REPORT: [u8; 8] = [0x80, 201, 0, 1, 0, 0, 0, 9];
+
+    /// The `seq`th 20 ms PCMU packet of SSRC 7: silence.
+    fn rtp(seq: u32) -> Vec<u8> {
+        let mut packet = vec![0x80, 0];
+        packet.extend_from_slice(&(seq as u16).to_be_bytes());
+        packet.extend_from_slice(&(seq * 160).to_be_bytes());
+        packet.extend_from_slice(&7u32.to_be_bytes());
+        packet.extend_from_slice(&[0xff; 160]);
+        packet
+    }
+
+    /// A clip of `ms` milliseconds of a quiet tone.
+    fn clip(ms: usize) -> Box<dyn AudioSource + Send> {
+        let samples: Arc<[i16]> = vec![1000i16; ms * 8].into();
+        Box::new(media::PcmSource::new(samples, media::Repeat::Times(1)))
+    }
+
+    #[tokio::test]
+    async fn announcements_report_their_end_to_the_hub_with_whom_they_were_for() {
+        let (reports, mut reported) = mpsc::unbounded_channel();
+        let sid = ConferenceSid::from_random([7; 16]);
+        let metrics = Arc::new(Metrics::new());
+        let mix = MixThreads::new(1, &metrics);
+        let room = spawn(&sid, reports, metrics, Arc::new(Live::new()), &mix);
+        let call = CallSid::from_random([8; 16]);
+        let (leg, _notices) = test_leg(None).await;
         room.add_leg(call.clone(), leg, false).await;
         // A call the room does not have gets nothing, and reports nothing.
         room.announce(Some(CallSid::from_random([9; 16])), clip(40))
