@@ -181,7 +181,11 @@ mod tests {
         let cap = 2 * BATCH + 3;
         send(&sender, 0..50);
         let mut numbers = Vec::new();
-        for (max, expected) in [(cap, cap), (2 * BATCH, 2 * BATCH), (64, 50 - cap - 2 * BATCH)] {
+        for (max, expected) in [
+            (cap, cap),
+            (2 * BATCH, 2 * BATCH),
+            (64, 50 - cap - 2 * BATCH),
+        ] {
             let got = read(&mut reader, &socket, max);
             assert!(got.iter().all(|&(_, from)| from == source));
             assert_eq!(got.len(), expected);

@@ -5,9 +5,9 @@
 //! The hub spawns it when the conference rules create a conference and stops it
 //! when they complete it; in between the hub sends it what the rules decided
 //! (add or remove a leg, mute, start, beep, and the 2010 API's hold,
-//! coaching and announcements). Each tick drains every leg's
-//! socket without blocking (`try_recv_from`, no wake-up per packet), mixes,
-//! and sends each leg's packet from the leg's own socket. A missed tick is
+//! coaching and announcements). Each tick reads every leg's
+//! sockets without blocking (no wake-up per packet), mixes, and sends each
+//! leg's packet from the leg's own socket. A missed tick is
 //! skipped rather than bunched up, as the jitter buffers expect. Each tick
 //! is timed, and what the room's media counted since the last one is added
 //! to the server's metrics.
@@ -24,10 +24,15 @@
 //! spawned and stays there; it counts its legs in that thread's load. A
 //! leg's socket is a plain non-blocking `std::net::UdpSocket` while it is
 //! in a room, so a tick's reads depend on no reactor either: the tick's own
-//! `recv_from` finds what has arrived.
+//! read finds what has arrived.
+//!
+//! That read is one `recvmmsg` a socket ([`BatchRecv`]), not `recv_from`
+//! until `EAGAIN`: a leg usually has one packet waiting at a tick, and
+//! `recv_from` took two syscalls to learn it (the packet, then `EAGAIN`),
+//! where a batch that comes back short says the same in one. A full batch
+//! is read again, up to [`MAX_READS_PER_TICK`].
 
 use std::collections::HashMap;
-use std::io;
 use std::net::{self, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +43,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
+use crate::batch_recv::BatchRecv;
 use crate::live::Live;
 use crate::membership::{CallNotice, LegHandover, ReturnedLeg, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RtpFlushed};
@@ -254,7 +260,8 @@ struct RoomTask {
     reports: RoomReports,
     /// Mutes applied since the last tick, answered after the next one.
     acks: Vec<oneshot::Sender<()>>,
-    buf: Vec<u8>,
+    /// The tick's receive buffers, for every leg in turn.
+    reader: BatchRecv,
     metrics: Arc<Metrics>,
     /// What this room's media counters already added to the metrics.
     flushed: RtpFlushed,
@@ -283,7 +290,7 @@ impl RoomTask {
             conference: sid.clone(),
             reports,
             acks: Vec::new(),
-            buf: vec![0; 2048],
+            reader: BatchRecv::new(),
             metrics,
             flushed: RtpFlushed::default(),
             slot,
@@ -454,20 +461,15 @@ impl RoomTask {
         for (&id, leg) in &self.legs {
             let sockets = std::iter::once(&leg.socket).chain(leg.rtcp.as_deref());
             for socket in sockets {
-                for _ in 0..MAX_READS_PER_TICK {
-                    match socket.recv_from(&mut self.buf) {
-                        Ok((n, from)) => {
-                            let datagram = self.buf.get(..n).unwrap_or_default();
-                            let received = self.room.handle_datagram(id, from, datagram, now);
-                            leg.activity.note(received, now);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // ICMP errors from an earlier send surface here; not fatal.
-                        Err(e) => {
-                            tracing::trace!(error = %e, "RTP receive error");
-                            break;
-                        }
-                    }
+                let read = self
+                    .reader
+                    .read(socket, MAX_READS_PER_TICK, |from, datagram| {
+                        let received = self.room.handle_datagram(id, from, datagram, now);
+                        leg.activity.note(received, now);
+                    });
+                // ICMP errors from an earlier send surface here; not fatal.
+                if let Err(e) = read {
+                    tracing::trace!(error = %e, "RTP receive error");
                 }
             }
         }
