@@ -33,6 +33,7 @@
 
 pub mod accounts;
 mod audio;
+mod batch_recv;
 mod browser;
 mod browser_reach;
 mod call;

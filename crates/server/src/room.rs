@@ -5,9 +5,9 @@
 //! The hub spawns it when the conference rules create a conference and stops it
 //! when they complete it; in between the hub sends it what the rules decided
 //! (add or remove a leg, mute, start, beep, and the 2010 API's hold,
-//! coaching and announcements). Each tick drains every leg's
-//! socket without blocking (`try_recv_from`, no wake-up per packet), mixes,
-//! and sends each leg's packet from the leg's own socket. A missed tick is
+//! coaching and announcements). Each tick reads every leg's
+//! sockets without blocking (no wake-up per packet), mixes, and sends each
+//! leg's packet from the leg's own socket. A missed tick is
 //! skipped rather than bunched up, as the jitter buffers expect. Each tick
 //! is timed, and what the room's media counted since the last one is added
 //! to the server's metrics.
@@ -24,10 +24,20 @@
 //! spawned and stays there; it counts its legs in that thread's load. A
 //! leg's socket is a plain non-blocking `std::net::UdpSocket` while it is
 //! in a room, so a tick's reads depend on no reactor either: the tick's own
-//! `recv_from` finds what has arrived.
+//! read finds what has arrived.
+//!
+//! That read is one `recvmmsg` a socket ([`BatchRecv`]), not `recv_from`
+//! until `EAGAIN`: a leg usually has one packet waiting at a tick, and
+//! `recv_from` took two syscalls to learn it (the packet, then `EAGAIN`),
+//! where a batch that comes back short says the same in one. A full batch
+//! is read again, up to [`MAX_READS_PER_TICK`]. A leg without rtcp-mux has
+//! a second socket for RTCP, which comes every few seconds: it is read
+//! every [`RTCP_TICKS`]th tick (100 ms), not at every tick, where nearly
+//! every read found nothing. With the one send per leg, a tick made about
+//! four syscalls a leg, and now makes about two (docs/benchmarks.md,
+//! "Batched reads on the tick").
 
 use std::collections::HashMap;
-use std::io;
 use std::net::{self, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +48,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
+use crate::batch_recv::BatchRecv;
 use crate::live::Live;
 use crate::membership::{CallNotice, LegHandover, ReturnedLeg, RoomReport, RoomReports};
 use crate::metrics::{Metrics, RtpFlushed};
@@ -49,6 +60,9 @@ const QUEUE: usize = 256;
 /// Datagrams read from one leg's socket per tick at most: a flood on one
 /// port cannot starve the others' tick (a call's own player reads as much).
 pub(crate) const MAX_READS_PER_TICK: usize = 64;
+/// Ticks between two reads of a leg's RTCP socket (100 ms): RTCP comes
+/// every few seconds, and a report read up to 100 ms late is none the worse.
+const RTCP_TICKS: u32 = 5;
 /// Ticks between two readings of the room's level meter (240 ms).
 const LEVEL_TICKS: u32 = 12;
 
@@ -121,24 +135,7 @@ pub fn spawn(
 ) -> RoomHandle {
     let (thread, slot) = mix.place();
     let (tx, rx) = mpsc::channel(QUEUE);
-    let mut room = MediaRoom::new();
-    room.set_talker_detection(true);
-    let task = RoomTask {
-        phase: tick_phase(sid),
-        room,
-        live,
-        level_in: LEVEL_TICKS,
-        legs: HashMap::new(),
-        calls: HashMap::new(),
-        next_leg: 0,
-        conference: sid.clone(),
-        reports,
-        acks: Vec::new(),
-        buf: vec![0; 2048],
-        metrics,
-        flushed: RtpFlushed::default(),
-        slot,
-    };
+    let task = RoomTask::new(sid, reports, metrics, live, slot);
     let span = tracing::info_span!("room", conference_sid = %sid);
     thread.spawn(task.run(rx).instrument(span));
     RoomHandle { tx }
@@ -264,6 +261,8 @@ struct RoomTask {
     live: Arc<Live>,
     /// Ticks until the level meter is read again.
     level_in: u32,
+    /// Ticks until the legs' RTCP sockets are read again.
+    rtcp_in: u32,
     legs: HashMap<LegId, Leg>,
     calls: HashMap<CallSid, LegId>,
     next_leg: u64,
@@ -271,7 +270,8 @@ struct RoomTask {
     reports: RoomReports,
     /// Mutes applied since the last tick, answered after the next one.
     acks: Vec<oneshot::Sender<()>>,
-    buf: Vec<u8>,
+    /// The tick's receive buffers, for every leg in turn.
+    reader: BatchRecv,
     metrics: Arc<Metrics>,
     /// What this room's media counters already added to the metrics.
     flushed: RtpFlushed,
@@ -280,6 +280,34 @@ struct RoomTask {
 }
 
 impl RoomTask {
+    fn new(
+        sid: &ConferenceSid,
+        reports: RoomReports,
+        metrics: Arc<Metrics>,
+        live: Arc<Live>,
+        slot: ThreadSlot,
+    ) -> Self {
+        let mut room = MediaRoom::new();
+        room.set_talker_detection(true);
+        Self {
+            phase: tick_phase(sid),
+            room,
+            live,
+            level_in: LEVEL_TICKS,
+            rtcp_in: RTCP_TICKS,
+            legs: HashMap::new(),
+            calls: HashMap::new(),
+            next_leg: 0,
+            conference: sid.clone(),
+            reports,
+            acks: Vec::new(),
+            reader: BatchRecv::new(),
+            metrics,
+            flushed: RtpFlushed::default(),
+            slot,
+        }
+    }
+
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         // A room starts init: wait audio, nobody hears anybody.
         self.room.set_waiting(true);
@@ -441,23 +469,24 @@ impl RoomTask {
     }
 
     fn tick(&mut self, now: Instant) {
+        self.rtcp_in -= 1;
+        let read_rtcp = self.rtcp_in == 0;
+        if read_rtcp {
+            self.rtcp_in = RTCP_TICKS;
+        }
         for (&id, leg) in &self.legs {
-            let sockets = std::iter::once(&leg.socket).chain(leg.rtcp.as_deref());
+            let rtcp = leg.rtcp.as_deref().filter(|_| read_rtcp);
+            let sockets = std::iter::once(&leg.socket).chain(rtcp);
             for socket in sockets {
-                for _ in 0..MAX_READS_PER_TICK {
-                    match socket.recv_from(&mut self.buf) {
-                        Ok((n, from)) => {
-                            let datagram = self.buf.get(..n).unwrap_or_default();
-                            let received = self.room.handle_datagram(id, from, datagram, now);
-                            leg.activity.note(received, now);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // ICMP errors from an earlier send surface here; not fatal.
-                        Err(e) => {
-                            tracing::trace!(error = %e, "RTP receive error");
-                            break;
-                        }
-                    }
+                let read = self
+                    .reader
+                    .read(socket, MAX_READS_PER_TICK, |from, datagram| {
+                        let received = self.room.handle_datagram(id, from, datagram, now);
+                        leg.activity.note(received, now);
+                    });
+                // ICMP errors from an earlier send surface here; not fatal.
+                if let Err(e) = read {
+                    tracing::trace!(error = %e, "RTP receive error");
                 }
             }
         }
@@ -580,21 +609,12 @@ mod tests {
         assert_ne!(tick_phase(&a), tick_phase(&b));
     }
 
-    /// A clip of `ms` milliseconds of a quiet tone.
-    fn clip(ms: usize) -> Box<dyn AudioSource + Send> {
-        let samples: Arc<[i16]> = vec![1000i16; ms * 8].into();
-        Box::new(media::PcmSource::new(samples, media::Repeat::Times(1)))
-    }
-
-    #[tokio::test]
-    async fn announcements_report_their_end_to_the_hub_with_whom_they_were_for() {
-        let (reports, mut reported) = mpsc::unbounded_channel();
-        let sid = ConferenceSid::from_random([7; 16]);
-        let metrics = Arc::new(Metrics::new());
-        let mix = MixThreads::new(1, &metrics);
-        let room = spawn(&sid, reports, metrics, Arc::new(Live::new()), &mix);
-        let call = CallSid::from_random([8; 16]);
-        let (notify, _notices) = mpsc::channel(4);
+    /// A PCMU leg on a fresh loopback RTP socket, with `rtcp` as its
+    /// RTCP socket (no rtcp-mux); the receiver of its notices beside it.
+    async fn test_leg(
+        rtcp: Option<Arc<net::UdpSocket>>,
+    ) -> (LegHandover, mpsc::Receiver<CallNotice>) {
+        let (notify, notices) = mpsc::channel(4);
         let leg = LegHandover {
             socket: tokio::net::UdpSocket::bind("127.0.0.1:0")
                 .await
@@ -614,9 +634,104 @@ mod tests {
             held: false,
             activity: RtpActivity::new(Instant::now()),
             rtcp_mux: false,
-            rtcp: None,
+            rtcp,
             notify,
         };
+        (leg, notices)
+    }
+
+    /// Ten legs, each with its own RTCP socket, and a phone per leg that
+    /// sends one 20 ms RTP packet before each tick and an RTCP receiver
+    /// report every 250 ticks: every datagram reaches the room. Ticks run
+    /// on a made-up clock, with no sleeping.
+    ///
+    /// It is also the harness that counts a tick's syscalls (no assertion
+    /// can: strace does; docs/benchmarks.md, "Batched reads on the tick"):
+    /// `strace -f -c -e trace=recvfrom,recvmmsg,sendto,sendmsg
+    /// <server lib test binary> room::tests::ticks_read_every_datagram_of_every_leg --exact`
+    #[tokio::test]
+    async fn ticks_read_every_datagram_of_every_leg() {
+        const LEGS: usize = 10;
+        const TICKS: u32 = 500;
+        const RTCP_EVERY: u32 = 250;
+        let (reports, _reported) = mpsc::unbounded_channel();
+        let metrics = Arc::new(Metrics::new());
+        let mix = MixThreads::new(1, &metrics);
+        let (_thread, slot) = mix.place();
+        let sid = ConferenceSid::from_random([3; 16]);
+        let mut task = RoomTask::new(&sid, reports, metrics, Arc::new(Live::new()), slot);
+        let mut phones = Vec::new();
+        let mut notices = Vec::new();
+        for n in 0..LEGS {
+            let rtcp = net::UdpSocket::bind("127.0.0.1:0").expect("bind RTCP");
+            rtcp.set_nonblocking(true).expect("non-blocking");
+            let rtcp_to = rtcp.local_addr().expect("RTCP address");
+            let (leg, notice) = test_leg(Some(Arc::new(rtcp))).await;
+            notices.push(notice);
+            let rtp_to = leg.socket.local_addr().expect("RTP address");
+            let phone = net::UdpSocket::bind("127.0.0.1:0").expect("bind phone");
+            phones.push((phone, rtp_to, rtcp_to));
+            let call = CallSid::from_random([u8::try_from(n).expect("few legs"); 16]);
+            task.command(Command::AddLeg {
+                call,
+                leg,
+                muted: false,
+            });
+        }
+        let start = Instant::now();
+        for tick in 0..TICKS {
+            for (phone, rtp_to, rtcp_to) in &phones {
+                phone.send_to(&rtp(tick), rtp_to).expect("send RTP");
+                if tick % RTCP_EVERY == RTCP_EVERY - 1 {
+                    phone.send_to(&RECEIVER_REPORT, rtcp_to).expect("send RTCP");
+                }
+            }
+            task.tick(start + TICK * tick);
+        }
+        // Whatever arrived after the last tick's reads, the next ones read.
+        for tick in TICKS..TICKS + RTCP_TICKS {
+            task.tick(start + TICK * tick);
+        }
+        let stats = task.room.stats().legs;
+        let legs = u64::try_from(LEGS).expect("few legs");
+        // Each leg's first packet only shows the latch its source.
+        assert_eq!(stats.packets_in, legs * u64::from(TICKS - 1), "{stats:?}");
+        assert_eq!(
+            stats.rtcp_in,
+            legs * u64::from(TICKS / RTCP_EVERY),
+            "{stats:?}"
+        );
+        assert_eq!(stats.malformed + stats.foreign_dropped, 0, "{stats:?}");
+    }
+
+    /// An empty receiver report (RTCP RR, no report blocks) from SSRC 9.
+    const RECEIVER_REPORT: [u8; 8] = [0x80, 201, 0, 1, 0, 0, 0, 9];
+
+    /// The `seq`th 20 ms PCMU packet of SSRC 7: silence.
+    fn rtp(seq: u32) -> Vec<u8> {
+        let mut packet = vec![0x80, 0];
+        packet.extend_from_slice(&(seq as u16).to_be_bytes());
+        packet.extend_from_slice(&(seq * 160).to_be_bytes());
+        packet.extend_from_slice(&7u32.to_be_bytes());
+        packet.extend_from_slice(&[0xff; 160]);
+        packet
+    }
+
+    /// A clip of `ms` milliseconds of a quiet tone.
+    fn clip(ms: usize) -> Box<dyn AudioSource + Send> {
+        let samples: Arc<[i16]> = vec![1000i16; ms * 8].into();
+        Box::new(media::PcmSource::new(samples, media::Repeat::Times(1)))
+    }
+
+    #[tokio::test]
+    async fn announcements_report_their_end_to_the_hub_with_whom_they_were_for() {
+        let (reports, mut reported) = mpsc::unbounded_channel();
+        let sid = ConferenceSid::from_random([7; 16]);
+        let metrics = Arc::new(Metrics::new());
+        let mix = MixThreads::new(1, &metrics);
+        let room = spawn(&sid, reports, metrics, Arc::new(Live::new()), &mix);
+        let call = CallSid::from_random([8; 16]);
+        let (leg, _notices) = test_leg(None).await;
         room.add_leg(call.clone(), leg, false).await;
         // A call the room does not have gets nothing, and reports nothing.
         room.announce(Some(CallSid::from_random([9; 16])), clip(40))

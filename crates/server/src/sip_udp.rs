@@ -169,7 +169,7 @@ impl SipUdp {
 }
 
 /// A received datagram's source address.
-fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
+pub(crate) fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = address.as_sockaddr_in() {
         return Some(SocketAddr::V4((*v4).into()));
     }
