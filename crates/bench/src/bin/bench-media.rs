@@ -176,10 +176,14 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     );
 
     tokio::time::sleep(args.settle).await;
+    // The load generator's own CPU, to show whether it, not the server, is
+    // the limit.
+    let own_before = cpu_ticks(std::process::id())?;
     let before = sample(&http, &metrics_url, args.target.pid).await?;
     let received_before: u64 = calls.iter().map(|c| c.rtp_stats().received).sum();
     tokio::time::sleep(args.measure).await;
     let after = sample(&http, &metrics_url, args.target.pid).await?;
+    let own_after = cpu_ticks(std::process::id())?;
     let received_after: u64 = calls.iter().map(|c| c.rtp_stats().received).sum();
 
     let window = after.at.duration_since(before.at).as_secs_f64();
@@ -200,6 +204,10 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     println!("participants={}", calls.len());
     println!("window_s={window:.2}");
     println!("cpu_core_share={cpu_share:.4}");
+    println!(
+        "load_cpu_core_share={:.4}",
+        (own_after - own_before) as f64 / args.clk_tck as f64 / window
+    );
     println!("cpu_per_participant_pct={:.4}", 100.0 * cpu_share / n);
     println!("rss_mib={:.1}", after.rss_kib as f64 / 1024.0);
     println!("rss_baseline_mib={:.1}", baseline_rss_kib as f64 / 1024.0);
