@@ -473,14 +473,22 @@ impl JitterBuffer {
             any_audio = false;
             frame - hold
         } else {
-            for (i, s) in out.iter_mut().enumerate() {
-                let t = self.play + i as i64;
-                *s = if self.is_present(t) {
-                    self.concealer.good(self.ring[slot(t)])
-                } else {
-                    self.stats.concealed_samples += 1;
-                    self.concealer.missing()
-                };
+            if present == frame {
+                // The usual frame: all of it arrived, one copy out of the ring.
+                let (a, b) = ring_slices(&self.ring, self.play, FRAME_SAMPLES);
+                out[..a.len()].copy_from_slice(a);
+                out[a.len()..].copy_from_slice(b);
+                self.concealer.good_run(out);
+            } else {
+                for (i, s) in out.iter_mut().enumerate() {
+                    let t = self.play + i as i64;
+                    *s = if self.is_present(t) {
+                        self.concealer.good(self.ring[slot(t)])
+                    } else {
+                        self.stats.concealed_samples += 1;
+                        self.concealer.missing()
+                    };
+                }
             }
             frame
         };
@@ -540,6 +548,16 @@ impl JitterBuffer {
 
     /// Writes the samples not yet present; returns how many were written.
     fn store(&mut self, ext: i64, samples: &[i16]) -> usize {
+        let len = samples.len() as i64;
+        if ext >= self.play && self.count_present(ext, len) == 0 {
+            // The usual packet: new, in order; one copy into the ring.
+            let first = (CAPACITY - slot(ext)).min(samples.len());
+            let (a, b) = samples.split_at(first);
+            self.ring[slot(ext)..slot(ext) + a.len()].copy_from_slice(a);
+            self.ring[..b.len()].copy_from_slice(b);
+            for_each_word(ext, len, |w, mask| self.present[w] |= mask);
+            return samples.len();
+        }
         let mut written = 0;
         for (i, &x) in samples.iter().enumerate() {
             let t = ext + i as i64;
@@ -732,16 +750,48 @@ impl JitterBuffer {
         self.present[s / 64] & (1 << (s % 64)) != 0
     }
 
+    /// How many of the `n` (at most `CAPACITY`) positions from `from` hold audio.
     fn count_present(&self, from: i64, n: i64) -> i64 {
-        (from..from + n).filter(|&t| self.is_present(t)).count() as i64
+        let mut count = 0;
+        for_each_word(from, n, |w, mask| {
+            count += (self.present[w] & mask).count_ones()
+        });
+        i64::from(count)
     }
 
     fn clear(&mut self, from: i64, n: i64) {
-        for t in from..from + n {
-            let s = slot(t);
-            self.present[s / 64] &= !(1 << (s % 64));
-        }
+        for_each_word(from, n, |w, mask| self.present[w] &= !mask);
     }
+}
+
+/// Calls `f(word, mask)` for each word of the `present` bitmap that the `n`
+/// (at most `CAPACITY`) ring positions from `from` touch, `mask` marking
+/// their bits. A word never straddles the ring's end (`CAPACITY` is a
+/// multiple of 64).
+fn for_each_word(from: i64, n: i64, mut f: impl FnMut(usize, u64)) {
+    debug_assert!((0..=CAPACITY as i64).contains(&n));
+    let mut s = slot(from);
+    let mut left = usize::try_from(n).unwrap_or(0).min(CAPACITY);
+    while left > 0 {
+        let bit = s % 64;
+        let take = (64 - bit).min(left);
+        let mask = if take == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << take) - 1) << bit
+        };
+        f(s / 64, mask);
+        left -= take;
+        s = (s + take) % CAPACITY;
+    }
+}
+
+/// The `n` (at most `CAPACITY`) ring samples from position `from`, as the
+/// part before the ring's end and the part after it.
+fn ring_slices(ring: &[i16; CAPACITY], from: i64, n: usize) -> (&[i16], &[i16]) {
+    let start = slot(from);
+    let first = (CAPACITY - start).min(n);
+    (&ring[start..start + first], &ring[..n - first])
 }
 
 /// Sum of squares.
@@ -1422,6 +1472,33 @@ mod tests {
     }
 
     proptest! {
+        /// The word-at-a-time bitmap (`for_each_word`) agrees with the
+        /// bit-at-a-time reading it replaced, across the ring's end and at
+        /// any alignment.
+        #[test]
+        fn the_present_bitmap_works_a_word_at_a_time(
+            sets in proptest::collection::vec((-10_000i64..10_000, 0i64..300), 0..20),
+            clears in proptest::collection::vec((-10_000i64..10_000, 0i64..300), 0..5),
+            from in -10_000i64..10_000,
+            n in 0i64..=CAPACITY as i64,
+        ) {
+            let mut jb = JitterBuffer::default();
+            let mut naive = vec![false; CAPACITY];
+            for &(at, len) in &sets {
+                for_each_word(at, len, |w, mask| jb.present[w] |= mask);
+                (at..at + len).for_each(|t| naive[slot(t)] = true);
+            }
+            for &(at, len) in &clears {
+                jb.clear(at, len);
+                (at..at + len).for_each(|t| naive[slot(t)] = false);
+            }
+            for t in 0..CAPACITY as i64 {
+                prop_assert_eq!(jb.is_present(t), naive[slot(t)]);
+            }
+            let expected = (from..from + n).filter(|&t| naive[slot(t)]).count() as i64;
+            prop_assert_eq!(jb.count_present(from, n), expected);
+        }
+
         #[test]
         fn arbitrary_packet_streams_never_panic(
             ops in proptest::collection::vec(
