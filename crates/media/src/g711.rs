@@ -93,10 +93,12 @@ impl Codec {
 
     /// Appends the G.711 encoding of `samples` to `out` (nothing for G.722).
     pub fn encode_into(self, samples: &[i16], out: &mut Vec<u8>) {
-        if self == Codec::G722 {
-            return;
+        // The codec is chosen once, outside the loop, so the loop inlines.
+        match self {
+            Codec::Pcmu => out.extend(samples.iter().map(|&s| ulaw_encode(s))),
+            Codec::Pcma => out.extend(samples.iter().map(|&s| alaw_encode(s))),
+            Codec::G722 => {}
         }
-        out.extend(samples.iter().map(|&s| self.encode(s)));
     }
 }
 
@@ -149,6 +151,7 @@ const fn decode_table(codec: Codec) -> [i16; 256] {
     table
 }
 
+#[inline]
 fn ulaw_encode(sample: i16) -> u8 {
     let mut pcm = i32::from(sample);
     let sign: u8 = if pcm < 0 { 0x80 } else { 0 };
@@ -162,6 +165,7 @@ fn ulaw_encode(sample: i16) -> u8 {
     !(sign | (exponent as u8) << 4 | mantissa as u8)
 }
 
+#[inline]
 fn alaw_encode(sample: i16) -> u8 {
     let mut pcm = i32::from(sample) >> 3; // 13-bit
     let mask: u8 = if pcm >= 0 {
@@ -197,6 +201,20 @@ mod tests {
         assert_eq!(Codec::Pcma.decode(0x55), -8);
         assert_eq!(Codec::Pcma.decode(0xaa), 32256);
         assert_eq!(Codec::Pcma.decode(0x2a), -32256);
+    }
+
+    #[test]
+    fn encoding_a_frame_is_encoding_each_sample() {
+        let every: Vec<i16> = (i16::MIN..=i16::MAX).collect();
+        for codec in [Codec::Pcmu, Codec::Pcma] {
+            let mut frame = Vec::new();
+            codec.encode_into(&every, &mut frame);
+            let each: Vec<u8> = every.iter().map(|&s| codec.encode(s)).collect();
+            assert_eq!(frame, each, "{codec:?}");
+        }
+        let mut none = Vec::new();
+        Codec::G722.encode_into(&every, &mut none);
+        assert!(none.is_empty());
     }
 
     #[test]
