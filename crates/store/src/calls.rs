@@ -36,7 +36,7 @@ impl Store {
     pub async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for call in calls {
-            insert_call_query(call)
+            insert_call_query(call, self.node())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| write_error(e, "a call with this sid exists", "call"))?;
@@ -107,38 +107,14 @@ impl Store {
         .await
     }
 
-    /// Start-up recovery: every call a previous run left live ends at
-    /// `at`: one in progress is complete, one we placed that was still
-    /// queued or ringing failed (nobody answered it, and its CANCEL went
-    /// with the old process). Returns how many.
+    /// Start-up recovery: every call a previous run (of this node, when the
+    /// store is a node of several) left live ends at `at`: one in progress
+    /// is complete, one we placed that was still queued or ringing failed
+    /// (nobody answered it, and its CANCEL went with the old process).
+    /// Returns how many.
     pub async fn complete_live_calls(&self, at: Timestamp) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "UPDATE calls SET status = $2, end_time = $1, {DURATION_TO}, date_updated = $1 \
-             WHERE status = $3"
-        );
-        let completed = sqlx::query(AssertSqlSafe(sql))
-            .bind(at.as_micros())
-            .bind(CallStatus::Complete.code())
-            .bind(CallStatus::InProgress.code())
-            .execute(&mut *tx)
-            .await?;
-        let failed = sqlx::query(
-            "UPDATE calls SET status = $2, end_time = $1, failure = $3, date_updated = $1 \
-             WHERE status IN ($4, $5)",
-        )
-        .bind(at.as_micros())
-        .bind(CallStatus::FailedApplicationError.code())
-        .bind(UNANSWERED_AT_STOP)
-        .bind(CallStatus::NotYetDialed.code())
-        .bind(CallStatus::Ringing.code())
-        .execute(&mut *tx)
-        .await?;
-        let ended = completed.rows_affected() + failed.rows_affected();
-        if ended > 0 {
-            // Start-up only: recounting everything is simpler than per row.
-            CALLS.recount_all(&mut tx).await?;
-        }
+        let ended = complete_calls(&mut tx, at, self.node()).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -167,13 +143,69 @@ impl Store {
     }
 }
 
+/// Ends at `at` every live call (of `node` only, if given), as start-up
+/// recovery does; recounts if any. How many.
+pub(crate) async fn complete_calls(
+    conn: &mut sqlx::AnyConnection,
+    at: Timestamp,
+    node: Option<&str>,
+) -> Result<u64, StoreError> {
+    // `$4`: the node whose calls these are (unbound without one).
+    let mine = if node.is_some() {
+        " AND node_id = $4"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE calls SET status = $2, end_time = $1, {DURATION_TO}, date_updated = $1 \
+         WHERE status = $3{mine}"
+    );
+    let mut completing = sqlx::query(AssertSqlSafe(sql))
+        .bind(at.as_micros())
+        .bind(CallStatus::Complete.code())
+        .bind(CallStatus::InProgress.code());
+    if let Some(node) = node {
+        completing = completing.bind(node);
+    }
+    let completed = completing.execute(&mut *conn).await?;
+    let mine = if node.is_some() {
+        " AND node_id = $6"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE calls SET status = $2, end_time = $1, failure = $3, date_updated = $1 \
+         WHERE status IN ($4, $5){mine}"
+    );
+    let mut failing = sqlx::query(AssertSqlSafe(sql))
+        .bind(at.as_micros())
+        .bind(CallStatus::FailedApplicationError.code())
+        .bind(UNANSWERED_AT_STOP)
+        .bind(CallStatus::NotYetDialed.code())
+        .bind(CallStatus::Ringing.code());
+    if let Some(node) = node {
+        failing = failing.bind(node);
+    }
+    let failed = failing.execute(&mut *conn).await?;
+    let ended = completed.rows_affected() + failed.rows_affected();
+    if ended > 0 {
+        // Rare (start-up, a dead node): recounting everything is simpler
+        // than per row.
+        CALLS.recount_all(conn).await?;
+    }
+    Ok(ended)
+}
+
 /// The `INSERT` of one call record, its values bound.
-fn insert_call_query(call: &CallRecord) -> Query<'_, Any, AnyArguments> {
+fn insert_call_query<'a>(
+    call: &'a CallRecord,
+    node: Option<&'a str>,
+) -> Query<'a, Any, AnyArguments> {
     sqlx::query(
         "INSERT INTO calls \
          (sid, account_sid, phone_number_sid, caller, called, direction, status, start_time, \
-          end_time, duration, failure, date_created, date_updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+          end_time, duration, failure, date_created, date_updated, node_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(call.sid.as_str())
     .bind(call.account_sid.as_str())
@@ -192,4 +224,5 @@ fn insert_call_query(call: &CallRecord) -> Query<'_, Any, AnyArguments> {
     .bind(call.failure.as_deref())
     .bind(call.date_created.as_micros())
     .bind(call.date_updated.as_micros())
+    .bind(node)
 }

@@ -103,7 +103,7 @@ impl Store {
     pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for change in changes {
-            if let Err(err) = apply_one(&mut tx, change).await {
+            if let Err(err) = apply_one(&mut tx, change, self.node()).await {
                 // Dropping would roll back too, but only once the connection
                 // is next used; rolling back now releases SQLite's lock now.
                 tx.rollback().await?;
@@ -115,28 +115,20 @@ impl Store {
     }
 
     /// Start-up recovery: every conference left init or in-progress by a
-    /// previous run is completed at `at` and its participants removed.
-    /// Returns how many conferences it completed.
+    /// previous run (of this node, when the store is a node of several) is
+    /// completed at `at` and its participants removed. Returns how many
+    /// conferences it completed.
     pub async fn complete_live_conferences(&self, at: Timestamp) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "DELETE FROM participants WHERE conference_sid IN \
-             (SELECT sid FROM conferences WHERE status <> 2)",
-        )
-        .execute(&mut *tx)
-        .await?;
-        let sql =
-            format!("UPDATE conferences SET status = 2, {FORWARD_DATE_UPDATED} WHERE status <> 2");
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(at.as_micros())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() > 0 {
-            // Start-up only: recounting everything is simpler than per row.
-            CONFERENCES.recount_all(&mut tx).await?;
+        let done = complete_conferences(&mut tx, at, self.node()).await?;
+        if let Some(node) = self.node() {
+            sqlx::query("DELETE FROM room_claims WHERE node_id = $1")
+                .bind(node)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     /// A transaction that will write (see the module doc for SQLite's
@@ -151,7 +143,53 @@ impl Store {
     }
 }
 
-async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), StoreError> {
+/// Completes at `at` every live conference (of `node`'s rooms only, if
+/// given) and removes their participants; recounts if any. How many.
+pub(crate) async fn complete_conferences(
+    conn: &mut AnyConnection,
+    at: Timestamp,
+    node: Option<&str>,
+) -> Result<u64, StoreError> {
+    // Live conferences, of the rooms node `$n` claimed if there is a node.
+    let live = |n: usize| match node {
+        Some(_) => format!(
+            "status <> 2 AND EXISTS (SELECT 1 FROM room_claims r WHERE r.node_id = ${n} \
+             AND r.account_sid = conferences.account_sid \
+             AND r.friendly_name = conferences.friendly_name)"
+        ),
+        None => "status <> 2".to_owned(),
+    };
+    let sql = format!(
+        "DELETE FROM participants WHERE conference_sid IN (SELECT sid FROM conferences WHERE {})",
+        live(1)
+    );
+    let mut deleting = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(node) = node {
+        deleting = deleting.bind(node);
+    }
+    deleting.execute(&mut *conn).await?;
+    let sql = format!(
+        "UPDATE conferences SET status = 2, {FORWARD_DATE_UPDATED} WHERE {}",
+        live(2)
+    );
+    let mut completing = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at.as_micros());
+    if let Some(node) = node {
+        completing = completing.bind(node);
+    }
+    let done = completing.execute(&mut *conn).await?;
+    if done.rows_affected() > 0 {
+        // Rare (start-up, a dead node): recounting everything is simpler
+        // than per row.
+        CONFERENCES.recount_all(conn).await?;
+    }
+    Ok(done.rows_affected())
+}
+
+async fn apply_one(
+    conn: &mut AnyConnection,
+    change: &Change,
+    node: Option<&str>,
+) -> Result<(), StoreError> {
     match change {
         Change::ConferenceCreated(c) => {
             sqlx::query(
@@ -218,6 +256,19 @@ async fn apply_one(conn: &mut AnyConnection, change: &Change) -> Result<(), Stor
                     .bind(sid.as_str())
                     .execute(&mut *conn)
                     .await?;
+                if let Some(node) = node {
+                    // Its room is free for any node to run again (`nodes`).
+                    sqlx::query(
+                        "DELETE FROM room_claims WHERE node_id = $1 AND EXISTS \
+                         (SELECT 1 FROM conferences c WHERE c.sid = $2 \
+                          AND c.account_sid = room_claims.account_sid \
+                          AND c.friendly_name = room_claims.friendly_name)",
+                    )
+                    .bind(node)
+                    .bind(sid.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                }
             }
         }
         Change::ParticipantJoined(p) => {

@@ -53,6 +53,8 @@ impl Store {
                     pool,
                     completed: Default::default(),
                     shallow_rows: crate::reads::SHALLOW_ROWS,
+                    node: None,
+                    pg_url: Some(url.into()),
                 })
             }
             Target::Sqlite { url, in_memory } => {
@@ -61,6 +63,8 @@ impl Store {
                     pool: sqlite_pool(&url, in_memory).await?,
                     completed: Default::default(),
                     shallow_rows: crate::reads::SHALLOW_ROWS,
+                    node: None,
+                    pg_url: None,
                 };
                 if !in_memory {
                     store.enable_wal().await?;

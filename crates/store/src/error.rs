@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A row the write refers to does not exist (an unknown account).
     #[error("not found: {0}")]
     NotFound(String),
+    /// The store was asked for something its set-up does not allow (a
+    /// node's lease of a store that is not a node of several).
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// A stored value could not be read back as its type.
     #[error("corrupt row: {0}")]
     Corrupt(String),

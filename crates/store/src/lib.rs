@@ -22,6 +22,8 @@
 //! - `day_counts`: the per-day counts behind totals and deep pages;
 //! - `changes`: the conference writes ([`Store::apply`], start-up recovery);
 //! - `reads`: the API's scoped reads and filtered, paged lists;
+//! - `nodes`: several nodes on one PostgreSQL: leases, room claims, a dead
+//!   node's work ended;
 //! - `integrity`: [`Store::check_integrity`], behind `confab db check`;
 //! - `sql_where`: the `WHERE` clauses lists build from their filters;
 //! - `rows`: turning stored rows back into model types (bad values are
@@ -36,6 +38,7 @@ mod connect;
 mod day_counts;
 mod error;
 mod integrity;
+mod nodes;
 mod reads;
 mod rows;
 mod sql_where;
@@ -48,6 +51,7 @@ use sqlx::AnyPool;
 pub use call_lists::CallOrder;
 pub use changes::Change;
 pub use error::StoreError;
+pub use nodes::{NodeEnded, NodeMessages, NodeRef};
 pub use trunks::{TRUNK_SID_PREFIX, Trunk};
 
 /// Which database a [`Store`] talks to.
@@ -67,6 +71,10 @@ pub struct Store {
     /// Pages that start before this row walk their index from the top;
     /// deeper ones seek through the per-day counts (`reads`).
     shallow_rows: i64,
+    /// This node's id, when several share the database (`nodes`).
+    node: Option<Arc<str>>,
+    /// PostgreSQL's URL, for the listener of a node's messages (`nodes`).
+    pg_url: Option<Arc<str>>,
 }
 
 impl Store {

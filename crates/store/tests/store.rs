@@ -73,6 +73,7 @@ on_both_backends!(
     integrity_check_reports_planted_problems,
     hold_label_coach_end_on_exit_and_end_reason_are_recorded,
     trunks_crud_and_placed_calls_answered,
+    nodes_claim_rooms_and_a_dead_nodes_work_is_ended,
 );
 
 struct TestDb {
@@ -2362,4 +2363,119 @@ async fn trunks_crud_and_placed_calls_answered(db: &TestDb) {
             .await
             .unwrap()
     );
+}
+
+/// Two nodes on one database: a room belongs to the first node to claim it
+/// until its conference completes there; a node whose lease ran out is
+/// found by the other, which ends its rooms and calls, once.
+async fn nodes_claim_rooms_and_a_dead_nodes_work_is_ended(db: &TestDb) {
+    let one = db.store.clone().with_node("one");
+    let two = db.connect_again().await.with_node("two");
+    let a = with_account(&one, 1).await;
+    one.register_node(Some("127.0.0.1:5061"), t(0))
+        .await
+        .unwrap();
+    two.register_node(None, t(0)).await.unwrap();
+    assert!(matches!(
+        db.store.register_node(None, t(0)).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // First claim wins; the second node learns the owner and its address.
+    let owner = one.claim_room(&a, "standup").await.unwrap();
+    assert_eq!(owner.node_id, "one");
+    let seen = two.claim_room(&a, "standup").await.unwrap();
+    assert_eq!(
+        seen,
+        store::NodeRef {
+            node_id: "one".into(),
+            sip_addr: Some("127.0.0.1:5061".into())
+        }
+    );
+    assert_eq!(two.claim_room(&a, "retro").await.unwrap().node_id, "two");
+    two.release_room(&a, "retro").await.unwrap();
+    assert_eq!(two.room_owner(&a, "retro").await.unwrap(), None);
+
+    // Node one runs "standup" (and a call in it) and "done", which
+    // completes: completing gives the claim up.
+    let standup = ConferenceRecord {
+        status: ConferenceStatus::InProgress,
+        ..conference(1, &a, "standup", t(1))
+    };
+    one.claim_room(&a, "done").await.unwrap();
+    let done = conference(2, &a, "done", t(1));
+    one.apply(&[
+        Change::ConferenceCreated(standup.clone()),
+        Change::ParticipantJoined(participant(1, &standup, t(2))),
+        Change::ConferenceCreated(done.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        two.conference_owner(&standup.sid)
+            .await
+            .unwrap()
+            .map(|n| n.node_id),
+        Some("one".into())
+    );
+    one.apply(&[Change::ConferenceStatus {
+        sid: done.sid.clone(),
+        status: ConferenceStatus::Completed,
+        at: t(3),
+    }])
+    .await
+    .unwrap();
+    assert_eq!(one.room_owner(&a, "done").await.unwrap(), None);
+    assert_eq!(two.conference_owner(&done.sid).await.unwrap(), None);
+    one.insert_call(&call_record(1, &a, None, t(2)))
+        .await
+        .unwrap();
+    two.insert_call(&call_record(2, &a, None, t(2)))
+        .await
+        .unwrap();
+
+    // Node two renews; node one stops. Past the lease, two finds one dead.
+    assert!(two.renew_node(t(20)).await.unwrap());
+    assert_eq!(two.expired_nodes(t(10)).await.unwrap(), vec!["one"]);
+    assert_eq!(
+        one.expired_nodes(t(10)).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let ended = two.end_node("one", t(10), t(21)).await.unwrap();
+    assert_eq!(
+        ended,
+        store::NodeEnded {
+            conferences: 1,
+            calls: 1
+        }
+    );
+    let got = get_conf(&two, &standup).await;
+    assert_eq!(got.status, ConferenceStatus::Completed);
+    assert_eq!(got.date_updated, t(21));
+    assert_eq!(participants_of(&two, &standup).await, vec![]);
+    let call = two.call(&call_sid(1)).await.unwrap().unwrap();
+    assert_eq!(
+        (call.status, call.end_time),
+        (CallStatus::Complete, Some(t(21)))
+    );
+    let other = two.call(&call_sid(2)).await.unwrap().unwrap();
+    assert_eq!(other.status, CallStatus::InProgress, "the live node's call");
+    assert_eq!(two.room_owner(&a, "standup").await.unwrap(), None);
+    // Ended once: a second try (another node's) finds the lease gone.
+    assert_eq!(
+        two.end_node("one", t(10), t(22)).await.unwrap(),
+        store::NodeEnded::default()
+    );
+    // The dead node, back, sees its lease gone and takes a new one.
+    assert!(!one.renew_node(t(30)).await.unwrap());
+    one.register_node(None, t(30)).await.unwrap();
+    // A lease renewed in time is not taken.
+    assert_eq!(
+        two.end_node("one", t(25), t(31)).await.unwrap(),
+        store::NodeEnded::default()
+    );
+    // Start-up recovery of a node ends only its own calls.
+    assert_eq!(one.complete_live_calls(t(40)).await.unwrap(), 0);
+    assert_eq!(two.complete_live_calls(t(40)).await.unwrap(), 1);
+    let _ = db.store.complete_live_conferences(t(41)).await.unwrap();
 }
