@@ -332,6 +332,14 @@ impl Engine {
         self.end_offered(call, status, now)
     }
 
+    /// Sends an offered call elsewhere: `302 Moved Temporarily` with
+    /// `Contact: <target>` (a SIP URI, e.g. the node whose room the call
+    /// is for). The caller (or the proxy in front) calls `target` anew.
+    pub fn redirect(&mut self, call: CallId, target: &str, now: Instant) -> Result<(), CallError> {
+        let contact = raw("Contact", &format!("<{target}>"));
+        self.end_offered_with(call, StatusCode::MOVED_TEMPORARILY, Some(contact), now)
+    }
+
     /// Sends 180 Ringing for an offered call.
     pub fn ringing(&mut self, call: CallId, _now: Instant) -> Result<(), CallError> {
         let c = self.calls.get(&call).ok_or(CallError::UnknownCall)?;
@@ -1081,6 +1089,16 @@ impl Engine {
         status: StatusCode,
         now: Instant,
     ) -> Result<(), CallError> {
+        self.end_offered_with(call, status, None, now)
+    }
+
+    fn end_offered_with(
+        &mut self,
+        call: CallId,
+        status: StatusCode,
+        extra: Option<RawHeader>,
+        now: Instant,
+    ) -> Result<(), CallError> {
         let (invite, tx) = self.take_offered(call)?;
         let tag = self
             .calls
@@ -1088,6 +1106,7 @@ impl Engine {
             .map(|c| c.dialog.key.local_tag.clone())
             .unwrap_or_default();
         let mut response = Response::to(&invite, status, Some(&tag));
+        response.headers.other.extend(extra);
         response
             .headers
             .other

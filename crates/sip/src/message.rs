@@ -308,6 +308,7 @@ impl StatusCode {
     pub const TRYING: Self = Self(100);
     pub const RINGING: Self = Self(180);
     pub const OK: Self = Self(200);
+    pub const MOVED_TEMPORARILY: Self = Self(302);
     pub const BAD_REQUEST: Self = Self(400);
     pub const FORBIDDEN: Self = Self(403);
     pub const NOT_FOUND: Self = Self(404);
@@ -359,6 +360,7 @@ impl StatusCode {
             180 => "Ringing",
             183 => "Session Progress",
             200 => "OK",
+            302 => "Moved Temporarily",
             400 => "Bad Request",
             403 => "Forbidden",
             404 => "Not Found",

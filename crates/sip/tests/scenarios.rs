@@ -471,6 +471,40 @@ fn reject_sends_the_status_until_the_ack() {
 }
 
 #[test]
+fn redirect_sends_302_with_the_target_as_contact_until_the_ack() {
+    let mut h = Harness::new();
+    let mut c = caller();
+    let call = offered(&mut h, &mut c, &offer(6000, "0", None)).call;
+    h.engine
+        .redirect(call, "sip:standup@198.51.100.7:5080", h.now)
+        .unwrap();
+    let moved = h.one_response();
+    assert_eq!(moved.status, StatusCode::MOVED_TEMPORARILY);
+    let bytes = String::from_utf8(moved.to_bytes()).unwrap();
+    assert!(
+        bytes.starts_with("SIP/2.0 302 Moved Temporarily\r\n"),
+        "{bytes}"
+    );
+    assert_eq!(
+        bytes.matches("\r\nContact: ").count(),
+        1,
+        "one Contact: {bytes}"
+    );
+    assert!(
+        bytes.contains("\r\nContact: <sip:standup@198.51.100.7:5080>\r\n"),
+        "{bytes}"
+    );
+    assert!(h.events().is_empty());
+    h.udp(c.addr, c.ack_failure(moved.headers.to.tag().unwrap()));
+    assert!(h.advance(secs(60.0)).is_empty());
+    assert!(h.engine.is_idle());
+    assert_eq!(
+        h.engine.redirect(call, "sip:x@198.51.100.7", h.now),
+        Err(CallError::UnknownCall)
+    );
+}
+
+#[test]
 fn reinvite_to_sendonly_holds_and_back_to_sendrecv_resumes() {
     let mut h = Harness::new();
     let mut c = caller();
