@@ -89,6 +89,14 @@ pub struct JoinLinkArgs {
 }
 
 /// A link's lifetime: `90`, `90s`, `15m`, `1h`, `2d`; from 1 s to 30 days.
+fn parse_node_id(s: &str) -> Result<String, String> {
+    if server::valid_node_id(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("a node id is 1 to 40 letters, digits, '-' or '_'".into())
+    }
+}
+
 fn parse_expiry(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
@@ -156,6 +164,18 @@ pub struct ServeArgs {
     /// cores this process may use.
     #[arg(long, env = "CONFAB_MIX_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub mix_threads: Option<u16>,
+
+    /// Run as one node of several on one PostgreSQL database, named this
+    /// (letters, digits, `-`, `_`; unique among the nodes). Each room runs
+    /// on one node; callers whose room runs on another are redirected there
+    /// (302) and the API reaches it from any node. See docs/scaling.md.
+    #[arg(long, env = "CONFAB_NODE_ID", value_parser = parse_node_id)]
+    pub node_id: Option<String>,
+
+    /// With --node-id: seconds without renewing its lease after which a
+    /// node counts as dead, and another ends its rooms and calls.
+    #[arg(long, env = "CONFAB_NODE_LEASE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=3600))]
+    pub node_lease: u32,
 
     /// Accept calls (INVITEs) only from these networks, e.g. a trunk's or a
     /// PBX's: CIDR[,CIDR…] (a bare address is one host). Others get 403

@@ -65,6 +65,17 @@ async fn join_link(store: Store, args: JoinLinkArgs) -> anyhow::Result<()> {
 
 async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     raise_open_files_limit();
+    let node = args.node_id.as_ref().map(|id| server::NodeConfig {
+        id: id.clone(),
+        lease: std::time::Duration::from_secs(u64::from(args.node_lease)),
+    });
+    let store = match &node {
+        Some(_) if store.backend() != store::Backend::Postgres => {
+            anyhow::bail!("--node-id needs a PostgreSQL --database-url (several nodes share it)")
+        }
+        Some(node) => store.with_node(&node.id),
+        None => store,
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if let Some(account) = server::accounts::ensure_default(&store, clock.now()).await? {
         println!("AccountSid={}", account.sid);
@@ -79,6 +90,7 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         mix_threads: args
             .mix_threads
             .map_or_else(server::usable_cores, usize::from),
+        node,
     };
     let mut server = Server::start(store, config, clock).await?;
     let calls_allowed: Vec<String> = args.sip_allow.iter().map(ToString::to_string).collect();

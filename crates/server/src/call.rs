@@ -45,6 +45,7 @@ use tracing::Instrument;
 use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl};
 
 use crate::audio::{self, AudioError};
+use crate::cluster::Cluster;
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure};
 use crate::live_calls::{LiveCall, LiveCalls};
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport};
@@ -82,6 +83,8 @@ pub struct CallServices {
     /// `--rtp-timeout` (`None`: off).
     pub rtp_timeout: Option<Duration>,
     pub metrics: Arc<Metrics>,
+    /// This node among several (`--node-id`), if it is one.
+    pub cluster: Option<Arc<Cluster>>,
     /// Server shutdown: every call hangs up.
     pub stop: CancellationToken,
     pub tracker: TaskTracker,
@@ -186,6 +189,20 @@ async fn run(
         caller: incoming.from_user.clone().unwrap_or_default(),
         called: incoming.request_uri_user.clone().unwrap_or_default(),
     };
+    // With several nodes, a caller whose room runs on another node is sent
+    // there before it is answered.
+    let mut prefetched = None;
+    if let Some(cluster) = &svc.cluster {
+        let user = info.called.clone();
+        match place(&svc, cluster, &info, &route, &user).await {
+            Placement::Here(fetched) => prefetched = fetched,
+            Placement::Elsewhere(target) => {
+                tracing::info!(%target, "the call's room runs on another node: 302");
+                sip.redirect(call, target).await;
+                return;
+            }
+        }
+    }
     // A delayed offer: the ACK's answer comes before the answer is
     // reported to the core (`CallIo::await_answer`).
     let awaiting_answer = incoming.audio.is_none();
@@ -215,8 +232,81 @@ async fn run(
     io.phone_number_sid = route.number.map(|n| n.sid);
     io.awaiting_answer = awaiting_answer;
     io.arrival = incoming.arrival;
+    io.prefetched = prefetched;
     drive(core, io).await;
     live.remove(&sid);
+}
+
+/// Where a call's room runs, with several nodes.
+enum Placement {
+    /// Here (or the script joins no room first): the voice URL's answer if
+    /// it was fetched to find out.
+    Here(Option<Result<FetchedBody, FetchError>>),
+    /// On another node: the SIP URI to redirect the caller to.
+    Elsewhere(String),
+}
+
+/// Runs the call's script, unanswered, up to its first action: a call whose
+/// script begins by joining a room another node runs belongs on that node.
+/// The fetch this takes is the one the call makes first (handed to it as
+/// [`CallIo::prefetched`]), so the voice URL is asked once, like Twilio
+/// asks it, before the call is answered.
+async fn place(
+    svc: &CallServices,
+    cluster: &Cluster,
+    info: &CallInfo,
+    route: &Route,
+    user: &str,
+) -> Placement {
+    let mut script = match &route.script {
+        ScriptSource::Webhook(url, method) => {
+            twiml::CallScript::new(info.clone(), url.clone(), *method)
+        }
+        ScriptSource::Verbs(verbs) => twiml::CallScript::from_verbs(info.clone(), verbs.clone()),
+    };
+    let mut prefetched = None;
+    loop {
+        match script.poll_action() {
+            Some(twiml::Action::Fetch(request)) if prefetched.is_none() => {
+                let token = &route.account.auth_token;
+                let result = fetch::webhook(&svc.http, &request, token, &svc.metrics).await;
+                script.fetched(result.clone());
+                prefetched = Some(result);
+            }
+            Some(twiml::Action::Warn(_)) => {}
+            Some(twiml::Action::JoinConference { name, .. }) => {
+                return match cluster.room_elsewhere(&info.account_sid, &name).await {
+                    Some(store::NodeRef {
+                        sip_addr: Some(addr),
+                        ..
+                    }) => Placement::Elsewhere(format!("sip:{}@{addr}", escape_user(user))),
+                    Some(owner) => {
+                        tracing::warn!(
+                            node = owner.node_id,
+                            "the call's room runs on a node with no SIP address to send it to"
+                        );
+                        Placement::Here(prefetched)
+                    }
+                    None => Placement::Here(prefetched),
+                };
+            }
+            _ => return Placement::Here(prefetched),
+        }
+    }
+}
+
+/// `user` as the user part of a SIP URI (RFC 3261 §25.1: unreserved and
+/// user-unreserved characters as they are, others `%XX`).
+fn escape_user(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for b in user.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The route of a call to `user` (the Request-URI user part).
@@ -314,6 +404,9 @@ struct CallIo {
     /// The core runs a redirect's script: the call is answered, bound and
     /// recorded already (`CallIo::redirect`).
     resumed: bool,
+    /// The voice URL's answer, fetched before the call was answered to
+    /// find the node its room runs on (`place`): the core's first fetch.
+    prefetched: Option<Result<FetchedBody, FetchError>>,
 }
 
 /// A fetch or a clip being made.
@@ -506,6 +599,7 @@ impl CallIo {
             placed: false,
             redirects,
             resumed: false,
+            prefetched: None,
         }
     }
 
@@ -589,6 +683,9 @@ impl CallIo {
             }
             CallCommand::Hangup => self.sip.hangup(self.call).await,
             CallCommand::Fetch { id, mut request } => {
+                if let Some(result) = self.prefetched.take() {
+                    return Some(CallInput::Fetched { id, result });
+                }
                 if self.placed {
                     request.params.push("Direction", "outbound-api");
                 }

@@ -1,5 +1,6 @@
 //! What the API's writes reach ([`api::CallControl`]): the conference hub
-//! for participants and conferences, and the dialer (`outbound`) for the
+//! for participants and conferences (another node's, through `cluster`,
+//! for a conference that runs there), and the dialer (`outbound`) for the
 //! calls confab places and updates.
 //!
 //! The dialer exists once SIP listens ([`crate::Server::listen_sip`]); a
@@ -14,6 +15,7 @@ use api::{
 };
 use model::{AccountSid, CallSid};
 
+use crate::cluster::Cluster;
 use crate::hub::HubHandle;
 use crate::outbound::Dialer;
 
@@ -22,24 +24,48 @@ use crate::outbound::Dialer;
 pub(crate) struct Control {
     hub: HubHandle,
     dialer: Arc<OnceLock<Dialer>>,
+    /// This node among several: commands for rooms on other nodes go there.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Control {
-    pub fn new(hub: HubHandle, dialer: Arc<OnceLock<Dialer>>) -> Self {
-        Self { hub, dialer }
+    pub fn new(
+        hub: HubHandle,
+        dialer: Arc<OnceLock<Dialer>>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
+        Self {
+            hub,
+            dialer,
+            cluster,
+        }
     }
 }
 
 impl CallControl for Control {
     fn apply(&self, command: ParticipantCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
-        self.hub.apply(command)
+        Box::pin(async move {
+            if let Some(cluster) = &self.cluster
+                && let Some(elsewhere) = cluster.participant(&command).await
+            {
+                return elsewhere;
+            }
+            self.hub.apply(command).await
+        })
     }
 
     fn conference(
         &self,
         command: ConferenceCommand,
     ) -> BoxFuture<'_, Result<(), CallControlError>> {
-        self.hub.conference(command)
+        Box::pin(async move {
+            if let Some(cluster) = &self.cluster
+                && let Some(elsewhere) = cluster.conference(&command).await
+            {
+                return elsewhere;
+            }
+            self.hub.conference(command).await
+        })
     }
 
     fn dial(&self, request: DialRequest) -> BoxFuture<'_, Result<CallSid, DialError>> {

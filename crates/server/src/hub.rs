@@ -551,13 +551,29 @@ impl Hub {
                 });
             }
         };
+        let claimed = match self.claim(&request).await {
+            Ok(claimed) => claimed,
+            Err(failure) => {
+                return Err(CallJoinFailed {
+                    failure,
+                    leg: Some(leg),
+                });
+            }
+        };
         let call = request.call.clone();
         let (beep, beep_on_exit) = (request.options.beep, request.options.beep_on_exit);
         let hangup_on_star = leg.hangup_on_star;
         let notify = leg.notify.clone();
+        let (account, name) = (request.account.clone(), request.name.clone());
         let joined = match self.conferences.join(request, ids::conference_sid(), now) {
             Ok(joined) => joined,
             Err(e) => {
+                if claimed {
+                    // No conference came of the claim.
+                    if let Err(e) = self.store.release_room(&account, name.trim()).await {
+                        tracing::warn!(error = %e, "could not release a room's claim");
+                    }
+                }
                 return Err(CallJoinFailed {
                     failure: e.into(),
                     leg: Some(leg),
@@ -589,6 +605,43 @@ impl Hub {
                     failure: JoinFailure::Unavailable,
                     leg: None,
                 })
+            }
+        }
+    }
+
+    /// With several nodes (`cluster`): claims the room a join would create
+    /// for this node, before the rules create its conference. `Ok(true)` if
+    /// this join made the claim; refused if another node runs the room (a
+    /// caller is redirected there before it is answered, so only a race
+    /// or a call answered before its `<Dial>` gets here).
+    async fn claim(&self, request: &JoinRequest) -> Result<bool, JoinFailure> {
+        let Some(node) = self.store.node() else {
+            return Ok(false);
+        };
+        if self
+            .conferences
+            .live_conference(&request.account, &request.name)
+            .is_some()
+        {
+            return Ok(false);
+        }
+        match self
+            .store
+            .claim_room(&request.account, request.name.trim())
+            .await
+        {
+            Ok(owner) if owner.node_id == node => Ok(true),
+            Ok(owner) => {
+                tracing::warn!(
+                    call_sid = %request.call,
+                    node = owner.node_id,
+                    "the room runs on another node: this call cannot join it here"
+                );
+                Err(JoinFailure::Unavailable)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not claim a room");
+                Err(JoinFailure::Unavailable)
             }
         }
     }

@@ -38,6 +38,7 @@ mod browser;
 mod browser_reach;
 mod call;
 pub mod clock;
+mod cluster;
 mod control;
 mod fetch;
 pub mod hub;
@@ -74,6 +75,7 @@ use tokio_util::task::TaskTracker;
 #[cfg(any(test, feature = "test-util"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
+pub use cluster::{NodeConfig, valid_node_id};
 pub use hub::{HubHandle, JoinFailure};
 pub use sip_guard::{Networks, SipAllow, SourceLimits};
 pub use sip_task::{SipAddrs, SipConfig, TcpLimits};
@@ -90,14 +92,19 @@ pub struct Config {
     /// Threads rooms mix on (`--mix-threads`), at least one: each room
     /// runs on one of them for its whole life.
     pub mix_threads: usize,
+    /// `--node-id`: this server is one node of several on one PostgreSQL
+    /// (`cluster`); its store must be that node's (`Store::with_node`).
+    pub node: Option<NodeConfig>,
 }
 
 impl Default for Config {
-    /// 40 participants a room; one mix thread per core this process may use.
+    /// 40 participants a room; one mix thread per core this process may
+    /// use; a single node.
     fn default() -> Self {
         Self {
             room_capacity: 40,
             mix_threads: usable_cores(),
+            node: None,
         }
     }
 }
@@ -161,6 +168,10 @@ pub struct Server {
     dialer: Arc<OnceLock<outbound::Dialer>>,
     /// Makes browser legs of join links' offers, once SIP listens.
     browsers: browser::LateBrowsers,
+    /// This node among several, if it is one.
+    cluster: Option<Arc<cluster::Cluster>>,
+    /// Stops the cluster's tasks (after the hub).
+    stop_cluster: CancellationToken,
 }
 
 /// The telephony side, once [`Server::listen_sip`] started it.
@@ -179,6 +190,13 @@ impl Server {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, store::StoreError> {
+        if let Some(node) = &config.node
+            && store.node() != Some(node.id.as_str())
+        {
+            return Err(store::StoreError::Invalid(
+                "a node's store must be that node's (Store::with_node)".into(),
+            ));
+        }
         let completed = store.complete_live_conferences(clock.now()).await?;
         if completed > 0 {
             tracing::info!(
@@ -202,6 +220,20 @@ impl Server {
             metrics.clone(),
             mix,
         );
+        let stop_cluster = CancellationToken::new();
+        let cluster = match &config.node {
+            Some(node) => Some(
+                cluster::Cluster::start(
+                    store.clone(),
+                    node,
+                    clock.clone(),
+                    hub.clone(),
+                    stop_cluster.clone(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
         Ok(Self {
             store,
             clock,
@@ -212,6 +244,8 @@ impl Server {
             metrics,
             dialer: Arc::default(),
             browsers: browser::LateBrowsers::default(),
+            cluster,
+            stop_cluster,
         })
     }
 
@@ -242,6 +276,7 @@ impl Server {
             stop: stop_calls.clone(),
             tracker: tracker.clone(),
             live: live_calls::LiveCalls::default(),
+            cluster: self.cluster.clone(),
         });
         let _ = self
             .browsers
@@ -261,6 +296,22 @@ impl Server {
         )?;
         let _ = self.dialer.set(outbound::Dialer::new(services, sip));
         tracing::info!(udp = %addrs.udp, tcp = %addrs.tcp, "SIP listening");
+        if let Some(cluster) = &self.cluster {
+            // Where other nodes redirect this node's rooms' callers.
+            let ip = config.sip.fixed_public_addr().unwrap_or(addrs.udp.ip());
+            if ip.is_unspecified() {
+                tracing::warn!(
+                    "SIP is bound to a wildcard address without --public-addr: other nodes \
+                     cannot redirect callers to this node's rooms"
+                );
+            } else {
+                let addr = SocketAddr::new(ip, addrs.udp.port()).to_string();
+                cluster
+                    .advertise(&addr, self.clock.now())
+                    .await
+                    .map_err(std::io::Error::other)?;
+            }
+        }
         self.calls = Some(Calls {
             sip_task,
             stop_sip,
@@ -278,7 +329,8 @@ impl Server {
     /// The HTTP API bound to this server's store, hub and dialer, its
     /// metrics on `GET /metrics`, and the dashboard at `GET /` fed by the hub.
     pub fn router(&self) -> axum::Router {
-        let control = control::Control::new(self.hub.clone(), self.dialer.clone());
+        let control =
+            control::Control::new(self.hub.clone(), self.dialer.clone(), self.cluster.clone());
         let state = api::AppState::new(self.store.clone(), Arc::new(control))
             .with_metrics(self.metrics.clone())
             .with_live(Arc::new(self.hub.clone()))
@@ -331,6 +383,7 @@ impl Server {
         if let Err(e) = self.hub_task.await {
             tracing::error!(error = %e, "the conference hub task failed");
         }
+        self.stop_cluster.cancel();
         if let Some(calls) = self.calls {
             calls.stop_sip.cancel();
             if let Err(e) = calls.sip_task.await {

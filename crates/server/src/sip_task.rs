@@ -196,6 +196,10 @@ enum Command {
         call: CallId,
         status: sip::StatusCode,
     },
+    Redirect {
+        call: CallId,
+        target: String,
+    },
     Hangup {
         call: CallId,
     },
@@ -232,6 +236,11 @@ impl SipHandle {
 
     pub async fn reject(&self, call: CallId, status: sip::StatusCode) {
         let _ = self.tx.send(Command::Reject { call, status }).await;
+    }
+
+    /// `302 Moved Temporarily` to `target` (a SIP URI) for an offered call.
+    pub async fn redirect(&self, call: CallId, target: String) {
+        let _ = self.tx.send(Command::Redirect { call, target }).await;
     }
 
     /// BYE (or 480 if never answered; CANCEL for a call we placed that
@@ -495,6 +504,9 @@ impl SipTask {
             }
             Command::Reject { call, status } => {
                 let _ = self.engine.reject(call, status, now);
+            }
+            Command::Redirect { call, target } => {
+                let _ = self.engine.redirect(call, &target, now);
             }
             Command::Hangup { call } => {
                 let _ = self.engine.hangup(call, now);
