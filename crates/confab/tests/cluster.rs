@@ -1,0 +1,368 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Two `confab serve` nodes on one PostgreSQL behind Kamailio, configured
+//! as docs/scaling.md says (`docs/scaling/kamailio.cfg`), all on loopback:
+//! callers entering through either node meet in one room, the API of
+//! either node mutes and kicks in it, and when the room's node is killed
+//! (SIGKILL) the other ends its conference and calls and serves on.
+//!
+//! Needs PostgreSQL (`CONFAB_TEST_POSTGRES_URL`, as the store tests) and
+//! Kamailio; without them it skips, unless `CONFAB_REQUIRE_POSTGRES=1` or
+//! `CONFAB_REQUIRE_PEERS=1` (`scripts/test`) make that a failure.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Serve, confab, http, value, voice_app};
+use media::Codec;
+use testkit::Phone;
+use testkit::peers::{free_ports, peer_available};
+
+/// How long anything the test waits for may take.
+const WAIT: Duration = Duration::from_secs(30);
+/// Two numbers whose callers Kamailio's hash (dispatcher algorithm 7 on the
+/// Request-URI user, nodes in the order A, B) sends to different nodes;
+/// both numbers' voice URL puts the caller in one room.
+const NUMBER_1: &str = "alpha";
+const NUMBER_2: &str = "charlie";
+const ROOM: &str = "standup";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_through_either_node_meet_in_one_room_which_ends_when_its_node_dies() {
+    let Some(db) = fresh_postgres_database() else {
+        return;
+    };
+    if !peer_available("kamailio", "kamailio") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let voice =
+        voice_app(|_| format!("<Response><Dial><Conference>{ROOM}</Conference></Dial></Response>"));
+
+    // Node A first (it makes the default account), then B.
+    let node = |id: &str, rtp: &str| {
+        Serve::start_as_deployed(
+            &db,
+            rtp,
+            &dir.path().join(format!("{id}.log")),
+            &["--node-id", id, "--node-lease", "3"],
+        )
+    };
+    let a = node("a", "55700-55749");
+    let b = node("b", "55750-55799");
+    let (sid, token) = a.default_account();
+    for number in [NUMBER_1, NUMBER_2] {
+        let url = format!("http://{voice}/room");
+        let args = [
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            number,
+            "--url",
+            &url,
+        ];
+        let (ok, out, err) = confab(&db, &args);
+        assert!(ok, "{err}");
+        value(&out, "PhoneNumberSid");
+    }
+    let proxy = Kamailio::start(dir.path(), &[a.sip_udp, b.sip_udp]);
+    let api_a = Api::new(&a.addr, &sid, &token);
+    let api_b = Api::new(&b.addr, &sid, &token);
+
+    // One caller per number: one lands on each node, and the one whose
+    // node does not run the room is sent to the node that does.
+    let phone_1 = Phone::bind(proxy.addr).await.unwrap();
+    let first = phone_1.call(NUMBER_1, Codec::Pcmu).await.unwrap();
+    let (conference, _) = api_a.wait_for_participants(1, &[&proxy, &a, &b]).await;
+    let phone_2 = Phone::bind(proxy.addr).await.unwrap();
+    let second = phone_2.call(NUMBER_2, Codec::Pcmu).await.unwrap();
+    let (again, calls) = api_b.wait_for_participants(2, &[&proxy, &a, &b]).await;
+    assert_eq!(again, conference, "one room for both callers");
+    let logs = format!("{}\n{}", a.log_tail(), b.log_tail());
+    assert!(
+        logs.contains("the call's room runs on another node: 302"),
+        "no caller was redirected: the numbers did not reach different nodes\n{logs}"
+    );
+    // Both answered by the room's node (the Contact of their 200).
+    let room_node = first.remote_target().to_owned();
+    assert_eq!(second.remote_target(), room_node);
+    let (owner, other) = if room_node.contains(&format!(":{}", a.sip_udp.port())) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let (api_owner, api_other) = if owner.addr == api_a.addr {
+        (api_a, api_b)
+    } else {
+        (api_b, api_a)
+    };
+
+    // They hear each other.
+    first.send_tone(700);
+    second.send_tone(1300);
+    second.wait_to_hear(700, WAIT).await.unwrap();
+    first.wait_to_hear(1300, WAIT).await.unwrap();
+
+    // Muted through the node that does not run the room: the answer comes
+    // after the mute took effect there, and the caller falls silent.
+    // Participants list in join order (the 2008 contract): the first
+    // caller joined first.
+    let call_1 = &calls[0];
+    let participant = format!("/Conferences/{conference}/Participants/{call_1}");
+    let (status, body) = api_other.post(&participant, "Muted=true");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<Muted>true</Muted>"), "{body}");
+    second.wait_not_hearing(700, WAIT).await.unwrap();
+    // And back, through the room's own node.
+    let (status, body) = api_owner.post(&participant, "Muted=false");
+    assert_eq!(status, 200, "{body}");
+    second.wait_to_hear(700, WAIT).await.unwrap();
+    // An unknown participant is 404 from either node.
+    let missing = format!(
+        "/Conferences/{conference}/Participants/CA{}",
+        "0".repeat(32)
+    );
+    assert_eq!(api_other.post(&missing, "Muted=true").0, 404);
+
+    // The room's node dies (SIGKILL): no BYE goes anywhere. The other node
+    // finds its lease run out and ends its conference and calls.
+    drop(owner);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = api_other.get(&format!("/Conferences/{conference}"));
+        assert_eq!(status, 200, "{body}");
+        let calls_done = calls.iter().all(|call| {
+            let (_, body) = api_other.get(&format!("/Calls/{call}"));
+            body.contains("<Status>2</Status>")
+        });
+        if body.contains("<Status>2</Status>") && calls_done {
+            assert!(!body.contains("<Status>1</Status>"), "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead node's conference and calls never ended: {body}\n{}",
+            other.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, participants) = api_other.get(&format!("/Conferences/{conference}/Participants"));
+    assert!(!participants.contains("<CallSid>"), "{participants}");
+
+    // The other node serves on: new callers on either number (Kamailio
+    // fails over from the dead node) meet in a new room of that name.
+    let phone_3 = Phone::bind(proxy.addr).await.unwrap();
+    let third = phone_3.call(NUMBER_1, Codec::Pcmu).await.unwrap();
+    let phone_4 = Phone::bind(proxy.addr).await.unwrap();
+    let fourth = phone_4.call(NUMBER_2, Codec::Pcmu).await.unwrap();
+    let (fresh, _) = api_other.wait_for_participants(2, &[&proxy, &other]).await;
+    assert_ne!(fresh, conference, "a new conference");
+    third.send_tone(900);
+    fourth.wait_to_hear(900, WAIT).await.unwrap();
+    // Kicked through the surviving node: the caller is hung up.
+    let calls = api_other.participants(&fresh);
+    for call in &calls {
+        let path = format!("/Conferences/{fresh}/Participants/{call}");
+        let (status, body) = api_other.delete(&path);
+        assert_eq!(status, 204, "{body}");
+    }
+    drop((first, second, third, fourth));
+    assert!(other.stop(), "the surviving node did not stop cleanly");
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL and Kamailio.
+
+/// A fresh database on the test server, or `None` (skipped) without one.
+fn fresh_postgres_database() -> Option<String> {
+    let server = match std::env::var("CONFAB_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var("CONFAB_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "CONFAB_REQUIRE_POSTGRES=1 but CONFAB_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("skipping: set CONFAB_TEST_POSTGRES_URL (scripts/start-test-postgres)");
+            return None;
+        }
+    };
+    let name = format!("confab_cluster_{}", std::process::id());
+    let status = Command::new("psql")
+        .args([&server, "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .unwrap();
+    assert!(status.success(), "psql could not create {name}");
+    let (base, _) = server.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+/// Kamailio with docs/scaling/kamailio.cfg in front of `nodes`.
+struct Kamailio {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Kamailio {
+    fn start(dir: &Path, nodes: &[SocketAddr]) -> Self {
+        let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/scaling/kamailio.cfg");
+        let list = dir.join("dispatcher.list");
+        let lines: Vec<String> = nodes.iter().map(|n| format!("1 sip:{n} 0 0")).collect();
+        std::fs::write(&list, lines.join("\n") + "\n").unwrap();
+        let run = dir.join("kamailio");
+        std::fs::create_dir(&run).unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_ports(2)).parse().unwrap();
+        let log = dir.join("kamailio.log");
+        // Its own process group: Kamailio forks workers, which outlive a
+        // main process killed alone.
+        let child = Command::new("kamailio")
+            .process_group(0)
+            .args(["-DD", "-E", "-f"])
+            .arg(&cfg)
+            .arg("-Y")
+            .arg(&run)
+            .arg("-A")
+            .arg(format!("LISTEN_ADDR=udp:{addr}"))
+            .arg("-A")
+            .arg(format!("DS_LIST=\"{}\"", list.display()))
+            .arg("-A")
+            .arg("WORKERS=2")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let proxy = Self { child, addr, log };
+        let deadline = Instant::now() + WAIT;
+        while !proxy.log().contains("confab-proxy ready") {
+            assert!(
+                Instant::now() < deadline,
+                "kamailio never got ready\n{}",
+                proxy.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        proxy
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// What has a log to show when the test fails.
+trait Logged {
+    fn tail(&self) -> String;
+}
+
+impl Logged for Kamailio {
+    fn tail(&self) -> String {
+        self.log()
+    }
+}
+
+impl Logged for Serve {
+    fn tail(&self) -> String {
+        self.log_tail()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The 2008 API of one node.
+
+struct Api {
+    addr: String,
+    sid: String,
+    token: String,
+}
+
+impl Api {
+    fn new(addr: &str, sid: &str, token: &str) -> Self {
+        Self {
+            addr: addr.to_owned(),
+            sid: sid.to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// Polls until the live conference of [`ROOM`] has `n` participants;
+    /// its sid and their CallSids.
+    async fn wait_for_participants(&self, n: usize, logs: &[&dyn Logged]) -> (String, Vec<String>) {
+        let deadline = Instant::now() + WAIT;
+        let mut last = String::new();
+        loop {
+            let (status, body) = self.get(&format!("/Conferences?FriendlyName={ROOM}"));
+            assert_eq!(status, 200, "{body}");
+            // The live one (init, or in progress once two are in it).
+            let live = body
+                .split("<Conference>")
+                .skip(1)
+                .find(|c| !c.contains("<Status>2</Status>"))
+                .and_then(|c| elements(c, "Sid").into_iter().next());
+            if let Some(conference) = live {
+                let calls = self.participants(&conference);
+                if calls.len() == n {
+                    return (conference, calls);
+                }
+                last = format!("{calls:?}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never {n} participants in {ROOM} (last: {last})\n{}",
+                logs.iter().map(|l| l.tail()).collect::<Vec<_>>().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn participants(&self, conference: &str) -> Vec<String> {
+        let (status, body) = self.get(&format!("/Conferences/{conference}/Participants"));
+        assert_eq!(status, 200, "{body}");
+        elements(&body, "CallSid")
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path, "")
+    }
+
+    fn post(&self, path: &str, form: &str) -> (u16, String) {
+        self.request("POST", path, form)
+    }
+
+    fn delete(&self, path: &str) -> (u16, String) {
+        self.request("DELETE", path, "")
+    }
+
+    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let path = format!("/2008-08-01/Accounts/{}{path}", self.sid);
+        http(
+            &self.addr,
+            method,
+            &path,
+            Some((&self.sid, &self.token)),
+            body,
+        )
+    }
+}
+
+/// The text of every `<name>` element, in order.
+fn elements(xml: &str, name: &str) -> Vec<String> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(&close).map(|(text, _)| text.to_owned()))
+        .collect()
+}
