@@ -129,6 +129,20 @@ async fn callers_through_either_node_meet_in_one_room_which_ends_when_its_node_d
         "0".repeat(32)
     );
     assert_eq!(api_other.post(&missing, "Muted=true").0, 404);
+    // A third caller, hung up through the other node's 2010-04-01 Calls
+    // API: the node that has the call sends the BYE.
+    let phone_x = Phone::bind(proxy.addr).await.unwrap();
+    let mut extra = phone_x.call(NUMBER_2, Codec::Pcmu).await.unwrap();
+    let (_, three) = api_other
+        .wait_for_participants(3, &[&proxy, &owner, &other])
+        .await;
+    let (status, body) =
+        api_other.post_2010(&format!("/Calls/{}.json", three[2]), "Status=completed");
+    assert_eq!(status, 200, "{body}");
+    extra.wait_for_bye(WAIT).await.unwrap();
+    api_other
+        .wait_for_participants(2, &[&proxy, &owner, &other])
+        .await;
 
     // The room's node dies (SIGKILL): no BYE goes anywhere. The other node
     // finds its lease run out and ends its conference and calls.
@@ -172,7 +186,10 @@ async fn callers_through_either_node_meet_in_one_room_which_ends_when_its_node_d
         let (status, body) = api_other.delete(&path);
         assert_eq!(status, 204, "{body}");
     }
-    drop((first, second, third, fourth));
+    let (mut third, mut fourth) = (third, fourth);
+    third.wait_for_bye(WAIT).await.unwrap();
+    fourth.wait_for_bye(WAIT).await.unwrap();
+    drop((first, second));
     assert!(other.stop(), "the surviving node did not stop cleanly");
 }
 
@@ -340,6 +357,17 @@ impl Api {
 
     fn post(&self, path: &str, form: &str) -> (u16, String) {
         self.request("POST", path, form)
+    }
+
+    fn post_2010(&self, path: &str, form: &str) -> (u16, String) {
+        let path = format!("/2010-04-01/Accounts/{}{path}", self.sid);
+        http(
+            &self.addr,
+            "POST",
+            &path,
+            Some((&self.sid, &self.token)),
+            form,
+        )
     }
 
     fn delete(&self, path: &str) -> (u16, String) {

@@ -20,7 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use api::{CallControl as _, CallControlError, ConferenceCommand, Fetchable, ParticipantCommand};
+use api::{
+    CallControl as _, CallControlError, CallScript, CallUpdate, ConferenceCommand, ConferenceRef,
+    DialRequest, Fetchable, ParticipantCommand,
+};
 use model::{AccountSid, CallSid, ConferenceSid, HttpMethod, Timestamp};
 use serde_json::{Value, json};
 use store::{NodeRef, Store, StoreError};
@@ -28,7 +31,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::Clock;
-use crate::hub::HubHandle;
+use crate::control::Control;
 
 /// How long a command sent to another node waits for its answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,12 +67,13 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// Takes this node's lease and starts renewing it, finding dead nodes,
     /// and serving other nodes' commands, until `stop`. `store` is this
-    /// node's ([`Store::with_node`] with `config.id`).
+    /// node's ([`Store::with_node`] with `config.id`); `local` applies
+    /// other nodes' commands here (a [`Control`] of this node alone).
     pub async fn start(
         store: Store,
         config: &NodeConfig,
         clock: Arc<dyn Clock>,
-        hub: HubHandle,
+        local: Control,
         stop: CancellationToken,
     ) -> Result<Arc<Self>, StoreError> {
         store.register_node(None, clock.now()).await?;
@@ -86,13 +90,21 @@ impl Cluster {
             clock,
             stop.clone(),
         ));
-        tokio::spawn(serve(cluster.clone(), messages, hub, stop));
+        tokio::spawn(serve(cluster.clone(), messages, local, stop));
         Ok(cluster)
     }
 
     /// Tells other nodes where callers reach this one (`host:port`).
     pub async fn advertise(&self, sip_addr: &str, now: Timestamp) -> Result<(), StoreError> {
         self.store.register_node(Some(sip_addr), now).await
+    }
+
+    /// Gives up this node's lease (a clean stop, once its conferences and
+    /// calls ended).
+    pub async fn leave(&self) {
+        if let Err(e) = self.store.leave_nodes().await {
+            tracing::warn!(error = %e, "could not give up this node's lease");
+        }
     }
 
     /// The node a live room runs on, if another node than this one.
@@ -143,34 +155,80 @@ impl Cluster {
         self.forward(conference, encode_conference(command)).await
     }
 
+    /// [`Cluster::participant`], for a call's update: it goes to the node
+    /// that handles the call.
+    pub async fn call(
+        &self,
+        account: &AccountSid,
+        call: &CallSid,
+        update: &CallUpdate,
+    ) -> Option<Result<(), CallControlError>> {
+        let node = match self.store.call_node(call).await {
+            Ok(node) => node.filter(|n| *n != self.node)?,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look up a call's node");
+                return Some(Err(CallControlError::Unavailable));
+            }
+        };
+        let Some(update) = encode_call_update(update) else {
+            tracing::warn!(
+                node,
+                "a call on another node cannot be redirected into a conference"
+            );
+            return Some(Err(CallControlError::Unavailable));
+        };
+        let mut command = json!({ "account": account.as_str(), "call": call.as_str() });
+        merge(&mut command, update);
+        Some(self.send(&node, command).await)
+    }
+
+    /// Whether a call placed for `request` would join a room that runs on
+    /// another node (which cannot take it: its room is not here).
+    pub async fn dials_elsewhere(&self, request: &DialRequest) -> Option<String> {
+        let CallScript::Conference { conference, .. } = &request.script else {
+            return None;
+        };
+        match conference {
+            ConferenceRef::Name(name) => self
+                .room_elsewhere(&request.account, name)
+                .await
+                .map(|n| n.node_id),
+            ConferenceRef::Sid(sid) => self.conference_elsewhere(sid).await.ok().flatten(),
+        }
+    }
+
     async fn forward(
         &self,
         conference: &ConferenceSid,
         command: Value,
     ) -> Option<Result<(), CallControlError>> {
-        let node = match self.conference_elsewhere(conference).await {
-            Ok(Some(node)) => node,
-            Ok(None) => return None,
-            Err(e) => return Some(Err(e)),
-        };
+        match self.conference_elsewhere(conference).await {
+            Ok(Some(node)) => Some(self.send(&node, command).await),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Sends `command` to `node` and waits for its outcome.
+    async fn send(&self, node: &str, command: Value) -> Result<(), CallControlError> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.waiting_for().insert(id, tx);
         let ask = json!({ "ask": id, "from": self.node, "command": command }).to_string();
-        if let Err(e) = self.store.notify_node(&node, &ask).await {
+        if let Err(e) = self.store.notify_node(node, &ask).await {
             tracing::warn!(error = %e, node, "could not send a command to another node");
             self.waiting_for().remove(&id);
-            return Some(Err(CallControlError::Unavailable));
+            return Err(CallControlError::Unavailable);
         }
         let answer = tokio::time::timeout(ANSWER_TIMEOUT, rx).await;
         self.waiting_for().remove(&id);
-        Some(match answer {
+        match answer {
             Ok(Ok(outcome)) => outcome,
             _ => {
-                tracing::warn!(node, "no answer from the node a conference runs on");
+                tracing::warn!(node, "no answer from another node");
                 Err(CallControlError::Unavailable)
             }
-        })
+        }
     }
 
     fn waiting_for(
@@ -234,7 +292,7 @@ async fn lease(store: Store, lease: Duration, clock: Arc<dyn Clock>, stop: Cance
 async fn serve(
     cluster: Arc<Cluster>,
     mut messages: store::NodeMessages,
-    hub: HubHandle,
+    local: Control,
     stop: CancellationToken,
 ) {
     loop {
@@ -267,12 +325,17 @@ async fn serve(
         };
         let from = from.to_owned();
         let command = message["command"].clone();
-        let (hub, store) = (hub.clone(), cluster.store.clone());
+        let (local, store) = (local.clone(), cluster.store.clone());
         // Each in its own task: a slow one holds up no other.
         tokio::spawn(async move {
             let outcome = match decode(&command) {
-                Some(Decoded::Participant(c)) => hub.apply(c).await,
-                Some(Decoded::Conference(c)) => hub.conference(c).await,
+                Some(Decoded::Participant(c)) => local.apply(c).await,
+                Some(Decoded::Conference(c)) => local.conference(c).await,
+                Some(Decoded::Call {
+                    account,
+                    call,
+                    update,
+                }) => local.update_call(account, call, update).await,
                 None => {
                     tracing::debug!("dropped a node's command confab does not know");
                     Err(CallControlError::Unavailable)
@@ -346,6 +409,35 @@ fn encode_conference(command: &ConferenceCommand) -> Value {
     }
 }
 
+/// A call's update on the wire; `None` for a redirect into a conference
+/// (the API's `POST Conferences/{…}/Participants` makes those, as calls it
+/// places itself).
+fn encode_call_update(update: &CallUpdate) -> Option<Value> {
+    Some(match update {
+        CallUpdate::End { canceled } => json!({ "op": "call_end", "on": canceled }),
+        CallUpdate::Redirect(CallScript::Url(url)) => {
+            json!({ "op": "call_redirect", "audio": encode_fetchable(url) })
+        }
+        CallUpdate::Redirect(CallScript::Twiml(twiml)) => {
+            json!({ "op": "call_redirect", "twiml": twiml })
+        }
+        CallUpdate::Redirect(CallScript::Conference { .. }) => return None,
+    })
+}
+
+fn decode_call_update(op: &str, value: &Value) -> Option<CallUpdate> {
+    match op {
+        "call_end" => Some(CallUpdate::End {
+            canceled: value["on"].as_bool()?,
+        }),
+        "call_redirect" => Some(CallUpdate::Redirect(match value["twiml"].as_str() {
+            Some(twiml) => CallScript::Twiml(twiml.to_owned()),
+            None => CallScript::Url(decode_fetchable(&value["audio"])?),
+        })),
+        _ => None,
+    }
+}
+
 fn merge(into: &mut Value, from: Value) {
     if let (Value::Object(into), Value::Object(from)) = (into, from) {
         into.extend(from);
@@ -366,10 +458,22 @@ fn decode_fetchable(value: &Value) -> Option<Fetchable> {
 enum Decoded {
     Participant(ParticipantCommand),
     Conference(ConferenceCommand),
+    Call {
+        account: AccountSid,
+        call: CallSid,
+        update: CallUpdate,
+    },
 }
 
 fn decode(value: &Value) -> Option<Decoded> {
     let account = AccountSid::parse(value["account"].as_str()?).ok()?;
+    if let Some(update) = decode_call_update(value["op"].as_str()?, value) {
+        return Some(Decoded::Call {
+            account,
+            call: CallSid::parse(value["call"].as_str()?).ok()?,
+            update,
+        });
+    }
     let conference = ConferenceSid::parse(value["conference"].as_str()?).ok()?;
     let op = value["op"].as_str()?;
     match op {
@@ -509,6 +613,28 @@ mod tests {
             let back = serde_json::from_str(&wire).unwrap();
             assert!(
                 matches!(decode(&back), Some(Decoded::Conference(c)) if c == command),
+                "{wire}"
+            );
+        }
+        let updates = [
+            CallUpdate::End { canceled: true },
+            CallUpdate::End { canceled: false },
+            CallUpdate::Redirect(CallScript::Url(audio())),
+            CallUpdate::Redirect(CallScript::Twiml("<Response><Hangup/></Response>".into())),
+        ];
+        for update in updates {
+            let mut wire = json!({
+                "account": participant.account.as_str(),
+                "call": participant.call.as_str(),
+            });
+            merge(&mut wire, encode_call_update(&update).unwrap());
+            let back = serde_json::from_str(&wire.to_string()).unwrap();
+            assert!(
+                matches!(
+                    decode(&back),
+                    Some(Decoded::Call { account, call, update: u })
+                        if account == participant.account && call == participant.call && u == update
+                ),
                 "{wire}"
             );
         }

@@ -70,6 +70,16 @@ impl CallControl for Control {
 
     fn dial(&self, request: DialRequest) -> BoxFuture<'_, Result<CallSid, DialError>> {
         Box::pin(async move {
+            if let Some(cluster) = &self.cluster
+                && let Some(node) = cluster.dials_elsewhere(&request).await
+            {
+                // Its room is not here: the call could not join it.
+                tracing::warn!(
+                    node,
+                    "a call into a room another node runs: send the request to that node"
+                );
+                return Err(DialError::Control(CallControlError::Unavailable));
+            }
             match self.dialer.get() {
                 Some(dialer) => dialer.dial(request).await,
                 None => Err(DialError::Control(CallControlError::Unavailable)),
@@ -84,6 +94,11 @@ impl CallControl for Control {
         update: CallUpdate,
     ) -> BoxFuture<'_, Result<(), CallControlError>> {
         Box::pin(async move {
+            if let Some(cluster) = &self.cluster
+                && let Some(elsewhere) = cluster.call(&account, &call, &update).await
+            {
+                return elsewhere;
+            }
             match self.dialer.get() {
                 Some(dialer) => dialer.update(&account, &call, update).await,
                 None => Err(CallControlError::Unavailable),

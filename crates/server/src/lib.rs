@@ -220,18 +220,23 @@ impl Server {
             metrics.clone(),
             mix,
         );
+        let dialer: Arc<OnceLock<outbound::Dialer>> = Arc::default();
         let stop_cluster = CancellationToken::new();
         let cluster = match &config.node {
-            Some(node) => Some(
-                cluster::Cluster::start(
-                    store.clone(),
-                    node,
-                    clock.clone(),
-                    hub.clone(),
-                    stop_cluster.clone(),
+            Some(node) => {
+                // Other nodes' commands are applied here as this node alone.
+                let local = control::Control::new(hub.clone(), dialer.clone(), None);
+                Some(
+                    cluster::Cluster::start(
+                        store.clone(),
+                        node,
+                        clock.clone(),
+                        local,
+                        stop_cluster.clone(),
+                    )
+                    .await?,
                 )
-                .await?,
-            ),
+            }
             None => None,
         };
         Ok(Self {
@@ -242,7 +247,7 @@ impl Server {
             stop_hub,
             calls: None,
             metrics,
-            dialer: Arc::default(),
+            dialer,
             browsers: browser::LateBrowsers::default(),
             cluster,
             stop_cluster,
@@ -384,6 +389,9 @@ impl Server {
             tracing::error!(error = %e, "the conference hub task failed");
         }
         self.stop_cluster.cancel();
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
+        }
         if let Some(calls) = self.calls {
             calls.stop_sip.cancel();
             if let Err(e) = calls.sip_task.await {

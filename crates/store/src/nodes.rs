@@ -9,7 +9,7 @@
 //! decides every race: a claim is one `INSERT … ON CONFLICT DO NOTHING`, an
 //! ending one transaction that only one node's `DELETE` of the lease wins.
 
-use model::{AccountSid, ConferenceSid, Timestamp};
+use model::{AccountSid, CallSid, CallStatus, ConferenceSid, Timestamp};
 
 use crate::{Store, StoreError};
 
@@ -106,6 +106,21 @@ impl Store {
         .bind(at.as_micros())
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Gives up this node's lease and claims (a clean stop, after its
+    /// conferences and calls ended): no node has anything of it to end.
+    pub async fn leave_nodes(&self) -> Result<(), StoreError> {
+        let node = self.own_node()?;
+        let mut tx = self.begin_write().await?;
+        for sql in [
+            "DELETE FROM room_claims WHERE node_id = $1",
+            "DELETE FROM nodes WHERE node_id = $1",
+        ] {
+            sqlx::query(sql).bind(node).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -219,6 +234,20 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|(node_id, sip_addr)| NodeRef { node_id, sip_addr }))
+    }
+
+    /// The node that handles a live call (queued, ringing or in progress),
+    /// if the call is live and a node of several recorded it.
+    pub async fn call_node(&self, sid: &CallSid) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT node_id FROM calls WHERE sid = $1 AND status IN ($2, $3, $4)")
+                .bind(sid.as_str())
+                .bind(CallStatus::NotYetDialed.code())
+                .bind(CallStatus::Ringing.code())
+                .bind(CallStatus::InProgress.code())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(node,)| node))
     }
 
     /// The node a live conference runs on, if a node claimed its room.

@@ -2460,6 +2460,11 @@ async fn nodes_claim_rooms_and_a_dead_nodes_work_is_ended(db: &TestDb) {
     );
     let other = two.call(&call_sid(2)).await.unwrap().unwrap();
     assert_eq!(other.status, CallStatus::InProgress, "the live node's call");
+    assert_eq!(
+        one.call_node(&call_sid(2)).await.unwrap(),
+        Some("two".into())
+    );
+    assert_eq!(one.call_node(&call_sid(1)).await.unwrap(), None, "ended");
     assert_eq!(two.room_owner(&a, "standup").await.unwrap(), None);
     // Ended once: a second try (another node's) finds the lease gone.
     assert_eq!(
@@ -2477,5 +2482,10 @@ async fn nodes_claim_rooms_and_a_dead_nodes_work_is_ended(db: &TestDb) {
     // Start-up recovery of a node ends only its own calls.
     assert_eq!(one.complete_live_calls(t(40)).await.unwrap(), 0);
     assert_eq!(two.complete_live_calls(t(40)).await.unwrap(), 1);
-    let _ = db.store.complete_live_conferences(t(41)).await.unwrap();
+    // A clean stop leaves no lease for another node to find.
+    one.leave_nodes().await.unwrap();
+    assert_eq!(
+        two.expired_nodes(t(1000)).await.unwrap(),
+        Vec::<String>::new()
+    );
 }
