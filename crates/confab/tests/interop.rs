@@ -132,7 +132,8 @@ async fn tcp_call_survives_its_closed_connection_and_bye_comes_on_a_new_one() {
         return;
     };
     // The far end listens first, on the port the caller's Contact names.
-    let contact_port = free_ports(2);
+    // Its SIP port and, two above, its media ports (`sipp_uas`).
+    let contact_port = free_ports(6);
     let uas = s.sipp_uas("tcp_bye_uas", contact_port);
     let caller = s.sipp(
         "tcp_close_then_bye",
@@ -201,7 +202,10 @@ async fn scenarios_pass_against_a_stand_in_that_follows_the_rfcs() {
         let run = dir.path().join(stand_in);
         std::fs::create_dir(&run).unwrap();
         write_tone(&run);
-        let uas_port = free_ports(6);
+        // One block for both: a second free_ports call, made before the
+        // stand-in has bound, could hand the UAC the stand-in's ports.
+        let ports = free_ports(12);
+        let uas_port = ports;
         let uas_args = [
             "-sf".into(),
             scenario_file(stand_in),
@@ -211,7 +215,7 @@ async fn scenarios_pass_against_a_stand_in_that_follows_the_rfcs() {
             (uas_port + 2).to_string(),
         ];
         let mut uas = Sipp::spawn(stand_in, uas_port, &uas_args, run.join("uas"));
-        let uac_port = free_ports(6);
+        let uac_port = ports + 6;
         let uac_args = [
             format!("127.0.0.1:{uas_port}"),
             "-sf".into(),
@@ -314,11 +318,12 @@ impl Suite {
         Sipp::spawn(scenario, sip_port, &args, dir)
     }
 
-    /// A SIPp UAS on TCP `port` running `tests/sipp/<scenario>.xml`.
+    /// A SIPp UAS on TCP `port` running `tests/sipp/<scenario>.xml`, its
+    /// media on `port + 2` and `port + 4` (`port` from `free_ports(6)`).
     fn sipp_uas(&mut self, scenario: &str, port: u16) -> Sipp {
         let dir = self.run_dir(scenario);
         // Its own media ports, not SIPp's default 6000 another run may hold.
-        let media = free_ports(4);
+        let media = port + 2;
         let args = [
             "-sf".into(),
             scenario_file(scenario),

@@ -213,8 +213,10 @@ impl Sipp {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let sip_port = free_ports(1);
-        let media_port = free_ports(4);
+        // One block: two free_ports calls, made before SIPp binds, could
+        // hand out the same port twice.
+        let sip_port = free_ports(6);
+        let media_port = sip_port + 2;
         let mut args: Vec<String> = Vec::new();
         match scenario {
             Scenario::BuiltinUas => args.extend(["-sn".into(), "uas".into()]),
