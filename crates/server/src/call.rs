@@ -1205,3 +1205,16 @@ fn log(line: LogLine) {
 fn frames(duration: Duration) -> u32 {
     u32::try_from(duration.as_millis() / 20).unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::escape_user;
+
+    #[test]
+    fn a_number_is_escaped_for_a_redirects_contact() {
+        assert_eq!(escape_user("+14155551212"), "+14155551212");
+        assert_eq!(escape_user("stand-up_1.a"), "stand-up_1.a");
+        assert_eq!(escape_user("a b@c:d%"), "a%20b%40c%3Ad%25");
+        assert_eq!(escape_user("é<>"), "%C3%A9%3C%3E");
+    }
+}
