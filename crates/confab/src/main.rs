@@ -14,11 +14,19 @@ use crate::cli::LogFormat;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The nice value of the async runtime's threads (SIP, the API, webhooks,
+/// the database's). The mix threads, started from the main thread, keep the
+/// process's own (0): on a busy core the scheduler gives a mixing thread
+/// about nine tenths of it against one of these, so API load cannot make a
+/// tick late, and neither needs a privilege.
+const RUNTIME_NICE: i32 = 10;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(yield_to_mixing)
         .build()
     {
         Ok(rt) => rt,
@@ -33,6 +41,15 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Lowers the calling thread's priority to [`RUNTIME_NICE`] (on Linux a
+/// nice value is a thread's own, inherited by the threads it starts).
+fn yield_to_mixing() {
+    let this = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(this), RUNTIME_NICE) {
+        tracing::debug!(error = %e, "cannot lower a runtime thread's priority");
     }
 }
 

@@ -9,6 +9,8 @@
 //!   taken and logged.
 //! - A log file gets no colour codes; `--log-format json` writes one JSON
 //!   object a line.
+//! - The async runtime's threads run at a lower priority (nice 10) than the
+//!   mix threads, which keep the process's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -141,4 +143,38 @@ async fn json_logs_are_one_object_a_line() {
         .unwrap_or_else(|| panic!("no open-rooms line:\n{log}"));
     assert_eq!(opened["level"], "INFO", "{opened}");
     assert!(serve.stop());
+}
+
+/// Each of the running server's threads: its name and nice value (Linux
+/// `/proc/PID/task/*/stat`, field 19).
+fn threads(pid: u32) -> Vec<(String, i64)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let path = task.unwrap().path();
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap();
+        // The name is in parentheses and may hold spaces: count after it.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let nice: i64 = after.split(' ').nth(16).unwrap().parse().unwrap();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap();
+        threads.push((name.trim().to_owned(), nice));
+    }
+    threads
+}
+
+#[test]
+fn the_runtime_yields_to_the_mix_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (serve, _) = serve(dir.path(), "30950-30959", &["--mix-threads", "2"]);
+    let threads = threads(serve.pid());
+    let nice_of = |prefix: &str| -> Vec<i64> {
+        threads
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(_, nice)| *nice)
+            .collect()
+    };
+    assert_eq!(nice_of("confab-mix-"), [0, 0], "{threads:?}");
+    let workers = nice_of("tokio-rt-worker");
+    assert!(!workers.is_empty(), "{threads:?}");
+    assert!(workers.iter().all(|&n| n == 10), "{threads:?}");
 }

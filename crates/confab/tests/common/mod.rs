@@ -161,6 +161,11 @@ impl Serve {
         )
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The process has not exited.
     pub fn is_alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
