@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Serve, confab, http, value, voice_app};
+use common::{Serve, confab, elements, http, value, voice_app};
 use media::Codec;
 use testkit::Phone;
 use testkit::peers::{free_ports, peer_available};
@@ -384,13 +384,4 @@ impl Api {
             body,
         )
     }
-}
-
-/// The text of every `<name>` element, in order.
-fn elements(xml: &str, name: &str) -> Vec<String> {
-    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-    xml.split(&open)
-        .skip(1)
-        .filter_map(|rest| rest.split_once(&close).map(|(text, _)| text.to_owned()))
-        .collect()
 }

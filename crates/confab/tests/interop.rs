@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{Serve, confab, db_url, http, tone, value, voice_app};
+use common::{Serve, confab, db_url, elements, http, tone, value, voice_app};
 use testkit::peers::{free_ports, peer_available};
 use testkit::{Codec, Phone};
 use tokio::process::{Child, Command};
@@ -516,15 +516,6 @@ impl Api {
             "",
         )
     }
-}
-
-/// The text of every `<name>` element, in order.
-fn elements(xml: &str, name: &str) -> Vec<String> {
-    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-    xml.split(&open)
-        .skip(1)
-        .filter_map(|rest| rest.split_once(&close).map(|(text, _)| text.to_owned()))
-        .collect()
 }
 
 /// `tone.ul` in `dir`: one second of [`TONE_HZ`], headerless μ-law, for

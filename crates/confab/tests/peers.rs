@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{Serve, db_url, http, tone};
+use common::{Serve, db_url, elements, http, tone};
 use media::goertzel::{rms, tone_fraction};
 use testkit::peers::{free_ports, peer_available};
 use testkit::{Codec, Phone};
@@ -215,15 +215,6 @@ impl Api {
         let path = format!("/2008-08-01/Accounts/{}{path}", self.sid);
         http(&self.addr, "GET", &path, Some((&self.sid, &self.token)), "")
     }
-}
-
-/// The text of every `<name>` element, in order.
-fn elements(xml: &str, name: &str) -> Vec<String> {
-    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-    xml.split(&open)
-        .skip(1)
-        .filter_map(|rest| rest.split_once(&close).map(|(text, _)| text.to_owned()))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------

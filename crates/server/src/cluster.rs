@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use api::{
-    CallControl as _, CallControlError, CallScript, CallUpdate, ConferenceCommand, ConferenceRef,
+    CallControl, CallControlError, CallScript, CallUpdate, ConferenceCommand, ConferenceRef,
     DialRequest, Fetchable, ParticipantCommand,
 };
 use model::{AccountSid, CallSid, ConferenceSid, HttpMethod, Timestamp};
@@ -31,7 +31,6 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::Clock;
-use crate::control::Control;
 
 /// How long a command sent to another node waits for its answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,12 +67,13 @@ impl Cluster {
     /// Takes this node's lease and starts renewing it, finding dead nodes,
     /// and serving other nodes' commands, until `stop`. `store` is this
     /// node's ([`Store::with_node`] with `config.id`); `local` applies
-    /// other nodes' commands here (a [`Control`] of this node alone).
+    /// other nodes' commands here (this node's control alone, which never
+    /// forwards).
     pub async fn start(
         store: Store,
         config: &NodeConfig,
         clock: Arc<dyn Clock>,
-        local: Control,
+        local: Arc<dyn CallControl>,
         stop: CancellationToken,
     ) -> Result<Arc<Self>, StoreError> {
         store.register_node(None, clock.now()).await?;
@@ -292,7 +292,7 @@ async fn lease(store: Store, lease: Duration, clock: Arc<dyn Clock>, stop: Cance
 async fn serve(
     cluster: Arc<Cluster>,
     mut messages: store::NodeMessages,
-    local: Control,
+    local: Arc<dyn CallControl>,
     stop: CancellationToken,
 ) {
     loop {

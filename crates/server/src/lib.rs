@@ -225,7 +225,7 @@ impl Server {
         let cluster = match &config.node {
             Some(node) => {
                 // Other nodes' commands are applied here as this node alone.
-                let local = control::Control::new(hub.clone(), dialer.clone(), None);
+                let local = Arc::new(control::Control::new(hub.clone(), dialer.clone(), None));
                 Some(
                     cluster::Cluster::start(
                         store.clone(),

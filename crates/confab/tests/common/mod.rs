@@ -249,6 +249,15 @@ pub fn http(
     (status, body)
 }
 
+/// The text of every `<name>` element of an API answer, in order.
+pub fn elements(xml: &str, name: &str) -> Vec<String> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(&close).map(|(text, _)| text.to_owned()))
+        .collect()
+}
+
 pub fn base64(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
