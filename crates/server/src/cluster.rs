@@ -9,9 +9,10 @@
 //!   create its conference (`hub`); a caller whose room runs on another
 //!   node is redirected there before it is answered (`call`).
 //! - **Commands.** An API mute, kick, hold, announcement or end for a
-//!   conference another node runs goes to that node as a PostgreSQL
-//!   `NOTIFY` on its channel; the node applies it through its own hub and
-//!   answers the same way, after the change took effect. The API answers
+//!   conference another node runs (or a hang-up or redirect of a call it
+//!   has) goes to that node as a PostgreSQL `NOTIFY` on its channel; the
+//!   node applies it through its own hub (or dialer) and answers the same
+//!   way, after the change took effect. The API answers
 //!   with that outcome, or `Unavailable` if none came within
 //!   [`ANSWER_TIMEOUT`].
 
