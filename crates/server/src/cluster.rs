@@ -62,6 +62,8 @@ pub(crate) struct Cluster {
     /// Answers awaited from other nodes, by the id their question carried.
     waiting: Mutex<HashMap<u64, oneshot::Sender<Result<(), CallControlError>>>>,
     next: AtomicU64,
+    /// Where callers reach this node (`advertise`), for a lease taken anew.
+    advertised: Mutex<Option<String>>,
 }
 
 impl Cluster {
@@ -84,19 +86,16 @@ impl Cluster {
             node: config.id.clone(),
             waiting: Mutex::default(),
             next: AtomicU64::new(0),
+            advertised: Mutex::default(),
         });
-        tokio::spawn(lease(
-            cluster.store.clone(),
-            config.lease,
-            clock,
-            stop.clone(),
-        ));
+        tokio::spawn(lease(cluster.clone(), config.lease, clock, stop.clone()));
         tokio::spawn(serve(cluster.clone(), messages, local, stop));
         Ok(cluster)
     }
 
     /// Tells other nodes where callers reach this one (`host:port`).
     pub async fn advertise(&self, sip_addr: &str, now: Timestamp) -> Result<(), StoreError> {
+        *lock(&self.advertised) = Some(sip_addr.to_owned());
         self.store.register_node(Some(sip_addr), now).await
     }
 
@@ -236,14 +235,24 @@ impl Cluster {
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<(), CallControlError>>>>
     {
-        self.waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.waiting)
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Renews this node's lease and ends dead nodes' work, until `stop`.
-async fn lease(store: Store, lease: Duration, clock: Arc<dyn Clock>, stop: CancellationToken) {
+async fn lease(
+    cluster: Arc<Cluster>,
+    lease: Duration,
+    clock: Arc<dyn Clock>,
+    stop: CancellationToken,
+) {
+    let store = &cluster.store;
     let mut every = tokio::time::interval(lease / 4);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let lease_micros = i64::try_from(lease.as_micros()).unwrap_or(i64::MAX);
@@ -260,7 +269,8 @@ async fn lease(store: Store, lease: Duration, clock: Arc<dyn Clock>, stop: Cance
                 // completed in the store. Take a new lease; what still runs
                 // here ends as its callers leave.
                 tracing::error!("this node's lease had run out and another node ended its rooms");
-                if let Err(e) = store.register_node(None, now).await {
+                let advertised = lock(&cluster.advertised).clone();
+                if let Err(e) = store.register_node(advertised.as_deref(), now).await {
                     tracing::warn!(error = %e, "could not take a new lease");
                 }
             }
