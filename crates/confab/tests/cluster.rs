@@ -89,6 +89,12 @@ async fn callers_through_either_node_meet_in_one_room_which_ends_when_its_node_d
         logs.contains("the call's room runs on another node: 302"),
         "no caller was redirected: the numbers did not reach different nodes\n{logs}"
     );
+    // Ringback while a node asked the voice URL, before it answered.
+    assert!(
+        first.provisional().contains(&180),
+        "{:?}",
+        first.provisional()
+    );
     // Both answered by the room's node (the Contact of their 200).
     let room_node = first.remote_target().to_owned();
     assert_eq!(second.remote_target(), room_node);

@@ -193,6 +193,8 @@ async fn run(
     // there before it is answered.
     let mut prefetched = None;
     if let Some(cluster) = &svc.cluster {
+        // The caller hears ringback while the voice URL is asked.
+        sip.ringing(call).await;
         let user = info.called.clone();
         match place(&svc, cluster, &info, &route, &user).await {
             Placement::Here(fetched) => prefetched = fetched,

@@ -203,6 +203,9 @@ enum Command {
     Hangup {
         call: CallId,
     },
+    Ringing {
+        call: CallId,
+    },
     /// Place a call; its events go to `events`.
     Dial {
         dial: Box<sip::Dial>,
@@ -236,6 +239,11 @@ impl SipHandle {
 
     pub async fn reject(&self, call: CallId, status: sip::StatusCode) {
         let _ = self.tx.send(Command::Reject { call, status }).await;
+    }
+
+    /// `180 Ringing` for an offered call.
+    pub async fn ringing(&self, call: CallId) {
+        let _ = self.tx.send(Command::Ringing { call }).await;
     }
 
     /// `302 Moved Temporarily` to `target` (a SIP URI) for an offered call.
@@ -510,6 +518,9 @@ impl SipTask {
             }
             Command::Hangup { call } => {
                 let _ = self.engine.hangup(call, now);
+            }
+            Command::Ringing { call } => {
+                let _ = self.engine.ringing(call, now);
             }
             Command::Dial {
                 mut dial,
