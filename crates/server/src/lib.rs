@@ -20,7 +20,9 @@
 //!   sockets (from the `rtp_ports` pool) and mixes every 20 ms; "room"
 //!   means only that here (the rules say "conference");
 //! - what calls, the hub and rooms hand each other (a leg, a notice, a
-//!   room's report) is typed in `membership`, which none of them owns.
+//!   room's report) is typed in `membership`, which none of them owns;
+//! - with `--node-id`, `cluster` keeps this node's lease, ends dead nodes'
+//!   work, and carries the API's commands to the node that runs a room.
 //!
 //! They talk over bounded channels (but for a room's reports to the hub: a
 //! room never waits, and sends at most one per leg). Side effects the cores
