@@ -150,43 +150,30 @@ pub(crate) async fn complete_calls(
     at: Timestamp,
     node: Option<&str>,
 ) -> Result<u64, StoreError> {
-    // `$4`: the node whose calls these are (unbound without one).
-    let mine = if node.is_some() {
-        " AND node_id = $4"
-    } else {
-        ""
-    };
+    // `$4`/`$6`: the node whose calls these are, or NULL for every call.
     let sql = format!(
         "UPDATE calls SET status = $2, end_time = $1, {DURATION_TO}, date_updated = $1 \
-         WHERE status = $3{mine}"
+         WHERE status = $3 AND ($4 IS NULL OR node_id = $4)"
     );
-    let mut completing = sqlx::query(AssertSqlSafe(sql))
+    let completed = sqlx::query(AssertSqlSafe(sql))
         .bind(at.as_micros())
         .bind(CallStatus::Complete.code())
-        .bind(CallStatus::InProgress.code());
-    if let Some(node) = node {
-        completing = completing.bind(node);
-    }
-    let completed = completing.execute(&mut *conn).await?;
-    let mine = if node.is_some() {
-        " AND node_id = $6"
-    } else {
-        ""
-    };
-    let sql = format!(
+        .bind(CallStatus::InProgress.code())
+        .bind(node)
+        .execute(&mut *conn)
+        .await?;
+    let failed = sqlx::query(
         "UPDATE calls SET status = $2, end_time = $1, failure = $3, date_updated = $1 \
-         WHERE status IN ($4, $5){mine}"
-    );
-    let mut failing = sqlx::query(AssertSqlSafe(sql))
-        .bind(at.as_micros())
-        .bind(CallStatus::FailedApplicationError.code())
-        .bind(UNANSWERED_AT_STOP)
-        .bind(CallStatus::NotYetDialed.code())
-        .bind(CallStatus::Ringing.code());
-    if let Some(node) = node {
-        failing = failing.bind(node);
-    }
-    let failed = failing.execute(&mut *conn).await?;
+         WHERE status IN ($4, $5) AND ($6 IS NULL OR node_id = $6)",
+    )
+    .bind(at.as_micros())
+    .bind(CallStatus::FailedApplicationError.code())
+    .bind(UNANSWERED_AT_STOP)
+    .bind(CallStatus::NotYetDialed.code())
+    .bind(CallStatus::Ringing.code())
+    .bind(node)
+    .execute(&mut *conn)
+    .await?;
     let ended = completed.rows_affected() + failed.rows_affected();
     if ended > 0 {
         // Rare (start-up, a dead node): recounting everything is simpler

@@ -121,12 +121,6 @@ impl Store {
     pub async fn complete_live_conferences(&self, at: Timestamp) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let done = complete_conferences(&mut tx, at, self.node()).await?;
-        if let Some(node) = self.node() {
-            sqlx::query("DELETE FROM room_claims WHERE node_id = $1")
-                .bind(node)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
         Ok(done)
     }
@@ -144,39 +138,44 @@ impl Store {
 }
 
 /// Completes at `at` every live conference (of `node`'s rooms only, if
-/// given) and removes their participants; recounts if any. How many.
+/// given, whose claims then go too) and removes their participants;
+/// recounts if any. How many.
 pub(crate) async fn complete_conferences(
     conn: &mut AnyConnection,
     at: Timestamp,
     node: Option<&str>,
 ) -> Result<u64, StoreError> {
-    // Live conferences, of the rooms node `$n` claimed if there is a node.
-    let live = |n: usize| match node {
-        Some(_) => format!(
-            "status <> 2 AND EXISTS (SELECT 1 FROM room_claims r WHERE r.node_id = ${n} \
-             AND r.account_sid = conferences.account_sid \
-             AND r.friendly_name = conferences.friendly_name)"
-        ),
-        None => "status <> 2".to_owned(),
+    // Live conferences, of the rooms node `$n` claimed unless it is NULL.
+    let live = |n: usize| {
+        format!(
+            "status <> 2 AND (${n} IS NULL OR EXISTS (SELECT 1 FROM room_claims r \
+             WHERE r.node_id = ${n} AND r.account_sid = conferences.account_sid \
+             AND r.friendly_name = conferences.friendly_name))"
+        )
     };
     let sql = format!(
         "DELETE FROM participants WHERE conference_sid IN (SELECT sid FROM conferences WHERE {})",
         live(1)
     );
-    let mut deleting = sqlx::query(sqlx::AssertSqlSafe(sql));
-    if let Some(node) = node {
-        deleting = deleting.bind(node);
-    }
-    deleting.execute(&mut *conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(node)
+        .execute(&mut *conn)
+        .await?;
     let sql = format!(
         "UPDATE conferences SET status = 2, {FORWARD_DATE_UPDATED} WHERE {}",
         live(2)
     );
-    let mut completing = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at.as_micros());
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(at.as_micros())
+        .bind(node)
+        .execute(&mut *conn)
+        .await?;
     if let Some(node) = node {
-        completing = completing.bind(node);
+        sqlx::query("DELETE FROM room_claims WHERE node_id = $1")
+            .bind(node)
+            .execute(&mut *conn)
+            .await?;
     }
-    let done = completing.execute(&mut *conn).await?;
     if done.rows_affected() > 0 {
         // Rare (start-up, a dead node): recounting everything is simpler
         // than per row.

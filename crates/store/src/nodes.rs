@@ -172,10 +172,6 @@ impl Store {
         }
         let conferences = crate::changes::complete_conferences(&mut tx, at, Some(node)).await?;
         let calls = crate::calls::complete_calls(&mut tx, at, Some(node)).await?;
-        sqlx::query("DELETE FROM room_claims WHERE node_id = $1")
-            .bind(node)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(NodeEnded { conferences, calls })
     }
