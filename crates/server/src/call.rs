@@ -195,8 +195,7 @@ async fn run(
     if let Some(cluster) = &svc.cluster {
         // The caller hears ringback while the voice URL is asked.
         sip.ringing(call).await;
-        let user = info.called.clone();
-        match place(&svc, cluster, &info, &route, &user).await {
+        match place(&svc, cluster, &info, &route).await {
             Placement::Here(fetched) => prefetched = fetched,
             Placement::Elsewhere(target) => {
                 tracing::info!(%target, "the call's room runs on another node: 302");
@@ -244,8 +243,9 @@ enum Placement {
     /// Here (or the script joins no room first): the voice URL's answer if
     /// it was fetched to find out.
     Here(Option<Result<FetchedBody, FetchError>>),
-    /// On another node: the SIP URI to redirect the caller to.
-    Elsewhere(String),
+    /// On another node: where to redirect the caller (the number dialled,
+    /// at that node).
+    Elsewhere(sip::SipUri),
 }
 
 /// Runs the call's script, unanswered, up to its first action: a call whose
@@ -253,13 +253,7 @@ enum Placement {
 /// The fetch this takes is the one the call makes first (handed to it as
 /// [`CallIo::prefetched`]), so the voice URL is asked once, like Twilio
 /// asks it, before the call is answered.
-async fn place(
-    svc: &CallServices,
-    cluster: &Cluster,
-    info: &CallInfo,
-    route: &Route,
-    user: &str,
-) -> Placement {
+async fn place(svc: &CallServices, cluster: &Cluster, info: &CallInfo, route: &Route) -> Placement {
     let mut script = match &route.script {
         ScriptSource::Webhook(url, method) => {
             twiml::CallScript::new(info.clone(), url.clone(), *method)
@@ -277,38 +271,24 @@ async fn place(
             }
             Some(twiml::Action::Warn(_)) => {}
             Some(twiml::Action::JoinConference { name, .. }) => {
-                return match cluster.room_elsewhere(&info.account_sid, &name).await {
-                    Some(store::NodeRef {
-                        sip_addr: Some(addr),
-                        ..
-                    }) => Placement::Elsewhere(format!("sip:{}@{addr}", escape_user(user))),
-                    Some(owner) => {
-                        tracing::warn!(
-                            node = owner.node_id,
-                            "the call's room runs on a node with no SIP address to send it to"
-                        );
-                        Placement::Here(prefetched)
-                    }
-                    None => Placement::Here(prefetched),
+                let Some(owner) = cluster.room_elsewhere(&info.account_sid, &name).await else {
+                    return Placement::Here(prefetched);
                 };
+                let addr = owner.sip_addr.as_deref();
+                let Some(addr) = addr.and_then(|a| a.parse::<std::net::SocketAddr>().ok()) else {
+                    tracing::warn!(
+                        node = owner.node_id,
+                        "the call's room runs on a node with no SIP address to send it to"
+                    );
+                    return Placement::Here(prefetched);
+                };
+                let mut target = sip::SipUri::new(sip::Host::Ip(addr.ip()), Some(addr.port()));
+                target.user = Some(info.called.clone());
+                return Placement::Elsewhere(target);
             }
             _ => return Placement::Here(prefetched),
         }
     }
-}
-
-/// `user` as the user part of a SIP URI (RFC 3261 §25.1: unreserved and
-/// user-unreserved characters as they are, others `%XX`).
-fn escape_user(user: &str) -> String {
-    let mut out = String::with_capacity(user.len());
-    for b in user.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The route of a call to `user` (the Request-URI user part).
@@ -1206,17 +1186,4 @@ fn log(line: LogLine) {
 /// 20 ms frames in `duration`.
 fn frames(duration: Duration) -> u32 {
     u32::try_from(duration.as_millis() / 20).unwrap_or(u32::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_user;
-
-    #[test]
-    fn a_number_is_escaped_for_a_redirects_contact() {
-        assert_eq!(escape_user("+14155551212"), "+14155551212");
-        assert_eq!(escape_user("stand-up_1.a"), "stand-up_1.a");
-        assert_eq!(escape_user("a b@c:d%"), "a%20b%40c%3Ad%25");
-        assert_eq!(escape_user("é<>"), "%C3%A9%3C%3E");
-    }
 }

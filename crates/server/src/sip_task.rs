@@ -198,7 +198,7 @@ enum Command {
     },
     Redirect {
         call: CallId,
-        target: String,
+        target: sip::SipUri,
     },
     Hangup {
         call: CallId,
@@ -246,8 +246,8 @@ impl SipHandle {
         let _ = self.tx.send(Command::Ringing { call }).await;
     }
 
-    /// `302 Moved Temporarily` to `target` (a SIP URI) for an offered call.
-    pub async fn redirect(&self, call: CallId, target: String) {
+    /// `302 Moved Temporarily` to `target` for an offered call.
+    pub async fn redirect(&self, call: CallId, target: sip::SipUri) {
         let _ = self.tx.send(Command::Redirect { call, target }).await;
     }
 

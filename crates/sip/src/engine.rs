@@ -333,9 +333,14 @@ impl Engine {
     }
 
     /// Sends an offered call elsewhere: `302 Moved Temporarily` with
-    /// `Contact: <target>` (a SIP URI, e.g. the node whose room the call
-    /// is for). The caller (or the proxy in front) calls `target` anew.
-    pub fn redirect(&mut self, call: CallId, target: &str, now: Instant) -> Result<(), CallError> {
+    /// `Contact: <target>` (e.g. the node whose room the call is for). The
+    /// caller (or the proxy in front) calls `target` anew.
+    pub fn redirect(
+        &mut self,
+        call: CallId,
+        target: &SipUri,
+        now: Instant,
+    ) -> Result<(), CallError> {
         let contact = raw("Contact", &format!("<{target}>"));
         self.end_offered_with(call, StatusCode::MOVED_TEMPORARILY, Some(contact), now)
     }

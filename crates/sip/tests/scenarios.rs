@@ -11,8 +11,8 @@ use common::{Caller, Harness, PUBLIC, RTP_PORT, describe, offer, ok_to, request,
 use media::Codec;
 use sip::sdp::Direction;
 use sip::{
-    CallError, CallId, ConnId, EndedBy, Engine, EngineConfig, IncomingCall, MediaType, Method,
-    SipEvent, StatusCode, Transport,
+    CallError, CallId, ConnId, EndedBy, Engine, EngineConfig, Host, IncomingCall, MediaType,
+    Method, SipEvent, SipUri, StatusCode, Transport,
 };
 
 fn secs(s: f64) -> Duration {
@@ -475,9 +475,10 @@ fn redirect_sends_302_with_the_target_as_contact_until_the_ack() {
     let mut h = Harness::new();
     let mut c = caller();
     let call = offered(&mut h, &mut c, &offer(6000, "0", None)).call;
-    h.engine
-        .redirect(call, "sip:standup@198.51.100.7:5080", h.now)
-        .unwrap();
+    let mut target = SipUri::new(Host::Ip([198, 51, 100, 7].into()), Some(5080));
+    // The number dialled, escaped as a user part (RFC 3261 §25.1).
+    target.user = Some("stand up@+1".into());
+    h.engine.redirect(call, &target, h.now).unwrap();
     let moved = h.one_response();
     assert_eq!(moved.status, StatusCode::MOVED_TEMPORARILY);
     let bytes = String::from_utf8(moved.to_bytes()).unwrap();
@@ -491,7 +492,7 @@ fn redirect_sends_302_with_the_target_as_contact_until_the_ack() {
         "one Contact: {bytes}"
     );
     assert!(
-        bytes.contains("\r\nContact: <sip:standup@198.51.100.7:5080>\r\n"),
+        bytes.contains("\r\nContact: <sip:stand%20up%40+1@198.51.100.7:5080>\r\n"),
         "{bytes}"
     );
     assert!(h.events().is_empty());
@@ -499,7 +500,7 @@ fn redirect_sends_302_with_the_target_as_contact_until_the_ack() {
     assert!(h.advance(secs(60.0)).is_empty());
     assert!(h.engine.is_idle());
     assert_eq!(
-        h.engine.redirect(call, "sip:x@198.51.100.7", h.now),
+        h.engine.redirect(call, &target, h.now),
         Err(CallError::UnknownCall)
     );
 }
