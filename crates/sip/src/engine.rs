@@ -345,12 +345,22 @@ impl Engine {
         self.end_offered_with(call, StatusCode::MOVED_TEMPORARILY, Some(contact), now)
     }
 
-    /// Sends 180 Ringing for an offered call.
+    /// Sends 180 Ringing for an offered call. A caller that requires
+    /// `100rel` gets none here: every 18x it gets must be reliable (RFC 3262
+    /// §3), and its reliable 180 comes with the answer (`answer`).
     pub fn ringing(&mut self, call: CallId, _now: Instant) -> Result<(), CallError> {
         let c = self.calls.get(&call).ok_or(CallError::UnknownCall)?;
         let Some((invite, tx)) = c.invite.as_ref().filter(|_| c.state == CallState::Offered) else {
             return Err(CallError::InvalidState);
         };
+        if invite
+            .headers
+            .require
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("100rel"))
+        {
+            return Ok(());
+        }
         let (tx, transport, ip) = (*tx, c.dialog.transport, c.dialog.local_addr);
         let mut response = Response::to(invite, StatusCode::RINGING, Some(&c.dialog.key.local_tag));
         self.dress_dialog_response(&mut response, invite, transport, ip);

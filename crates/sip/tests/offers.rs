@@ -321,6 +321,20 @@ fn offered_100rel(h: &mut Harness, c: &mut Caller) -> CallId {
 }
 
 #[test]
+fn ringing_sends_no_unreliable_180_to_a_caller_that_requires_100rel() {
+    let mut h = Harness::new();
+    let mut c = caller();
+    let call = offered_100rel(&mut h, &mut c);
+    h.engine.ringing(call, h.now).unwrap();
+    assert!(h.sent().is_empty(), "an unreliable 18x to Require: 100rel");
+    // The answer still rings reliably first.
+    h.engine.answer(call, RTP_PORT, h.now).unwrap();
+    let ringing = h.one_response();
+    assert_eq!(ringing.status, StatusCode::RINGING);
+    assert_eq!(ringing.headers.get("RSeq"), Some("1"));
+}
+
+#[test]
 fn a_delayed_offer_that_requires_100rel_gets_no_18x_and_its_200_offers() {
     let mut h = Harness::new();
     let mut c = caller();
