@@ -133,7 +133,7 @@ impl Cluster {
     }
 
     /// Runs `command` on the node its conference runs on: `None` if that is
-    /// this node (or no node: the caller applies it here).
+    /// this node, or no node (the caller's own answer stands).
     pub async fn participant(
         &self,
         command: &ParticipantCommand,

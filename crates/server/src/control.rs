@@ -1,7 +1,8 @@
 //! What the API's writes reach ([`api::CallControl`]): the conference hub
-//! for participants and conferences (another node's, through `cluster`,
-//! for a conference that runs there), and the dialer (`outbound`) for the
-//! calls confab places and updates.
+//! for participants and conferences, and the dialer (`outbound`) for the
+//! calls confab places and updates. With several nodes, what this node does
+//! not have (`NotFound` here) is asked of the node that has it (`cluster`):
+//! a room or call of this node costs no database lookup.
 //!
 //! The dialer exists once SIP listens ([`crate::Server::listen_sip`]); a
 //! router made before (or a server without SIP) answers `dial` and
@@ -45,12 +46,13 @@ impl Control {
 impl CallControl for Control {
     fn apply(&self, command: ParticipantCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
         Box::pin(async move {
-            if let Some(cluster) = &self.cluster
-                && let Some(elsewhere) = cluster.participant(&command).await
-            {
-                return elsewhere;
+            let here = self.hub.apply(command.clone()).await;
+            match &self.cluster {
+                Some(cluster) if here == Err(CallControlError::NotFound) => {
+                    cluster.participant(&command).await.unwrap_or(here)
+                }
+                _ => here,
             }
-            self.hub.apply(command).await
         })
     }
 
@@ -59,12 +61,13 @@ impl CallControl for Control {
         command: ConferenceCommand,
     ) -> BoxFuture<'_, Result<(), CallControlError>> {
         Box::pin(async move {
-            if let Some(cluster) = &self.cluster
-                && let Some(elsewhere) = cluster.conference(&command).await
-            {
-                return elsewhere;
+            let here = self.hub.conference(command.clone()).await;
+            match &self.cluster {
+                Some(cluster) if here == Err(CallControlError::NotFound) => {
+                    cluster.conference(&command).await.unwrap_or(here)
+                }
+                _ => here,
             }
-            self.hub.conference(command).await
         })
     }
 
@@ -94,14 +97,15 @@ impl CallControl for Control {
         update: CallUpdate,
     ) -> BoxFuture<'_, Result<(), CallControlError>> {
         Box::pin(async move {
-            if let Some(cluster) = &self.cluster
-                && let Some(elsewhere) = cluster.call(&account, &call, &update).await
-            {
-                return elsewhere;
-            }
-            match self.dialer.get() {
-                Some(dialer) => dialer.update(&account, &call, update).await,
+            let here = match self.dialer.get() {
+                Some(dialer) => dialer.update(&account, &call, update.clone()).await,
                 None => Err(CallControlError::Unavailable),
+            };
+            match &self.cluster {
+                Some(cluster) if here == Err(CallControlError::NotFound) => {
+                    cluster.call(&account, &call, &update).await.unwrap_or(here)
+                }
+                _ => here,
             }
         })
     }
