@@ -213,15 +213,15 @@ impl Cluster {
     async fn send(&self, node: &str, command: Value) -> Result<(), CallControlError> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.waiting_for().insert(id, tx);
+        lock(&self.waiting).insert(id, tx);
         let ask = json!({ "ask": id, "from": self.node, "command": command }).to_string();
         if let Err(e) = self.store.notify_node(node, &ask).await {
             tracing::warn!(error = %e, node, "could not send a command to another node");
-            self.waiting_for().remove(&id);
+            lock(&self.waiting).remove(&id);
             return Err(CallControlError::Unavailable);
         }
         let answer = tokio::time::timeout(ANSWER_TIMEOUT, rx).await;
-        self.waiting_for().remove(&id);
+        lock(&self.waiting).remove(&id);
         match answer {
             Ok(Ok(outcome)) => outcome,
             _ => {
@@ -229,13 +229,6 @@ impl Cluster {
                 Err(CallControlError::Unavailable)
             }
         }
-    }
-
-    fn waiting_for(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<(), CallControlError>>>>
-    {
-        lock(&self.waiting)
     }
 }
 
@@ -325,7 +318,7 @@ async fn serve(
         };
         if let Some(id) = message["answer"].as_u64() {
             let outcome = decode_outcome(&message["outcome"]);
-            if let Some(waiting) = cluster.waiting_for().remove(&id) {
+            if let Some(waiting) = lock(&cluster.waiting).remove(&id) {
                 let _ = waiting.send(outcome);
             }
             continue;
