@@ -3,7 +3,9 @@
 //! as docs/scaling.md says (`docs/scaling/kamailio.cfg`), all on loopback:
 //! callers entering through either node meet in one room, the API of
 //! either node mutes and kicks in it, and when the room's node is killed
-//! (SIGKILL) the other ends its conference and calls and serves on.
+//! (SIGKILL) the other ends its conference and calls and serves on. A node
+//! paused past its lease (SIGSTOP) hangs up, once it runs again, the calls
+//! the other node ended meanwhile.
 //!
 //! Needs PostgreSQL (`CONFAB_TEST_POSTGRES_URL`, as the store tests) and
 //! Kamailio; without them it skips, unless `CONFAB_REQUIRE_POSTGRES=1` or
@@ -15,6 +17,7 @@ use std::net::SocketAddr;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Serve, confab, elements, http, value, voice_app};
@@ -153,27 +156,9 @@ async fn callers_through_either_node_meet_in_one_room_which_ends_when_its_node_d
     // The room's node dies (SIGKILL): no BYE goes anywhere. The other node
     // finds its lease run out and ends its conference and calls.
     drop(owner);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (status, body) = api_other.get(&format!("/Conferences/{conference}"));
-        assert_eq!(status, 200, "{body}");
-        let calls_done = calls.iter().all(|call| {
-            let (_, body) = api_other.get(&format!("/Calls/{call}"));
-            body.contains("<Status>2</Status>")
-        });
-        if body.contains("<Status>2</Status>") && calls_done {
-            assert!(!body.contains("<Status>1</Status>"), "{body}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the dead node's conference and calls never ended: {body}\n{}",
-            other.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let (_, participants) = api_other.get(&format!("/Conferences/{conference}/Participants"));
-    assert!(!participants.contains("<CallSid>"), "{participants}");
+    api_other
+        .wait_until_ended(&conference, &calls, &[&other])
+        .await;
 
     // The other node serves on: new callers on either number (Kamailio
     // fails over from the dead node) meet in a new room of that name.
@@ -199,11 +184,96 @@ async fn callers_through_either_node_meet_in_one_room_which_ends_when_its_node_d
     assert!(other.stop(), "the surviving node did not stop cleanly");
 }
 
+/// A node paused longer than its lease (SIGSTOP) is found dead by the
+/// other, which completes its conference and calls in the store. When it
+/// runs again it finds its lease taken and hangs up the calls it still
+/// carried, so that no caller talks on in a conference the API says ended;
+/// then it serves on under a new lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_paused_past_its_lease_hangs_up_the_calls_another_node_ended() {
+    let Some(db) = fresh_postgres_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let voice =
+        voice_app(|_| format!("<Response><Dial><Conference>{ROOM}</Conference></Dial></Response>"));
+    let node = |id: &str, rtp: &str| {
+        Serve::start_as_deployed(
+            &db,
+            rtp,
+            &dir.path().join(format!("{id}.log")),
+            &["--node-id", id, "--node-lease", "3"],
+        )
+    };
+    let a = node("a", "55900-55949");
+    let b = node("b", "55950-55999");
+    let (sid, token) = a.default_account();
+    let url = format!("http://{voice}/room");
+    let args = [
+        "numbers",
+        "add",
+        "--account",
+        &sid,
+        "--number",
+        NUMBER_1,
+        "--url",
+        &url,
+    ];
+    let (ok, out, err) = confab(&db, &args);
+    assert!(ok, "{err}");
+    value(&out, "PhoneNumberSid");
+    let api_a = Api::new(&a.addr, &sid, &token);
+    let api_b = Api::new(&b.addr, &sid, &token);
+
+    // A caller straight to node A, in a room there.
+    let phone = Phone::bind(a.sip_udp).await.unwrap();
+    let mut first = phone.call(NUMBER_1, Codec::Pcmu).await.unwrap();
+    let (conference, calls) = api_a.wait_for_participants(1, &[&a, &b]).await;
+
+    // A stops (as a process stopped by a debugger, or a VM paused), past
+    // its lease: B completes its conference and its call.
+    let signal = |sig: &str| {
+        let status = Command::new("kill")
+            .args([sig, &a.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    api_b.wait_until_ended(&conference, &calls, &[&b]).await;
+
+    // A runs again: it finds its lease taken and hangs up its caller.
+    signal("-CONT");
+    first.wait_for_bye(WAIT).await.unwrap();
+    assert!(
+        a.log_tail().contains("hanging up every call here"),
+        "{}",
+        a.log_tail()
+    );
+    // The record stays as B wrote it: completed.
+    let (_, body) = api_a.get(&format!("/Conferences/{conference}"));
+    assert!(body.contains("<Status>2</Status>"), "{body}");
+
+    // A serves on under a new lease: a new caller gets a new room there,
+    // which B's API reaches (B asks A, so the room is A's).
+    let phone_2 = Phone::bind(a.sip_udp).await.unwrap();
+    let mut second = phone_2.call(NUMBER_1, Codec::Pcmu).await.unwrap();
+    let (fresh, calls) = api_a.wait_for_participants(1, &[&a, &b]).await;
+    assert_ne!(fresh, conference, "a new conference");
+    let path = format!("/Conferences/{fresh}/Participants/{}", calls[0]);
+    let (status, body) = api_b.delete(&path);
+    assert_eq!(status, 204, "{body}");
+    second.wait_for_bye(WAIT).await.unwrap();
+    assert!(a.stop(), "node A did not stop cleanly");
+    assert!(b.stop(), "node B did not stop cleanly");
+}
+
 // ---------------------------------------------------------------------------
 // PostgreSQL and Kamailio.
 
 /// A fresh database on the test server, or `None` (skipped) without one.
 fn fresh_postgres_database() -> Option<String> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     let server = match std::env::var("CONFAB_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => {
@@ -215,7 +285,11 @@ fn fresh_postgres_database() -> Option<String> {
             return None;
         }
     };
-    let name = format!("confab_cluster_{}", std::process::id());
+    let name = format!(
+        "confab_cluster_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
     let status = Command::new("psql")
         .args([&server, "-q", "-c", &format!("CREATE DATABASE {name}")])
         .status()
@@ -349,6 +423,31 @@ impl Api {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Polls until `conference` and `calls` are completed, as another node
+    /// finds them when their node's lease ran out; then the conference has
+    /// no participants left.
+    async fn wait_until_ended(&self, conference: &str, calls: &[String], logs: &[&dyn Logged]) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (status, body) = self.get(&format!("/Conferences/{conference}"));
+            assert_eq!(status, 200, "{body}");
+            let calls_done = calls.iter().all(|call| {
+                let (_, body) = self.get(&format!("/Calls/{call}"));
+                body.contains("<Status>2</Status>")
+            });
+            if body.contains("<Status>2</Status>") && calls_done {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the conference and calls never ended: {body}\n{}",
+                logs.iter().map(|l| l.tail()).collect::<Vec<_>>().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(self.participants(conference).is_empty());
     }
 
     fn participants(&self, conference: &str) -> Vec<String> {

@@ -79,7 +79,7 @@ impl Browsers {
 
     async fn join(&self, offer: BrowserOffer) -> Result<BrowserAnswer, BrowserJoinError> {
         let svc = &self.services;
-        if svc.stop.is_cancelled() {
+        if svc.stop.is_shutdown() {
             return Err(BrowserJoinError::Unavailable);
         }
         let reach = browser_reach::reach(
@@ -263,7 +263,7 @@ impl LegTask {
     async fn run(mut self) {
         let mut from_browser = vec![0u8; 2048];
         let mut from_room = vec![0u8; 2048];
-        let stop = self.browsers.services.stop.clone();
+        let stop = self.browsers.services.stop.token();
         let end = loop {
             if let Some(end) = self.drain().await {
                 break end;

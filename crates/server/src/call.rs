@@ -47,7 +47,7 @@ use twiml::{CallInfo, FetchError, FetchedBody, HttpUrl};
 use crate::audio::{self, AudioError};
 use crate::cluster::Cluster;
 use crate::hub::{CallJoinFailed, HubHandle, JoinFailure};
-use crate::live_calls::{LiveCall, LiveCalls};
+use crate::live_calls::{CallStop, LiveCall, LiveCalls};
 use crate::membership::{CallNotice, LegHandover, LegUpdate, RoomReport};
 use crate::metrics::{ActiveCall, Metrics};
 use crate::player::{Player, leg_config, leg_media};
@@ -85,8 +85,8 @@ pub struct CallServices {
     pub metrics: Arc<Metrics>,
     /// This node among several (`--node-id`), if it is one.
     pub cluster: Option<Arc<Cluster>>,
-    /// Server shutdown: every call hangs up.
-    pub stop: CancellationToken,
+    /// Server shutdown or a fence: every call up then hangs up.
+    pub stop: Arc<CallStop>,
     pub tracker: TaskTracker,
     /// The calls that are up, for the API's updates.
     pub live: LiveCalls,
@@ -377,6 +377,8 @@ struct CallIo {
     /// Clips made, until the core forgets them.
     clips: HashMap<ReqId, Arc<[i16]>>,
     stop_sent: bool,
+    /// Cancelled at shutdown or a fence ([`CallStop`]).
+    stop: CancellationToken,
     _active: Option<ActiveCall>,
     /// A call we placed (`run_placed`): answered and recorded already, its
     /// RTP bound before the INVITE, its webhooks say `Direction`.
@@ -445,7 +447,7 @@ async fn drive(mut call: Call, mut io: CallIo) {
             () = tick(&mut io.playing) => Wake::Tick,
             _ = io.idle_drain.tick(), if idle => Wake::Drain,
             _ = io.listen.tick(), if listening => Wake::Listen,
-            () = io.svc.stop.cancelled(), if !io.stop_sent => Wake::Stop,
+            () = io.stop.cancelled(), if !io.stop_sent => Wake::Stop,
             () = sleep_until(deadline) => Wake::Timer,
             script = recv(&mut io.redirects) => Wake::Redirect(script),
         };
@@ -550,6 +552,7 @@ impl CallIo {
         let mut listen = tokio::time::interval(TICK);
         listen.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let redirects = svc.live.take_redirects(&info.call_sid);
+        let stop = svc.stop.token();
         Self {
             svc,
             token,
@@ -577,6 +580,7 @@ impl CallIo {
             work: Vec::new(),
             clips: HashMap::new(),
             stop_sent: false,
+            stop,
             _active: None,
             placed: false,
             redirects,

@@ -5,6 +5,9 @@
 //! - **The lease.** Every quarter of `--node-lease` the node renews its
 //!   `nodes` row and looks for nodes whose lease ran out; it ends each one's
 //!   rooms and calls in the store (`Store::end_node`, which one node wins).
+//!   A node that finds its own lease gone (it was paused longer than the
+//!   lease) hangs up every call it carries, as the store already says they
+//!   ended, and takes a new lease.
 //! - **Rooms.** The hub claims a room's name for this node before the rules
 //!   create its conference (`hub`); a caller whose room runs on another
 //!   node is redirected there before it is answered (`call`).
@@ -18,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use api::{
@@ -32,6 +35,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::Clock;
+use crate::live_calls::CallStop;
 
 /// How long a command sent to another node waits for its answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,6 +68,8 @@ pub(crate) struct Cluster {
     next: AtomicU64,
     /// Where callers reach this node (`advertise`), for a lease taken anew.
     advertised: Mutex<Option<String>>,
+    /// What hangs up this node's calls when it finds its lease lost.
+    fence: OnceLock<Arc<CallStop>>,
 }
 
 impl Cluster {
@@ -87,6 +93,7 @@ impl Cluster {
             waiting: Mutex::default(),
             next: AtomicU64::new(0),
             advertised: Mutex::default(),
+            fence: OnceLock::new(),
         });
         tokio::spawn(lease(cluster.clone(), config.lease, clock, stop.clone()));
         tokio::spawn(serve(cluster.clone(), messages, local, stop));
@@ -97,6 +104,14 @@ impl Cluster {
     pub async fn advertise(&self, sip_addr: &str, now: Timestamp) -> Result<(), StoreError> {
         *lock(&self.advertised) = Some(sip_addr.to_owned());
         self.store.register_node(Some(sip_addr), now).await
+    }
+
+    /// What [`CallStop::fence`]s this node's calls if it finds that another
+    /// node took its lease (it was paused, or cut off from the database,
+    /// longer than the lease): that node completed its conferences and
+    /// calls in the store, so none of them may go on here.
+    pub fn fences(&self, calls: Arc<CallStop>) {
+        let _ = self.fence.set(calls);
     }
 
     /// Gives up this node's lease (a clean stop, once its conferences and
@@ -258,10 +273,17 @@ async fn lease(
         match store.renew_node(now).await {
             Ok(true) => {}
             Ok(false) => {
-                // Found dead (a pause longer than the lease): its rooms were
-                // completed in the store. Take a new lease; what still runs
-                // here ends as its callers leave.
-                tracing::error!("this node's lease had run out and another node ended its rooms");
+                // Found dead (a pause longer than the lease): its rooms and
+                // calls were completed in the store. What still runs here
+                // hangs up (its rooms end as their callers leave), and the
+                // node takes a new lease for the calls to come.
+                tracing::error!(
+                    "this node's lease had run out and another node ended its rooms: \
+                     hanging up every call here"
+                );
+                if let Some(calls) = cluster.fence.get() {
+                    calls.fence();
+                }
                 let advertised = lock(&cluster.advertised).clone();
                 if let Err(e) = store.register_node(advertised.as_deref(), now).await {
                     tracing::warn!(error = %e, "could not take a new lease");

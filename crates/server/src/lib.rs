@@ -264,6 +264,10 @@ impl Server {
         // Render the hold music now, so that no room's tick pays for it.
         let _ = media::hold_music::samples();
         let stop_calls = CancellationToken::new();
+        let call_stop = Arc::new(live_calls::CallStop::new(stop_calls.clone()));
+        if let Some(cluster) = &self.cluster {
+            cluster.fences(call_stop.clone());
+        }
         let stop_sip = CancellationToken::new();
         let tracker = TaskTracker::new();
         let (low, high) = config.rtp_ports;
@@ -280,7 +284,7 @@ impl Server {
             rtp_timeout: config.rtp_timeout,
             open_rooms: config.open_rooms,
             metrics: self.metrics.clone(),
-            stop: stop_calls.clone(),
+            stop: call_stop.clone(),
             tracker: tracker.clone(),
             live: live_calls::LiveCalls::default(),
             cluster: self.cluster.clone(),

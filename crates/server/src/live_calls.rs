@@ -4,6 +4,9 @@
 //! `Url` or `Twiml`). Incoming calls are filed by their task (`call`),
 //! placed ones by theirs (`outbound`), each until it ends. Its own module
 //! because both use it and `outbound` uses `call`.
+//!
+//! Here too is what stops them ([`CallStop`]): the server's shutdown, and
+//! with several nodes a lease this node lost (`cluster`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use calls::ScriptSource;
 use model::{AccountSid, CallSid};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// How many redirects may wait for a call task.
 pub const REDIRECTS: usize = 4;
@@ -57,5 +61,68 @@ impl LiveCalls {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallSid, LiveCall>> {
         // The map holds plain data: a panic elsewhere leaves it usable.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What ends the calls that are up: the server's shutdown, or a fence.
+///
+/// A node found dead while it was paused (another node took its lease and
+/// completed its conferences and calls in the store) must not carry on with
+/// them: [`CallStop::fence`] hangs up every call up then, and leaves the
+/// calls that come after alone. Each call task takes its token when it
+/// starts ([`CallStop::token`]).
+#[derive(Debug)]
+pub struct CallStop {
+    shutdown: CancellationToken,
+    /// A child of `shutdown`, replaced by a new one at each fence.
+    current: Mutex<CancellationToken>,
+}
+
+impl CallStop {
+    pub fn new(shutdown: CancellationToken) -> Self {
+        let current = Mutex::new(shutdown.child_token());
+        Self { shutdown, current }
+    }
+
+    /// Cancelled at shutdown or at the next fence: for a call starting now.
+    pub fn token(&self) -> CancellationToken {
+        self.lock().clone()
+    }
+
+    /// The server is stopping.
+    pub fn is_shutdown(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Ends every call up now; calls that start after it go on.
+    pub fn fence(&self) {
+        let mut current = self.lock();
+        current.cancel();
+        *current = self.shutdown.child_token();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CancellationToken> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fence_stops_the_calls_up_then_and_not_those_after() {
+        let shutdown = CancellationToken::new();
+        let stop = CallStop::new(shutdown.clone());
+        let before = stop.token();
+        stop.fence();
+        let after = stop.token();
+        assert!(before.is_cancelled());
+        assert!(!after.is_cancelled());
+        assert!(!stop.is_shutdown());
+        shutdown.cancel();
+        assert!(after.is_cancelled());
+        assert!(stop.token().is_cancelled());
+        assert!(stop.is_shutdown());
     }
 }

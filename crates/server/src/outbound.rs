@@ -394,10 +394,11 @@ impl Placing {
             },
         );
         let mut rang = false;
+        let stop = svc.stop.token();
         let answered = loop {
             let event = tokio::select! {
                 event = events.recv() => event,
-                () = svc.stop.cancelled() => {
+                () = stop.cancelled() => {
                     self.dialer.sip.hangup(call).await;
                     svc.live.remove(&sid);
                     return Err(failed("the server stopped"));
