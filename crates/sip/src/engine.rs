@@ -415,7 +415,9 @@ impl Engine {
             self.stats.retransmissions += 1;
             return;
         }
-        let result = if self.transactions.server_count() >= self.config.max_transactions {
+        let result = if self.transactions.server_count() >= self.config.max_transactions
+            && !self.continues_a_call(&request, &key)
+        {
             Err(Rejection::Overloaded)
         } else if request.method == Method::Cancel {
             self.handle_cancel(transport, source, &request, &key, now)
@@ -425,6 +427,21 @@ impl Engine {
         if let Err(rejection) = result {
             self.refuse(transport, source, &request, &rejection, now);
         }
+    }
+
+    /// A request of a live call (a BYE, a refresh, an INFO in its dialog),
+    /// or the CANCEL of an INVITE under way. Overload refuses new work, never
+    /// these: refusing a BYE would keep a call up that its caller ended, and
+    /// the load with it. A stranger cannot pass as one (a dialog's local tag
+    /// is ours, random); each one it may make is bounded by the live calls.
+    fn continues_a_call(&self, request: &Request, key: &ServerKey) -> bool {
+        if request.method == Method::Cancel {
+            return self
+                .transactions
+                .server_state(&key.with_method(Method::Invite))
+                .is_some();
+        }
+        DialogKey::of_request(request).is_some_and(|dialog| self.calls.find(&dialog).is_some())
     }
 
     /// RFC 3261 §8.2 in order: method, Request-URI, dialog, Require, then

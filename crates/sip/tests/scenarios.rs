@@ -935,10 +935,10 @@ fn a_wildcard_public_address_is_refused() {
     assert!(Engine::new(EngineConfig::new("::".parse().unwrap(), 5060), || 1).is_err());
 }
 
-#[test]
-fn over_the_transaction_cap_new_requests_get_503() {
+/// A harness whose engine keeps at most `max` server transactions.
+fn capped(max: usize) -> Harness {
     let mut config = EngineConfig::new(PUBLIC.parse().unwrap(), 5060);
-    config.max_transactions = 1;
+    config.max_transactions = max;
     let mut counter = 0;
     let mut h = Harness::new();
     h.engine = Engine::new(config, move || {
@@ -946,6 +946,12 @@ fn over_the_transaction_cap_new_requests_get_503() {
         counter
     })
     .unwrap();
+    h
+}
+
+#[test]
+fn over_the_transaction_cap_new_requests_get_503() {
+    let mut h = capped(1);
     let mut c = caller();
     h.udp(c.addr, c.request("OPTIONS", ""));
     assert_eq!(h.one_response().status, StatusCode::OK);
@@ -957,4 +963,44 @@ fn over_the_transaction_cap_new_requests_get_503() {
     h.advance(secs(33.0));
     h.udp(c.addr, c.request("OPTIONS", ""));
     assert_eq!(h.one_response().status, StatusCode::OK);
+}
+
+#[test]
+fn over_the_transaction_cap_live_calls_still_end() {
+    // The answered call's INVITE transaction lingers (Timer L): the cap is
+    // reached, and a new call is refused.
+    let mut h = capped(1);
+    let mut c = caller();
+    let call = established(&mut h, &mut c);
+    let mut other = Caller::new("192.0.2.8:5070", "another-call");
+    h.udp(other.addr, other.invite(&offer(6002, "0", None)));
+    assert_eq!(h.one_response().status, StatusCode::SERVICE_UNAVAILABLE);
+    // The live call's BYE is not refused: it ends the call.
+    h.udp(c.addr, c.bye());
+    assert_eq!(h.one_response().status, StatusCode::OK);
+    assert_eq!(
+        h.events(),
+        [SipEvent::CallEnded {
+            call,
+            by: EndedBy::Remote
+        }]
+    );
+
+    // Nor is the CANCEL of a call that rings: 200, and 487 for the INVITE.
+    let mut h = capped(1);
+    let mut c = caller();
+    let call = offered(&mut h, &mut c, &offer(6000, "0", None)).call;
+    h.udp(c.addr, c.cancel());
+    let statuses: Vec<_> = h.sent().iter().map(|t| response(t).status).collect();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::REQUEST_TERMINATED],
+        "the CANCEL and its INVITE"
+    );
+    assert_eq!(h.events(), [SipEvent::CallCancelled { call }]);
+    // A BYE for a dialog that does not exist is new work: refused.
+    let mut stranger = Caller::new("192.0.2.9:5070", "no-such-call");
+    stranger.to_tag = Some("nobody".into());
+    h.udp(stranger.addr, stranger.bye());
+    assert_eq!(h.one_response().status, StatusCode::SERVICE_UNAVAILABLE);
 }
