@@ -89,7 +89,7 @@ async fn execute(
                 .conference(account, &sid)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            ok(xml::conference(&conference)?)
+            ok(xml::conference(&conference, &state.rendered)?)
         }
         Action::ListParticipants {
             conference,

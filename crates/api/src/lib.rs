@@ -296,8 +296,16 @@ pub trait MetricsSource: Send + Sync + 'static {
 /// Build it with [`AppState::new`]: it also carries a cache of the accounts
 /// that authenticated, so the hot path of a request is one query, and the
 /// count of bad credentials per client.
+///
+/// Cloned for every request (axum's `State`), so it is one `Arc`: one
+/// reference count to touch instead of one per field. Its fields are
+/// [`Shared`]'s.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What every request shares ([`AppState`] derefs to it).
+#[derive(Clone)]
+pub struct Shared {
     pub store: store::Store,
     pub control: Arc<dyn CallControl>,
     /// `GET /metrics` answers 404 without.
@@ -312,9 +320,17 @@ pub struct AppState {
     rendered: Arc<xml::RenderedConferences>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(store: store::Store, control: Arc<dyn CallControl>) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             store,
             control,
             metrics: None,
@@ -326,40 +342,51 @@ impl AppState {
                 FailureLimits::default(),
             ))),
             rendered: Arc::default(),
-        }
+        }))
+    }
+
+    /// The fields, to set while building (a copy if already shared).
+    fn shared(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
     }
 
     /// Counts bad credentials per client with `limits` instead of the
     /// defaults (module `throttle`).
     #[must_use]
     pub fn with_failure_limits(mut self, limits: FailureLimits) -> Self {
-        self.failures = Arc::new(Mutex::new(throttle::FailureLimiter::new(limits)));
+        self.shared().failures = Arc::new(Mutex::new(throttle::FailureLimiter::new(limits)));
         self
     }
 
     /// Feeds the dashboard's live view from `live`.
     #[must_use]
     pub fn with_live(mut self, live: Arc<dyn LiveFeed>) -> Self {
-        self.live = Some(live);
+        self.shared().live = Some(live);
+        self
+    }
+
+    /// Turns on joining from a browser through join links.
+    #[must_use]
+    pub fn with_browsers(mut self, browsers: Arc<dyn BrowserJoins>) -> Self {
+        self.shared().browsers = Some(browsers);
         self
     }
 
     /// Serves `metrics` on `GET /metrics`.
-    /// Turns on joining from a browser through join links.
-    #[must_use]
-    pub fn with_browsers(mut self, browsers: Arc<dyn BrowserJoins>) -> Self {
-        self.browsers = Some(browsers);
-        self
-    }
-
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
-        self.metrics = Some(metrics);
+        self.shared().metrics = Some(metrics);
         self
     }
 }
 
 impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("store", &self.store)

@@ -34,9 +34,10 @@ pub fn content_type() -> [(HeaderName, HeaderValue); 1] {
     )]
 }
 
-/// `<TwilioResponse><Conference>…</Conference></TwilioResponse>`
-pub fn conference(c: &ConferenceRecord) -> io::Result<Vec<u8>> {
-    document(|w| write_conference(w, c))
+/// `<TwilioResponse><Conference>…</Conference></TwilioResponse>`; a
+/// completed conference's element comes from (or goes into) `rendered`.
+pub fn conference(c: &ConferenceRecord, rendered: &RenderedConferences) -> io::Result<Vec<u8>> {
+    document(|w| rendered.write(w, c))
 }
 
 /// `<TwilioResponse><Participant>…</Participant></TwilioResponse>`
@@ -59,8 +60,9 @@ pub fn conference_list(
 }
 
 /// The `<Conference>` elements of completed conferences, each rendered
-/// once: a completed conference never changes again, and every list page
-/// writes up to fifty of them. Bounded: when full it starts over.
+/// once: a completed conference never changes again, every list page
+/// writes up to fifty of them, and the instance GET one. Bounded: when
+/// full it starts over.
 #[derive(Debug)]
 pub struct RenderedConferences {
     cache: ReadCache<ConferenceSid, Arc<[u8]>>,

@@ -212,7 +212,14 @@ pub(crate) fn assert_golden(body: &str, published: &str, extension: Extension<'_
 
 #[test]
 fn conference_is_like_the_seed() {
-    assert_golden(&utf8(conference(&seed_conference())), SEED_CONFERENCE, None);
+    assert_golden(
+        &utf8(conference(
+            &seed_conference(),
+            &RenderedConferences::default(),
+        )),
+        SEED_CONFERENCE,
+        None,
+    );
 }
 
 #[test]
@@ -260,6 +267,11 @@ fn rendered_conferences_write_the_same_bytes_and_keep_only_completed_ones() {
     // so a change to it shows at once.
     assert_eq!(rendered.cache.len(), 2);
     assert!(rendered.cache.get(&live.sid).is_none());
+    // The instance GET shares the cache, and writes the same bytes as fresh.
+    for c in [&completed, &live] {
+        let fresh = utf8(conference(c, &RenderedConferences::default()));
+        assert_eq!(utf8(conference(c, &rendered)), fresh);
+    }
     live.friendly_name = "renamed".to_owned();
     let changed = utf8(conference_list(&[live], &window, &uris, &rendered));
     assert!(
@@ -303,7 +315,10 @@ fn the_golden_comparison_catches_differences() {
         "<FriendlyName>1234</FriendlyName>",
         "<Status>2</Status><FriendlyName>1234</FriendlyName>",
     );
-    let body = utf8(conference(&seed_conference()));
+    let body = utf8(conference(
+        &seed_conference(),
+        &RenderedConferences::default(),
+    ));
     let result = std::panic::catch_unwind(|| assert_golden(&body, &swapped, None));
     assert!(result.is_err(), "element order is checked");
     let renamed = SEED_CONFERENCE.replace("AccountSid>", "AccountSID>");
@@ -326,7 +341,13 @@ fn conference_bytes() {
         "<DateUpdated>Fri, 04 Sep 2009 07:35:02 +0000</DateUpdated>",
         "</Conference></TwilioResponse>",
     );
-    assert_eq!(utf8(conference(&seed_conference())), want);
+    assert_eq!(
+        utf8(conference(
+            &seed_conference(),
+            &RenderedConferences::default()
+        )),
+        want
+    );
 }
 
 #[test]
@@ -434,7 +455,7 @@ fn rest_exception_bytes_without_a_code() {
 fn metacharacters_are_escaped_and_read_back() {
     let mut c = seed_conference();
     c.friendly_name = r#"a & b < c > d " e ' f ]]> <![CDATA[x]]> &amp;"#.to_owned();
-    let body = utf8(conference(&c));
+    let body = utf8(conference(&c, &RenderedConferences::default()));
     assert!(body.contains(
         "<FriendlyName>a &amp; b &lt; c &gt; d &quot; e &apos; f ]]&gt; &lt;![CDATA[x]]&gt; \
          &amp;amp;</FriendlyName>"
@@ -447,7 +468,7 @@ fn metacharacters_are_escaped_and_read_back() {
 fn empty_values_are_empty_elements() {
     let mut c = seed_conference();
     c.friendly_name = String::new();
-    let body = utf8(conference(&c));
+    let body = utf8(conference(&c, &RenderedConferences::default()));
     assert!(body.contains("<AccountSid>AC5ea872f6da5a21de157d80997a64bd33</AccountSid><FriendlyName/><Status>2</Status>"));
 }
 
@@ -455,7 +476,7 @@ fn empty_values_are_empty_elements() {
 fn names_keep_their_whitespace_and_lose_what_xml_cannot_carry() {
     let mut c = seed_conference();
     c.friendly_name = " room\u{0}\u{1b}\u{FFFE}\tone ".to_owned();
-    let body = utf8(conference(&c));
+    let body = utf8(conference(&c, &RenderedConferences::default()));
     let (root, _) = parse(&body);
     assert_eq!(
         root.children[0].children[2].text,

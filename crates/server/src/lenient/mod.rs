@@ -16,6 +16,7 @@
 //! [`axum::serve::Listener`] that hands those streams to axum.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -119,8 +120,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for LenientStream<S> {
         }
         // Reading no more than `buf` holds keeps `pending` empty unless
         // something was encoded.
-        let mut bytes = [0u8; READ_CHUNK];
-        let mut raw = ReadBuf::new(&mut bytes[..buf.remaining().min(READ_CHUNK)]);
+        // Left uninitialised: zeroing 8 KiB for every read of a ~200-byte
+        // request was a measurable share of a cheap request's cost.
+        let mut bytes = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut raw = ReadBuf::uninit(&mut bytes[..buf.remaining().min(READ_CHUNK)]);
         ready!(Pin::new(&mut this.inner).poll_read(cx, &mut raw))?;
         // An empty read is the end of the stream: hand it on as one.
         if !raw.filled().is_empty() {
