@@ -70,6 +70,7 @@ pub(crate) struct Cluster {
     advertised: Mutex<Option<String>>,
     /// What hangs up this node's calls when it finds its lease lost.
     fence: OnceLock<Arc<CallStop>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Cluster {
@@ -94,6 +95,7 @@ impl Cluster {
             next: AtomicU64::new(0),
             advertised: Mutex::default(),
             fence: OnceLock::new(),
+            clock: clock.clone(),
         });
         tokio::spawn(lease(cluster.clone(), config.lease, clock, stop.clone()));
         tokio::spawn(serve(cluster.clone(), messages, local, stop));
@@ -230,7 +232,7 @@ impl Cluster {
         let (tx, rx) = oneshot::channel();
         lock(&self.waiting).insert(id, tx);
         let ask = json!({ "ask": id, "from": self.node, "command": command }).to_string();
-        if let Err(e) = self.store.notify_node(node, &ask).await {
+        if let Err(e) = self.store.notify_node(node, &ask, self.clock.now()).await {
             tracing::warn!(error = %e, node, "could not send a command to another node");
             lock(&self.waiting).remove(&id);
             return Err(CallControlError::Unavailable);
@@ -351,7 +353,7 @@ async fn serve(
         };
         let from = from.to_owned();
         let command = message["command"].clone();
-        let (local, store) = (local.clone(), cluster.store.clone());
+        let (local, cluster) = (local.clone(), cluster.clone());
         // Each in its own task: a slow one holds up no other.
         tokio::spawn(async move {
             let outcome = match decode(&command) {
@@ -368,7 +370,11 @@ async fn serve(
                 }
             };
             let answer = json!({ "answer": id, "outcome": encode_outcome(&outcome) });
-            if let Err(e) = store.notify_node(&from, &answer.to_string()).await {
+            if let Err(e) = cluster
+                .store
+                .notify_node(&from, &answer.to_string(), cluster.clock.now())
+                .await
+            {
                 tracing::warn!(error = %e, node = from, "could not answer another node");
             }
         });

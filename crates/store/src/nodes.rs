@@ -26,13 +26,40 @@ pub struct NodeRef {
 #[derive(Debug)]
 pub struct NodeMessages {
     listener: sqlx::postgres::PgListener,
+    /// Where messages too long for a NOTIFY are taken from.
+    store: Store,
 }
+
+/// The longest payload a NOTIFY carries itself (PostgreSQL refuses 8,000
+/// bytes and more); a longer one goes through `node_messages`.
+const NOTIFY_MAX: usize = 7_999;
+/// What starts a NOTIFY that names a stored message (a JSON payload never
+/// starts with it).
+const STORED: char = '#';
+/// How long a stored message waits for its node: one that never came for
+/// it (the node died) is deleted when a later one is stored.
+const STORED_FOR_MICROS: i64 = 60_000_000;
 
 impl NodeMessages {
     /// The next message's payload. A lost connection is made again (what
-    /// was sent meanwhile is lost: senders time out).
+    /// was sent meanwhile is lost: senders time out), and so is a stored
+    /// message another node took out first (none does: each is for one).
     pub async fn recv(&mut self) -> Result<String, StoreError> {
-        Ok(self.listener.recv().await?.payload().to_owned())
+        loop {
+            let notification = self.listener.recv().await?;
+            let payload = notification.payload();
+            let Some(id) = payload.strip_prefix(STORED) else {
+                return Ok(payload.to_owned());
+            };
+            let stored: Option<(String,)> =
+                sqlx::query_as("DELETE FROM node_messages WHERE id = $1 RETURNING payload")
+                    .bind(id)
+                    .fetch_optional(&self.store.pool)
+                    .await?;
+            if let Some((payload,)) = stored {
+                return Ok(payload);
+            }
+        }
     }
 }
 
@@ -77,16 +104,46 @@ impl Store {
             .ok_or_else(|| StoreError::Invalid("several nodes need PostgreSQL".into()))?;
         let mut listener = sqlx::postgres::PgListener::connect(url).await?;
         listener.listen(&channel(node)).await?;
-        Ok(NodeMessages { listener })
+        Ok(NodeMessages {
+            listener,
+            store: self.clone(),
+        })
     }
 
-    /// Sends `payload` (at most 8,000 bytes) to node `node`'s listener.
-    pub async fn notify_node(&self, node: &str, payload: &str) -> Result<(), StoreError> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(channel(node))
-            .bind(payload)
-            .execute(&self.pool)
+    /// Sends `payload` to node `node`'s listener, sent `at`. One too long
+    /// for a NOTIFY is stored, and the NOTIFY names it.
+    pub async fn notify_node(
+        &self,
+        node: &str,
+        payload: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        if payload.len() <= NOTIFY_MAX && !payload.starts_with(STORED) {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel(node))
+                .bind(payload)
+                .execute(&self.pool)
+                .await?;
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM node_messages WHERE stored_at < $1")
+            .bind(at.as_micros().saturating_sub(STORED_FOR_MICROS))
+            .execute(&mut *tx)
             .await?;
+        // The NOTIFY is delivered at the commit, with the row in place.
+        sqlx::query(
+            "WITH stored AS (INSERT INTO node_messages (id, payload, stored_at) \
+             VALUES (md5(random()::text || clock_timestamp()::text), $2, $3) RETURNING id) \
+             SELECT pg_notify($1, $4 || id) FROM stored",
+        )
+        .bind(channel(node))
+        .bind(payload)
+        .bind(at.as_micros())
+        .bind(STORED.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -2489,3 +2489,57 @@ async fn nodes_claim_rooms_and_a_dead_nodes_work_is_ended(db: &TestDb) {
         Vec::<String>::new()
     );
 }
+
+/// Node messages (PostgreSQL only): short ones ride in the NOTIFY, long ones
+/// (PostgreSQL refuses a payload of 8,000 bytes) are stored and named by it;
+/// each arrives whole, in order, and a stored one nobody took is deleted
+/// once it is a minute old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_messages_of_any_length_arrive_whole() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let one = db.store.clone().with_node("one");
+    let two = db.connect_again().await.with_node("two");
+    let mut inbox = one.listen_node().await.unwrap();
+    let long = format!("{{\"twiml\":\"{}\"}}", "<Say>é ☎</Say>".repeat(2_000));
+    assert!(long.len() > 20_000);
+    let sent = [
+        "{\"short\":1}".to_owned(),
+        long,
+        "#not-a-stored-id".to_owned(),
+        "x".repeat(7_999),
+        "x".repeat(8_000),
+    ];
+    for payload in &sent {
+        two.notify_node("one", payload, t(100)).await.unwrap();
+    }
+    for payload in &sent {
+        assert_eq!(&inbox.recv().await.unwrap(), payload);
+    }
+    let stored = |db: &TestDb| {
+        let url = db.url.clone();
+        async move {
+            let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM node_messages")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            n
+        }
+    };
+    assert_eq!(stored(&db).await, 0, "each stored message was taken out");
+
+    // One for a node that never reads it stays a minute at most.
+    two.notify_node("gone", &"y".repeat(9_000), t(100))
+        .await
+        .unwrap();
+    assert_eq!(stored(&db).await, 1);
+    two.notify_node("gone", &"z".repeat(9_000), t(161))
+        .await
+        .unwrap();
+    assert_eq!(stored(&db).await, 1, "the older one went");
+    drop(inbox);
+    db.finish().await;
+}
