@@ -95,9 +95,9 @@ impl Cluster {
             next: AtomicU64::new(0),
             advertised: Mutex::default(),
             fence: OnceLock::new(),
-            clock: clock.clone(),
+            clock,
         });
-        tokio::spawn(lease(cluster.clone(), config.lease, clock, stop.clone()));
+        tokio::spawn(lease(cluster.clone(), config.lease, stop.clone()));
         tokio::spawn(serve(cluster.clone(), messages, local, stop));
         Ok(cluster)
     }
@@ -256,12 +256,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Renews this node's lease and ends dead nodes' work, until `stop`.
-async fn lease(
-    cluster: Arc<Cluster>,
-    lease: Duration,
-    clock: Arc<dyn Clock>,
-    stop: CancellationToken,
-) {
+async fn lease(cluster: Arc<Cluster>, lease: Duration, stop: CancellationToken) {
     let store = &cluster.store;
     let mut every = tokio::time::interval(lease / 4);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -271,7 +266,7 @@ async fn lease(
             () = stop.cancelled() => return,
             _ = every.tick() => {}
         }
-        let now = clock.now();
+        let now = cluster.clock.now();
         match store.renew_node(now).await {
             Ok(true) => {}
             Ok(false) => {
