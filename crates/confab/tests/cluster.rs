@@ -43,37 +43,12 @@ async fn callers_through_either_node_meet_in_one_room_which_ends_when_its_node_d
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let voice =
-        voice_app(|_| format!("<Response><Dial><Conference>{ROOM}</Conference></Dial></Response>"));
-
-    // Node A first (it makes the default account), then B.
-    let node = |id: &str, rtp: &str| {
-        Serve::start_as_deployed(
-            &db,
-            rtp,
-            &dir.path().join(format!("{id}.log")),
-            &["--node-id", id, "--node-lease", "3"],
-        )
-    };
-    let a = node("a", "55700-55749");
-    let b = node("b", "55750-55799");
-    let (sid, token) = a.default_account();
-    for number in [NUMBER_1, NUMBER_2] {
-        let url = format!("http://{voice}/room");
-        let args = [
-            "numbers",
-            "add",
-            "--account",
-            &sid,
-            "--number",
-            number,
-            "--url",
-            &url,
-        ];
-        let (ok, out, err) = confab(&db, &args);
-        assert!(ok, "{err}");
-        value(&out, "PhoneNumberSid");
-    }
+    let (a, b, sid, token) = two_nodes(
+        &db,
+        dir.path(),
+        ["55700-55749", "55750-55799"],
+        &[NUMBER_1, NUMBER_2],
+    );
     let proxy = Kamailio::start(dir.path(), &[a.sip_udp, b.sip_udp]);
     let api_a = Api::new(&a.addr, &sid, &token);
     let api_b = Api::new(&b.addr, &sid, &token);
@@ -195,33 +170,8 @@ async fn a_node_paused_past_its_lease_hangs_up_the_calls_another_node_ended() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let voice =
-        voice_app(|_| format!("<Response><Dial><Conference>{ROOM}</Conference></Dial></Response>"));
-    let node = |id: &str, rtp: &str| {
-        Serve::start_as_deployed(
-            &db,
-            rtp,
-            &dir.path().join(format!("{id}.log")),
-            &["--node-id", id, "--node-lease", "3"],
-        )
-    };
-    let a = node("a", "55900-55949");
-    let b = node("b", "55950-55999");
-    let (sid, token) = a.default_account();
-    let url = format!("http://{voice}/room");
-    let args = [
-        "numbers",
-        "add",
-        "--account",
-        &sid,
-        "--number",
-        NUMBER_1,
-        "--url",
-        &url,
-    ];
-    let (ok, out, err) = confab(&db, &args);
-    assert!(ok, "{err}");
-    value(&out, "PhoneNumberSid");
+    let (a, b, sid, token) =
+        two_nodes(&db, dir.path(), ["55900-55949", "55950-55999"], &[NUMBER_1]);
     let api_a = Api::new(&a.addr, &sid, &token);
     let api_b = Api::new(&b.addr, &sid, &token);
 
@@ -266,6 +216,47 @@ async fn a_node_paused_past_its_lease_hangs_up_the_calls_another_node_ended() {
     second.wait_for_bye(WAIT).await.unwrap();
     assert!(a.stop(), "node A did not stop cleanly");
     assert!(b.stop(), "node B did not stop cleanly");
+}
+
+/// Two nodes (`--node-lease 3`, RTP on `rtp`) on `db`, their logs in `dir`,
+/// and `numbers` whose voice URL puts every caller in [`ROOM`]. Node A
+/// starts first and makes the default account: its sid and token.
+fn two_nodes(
+    db: &str,
+    dir: &Path,
+    rtp: [&str; 2],
+    numbers: &[&str],
+) -> (Serve, Serve, String, String) {
+    let voice =
+        voice_app(|_| format!("<Response><Dial><Conference>{ROOM}</Conference></Dial></Response>"));
+    let node = |id: &str, rtp: &str| {
+        Serve::start_as_deployed(
+            db,
+            rtp,
+            &dir.join(format!("{id}.log")),
+            &["--node-id", id, "--node-lease", "3"],
+        )
+    };
+    let a = node("a", rtp[0]);
+    let b = node("b", rtp[1]);
+    let (sid, token) = a.default_account();
+    let url = format!("http://{voice}/room");
+    for number in numbers {
+        let args = [
+            "numbers",
+            "add",
+            "--account",
+            &sid,
+            "--number",
+            number,
+            "--url",
+            &url,
+        ];
+        let (ok, out, err) = confab(db, &args);
+        assert!(ok, "{err}");
+        value(&out, "PhoneNumberSid");
+    }
+    (a, b, sid, token)
 }
 
 // ---------------------------------------------------------------------------

@@ -102,15 +102,7 @@ fn a_delayed_offer_is_answered_by_the_ack_which_decides_the_media() {
     assert_eq!(audio.direction, Direction::SendRecv);
     // No more retransmissions, and the call goes on normally.
     assert!(h.advance(Duration::from_secs(40)).is_empty());
-    h.udp(c.addr, c.bye());
-    assert_eq!(h.one_response().status, StatusCode::OK);
-    assert_eq!(
-        h.events(),
-        [SipEvent::CallEnded {
-            call,
-            by: EndedBy::Remote
-        }]
-    );
+    h.bye_ends(&mut c, call);
 }
 
 #[test]

@@ -310,15 +310,7 @@ fn cancel_racing_the_200_changes_nothing() {
 
     h.udp(c.addr, c.ack());
     assert_eq!(h.events(), [SipEvent::AckReceived { call }]);
-    h.udp(c.addr, c.bye());
-    assert_eq!(h.one_response().status, StatusCode::OK);
-    assert_eq!(
-        h.events(),
-        [SipEvent::CallEnded {
-            call,
-            by: EndedBy::Remote
-        }]
-    );
+    h.bye_ends(&mut c, call);
 }
 
 #[test]
@@ -329,15 +321,7 @@ fn bye_before_the_ack_ends_the_call_and_stops_the_200() {
     h.engine.answer(call, RTP_PORT, h.now).unwrap();
     c.take_to_tag(&h.one_response());
     h.advance(secs(0.6));
-    h.udp(c.addr, c.bye());
-    assert_eq!(h.one_response().status, StatusCode::OK);
-    assert_eq!(
-        h.events(),
-        [SipEvent::CallEnded {
-            call,
-            by: EndedBy::Remote
-        }]
-    );
+    h.bye_ends(&mut c, call);
     let later = h.advance(secs(40.0));
     assert!(
         later.is_empty(),
@@ -595,15 +579,7 @@ fn reinvite_without_a_common_codec_is_refused_and_the_call_goes_on() {
     h.udp(c.addr, c.reinvite(&offer(6000, "18", None)));
     assert_eq!(h.one_response().status, StatusCode::NOT_ACCEPTABLE_HERE);
     assert!(h.events().is_empty());
-    h.udp(c.addr, c.bye());
-    assert_eq!(h.one_response().status, StatusCode::OK);
-    assert_eq!(
-        h.events(),
-        [SipEvent::CallEnded {
-            call,
-            by: EndedBy::Remote
-        }]
-    );
+    h.bye_ends(&mut c, call);
 }
 
 #[test]
@@ -976,15 +952,7 @@ fn over_the_transaction_cap_live_calls_still_end() {
     h.udp(other.addr, other.invite(&offer(6002, "0", None)));
     assert_eq!(h.one_response().status, StatusCode::SERVICE_UNAVAILABLE);
     // The live call's BYE is not refused: it ends the call.
-    h.udp(c.addr, c.bye());
-    assert_eq!(h.one_response().status, StatusCode::OK);
-    assert_eq!(
-        h.events(),
-        [SipEvent::CallEnded {
-            call,
-            by: EndedBy::Remote
-        }]
-    );
+    h.bye_ends(&mut c, call);
 
     // Nor is the CANCEL of a call that rings: 200, and 487 for the INVITE.
     let mut h = capped(1);

@@ -81,6 +81,20 @@ impl Harness {
         self.advance(Duration::from_secs(600))
     }
 
+    /// `c` hangs up `call`: its BYE gets 200 and the call ends, by the far
+    /// end.
+    pub fn bye_ends(&mut self, c: &mut Caller, call: CallId) {
+        self.udp(c.addr, c.bye());
+        assert_eq!(self.one_response().status, sip::StatusCode::OK);
+        assert_eq!(
+            self.events(),
+            [SipEvent::CallEnded {
+                call,
+                by: sip::EndedBy::Remote
+            }]
+        );
+    }
+
     pub fn one_response(&mut self) -> Response {
         let sent = self.sent();
         assert_eq!(
