@@ -187,7 +187,6 @@ fn alaw_encode(sample: i16) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     #[test]
     fn decode_tables_match_known_values() {
@@ -250,18 +249,27 @@ mod tests {
         assert_eq!(Codec::from_payload_type(101), None);
     }
 
-    proptest! {
-        #[test]
-        fn encode_decode_encode_is_stable(sample: i16) {
+    /// Every sample, not a random few: a random draw found μ-law's negative
+    /// zero only now and then (a flaky test), so all 65,536 are checked.
+    #[test]
+    fn encode_decode_encode_is_stable() {
+        for sample in i16::MIN..=i16::MAX {
             for codec in [Codec::Pcmu, Codec::Pcma] {
                 let code = codec.encode(sample);
                 let decoded = codec.decode(code);
-                prop_assert_eq!(codec.encode(decoded), code);
+                // μ-law has two zeros: a small negative sample encodes as
+                // 0x7F, which decodes to 0, and 0 encodes as 0xFF. Every
+                // other decoded value encodes back to its own code.
+                if !(codec == Codec::Pcmu && decoded == 0) {
+                    assert_eq!(codec.encode(decoded), code, "{codec:?} {sample}");
+                }
+                assert_eq!(codec.decode(codec.encode(decoded)), decoded);
                 // Quantisation error is bounded by the segment step (at most 1/16
                 // of the magnitude, plus the clip above 32635 for μ-law).
                 let err = (i32::from(decoded) - i32::from(sample)).abs();
-                let bound = (i32::from(sample).abs() / 16).max(16) + 1024 * i32::from(sample.unsigned_abs() > 32000);
-                prop_assert!(err <= bound, "{codec:?} {sample} -> {decoded}");
+                let bound = (i32::from(sample).abs() / 16).max(16)
+                    + 1024 * i32::from(sample.unsigned_abs() > 32000);
+                assert!(err <= bound, "{codec:?} {sample} -> {decoded}");
             }
         }
     }
