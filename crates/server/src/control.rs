@@ -8,6 +8,7 @@
 //! router made before (or a server without SIP) answers `dial` and
 //! `update_call` with [`api::CallControlError::Unavailable`].
 
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use api::{
@@ -19,6 +20,25 @@ use model::{AccountSid, CallSid};
 use crate::cluster::Cluster;
 use crate::hub::HubHandle;
 use crate::outbound::Dialer;
+
+/// `here` (this node's answer), unless this node has no such room or call
+/// (`NotFound`) and there are other nodes: then the answer of the node that
+/// has it (`ask`), if one does.
+async fn or_elsewhere<'c, F>(
+    cluster: Option<&'c Cluster>,
+    here: Result<(), CallControlError>,
+    ask: impl FnOnce(&'c Cluster) -> F,
+) -> Result<(), CallControlError>
+where
+    F: Future<Output = Option<Result<(), CallControlError>>>,
+{
+    match cluster {
+        Some(cluster) if here == Err(CallControlError::NotFound) => {
+            ask(cluster).await.unwrap_or(here)
+        }
+        _ => here,
+    }
+}
 
 /// The server's [`CallControl`].
 #[derive(Debug, Clone)]
@@ -47,12 +67,7 @@ impl CallControl for Control {
     fn apply(&self, command: ParticipantCommand) -> BoxFuture<'_, Result<(), CallControlError>> {
         Box::pin(async move {
             let here = self.hub.apply(command.clone()).await;
-            match &self.cluster {
-                Some(cluster) if here == Err(CallControlError::NotFound) => {
-                    cluster.participant(&command).await.unwrap_or(here)
-                }
-                _ => here,
-            }
+            or_elsewhere(self.cluster.as_deref(), here, |c| c.participant(&command)).await
         })
     }
 
@@ -62,12 +77,7 @@ impl CallControl for Control {
     ) -> BoxFuture<'_, Result<(), CallControlError>> {
         Box::pin(async move {
             let here = self.hub.conference(command.clone()).await;
-            match &self.cluster {
-                Some(cluster) if here == Err(CallControlError::NotFound) => {
-                    cluster.conference(&command).await.unwrap_or(here)
-                }
-                _ => here,
-            }
+            or_elsewhere(self.cluster.as_deref(), here, |c| c.conference(&command)).await
         })
     }
 
@@ -101,12 +111,10 @@ impl CallControl for Control {
                 Some(dialer) => dialer.update(&account, &call, update.clone()).await,
                 None => Err(CallControlError::Unavailable),
             };
-            match &self.cluster {
-                Some(cluster) if here == Err(CallControlError::NotFound) => {
-                    cluster.call(&account, &call, &update).await.unwrap_or(here)
-                }
-                _ => here,
-            }
+            or_elsewhere(self.cluster.as_deref(), here, |c| {
+                c.call(&account, &call, &update)
+            })
+            .await
         })
     }
 }
