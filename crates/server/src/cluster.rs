@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use api::{
@@ -68,8 +68,10 @@ pub(crate) struct Cluster {
     next: AtomicU64,
     /// Where callers reach this node (`advertise`), for a lease taken anew.
     advertised: Mutex<Option<String>>,
-    /// What hangs up this node's calls when it finds its lease lost.
-    fence: OnceLock<Arc<CallStop>>,
+    /// What hangs up this node's calls when it finds its lease lost: that
+    /// node completed its conferences and calls in the store, so none of
+    /// them may go on here.
+    fence: Arc<CallStop>,
     clock: Arc<dyn Clock>,
 }
 
@@ -78,12 +80,14 @@ impl Cluster {
     /// and serving other nodes' commands, until `stop`. `store` is this
     /// node's ([`Store::with_node`] with `config.id`); `local` applies
     /// other nodes' commands here (this node's control alone, which never
-    /// forwards).
+    /// forwards); `fence` hangs up this node's calls if it finds its lease
+    /// taken.
     pub async fn start(
         store: Store,
         config: &NodeConfig,
         clock: Arc<dyn Clock>,
         local: Arc<dyn CallControl>,
+        fence: Arc<CallStop>,
         stop: CancellationToken,
     ) -> Result<Arc<Self>, StoreError> {
         store.register_node(None, clock.now()).await?;
@@ -94,7 +98,7 @@ impl Cluster {
             waiting: Mutex::default(),
             next: AtomicU64::new(0),
             advertised: Mutex::default(),
-            fence: OnceLock::new(),
+            fence,
             clock,
         });
         tokio::spawn(lease(cluster.clone(), config.lease, stop.clone()));
@@ -106,14 +110,6 @@ impl Cluster {
     pub async fn advertise(&self, sip_addr: &str, now: Timestamp) -> Result<(), StoreError> {
         *lock(&self.advertised) = Some(sip_addr.to_owned());
         self.store.register_node(Some(sip_addr), now).await
-    }
-
-    /// What [`CallStop::fence`]s this node's calls if it finds that another
-    /// node took its lease (it was paused, or cut off from the database,
-    /// longer than the lease): that node completed its conferences and
-    /// calls in the store, so none of them may go on here.
-    pub fn fences(&self, calls: Arc<CallStop>) {
-        let _ = self.fence.set(calls);
     }
 
     /// Gives up this node's lease (a clean stop, once its conferences and
@@ -278,9 +274,7 @@ async fn lease(cluster: Arc<Cluster>, lease: Duration, stop: CancellationToken) 
                     "this node's lease had run out and another node ended its rooms: \
                      hanging up every call here"
                 );
-                if let Some(calls) = cluster.fence.get() {
-                    calls.fence();
-                }
+                cluster.fence.fence();
                 let advertised = lock(&cluster.advertised).clone();
                 if let Err(e) = store.register_node(advertised.as_deref(), now).await {
                     tracing::warn!(error = %e, "could not take a new lease");

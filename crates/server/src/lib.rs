@@ -174,6 +174,8 @@ pub struct Server {
     cluster: Option<Arc<cluster::Cluster>>,
     /// Stops the cluster's tasks (after the hub).
     stop_cluster: CancellationToken,
+    /// What ends the calls: shutdown, or the cluster's fence.
+    call_stop: Arc<live_calls::CallStop>,
 }
 
 /// The telephony side, once [`Server::listen_sip`] started it.
@@ -181,7 +183,6 @@ pub struct Server {
 struct Calls {
     sip_task: JoinHandle<()>,
     stop_sip: CancellationToken,
-    stop_calls: CancellationToken,
     tracker: TaskTracker,
 }
 
@@ -224,6 +225,7 @@ impl Server {
         );
         let dialer: Arc<OnceLock<outbound::Dialer>> = Arc::default();
         let stop_cluster = CancellationToken::new();
+        let call_stop = Arc::new(live_calls::CallStop::new(CancellationToken::new()));
         let cluster = match &config.node {
             Some(node) => {
                 // Other nodes' commands are applied here as this node alone.
@@ -234,6 +236,7 @@ impl Server {
                         node,
                         clock.clone(),
                         local,
+                        call_stop.clone(),
                         stop_cluster.clone(),
                     )
                     .await?,
@@ -253,6 +256,7 @@ impl Server {
             browsers: browser::LateBrowsers::default(),
             cluster,
             stop_cluster,
+            call_stop,
         })
     }
 
@@ -263,11 +267,6 @@ impl Server {
         let http = fetch::client(config.webhook_timeout).map_err(std::io::Error::other)?;
         // Render the hold music now, so that no room's tick pays for it.
         let _ = media::hold_music::samples();
-        let stop_calls = CancellationToken::new();
-        let call_stop = Arc::new(live_calls::CallStop::new(stop_calls.clone()));
-        if let Some(cluster) = &self.cluster {
-            cluster.fences(call_stop.clone());
-        }
         let stop_sip = CancellationToken::new();
         let tracker = TaskTracker::new();
         let (low, high) = config.rtp_ports;
@@ -284,7 +283,7 @@ impl Server {
             rtp_timeout: config.rtp_timeout,
             open_rooms: config.open_rooms,
             metrics: self.metrics.clone(),
-            stop: call_stop.clone(),
+            stop: self.call_stop.clone(),
             tracker: tracker.clone(),
             live: live_calls::LiveCalls::default(),
             cluster: self.cluster.clone(),
@@ -326,7 +325,6 @@ impl Server {
         self.calls = Some(Calls {
             sip_task,
             stop_sip,
-            stop_calls,
             tracker,
         });
         Ok(addrs)
@@ -381,7 +379,7 @@ impl Server {
     /// write that down, and lets SIP send its last messages.
     pub async fn stop(self) {
         if let Some(calls) = &self.calls {
-            calls.stop_calls.cancel();
+            self.call_stop.shut_down();
             calls.tracker.close();
             if tokio::time::timeout(CALLS_STOP_TIMEOUT, calls.tracker.wait())
                 .await

@@ -89,6 +89,11 @@ impl CallStop {
         self.lock().clone()
     }
 
+    /// Ends every call, now and after: the server is stopping.
+    pub fn shut_down(&self) {
+        self.shutdown.cancel();
+    }
+
     /// The server is stopping.
     pub fn is_shutdown(&self) -> bool {
         self.shutdown.is_cancelled()
@@ -112,15 +117,14 @@ mod tests {
 
     #[test]
     fn a_fence_stops_the_calls_up_then_and_not_those_after() {
-        let shutdown = CancellationToken::new();
-        let stop = CallStop::new(shutdown.clone());
+        let stop = CallStop::new(CancellationToken::new());
         let before = stop.token();
         stop.fence();
         let after = stop.token();
         assert!(before.is_cancelled());
         assert!(!after.is_cancelled());
         assert!(!stop.is_shutdown());
-        shutdown.cancel();
+        stop.shut_down();
         assert!(after.is_cancelled());
         assert!(stop.token().is_cancelled());
         assert!(stop.is_shutdown());

@@ -42,8 +42,8 @@ const STORED_FOR_MICROS: i64 = 60_000_000;
 
 impl NodeMessages {
     /// The next message's payload. A lost connection is made again (what
-    /// was sent meanwhile is lost: senders time out), and so is a stored
-    /// message another node took out first (none does: each is for one).
+    /// was sent meanwhile is lost: senders time out). A stored message that
+    /// is gone (deleted as stale) is skipped.
     pub async fn recv(&mut self) -> Result<String, StoreError> {
         loop {
             let notification = self.listener.recv().await?;
