@@ -29,7 +29,7 @@ use model::{
     AccountSid, CallRecord, CallSid, CallStatus, ConferenceFilter, ConferenceRecord, ConferenceSid,
     ConferenceStatus, PageRequest, PageWindow, ParticipantRecord, Timestamp,
 };
-use serde_json::Value;
+use serde::Serialize;
 use store::CallOrder;
 
 use crate::body::{read_body, without_body};
@@ -143,8 +143,11 @@ impl Run<'_> {
                 query,
             } => {
                 let (items, total) = store.conferences(account, &filter, page).await?;
-                let items = items.iter().map(|c| render::conference(c, format));
-                self.list(render::CONFERENCES, items.collect(), page, total, &query)
+                let items: Vec<_> = items
+                    .iter()
+                    .map(|c| render::conference(c, format))
+                    .collect();
+                self.list(render::CONFERENCES, &items, page, total, &query)
             }
             Action::GetConference(sid) => self.conference(&self.live_or_not(&sid).await?),
             Action::UpdateConference {
@@ -182,8 +185,11 @@ impl Run<'_> {
                 let (items, total) = store
                     .participants(account, &conference, &filter, page)
                     .await?;
-                let items = items.iter().map(|p| render::participant(p, format));
-                self.list(render::PARTICIPANTS, items.collect(), page, total, &query)
+                let items: Vec<_> = items
+                    .iter()
+                    .map(|p| render::participant(p, format))
+                    .collect();
+                self.list(render::PARTICIPANTS, &items, page, total, &query)
             }
             Action::GetParticipant {
                 conference,
@@ -232,8 +238,8 @@ impl Run<'_> {
                 let (items, total) = store
                     .calls(account, &filter, CallOrder::Created, page)
                     .await?;
-                let items = items.iter().map(|c| render::call(c, format));
-                self.list(render::CALLS, items.collect(), page, total, &query)
+                let items: Vec<_> = items.iter().map(|c| render::call(c, format)).collect();
+                self.list(render::CALLS, &items, page, total, &query)
             }
             Action::GetCall(sid) => self.call(StatusCode::OK, &self.find_call(&sid).await?),
             Action::CreateCall(request) => {
@@ -394,20 +400,20 @@ impl Run<'_> {
         self.respond(status, "Call", &render::call(c, self.format))
     }
 
-    fn respond(
+    fn respond<T: Serialize>(
         &self,
         status: StatusCode,
         element: &str,
-        value: &Value,
+        value: &T,
     ) -> Result<Response, ApiError> {
         Ok(render::instance(status, element, value, self.format)?)
     }
 
     /// A list page, its URIs on the list's own path in the request's format.
-    fn list(
+    fn list<T: Serialize>(
         &self,
         names: ListNames,
-        items: Vec<Value>,
+        items: &[T],
         page: PageRequest,
         total: u64,
         query: &FormPairs,
