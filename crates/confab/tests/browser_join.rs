@@ -155,12 +155,7 @@ async fn sending(browser: &mut Browser) -> Value {
 async fn phone_hears_browser(call: &PhoneCall, browser: &mut Browser, serve: &Serve) {
     if let Err(e) = call.wait_to_hear(BROWSER_HZ, HEAR).await {
         let sending = sending(browser).await;
-        panic!(
-            "{e}
-the page sends {sending}
-{}",
-            serve.log_tail()
-        );
+        panic!("{e}\nthe page sends {sending}\n{}", serve.log_tail());
     }
 }
 
