@@ -38,10 +38,6 @@ pub(crate) fn conference_status(status: ConferenceStatus) -> &'static str {
     }
 }
 
-fn date(t: Timestamp) -> Value {
-    Value::String(t.rfc2822())
-}
-
 /// A date as the 2010 API writes it (RFC 2822), serialised without a
 /// `String` of its own.
 #[derive(Debug, Clone, Copy)]
@@ -55,10 +51,6 @@ impl Serialize for Date {
 
 /// A field Twilio has and confab has no value for: `null`.
 type Null = ();
-
-fn opt<T: AsRef<str>>(v: Option<T>) -> Value {
-    v.map_or(Value::Null, |s| Value::String(s.as_ref().to_owned()))
-}
 
 /// The suffix of every URI in a body of `format`.
 fn suffix(format: Format) -> &'static str {
@@ -124,7 +116,9 @@ pub struct Participant<'a> {
     call_sid: &'a str,
     call_sid_to_coach: Option<&'a str>,
     coaching: bool,
-    conference_sid: &'a str,
+    /// `None` only while a dialled-out participant waits for a
+    /// conference that is not live yet ([`queued_participant`]).
+    conference_sid: Option<&'a str>,
     date_created: Date,
     date_updated: Date,
     end_conference_on_exit: bool,
@@ -143,7 +137,7 @@ pub fn participant(p: &ParticipantRecord, format: Format) -> Participant<'_> {
         call_sid: p.call_sid.as_str(),
         call_sid_to_coach: p.call_sid_to_coach.as_ref().map(CallSid::as_str),
         coaching: p.call_sid_to_coach.is_some(),
-        conference_sid: p.conference_sid.as_str(),
+        conference_sid: Some(p.conference_sid.as_str()),
         date_created: Date(p.date_created),
         date_updated: Date(p.date_updated),
         end_conference_on_exit: p.end_conference_on_exit,
@@ -185,24 +179,24 @@ pub struct Queued<'a> {
     pub now: Timestamp,
 }
 
-pub fn queued_participant(q: &Queued<'_>, format: Format) -> Value {
-    json!({
-        "account_sid": q.account.as_str(),
-        "call_sid": q.call.as_str(),
-        "call_sid_to_coach": opt(q.coach),
-        "coaching": q.coach.is_some(),
-        "conference_sid": opt(q.conference),
-        "date_created": date(q.now),
-        "date_updated": date(q.now),
-        "end_conference_on_exit": q.options.end_conference_on_exit,
-        "hold": false,
-        "label": opt(q.label),
-        "muted": q.options.muted,
-        "queue_time": "0",
-        "start_conference_on_enter": q.options.start_conference_on_enter,
-        "status": "queued",
-        "uri": participant_uri(q.account, q.conference, q.call, format),
-    })
+pub fn queued_participant<'a>(q: &Queued<'a>, format: Format) -> Participant<'a> {
+    Participant {
+        account_sid: q.account.as_str(),
+        call_sid: q.call.as_str(),
+        call_sid_to_coach: q.coach.map(CallSid::as_str),
+        coaching: q.coach.is_some(),
+        conference_sid: q.conference.map(ConferenceSid::as_str),
+        date_created: Date(q.now),
+        date_updated: Date(q.now),
+        end_conference_on_exit: q.options.end_conference_on_exit,
+        hold: false,
+        label: q.label,
+        muted: q.options.muted,
+        queue_time: "0",
+        start_conference_on_enter: q.options.start_conference_on_enter,
+        status: "queued",
+        uri: participant_uri(q.account, q.conference, q.call, format),
+    }
 }
 
 /// A call (`GET …/Calls/CA….json`, and each of a list's).
@@ -493,6 +487,15 @@ mod tests {
 
     const AC: &str = "AC5ef877a5fe4238be081ea6f3c44186f3";
 
+    /// The reference renderings' helpers (as the `json!` code had them).
+    fn date(t: Timestamp) -> Value {
+        Value::String(t.rfc2822())
+    }
+
+    fn opt<T: AsRef<str>>(v: Option<T>) -> Value {
+        v.map_or(Value::Null, |s| Value::String(s.as_ref().to_owned()))
+    }
+
     /// A conference, a participant and a call with every optional field
     /// set, and the same with none.
     fn records() -> Vec<(ConferenceRecord, ParticipantRecord, CallRecord)> {
@@ -639,6 +642,65 @@ mod tests {
                 assert_eq!(text(&conference(&c, format)), want_conference.to_string());
                 assert_eq!(text(&participant(&p, format)), want_participant.to_string());
                 assert_eq!(text(&call(&k, format)), want_call.to_string());
+            }
+        }
+    }
+
+    /// A dialled-out participant before its call joins, into a live
+    /// conference and into one that is not live yet, writes what its
+    /// `json!` rendering wrote.
+    #[test]
+    fn a_queued_participant_writes_the_bytes_of_its_json_map() {
+        let account = AccountSid::parse(AC).unwrap();
+        let call = CallSid::parse("CA0c7a9c6a1d3bab7e6e3a1ed2e1b0a7c4").unwrap();
+        let coach = CallSid::parse("CA1d7a9c6a1d3bab7e6e3a1ed2e1b0a7c5").unwrap();
+        let live = ConferenceSid::parse("CFd0a50bbe038c437e87f6c82db8f37f21").unwrap();
+        let options = conference::ParticipantOptions {
+            muted: true,
+            beep: false,
+            start_conference_on_enter: false,
+            end_conference_on_exit: true,
+            ..conference::ParticipantOptions::default()
+        };
+        for (conference, label, coach) in [
+            (Some(&live), Some("a \"label\""), Some(&coach)),
+            (None, None, None),
+        ] {
+            let q = Queued {
+                account: &account,
+                call: &call,
+                conference,
+                label,
+                coach,
+                options: &options,
+                now: Timestamp::from_secs(1_252_046_273),
+            };
+            for format in [Format::Json, Format::Xml] {
+                let uri = conference.map(|cf| {
+                    format!(
+                        "{}/Conferences/{cf}/Participants/{call}{}",
+                        account_base(AC),
+                        suffix(format)
+                    )
+                });
+                let want = json!({
+                    "account_sid": AC,
+                    "call_sid": call.as_str(),
+                    "call_sid_to_coach": opt(q.coach),
+                    "coaching": q.coach.is_some(),
+                    "conference_sid": opt(q.conference),
+                    "date_created": date(q.now),
+                    "date_updated": date(q.now),
+                    "end_conference_on_exit": true,
+                    "hold": false,
+                    "label": opt(q.label),
+                    "muted": true,
+                    "queue_time": "0",
+                    "start_conference_on_enter": false,
+                    "status": "queued",
+                    "uri": uri,
+                });
+                assert_eq!(text(&queued_participant(&q, format)), want.to_string());
             }
         }
     }
