@@ -865,7 +865,7 @@ impl CallIo {
         let now = self.svc.clock.now();
         match self.svc.store.answer_call(&self.info.call_sid, now).await {
             Ok(true) => {}
-            Ok(false) => tracing::warn!("the placed call had no record"),
+            Ok(false) => tracing::warn!("the placed call had no queued or ringing record"),
             Err(e) => tracing::error!(error = %e, "could not record the answer of a placed call"),
         }
         tracing::info!(account_sid = %self.info.account_sid, rtp_port = self.rtp_port, "placed call answered");
@@ -1125,7 +1125,7 @@ impl CallIo {
                     .await
                 {
                     Ok(true) => {}
-                    Ok(false) => tracing::warn!("the call had no record to finish"),
+                    Ok(false) => tracing::warn!("the call had no live record to end (none, or already ended)"),
                     Err(e) => tracing::error!(error = %e, "could not record the end of the call"),
                 }
             }

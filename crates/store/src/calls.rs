@@ -51,8 +51,12 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a call at `end` with its final `status` and, if it failed, why.
-    /// Sets the end time and the duration; `false` if there is no such call.
+    /// Ends a live call at `end` with its final `status` and, if it failed,
+    /// why. Sets the end time and the duration; `false` if there is no such
+    /// call or it has already ended. The first end a call gets is its last:
+    /// in a cluster, a node that took over a dead node's calls ends them,
+    /// and the dead node's own hang-up, if it wakes, changes nothing. So a
+    /// call's final record never changes again (and is cached: `cached`).
     pub async fn finish_call(
         &self,
         sid: &CallSid,
@@ -62,25 +66,32 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let sql = format!(
             "UPDATE calls SET status = $2, end_time = $1, {DURATION_TO}, failure = $3, \
-             date_updated = $1 WHERE sid = $4"
+             date_updated = $1 WHERE sid = $4 AND status IN ($5, $6, $7)"
         );
         let update = sqlx::query(AssertSqlSafe(sql))
             .bind(end.as_micros())
             .bind(status.code())
             .bind(failure)
-            .bind(sid.as_str());
+            .bind(sid.as_str())
+            .bind(CallStatus::NotYetDialed.code())
+            .bind(CallStatus::Ringing.code())
+            .bind(CallStatus::InProgress.code());
         self.update_call(sid, update).await
     }
 
     /// A call we placed was answered at `at`: in progress from then.
-    /// `false` if there is no such call.
+    /// `false` if there is no such call still queued or ringing (an ended
+    /// call stays ended).
     pub async fn answer_call(&self, sid: &CallSid, at: Timestamp) -> Result<bool, StoreError> {
         let update = sqlx::query(
-            "UPDATE calls SET status = $1, start_time = $2, date_updated = $2 WHERE sid = $3",
+            "UPDATE calls SET status = $1, start_time = $2, date_updated = $2 \
+             WHERE sid = $3 AND status IN ($4, $5)",
         )
         .bind(CallStatus::InProgress.code())
         .bind(at.as_micros())
-        .bind(sid.as_str());
+        .bind(sid.as_str())
+        .bind(CallStatus::NotYetDialed.code())
+        .bind(CallStatus::Ringing.code());
         self.update_call(sid, update).await
     }
 

@@ -2111,6 +2111,15 @@ async fn calls_are_recorded_finished_and_recovered(db: &TestDb) {
     assert_eq!(got.duration, Some(65));
     assert_eq!(got.failure.as_deref(), Some(failure));
     assert_eq!(got.date_updated, t(75));
+    // The first end is the last: ending it again, or answering it, changes
+    // nothing (a fenced node's late hang-up after a takeover).
+    assert!(
+        !s.finish_call(&first.sid, CallStatus::Complete, t(90), None)
+            .await
+            .unwrap()
+    );
+    assert!(!s.answer_call(&first.sid, t(91)).await.unwrap());
+    assert_eq!(s.call(&first.sid).await.unwrap(), Some(got));
 
     // Placed calls nobody answered before the stop: failed, not left live.
     let mut queued = call_record(4, &a, None, t(30));
