@@ -11,13 +11,13 @@
 //! and a deeper one (or one of several statuses, whose matches an index
 //! walk would have to sort) reads only the days the counts name. A filter
 //! no call can match (any `ParentCallSid`) is answered without a query.
+//! Every page reads only its calls' sids from the index it walks, and takes
+//! the ended calls from a cache (an ended call never changes: `cached`).
 
 use model::{AccountSid, CallFilter, CallRecord, CallSid, PageRequest};
-use sqlx::AssertSqlSafe;
 
-use crate::day_counts::{CALLS as COUNTED, Seek};
-use crate::reads::{Count, Listing, Value, Where, page_query};
-use crate::rows::{self, CALL_COLUMNS};
+use crate::day_counts::CALLS as COUNTED;
+use crate::reads::{Count, Value, Where};
 use crate::{Store, StoreError};
 
 /// The order of a Calls list.
@@ -31,17 +31,16 @@ pub enum CallOrder {
     Updated,
 }
 
-pub(crate) const CALLS: Listing<CallRecord> = Listing {
-    table: "calls",
-    columns: CALL_COLUMNS,
-    order: "ORDER BY date_created DESC, sid ASC",
-    decode: rows::call,
-};
-
-pub(crate) const CALLS_BY_UPDATED: Listing<CallRecord> = Listing {
-    order: "ORDER BY date_updated DESC, sid ASC",
-    ..CALLS
-};
+impl CallOrder {
+    /// The column the list is ordered by (newest first, ties by sid), and
+    /// its day column in the per-day counts.
+    pub(crate) fn key(self) -> (&'static str, &'static str) {
+        match self {
+            CallOrder::Created => ("date_created", "day"),
+            CallOrder::Updated => ("date_updated", "updated_day"),
+        }
+    }
+}
 
 impl Store {
     /// The call `sid` if it belongs to `account`.
@@ -50,18 +49,12 @@ impl Store {
         account: &AccountSid,
         sid: &CallSid,
     ) -> Result<Option<CallRecord>, StoreError> {
-        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE sid = $1 AND account_sid = $2");
-        self.fetch_decoded(
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(sid.as_str())
-                .bind(account.as_str()),
-            rows::call,
-        )
-        .await
+        self.record(&self.ended_calls, account, sid).await
     }
 
     /// One page of an account's calls matching `filter` in `order`, and
-    /// how many match in all.
+    /// how many match in all. Each page reads its sids, and takes ended
+    /// calls from a cache (`cached`).
     pub async fn calls(
         &self,
         account: &AccountSid,
@@ -73,20 +66,35 @@ impl Store {
             return Ok((Vec::new(), 0));
         }
         let w = call_where(account, filter);
-        let (listing, by, column) = match order {
-            CallOrder::Created => (&CALLS, "day", "date_created"),
-            CallOrder::Updated => (&CALLS_BY_UPDATED, "updated_day", "date_updated"),
-        };
+        let (key, by) = order.key();
         let only_status = CallFilter {
             status: filter.status.clone(),
             ..CallFilter::default()
         };
-        if *filter != only_status {
-            return self.list(&w, &Count::Rows, listing, page).await;
-        }
         let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
         // An offset past what SQL can skip is past any real end.
-        let offset = page.offset().unwrap_or(i64::MAX);
+        let Some(offset) = page.offset() else {
+            let count = if *filter == only_status {
+                Count::DaySums(COUNTED, w.clone())
+            } else {
+                Count::Rows
+            };
+            return self
+                .sid_page(&self.ended_calls, key, account, (&w, &count), 0, 0)
+                .await;
+        };
+        if *filter != only_status {
+            return self
+                .sid_page(
+                    &self.ended_calls,
+                    key,
+                    account,
+                    (&w, &Count::Rows),
+                    limit,
+                    offset,
+                )
+                .await;
+        }
         // A shallow page walks an index already in list order from its top
         // (`calls_by_created`/`calls_by_updated`, or with one status the
         // status indexes of migration 0013) in one statement with the
@@ -94,31 +102,22 @@ impl Store {
         // seek day by day.
         if offset < self.shallow_rows && filter.status.as_ref().is_none_or(|s| s.len() <= 1) {
             let count = Count::DaySums(COUNTED, w.clone());
-            return self.list(&w, &count, listing, page).await;
+            return self
+                .sid_page(&self.ended_calls, key, account, (&w, &count), limit, offset)
+                .await;
         }
         // Otherwise the per-day counts total it and name the days the
         // page's rows lie in (see `day_counts`), all in one snapshot.
-        let mut tx = self.begin_read().await?;
-        let (total, spans) = match COUNTED.seek(&mut tx, by, &w, offset, limit).await? {
-            Seek::PastTheEnd { total } => {
-                tx.commit().await?;
-                return Ok((Vec::new(), total));
-            }
-            Seek::Page { total, days } => (total, days),
-        };
-        let mut items = Vec::new();
-        for span in spans {
-            let mut bounded = call_where(account, filter);
-            span.bound(&mut bounded, column);
-            let found = page_query(&bounded, listing, span.take, span.skip)
-                .fetch_all(&mut *tx)
-                .await?;
-            for row in &found {
-                items.push((listing.decode)(row)?);
-            }
-        }
-        tx.commit().await?;
-        Ok((items, total))
+        self.seek_page(
+            &self.ended_calls,
+            (COUNTED, by, &w),
+            key,
+            account,
+            || call_where(account, filter),
+            limit,
+            offset,
+        )
+        .await
     }
 }
 

@@ -31,6 +31,7 @@
 //! - `error`: [`StoreError`] and how database errors map onto it.
 
 mod accounts;
+mod cached;
 mod call_lists;
 mod calls;
 mod changes;
@@ -67,7 +68,9 @@ pub struct Store {
     backend: Backend,
     pool: AnyPool,
     /// Completed conferences already read: they never change again.
-    completed: Arc<reads::CompletedCache>,
+    completed: Arc<cached::FinalCache<model::ConferenceRecord>>,
+    /// Ended calls already read: neither do they (`cached`).
+    ended_calls: Arc<cached::FinalCache<model::CallRecord>>,
     /// Pages that start before this row walk their index from the top;
     /// deeper ones seek through the per-day counts (`reads`).
     shallow_rows: i64,

@@ -41,24 +41,20 @@
 //! `date_created` conditions are written `+date_created`: the same test, but
 //! a unary plus SQLite (and PostgreSQL) will not seek an index with.
 //!
-//! A completed conference never changes again, so the store keeps the ones
-//! it has read in a bounded in-memory map. A conference list's page
-//! reads only sids, straight from the index it walks (no table lookups);
-//! the records come from that map, and the few it lacks (live conferences,
-//! ones not read yet) from one more query by sid.
-
-use std::collections::HashMap;
+//! A completed conference never changes again: a conference list's page
+//! reads only sids, straight from the index it walks, and the records come
+//! from a cache of completed ones, the few it lacks by sid (`cached`).
 
 use model::{
-    AccountSid, CallSid, ConferenceFilter, ConferenceRecord, ConferenceSid, ConferenceStatus,
-    DateRange, PageRequest, ParticipantFilter, ParticipantRecord, ReadCache, Timestamp,
+    AccountSid, CallSid, ConferenceFilter, ConferenceRecord, ConferenceSid, DateRange, PageRequest,
+    ParticipantFilter, ParticipantRecord, Timestamp,
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AssertSqlSafe};
+use sqlx::{Any, AssertSqlSafe};
 
-use crate::day_counts::{CONFERENCES, DayCounts, Seek};
-use crate::rows::{self, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS, bool_to_db};
+use crate::day_counts::{CONFERENCES, DayCounts};
+use crate::rows::{self, PARTICIPANT_COLUMNS, bool_to_db};
 pub(crate) use crate::sql_where::{Value, Where};
 use crate::{Backend, Store, StoreError};
 
@@ -85,8 +81,6 @@ const PARTICIPANTS: Listing<ParticipantRecord> = Listing {
     decode: rows::participant,
 };
 
-/// Conferences: newest `date_updated` first, ties by sid (decisions.md).
-const CONFERENCE_ORDER: &str = "ORDER BY date_updated DESC, sid ASC";
 /// Participants: join order; the call sid settles joins in the same microsecond.
 const PARTICIPANT_ORDER: &str = "ORDER BY date_created ASC, call_sid ASC";
 
@@ -97,28 +91,12 @@ impl Store {
         account: &AccountSid,
         sid: &ConferenceSid,
     ) -> Result<Option<ConferenceRecord>, StoreError> {
-        if let Some(found) = self.completed.get(sid) {
-            return Ok((found.account_sid == *account).then_some(found));
-        }
-        let sql = format!(
-            "SELECT {CONFERENCE_COLUMNS} FROM conferences WHERE sid = $1 AND account_sid = $2"
-        );
-        let found = self
-            .fetch_decoded(
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(sid.as_str())
-                    .bind(account.as_str()),
-                rows::conference,
-            )
-            .await?;
-        if let Some(c) = &found {
-            self.completed.remember(c);
-        }
-        Ok(found)
+        self.record(&self.completed, account, sid).await
     }
 
     /// One page of an account's conferences matching `filter`, newest
-    /// `date_updated` first (ties by sid), and how many match in all.
+    /// `date_updated` first (ties by sid, decisions.md), and how many match
+    /// in all.
     pub async fn conferences(
         &self,
         account: &AccountSid,
@@ -157,7 +135,8 @@ impl Store {
     }
 
     /// The page of `account`'s conferences matching `w` at `offset` in one
-    /// statement, with its total counted as `count` says.
+    /// statement (plus the records the cache lacks), with its total
+    /// counted as `count` says.
     async fn conference_page(
         &self,
         account: &AccountSid,
@@ -166,16 +145,15 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let row = conference_page_query(w, count, limit, offset)
-            .fetch_one(&mut *conn)
-            .await?;
-        let total = rows::total(&row)?;
-        let sids = rows::conference_sids(&row)?;
-        Ok((
-            self.conferences_by_sid(&mut conn, account, &sids).await?,
-            total,
-        ))
+        self.sid_page(
+            &self.completed,
+            "date_updated",
+            account,
+            (w, count),
+            limit,
+            offset,
+        )
+        .await
     }
 
     /// A conference list the day counts `days` can total (no FriendlyName,
@@ -193,37 +171,16 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
-        let mut tx = self.begin_read().await?;
-        let (total, spans) = match CONFERENCES
-            .seek(&mut tx, "updated_day", days, offset, limit)
-            .await?
-        {
-            Seek::PastTheEnd { total } => {
-                tx.commit().await?;
-                return Ok((Vec::new(), total));
-            }
-            Seek::Page { total, days } => (total, days),
-        };
-        let mut sids = Vec::new();
-        for span in spans {
-            let mut w = conference_where(account, filter);
-            span.bound(&mut w, "date_updated");
-            let sql = format!(
-                "SELECT string_agg(sid, ',' ORDER BY date_updated DESC, sid ASC) AS sids \
-                 FROM ({}) AS page",
-                conference_page_sql(&w, 0, span.take, span.skip)
-            );
-            let page = w
-                .bind_all(sqlx::query(AssertSqlSafe(sql)))
-                .fetch_all(&mut *tx)
-                .await?;
-            if let Some(row) = page.first() {
-                sids.extend(rows::conference_sids(row)?);
-            }
-        }
-        let records = self.conferences_by_sid(&mut tx, account, &sids).await?;
-        tx.commit().await?;
-        Ok((records, total))
+        self.seek_page(
+            &self.completed,
+            (CONFERENCES, "updated_day", days),
+            "date_updated",
+            account,
+            || conference_where(account, filter),
+            limit,
+            offset,
+        )
+        .await
     }
 
     /// A read transaction: one snapshot for every statement in it
@@ -237,48 +194,6 @@ impl Store {
                     .await?
             }
         })
-    }
-
-    /// The account's conferences `sids`, in that order: completed ones from
-    /// the cache, the others in one query. A sid that is not found (never,
-    /// unless rows are deleted by hand) is left out.
-    async fn conferences_by_sid(
-        &self,
-        conn: &mut AnyConnection,
-        account: &AccountSid,
-        sids: &[ConferenceSid],
-    ) -> Result<Vec<ConferenceRecord>, StoreError> {
-        let mut records = self.completed.get_many(sids);
-        let missing: Vec<&ConferenceSid> = sids
-            .iter()
-            .zip(&records)
-            .filter_map(|(sid, r)| r.is_none().then_some(sid))
-            .collect();
-        if !missing.is_empty() {
-            let placeholders: Vec<String> =
-                (2..missing.len() + 2).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT {CONFERENCE_COLUMNS} FROM conferences \
-                 WHERE account_sid = $1 AND sid IN ({})",
-                placeholders.join(", ")
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(account.as_str());
-            for sid in &missing {
-                query = query.bind(sid.as_str());
-            }
-            let mut found = HashMap::with_capacity(missing.len());
-            for row in query.fetch_all(&mut *conn).await? {
-                let c = rows::conference(&row)?;
-                self.completed.remember(&c);
-                found.insert(c.sid.clone(), c);
-            }
-            for (slot, sid) in records.iter_mut().zip(sids) {
-                if slot.is_none() {
-                    *slot = found.remove(sid);
-                }
-            }
-        }
-        Ok(records.into_iter().flatten().collect())
     }
 
     /// The participant `call` of `conference`, if both belong to `account`.
@@ -380,7 +295,7 @@ impl Store {
 /// parameter is bound anew: every execution (it was 18 % of a list's CPU).
 /// Written out, the numbers (ours, never a caller's text) keep one prepared
 /// statement per page shape.
-fn limit_offset(limit: i64, offset: i64) -> String {
+pub(crate) fn limit_offset(limit: i64, offset: i64) -> String {
     format!("LIMIT {limit} OFFSET {offset}")
 }
 
@@ -410,59 +325,6 @@ pub(crate) fn list_query<'q, T>(
     w.bind_all(count_where.bind_all(sqlx::query(AssertSqlSafe(sql))))
 }
 
-/// The page of `listing` rows matching `w` (no total), its placeholders
-/// from `$1`.
-pub(crate) fn page_query<'q, T>(
-    w: &'q Where,
-    listing: &Listing<T>,
-    limit: i64,
-    offset: i64,
-) -> Query<'q, Any, AnyArguments> {
-    let Listing {
-        table,
-        columns,
-        order,
-        ..
-    } = *listing;
-    let sql = format!(
-        "SELECT {columns} FROM {table} {} {order} {}",
-        w.clause(true, 0),
-        limit_offset(limit, offset)
-    );
-    w.bind_all(sqlx::query(AssertSqlSafe(sql)))
-}
-
-/// A conference list's page as one row: its sids in list order, joined by
-/// commas (`string_agg … ORDER BY`, the same on SQLite ≥ 3.44 and on
-/// PostgreSQL), and the total. One row instead of fifty saves a row's trip
-/// from sqlx's SQLite worker thread each; the page itself is read from the
-/// index it walks, sids only (see the module doc). The count subquery comes
-/// first in the text, so its placeholders are numbered first.
-fn conference_page_query<'q>(
-    w: &'q Where,
-    count: &'q Count,
-    limit: i64,
-    offset: i64,
-) -> Query<'q, Any, AnyArguments> {
-    let (count_sql, count_where) = count.sql("conferences", w, 0);
-    let sql = format!(
-        "SELECT string_agg(sid, ',' ORDER BY date_updated DESC, sid ASC) AS sids, \
-         ({count_sql}) AS total FROM ({}) AS page",
-        conference_page_sql(w, count_where.len(), limit, offset)
-    );
-    w.bind_all(count_where.bind_all(sqlx::query(AssertSqlSafe(sql))))
-}
-
-/// The page of a conference list, sids (and the order's key) only, with
-/// `w`'s placeholders from `$(base + 1)`.
-fn conference_page_sql(w: &Where, base: usize, limit: i64, offset: i64) -> String {
-    format!(
-        "SELECT sid, date_updated FROM conferences {} {CONFERENCE_ORDER} {}",
-        w.clause(true, base),
-        limit_offset(limit, offset)
-    )
-}
-
 /// What a list's total is counted from.
 #[derive(Debug)]
 pub(crate) enum Count {
@@ -476,7 +338,7 @@ impl Count {
     /// The statement that counts `table`'s rows matching `w`, as `n`, with
     /// its placeholders numbered from `$base + 1`; and the `WHERE` whose
     /// values it binds.
-    fn sql<'w>(&'w self, table: &str, w: &'w Where, base: usize) -> (String, &'w Where) {
+    pub(crate) fn sql<'w>(&'w self, table: &str, w: &'w Where, base: usize) -> (String, &'w Where) {
         match self {
             Count::Rows => (
                 format!(
@@ -571,47 +433,14 @@ pub(crate) fn participant_where(
     w
 }
 
-/// Completed conferences by sid, bounded: when full it starts over, which
-/// costs a few reads again and never returns anything stale (a completed
-/// conference is final).
-#[derive(Debug)]
-pub(crate) struct CompletedCache {
-    cache: ReadCache<ConferenceSid, ConferenceRecord>,
-}
-
-impl Default for CompletedCache {
-    fn default() -> Self {
-        Self {
-            cache: ReadCache::new(Self::CAPACITY),
-        }
-    }
-}
-
-impl CompletedCache {
-    const CAPACITY: usize = 65_536;
-
-    fn get(&self, sid: &ConferenceSid) -> Option<ConferenceRecord> {
-        self.cache.get(sid)
-    }
-
-    /// [`CompletedCache::get`] of each sid, under one lock.
-    fn get_many(&self, sids: &[ConferenceSid]) -> Vec<Option<ConferenceRecord>> {
-        self.cache.get_many(sids)
-    }
-
-    /// Caches `c` if it is completed; other statuses still change.
-    fn remember(&self, c: &ConferenceRecord) {
-        if c.status == ConferenceStatus::Completed {
-            self.cache.insert(c.sid.clone(), c.clone());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use crate::cached::{sid_page_query, sid_page_sql};
+    use crate::call_lists::CallOrder;
+    use model::CallRecord;
     use model::{ConferenceStatus, Timestamp};
     use sqlx::{Execute, Row};
 
@@ -784,9 +613,9 @@ mod tests {
             let day_sums = day_sums_where(&account, &filter);
             let page = plan(
                 &store,
-                w.bind_all(sqlx::query(AssertSqlSafe(conference_page_sql(
-                    &w, 0, 50, 0,
-                )))),
+                w.bind_all(sqlx::query(AssertSqlSafe(
+                    sid_page_sql::<ConferenceRecord>("date_updated", &w, 0, 50, 0),
+                ))),
             )
             .await;
             let count = match &day_sums {
@@ -805,7 +634,11 @@ mod tests {
                 Some(days) => Count::DaySums(CONFERENCES, days.clone()),
                 None => Count::Rows,
             };
-            let whole = plan(&store, conference_page_query(&w, &count_as, 50, 0)).await;
+            let whole = plan(
+                &store,
+                sid_page_query::<ConferenceRecord>("date_updated", &w, &count_as, 50, 0),
+            )
+            .await;
             assert!(
                 whole
                     .iter()
@@ -846,9 +679,9 @@ mod tests {
                 bounded.push("date_updated", "<", Value::Int(next.as_micros()));
                 let page = plan(
                     &store,
-                    bounded.bind_all(sqlx::query(AssertSqlSafe(conference_page_sql(
-                        &bounded, 0, 50, 10,
-                    )))),
+                    bounded.bind_all(sqlx::query(AssertSqlSafe(
+                        sid_page_sql::<ConferenceRecord>("date_updated", &bounded, 0, 50, 10),
+                    ))),
                 )
                 .await;
                 check(label, &page, sorted_by_index);
@@ -888,16 +721,22 @@ mod tests {
                     ..Default::default()
                 };
             let statuses = filter.status.as_ref().map_or(0, Vec::len);
-            for (listing, column) in [
-                (&crate::call_lists::CALLS, "date_created"),
-                (&crate::call_lists::CALLS_BY_UPDATED, "date_updated"),
-            ] {
-                let (page, count) = plans(&store, &w, &Count::Rows, listing).await;
+            for order in [CallOrder::Created, CallOrder::Updated] {
+                let (key, _) = order.key();
+                let page_sql = |w: &Where, offset| {
+                    let sql = sid_page_sql::<CallRecord>(key, w, 0, 50, offset);
+                    w.bind_all(sqlx::query(AssertSqlSafe(sql)))
+                };
+                let counted = |count: &Count| {
+                    let (sql, w) = count.sql("calls", &w, 0);
+                    w.bind_all(sqlx::query(AssertSqlSafe(sql)))
+                };
+                let page = plan(&store, page_sql(&w, 0)).await;
+                let count = plan(&store, counted(&Count::Rows)).await;
                 check("calls", &page, true);
                 check("calls", &count, true);
                 report.push(format!(
-                    "calls {} {filter:?}: page {page:?}, count {count:?}",
-                    listing.order
+                    "calls by {key} {filter:?}: page {page:?}, count {count:?}"
                 ));
                 if !only_status {
                     continue;
@@ -905,23 +744,36 @@ mod tests {
                 // Status alone: the shallow page walks an index in list
                 // order (one status: the status's own, migration 0013)
                 // beside the day counts' sum, reading no table rows to
-                // skip other statuses.
+                // skip other statuses: the sids come from the index.
                 let days = Count::DaySums(crate::day_counts::CALLS, w.clone());
-                let (page, count) = plans(&store, &w, &days, listing).await;
+                let count = plan(&store, counted(&days)).await;
                 check("calls by day", &page, true);
                 check("calls by day", &count, true);
+                assert!(
+                    page.iter().any(|s| s.contains("COVERING INDEX")),
+                    "{filter:?}: {page:?}"
+                );
                 if statuses == 1 {
                     assert!(
                         page.iter().any(|s| s.contains("calls_by_status_")),
                         "{filter:?}: {page:?}"
                     );
                 }
+                let whole = plan(&store, sid_page_query::<CallRecord>(key, &w, &days, 50, 0)).await;
+                assert!(
+                    whole
+                        .iter()
+                        .filter(|s| s.starts_with("USE TEMP B-TREE"))
+                        .count()
+                        <= usize::from(statuses > 1) + 1,
+                    "{filter:?}: {whole:?}"
+                );
                 // A deeper page: within one day the seek named; several
                 // statuses may sort that day's matches, never more.
                 let mut bounded = w.clone();
-                bounded.push(column, ">=", Value::Int(midnight.as_micros()));
-                bounded.push(column, "<", Value::Int(next.as_micros()));
-                let page = plan(&store, crate::reads::page_query(&bounded, listing, 50, 10)).await;
+                bounded.push(key, ">=", Value::Int(midnight.as_micros()));
+                bounded.push(key, "<", Value::Int(next.as_micros()));
+                let page = plan(&store, page_sql(&bounded, 10)).await;
                 check("calls in a day", &page, statuses < 2);
                 report.push(format!("calls {filter:?} in a day: {page:?}"));
             }

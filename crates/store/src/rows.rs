@@ -134,14 +134,19 @@ pub(crate) fn conference(row: &AnyRow) -> Result<ConferenceRecord, StoreError> {
     })
 }
 
-/// A conference list's page: its sids joined by commas (`NULL` for none).
-pub(crate) fn conference_sids(row: &AnyRow) -> Result<Vec<ConferenceSid>, StoreError> {
-    let Some(joined) = get::<Option<String>>(row, "conferences", "sids")? else {
+/// A list's page as its sids, joined by commas in the column `sids`
+/// (`NULL` for none), of `table`'s rows.
+pub(crate) fn sids<S>(
+    row: &AnyRow,
+    table: &str,
+    parse: fn(&str) -> Result<S, SidError>,
+) -> Result<Vec<S>, StoreError> {
+    let Some(joined) = get::<Option<String>>(row, table, "sids")? else {
         return Ok(Vec::new());
     };
     joined
         .split(',')
-        .map(|s| ConferenceSid::parse(s).map_err(|e| corrupt("conferences", "sid", &e.to_string())))
+        .map(|s| parse(s).map_err(|e| corrupt(table, "sid", &e.to_string())))
         .collect()
 }
 

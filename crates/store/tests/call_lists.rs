@@ -271,3 +271,53 @@ async fn participants_by_label_and_by_hold_and_coaching() {
         }
     }
 }
+
+/// Ended calls are kept in the store's cache once read, and only those: a
+/// live call is read afresh each time, so its end shows at once in the
+/// lists and by sid; a cached call is still scoped by account.
+#[tokio::test]
+async fn a_live_call_is_read_afresh_and_an_ended_one_stays_scoped() {
+    let (store, _dir) = store().await;
+    let account = AccountSid::from_random([1; 16]);
+    let other = AccountSid::from_random([2; 16]);
+    let live = calls(&account, &other)[0].clone();
+    assert_eq!(live.status, CallStatus::InProgress);
+    store.insert_call(&live).await.unwrap();
+    let list = |order| {
+        let store = store.clone();
+        let account = account.clone();
+        async move {
+            let page = PageRequest { page: 0, size: 50 };
+            let filter = CallFilter::default();
+            store.calls(&account, &filter, order, page).await.unwrap()
+        }
+    };
+    for order in [CallOrder::Created, CallOrder::Updated] {
+        assert_eq!(list(order).await, (vec![live.clone()], 1));
+    }
+    assert_eq!(
+        store.call_of(&account, &live.sid).await.unwrap(),
+        Some(live.clone())
+    );
+
+    assert!(
+        store
+            .finish_call(&live.sid, CallStatus::Complete, at(600), None)
+            .await
+            .unwrap()
+    );
+    let ended = store.call(&live.sid).await.unwrap().unwrap();
+    assert_eq!(
+        (ended.status, ended.end_time),
+        (CallStatus::Complete, Some(at(600)))
+    );
+    for order in [CallOrder::Created, CallOrder::Updated] {
+        assert_eq!(list(order).await, (vec![ended.clone()], 1));
+    }
+    // Now cached: read by sid, for its account only.
+    assert_eq!(
+        store.call_of(&account, &live.sid).await.unwrap(),
+        Some(ended)
+    );
+    assert_eq!(store.call_of(&other, &live.sid).await.unwrap(), None);
+}
