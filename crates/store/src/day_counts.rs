@@ -9,8 +9,14 @@
 //! walks its index from that day on and skips only that day's rows
 //! (`reads`, `call_lists`).
 //!
+//! Beside them, each account's rows by status alone, all days together
+//! (`conference_status_counts`, `call_status_counts`, migration 0016): a
+//! list filtered by Status alone, or not at all, takes its total from
+//! those few rows instead of summing a year of day rows.
+//!
 //! Every write that creates a row, changes its status or moves its
-//! DateUpdated calls [`DayCounts::add`] or [`DayCounts::moved`]; start-up
+//! DateUpdated calls [`DayCounts::add`] or [`DayCounts::moved`], which keep
+//! both tables; start-up
 //! recovery, which updates many rows at once, recounts
 //! ([`DayCounts::recount_sql`]); `confab db check` compares the counts with
 //! a recount.
@@ -30,18 +36,22 @@ pub(crate) struct DayCounts {
     /// The counted rows: `sid, account_sid, status, date_created,
     /// date_updated`.
     pub(crate) rows: &'static str,
+    /// The same counts by status alone: `account_sid, status, n`.
+    pub(crate) totals: &'static str,
 }
 
 /// Conferences (migration 0011).
 pub(crate) const CONFERENCES: DayCounts = DayCounts {
     table: "conference_day_counts",
     rows: "conferences",
+    totals: "conference_status_counts",
 };
 
 /// Calls (migration 0012).
 pub(crate) const CALLS: DayCounts = DayCounts {
     table: "call_day_counts",
     rows: "calls",
+    totals: "call_status_counts",
 };
 
 /// Where a row is counted: its status code and its two times.
@@ -149,11 +159,19 @@ impl DayCounts {
     }
 
     /// The total of the list `days` selects, as `n`, with its placeholders
-    /// numbered from `$base + 1`.
+    /// numbered from `$base + 1`: from the totals by status when `days`
+    /// selects by account and status alone, else from the day rows.
     pub(crate) fn sum_sql(self, days: &Where, base: usize) -> String {
+        let by_status_alone = days
+            .columns()
+            .all(|column| column == "account_sid" || column == "status");
+        let table = if by_status_alone {
+            self.totals
+        } else {
+            self.table
+        };
         format!(
-            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM {} {}",
-            self.table,
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM {table} {}",
             days.clause(false, base)
         )
     }
@@ -188,7 +206,8 @@ impl DayCounts {
 
     /// Moves one row of `account` from where `before` counted it to where
     /// `after` does; nothing when that is the same day row (a DateUpdated
-    /// moving within its day, most writes).
+    /// moving within its day, most writes), and the totals by status only
+    /// when the status changed.
     pub(crate) async fn moved(
         self,
         conn: &mut AnyConnection,
@@ -197,15 +216,18 @@ impl DayCounts {
         after: Counted,
     ) -> Result<(), StoreError> {
         if before.key() != after.key() {
-            self.add(conn, account, before, -1).await?;
-            self.add(conn, account, after, 1).await?;
+            self.add_to_day(conn, account, before, -1).await?;
+            self.add_to_day(conn, account, after, 1).await?;
+        }
+        if before.status != after.status {
+            self.add_to_total(conn, account, before.status, -1).await?;
+            self.add_to_total(conn, account, after.status, 1).await?;
         }
         Ok(())
     }
 
-    /// Adds `delta` to the number of `account`'s rows counted as `counted`.
-    /// A decrement is a plain UPDATE: the row exists (its row was counted
-    /// in), and an upsert would check `n >= 0` on the proposed row.
+    /// Adds `delta` to the number of `account`'s rows counted as `counted`,
+    /// in its day row and in its status's total.
     pub(crate) async fn add(
         self,
         conn: &mut AnyConnection,
@@ -213,30 +235,82 @@ impl DayCounts {
         counted: Counted,
         delta: i64,
     ) -> Result<(), StoreError> {
-        let table = self.table;
-        let sql = if delta < 0 {
+        self.add_to_day(conn, account, counted, delta).await?;
+        self.add_to_total(conn, account, counted.status, delta)
+            .await
+    }
+
+    /// Adds `delta` to one day row. A decrement is a plain UPDATE: the row
+    /// exists (its row was counted in), and an upsert would check `n >= 0`
+    /// on the proposed row.
+    async fn add_to_day(
+        self,
+        conn: &mut AnyConnection,
+        account: &AccountSid,
+        counted: Counted,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        let (status, day, updated_day) = counted.key();
+        sqlx::query(sqlx::AssertSqlSafe(Self::add_sql(
+            self.table,
+            &["account_sid", "status", "day", "updated_day"],
+            delta,
+        )))
+        .bind(account.as_str())
+        .bind(status)
+        .bind(day)
+        .bind(updated_day)
+        .bind(delta)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds `delta` to the total of `account`'s rows of `status`.
+    async fn add_to_total(
+        self,
+        conn: &mut AnyConnection,
+        account: &AccountSid,
+        status: i64,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(Self::add_sql(
+            self.totals,
+            &["account_sid", "status"],
+            delta,
+        )))
+        .bind(account.as_str())
+        .bind(status)
+        .bind(delta)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The statement that adds `$(N+1)` to `table`'s `n` where its `key`
+    /// columns are `$1`…`$N`: an upsert for an increment, a plain UPDATE
+    /// for a decrement (see [`DayCounts::add_to_day`]).
+    fn add_sql(table: &str, key: &[&str], delta: i64) -> String {
+        let n = key.len() + 1;
+        let placeholders: Vec<String> = (1..n).map(|i| format!("${i}")).collect();
+        if delta < 0 {
+            let matches: Vec<String> = key
+                .iter()
+                .zip(&placeholders)
+                .map(|(column, p)| format!("{column} = {p}"))
+                .collect();
             format!(
-                "UPDATE {table} SET n = n + $5 \
-                 WHERE account_sid = $1 AND status = $2 AND day = $3 AND updated_day = $4"
+                "UPDATE {table} SET n = n + ${n} WHERE {}",
+                matches.join(" AND ")
             )
         } else {
+            let key = key.join(", ");
             format!(
-                "INSERT INTO {table} (account_sid, status, day, updated_day, n) \
-                 VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (account_sid, status, day, updated_day) \
-                 DO UPDATE SET n = {table}.n + $5"
+                "INSERT INTO {table} ({key}, n) VALUES ({}, ${n}) \
+                 ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + ${n}",
+                placeholders.join(", ")
             )
-        };
-        let (status, day, updated_day) = counted.key();
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(account.as_str())
-            .bind(status)
-            .bind(day)
-            .bind(updated_day)
-            .bind(delta)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        }
     }
 
     /// The counts recounted from the rows: `account_sid, status, day,
@@ -253,20 +327,39 @@ impl DayCounts {
         )
     }
 
+    /// The totals by status recounted from the rows: `account_sid,
+    /// status, n` (start-up recovery writes it back, the integrity check
+    /// compares).
+    pub(crate) fn recount_totals_sql(self) -> String {
+        format!(
+            "SELECT account_sid, status, COUNT(*) AS n FROM {} GROUP BY account_sid, status",
+            self.rows
+        )
+    }
+
     /// Recounts every account (start-up recovery, after it updated many
     /// rows in one statement).
     pub(crate) async fn recount_all(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {}", self.table)))
-            .execute(&mut *conn)
-            .await?;
-        let sql = format!(
-            "INSERT INTO {} (account_sid, status, day, updated_day, n) {}",
-            self.table,
-            self.recount_sql()
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut *conn)
-            .await?;
+        for (table, columns, recount) in [
+            (
+                self.table,
+                "account_sid, status, day, updated_day, n",
+                self.recount_sql(),
+            ),
+            (
+                self.totals,
+                "account_sid, status, n",
+                self.recount_totals_sql(),
+            ),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                .execute(&mut *conn)
+                .await?;
+            let sql = format!("INSERT INTO {table} ({columns}) {recount}");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
     }
 

@@ -3,8 +3,9 @@
 //! finding reported as one line of text.
 //!
 //! confab's invariants are the ones its writes keep in one transaction and
-//! its reads rely on: the per-day counts equal a recount of the
-//! conferences (the list's `total` comes from them), participant rows are
+//! its reads rely on: the per-day counts and the totals by status equal a
+//! recount of the conferences and calls (the lists' totals come from them),
+//! participant rows are
 //! live rows (none under a completed conference), and every participant's
 //! conference and every conference's account exists. Each check is one
 //! statement, so it sees one snapshot even while `serve` writes.
@@ -60,9 +61,10 @@ impl Store {
         Ok(())
     }
 
-    /// The per-day counts (`conference_day_counts`, `call_day_counts`)
-    /// against a recount of their rows. Rows of n = 0 are normal (a status
-    /// left on that day) and need no row behind them.
+    /// The per-day counts (`conference_day_counts`, `call_day_counts`) and
+    /// the totals by status beside them (`…_status_counts`) against a
+    /// recount of their rows. Rows of n = 0 are normal (a status left on
+    /// that day) and need no row behind them.
     async fn count_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
         for counts in [CONFERENCES, CALLS] {
             let (table, rows) = (counts.table, counts.rows);
@@ -93,6 +95,31 @@ impl Store {
                 problems.push(format!(
                     "{table}: account {account} status {status} day {day} \
                      updated_day {updated_day} holds {kept}, the {rows} recount to {counted}"
+                ));
+            }
+            let (totals, recount) = (counts.totals, counts.recount_totals_sql());
+            let on = "t.account_sid = r.account_sid AND t.status = r.status";
+            let sql = format!(
+                "SELECT r.account_sid, r.status, r.n, COALESCE(t.n, 0) AS kept \
+                 FROM ({recount}) AS r LEFT JOIN {totals} AS t ON {on} \
+                 WHERE t.n IS NULL OR t.n <> r.n \
+                 UNION ALL \
+                 SELECT t.account_sid, t.status, 0, t.n \
+                 FROM {totals} AS t LEFT JOIN ({recount}) AS r ON {on} \
+                 WHERE r.n IS NULL AND t.n <> 0 \
+                 LIMIT {LIMIT}"
+            );
+            for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let account: String = row.try_get(0)?;
+                let status: i64 = row.try_get(1)?;
+                let counted: i64 = row.try_get(2)?;
+                let kept: i64 = row.try_get(3)?;
+                problems.push(format!(
+                    "{totals}: account {account} status {status} holds {kept}, \
+                     the {rows} recount to {counted}"
                 ));
             }
         }

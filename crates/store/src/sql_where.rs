@@ -78,6 +78,11 @@ impl Where {
         });
     }
 
+    /// The columns its conditions test (a fixed condition's whole text).
+    pub(crate) fn columns(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.conditions.iter().map(|c| c.column)
+    }
+
     /// How many placeholders (values) it has.
     pub(crate) fn len(&self) -> usize {
         self.values.len()

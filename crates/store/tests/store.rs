@@ -2010,10 +2010,16 @@ async fn integrity_check_reports_planted_problems(db: &TestDb) {
         "written by the store, recovered at start-up: clean"
     );
 
-    // A count that disagrees with the rows, and a participant left under a
-    // completed conference, both written behind the store's back.
+    // Counts that disagree with the rows (a day's, and a status total for
+    // calls that do not exist), and a participant left under a completed
+    // conference, all written behind the store's back.
     db.raw("UPDATE conference_day_counts SET n = n + 1 WHERE status = 2")
         .await;
+    db.raw(&format!(
+        "INSERT INTO call_status_counts (account_sid, status, n) VALUES ('{}', 1, 5)",
+        a.as_str()
+    ))
+    .await;
     db.raw(&format!(
         "INSERT INTO participants (call_sid, conference_sid, account_sid, muted, \
          start_conference_on_enter, end_conference_on_exit, date_created, date_updated) \
@@ -2024,14 +2030,19 @@ async fn integrity_check_reports_planted_problems(db: &TestDb) {
     ))
     .await;
     let problems = s.check_integrity().await.unwrap();
-    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert_eq!(problems.len(), 3, "{problems:#?}");
     assert!(
         problems[0].starts_with("conference_day_counts:")
             && problems[0].contains("holds 3, the conferences recount to 2"),
         "{problems:#?}"
     );
     assert!(
-        problems[1].contains(call_sid(3).as_str()) && problems[1].contains("completed conference"),
+        problems[1].starts_with("call_status_counts:")
+            && problems[1].contains("status 1 holds 5, the calls recount to 0"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[2].contains(call_sid(3).as_str()) && problems[2].contains("completed conference"),
         "{problems:#?}"
     );
 }
