@@ -24,6 +24,7 @@ use sqlx::AnyConnection;
 
 use crate::day_counts::{CONFERENCES, Counted};
 use crate::error::write_error;
+use crate::name_counts;
 use crate::rows::bool_to_db;
 use crate::{Backend, Store, StoreError};
 
@@ -180,6 +181,7 @@ pub(crate) async fn complete_conferences(
         // Rare (start-up, a dead node): recounting everything is simpler
         // than per row.
         CONFERENCES.recount_all(conn).await?;
+        name_counts::recount_all(conn).await?;
     }
     Ok(done.rows_affected())
 }
@@ -220,6 +222,7 @@ async fn apply_one(
                 updated: c.date_updated,
             };
             CONFERENCES.add(conn, &c.account_sid, counted, 1).await?;
+            name_counts::add(conn, &c.account_sid, &c.friendly_name, c.status.code(), 1).await?;
         }
         Change::ConferenceStatus { sid, status, at } => {
             // Where the conference is counted now, for the per-day counts.
@@ -249,6 +252,7 @@ async fn apply_one(
                 ..before
             };
             CONFERENCES.moved(conn, &account, before, after).await?;
+            name_counts::moved(conn, &account, sid.as_str(), before.status, after.status).await?;
             if *status == ConferenceStatus::Completed {
                 // Participants are live rows: a completed conference has none.
                 sqlx::query("DELETE FROM participants WHERE conference_sid = $1")

@@ -251,7 +251,7 @@ impl DayCounts {
         delta: i64,
     ) -> Result<(), StoreError> {
         let (status, day, updated_day) = counted.key();
-        sqlx::query(sqlx::AssertSqlSafe(Self::add_sql(
+        sqlx::query(sqlx::AssertSqlSafe(add_sql(
             self.table,
             &["account_sid", "status", "day", "updated_day"],
             delta,
@@ -274,7 +274,7 @@ impl DayCounts {
         status: i64,
         delta: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(Self::add_sql(
+        sqlx::query(sqlx::AssertSqlSafe(add_sql(
             self.totals,
             &["account_sid", "status"],
             delta,
@@ -285,32 +285,6 @@ impl DayCounts {
         .execute(&mut *conn)
         .await?;
         Ok(())
-    }
-
-    /// The statement that adds `$(N+1)` to `table`'s `n` where its `key`
-    /// columns are `$1`…`$N`: an upsert for an increment, a plain UPDATE
-    /// for a decrement (see [`DayCounts::add_to_day`]).
-    fn add_sql(table: &str, key: &[&str], delta: i64) -> String {
-        let n = key.len() + 1;
-        let placeholders: Vec<String> = (1..n).map(|i| format!("${i}")).collect();
-        if delta < 0 {
-            let matches: Vec<String> = key
-                .iter()
-                .zip(&placeholders)
-                .map(|(column, p)| format!("{column} = {p}"))
-                .collect();
-            format!(
-                "UPDATE {table} SET n = n + ${n} WHERE {}",
-                matches.join(" AND ")
-            )
-        } else {
-            let key = key.join(", ");
-            format!(
-                "INSERT INTO {table} ({key}, n) VALUES ({}, ${n}) \
-                 ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + ${n}",
-                placeholders.join(", ")
-            )
-        }
     }
 
     /// The counts recounted from the rows: `account_sid, status, day,
@@ -385,6 +359,32 @@ impl DayCounts {
             self.table,
             days.clause(false, 0),
             first + 1
+        )
+    }
+}
+
+/// The statement that adds `$(N+1)` to `table`'s `n` where its `key`
+/// columns are `$1`…`$N`: an upsert for an increment, a plain UPDATE
+/// for a decrement (see `DayCounts::add_to_day`).
+pub(crate) fn add_sql(table: &str, key: &[&str], delta: i64) -> String {
+    let n = key.len() + 1;
+    let placeholders: Vec<String> = (1..n).map(|i| format!("${i}")).collect();
+    if delta < 0 {
+        let matches: Vec<String> = key
+            .iter()
+            .zip(&placeholders)
+            .map(|(column, p)| format!("{column} = {p}"))
+            .collect();
+        format!(
+            "UPDATE {table} SET n = n + ${n} WHERE {}",
+            matches.join(" AND ")
+        )
+    } else {
+        let key = key.join(", ");
+        format!(
+            "INSERT INTO {table} ({key}, n) VALUES ({}, ${n}) \
+             ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + ${n}",
+            placeholders.join(", ")
         )
     }
 }

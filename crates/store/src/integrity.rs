@@ -3,18 +3,19 @@
 //! finding reported as one line of text.
 //!
 //! confab's invariants are the ones its writes keep in one transaction and
-//! its reads rely on: the per-day counts and the totals by status equal a
-//! recount of the conferences and calls (the lists' totals come from them),
-//! participant rows are
-//! live rows (none under a completed conference), and every participant's
-//! conference and every conference's account exists. Each check is one
-//! statement, so it sees one snapshot even while `serve` writes.
+//! its reads rely on: the per-day counts and the totals by status and by
+//! name equal a recount of the conferences and calls (the lists' totals
+//! come from them), participant rows are live rows (none under a completed
+//! conference), and every participant's conference and every conference's
+//! account exists. Each check is one statement, so it sees one snapshot
+//! even while `serve` writes.
 //!
 //! Findings name sids and counts, never callers or numbers (personal data).
 
 use sqlx::Row as _;
 
 use crate::day_counts::{CALLS, CONFERENCES};
+use crate::name_counts;
 use crate::{Backend, Store, StoreError};
 
 /// At most this many findings of one check are listed.
@@ -62,7 +63,8 @@ impl Store {
     }
 
     /// The per-day counts (`conference_day_counts`, `call_day_counts`) and
-    /// the totals by status beside them (`…_status_counts`) against a
+    /// the totals by status beside them (`…_status_counts`), and the
+    /// conferences' counts by name (`conference_name_counts`), against a
     /// recount of their rows. Rows of n = 0 are normal (a status left on
     /// that day) and need no row behind them.
     async fn count_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
@@ -122,6 +124,34 @@ impl Store {
                      the {rows} recount to {counted}"
                 ));
             }
+        }
+        let (table, recount) = (name_counts::TABLE, name_counts::recount_sql());
+        let on = "t.account_sid = r.account_sid AND t.friendly_name = r.friendly_name \
+                  AND t.status = r.status";
+        // Names are the caller's words: a finding names the account and the
+        // status, never the name.
+        let sql = format!(
+            "SELECT r.account_sid, r.status, r.n, COALESCE(t.n, 0) AS kept \
+             FROM ({recount}) AS r LEFT JOIN {table} AS t ON {on} \
+             WHERE t.n IS NULL OR t.n <> r.n \
+             UNION ALL \
+             SELECT t.account_sid, t.status, 0, t.n \
+             FROM {table} AS t LEFT JOIN ({recount}) AS r ON {on} \
+             WHERE r.n IS NULL AND t.n <> 0 \
+             LIMIT {LIMIT}"
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let account: String = row.try_get(0)?;
+            let status: i64 = row.try_get(1)?;
+            let counted: i64 = row.try_get(2)?;
+            let kept: i64 = row.try_get(3)?;
+            problems.push(format!(
+                "{table}: account {account}, a name with status {status} holds {kept}, \
+                 the conferences recount to {counted}"
+            ));
         }
         Ok(())
     }

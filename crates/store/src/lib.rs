@@ -39,6 +39,7 @@ mod connect;
 mod day_counts;
 mod error;
 mod integrity;
+mod name_counts;
 mod nodes;
 mod reads;
 mod rows;

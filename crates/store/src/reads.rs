@@ -54,6 +54,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe};
 
 use crate::day_counts::{CONFERENCES, DayCounts};
+use crate::name_counts;
 use crate::rows::{self, PARTICIPANT_COLUMNS, bool_to_db};
 pub(crate) use crate::sql_where::{Value, Where};
 use crate::{Backend, Store, StoreError};
@@ -108,14 +109,15 @@ impl Store {
         // An offset that does not fit SQL's OFFSET is past any real end.
         let offset = page.offset().unwrap_or(i64::MAX);
         let Some(days) = day_sums_where(account, filter) else {
+            let count = match name_sums_where(account, filter) {
+                Some(names) => Count::NameSums(names),
+                None => Count::Rows,
+            };
             if page.offset().is_none() {
-                return Ok((
-                    Vec::new(),
-                    self.count(&w, &Count::Rows, "conferences").await?,
-                ));
+                return Ok((Vec::new(), self.count(&w, &count, "conferences").await?));
             }
             return self
-                .conference_page(account, &w, &Count::Rows, limit, offset)
+                .conference_page(account, &w, &count, limit, offset)
                 .await;
         };
         // A shallow page walks its index from the top in one statement
@@ -332,6 +334,8 @@ pub(crate) enum Count {
     Rows,
     /// The sum of the per-day counts matching this `WHERE` (`day_counts`).
     DaySums(DayCounts, Where),
+    /// The sum of the per-name counts matching this `WHERE` (`name_counts`).
+    NameSums(Where),
 }
 
 impl Count {
@@ -348,6 +352,7 @@ impl Count {
                 w,
             ),
             Count::DaySums(counts, days) => (counts.sum_sql(days, base), days),
+            Count::NameSums(names) => (name_counts::sum_sql(names, base), names),
         }
     }
 }
@@ -403,6 +408,23 @@ fn day_sums_where(account: &AccountSid, filter: &ConferenceFilter) -> Option<Whe
         if let Some(until) = range.until {
             w.push(column, "<", Value::Int(until.utc_day()));
         }
+    }
+    Some(w)
+}
+
+/// The `WHERE` over the per-name counts (`name_counts`) that totals the
+/// conferences matching `filter`, when they can answer it: a FriendlyName,
+/// perhaps a Status, no dates. `None` otherwise.
+fn name_sums_where(account: &AccountSid, filter: &ConferenceFilter) -> Option<Where> {
+    let name = filter.friendly_name.as_ref()?;
+    if filter.date_created != DateRange::default() || filter.date_updated != DateRange::default() {
+        return None;
+    }
+    let mut w = Where::default();
+    w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
+    w.push("friendly_name", "=", Value::Text(name.clone()));
+    if let Some(status) = filter.status {
+        w.push("status", "=", Value::Int(status.code()));
     }
     Some(w)
 }
@@ -630,9 +652,17 @@ mod tests {
             };
             // The whole statement: the page and the count inside it, plus
             // at most one sort of the page's own rows for the aggregate.
-            let count_as = match &day_sums {
-                Some(days) => Count::DaySums(CONFERENCES, days.clone()),
-                None => Count::Rows,
+            let count_as = match (&day_sums, name_sums_where(&account, &filter)) {
+                (Some(days), _) => Count::DaySums(CONFERENCES, days.clone()),
+                (None, Some(names)) => {
+                    // A name's total: its few per-name count rows, by key.
+                    let sql = name_counts::sum_sql(&names, 0);
+                    let plan = plan(&store, names.bind_all(sqlx::query(AssertSqlSafe(sql)))).await;
+                    check(label, &plan, true);
+                    report.push(format!("{label}: name count {plan:?}"));
+                    Count::NameSums(names)
+                }
+                (None, None) => Count::Rows,
             };
             let whole = plan(
                 &store,

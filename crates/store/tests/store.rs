@@ -63,6 +63,7 @@ on_both_backends!(
     reads_are_scoped_by_account,
     conference_lists_agree_with_the_reference,
     totals_from_day_counts_agree_with_the_rows,
+    name_totals_follow_every_status_change,
     deep_pages_and_totals_stay_exact_under_writes,
     a_total_is_never_wrong_once_a_write_commits,
     paging_past_the_end,
@@ -1198,6 +1199,81 @@ async fn totals_from_day_counts_agree_with_the_rows(db: &TestDb) {
             assert_eq!(items.len() as u64, expected, "{filter:?}");
         }
     }
+}
+
+/// A FriendlyName list's total comes from the per-name counts
+/// (`name_counts`): a name reused room after room, each started and
+/// completed but the last, and another name beside it. After every write,
+/// and after start-up recovery completes the live ones and recounts, each
+/// name's list (alone and with each Status) totals what the rows say, and
+/// the integrity check is clean.
+async fn name_totals_follow_every_status_change(db: &TestDb) {
+    let s = &db.store;
+    let a = with_account(s, 1).await;
+    let mut rooms: Vec<ConferenceRecord> = Vec::new();
+    for n in 0..4i64 {
+        let c = conference(10 + n as u64, &a, "standup", t(n * 100));
+        s.apply(&[Change::ConferenceCreated(c.clone())])
+            .await
+            .unwrap();
+        rooms.push(c);
+        check_name_totals(s, &a, &rooms).await;
+        let last = n == 3;
+        for status in [ConferenceStatus::InProgress, ConferenceStatus::Completed] {
+            if last && status == ConferenceStatus::Completed {
+                break;
+            }
+            let room = rooms.last_mut().unwrap();
+            room.status = status;
+            s.apply(&[Change::ConferenceStatus {
+                sid: room.sid.clone(),
+                status,
+                at: t(n * 100 + 10),
+            }])
+            .await
+            .unwrap();
+            check_name_totals(s, &a, &rooms).await;
+        }
+    }
+    let retro = conference(20, &a, "retro", t(500));
+    s.apply(&[Change::ConferenceCreated(retro.clone())])
+        .await
+        .unwrap();
+    rooms.push(retro);
+    check_name_totals(s, &a, &rooms).await;
+
+    assert_eq!(s.complete_live_conferences(t(600)).await.unwrap(), 2);
+    for room in &mut rooms {
+        room.status = ConferenceStatus::Completed;
+    }
+    check_name_totals(s, &a, &rooms).await;
+}
+
+/// Each name's list, alone and with each Status, against `rooms`.
+async fn check_name_totals(s: &Store, a: &AccountSid, rooms: &[ConferenceRecord]) {
+    for name in ["standup", "retro", "nobody"] {
+        for status in [
+            None,
+            Some(ConferenceStatus::Init),
+            Some(ConferenceStatus::InProgress),
+            Some(ConferenceStatus::Completed),
+        ] {
+            let filter = ConferenceFilter {
+                status,
+                friendly_name: Some(name.to_owned()),
+                ..ConferenceFilter::default()
+            };
+            let want = reference(rooms, a, &filter);
+            let mut want: Vec<&str> = want.iter().map(|c| c.sid.as_str()).collect();
+            let (items, total) = s.conferences(a, &filter, all()).await.unwrap();
+            let mut got: Vec<&str> = items.iter().map(|c| c.sid.as_str()).collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(total, want.len() as u64, "{filter:?}");
+            assert_eq!(got, want, "{filter:?}");
+        }
+    }
+    assert_eq!(s.check_integrity().await.unwrap(), Vec::<String>::new());
 }
 
 /// The account's rooms matching `filter` in list order (newest
