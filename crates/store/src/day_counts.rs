@@ -3,11 +3,11 @@
 //! transactions that write the rows.
 //!
 //! They answer a list's total without counting rows, and let a deep page
-//! seek instead of skipping: summed newest day first (one statement with
-//! window sums, [`DayCounts::seek_sql`]) they name the day where a list's
-//! row number N lies and how many rows come before that day, so the page
-//! walks its index from that day on and skips only that day's rows
-//! (`reads`, `call_lists`).
+//! seek instead of skipping: summed day by day from the nearer end of the
+//! list ([`DayCounts::seek`]) they name the day where a list's row number
+//! N lies and how many rows come before that day, so the page walks its
+//! index from that day on and skips only that day's rows (`reads`,
+//! `call_lists`).
 //!
 //! Beside them, each account's rows by status alone, all days together
 //! (`conference_status_counts`, `call_status_counts`, migration 0016): a
@@ -27,6 +27,9 @@ use sqlx::AnyConnection;
 use crate::StoreError;
 use crate::rows::{self, utc_day_sql};
 use crate::sql_where::{Value, Where};
+
+/// How many days a seek reads in its first batch (see [`DayCounts::seek`]).
+const FIRST_BATCH: i64 = 16;
 
 /// A table of per-day counts and the table whose rows it counts.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +112,14 @@ impl DayCounts {
     /// lie, ordered by `by` (`day` for DateCreated, `updated_day` for
     /// DateUpdated), and the list's total, both read on `conn` (a read
     /// transaction: the page must be read in the same snapshot).
+    ///
+    /// The total comes first ([`DayCounts::sum_sql`]); then the day sums
+    /// are read from the end of the list nearer the page, newest days
+    /// first for the first half, oldest first for the second, in batches
+    /// of days that grow fourfold ([`DayCounts::day_sums_sql`]), until
+    /// they reach past the page. So a page costs the days between it and
+    /// the nearer end, never every day of the account's history: page 1
+    /// reads a batch or two, and the last page too.
     pub(crate) async fn seek(
         self,
         conn: &mut AnyConnection,
@@ -117,38 +128,76 @@ impl DayCounts {
         offset: i64,
         limit: i64,
     ) -> Result<Seek, StoreError> {
-        let found = days
-            .bind_all(sqlx::query(sqlx::AssertSqlSafe(self.seek_sql(by, days))))
-            .bind(offset)
-            .bind(offset.saturating_add(limit))
-            .fetch_all(&mut *conn)
+        let row = days
+            .bind_all(sqlx::query(sqlx::AssertSqlSafe(self.sum_sql(days, 0))))
+            .fetch_one(&mut *conn)
             .await?;
-        let Some(first) = found.first() else {
-            // Past the end: the total still comes from this snapshot.
-            let row = days
-                .bind_all(sqlx::query(sqlx::AssertSqlSafe(self.sum_sql(days, 0))))
-                .fetch_one(&mut *conn)
-                .await?;
-            return Ok(Seek::PastTheEnd {
-                total: rows::count(&row)?,
-            });
+        let total = rows::count(&row)?;
+        let rows_in_all = i64::try_from(total).unwrap_or(i64::MAX);
+        if offset >= rows_in_all {
+            return Ok(Seek::PastTheEnd { total });
+        }
+        let end = offset.saturating_add(limit).min(rows_in_all);
+        // Rows `offset..end` newest first are rows `total - end .. total -
+        // offset` oldest first.
+        let newest_first = offset <= rows_in_all - end;
+        let (from, to) = if newest_first {
+            (offset, end)
+        } else {
+            (rows_in_all - end, rows_in_all - offset)
         };
-        let total = rows::day_seek(first)?.total;
+        // (day, its rows, the rows in days walked before it) for each day
+        // that holds some of rows `from..to` in the walk's order.
+        let mut found = Vec::new();
+        let mut through = 0_i64;
+        let mut after = None;
+        let mut batch = FIRST_BATCH;
+        'walk: loop {
+            let sql = self.day_sums_sql(by, days, newest_first, after.is_some(), batch);
+            let mut query = days.bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)));
+            if let Some(day) = after {
+                query = query.bind(day);
+            }
+            let sums = rows::day_sums(&query.fetch_one(&mut *conn).await?)?;
+            let read = sums.len();
+            for (day, here) in sums {
+                if here > 0 && through.saturating_add(here) > from {
+                    found.push((day, here, through));
+                }
+                through = through.saturating_add(here);
+                after = Some(day);
+                if through >= to {
+                    break 'walk;
+                }
+            }
+            if i64::try_from(read).unwrap_or(i64::MAX) < batch {
+                // No more days: only counts that disagree with the total
+                // they sum to end the walk here.
+                break;
+            }
+            batch = batch.saturating_mul(4);
+        }
+        if !newest_first {
+            // Newest first, each day's `before` counts the rows of later days.
+            found = found
+                .into_iter()
+                .rev()
+                .map(|(day, here, older)| (day, here, rows_in_all - older - here))
+                .collect();
+        }
         let mut spans = Vec::with_capacity(found.len());
         let mut wanted = limit;
-        for row in &found {
-            let day = rows::day_seek(row)?;
+        for (day, here, before) in found {
             // Rows of this day before the page (only the first day has any).
-            let skip = (offset - day.before).max(0);
-            let take = (day.here - skip).min(wanted);
+            let skip = (offset - before).max(0);
+            let take = (here - skip).min(wanted);
             if take <= 0 {
                 break;
             }
             wanted -= take;
             spans.push(DaySpan {
-                start: day.day.checked_mul(Timestamp::MICROS_PER_DAY),
+                start: day.checked_mul(Timestamp::MICROS_PER_DAY),
                 end: day
-                    .day
                     .checked_add(1)
                     .and_then(|d| d.checked_mul(Timestamp::MICROS_PER_DAY)),
                 skip,
@@ -337,28 +386,36 @@ impl DayCounts {
         Ok(())
     }
 
-    /// The seek of a list these counts total, in the order of `by`
-    /// (`day` or `updated_day`, newest first): a row for each day that
-    /// holds some of the list's rows number `$N` (zero-based) to `$(N+1)`
-    /// (exclusive; both bound after `days`' values), newest first, each
-    /// with the list's `total`, the day (`at_day`), how many of the list's
-    /// rows it holds (`here`) and how many lie in later days (`before`); no
-    /// row when `$N` is past the end.
-    pub(crate) fn seek_sql(self, by: &str, days: &Where) -> String {
-        let first = days.len() + 1;
+    /// One batch of a seek's day sums: for each day (the `by` column:
+    /// `day` or `updated_day`) of the list `days` selects, newest first
+    /// (or oldest first), up to `batch` days, and after the day bound as
+    /// the last placeholder when `after`, its rows' total; as one row,
+    /// `days`: `day:sum` pairs joined by commas in that order (one row
+    /// instead of one per day from sqlx's SQLite worker). The days come
+    /// from an index already in `by` order, so the batch stops reading
+    /// there.
+    pub(crate) fn day_sums_sql(
+        self,
+        by: &str,
+        days: &Where,
+        newest_first: bool,
+        after: bool,
+        batch: i64,
+    ) -> String {
+        let (order, beyond) = if newest_first {
+            ("DESC", "<")
+        } else {
+            ("ASC", ">")
+        };
+        let mut clause = days.clause(false, 0);
+        if after {
+            clause.push_str(&format!(" AND {by} {beyond} ${}", days.len() + 1));
+        }
         format!(
-            "SELECT CAST(total AS BIGINT) AS total, at_day, CAST(here AS BIGINT) AS here, \
-                    CAST(through - here AS BIGINT) AS before FROM ( \
-               SELECT {by} AS at_day, SUM(n) AS here, \
-                      SUM(SUM(n)) OVER (ORDER BY {by} DESC ROWS UNBOUNDED PRECEDING) \
-                        AS through, \
-                      SUM(SUM(n)) OVER () AS total \
-               FROM {} {} GROUP BY {by}) AS d \
-             WHERE through > ${first} AND through - here < ${} AND here > 0 \
-             ORDER BY at_day DESC",
-            self.table,
-            days.clause(false, 0),
-            first + 1
+            "SELECT string_agg(CAST(d AS TEXT) || ':' || CAST(s AS TEXT), ',' ORDER BY d {order}) \
+             AS days FROM (SELECT {by} AS d, SUM(n) AS s FROM {} {clause} \
+             GROUP BY {by} ORDER BY {by} {order} LIMIT {batch}) AS sums",
+            self.table
         )
     }
 }

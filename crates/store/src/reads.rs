@@ -21,10 +21,10 @@
 //! page walks the list's index from its top (`OFFSET`), the total is that
 //! sum in a subquery. A deeper page, or any page of a DateCreated filter
 //! with an upper bound (whose walk in DateUpdated order would pass every
-//! row created after it), seeks instead: one statement over the day counts
-//! (`DayCounts::seek_sql`, window sums newest day first) gives the total
-//! and the DateUpdated days the page's rows lie in, with how many rows
-//! come before the first; the page then walks the index within each of
+//! row created after it), seeks instead: the day counts (`DayCounts::seek`,
+//! summed day by day from the end of the list nearer the page) give the
+//! total and the DateUpdated days the page's rows lie in, with how many
+//! rows come before the first; the page then walks the index within each of
 //! those days (`date_updated >= start AND date_updated < end`), skipping
 //! only the first day's earlier rows: page 10,000 costs what page 0 does,
 //! plus at most one day's rows, and no day without a matching row is read.
@@ -681,27 +681,37 @@ mod tests {
             check(label, &count, true);
             report.push(format!("{label}: page {page:?}, count {count:?}"));
             if let Some(days) = &day_sums {
-                // The seek reads the day counts' covering indexes alone, and
-                // the page it bounds walks the conferences' index.
-                let seek = plan(
-                    &store,
-                    days.bind_all(sqlx::query(AssertSqlSafe(
-                        CONFERENCES.seek_sql("updated_day", days),
-                    )))
-                    .bind(0_i64)
-                    .bind(50_i64),
-                )
-                .await;
-                let reads: Vec<&String> = seek
-                    .iter()
-                    .filter(|s| s.contains("conference_day_counts"))
-                    .collect();
-                assert!(!reads.is_empty(), "{label}: {seek:?}");
-                for step in reads {
+                // The seek reads the day counts' covering indexes alone, in
+                // day order from either end (no sort: a batch stops reading
+                // at its LIMIT), and the page it bounds walks the
+                // conferences' index.
+                for (newest_first, after) in [(true, false), (true, true), (false, true)] {
+                    let sql =
+                        CONFERENCES.day_sums_sql("updated_day", days, newest_first, after, 16);
+                    let mut query = days.bind_all(sqlx::query(AssertSqlSafe(sql)));
+                    if after {
+                        query = query.bind(20_000_i64);
+                    }
+                    let seek = plan(&store, query).await;
+                    let reads: Vec<&String> = seek
+                        .iter()
+                        .filter(|s| s.contains("conference_day_counts"))
+                        .collect();
+                    assert!(!reads.is_empty(), "{label}: {seek:?}");
+                    for step in reads {
+                        assert!(
+                            step.starts_with("SEARCH ") && step.contains("COVERING INDEX"),
+                            "{label}: {seek:?}"
+                        );
+                    }
+                    // A DateCreated range may be read through its own
+                    // index and its days sorted: the range bounds them.
+                    let created_range = filter.date_created != DateRange::default();
                     assert!(
-                        step.starts_with("SEARCH ") && step.contains("COVERING INDEX"),
+                        created_range || !seek.iter().any(|s| s.contains("GROUP BY")),
                         "{label}: {seek:?}"
                     );
+                    report.push(format!("{label}: seek {seek:?}"));
                 }
                 // The page within one DateUpdated day the seek named.
                 let mut bounded = conference_where(&account, &filter);
@@ -715,7 +725,7 @@ mod tests {
                 )
                 .await;
                 check(label, &page, sorted_by_index);
-                report.push(format!("{label}: seek {seek:?}, bounded page {page:?}"));
+                report.push(format!("{label}: bounded page {page:?}"));
             }
         }
         let conference = ConferenceSid::from_random([2; 16]);

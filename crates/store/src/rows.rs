@@ -186,24 +186,26 @@ pub(crate) fn count(row: &AnyRow) -> Result<u64, StoreError> {
     non_negative(row, "n")
 }
 
-/// One day of a list's seek (see `day_counts`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DaySeek {
-    pub(crate) total: u64,
-    pub(crate) day: i64,
-    pub(crate) here: i64,
-    pub(crate) before: i64,
-}
-
-/// A row of a list's seek: `total`, `at_day`, `here`, `before`.
-pub(crate) fn day_seek(row: &AnyRow) -> Result<DaySeek, StoreError> {
+/// A batch of a seek's day sums (see `day_counts`): the column `days`,
+/// `day:sum` pairs joined by commas (`NULL` for none).
+pub(crate) fn day_sums(row: &AnyRow) -> Result<Vec<(i64, i64)>, StoreError> {
     const T: &str = "day counts";
-    Ok(DaySeek {
-        total: non_negative(row, "total")?,
-        day: int(row, T, "at_day")?,
-        here: int(row, T, "here")?,
-        before: int(row, T, "before")?,
-    })
+    let Some(joined) = get::<Option<String>>(row, T, "days")? else {
+        return Ok(Vec::new());
+    };
+    joined
+        .split(',')
+        .map(|pair| {
+            let (day, sum) = pair
+                .split_once(':')
+                .ok_or_else(|| corrupt(T, "days", "not day:sum"))?;
+            let number = |s: &str| {
+                s.parse::<i64>()
+                    .map_err(|_| corrupt(T, "days", "not a whole number"))
+            };
+            Ok((number(day)?, number(sum)?))
+        })
+        .collect()
 }
 
 /// The `total` column a list's page rows carry (see `reads`).
