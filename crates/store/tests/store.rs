@@ -64,6 +64,7 @@ on_both_backends!(
     conference_lists_agree_with_the_reference,
     totals_from_day_counts_agree_with_the_rows,
     name_totals_follow_every_status_change,
+    a_seek_walks_hundreds_of_days_from_either_end,
     deep_pages_and_totals_stay_exact_under_writes,
     a_total_is_never_wrong_once_a_write_commits,
     paging_past_the_end,
@@ -1247,6 +1248,58 @@ async fn name_totals_follow_every_status_change(db: &TestDb) {
         room.status = ConferenceStatus::Completed;
     }
     check_name_totals(s, &a, &rooms).await;
+}
+
+/// A seek reads the day sums in batches from the end nearer the page
+/// (src/day_counts.rs): rooms on 300 different days, more than a first
+/// batch holds, so pages from both ends and across batches; every page of
+/// every size through the seek is the reference's, and its total exact.
+async fn a_seek_walks_hundreds_of_days_from_either_end(db: &TestDb) {
+    let s = &db.store;
+    let seeking = s.clone().with_shallow_rows(0);
+    let a = with_account(s, 1).await;
+    let day = 86_400;
+    let mut rooms: Vec<ConferenceRecord> = (0..360u64)
+        .map(|n| {
+            // Days 0..300, a few days with two rooms, some days none.
+            let on = i64::try_from(n % 300).unwrap() * day + i64::try_from(n).unwrap();
+            let mut c = conference(1000 + n, &a, &format!("r{n}"), t(on - 300 * day));
+            if n % 4 == 0 {
+                c.status = ConferenceStatus::Completed;
+            }
+            c
+        })
+        .collect();
+    rooms.retain(|c| !c.sid.as_str().ends_with('7'));
+    let created: Vec<_> = rooms
+        .iter()
+        .cloned()
+        .map(Change::ConferenceCreated)
+        .collect();
+    s.apply(&created).await.unwrap();
+    for status in [None, Some(ConferenceStatus::Completed)] {
+        let filter = ConferenceFilter {
+            status,
+            ..ConferenceFilter::default()
+        };
+        let want = reference(&rooms, &a, &filter);
+        for size in [1u64, 7, 50] {
+            for page in 0..=(want.len() as u64).div_ceil(size) {
+                let (got, total) = seeking
+                    .conferences(&a, &filter, PageRequest { page, size })
+                    .await
+                    .unwrap();
+                assert_eq!(total, want.len() as u64, "{filter:?}");
+                let expected: Vec<_> = want
+                    .iter()
+                    .skip((page * size) as usize)
+                    .take(size as usize)
+                    .cloned()
+                    .collect();
+                assert_eq!(got, expected, "{filter:?} page {page} size {size}");
+            }
+        }
+    }
 }
 
 /// Each name's list, alone and with each Status, against `rooms`.
