@@ -28,11 +28,8 @@ use crate::StoreError;
 use crate::rows::{self, utc_day_sql};
 use crate::sql_where::{Value, Where};
 
-/// How many days a seek reads in its first batch from each end, and how
-/// much larger each next batch is (see [`DayCounts::seek`]): a page a
-/// tenth of the way into a year of days needs one batch.
-const FIRST_BATCH: i64 = 64;
-const GROWTH: i64 = 8;
+/// How many days a seek reads in its first batch (see [`DayCounts::seek`]).
+const FIRST_BATCH: i64 = 16;
 
 /// A table of per-day counts and the table whose rows it counts.
 #[derive(Debug, Clone, Copy)]
@@ -116,14 +113,13 @@ impl DayCounts {
     /// DateUpdated), and the list's total, both read on `conn` (a read
     /// transaction: the page must be read in the same snapshot).
     ///
-    /// One statement reads the total ([`DayCounts::sum_sql`]) and a first
-    /// batch of day sums from each end of the list
-    /// ([`DayCounts::day_sums_sql`]); the day sums are walked from the end
-    /// nearer the page (newest days first for the first half of the list,
-    /// oldest first for the second), in larger batches while the page lies
-    /// further in. So a page costs the days between it and the nearer end,
-    /// never every day of the account's history, and most pages one
-    /// statement (each is a trip to sqlx's SQLite worker thread).
+    /// The total comes first ([`DayCounts::sum_sql`]); then the day sums
+    /// are read from the end of the list nearer the page, newest days
+    /// first for the first half, oldest first for the second, in batches
+    /// of days that grow fourfold ([`DayCounts::day_sums_sql`]), until
+    /// they reach past the page. So a page costs the days between it and
+    /// the nearer end, never every day of the account's history: page 1
+    /// reads a batch or two, and the last page too.
     pub(crate) async fn seek(
         self,
         conn: &mut AnyConnection,
@@ -132,16 +128,8 @@ impl DayCounts {
         offset: i64,
         limit: i64,
     ) -> Result<Seek, StoreError> {
-        // The total, and the first batch of days from each end.
-        let first = format!(
-            "SELECT ({}) AS n, ({}) AS newest, ({}) AS oldest",
-            self.sum_sql(days, 0),
-            self.day_sums_sql(by, days, days.len(), true, false, FIRST_BATCH),
-            self.day_sums_sql(by, days, 2 * days.len(), false, false, FIRST_BATCH),
-        );
-        let query = sqlx::query(sqlx::AssertSqlSafe(first));
         let row = days
-            .bind_all(days.bind_all(days.bind_all(query)))
+            .bind_all(sqlx::query(sqlx::AssertSqlSafe(self.sum_sql(days, 0))))
             .fetch_one(&mut *conn)
             .await?;
         let total = rows::count(&row)?;
@@ -153,44 +141,41 @@ impl DayCounts {
         // Rows `offset..end` newest first are rows `total - end .. total -
         // offset` oldest first.
         let newest_first = offset <= rows_in_all - end;
-        let (from, to, mut sums) = if newest_first {
-            (offset, end, rows::day_sums(&row, "newest")?)
+        let (from, to) = if newest_first {
+            (offset, end)
         } else {
-            (
-                rows_in_all - end,
-                rows_in_all - offset,
-                rows::day_sums(&row, "oldest")?,
-            )
+            (rows_in_all - end, rows_in_all - offset)
         };
         // (day, its rows, the rows in days walked before it) for each day
         // that holds some of rows `from..to` in the walk's order.
         let mut found = Vec::new();
         let mut through = 0_i64;
+        let mut after = None;
         let mut batch = FIRST_BATCH;
         'walk: loop {
+            let sql = self.day_sums_sql(by, days, newest_first, after.is_some(), batch);
+            let mut query = days.bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)));
+            if let Some(day) = after {
+                query = query.bind(day);
+            }
+            let sums = rows::day_sums(&query.fetch_one(&mut *conn).await?)?;
             let read = sums.len();
-            let mut last = None;
             for (day, here) in sums {
                 if here > 0 && through.saturating_add(here) > from {
                     found.push((day, here, through));
                 }
                 through = through.saturating_add(here);
-                last = Some(day);
+                after = Some(day);
                 if through >= to {
                     break 'walk;
                 }
             }
-            let Some(after) = last.filter(|_| i64::try_from(read).is_ok_and(|n| n == batch)) else {
+            if i64::try_from(read).unwrap_or(i64::MAX) < batch {
                 // No more days: only counts that disagree with the total
                 // they sum to end the walk here.
                 break;
-            };
-            batch = batch.saturating_mul(GROWTH);
-            let sql = self.day_sums_sql(by, days, 0, newest_first, true, batch);
-            let query = days
-                .bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)))
-                .bind(after);
-            sums = rows::day_sums(&query.fetch_one(&mut *conn).await?, "days")?;
+            }
+            batch = batch.saturating_mul(4);
         }
         if !newest_first {
             // Newest first, each day's `before` counts the rows of later days.
@@ -404,8 +389,7 @@ impl DayCounts {
     /// One batch of a seek's day sums: for each day (the `by` column:
     /// `day` or `updated_day`) of the list `days` selects, newest first
     /// (or oldest first), up to `batch` days, and after the day bound as
-    /// the last placeholder when `after`, its rows' total, with `days`'
-    /// placeholders numbered from `$base + 1`; as one row,
+    /// the last placeholder when `after`, its rows' total; as one row,
     /// `days`: `day:sum` pairs joined by commas in that order (one row
     /// instead of one per day from sqlx's SQLite worker). The days come
     /// from an index already in `by` order, so the batch stops reading
@@ -414,7 +398,6 @@ impl DayCounts {
         self,
         by: &str,
         days: &Where,
-        base: usize,
         newest_first: bool,
         after: bool,
         batch: i64,
@@ -424,9 +407,9 @@ impl DayCounts {
         } else {
             ("ASC", ">")
         };
-        let mut clause = days.clause(false, base);
+        let mut clause = days.clause(false, 0);
         if after {
-            clause.push_str(&format!(" AND {by} {beyond} ${}", base + days.len() + 1));
+            clause.push_str(&format!(" AND {by} {beyond} ${}", days.len() + 1));
         }
         format!(
             "SELECT string_agg(CAST(d AS TEXT) || ':' || CAST(s AS TEXT), ',' ORDER BY d {order}) \

@@ -687,7 +687,7 @@ mod tests {
                 // conferences' index.
                 for (newest_first, after) in [(true, false), (true, true), (false, true)] {
                     let sql =
-                        CONFERENCES.day_sums_sql("updated_day", days, 0, newest_first, after, 16);
+                        CONFERENCES.day_sums_sql("updated_day", days, newest_first, after, 16);
                     let mut query = days.bind_all(sqlx::query(AssertSqlSafe(sql)));
                     if after {
                         query = query.bind(20_000_i64);

@@ -186,11 +186,11 @@ pub(crate) fn count(row: &AnyRow) -> Result<u64, StoreError> {
     non_negative(row, "n")
 }
 
-/// A batch of a seek's day sums (see `day_counts`): the column `column`,
+/// A batch of a seek's day sums (see `day_counts`): the column `days`,
 /// `day:sum` pairs joined by commas (`NULL` for none).
-pub(crate) fn day_sums(row: &AnyRow, column: &str) -> Result<Vec<(i64, i64)>, StoreError> {
+pub(crate) fn day_sums(row: &AnyRow) -> Result<Vec<(i64, i64)>, StoreError> {
     const T: &str = "day counts";
-    let Some(joined) = get::<Option<String>>(row, T, column)? else {
+    let Some(joined) = get::<Option<String>>(row, T, "days")? else {
         return Ok(Vec::new());
     };
     joined
@@ -198,10 +198,10 @@ pub(crate) fn day_sums(row: &AnyRow, column: &str) -> Result<Vec<(i64, i64)>, St
         .map(|pair| {
             let (day, sum) = pair
                 .split_once(':')
-                .ok_or_else(|| corrupt(T, column, "not day:sum"))?;
+                .ok_or_else(|| corrupt(T, "days", "not day:sum"))?;
             let number = |s: &str| {
                 s.parse::<i64>()
-                    .map_err(|_| corrupt(T, column, "not a whole number"))
+                    .map_err(|_| corrupt(T, "days", "not a whole number"))
             };
             Ok((number(day)?, number(sum)?))
         })
