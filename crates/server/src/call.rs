@@ -1125,7 +1125,9 @@ impl CallIo {
                     .await
                 {
                     Ok(true) => {}
-                    Ok(false) => tracing::warn!("the call had no live record to end (none, or already ended)"),
+                    Ok(false) => tracing::warn!(
+                        "the call had no live record to end (none, or already ended)"
+                    ),
                     Err(e) => tracing::error!(error = %e, "could not record the end of the call"),
                 }
             }

@@ -19,7 +19,12 @@
 //! - `accounts`: accounts and phone numbers;
 //! - `calls`: call records (written by the SIP side, recovered at start-up);
 //! - `call_lists`: the API's scoped call reads and filtered, paged Calls lists;
-//! - `day_counts`: the per-day counts behind totals and deep pages;
+//! - `day_counts`: the per-day counts (and totals by status) behind totals
+//!   and deep pages;
+//! - `name_counts`: the per-name conference counts behind FriendlyName
+//!   totals;
+//! - `cached`: final conferences and calls cached by sid, and the lists'
+//!   pages read as sids;
 //! - `changes`: the conference writes ([`Store::apply`], start-up recovery);
 //! - `reads`: the API's scoped reads and filtered, paged lists;
 //! - `nodes`: several nodes on one PostgreSQL: leases, room claims, a dead
