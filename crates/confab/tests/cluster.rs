@@ -5,7 +5,8 @@
 //! either node mutes and kicks in it, and when the room's node is killed
 //! (SIGKILL) the other ends its conference and calls and serves on. A node
 //! paused past its lease (SIGSTOP) hangs up, once it runs again, the calls
-//! the other node ended meanwhile.
+//! the other node ended meanwhile, and their records stay as that node
+//! wrote them.
 //!
 //! Needs PostgreSQL (`CONFAB_TEST_POSTGRES_URL`, as the store tests) and
 //! Kamailio; without them it skips, unless `CONFAB_REQUIRE_POSTGRES=1` or
@@ -191,6 +192,7 @@ async fn a_node_paused_past_its_lease_hangs_up_the_calls_another_node_ended() {
     };
     signal("-STOP");
     api_b.wait_until_ended(&conference, &calls, &[&b]).await;
+    let (_, ended) = api_b.get(&format!("/Calls/{}", calls[0]));
 
     // A runs again: it finds its lease taken and hangs up its caller.
     signal("-CONT");
@@ -203,6 +205,19 @@ async fn a_node_paused_past_its_lease_hangs_up_the_calls_another_node_ended() {
     // The record stays as B wrote it: completed.
     let (_, body) = api_a.get(&format!("/Conferences/{conference}"));
     assert!(body.contains("<Status>2</Status>"), "{body}");
+    // So does the call's, end time and all: a call's first end is its
+    // last, and A's late hang-up finds it ended (and says so).
+    let deadline = Instant::now() + WAIT;
+    while !a.log_contains("no live record to end") {
+        assert!(
+            Instant::now() < deadline,
+            "node A never recorded its hang-up: {}",
+            a.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, after) = api_a.get(&format!("/Calls/{}", calls[0]));
+    assert_eq!(after, ended);
 
     // A serves on under a new lease: a new caller gets a new room there,
     // which B's API reaches (B asks A, so the room is A's).

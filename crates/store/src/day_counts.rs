@@ -16,10 +16,9 @@
 //!
 //! Every write that creates a row, changes its status or moves its
 //! DateUpdated calls [`DayCounts::add`] or [`DayCounts::moved`], which keep
-//! both tables; start-up
-//! recovery, which updates many rows at once, recounts
-//! ([`DayCounts::recount_sql`]); `confab db check` compares the counts with
-//! a recount.
+//! both tables; start-up recovery, which updates many rows at once,
+//! recounts ([`DayCounts::recount_all`]); `confab db check` compares the
+//! counts with a recount.
 
 use model::{AccountSid, Timestamp};
 use sqlx::AnyConnection;

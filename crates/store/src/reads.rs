@@ -13,10 +13,12 @@
 //! structure is fixed text from this file, never caller input. The indexes
 //! that serve these shapes are in `migrations/`.
 //!
-//! Most conference lists (any but a FriendlyName one) never count rows:
+//! Conference lists never count rows, but for a FriendlyName with dates:
 //! the writes keep per-day counts of each account's conferences by status,
 //! DateCreated day and DateUpdated day (`conference_day_counts`, migration
-//! 0011), and a sum over them is the list's total. A shallow page (one
+//! 0011), and a sum over them is the list's total (over the totals by
+//! status, migration 0016, when there are no dates; a FriendlyName list
+//! without dates sums the per-name counts, `name_counts`). A shallow page (one
 //! that starts before row [`SHALLOW_ROWS`]) is then one statement: the
 //! page walks the list's index from its top (`OFFSET`), the total is that
 //! sum in a subquery. A deeper page, or any page of a DateCreated filter

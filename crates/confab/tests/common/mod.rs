@@ -171,6 +171,14 @@ impl Serve {
         self.child.try_wait().unwrap().is_none()
     }
 
+    /// Whether the server's whole log so far contains `needle`.
+    pub fn log_contains(&self, needle: &str) -> bool {
+        self.log
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .is_some_and(|text| text.contains(needle))
+    }
+
     /// The last lines of the server's log, for failure messages.
     pub fn log_tail(&self) -> String {
         let Some(path) = &self.log else {
