@@ -70,90 +70,98 @@ impl Store {
     async fn count_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
         for counts in [CONFERENCES, CALLS] {
             let (table, rows) = (counts.table, counts.rows);
-            let recount = counts.recount_sql();
-            let on = "d.account_sid = r.account_sid AND d.status = r.status AND d.day = r.day \
-                      AND d.updated_day = r.updated_day";
-            let sql = format!(
-                "SELECT r.account_sid, r.status, r.day, r.updated_day, r.n, \
-                        COALESCE(d.n, 0) AS kept \
-                 FROM ({recount}) AS r LEFT JOIN {table} AS d ON {on} \
-                 WHERE d.n IS NULL OR d.n <> r.n \
-                 UNION ALL \
-                 SELECT d.account_sid, d.status, d.day, d.updated_day, 0, d.n \
-                 FROM {table} AS d LEFT JOIN ({recount}) AS r ON {on} \
-                 WHERE r.n IS NULL AND d.n <> 0 \
-                 LIMIT {LIMIT}"
-            );
-            for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&self.pool)
+            let key = ["status", "day", "updated_day"];
+            for found in self
+                .disagreements(table, &counts.recount_sql(), &key, &key)
                 .await?
             {
-                let account: String = row.try_get(0)?;
-                let status: i64 = row.try_get(1)?;
-                let day: i64 = row.try_get(2)?;
-                let updated_day: i64 = row.try_get(3)?;
-                let counted: i64 = row.try_get(4)?;
-                let kept: i64 = row.try_get(5)?;
+                let [status, day, updated_day] = found.key[..] else {
+                    continue;
+                };
                 problems.push(format!(
-                    "{table}: account {account} status {status} day {day} \
-                     updated_day {updated_day} holds {kept}, the {rows} recount to {counted}"
+                    "{table}: account {} status {status} day {day} updated_day {updated_day} \
+                     holds {}, the {rows} recount to {}",
+                    found.account, found.kept, found.counted
                 ));
             }
-            let (totals, recount) = (counts.totals, counts.recount_totals_sql());
-            let on = "t.account_sid = r.account_sid AND t.status = r.status";
-            let sql = format!(
-                "SELECT r.account_sid, r.status, r.n, COALESCE(t.n, 0) AS kept \
-                 FROM ({recount}) AS r LEFT JOIN {totals} AS t ON {on} \
-                 WHERE t.n IS NULL OR t.n <> r.n \
-                 UNION ALL \
-                 SELECT t.account_sid, t.status, 0, t.n \
-                 FROM {totals} AS t LEFT JOIN ({recount}) AS r ON {on} \
-                 WHERE r.n IS NULL AND t.n <> 0 \
-                 LIMIT {LIMIT}"
-            );
-            for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&self.pool)
+            let totals = counts.totals;
+            let recount = counts.recount_totals_sql();
+            for found in self
+                .disagreements(totals, &recount, &["status"], &["status"])
                 .await?
             {
-                let account: String = row.try_get(0)?;
-                let status: i64 = row.try_get(1)?;
-                let counted: i64 = row.try_get(2)?;
-                let kept: i64 = row.try_get(3)?;
                 problems.push(format!(
-                    "{totals}: account {account} status {status} holds {kept}, \
-                     the {rows} recount to {counted}"
+                    "{totals}: account {} status {} holds {}, the {rows} recount to {}",
+                    found.account, found.key[0], found.kept, found.counted
                 ));
             }
         }
-        let (table, recount) = (name_counts::TABLE, name_counts::recount_sql());
-        let on = "t.account_sid = r.account_sid AND t.friendly_name = r.friendly_name \
-                  AND t.status = r.status";
         // Names are the caller's words: a finding names the account and the
         // status, never the name.
+        let (table, recount) = (name_counts::TABLE, name_counts::recount_sql());
+        let key = ["friendly_name", "status"];
+        for found in self
+            .disagreements(table, &recount, &key, &["status"])
+            .await?
+        {
+            problems.push(format!(
+                "{table}: account {}, a name with status {} holds {}, \
+                 the conferences recount to {}",
+                found.account, found.key[0], found.kept, found.counted
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where the count table `table` and `recount` (the same counts from
+    /// the rows, as `account_sid`, the `key` columns and `n`) disagree:
+    /// at most [`LIMIT`] findings, each with its `shown` key columns
+    /// (integers). A count of 0 with nothing behind it is no finding.
+    async fn disagreements(
+        &self,
+        table: &str,
+        recount: &str,
+        key: &[&str],
+        shown: &[&str],
+    ) -> Result<Vec<Disagreement>, StoreError> {
+        let on: Vec<String> = std::iter::once(&"account_sid")
+            .chain(key)
+            .map(|c| format!("t.{c} = r.{c}"))
+            .collect();
+        let on = on.join(" AND ");
+        let columns = |side: &str| -> String {
+            shown
+                .iter()
+                .map(|c| format!("{side}.{c}, "))
+                .collect::<String>()
+        };
+        let (r, t) = (columns("r"), columns("t"));
         let sql = format!(
-            "SELECT r.account_sid, r.status, r.n, COALESCE(t.n, 0) AS kept \
+            "SELECT r.account_sid, {r}r.n, COALESCE(t.n, 0) AS kept \
              FROM ({recount}) AS r LEFT JOIN {table} AS t ON {on} \
              WHERE t.n IS NULL OR t.n <> r.n \
              UNION ALL \
-             SELECT t.account_sid, t.status, 0, t.n \
+             SELECT t.account_sid, {t}0, t.n \
              FROM {table} AS t LEFT JOIN ({recount}) AS r ON {on} \
              WHERE r.n IS NULL AND t.n <> 0 \
              LIMIT {LIMIT}"
         );
+        let mut found = Vec::new();
         for row in sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await?
         {
-            let account: String = row.try_get(0)?;
-            let status: i64 = row.try_get(1)?;
-            let counted: i64 = row.try_get(2)?;
-            let kept: i64 = row.try_get(3)?;
-            problems.push(format!(
-                "{table}: account {account}, a name with status {status} holds {kept}, \
-                 the conferences recount to {counted}"
-            ));
+            let key = (1..=shown.len())
+                .map(|i| row.try_get::<i64, _>(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            found.push(Disagreement {
+                account: row.try_get(0)?,
+                key,
+                counted: row.try_get(shown.len() + 1)?,
+                kept: row.try_get(shown.len() + 2)?,
+            });
         }
-        Ok(())
+        Ok(found)
     }
 
     async fn reference_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
@@ -200,4 +208,12 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// One count that disagrees with its recount (see `disagreements`).
+struct Disagreement {
+    account: String,
+    key: Vec<i64>,
+    counted: i64,
+    kept: i64,
 }

@@ -1124,12 +1124,7 @@ async fn totals_from_day_counts_agree_with_the_rows(db: &TestDb) {
         })
         .collect();
     rooms.push(conference(99, &a, "old", Timestamp::from_secs(-3600)));
-    let created: Vec<_> = rooms
-        .iter()
-        .cloned()
-        .map(Change::ConferenceCreated)
-        .collect();
-    s.apply(&created).await.unwrap();
+    create_all(s, &rooms).await;
     // Move some forward: every third starts, every fourth completes.
     let mut changes = Vec::new();
     for (i, c) in rooms.iter_mut().enumerate() {
@@ -1271,12 +1266,7 @@ async fn a_seek_walks_hundreds_of_days_from_either_end(db: &TestDb) {
         })
         .collect();
     rooms.retain(|c| !c.sid.as_str().ends_with('7'));
-    let created: Vec<_> = rooms
-        .iter()
-        .cloned()
-        .map(Change::ConferenceCreated)
-        .collect();
-    s.apply(&created).await.unwrap();
+    create_all(s, &rooms).await;
     for status in [None, Some(ConferenceStatus::Completed)] {
         let filter = ConferenceFilter {
             status,
@@ -1329,6 +1319,16 @@ async fn check_name_totals(s: &Store, a: &AccountSid, rooms: &[ConferenceRecord]
     assert_eq!(s.check_integrity().await.unwrap(), Vec::<String>::new());
 }
 
+/// Creates every conference of `rooms` in one batch.
+async fn create_all(s: &Store, rooms: &[ConferenceRecord]) {
+    let created: Vec<_> = rooms
+        .iter()
+        .cloned()
+        .map(Change::ConferenceCreated)
+        .collect();
+    s.apply(&created).await.unwrap();
+}
+
 /// The account's rooms matching `filter` in list order (newest
 /// `date_updated` first, ties by sid): what every page is checked against.
 fn reference(
@@ -1376,12 +1376,7 @@ async fn deep_pages_and_totals_stay_exact_under_writes(db: &TestDb) {
         }
         rooms.push(c);
     }
-    let created: Vec<_> = rooms
-        .iter()
-        .cloned()
-        .map(Change::ConferenceCreated)
-        .collect();
-    s.apply(&created).await.unwrap();
+    create_all(s, &rooms).await;
 
     let midnight = |offset_days: i64| {
         Timestamp::day_bounds("2023-11-14").unwrap().0.as_micros() + offset_days * day * 1_000_000
