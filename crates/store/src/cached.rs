@@ -99,6 +99,17 @@ impl Final for CallRecord {
     }
 }
 
+/// How a list seeks its deep pages: through which per-day `counts`, by
+/// which of their day columns (`by`: `day` or `updated_day`), over the
+/// counts `days` selects; the list is ordered newest `key` first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seeking<'a> {
+    pub(crate) counts: DayCounts,
+    pub(crate) by: &'a str,
+    pub(crate) days: &'a Where,
+    pub(crate) key: &'static str,
+}
+
 /// Final records by sid, bounded: when full it starts over, which costs a
 /// few reads again and never returns anything stale.
 pub(crate) struct FinalCache<R: Final> {
@@ -186,23 +197,26 @@ impl Store {
         Ok((records, total))
     }
 
-    /// The page of `R`s at `offset` (newest `key` first) found by seeking
-    /// through the per-day `counts` (see `day_counts`): `days` selects the
-    /// counts by the day column `by`, and `page_where` is the `WHERE` of
-    /// the list's rows, to which each day's bounds on `key` are added.
-    /// Every statement reads one snapshot (a read transaction), so the
-    /// total and the page agree even while rows change.
-    #[allow(clippy::too_many_arguments)]
+    /// The page of `R`s at `offset` found by seeking as `seek` says (see
+    /// `day_counts`); `page_where` is the `WHERE` of the list's rows, to
+    /// which each day's bounds on the order's key are added. Every
+    /// statement reads one snapshot (a read transaction), so the total and
+    /// the page agree even while rows change.
     pub(crate) async fn seek_page<R: Final>(
         &self,
         cache: &FinalCache<R>,
-        (counts, by, days): (DayCounts, &str, &Where),
-        key: &'static str,
+        seek: Seeking<'_>,
         account: &AccountSid,
         page_where: impl Fn() -> Where,
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<R>, u64), StoreError> {
+        let Seeking {
+            counts,
+            by,
+            days,
+            key,
+        } = seek;
         let mut tx = self.begin_read().await?;
         let (total, spans) = match counts.seek(&mut tx, by, days, offset, limit).await? {
             Seek::PastTheEnd { total } => {

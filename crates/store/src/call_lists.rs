@@ -16,6 +16,7 @@
 
 use model::{AccountSid, CallFilter, CallRecord, CallSid, PageRequest};
 
+use crate::cached::Seeking;
 use crate::day_counts::CALLS as COUNTED;
 use crate::reads::{Count, Value, Where};
 use crate::{Store, StoreError};
@@ -110,8 +111,12 @@ impl Store {
         // page's rows lie in (see `day_counts`), all in one snapshot.
         self.seek_page(
             &self.ended_calls,
-            (COUNTED, by, &w),
-            key,
+            Seeking {
+                counts: COUNTED,
+                by,
+                days: &w,
+                key,
+            },
             account,
             || call_where(account, filter),
             limit,

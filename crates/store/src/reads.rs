@@ -55,6 +55,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe};
 
+use crate::cached::Seeking;
 use crate::day_counts::{CONFERENCES, DayCounts};
 use crate::name_counts;
 use crate::rows::{self, PARTICIPANT_COLUMNS, bool_to_db};
@@ -177,8 +178,12 @@ impl Store {
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         self.seek_page(
             &self.completed,
-            (CONFERENCES, "updated_day", days),
-            "date_updated",
+            Seeking {
+                counts: CONFERENCES,
+                by: "updated_day",
+                days,
+                key: "date_updated",
+            },
             account,
             || conference_where(account, filter),
             limit,
