@@ -30,9 +30,10 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
+use crate::count::Count;
 use crate::day_counts::{DayCounts, Seek};
-use crate::reads::{Count, Where, limit_offset};
 use crate::rows::{self, CALL_COLUMNS, CONFERENCE_COLUMNS};
+use crate::sql_where::{Where, limit_offset};
 use crate::{Store, StoreError};
 
 /// A record with a sid, stored in one table, that stops changing once it

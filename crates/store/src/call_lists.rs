@@ -17,8 +17,9 @@
 use model::{AccountSid, CallFilter, CallRecord, CallSid, PageRequest};
 
 use crate::cached::Seeking;
+use crate::count::Count;
 use crate::day_counts::CALLS as COUNTED;
-use crate::reads::{Count, Value, Where};
+use crate::sql_where::{Value, Where};
 use crate::{Store, StoreError};
 
 /// The order of a Calls list.

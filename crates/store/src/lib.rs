@@ -30,6 +30,7 @@
 //! - `nodes`: several nodes on one PostgreSQL: leases, room claims, a dead
 //!   node's work ended;
 //! - `integrity`: [`Store::check_integrity`], behind `confab db check`;
+//! - `count`: what a list's total is counted from;
 //! - `sql_where`: the `WHERE` clauses lists build from their filters;
 //! - `rows`: turning stored rows back into model types (bad values are
 //!   [`StoreError::Corrupt`], never a panic);
@@ -41,6 +42,7 @@ mod call_lists;
 mod calls;
 mod changes;
 mod connect;
+mod count;
 mod day_counts;
 mod error;
 mod integrity;

@@ -56,10 +56,10 @@ use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe};
 
 use crate::cached::Seeking;
-use crate::day_counts::{CONFERENCES, DayCounts};
-use crate::name_counts;
+use crate::count::Count;
+use crate::day_counts::CONFERENCES;
 use crate::rows::{self, PARTICIPANT_COLUMNS, bool_to_db};
-pub(crate) use crate::sql_where::{Value, Where};
+use crate::sql_where::{Value, Where, limit_offset};
 use crate::{Backend, Store, StoreError};
 
 /// What a list reads: its table, columns, order, and row decoder.
@@ -299,15 +299,6 @@ impl Store {
     }
 }
 
-/// `LIMIT … OFFSET …` as literal numbers. SQLite reads a bound `LIMIT` to
-/// plan with, and so marks the statement to be prepared again whenever that
-/// parameter is bound anew: every execution (it was 18 % of a list's CPU).
-/// Written out, the numbers (ours, never a caller's text) keep one prepared
-/// statement per page shape.
-pub(crate) fn limit_offset(limit: i64, offset: i64) -> String {
-    format!("LIMIT {limit} OFFSET {offset}")
-}
-
 /// A list's statement with its values bound: the page of `listing` rows
 /// matching `w`, each carrying the total as `total`. The subquery comes
 /// first in the text, so its placeholders are numbered first (SQLite numbers
@@ -332,36 +323,6 @@ pub(crate) fn list_query<'q, T>(
         limit_offset(limit, offset)
     );
     w.bind_all(count_where.bind_all(sqlx::query(AssertSqlSafe(sql))))
-}
-
-/// What a list's total is counted from.
-#[derive(Debug)]
-pub(crate) enum Count {
-    /// `COUNT(*)` of the rows the list's own `WHERE` matches.
-    Rows,
-    /// The sum of the per-day counts matching this `WHERE` (`day_counts`).
-    DaySums(DayCounts, Where),
-    /// The sum of the per-name counts matching this `WHERE` (`name_counts`).
-    NameSums(Where),
-}
-
-impl Count {
-    /// The statement that counts `table`'s rows matching `w`, as `n`, with
-    /// its placeholders numbered from `$base + 1`; and the `WHERE` whose
-    /// values it binds.
-    pub(crate) fn sql<'w>(&'w self, table: &str, w: &'w Where, base: usize) -> (String, &'w Where) {
-        match self {
-            Count::Rows => (
-                format!(
-                    "SELECT COUNT(*) AS n FROM {table} {}",
-                    w.clause(false, base)
-                ),
-                w,
-            ),
-            Count::DaySums(counts, days) => (counts.sum_sql(days, base), days),
-            Count::NameSums(names) => (name_counts::sum_sql(names, base), names),
-        }
-    }
 }
 
 /// Pages that start before this row are read by walking the list's index
@@ -469,6 +430,7 @@ mod tests {
     use super::*;
     use crate::cached::{sid_page_query, sid_page_sql};
     use crate::call_lists::CallOrder;
+    use crate::name_counts;
     use model::CallRecord;
     use model::{ConferenceStatus, Timestamp};
     use sqlx::{Execute, Row};

@@ -1,8 +1,8 @@
 //! A `WHERE` clause built from the filters a list request has: fixed
 //! condition text from the store's own modules, and the values bound to its
-//! placeholders (never caller text in the SQL). Shared by the lists
-//! (`reads`, `call_lists`) and the per-day counts they seek through
-//! (`day_counts`).
+//! placeholders (never caller text in the SQL); and a page's `LIMIT`.
+//! Shared by the lists (`reads`, `call_lists`, `cached`) and the per-day
+//! counts they seek through (`day_counts`).
 
 use model::DateRange;
 use sqlx::Any;
@@ -151,4 +151,13 @@ impl Where {
         }
         query
     }
+}
+
+/// `LIMIT … OFFSET …` as literal numbers. SQLite reads a bound `LIMIT` to
+/// plan with, and so marks the statement to be prepared again whenever that
+/// parameter is bound anew: every execution (it was 18 % of a list's CPU).
+/// Written out, the numbers (ours, never a caller's text) keep one prepared
+/// statement per page shape.
+pub(crate) fn limit_offset(limit: i64, offset: i64) -> String {
+    format!("LIMIT {limit} OFFSET {offset}")
 }
