@@ -288,9 +288,7 @@ impl DayCounts {
             .await
     }
 
-    /// Adds `delta` to one day row. A decrement is a plain UPDATE: the row
-    /// exists (its row was counted in), and an upsert would check `n >= 0`
-    /// on the proposed row.
+    /// Adds `delta` to one day row.
     async fn add_to_day(
         self,
         conn: &mut AnyConnection,
@@ -299,19 +297,13 @@ impl DayCounts {
         delta: i64,
     ) -> Result<(), StoreError> {
         let (status, day, updated_day) = counted.key();
-        sqlx::query(sqlx::AssertSqlSafe(add_sql(
-            self.table,
-            &["account_sid", "status", "day", "updated_day"],
-            delta,
-        )))
-        .bind(account.as_str())
-        .bind(status)
-        .bind(day)
-        .bind(updated_day)
-        .bind(delta)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
+        let key = [
+            ("account_sid", Value::Text(account.as_str().to_owned())),
+            ("status", Value::Int(status)),
+            ("day", Value::Int(day)),
+            ("updated_day", Value::Int(updated_day)),
+        ];
+        add_count(conn, self.table, &key, delta).await
     }
 
     /// Adds `delta` to the total of `account`'s rows of `status`.
@@ -322,17 +314,11 @@ impl DayCounts {
         status: i64,
         delta: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(add_sql(
-            self.totals,
-            &["account_sid", "status"],
-            delta,
-        )))
-        .bind(account.as_str())
-        .bind(status)
-        .bind(delta)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
+        let key = [
+            ("account_sid", Value::Text(account.as_str().to_owned())),
+            ("status", Value::Int(status)),
+        ];
+        add_count(conn, self.totals, &key, delta).await
     }
 
     /// The counts recounted from the rows: `account_sid, status, day,
@@ -419,14 +405,21 @@ impl DayCounts {
     }
 }
 
-/// The statement that adds `$(N+1)` to `table`'s `n` where its `key`
-/// columns are `$1`…`$N`: an upsert for an increment, a plain UPDATE
-/// for a decrement (see `DayCounts::add_to_day`).
-pub(crate) fn add_sql(table: &str, key: &[&str], delta: i64) -> String {
+/// Adds `delta` to `n` in the row of the count table `table` whose `key`
+/// columns hold these values: an upsert for an increment, a plain UPDATE
+/// for a decrement (the row exists, since its row was counted in, and an
+/// upsert would check `n >= 0` on the proposed row).
+pub(crate) async fn add_count(
+    conn: &mut AnyConnection,
+    table: &str,
+    key: &[(&str, Value)],
+    delta: i64,
+) -> Result<(), StoreError> {
     let n = key.len() + 1;
+    let columns: Vec<&str> = key.iter().map(|(column, _)| *column).collect();
     let placeholders: Vec<String> = (1..n).map(|i| format!("${i}")).collect();
-    if delta < 0 {
-        let matches: Vec<String> = key
+    let sql = if delta < 0 {
+        let matches: Vec<String> = columns
             .iter()
             .zip(&placeholders)
             .map(|(column, p)| format!("{column} = {p}"))
@@ -436,11 +429,17 @@ pub(crate) fn add_sql(table: &str, key: &[&str], delta: i64) -> String {
             matches.join(" AND ")
         )
     } else {
-        let key = key.join(", ");
+        let columns = columns.join(", ");
         format!(
-            "INSERT INTO {table} ({key}, n) VALUES ({}, ${n}) \
-             ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + ${n}",
+            "INSERT INTO {table} ({columns}, n) VALUES ({}, ${n}) \
+             ON CONFLICT ({columns}) DO UPDATE SET n = {table}.n + ${n}",
             placeholders.join(", ")
         )
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (_, value) in key {
+        query = value.bind(query);
     }
+    query.bind(delta).execute(&mut *conn).await?;
+    Ok(())
 }

@@ -15,8 +15,8 @@ use model::AccountSid;
 use sqlx::AnyConnection;
 
 use crate::StoreError;
-use crate::day_counts::add_sql;
-use crate::sql_where::Where;
+use crate::day_counts::add_count;
+use crate::sql_where::{Value, Where};
 
 /// The table of counts.
 pub(crate) const TABLE: &str = "conference_name_counts";
@@ -30,15 +30,12 @@ pub(crate) async fn add(
     status: i64,
     delta: i64,
 ) -> Result<(), StoreError> {
-    let sql = add_sql(TABLE, &["account_sid", "friendly_name", "status"], delta);
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(account.as_str())
-        .bind(name)
-        .bind(status)
-        .bind(delta)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    let key = [
+        ("account_sid", Value::Text(account.as_str().to_owned())),
+        ("friendly_name", Value::Text(name.to_owned())),
+        ("status", Value::Int(status)),
+    ];
+    add_count(conn, TABLE, &key, delta).await
 }
 
 /// Moves conference `sid` (of `account`) from status `before` to `after`

@@ -16,6 +16,19 @@ pub(crate) enum Value {
     Text(String),
 }
 
+impl Value {
+    /// `query` with this value bound to its next placeholder.
+    pub(crate) fn bind<'q>(
+        &self,
+        query: Query<'q, Any, AnyArguments>,
+    ) -> Query<'q, Any, AnyArguments> {
+        match self {
+            Value::Int(i) => query.bind(*i),
+            Value::Text(s) => query.bind(s.clone()),
+        }
+    }
+}
+
 /// A `WHERE` clause under construction: conditions joined by `AND`, each
 /// with one value, bound in order; the Nth condition's placeholder is
 /// `$(base + N)`, `base` being how many placeholders come before it in the
@@ -144,10 +157,7 @@ impl Where {
         mut query: Query<'q, Any, AnyArguments>,
     ) -> Query<'q, Any, AnyArguments> {
         for value in &self.values {
-            query = match value {
-                Value::Int(i) => query.bind(*i),
-                Value::Text(s) => query.bind(s.clone()),
-            };
+            query = value.bind(query);
         }
         query
     }
