@@ -73,37 +73,27 @@ impl Store {
             status: filter.status.clone(),
             ..CallFilter::default()
         };
-        let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
-        // An offset past what SQL can skip is past any real end.
-        let Some(offset) = page.offset() else {
-            let count = if *filter == only_status {
-                Count::DaySums(COUNTED, w.clone())
-            } else {
-                Count::Rows
-            };
-            return self
-                .sid_page(&self.ended_calls, key, account, (&w, &count), 0, 0)
-                .await;
+        let by_status_alone = *filter == only_status;
+        let count = if by_status_alone {
+            Count::DaySums(COUNTED, w.clone())
+        } else {
+            Count::Rows
         };
-        if *filter != only_status {
-            return self
-                .sid_page(
-                    &self.ended_calls,
-                    key,
-                    account,
-                    (&w, &Count::Rows),
-                    limit,
-                    offset,
-                )
-                .await;
-        }
-        // A shallow page walks an index already in list order from its top
-        // (`calls_by_created`/`calls_by_updated`, or with one status the
-        // status indexes of migration 0013) in one statement with the
-        // total; several statuses would have their matches sorted, so they
-        // seek day by day.
-        if offset < self.shallow_rows && filter.status.as_ref().is_none_or(|s| s.len() <= 1) {
-            let count = Count::DaySums(COUNTED, w.clone());
+        // An offset past what SQL can skip is past any real end: the total
+        // alone (an empty page).
+        let (limit, offset) = match page.offset() {
+            Some(offset) => (i64::try_from(page.size).unwrap_or(i64::MAX), offset),
+            None => (0, 0),
+        };
+        // A page walks an index in list order from its top in one
+        // statement with the total (`calls_by_created`/`calls_by_updated`,
+        // or with one status the status indexes of migration 0013), unless
+        // the per-day counts can seek it: a deep page of a list by Status
+        // alone, or any page of several statuses (whose matches a walk
+        // would have to sort).
+        let shallow =
+            offset < self.shallow_rows && filter.status.as_ref().is_none_or(|s| s.len() <= 1);
+        if !by_status_alone || shallow || limit == 0 {
             return self
                 .sid_page(&self.ended_calls, key, account, (&w, &count), limit, offset)
                 .await;
