@@ -102,13 +102,16 @@ impl Final for CallRecord {
 
 /// How a list seeks its deep pages: through which per-day `counts`, by
 /// which of their day columns (`by`: `day` or `updated_day`), over the
-/// counts `days` selects; the list is ordered newest `key` first.
+/// counts `days` selects; the list is ordered newest `key` first. Every
+/// row of the list was created before `created_before` (microseconds),
+/// when it has such a bound (a DateCreated< filter).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seeking<'a> {
     pub(crate) counts: DayCounts,
     pub(crate) by: &'a str,
     pub(crate) days: &'a Where,
     pub(crate) key: &'static str,
+    pub(crate) created_before: Option<i64>,
 }
 
 /// Final records by sid, bounded: when full it starts over, which costs a
@@ -217,6 +220,7 @@ impl Store {
             by,
             days,
             key,
+            created_before,
         } = seek;
         let mut tx = self.begin_read().await?;
         let (total, spans) = match counts.seek(&mut tx, by, days, offset, limit).await? {
@@ -230,10 +234,15 @@ impl Store {
         for span in spans {
             let mut w = page_where();
             span.bound(&mut w, key);
+            // The day's index entries are walked from its nearer end.
+            let walk = if span.oldest_first(created_before) {
+                walk_sql::<R>(key, &w, 0, true, span.take, span.skip_from_oldest())
+            } else {
+                walk_sql::<R>(key, &w, 0, false, span.take, span.skip)
+            };
             let sql = format!(
                 "SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) AS sids \
-                 FROM ({}) AS page",
-                sid_page_sql::<R>(key, &w, 0, span.take, span.skip)
+                 FROM ({walk}) AS page"
             );
             let row = w
                 .bind_all(sqlx::query(AssertSqlSafe(sql)))
@@ -318,8 +327,27 @@ pub(crate) fn sid_page_sql<R: Final>(
     limit: i64,
     offset: i64,
 ) -> String {
+    walk_sql::<R>(key, w, base, false, limit, offset)
+}
+
+/// Rows `offset .. offset + limit` of the list `w` selects, sids and `key`
+/// only, walking its index newest `key` first (ties by sid), or oldest
+/// first (the same index backwards, ties by sid descending).
+pub(crate) fn walk_sql<R: Final>(
+    key: &str,
+    w: &Where,
+    base: usize,
+    oldest_first: bool,
+    limit: i64,
+    offset: i64,
+) -> String {
+    let order = if oldest_first {
+        format!("{key} ASC, sid DESC")
+    } else {
+        format!("{key} DESC, sid ASC")
+    };
     format!(
-        "SELECT sid, {key} FROM {} {} ORDER BY {key} DESC, sid ASC {}",
+        "SELECT sid, {key} FROM {} {} ORDER BY {order} {}",
         R::TABLE,
         w.clause(true, base),
         limit_offset(limit, offset)

@@ -107,6 +107,7 @@ impl Store {
                 by,
                 days: &w,
                 key,
+                created_before: None,
             },
             account,
             || call_where(account, filter),

@@ -83,18 +83,40 @@ pub(crate) enum Seek {
 }
 
 /// The rows of one day that a page takes: `take` rows after skipping
-/// `skip` of the list's rows whose order key (DateCreated or DateUpdated,
-/// microseconds) lies in `[start, end)`; an end that does not fit is
-/// `None` (no bound).
+/// `skip` of the `rows` list rows whose order key (DateCreated or
+/// DateUpdated, microseconds) lies in `[start, end)`, newest first; an end
+/// that does not fit is `None` (no bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DaySpan {
     pub(crate) start: Option<i64>,
     pub(crate) end: Option<i64>,
+    pub(crate) rows: i64,
     pub(crate) skip: i64,
     pub(crate) take: i64,
 }
 
 impl DaySpan {
+    /// How many of the day's list rows come after the span's, oldest
+    /// first: what a walk from the day's oldest end skips.
+    pub(crate) fn skip_from_oldest(&self) -> i64 {
+        self.rows - self.skip - self.take
+    }
+
+    /// Whether the page walks this day from its oldest end: when that
+    /// passes fewer of the list's rows than walking from the newest, or
+    /// when every row of the list was created before `created_before`
+    /// and the day (of DateUpdated) starts no earlier. Rooms and calls
+    /// last minutes, so rows created before a day began are among its
+    /// first updated: a DateCreated< list's newest day holds its few
+    /// rows at the start of a day of other rows.
+    pub(crate) fn oldest_first(&self, created_before: Option<i64>) -> bool {
+        let straddles = matches!(
+            (created_before, self.start),
+            (Some(before), Some(start)) if before <= start
+        );
+        straddles || self.skip_from_oldest() < self.skip
+    }
+
     /// Adds the span's bounds on `column` (the list's order key) to `w`.
     pub(crate) fn bound(&self, w: &mut Where, column: &'static str) {
         if let Some(start) = self.start {
@@ -115,8 +137,8 @@ impl DayCounts {
     /// The total comes first ([`DayCounts::sum_sql`]); then the day sums
     /// are read from the end of the list nearer the page, newest days
     /// first for the first half, oldest first for the second, in batches
-    /// of days that grow fourfold ([`DayCounts::day_sums_sql`]), until
-    /// they reach past the page. So a page costs the days between it and
+    /// ([`DayCounts::day_sums_sql`]) sized by the rows per day read so far
+    /// (`next_batch`), until they reach past the page. So a page costs the days between it and
     /// the nearer end, never every day of the account's history: page 1
     /// reads a batch or two, and the last page too.
     pub(crate) async fn seek(
@@ -151,6 +173,7 @@ impl DayCounts {
         let mut through = 0_i64;
         let mut after = None;
         let mut batch = FIRST_BATCH;
+        let mut days_read = 0_i64;
         'walk: loop {
             let sql = self.day_sums_sql(by, days, newest_first, after.is_some(), batch);
             let mut query = days.bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)));
@@ -174,7 +197,8 @@ impl DayCounts {
                 // they sum to end the walk here.
                 break;
             }
-            batch = batch.saturating_mul(4);
+            days_read = days_read.saturating_add(batch);
+            batch = next_batch(batch, days_read, through, to);
         }
         if !newest_first {
             // Newest first, each day's `before` counts the rows of later days.
@@ -199,6 +223,7 @@ impl DayCounts {
                 end: day
                     .checked_add(1)
                     .and_then(|d| d.checked_mul(Timestamp::MICROS_PER_DAY)),
+                rows: here,
                 skip,
                 take,
             });
@@ -403,6 +428,21 @@ impl DayCounts {
             self.table
         )
     }
+}
+
+/// How many days the seek's next batch reads, after `days_read` days
+/// summed to `through` rows and the page ends at row `to`: the days the
+/// rest needs at the rate read so far, a quarter more and two over, so
+/// one more batch usually reaches the page; at least the first batch's
+/// size, and fourfold the last when the days read held no rows.
+fn next_batch(last: i64, days_read: i64, through: i64, to: i64) -> i64 {
+    if through <= 0 {
+        return last.saturating_mul(4);
+    }
+    let left = i128::from(to - through);
+    let days = left * i128::from(days_read) / i128::from(through);
+    let days = days + days / 4 + 2;
+    i64::try_from(days).unwrap_or(i64::MAX).max(FIRST_BATCH)
 }
 
 /// Adds `delta` to `n` in the row of the count table `table` whose `key`

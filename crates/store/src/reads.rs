@@ -183,6 +183,7 @@ impl Store {
                 by: "updated_day",
                 days,
                 key: "date_updated",
+                created_before: filter.date_created.until.map(Timestamp::as_micros),
             },
             account,
             || conference_where(account, filter),
@@ -428,7 +429,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::cached::{sid_page_query, sid_page_sql};
+    use crate::cached::{sid_page_query, sid_page_sql, walk_sql};
     use crate::call_lists::CallOrder;
     use crate::name_counts;
     use model::CallRecord;
@@ -686,15 +687,23 @@ mod tests {
                 let mut bounded = conference_where(&account, &filter);
                 bounded.push("date_updated", ">=", Value::Int(midnight.as_micros()));
                 bounded.push("date_updated", "<", Value::Int(next.as_micros()));
-                let page = plan(
-                    &store,
-                    bounded.bind_all(sqlx::query(AssertSqlSafe(
-                        sid_page_sql::<ConferenceRecord>("date_updated", &bounded, 0, 50, 10),
-                    ))),
-                )
-                .await;
-                check(label, &page, sorted_by_index);
-                report.push(format!("{label}: bounded page {page:?}"));
+                // Walked from either end of the day (`DaySpan::oldest_first`).
+                for oldest_first in [false, true] {
+                    let page = plan(
+                        &store,
+                        bounded.bind_all(sqlx::query(AssertSqlSafe(walk_sql::<ConferenceRecord>(
+                            "date_updated",
+                            &bounded,
+                            0,
+                            oldest_first,
+                            50,
+                            10,
+                        )))),
+                    )
+                    .await;
+                    check(label, &page, sorted_by_index);
+                    report.push(format!("{label}: bounded page {page:?}"));
+                }
             }
         }
         let conference = ConferenceSid::from_random([2; 16]);
@@ -732,10 +741,11 @@ mod tests {
             let statuses = filter.status.as_ref().map_or(0, Vec::len);
             for order in [CallOrder::Created, CallOrder::Updated] {
                 let (key, _) = order.key();
-                let page_sql = |w: &Where, offset| {
-                    let sql = sid_page_sql::<CallRecord>(key, w, 0, 50, offset);
+                let walk = |w: &Where, oldest_first, offset| {
+                    let sql = walk_sql::<CallRecord>(key, w, 0, oldest_first, 50, offset);
                     w.bind_all(sqlx::query(AssertSqlSafe(sql)))
                 };
+                let page_sql = |w: &Where, offset| walk(w, false, offset);
                 let counted = |count: &Count| {
                     let (sql, w) = count.sql("calls", &w, 0);
                     w.bind_all(sqlx::query(AssertSqlSafe(sql)))
@@ -782,9 +792,11 @@ mod tests {
                 let mut bounded = w.clone();
                 bounded.push(key, ">=", Value::Int(midnight.as_micros()));
                 bounded.push(key, "<", Value::Int(next.as_micros()));
-                let page = plan(&store, page_sql(&bounded, 10)).await;
-                check("calls in a day", &page, statuses < 2);
-                report.push(format!("calls {filter:?} in a day: {page:?}"));
+                for oldest_first in [false, true] {
+                    let page = plan(&store, walk(&bounded, oldest_first, 10)).await;
+                    check("calls in a day", &page, statuses < 2);
+                    report.push(format!("calls {filter:?} in a day: {page:?}"));
+                }
             }
         }
         // `cargo test -- --nocapture` shows what SQLite chose.
