@@ -96,8 +96,8 @@ pub(crate) struct DaySpan {
 }
 
 impl DaySpan {
-    /// How many of the day's list rows come after the span's, oldest
-    /// first: what a walk from the day's oldest end skips.
+    /// The day's list rows older than the span's: what a walk from the
+    /// day's oldest end skips.
     pub(crate) fn skip_from_oldest(&self) -> i64 {
         self.rows - self.skip - self.take
     }
@@ -107,8 +107,8 @@ impl DaySpan {
     /// when every row of the list was created before `created_before`
     /// and the day (of DateUpdated) starts no earlier. Rooms and calls
     /// last minutes, so rows created before a day began are among its
-    /// first updated: a DateCreated< list's newest day holds its few
-    /// rows at the start of a day of other rows.
+    /// first updated: the newest day of a list with a DateCreated bound
+    /// (`<` or `=`) holds its few rows at the start of a day of others.
     pub(crate) fn oldest_first(&self, created_before: Option<i64>) -> bool {
         let straddles = matches!(
             (created_before, self.start),
@@ -482,4 +482,66 @@ pub(crate) async fn add_count(
     }
     query.bind(delta).execute(&mut *conn).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = Timestamp::MICROS_PER_DAY;
+
+    fn span(rows: i64, skip: i64, take: i64) -> DaySpan {
+        DaySpan {
+            start: Some(10 * DAY),
+            end: Some(11 * DAY),
+            rows,
+            skip,
+            take,
+        }
+    }
+
+    #[test]
+    fn a_day_is_walked_from_its_nearer_end() {
+        // 2,740 rows: skipping 1,978 from the newest passes more than the
+        // 712 older than the page.
+        let deep = span(2_740, 1_978, 50);
+        assert_eq!(deep.skip_from_oldest(), 712);
+        assert!(deep.oldest_first(None));
+        let shallow = span(2_740, 100, 50);
+        assert!(!shallow.oldest_first(None));
+        // A tie walks from the newest end.
+        assert!(!span(100, 25, 50).oldest_first(None));
+    }
+
+    #[test]
+    fn a_day_after_a_date_created_bound_is_walked_from_its_start() {
+        // The page's rows are the newest of the day's list rows, but every
+        // one was created before the day began.
+        let newest = span(116, 0, 50);
+        assert!(
+            !newest.oldest_first(Some(11 * DAY)),
+            "bound after the start"
+        );
+        assert!(newest.oldest_first(Some(10 * DAY)));
+        assert!(newest.oldest_first(Some(3 * DAY)));
+        // A day without a start bound (the earliest there is) never is.
+        let unbounded = DaySpan {
+            start: None,
+            ..newest
+        };
+        assert!(!unbounded.oldest_first(Some(3 * DAY)));
+    }
+
+    #[test]
+    fn the_next_batch_is_sized_by_the_rows_per_day_read() {
+        // 16 days held 43,840 rows; 56,210 more reach row 100,050: about
+        // 20.5 days at that rate, a quarter more and two over.
+        assert_eq!(next_batch(16, 16, 43_840, 100_050), 27);
+        // Never fewer than the first batch.
+        assert_eq!(next_batch(16, 16, 43_840, 44_000), FIRST_BATCH);
+        // Days that held no rows give no rate: grow fourfold.
+        assert_eq!(next_batch(16, 16, 0, 10), 64);
+        // Far pages do not overflow.
+        assert_eq!(next_batch(16, i64::MAX, 1, i64::MAX), i64::MAX);
+    }
 }

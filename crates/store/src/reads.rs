@@ -27,9 +27,11 @@
 //! summed day by day from the end of the list nearer the page) give the
 //! total and the DateUpdated days the page's rows lie in, with how many
 //! rows come before the first; the page then walks the index within each of
-//! those days (`date_updated >= start AND date_updated < end`), skipping
-//! only the first day's earlier rows: page 10,000 costs what page 0 does,
-//! plus at most one day's rows, and no day without a matching row is read.
+//! those days (`date_updated >= start AND date_updated < end`) from the
+//! day's nearer end (`DaySpan::oldest_first`), skipping only the rows of
+//! the first or last day that lie that way: page 10,000 costs what page 0
+//! does, plus at most half a day's rows, and no day without a matching row
+//! is read.
 //! The seek and the page run in one read transaction (one snapshot), so a
 //! page and its total always agree, however rooms write meanwhile.
 //!
@@ -164,8 +166,9 @@ impl Store {
     /// A conference list the day counts `days` can total (no FriendlyName,
     /// whole-day date bounds), paged by seeking (see the module doc): the
     /// day counts give the total and the DateUpdated days the page's rows
-    /// lie in, and the page walks the index within each of those days,
-    /// skipping only the first day's earlier rows. Every statement reads
+    /// lie in, and the page walks the index within each of those days from
+    /// its nearer end (a day after a DateCreated bound from its start: see
+    /// `DaySpan::oldest_first`). Every statement reads
     /// one snapshot (a read transaction), so the total and the page agree
     /// even while rooms write.
     async fn conferences_by_day(
