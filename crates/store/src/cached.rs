@@ -31,9 +31,9 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
 use crate::count::Count;
-use crate::day_counts::{DayCounts, Seek};
+use crate::day_counts::{self, DayCounts, DaySpan, Seek};
 use crate::rows::{self, CALL_COLUMNS, CONFERENCE_COLUMNS};
-use crate::sql_where::{Where, limit_offset};
+use crate::sql_where::{Value, Where, limit_offset};
 use crate::{Store, StoreError};
 
 /// A record with a sid, stored in one table, that stops changing once it
@@ -203,10 +203,50 @@ impl Store {
 
     /// The page of `R`s at `offset` found by seeking as `seek` says (see
     /// `day_counts`); `page_where` is the `WHERE` of the list's rows, to
-    /// which each day's bounds on the order's key are added. Every
-    /// statement reads one snapshot (a read transaction), so the total and
-    /// the page agree even while rows change.
+    /// which each day's bounds on the order's key are added.
+    ///
+    /// The seek runs outside any snapshot: it only guides the one
+    /// statement that reads the page ([`one_statement_page`]), which
+    /// counts again, in its own snapshot, the total and the rows beyond
+    /// the days it walks, so its page and total always agree. Trips to
+    /// sqlx's SQLite worker thread were most of a deep page's cost; this
+    /// saves `BEGIN`, `COMMIT` and one per extra day. When the guide no
+    /// longer fits that snapshot (rows moved meanwhile), or the page's
+    /// days are not consecutive, the page is read again with every
+    /// statement in one read transaction ([`Store::seek_page_in_snapshot`]).
     pub(crate) async fn seek_page<R: Final>(
+        &self,
+        cache: &FinalCache<R>,
+        seek: Seeking<'_>,
+        account: &AccountSid,
+        page_where: impl Fn() -> Where,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<R>, u64), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let spans = match seek
+            .counts
+            .seek(&mut conn, seek.by, seek.days, offset, limit)
+            .await?
+        {
+            // One statement's total: the empty page agrees with it.
+            Seek::PastTheEnd { total } => return Ok((Vec::new(), total)),
+            Seek::Page { days, .. } => days,
+        };
+        let page = one_statement_page::<R>(&mut conn, &seek, &page_where, &spans, limit, offset);
+        if let Some((sids, total)) = page.await? {
+            let records = by_sid(&mut conn, cache, account, &sids).await?;
+            return Ok((records, total));
+        }
+        drop(conn);
+        self.seek_page_in_snapshot(cache, seek, account, page_where, limit, offset)
+            .await
+    }
+
+    /// [`Store::seek_page`] with the seek and every day's page read in one
+    /// read transaction (one snapshot), so the total and the page agree
+    /// even while rows change.
+    async fn seek_page_in_snapshot<R: Final>(
         &self,
         cache: &FinalCache<R>,
         seek: Seeking<'_>,
@@ -254,6 +294,103 @@ impl Store {
         tx.commit().await?;
         Ok((records, total))
     }
+}
+
+/// The page at `offset` and the list's total in one statement, one
+/// snapshot, walking the list's index through the days `spans` name (a
+/// seek's guide, read outside that snapshot) from the nearer end, as one
+/// range: `None` when those days are not consecutive (a walk through the
+/// days between would pass rows of other lists), or when the guide does
+/// not fit the statement's snapshot.
+///
+/// The statement counts the total and the list's rows beyond the walk's
+/// first day (newer than its newest day, or older than its oldest) from
+/// the day counts, and skips what that leaves to skip: so the page is
+/// exact in its snapshot whenever the skip is not negative and the walk
+/// finds every row the page should hold within the range.
+async fn one_statement_page<R: Final>(
+    conn: &mut AnyConnection,
+    seek: &Seeking<'_>,
+    page_where: &impl Fn() -> Where,
+    spans: &[DaySpan],
+    limit: i64,
+    offset: i64,
+) -> Result<Option<(Vec<R::Sid>, u64)>, StoreError> {
+    let (Some(newest), Some(oldest)) = (spans.first(), spans.last()) else {
+        return Ok(None);
+    };
+    let consecutive =
+        usize::try_from(newest.day - oldest.day).is_ok_and(|gaps| gaps + 1 == spans.len());
+    let (Some(start), Some(end), true) = (oldest.start, newest.end, consecutive) else {
+        return Ok(None);
+    };
+    let Seeking {
+        counts,
+        by,
+        days,
+        key,
+        created_before,
+    } = *seek;
+    let mut w = page_where();
+    w.push(key, ">=", Value::Int(start));
+    w.push(key, "<", Value::Int(end));
+    let stop = offset.saturating_add(limit);
+    let oldest_first = day_counts::oldest_first(newest, oldest, created_before);
+    // `beyond`: the rows newer than the newest day (a walk from the
+    // newest end skips `offset` less those), or older than the oldest (a
+    // walk from the oldest end, in the index backwards, skips the rows
+    // between those and the page's last, `stop` counted against `total`).
+    let (beyond, order, take, skip) = if oldest_first {
+        let stop_sql = format!("CASE WHEN {stop} < total THEN {stop} ELSE total END");
+        (
+            counts.beyond_sql(by, days, "<", oldest.day),
+            format!("{key} ASC, sid DESC"),
+            format!(
+                "(SELECT CASE WHEN {stop_sql} > {offset} THEN {stop_sql} - {offset} ELSE 0 END \
+                 FROM k)"
+            ),
+            format!(
+                "(SELECT CASE WHEN total - {stop_sql} > beyond \
+                 THEN total - {stop_sql} - beyond ELSE 0 END FROM k)"
+            ),
+        )
+    } else {
+        (
+            counts.beyond_sql(by, days, ">", newest.day),
+            format!("{key} DESC, sid ASC"),
+            limit.to_string(),
+            format!(
+                "(SELECT CASE WHEN beyond < {offset} THEN {offset} - beyond ELSE 0 END FROM k)"
+            ),
+        )
+    };
+    let sql = format!(
+        "WITH k AS (SELECT ({total}) AS total, ({beyond}) AS beyond) \
+         SELECT total, beyond, (SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) \
+         FROM (SELECT sid, {key} FROM {table} {clause} ORDER BY {order} \
+         LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
+        total = counts.sum_sql(days, 0),
+        table = R::TABLE,
+        clause = w.clause(true, days.len()),
+    );
+    let row = w
+        .bind_all(days.bind_all(sqlx::query(AssertSqlSafe(sql))))
+        .fetch_one(&mut *conn)
+        .await?;
+    let total = rows::total(&row)?;
+    let beyond = rows::beyond(&row)?;
+    let sids = rows::sids(&row, R::TABLE, R::parse_sid)?;
+    // What the snapshot says the walk should have started after and found.
+    let rows_in_all = i64::try_from(total).unwrap_or(i64::MAX);
+    let beyond = i64::try_from(beyond).unwrap_or(i64::MAX);
+    let page_end = stop.min(rows_in_all);
+    let fits = if oldest_first {
+        beyond <= rows_in_all - page_end
+    } else {
+        beyond <= offset
+    };
+    let wanted = usize::try_from((page_end - offset).max(0)).unwrap_or(usize::MAX);
+    Ok((fits && sids.len() == wanted).then_some((sids, total)))
 }
 
 /// The account's records `sids`, in that order: final ones from `cache`,
@@ -352,4 +489,145 @@ pub(crate) fn walk_sql<R: Final>(
         w.clause(true, base),
         limit_offset(limit, offset)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use model::{Account, AuthToken, ConferenceStatus, Timestamp};
+
+    use super::*;
+    use crate::Change;
+    use crate::day_counts::CONFERENCES;
+
+    const DAY: i64 = Timestamp::MICROS_PER_DAY;
+    const FIRST_DAY: i64 = 19_000;
+
+    /// The one statement is exact in its own snapshot or declines, however
+    /// wrong its guide: every guide over three days of rooms (any newest
+    /// and oldest day, any skips, so both walks), at every offset, gives the
+    /// reference page and total, or `None` (and the caller then reads the
+    /// page in one read transaction). The right guide always gives a page.
+    #[tokio::test]
+    async fn a_stale_guide_gives_the_exact_page_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let created = Timestamp::from_micros(FIRST_DAY * DAY);
+        let account = Account {
+            sid: AccountSid::from_random([1; 16]),
+            friendly_name: "a".to_owned(),
+            auth_token: AuthToken::from_random([2; 16]),
+            date_created: created,
+            date_updated: created,
+        };
+        store.insert_account(&account).await.unwrap();
+        // Seven rooms a day for three days, an hour apart; newest first.
+        let mut rooms: Vec<ConferenceRecord> = (0..21u8)
+            .map(|n| {
+                let at = Timestamp::from_micros(
+                    FIRST_DAY * DAY + i64::from(n / 7) * DAY + i64::from(n % 7) * 3_600_000_000,
+                );
+                ConferenceRecord {
+                    sid: ConferenceSid::from_random([n + 1; 16]),
+                    account_sid: account.sid.clone(),
+                    friendly_name: format!("r{n}"),
+                    status: ConferenceStatus::Completed,
+                    date_created: at,
+                    date_updated: at,
+                    reason_ended: None,
+                    call_sid_ending: None,
+                }
+            })
+            .collect();
+        let changes: Vec<Change> = rooms
+            .iter()
+            .cloned()
+            .map(Change::ConferenceCreated)
+            .collect();
+        store.apply(&changes).await.unwrap();
+        rooms.reverse();
+
+        let mut w = Where::default();
+        w.push(
+            "account_sid",
+            "=",
+            Value::Text(account.sid.as_str().to_owned()),
+        );
+        let seek = Seeking {
+            counts: CONFERENCES,
+            by: "updated_day",
+            days: &w,
+            key: "date_updated",
+            created_before: None,
+        };
+        let span = |day: i64, skip: i64| DaySpan {
+            day,
+            start: Some(day * DAY),
+            end: Some((day + 1) * DAY),
+            rows: 7,
+            skip,
+            take: 1,
+        };
+        let limit = 4;
+        let (mut pages, mut declined) = (0, 0);
+        let mut conn = store.pool.acquire().await.unwrap();
+        for offset in 0..23 {
+            let want: Vec<_> = rooms
+                .iter()
+                .skip(usize::try_from(offset).unwrap())
+                .take(4)
+                .map(|c| c.sid.clone())
+                .collect();
+            // The days of the page's first and last rows.
+            let day_of = |row: i64| FIRST_DAY + 2 - row / 7;
+            let covered = |newest: i64, oldest: i64| {
+                offset >= 21
+                    || (newest >= day_of(offset) && oldest <= day_of((offset + limit).min(21) - 1))
+            };
+            for newest in FIRST_DAY..FIRST_DAY + 3 {
+                for oldest in FIRST_DAY..=newest {
+                    for (first_skip, last_skip) in [(0, 6), (6, 0), (3, 3)] {
+                        let spans: Vec<DaySpan> = (oldest..=newest)
+                            .rev()
+                            .map(|d| span(d, if d == newest { first_skip } else { 0 }))
+                            .map(|s| DaySpan {
+                                skip: if s.day == oldest { last_skip } else { s.skip },
+                                ..s
+                            })
+                            .collect();
+                        let got = one_statement_page::<ConferenceRecord>(
+                            &mut conn,
+                            &seek,
+                            &|| w.clone(),
+                            &spans,
+                            limit,
+                            offset,
+                        )
+                        .await
+                        .unwrap();
+                        let label = format!("offset {offset}, days {newest}..={oldest}");
+                        match got {
+                            Some((sids, total)) => {
+                                assert!(covered(newest, oldest) || sids.is_empty(), "{label}");
+                                assert_eq!(total, 21, "{label}");
+                                assert_eq!(sids, want, "{label}");
+                                pages += 1;
+                            }
+                            None => {
+                                // Only a guide whose days miss some of the page's.
+                                assert!(offset >= 21 || !covered(newest, oldest), "{label}");
+                                declined += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            pages > 0 && declined > 0,
+            "{pages} pages, {declined} declined"
+        );
+    }
 }

@@ -99,7 +99,8 @@ impl Store {
                 .await;
         }
         // Otherwise the per-day counts total it and name the days the
-        // page's rows lie in (see `day_counts`), all in one snapshot.
+        // page's rows lie in (see `day_counts`); the page and its total
+        // come from one snapshot (`Store::seek_page`).
         self.seek_page(
             &self.ended_calls,
             Seeking {

@@ -88,6 +88,8 @@ pub(crate) enum Seek {
 /// that does not fit is `None` (no bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DaySpan {
+    /// The day, as days since 1970-01-01.
+    pub(crate) day: i64,
     pub(crate) start: Option<i64>,
     pub(crate) end: Option<i64>,
     pub(crate) rows: i64,
@@ -110,11 +112,7 @@ impl DaySpan {
     /// first updated: the newest day of a list with a DateCreated bound
     /// (`<` or `=`) holds its few rows at the start of a day of others.
     pub(crate) fn oldest_first(&self, created_before: Option<i64>) -> bool {
-        let straddles = matches!(
-            (created_before, self.start),
-            (Some(before), Some(start)) if before <= start
-        );
-        straddles || self.skip_from_oldest() < self.skip
+        oldest_first(self, self, created_before)
     }
 
     /// Adds the span's bounds on `column` (the list's order key) to `w`.
@@ -131,8 +129,9 @@ impl DaySpan {
 impl DayCounts {
     /// Where rows `offset .. offset + limit` of the list `days` selects
     /// lie, ordered by `by` (`day` for DateCreated, `updated_day` for
-    /// DateUpdated), and the list's total, both read on `conn` (a read
-    /// transaction: the page must be read in the same snapshot).
+    /// DateUpdated), and the list's total, both read on `conn`: in a read
+    /// transaction when the page is read in the same snapshot, or outside
+    /// one as a guide that the page's own statement checks (`cached`).
     ///
     /// The total comes first ([`DayCounts::sum_sql`]); then the day sums
     /// are read from the end of the list nearer the page, newest days
@@ -219,6 +218,7 @@ impl DayCounts {
             }
             wanted -= take;
             spans.push(DaySpan {
+                day,
                 start: day.checked_mul(Timestamp::MICROS_PER_DAY),
                 end: day
                     .checked_add(1)
@@ -229,6 +229,17 @@ impl DayCounts {
             });
         }
         Ok(Seek::Page { total, days: spans })
+    }
+
+    /// How many of the list's rows `days` selects lie in days after
+    /// (`op` `>`) or before (`<`) `day` of the `by` column, with the
+    /// placeholders of `days` from `$1`.
+    pub(crate) fn beyond_sql(self, by: &str, days: &Where, op: &str, day: i64) -> String {
+        format!(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM {} {} AND {by} {op} {day}",
+            self.table,
+            days.clause(false, 0)
+        )
     }
 
     /// The total of the list `days` selects, as `n`, with its placeholders
@@ -430,6 +441,24 @@ impl DayCounts {
     }
 }
 
+/// Whether a page whose rows lie from day `newest` back to day `oldest`
+/// (the same day, or consecutive days) is walked from the oldest end:
+/// when that passes fewer of the list's rows (those of `oldest` older
+/// than the page) than the walk from the newest end (those of `newest`
+/// newer than it), or when `oldest` straddles a DateCreated bound (see
+/// [`DaySpan::oldest_first`]).
+pub(crate) fn oldest_first(
+    newest: &DaySpan,
+    oldest: &DaySpan,
+    created_before: Option<i64>,
+) -> bool {
+    let straddles = matches!(
+        (created_before, oldest.start),
+        (Some(before), Some(start)) if before <= start
+    );
+    straddles || oldest.skip_from_oldest() < newest.skip
+}
+
 /// How many days the seek's next batch reads, after `days_read` days
 /// summed to `through` rows and the page ends at row `to`: the days the
 /// rest needs at the rate read so far, a quarter more and two over, so
@@ -492,6 +521,7 @@ mod tests {
 
     fn span(rows: i64, skip: i64, take: i64) -> DaySpan {
         DaySpan {
+            day: 10,
             start: Some(10 * DAY),
             end: Some(11 * DAY),
             rows,

@@ -32,8 +32,11 @@
 //! the first or last day that lie that way: page 10,000 costs what page 0
 //! does, plus at most half a day's rows, and no day without a matching row
 //! is read.
-//! The seek and the page run in one read transaction (one snapshot), so a
-//! page and its total always agree, however rooms write meanwhile.
+//! The seek only guides the statement that reads the page: that one
+//! statement (one snapshot) counts again the total and the rows beyond
+//! the days it walks, so a page and its total always agree, however rooms
+//! write meanwhile; when the guide no longer fits, the seek and the page
+//! are read again in one read transaction (`Store::seek_page`).
 //!
 //! The page and the count want different plans. The count wants the narrowest
 //! index range (for a `DateCreated` filter, the `date_created` indexes);
@@ -168,9 +171,8 @@ impl Store {
     /// day counts give the total and the DateUpdated days the page's rows
     /// lie in, and the page walks the index within each of those days from
     /// its nearer end (a day after a DateCreated bound from its start: see
-    /// `DaySpan::oldest_first`). Every statement reads
-    /// one snapshot (a read transaction), so the total and the page agree
-    /// even while rooms write.
+    /// `DaySpan::oldest_first`). The total and the page come from one
+    /// snapshot, so they agree even while rooms write (`Store::seek_page`).
     async fn conferences_by_day(
         &self,
         account: &AccountSid,

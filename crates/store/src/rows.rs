@@ -213,6 +213,12 @@ pub(crate) fn total(row: &AnyRow) -> Result<u64, StoreError> {
     non_negative(row, "total")
 }
 
+/// A one-statement deep page's count of the list's rows beyond its walk's
+/// first day (see `cached`): the column `beyond`.
+pub(crate) fn beyond(row: &AnyRow) -> Result<u64, StoreError> {
+    non_negative(row, "beyond")
+}
+
 fn non_negative(row: &AnyRow, column: &str) -> Result<u64, StoreError> {
     let n = int(row, "count", column)?;
     u64::try_from(n).map_err(|_| corrupt("count", column, "negative"))
