@@ -205,15 +205,18 @@ impl Store {
     /// `day_counts`); `page_where` is the `WHERE` of the list's rows, to
     /// which each day's bounds on the order's key are added.
     ///
-    /// The seek runs outside any snapshot: it only guides the one
-    /// statement that reads the page ([`one_statement_page`]), which
+    /// When the list's total is a handful of rows (the totals by status
+    /// answer it), the seek runs outside any snapshot: it only guides the
+    /// one statement that reads the page ([`one_statement_page`]), which
     /// counts again, in its own snapshot, the total and the rows beyond
     /// the days it walks, so its page and total always agree. Trips to
     /// sqlx's SQLite worker thread were most of a deep page's cost; this
-    /// saves `BEGIN`, `COMMIT` and one per extra day. When the guide no
-    /// longer fits that snapshot (rows moved meanwhile), or the page's
-    /// days are not consecutive, the page is read again with every
-    /// statement in one read transaction ([`Store::seek_page_in_snapshot`]).
+    /// saves `BEGIN`, `COMMIT` and one per extra day. Otherwise (a list
+    /// with date bounds, whose total sums day rows and would be summed
+    /// twice), or when the guide no longer fits that snapshot (rows moved
+    /// meanwhile), or the page's days are not consecutive, every
+    /// statement reads one read transaction
+    /// ([`Store::seek_page_in_snapshot`]).
     pub(crate) async fn seek_page<R: Final>(
         &self,
         cache: &FinalCache<R>,
@@ -223,6 +226,11 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<R>, u64), StoreError> {
+        if !DayCounts::totals_answer(seek.days) {
+            return self
+                .seek_page_in_snapshot(cache, seek, account, page_where, limit, offset)
+                .await;
+        }
         let mut conn = self.pool.acquire().await?;
         let spans = match seek
             .counts
@@ -336,32 +344,34 @@ async fn one_statement_page<R: Final>(
     w.push(key, "<", Value::Int(end));
     let stop = offset.saturating_add(limit);
     let oldest_first = day_counts::oldest_first(newest, oldest, created_before);
+    // The page's position and the walk's first day are bound after the
+    // list's own values, so every page of a list is one prepared
+    // statement: `$d` the day, `$o` the offset, `$s` where the page stops.
+    let first = days.len() + w.len();
+    let (d, o, s) = (first + 1, first + 2, first + 3);
     // `beyond`: the rows newer than the newest day (a walk from the
-    // newest end skips `offset` less those), or older than the oldest (a
-    // walk from the oldest end, in the index backwards, skips the rows
-    // between those and the page's last, `stop` counted against `total`).
-    let (beyond, order, take, skip) = if oldest_first {
-        let stop_sql = format!("CASE WHEN {stop} < total THEN {stop} ELSE total END");
+    // newest end skips `$o` less those), or older than the oldest (a walk
+    // from the oldest end, in the index backwards, skips the rows between
+    // those and the page's last, `$s` counted against `total`).
+    let (beyond, order, take, skip, day) = if oldest_first {
+        let stop = format!("CASE WHEN ${s} < total THEN ${s} ELSE total END");
         (
-            counts.beyond_sql(by, days, "<", oldest.day),
+            counts.beyond_sql(by, days, "<", d),
             format!("{key} ASC, sid DESC"),
+            format!("(SELECT CASE WHEN {stop} > ${o} THEN {stop} - ${o} ELSE 0 END FROM k)"),
             format!(
-                "(SELECT CASE WHEN {stop_sql} > {offset} THEN {stop_sql} - {offset} ELSE 0 END \
-                 FROM k)"
+                "(SELECT CASE WHEN total - {stop} > beyond \
+                 THEN total - {stop} - beyond ELSE 0 END FROM k)"
             ),
-            format!(
-                "(SELECT CASE WHEN total - {stop_sql} > beyond \
-                 THEN total - {stop_sql} - beyond ELSE 0 END FROM k)"
-            ),
+            oldest.day,
         )
     } else {
         (
-            counts.beyond_sql(by, days, ">", newest.day),
+            counts.beyond_sql(by, days, ">", d),
             format!("{key} DESC, sid ASC"),
-            limit.to_string(),
-            format!(
-                "(SELECT CASE WHEN beyond < {offset} THEN {offset} - beyond ELSE 0 END FROM k)"
-            ),
+            format!("(SELECT CASE WHEN ${s} > ${o} THEN ${s} - ${o} ELSE 0 END FROM k)"),
+            format!("(SELECT CASE WHEN beyond < ${o} THEN ${o} - beyond ELSE 0 END FROM k)"),
+            newest.day,
         )
     };
     let sql = format!(
@@ -375,6 +385,9 @@ async fn one_statement_page<R: Final>(
     );
     let row = w
         .bind_all(days.bind_all(sqlx::query(AssertSqlSafe(sql))))
+        .bind(day)
+        .bind(offset)
+        .bind(stop)
         .fetch_one(&mut *conn)
         .await?;
     let total = rows::total(&row)?;

@@ -231,12 +231,20 @@ impl DayCounts {
         Ok(Seek::Page { total, days: spans })
     }
 
+    /// Whether the totals by status answer the total of the list `days`
+    /// selects (by account and status alone): a handful of rows, not a
+    /// sum over days.
+    pub(crate) fn totals_answer(days: &Where) -> bool {
+        days.columns()
+            .all(|column| column == "account_sid" || column == "status")
+    }
+
     /// How many of the list's rows `days` selects lie in days after
-    /// (`op` `>`) or before (`<`) `day` of the `by` column, with the
-    /// placeholders of `days` from `$1`.
-    pub(crate) fn beyond_sql(self, by: &str, days: &Where, op: &str, day: i64) -> String {
+    /// (`op` `>`) or before (`<`) the day `$day` of the `by` column, with
+    /// the placeholders of `days` from `$1`.
+    pub(crate) fn beyond_sql(self, by: &str, days: &Where, op: &str, day: usize) -> String {
         format!(
-            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM {} {} AND {by} {op} {day}",
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM {} {} AND {by} {op} ${day}",
             self.table,
             days.clause(false, 0)
         )
@@ -246,10 +254,7 @@ impl DayCounts {
     /// numbered from `$base + 1`: from the totals by status when `days`
     /// selects by account and status alone, else from the day rows.
     pub(crate) fn sum_sql(self, days: &Where, base: usize) -> String {
-        let by_status_alone = days
-            .columns()
-            .all(|column| column == "account_sid" || column == "status");
-        let table = if by_status_alone {
+        let table = if Self::totals_answer(days) {
             self.totals
         } else {
             self.table
