@@ -205,18 +205,18 @@ impl Store {
     /// `day_counts`); `page_where` is the `WHERE` of the list's rows, to
     /// which each day's bounds on the order's key are added.
     ///
-    /// When the list's total is a handful of rows (the totals by status
-    /// answer it), the seek runs outside any snapshot: it only guides the
-    /// one statement that reads the page ([`one_statement_page`]), which
+    /// The list's remembered guide (`guides`) names the days the page lies
+    /// in, and one statement reads the page ([`one_statement_page`]): it
     /// counts again, in its own snapshot, the total and the rows beyond
     /// the days it walks, so its page and total always agree. Trips to
-    /// sqlx's SQLite worker thread were most of a deep page's cost; this
-    /// saves `BEGIN`, `COMMIT` and one per extra day. Otherwise (a list
-    /// with date bounds, whose total sums day rows and would be summed
-    /// twice), or when the guide no longer fits that snapshot (rows moved
-    /// meanwhile), or the page's days are not consecutive, every
-    /// statement reads one read transaction
-    /// ([`Store::seek_page_in_snapshot`]).
+    /// sqlx's SQLite worker thread were most of a deep page's cost; a
+    /// remembered guide leaves the page's own. When the guide no longer
+    /// fits (rows moved since it was read) it is forgotten, and a seek
+    /// run outside any snapshot guides the statement instead, if the
+    /// totals by status answer the list's total (else the seek and the
+    /// statement would both sum its day rows for it). Failing that, or
+    /// when the page's days are not consecutive, every statement reads one
+    /// read transaction ([`Store::seek_page_in_snapshot`]).
     pub(crate) async fn seek_page<R: Final>(
         &self,
         cache: &FinalCache<R>,
@@ -226,12 +226,28 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<R>, u64), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        // The list's remembered guide first: no trip but the page's own.
+        let (guide, key) = self.guides.guide(&mut conn, &seek).await?;
+        if let Some(spans) = guide.spans(offset, limit).filter(|s| consecutive(s)) {
+            let page =
+                one_statement_page::<R>(&mut conn, &seek, &page_where, &spans, limit, offset);
+            if let Some((sids, total)) = page.await? {
+                let records = by_sid(&mut conn, cache, account, &sids).await?;
+                return Ok((records, total));
+            }
+            // Rows moved since it was read: read it again next time.
+            self.guides.forget(&key);
+        }
         if !DayCounts::totals_answer(seek.days) {
+            // A seek as the guide would sum the list's day rows for its
+            // total, and the page's statement again.
+            drop(conn);
             return self
                 .seek_page_in_snapshot(cache, seek, account, page_where, limit, offset)
                 .await;
         }
-        let mut conn = self.pool.acquire().await?;
+        // A seek as the guide (past the guide's end, or where it was stale).
         let spans = match seek
             .counts
             .seek(&mut conn, seek.by, seek.days, offset, limit)
@@ -304,6 +320,17 @@ impl Store {
     }
 }
 
+/// Whether `spans` (newest first) are of consecutive days: a page walks
+/// them as one range.
+fn consecutive(spans: &[DaySpan]) -> bool {
+    match (spans.first(), spans.last()) {
+        (Some(newest), Some(oldest)) => {
+            usize::try_from(newest.day - oldest.day).is_ok_and(|gaps| gaps + 1 == spans.len())
+        }
+        _ => false,
+    }
+}
+
 /// The page at `offset` and the list's total in one statement, one
 /// snapshot, walking the list's index through the days `spans` name (a
 /// seek's guide, read outside that snapshot) from the nearer end, as one
@@ -327,9 +354,7 @@ async fn one_statement_page<R: Final>(
     let (Some(newest), Some(oldest)) = (spans.first(), spans.last()) else {
         return Ok(None);
     };
-    let consecutive =
-        usize::try_from(newest.day - oldest.day).is_ok_and(|gaps| gaps + 1 == spans.len());
-    let (Some(start), Some(end), true) = (oldest.start, newest.end, consecutive) else {
+    let (Some(start), Some(end), true) = (oldest.start, newest.end, consecutive(spans)) else {
         return Ok(None);
     };
     let Seeking {

@@ -45,6 +45,7 @@ mod connect;
 mod count;
 mod day_counts;
 mod error;
+mod guides;
 mod integrity;
 mod name_counts;
 mod nodes;
@@ -79,6 +80,9 @@ pub struct Store {
     completed: Arc<cached::FinalCache<model::ConferenceRecord>>,
     /// Ended calls already read: neither do they (`cached`).
     ended_calls: Arc<cached::FinalCache<model::CallRecord>>,
+    /// Where recently paged lists' rows lie day by day: a deep page's
+    /// guess, checked by the page's own statement (`guides`).
+    guides: Arc<guides::Guides>,
     /// Pages that start before this row walk their index from the top;
     /// deeper ones seek through the per-day counts (`reads`).
     shallow_rows: i64,

@@ -1,0 +1,167 @@
+//! Where each day's rows of a list lie, remembered as a guide for its deep
+//! pages.
+//!
+//! A deep page of a list the totals by status answer is one statement
+//! that counts its total and the rows beyond the days it walks in its own
+//! snapshot (`cached::one_statement_page`): it needs only a guess of those
+//! days, and says when the guess no longer fits. Finding them costs the
+//! day sums from the nearer end of the list, two or three more trips to
+//! sqlx's SQLite worker thread; a list's day sums change only at its
+//! newest days (new rows, rows that move to today), so one reading of
+//! them guides every page of the list until a page finds it stale.
+//!
+//! Not a [`model::ReadCache`]: that holds values that are final, which a
+//! guide is not. A guide that no longer fits is forgotten
+//! ([`Guides::forget`]) and read again on the next page; it is never an
+//! answer, only where to look.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use model::Timestamp;
+use sqlx::AnyConnection;
+
+use crate::StoreError;
+use crate::cached::Seeking;
+use crate::day_counts::DaySpan;
+use crate::rows;
+
+/// The guides of recently paged lists, bounded: when full it starts over.
+#[derive(Debug, Default)]
+pub(crate) struct Guides {
+    map: Mutex<HashMap<String, Arc<Guide>>>,
+}
+
+/// One reading of a list's day sums: each day with rows, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Guide {
+    days: Vec<GuideDay>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GuideDay {
+    day: i64,
+    rows: i64,
+    /// The list's rows in the days newer than this one.
+    newer: i64,
+}
+
+impl Guides {
+    /// How many lists' guides are kept (a year of days is about 6 KiB).
+    const CAPACITY: usize = 256;
+
+    /// The guide of the list `seek` describes, read on `conn` if there is
+    /// none; and its key, to forget it by.
+    pub(crate) async fn guide(
+        &self,
+        conn: &mut AnyConnection,
+        seek: &Seeking<'_>,
+    ) -> Result<(Arc<Guide>, String), StoreError> {
+        let key = format!("{} {} {:?}", seek.counts.table, seek.by, seek.days);
+        if let Some(guide) = self.lock().get(&key) {
+            return Ok((Arc::clone(guide), key));
+        }
+        let guide = Arc::new(Guide::read(conn, seek).await?);
+        let mut map = self.lock();
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(key.clone(), Arc::clone(&guide));
+        Ok((guide, key))
+    }
+
+    /// Forgets the guide under `key`: a page found it stale.
+    pub(crate) fn forget(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Guide>>> {
+        // Each entry is inserted whole: a poisoned map is still consistent.
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Guide {
+    /// Every day's sum of the list `seek` describes, in one statement.
+    async fn read(conn: &mut AnyConnection, seek: &Seeking<'_>) -> Result<Self, StoreError> {
+        let sql = seek
+            .counts
+            .day_sums_sql(seek.by, seek.days, true, false, i64::MAX);
+        let row = seek
+            .days
+            .bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Self::from_sums(rows::day_sums(&row)?))
+    }
+
+    /// From `(day, rows)` pairs, newest day first.
+    fn from_sums(sums: Vec<(i64, i64)>) -> Self {
+        let mut newer = 0_i64;
+        let days = sums
+            .into_iter()
+            .filter(|&(_, rows)| rows > 0)
+            .map(|(day, rows)| {
+                let d = GuideDay { day, rows, newer };
+                newer = newer.saturating_add(rows);
+                d
+            })
+            .collect();
+        Self { days }
+    }
+
+    /// The days rows `offset .. offset + limit` of the list lie in by this
+    /// guide, newest first, as a seek names them; `None` past the guide's
+    /// end (where only a fresh count can say what the page holds).
+    pub(crate) fn spans(&self, offset: i64, limit: i64) -> Option<Vec<DaySpan>> {
+        let first = self
+            .days
+            .partition_point(|d| d.newer.saturating_add(d.rows) <= offset);
+        let stop = offset.saturating_add(limit);
+        let spans: Vec<DaySpan> = self.days[first..]
+            .iter()
+            .take_while(|d| d.newer < stop)
+            .map(|d| {
+                let skip = (offset - d.newer).max(0);
+                DaySpan {
+                    day: d.day,
+                    start: d.day.checked_mul(Timestamp::MICROS_PER_DAY),
+                    end: d
+                        .day
+                        .checked_add(1)
+                        .and_then(|next| next.checked_mul(Timestamp::MICROS_PER_DAY)),
+                    rows: d.rows,
+                    skip,
+                    take: (d.rows - skip).min(stop - d.newer.max(offset)),
+                }
+            })
+            .collect();
+        (!spans.is_empty()).then_some(spans)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guide_names_the_days_of_a_page_as_a_seek_does() {
+        // Days 30, 29 (no rows), 28, 27 with 3, 0, 5 and 2 rows.
+        let guide = Guide::from_sums(vec![(30, 3), (29, 0), (28, 5), (27, 2)]);
+        let days = |offset, limit| -> Option<Vec<(i64, i64, i64, i64)>> {
+            guide
+                .spans(offset, limit)
+                .map(|s| s.iter().map(|d| (d.day, d.rows, d.skip, d.take)).collect())
+        };
+        assert_eq!(days(0, 2), Some(vec![(30, 3, 0, 2)]));
+        assert_eq!(days(2, 2), Some(vec![(30, 3, 2, 1), (28, 5, 0, 1)]));
+        assert_eq!(days(3, 5), Some(vec![(28, 5, 0, 5)]));
+        assert_eq!(days(4, 50), Some(vec![(28, 5, 1, 4), (27, 2, 0, 2)]));
+        assert_eq!(days(9, 1), Some(vec![(27, 2, 1, 1)]));
+        assert_eq!(days(10, 1), None, "past the end");
+        assert_eq!(days(i64::MAX, 50), None);
+        let span = guide.spans(0, 1).unwrap()[0];
+        assert_eq!(span.start, Some(30 * Timestamp::MICROS_PER_DAY));
+        assert_eq!(span.end, Some(31 * Timestamp::MICROS_PER_DAY));
+    }
+}
