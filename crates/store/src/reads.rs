@@ -32,11 +32,12 @@
 //! the first or last day that lie that way: page 10,000 costs what page 0
 //! does, plus at most half a day's rows, and no day without a matching row
 //! is read.
-//! The seek only guides the statement that reads the page: that one
-//! statement (one snapshot) counts again the total and the rows beyond
-//! the days it walks, so a page and its total always agree, however rooms
-//! write meanwhile; when the guide no longer fits, the seek and the page
-//! are read again in one read transaction (`Store::seek_page`).
+//! The day sums only guide the statement that reads the page (a list's
+//! are remembered, `guides`): that one statement (one snapshot) counts
+//! again the total and the rows beyond the days it walks, so a page and
+//! its total always agree, however rooms write meanwhile; a guide that no
+//! longer fits is read again, and failing that the seek and the page share
+//! one read transaction (`Store::seek_page`).
 //!
 //! The page and the count want different plans. The count wants the narrowest
 //! index range (for a `DateCreated` filter, the `date_created` indexes);
