@@ -47,7 +47,7 @@ struct GuideDay {
 }
 
 impl Guides {
-    /// How many lists' guides are kept (a year of days is about 6 KiB).
+    /// How many lists' guides are kept (24 bytes a day: a year of days is about 9 KiB).
     const CAPACITY: usize = 256;
 
     /// The guide of the list `seek` describes, read on `conn` if there is
