@@ -104,7 +104,7 @@ impl Final for CallRecord {
 /// which of their day columns (`by`: `day` or `updated_day`), over the
 /// counts `days` selects; the list is ordered newest `key` first. Every
 /// row of the list was created before `created_before` (microseconds),
-/// when it has such a bound (a DateCreated< filter).
+/// when it has such a bound (a DateCreated `<` or `=` filter).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seeking<'a> {
     pub(crate) counts: DayCounts,
@@ -320,6 +320,60 @@ impl Store {
     }
 }
 
+/// The statement of [`one_statement_page`]: the list's total and the rows
+/// beyond the walk's first day, counted from `seek`'s day counts, and the
+/// page, walking the rows `w` selects (the list's, within the page's days)
+/// from the newest end or the oldest. The values of `seek.days` are bound
+/// first, then those of `w`, then the walk's first day, the page's offset
+/// and where it stops: every page of a list is one prepared statement.
+pub(crate) fn one_statement_sql<R: Final>(
+    seek: &Seeking<'_>,
+    w: &Where,
+    oldest_first: bool,
+) -> String {
+    let Seeking {
+        counts,
+        by,
+        days,
+        key,
+        ..
+    } = *seek;
+    let first = days.len() + w.len();
+    let (d, o, s) = (first + 1, first + 2, first + 3);
+    // `beyond`: the rows newer than the newest day (a walk from the
+    // newest end skips `$o` less those), or older than the oldest (a walk
+    // from the oldest end, in the index backwards, skips the rows between
+    // those and the page's last, `$s` counted against `total`).
+    let (beyond, order, take, skip) = if oldest_first {
+        let stop = format!("CASE WHEN ${s} < total THEN ${s} ELSE total END");
+        (
+            counts.beyond_sql(by, days, "<", d),
+            format!("{key} ASC, sid DESC"),
+            format!("(SELECT CASE WHEN {stop} > ${o} THEN {stop} - ${o} ELSE 0 END FROM k)"),
+            format!(
+                "(SELECT CASE WHEN total - {stop} > beyond \
+                 THEN total - {stop} - beyond ELSE 0 END FROM k)"
+            ),
+        )
+    } else {
+        (
+            counts.beyond_sql(by, days, ">", d),
+            format!("{key} DESC, sid ASC"),
+            format!("(SELECT CASE WHEN ${s} > ${o} THEN ${s} - ${o} ELSE 0 END FROM k)"),
+            format!("(SELECT CASE WHEN beyond < ${o} THEN ${o} - beyond ELSE 0 END FROM k)"),
+        )
+    };
+    format!(
+        "WITH k AS (SELECT ({total}) AS total, ({beyond}) AS beyond) \
+         SELECT total, beyond, (SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) \
+         FROM (SELECT sid, {key} FROM {table} {clause} ORDER BY {order} \
+         LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
+        total = counts.sum_sql(days, 0),
+        table = R::TABLE,
+        clause = w.clause(true, days.len()),
+    )
+}
+
 /// Whether `spans` (newest first) are of consecutive days: a page walks
 /// them as one range.
 fn consecutive(spans: &[DaySpan]) -> bool {
@@ -358,56 +412,18 @@ async fn one_statement_page<R: Final>(
         return Ok(None);
     };
     let Seeking {
-        counts,
-        by,
         days,
         key,
         created_before,
+        ..
     } = *seek;
     let mut w = page_where();
     w.push(key, ">=", Value::Int(start));
     w.push(key, "<", Value::Int(end));
     let stop = offset.saturating_add(limit);
     let oldest_first = day_counts::oldest_first(newest, oldest, created_before);
-    // The page's position and the walk's first day are bound after the
-    // list's own values, so every page of a list is one prepared
-    // statement: `$d` the day, `$o` the offset, `$s` where the page stops.
-    let first = days.len() + w.len();
-    let (d, o, s) = (first + 1, first + 2, first + 3);
-    // `beyond`: the rows newer than the newest day (a walk from the
-    // newest end skips `$o` less those), or older than the oldest (a walk
-    // from the oldest end, in the index backwards, skips the rows between
-    // those and the page's last, `$s` counted against `total`).
-    let (beyond, order, take, skip, day) = if oldest_first {
-        let stop = format!("CASE WHEN ${s} < total THEN ${s} ELSE total END");
-        (
-            counts.beyond_sql(by, days, "<", d),
-            format!("{key} ASC, sid DESC"),
-            format!("(SELECT CASE WHEN {stop} > ${o} THEN {stop} - ${o} ELSE 0 END FROM k)"),
-            format!(
-                "(SELECT CASE WHEN total - {stop} > beyond \
-                 THEN total - {stop} - beyond ELSE 0 END FROM k)"
-            ),
-            oldest.day,
-        )
-    } else {
-        (
-            counts.beyond_sql(by, days, ">", d),
-            format!("{key} DESC, sid ASC"),
-            format!("(SELECT CASE WHEN ${s} > ${o} THEN ${s} - ${o} ELSE 0 END FROM k)"),
-            format!("(SELECT CASE WHEN beyond < ${o} THEN ${o} - beyond ELSE 0 END FROM k)"),
-            newest.day,
-        )
-    };
-    let sql = format!(
-        "WITH k AS (SELECT ({total}) AS total, ({beyond}) AS beyond) \
-         SELECT total, beyond, (SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) \
-         FROM (SELECT sid, {key} FROM {table} {clause} ORDER BY {order} \
-         LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
-        total = counts.sum_sql(days, 0),
-        table = R::TABLE,
-        clause = w.clause(true, days.len()),
-    );
+    let sql = one_statement_sql::<R>(seek, &w, oldest_first);
+    let day = if oldest_first { oldest.day } else { newest.day };
     let row = w
         .bind_all(days.bind_all(sqlx::query(AssertSqlSafe(sql))))
         .bind(day)

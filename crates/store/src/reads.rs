@@ -435,7 +435,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::cached::{sid_page_query, sid_page_sql, walk_sql};
+    use crate::cached::{Seeking, one_statement_sql, sid_page_query, sid_page_sql, walk_sql};
     use crate::call_lists::CallOrder;
     use crate::name_counts;
     use model::CallRecord;
@@ -709,6 +709,39 @@ mod tests {
                     .await;
                     check(label, &page, sorted_by_index);
                     report.push(format!("{label}: bounded page {page:?}"));
+                    // The same walk inside a deep page's one statement,
+                    // beside its counts (`cached::one_statement_sql`).
+                    let seek = Seeking {
+                        counts: CONFERENCES,
+                        by: "updated_day",
+                        days,
+                        key: "date_updated",
+                        created_before: None,
+                    };
+                    let sql = one_statement_sql::<ConferenceRecord>(&seek, &bounded, oldest_first);
+                    let query = bounded
+                        .bind_all(days.bind_all(sqlx::query(AssertSqlSafe(sql))))
+                        .bind(20_000_i64)
+                        .bind(900_000_i64)
+                        .bind(900_050_i64);
+                    let whole = plan(&store, query).await;
+                    for step in whole.iter().filter(|s| s.contains(" conference")) {
+                        assert!(
+                            step.starts_with("SEARCH ") && step.contains(" INDEX "),
+                            "{label}: {whole:?}"
+                        );
+                    }
+                    let walks = whole.iter().filter(|s| s.contains(" conferences ")).count();
+                    assert_eq!(walks, 1, "{label}: {whole:?}");
+                    assert!(
+                        whole
+                            .iter()
+                            .filter(|s| s.starts_with("USE TEMP B-TREE"))
+                            .count()
+                            <= usize::from(!sorted_by_index) + 1,
+                        "{label}: {whole:?}"
+                    );
+                    report.push(format!("{label}: one-statement page {whole:?}"));
                 }
             }
         }
