@@ -646,11 +646,7 @@ mod tests {
             )
             .await;
             assert!(
-                whole
-                    .iter()
-                    .filter(|s| s.starts_with("USE TEMP B-TREE"))
-                    .count()
-                    <= usize::from(!sorted_by_index) + 1,
+                sorts(&whole) <= usize::from(!sorted_by_index) + 1,
                 "{label}: {whole:?}"
             );
             check(label, &page, sorted_by_index);
@@ -734,11 +730,7 @@ mod tests {
                     let walks = whole.iter().filter(|s| s.contains(" conferences ")).count();
                     assert_eq!(walks, 1, "{label}: {whole:?}");
                     assert!(
-                        whole
-                            .iter()
-                            .filter(|s| s.starts_with("USE TEMP B-TREE"))
-                            .count()
-                            <= usize::from(!sorted_by_index) + 1,
+                        sorts(&whole) <= usize::from(!sorted_by_index) + 1,
                         "{label}: {whole:?}"
                     );
                     report.push(format!("{label}: one-statement page {whole:?}"));
@@ -819,11 +811,7 @@ mod tests {
                 }
                 let whole = plan(&store, sid_page_query::<CallRecord>(key, &w, &days, 50, 0)).await;
                 assert!(
-                    whole
-                        .iter()
-                        .filter(|s| s.starts_with("USE TEMP B-TREE"))
-                        .count()
-                        <= usize::from(statuses > 1) + 1,
+                    sorts(&whole) <= usize::from(statuses > 1) + 1,
                     "{filter:?}: {whole:?}"
                 );
                 // A deeper page: within one day the seek named; several
@@ -840,6 +828,13 @@ mod tests {
         }
         // `cargo test -- --nocapture` shows what SQLite chose.
         println!("{}", report.join("\n"));
+    }
+
+    /// How many sorts a plan makes (its temporary B-trees).
+    fn sorts(plan: &[String]) -> usize {
+        plan.iter()
+            .filter(|s| s.starts_with("USE TEMP B-TREE"))
+            .count()
     }
 
     fn check(label: &str, plan: &[String], sorted_by_index: bool) {
