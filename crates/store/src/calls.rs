@@ -161,30 +161,20 @@ pub(crate) async fn complete_calls(
     at: Timestamp,
     node: Option<&str>,
 ) -> Result<u64, StoreError> {
-    // `$4`/`$6`: the node whose calls these are, or NULL for every call.
-    let sql = format!(
-        "UPDATE calls SET status = $2, end_time = $1, {DURATION_TO}, date_updated = $1 \
-         WHERE status = $3 AND ($4 IS NULL OR node_id = $4)"
-    );
-    let completed = sqlx::query(AssertSqlSafe(sql))
+    let [complete, fail] = complete_calls_sql();
+    let completed = sqlx::query(AssertSqlSafe(complete))
         .bind(at.as_micros())
         .bind(CallStatus::Complete.code())
-        .bind(CallStatus::InProgress.code())
         .bind(node)
         .execute(&mut *conn)
         .await?;
-    let failed = sqlx::query(
-        "UPDATE calls SET status = $2, end_time = $1, failure = $3, date_updated = $1 \
-         WHERE status IN ($4, $5) AND ($6 IS NULL OR node_id = $6)",
-    )
-    .bind(at.as_micros())
-    .bind(CallStatus::FailedApplicationError.code())
-    .bind(UNANSWERED_AT_STOP)
-    .bind(CallStatus::NotYetDialed.code())
-    .bind(CallStatus::Ringing.code())
-    .bind(node)
-    .execute(&mut *conn)
-    .await?;
+    let failed = sqlx::query(AssertSqlSafe(fail))
+        .bind(at.as_micros())
+        .bind(CallStatus::FailedApplicationError.code())
+        .bind(UNANSWERED_AT_STOP)
+        .bind(node)
+        .execute(&mut *conn)
+        .await?;
     let ended = completed.rows_affected() + failed.rows_affected();
     if ended > 0 {
         // Rare (start-up, a dead node): recounting everything is simpler
@@ -192,6 +182,30 @@ pub(crate) async fn complete_calls(
         CALLS.recount_all(conn).await?;
     }
     Ok(ended)
+}
+
+/// `complete_calls`' two statements: live calls complete, calls nobody
+/// answered fail. `$3`/`$4`: the node whose calls these are, or NULL for
+/// every call.
+///
+/// The live statuses are written into the SQL, not bound: PostgreSQL plans
+/// each statement once for any values (`plan_cache_mode`, `connect`), and
+/// only constants let that plan use the partial indexes of live calls
+/// instead of reading every call ever made.
+fn complete_calls_sql() -> [String; 2] {
+    [
+        format!(
+            "UPDATE calls SET status = $2, end_time = $1, {DURATION_TO}, date_updated = $1 \
+             WHERE status = {in_progress} AND ($3 IS NULL OR node_id = $3)",
+            in_progress = CallStatus::InProgress.code(),
+        ),
+        format!(
+            "UPDATE calls SET status = $2, end_time = $1, failure = $3, date_updated = $1 \
+             WHERE status IN ({not_yet_dialed}, {ringing}) AND ($4 IS NULL OR node_id = $4)",
+            not_yet_dialed = CallStatus::NotYetDialed.code(),
+            ringing = CallStatus::Ringing.code(),
+        ),
+    ]
 }
 
 /// The `INSERT` of one call record, its values bound.
@@ -223,4 +237,74 @@ fn insert_call_query<'a>(
     .bind(call.date_created.as_micros())
     .bind(call.date_updated.as_micros())
     .bind(node)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use sqlx::{Connection, Executor, Row};
+
+    /// Start-up recovery's statements, planned on PostgreSQL as the store
+    /// plans them (once, for any values), read the partial indexes of live
+    /// calls, not every call ever made. Runs where the store's tests run
+    /// PostgreSQL (`CONFAB_TEST_POSTGRES_URL`); SQLite plans each statement
+    /// with its values.
+    #[tokio::test]
+    async fn recovery_reads_only_live_calls_on_postgres() {
+        let server = match std::env::var("CONFAB_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CONFAB_REQUIRE_POSTGRES").as_deref() == Ok("1") => {
+                panic!("CONFAB_REQUIRE_POSTGRES=1 but CONFAB_TEST_POSTGRES_URL is not set")
+            }
+            _ => return eprintln!("skipping PostgreSQL: set CONFAB_TEST_POSTGRES_URL"),
+        };
+        let name = format!("confab_recovery_plan_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+        let create = format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}");
+        for sql in create.split("; ") {
+            admin.execute(AssertSqlSafe(sql.to_owned())).await.unwrap();
+        }
+        let (base, query) = server.split_once('?').unwrap_or((&server, ""));
+        let (host, _db) = base.rsplit_once('/').unwrap();
+        let url = format!("{host}/{name}?{query}");
+
+        let store = crate::Store::connect(&url).await.unwrap();
+        let mut conn = store.pool.acquire().await.unwrap();
+        // A sequential scan is priced out, so the plan shows whether an
+        // index can answer at all.
+        conn.execute("SET enable_seqscan = off").await.unwrap();
+        let [complete, fail] = complete_calls_sql();
+        let statements = [
+            (complete, "bigint, bigint, text", "0, 0, NULL"),
+            (fail, "bigint, bigint, text, text", "0, 0, '', NULL"),
+        ];
+        for (n, (sql, types, args)) in statements.into_iter().enumerate() {
+            conn.execute(AssertSqlSafe(format!(
+                "PREPARE recovery{n}({types}) AS {sql}"
+            )))
+            .await
+            .unwrap();
+            let plan: Vec<String> = sqlx::query(AssertSqlSafe(format!(
+                "EXPLAIN EXECUTE recovery{n}({args})"
+            )))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String, _>(0).unwrap())
+            .collect();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("calls_in_progress") || plan.contains("live_calls_by_node"),
+                "{sql}\n{plan}"
+            );
+        }
+        drop(conn);
+        store.close().await;
+        let drop_db = format!("DROP DATABASE {name} WITH (FORCE)");
+        admin.execute(AssertSqlSafe(drop_db)).await.unwrap();
+        admin.close().await.unwrap();
+    }
 }

@@ -46,7 +46,7 @@ impl Store {
         sqlx::any::install_default_drivers();
         match Target::parse(url)? {
             Target::Postgres => {
-                let pool = AnyPoolOptions::new().connect(url).await?;
+                let pool = postgres_pool(url).await?;
                 MIGRATOR.run(&pool).await?;
                 Ok(Self {
                     backend: Backend::Postgres,
@@ -119,6 +119,27 @@ impl Target {
         };
         Ok(Self::Sqlite { url, in_memory })
     }
+}
+
+async fn postgres_pool(url: &str) -> Result<sqlx::AnyPool, StoreError> {
+    let options = AnyPoolOptions::new().after_connect(|conn, _meta| {
+        Box::pin(async move {
+            // sqlx prepares every statement once per connection. By default
+            // PostgreSQL still plans each execution anew for the values
+            // bound until a generic plan looks as cheap, and the store's
+            // list statements never look so (their LIMIT and OFFSET come
+            // from subqueries): a deep page spent longer planning than
+            // running (docs/benchmarks.md). Plan each statement once. Every
+            // statement that needs a partial index's predicate names its
+            // constants in its text (`calls::complete_calls`); the plan
+            // tests check those plans on PostgreSQL.
+            sqlx::query("SET plan_cache_mode = force_generic_plan")
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    });
+    Ok(options.connect(url).await?)
 }
 
 async fn sqlite_pool(url: &str, in_memory: bool) -> Result<sqlx::AnyPool, StoreError> {
