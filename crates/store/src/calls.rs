@@ -244,7 +244,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use sqlx::{Connection, Executor, Row};
+    use sqlx::{Executor, Row};
 
     /// Start-up recovery's statements, planned on PostgreSQL as the store
     /// plans them (once, for any values), read the partial indexes of live
@@ -253,25 +253,10 @@ mod tests {
     /// with its values.
     #[tokio::test]
     async fn recovery_reads_only_live_calls_on_postgres() {
-        let server = match std::env::var("CONFAB_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var("CONFAB_REQUIRE_POSTGRES").as_deref() == Ok("1") => {
-                panic!("CONFAB_REQUIRE_POSTGRES=1 but CONFAB_TEST_POSTGRES_URL is not set")
-            }
-            _ => return eprintln!("skipping PostgreSQL: set CONFAB_TEST_POSTGRES_URL"),
+        let Some(db) = crate::test_postgres::TestPostgres::create().await else {
+            return;
         };
-        let name = format!("confab_recovery_plan_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
-        let create = format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}");
-        for sql in create.split("; ") {
-            admin.execute(AssertSqlSafe(sql.to_owned())).await.unwrap();
-        }
-        let (base, query) = server.split_once('?').unwrap_or((&server, ""));
-        let (host, _db) = base.rsplit_once('/').unwrap();
-        let url = format!("{host}/{name}?{query}");
-
-        let store = crate::Store::connect(&url).await.unwrap();
-        let mut conn = store.pool.acquire().await.unwrap();
+        let mut conn = db.store.pool.acquire().await.unwrap();
         // A sequential scan is priced out, so the plan shows whether an
         // index can answer at all.
         conn.execute("SET enable_seqscan = off").await.unwrap();
@@ -302,9 +287,6 @@ mod tests {
             );
         }
         drop(conn);
-        store.close().await;
-        let drop_db = format!("DROP DATABASE {name} WITH (FORCE)");
-        admin.execute(AssertSqlSafe(drop_db)).await.unwrap();
-        admin.close().await.unwrap();
+        db.finish().await;
     }
 }

@@ -52,6 +52,8 @@ mod nodes;
 mod reads;
 mod rows;
 mod sql_where;
+#[cfg(test)]
+mod test_postgres;
 mod trunks;
 
 use std::sync::Arc;
