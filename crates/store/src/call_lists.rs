@@ -126,7 +126,7 @@ pub(crate) fn call_where(account: &AccountSid, filter: &CallFilter) -> Where {
     let mut w = Where::default();
     w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
     if let Some(statuses) = &filter.status {
-        w.push_in("status", statuses.iter().map(|s| Value::Int(s.code())));
+        w.push_codes("status", statuses.iter().map(|s| s.code()));
     }
     if let Some(called) = &filter.called {
         w.push("called", "=", Value::Text(called.clone()));

@@ -343,7 +343,7 @@ pub(crate) fn conference_where(account: &AccountSid, filter: &ConferenceFilter) 
     let mut w = Where::default();
     w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
     if let Some(status) = filter.status {
-        w.push("status", "=", Value::Int(status.code()));
+        w.push_codes("status", std::iter::once(status.code()));
     }
     if let Some(name) = &filter.friendly_name {
         w.push("friendly_name", "=", Value::Text(name.clone()));
@@ -371,7 +371,7 @@ fn day_sums_where(account: &AccountSid, filter: &ConferenceFilter) -> Option<Whe
     let mut w = Where::default();
     w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
     if let Some(status) = filter.status {
-        w.push("status", "=", Value::Int(status.code()));
+        w.push_codes("status", std::iter::once(status.code()));
     }
     for (column, range) in [
         ("day", filter.date_created),
@@ -399,7 +399,7 @@ fn name_sums_where(account: &AccountSid, filter: &ConferenceFilter) -> Option<Wh
     w.push("account_sid", "=", Value::Text(account.as_str().to_owned()));
     w.push("friendly_name", "=", Value::Text(name.clone()));
     if let Some(status) = filter.status {
-        w.push("status", "=", Value::Int(status.code()));
+        w.push_codes("status", std::iter::once(status.code()));
     }
     Some(w)
 }
@@ -846,5 +846,65 @@ mod tests {
             let sort = step.starts_with("USE TEMP B-TREE FOR ORDER BY");
             assert!(indexed || (sort && !sorted_by_index), "{label}: {plan:?}");
         }
+    }
+
+    /// On PostgreSQL, which plans a statement once for any values, a page
+    /// of the few in-progress conferences among many completed ones seeks
+    /// the status index instead of walking every conference for them: the
+    /// status is written into the statement (`Where::push_codes`).
+    #[tokio::test]
+    async fn a_rare_status_seeks_its_index_on_postgres() {
+        let Some(db) = crate::test_postgres::TestPostgres::create().await else {
+            return;
+        };
+        let account = AccountSid::from_random([1; 16]);
+        let sid = account.as_str();
+        for sql in [
+            format!("INSERT INTO accounts VALUES ('{sid}', 'a', 't', 0, 0)"),
+            format!(
+                "INSERT INTO conferences \
+                 (sid, account_sid, friendly_name, status, date_created, date_updated) \
+                 SELECT 'CF' || i, '{sid}', 'room' || i, \
+                 CASE WHEN i % 1000 = 0 THEN 1 ELSE 2 END, i, i \
+                 FROM generate_series(1, 20000) AS i"
+            ),
+            "ANALYZE conferences".to_owned(),
+        ] {
+            sqlx::query(AssertSqlSafe(sql))
+                .execute(&db.store.pool)
+                .await
+                .unwrap();
+        }
+        let filter = ConferenceFilter {
+            status: Some(ConferenceStatus::InProgress),
+            ..Default::default()
+        };
+        let w = conference_where(&account, &filter);
+        let page = sid_page_query::<ConferenceRecord>("date_updated", &w, &Count::Rows, 50, 0);
+        // The account is the only value bound, once for the count and once
+        // for the page.
+        let sql = page.sql().as_str().to_owned();
+        let mut conn = db.store.pool.acquire().await.unwrap();
+        let prepare = format!("PREPARE rare(text, text) AS {sql}");
+        sqlx::query(AssertSqlSafe(prepare))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let explain = format!("EXPLAIN EXECUTE rare('{sid}', '{sid}')");
+        let plan: Vec<String> = sqlx::query(AssertSqlSafe(explain))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String, _>(0).unwrap())
+            .collect();
+        let plan = plan.join("\n");
+        // Bound, the status made the count's plan read every conference.
+        assert!(
+            plan.contains("conferences_by_status_updated") && !plan.contains("Seq Scan"),
+            "{sql}\n{plan}"
+        );
+        drop(conn);
+        db.finish().await;
     }
 }

@@ -1,6 +1,7 @@
 //! A `WHERE` clause built from the filters a list request has: fixed
-//! condition text from the store's own modules, and the values bound to its
-//! placeholders (never caller text in the SQL); and a page's `LIMIT`.
+//! condition text from the store's own modules, the values bound to its
+//! placeholders (never caller text in the SQL), and a status's codes
+//! written in; and a page's `LIMIT`.
 //! Shared by the lists (`reads`, `call_lists`, `cached`) and the per-day
 //! counts they seek through (`day_counts`).
 
@@ -30,9 +31,9 @@ impl Value {
 }
 
 /// A `WHERE` clause under construction: conditions joined by `AND`, each
-/// with one value, bound in order; the Nth condition's placeholder is
+/// with one value bound in order (the Nth such condition's placeholder is
 /// `$(base + N)`, `base` being how many placeholders come before it in the
-/// statement.
+/// statement), or with its codes written in, or fixed.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Where {
     conditions: Vec<Condition>,
@@ -44,11 +45,12 @@ struct Condition {
     column: &'static str,
     /// Empty for a condition that is all in `column` (no placeholder).
     op: &'static str,
-    /// How many placeholders it takes: 1, or more for `IN (…)`.
-    values: usize,
     /// Checked row by row in the page query, never used to seek an index
     /// there (see the module doc).
     unindexed_in_page: bool,
+    /// The values written into the text after `column` (`= 1`,
+    /// `IN (0, 6)`), for a condition without placeholders.
+    codes: Option<String>,
 }
 
 impl Where {
@@ -58,26 +60,29 @@ impl Where {
         self.conditions.push(Condition {
             column,
             op,
-            values: 1,
             unindexed_in_page: false,
+            codes: None,
         });
     }
 
-    /// Adds `column IN ($N, …)` with `values` (`column = $N` for one; for
-    /// none, a condition no row meets).
-    pub(crate) fn push_in(&mut self, column: &'static str, values: impl Iterator<Item = Value>) {
-        let before = self.values.len();
-        self.values.extend(values);
-        let n = self.values.len() - before;
-        if n == 0 {
-            self.push_condition("1 = 0");
-            return;
-        }
+    /// Adds `column IN (…)` (`column = …` for one; for none, a condition
+    /// no row meets) with `codes` written into the statement, not bound:
+    /// for a column of a few values, some rare and some most rows (a
+    /// status). PostgreSQL plans each statement once for any values bound
+    /// (`connect::postgres_pool`); only a value in the text lets that plan
+    /// seek the rare one's index instead of walking every row for it.
+    pub(crate) fn push_codes(&mut self, column: &'static str, codes: impl Iterator<Item = i64>) {
+        let codes: Vec<String> = codes.map(|c| c.to_string()).collect();
+        let codes = match codes.as_slice() {
+            [] => return self.push_condition("1 = 0"),
+            [one] => format!("= {one}"),
+            many => format!("IN ({})", many.join(", ")),
+        };
         self.conditions.push(Condition {
             column,
-            op: if n == 1 { "=" } else { "IN" },
-            values: n,
+            op: "=",
             unindexed_in_page: false,
+            codes: Some(codes),
         });
     }
 
@@ -86,8 +91,8 @@ impl Where {
         self.conditions.push(Condition {
             column: condition,
             op: "",
-            values: 0,
             unindexed_in_page: false,
+            codes: None,
         });
     }
 
@@ -136,17 +141,11 @@ impl Where {
                     return c.column.to_owned();
                 }
                 let plus = if page && c.unindexed_in_page { "+" } else { "" };
-                if c.values == 1 {
-                    placeholder += 1;
-                    return format!("{plus}{} {} ${placeholder}", c.column, c.op);
+                if let Some(codes) = &c.codes {
+                    return format!("{plus}{} {codes}", c.column);
                 }
-                let list: Vec<String> = (0..c.values)
-                    .map(|_| {
-                        placeholder += 1;
-                        format!("${placeholder}")
-                    })
-                    .collect();
-                format!("{plus}{} {} ({})", c.column, c.op, list.join(", "))
+                placeholder += 1;
+                format!("{plus}{} {} ${placeholder}", c.column, c.op)
             })
             .collect();
         format!("WHERE {}", conditions.join(" AND "))
