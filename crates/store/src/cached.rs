@@ -343,11 +343,22 @@ pub(crate) fn one_statement_sql<R: Final>(
     // `beyond`: the rows newer than the newest day (a walk from the
     // newest end skips `$o` less those), or older than the oldest (a walk
     // from the oldest end, in the index backwards, skips the rows between
-    // those and the page's last, `$s` counted against `total`).
+    // those and the page's last, `$s` counted against `total`). Summed
+    // from whichever side of the day holds fewer of the list's days, as
+    // the page's place in the list tells: what lies beyond the day is the
+    // total less the day and the other side.
+    let sum = |op: &str| counts.beyond_sql(by, days, op, d);
+    let either = |past_middle: String, beyond: &str, rest: &str| {
+        format!(
+            "CASE WHEN {past_middle} THEN total - ({}) ELSE ({}) END",
+            sum(rest),
+            sum(beyond)
+        )
+    };
     let (beyond, order, take, skip) = if oldest_first {
         let stop = format!("CASE WHEN ${s} < total THEN ${s} ELSE total END");
         (
-            counts.beyond_sql(by, days, "<", d),
+            either(format!("${s} * 2 < total"), "<", ">="),
             format!("{key} ASC, sid DESC"),
             format!("(SELECT CASE WHEN {stop} > ${o} THEN {stop} - ${o} ELSE 0 END FROM k)"),
             format!(
@@ -357,14 +368,15 @@ pub(crate) fn one_statement_sql<R: Final>(
         )
     } else {
         (
-            counts.beyond_sql(by, days, ">", d),
+            either(format!("${o} * 2 > total"), ">", "<="),
             format!("{key} DESC, sid ASC"),
             format!("(SELECT CASE WHEN ${s} > ${o} THEN ${s} - ${o} ELSE 0 END FROM k)"),
             format!("(SELECT CASE WHEN beyond < ${o} THEN ${o} - beyond ELSE 0 END FROM k)"),
         )
     };
     format!(
-        "WITH k AS (SELECT ({total}) AS total, ({beyond}) AS beyond) \
+        "WITH t AS (SELECT ({total}) AS total), \
+         k AS (SELECT total, {beyond} AS beyond FROM t) \
          SELECT total, beyond, (SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) \
          FROM (SELECT sid, {key} FROM {table} {clause} ORDER BY {order} \
          LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
