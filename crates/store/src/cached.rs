@@ -230,8 +230,15 @@ impl Store {
         // The list's remembered guide first: no trip but the page's own.
         let (guide, key) = self.guides.guide(&mut conn, &seek).await?;
         if let Some(spans) = guide.spans(offset, limit).filter(|s| consecutive(s)) {
-            let page =
-                one_statement_page::<R>(&mut conn, &seek, &page_where, &spans, limit, offset);
+            let page = one_statement_page::<R>(
+                &mut conn,
+                &seek,
+                &page_where,
+                &spans,
+                guide.total(),
+                limit,
+                offset,
+            );
             if let Some((sids, total)) = page.await? {
                 let records = by_sid(&mut conn, cache, account, &sids).await?;
                 return Ok((records, total));
@@ -248,16 +255,25 @@ impl Store {
                 .await;
         }
         // A seek as the guide (past the guide's end, or where it was stale).
-        let spans = match seek
+        let (spans, guide_total) = match seek
             .counts
             .seek(&mut conn, seek.by, seek.days, offset, limit)
             .await?
         {
             // One statement's total: the empty page agrees with it.
             Seek::PastTheEnd { total } => return Ok((Vec::new(), total)),
-            Seek::Page { days, .. } => days,
+            Seek::Page { total, days } => (days, total),
         };
-        let page = one_statement_page::<R>(&mut conn, &seek, &page_where, &spans, limit, offset);
+        let guide_total = i64::try_from(guide_total).unwrap_or(i64::MAX);
+        let page = one_statement_page::<R>(
+            &mut conn,
+            &seek,
+            &page_where,
+            &spans,
+            guide_total,
+            limit,
+            offset,
+        );
         if let Some((sids, total)) = page.await? {
             let records = by_sid(&mut conn, cache, account, &sids).await?;
             return Ok((records, total));
@@ -330,6 +346,7 @@ pub(crate) fn one_statement_sql<R: Final>(
     seek: &Seeking<'_>,
     w: &Where,
     oldest_first: bool,
+    from_other_side: bool,
 ) -> String {
     let Seeking {
         counts,
@@ -343,22 +360,30 @@ pub(crate) fn one_statement_sql<R: Final>(
     // `beyond`: the rows newer than the newest day (a walk from the
     // newest end skips `$o` less those), or older than the oldest (a walk
     // from the oldest end, in the index backwards, skips the rows between
-    // those and the page's last, `$s` counted against `total`). Summed
-    // from whichever side of the day holds fewer of the list's days, as
-    // the page's place in the list tells: what lies beyond the day is the
-    // total less the day and the other side.
+    // those and the page's last, `$s` counted against `total`). With
+    // `from_other_side`, the total less the rows on the day's other side
+    // and the day itself: the same number, summed over fewer day rows when
+    // that side holds fewer of the list's days.
+    let total = counts.sum_sql(days, 0);
     let sum = |op: &str| counts.beyond_sql(by, days, op, d);
-    let either = |past_middle: String, beyond: &str, rest: &str| {
-        format!(
-            "CASE WHEN {past_middle} THEN total - ({}) ELSE ({}) END",
-            sum(rest),
-            sum(beyond)
-        )
+    let counted = |beyond: &str, rest: &str| {
+        if from_other_side {
+            format!(
+                "t AS (SELECT ({total}) AS total), \
+                 k AS (SELECT total, total - ({}) AS beyond FROM t)",
+                sum(rest)
+            )
+        } else {
+            format!(
+                "k AS (SELECT ({total}) AS total, ({}) AS beyond)",
+                sum(beyond)
+            )
+        }
     };
-    let (beyond, order, take, skip) = if oldest_first {
+    let (counts, order, take, skip) = if oldest_first {
         let stop = format!("CASE WHEN ${s} < total THEN ${s} ELSE total END");
         (
-            either(format!("${s} * 2 < total"), "<", ">="),
+            counted("<", ">="),
             format!("{key} ASC, sid DESC"),
             format!("(SELECT CASE WHEN {stop} > ${o} THEN {stop} - ${o} ELSE 0 END FROM k)"),
             format!(
@@ -368,19 +393,17 @@ pub(crate) fn one_statement_sql<R: Final>(
         )
     } else {
         (
-            either(format!("${o} * 2 > total"), ">", "<="),
+            counted(">", "<="),
             format!("{key} DESC, sid ASC"),
             format!("(SELECT CASE WHEN ${s} > ${o} THEN ${s} - ${o} ELSE 0 END FROM k)"),
             format!("(SELECT CASE WHEN beyond < ${o} THEN ${o} - beyond ELSE 0 END FROM k)"),
         )
     };
     format!(
-        "WITH t AS (SELECT ({total}) AS total), \
-         k AS (SELECT total, {beyond} AS beyond FROM t) \
+        "WITH {counts} \
          SELECT total, beyond, (SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) \
          FROM (SELECT sid, {key} FROM {table} {clause} ORDER BY {order} \
          LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
-        total = counts.sum_sql(days, 0),
         table = R::TABLE,
         clause = w.clause(true, days.len()),
     )
@@ -414,6 +437,7 @@ async fn one_statement_page<R: Final>(
     seek: &Seeking<'_>,
     page_where: &impl Fn() -> Where,
     spans: &[DaySpan],
+    guide_total: i64,
     limit: i64,
     offset: i64,
 ) -> Result<Option<(Vec<R::Sid>, u64)>, StoreError> {
@@ -434,7 +458,14 @@ async fn one_statement_page<R: Final>(
     w.push(key, "<", Value::Int(end));
     let stop = offset.saturating_add(limit);
     let oldest_first = day_counts::oldest_first(newest, oldest, created_before);
-    let sql = one_statement_sql::<R>(seek, &w, oldest_first);
+    // The rows beyond the walk's first day lie in the list's far half
+    // (by the guide's total): they are counted from the near side.
+    let from_other_side = if oldest_first {
+        stop.saturating_mul(2) < guide_total
+    } else {
+        offset.saturating_mul(2) > guide_total
+    };
+    let sql = one_statement_sql::<R>(seek, &w, oldest_first, from_other_side);
     let day = if oldest_first { oldest.day } else { newest.day };
     let row = w
         .bind_all(days.bind_all(sqlx::query(AssertSqlSafe(sql))))
@@ -663,28 +694,35 @@ mod tests {
                                 ..s
                             })
                             .collect();
-                        let got = one_statement_page::<ConferenceRecord>(
-                            &mut conn,
-                            &seek,
-                            &|| w.clone(),
-                            &spans,
-                            limit,
-                            offset,
-                        )
-                        .await
-                        .unwrap();
-                        let label = format!("offset {offset}, days {newest}..={oldest}");
-                        match got {
-                            Some((sids, total)) => {
-                                assert!(covered(newest, oldest) || sids.is_empty(), "{label}");
-                                assert_eq!(total, 21, "{label}");
-                                assert_eq!(sids, want, "{label}");
-                                pages += 1;
-                            }
-                            None => {
-                                // Only a guide whose days miss some of the page's.
-                                assert!(offset >= 21 || !covered(newest, oldest), "{label}");
-                                declined += 1;
+                        // A guide's total only says from which side the
+                        // statement counts: either way, the same page.
+                        for guide_total in [0, i64::MAX] {
+                            let got = one_statement_page::<ConferenceRecord>(
+                                &mut conn,
+                                &seek,
+                                &|| w.clone(),
+                                &spans,
+                                guide_total,
+                                limit,
+                                offset,
+                            )
+                            .await
+                            .unwrap();
+                            let label = format!(
+                                "offset {offset}, days {newest}..={oldest}, guide total {guide_total}"
+                            );
+                            match got {
+                                Some((sids, total)) => {
+                                    assert!(covered(newest, oldest) || sids.is_empty(), "{label}");
+                                    assert_eq!(total, 21, "{label}");
+                                    assert_eq!(sids, want, "{label}");
+                                    pages += 1;
+                                }
+                                None => {
+                                    // Only a guide whose days miss some of the page's.
+                                    assert!(offset >= 21 || !covered(newest, oldest), "{label}");
+                                    declined += 1;
+                                }
                             }
                         }
                     }

@@ -110,6 +110,13 @@ impl Guide {
         Self { days }
     }
 
+    /// The list's rows by this guide.
+    pub(crate) fn total(&self) -> i64 {
+        self.days
+            .last()
+            .map_or(0, |d| d.newer.saturating_add(d.rows))
+    }
+
     /// The days rows `offset .. offset + limit` of the list lie in by this
     /// guide, newest first, as a seek names them; `None` past the guide's
     /// end (where only a fresh count can say what the page holds).
