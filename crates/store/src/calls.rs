@@ -244,7 +244,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use sqlx::{Executor, Row};
+    use crate::test_postgres::TestPostgres;
+    use sqlx::Executor;
 
     /// Start-up recovery's statements, planned on PostgreSQL as the store
     /// plans them (once, for any values), read the partial indexes of live
@@ -253,7 +254,7 @@ mod tests {
     /// with its values.
     #[tokio::test]
     async fn recovery_reads_only_live_calls_on_postgres() {
-        let Some(db) = crate::test_postgres::TestPostgres::create().await else {
+        let Some(db) = TestPostgres::create().await else {
             return;
         };
         let mut conn = db.store.pool.acquire().await.unwrap();
@@ -266,21 +267,8 @@ mod tests {
             (fail, "bigint, bigint, text, text", "0, 0, '', NULL"),
         ];
         for (n, (sql, types, args)) in statements.into_iter().enumerate() {
-            conn.execute(AssertSqlSafe(format!(
-                "PREPARE recovery{n}({types}) AS {sql}"
-            )))
-            .await
-            .unwrap();
-            let plan: Vec<String> = sqlx::query(AssertSqlSafe(format!(
-                "EXPLAIN EXECUTE recovery{n}({args})"
-            )))
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get::<String, _>(0).unwrap())
-            .collect();
-            let plan = plan.join("\n");
+            let name = format!("recovery{n}");
+            let plan = TestPostgres::plan(&mut conn, &name, &sql, types, args).await;
             assert!(
                 plan.contains("calls_in_progress") || plan.contains("live_calls_by_node"),
                 "{sql}\n{plan}"

@@ -438,6 +438,7 @@ mod tests {
     use crate::cached::{Seeking, one_statement_sql, sid_page_query, sid_page_sql, walk_sql};
     use crate::call_lists::CallOrder;
     use crate::name_counts;
+    use crate::test_postgres::TestPostgres;
     use model::CallRecord;
     use model::{ConferenceStatus, Timestamp};
     use sqlx::{Execute, Row};
@@ -862,7 +863,7 @@ mod tests {
     /// status is written into the statement (`Where::push_codes`).
     #[tokio::test]
     async fn a_rare_status_seeks_its_index_on_postgres() {
-        let Some(db) = crate::test_postgres::TestPostgres::create().await else {
+        let Some(db) = TestPostgres::create().await else {
             return;
         };
         let account = AccountSid::from_random([1; 16]);
@@ -893,20 +894,8 @@ mod tests {
         // for the page.
         let sql = page.sql().as_str().to_owned();
         let mut conn = db.store.pool.acquire().await.unwrap();
-        let prepare = format!("PREPARE rare(text, text) AS {sql}");
-        sqlx::query(AssertSqlSafe(prepare))
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        let explain = format!("EXPLAIN EXECUTE rare('{sid}', '{sid}')");
-        let plan: Vec<String> = sqlx::query(AssertSqlSafe(explain))
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get::<String, _>(0).unwrap())
-            .collect();
-        let plan = plan.join("\n");
+        let args = format!("'{sid}', '{sid}'");
+        let plan = TestPostgres::plan(&mut conn, "rare", &sql, "text, text", &args).await;
         // Bound, the status made the count's plan read every conference.
         assert!(
             plan.contains("conferences_by_status_updated") && !plan.contains("Seq Scan"),

@@ -7,7 +7,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AssertSqlSafe, Connection, Executor, PgConnection, Row};
 
 use crate::Store;
 
@@ -56,6 +57,29 @@ impl TestPostgres {
         self.store.close().await;
         let name = &self.name;
         Self::admin(&self.server, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+    }
+
+    /// The plan PostgreSQL makes for `sql` on `conn` as a prepared
+    /// statement named `name` (its parameters of `types`), executed with
+    /// `args`: one line per step.
+    pub(crate) async fn plan(
+        conn: &mut PoolConnection<Any>,
+        name: &str,
+        sql: &str,
+        types: &str,
+        args: &str,
+    ) -> String {
+        let prepare = format!("PREPARE {name}({types}) AS {sql}");
+        conn.execute(AssertSqlSafe(prepare)).await.unwrap();
+        let explain = format!("EXPLAIN EXECUTE {name}({args})");
+        let steps: Vec<String> = sqlx::query(AssertSqlSafe(explain))
+            .fetch_all(&mut **conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String, _>(0).unwrap())
+            .collect();
+        steps.join("\n")
     }
 
     async fn admin(server: &str, sql: &str) {
