@@ -380,7 +380,7 @@ pub(crate) fn one_statement_sql<R: Final>(
             )
         }
     };
-    let (counts, order, take, skip) = if oldest_first {
+    let (ctes, order, take, skip) = if oldest_first {
         let stop = format!("CASE WHEN ${s} < total THEN ${s} ELSE total END");
         (
             counted("<", ">="),
@@ -400,7 +400,7 @@ pub(crate) fn one_statement_sql<R: Final>(
         )
     };
     format!(
-        "WITH {counts} \
+        "WITH {ctes} \
          SELECT total, beyond, (SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) \
          FROM (SELECT sid, {key} FROM {table} {clause} ORDER BY {order} \
          LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
@@ -458,8 +458,9 @@ async fn one_statement_page<R: Final>(
     w.push(key, "<", Value::Int(end));
     let stop = offset.saturating_add(limit);
     let oldest_first = day_counts::oldest_first(newest, oldest, created_before);
-    // The rows beyond the walk's first day lie in the list's far half
-    // (by the guide's total): they are counted from the near side.
+    // When the rows beyond the walk's first day are most of the list (by
+    // the guide's total), the statement counts them as the total less the
+    // rest, which takes fewer day rows.
     let from_other_side = if oldest_first {
         stop.saturating_mul(2) < guide_total
     } else {

@@ -146,9 +146,11 @@ async fn postgres_pool(url: &str) -> Result<sqlx::AnyPool, StoreError> {
             // default PostgreSQL may still plan each execution anew for the
             // values bound. A deep page's statement spent 1.8 ms planning
             // against 1.0 ms running, and planning each statement once made
-            // deep pages 1.4x faster (docs/benchmarks.md). A statement that
-            // needs a partial index names the index's constants in its text
-            // (`calls::complete_calls`, whose test checks its plan here).
+            // deep pages 1.4-1.6x faster (docs/benchmarks.md). Such a plan
+            // cannot see a bound value, so a value that decides the index
+            // is written into the statement: a partial index's constants
+            // (`calls::complete_calls`) and a list's Status
+            // (`Where::push_codes`); tests check both plans on PostgreSQL.
             sqlx::query("SET plan_cache_mode = force_generic_plan")
                 .execute(&mut *conn)
                 .await?;
