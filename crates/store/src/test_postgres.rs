@@ -5,10 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AssertSqlSafe, Connection, Executor, PgConnection, Row};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Any, AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, Row};
 
 use crate::Store;
 
@@ -41,11 +43,12 @@ impl TestPostgres {
         );
         Self::admin(&server, &format!("DROP DATABASE IF EXISTS {name}")).await;
         Self::admin(&server, &format!("CREATE DATABASE {name}")).await;
-        let (base, query) = server.split_once('?').unwrap_or((&server, ""));
-        let (host, _database) = base.rsplit_once('/').unwrap();
-        let store = Store::connect(&format!("{host}/{name}?{query}"))
-            .await
-            .unwrap();
+        // The server's URL with this database instead of its own.
+        let url = PgConnectOptions::from_str(&server)
+            .unwrap()
+            .database(&name)
+            .to_url_lossy();
+        let store = Store::connect(url.as_str()).await.unwrap();
         Some(Self {
             store,
             server,
