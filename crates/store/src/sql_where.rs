@@ -48,8 +48,8 @@ struct Condition {
     /// Checked row by row in the page query, never used to seek an index
     /// there (see the module doc).
     unindexed_in_page: bool,
-    /// The values written into the text after `column` (`= 1`,
-    /// `IN (0, 6)`), for a condition without placeholders.
+    /// The values written into the text after `op` (`1`, `(0, 6)`), for
+    /// a condition without placeholders.
     codes: Option<String>,
 }
 
@@ -73,14 +73,14 @@ impl Where {
     /// seek the rare one's index instead of walking every row for it.
     pub(crate) fn push_codes(&mut self, column: &'static str, codes: impl Iterator<Item = i64>) {
         let codes: Vec<String> = codes.map(|c| c.to_string()).collect();
-        let codes = match codes.as_slice() {
+        let (op, codes) = match codes.as_slice() {
             [] => return self.push_condition("1 = 0"),
-            [one] => format!("= {one}"),
-            many => format!("IN ({})", many.join(", ")),
+            [one] => ("=", one.clone()),
+            many => ("IN", format!("({})", many.join(", "))),
         };
         self.conditions.push(Condition {
             column,
-            op: "=",
+            op,
             unindexed_in_page: false,
             codes: Some(codes),
         });
@@ -142,7 +142,7 @@ impl Where {
                 }
                 let plus = if page && c.unindexed_in_page { "+" } else { "" };
                 if let Some(codes) = &c.codes {
-                    return format!("{plus}{} {codes}", c.column);
+                    return format!("{plus}{} {} {codes}", c.column, c.op);
                 }
                 placeholder += 1;
                 format!("{plus}{} {} ${placeholder}", c.column, c.op)
