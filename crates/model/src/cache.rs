@@ -16,9 +16,11 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use foldhash::fast::RandomState;
+
 /// A map of at most `capacity` final values; see the module docs.
 pub struct ReadCache<K, V> {
-    map: RwLock<HashMap<K, V>>,
+    map: RwLock<HashMap<K, V, RandomState>>,
     capacity: usize,
 }
 
@@ -27,7 +29,7 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     /// (`usize::MAX`: never).
     pub fn new(capacity: usize) -> Self {
         Self {
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(HashMap::default()),
             capacity: capacity.max(1),
         }
     }
@@ -63,11 +65,11 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         self.len() == 0
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<K, V>> {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<K, V, RandomState>> {
         self.map.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<K, V>> {
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<K, V, RandomState>> {
         self.map.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
