@@ -18,6 +18,7 @@
 //! bound but the number of accounts, which only an operator creates.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::http::HeaderValue;
@@ -71,7 +72,7 @@ pub(crate) async fn check(
     let (account, cached) = match state.accounts.get(account) {
         Some(account) => (account, true),
         None => match state.store.account(account).await? {
-            Some(account) => (account, false),
+            Some(account) => (Arc::new(account), false),
             None => return Ok(None),
         },
     };
@@ -120,8 +121,9 @@ pub(crate) fn refuse(state: &AppState, client: Option<IpAddr>) -> ApiError {
     }
 }
 
-/// Accounts that authenticated before, by sid.
-pub type AccountCache = ReadCache<AccountSid, Account>;
+/// Accounts that authenticated before, by sid (shared: every request
+/// reads one, and a copy would copy its strings).
+pub type AccountCache = ReadCache<AccountSid, Arc<Account>>;
 
 /// No bound but the number of accounts (see the module docs), as before
 /// the cache was a [`ReadCache`].
