@@ -132,7 +132,39 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Runs `action`. Reading one record runs here; the rest runs boxed:
+    /// their arms hold kilobytes across awaits, which would make every
+    /// request's future that large, and axum moves each request's future
+    /// whole into a box of its own.
     async fn execute(&self, action: Action) -> Result<Response, ApiError> {
+        match action {
+            Action::GetConference(sid) => self.get_conference(&sid).await,
+            Action::GetParticipant {
+                conference,
+                participant,
+            } => self.get_participant(&conference, &participant).await,
+            Action::GetCall(sid) => self.get_call(&sid).await,
+            action => Box::pin(self.execute_boxed(action)).await,
+        }
+    }
+
+    async fn get_conference(&self, sid: &ConferenceSid) -> Result<Response, ApiError> {
+        self.conference(&self.live_or_not(sid).await?)
+    }
+
+    async fn get_participant(
+        &self,
+        conference: &ConferenceSid,
+        participant: &ParticipantPath,
+    ) -> Result<Response, ApiError> {
+        self.participant(&self.find_participant(conference, participant).await?)
+    }
+
+    async fn get_call(&self, sid: &CallSid) -> Result<Response, ApiError> {
+        self.call(StatusCode::OK, &self.find_call(sid).await?)
+    }
+
+    async fn execute_boxed(&self, action: Action) -> Result<Response, ApiError> {
         let store = &self.state.store;
         let account = self.account;
         let format = self.format;
@@ -149,7 +181,7 @@ impl Run<'_> {
                     .collect();
                 self.list(render::CONFERENCES, &items, page, total, &query)
             }
-            Action::GetConference(sid) => self.conference(&self.live_or_not(&sid).await?),
+            Action::GetConference(sid) => self.get_conference(&sid).await,
             Action::UpdateConference {
                 conference,
                 announce,
@@ -194,7 +226,7 @@ impl Run<'_> {
             Action::GetParticipant {
                 conference,
                 participant,
-            } => self.participant(&self.find_participant(&conference, &participant).await?),
+            } => self.get_participant(&conference, &participant).await,
             Action::UpdateParticipant {
                 conference,
                 participant,
@@ -241,7 +273,7 @@ impl Run<'_> {
                 let items: Vec<_> = items.iter().map(|c| render::call(c, format)).collect();
                 self.list(render::CALLS, &items, page, total, &query)
             }
-            Action::GetCall(sid) => self.call(StatusCode::OK, &self.find_call(&sid).await?),
+            Action::GetCall(sid) => self.get_call(&sid).await,
             Action::CreateCall(request) => {
                 let queued = queued_call(&request);
                 let sid = self.state.control.dial(request).await.map_err(dial_error)?;

@@ -64,6 +64,17 @@ impl Store {
         order: CallOrder,
         page: PageRequest,
     ) -> Result<(Vec<CallRecord>, u64), StoreError> {
+        // Boxed for the reason `Store::conferences` is.
+        Box::pin(self.calls_unboxed(account, filter, order, page)).await
+    }
+
+    async fn calls_unboxed(
+        &self,
+        account: &AccountSid,
+        filter: &CallFilter,
+        order: CallOrder,
+        page: PageRequest,
+    ) -> Result<(Vec<CallRecord>, u64), StoreError> {
         if filter.matches_nothing() {
             return Ok((Vec::new(), 0));
         }

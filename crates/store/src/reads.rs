@@ -113,6 +113,19 @@ impl Store {
         filter: &ConferenceFilter,
         page: PageRequest,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
+        // Boxed: its statements make a future of two kilobytes, which
+        // inline would be part of every caller's future. An API request's
+        // future is moved whole into its box, so every request, listing
+        // or not, would copy it.
+        Box::pin(self.conferences_unboxed(account, filter, page)).await
+    }
+
+    async fn conferences_unboxed(
+        &self,
+        account: &AccountSid,
+        filter: &ConferenceFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         let w = conference_where(account, filter);
         let limit = i64::try_from(page.size).unwrap_or(i64::MAX);
         // An offset that does not fit SQL's OFFSET is past any real end.
