@@ -18,6 +18,10 @@ use model::{CallSid, ConferenceSid};
 /// The API version prefix, the first segment of every resource path.
 pub const API_VERSION: &str = "2008-08-01";
 
+/// The most segments a route has:
+/// `2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA}`.
+const MOST_SEGMENTS: usize = 7;
+
 /// A resource path of the 2008-08-01 API, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -46,11 +50,19 @@ pub enum Resource {
 impl Route {
     /// Parses a request path (without its query). `None` means 404.
     pub fn parse(path: &str) -> Option<Self> {
-        let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        // On the stack: this runs for every request.
+        let mut held = [""; MOST_SEGMENTS];
+        let mut n = 0;
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            // More segments than any route has: no route.
+            *held.get_mut(n)? = segment;
+            n += 1;
+        }
+        let segments = held.get_mut(..n)?;
         let last = segments.last_mut()?;
         *last = strip_format_suffix(last)?;
 
-        match segments.as_slice() {
+        match &*segments {
             [API_VERSION, "Accounts", account, conferences, rest @ ..]
                 if matches!(*conferences, "Conferences" | "Conference") =>
             {
@@ -207,6 +219,10 @@ mod tests {
             format!("/2008-08-01/Accounts/{AC}/conferences"),
             format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}/participants"),
             format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA}/x"),
+            format!(
+                "/2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA}{}",
+                "/x".repeat(50)
+            ),
             // Representations that do not exist yet.
             format!("/2008-08-01/Accounts/{AC}/Conferences.json"),
             format!("/2008-08-01/Accounts/{AC}/Conferences/{CF}.csv"),
