@@ -76,20 +76,37 @@ impl TargetRewriter {
 
     /// Takes the next bytes the client sent and appends to `out` the bytes
     /// hyper should read in their place (at least one per input byte).
-    pub fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len());
-        while !input.is_empty() {
+        self.take(input, out, false);
+    }
+
+    /// Takes the leading bytes of `input` that [`Self::feed`] would hand on
+    /// exactly as they are, and returns how many: all of them unless a
+    /// request-target holds a byte to encode. The bytes from that one on
+    /// must go through `feed`. So a reader can leave the client's bytes
+    /// where they are, and copy only when something must change.
+    pub fn pass_unchanged(&mut self, input: &[u8]) -> usize {
+        self.take(input, &mut Unchanged, true)
+    }
+
+    /// `feed`'s work, writing to `out`; with `until_encoding`, it stops
+    /// before the first byte it would encode. Returns how many bytes of
+    /// `input` it took.
+    fn take(&mut self, input: &[u8], out: &mut impl Output, until_encoding: bool) -> usize {
+        let mut rest = input;
+        while !rest.is_empty() {
             match self.state {
                 State::PassThrough(_) => {
-                    out.extend_from_slice(input);
-                    return;
+                    out.put(rest);
+                    return input.len();
                 }
                 State::Body { remaining } => {
-                    let (body, rest) = input.split_at(
-                        usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len())),
+                    let (body, after) = rest.split_at(
+                        usize::try_from(remaining).map_or(rest.len(), |r| r.min(rest.len())),
                     );
-                    out.extend_from_slice(body);
-                    input = rest;
+                    out.put(body);
+                    rest = after;
                     // `body.len()` is at most `remaining`, so this cannot wrap.
                     let left = remaining.saturating_sub(body.len() as u64);
                     self.state = if left == 0 {
@@ -99,43 +116,63 @@ impl TargetRewriter {
                     };
                 }
                 _ => {
-                    let copied = self.copy_run(input, out);
-                    input = input.get(copied..).unwrap_or_default();
-                    if let Some((&b, rest)) = input.split_first() {
+                    let copied = self.copy_run(rest, out);
+                    rest = rest.get(copied..).unwrap_or_default();
+                    if let Some((&b, after)) = rest.split_first() {
+                        if until_encoding && self.would_encode(b) {
+                            break;
+                        }
                         self.step(b, out);
-                        input = rest;
+                        rest = after;
                     }
                 }
             }
         }
+        input.len() - rest.len()
+    }
+
+    /// Whether `step` would write `b` encoded.
+    fn would_encode(&self, b: u8) -> bool {
+        self.state == State::Target
+            && self.request_line < MAX_REQUEST_LINE
+            && needs_encoding(b)
+            && !matches!(b, b' ' | b'\r' | b'\n')
     }
 
     /// Copies the leading bytes of `input` that need nothing but copying
-    /// (the middle of a header line, or of a request-target) to `out` in one
-    /// go, with the bookkeeping [`Self::step`] would do for each; returns
-    /// how many. Every byte that changes the state, and the byte past a
-    /// length limit, is left to `step`.
-    fn copy_run(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
+    /// (the middle of a header line, of a request-target, or of the
+    /// version) to `out` in one go, with the bookkeeping [`Self::step`] would
+    /// do for each; returns how many. A whole header line it follows here,
+    /// `\n` and all, without gathering it. Every other byte that changes the
+    /// state, and the byte past a length limit, is left to `step`.
+    fn copy_run(&mut self, input: &[u8], out: &mut impl Output) -> usize {
         let room = match self.state {
             State::Header => MAX_HEADER_LINE.saturating_sub(self.header.len()),
-            State::Target => MAX_REQUEST_LINE.saturating_sub(self.request_line),
+            State::Target | State::Version => MAX_REQUEST_LINE.saturating_sub(self.request_line),
             _ => return 0,
         };
         let window = input.get(..room).unwrap_or(input);
-        let end = if self.state == State::Header {
-            memchr::memchr(b'\n', window)
-        } else {
+        let end = match self.state {
             // A space, CR and LF are among the bytes needing encoding.
-            window.iter().position(|&b| needs_encoding(b))
+            State::Target => window.iter().position(|&b| needs_encoding(b)),
+            _ => memchr::memchr(b'\n', window),
         };
         let n = end.unwrap_or(window.len());
         let run = window.get(..n).unwrap_or_default();
-        out.extend_from_slice(run);
         if self.state == State::Header {
+            if let Some(line) = window
+                .get(..=n)
+                .filter(|_| self.header.is_empty() && end.is_some())
+            {
+                out.put(line);
+                self.header_line(run);
+                return n + 1;
+            }
             self.header.extend_from_slice(run);
         } else {
             self.request_line += n;
         }
+        out.put(run);
         n
     }
 
@@ -150,13 +187,13 @@ impl TargetRewriter {
     }
 
     /// One byte of a request line or header line.
-    fn step(&mut self, b: u8, out: &mut Vec<u8>) {
+    fn step(&mut self, b: u8, out: &mut impl Output) {
         match self.state {
             State::BetweenRequests => {
                 // Empty lines before a request line are allowed (RFC 9112
                 // §2.2) and hyper skips them.
                 if b == b'\r' || b == b'\n' {
-                    out.push(b);
+                    out.put(&[b]);
                 } else {
                     self.request_line = 0;
                     self.method_len = 0;
@@ -168,13 +205,13 @@ impl TargetRewriter {
                 self.request_line += 1;
                 if self.request_line > MAX_REQUEST_LINE {
                     self.pass_through(Unfollowable::LongRequestLine);
-                    out.push(b);
+                    out.put(&[b]);
                 } else {
                     self.request_line_byte(b, out);
                 }
             }
             State::Header => {
-                out.push(b);
+                out.put(&[b]);
                 if b == b'\n' {
                     self.end_of_header_line();
                 } else if self.header.len() >= MAX_HEADER_LINE {
@@ -184,14 +221,14 @@ impl TargetRewriter {
                 }
             }
             // `feed` handles these without calling `step`.
-            State::Body { .. } | State::PassThrough(_) => out.push(b),
+            State::Body { .. } | State::PassThrough(_) => out.put(&[b]),
         }
     }
 
-    fn request_line_byte(&mut self, b: u8, out: &mut Vec<u8>) {
+    fn request_line_byte(&mut self, b: u8, out: &mut impl Output) {
         match self.state {
             State::Method => {
-                out.push(b);
+                out.put(&[b]);
                 if b == b' ' {
                     if self.method() == b"CONNECT" {
                         self.pass_through(Unfollowable::Connect);
@@ -209,32 +246,28 @@ impl TargetRewriter {
             }
             State::Target => {
                 if b == b' ' {
-                    out.push(b);
+                    out.put(&[b]);
                     self.state = State::Version;
                 } else if b == b'\r' || b == b'\n' {
                     // A request line without a version: hyper refuses it,
                     // and we cannot be sure where the headers start.
-                    out.push(b);
+                    out.put(&[b]);
                     self.pass_through(Unfollowable::RequestLine);
                 } else if needs_encoding(b) {
-                    out.extend_from_slice(&[
-                        b'%',
-                        HEX[usize::from(b >> 4)],
-                        HEX[usize::from(b & 0xF)],
-                    ]);
+                    out.put(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]]);
                 } else {
-                    out.push(b);
+                    out.put(&[b]);
                 }
             }
             State::Version => {
-                out.push(b);
+                out.put(&[b]);
                 if b == b'\n' {
                     self.header.clear();
                     self.content_length = None;
                     self.state = State::Header;
                 }
             }
-            _ => out.push(b),
+            _ => out.put(&[b]),
         }
     }
 
@@ -244,9 +277,20 @@ impl TargetRewriter {
         self.method.get(..self.method_len).unwrap_or_default()
     }
 
-    /// A header line ended (its `\n` is already out).
+    /// A header line gathered in `header` ended (its `\n` is already out).
     fn end_of_header_line(&mut self) {
-        let line = self.header.strip_suffix(b"\r").unwrap_or(&self.header);
+        let line = std::mem::take(&mut self.header);
+        self.header_line(&line);
+        if self.passing_through().is_none() {
+            // Keeps its capacity for the next line.
+            self.header = line;
+            self.header.clear();
+        }
+    }
+
+    /// Follows one header line, without its `\n`.
+    fn header_line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             self.state = match self.content_length {
                 None | Some(0) => State::BetweenRequests,
@@ -274,16 +318,32 @@ impl TargetRewriter {
             };
             if let Err(why) = verdict {
                 self.pass_through(why);
-                return;
             }
         }
-        self.header.clear();
     }
 
     fn pass_through(&mut self, why: Unfollowable) {
         self.state = State::PassThrough(why);
         self.header = Vec::new();
     }
+}
+
+/// Where the rewriter's output goes.
+trait Output {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Output for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// `pass_unchanged`'s output: the input itself, left where it is.
+struct Unchanged;
+
+impl Output for Unchanged {
+    fn put(&mut self, _: &[u8]) {}
 }
 
 /// Where in a request the next byte falls.
@@ -383,6 +443,19 @@ mod tests {
         out
     }
 
+    /// As a reader does: each chunk's unchanged start as it is, the rest
+    /// through `feed`.
+    fn rewrite_chunks_in_place<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+        let mut r = TargetRewriter::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let (kept, rest) = chunk.split_at(r.pass_unchanged(chunk));
+            out.extend_from_slice(kept);
+            r.feed(rest, &mut out);
+        }
+        out
+    }
+
     fn rewriter_after(input: &[u8]) -> TargetRewriter {
         let mut r = TargetRewriter::new();
         r.feed(input, &mut Vec::new());
@@ -455,6 +528,19 @@ mod tests {
              \r\n\
              DELETE /e%7Cf HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn only_a_target_byte_to_encode_stops_the_unchanged_run() {
+        let mut r = TargetRewriter::new();
+        let clean = b"GET /C?DateCreated%3E=2009-07-06 HTTP/1.1\r\nHost: a<b>\r\n\r\n";
+        assert_eq!(r.pass_unchanged(clean), clean.len());
+        let raw = b"GET /C?DateCreated>=2009-07-06 HTTP/1.1\r\n\r\n";
+        assert_eq!(r.pass_unchanged(raw), "GET /C?DateCreated".len());
+        // What stopped it was not taken: `feed` encodes it.
+        let mut out = Vec::new();
+        r.feed(b">=", &mut out);
+        assert_eq!(out, b"%3E=");
     }
 
     #[test]
@@ -688,6 +774,7 @@ mod tests {
             let whole: Vec<u8> = chunks.concat();
             let out = rewrite_chunks(chunks.iter().map(Vec::as_slice));
             prop_assert_eq!(&out, &rewrite(&whole));
+            prop_assert_eq!(&rewrite_chunks_in_place(chunks.iter().map(Vec::as_slice)), &out);
             prop_assert!(out.len() >= whole.len());
         }
 
@@ -706,7 +793,8 @@ mod tests {
                 chunks.push(&input[start..cut]);
                 start = cut;
             }
-            prop_assert_eq!(text(&rewrite_chunks(chunks)), text(&expected));
+            prop_assert_eq!(text(&rewrite_chunks(chunks.iter().copied())), text(&expected));
+            prop_assert_eq!(text(&rewrite_chunks_in_place(chunks)), text(&expected));
         }
     }
 }

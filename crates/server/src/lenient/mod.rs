@@ -16,7 +16,6 @@
 //! [`axum::serve::Listener`] that hands those streams to axum.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -70,9 +69,6 @@ pub struct LenientStream<S> {
     told: bool,
 }
 
-/// The most raw bytes read from the socket at once.
-const READ_CHUNK: usize = 8 * 1024;
-
 impl<S> LenientStream<S> {
     pub fn new(inner: S) -> Self {
         Self {
@@ -118,16 +114,19 @@ impl<S: AsyncRead + Unpin> AsyncRead for LenientStream<S> {
             }
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
-        // Reading no more than `buf` holds keeps `pending` empty unless
-        // something was encoded.
-        // Left uninitialised: zeroing 8 KiB for every read of a ~200-byte
-        // request was a measurable share of a cheap request's cost.
-        let mut bytes = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-        let mut raw = ReadBuf::uninit(&mut bytes[..buf.remaining().min(READ_CHUNK)]);
-        ready!(Pin::new(&mut this.inner).poll_read(cx, &mut raw))?;
+        // The client's bytes are read straight into `buf` and stay there
+        // unless a request-target needs encoding: then the bytes from the
+        // first one to encode are taken back out, rewritten into `pending`,
+        // and as much as fits handed back.
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         // An empty read is the end of the stream: hand it on as one.
-        if !raw.filled().is_empty() {
-            this.rewriter.feed(raw.filled(), &mut this.pending);
+        let read = buf.filled().get(before..).unwrap_or_default();
+        let kept = this.rewriter.pass_unchanged(read);
+        if kept < read.len() {
+            let rest = read.get(kept..).unwrap_or_default().to_vec();
+            buf.set_filled(before + kept);
+            this.rewriter.feed(&rest, &mut this.pending);
             this.drain_pending(buf);
         }
         Poll::Ready(Ok(()))
