@@ -12,7 +12,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe};
 
-use crate::day_counts::{CALLS, Counted};
+use crate::day_counts::{CALLS, CountDeltas, Counted};
 use crate::error::write_error;
 use crate::rows::{self, CALL_COLUMNS};
 use crate::{Store, StoreError};
@@ -35,6 +35,7 @@ impl Store {
     /// of them, or none if any fails.
     pub async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        let mut deltas = CountDeltas::default();
         for call in calls {
             insert_call_query(call, self.node())
                 .execute(&mut *tx)
@@ -45,8 +46,9 @@ impl Store {
                 created: call.date_created,
                 updated: call.date_updated,
             };
-            CALLS.add(&mut tx, &call.account_sid, counted, 1).await?;
+            CALLS.add(&mut deltas, &call.account_sid, counted, 1);
         }
+        deltas.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -147,7 +149,9 @@ impl Store {
         if done.rows_affected() > 0
             && let Some((_, after)) = CALLS.counted_as(&mut tx, sid.as_str()).await?
         {
-            CALLS.moved(&mut tx, &account, before, after).await?;
+            let mut deltas = CountDeltas::default();
+            CALLS.moved(&mut deltas, &account, before, after);
+            deltas.write(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)

@@ -22,7 +22,7 @@ use model::{
 };
 use sqlx::AnyConnection;
 
-use crate::day_counts::{CONFERENCES, Counted};
+use crate::day_counts::{CONFERENCES, CountDeltas, Counted};
 use crate::error::write_error;
 use crate::name_counts;
 use crate::rows::bool_to_db;
@@ -103,13 +103,18 @@ impl Store {
     /// change fails, none of the batch is applied.
     pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        let mut deltas = CountDeltas::default();
         for change in changes {
-            if let Err(err) = apply_one(&mut tx, change, self.node()).await {
+            if let Err(err) = apply_one(&mut tx, &mut deltas, change, self.node()).await {
                 // Dropping would roll back too, but only once the connection
                 // is next used; rolling back now releases SQLite's lock now.
                 tx.rollback().await?;
                 return Err(err);
             }
+        }
+        if let Err(err) = deltas.write(&mut tx).await {
+            tx.rollback().await?;
+            return Err(err);
         }
         tx.commit().await?;
         Ok(())
@@ -188,6 +193,7 @@ pub(crate) async fn complete_conferences(
 
 async fn apply_one(
     conn: &mut AnyConnection,
+    deltas: &mut CountDeltas,
     change: &Change,
     node: Option<&str>,
 ) -> Result<(), StoreError> {
@@ -221,8 +227,8 @@ async fn apply_one(
                 created: c.date_created,
                 updated: c.date_updated,
             };
-            CONFERENCES.add(conn, &c.account_sid, counted, 1).await?;
-            name_counts::add(conn, &c.account_sid, &c.friendly_name, c.status.code(), 1).await?;
+            CONFERENCES.add(deltas, &c.account_sid, counted, 1);
+            name_counts::add(deltas, &c.account_sid, &c.friendly_name, c.status.code(), 1);
         }
         Change::ConferenceStatus { sid, status, at } => {
             // Where the conference is counted now, for the per-day counts.
@@ -251,8 +257,9 @@ async fn apply_one(
                 updated: before.updated.max(*at),
                 ..before
             };
-            CONFERENCES.moved(conn, &account, before, after).await?;
-            name_counts::moved(conn, &account, sid.as_str(), before.status, after.status).await?;
+            CONFERENCES.moved(deltas, &account, before, after);
+            let (from, to) = (before.status, after.status);
+            name_counts::moved(conn, deltas, &account, sid.as_str(), from, to).await?;
             if *status == ConferenceStatus::Completed {
                 // Participants are live rows: a completed conference has none.
                 sqlx::query("DELETE FROM participants WHERE conference_sid = $1")
@@ -301,7 +308,7 @@ async fn apply_one(
                     "conference of this account",
                 )
             })?;
-            touch_conference(conn, &p.conference_sid, p.date_created).await?;
+            touch_conference(conn, deltas, &p.conference_sid, p.date_created).await?;
         }
         Change::ParticipantLeft {
             conference_sid,
@@ -313,7 +320,7 @@ async fn apply_one(
                 .bind(call_sid.as_str())
                 .execute(&mut *conn)
                 .await?;
-            touch_conference(conn, conference_sid, *at).await?;
+            touch_conference(conn, deltas, conference_sid, *at).await?;
         }
         Change::ParticipantMuted {
             conference_sid,
@@ -322,7 +329,7 @@ async fn apply_one(
             at,
         } => {
             let flag = ParticipantFlag::Muted;
-            set_participant_flag(conn, conference_sid, call_sid, flag, *muted, *at).await?;
+            set_participant_flag(conn, deltas, conference_sid, call_sid, flag, *muted, *at).await?;
         }
         Change::ParticipantHold {
             conference_sid,
@@ -331,7 +338,7 @@ async fn apply_one(
             at,
         } => {
             let flag = ParticipantFlag::Hold;
-            set_participant_flag(conn, conference_sid, call_sid, flag, *hold, *at).await?;
+            set_participant_flag(conn, deltas, conference_sid, call_sid, flag, *hold, *at).await?;
         }
         Change::ParticipantEndOnExit {
             conference_sid,
@@ -341,7 +348,7 @@ async fn apply_one(
         } => {
             let flag = ParticipantFlag::EndConferenceOnExit;
             let value = *end_conference_on_exit;
-            set_participant_flag(conn, conference_sid, call_sid, flag, value, *at).await?;
+            set_participant_flag(conn, deltas, conference_sid, call_sid, flag, value, *at).await?;
         }
         Change::ConferenceEnding {
             sid,
@@ -357,7 +364,7 @@ async fn apply_one(
             .bind(sid.as_str())
             .execute(&mut *conn)
             .await?;
-            touch_conference(conn, sid, *at).await?;
+            touch_conference(conn, deltas, sid, *at).await?;
         }
     }
     Ok(())
@@ -385,6 +392,7 @@ impl ParticipantFlag {
 /// `date_updated` forward; `NotFound` if no such participant.
 async fn set_participant_flag(
     conn: &mut AnyConnection,
+    deltas: &mut CountDeltas,
     conference_sid: &ConferenceSid,
     call_sid: &CallSid,
     flag: ParticipantFlag,
@@ -406,13 +414,14 @@ async fn set_participant_flag(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("participant".into()));
     }
-    touch_conference(conn, conference_sid, at).await
+    touch_conference(conn, deltas, conference_sid, at).await
 }
 
 /// Moves a conference's `date_updated` forward to `at`; `NotFound` if there
 /// is no such conference.
 async fn touch_conference(
     conn: &mut AnyConnection,
+    deltas: &mut CountDeltas,
     sid: &ConferenceSid,
     at: Timestamp,
 ) -> Result<(), StoreError> {
@@ -434,5 +443,6 @@ async fn touch_conference(
         updated: at,
         ..before
     };
-    CONFERENCES.moved(conn, &account, before, after).await
+    CONFERENCES.moved(deltas, &account, before, after);
+    Ok(())
 }

@@ -16,9 +16,11 @@
 //!
 //! Every write that creates a row, changes its status or moves its
 //! DateUpdated calls [`DayCounts::add`] or [`DayCounts::moved`], which keep
-//! both tables; start-up recovery, which updates many rows at once,
+//! both tables (summed per transaction in [`CountDeltas`]); start-up recovery, which updates many rows at once,
 //! recounts ([`DayCounts::recount_all`]); `confab db check` compares the
 //! counts with a recount.
+
+use std::collections::BTreeMap;
 
 use model::{AccountSid, Timestamp};
 use sqlx::AnyConnection;
@@ -297,69 +299,61 @@ impl DayCounts {
     /// `after` does; nothing when that is the same day row (a DateUpdated
     /// moving within its day, most writes), and the totals by status only
     /// when the status changed.
-    pub(crate) async fn moved(
+    pub(crate) fn moved(
         self,
-        conn: &mut AnyConnection,
+        deltas: &mut CountDeltas,
         account: &AccountSid,
         before: Counted,
         after: Counted,
-    ) -> Result<(), StoreError> {
+    ) {
         if before.key() != after.key() {
-            self.add_to_day(conn, account, before, -1).await?;
-            self.add_to_day(conn, account, after, 1).await?;
+            self.add_to_day(deltas, account, before, -1);
+            self.add_to_day(deltas, account, after, 1);
         }
         if before.status != after.status {
-            self.add_to_total(conn, account, before.status, -1).await?;
-            self.add_to_total(conn, account, after.status, 1).await?;
+            self.add_to_total(deltas, account, before.status, -1);
+            self.add_to_total(deltas, account, after.status, 1);
         }
-        Ok(())
     }
 
     /// Adds `delta` to the number of `account`'s rows counted as `counted`,
     /// in its day row and in its status's total.
-    pub(crate) async fn add(
+    pub(crate) fn add(
         self,
-        conn: &mut AnyConnection,
+        deltas: &mut CountDeltas,
         account: &AccountSid,
         counted: Counted,
         delta: i64,
-    ) -> Result<(), StoreError> {
-        self.add_to_day(conn, account, counted, delta).await?;
-        self.add_to_total(conn, account, counted.status, delta)
-            .await
+    ) {
+        self.add_to_day(deltas, account, counted, delta);
+        self.add_to_total(deltas, account, counted.status, delta);
     }
 
     /// Adds `delta` to one day row.
-    async fn add_to_day(
+    fn add_to_day(
         self,
-        conn: &mut AnyConnection,
+        deltas: &mut CountDeltas,
         account: &AccountSid,
         counted: Counted,
         delta: i64,
-    ) -> Result<(), StoreError> {
+    ) {
         let (status, day, updated_day) = counted.key();
-        let key = [
+        let key = vec![
             ("account_sid", Value::Text(account.as_str().to_owned())),
             ("status", Value::Int(status)),
             ("day", Value::Int(day)),
             ("updated_day", Value::Int(updated_day)),
         ];
-        add_count(conn, self.table, &key, delta).await
+        deltas.add(self.table, key, delta);
     }
 
     /// Adds `delta` to the total of `account`'s rows of `status`.
-    async fn add_to_total(
-        self,
-        conn: &mut AnyConnection,
-        account: &AccountSid,
-        status: i64,
-        delta: i64,
-    ) -> Result<(), StoreError> {
-        let key = [
+    fn add_to_total(self, deltas: &mut CountDeltas, account: &AccountSid, status: i64, delta: i64) {
+        let key = vec![
             ("account_sid", Value::Text(account.as_str().to_owned())),
             ("status", Value::Int(status)),
         ];
-        add_count(conn, self.totals, &key, delta).await
+        deltas.add(self.totals, key, delta);
     }
 
     /// The counts recounted from the rows: `account_sid, status, day,
@@ -479,11 +473,47 @@ fn next_batch(last: i64, days_read: i64, through: i64, to: i64) -> i64 {
     i64::try_from(days).unwrap_or(i64::MAX).max(FIRST_BATCH)
 }
 
+/// The changes one write transaction makes to the count tables, summed
+/// per count row and written just before it commits ([`Self::write`]).
+///
+/// A batch of changes (the hub's, a seed's thousand) moves many rows
+/// through few count rows: summed, each count row is written once, not once
+/// per change, and not at all when its changes cancel out. So a count row
+/// holds far fewer dead versions (PostgreSQL), and the rows are written in
+/// one order, by table and key, whichever transaction writes them: two
+/// nodes' transactions that share count rows wait for each other in turn
+/// instead of each holding a row the other needs (a deadlock, which
+/// PostgreSQL would end by failing one of them).
+#[derive(Debug, Default)]
+#[must_use = "counts change only when written"]
+pub(crate) struct CountDeltas {
+    rows: BTreeMap<(&'static str, Vec<(&'static str, Value)>), i64>,
+}
+
+impl CountDeltas {
+    /// Adds `delta` to the row of count table `table` whose `key` columns
+    /// hold these values.
+    pub(crate) fn add(&mut self, table: &'static str, key: Vec<(&'static str, Value)>, delta: i64) {
+        *self.rows.entry((table, key)).or_insert(0) += delta;
+    }
+
+    /// Writes the summed changes, in table and key order, on `conn`: the
+    /// transaction they belong to.
+    pub(crate) async fn write(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        for ((table, key), delta) in self.rows {
+            if delta != 0 {
+                add_count(conn, table, &key, delta).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Adds `delta` to `n` in the row of the count table `table` whose `key`
 /// columns hold these values: an upsert for an increment, a plain UPDATE
 /// for a decrement (the row exists, since its row was counted in, and an
 /// upsert would check `n >= 0` on the proposed row).
-pub(crate) async fn add_count(
+async fn add_count(
     conn: &mut AnyConnection,
     table: &str,
     key: &[(&str, Value)],
@@ -533,6 +563,51 @@ mod tests {
             skip,
             take,
         }
+    }
+
+    /// A batch's changes to one count row become one write of their sum,
+    /// none when they cancel out, and rows are written in one order
+    /// whatever order the changes came in.
+    #[test]
+    fn count_changes_are_summed_per_row_and_ordered() {
+        let account = AccountSid::parse("AC5ea872f6da5a21de157d80997a64bd33").unwrap();
+        let at = |day: i64| Timestamp::from_micros(day * DAY);
+        let counted = |status: i64, day: i64| Counted {
+            status,
+            created: at(day),
+            updated: at(day),
+        };
+        let mut deltas = CountDeltas::default();
+        // Created in progress on day 3, then completed: the in-progress
+        // rows cancel out.
+        CONFERENCES.add(&mut deltas, &account, counted(1, 3), 1);
+        CONFERENCES.moved(&mut deltas, &account, counted(1, 3), counted(2, 3));
+        // Two more completed the same day, one created on day 2.
+        CONFERENCES.add(&mut deltas, &account, counted(2, 3), 1);
+        CONFERENCES.add(&mut deltas, &account, counted(2, 2), 1);
+        let written: Vec<(&str, Vec<i64>, i64)> = deltas
+            .rows
+            .iter()
+            .filter(|(_, delta)| **delta != 0)
+            .map(|((table, key), delta)| {
+                let ints = key
+                    .iter()
+                    .filter_map(|(_, v)| match v {
+                        Value::Int(i) => Some(*i),
+                        Value::Text(_) => None,
+                    })
+                    .collect();
+                (*table, ints, *delta)
+            })
+            .collect();
+        assert_eq!(
+            written,
+            [
+                ("conference_day_counts", vec![2, 2, 2], 1),
+                ("conference_day_counts", vec![2, 3, 3], 2),
+                ("conference_status_counts", vec![2], 3),
+            ]
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use model::AccountSid;
 use sqlx::AnyConnection;
 
 use crate::StoreError;
-use crate::day_counts::add_count;
+use crate::day_counts::CountDeltas;
 use crate::sql_where::{Value, Where};
 
 /// The table of counts.
@@ -23,25 +23,26 @@ pub(crate) const TABLE: &str = "conference_name_counts";
 
 /// Adds `delta` to the number of `account`'s conferences named `name`
 /// with status `status`.
-pub(crate) async fn add(
-    conn: &mut AnyConnection,
+pub(crate) fn add(
+    deltas: &mut CountDeltas,
     account: &AccountSid,
     name: &str,
     status: i64,
     delta: i64,
-) -> Result<(), StoreError> {
-    let key = [
+) {
+    let key = vec![
         ("account_sid", Value::Text(account.as_str().to_owned())),
         ("friendly_name", Value::Text(name.to_owned())),
         ("status", Value::Int(status)),
     ];
-    add_count(conn, TABLE, &key, delta).await
+    deltas.add(TABLE, key, delta);
 }
 
 /// Moves conference `sid` (of `account`) from status `before` to `after`
 /// in its name's counts; nothing when the status stays.
 pub(crate) async fn moved(
     conn: &mut AnyConnection,
+    deltas: &mut CountDeltas,
     account: &AccountSid,
     sid: &str,
     before: i64,
@@ -54,8 +55,9 @@ pub(crate) async fn moved(
         .bind(sid)
         .fetch_one(&mut *conn)
         .await?;
-    add(conn, account, &name, before, -1).await?;
-    add(conn, account, &name, after, 1).await
+    add(deltas, account, &name, before, -1);
+    add(deltas, account, &name, after, 1);
+    Ok(())
 }
 
 /// The total of the conferences `names` selects (by `account_sid`,

@@ -11,7 +11,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 
 /// A value bound to a `WHERE` placeholder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Value {
     Int(i64),
     Text(String),
