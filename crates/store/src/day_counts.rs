@@ -487,13 +487,16 @@ fn next_batch(last: i64, days_read: i64, through: i64, to: i64) -> i64 {
 #[derive(Debug, Default)]
 #[must_use = "counts change only when written"]
 pub(crate) struct CountDeltas {
-    rows: BTreeMap<(&'static str, Vec<(&'static str, Value)>), i64>,
+    rows: BTreeMap<(&'static str, CountKey), i64>,
 }
+
+/// The key columns of one count row, and their values.
+pub(crate) type CountKey = Vec<(&'static str, Value)>;
 
 impl CountDeltas {
     /// Adds `delta` to the row of count table `table` whose `key` columns
     /// hold these values.
-    pub(crate) fn add(&mut self, table: &'static str, key: Vec<(&'static str, Value)>, delta: i64) {
+    pub(crate) fn add(&mut self, table: &'static str, key: CountKey, delta: i64) {
         *self.rows.entry((table, key)).or_insert(0) += delta;
     }
 
