@@ -1,5 +1,6 @@
 # Sourced by the benchmark scripts: one machine-readable line per measured
-# point, beside their markdown tables.
+# point, beside their markdown tables (`bench_line`), and the wait for a
+# server to print its address (`await_addr`).
 #
 #   bench_line bench=media participants=1000 late_tick_pct=0.02 ...
 #
@@ -22,4 +23,21 @@ bench_line() {
     json+="${json:+,}\"$key\":$value"
   done
   echo "BENCH {$json}"
+}
+
+# Waits (at most ${AWAIT_SECONDS:-60} s) for process $1 to print
+# "$2http://ADDR" in file $3 (its stderr in $3.err); prints ADDR. Needs the
+# sourcing script's `die`.
+await_addr() {
+  local pid=$1 prefix=$2 out=$3 seconds=${AWAIT_SECONDS:-60} line
+  for _ in $(seq $((seconds * 10))); do
+    line=$(grep -m1 "^${prefix}http://" "$out" 2>/dev/null || true)
+    if [ -n "$line" ]; then
+      echo "${line#"${prefix}http://"}"
+      return
+    fi
+    kill -0 "$pid" 2>/dev/null || { cat "$out" "$out.err" >&2 || true; die "process $pid exited before listening"; }
+    sleep 0.1
+  done
+  die "process $pid did not print ${prefix}http://ADDR within $seconds s"
 }

@@ -131,12 +131,10 @@ impl TargetRewriter {
         input.len() - rest.len()
     }
 
-    /// Whether `step` would write `b` encoded.
+    /// Whether `step` would write `b` encoded: a target byte to encode,
+    /// not past the request line's limit (which `step` counts it into).
     fn would_encode(&self, b: u8) -> bool {
-        self.state == State::Target
-            && self.request_line < MAX_REQUEST_LINE
-            && needs_encoding(b)
-            && !matches!(b, b' ' | b'\r' | b'\n')
+        self.state == State::Target && self.request_line < MAX_REQUEST_LINE && encoded_in_target(b)
     }
 
     /// Copies the leading bytes of `input` that need nothing but copying
@@ -253,7 +251,7 @@ impl TargetRewriter {
                     // and we cannot be sure where the headers start.
                     out.put(&[b]);
                     self.pass_through(Unfollowable::RequestLine);
-                } else if needs_encoding(b) {
+                } else if encoded_in_target(b) {
                     out.put(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]]);
                 } else {
                     out.put(&[b]);
@@ -377,6 +375,12 @@ const HEX: [u8; 16] = *b"0123456789ABCDEF";
 /// it was sent.
 fn needs_encoding(b: u8) -> bool {
     NEEDS_ENCODING[usize::from(b)]
+}
+
+/// Whether a byte of a request-target is written encoded: one that
+/// [`needs_encoding`], except the space and line ends that end the target.
+fn encoded_in_target(b: u8) -> bool {
+    needs_encoding(b) && !matches!(b, b' ' | b'\r' | b'\n')
 }
 
 /// [`needs_encoding`] as a table: it is asked of every target byte.

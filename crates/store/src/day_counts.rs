@@ -16,9 +16,10 @@
 //!
 //! Every write that creates a row, changes its status or moves its
 //! DateUpdated calls [`DayCounts::add`] or [`DayCounts::moved`], which keep
-//! both tables (summed per transaction in [`CountDeltas`]); start-up recovery, which updates many rows at once,
-//! recounts ([`DayCounts::recount_all`]); `confab db check` compares the
-//! counts with a recount.
+//! both tables (summed per transaction in [`CountDeltas`]); start-up
+//! recovery, which updates many rows at once, recounts
+//! ([`DayCounts::recount_all`]); `confab db check` compares the counts with
+//! a recount.
 
 use std::collections::BTreeMap;
 
