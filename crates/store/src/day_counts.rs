@@ -477,7 +477,7 @@ fn next_batch(last: i64, days_read: i64, through: i64, to: i64) -> i64 {
 /// The changes one write transaction makes to the count tables, summed
 /// per count row and written just before it commits ([`Self::write`]).
 ///
-/// A batch of changes (the hub's, a seed's thousand) moves many rows
+/// A batch of changes (the hub's, a seed's thousands) moves many rows
 /// through few count rows: summed, each count row is written once, not once
 /// per change, and not at all when its changes cancel out. So a count row
 /// holds far fewer dead versions (PostgreSQL), and the rows are written in
