@@ -367,6 +367,56 @@ async fn bad_credentials_are_401_and_say_nothing_more() {
     assert_eq!(bodies.len(), 1, "every 401 is the same");
 }
 
+/// Once an account has authenticated (and is cached with the header its
+/// credentials make), the same header is let in without decoding; every
+/// other header is still decoded and checked.
+#[tokio::test]
+async fn credentials_are_checked_the_same_once_the_account_is_cached() {
+    let f = fixture().await;
+    let unpadded = auth(AC, TOKEN).trim_end_matches('=').to_owned();
+    assert_ne!(unpadded, auth(AC, TOKEN), "the credentials end in padding");
+    let lowercase = auth(AC, TOKEN).replacen("Basic", "basic", 1);
+    let spaced = auth(AC, TOKEN).replacen(' ', "   ", 1);
+    let wrong = auth(AC, OTHER_TOKEN);
+    let foreign = auth(OTHER_AC, OTHER_TOKEN);
+    let cases = [
+        // The first caches the account; the others then meet the cache.
+        (auth(AC, TOKEN), StatusCode::OK),
+        (auth(AC, TOKEN), StatusCode::OK),
+        (wrong.clone(), StatusCode::UNAUTHORIZED),
+        (unpadded, StatusCode::OK),
+        (lowercase, StatusCode::OK),
+        (spaced, StatusCode::OK),
+        (foreign.clone(), StatusCode::UNAUTHORIZED),
+        (format!("{} ", auth(AC, TOKEN)), StatusCode::OK),
+        (format!("{}x", auth(AC, TOKEN)), StatusCode::UNAUTHORIZED),
+        // The token's last character dropped.
+        (auth(AC, &TOKEN[..31]), StatusCode::UNAUTHORIZED),
+        (wrong, StatusCode::UNAUTHORIZED),
+    ];
+    for (authorization, expected) in cases {
+        let request = Request::get(conferences())
+            .header(header::AUTHORIZATION, &authorization)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = f.send(request).await;
+        assert_eq!(status, expected, "{authorization:?}: {body}");
+    }
+    // The other account's credentials, once they have been let in on its
+    // own URL (and it is cached too), are still refused on ours.
+    let other = format!("/2008-08-01/Accounts/{OTHER_AC}/Conferences");
+    let request = Request::get(&other)
+        .header(header::AUTHORIZATION, &foreign)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(f.send(request).await.0, StatusCode::OK);
+    let request = Request::get(conferences())
+        .header(header::AUTHORIZATION, &foreign)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(f.send(request).await.0, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn conference_list_and_filters() {
     let f = fixture().await;

@@ -11,6 +11,7 @@
 //! Every entry is a whole value inserted in one step, so a lock poisoned by a
 //! panicking thread still guards a consistent map and is used as is.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
@@ -34,8 +35,13 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         }
     }
 
-    /// The cached value of `key`.
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// The cached value of `key` (or of a key that borrows as it, such as
+    /// a sid's `&str`).
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.read().get(key).cloned()
     }
 

@@ -88,6 +88,14 @@ macro_rules! sid_type {
                 &self.0
             }
         }
+
+        // Hashes and compares as its string (the derives go through the
+        // one field), so a map keyed by sids is searched with a `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 
