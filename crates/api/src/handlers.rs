@@ -7,10 +7,10 @@
 //! read for POST, PUT and DELETE, whatever its Content-Type (2009 clients do
 //! not always send one), and only after the credentials checked out.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::{AccountSid, PageWindow};
@@ -23,13 +23,24 @@ use crate::route::{Resource, Route};
 use crate::types::PageUris;
 use crate::{AppState, CallControlError, ParticipantCommand, ParticipantKey, auth, v2010, xml};
 
-/// Serves every path but `/healthz`.
+/// Serves every path the router does not route itself (its fallback).
 pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    // The peer the server's listener saw (absent under `oneshot`).
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    serve(&state, client, request).await
+}
+
+/// Serves an API request from `client` (the peer address, when known: bad
+/// credentials are counted by it).
+pub(crate) async fn serve(state: &AppState, client: Option<IpAddr>, request: Request) -> Response {
     if v2010::claims(request.uri().path()) {
-        return v2010::dispatch(&state, request).await;
+        return v2010::dispatch(state, client, request).await;
     }
     let head = request.method() == Method::HEAD;
-    let response = handle(&state, request)
+    let response = handle(state, client, request)
         .await
         .unwrap_or_else(IntoResponse::into_response);
     if head {
@@ -39,14 +50,13 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
     }
 }
 
-async fn handle(state: &AppState, request: Request) -> Result<Response, ApiError> {
-    let (mut parts, body) = request.into_parts();
+async fn handle(
+    state: &AppState,
+    client: Option<IpAddr>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
     let route = Route::parse(parts.uri.path()).ok_or(ApiError::NotFound)?;
-    // The peer the server's listener saw (absent under `oneshot`).
-    let client = ConnectInfo::<SocketAddr>::from_request_parts(&mut parts, state)
-        .await
-        .ok()
-        .map(|ConnectInfo(peer)| peer.ip());
     let authorization = parts.headers.get(header::AUTHORIZATION);
     let account = auth::authenticate(state, authorization, route.account_segment(), client).await?;
     let body = match parts.method {

@@ -46,6 +46,7 @@ mod body;
 mod dashboard;
 mod error;
 mod filters;
+mod front;
 mod handlers;
 mod join;
 mod method;
@@ -58,6 +59,7 @@ mod v2010;
 mod xml;
 
 pub use dashboard::{LiveConference, LiveParticipant, LiveUpdate};
+pub use front::{Connection, Front};
 pub use join::{
     BrowserAnswer, BrowserJoinError, BrowserJoins, BrowserOffer, JoinClaims, JoinToken,
     JoinTokenError, link as join_link,

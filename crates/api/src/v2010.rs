@@ -18,11 +18,11 @@ mod action;
 pub(crate) mod render;
 pub mod route;
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::{
@@ -55,10 +55,10 @@ pub fn claims(path: &str) -> bool {
 }
 
 /// Serves a 2010-04-01 request.
-pub async fn dispatch(state: &AppState, request: Request) -> Response {
+pub async fn dispatch(state: &AppState, client: Option<IpAddr>, request: Request) -> Response {
     let head = request.method() == Method::HEAD;
     let path = request.uri().path().to_owned();
-    let response = match handle(state, request).await {
+    let response = match handle(state, client, request).await {
         Ok(response) => response,
         Err(e) => error_response(e, &path),
     };
@@ -92,13 +92,13 @@ fn error_response(e: ApiError, path: &str) -> Response {
     response
 }
 
-async fn handle(state: &AppState, request: Request) -> Result<Response, ApiError> {
-    let (mut parts, body) = request.into_parts();
+async fn handle(
+    state: &AppState,
+    client: Option<IpAddr>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
     let route = Route::parse(parts.uri.path()).ok_or(ApiError::NotFound)?;
-    let client = ConnectInfo::<SocketAddr>::from_request_parts(&mut parts, state)
-        .await
-        .ok()
-        .map(|ConnectInfo(peer)| peer.ip());
     let authorization = parts.headers.get(header::AUTHORIZATION);
     let account = auth::authenticate(state, authorization, route.account_segment(), client).await?;
     let body = match parts.method {

@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use api::{AppState, BoxFuture, CallControl, CallControlError, ParticipantCommand, router};
+use api::{AppState, BoxFuture, CallControl, CallControlError, Front, ParticipantCommand, router};
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
@@ -365,6 +365,91 @@ async fn bad_credentials_are_401_and_say_nothing_more() {
     }
     bodies.dedup();
     assert_eq!(bodies.len(), 1, "every 401 is the same");
+}
+
+/// The server runs the router in `Front`, which hands API requests straight
+/// to their handler: every answer is the router's, byte for byte.
+#[tokio::test]
+async fn the_front_answers_as_the_router_does() {
+    let f = fixture().await;
+    let front = Front::new(f.state.clone());
+    let peer: std::net::SocketAddr = "192.0.2.7:5000".parse().unwrap();
+    let ours = Some(auth(AC, TOKEN));
+    let requests: Vec<(Method, String, Option<String>)> = vec![
+        (Method::GET, conferences(), ours.clone()),
+        (Method::GET, format!("{}/{CF}", conferences()), ours.clone()),
+        (
+            Method::HEAD,
+            format!("{}/{CF}.xml", conferences()),
+            ours.clone(),
+        ),
+        (
+            Method::GET,
+            format!("{}/{CF}/Participants", conferences()),
+            ours.clone(),
+        ),
+        (
+            Method::GET,
+            format!("//2008-08-01/Accounts/{AC}/Conference"),
+            ours.clone(),
+        ),
+        (
+            Method::GET,
+            format!("/2008-08-01/Accounts/{AC}/Nothing"),
+            ours.clone(),
+        ),
+        (Method::PUT, conferences(), ours.clone()),
+        (Method::GET, conferences(), None),
+        (Method::GET, conferences(), Some(auth(AC, OTHER_TOKEN))),
+        (
+            Method::GET,
+            format!("/2010-04-01/Accounts/{AC}/Conferences.json"),
+            ours.clone(),
+        ),
+        (
+            Method::GET,
+            format!("/2010-04-01/Accounts/{AC}/Conferences/{CF}.xml"),
+            ours.clone(),
+        ),
+        (
+            Method::GET,
+            format!("/2010-04-01/Accounts/{AC}/Nothing.json"),
+            ours.clone(),
+        ),
+        (
+            Method::GET,
+            format!("/2010-04-01/Accounts/{AC}/JoinLinks.json"),
+            ours.clone(),
+        ),
+        (Method::GET, "/healthz".to_owned(), None),
+        (Method::GET, "/nothing".to_owned(), None),
+    ];
+    for (method, uri, authorization) in requests {
+        let request = || {
+            let mut request = Request::builder().method(method.clone()).uri(&uri);
+            if let Some(a) = &authorization {
+                request = request.header(header::AUTHORIZATION, a);
+            }
+            request.body(Body::empty()).unwrap()
+        };
+        let (status, response, body) = f.send(request()).await;
+        let answer = front.connection(peer).oneshot(request()).await.unwrap();
+        assert_eq!(answer.status(), status, "{method} {uri}");
+        // The router sets a GET's Content-Length from its body, which hyper
+        // writes in the same place when the header is absent.
+        let mut headers = response.headers().clone();
+        if !answer.headers().contains_key(header::CONTENT_LENGTH) {
+            let length = headers.remove(header::CONTENT_LENGTH).unwrap();
+            assert_eq!(length, body.len().to_string(), "{method} {uri}");
+        }
+        assert_eq!(answer.headers(), &headers, "{method} {uri}");
+        let bytes = to_bytes(answer.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.to_vec()).unwrap(),
+            body,
+            "{method} {uri}"
+        );
+    }
 }
 
 /// Once an account has authenticated (and is cached with the header its

@@ -68,7 +68,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -338,13 +337,16 @@ impl Server {
     /// The HTTP API bound to this server's store, hub and dialer, its
     /// metrics on `GET /metrics`, and the dashboard at `GET /` fed by the hub.
     pub fn router(&self) -> axum::Router {
+        api::router(self.api_state())
+    }
+
+    fn api_state(&self) -> api::AppState {
         let control =
             control::Control::new(self.hub.clone(), self.dialer.clone(), self.cluster.clone());
-        let state = api::AppState::new(self.store.clone(), Arc::new(control))
+        api::AppState::new(self.store.clone(), Arc::new(control))
             .with_metrics(self.metrics.clone())
             .with_live(Arc::new(self.hub.clone()))
-            .with_browsers(Arc::new(self.browsers.clone()));
-        api::router(state)
+            .with_browsers(Arc::new(self.browsers.clone()))
     }
 
     /// Serves HTTP on `listener` until `shutdown` resolves, then ends every
@@ -353,24 +355,18 @@ impl Server {
     ///
     /// Request-targets with the raw `<`/`>` of the 2008 docs' date filters
     /// are percent-encoded before hyper parses them (see [`lenient`]). The
-    /// router sees each request's peer address, which the API's limit on
-    /// bad credentials counts by.
+    /// router runs in [`api::Front`], which hands API requests straight to
+    /// their handler; both see each request's peer address, which the
+    /// API's limit on bad credentials counts by.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = self.router();
-        // The API counts bad credentials per peer address (`ConnectInfo`).
-        // axum hands a custom listener's address to `ConnectInfo` through
-        // `tap_io`; the tap itself has nothing to do.
-        let listener = lenient::LenientListener::new(listener).tap_io(|_| {});
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let front = api::Front::new(self.api_state());
+        let served = axum::serve(lenient::LenientListener::new(listener), front)
+            .with_graceful_shutdown(shutdown)
+            .await;
         self.stop().await;
         served
     }

@@ -102,7 +102,21 @@ pub fn routes() -> Router<AppState> {
         .route("/join/{token}/calls/{call}", get(call_state))
         .route("/join-assets/join.js", get(script))
         .route("/join-assets/join.css", get(style))
-        .route("/2010-04-01/Accounts/{account}/JoinLinks.json", post(mint))
+        .route(JOIN_LINKS_PATH, post(mint))
+}
+
+/// The one route of this module under an API version's prefix.
+const JOIN_LINKS_PATH: &str = "/2010-04-01/Accounts/{account}/JoinLinks.json";
+
+/// Whether `path`, under an API version's prefix, may be one of this
+/// module's routes rather than the API's (`crate::front` sends the API's
+/// straight to it). Errs towards yes.
+pub(crate) fn may_route(path: &str) -> bool {
+    let suffix = JOIN_LINKS_PATH
+        .rsplit('/')
+        .next()
+        .unwrap_or(JOIN_LINKS_PATH);
+    path.ends_with(suffix)
 }
 
 /// The claims of `token` if it verifies now against its account's AuthToken.
