@@ -57,7 +57,7 @@ pub async fn authenticate(
     let header = header.ok_or(ApiError::Unauthorized)?;
     // The owner's own header, byte for byte: nothing to decode.
     if let Some(cached) = state.accounts.get(url_account)
-        && bool::from(cached.header.ct_eq(header.as_bytes()))
+        && same_bytes(&cached.header, header.as_bytes())
     {
         return Ok(cached.account.sid.clone());
     }
@@ -106,6 +106,22 @@ pub(crate) async fn check(
         state.accounts.insert(sid.clone(), cached);
     }
     Ok(Some(sid))
+}
+
+/// `a == b` in time that depends on their lengths alone, eight bytes per
+/// step: `subtle`'s slice comparison takes a step per byte, which was
+/// 900 instructions of every request for an 82-byte header.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let mut same = a_rest.ct_eq(b_rest);
+    for (x, y) in a_words.iter().zip(b_words) {
+        same &= u64::from_ne_bytes(*x).ct_eq(&u64::from_ne_bytes(*y));
+    }
+    same.into()
 }
 
 /// The answer to credentials that did not verify: 401, or 429 once
@@ -169,6 +185,22 @@ mod tests {
     use model::{AuthToken, Timestamp};
 
     use super::*;
+
+    #[test]
+    fn same_bytes_is_equality() {
+        let header = b"Basic QUM1ZWE4NzJmNmRhNWEyMWRlMTU3ZDgwOTk3YTY0YmQzMzow";
+        for n in 0..header.len() {
+            let (a, b) = (&header[..n], &header[..n]);
+            assert!(same_bytes(a, b), "{n}");
+            assert!(!same_bytes(a, &header[..=n]), "{n}");
+            // One bit off, at every position: in a whole word and in the tail.
+            for i in 0..n {
+                let mut off = a.to_vec();
+                off[i] ^= 1;
+                assert!(!same_bytes(&off, b), "{n} {i}");
+            }
+        }
+    }
 
     /// The header a client sends (`Basic`, one space, padded base64), byte
     /// for byte: what lets a cached account's requests skip decoding.
