@@ -20,7 +20,7 @@ use model::{
     ParticipantRecord, ReadCache, Timestamp,
 };
 use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 
 use crate::types::{Exception, PageUris, more_info};
 
@@ -169,12 +169,17 @@ fn document_sized(
     capacity: usize,
     body: impl FnOnce(&mut XmlWriter) -> io::Result<()>,
 ) -> io::Result<Vec<u8>> {
-    let mut w = Writer::new(Vec::with_capacity(capacity));
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    w.write_event(Event::Start(BytesStart::new("TwilioResponse")))?;
+    // The same bytes for every document: written as they are, where
+    // quick-xml's declaration event would build and allocate them.
+    const START: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?><TwilioResponse>"#;
+    const END: &[u8] = b"</TwilioResponse>";
+    let mut out = Vec::with_capacity(capacity);
+    out.extend_from_slice(START);
+    let mut w = Writer::new(out);
     body(&mut w)?;
-    w.write_event(Event::End(BytesEnd::new("TwilioResponse")))?;
-    Ok(w.into_inner())
+    let mut out = w.into_inner();
+    out.extend_from_slice(END);
+    Ok(out)
 }
 
 fn write_conference(w: &mut XmlWriter, c: &ConferenceRecord) -> io::Result<()> {
