@@ -22,11 +22,11 @@ pub const API_VERSION: &str = "2008-08-01";
 /// `2008-08-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA}`.
 const MOST_SEGMENTS: usize = 7;
 
-/// A resource path of the 2008-08-01 API, parsed.
+/// A resource path of the 2008-08-01 API, parsed (borrowing the path).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub struct Route<'p> {
     /// The `{AccountSid}` segment exactly as the client wrote it.
-    account: String,
+    account: &'p str,
     pub resource: Resource,
 }
 
@@ -47,17 +47,11 @@ pub enum Resource {
     Call(CallSid),
 }
 
-impl Route {
+impl<'p> Route<'p> {
     /// Parses a request path (without its query). `None` means 404.
-    pub fn parse(path: &str) -> Option<Self> {
-        // On the stack: this runs for every request.
-        let mut held = [""; MOST_SEGMENTS];
-        let mut n = 0;
-        for segment in path.split('/').filter(|s| !s.is_empty()) {
-            // More segments than any route has: no route.
-            *held.get_mut(n)? = segment;
-            n += 1;
-        }
+    pub fn parse(path: &'p str) -> Option<Self> {
+        // More segments than any route has: no route.
+        let (mut held, n) = segments::<MOST_SEGMENTS>(path)?;
         let segments = held.get_mut(..n)?;
         let last = segments.last_mut()?;
         *last = strip_format_suffix(last)?;
@@ -78,10 +72,7 @@ impl Route {
                     ),
                     _ => return None,
                 };
-                Some(Self {
-                    account: (*account).to_owned(),
-                    resource,
-                })
+                Some(Self { account, resource })
             }
             [API_VERSION, "Accounts", account, "Calls", rest @ ..] => {
                 let resource = match rest {
@@ -89,19 +80,39 @@ impl Route {
                     [ca] => Resource::Call(CallSid::parse(ca).ok()?),
                     _ => return None,
                 };
-                Some(Self {
-                    account: (*account).to_owned(),
-                    resource,
-                })
+                Some(Self { account, resource })
             }
             _ => None,
         }
     }
 
     /// The account segment as written in the path (not yet checked).
-    pub fn account_segment(&self) -> &str {
-        &self.account
+    pub fn account_segment(&self) -> &'p str {
+        self.account
     }
+}
+
+/// The non-empty `/`-separated segments of `path` (so `//` and a trailing
+/// `/` add none), on the stack, and how many there are; `None` if more
+/// than `N`. A loop over the bytes: `str::split` searched for each `/`
+/// anew, a thousand instructions of every request.
+fn segments<const N: usize>(path: &str) -> Option<([&str; N], usize)> {
+    let mut held = [""; N];
+    let mut n = 0;
+    let mut start = 0;
+    // One more step at the end, as if the path ended in `/`.
+    for (i, b) in path.bytes().chain([b'/']).enumerate() {
+        if b != b'/' {
+            continue;
+        }
+        if i > start {
+            // `/` is ASCII, so both ends are char boundaries.
+            *held.get_mut(n)? = path.get(start..i)?;
+            n += 1;
+        }
+        start = i + 1;
+    }
+    Some((held, n))
 }
 
 impl Resource {
@@ -152,6 +163,19 @@ mod tests {
 
     fn resource(path: &str) -> Option<Resource> {
         Route::parse(path).map(|r| r.resource)
+    }
+
+    proptest::proptest! {
+        /// What `split('/')` without the empty pieces gives, or `None`
+        /// past the limit, on paths of ASCII and multi-byte characters.
+        #[test]
+        fn segments_are_splits_without_empty_pieces(path in "[/a.é€]{0,40}") {
+            let want: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            match segments::<7>(&path) {
+                Some((held, n)) => proptest::prop_assert_eq!(&held[..n], &want[..]),
+                None => proptest::prop_assert!(want.len() > 7),
+            }
+        }
     }
 
     #[test]
@@ -276,8 +300,8 @@ mod tests {
             "CF9f2ead1ae43cdabeab102fa30d938378",
             "ac5ea872f6",
         ] {
-            let route = Route::parse(&format!("/2008-08-01/Accounts/{account}/Conferences"));
-            assert_eq!(route.map(|r| r.account), Some(account.to_owned()));
+            let path = format!("/2008-08-01/Accounts/{account}/Conferences");
+            assert_eq!(Route::parse(&path).map(|r| r.account), Some(account));
         }
     }
 
