@@ -96,7 +96,7 @@ impl<'p> Route<'p> {
 /// `/` add none), on the stack, and how many there are; `None` if more
 /// than `N`. A loop over the bytes: `str::split` searched for each `/`
 /// anew, a thousand instructions of every request.
-fn segments<const N: usize>(path: &str) -> Option<([&str; N], usize)> {
+pub(crate) fn segments<const N: usize>(path: &str) -> Option<([&str; N], usize)> {
     let mut held = [""; N];
     let mut n = 0;
     let mut start = 0;

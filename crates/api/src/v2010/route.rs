@@ -8,11 +8,19 @@
 //! `POST Conferences/{name}/Participants`. Sids are parsed here, so a sid
 //! of the wrong kind is a label or a name, or an unknown path.
 
+use std::borrow::Cow;
+
 use model::{CallSid, ConferenceSid};
 use percent_encoding::percent_decode_str;
 
+use crate::route;
+
 /// The API version prefix, the first segment of every 2010 path.
 pub const API_VERSION: &str = "2010-04-01";
+
+/// The most segments a route has:
+/// `2010-04-01/Accounts/{AC}/Conferences/{CF}/Participants/{CA or label}`.
+const MOST_SEGMENTS: usize = 7;
 
 /// The representation a path asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,21 +86,28 @@ impl Route {
     /// Parses a request path (without its query). `None` means 404.
     pub fn parse(path: &str) -> Option<Self> {
         let format = Format::of_path(path);
-        let mut raw: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        // On the stack, as the 2008 paths: more segments than any route
+        // has is no route.
+        let (mut raw, n) = route::segments::<MOST_SEGMENTS>(path)?;
+        let raw = raw.get_mut(..n)?;
         let last = raw.last_mut()?;
         *last = last
             .strip_suffix(".json")
             .or_else(|| last.strip_suffix(".xml"))
             .unwrap_or(last);
-        let segments = raw
-            .iter()
-            .map(|s| percent_decode_str(s).decode_utf8().ok())
-            .collect::<Option<Vec<_>>>()?;
+        let mut decoded: [Cow<'_, str>; MOST_SEGMENTS] = Default::default();
+        for (slot, segment) in decoded.iter_mut().zip(raw.iter()) {
+            *slot = percent_decode_str(segment).decode_utf8().ok()?;
+        }
+        let mut held = [""; MOST_SEGMENTS];
+        for (slot, segment) in held.iter_mut().zip(&decoded) {
+            *slot = segment;
+        }
+        let segments = held.get(..n)?;
         if segments.iter().any(|s| s.is_empty()) {
             return None;
         }
-        let segments: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
-        let [API_VERSION, "Accounts", account, rest @ ..] = segments.as_slice() else {
+        let [API_VERSION, "Accounts", account, rest @ ..] = segments else {
             return None;
         };
         let resource = match rest {
