@@ -245,9 +245,26 @@ impl DayCounts {
     /// How many of the list's rows `days` selects lie in days after
     /// (`op` `>`) or before (`<`) the day `$day` of the `by` column, with
     /// the placeholders of `days` from `$1`.
+    ///
+    /// The day is bounded on its other side too, by a bound no row is
+    /// beyond (`FAR` days away). That changes no sum, but it lets
+    /// PostgreSQL's plan for every value of `$day` (the statement is
+    /// prepared once) read the index: for one open bound it guesses a third
+    /// of the rows and scans the whole table; for a range it guesses a
+    /// sliver. At 1M calls in one account that sum took 0.22 ms by the scan
+    /// and 0.07 ms by the index (docs/benchmarks.md, eighth pass).
     pub(crate) fn beyond_sql(self, by: &str, days: &Where, op: &str, day: usize) -> String {
+        // Timestamps are i64 microseconds, so days lie within ±107 million
+        // of 1970: no two rows are this far apart, and no bound overflows.
+        const FAR: i64 = 1_000_000_000;
+        let other_side = if op.starts_with('<') {
+            format!("{by} >= ${day} - {FAR}")
+        } else {
+            format!("{by} <= ${day} + {FAR}")
+        };
         format!(
-            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM {} {} AND {by} {op} ${day}",
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM {} {} AND {by} {op} ${day} \
+             AND {other_side}",
             self.table,
             days.clause(false, 0)
         )
