@@ -5,7 +5,7 @@
 //! aside, is one the router gives its fallback (`handlers::dispatch`), after
 //! looking its path up among the routes, collecting the fallback's path
 //! parameters and adding the peer address to the request's extensions.
-//! [`Connection`] skips those steps for them, which was about 2,000 of the
+//! [`Connection`] skips those steps for them, which was about 3,300 of the
 //! instance GET's 25,000 instructions (docs/benchmarks.md). Every other
 //! request goes through the router, so both ways answer alike: a path this
 //! module is unsure of costs the lookup, never a different answer.
