@@ -103,16 +103,17 @@ impl Store {
     /// change fails, none of the batch is applied.
     pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut deltas = CountDeltas::default();
-        for change in changes {
-            if let Err(err) = apply_one(&mut tx, &mut deltas, change, self.node()).await {
-                // Dropping would roll back too, but only once the connection
-                // is next used; rolling back now releases SQLite's lock now.
-                tx.rollback().await?;
-                return Err(err);
+        let applied = async {
+            let mut deltas = CountDeltas::default();
+            for change in changes {
+                apply_one(&mut tx, &mut deltas, change, self.node()).await?;
             }
+            deltas.write(&mut tx).await
         }
-        if let Err(err) = deltas.write(&mut tx).await {
+        .await;
+        if let Err(err) = applied {
+            // Dropping would roll back too, but only once the connection
+            // is next used; rolling back now releases SQLite's lock now.
             tx.rollback().await?;
             return Err(err);
         }
