@@ -194,17 +194,18 @@ fn len<T>(items: &[T]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    /// axum moves each request's future whole into a box, so its size is
-    /// copied on every request, a GET of one record included; the arms
-    /// that hold kilobytes are boxed on their own (`Store::conferences`,
+    /// Each request's future is moved whole into a box (`crate::front`'s,
+    /// or axum's for the router's fallback), so its size is copied on
+    /// every request, a GET of one record included; the arms that hold
+    /// kilobytes are boxed on their own (`Store::conferences`,
     /// `Store::calls`, the 2010 API's `Run::execute`). It was 6,856 bytes
     /// before they were.
     #[test]
     fn a_request_future_stays_small() {
-        fn future_size<A, B, R, F: Fn(A, B) -> R>(_: F) -> usize {
+        fn future_size<A, B, C, R, F: Fn(A, B, C) -> R>(_: F) -> usize {
             size_of::<R>()
         }
-        let size = future_size(super::dispatch);
+        let size = future_size(super::serve);
         assert!(size <= 4096, "a request's future takes {size} bytes");
     }
 }
