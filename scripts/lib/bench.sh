@@ -1,6 +1,7 @@
 # Sourced by the benchmark scripts: one machine-readable line per measured
-# point, beside their markdown tables (`bench_line`), and the wait for a
-# server to print its address (`await_addr`).
+# point, beside their markdown tables (`bench_line`), the wait for a server
+# to print its address (`await_addr`), and stopping what they started
+# (`stop_pids`).
 #
 #   bench_line bench=media participants=1000 late_tick_pct=0.02 ...
 #
@@ -40,4 +41,16 @@ await_addr() {
     sleep 0.1
   done
   die "process $pid did not print ${prefix}http://ADDR within $seconds s"
+}
+
+# Stops every process in the sourcing script's `pids` array: signals them
+# all, then waits for each.
+stop_pids() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
 }
