@@ -3,9 +3,10 @@
 //!
 //! confab caches only what is final: an account that authenticated (accounts
 //! are immutable today), a completed conference record, a completed
-//! conference's rendered XML. So a cache never needs invalidating, only
-//! bounding: when it is full it starts over, which costs a few reads again
-//! and never returns anything stale. Misses are never cached, so a value
+//! conference's rendered XML; or a value that carries what it was made
+//! from, checked on every read (a live record and its row's version). So a
+//! cache never needs invalidating, only bounding: when it is full it starts
+//! over, which costs a few reads again and never returns anything stale. Misses are never cached, so a value
 //! that appears later is found.
 //!
 //! Every entry is a whole value inserted in one step, so a lock poisoned by a
@@ -52,7 +53,7 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     }
 
     /// Caches `value` for `key`, emptying the cache first if it is full.
-    /// The caller only inserts values that are final.
+    /// The caller only inserts values that are final or checked when read.
     pub fn insert(&self, key: K, value: V) {
         let mut map = self.write();
         if map.len() >= self.capacity && !map.contains_key(&key) {

@@ -1,19 +1,24 @@
-//! Records that never change once final, and the lists that read their
-//! pages through a cache of them.
+//! The records the lists have read, and the lists that read their pages
+//! through a cache of them.
 //!
 //! A completed conference never changes again, and neither does an ended
-//! call (`Store::finish_call`: a call's first end is its last). So the
-//! store keeps the final records it has read in a bounded in-memory map
-//! ([`FinalCache`]), one per table, and a list of them reads its page in
-//! two steps:
+//! call (`Store::finish_call`: a call's first end is its last). A live one
+//! does, but every change of a row counts in its `version`, which the
+//! database bumps on every UPDATE, whoever writes it (a trigger:
+//! `migrations-sqlite/0020`, `migrations-postgres/0020`). So the store
+//! keeps the records it has read in bounded in-memory maps
+//! ([`RecordCache`], one per table), final ones by sid, live ones by sid
+//! with their version, and a list reads its page in two steps:
 //!
 //! 1. the page's sids only, as one row (`string_agg … ORDER BY`, the same
 //!    on SQLite ≥ 3.44 and on PostgreSQL), straight from the index the
-//!    page walks, which carries the sid and the order's key: no table
-//!    lookups, and one row's trip from sqlx's SQLite worker thread instead
-//!    of one per record;
-//! 2. the records from the cache, and the few it lacks (live ones, ones
-//!    not read yet) in one more query by sid.
+//!    page walks, which carries the sid, the order's key and the status:
+//!    no table lookups but one by sid for each live row's version, and one
+//!    row's trip from sqlx's SQLite worker thread instead of one per
+//!    record;
+//! 2. the records from the cache (a live one only at the version the page
+//!    read), and the few it lacks (changed since, not read yet) in one
+//!    more query by sid.
 //!
 //! Every such list is ordered newest first by one timestamp column (its
 //! key), ties by sid.
@@ -50,6 +55,9 @@ pub(crate) trait Final: Clone + Send + Sync + 'static {
     fn account(&self) -> &AccountSid;
     /// Whether it can no longer change.
     fn is_final(&self) -> bool;
+    /// The rows that may still change ([`Final::is_final`] false): a
+    /// condition on the table's `status` column.
+    const LIVE: &'static str;
 }
 
 impl Final for ConferenceRecord {
@@ -74,6 +82,7 @@ impl Final for ConferenceRecord {
     fn is_final(&self) -> bool {
         self.status == ConferenceStatus::Completed
     }
+    const LIVE: &'static str = "status <> 2";
 }
 
 impl Final for CallRecord {
@@ -98,6 +107,7 @@ impl Final for CallRecord {
     fn is_final(&self) -> bool {
         self.status.is_final()
     }
+    const LIVE: &'static str = "status IN (0, 1, 6)";
 }
 
 /// How a list seeks its deep pages: through which per-day `counts`, by
@@ -114,36 +124,62 @@ pub(crate) struct Seeking<'a> {
     pub(crate) created_before: Option<i64>,
 }
 
-/// Final records by sid, bounded: when full it starts over, which costs a
-/// few reads again and never returns anything stale.
-pub(crate) struct FinalCache<R: Final> {
-    cache: ReadCache<R::Sid, R>,
+/// Records already read, bounded: final ones by sid, live ones by sid with
+/// the row version they were read at. When full, a map starts over, which
+/// costs a few reads again and never returns anything stale.
+pub(crate) struct RecordCache<R: Final> {
+    finals: ReadCache<R::Sid, R>,
+    /// The last version of each live record read, and the record.
+    live: ReadCache<R::Sid, (i64, R)>,
 }
 
-impl<R: Final> Default for FinalCache<R> {
+impl<R: Final> Default for RecordCache<R> {
     fn default() -> Self {
         Self {
-            cache: ReadCache::new(Self::CAPACITY),
+            finals: ReadCache::new(Self::CAPACITY),
+            live: ReadCache::new(Self::CAPACITY),
         }
     }
 }
 
-impl<R: Final> fmt::Debug for FinalCache<R> {
+impl<R: Final> fmt::Debug for RecordCache<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FinalCache")
+        f.debug_struct("RecordCache")
             .field("table", &R::TABLE)
-            .field("cache", &self.cache)
+            .field("finals", &self.finals)
+            .field("live", &self.live)
             .finish()
     }
 }
 
-impl<R: Final> FinalCache<R> {
+impl<R: Final> RecordCache<R> {
     const CAPACITY: usize = 65_536;
 
-    /// Caches `r` if it is final; others still change.
-    fn remember(&self, r: &R) {
+    /// The record `sid` as a page listed it: final (no version), or live
+    /// at `version`.
+    fn get(&self, sid: &R::Sid, version: Option<i64>) -> Option<R> {
+        match version {
+            None => self.finals.get(sid),
+            Some(version) => self
+                .live
+                .get(sid)
+                .and_then(|(cached, r)| (cached == version).then_some(r)),
+        }
+    }
+
+    /// Caches `r`, read at `version`.
+    fn remember(&self, r: &R, version: i64) {
         if r.is_final() {
-            self.cache.insert(r.sid().clone(), r.clone());
+            self.remember_final(r);
+        } else {
+            self.live.insert(r.sid().clone(), (version, r.clone()));
+        }
+    }
+
+    /// Caches `r` if it is final.
+    fn remember_final(&self, r: &R) {
+        if r.is_final() {
+            self.finals.insert(r.sid().clone(), r.clone());
         }
     }
 }
@@ -153,11 +189,11 @@ impl Store {
     /// holds it, otherwise read (and cached if final).
     pub(crate) async fn record<R: Final>(
         &self,
-        cache: &FinalCache<R>,
+        cache: &RecordCache<R>,
         account: &AccountSid,
         sid: &R::Sid,
     ) -> Result<Option<R>, StoreError> {
-        if let Some(found) = cache.cache.get(sid) {
+        if let Some(found) = cache.finals.get(sid) {
             return Ok((found.account() == account).then_some(found));
         }
         let sql = format!(
@@ -174,7 +210,7 @@ impl Store {
             )
             .await?;
         if let Some(r) = &found {
-            cache.remember(r);
+            cache.remember_final(r);
         }
         Ok(found)
     }
@@ -184,7 +220,7 @@ impl Store {
     /// records the cache lacks, one query by sid.
     pub(crate) async fn sid_page<R: Final>(
         &self,
-        cache: &FinalCache<R>,
+        cache: &RecordCache<R>,
         key: &str,
         account: &AccountSid,
         (w, count): (&Where, &Count),
@@ -219,7 +255,7 @@ impl Store {
     /// read transaction ([`Store::seek_page_in_snapshot`]).
     pub(crate) async fn seek_page<R: Final>(
         &self,
-        cache: &FinalCache<R>,
+        cache: &RecordCache<R>,
         seek: Seeking<'_>,
         account: &AccountSid,
         page_where: impl Fn() -> Where,
@@ -288,7 +324,7 @@ impl Store {
     /// even while rows change.
     async fn seek_page_in_snapshot<R: Final>(
         &self,
-        cache: &FinalCache<R>,
+        cache: &RecordCache<R>,
         seek: Seeking<'_>,
         account: &AccountSid,
         page_where: impl Fn() -> Where,
@@ -321,8 +357,8 @@ impl Store {
                 walk_sql::<R>(key, &w, 0, false, span.take, span.skip)
             };
             let sql = format!(
-                "SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) AS sids \
-                 FROM ({walk}) AS page"
+                "SELECT {} AS sids FROM ({walk}) AS page",
+                listed_sql::<R>(key)
             );
             let row = w
                 .bind_all(sqlx::query(AssertSqlSafe(sql)))
@@ -401,9 +437,10 @@ pub(crate) fn one_statement_sql<R: Final>(
     };
     format!(
         "WITH {ctes} \
-         SELECT total, beyond, (SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) \
-         FROM (SELECT sid, {key} FROM {table} {clause} ORDER BY {order} \
+         SELECT total, beyond, (SELECT {listed} \
+         FROM (SELECT sid, {key}, status FROM {table} {clause} ORDER BY {order} \
          LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
+        listed = listed_sql::<R>(key),
         table = R::TABLE,
         clause = w.clause(true, days.len()),
     )
@@ -440,7 +477,7 @@ async fn one_statement_page<R: Final>(
     guide_total: i64,
     limit: i64,
     offset: i64,
-) -> Result<Option<(Vec<R::Sid>, u64)>, StoreError> {
+) -> Result<Option<(Vec<Listed<R>>, u64)>, StoreError> {
     let (Some(newest), Some(oldest)) = (spans.first(), spans.last()) else {
         return Ok(None);
     };
@@ -491,25 +528,46 @@ async fn one_statement_page<R: Final>(
     Ok((fits && sids.len() == wanted).then_some((sids, total)))
 }
 
-/// The account's records `sids`, in that order: final ones from `cache`,
-/// the others in one query (and cached if final now). A sid that is not
-/// found (never, unless rows are deleted by hand) is left out.
+/// A record as a page lists it: its sid, and its row version if it is live.
+type Listed<R> = (<R as Final>::Sid, Option<i64>);
+
+/// The aggregate of a page's rows (`page`: their sid, the order's `key`
+/// and status) that lists them in order, newest `key` first, ties by sid:
+/// each final row's sid, each live row's sid, `:` and its version (looked
+/// up by sid), joined by commas.
+fn listed_sql<R: Final>(key: &str) -> String {
+    format!(
+        "string_agg(CASE WHEN {live} THEN sid || ':' || CAST((SELECT v.version \
+         FROM {table} AS v WHERE v.sid = page.sid) AS TEXT) ELSE sid END, ',' \
+         ORDER BY {key} DESC, sid ASC)",
+        live = R::LIVE,
+        table = R::TABLE,
+    )
+}
+
+/// The account's records `listed`, in that order: from `cache` when it
+/// holds them as listed (final, or live at the listed version), the others
+/// in one query (and cached). A sid that is not found (never, unless rows
+/// are deleted by hand) is left out.
 async fn by_sid<R: Final>(
     conn: &mut AnyConnection,
-    cache: &FinalCache<R>,
+    cache: &RecordCache<R>,
     account: &AccountSid,
-    sids: &[R::Sid],
+    listed: &[Listed<R>],
 ) -> Result<Vec<R>, StoreError> {
-    let mut records = cache.cache.get_many(sids);
-    let missing: Vec<&R::Sid> = sids
+    let mut records: Vec<Option<R>> = listed
+        .iter()
+        .map(|(sid, version)| cache.get(sid, *version))
+        .collect();
+    let missing: Vec<&R::Sid> = listed
         .iter()
         .zip(&records)
-        .filter_map(|(sid, r)| r.is_none().then_some(sid))
+        .filter_map(|((sid, _), r)| r.is_none().then_some(sid))
         .collect();
     if !missing.is_empty() {
         let placeholders: Vec<String> = (2..missing.len() + 2).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT {} FROM {} WHERE account_sid = $1 AND sid IN ({})",
+            "SELECT {}, version FROM {} WHERE account_sid = $1 AND sid IN ({})",
             R::COLUMNS,
             R::TABLE,
             placeholders.join(", ")
@@ -521,10 +579,10 @@ async fn by_sid<R: Final>(
         let mut found = HashMap::with_capacity(missing.len());
         for row in query.fetch_all(&mut *conn).await? {
             let r = R::decode(&row)?;
-            cache.remember(&r);
+            cache.remember(&r, rows::version(&row, R::TABLE)?);
             found.insert(r.sid().clone(), r);
         }
-        for (slot, sid) in records.iter_mut().zip(sids) {
+        for (slot, (sid, _)) in records.iter_mut().zip(listed) {
             if slot.is_none() {
                 *slot = found.remove(sid);
             }
@@ -546,14 +604,14 @@ pub(crate) fn sid_page_query<'q, R: Final>(
 ) -> Query<'q, Any, AnyArguments> {
     let (count_sql, count_where) = count.sql(R::TABLE, w, 0);
     let sql = format!(
-        "SELECT string_agg(sid, ',' ORDER BY {key} DESC, sid ASC) AS sids, \
-         ({count_sql}) AS total FROM ({}) AS page",
+        "SELECT {} AS sids, ({count_sql}) AS total FROM ({}) AS page",
+        listed_sql::<R>(key),
         sid_page_sql::<R>(key, w, count_where.len(), limit, offset)
     );
     w.bind_all(count_where.bind_all(sqlx::query(AssertSqlSafe(sql))))
 }
 
-/// The page of a list, sids and the order's `key` only (what the index it
+/// The page of a list, sids, the order's `key` and status only (what the index it
 /// walks carries), with `w`'s placeholders from `$(base + 1)`.
 pub(crate) fn sid_page_sql<R: Final>(
     key: &str,
@@ -565,9 +623,9 @@ pub(crate) fn sid_page_sql<R: Final>(
     walk_sql::<R>(key, w, base, false, limit, offset)
 }
 
-/// Rows `offset .. offset + limit` of the list `w` selects, sids and `key`
-/// only, walking its index newest `key` first (ties by sid), or oldest
-/// first (the same index backwards, ties by sid descending).
+/// Rows `offset .. offset + limit` of the list `w` selects, sids, `key` and
+/// status only, walking its index newest `key` first (ties by sid), or
+/// oldest first (the same index backwards, ties by sid descending).
 pub(crate) fn walk_sql<R: Final>(
     key: &str,
     w: &Where,
@@ -582,7 +640,7 @@ pub(crate) fn walk_sql<R: Final>(
         format!("{key} DESC, sid ASC")
     };
     format!(
-        "SELECT sid, {key} FROM {} {} ORDER BY {order} {}",
+        "SELECT sid, {key}, status FROM {} {} ORDER BY {order} {}",
         R::TABLE,
         w.clause(true, base),
         limit_offset(limit, offset)
@@ -607,6 +665,37 @@ mod tests {
     /// and oldest day, any skips, so both walks), at every offset, gives the
     /// reference page and total, or `None` (and the caller then reads the
     /// page in one read transaction). The right guide always gives a page.
+    /// A page lists a row with its version exactly when its record can
+    /// still change: `Final::LIVE` says in SQL what `is_final` says.
+    #[tokio::test]
+    async fn live_in_sql_is_not_final() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        async fn live<R: Final>(store: &Store, code: i64) -> bool {
+            let sql = format!(
+                "SELECT CASE WHEN {} THEN 1 ELSE 0 END AS live FROM (SELECT $1 AS status) AS page",
+                R::LIVE
+            );
+            let live: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(code)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            live == 1
+        }
+        for status in model::CallStatus::ALL {
+            let live = live::<CallRecord>(&store, status.code()).await;
+            assert_eq!(live, !status.is_final(), "{status:?}");
+        }
+        for status in [
+            ConferenceStatus::Init,
+            ConferenceStatus::InProgress,
+            ConferenceStatus::Completed,
+        ] {
+            let live = live::<ConferenceRecord>(&store, status.code()).await;
+            assert_eq!(live, status != ConferenceStatus::Completed, "{status:?}");
+        }
+    }
+
     #[tokio::test]
     async fn a_stale_guide_gives_the_exact_page_or_none() {
         let dir = tempfile::tempdir().unwrap();
@@ -676,7 +765,7 @@ mod tests {
                 .iter()
                 .skip(usize::try_from(offset).unwrap())
                 .take(4)
-                .map(|c| c.sid.clone())
+                .map(|c| (c.sid.clone(), None))
                 .collect();
             // The days of the page's first and last rows.
             let day_of = |row: i64| FIRST_DAY + 2 - row / 7;

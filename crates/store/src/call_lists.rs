@@ -51,7 +51,7 @@ impl Store {
         account: &AccountSid,
         sid: &CallSid,
     ) -> Result<Option<CallRecord>, StoreError> {
-        self.record(&self.ended_calls, account, sid).await
+        self.record(&self.call_cache, account, sid).await
     }
 
     /// One page of an account's calls matching `filter` in `order`, and
@@ -106,14 +106,14 @@ impl Store {
             offset < self.shallow_rows && filter.status.as_ref().is_none_or(|s| s.len() <= 1);
         if !by_status_alone || shallow || limit == 0 {
             return self
-                .sid_page(&self.ended_calls, key, account, (&w, &count), limit, offset)
+                .sid_page(&self.call_cache, key, account, (&w, &count), limit, offset)
                 .await;
         }
         // Otherwise the per-day counts total it and name the days the
         // page's rows lie in (see `day_counts`); the page and its total
         // come from one snapshot (`Store::seek_page`).
         self.seek_page(
-            &self.ended_calls,
+            &self.call_cache,
             Seeking {
                 counts: COUNTED,
                 by,

@@ -21,22 +21,27 @@ use crate::{Backend, Store, StoreError};
 /// backends.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// PostgreSQL's own migrations (`migrations-postgres/*.sql`): storage
-/// settings SQLite has no words for. They are numbered among the shared
-/// ones, which skip their numbers, and run with them on PostgreSQL alone
-/// ([`postgres_migrator`]).
+/// PostgreSQL's own migrations (`migrations-postgres/*.sql`): steps SQLite
+/// has other words for (storage settings, triggers). They are numbered
+/// among the shared ones, which skip their numbers, and run with them on
+/// PostgreSQL alone ([`migrator`]).
 static POSTGRES_ONLY: Migrator = sqlx::migrate!("./migrations-postgres");
 
-/// The shared migrations and PostgreSQL's own, in the order of their
+/// SQLite's own migrations (`migrations-sqlite/*.sql`), as
+/// [`POSTGRES_ONLY`] are PostgreSQL's: the same number in both directories
+/// is one step in each backend's words.
+static SQLITE_ONLY: Migrator = sqlx::migrate!("./migrations-sqlite");
+
+/// The shared migrations and `backend`'s own, in the order of their
 /// numbers.
-fn postgres_migrator() -> Migrator {
-    Migrator::with_migrations(
-        MIGRATOR
-            .iter()
-            .chain(POSTGRES_ONLY.iter())
-            .cloned()
-            .collect(),
-    )
+fn migrator(backend: Backend) -> Migrator {
+    let own = match backend {
+        Backend::Sqlite => &SQLITE_ONLY,
+        Backend::Postgres => &POSTGRES_ONLY,
+    };
+    let mut all: Vec<_> = MIGRATOR.iter().chain(own.iter()).cloned().collect();
+    all.sort_by_key(|m| m.version);
+    Migrator::with_migrations(all)
 }
 
 /// How long an SQLite connection waits for another connection's lock
@@ -65,12 +70,12 @@ impl Store {
         match Target::parse(url)? {
             Target::Postgres => {
                 let pool = postgres_pool(url).await?;
-                postgres_migrator().run(&pool).await?;
+                migrator(Backend::Postgres).run(&pool).await?;
                 Ok(Self {
                     backend: Backend::Postgres,
                     pool,
-                    completed: Default::default(),
-                    ended_calls: Default::default(),
+                    conference_cache: Default::default(),
+                    call_cache: Default::default(),
                     guides: Default::default(),
                     shallow_rows: crate::reads::SHALLOW_ROWS,
                     node: None,
@@ -81,8 +86,8 @@ impl Store {
                 let store = Self {
                     backend: Backend::Sqlite,
                     pool: sqlite_pool(&url, in_memory).await?,
-                    completed: Default::default(),
-                    ended_calls: Default::default(),
+                    conference_cache: Default::default(),
+                    call_cache: Default::default(),
                     guides: Default::default(),
                     shallow_rows: crate::reads::SHALLOW_ROWS,
                     node: None,
@@ -222,10 +227,11 @@ impl Store {
     /// and its retry then finds the migration applied. Nothing half-applied
     /// can remain: each migration runs in one transaction.
     async fn migrate_sqlite(&self) -> Result<(), StoreError> {
+        let migrator = migrator(Backend::Sqlite);
         let started = Instant::now();
         let mut pause = Duration::from_millis(20);
         loop {
-            match MIGRATOR.run(&self.pool).await {
+            match migrator.run(&self.pool).await {
                 Ok(()) => return Ok(()),
                 Err(err @ (MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)))
                     if started.elapsed() < STARTUP_RETRY_FOR =>
@@ -368,16 +374,21 @@ mod tests {
     }
 
     #[test]
-    fn postgres_only_migrations_take_numbers_of_their_own() {
+    fn backend_migrations_take_numbers_of_their_own() {
         let shared: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
-        let own: Vec<i64> = POSTGRES_ONLY.iter().map(|m| m.version).collect();
-        assert!(!own.is_empty());
-        assert!(
-            own.iter().all(|v| !shared.contains(v)),
-            "{own:?} in {shared:?}"
-        );
-        let all: Vec<i64> = postgres_migrator().iter().map(|m| m.version).collect();
-        assert!(all.is_sorted() && all.len() == shared.len() + own.len());
+        for (backend, own) in [
+            (Backend::Postgres, &POSTGRES_ONLY),
+            (Backend::Sqlite, &SQLITE_ONLY),
+        ] {
+            let own: Vec<i64> = own.iter().map(|m| m.version).collect();
+            assert!(!own.is_empty());
+            assert!(
+                own.iter().all(|v| !shared.contains(v)),
+                "{own:?} in {shared:?}"
+            );
+            let all: Vec<i64> = migrator(backend).iter().map(|m| m.version).collect();
+            assert!(all.is_sorted() && all.len() == shared.len() + own.len());
+        }
     }
 
     /// On PostgreSQL a count row's update stays on its page and writes no

@@ -78,10 +78,11 @@ pub enum Backend {
 pub struct Store {
     backend: Backend,
     pool: AnyPool,
-    /// Completed conferences already read: they never change again.
-    completed: Arc<cached::FinalCache<model::ConferenceRecord>>,
-    /// Ended calls already read: neither do they (`cached`).
-    ended_calls: Arc<cached::FinalCache<model::CallRecord>>,
+    /// Conferences already read: completed ones by sid (they never change
+    /// again), live ones by sid and row version (`cached`).
+    conference_cache: Arc<cached::RecordCache<model::ConferenceRecord>>,
+    /// Calls already read, ended ones (which never change again) and live.
+    call_cache: Arc<cached::RecordCache<model::CallRecord>>,
     /// Where recently paged lists' rows lie day by day: a deep page's
     /// guess, checked by the page's own statement (`guides`).
     guides: Arc<guides::Guides>,

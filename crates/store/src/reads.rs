@@ -101,7 +101,7 @@ impl Store {
         account: &AccountSid,
         sid: &ConferenceSid,
     ) -> Result<Option<ConferenceRecord>, StoreError> {
-        self.record(&self.completed, account, sid).await
+        self.record(&self.conference_cache, account, sid).await
     }
 
     /// One page of an account's conferences matching `filter`, newest
@@ -170,7 +170,7 @@ impl Store {
         offset: i64,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         self.sid_page(
-            &self.completed,
+            &self.conference_cache,
             "date_updated",
             account,
             (w, count),
@@ -196,7 +196,7 @@ impl Store {
         offset: i64,
     ) -> Result<(Vec<ConferenceRecord>, u64), StoreError> {
         self.seek_page(
-            &self.completed,
+            &self.conference_cache,
             Seeking {
                 counts: CONFERENCES,
                 by: "updated_day",

@@ -135,19 +135,37 @@ pub(crate) fn conference(row: &AnyRow) -> Result<ConferenceRecord, StoreError> {
 }
 
 /// A list's page as its sids, joined by commas in the column `sids`
-/// (`NULL` for none), of `table`'s rows.
+/// (`NULL` for none), of `table`'s rows; each live row's sid followed by
+/// `:` and its row version (`cached`).
 pub(crate) fn sids<S>(
     row: &AnyRow,
     table: &str,
     parse: fn(&str) -> Result<S, SidError>,
-) -> Result<Vec<S>, StoreError> {
+) -> Result<Vec<(S, Option<i64>)>, StoreError> {
     let Some(joined) = get::<Option<String>>(row, table, "sids")? else {
         return Ok(Vec::new());
     };
     joined
         .split(',')
-        .map(|s| parse(s).map_err(|e| corrupt(table, "sid", &e.to_string())))
+        .map(|listed| {
+            let (sid, version) = match listed.split_once(':') {
+                Some((sid, version)) => {
+                    let version = version
+                        .parse()
+                        .map_err(|_| corrupt(table, "version", "not an integer"))?;
+                    (sid, Some(version))
+                }
+                None => (listed, None),
+            };
+            let sid = parse(sid).map_err(|e| corrupt(table, "sid", &e.to_string()))?;
+            Ok((sid, version))
+        })
         .collect()
+}
+
+/// A row's version (`cached`): the column `version`.
+pub(crate) fn version(row: &AnyRow, table: &str) -> Result<i64, StoreError> {
+    int(row, table, "version")
 }
 
 pub(crate) fn participant(row: &AnyRow) -> Result<ParticipantRecord, StoreError> {

@@ -13,12 +13,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use model::test_util::SplitMix64;
 use model::{
-    Account, AccountSid, AuthToken, CallRecord, CallSid, CallStatus, ConferenceEndReason,
-    ConferenceFilter, ConferenceRecord, ConferenceSid, ConferenceStatus, DateRange, HttpMethod,
-    PageRequest, ParticipantFilter, ParticipantRecord, PhoneNumber, PhoneNumberSid, Timestamp,
+    Account, AccountSid, AuthToken, CallFilter, CallRecord, CallSid, CallStatus,
+    ConferenceEndReason, ConferenceFilter, ConferenceRecord, ConferenceSid, ConferenceStatus,
+    DateRange, HttpMethod, PageRequest, ParticipantFilter, ParticipantRecord, PhoneNumber,
+    PhoneNumberSid, Timestamp,
 };
 use sqlx::{AssertSqlSafe, Connection, Executor};
-use store::{Backend, Change, Store, StoreError};
+use store::{Backend, CallOrder, Change, Store, StoreError};
 
 // ---------------------------------------------------------------------------
 // Harness: one body, two backends.
@@ -76,6 +77,7 @@ on_both_backends!(
     hold_label_coach_end_on_exit_and_end_reason_are_recorded,
     trunks_crud_and_placed_calls_answered,
     nodes_claim_rooms_and_a_dead_nodes_work_is_ended,
+    a_live_record_is_read_again_once_its_row_changes,
 );
 
 struct TestDb {
@@ -2686,4 +2688,68 @@ async fn node_messages_of_any_length_arrive_whole() {
     assert_eq!(stored(&db).await, 1, "the older one went");
     drop(inbox);
     db.finish().await;
+}
+
+/// Lists cache live records by row version (`cached`): a change of the
+/// row, by another node or by hand, and even one that leaves DateUpdated
+/// where it was, is seen on the next page.
+async fn a_live_record_is_read_again_once_its_row_changes(db: &TestDb) {
+    let s = &db.store;
+    let a = with_account(s, 1).await;
+    let mut c = conference(1, &a, "standup", t(10));
+    c.status = ConferenceStatus::InProgress;
+    s.apply(&[Change::ConferenceCreated(c.clone())])
+        .await
+        .unwrap();
+    let call = call_record(1, &a, None, t(10));
+    s.insert_call(&call).await.unwrap();
+    let rooms = || async {
+        s.conferences(&a, &ConferenceFilter::default(), all())
+            .await
+            .unwrap()
+            .0
+    };
+    let calls = || async {
+        s.calls(&a, &CallFilter::default(), CallOrder::Created, all())
+            .await
+            .unwrap()
+            .0
+    };
+    // Read twice: the second page is the cached record's.
+    for _ in 0..2 {
+        assert_eq!(rooms().await, [c.clone()]);
+        assert_eq!(calls().await, std::slice::from_ref(&call));
+    }
+
+    // Another node ends the room at the same instant: DateUpdated stays.
+    let other = db.connect_again().await;
+    other
+        .apply(&[Change::ConferenceEnding {
+            sid: c.sid.clone(),
+            reason: ConferenceEndReason::EndedViaApi,
+            call_sid_ending: None,
+            at: t(10),
+        }])
+        .await
+        .unwrap();
+    other.close().await;
+    c.reason_ended = Some(ConferenceEndReason::EndedViaApi);
+    assert_eq!(rooms().await, [c.clone()]);
+
+    // An operator's hand edits.
+    db.raw(&format!(
+        "UPDATE conferences SET friendly_name = 'renamed' WHERE sid = '{}'",
+        c.sid.as_str()
+    ))
+    .await;
+    db.raw(&format!(
+        "UPDATE calls SET caller = 'bob' WHERE sid = '{}'",
+        call.sid.as_str()
+    ))
+    .await;
+    c.friendly_name = "renamed".to_owned();
+    assert_eq!(rooms().await, [c.clone()]);
+    let mut changed = call.clone();
+    changed.caller = "bob".to_owned();
+    assert_eq!(calls().await, [changed]);
 }
