@@ -12,10 +12,9 @@
 //!
 //! 1. the page's sids only, as one row (`string_agg … ORDER BY`, the same
 //!    on SQLite ≥ 3.44 and on PostgreSQL), straight from the index the
-//!    page walks, which carries the sid, the order's key and the status:
-//!    no table lookups but one by sid for each live row's version, and one
-//!    row's trip from sqlx's SQLite worker thread instead of one per
-//!    record;
+//!    page walks, which carries the sid, the order's key, the status and
+//!    the version: no table lookups, and one row's trip from sqlx's SQLite
+//!    worker thread instead of one per record;
 //! 2. the records from the cache (a live one only at the version the page
 //!    read), and the few it lacks (changed since, not read yet) in one
 //!    more query by sid.
@@ -107,7 +106,8 @@ impl Final for CallRecord {
     fn is_final(&self) -> bool {
         self.status.is_final()
     }
-    const LIVE: &'static str = "status IN (0, 1, 6)";
+    // Not `IN (…)`: SQLite looks three values up in a table made for them.
+    const LIVE: &'static str = "(status = 0 OR status = 1 OR status = 6)";
 }
 
 /// How a list seeks its deep pages: through which per-day `counts`, by
@@ -438,7 +438,7 @@ pub(crate) fn one_statement_sql<R: Final>(
     format!(
         "WITH {ctes} \
          SELECT total, beyond, (SELECT {listed} \
-         FROM (SELECT sid, {key}, status FROM {table} {clause} ORDER BY {order} \
+         FROM (SELECT {WALKED}, {key} FROM {table} {clause} ORDER BY {order} \
          LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
         listed = listed_sql::<R>(key),
         table = R::TABLE,
@@ -531,17 +531,20 @@ async fn one_statement_page<R: Final>(
 /// A record as a page lists it: its sid, and its row version if it is live.
 type Listed<R> = (<R as Final>::Sid, Option<i64>);
 
-/// The aggregate of a page's rows (`page`: their sid, the order's `key`
-/// and status) that lists them in order, newest `key` first, ties by sid:
-/// each final row's sid, each live row's sid, `:` and its version (looked
-/// up by sid), joined by commas.
+/// The columns a page's walk reads of each row besides the order's key, all
+/// of them in every index a list walks (`migrations/0021`): the walk reads no
+/// table row.
+const WALKED: &str = "sid, status, version";
+
+/// The aggregate of a page's rows (`page`: [`WALKED`] and the order's
+/// `key`) that lists them in order, newest `key` first, ties by sid: each
+/// final row's sid, each live row's sid, `:` and its version, joined by
+/// commas.
 fn listed_sql<R: Final>(key: &str) -> String {
     format!(
-        "string_agg(CASE WHEN {live} THEN sid || ':' || CAST((SELECT v.version \
-         FROM {table} AS v WHERE v.sid = page.sid) AS TEXT) ELSE sid END, ',' \
-         ORDER BY {key} DESC, sid ASC)",
+        "string_agg(CASE WHEN {live} THEN sid || ':' || CAST(version AS TEXT) ELSE sid END, \
+         ',' ORDER BY {key} DESC, sid ASC)",
         live = R::LIVE,
-        table = R::TABLE,
     )
 }
 
@@ -611,8 +614,8 @@ pub(crate) fn sid_page_query<'q, R: Final>(
     w.bind_all(count_where.bind_all(sqlx::query(AssertSqlSafe(sql))))
 }
 
-/// The page of a list, sids, the order's `key` and status only (what the index it
-/// walks carries), with `w`'s placeholders from `$(base + 1)`.
+/// The page of a list, [`WALKED`] and the order's `key` only (what the
+/// index it walks carries), with `w`'s placeholders from `$(base + 1)`.
 pub(crate) fn sid_page_sql<R: Final>(
     key: &str,
     w: &Where,
@@ -623,8 +626,8 @@ pub(crate) fn sid_page_sql<R: Final>(
     walk_sql::<R>(key, w, base, false, limit, offset)
 }
 
-/// Rows `offset .. offset + limit` of the list `w` selects, sids, `key` and
-/// status only, walking its index newest `key` first (ties by sid), or
+/// Rows `offset .. offset + limit` of the list `w` selects, [`WALKED`] and
+/// `key` only, walking its index newest `key` first (ties by sid), or
 /// oldest first (the same index backwards, ties by sid descending).
 pub(crate) fn walk_sql<R: Final>(
     key: &str,
@@ -640,7 +643,7 @@ pub(crate) fn walk_sql<R: Final>(
         format!("{key} DESC, sid ASC")
     };
     format!(
-        "SELECT sid, {key}, status FROM {} {} ORDER BY {order} {}",
+        "SELECT {WALKED}, {key} FROM {} {} ORDER BY {order} {}",
         R::TABLE,
         w.clause(true, base),
         limit_offset(limit, offset)
