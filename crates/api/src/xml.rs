@@ -59,13 +59,22 @@ pub fn conference_list(
     })
 }
 
-/// The `<Conference>` elements of completed conferences, each rendered
-/// once: a completed conference never changes again, every list page
-/// writes up to fifty of them, and the instance GET one. Bounded: when
-/// full it starts over.
+/// The `<Conference>` elements the API has written, each kept with the
+/// record it was rendered from: every list page writes up to fifty, and the
+/// instance GET one. A completed conference never changes again, so its
+/// element is rendered once; a live one is rendered again when its record
+/// differs from the one its element was made from, so a change shows at
+/// once. Bounded: when full it starts over.
 #[derive(Debug)]
 pub struct RenderedConferences {
-    cache: ReadCache<ConferenceSid, Arc<[u8]>>,
+    cache: ReadCache<ConferenceSid, Arc<Rendered>>,
+}
+
+/// One `<Conference>` element and the record it shows.
+#[derive(Debug)]
+struct Rendered {
+    from: ConferenceRecord,
+    bytes: Box<[u8]>,
 }
 
 impl Default for RenderedConferences {
@@ -83,19 +92,23 @@ impl RenderedConferences {
         }
     }
 
-    /// Writes `c` as [`write_conference`] would, from the cache when it can.
+    /// Writes `c` as [`write_conference`] would, from the cache when it
+    /// holds `c`'s element as rendered from `c` itself (a completed one
+    /// from the completed record: it has only one).
     fn write(&self, w: &mut XmlWriter, c: &ConferenceRecord) -> io::Result<()> {
-        if c.status != ConferenceStatus::Completed {
-            return write_conference(w, c);
-        }
-        if let Some(bytes) = self.cache.get(&c.sid) {
-            w.get_mut().extend_from_slice(&bytes);
+        let completed = |c: &ConferenceRecord| c.status == ConferenceStatus::Completed;
+        if let Some(rendered) = self.cache.get(&c.sid)
+            && ((completed(c) && completed(&rendered.from)) || rendered.from == *c)
+        {
+            w.get_mut().extend_from_slice(&rendered.bytes);
             return Ok(());
         }
         let start = w.get_ref().len();
         write_conference(w, c)?;
-        let bytes: Arc<[u8]> = w.get_ref().get(start..).unwrap_or_default().into();
-        self.cache.insert(c.sid.clone(), bytes);
+        let bytes = w.get_ref().get(start..).unwrap_or_default().into();
+        let from = c.clone();
+        self.cache
+            .insert(c.sid.clone(), Arc::new(Rendered { from, bytes }));
         Ok(())
     }
 }

@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use model::{
-    AccountSid, CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus, PageRequest,
-    PageWindow, ParticipantRecord, Timestamp,
+    AccountSid, CallSid, ConferenceEndReason, ConferenceRecord, ConferenceSid, ConferenceStatus,
+    PageRequest, PageWindow, ParticipantRecord, Timestamp,
 };
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -239,7 +239,7 @@ fn conference_list_is_like_the_seed() {
 }
 
 #[test]
-fn rendered_conferences_write_the_same_bytes_and_keep_only_completed_ones() {
+fn rendered_conferences_write_the_same_bytes_and_show_a_change_at_once() {
     let window = PageWindow::new(PageRequest::default(), 3, 3);
     let uris = list_uris(&format!("/2008-08-01/Accounts/{AC}/Conferences"), &window);
     let completed = seed_conference();
@@ -263,21 +263,38 @@ fn rendered_conferences_write_the_same_bytes_and_keep_only_completed_ones() {
     assert_eq!(first, fresh);
     assert_eq!(again, fresh);
     assert!(fresh.contains("&lt;a&gt; &amp; \u{FFFD}"), "{fresh}");
-    // The completed two are kept; the live one is written anew each time,
-    // so a change to it shows at once.
-    assert_eq!(rendered.cache.len(), 2);
-    assert!(rendered.cache.get(&live.sid).is_none());
+    // All three are kept, each with the record it shows.
+    assert_eq!(rendered.cache.len(), 3);
+    assert_eq!(rendered.cache.get(&live.sid).unwrap().from, live);
     // The instance GET shares the cache, and writes the same bytes as fresh.
     for c in [&completed, &live] {
         let fresh = utf8(conference(c, &RenderedConferences::default()));
         assert_eq!(utf8(conference(c, &rendered)), fresh);
     }
-    live.friendly_name = "renamed".to_owned();
-    let changed = utf8(conference_list(&[live], &window, &uris, &rendered));
-    assert!(
-        changed.contains("<FriendlyName>renamed</FriendlyName>"),
-        "{changed}"
-    );
+    // Every field a live room's record can change, and its name.
+    let mut ended = live.clone();
+    ended.status = ConferenceStatus::Completed;
+    let mut later = live.clone();
+    later.date_updated = Timestamp::from_micros(later.date_updated.as_micros() + 1_000_000);
+    let mut ending = live.clone();
+    ending.reason_ended = Some(ConferenceEndReason::EndedViaApi);
+    let mut renamed = live.clone();
+    renamed.friendly_name = "renamed".to_owned();
+    for changed in [ended, later, ending, renamed] {
+        let fresh = utf8(conference_list(
+            std::slice::from_ref(&changed),
+            &window,
+            &uris,
+            &RenderedConferences::default(),
+        ));
+        let got = utf8(conference_list(
+            std::slice::from_ref(&changed),
+            &window,
+            &uris,
+            &rendered,
+        ));
+        assert_eq!(got, fresh);
+    }
 }
 
 #[test]
