@@ -663,11 +663,6 @@ mod tests {
     const DAY: i64 = Timestamp::MICROS_PER_DAY;
     const FIRST_DAY: i64 = 19_000;
 
-    /// The one statement is exact in its own snapshot or declines, however
-    /// wrong its guide: every guide over three days of rooms (any newest
-    /// and oldest day, any skips, so both walks), at every offset, gives the
-    /// reference page and total, or `None` (and the caller then reads the
-    /// page in one read transaction). The right guide always gives a page.
     /// A page lists a row with its version exactly when its record can
     /// still change: `Final::LIVE` says in SQL what `is_final` says.
     #[tokio::test]
@@ -699,6 +694,11 @@ mod tests {
         }
     }
 
+    /// The one statement is exact in its own snapshot or declines, however
+    /// wrong its guide: every guide over three days of rooms (any newest
+    /// and oldest day, any skips, so both walks), at every offset, gives the
+    /// reference page and total, or `None` (and the caller then reads the
+    /// page in one read transaction). The right guide always gives a page.
     #[tokio::test]
     async fn a_stale_guide_gives_the_exact_page_or_none() {
         let dir = tempfile::tempdir().unwrap();
