@@ -170,7 +170,7 @@ impl<R: Final> RecordCache<R> {
     /// Caches `r`, read at `version`.
     fn remember(&self, r: &R, version: i64) {
         if r.is_final() {
-            self.remember_final(r);
+            self.finals.insert(r.sid().clone(), r.clone());
         } else {
             self.live.insert(r.sid().clone(), (version, r.clone()));
         }

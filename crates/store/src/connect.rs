@@ -376,18 +376,13 @@ mod tests {
     #[test]
     fn backend_migrations_take_numbers_of_their_own() {
         let shared: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
-        for (backend, own) in [
-            (Backend::Postgres, &POSTGRES_ONLY),
-            (Backend::Sqlite, &SQLITE_ONLY),
-        ] {
+        for own in [&POSTGRES_ONLY, &SQLITE_ONLY] {
             let own: Vec<i64> = own.iter().map(|m| m.version).collect();
             assert!(!own.is_empty());
             assert!(
                 own.iter().all(|v| !shared.contains(v)),
                 "{own:?} in {shared:?}"
             );
-            let all: Vec<i64> = migrator(backend).iter().map(|m| m.version).collect();
-            assert!(all.is_sorted() && all.len() == shared.len() + own.len());
         }
     }
 
