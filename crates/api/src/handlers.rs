@@ -91,7 +91,7 @@ async fn execute(
                 &items,
                 &window,
                 &uris,
-                &state.rendered,
+                &state.rendered.conferences_xml,
             )?)
         }
         Action::GetConference(sid) => {
@@ -99,7 +99,10 @@ async fn execute(
                 .conference(account, &sid)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            ok(xml::conference(&conference, &state.rendered)?)
+            ok(xml::conference(
+                &conference,
+                &state.rendered.conferences_xml,
+            )?)
         }
         Action::ListParticipants {
             conference,
@@ -165,7 +168,12 @@ async fn execute(
                 .await?;
             let window = PageWindow::new(page, total, len(&items));
             let uris = PageUris::new(&resource.canonical_path(account.as_str()), &query, &window);
-            ok(xml::call_list(&items, &window, &uris)?)
+            ok(xml::call_list(
+                &items,
+                &window,
+                &uris,
+                &state.rendered.calls_xml,
+            )?)
         }
         Action::GetCall(sid) => {
             let call = store.call_of(account, &sid).await?;

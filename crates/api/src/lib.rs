@@ -52,6 +52,7 @@ mod join;
 mod method;
 mod page_headers;
 mod paging;
+mod rendered;
 mod route;
 mod throttle;
 mod types;
@@ -319,7 +320,7 @@ pub struct Shared {
     sessions: Arc<dashboard::Sessions>,
     accounts: Arc<auth::AccountCache>,
     failures: Arc<Mutex<throttle::FailureLimiter>>,
-    rendered: Arc<xml::RenderedConferences>,
+    rendered: Arc<rendered::Rendered>,
 }
 
 impl std::ops::Deref for AppState {

@@ -30,6 +30,7 @@ use model::{
     ConferenceStatus, PageRequest, PageWindow, ParticipantRecord, Timestamp,
 };
 use serde::Serialize;
+use serde_json::value::RawValue;
 use store::CallOrder;
 
 use crate::body::{read_body, without_body};
@@ -175,6 +176,16 @@ impl Run<'_> {
                 query,
             } => {
                 let (items, total) = store.conferences(account, &filter, page).await?;
+                if format == Format::Json {
+                    let kept = render::kept_json(
+                        &items,
+                        &self.state.rendered.conferences_json,
+                        |c| &c.sid,
+                        render::conference_json,
+                    )?;
+                    let raw: Vec<&RawValue> = kept.iter().map(|k| &**k.output()).collect();
+                    return self.list(render::CONFERENCES, &raw, page, total, &query);
+                }
                 let items: Vec<_> = items
                     .iter()
                     .map(|c| render::conference(c, format))
@@ -270,6 +281,16 @@ impl Run<'_> {
                 let (items, total) = store
                     .calls(account, &filter, CallOrder::Created, page)
                     .await?;
+                if format == Format::Json {
+                    let kept = render::kept_json(
+                        &items,
+                        &self.state.rendered.calls_json,
+                        |c| &c.sid,
+                        render::call_json,
+                    )?;
+                    let raw: Vec<&RawValue> = kept.iter().map(|k| &**k.output()).collect();
+                    return self.list(render::CALLS, &raw, page, total, &query);
+                }
                 let items: Vec<_> = items.iter().map(|c| render::call(c, format)).collect();
                 self.list(render::CALLS, &items, page, total, &query)
             }

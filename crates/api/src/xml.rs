@@ -11,17 +11,18 @@
 //! make a body unparseable.
 
 use std::borrow::Cow;
+use std::hash::Hash;
 use std::io;
-use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue, header};
 use model::{
-    CallDirection, CallRecord, ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow,
-    ParticipantRecord, ReadCache, Timestamp,
+    CallDirection, CallRecord, CallSid, ConferenceRecord, ConferenceSid, PageWindow,
+    ParticipantRecord, Timestamp,
 };
 use quick_xml::Writer;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 
+use crate::rendered::Renderings;
 use crate::types::{Exception, PageUris, more_info};
 
 pub(crate) type XmlWriter = Writer<Vec<u8>>;
@@ -34,10 +35,10 @@ pub fn content_type() -> [(HeaderName, HeaderValue); 1] {
     )]
 }
 
-/// `<TwilioResponse><Conference>…</Conference></TwilioResponse>`; a
-/// completed conference's element comes from (or goes into) `rendered`.
+/// `<TwilioResponse><Conference>…</Conference></TwilioResponse>`, its
+/// element from (or into) `rendered`.
 pub fn conference(c: &ConferenceRecord, rendered: &RenderedConferences) -> io::Result<Vec<u8>> {
-    document(|w| rendered.write(w, c))
+    document(|w| write_kept(w, rendered, &c.sid, c, write_conference))
 }
 
 /// `<TwilioResponse><Participant>…</Participant></TwilioResponse>`
@@ -45,8 +46,8 @@ pub fn participant(p: &ParticipantRecord) -> io::Result<Vec<u8>> {
     document(|w| write_participant(w, p))
 }
 
-/// `<TwilioResponse><Conferences page=…>` one page of `<Conference>`s;
-/// completed ones come from (or go into) `rendered`.
+/// `<TwilioResponse><Conferences page=…>` one page of `<Conference>`s,
+/// their elements from (or into) `rendered`.
 pub fn conference_list(
     items: &[ConferenceRecord],
     window: &PageWindow,
@@ -55,62 +56,33 @@ pub fn conference_list(
 ) -> io::Result<Vec<u8>> {
     // About 330 bytes a conference.
     list("Conferences", items, 384, window, uris, |w, c| {
-        rendered.write(w, c)
+        write_kept(w, rendered, &c.sid, c, write_conference)
     })
 }
 
-/// The `<Conference>` elements the API has written, each kept with the
-/// record it was rendered from: every list page writes up to fifty, and the
-/// instance GET one. A completed conference never changes again, so its
-/// element is rendered once; a live one is rendered again when its record
-/// differs from the one its element was made from, so a change shows at
-/// once. Bounded: when full it starts over.
-#[derive(Debug)]
-pub struct RenderedConferences {
-    cache: ReadCache<ConferenceSid, Arc<Rendered>>,
-}
+/// The `<Conference>` elements the API keeps, each with the record it
+/// shows (crate::rendered).
+pub type RenderedConferences = Renderings<ConferenceSid, ConferenceRecord, Box<[u8]>>;
 
-/// One `<Conference>` element and the record it shows.
-#[derive(Debug)]
-struct Rendered {
-    from: ConferenceRecord,
-    bytes: Box<[u8]>,
-}
+/// The `<Call>` elements the API keeps, each with the record it shows.
+pub type RenderedCalls = Renderings<CallSid, CallRecord, Box<[u8]>>;
 
-impl Default for RenderedConferences {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl RenderedConferences {
-    const CAPACITY: usize = 65_536;
-
-    pub fn new() -> Self {
-        Self {
-            cache: ReadCache::new(Self::CAPACITY),
-        }
-    }
-
-    /// Writes `c` as [`write_conference`] would, from the cache when it
-    /// holds `c`'s element as rendered from `c` itself (a completed one
-    /// from the completed record: it has only one).
-    fn write(&self, w: &mut XmlWriter, c: &ConferenceRecord) -> io::Result<()> {
-        let completed = |c: &ConferenceRecord| c.status == ConferenceStatus::Completed;
-        if let Some(rendered) = self.cache.get(&c.sid)
-            && ((completed(c) && completed(&rendered.from)) || rendered.from == *c)
-        {
-            w.get_mut().extend_from_slice(&rendered.bytes);
-            return Ok(());
-        }
-        let start = w.get_ref().len();
-        write_conference(w, c)?;
-        let bytes = w.get_ref().get(start..).unwrap_or_default().into();
-        let from = c.clone();
-        self.cache
-            .insert(c.sid.clone(), Arc::new(Rendered { from, bytes }));
-        Ok(())
-    }
+/// Writes `record`'s element as `write` does, from `rendered` when it
+/// keeps one rendered from an equal record.
+fn write_kept<K: Eq + Hash + Clone, R: PartialEq + Clone>(
+    w: &mut XmlWriter,
+    rendered: &Renderings<K, R, Box<[u8]>>,
+    key: &K,
+    record: &R,
+    write: fn(&mut XmlWriter, &R) -> io::Result<()>,
+) -> io::Result<()> {
+    let kept = rendered.get_or_render(key, record, |r| {
+        let mut element = Writer::new(Vec::new());
+        write(&mut element, r)?;
+        Ok(element.into_inner().into_boxed_slice())
+    })?;
+    w.get_mut().extend_from_slice(kept.output());
+    Ok(())
 }
 
 /// `<TwilioResponse><Participants page=…>` one page of `<Participant>`s.
@@ -128,14 +100,18 @@ pub fn call(c: &CallRecord) -> io::Result<Vec<u8>> {
     document(|w| write_call(w, c))
 }
 
-/// `<TwilioResponse><Calls page=…>` one page of `<Call>`s.
+/// `<TwilioResponse><Calls page=…>` one page of `<Call>`s, their
+/// elements from (or into) `rendered`.
 pub fn call_list(
     items: &[CallRecord],
     window: &PageWindow,
     uris: &PageUris,
+    rendered: &RenderedCalls,
 ) -> io::Result<Vec<u8>> {
     // About 560 bytes a call.
-    list("Calls", items, 640, window, uris, write_call)
+    list("Calls", items, 640, window, uris, |w, c| {
+        write_kept(w, rendered, &c.sid, c, write_call)
+    })
 }
 
 /// `<TwilioResponse><RestException>` with Status, Message, Code, MoreInfo

@@ -2,9 +2,9 @@
 //! never change once cached.
 //!
 //! confab caches only what is final: an account that authenticated (accounts
-//! are immutable today), a completed conference record, a completed
-//! conference's rendered XML; or a value that carries what it was made
-//! from, checked on every read (a live record and its row's version). So a
+//! are immutable today), a completed conference record; or a value that
+//! carries what it was made from, checked on every read (a live record and
+//! its row's version, a record's rendering and the record). So a
 //! cache never needs invalidating, only bounding: when it is full it starts
 //! over, which costs a few reads again and never returns anything stale. Misses are never cached, so a value
 //! that appears later is found.

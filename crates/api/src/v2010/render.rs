@@ -12,6 +12,7 @@
 //! so a list page serialises its items straight into its body without a
 //! map per item (a test pins the bytes against the `json!` rendering).
 
+use std::hash::Hash;
 use std::io;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,8 +24,10 @@ use model::{
 use quick_xml::events::{BytesEnd, BytesStart, Event};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use crate::rendered::{JsonRenderings, KeptJson};
 use crate::types::{Exception, PageUris};
 use crate::v2010::route::{API_VERSION, Format, account_base};
 use crate::xml::{XmlWriter, document, text_element, xml_safe};
@@ -107,6 +110,34 @@ pub fn conference(c: &ConferenceRecord, format: Format) -> Conference<'_> {
         },
         uri: format!("{path}{s}"),
     }
+}
+
+/// Each of `items` in JSON as `render` writes it, from (or into)
+/// `rendered`: what a JSON list page writes as its items.
+pub fn kept_json<K, R>(
+    items: &[R],
+    rendered: &JsonRenderings<K, R>,
+    key: impl Fn(&R) -> &K,
+    render: impl Fn(&R) -> serde_json::Result<Box<RawValue>>,
+) -> io::Result<Vec<KeptJson<R>>>
+where
+    K: Eq + Hash + Clone,
+    R: PartialEq + Clone,
+{
+    items
+        .iter()
+        .map(|item| rendered.get_or_render(key(item), item, |item| Ok(render(item)?)))
+        .collect()
+}
+
+/// A conference in JSON, as a list page writes it.
+pub fn conference_json(c: &ConferenceRecord) -> serde_json::Result<Box<RawValue>> {
+    serde_json::value::to_raw_value(&conference(c, Format::Json))
+}
+
+/// A call in JSON, as a list page writes it.
+pub fn call_json(c: &CallRecord) -> serde_json::Result<Box<RawValue>> {
+    serde_json::value::to_raw_value(&call(c, Format::Json))
 }
 
 /// A participant (`…/Participants/CA….json`, and each of a list's).
@@ -483,6 +514,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use std::sync::Arc;
+
     use model::{CallDirection, CallStatus, ConferenceEndReason, PageRequest, PhoneNumberSid};
 
     const AC: &str = "AC5ef877a5fe4238be081ea6f3c44186f3";
@@ -748,6 +781,69 @@ mod tests {
                 assert_eq!(text(&page), Value::Object(map).to_string());
             }
         }
+    }
+
+    /// A JSON page of kept items writes the bytes of one rendered fresh,
+    /// whether its items are rendered now or kept from an earlier page, and
+    /// shows a changed record at once.
+    #[test]
+    fn kept_json_pages_write_fresh_bytes_and_show_a_change_at_once() {
+        fn page<T: Serialize>(key: &'static str, items: &[T]) -> String {
+            let window = PageWindow::new(PageRequest { page: 0, size: 50 }, 2, 2);
+            let uris = PageUris {
+                uri: "/p".to_owned(),
+                first: "/p?Page=0".to_owned(),
+                previous: String::new(),
+                next: String::new(),
+                last: String::new(),
+            };
+            let page = Page {
+                key,
+                items,
+                window: &window,
+                uris: &uris,
+            };
+            text(&page)
+        }
+        let (conferences, calls): (Vec<_>, Vec<_>) =
+            records().into_iter().map(|(c, _, k)| (c, k)).unzip();
+        let kept_conferences = JsonRenderings::default();
+        let kept_calls = JsonRenderings::default();
+        // Checks one page of each, and returns their first items' kept
+        // renderings.
+        let check = |conferences: &[ConferenceRecord], calls: &[CallRecord]| {
+            let fresh: Vec<_> = conferences
+                .iter()
+                .map(|c| conference(c, Format::Json))
+                .collect();
+            let kept_c =
+                kept_json(conferences, &kept_conferences, |c| &c.sid, conference_json).unwrap();
+            let raw: Vec<&RawValue> = kept_c.iter().map(|k| &**k.output()).collect();
+            assert_eq!(page("conferences", &raw), page("conferences", &fresh));
+            let fresh: Vec<_> = calls.iter().map(|k| call(k, Format::Json)).collect();
+            let kept_k = kept_json(calls, &kept_calls, |k| &k.sid, call_json).unwrap();
+            let raw: Vec<&RawValue> = kept_k.iter().map(|k| &**k.output()).collect();
+            assert_eq!(page("calls", &raw), page("calls", &fresh));
+            (Arc::clone(&kept_c[0]), Arc::clone(&kept_k[0]))
+        };
+        // `records` gives two records of one sid: completed (failed), then
+        // in progress. Each is rendered, then kept.
+        for (c, k) in conferences.iter().zip(&calls) {
+            let (first_c, first_k) = check(std::slice::from_ref(c), std::slice::from_ref(k));
+            let (again_c, again_k) = check(std::slice::from_ref(c), std::slice::from_ref(k));
+            assert!(Arc::ptr_eq(&first_c, &again_c) && Arc::ptr_eq(&first_k, &again_k));
+        }
+        // Both in one page: each replaces the other's kept rendering.
+        check(&conferences, &calls);
+        assert_eq!(kept_conferences.cache.len(), 1);
+        assert_eq!(kept_calls.cache.len(), 1);
+        // A live record changed in one field.
+        let mut later = calls[1].clone();
+        later.date_updated = Timestamp::from_secs(1_252_049_703);
+        let mut renamed = conferences[1].clone();
+        renamed.friendly_name = "renamed".to_owned();
+        check(&conferences[1..], &calls[1..]);
+        check(&[renamed], &[later]);
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! element, plus byte-exact pins of whole bodies.
 
 use axum::http::StatusCode;
+use std::sync::Arc;
+
 use model::{
-    AccountSid, CallSid, ConferenceEndReason, ConferenceRecord, ConferenceSid, ConferenceStatus,
-    PageRequest, PageWindow, ParticipantRecord, Timestamp,
+    AccountSid, CallRecord, CallSid, CallStatus, ConferenceEndReason, ConferenceRecord,
+    ConferenceSid, ConferenceStatus, PageRequest, PageWindow, ParticipantRecord, Timestamp,
 };
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -236,6 +238,53 @@ fn conference_list_is_like_the_seed() {
     // The paging numbers are the seed's too.
     let (theirs, _) = parse(SEED_CONFERENCES);
     assert_eq!(root.children[0].attrs[..6], theirs.children[0].attrs[..]);
+}
+
+#[test]
+fn rendered_calls_write_the_same_bytes_and_show_a_change_at_once() {
+    let window = PageWindow::new(PageRequest::default(), 2, 2);
+    let uris = list_uris(&format!("/2008-08-01/Accounts/{AC}/Calls"), &window);
+    let now = Timestamp::from_secs(1_252_046_273);
+    let live = CallRecord::answered_inbound(
+        CallSid::parse("CA0c7a9c6a1d3bab7e6e3a1ed2e1b0a7c4").unwrap(),
+        AccountSid::parse(AC).unwrap(),
+        "+14155551212".to_owned(),
+        "<room> & \u{1}".to_owned(),
+        now,
+    );
+    let mut ended = live.clone();
+    ended.sid = CallSid::parse("CA1d7a9c6a1d3bab7e6e3a1ed2e1b0a7c5").unwrap();
+    ended.status = CallStatus::Complete;
+    ended.end_time = Some(Timestamp::from_secs(1_252_046_300));
+    ended.duration = Some(27);
+    let items = [live.clone(), ended];
+    let fresh =
+        |items: &[CallRecord]| utf8(call_list(items, &window, &uris, &RenderedCalls::default()));
+
+    let rendered = RenderedCalls::default();
+    let first = utf8(call_list(&items, &window, &uris, &rendered));
+    let kept = rendered.cache.get(&live.sid).unwrap();
+    let again = utf8(call_list(&items, &window, &uris, &rendered));
+    assert_eq!(first, fresh(&items));
+    assert_eq!(again, first);
+    assert!(first.contains("&lt;room&gt; &amp; \u{FFFD}"), "{first}");
+    // The second page wrote what the first kept.
+    assert!(Arc::ptr_eq(&kept, &rendered.cache.get(&live.sid).unwrap()));
+    // Every field a live call's record changes as it ends.
+    let mut later = live.clone();
+    later.date_updated = Timestamp::from_secs(1_252_046_274);
+    let mut ending = live.clone();
+    ending.status = CallStatus::Complete;
+    let mut timed = live.clone();
+    timed.end_time = Some(Timestamp::from_secs(1_252_046_300));
+    timed.duration = Some(27);
+    for changed in [later, ending, timed] {
+        let page = std::slice::from_ref(&changed);
+        assert_eq!(
+            utf8(call_list(page, &window, &uris, &rendered)),
+            fresh(page)
+        );
+    }
 }
 
 #[test]
