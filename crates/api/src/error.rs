@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::types::Exception;
-use crate::xml;
+use crate::{body, xml};
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -150,11 +150,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
         let exception = self.exception();
-        let body = xml::rest_exception(&exception).unwrap_or_else(|e| {
+        let document = xml::rest_exception(&exception).unwrap_or_else(|e| {
             tracing::error!(error = %e, "could not render a RestException");
             Vec::new()
         });
-        let mut response = (exception.status, xml::content_type(), body).into_response();
+        let mut response = body::response(exception.status, body::XML, document);
         self.add_headers(&mut response);
         response
     }

@@ -17,7 +17,7 @@ use model::{AccountSid, PageWindow};
 use store::CallOrder;
 
 use crate::action::Action;
-use crate::body::{read_body, without_body};
+use crate::body::{self, read_body, without_body};
 use crate::error::ApiError;
 use crate::route::{Resource, Route};
 use crate::types::PageUris;
@@ -192,8 +192,8 @@ impl From<CallControlError> for ApiError {
 }
 
 /// A 200 with an XML body.
-fn ok(body: Vec<u8>) -> Result<Response, ApiError> {
-    Ok((StatusCode::OK, xml::content_type(), body).into_response())
+fn ok(document: Vec<u8>) -> Result<Response, ApiError> {
+    Ok(body::response(StatusCode::OK, body::XML, document))
 }
 
 fn len<T>(items: &[T]) -> u64 {

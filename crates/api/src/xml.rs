@@ -14,7 +14,6 @@ use std::borrow::Cow;
 use std::hash::Hash;
 use std::io;
 
-use axum::http::{HeaderName, HeaderValue, header};
 use model::{
     CallDirection, CallRecord, CallSid, ConferenceRecord, ConferenceSid, PageWindow,
     ParticipantRecord, Timestamp,
@@ -26,14 +25,6 @@ use crate::rendered::Renderings;
 use crate::types::{Exception, PageUris, more_info};
 
 pub(crate) type XmlWriter = Writer<Vec<u8>>;
-
-/// The Content-Type of every XML body.
-pub fn content_type() -> [(HeaderName, HeaderValue); 1] {
-    [(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml; charset=utf-8"),
-    )]
-}
 
 /// `<TwilioResponse><Conference>…</Conference></TwilioResponse>`, its
 /// element from (or into) `rendered`.

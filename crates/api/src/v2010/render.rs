@@ -15,8 +15,8 @@
 use std::hash::Hash;
 use std::io;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use model::{
     AccountSid, CallRecord, CallSid, ConferenceRecord, ConferenceSid, ConferenceStatus, PageWindow,
     ParticipantRecord, Timestamp,
@@ -27,6 +27,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use crate::body;
 use crate::rendered::{JsonRenderings, KeptJson};
 use crate::types::{Exception, PageUris};
 use crate::v2010::route::{API_VERSION, Format, account_base};
@@ -461,20 +462,12 @@ fn to_value<T: Serialize>(value: &T) -> io::Result<Value> {
 }
 
 fn json_response<T: Serialize>(status: StatusCode, value: &T) -> io::Result<Response> {
-    let body = serde_json::to_vec(value).map_err(io::Error::other)?;
-    Ok((
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        )],
-        body,
-    )
-        .into_response())
+    let json = serde_json::to_vec(value).map_err(io::Error::other)?;
+    Ok(body::response(status, body::JSON, json))
 }
 
-fn xml_response(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, crate::xml::content_type(), body).into_response()
+fn xml_response(status: StatusCode, document: Vec<u8>) -> Response {
+    body::response(status, body::XML, document)
 }
 
 /// `value` as the element `name`: an object's members as child elements
