@@ -94,17 +94,15 @@ impl<'p> Route<'p> {
 
 /// The non-empty `/`-separated segments of `path` (so `//` and a trailing
 /// `/` add none), on the stack, and how many there are; `None` if more
-/// than `N`. A loop over the bytes: `str::split` searched for each `/`
-/// anew, a thousand instructions of every request.
+/// than `N`. The `/`s are found by `memchr`, a few instructions a segment:
+/// `str::split` searched for each anew, a thousand instructions of every
+/// request, and a loop over the bytes still took five hundred.
 pub(crate) fn segments<const N: usize>(path: &str) -> Option<([&str; N], usize)> {
     let mut held = [""; N];
     let mut n = 0;
     let mut start = 0;
     // One more step at the end, as if the path ended in `/`.
-    for (i, b) in path.bytes().chain([b'/']).enumerate() {
-        if b != b'/' {
-            continue;
-        }
+    for i in memchr::memchr_iter(b'/', path.as_bytes()).chain([path.len()]) {
         if i > start {
             // `/` is ASCII, so both ends are char boundaries.
             *held.get_mut(n)? = path.get(start..i)?;
