@@ -30,7 +30,6 @@ use model::{
     ConferenceStatus, PageRequest, PageWindow, ParticipantRecord, Timestamp,
 };
 use serde::Serialize;
-use serde_json::value::RawValue;
 use store::CallOrder;
 
 use crate::body::{read_body, without_body};
@@ -183,8 +182,13 @@ impl Run<'_> {
                         |c| &c.sid,
                         render::conference_json,
                     )?;
-                    let raw: Vec<&RawValue> = kept.iter().map(|k| &**k.output()).collect();
-                    return self.list(render::CONFERENCES, &raw, page, total, &query);
+                    return self.list(
+                        render::CONFERENCES,
+                        &render::raw(&kept),
+                        page,
+                        total,
+                        &query,
+                    );
                 }
                 let items: Vec<_> = items
                     .iter()
@@ -288,8 +292,7 @@ impl Run<'_> {
                         |c| &c.sid,
                         render::call_json,
                     )?;
-                    let raw: Vec<&RawValue> = kept.iter().map(|k| &**k.output()).collect();
-                    return self.list(render::CALLS, &raw, page, total, &query);
+                    return self.list(render::CALLS, &render::raw(&kept), page, total, &query);
                 }
                 let items: Vec<_> = items.iter().map(|c| render::call(c, format)).collect();
                 self.list(render::CALLS, &items, page, total, &query)

@@ -131,6 +131,11 @@ where
         .collect()
 }
 
+/// The JSON of each of `kept`, to write as it is.
+pub fn raw<R>(kept: &[KeptJson<R>]) -> Vec<&RawValue> {
+    kept.iter().map(|k| &**k.output()).collect()
+}
+
 /// A conference in JSON, as a list page writes it.
 pub fn conference_json(c: &ConferenceRecord) -> serde_json::Result<Box<RawValue>> {
     serde_json::value::to_raw_value(&conference(c, Format::Json))
@@ -811,12 +816,13 @@ mod tests {
                 .collect();
             let kept_c =
                 kept_json(conferences, &kept_conferences, |c| &c.sid, conference_json).unwrap();
-            let raw: Vec<&RawValue> = kept_c.iter().map(|k| &**k.output()).collect();
-            assert_eq!(page("conferences", &raw), page("conferences", &fresh));
+            assert_eq!(
+                page("conferences", &raw(&kept_c)),
+                page("conferences", &fresh)
+            );
             let fresh: Vec<_> = calls.iter().map(|k| call(k, Format::Json)).collect();
             let kept_k = kept_json(calls, &kept_calls, |k| &k.sid, call_json).unwrap();
-            let raw: Vec<&RawValue> = kept_k.iter().map(|k| &**k.output()).collect();
-            assert_eq!(page("calls", &raw), page("calls", &fresh));
+            assert_eq!(page("calls", &raw(&kept_k)), page("calls", &fresh));
             (Arc::clone(&kept_c[0]), Arc::clone(&kept_k[0]))
         };
         // `records` gives two records of one sid: completed (failed), then
