@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::types::Exception;
-use crate::{body, xml};
+use crate::{respond, xml};
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +154,7 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %e, "could not render a RestException");
             Vec::new()
         });
-        let mut response = body::response(exception.status, body::XML, document);
+        let mut response = respond::body(exception.status, respond::XML, document);
         self.add_headers(&mut response);
         response
     }

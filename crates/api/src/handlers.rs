@@ -17,11 +17,13 @@ use model::{AccountSid, PageWindow};
 use store::CallOrder;
 
 use crate::action::Action;
-use crate::body::{self, read_body, without_body};
+use crate::body::{read_body, without_body};
 use crate::error::ApiError;
 use crate::route::{Resource, Route};
 use crate::types::PageUris;
-use crate::{AppState, CallControlError, ParticipantCommand, ParticipantKey, auth, v2010, xml};
+use crate::{
+    AppState, CallControlError, ParticipantCommand, ParticipantKey, auth, respond, v2010, xml,
+};
 
 /// Serves every path the router does not route itself (its fallback).
 pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
@@ -193,7 +195,7 @@ impl From<CallControlError> for ApiError {
 
 /// A 200 with an XML body.
 fn ok(document: Vec<u8>) -> Result<Response, ApiError> {
-    Ok(body::response(StatusCode::OK, body::XML, document))
+    Ok(respond::body(StatusCode::OK, respond::XML, document))
 }
 
 fn len<T>(items: &[T]) -> u64 {

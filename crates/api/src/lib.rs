@@ -53,6 +53,7 @@ mod method;
 mod page_headers;
 mod paging;
 mod rendered;
+mod respond;
 mod route;
 mod throttle;
 mod types;

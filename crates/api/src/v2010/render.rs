@@ -27,8 +27,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::body;
 use crate::rendered::{JsonRenderings, KeptJson};
+use crate::respond;
 use crate::types::{Exception, PageUris};
 use crate::v2010::route::{API_VERSION, Format, account_base};
 use crate::xml::{XmlWriter, document, text_element, xml_safe};
@@ -468,11 +468,11 @@ fn to_value<T: Serialize>(value: &T) -> io::Result<Value> {
 
 fn json_response<T: Serialize>(status: StatusCode, value: &T) -> io::Result<Response> {
     let json = serde_json::to_vec(value).map_err(io::Error::other)?;
-    Ok(body::response(status, body::JSON, json))
+    Ok(respond::body(status, respond::JSON, json))
 }
 
 fn xml_response(status: StatusCode, document: Vec<u8>) -> Response {
-    body::response(status, body::XML, document)
+    respond::body(status, respond::XML, document)
 }
 
 /// `value` as the element `name`: an object's members as child elements
