@@ -122,7 +122,12 @@ async fn execute(
                 .await?;
             let window = PageWindow::new(page, total, len(&items));
             let uris = PageUris::new(&resource.canonical_path(account.as_str()), &query, &window);
-            ok(xml::participant_list(&items, &window, &uris)?)
+            ok(xml::participant_list(
+                &items,
+                &window,
+                &uris,
+                &state.rendered.participants_xml,
+            )?)
         }
         Action::GetParticipant { conference, call } => {
             let p = store.participant(account, &conference, &call).await?;

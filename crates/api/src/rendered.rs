@@ -1,5 +1,6 @@
-//! Renderings kept beside the records they show: the 2008 `<Conference>`
-//! and `<Call>` elements and the 2010 JSON conferences and calls.
+//! Renderings kept beside the records they show: the 2008 `<Conference>`,
+//! `<Participant>` and `<Call>` elements and the 2010 JSON conferences,
+//! participants and calls.
 //!
 //! A list page renders up to fifty records at every request, and the
 //! rendering (dates, URIs, escaping) cost more than reading the page
@@ -13,7 +14,7 @@ use std::hash::Hash;
 use std::io;
 use std::sync::Arc;
 
-use model::{CallRecord, CallSid, ConferenceRecord, ConferenceSid, ReadCache};
+use model::{CallRecord, CallSid, ConferenceRecord, ConferenceSid, ParticipantRecord, ReadCache};
 use serde_json::value::RawValue;
 
 /// Every rendering the API keeps, one cache per representation.
@@ -21,10 +22,14 @@ use serde_json::value::RawValue;
 pub struct Rendered {
     /// 2008 `<Conference>` elements (list pages and the instance GET).
     pub conferences_xml: Renderings<ConferenceSid, ConferenceRecord, Box<[u8]>>,
+    /// 2008 `<Participant>` elements, by call (list pages).
+    pub participants_xml: Renderings<CallSid, ParticipantRecord, Box<[u8]>>,
     /// 2008 `<Call>` elements (list pages).
     pub calls_xml: Renderings<CallSid, CallRecord, Box<[u8]>>,
     /// 2010 conferences in JSON (list pages).
     pub conferences_json: JsonRenderings<ConferenceSid, ConferenceRecord>,
+    /// 2010 participants in JSON, by call (list pages).
+    pub participants_json: JsonRenderings<CallSid, ParticipantRecord>,
     /// 2010 calls in JSON (list pages).
     pub calls_json: JsonRenderings<CallSid, CallRecord>,
 }

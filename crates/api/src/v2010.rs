@@ -232,6 +232,21 @@ impl Run<'_> {
                 let (items, total) = store
                     .participants(account, &conference, &filter, page)
                     .await?;
+                if format == Format::Json {
+                    let kept = render::kept_json(
+                        &items,
+                        &self.state.rendered.participants_json,
+                        |p| &p.call_sid,
+                        render::participant_json,
+                    )?;
+                    return self.list(
+                        render::PARTICIPANTS,
+                        &render::raw(&kept),
+                        page,
+                        total,
+                        &query,
+                    );
+                }
                 let items: Vec<_> = items
                     .iter()
                     .map(|p| render::participant(p, format))

@@ -55,6 +55,10 @@ pub fn conference_list(
 /// shows (crate::rendered).
 pub type RenderedConferences = Renderings<ConferenceSid, ConferenceRecord, Box<[u8]>>;
 
+/// The `<Participant>` elements the API keeps, by call, each with the
+/// record it shows.
+pub type RenderedParticipants = Renderings<CallSid, ParticipantRecord, Box<[u8]>>;
+
 /// The `<Call>` elements the API keeps, each with the record it shows.
 pub type RenderedCalls = Renderings<CallSid, CallRecord, Box<[u8]>>;
 
@@ -76,14 +80,18 @@ fn write_kept<K: Eq + Hash + Clone, R: PartialEq + Clone>(
     Ok(())
 }
 
-/// `<TwilioResponse><Participants page=…>` one page of `<Participant>`s.
+/// `<TwilioResponse><Participants page=…>` one page of `<Participant>`s,
+/// their elements from (or into) `rendered`.
 pub fn participant_list(
     items: &[ParticipantRecord],
     window: &PageWindow,
     uris: &PageUris,
+    rendered: &RenderedParticipants,
 ) -> io::Result<Vec<u8>> {
     // About 420 bytes a participant.
-    list("Participants", items, 448, window, uris, write_participant)
+    list("Participants", items, 448, window, uris, |w, p| {
+        write_kept(w, rendered, &p.call_sid, p, write_participant)
+    })
 }
 
 /// `<TwilioResponse><Call>…</Call></TwilioResponse>`

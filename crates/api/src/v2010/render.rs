@@ -141,6 +141,11 @@ pub fn conference_json(c: &ConferenceRecord) -> serde_json::Result<Box<RawValue>
     serde_json::value::to_raw_value(&conference(c, Format::Json))
 }
 
+/// A participant in JSON, as a list page writes it.
+pub fn participant_json(p: &ParticipantRecord) -> serde_json::Result<Box<RawValue>> {
+    serde_json::value::to_raw_value(&participant(p, Format::Json))
+}
+
 /// A call in JSON, as a list page writes it.
 pub fn call_json(c: &CallRecord) -> serde_json::Result<Box<RawValue>> {
     serde_json::value::to_raw_value(&call(c, Format::Json))
@@ -803,46 +808,64 @@ mod tests {
             };
             text(&page)
         }
-        let (conferences, calls): (Vec<_>, Vec<_>) =
-            records().into_iter().map(|(c, _, k)| (c, k)).unzip();
+        type Kept3 = (
+            KeptJson<ConferenceRecord>,
+            KeptJson<ParticipantRecord>,
+            KeptJson<CallRecord>,
+        );
         let kept_conferences = JsonRenderings::default();
+        let kept_participants = JsonRenderings::default();
         let kept_calls = JsonRenderings::default();
-        // Checks one page of each, and returns their first items' kept
-        // renderings.
-        let check = |conferences: &[ConferenceRecord], calls: &[CallRecord]| {
-            let fresh: Vec<_> = conferences
-                .iter()
-                .map(|c| conference(c, Format::Json))
-                .collect();
-            let kept_c =
-                kept_json(conferences, &kept_conferences, |c| &c.sid, conference_json).unwrap();
+        // Checks one page of each resource, and returns their first items'
+        // kept renderings.
+        let check = |records: &[(ConferenceRecord, ParticipantRecord, CallRecord)]| -> Kept3 {
+            let cs: Vec<_> = records.iter().map(|r| r.0.clone()).collect();
+            let ps: Vec<_> = records.iter().map(|r| r.1.clone()).collect();
+            let ks: Vec<_> = records.iter().map(|r| r.2.clone()).collect();
+            let fresh: Vec<_> = cs.iter().map(|c| conference(c, Format::Json)).collect();
+            let kept_c = kept_json(&cs, &kept_conferences, |c| &c.sid, conference_json).unwrap();
             assert_eq!(
                 page("conferences", &raw(&kept_c)),
                 page("conferences", &fresh)
             );
-            let fresh: Vec<_> = calls.iter().map(|k| call(k, Format::Json)).collect();
-            let kept_k = kept_json(calls, &kept_calls, |k| &k.sid, call_json).unwrap();
+            let fresh: Vec<_> = ps.iter().map(|p| participant(p, Format::Json)).collect();
+            let kept_p =
+                kept_json(&ps, &kept_participants, |p| &p.call_sid, participant_json).unwrap();
+            assert_eq!(
+                page("participants", &raw(&kept_p)),
+                page("participants", &fresh)
+            );
+            let fresh: Vec<_> = ks.iter().map(|k| call(k, Format::Json)).collect();
+            let kept_k = kept_json(&ks, &kept_calls, |k| &k.sid, call_json).unwrap();
             assert_eq!(page("calls", &raw(&kept_k)), page("calls", &fresh));
-            (Arc::clone(&kept_c[0]), Arc::clone(&kept_k[0]))
+            (
+                Arc::clone(&kept_c[0]),
+                Arc::clone(&kept_p[0]),
+                Arc::clone(&kept_k[0]),
+            )
         };
-        // `records` gives two records of one sid: completed (failed), then
-        // in progress. Each is rendered, then kept.
-        for (c, k) in conferences.iter().zip(&calls) {
-            let (first_c, first_k) = check(std::slice::from_ref(c), std::slice::from_ref(k));
-            let (again_c, again_k) = check(std::slice::from_ref(c), std::slice::from_ref(k));
-            assert!(Arc::ptr_eq(&first_c, &again_c) && Arc::ptr_eq(&first_k, &again_k));
+        let same = |a: &Kept3, b: &Kept3| {
+            Arc::ptr_eq(&a.0, &b.0) && Arc::ptr_eq(&a.1, &b.1) && Arc::ptr_eq(&a.2, &b.2)
+        };
+        // `records` gives two records of each sid: completed (failed, every
+        // option set), then in progress. Each is rendered, then kept.
+        let records = records();
+        for r in &records {
+            let first = check(std::slice::from_ref(r));
+            assert!(same(&first, &check(std::slice::from_ref(r))));
         }
         // Both in one page: each replaces the other's kept rendering.
-        check(&conferences, &calls);
+        check(&records);
         assert_eq!(kept_conferences.cache.len(), 1);
+        assert_eq!(kept_participants.cache.len(), 1);
         assert_eq!(kept_calls.cache.len(), 1);
         // A live record changed in one field.
-        let mut later = calls[1].clone();
-        later.date_updated = Timestamp::from_secs(1_252_049_703);
-        let mut renamed = conferences[1].clone();
-        renamed.friendly_name = "renamed".to_owned();
-        check(&conferences[1..], &calls[1..]);
-        check(&[renamed], &[later]);
+        let (mut c, mut p, mut k) = records[1].clone();
+        check(std::slice::from_ref(&records[1]));
+        c.friendly_name = "renamed".to_owned();
+        p.muted = !p.muted;
+        k.date_updated = Timestamp::from_secs(1_252_049_703);
+        check(&[(c, p, k)]);
     }
 
     #[test]

@@ -241,6 +241,51 @@ fn conference_list_is_like_the_seed() {
 }
 
 #[test]
+fn rendered_participants_write_the_same_bytes_and_show_a_change_at_once() {
+    let window = PageWindow::new(PageRequest::default(), 2, 2);
+    let uris = list_uris(
+        &format!(
+            "/2008-08-01/Accounts/{AC}/Conferences/CF9f2ead1ae43cdabeab102fa30d938378/Participants"
+        ),
+        &window,
+    );
+    let items = [seed_participant(CA1, false), seed_participant(CA2, true)];
+    let fresh = |items: &[ParticipantRecord]| {
+        utf8(participant_list(
+            items,
+            &window,
+            &uris,
+            &RenderedParticipants::default(),
+        ))
+    };
+    let rendered = RenderedParticipants::default();
+    let first = utf8(participant_list(&items, &window, &uris, &rendered));
+    let kept = rendered.cache.get(&items[0].call_sid).unwrap();
+    let again = utf8(participant_list(&items, &window, &uris, &rendered));
+    assert_eq!(first, fresh(&items));
+    assert_eq!(again, first);
+    // The second page wrote what the first kept.
+    assert!(Arc::ptr_eq(
+        &kept,
+        &rendered.cache.get(&items[0].call_sid).unwrap()
+    ));
+    // Each field a participant's element shows that can change.
+    let mut muted = items[0].clone();
+    muted.muted = true;
+    let mut later = items[0].clone();
+    later.date_updated = Timestamp::from_secs(1_252_046_274);
+    let mut ending = items[0].clone();
+    ending.end_conference_on_exit = true;
+    for changed in [muted, later, ending] {
+        let page = std::slice::from_ref(&changed);
+        assert_eq!(
+            utf8(participant_list(page, &window, &uris, &rendered)),
+            fresh(page)
+        );
+    }
+}
+
+#[test]
 fn rendered_calls_write_the_same_bytes_and_show_a_change_at_once() {
     let window = PageWindow::new(PageRequest::default(), 2, 2);
     let uris = list_uris(&format!("/2008-08-01/Accounts/{AC}/Calls"), &window);
@@ -368,7 +413,12 @@ fn participant_list_is_like_the_seed() {
     );
     let uris = list_uris(&path, &window);
     let items = [seed_participant(CA1, false), seed_participant(CA2, false)];
-    let body = utf8(participant_list(&items, &window, &uris));
+    let body = utf8(participant_list(
+        &items,
+        &window,
+        &uris,
+        &RenderedParticipants::default(),
+    ));
     let root = assert_golden(&body, SEED_PARTICIPANTS, None);
     let (theirs, _) = parse(SEED_PARTICIPANTS);
     assert_eq!(root.children[0].attrs[..6], theirs.children[0].attrs[..]);
@@ -497,7 +547,15 @@ fn empty_participant_list_bytes() {
         ),
         p = path
     );
-    assert_eq!(utf8(participant_list(&[], &window, &uris)), want);
+    assert_eq!(
+        utf8(participant_list(
+            &[],
+            &window,
+            &uris,
+            &RenderedParticipants::default()
+        )),
+        want
+    );
 }
 
 #[test]
