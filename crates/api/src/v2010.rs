@@ -176,19 +176,7 @@ impl Run<'_> {
             } => {
                 let (items, total) = store.conferences(account, &filter, page).await?;
                 if format == Format::Json {
-                    let kept = render::kept_json(
-                        &items,
-                        &self.state.rendered.conferences_json,
-                        |c| &c.sid,
-                        render::conference_json,
-                    )?;
-                    return self.list(
-                        render::CONFERENCES,
-                        &render::raw(&kept),
-                        page,
-                        total,
-                        &query,
-                    );
+                    return self.kept_list(&items, page, total, &query);
                 }
                 let items: Vec<_> = items
                     .iter()
@@ -233,19 +221,7 @@ impl Run<'_> {
                     .participants(account, &conference, &filter, page)
                     .await?;
                 if format == Format::Json {
-                    let kept = render::kept_json(
-                        &items,
-                        &self.state.rendered.participants_json,
-                        |p| &p.call_sid,
-                        render::participant_json,
-                    )?;
-                    return self.list(
-                        render::PARTICIPANTS,
-                        &render::raw(&kept),
-                        page,
-                        total,
-                        &query,
-                    );
+                    return self.kept_list(&items, page, total, &query);
                 }
                 let items: Vec<_> = items
                     .iter()
@@ -301,13 +277,7 @@ impl Run<'_> {
                     .calls(account, &filter, CallOrder::Created, page)
                     .await?;
                 if format == Format::Json {
-                    let kept = render::kept_json(
-                        &items,
-                        &self.state.rendered.calls_json,
-                        |c| &c.sid,
-                        render::call_json,
-                    )?;
-                    return self.list(render::CALLS, &render::raw(&kept), page, total, &query);
+                    return self.kept_list(&items, page, total, &query);
                 }
                 let items: Vec<_> = items.iter().map(|c| render::call(c, format)).collect();
                 self.list(render::CALLS, &items, page, total, &query)
@@ -478,6 +448,18 @@ impl Run<'_> {
         value: &T,
     ) -> Result<Response, ApiError> {
         Ok(render::instance(status, element, value, self.format)?)
+    }
+
+    /// A JSON list page of `items`, written from their kept renderings.
+    fn kept_list<R: render::KeptItem>(
+        &self,
+        items: &[R],
+        page: PageRequest,
+        total: u64,
+        query: &FormPairs,
+    ) -> Result<Response, ApiError> {
+        let kept = render::kept_json(items, &self.state.rendered)?;
+        self.list(R::NAMES, &render::raw(&kept), page, total, query)
     }
 
     /// A list page, its URIs on the list's own path in the request's format.

@@ -27,7 +27,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::rendered::{JsonRenderings, KeptJson};
+use crate::rendered::{JsonRenderings, KeptJson, Rendered};
 use crate::respond;
 use crate::types::{Exception, PageUris};
 use crate::v2010::route::{API_VERSION, Format, account_base};
@@ -113,42 +113,75 @@ pub fn conference(c: &ConferenceRecord, format: Format) -> Conference<'_> {
     }
 }
 
-/// Each of `items` in JSON as `render` writes it, from (or into)
+/// A record a JSON list page writes from its kept rendering
+/// ([`kept_json`]).
+pub trait KeptItem: PartialEq + Clone + Sized {
+    type Key: Eq + Hash + Clone;
+    /// The list's names.
+    const NAMES: ListNames;
+    /// What its rendering is kept under.
+    fn key(&self) -> &Self::Key;
+    /// Its JSON, as a list page writes it.
+    fn json(&self) -> serde_json::Result<Box<RawValue>>;
+    /// Where its kind's renderings are kept.
+    fn kept(rendered: &Rendered) -> &JsonRenderings<Self::Key, Self>;
+}
+
+impl KeptItem for ConferenceRecord {
+    type Key = ConferenceSid;
+    const NAMES: ListNames = CONFERENCES;
+    fn key(&self) -> &ConferenceSid {
+        &self.sid
+    }
+    fn json(&self) -> serde_json::Result<Box<RawValue>> {
+        serde_json::value::to_raw_value(&conference(self, Format::Json))
+    }
+    fn kept(rendered: &Rendered) -> &JsonRenderings<ConferenceSid, Self> {
+        &rendered.conferences_json
+    }
+}
+
+impl KeptItem for ParticipantRecord {
+    type Key = CallSid;
+    const NAMES: ListNames = PARTICIPANTS;
+    fn key(&self) -> &CallSid {
+        &self.call_sid
+    }
+    fn json(&self) -> serde_json::Result<Box<RawValue>> {
+        serde_json::value::to_raw_value(&participant(self, Format::Json))
+    }
+    fn kept(rendered: &Rendered) -> &JsonRenderings<CallSid, Self> {
+        &rendered.participants_json
+    }
+}
+
+impl KeptItem for CallRecord {
+    type Key = CallSid;
+    const NAMES: ListNames = CALLS;
+    fn key(&self) -> &CallSid {
+        &self.sid
+    }
+    fn json(&self) -> serde_json::Result<Box<RawValue>> {
+        serde_json::value::to_raw_value(&call(self, Format::Json))
+    }
+    fn kept(rendered: &Rendered) -> &JsonRenderings<CallSid, Self> {
+        &rendered.calls_json
+    }
+}
+
+/// Each of `items` in JSON, from (or into) its kind's kept renderings in
 /// `rendered`: what a JSON list page writes as its items.
-pub fn kept_json<K, R>(
-    items: &[R],
-    rendered: &JsonRenderings<K, R>,
-    key: impl Fn(&R) -> &K,
-    render: impl Fn(&R) -> serde_json::Result<Box<RawValue>>,
-) -> io::Result<Vec<KeptJson<R>>>
-where
-    K: Eq + Hash + Clone,
-    R: PartialEq + Clone,
-{
+pub fn kept_json<R: KeptItem>(items: &[R], rendered: &Rendered) -> io::Result<Vec<KeptJson<R>>> {
+    let kept = R::kept(rendered);
     items
         .iter()
-        .map(|item| rendered.get_or_render(key(item), item, |item| Ok(render(item)?)))
+        .map(|item| kept.get_or_render(item.key(), item, |item| Ok(item.json()?)))
         .collect()
 }
 
 /// The JSON of each of `kept`, to write as it is.
 pub fn raw<R>(kept: &[KeptJson<R>]) -> Vec<&RawValue> {
     kept.iter().map(|k| &**k.output()).collect()
-}
-
-/// A conference in JSON, as a list page writes it.
-pub fn conference_json(c: &ConferenceRecord) -> serde_json::Result<Box<RawValue>> {
-    serde_json::value::to_raw_value(&conference(c, Format::Json))
-}
-
-/// A participant in JSON, as a list page writes it.
-pub fn participant_json(p: &ParticipantRecord) -> serde_json::Result<Box<RawValue>> {
-    serde_json::value::to_raw_value(&participant(p, Format::Json))
-}
-
-/// A call in JSON, as a list page writes it.
-pub fn call_json(c: &CallRecord) -> serde_json::Result<Box<RawValue>> {
-    serde_json::value::to_raw_value(&call(c, Format::Json))
 }
 
 /// A participant (`…/Participants/CA….json`, and each of a list's).
@@ -813,9 +846,7 @@ mod tests {
             KeptJson<ParticipantRecord>,
             KeptJson<CallRecord>,
         );
-        let kept_conferences = JsonRenderings::default();
-        let kept_participants = JsonRenderings::default();
-        let kept_calls = JsonRenderings::default();
+        let rendered = Rendered::default();
         // Checks one page of each resource, and returns their first items'
         // kept renderings.
         let check = |records: &[(ConferenceRecord, ParticipantRecord, CallRecord)]| -> Kept3 {
@@ -823,20 +854,19 @@ mod tests {
             let ps: Vec<_> = records.iter().map(|r| r.1.clone()).collect();
             let ks: Vec<_> = records.iter().map(|r| r.2.clone()).collect();
             let fresh: Vec<_> = cs.iter().map(|c| conference(c, Format::Json)).collect();
-            let kept_c = kept_json(&cs, &kept_conferences, |c| &c.sid, conference_json).unwrap();
+            let kept_c = kept_json(&cs, &rendered).unwrap();
             assert_eq!(
                 page("conferences", &raw(&kept_c)),
                 page("conferences", &fresh)
             );
             let fresh: Vec<_> = ps.iter().map(|p| participant(p, Format::Json)).collect();
-            let kept_p =
-                kept_json(&ps, &kept_participants, |p| &p.call_sid, participant_json).unwrap();
+            let kept_p = kept_json(&ps, &rendered).unwrap();
             assert_eq!(
                 page("participants", &raw(&kept_p)),
                 page("participants", &fresh)
             );
             let fresh: Vec<_> = ks.iter().map(|k| call(k, Format::Json)).collect();
-            let kept_k = kept_json(&ks, &kept_calls, |k| &k.sid, call_json).unwrap();
+            let kept_k = kept_json(&ks, &rendered).unwrap();
             assert_eq!(page("calls", &raw(&kept_k)), page("calls", &fresh));
             (
                 Arc::clone(&kept_c[0]),
@@ -856,9 +886,9 @@ mod tests {
         }
         // Both in one page: each replaces the other's kept rendering.
         check(&records);
-        assert_eq!(kept_conferences.cache.len(), 1);
-        assert_eq!(kept_participants.cache.len(), 1);
-        assert_eq!(kept_calls.cache.len(), 1);
+        assert_eq!(rendered.conferences_json.cache.len(), 1);
+        assert_eq!(rendered.participants_json.cache.len(), 1);
+        assert_eq!(rendered.calls_json.cache.len(), 1);
         // A live record changed in one field.
         let (mut c, mut p, mut k) = records[1].clone();
         check(std::slice::from_ref(&records[1]));
