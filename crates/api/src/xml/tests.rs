@@ -1,9 +1,10 @@
 //! Golden tests: our bodies against the published examples, element for
 //! element, plus byte-exact pins of whole bodies.
 
-use axum::http::StatusCode;
+use std::hash::Hash;
 use std::sync::Arc;
 
+use axum::http::StatusCode;
 use model::{
     AccountSid, CallRecord, CallSid, CallStatus, ConferenceEndReason, ConferenceRecord,
     ConferenceSid, ConferenceStatus, PageRequest, PageWindow, ParticipantRecord, Timestamp,
@@ -240,6 +241,45 @@ fn conference_list_is_like_the_seed() {
     assert_eq!(root.children[0].attrs[..6], theirs.children[0].attrs[..]);
 }
 
+/// A 2008 list page that `write` writes with its elements kept in
+/// `rendered`: written twice, it is the page written fresh (with nothing
+/// kept), the second time from the elements the first kept (that of
+/// `items[0]`, under `key`, is the same allocation). Returns the page.
+fn assert_kept_page<K: Eq + Hash + Clone, R: PartialEq + Clone>(
+    items: &[R],
+    key: &K,
+    rendered: &Renderings<K, R, Box<[u8]>>,
+    write: impl Fn(&[R], &Renderings<K, R, Box<[u8]>>) -> io::Result<Vec<u8>>,
+) -> String {
+    let fresh = utf8(write(items, &Renderings::default()));
+    let first = utf8(write(items, rendered));
+    let kept = rendered.cache.get(key).unwrap();
+    let again = utf8(write(items, rendered));
+    assert_eq!(first, fresh);
+    assert_eq!(again, fresh);
+    assert!(Arc::ptr_eq(&kept, &rendered.cache.get(key).unwrap()));
+    fresh
+}
+
+/// Each record of `changed` (a change to a kept one) shows at once: its
+/// page written from `rendered` is the page written fresh.
+fn assert_changes_show<K, R>(
+    changed: &[R],
+    rendered: &Renderings<K, R, Box<[u8]>>,
+    write: impl Fn(&[R], &Renderings<K, R, Box<[u8]>>) -> io::Result<Vec<u8>>,
+) where
+    K: Eq + Hash + Clone,
+    R: PartialEq + Clone,
+{
+    for record in changed {
+        let page = std::slice::from_ref(record);
+        assert_eq!(
+            utf8(write(page, rendered)),
+            utf8(write(page, &Renderings::default()))
+        );
+    }
+}
+
 #[test]
 fn rendered_participants_write_the_same_bytes_and_show_a_change_at_once() {
     let window = PageWindow::new(PageRequest::default(), 2, 2);
@@ -249,26 +289,12 @@ fn rendered_participants_write_the_same_bytes_and_show_a_change_at_once() {
         ),
         &window,
     );
-    let items = [seed_participant(CA1, false), seed_participant(CA2, true)];
-    let fresh = |items: &[ParticipantRecord]| {
-        utf8(participant_list(
-            items,
-            &window,
-            &uris,
-            &RenderedParticipants::default(),
-        ))
+    let write = |items: &[ParticipantRecord], rendered: &RenderedParticipants| {
+        participant_list(items, &window, &uris, rendered)
     };
+    let items = [seed_participant(CA1, false), seed_participant(CA2, true)];
     let rendered = RenderedParticipants::default();
-    let first = utf8(participant_list(&items, &window, &uris, &rendered));
-    let kept = rendered.cache.get(&items[0].call_sid).unwrap();
-    let again = utf8(participant_list(&items, &window, &uris, &rendered));
-    assert_eq!(first, fresh(&items));
-    assert_eq!(again, first);
-    // The second page wrote what the first kept.
-    assert!(Arc::ptr_eq(
-        &kept,
-        &rendered.cache.get(&items[0].call_sid).unwrap()
-    ));
+    assert_kept_page(&items, &items[0].call_sid, &rendered, write);
     // Each field a participant's element shows that can change.
     let mut muted = items[0].clone();
     muted.muted = true;
@@ -276,45 +302,30 @@ fn rendered_participants_write_the_same_bytes_and_show_a_change_at_once() {
     later.date_updated = Timestamp::from_secs(1_252_046_274);
     let mut ending = items[0].clone();
     ending.end_conference_on_exit = true;
-    for changed in [muted, later, ending] {
-        let page = std::slice::from_ref(&changed);
-        assert_eq!(
-            utf8(participant_list(page, &window, &uris, &rendered)),
-            fresh(page)
-        );
-    }
+    assert_changes_show(&[muted, later, ending], &rendered, write);
 }
 
 #[test]
 fn rendered_calls_write_the_same_bytes_and_show_a_change_at_once() {
     let window = PageWindow::new(PageRequest::default(), 2, 2);
     let uris = list_uris(&format!("/2008-08-01/Accounts/{AC}/Calls"), &window);
-    let now = Timestamp::from_secs(1_252_046_273);
+    let write =
+        |items: &[CallRecord], rendered: &RenderedCalls| call_list(items, &window, &uris, rendered);
     let live = CallRecord::answered_inbound(
         CallSid::parse("CA0c7a9c6a1d3bab7e6e3a1ed2e1b0a7c4").unwrap(),
         AccountSid::parse(AC).unwrap(),
         "+14155551212".to_owned(),
         "<room> & \u{1}".to_owned(),
-        now,
+        Timestamp::from_secs(1_252_046_273),
     );
     let mut ended = live.clone();
     ended.sid = CallSid::parse("CA1d7a9c6a1d3bab7e6e3a1ed2e1b0a7c5").unwrap();
     ended.status = CallStatus::Complete;
     ended.end_time = Some(Timestamp::from_secs(1_252_046_300));
     ended.duration = Some(27);
-    let items = [live.clone(), ended];
-    let fresh =
-        |items: &[CallRecord]| utf8(call_list(items, &window, &uris, &RenderedCalls::default()));
-
     let rendered = RenderedCalls::default();
-    let first = utf8(call_list(&items, &window, &uris, &rendered));
-    let kept = rendered.cache.get(&live.sid).unwrap();
-    let again = utf8(call_list(&items, &window, &uris, &rendered));
-    assert_eq!(first, fresh(&items));
-    assert_eq!(again, first);
-    assert!(first.contains("&lt;room&gt; &amp; \u{FFFD}"), "{first}");
-    // The second page wrote what the first kept.
-    assert!(Arc::ptr_eq(&kept, &rendered.cache.get(&live.sid).unwrap()));
+    let page = assert_kept_page(&[live.clone(), ended], &live.sid, &rendered, write);
+    assert!(page.contains("&lt;room&gt; &amp; \u{FFFD}"), "{page}");
     // Every field a live call's record changes as it ends.
     let mut later = live.clone();
     later.date_updated = Timestamp::from_secs(1_252_046_274);
@@ -323,19 +334,16 @@ fn rendered_calls_write_the_same_bytes_and_show_a_change_at_once() {
     let mut timed = live.clone();
     timed.end_time = Some(Timestamp::from_secs(1_252_046_300));
     timed.duration = Some(27);
-    for changed in [later, ending, timed] {
-        let page = std::slice::from_ref(&changed);
-        assert_eq!(
-            utf8(call_list(page, &window, &uris, &rendered)),
-            fresh(page)
-        );
-    }
+    assert_changes_show(&[later, ending, timed], &rendered, write);
 }
 
 #[test]
 fn rendered_conferences_write_the_same_bytes_and_show_a_change_at_once() {
     let window = PageWindow::new(PageRequest::default(), 3, 3);
     let uris = list_uris(&format!("/2008-08-01/Accounts/{AC}/Conferences"), &window);
+    let write = |items: &[ConferenceRecord], rendered: &RenderedConferences| {
+        conference_list(items, &window, &uris, rendered)
+    };
     let completed = seed_conference();
     let mut live = seed_conference();
     live.sid = ConferenceSid::parse("CF00000000000000000000000000000001").unwrap();
@@ -346,17 +354,8 @@ fn rendered_conferences_write_the_same_bytes_and_show_a_change_at_once() {
     let items = [completed.clone(), live.clone(), hostile];
 
     let rendered = RenderedConferences::default();
-    let fresh = utf8(conference_list(
-        &items,
-        &window,
-        &uris,
-        &RenderedConferences::default(),
-    ));
-    let first = utf8(conference_list(&items, &window, &uris, &rendered));
-    let again = utf8(conference_list(&items, &window, &uris, &rendered));
-    assert_eq!(first, fresh);
-    assert_eq!(again, fresh);
-    assert!(fresh.contains("&lt;a&gt; &amp; \u{FFFD}"), "{fresh}");
+    let page = assert_kept_page(&items, &live.sid, &rendered, write);
+    assert!(page.contains("&lt;a&gt; &amp; \u{FFFD}"), "{page}");
     // All three are kept, each with the record it shows.
     assert_eq!(rendered.cache.len(), 3);
     assert_eq!(rendered.cache.get(&live.sid).unwrap().from, live);
@@ -374,21 +373,7 @@ fn rendered_conferences_write_the_same_bytes_and_show_a_change_at_once() {
     ending.reason_ended = Some(ConferenceEndReason::EndedViaApi);
     let mut renamed = live.clone();
     renamed.friendly_name = "renamed".to_owned();
-    for changed in [ended, later, ending, renamed] {
-        let fresh = utf8(conference_list(
-            std::slice::from_ref(&changed),
-            &window,
-            &uris,
-            &RenderedConferences::default(),
-        ));
-        let got = utf8(conference_list(
-            std::slice::from_ref(&changed),
-            &window,
-            &uris,
-            &rendered,
-        ));
-        assert_eq!(got, fresh);
-    }
+    assert_changes_show(&[ended, later, ending, renamed], &rendered, write);
 }
 
 #[test]
