@@ -68,10 +68,13 @@ impl<K: Eq + Hash + Clone, R: PartialEq + Clone, O> Default for Renderings<K, R,
 }
 
 impl<K: Eq + Hash + Clone, R: PartialEq + Clone, O> Renderings<K, R, O> {
-    /// Renderings kept of one kind before the cache starts over: a few
-    /// hundred pages' worth, about 15 MB at most of calls (a rendering
-    /// and its record are about 1 kB).
-    pub const CAPACITY: usize = 16_384;
+    /// Renderings kept of one kind before the cache starts over: 163
+    /// pages of 50. Each is the rendering and a copy of its record: the
+    /// largest, a 2010 call's JSON, is about 1.2 kB (a page of 50 is 60,170
+    /// bytes), so that cache holds about 12 MB when full, and all six
+    /// together under 50 MB (estimated from the pages' sizes, not measured
+    /// as RSS).
+    pub const CAPACITY: usize = 8_192;
 
     pub fn new(capacity: usize) -> Self {
         Self {
