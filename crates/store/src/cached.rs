@@ -36,6 +36,7 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
 use crate::count::Count;
 use crate::day_counts::{self, DayCounts, DaySpan, Seek};
+use crate::guides::Guide;
 use crate::rows::{self, CALL_COLUMNS, CONFERENCE_COLUMNS};
 use crate::sql_where::{Value, Where, limit_offset};
 use crate::{Store, StoreError};
@@ -264,23 +265,32 @@ impl Store {
     ) -> Result<(Vec<R>, u64), StoreError> {
         let mut conn = self.pool.acquire().await?;
         // The list's remembered guide first: no trip but the page's own.
-        let (guide, key) = self.guides.guide(&mut conn, &seek).await?;
+        let (guide, key) = self.guides.guide(&mut conn, &seek, account).await?;
         if let Some(spans) = guide.spans(offset, limit).filter(|s| consecutive(s)) {
+            let vouched = guide.version().map(|version| Vouched {
+                account,
+                version,
+                guide: &guide,
+            });
             let page = one_statement_page::<R>(
                 &mut conn,
                 &seek,
                 &page_where,
                 &spans,
                 guide.total(),
+                vouched,
                 limit,
                 offset,
             );
-            if let Some((sids, total)) = page.await? {
+            let OneStatement { page, guide_stale } = page.await?;
+            if guide_stale || page.is_none() {
+                // Rows moved since it was read: read it again next time.
+                self.guides.forget(&key);
+            }
+            if let Some((sids, total)) = page {
                 let records = by_sid(&mut conn, cache, account, &sids).await?;
                 return Ok((records, total));
             }
-            // Rows moved since it was read: read it again next time.
-            self.guides.forget(&key);
         }
         if !DayCounts::totals_answer(seek.days) {
             // A seek as the guide would sum the list's day rows for its
@@ -307,10 +317,11 @@ impl Store {
             &page_where,
             &spans,
             guide_total,
+            None,
             limit,
             offset,
         );
-        if let Some((sids, total)) = page.await? {
+        if let Some((sids, total)) = page.await?.page {
             let records = by_sid(&mut conn, cache, account, &sids).await?;
             return Ok((records, total));
         }
@@ -378,11 +389,18 @@ impl Store {
 /// from the newest end or the oldest. The values of `seek.days` are bound
 /// first, then those of `w`, then the walk's first day, the page's offset
 /// and where it stops: every page of a list is one prepared statement.
+///
+/// `vouched`: four more values follow, the account, the version of its
+/// counts a guide was read at, and that guide's total and rows beyond the
+/// walk's first day. While the version is the same (column `same` is 1)
+/// the statement takes those two numbers and sums no day rows; else it
+/// sums them as without.
 pub(crate) fn one_statement_sql<R: Final>(
     seek: &Seeking<'_>,
     w: &Where,
     oldest_first: bool,
     from_other_side: bool,
+    vouched: bool,
 ) -> String {
     let Seeking {
         counts,
@@ -403,7 +421,23 @@ pub(crate) fn one_statement_sql<R: Final>(
     let total = counts.sum_sql(days, 0);
     let sum = |op: &str| counts.beyond_sql(by, days, op, d);
     let counted = |beyond: &str, rest: &str| {
-        if from_other_side {
+        if vouched {
+            let (account, version, guide_total, guide_beyond) =
+                (first + 4, first + 5, first + 6, first + 7);
+            let beyond = if from_other_side {
+                format!("total - ({})", sum(rest))
+            } else {
+                format!("({})", sum(beyond))
+            };
+            format!(
+                "v AS (SELECT CASE WHEN ({}) = ${version} THEN 1 ELSE 0 END AS same), \
+                 t AS (SELECT same, CASE WHEN same = 1 THEN ${guide_total} \
+                 ELSE ({total}) END AS total FROM v), \
+                 k AS (SELECT same, total, CASE WHEN same = 1 THEN ${guide_beyond} \
+                 ELSE {beyond} END AS beyond FROM t)",
+                counts.version_sql(account)
+            )
+        } else if from_other_side {
             format!(
                 "t AS (SELECT ({total}) AS total), \
                  k AS (SELECT total, total - ({}) AS beyond FROM t)",
@@ -437,9 +471,10 @@ pub(crate) fn one_statement_sql<R: Final>(
     };
     format!(
         "WITH {ctes} \
-         SELECT total, beyond, (SELECT {listed} \
+         SELECT total, beyond,{same} (SELECT {listed} \
          FROM (SELECT {WALKED}, {key} FROM {table} {clause} ORDER BY {order} \
          LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
+        same = if vouched { " same," } else { "" },
         listed = listed_sql::<R>(key),
         table = R::TABLE,
         clause = w.clause(true, days.len()),
@@ -457,10 +492,28 @@ fn consecutive(spans: &[DaySpan]) -> bool {
     }
 }
 
+/// A guide read at a version of `account`'s counts (see
+/// [`one_statement_sql`]).
+#[derive(Debug, Clone, Copy)]
+struct Vouched<'a> {
+    account: &'a AccountSid,
+    version: i64,
+    guide: &'a Guide,
+}
+
+/// What [`one_statement_page`] found.
+struct OneStatement<R: Final> {
+    /// The page and the list's total, if the statement's guide fit.
+    page: Option<(Vec<Listed<R>>, u64)>,
+    /// Whether the counts had changed since the guide it was given was
+    /// read (its version no longer theirs).
+    guide_stale: bool,
+}
+
 /// The page at `offset` and the list's total in one statement, one
 /// snapshot, walking the list's index through the days `spans` name (a
 /// seek's guide, read outside that snapshot) from the nearer end, as one
-/// range: `None` when those days are not consecutive (a walk through the
+/// range: no page when those days are not consecutive (a walk through the
 /// days between would pass rows of other lists), or when the guide does
 /// not fit the statement's snapshot.
 ///
@@ -468,21 +521,30 @@ fn consecutive(spans: &[DaySpan]) -> bool {
 /// first day (newer than its newest day, or older than its oldest) from
 /// the day counts, and skips what that leaves to skip: so the page is
 /// exact in its snapshot whenever the skip is not negative and the walk
-/// finds every row the page should hold within the range.
+/// finds every row the page should hold within the range. When `vouched`
+/// (the spans are that guide's) and the counts' version is still the
+/// guide's, the guide's own numbers are those counts, and the statement
+/// sums no day rows.
+#[allow(clippy::too_many_arguments)]
 async fn one_statement_page<R: Final>(
     conn: &mut AnyConnection,
     seek: &Seeking<'_>,
     page_where: &impl Fn() -> Where,
     spans: &[DaySpan],
     guide_total: i64,
+    vouched: Option<Vouched<'_>>,
     limit: i64,
     offset: i64,
-) -> Result<Option<(Vec<Listed<R>>, u64)>, StoreError> {
+) -> Result<OneStatement<R>, StoreError> {
+    let declined = OneStatement {
+        page: None,
+        guide_stale: false,
+    };
     let (Some(newest), Some(oldest)) = (spans.first(), spans.last()) else {
-        return Ok(None);
+        return Ok(declined);
     };
     let (Some(start), Some(end), true) = (oldest.start, newest.end, consecutive(spans)) else {
-        return Ok(None);
+        return Ok(declined);
     };
     let Seeking {
         days,
@@ -503,15 +565,29 @@ async fn one_statement_page<R: Final>(
     } else {
         offset.saturating_mul(2) > guide_total
     };
-    let sql = one_statement_sql::<R>(seek, &w, oldest_first, from_other_side);
     let day = if oldest_first { oldest.day } else { newest.day };
-    let row = w
+    let vouched = vouched.and_then(|v| {
+        let beyond = v.guide.beyond(day, oldest_first)?;
+        Some((v, beyond))
+    });
+    let sql = one_statement_sql::<R>(seek, &w, oldest_first, from_other_side, vouched.is_some());
+    let mut query = w
         .bind_all(days.bind_all(sqlx::query(AssertSqlSafe(sql))))
         .bind(day)
         .bind(offset)
-        .bind(stop)
-        .fetch_one(&mut *conn)
-        .await?;
+        .bind(stop);
+    if let Some((v, beyond)) = vouched {
+        query = query
+            .bind(v.account.as_str())
+            .bind(v.version)
+            .bind(v.guide.total())
+            .bind(beyond);
+    }
+    let row = query.fetch_one(&mut *conn).await?;
+    let guide_stale = match vouched {
+        Some(_) => !rows::same_counts(&row)?,
+        None => false,
+    };
     let total = rows::total(&row)?;
     let beyond = rows::beyond(&row)?;
     let sids = rows::sids(&row, R::TABLE, R::parse_sid)?;
@@ -525,7 +601,10 @@ async fn one_statement_page<R: Final>(
         beyond <= offset
     };
     let wanted = usize::try_from((page_end - offset).max(0)).unwrap_or(usize::MAX);
-    Ok((fits && sids.len() == wanted).then_some((sids, total)))
+    Ok(OneStatement {
+        page: (fits && sids.len() == wanted).then_some((sids, total)),
+        guide_stale,
+    })
 }
 
 /// A record as a page lists it: its sid, and its row version if it is live.
@@ -694,14 +773,11 @@ mod tests {
         }
     }
 
-    /// The one statement is exact in its own snapshot or declines, however
-    /// wrong its guide: every guide over three days of rooms (any newest
-    /// and oldest day, any skips, so both walks), at every offset, gives the
-    /// reference page and total, or `None` (and the caller then reads the
-    /// page in one read transaction). The right guide always gives a page.
-    #[tokio::test]
-    async fn a_stale_guide_gives_the_exact_page_or_none() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A store with one account and seven rooms a day for three days, an
+    /// hour apart, all completed; the rooms newest first.
+    async fn three_days_of_rooms(
+        dir: &tempfile::TempDir,
+    ) -> (Store, Account, Vec<ConferenceRecord>) {
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         let store = Store::connect(&url).await.unwrap();
         let created = Timestamp::from_micros(FIRST_DAY * DAY);
@@ -713,7 +789,6 @@ mod tests {
             date_updated: created,
         };
         store.insert_account(&account).await.unwrap();
-        // Seven rooms a day for three days, an hour apart; newest first.
         let mut rooms: Vec<ConferenceRecord> = (0..21u8)
             .map(|n| {
                 let at = Timestamp::from_micros(
@@ -738,20 +813,144 @@ mod tests {
             .collect();
         store.apply(&changes).await.unwrap();
         rooms.reverse();
+        (store, account, rooms)
+    }
 
+    /// The day counts' selection of every conference of `account`.
+    fn list_of(account: &Account) -> Where {
         let mut w = Where::default();
         w.push(
             "account_sid",
             "=",
             Value::Text(account.sid.as_str().to_owned()),
         );
-        let seek = Seeking {
+        w
+    }
+
+    /// The unfiltered conference list's seek over `w`.
+    fn seeking(w: &Where) -> Seeking<'_> {
+        Seeking {
             counts: CONFERENCES,
             by: "updated_day",
-            days: &w,
+            days: w,
             key: "date_updated",
             created_before: None,
+        }
+    }
+
+    /// A guide read at the counts' version is taken at its word while that
+    /// version stands: the statement then sums no day rows. Once any write
+    /// changes the account's counts it is stale, and the statement sums
+    /// them again: a guide read at another version, however wrong its
+    /// numbers, still gives the exact page or none.
+    #[tokio::test]
+    async fn a_guide_is_taken_at_its_word_only_at_its_counts_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, account, mut rooms) = three_days_of_rooms(&dir).await;
+        let w = list_of(&account);
+        let seek = seeking(&w);
+        let guides = crate::guides::Guides::default();
+        let mut conn = store.pool.acquire().await.unwrap();
+        let limit = 4;
+        let page = async |conn: &mut AnyConnection, guide: &Guide, version: i64, offset: i64| {
+            let spans = guide.spans(offset, limit).unwrap();
+            let vouched = Vouched {
+                account: &account.sid,
+                version,
+                guide,
+            };
+            one_statement_page::<ConferenceRecord>(
+                conn,
+                &seek,
+                &|| w.clone(),
+                &spans,
+                guide.total(),
+                Some(vouched),
+                limit,
+                offset,
+            )
+            .await
+            .unwrap()
         };
+        let want = |rooms: &[ConferenceRecord], offset: i64| -> Vec<_> {
+            rooms
+                .iter()
+                .skip(usize::try_from(offset).unwrap())
+                .take(4)
+                .map(|c| (c.sid.clone(), None))
+                .collect()
+        };
+
+        let (guide, key) = guides.guide(&mut conn, &seek, &account.sid).await.unwrap();
+        let version = guide
+            .version()
+            .expect("the seed's writes gave the counts a version");
+        // A wrong guide: the rows of the first day counted on the last.
+        let wrong = Guide::from_sums(
+            vec![(FIRST_DAY + 2, 0), (FIRST_DAY + 1, 7), (FIRST_DAY, 14)],
+            Some(version),
+        );
+        for offset in 0..21 {
+            let got = page(&mut conn, &guide, version, offset).await;
+            assert!(!got.guide_stale, "offset {offset}");
+            assert_eq!(
+                got.page,
+                Some((want(&rooms, offset), 21)),
+                "offset {offset}"
+            );
+            // At its version even a wrong guide is believed: the version,
+            // not a sum, vouches for it.
+            let believed = page(&mut conn, &wrong, version, offset).await;
+            assert!(!believed.guide_stale, "offset {offset}");
+            // At another version it is checked, and gives the page or none.
+            let checked = page(&mut conn, &wrong, version - 1, offset).await;
+            assert!(checked.guide_stale, "offset {offset}");
+            if let Some(got) = checked.page {
+                assert_eq!(got, (want(&rooms, offset), 21), "offset {offset}");
+            }
+        }
+
+        // A new room on the last day: every number of the guide's is off
+        // by one now.
+        let at = Timestamp::from_micros((FIRST_DAY + 2) * DAY + 23 * 3_600_000_000);
+        let newest = ConferenceRecord {
+            sid: ConferenceSid::from_random([99; 16]),
+            friendly_name: "r21".to_owned(),
+            date_created: at,
+            date_updated: at,
+            ..rooms[0].clone()
+        };
+        store
+            .apply(&[Change::ConferenceCreated(newest.clone())])
+            .await
+            .unwrap();
+        rooms.insert(0, newest);
+        let mut declined = 0;
+        for offset in 0..21 {
+            let got = page(&mut conn, &guide, version, offset).await;
+            assert!(got.guide_stale, "offset {offset}");
+            match got.page {
+                Some(got) => assert_eq!(got, (want(&rooms, offset), 22), "offset {offset}"),
+                None => declined += 1,
+            }
+        }
+        assert!(declined > 0, "some pages must find the guide's days off");
+        guides.forget(&key);
+        let (fresh, _) = guides.guide(&mut conn, &seek, &account.sid).await.unwrap();
+        assert!(fresh.version() > Some(version));
+    }
+
+    /// The one statement is exact in its own snapshot or declines, however
+    /// wrong its guide: every guide over three days of rooms (any newest
+    /// and oldest day, any skips, so both walks), at every offset, gives the
+    /// reference page and total, or `None` (and the caller then reads the
+    /// page in one read transaction). The right guide always gives a page.
+    #[tokio::test]
+    async fn a_stale_guide_gives_the_exact_page_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, account, rooms) = three_days_of_rooms(&dir).await;
+        let w = list_of(&account);
+        let seek = seeking(&w);
         let span = |day: i64, skip: i64| DaySpan {
             day,
             start: Some(day * DAY),
@@ -796,11 +995,13 @@ mod tests {
                                 &|| w.clone(),
                                 &spans,
                                 guide_total,
+                                None,
                                 limit,
                                 offset,
                             )
                             .await
-                            .unwrap();
+                            .unwrap()
+                            .page;
                             let label = format!(
                                 "offset {offset}, days {newest}..={oldest}, guide total {guide_total}"
                             );

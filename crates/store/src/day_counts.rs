@@ -21,7 +21,7 @@
 //! ([`DayCounts::recount_all`]); `confab db check` compares the counts with
 //! a recount.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use model::{AccountSid, Timestamp};
 use sqlx::AnyConnection;
@@ -421,7 +421,38 @@ impl DayCounts {
                 .execute(&mut *conn)
                 .await?;
         }
+        // Every remembered reading of these counts is stale now, and every
+        // account counted has a version.
+        let bump = "UPDATE count_versions SET version = version + 1 WHERE counts = $1";
+        let fill = format!(
+            "INSERT INTO count_versions (account_sid, counts, version) \
+             SELECT DISTINCT account_sid, $1, 1 FROM {} WHERE true \
+             ON CONFLICT (account_sid, counts) DO NOTHING",
+            self.table
+        );
+        for sql in [bump, fill.as_str()] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(self.table)
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
+    }
+
+    /// The day counts `table` is, or holds the totals of.
+    fn of(table: &str) -> Option<Self> {
+        [CONFERENCES, CALLS]
+            .into_iter()
+            .find(|c| c.table == table || c.totals == table)
+    }
+
+    /// The version of `$account`'s counts in this table, as a scalar
+    /// subquery (NULL when they have none yet: see migration 0022).
+    pub(crate) fn version_sql(self, account: usize) -> String {
+        format!(
+            "SELECT version FROM count_versions WHERE account_sid = ${account} AND counts = '{}'",
+            self.table
+        )
     }
 
     /// One batch of a seek's day sums: for each day (the `by` column:
@@ -519,15 +550,50 @@ impl CountDeltas {
     }
 
     /// Writes the summed changes, in table and key order, on `conn`: the
-    /// transaction they belong to.
+    /// transaction they belong to. Then bumps the version of each
+    /// account's day counts that changed ([`bump_version`]), last and in
+    /// order too, so the order of every transaction's writes stays one.
     pub(crate) async fn write(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        let mut changed = BTreeSet::new();
         for ((table, key), delta) in self.rows {
             if delta != 0 {
                 add_count(conn, table, &key, delta).await?;
+                if let (Some(counts), Some(account)) = (DayCounts::of(table), account_of(&key)) {
+                    changed.insert((counts.table, account.to_owned()));
+                }
             }
+        }
+        for (counts, account) in changed {
+            bump_version(conn, counts, &account).await?;
         }
         Ok(())
     }
+}
+
+/// The account a count row's key names.
+fn account_of<'k>(key: &'k [(&str, Value)]) -> Option<&'k str> {
+    key.iter().find_map(|(column, value)| match value {
+        Value::Text(account) if *column == "account_sid" => Some(account.as_str()),
+        _ => None,
+    })
+}
+
+/// Bumps the version of `account`'s counts in the day counts `counts`
+/// (migration 0022): every remembered reading of them is then stale.
+async fn bump_version(
+    conn: &mut AnyConnection,
+    counts: &str,
+    account: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO count_versions (account_sid, counts, version) VALUES ($1, $2, 1) \
+         ON CONFLICT (account_sid, counts) DO UPDATE SET version = count_versions.version + 1",
+    )
+    .bind(account)
+    .bind(counts)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Adds `delta` to `n` in the row of the count table `table` whose `key`

@@ -10,15 +10,21 @@
 //! newest days (new rows, rows that move to today), so one reading of
 //! them guides every page of the list until a page finds it stale.
 //!
+//! A guide is read together with the version of the account's counts
+//! (migration 0022), which every write that changes them bumps. While the
+//! version is the same the guide is exact, and the page's statement takes
+//! the list's total and the rows before its days from it instead of
+//! summing day rows again; that sum was most of a deep page's statement.
+//!
 //! Not a [`model::ReadCache`]: that holds values that are final, which a
-//! guide is not. A guide that no longer fits is forgotten
-//! ([`Guides::forget`]) and read again on the next page; it is never an
-//! answer, only where to look.
+//! guide is not. A guide whose version has passed, or that no longer fits,
+//! is forgotten ([`Guides::forget`]) and read again on the next page;
+//! only at its own version is it an answer, else only where to look.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use model::Timestamp;
+use model::{AccountSid, Timestamp};
 use sqlx::AnyConnection;
 
 use crate::StoreError;
@@ -36,6 +42,9 @@ pub(crate) struct Guides {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Guide {
     days: Vec<GuideDay>,
+    /// The version of the account's counts it was read at, if they have
+    /// one: while it is the same, the guide is exact (migration 0022).
+    version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +65,13 @@ impl Guides {
         &self,
         conn: &mut AnyConnection,
         seek: &Seeking<'_>,
+        account: &AccountSid,
     ) -> Result<(Arc<Guide>, String), StoreError> {
         let key = format!("{} {} {:?}", seek.counts.table, seek.by, seek.days);
         if let Some(guide) = self.lock().get(&key) {
             return Ok((Arc::clone(guide), key));
         }
-        let guide = Arc::new(Guide::read(conn, seek).await?);
+        let guide = Arc::new(Guide::read(conn, seek, account).await?);
         let mut map = self.lock();
         if map.len() >= Self::CAPACITY {
             map.clear();
@@ -82,21 +92,32 @@ impl Guides {
 }
 
 impl Guide {
-    /// Every day's sum of the list `seek` describes, in one statement.
-    async fn read(conn: &mut AnyConnection, seek: &Seeking<'_>) -> Result<Self, StoreError> {
-        let sql = seek
+    /// Every day's sum of the list `seek` describes of `account`'s rows,
+    /// and the version of its counts, in one statement (one snapshot).
+    async fn read(
+        conn: &mut AnyConnection,
+        seek: &Seeking<'_>,
+        account: &AccountSid,
+    ) -> Result<Self, StoreError> {
+        let sums = seek
             .counts
             .day_sums_sql(seek.by, seek.days, true, false, i64::MAX);
+        let sql = format!(
+            "SELECT ({sums}) AS days, ({}) AS version",
+            seek.counts.version_sql(seek.days.len() + 1)
+        );
         let row = seek
             .days
             .bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .bind(account.as_str())
             .fetch_one(&mut *conn)
             .await?;
-        Ok(Self::from_sums(rows::day_sums(&row)?))
+        let version = rows::count_version(&row)?;
+        Ok(Self::from_sums(rows::day_sums(&row)?, version))
     }
 
-    /// From `(day, rows)` pairs, newest day first.
-    fn from_sums(sums: Vec<(i64, i64)>) -> Self {
+    /// From `(day, rows)` pairs, newest day first, read at `version`.
+    pub(crate) fn from_sums(sums: Vec<(i64, i64)>, version: Option<i64>) -> Self {
         let mut newer = 0_i64;
         let days = sums
             .into_iter()
@@ -107,7 +128,24 @@ impl Guide {
                 d
             })
             .collect();
-        Self { days }
+        Self { days, version }
+    }
+
+    /// The version of the counts this guide was read at, if they had one.
+    pub(crate) fn version(&self) -> Option<i64> {
+        self.version
+    }
+
+    /// The list's rows by this guide beyond `day`: in the days older than
+    /// it when `oldest_first`, else newer; `None` for a day it does not
+    /// name.
+    pub(crate) fn beyond(&self, day: i64, oldest_first: bool) -> Option<i64> {
+        let d = self.days.iter().find(|d| d.day == day)?;
+        Some(if oldest_first {
+            self.total() - d.newer - d.rows
+        } else {
+            d.newer
+        })
     }
 
     /// The list's rows by this guide.
@@ -154,7 +192,7 @@ mod tests {
     #[test]
     fn a_guide_names_the_days_of_a_page_as_a_seek_does() {
         // Days 30, 29 (no rows), 28, 27 with 3, 0, 5 and 2 rows.
-        let guide = Guide::from_sums(vec![(30, 3), (29, 0), (28, 5), (27, 2)]);
+        let guide = Guide::from_sums(vec![(30, 3), (29, 0), (28, 5), (27, 2)], None);
         let days = |offset, limit| -> Option<Vec<(i64, i64, i64, i64)>> {
             guide
                 .spans(offset, limit)

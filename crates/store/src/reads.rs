@@ -728,19 +728,30 @@ mod tests {
                         key: "date_updated",
                         created_before: None,
                     };
-                    // Its rows beyond the day counted from either side.
-                    for from_other_side in [false, true] {
+                    // Its rows beyond the day counted from either side,
+                    // or vouched for by a guide's version.
+                    for (from_other_side, vouched) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
                         let sql = one_statement_sql::<ConferenceRecord>(
                             &seek,
                             &bounded,
                             oldest_first,
                             from_other_side,
+                            vouched,
                         );
-                        let query = bounded
+                        let mut query = bounded
                             .bind_all(days.bind_all(sqlx::query(AssertSqlSafe(sql))))
                             .bind(20_000_i64)
                             .bind(900_000_i64)
                             .bind(900_050_i64);
+                        if vouched {
+                            query = query
+                                .bind(account.as_str())
+                                .bind(7_i64)
+                                .bind(1_000_000_i64)
+                                .bind(899_990_i64);
+                        }
                         let whole = plan(&store, query).await;
                         for step in whole.iter().filter(|s| s.contains(" conference")) {
                             assert!(

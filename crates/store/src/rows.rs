@@ -231,6 +231,18 @@ pub(crate) fn total(row: &AnyRow) -> Result<u64, StoreError> {
     non_negative(row, "total")
 }
 
+/// The version of an account's day counts (migration 0022): the column
+/// `version`, `NULL` when they have none.
+pub(crate) fn count_version(row: &AnyRow) -> Result<Option<i64>, StoreError> {
+    get(row, "count_versions", "version")
+}
+
+/// Whether a one-statement deep page found its guide's counts unchanged:
+/// the column `same`, 1 or 0 (see `cached`).
+pub(crate) fn same_counts(row: &AnyRow) -> Result<bool, StoreError> {
+    Ok(int(row, "count_versions", "same")? == 1)
+}
+
 /// A one-statement deep page's count of the list's rows beyond its walk's
 /// first day (see `cached`): the column `beyond`.
 pub(crate) fn beyond(row: &AnyRow) -> Result<u64, StoreError> {
