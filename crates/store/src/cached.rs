@@ -35,7 +35,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
 use crate::count::Count;
-use crate::day_counts::{self, DayCounts, DaySpan, Seek};
+use crate::day_counts::{self, DayCounts, DaySpan, Seek, Seeking};
 use crate::guides::Guide;
 use crate::rows::{self, CALL_COLUMNS, CONFERENCE_COLUMNS};
 use crate::sql_where::{Value, Where, limit_offset};
@@ -109,20 +109,6 @@ impl Final for CallRecord {
     }
     // Not `IN (…)`: SQLite looks three values up in a table made for them.
     const LIVE: &'static str = "(status = 0 OR status = 1 OR status = 6)";
-}
-
-/// How a list seeks its deep pages: through which per-day `counts`, by
-/// which of their day columns (`by`: `day` or `updated_day`), over the
-/// counts `days` selects; the list is ordered newest `key` first. Every
-/// row of the list was created before `created_before` (microseconds),
-/// when it has such a bound (a DateCreated `<` or `=` filter).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Seeking<'a> {
-    pub(crate) counts: DayCounts,
-    pub(crate) by: &'a str,
-    pub(crate) days: &'a Where,
-    pub(crate) key: &'static str,
-    pub(crate) created_before: Option<i64>,
 }
 
 /// Records already read, bounded: final ones by sid, live ones by sid with

@@ -16,9 +16,9 @@
 
 use model::{AccountSid, CallFilter, CallRecord, CallSid, PageRequest};
 
-use crate::cached::Seeking;
 use crate::count::Count;
 use crate::day_counts::CALLS as COUNTED;
+use crate::day_counts::Seeking;
 use crate::sql_where::{Value, Where};
 use crate::{Store, StoreError};
 

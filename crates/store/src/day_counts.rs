@@ -33,6 +33,20 @@ use crate::sql_where::{Value, Where};
 /// How many days a seek reads in its first batch (see [`DayCounts::seek`]).
 const FIRST_BATCH: i64 = 16;
 
+/// How a list seeks its deep pages: through which per-day `counts`, by
+/// which of their day columns (`by`: `day` or `updated_day`), over the
+/// counts `days` selects; the list is ordered newest `key` first. Every
+/// row of the list was created before `created_before` (microseconds),
+/// when it has such a bound (a DateCreated `<` or `=` filter).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seeking<'a> {
+    pub(crate) counts: DayCounts,
+    pub(crate) by: &'a str,
+    pub(crate) days: &'a Where,
+    pub(crate) key: &'static str,
+    pub(crate) created_before: Option<i64>,
+}
+
 /// A table of per-day counts and the table whose rows it counts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DayCounts {

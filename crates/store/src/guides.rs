@@ -28,8 +28,8 @@ use model::{AccountSid, Timestamp};
 use sqlx::AnyConnection;
 
 use crate::StoreError;
-use crate::cached::Seeking;
 use crate::day_counts::DaySpan;
+use crate::day_counts::Seeking;
 use crate::rows;
 
 /// The guides of recently paged lists, bounded: when full it starts over.

@@ -61,9 +61,9 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe};
 
-use crate::cached::Seeking;
 use crate::count::Count;
 use crate::day_counts::CONFERENCES;
+use crate::day_counts::Seeking;
 use crate::rows::{self, PARTICIPANT_COLUMNS, bool_to_db};
 use crate::sql_where::{Value, Where, limit_offset};
 use crate::{Backend, Store, StoreError};
@@ -448,8 +448,9 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::cached::{Seeking, one_statement_sql, sid_page_query, sid_page_sql, walk_sql};
+    use crate::cached::{one_statement_sql, sid_page_query, sid_page_sql, walk_sql};
     use crate::call_lists::CallOrder;
+    use crate::day_counts::Seeking;
     use crate::name_counts;
     use crate::test_postgres::TestPostgres;
     use model::CallRecord;
