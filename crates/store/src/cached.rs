@@ -253,21 +253,17 @@ impl Store {
         // The list's remembered guide first: no trip but the page's own.
         let (guide, key) = self.guides.guide(&mut conn, &seek, account).await?;
         if let Some(spans) = guide.spans(offset, limit).filter(|s| consecutive(s)) {
-            let vouched = guide.version().map(|version| Vouched {
-                account,
-                version,
-                guide: &guide,
-            });
-            let page = one_statement_page::<R>(
-                &mut conn,
-                &seek,
-                &page_where,
-                &spans,
-                guide.total(),
-                vouched,
-                limit,
-                offset,
-            );
+            let guided = Guided {
+                spans: &spans,
+                total: guide.total(),
+                vouched: guide.version().map(|version| Vouched {
+                    account,
+                    version,
+                    guide: &guide,
+                }),
+            };
+            let page =
+                one_statement_page::<R>(&mut conn, &seek, &page_where, guided, limit, offset);
             let OneStatement { page, guide_stale } = page.await?;
             if guide_stale || page.is_none() {
                 // Rows moved since it was read: read it again next time.
@@ -297,16 +293,12 @@ impl Store {
             Seek::Page { total, days } => (days, total),
         };
         let guide_total = i64::try_from(guide_total).unwrap_or(i64::MAX);
-        let page = one_statement_page::<R>(
-            &mut conn,
-            &seek,
-            &page_where,
-            &spans,
-            guide_total,
-            None,
-            limit,
-            offset,
-        );
+        let guided = Guided {
+            spans: &spans,
+            total: guide_total,
+            vouched: None,
+        };
+        let page = one_statement_page::<R>(&mut conn, &seek, &page_where, guided, limit, offset);
         if let Some((sids, total)) = page.await?.page {
             let records = by_sid(&mut conn, cache, account, &sids).await?;
             return Ok((records, total));
@@ -478,6 +470,16 @@ fn consecutive(spans: &[DaySpan]) -> bool {
     }
 }
 
+/// What guides [`one_statement_page`]: the days its rows lie in (newest
+/// first), the list's total by the guide, and the guide itself when it was
+/// read at a version of the account's counts.
+#[derive(Debug, Clone, Copy)]
+struct Guided<'a> {
+    spans: &'a [DaySpan],
+    total: i64,
+    vouched: Option<Vouched<'a>>,
+}
+
 /// A guide read at a version of `account`'s counts (see
 /// [`one_statement_sql`]).
 #[derive(Debug, Clone, Copy)]
@@ -511,17 +513,19 @@ struct OneStatement<R: Final> {
 /// (the spans are that guide's) and the counts' version is still the
 /// guide's, the guide's own numbers are those counts, and the statement
 /// sums no day rows.
-#[allow(clippy::too_many_arguments)]
 async fn one_statement_page<R: Final>(
     conn: &mut AnyConnection,
     seek: &Seeking<'_>,
     page_where: &impl Fn() -> Where,
-    spans: &[DaySpan],
-    guide_total: i64,
-    vouched: Option<Vouched<'_>>,
+    guided: Guided<'_>,
     limit: i64,
     offset: i64,
 ) -> Result<OneStatement<R>, StoreError> {
+    let Guided {
+        spans,
+        total: guide_total,
+        vouched,
+    } = guided;
     let declined = OneStatement {
         page: None,
         guide_stale: false,
@@ -845,13 +849,16 @@ mod tests {
                 version,
                 guide,
             };
+            let guided = Guided {
+                spans: &spans,
+                total: guide.total(),
+                vouched: Some(vouched),
+            };
             one_statement_page::<ConferenceRecord>(
                 conn,
                 &seek,
                 &|| w.clone(),
-                &spans,
-                guide.total(),
-                Some(vouched),
+                guided,
                 limit,
                 offset,
             )
@@ -871,11 +878,12 @@ mod tests {
         let version = guide
             .version()
             .expect("the seed's writes gave the counts a version");
-        // A wrong guide: the rows of the first day counted on the last.
+        // A wrong guide: the newest day's rows counted on the oldest.
         let wrong = Guide::from_sums(
             vec![(FIRST_DAY + 2, 0), (FIRST_DAY + 1, 7), (FIRST_DAY, 14)],
             Some(version),
         );
+        let mut misled = 0;
         for offset in 0..21 {
             let got = page(&mut conn, &guide, version, offset).await;
             assert!(!got.guide_stale, "offset {offset}");
@@ -888,6 +896,12 @@ mod tests {
             // not a sum, vouches for it.
             let believed = page(&mut conn, &wrong, version, offset).await;
             assert!(!believed.guide_stale, "offset {offset}");
+            if believed
+                .page
+                .is_some_and(|(sids, _)| sids != want(&rooms, offset))
+            {
+                misled += 1;
+            }
             // At another version it is checked, and gives the page or none.
             let checked = page(&mut conn, &wrong, version - 1, offset).await;
             assert!(checked.guide_stale, "offset {offset}");
@@ -895,6 +909,11 @@ mod tests {
                 assert_eq!(got, (want(&rooms, offset), 21), "offset {offset}");
             }
         }
+
+        assert!(
+            misled > 0,
+            "a wrong guide at its version must be taken at its word"
+        );
 
         // A new room on the last day: every number of the guide's is off
         // by one now.
@@ -975,13 +994,16 @@ mod tests {
                         // A guide's total only says from which side the
                         // statement counts: either way, the same page.
                         for guide_total in [0, i64::MAX] {
+                            let guided = Guided {
+                                spans: &spans,
+                                total: guide_total,
+                                vouched: None,
+                            };
                             let got = one_statement_page::<ConferenceRecord>(
                                 &mut conn,
                                 &seek,
                                 &|| w.clone(),
-                                &spans,
-                                guide_total,
-                                None,
+                                guided,
                                 limit,
                                 offset,
                             )
