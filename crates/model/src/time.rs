@@ -26,6 +26,10 @@ impl Timestamp {
     /// the day, the store writes the expression from this constant too.
     pub const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
+    /// The length of an hour: a UTC day is 24 of them, the first of day
+    /// `d` being hour `24 * d` ([`Timestamp::utc_hour`]).
+    pub const MICROS_PER_HOUR: i64 = 3_600 * 1_000_000;
+
     pub const fn from_micros(micros: i64) -> Self {
         Self(micros)
     }
@@ -48,6 +52,12 @@ impl Timestamp {
     /// The UTC day this falls on, as days since 1970-01-01 (negative before).
     pub const fn utc_day(self) -> i64 {
         self.0.div_euclid(Self::MICROS_PER_DAY)
+    }
+
+    /// The hour this falls in, as hours since 1970-01-01 00:00 UTC
+    /// (negative before).
+    pub const fn utc_hour(self) -> i64 {
+        self.0.div_euclid(Self::MICROS_PER_HOUR)
     }
 
     /// Whether this is exactly a UTC midnight.
@@ -232,6 +242,15 @@ mod tests {
             0
         );
         assert_eq!(Timestamp::from_micros(-1).utc_day(), -1);
+        assert_eq!(Timestamp::from_micros(-1).utc_hour(), -1);
+        assert_eq!(
+            Timestamp::from_micros(Timestamp::MICROS_PER_DAY - 1).utc_hour(),
+            23
+        );
+        assert_eq!(
+            Timestamp::from_micros(Timestamp::MICROS_PER_DAY).utc_hour(),
+            24
+        );
         assert_eq!(
             Timestamp::from_micros(-Timestamp::MICROS_PER_DAY).utc_day(),
             -1

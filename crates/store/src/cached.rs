@@ -363,16 +363,23 @@ impl Store {
 
 /// The statement of [`one_statement_page`]: the list's total and the rows
 /// beyond the walk's first day, counted from `seek`'s day counts, and the
-/// page, walking the rows `w` selects (the list's, within the page's days)
-/// from the newest end or the oldest. The values of `seek.days` are bound
-/// first, then those of `w`, then the walk's first day, the page's offset
-/// and where it stops: every page of a list is one prepared statement.
+/// page, walking the rows `w` selects (the list's, bounded on the side of
+/// the page's days away from the walk's first day) from the newest end or
+/// the oldest. The values of `seek.days` are bound first, then those of
+/// `w`, then the walk's first day, the page's offset and where it stops:
+/// every page of a list is one prepared statement.
 ///
 /// `vouched`: four more values follow, the account, the version of its
 /// counts a guide was read at, and that guide's total and rows beyond the
 /// walk's first day. While the version is the same (column `same` is 1)
 /// the statement takes those two numbers and sums no day rows; else it
 /// sums them as without.
+///
+/// Last comes the bound of the walk's first day where the walk starts:
+/// its end (newest first) or its start (oldest first). When the list is
+/// selected by account and status alone, the statement sums that day's
+/// hours ([`DayCounts::hours_sql`]) and starts the walk at the hour the
+/// page begins in instead, skipping only rows of that hour.
 pub(crate) fn one_statement_sql<R: Final>(
     seek: &Seeking<'_>,
     w: &Where,
@@ -389,6 +396,7 @@ pub(crate) fn one_statement_sql<R: Final>(
     } = *seek;
     let first = days.len() + w.len();
     let (d, o, s) = (first + 1, first + 2, first + 3);
+    let edge = if vouched { first + 8 } else { first + 4 };
     // `beyond`: the rows newer than the newest day (a walk from the
     // newest end skips `$o` less those), or older than the oldest (a walk
     // from the oldest end, in the index backwards, skips the rows between
@@ -428,7 +436,9 @@ pub(crate) fn one_statement_sql<R: Final>(
             )
         }
     };
-    let (ctes, order, take, skip) = if oldest_first {
+    // `skip`: the rows of the walk's first day before the page, from the
+    // end the walk starts at.
+    let (mut ctes, order, take, skip, edge_op) = if oldest_first {
         let stop = format!("CASE WHEN ${s} < total THEN ${s} ELSE total END");
         (
             counted("<", ">="),
@@ -438,6 +448,7 @@ pub(crate) fn one_statement_sql<R: Final>(
                 "(SELECT CASE WHEN total - {stop} > beyond \
                  THEN total - {stop} - beyond ELSE 0 END FROM k)"
             ),
+            ">=",
         )
     } else {
         (
@@ -445,13 +456,24 @@ pub(crate) fn one_statement_sql<R: Final>(
             format!("{key} DESC, sid ASC"),
             format!("(SELECT CASE WHEN ${s} > ${o} THEN ${s} - ${o} ELSE 0 END FROM k)"),
             format!("(SELECT CASE WHEN beyond < ${o} THEN ${o} - beyond ELSE 0 END FROM k)"),
+            "<",
         )
+    };
+    let (edge, skip) = if DayCounts::totals_answer(days) {
+        ctes.push_str(", ");
+        ctes.push_str(&counts.hours_sql(by, days, d, oldest_first, &skip));
+        (
+            format!("COALESCE((SELECT edge FROM p), ${edge})"),
+            format!("{skip} - COALESCE((SELECT passed FROM p), 0)"),
+        )
+    } else {
+        (format!("${edge}"), skip)
     };
     format!(
         "WITH {ctes} \
          SELECT total, beyond,{same} (SELECT {listed} \
-         FROM (SELECT {WALKED}, {key} FROM {table} {clause} ORDER BY {order} \
-         LIMIT {take} OFFSET {skip}) AS page) AS sids FROM k",
+         FROM (SELECT {WALKED}, {key} FROM {table} {clause} AND {key} {edge_op} {edge} \
+         ORDER BY {order} LIMIT {take} OFFSET ({skip})) AS page) AS sids FROM k",
         same = if vouched { " same," } else { "" },
         listed = listed_sql::<R>(key),
         table = R::TABLE,
@@ -542,11 +564,18 @@ async fn one_statement_page<R: Final>(
         created_before,
         ..
     } = *seek;
-    let mut w = page_where();
-    w.push(key, ">=", Value::Int(start));
-    w.push(key, "<", Value::Int(end));
     let stop = offset.saturating_add(limit);
     let oldest_first = day_counts::oldest_first(newest, oldest, created_before);
+    // The days' bound away from where the walk starts; the statement
+    // bounds that side itself (see `one_statement_sql`).
+    let mut w = page_where();
+    let edge = if oldest_first {
+        w.push(key, "<", Value::Int(end));
+        start
+    } else {
+        w.push(key, ">=", Value::Int(start));
+        end
+    };
     // When the rows beyond the walk's first day are most of the list (by
     // the guide's total), the statement counts them as the total less the
     // rest, which takes fewer day rows.
@@ -573,7 +602,7 @@ async fn one_statement_page<R: Final>(
             .bind(v.guide.total())
             .bind(beyond);
     }
-    let row = query.fetch_one(&mut *conn).await?;
+    let row = query.bind(edge).fetch_one(&mut *conn).await?;
     let guide_stale = match vouched {
         Some(_) => !rows::same_counts(&row)?,
         None => false,
@@ -854,6 +883,60 @@ mod tests {
         one_statement_page(conn, &seeking(w), &|| w.clone(), guided, limit, offset)
             .await
             .unwrap()
+    }
+
+    /// A walk starts at the hour of its day nearest the page that passes
+    /// no more rows than it must skip, from either end: so it skips rows of
+    /// that hour alone. A day without hour rows names none (the walk
+    /// starts at the day's own bound).
+    #[tokio::test]
+    async fn a_walk_starts_at_the_hour_its_page_begins_in() {
+        let dir = tempfile::tempdir().unwrap();
+        // Day FIRST_DAY + 1 holds one room in each of its hours 0 to 6.
+        let (store, account, _) = three_days_of_rooms(&dir).await;
+        let w = list_of(&account);
+        let day = FIRST_DAY + 1;
+        let hour = |h: i64| (day * 24 + h) * 3_600_000_000;
+        let start = |day: i64, oldest_first: bool, skip: i64| {
+            let sql = format!(
+                "WITH {} SELECT edge, passed FROM p",
+                CONFERENCES.hours_sql(
+                    "updated_day",
+                    &w,
+                    w.len() + 1,
+                    oldest_first,
+                    &skip.to_string()
+                )
+            );
+            let store = &store;
+            let w = &w;
+            async move {
+                let row = w
+                    .bind_all(sqlx::query(AssertSqlSafe(sql)))
+                    .bind(day)
+                    .fetch_optional(&store.pool)
+                    .await
+                    .unwrap();
+                row.map(|row| {
+                    use sqlx::Row;
+                    (
+                        row.try_get::<i64, _>("edge").unwrap(),
+                        row.try_get::<i64, _>("passed").unwrap(),
+                    )
+                })
+            }
+        };
+        // From the newest end: hours 6, 5, 4 pass 0, 1 and 2 rows.
+        assert_eq!(start(day, false, 0).await, Some((hour(7), 0)));
+        assert_eq!(start(day, false, 3).await, Some((hour(4), 3)));
+        assert_eq!(start(day, false, 6).await, Some((hour(1), 6)));
+        assert_eq!(start(day, false, 100).await, Some((hour(1), 6)));
+        // From the oldest end: hours 0, 1, 2 pass 0, 1 and 2.
+        assert_eq!(start(day, true, 0).await, Some((hour(0), 0)));
+        assert_eq!(start(day, true, 3).await, Some((hour(3), 3)));
+        assert_eq!(start(day, true, 100).await, Some((hour(6), 6)));
+        // A day without rooms.
+        assert_eq!(start(day + 5, false, 3).await, None);
     }
 
     /// A guide read at the counts' version is taken at its word while that

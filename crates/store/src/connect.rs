@@ -405,6 +405,8 @@ mod tests {
                 "2, 1, 1",
             ),
             ("call_day_counts", "status, day, updated_day", "3, 1, 1"),
+            ("conference_hour_counts", "clock, hour, status", "1, 24, 2"),
+            ("call_hour_counts", "clock, hour, status", "0, 24, 3"),
             ("conference_status_counts", "status", "2"),
             ("call_status_counts", "status", "3"),
             (

@@ -27,7 +27,7 @@ use model::{AccountSid, Timestamp};
 use sqlx::AnyConnection;
 
 use crate::StoreError;
-use crate::rows::{self, utc_day_sql};
+use crate::rows::{self, utc_day_sql, utc_hour_sql};
 use crate::sql_where::{Value, Where};
 
 /// How many days a seek reads in its first batch (see [`DayCounts::seek`]).
@@ -57,6 +57,11 @@ pub(crate) struct DayCounts {
     pub(crate) rows: &'static str,
     /// The same counts by status alone: `account_sid, status, n`.
     pub(crate) totals: &'static str,
+    /// The same counts by status and UTC hour, of DateCreated (`clock` 0)
+    /// and of DateUpdated (1), apart: `account_sid, clock, hour, status,
+    /// n` (migration 0023). A deep page skips within one hour of its day,
+    /// not within the day ([`DayCounts::hours_sql`]).
+    pub(crate) hours: &'static str,
 }
 
 /// Conferences (migration 0011).
@@ -64,6 +69,7 @@ pub(crate) const CONFERENCES: DayCounts = DayCounts {
     table: "conference_day_counts",
     rows: "conferences",
     totals: "conference_status_counts",
+    hours: "conference_hour_counts",
 };
 
 /// Calls (migration 0012).
@@ -71,6 +77,7 @@ pub(crate) const CALLS: DayCounts = DayCounts {
     table: "call_day_counts",
     rows: "calls",
     totals: "call_status_counts",
+    hours: "call_hour_counts",
 };
 
 /// Where a row is counted: its status code and its two times.
@@ -84,6 +91,15 @@ pub(crate) struct Counted {
 impl Counted {
     fn key(self) -> (i64, i64, i64) {
         (self.status, self.created.utc_day(), self.updated.utc_day())
+    }
+
+    /// Its status and the hour of each clock: DateCreated's (0), then
+    /// DateUpdated's (1).
+    fn hours(self) -> [(i64, i64, i64); 2] {
+        [
+            (0, self.status, self.created.utc_hour()),
+            (1, self.status, self.updated.utc_hour()),
+        ]
     }
 }
 
@@ -342,6 +358,12 @@ impl DayCounts {
             self.add_to_day(deltas, account, before, -1);
             self.add_to_day(deltas, account, after, 1);
         }
+        for (was, is) in before.hours().into_iter().zip(after.hours()) {
+            if was != is {
+                self.add_to_hour(deltas, account, was, -1);
+                self.add_to_hour(deltas, account, is, 1);
+            }
+        }
         if before.status != after.status {
             self.add_to_total(deltas, account, before.status, -1);
             self.add_to_total(deltas, account, after.status, 1);
@@ -358,6 +380,9 @@ impl DayCounts {
         delta: i64,
     ) {
         self.add_to_day(deltas, account, counted, delta);
+        for hour in counted.hours() {
+            self.add_to_hour(deltas, account, hour, delta);
+        }
         self.add_to_total(deltas, account, counted.status, delta);
     }
 
@@ -377,6 +402,23 @@ impl DayCounts {
             ("updated_day", Value::Int(updated_day)),
         ];
         deltas.add(self.table, key, delta);
+    }
+
+    /// Adds `delta` to one hour row: `(clock, status, hour)`.
+    fn add_to_hour(
+        self,
+        deltas: &mut CountDeltas,
+        account: &AccountSid,
+        (clock, status, hour): (i64, i64, i64),
+        delta: i64,
+    ) {
+        let key = vec![
+            ("account_sid", Value::Text(account.as_str().to_owned())),
+            ("clock", Value::Int(clock)),
+            ("hour", Value::Int(hour)),
+            ("status", Value::Int(status)),
+        ];
+        deltas.add(self.hours, key, delta);
     }
 
     /// Adds `delta` to the total of `account`'s rows of `status`.
@@ -412,6 +454,24 @@ impl DayCounts {
         )
     }
 
+    /// The hour counts recounted from the rows: `account_sid, clock, hour,
+    /// status, n`.
+    pub(crate) fn recount_hours_sql(self) -> String {
+        let by_clock = |clock: i64, column: &str| {
+            format!(
+                "SELECT account_sid, {clock} AS clock, {} AS hour, status FROM {}",
+                utc_hour_sql(column),
+                self.rows
+            )
+        };
+        format!(
+            "SELECT account_sid, clock, hour, status, COUNT(*) AS n FROM \
+             ({} UNION ALL {}) AS by_hour GROUP BY account_sid, clock, hour, status",
+            by_clock(0, "date_created"),
+            by_clock(1, "date_updated"),
+        )
+    }
+
     /// Recounts every account (start-up recovery, after it updated many
     /// rows in one statement).
     pub(crate) async fn recount_all(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
@@ -425,6 +485,11 @@ impl DayCounts {
                 self.totals,
                 "account_sid, status, n",
                 self.recount_totals_sql(),
+            ),
+            (
+                self.hours,
+                "account_sid, clock, hour, status, n",
+                self.recount_hours_sql(),
             ),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
@@ -451,6 +516,47 @@ impl DayCounts {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Two CTEs that say where in day `$day` (of the `by` column) a walk
+    /// of the list `days` selects (by account and status alone) starts,
+    /// to skip `skip` of the day's list rows (an SQL expression) from its
+    /// newest end, or its oldest: `h`, each of the day's hours with the
+    /// list's rows in the hours the walk passes before reaching it
+    /// (`passed`), and `p`, the hour nearest the page that passes no more
+    /// than `skip`, as the bound the walk starts at (`edge`: the end of
+    /// that hour, or its start) and its `passed`. The walk then skips
+    /// `skip - passed` rows, all within that hour. When the day has no
+    /// hour rows, `p` is empty and the walk starts at the day's own bound.
+    ///
+    /// Any hour that passes no more than `skip` gives the same page: the
+    /// rows between its edge and the day's are exactly the rows its count
+    /// says. So the hours are read in the statement's own snapshot, and
+    /// no guide is needed: 24 rows of each status at most, by key.
+    pub(crate) fn hours_sql(
+        self,
+        by: &str,
+        days: &Where,
+        day: usize,
+        oldest_first: bool,
+        skip: &str,
+    ) -> String {
+        let clock = i64::from(by != "day");
+        let per_hour = Timestamp::MICROS_PER_HOUR;
+        let (walk, nearest, edge) = if oldest_first {
+            ("ASC", "DESC", format!("hour * {per_hour}"))
+        } else {
+            ("DESC", "ASC", format!("(hour + 1) * {per_hour}"))
+        };
+        format!(
+            "h AS (SELECT hour, CAST(SUM(SUM(n)) OVER (ORDER BY hour {walk}) - SUM(n) AS BIGINT) \
+             AS passed FROM {} {} AND clock = {clock} AND hour >= ${day} * 24 \
+             AND hour < ${day} * 24 + 24 GROUP BY hour), \
+             p AS (SELECT {edge} AS edge, passed FROM h WHERE passed <= {skip} \
+             ORDER BY hour {nearest} LIMIT 1)",
+            self.hours,
+            days.clause(false, 0)
+        )
     }
 
     /// The day counts `table` is, or holds the totals of.
@@ -706,6 +812,11 @@ mod tests {
             [
                 ("conference_day_counts", vec![2, 2, 2], 1),
                 ("conference_day_counts", vec![2, 3, 3], 2),
+                // Clock, hour and status: both clocks' hours of days 2 and 3.
+                ("conference_hour_counts", vec![0, 48, 2], 1),
+                ("conference_hour_counts", vec![0, 72, 2], 2),
+                ("conference_hour_counts", vec![1, 48, 2], 1),
+                ("conference_hour_counts", vec![1, 72, 2], 2),
                 ("conference_status_counts", vec![2], 3),
             ]
         );

@@ -62,8 +62,9 @@ impl Store {
         Ok(())
     }
 
-    /// The per-day counts (`conference_day_counts`, `call_day_counts`) and
-    /// the totals by status beside them (`…_status_counts`), and the
+    /// The per-day counts (`conference_day_counts`, `call_day_counts`), the
+    /// per-hour counts (`…_hour_counts`) and the totals by status beside
+    /// them (`…_status_counts`), and the
     /// conferences' counts by name (`conference_name_counts`), against a
     /// recount of their rows. Rows of n = 0 are normal (a status left on
     /// that day) and need no row behind them.
@@ -80,6 +81,21 @@ impl Store {
                 };
                 problems.push(format!(
                     "{table}: account {} status {status} day {day} updated_day {updated_day} \
+                     holds {}, the {rows} recount to {}",
+                    found.account, found.kept, found.counted
+                ));
+            }
+            let hours = counts.hours;
+            let key = ["clock", "hour", "status"];
+            for found in self
+                .disagreements(hours, &counts.recount_hours_sql(), &key, &key)
+                .await?
+            {
+                let [clock, hour, status] = found.key[..] else {
+                    continue;
+                };
+                problems.push(format!(
+                    "{hours}: account {} clock {clock} hour {hour} status {status} \
                      holds {}, the {rows} recount to {}",
                     found.account, found.kept, found.counted
                 ));

@@ -450,7 +450,7 @@ mod tests {
     use super::*;
     use crate::cached::{one_statement_sql, sid_page_query, sid_page_sql, walk_sql};
     use crate::call_lists::CallOrder;
-    use crate::day_counts::Seeking;
+    use crate::day_counts::{DayCounts, Seeking};
     use crate::name_counts;
     use crate::test_postgres::TestPostgres;
     use model::CallRecord;
@@ -734,14 +734,24 @@ mod tests {
                     for (from_other_side, vouched) in
                         [(false, false), (true, false), (false, true), (true, true)]
                     {
+                        // The day's side away from the walk's start; the
+                        // statement bounds the other itself, last.
+                        let mut far_side = conference_where(&account, &filter);
+                        let edge = if oldest_first {
+                            far_side.push("date_updated", "<", Value::Int(next.as_micros()));
+                            midnight.as_micros()
+                        } else {
+                            far_side.push("date_updated", ">=", Value::Int(midnight.as_micros()));
+                            next.as_micros()
+                        };
                         let sql = one_statement_sql::<ConferenceRecord>(
                             &seek,
-                            &bounded,
+                            &far_side,
                             oldest_first,
                             from_other_side,
                             vouched,
                         );
-                        let mut query = bounded
+                        let mut query = far_side
                             .bind_all(days.bind_all(sqlx::query(AssertSqlSafe(sql))))
                             .bind(20_000_i64)
                             .bind(900_000_i64)
@@ -753,17 +763,30 @@ mod tests {
                                 .bind(1_000_000_i64)
                                 .bind(899_990_i64);
                         }
-                        let whole = plan(&store, query).await;
+                        let whole = plan(&store, query.bind(edge)).await;
                         for step in whole.iter().filter(|s| s.contains(" conference")) {
                             assert!(
-                                step.starts_with("SEARCH ") && step.contains(" INDEX "),
+                                step.starts_with("SEARCH ")
+                                    && (step.contains(" INDEX ") || step.contains(" PRIMARY KEY ")),
                                 "{label}: {whole:?}"
                             );
                         }
                         let walks = whole.iter().filter(|s| s.contains(" conferences ")).count();
                         assert_eq!(walks, 1, "{label}: {whole:?}");
+                        // A list by account and status alone starts its walk
+                        // at an hour of the day, found by key, and sorts the
+                        // day's hours (24 rows at most) to pick it.
+                        let hours = whole
+                            .iter()
+                            .filter(|s| s.contains("conference_hour_counts"));
+                        let hours = hours.count();
+                        assert_eq!(
+                            hours,
+                            usize::from(DayCounts::totals_answer(days)),
+                            "{label}: {whole:?}"
+                        );
                         assert!(
-                            sorts(&whole) <= usize::from(!sorted_by_index) + 1,
+                            sorts(&whole) <= usize::from(!sorted_by_index) + 1 + hours,
                             "{label}: {whole:?}"
                         );
                         report.push(format!("{label}: one-statement page {whole:?}"));

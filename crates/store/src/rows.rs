@@ -59,10 +59,20 @@ impl Store {
 /// out by hand (a migration never changes once shipped); a test below pins
 /// the two together and checks the SQL against `utc_day` on real values.
 pub(crate) fn utc_day_sql(column: &str) -> String {
-    let per_day = Timestamp::MICROS_PER_DAY;
+    floor_sql(column, Timestamp::MICROS_PER_DAY)
+}
+
+/// [`Timestamp::utc_hour`] in SQL, as [`utc_day_sql`] is the day (migration
+/// 0023 wrote it out by hand).
+pub(crate) fn utc_hour_sql(column: &str) -> String {
+    floor_sql(column, Timestamp::MICROS_PER_HOUR)
+}
+
+/// The floor of `column` over `per`, which is positive.
+fn floor_sql(column: &str, per: i64) -> String {
     format!(
-        "CASE WHEN {column} >= 0 THEN {column} / {per_day} \
-         ELSE -((-{column} - 1) / {per_day}) - 1 END"
+        "CASE WHEN {column} >= 0 THEN {column} / {per} \
+         ELSE -((-{column} - 1) / {per}) - 1 END"
     )
 }
 
@@ -348,10 +358,27 @@ mod tests {
                 "migration {name} and utc_day_sql no longer agree"
             );
         }
+        for (name, migration) in [
+            (
+                "sqlite 0023",
+                include_str!("../migrations-sqlite/0023_hour_counts.sql"),
+            ),
+            (
+                "postgres 0023",
+                include_str!("../migrations-postgres/0023_hour_counts.sql"),
+            ),
+        ] {
+            for column in ["date_created", "date_updated"] {
+                assert!(
+                    words(migration).contains(&words(&utc_hour_sql(column))),
+                    "migration {name} and utc_hour_sql no longer agree"
+                );
+            }
+        }
     }
 
     #[tokio::test]
-    async fn the_sql_day_is_utc_day() {
+    async fn the_sql_day_and_hour_are_utc_day_and_hour() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let day = Timestamp::MICROS_PER_DAY;
         for micros in [
@@ -369,14 +396,26 @@ mod tests {
             i64::MAX,
             i64::MIN + 1,
         ] {
-            let sql = format!("SELECT {} AS day", utc_day_sql("$1"));
+            let sql = format!(
+                "SELECT {} AS day, {} AS hour",
+                utc_day_sql("$1"),
+                utc_hour_sql("$1")
+            );
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(micros)
                 .fetch_one(&store.pool)
                 .await
                 .unwrap();
             let got: i64 = row.try_get("day").unwrap();
-            assert_eq!(got, Timestamp::from_micros(micros).utc_day(), "{micros}");
+            let at = Timestamp::from_micros(micros);
+            assert_eq!(got, at.utc_day(), "{micros}");
+            let hour: i64 = row.try_get("hour").unwrap();
+            assert_eq!(hour, at.utc_hour(), "{micros}");
+            assert_eq!(
+                hour.div_euclid(24),
+                at.utc_day(),
+                "{micros}: the hour's day"
+            );
         }
     }
 }

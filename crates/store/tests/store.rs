@@ -2141,6 +2141,8 @@ async fn integrity_check_reports_planted_problems(db: &TestDb) {
     // conference, all written behind the store's back.
     db.raw("UPDATE conference_day_counts SET n = n + 1 WHERE status = 2")
         .await;
+    db.raw("UPDATE conference_hour_counts SET n = n + 1 WHERE status = 2 AND clock = 1")
+        .await;
     db.raw(&format!(
         "INSERT INTO call_status_counts (account_sid, status, n) VALUES ('{}', 1, 5)",
         a.as_str()
@@ -2156,19 +2158,25 @@ async fn integrity_check_reports_planted_problems(db: &TestDb) {
     ))
     .await;
     let problems = s.check_integrity().await.unwrap();
-    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert_eq!(problems.len(), 4, "{problems:#?}");
     assert!(
         problems[0].starts_with("conference_day_counts:")
             && problems[0].contains("holds 3, the conferences recount to 2"),
         "{problems:#?}"
     );
     assert!(
-        problems[1].starts_with("call_status_counts:")
-            && problems[1].contains("status 1 holds 5, the calls recount to 0"),
+        problems[1].starts_with("conference_hour_counts:")
+            && problems[1]
+                .contains("clock 1 hour 472222 status 2 holds 3, the conferences recount to 2"),
         "{problems:#?}"
     );
     assert!(
-        problems[2].contains(call_sid(3).as_str()) && problems[2].contains("completed conference"),
+        problems[2].starts_with("call_status_counts:")
+            && problems[2].contains("status 1 holds 5, the calls recount to 0"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[3].contains(call_sid(3).as_str()) && problems[3].contains("completed conference"),
         "{problems:#?}"
     );
 }
