@@ -36,7 +36,7 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
 use crate::count::Count;
 use crate::day_counts::{self, DayCounts, DaySpan, Seek, Seeking};
-use crate::guides::Guide;
+use crate::guides::{DayWalk, Guide, Guides, HourStart};
 use crate::rows::{self, CALL_COLUMNS, CONFERENCE_COLUMNS};
 use crate::sql_where::{Value, Where, limit_offset};
 use crate::{Store, StoreError};
@@ -260,6 +260,8 @@ impl Store {
                     account,
                     version,
                     guide: &guide,
+                    guides: &self.guides,
+                    key: &key,
                 }),
             };
             let page =
@@ -369,17 +371,16 @@ impl Store {
 /// `w`, then the walk's first day, the page's offset and where it stops:
 /// every page of a list is one prepared statement.
 ///
-/// `vouched`: four more values follow, the account, the version of its
-/// counts a guide was read at, and that guide's total and rows beyond the
-/// walk's first day. While the version is the same (column `same` is 1)
-/// the statement takes those two numbers and sums no day rows; else it
-/// sums them as without.
+/// `vouched`: six more values follow, the account, the version of its
+/// counts a guide was read at, that guide's total and rows beyond the
+/// walk's first day, and where in that day the walk starts by the guide
+/// and how many of the day's rows that passes (`guides::HourStart`). While
+/// the version is the same (column `same` is 1) the statement takes those
+/// numbers and sums no day rows; else it sums them as without, and walks
+/// from the day's own bound.
 ///
-/// Last comes the bound of the walk's first day where the walk starts:
-/// its end (newest first) or its start (oldest first). When the list is
-/// selected by account and status alone, the statement sums that day's
-/// hours ([`DayCounts::hours_sql`]) and starts the walk at the hour the
-/// page begins in instead, skipping only rows of that hour.
+/// Last comes that bound, of the walk's first day where the walk starts:
+/// its end (newest first) or its start (oldest first).
 pub(crate) fn one_statement_sql<R: Final>(
     seek: &Seeking<'_>,
     w: &Where,
@@ -396,7 +397,7 @@ pub(crate) fn one_statement_sql<R: Final>(
     } = *seek;
     let first = days.len() + w.len();
     let (d, o, s) = (first + 1, first + 2, first + 3);
-    let edge = if vouched { first + 8 } else { first + 4 };
+    let edge = if vouched { first + 10 } else { first + 4 };
     // `beyond`: the rows newer than the newest day (a walk from the
     // newest end skips `$o` less those), or older than the oldest (a walk
     // from the oldest end, in the index backwards, skips the rows between
@@ -438,7 +439,7 @@ pub(crate) fn one_statement_sql<R: Final>(
     };
     // `skip`: the rows of the walk's first day before the page, from the
     // end the walk starts at.
-    let (mut ctes, order, take, skip, edge_op) = if oldest_first {
+    let (ctes, order, take, skip, edge_op) = if oldest_first {
         let stop = format!("CASE WHEN ${s} < total THEN ${s} ELSE total END");
         (
             counted("<", ">="),
@@ -459,12 +460,11 @@ pub(crate) fn one_statement_sql<R: Final>(
             "<",
         )
     };
-    let (edge, skip) = if DayCounts::totals_answer(days) {
-        ctes.push_str(", ");
-        ctes.push_str(&counts.hours_sql(by, days, d, oldest_first, &skip));
+    let (edge, skip) = if vouched {
+        let (hour_edge, passed) = (first + 8, first + 9);
         (
-            format!("COALESCE((SELECT edge FROM p), ${edge})"),
-            format!("{skip} - COALESCE((SELECT passed FROM p), 0)"),
+            format!("(SELECT CASE WHEN same = 1 THEN ${hour_edge} ELSE ${edge} END FROM k)"),
+            format!("{skip} - (SELECT CASE WHEN same = 1 THEN ${passed} ELSE 0 END FROM k)"),
         )
     } else {
         (format!("${edge}"), skip)
@@ -509,7 +509,18 @@ struct Vouched<'a> {
     account: &'a AccountSid,
     version: i64,
     guide: &'a Guide,
+    /// The guides it is kept among, under `key`: they keep the hour sums
+    /// of the days its pages begin in too ([`Guides::hour_start`]).
+    guides: &'a Guides,
+    key: &'a str,
 }
+
+/// How many of a day's rows a walk skips before it starts at an hour of
+/// the day instead (`guides::hour_start`). Fewer are walked: on SQLite a
+/// walk passes about 30 index entries a microsecond (1M rows, 2026-12-08),
+/// while the day's hour sums are one more statement the first time a
+/// guide's day is paged (about 20 µs).
+const HOURS_WORTH: i64 = 128;
 
 /// What [`one_statement_page`] found.
 struct OneStatement<R: Final> {
@@ -585,22 +596,46 @@ async fn one_statement_page<R: Final>(
         offset.saturating_mul(2) > guide_total
     };
     let day = if oldest_first { oldest.day } else { newest.day };
-    let vouched = vouched.and_then(|v| {
-        let beyond = v.guide.beyond(day, oldest_first)?;
-        Some((v, beyond))
-    });
+    let vouched = match vouched.and_then(|v| Some((v, v.guide.beyond(day, oldest_first)?))) {
+        Some((v, beyond)) => {
+            // The rows of the walk's first day it skips, as the statement
+            // counts them while the guide's version stands.
+            let total = v.guide.total();
+            let skip = if oldest_first {
+                total - stop.min(total) - beyond
+            } else {
+                offset - beyond
+            }
+            .max(0);
+            let walk = DayWalk {
+                day,
+                skip,
+                oldest_first,
+            };
+            let start = if skip >= HOURS_WORTH && DayCounts::totals_answer(days) {
+                let at = (v.key, v.version);
+                v.guides.hour_start(conn, seek, v.account, at, walk).await?
+            } else {
+                None
+            };
+            Some((v, beyond, start.unwrap_or(HourStart { edge, passed: 0 })))
+        }
+        None => None,
+    };
     let sql = one_statement_sql::<R>(seek, &w, oldest_first, from_other_side, vouched.is_some());
     let mut query = w
         .bind_all(days.bind_all(sqlx::query(AssertSqlSafe(sql))))
         .bind(day)
         .bind(offset)
         .bind(stop);
-    if let Some((v, beyond)) = vouched {
+    if let Some((v, beyond, start)) = vouched {
         query = query
             .bind(v.account.as_str())
             .bind(v.version)
             .bind(v.guide.total())
-            .bind(beyond);
+            .bind(beyond)
+            .bind(start.edge)
+            .bind(start.passed);
     }
     let row = query.bind(edge).fetch_one(&mut *conn).await?;
     let guide_stale = match vouched {
@@ -759,6 +794,7 @@ mod tests {
     use crate::day_counts::CONFERENCES;
 
     const DAY: i64 = Timestamp::MICROS_PER_DAY;
+    const HOUR: i64 = Timestamp::MICROS_PER_HOUR;
     const FIRST_DAY: i64 = 19_000;
 
     /// A page lists a row with its version exactly when its record can
@@ -797,6 +833,17 @@ mod tests {
     async fn three_days_of_rooms(
         dir: &tempfile::TempDir,
     ) -> (Store, Account, Vec<ConferenceRecord>) {
+        let times = (0..21).map(|n| FIRST_DAY * DAY + (n / 7) * DAY + (n % 7) * HOUR);
+        rooms_at(dir, times).await
+    }
+
+    /// A store with one account and a completed room created and updated
+    /// at each of `times` (microseconds, oldest first); the rooms newest
+    /// first.
+    async fn rooms_at(
+        dir: &tempfile::TempDir,
+        times: impl Iterator<Item = i64>,
+    ) -> (Store, Account, Vec<ConferenceRecord>) {
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         let store = Store::connect(&url).await.unwrap();
         let created = Timestamp::from_micros(FIRST_DAY * DAY);
@@ -808,13 +855,14 @@ mod tests {
             date_updated: created,
         };
         store.insert_account(&account).await.unwrap();
-        let mut rooms: Vec<ConferenceRecord> = (0..21u8)
-            .map(|n| {
-                let at = Timestamp::from_micros(
-                    FIRST_DAY * DAY + i64::from(n / 7) * DAY + i64::from(n % 7) * 3_600_000_000,
-                );
+        let mut rooms: Vec<ConferenceRecord> = times
+            .enumerate()
+            .map(|(n, micros)| {
+                let at = Timestamp::from_micros(micros);
+                let mut sid = [0; 16];
+                sid[..8].copy_from_slice(&u64::try_from(n + 1).unwrap().to_be_bytes());
                 ConferenceRecord {
-                    sid: ConferenceSid::from_random([n + 1; 16]),
+                    sid: ConferenceSid::from_random(sid),
                     account_sid: account.sid.clone(),
                     friendly_name: format!("r{n}"),
                     status: ConferenceStatus::Completed,
@@ -885,58 +933,93 @@ mod tests {
             .unwrap()
     }
 
-    /// A walk starts at the hour of its day nearest the page that passes
-    /// no more rows than it must skip, from either end: so it skips rows of
-    /// that hour alone. A day without hour rows names none (the walk
-    /// starts at the day's own bound).
+    /// A deep page whose guide stands starts its walk at the hour of its
+    /// first day the guide's hour sums name, from either end of the day,
+    /// and is the reference page at every offset.
     #[tokio::test]
-    async fn a_walk_starts_at_the_hour_its_page_begins_in() {
+    async fn a_deep_page_walks_from_the_hour_it_begins_in() {
         let dir = tempfile::tempdir().unwrap();
-        // Day FIRST_DAY + 1 holds one room in each of its hours 0 to 6.
-        let (store, account, _) = three_days_of_rooms(&dir).await;
+        // Two days of 300 rooms, 288 s apart: 12 or 13 an hour.
+        let times = (0..600).map(|n| FIRST_DAY * DAY + (n / 300) * DAY + (n % 300) * 288_000_000);
+        let (store, account, rooms) = rooms_at(&dir, times).await;
         let w = list_of(&account);
-        let day = FIRST_DAY + 1;
-        let hour = |h: i64| (day * 24 + h) * 3_600_000_000;
-        let start = |day: i64, oldest_first: bool, skip: i64| {
-            let sql = format!(
-                "WITH {} SELECT edge, passed FROM p",
-                CONFERENCES.hours_sql(
-                    "updated_day",
-                    &w,
-                    w.len() + 1,
-                    oldest_first,
-                    &skip.to_string()
-                )
+        let seek = seeking(&w);
+        let guides = Guides::default();
+        let mut conn = store.pool.acquire().await.unwrap();
+        let (guide, key) = guides.guide(&mut conn, &seek, &account.sid).await.unwrap();
+        let version = guide.version().unwrap();
+        let limit = 50;
+        for offset in (0..600).step_by(7) {
+            let spans = guide.spans(offset, limit).unwrap();
+            let guided = Guided {
+                spans: &spans,
+                total: guide.total(),
+                vouched: Some(Vouched {
+                    account: &account.sid,
+                    version,
+                    guide: &guide,
+                    guides: &guides,
+                    key: &key,
+                }),
+            };
+            let got = guided_page(&mut conn, &w, guided, limit, offset).await;
+            assert!(!got.guide_stale, "offset {offset}");
+            assert_eq!(
+                got.page,
+                Some((page_of(&rooms, offset, limit), 600)),
+                "offset {offset}"
             );
-            let store = &store;
-            let w = &w;
-            async move {
-                let row = w
-                    .bind_all(sqlx::query(AssertSqlSafe(sql)))
-                    .bind(day)
-                    .fetch_optional(&store.pool)
-                    .await
-                    .unwrap();
-                row.map(|row| {
-                    use sqlx::Row;
-                    (
-                        row.try_get::<i64, _>("edge").unwrap(),
-                        row.try_get::<i64, _>("passed").unwrap(),
-                    )
-                })
-            }
+        }
+        // Both days' hours were read, once each, and the walks started in
+        // them from both ends: a day's middle is 150 rows from either.
+        assert_eq!(guides.hour_days(), 2);
+    }
+
+    /// The counts' version covers their hours: a live room touched later
+    /// in its hour leaves it as it was, touched in the next hour of the
+    /// same day (no day count changes) moves it on.
+    #[tokio::test]
+    async fn the_counts_version_covers_their_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, account, _) = three_days_of_rooms(&dir).await;
+        let version = async || {
+            let sql = format!("SELECT ({}) AS version", CONFERENCES.version_sql(1));
+            let row = sqlx::query(AssertSqlSafe(sql))
+                .bind(account.sid.as_str())
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            rows::count_version(&row).unwrap().unwrap()
         };
-        // From the newest end: hours 6, 5, 4 pass 0, 1 and 2 rows.
-        assert_eq!(start(day, false, 0).await, Some((hour(7), 0)));
-        assert_eq!(start(day, false, 3).await, Some((hour(4), 3)));
-        assert_eq!(start(day, false, 6).await, Some((hour(1), 6)));
-        assert_eq!(start(day, false, 100).await, Some((hour(1), 6)));
-        // From the oldest end: hours 0, 1, 2 pass 0, 1 and 2.
-        assert_eq!(start(day, true, 0).await, Some((hour(0), 0)));
-        assert_eq!(start(day, true, 3).await, Some((hour(3), 3)));
-        assert_eq!(start(day, true, 100).await, Some((hour(6), 6)));
-        // A day without rooms.
-        assert_eq!(start(day + 5, false, 3).await, None);
+        let at = |micros: i64| Timestamp::from_micros(FIRST_DAY * DAY + micros);
+        let live = ConferenceRecord {
+            sid: ConferenceSid::from_random([77; 16]),
+            account_sid: account.sid.clone(),
+            friendly_name: "live".to_owned(),
+            status: ConferenceStatus::Init,
+            date_created: at(10 * HOUR),
+            date_updated: at(10 * HOUR),
+            reason_ended: None,
+            call_sid_ending: None,
+        };
+        store
+            .apply(&[Change::ConferenceCreated(live.clone())])
+            .await
+            .unwrap();
+        let touch = |micros: i64| Change::ConferenceEnding {
+            sid: live.sid.clone(),
+            reason: model::ConferenceEndReason::LastParticipantLeft,
+            call_sid_ending: None,
+            at: at(micros),
+        };
+        let before = version().await;
+        store
+            .apply(&[touch(10 * HOUR + 1_800_000_000)])
+            .await
+            .unwrap();
+        assert_eq!(version().await, before, "within its hour");
+        store.apply(&[touch(11 * HOUR)]).await.unwrap();
+        assert_eq!(version().await, before + 1, "into the next hour");
     }
 
     /// A guide read at the counts' version is taken at its word while that
@@ -950,8 +1033,9 @@ mod tests {
         let (store, account, mut rooms) = three_days_of_rooms(&dir).await;
         let w = list_of(&account);
         let seek = seeking(&w);
-        let guides = crate::guides::Guides::default();
+        let guides = Guides::default();
         let mut conn = store.pool.acquire().await.unwrap();
+        let (guide, key) = guides.guide(&mut conn, &seek, &account.sid).await.unwrap();
         let limit = 4;
         let page = async |conn: &mut AnyConnection, guide: &Guide, version: i64, offset: i64| {
             let spans = guide.spans(offset, limit).unwrap();
@@ -959,6 +1043,8 @@ mod tests {
                 account: &account.sid,
                 version,
                 guide,
+                guides: &guides,
+                key: &key,
             };
             let guided = Guided {
                 spans: &spans,
@@ -969,7 +1055,6 @@ mod tests {
         };
         let want = |rooms: &[ConferenceRecord], offset: i64| page_of(rooms, offset, limit);
 
-        let (guide, key) = guides.guide(&mut conn, &seek, &account.sid).await.unwrap();
         let version = guide
             .version()
             .expect("the seed's writes gave the counts a version");

@@ -60,7 +60,7 @@ pub(crate) struct DayCounts {
     /// The same counts by status and UTC hour, of DateCreated (`clock` 0)
     /// and of DateUpdated (1), apart: `account_sid, clock, hour, status,
     /// n` (migration 0023). A deep page skips within one hour of its day,
-    /// not within the day ([`DayCounts::hours_sql`]).
+    /// not within the day (`guides::hour_start`).
     pub(crate) hours: &'static str,
 }
 
@@ -518,52 +518,28 @@ impl DayCounts {
         Ok(())
     }
 
-    /// Two CTEs that say where in day `$day` (of the `by` column) a walk
-    /// of the list `days` selects (by account and status alone) starts,
-    /// to skip `skip` of the day's list rows (an SQL expression) from its
-    /// newest end, or its oldest: `h`, each of the day's hours with the
-    /// list's rows in the hours the walk passes before reaching it
-    /// (`passed`), and `p`, the hour nearest the page that passes no more
-    /// than `skip`, as the bound the walk starts at (`edge`: the end of
-    /// that hour, or its start) and its `passed`. The walk then skips
-    /// `skip - passed` rows, all within that hour. When the day has no
-    /// hour rows, `p` is empty and the walk starts at the day's own bound.
-    ///
-    /// Any hour that passes no more than `skip` gives the same page: the
-    /// rows between its edge and the day's are exactly the rows its count
-    /// says. So the hours are read in the statement's own snapshot, and
-    /// no guide is needed: 24 rows of each status at most, by key.
-    pub(crate) fn hours_sql(
-        self,
-        by: &str,
-        days: &Where,
-        day: usize,
-        oldest_first: bool,
-        skip: &str,
-    ) -> String {
+    /// The sums of the list `days` selects (by account and status alone)
+    /// for each hour of day `$day` of the `by` column (placeholders of
+    /// `days` from `$1`), as one row: `days`, `hour:sum` pairs joined by
+    /// commas, oldest hour first (as [`DayCounts::day_sums_sql`] joins
+    /// days). Read by key: 24 rows of each status at most.
+    pub(crate) fn hour_sums_sql(self, by: &str, days: &Where, day: usize) -> String {
         let clock = i64::from(by != "day");
-        let per_hour = Timestamp::MICROS_PER_HOUR;
-        let (walk, nearest, edge) = if oldest_first {
-            ("ASC", "DESC", format!("hour * {per_hour}"))
-        } else {
-            ("DESC", "ASC", format!("(hour + 1) * {per_hour}"))
-        };
         format!(
-            "h AS (SELECT hour, CAST(SUM(SUM(n)) OVER (ORDER BY hour {walk}) - SUM(n) AS BIGINT) \
-             AS passed FROM {} {} AND clock = {clock} AND hour >= ${day} * 24 \
-             AND hour < ${day} * 24 + 24 GROUP BY hour), \
-             p AS (SELECT {edge} AS edge, passed FROM h WHERE passed <= {skip} \
-             ORDER BY hour {nearest} LIMIT 1)",
+            "SELECT string_agg(CAST(h AS TEXT) || ':' || CAST(s AS TEXT), ',' ORDER BY h) \
+             AS days FROM (SELECT hour AS h, SUM(n) AS s FROM {} {} AND clock = {clock} \
+             AND hour >= ${day} * 24 AND hour < ${day} * 24 + 24 GROUP BY hour) AS sums",
             self.hours,
             days.clause(false, 0)
         )
     }
 
-    /// The day counts `table` is, or holds the totals of.
+    /// The day counts `table` is, or holds the totals or hours of: all
+    /// three are under one version.
     fn of(table: &str) -> Option<Self> {
         [CONFERENCES, CALLS]
             .into_iter()
-            .find(|c| c.table == table || c.totals == table)
+            .find(|c| c.table == table || c.totals == table || c.hours == table)
     }
 
     /// The version of `$account`'s counts in this table, as a scalar

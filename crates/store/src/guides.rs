@@ -36,6 +36,36 @@ use crate::rows;
 #[derive(Debug, Default)]
 pub(crate) struct Guides {
     map: Mutex<HashMap<String, Arc<Guide>>>,
+    /// The hour sums of days deep pages began in, by guide key and day.
+    hours: Mutex<HashMap<(String, i64), Arc<DayHours>>>,
+}
+
+/// One reading of a list's rows in each hour of one day (migration 0023),
+/// at a version of the account's counts, which cover the hours too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DayHours {
+    version: i64,
+    /// `(hour, rows)`, oldest hour first.
+    sums: Vec<(i64, i64)>,
+}
+
+/// A walk through one day of a list: the day (days since 1970), how many
+/// of the list's rows in it the walk skips, and from which end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DayWalk {
+    pub(crate) day: i64,
+    pub(crate) skip: i64,
+    pub(crate) oldest_first: bool,
+}
+
+/// Where a walk through one day of a list starts, by the day's hours: at
+/// `edge` (the end of an hour when it walks newest first, the start when
+/// oldest first, in microseconds), having passed `passed` of the day's
+/// list rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HourStart {
+    pub(crate) edge: i64,
+    pub(crate) passed: i64,
 }
 
 /// One reading of a list's day sums: each day with rows, newest first.
@@ -85,10 +115,113 @@ impl Guides {
         self.lock().remove(key);
     }
 
+    /// Where `walk` through a day of the list `seek` describes (by account
+    /// and status alone) starts, by the day's hour sums at `version`, the
+    /// version the list's guide (under `key`) was read at: remembered, or
+    /// read on `conn`. `None` when the sums read are of another version
+    /// (the counts changed since the guide was read: its page's statement
+    /// will not take it at its word either), or name no such hour.
+    ///
+    /// Valid exactly while the counts' version is `version`, which the
+    /// page's statement checks: the hours are under it too.
+    pub(crate) async fn hour_start(
+        &self,
+        conn: &mut AnyConnection,
+        seek: &Seeking<'_>,
+        account: &AccountSid,
+        (key, version): (&str, i64),
+        walk: DayWalk,
+    ) -> Result<Option<HourStart>, StoreError> {
+        let at = (key.to_owned(), walk.day);
+        let known = self.lock_hours().get(&at).cloned();
+        let hours = match known {
+            Some(hours) if hours.version == version => hours,
+            _ => {
+                let sums = seek
+                    .counts
+                    .hour_sums_sql(seek.by, seek.days, seek.days.len() + 1);
+                let sql = format!(
+                    "SELECT ({sums}) AS days, ({}) AS version",
+                    seek.counts.version_sql(seek.days.len() + 2)
+                );
+                let row = seek
+                    .days
+                    .bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                    .bind(walk.day)
+                    .bind(account.as_str())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if rows::count_version(&row)? != Some(version) {
+                    return Ok(None);
+                }
+                let hours = Arc::new(DayHours {
+                    version,
+                    sums: rows::day_sums(&row)?,
+                });
+                let mut map = self.lock_hours();
+                if map.len() >= Self::CAPACITY {
+                    map.clear();
+                }
+                map.insert(at, Arc::clone(&hours));
+                hours
+            }
+        };
+        Ok(hour_start(&hours.sums, walk))
+    }
+
+    /// How many days' hour sums are kept.
+    #[cfg(test)]
+    pub(crate) fn hour_days(&self) -> usize {
+        self.lock_hours().len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Guide>>> {
         // Each entry is inserted whole: a poisoned map is still consistent.
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn lock_hours(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i64), Arc<DayHours>>> {
+        // As `lock`.
+        self.hours.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Where `walk` starts, by `sums` (`(hour, rows)` of the list in its day,
+/// oldest hour first): the hour farthest from the end it starts at that
+/// it reaches having passed no more than the rows it skips.
+/// Any such hour gives the same page (the rows between its edge and the
+/// day's are exactly those it passed); the nearest leaves the fewest to
+/// skip. `None` when no hour is named (or its edge would not fit).
+pub(crate) fn hour_start(sums: &[(i64, i64)], walk: DayWalk) -> Option<HourStart> {
+    let DayWalk {
+        skip, oldest_first, ..
+    } = walk;
+    let per_hour = Timestamp::MICROS_PER_HOUR;
+    let (mut forward, mut backward);
+    let walk: &mut dyn Iterator<Item = &(i64, i64)> = if oldest_first {
+        forward = sums.iter();
+        &mut forward
+    } else {
+        backward = sums.iter().rev();
+        &mut backward
+    };
+    let mut passed = 0_i64;
+    let mut start = None;
+    for &(hour, rows) in walk {
+        if passed > skip {
+            break;
+        }
+        let edge = if oldest_first {
+            hour.checked_mul(per_hour)
+        } else {
+            hour.checked_add(1).and_then(|h| h.checked_mul(per_hour))
+        };
+        if let Some(edge) = edge {
+            start = Some(HourStart { edge, passed });
+        }
+        passed = passed.saturating_add(rows);
+    }
+    start
 }
 
 impl Guide {
@@ -188,6 +321,43 @@ impl Guide {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_walk_starts_at_the_farthest_hour_it_may() {
+        // Day 0: hours 10, 11, 12, 14, 15 and 16 hold 1, 1, 1, 2, 0 and 1
+        // rows; hour 13 has no row.
+        let sums = [(10, 1), (11, 1), (12, 1), (14, 2), (15, 0), (16, 1)];
+        let start = |skip, oldest_first| {
+            let walk = DayWalk {
+                day: 0,
+                skip,
+                oldest_first,
+            };
+            hour_start(&sums, walk).map(|s| (s.edge / Timestamp::MICROS_PER_HOUR, s.passed))
+        };
+        // Newest first, the end of an hour: 16 passes none, 15 one, 14 one.
+        assert_eq!(start(0, false), Some((17, 0)));
+        assert_eq!(start(1, false), Some((15, 1)));
+        assert_eq!(start(2, false), Some((15, 1)));
+        assert_eq!(start(3, false), Some((13, 3)));
+        assert_eq!(start(100, false), Some((11, 5)));
+        // Oldest first, the start of an hour.
+        assert_eq!(start(0, true), Some((10, 0)));
+        assert_eq!(start(2, true), Some((12, 2)));
+        assert_eq!(start(4, true), Some((14, 3)));
+        assert_eq!(start(100, true), Some((16, 5)));
+        assert_eq!(
+            hour_start(
+                &[],
+                DayWalk {
+                    day: 0,
+                    skip: 5,
+                    oldest_first: false
+                }
+            ),
+            None
+        );
+    }
 
     #[test]
     fn a_guide_names_the_days_of_a_page_as_a_seek_does() {

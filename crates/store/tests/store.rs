@@ -66,6 +66,7 @@ on_both_backends!(
     totals_from_day_counts_agree_with_the_rows,
     name_totals_follow_every_status_change,
     a_seek_walks_hundreds_of_days_from_either_end,
+    a_deep_page_starts_at_an_hour_of_its_day,
     deep_pages_and_totals_stay_exact_under_writes,
     a_total_is_never_wrong_once_a_write_commits,
     paging_past_the_end,
@@ -1291,6 +1292,70 @@ async fn a_seek_walks_hundreds_of_days_from_either_end(db: &TestDb) {
                 assert_eq!(got, expected, "{filter:?} page {page} size {size}");
             }
         }
+    }
+}
+
+/// A deep page whose first day holds hundreds of the list's rows starts
+/// its walk at an hour of that day (src/guides.rs, `hour_start`): two days
+/// of 400 rooms, every page of 50 and of 7 from both ends of each day,
+/// unfiltered and by Status, is the reference's; again after a room is
+/// added to each day (the counts' version moves on: the guide and its
+/// hours are read again).
+async fn a_deep_page_starts_at_an_hour_of_its_day(db: &TestDb) {
+    let s = &db.store;
+    let seeking = s.clone().with_shallow_rows(0);
+    let a = with_account(s, 1).await;
+    let day = 86_400;
+    let mut rooms: Vec<ConferenceRecord> = (0..800u64)
+        .map(|n| {
+            let n_i = i64::try_from(n).unwrap();
+            let on = (n_i / 400) * day + (n_i % 400) * 216;
+            let mut c = conference(5000 + n, &a, &format!("h{n}"), t(on - 2 * day));
+            if n % 3 != 0 {
+                c.status = ConferenceStatus::Completed;
+            }
+            c
+        })
+        .collect();
+    create_all(s, &rooms).await;
+    for round in 0..2 {
+        for status in [None, Some(ConferenceStatus::Completed)] {
+            let filter = ConferenceFilter {
+                status,
+                ..ConferenceFilter::default()
+            };
+            let want = reference(&rooms, &a, &filter);
+            for size in [7u64, 50] {
+                for page in 0..=(want.len() as u64).div_ceil(size) {
+                    let (got, total) = seeking
+                        .conferences(&a, &filter, PageRequest { page, size })
+                        .await
+                        .unwrap();
+                    assert_eq!(total, want.len() as u64, "round {round} {filter:?}");
+                    let expected: Vec<_> = want
+                        .iter()
+                        .skip((page * size) as usize)
+                        .take(size as usize)
+                        .cloned()
+                        .collect();
+                    assert_eq!(
+                        got, expected,
+                        "round {round} {filter:?} page {page} size {size}"
+                    );
+                }
+            }
+        }
+        // A completed room in the middle of each day.
+        let added: Vec<ConferenceRecord> = (0..2u64)
+            .map(|d| {
+                let on = i64::try_from(d).unwrap() * day + 43_201;
+                let mut c = conference(9000 + d + 2 * round, &a, "added", t(on - 2 * day));
+                c.status = ConferenceStatus::Completed;
+                c
+            })
+            .collect();
+        create_all(s, &added).await;
+        rooms.extend(added);
     }
 }
 
