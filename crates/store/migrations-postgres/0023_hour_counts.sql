@@ -10,7 +10,7 @@ CREATE TABLE conference_hour_counts (
     hour        BIGINT NOT NULL,
     status      BIGINT NOT NULL,
     n           BIGINT NOT NULL CHECK (n >= 0),
-    PRIMARY KEY (account_sid, clock, hour, status)
+    PRIMARY KEY (account_sid, hour, clock, status)
 ) WITH (fillfactor = 50);
 CREATE TABLE call_hour_counts (
     account_sid TEXT   NOT NULL,
@@ -18,7 +18,7 @@ CREATE TABLE call_hour_counts (
     hour        BIGINT NOT NULL,
     status      BIGINT NOT NULL,
     n           BIGINT NOT NULL CHECK (n >= 0),
-    PRIMARY KEY (account_sid, clock, hour, status)
+    PRIMARY KEY (account_sid, hour, clock, status)
 ) WITH (fillfactor = 50);
 INSERT INTO conference_hour_counts (account_sid, clock, hour, status, n)
     SELECT account_sid, 0, hour, status, COUNT(*) FROM (

@@ -11,14 +11,16 @@
 --
 -- The hour is floor(microseconds / 3,600,000,000), so hour 24 * d is the
 -- first of day d. Without a rowid the primary key holds `n`: a day's
--- hours are read from the key alone.
+-- hours are read from the key alone. The hour comes before the clock: a
+-- new row counts in the same hour of both clocks, two rows side by side,
+-- so its transaction writes one page of this table, not two.
 CREATE TABLE conference_hour_counts (
     account_sid TEXT   NOT NULL,
     clock       BIGINT NOT NULL CHECK (clock IN (0, 1)),
     hour        BIGINT NOT NULL,
     status      BIGINT NOT NULL,
     n           BIGINT NOT NULL CHECK (n >= 0),
-    PRIMARY KEY (account_sid, clock, hour, status)
+    PRIMARY KEY (account_sid, hour, clock, status)
 ) WITHOUT ROWID;
 CREATE TABLE call_hour_counts (
     account_sid TEXT   NOT NULL,
@@ -26,7 +28,7 @@ CREATE TABLE call_hour_counts (
     hour        BIGINT NOT NULL,
     status      BIGINT NOT NULL,
     n           BIGINT NOT NULL CHECK (n >= 0),
-    PRIMARY KEY (account_sid, clock, hour, status)
+    PRIMARY KEY (account_sid, hour, clock, status)
 ) WITHOUT ROWID;
 INSERT INTO conference_hour_counts (account_sid, clock, hour, status, n)
     SELECT account_sid, 0, hour, status, COUNT(*) FROM (

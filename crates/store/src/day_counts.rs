@@ -22,6 +22,7 @@
 //! a recount.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use model::{AccountSid, Timestamp};
 use sqlx::AnyConnection;
@@ -58,7 +59,7 @@ pub(crate) struct DayCounts {
     /// The same counts by status alone: `account_sid, status, n`.
     pub(crate) totals: &'static str,
     /// The same counts by status and UTC hour, of DateCreated (`clock` 0)
-    /// and of DateUpdated (1), apart: `account_sid, clock, hour, status,
+    /// and of DateUpdated (1), apart: `account_sid, hour, clock, status,
     /// n` (migration 0023). A deep page skips within one hour of its day,
     /// not within the day (`guides::hour_start`).
     pub(crate) hours: &'static str,
@@ -414,8 +415,8 @@ impl DayCounts {
     ) {
         let key = vec![
             ("account_sid", Value::Text(account.as_str().to_owned())),
-            ("clock", Value::Int(clock)),
             ("hour", Value::Int(hour)),
+            ("clock", Value::Int(clock)),
             ("status", Value::Int(status)),
         ];
         deltas.add(self.hours, key, delta);
@@ -649,16 +650,33 @@ impl CountDeltas {
     /// transaction they belong to. Then bumps the version of each
     /// account's day counts that changed ([`bump_version`]), last and in
     /// order too, so the order of every transaction's writes stays one.
+    ///
+    /// Increments next to each other in that order, of one table, are one
+    /// statement: a new row counts in its day, both its hours and its
+    /// status's total, and its hours are two rows side by side.
     pub(crate) async fn write(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
         let mut changed = BTreeSet::new();
+        let mut increments: Vec<(CountKey, i64)> = Vec::new();
+        let mut table_of_increments = "";
         for ((table, key), delta) in self.rows {
-            if delta != 0 {
-                add_count(conn, table, &key, delta).await?;
-                if let (Some(counts), Some(account)) = (DayCounts::of(table), account_of(&key)) {
-                    changed.insert((counts.table, account.to_owned()));
-                }
+            if delta == 0 {
+                continue;
+            }
+            if let (Some(counts), Some(account)) = (DayCounts::of(table), account_of(&key)) {
+                changed.insert((counts.table, account.to_owned()));
+            }
+            if table != table_of_increments || delta < 0 || increments.len() == UPSERT_ROWS {
+                add_counts(conn, table_of_increments, &increments).await?;
+                increments.clear();
+            }
+            if delta < 0 {
+                take_count(conn, table, &key, delta).await?;
+            } else {
+                table_of_increments = table;
+                increments.push((key, delta));
             }
         }
+        add_counts(conn, table_of_increments, &increments).await?;
         for (counts, account) in changed {
             bump_version(conn, counts, &account).await?;
         }
@@ -692,43 +710,111 @@ async fn bump_version(
     Ok(())
 }
 
-/// Adds `delta` to `n` in the row of the count table `table` whose `key`
-/// columns hold these values: an upsert for an increment, a plain UPDATE
-/// for a decrement (the row exists, since its row was counted in, and an
-/// upsert would check `n >= 0` on the proposed row).
-async fn add_count(
+/// The most count rows one upsert writes: far fewer values than either
+/// database takes in one statement (SQLite 32,766, PostgreSQL 65,535).
+const UPSERT_ROWS: usize = 256;
+
+/// Adds each delta (positive) of `rows` to `n` in the row of the count
+/// table `table` whose key columns hold its key's values, creating the
+/// rows that do not exist yet: one upsert, the rows in their order.
+/// Nothing for no rows. The few rows of a live change's upsert are a
+/// statement kept prepared; a seed's longer runs are not, so they do not
+/// push those out of the connection's statement cache.
+async fn add_counts(
     conn: &mut AnyConnection,
-    table: &str,
-    key: &[(&str, Value)],
-    delta: i64,
+    table: &'static str,
+    rows: &[(CountKey, i64)],
 ) -> Result<(), StoreError> {
-    let n = key.len() + 1;
-    let columns: Vec<&str> = key.iter().map(|(column, _)| *column).collect();
-    let placeholders: Vec<String> = (1..n).map(|i| format!("${i}")).collect();
-    let sql = if delta < 0 {
-        let matches: Vec<String> = columns
-            .iter()
-            .zip(&placeholders)
-            .map(|(column, p)| format!("{column} = {p}"))
+    let Some((first, _)) = rows.first() else {
+        return Ok(());
+    };
+    let few = rows.len() <= 4;
+    let sql = count_sql((table, rows.len(), true), few, || {
+        let columns = column_list(first);
+        let width = first.len() + 1;
+        let values: Vec<String> = (0..rows.len())
+            .map(|row| {
+                let placeholders: Vec<String> = (1..=width)
+                    .map(|i| format!("${}", row * width + i))
+                    .collect();
+                format!("({})", placeholders.join(", "))
+            })
             .collect();
         format!(
-            "UPDATE {table} SET n = n + ${n} WHERE {}",
+            "INSERT INTO {table} ({columns}, n) VALUES {} \
+             ON CONFLICT ({columns}) DO UPDATE SET n = {table}.n + excluded.n",
+            values.join(", ")
+        )
+    });
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(few);
+    for (key, delta) in rows {
+        for (_, value) in key {
+            query = value.bind(query);
+        }
+        query = query.bind(*delta);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Adds `delta` (negative) to `n` in the row of the count table `table`
+/// whose `key` columns hold these values: a plain UPDATE (the row exists,
+/// since its row was counted in, and an upsert would check `n >= 0` on the
+/// proposed row).
+async fn take_count(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    key: &CountKey,
+    delta: i64,
+) -> Result<(), StoreError> {
+    let sql = count_sql((table, 1, false), true, || {
+        let matches: Vec<String> = key
+            .iter()
+            .enumerate()
+            .map(|(i, (column, _))| format!("{column} = ${}", i + 1))
+            .collect();
+        format!(
+            "UPDATE {table} SET n = n + ${} WHERE {}",
+            key.len() + 1,
             matches.join(" AND ")
         )
-    } else {
-        let columns = columns.join(", ");
-        format!(
-            "INSERT INTO {table} ({columns}, n) VALUES ({}, ${n}) \
-             ON CONFLICT ({columns}) DO UPDATE SET n = {table}.n + ${n}",
-            placeholders.join(", ")
-        )
-    };
+    });
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for (_, value) in key {
         query = value.bind(query);
     }
     query.bind(delta).execute(&mut *conn).await?;
     Ok(())
+}
+
+/// The text of a count statement, as `write` writes it: `(table, rows,
+/// upsert)` names it, an upsert of that many rows or the UPDATE of one (a
+/// table's rows always have the same key columns, in the same order).
+/// Every write transaction runs a few of these, so the text of those
+/// `kept` is written once per process and shared: writing it afresh was a
+/// tenth of a one-change transaction's instructions (docs/benchmarks.md).
+fn count_sql(
+    (table, rows, upsert): (&'static str, usize, bool),
+    kept: bool,
+    write: impl FnOnce() -> String,
+) -> Arc<str> {
+    /// `(table, rows, upsert)` to the statement's text.
+    type Kept = BTreeMap<(&'static str, usize, bool), Arc<str>>;
+    static KEPT: Mutex<Kept> = Mutex::new(BTreeMap::new());
+    if !kept {
+        return write().into();
+    }
+    let mut map = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(
+        map.entry((table, rows, upsert))
+            .or_insert_with(|| write().into()),
+    )
+}
+
+/// The key columns of a count row, joined by commas.
+fn column_list(key: &CountKey) -> String {
+    let columns: Vec<&str> = key.iter().map(|(column, _)| *column).collect();
+    columns.join(", ")
 }
 
 #[cfg(test)]
@@ -788,11 +874,11 @@ mod tests {
             [
                 ("conference_day_counts", vec![2, 2, 2], 1),
                 ("conference_day_counts", vec![2, 3, 3], 2),
-                // Clock, hour and status: both clocks' hours of days 2 and 3.
-                ("conference_hour_counts", vec![0, 48, 2], 1),
-                ("conference_hour_counts", vec![0, 72, 2], 2),
-                ("conference_hour_counts", vec![1, 48, 2], 1),
-                ("conference_hour_counts", vec![1, 72, 2], 2),
+                // Hour, clock and status: both clocks' hours of days 2 and 3.
+                ("conference_hour_counts", vec![48, 0, 2], 1),
+                ("conference_hour_counts", vec![48, 1, 2], 1),
+                ("conference_hour_counts", vec![72, 0, 2], 2),
+                ("conference_hour_counts", vec![72, 1, 2], 2),
                 ("conference_status_counts", vec![2], 3),
             ]
         );

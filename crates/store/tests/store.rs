@@ -67,6 +67,7 @@ on_both_backends!(
     name_totals_follow_every_status_change,
     a_seek_walks_hundreds_of_days_from_either_end,
     a_deep_page_starts_at_an_hour_of_its_day,
+    one_batch_counts_hundreds_of_hours_exactly,
     deep_pages_and_totals_stay_exact_under_writes,
     a_total_is_never_wrong_once_a_write_commits,
     paging_past_the_end,
@@ -1357,6 +1358,38 @@ async fn a_deep_page_starts_at_an_hour_of_its_day(db: &TestDb) {
         create_all(s, &added).await;
         rooms.extend(added);
     }
+}
+
+/// One batch whose rooms land in 600 different hours writes their hour
+/// counts as upserts of many rows each (src/day_counts.rs,
+/// `CountDeltas::write`), and a second batch moves half of them: every
+/// count agrees with a recount of the rows.
+async fn one_batch_counts_hundreds_of_hours_exactly(db: &TestDb) {
+    let s = &db.store;
+    let a = with_account(s, 1).await;
+    let rooms: Vec<ConferenceRecord> = (0..600u64)
+        .map(|n| {
+            conference(
+                20_000 + n,
+                &a,
+                &format!("e{n}"),
+                t(i64::try_from(n).unwrap() * 3_600),
+            )
+        })
+        .collect();
+    create_all(s, &rooms).await;
+    assert_eq!(s.check_integrity().await.unwrap(), Vec::<String>::new());
+    let completed: Vec<Change> = rooms
+        .iter()
+        .step_by(2)
+        .map(|c| Change::ConferenceStatus {
+            sid: c.sid.clone(),
+            status: ConferenceStatus::Completed,
+            at: t(700 * 3_600),
+        })
+        .collect();
+    s.apply(&completed).await.unwrap();
+    assert_eq!(s.check_integrity().await.unwrap(), Vec::<String>::new());
 }
 
 /// Each name's list, alone and with each Status, against `rooms`.
