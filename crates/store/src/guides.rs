@@ -102,11 +102,7 @@ impl Guides {
             return Ok((Arc::clone(guide), key));
         }
         let guide = Arc::new(Guide::read(conn, seek, account).await?);
-        let mut map = self.lock();
-        if map.len() >= Self::CAPACITY {
-            map.clear();
-        }
-        map.insert(key.clone(), Arc::clone(&guide));
+        keep(&mut self.lock(), key.clone(), &guide);
         Ok((guide, key))
     }
 
@@ -137,32 +133,15 @@ impl Guides {
         let hours = match known {
             Some(hours) if hours.version == version => hours,
             _ => {
-                let sums = seek
+                let sql = seek
                     .counts
                     .hour_sums_sql(seek.by, seek.days, seek.days.len() + 1);
-                let sql = format!(
-                    "SELECT ({sums}) AS days, ({}) AS version",
-                    seek.counts.version_sql(seek.days.len() + 2)
-                );
-                let row = seek
-                    .days
-                    .bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)))
-                    .bind(walk.day)
-                    .bind(account.as_str())
-                    .fetch_one(&mut *conn)
-                    .await?;
-                if rows::count_version(&row)? != Some(version) {
+                let (sums, read_at) = read_sums(conn, seek, sql, Some(walk.day), account).await?;
+                if read_at != Some(version) {
                     return Ok(None);
                 }
-                let hours = Arc::new(DayHours {
-                    version,
-                    sums: rows::day_sums(&row)?,
-                });
-                let mut map = self.lock_hours();
-                if map.len() >= Self::CAPACITY {
-                    map.clear();
-                }
-                map.insert(at, Arc::clone(&hours));
+                let hours = Arc::new(DayHours { version, sums });
+                keep(&mut self.lock_hours(), at, &hours);
                 hours
             }
         };
@@ -224,6 +203,39 @@ pub(crate) fn hour_start(sums: &[(i64, i64)], walk: DayWalk) -> Option<HourStart
     start
 }
 
+/// Inserts `value` under `key` in one of [`Guides`]' maps, which starts
+/// over when full.
+fn keep<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, Arc<V>>, key: K, value: &Arc<V>) {
+    if map.len() >= Guides::CAPACITY {
+        map.clear();
+    }
+    map.insert(key, Arc::clone(value));
+}
+
+/// The `(day or hour, rows)` pairs `sums` reads (a statement of
+/// `DayCounts::day_sums_sql`'s shape over the list `seek` describes,
+/// with `extra` bound after `seek.days`' values, if any) and the version of
+/// `account`'s counts, in one statement (one snapshot).
+async fn read_sums(
+    conn: &mut AnyConnection,
+    seek: &Seeking<'_>,
+    sums: String,
+    extra: Option<i64>,
+    account: &AccountSid,
+) -> Result<(Vec<(i64, i64)>, Option<i64>), StoreError> {
+    let version = seek.days.len() + 1 + usize::from(extra.is_some());
+    let sql = format!(
+        "SELECT ({sums}) AS days, ({}) AS version",
+        seek.counts.version_sql(version)
+    );
+    let mut query = seek.days.bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)));
+    if let Some(extra) = extra {
+        query = query.bind(extra);
+    }
+    let row = query.bind(account.as_str()).fetch_one(&mut *conn).await?;
+    Ok((rows::day_sums(&row)?, rows::count_version(&row)?))
+}
+
 impl Guide {
     /// Every day's sum of the list `seek` describes of `account`'s rows,
     /// and the version of its counts, in one statement (one snapshot).
@@ -232,21 +244,11 @@ impl Guide {
         seek: &Seeking<'_>,
         account: &AccountSid,
     ) -> Result<Self, StoreError> {
-        let sums = seek
+        let sql = seek
             .counts
             .day_sums_sql(seek.by, seek.days, true, false, i64::MAX);
-        let sql = format!(
-            "SELECT ({sums}) AS days, ({}) AS version",
-            seek.counts.version_sql(seek.days.len() + 1)
-        );
-        let row = seek
-            .days
-            .bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .bind(account.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-        let version = rows::count_version(&row)?;
-        Ok(Self::from_sums(rows::day_sums(&row)?, version))
+        let (sums, version) = read_sums(conn, seek, sql, None, account).await?;
+        Ok(Self::from_sums(sums, version))
     }
 
     /// From `(day, rows)` pairs, newest day first, read at `version`.

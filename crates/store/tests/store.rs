@@ -1271,16 +1271,28 @@ async fn a_seek_walks_hundreds_of_days_from_either_end(db: &TestDb) {
         .collect();
     rooms.retain(|c| !c.sid.as_str().ends_with('7'));
     create_all(s, &rooms).await;
+    every_page_is_the_reference(&seeking, &a, &rooms, &[1, 7, 50]).await;
+}
+
+/// Every page of each size in `sizes` of `a`'s conference list, unfiltered
+/// and by Status completed, through `seeking`, is the reference's page of
+/// `rooms`, with its total.
+async fn every_page_is_the_reference(
+    seeking: &Store,
+    a: &AccountSid,
+    rooms: &[ConferenceRecord],
+    sizes: &[u64],
+) {
     for status in [None, Some(ConferenceStatus::Completed)] {
         let filter = ConferenceFilter {
             status,
             ..ConferenceFilter::default()
         };
-        let want = reference(&rooms, &a, &filter);
-        for size in [1u64, 7, 50] {
+        let want = reference(rooms, a, &filter);
+        for &size in sizes {
             for page in 0..=(want.len() as u64).div_ceil(size) {
                 let (got, total) = seeking
-                    .conferences(&a, &filter, PageRequest { page, size })
+                    .conferences(a, &filter, PageRequest { page, size })
                     .await
                     .unwrap();
                 assert_eq!(total, want.len() as u64, "{filter:?}");
@@ -1319,45 +1331,19 @@ async fn a_deep_page_starts_at_an_hour_of_its_day(db: &TestDb) {
         })
         .collect();
     create_all(s, &rooms).await;
-    for round in 0..2 {
-        for status in [None, Some(ConferenceStatus::Completed)] {
-            let filter = ConferenceFilter {
-                status,
-                ..ConferenceFilter::default()
-            };
-            let want = reference(&rooms, &a, &filter);
-            for size in [7u64, 50] {
-                for page in 0..=(want.len() as u64).div_ceil(size) {
-                    let (got, total) = seeking
-                        .conferences(&a, &filter, PageRequest { page, size })
-                        .await
-                        .unwrap();
-                    assert_eq!(total, want.len() as u64, "round {round} {filter:?}");
-                    let expected: Vec<_> = want
-                        .iter()
-                        .skip((page * size) as usize)
-                        .take(size as usize)
-                        .cloned()
-                        .collect();
-                    assert_eq!(
-                        got, expected,
-                        "round {round} {filter:?} page {page} size {size}"
-                    );
-                }
-            }
-        }
-        // A completed room in the middle of each day.
-        let added: Vec<ConferenceRecord> = (0..2u64)
-            .map(|d| {
-                let on = i64::try_from(d).unwrap() * day + 43_201;
-                let mut c = conference(9000 + d + 2 * round, &a, "added", t(on - 2 * day));
-                c.status = ConferenceStatus::Completed;
-                c
-            })
-            .collect();
-        create_all(s, &added).await;
-        rooms.extend(added);
-    }
+    every_page_is_the_reference(&seeking, &a, &rooms, &[7, 50]).await;
+    // A completed room in the middle of each day.
+    let added: Vec<ConferenceRecord> = (0..2u64)
+        .map(|d| {
+            let on = i64::try_from(d).unwrap() * day + 43_201;
+            let mut c = conference(9000 + d, &a, "added", t(on - 2 * day));
+            c.status = ConferenceStatus::Completed;
+            c
+        })
+        .collect();
+    create_all(s, &added).await;
+    rooms.extend(added);
+    every_page_is_the_reference(&seeking, &a, &rooms, &[7, 50]).await;
 }
 
 /// One batch whose rooms land in 600 different hours writes their hour
