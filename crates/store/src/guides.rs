@@ -19,12 +19,14 @@
 //! Not a [`model::ReadCache`]: that holds values that are final, which a
 //! guide is not. A guide whose version has passed, or that no longer fits,
 //! is forgotten ([`Guides::forget`]) and read again on the next page;
-//! only at its own version is it an answer, else only where to look.
+//! only at its own version is it an answer, else only where to look. The
+//! hour sums of a day, kept by the version they were read at, are final,
+//! and are kept in one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use model::{AccountSid, Timestamp};
+use model::{AccountSid, ReadCache, Timestamp};
 use sqlx::AnyConnection;
 
 use crate::StoreError;
@@ -33,20 +35,26 @@ use crate::day_counts::Seeking;
 use crate::rows;
 
 /// The guides of recently paged lists, bounded: when full it starts over.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Guides {
     map: Mutex<HashMap<String, Arc<Guide>>>,
-    /// The hour sums of days deep pages began in, by guide key and day.
-    hours: Mutex<HashMap<(String, i64), Arc<DayHours>>>,
+    /// The hour sums of days deep pages began in (migration 0023): `(hour,
+    /// rows)`, oldest hour first, by guide key, day and the version of the
+    /// account's counts they were read at. At that version they are final,
+    /// as a guide is not: the version covers the hours too.
+    hours: ReadCache<HoursAt, Arc<[(i64, i64)]>>,
 }
 
-/// One reading of a list's rows in each hour of one day (migration 0023),
-/// at a version of the account's counts, which cover the hours too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct DayHours {
-    version: i64,
-    /// `(hour, rows)`, oldest hour first.
-    sums: Vec<(i64, i64)>,
+/// A guide's key, a day and a version of the account's counts.
+type HoursAt = (String, i64, i64);
+
+impl Default for Guides {
+    fn default() -> Self {
+        Self {
+            map: Mutex::default(),
+            hours: ReadCache::new(Self::CAPACITY),
+        }
+    }
 }
 
 /// A walk through one day of a list: the day (days since 1970), how many
@@ -102,7 +110,11 @@ impl Guides {
             return Ok((Arc::clone(guide), key));
         }
         let guide = Arc::new(Guide::read(conn, seek, account).await?);
-        keep(&mut self.lock(), key.clone(), &guide);
+        let mut map = self.lock();
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(key.clone(), Arc::clone(&guide));
         Ok((guide, key))
     }
 
@@ -128,11 +140,10 @@ impl Guides {
         (key, version): (&str, i64),
         walk: DayWalk,
     ) -> Result<Option<HourStart>, StoreError> {
-        let at = (key.to_owned(), walk.day);
-        let known = self.lock_hours().get(&at).cloned();
-        let hours = match known {
-            Some(hours) if hours.version == version => hours,
-            _ => {
+        let at = (key.to_owned(), walk.day, version);
+        let sums = match self.hours.get(&at) {
+            Some(sums) => sums,
+            None => {
                 let sql = seek
                     .counts
                     .hour_sums_sql(seek.by, seek.days, seek.days.len() + 1);
@@ -140,28 +151,23 @@ impl Guides {
                 if read_at != Some(version) {
                     return Ok(None);
                 }
-                let hours = Arc::new(DayHours { version, sums });
-                keep(&mut self.lock_hours(), at, &hours);
-                hours
+                let sums: Arc<[(i64, i64)]> = sums.into();
+                self.hours.insert(at, Arc::clone(&sums));
+                sums
             }
         };
-        Ok(hour_start(&hours.sums, walk))
+        Ok(hour_start(&sums, walk))
     }
 
     /// How many days' hour sums are kept.
     #[cfg(test)]
     pub(crate) fn hour_days(&self) -> usize {
-        self.lock_hours().len()
+        self.hours.len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Guide>>> {
         // Each entry is inserted whole: a poisoned map is still consistent.
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn lock_hours(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i64), Arc<DayHours>>> {
-        // As `lock`.
-        self.hours.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -169,7 +175,7 @@ impl Guides {
 /// oldest hour first): the hour farthest from the end it starts at that
 /// it reaches having passed no more than the rows it skips.
 /// Any such hour gives the same page (the rows between its edge and the
-/// day's are exactly those it passed); the nearest leaves the fewest to
+/// day's are exactly those it passed); the farthest leaves the fewest to
 /// skip. `None` when no hour is named (or its edge would not fit).
 pub(crate) fn hour_start(sums: &[(i64, i64)], walk: DayWalk) -> Option<HourStart> {
     let DayWalk {
@@ -201,15 +207,6 @@ pub(crate) fn hour_start(sums: &[(i64, i64)], walk: DayWalk) -> Option<HourStart
         passed = passed.saturating_add(rows);
     }
     start
-}
-
-/// Inserts `value` under `key` in one of [`Guides`]' maps, which starts
-/// over when full.
-fn keep<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, Arc<V>>, key: K, value: &Arc<V>) {
-    if map.len() >= Guides::CAPACITY {
-        map.clear();
-    }
-    map.insert(key, Arc::clone(value));
 }
 
 /// The `(day or hour, rows)` pairs `sums` reads (a statement of

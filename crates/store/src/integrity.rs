@@ -70,46 +70,34 @@ impl Store {
     /// that day) and need no row behind them.
     async fn count_checks(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
         for counts in [CONFERENCES, CALLS] {
-            let (table, rows) = (counts.table, counts.rows);
-            let key = ["status", "day", "updated_day"];
-            for found in self
-                .disagreements(table, &counts.recount_sql(), &key, &key)
-                .await?
-            {
-                let [status, day, updated_day] = found.key[..] else {
-                    continue;
-                };
-                problems.push(format!(
-                    "{table}: account {} status {status} day {day} updated_day {updated_day} \
-                     holds {}, the {rows} recount to {}",
-                    found.account, found.kept, found.counted
-                ));
-            }
-            let hours = counts.hours;
-            let key = ["clock", "hour", "status"];
-            for found in self
-                .disagreements(hours, &counts.recount_hours_sql(), &key, &key)
-                .await?
-            {
-                let [clock, hour, status] = found.key[..] else {
-                    continue;
-                };
-                problems.push(format!(
-                    "{hours}: account {} clock {clock} hour {hour} status {status} \
-                     holds {}, the {rows} recount to {}",
-                    found.account, found.kept, found.counted
-                ));
-            }
-            let totals = counts.totals;
-            let recount = counts.recount_totals_sql();
-            for found in self
-                .disagreements(totals, &recount, &["status"], &["status"])
-                .await?
-            {
-                problems.push(format!(
-                    "{totals}: account {} status {} holds {}, the {rows} recount to {}",
-                    found.account, found.key[0], found.kept, found.counted
-                ));
+            let rows = counts.rows;
+            for (table, recount, key) in [
+                (
+                    counts.table,
+                    counts.recount_sql(),
+                    &["status", "day", "updated_day"][..],
+                ),
+                (
+                    counts.hours,
+                    counts.recount_hours_sql(),
+                    &["clock", "hour", "status"],
+                ),
+                (counts.totals, counts.recount_totals_sql(), &["status"]),
+            ] {
+                for found in self.disagreements(table, &recount, key, key).await? {
+                    let at: Vec<String> = key
+                        .iter()
+                        .zip(&found.key)
+                        .map(|(column, value)| format!("{column} {value}"))
+                        .collect();
+                    problems.push(format!(
+                        "{table}: account {} {} holds {}, the {rows} recount to {}",
+                        found.account,
+                        at.join(" "),
+                        found.kept,
+                        found.counted
+                    ));
+                }
             }
         }
         // Names are the caller's words: a finding names the account and the
